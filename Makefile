@@ -1,0 +1,53 @@
+# casesync - one Makefile.  Targets: all (default) check demo asan fuzz bench
+# chaos clean deps.  See README.md.
+
+CC	?= cc
+PKGS	 = libzmq lmdb msgpack libcrypto libcjson
+WARN	 = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+OPT	?= -O2 -g
+CFLAGS	+= $(WARN) $(OPT) -D_GNU_SOURCE $(PKG_CFLAGS)
+LDLIBS	+= $(PKG_LIBS)
+
+LIB_SRC	 = $(wildcard common/*.c) $(wildcard proto/*.c) \
+	   $(filter-out node/main.c,$(wildcard node/*.c))
+HDRS	 = $(wildcard common/*.h) $(wildcard proto/*.h) $(wildcard node/*.h)
+B	 = build
+
+.PHONY: all check demo asan fuzz bench chaos clean deps selftest it
+all: $(B)/casesync
+
+deps:
+	@sh deploy/bootstrap.sh
+
+$(B)/casesync: $(LIB_SRC) node/main.c $(HDRS) Makefile
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) -o $@ $(LIB_SRC) node/main.c $(LDLIBS)
+
+# Unit selftests, under AddressSanitizer and UBSan.
+ASAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+$(B)/selftest: $(LIB_SRC) tests/selftest.c $(HDRS) Makefile
+	@mkdir -p $(B)
+	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE -DSELFTEST $(ASAN) $(PKG_CFLAGS) \
+	    -o $@ $(LIB_SRC) tests/selftest.c $(LDLIBS)
+
+# The casesync binary under sanitizers, for the CLI tests.
+$(B)/asan/casesync: $(LIB_SRC) node/main.c $(HDRS) Makefile
+	@mkdir -p $(B)/asan
+	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE $(ASAN) $(PKG_CFLAGS) \
+	    -o $@ $(LIB_SRC) node/main.c $(LDLIBS)
+asan: $(B)/asan/casesync
+
+check: deps
+	@$(MAKE) --no-print-directory all $(B)/selftest
+	@sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh deploy/demo.sh
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,175 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+void
+cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("casesync: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+cli_exit_for(int e)
+{
+	switch (e) {
+	case E_OK:
+		return EXIT_OK;
+	case E_INTEGRITY:
+		return EXIT_INTEGRITY;
+	case E_TIMEOUT:
+		return EXIT_PEER;
+	default:
+		return EXIT_REJECT;
+	}
+}
+
+int
+cli_open(const char *dir, struct node_ctx *n)
+{
+	char		 err[512];
+	const char	*user;
+	int		 rc;
+
+	memset(n, 0, sizeof(*n));
+	if (dir == NULL)
+		dir = getenv("CASESYNC_DIR");
+	if (dir == NULL || *dir == '\0') {
+		cli_error("no node directory: give -d DIR or set CASESYNC_DIR");
+		return EXIT_USAGE;
+	}
+	n->dir = dir;
+	if ((rc = nodecfg_load(dir, &n->cfg, err, sizeof(err))) != 0) {
+		cli_error("%s", err);
+		return EXIT_REJECT;
+	}
+	log_set_level(n->cfg.log_level);
+	if ((rc = store_open(dir, &n->st, err, sizeof(err))) != 0) {
+		cli_error("%s", err);
+		return EXIT_REJECT;
+	}
+	store_set_clock(n->st, n->cfg.skew_ms, n->cfg.clock_offset_ms);
+	user = getenv("CASESYNC_AUTHOR");
+	if (user == NULL || *user == '\0')
+		user = getenv("USER");
+	if (user == NULL || *user == '\0')
+		user = "operator";
+	snprintf(n->author, sizeof(n->author), "%s@%s", user, n->cfg.node);
+	return 0;
+}
+
+void
+cli_close(struct node_ctx *n)
+{
+	store_close(&n->st);
+}
+
+int
+cli_read_input(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE	*f = stdin;
+	char	*p;
+	size_t	 n = 0, cap = 65536;
+
+	if (path != NULL && strcmp(path, "-") != 0 &&
+	    (f = fopen(path, "r")) == NULL) {
+		cli_error("%s: %s", path, strerror(errno));
+		return E_IO;
+	}
+	p = xmalloc(cap + 1);
+	for (;;) {
+		size_t r;
+
+		if (n == cap) {
+			if (cap > max) {
+				cli_error("%s: input larger than %zu bytes",
+				    path ? path : "stdin", max);
+				free(p);
+				if (f != stdin)
+					fclose(f);
+				return E_TOOBIG;
+			}
+			cap *= 2;
+			p = xrealloc(p, cap + 1);
+		}
+		r = fread(p + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		cli_error("%s: read error", path ? path : "stdin");
+		free(p);
+		if (f != stdin)
+			fclose(f);
+		return E_IO;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (n > max) {
+		cli_error("%s: input larger than %zu bytes",
+		    path ? path : "stdin", max);
+		free(p);
+		return E_TOOBIG;
+	}
+	p[n] = '\0';
+	*out = p;
+	*len = n;
+	return 0;
+}
+
+int
+cli_help(int argc, char **argv, const char *usage)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+cli_tty(void)
+{
+	return isatty(STDERR_FILENO);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	casesync_quit = 1;
+}
+
+void
+cli_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}

@@ -1,0 +1,69 @@
+/*
+ * cli.h - what the `casesync` verbs share: exit codes, opening a node
+ * directory, reading input, printing errors.  Each verb lives in its own
+ * node/cmd_*.c file as cmd_VERB(argc, argv).
+ */
+#ifndef CASESYNC_CLI_H
+#define CASESYNC_CLI_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "nodecfg.h"
+#include "store.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,		/* bad command line */
+	EXIT_REJECT = 2,	/* input rejected, or refused */
+	EXIT_PEER = 3,		/* cannot reach a peer */
+	EXIT_INTEGRITY = 4,	/* verification failed */
+};
+
+/* An opened node directory. */
+struct node_ctx {
+	const char	*dir;
+	struct nodecfg	 cfg;
+	struct store	*st;
+	char		 author[ENTRY_AUTHOR_MAX + 1];
+};
+
+/* Prints "casesync: msg" on stderr (one line). */
+void	cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Resolves the directory from -d or CASESYNC_DIR, loads the config and
+ * opens the store.  On failure prints the reason and returns the exit code
+ * to use (non-zero). */
+int	cli_open(const char *dir, struct node_ctx *n);
+void	cli_close(struct node_ctx *n);
+
+/* Maps an enum err to an exit code. */
+int	cli_exit_for(int err);
+
+/* Reads all of path ("-" or NULL = stdin), at most max bytes, into a
+ * malloc'd NUL-terminated buffer.  Returns 0, E_IO or E_TOOBIG with a
+ * message printed. */
+int	cli_read_input(const char *path, size_t max, char **out, size_t *len);
+
+/* Prints the verb's usage text when argv holds --help or -h.  Returns 1
+ * when it printed (the verb then exits 0). */
+int	cli_help(int argc, char **argv, const char *usage);
+
+/* Is stdout/stderr a terminal (for progress lines)? */
+int	cli_tty(void);
+
+/* Set by SIGTERM/SIGINT (main.c); verbs that loop poll it. */
+extern volatile sig_atomic_t casesync_quit;
+/* Installs the SIGTERM/SIGINT handlers that set casesync_quit. */
+void	cli_signals(void);
+
+int	cmd_init(int, char **);
+int	cmd_case(int, char **);
+int	cmd_status(int, char **);
+int	cmd_verify(int, char **);
+int	cmd_export(int, char **);
+int	cmd_import(int, char **);
+int	cmd_serve(int, char **);
+int	cmd_sync(int, char **);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * cmd_init.c - `casesync init`: create a node directory.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "schema.h"
+
+#include "../common/err.h"
+#include "../common/util.h"
+
+static const char usage_text[] =
+"usage: casesync init -d DIR --node ID --role province|central\n"
+"                     [--listen tcp://HOST:PORT] [--central tcp://HOST:PORT]\n"
+"\n"
+"Creates DIR (mode 0700) with casesync.conf and an empty store.  A province\n"
+"names central's endpoint with --central; central names its own with\n"
+"--listen.  ID is [a-z0-9-]{1,32}; a province's ID should be its node id\n"
+"from deploy/provinces.tsv (e.g. lao-cai).\n";
+
+int
+cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "central", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nodecfg	 cfg;
+	struct store	*st;
+	const char	*dir = NULL;
+	char		 err[512] = "";
+	int		 ch, rc;
+
+	if (cli_help(argc, argv, usage_text))
+		return EXIT_OK;
+	memset(&cfg, 0, sizeof(cfg));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'n': strlcpy_(cfg.node, optarg, sizeof(cfg.node)); break;
+		case 'r': strlcpy_(cfg.role, optarg, sizeof(cfg.role)); break;
+		case 'l':
+			strlcpy_(cfg.listen, optarg, sizeof(cfg.listen));
+			break;
+		case 'c':
+			strlcpy_(cfg.central, optarg, sizeof(cfg.central));
+			break;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_error("init: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (dir == NULL)
+		dir = getenv("CASESYNC_DIR");
+	if (dir == NULL || cfg.node[0] == '\0' || cfg.role[0] == '\0') {
+		cli_error("init: -d DIR, --node and --role are required");
+		return EXIT_USAGE;
+	}
+	if (!node_id_valid(cfg.node)) {
+		cli_error("init: node id '%s' is not [a-z0-9-]{1,32}",
+		    cfg.node);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cfg.role, "province") != 0 &&
+	    strcmp(cfg.role, "central") != 0) {
+		cli_error("init: role must be province or central");
+		return EXIT_USAGE;
+	}
+	if (strcmp(cfg.role, "province") == 0 && !schema_node_known(cfg.node))
+		fprintf(stderr, "casesync: warning: '%s' is not a province "
+		    "node id from deploy/provinces.tsv\n", cfg.node);
+	if ((cfg.listen[0] && !nodecfg_endpoint_valid(cfg.listen)) ||
+	    (cfg.central[0] && !nodecfg_endpoint_valid(cfg.central))) {
+		cli_error("init: endpoints are tcp://HOST:PORT");
+		return EXIT_USAGE;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		cli_error("%s: %s", dir, strerror(errno));
+		return EXIT_REJECT;
+	}
+	if ((rc = nodecfg_create(dir, &cfg, err, sizeof(err))) != 0) {
+		cli_error("%s", err);
+		return EXIT_REJECT;
+	}
+	if ((rc = store_open(dir, &st, err, sizeof(err))) != 0 ||
+	    (rc = store_init_node(st, cfg.node, cfg.role)) != 0) {
+		if (rc == 0)
+			store_close(&st);
+		cli_error("%s", err[0] ? err : err_str(rc));
+		return EXIT_REJECT;
+	}
+	store_close(&st);
+	printf("initialised %s node %s in %s\n", cfg.role, cfg.node, dir);
+	return EXIT_OK;
+}

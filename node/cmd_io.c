@@ -1,0 +1,358 @@
+/*
+ * cmd_io.c - `casesync export` and `casesync import`: JSON Lines, one case
+ * per line, for moving data in from spreadsheets and out to other tools.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "schema.h"
+
+#include "../common/err.h"
+#include "../common/util.h"
+
+#define IMPORT_MAX	(1ULL << 31)	/* bytes of input */
+#define IMPORT_BATCH	1000		/* lines per transaction */
+
+static const char export_usage[] =
+"usage: casesync export -d DIR [--out FILE]\n"
+"\n"
+"Writes every case this node holds as JSON Lines (the `case get` form,\n"
+"one object per line) to stdout or FILE.\n";
+
+static const char import_usage[] =
+"usage: casesync import -d DIR [--skip-bad] [FILE|-]\n"
+"\n"
+"Reads JSON Lines, one case per line (the `case add` form).  A line with\n"
+"the \"id\" of an existing case updates it with the fields given; a line\n"
+"without one creates a case.  The whole input is validated first: on any\n"
+"bad line import names it and writes nothing (exit 2).  --skip-bad imports\n"
+"the good lines and lists the bad ones.  Lines are committed in batches of\n"
+"1000; progress is shown on a terminal.  Keys that `export` writes but a\n"
+"case cannot be given (owner, referrals, erased, conflicts) are ignored.\n";
+
+struct export_ctx {
+	FILE	*f;
+	size_t	 n;
+};
+
+static int
+export_one(const struct case_state *s, void *arg)
+{
+	struct export_ctx	*ec = arg;
+	char			*j = schema_render(s, 0);
+
+	fprintf(ec->f, "%s\n", j);
+	free(j);
+	ec->n++;
+	return 0;
+}
+
+int
+cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct node_ctx		 n;
+	struct export_ctx	 ec = { stdout, 0 };
+	const char		*dir = NULL, *out = NULL;
+	int			 ch, rc;
+
+	if (cli_help(argc, argv, export_usage))
+		return EXIT_OK;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'o': out = optarg; break;
+		default:
+			fputs(export_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_error("export: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_open(dir, &n)) != 0)
+		return rc;
+	if (out != NULL && (ec.f = fopen(out, "w")) == NULL) {
+		cli_error("%s: cannot write", out);
+		cli_close(&n);
+		return EXIT_REJECT;
+	}
+	rc = store_case_each(n.st, export_one, &ec);
+	if (out != NULL && fclose(ec.f) != 0)
+		rc = E_IO;
+	cli_close(&n);
+	if (rc != 0) {
+		cli_error("export: %s", err_str(rc));
+		return cli_exit_for(rc);
+	}
+	if (out != NULL)
+		fprintf(stderr, "exported %zu cases to %s\n", ec.n, out);
+	return EXIT_OK;
+}
+
+/* A set of case ids created by this import (open addressing). */
+struct idset {
+	char	(*slot)[ENTRY_CASE_ID_LEN + 1];
+	size_t	 cap, n;
+};
+
+static size_t
+id_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Returns 1 if id was present, else adds it and returns 0. */
+static int
+idset_add(struct idset *set, const char *id)
+{
+	size_t i;
+
+	if (set->n * 2 >= set->cap) {
+		struct idset big = { NULL, set->cap ? set->cap * 2 : 1024, 0 };
+
+		big.slot = xcalloc(big.cap, sizeof(*big.slot));
+		for (i = 0; i < set->cap; i++)
+			if (set->slot[i][0])
+				idset_add(&big, set->slot[i]);
+		free(set->slot);
+		*set = big;
+	}
+	for (i = id_hash(id) & (set->cap - 1); set->slot[i][0];
+	    i = (i + 1) & (set->cap - 1))
+		if (strcmp(set->slot[i], id) == 0)
+			return 1;
+	strlcpy_(set->slot[i], id, sizeof(set->slot[i]));
+	set->n++;
+	return 0;
+}
+
+struct line {
+	const char	*p;
+	size_t		 len;
+	size_t		 no;
+};
+
+/*
+ * Turns one line into an entry.  Returns 0, or E_INVAL with the reason
+ * in err.  created tracks ids of cases this import creates.
+ */
+static int
+line_entry(struct node_ctx *n, const struct line *l, struct idset *created,
+    struct entry *e, char *err, size_t errsz)
+{
+	char			id[ENTRY_CASE_ID_LEN + 1] = "";
+	struct case_state	s;
+	int			create, has_status = 0, rc;
+	struct op		*o;
+
+	entry_init(e);
+	if ((rc = schema_ops_from_json(l->p, l->len, e, id, err, errsz)) != 0)
+		return rc;
+	if (id[0] == '\0') {
+		uuid7(id, now_ms());
+		create = 1;
+		idset_add(created, id);
+	} else if (store_case_get(n->st, id, &s) == 0) {
+		state_release(&s);
+		create = 0;
+	} else {
+		create = !idset_add(created, id);
+	}
+	if (create) {
+		for (size_t i = 0; i < e->nops; i++)
+			if (e->ops[i].type == OP_SET &&
+			    strcmp(e->ops[i].path, "status") == 0)
+				has_status = 1;
+		if (!has_status && (o = entry_add_op(e, OP_SET)) != NULL) {
+			strlcpy_(o->path, "status", sizeof(o->path));
+			op_set_value(o, "\"reported\"", 10);
+		}
+		if ((o = entry_add_op(e, OP_TRANSFER)) == NULL) {
+			snprintf(err, errsz, "too many fields");
+			return E_INVAL;
+		}
+		strlcpy_(o->to, n->cfg.node, sizeof(o->to));
+	}
+	strlcpy_(e->case_id, id, sizeof(e->case_id));
+	strlcpy_(e->author, n->author, sizeof(e->author));
+	return 0;
+}
+
+static int
+is_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+int
+cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "skip-bad", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct node_ctx	 n;
+	struct idset	 created = { NULL, 0, 0 };
+	struct line	*lines = NULL;
+	unsigned char	*bad;
+	struct entry	*batch;
+	const char	*dir = NULL, *file = NULL;
+	char		*text, err[512];
+	size_t		 len, nlines = 0, nbad = 0, done = 0, nb = 0, pos, cap = 0;
+	int		 ch, skip_bad = 0, rc, tty = cli_tty();
+
+	if (cli_help(argc, argv, import_usage))
+		return EXIT_OK;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 's': skip_bad = 1; break;
+		default:
+			fputs(import_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		file = argv[optind++];
+	if (optind != argc) {
+		cli_error("import: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_open(dir, &n)) != 0)
+		return rc;
+	if (cli_read_input(file, IMPORT_MAX, &text, &len) != 0) {
+		cli_close(&n);
+		return EXIT_REJECT;
+	}
+	/* Split into lines, skipping blank ones. */
+	for (pos = 0; pos < len;) {
+		const char	*nl = memchr(text + pos, '\n', len - pos);
+		size_t		 ll = nl ? (size_t)(nl - (text + pos)) :
+		    len - pos;
+
+		if (!is_blank(text + pos, ll)) {
+			if (nlines == cap) {
+				cap = cap ? cap * 2 : 1024;
+				lines = xreallocarray(lines, cap,
+				    sizeof(*lines));
+			}
+			lines[nlines].p = text + pos;
+			lines[nlines].len = ll;
+			lines[nlines].no = 0;
+			nlines++;
+		}
+		pos += ll + 1;
+	}
+	/* Number the lines as a person counts them (blank ones included). */
+	{
+		size_t no = 1, li = 0;
+		for (pos = 0; pos < len && li < nlines; pos++) {
+			if (text + pos == lines[li].p)
+				lines[li++].no = no;
+			if (text[pos] == '\n')
+				no++;
+		}
+	}
+	/* Pass 1: validate everything before writing anything. */
+	bad = xcalloc(nlines ? nlines : 1, 1);
+	for (size_t i = 0; i < nlines; i++) {
+		struct entry e;
+
+		if (line_entry(&n, &lines[i], &created, &e, err,
+		    sizeof(err)) != 0) {
+			bad[i] = 1;
+			nbad++;
+			if (!skip_bad) {
+				cli_error("import: line %zu: %s; nothing "
+				    "imported", lines[i].no, err);
+				entry_release(&e);
+				rc = EXIT_REJECT;
+				goto out;
+			}
+			fprintf(stderr, "casesync: import: skipping line %zu:"
+			    " %s\n", lines[i].no, err);
+		}
+		entry_release(&e);
+		if (tty && (i + 1) % 5000 == 0)
+			fprintf(stderr, "\rimport: checked %zu/%zu lines", i +
+			    1, nlines);
+	}
+	/* Pass 2: write in batches, each one transaction. */
+	free(created.slot);
+	memset(&created, 0, sizeof(created));
+	batch = xcalloc(IMPORT_BATCH, sizeof(*batch));
+	rc = EXIT_OK;
+	for (size_t i = 0; i < nlines && rc == EXIT_OK; i++) {
+		if (bad[i])
+			continue;
+		if (line_entry(&n, &lines[i], &created, &batch[nb], err,
+		    sizeof(err)) != 0) {
+			cli_error("import: line %zu changed meaning: %s",
+			    lines[i].no, err);
+			entry_release(&batch[nb]);
+			rc = EXIT_REJECT;
+			break;
+		}
+		nb++;
+		if (nb == IMPORT_BATCH || i + 1 == nlines) {
+			int wrc = store_write_local(n.st, batch, nb, err,
+			    sizeof(err));
+			for (size_t j = 0; j < nb; j++)
+				entry_release(&batch[j]);
+			if (wrc != 0) {
+				cli_error("import: %s; %zu lines imported "
+				    "before it", err, done);
+				rc = cli_exit_for(wrc);
+			}
+			done += wrc == 0 ? nb : 0;
+			nb = 0;
+			if (tty)
+				fprintf(stderr, "\rimport: %zu/%zu lines",
+				    done, nlines - nbad);
+		}
+	}
+	if (nb > 0) {
+		int wrc = store_write_local(n.st, batch, nb, err, sizeof(err));
+		for (size_t j = 0; j < nb; j++)
+			entry_release(&batch[j]);
+		if (wrc != 0) {
+			cli_error("import: %s", err);
+			rc = cli_exit_for(wrc);
+		} else {
+			done += nb;
+		}
+	}
+	free(batch);
+	if (tty)
+		fputc('\n', stderr);
+	if (rc == EXIT_OK)
+		printf("imported %zu cases%s\n", done, nbad ? " (bad lines "
+		    "skipped)" : "");
+	if (rc == EXIT_OK && nbad)
+		printf("skipped %zu bad lines\n", nbad);
+out:
+	free(created.slot);
+	free(bad);
+	free(lines);
+	free(text);
+	cli_close(&n);
+	return rc;
+}

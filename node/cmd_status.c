@@ -1,0 +1,182 @@
+/*
+ * cmd_status.c - `casesync status`: node id, role, counts, version vector,
+ * and what the node knows of its peers.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../common/jsonw.h"
+#include "../common/util.h"
+
+static const char usage_text[] =
+"usage: casesync status -d DIR [--json]\n"
+"\n"
+"Prints the node id and role, counts of cases, log entries and open\n"
+"conflicts, the last local sequence number, the version vector (highest\n"
+"sequence applied per origin) and, per peer, the last successful sync, the\n"
+"entries pending in each direction, the lag and refused entries.\n";
+
+struct st_ctx {
+	struct node_ctx	*n;
+	struct buf	*b;
+	int		 json, first;
+};
+
+static int
+vv_one(const char *origin, uint64_t seq, void *arg)
+{
+	struct st_ctx *c = arg;
+
+	if (c->json) {
+		jsonw_key(c->b, origin, c->first);
+		buf_printf(c->b, "%llu", (unsigned long long)seq);
+	} else {
+		buf_printf(c->b, "  %-24s %llu\n", origin,
+		    (unsigned long long)seq);
+	}
+	c->first = 0;
+	return 0;
+}
+
+static int
+peer_one(const struct peer_info *pi, void *arg)
+{
+	struct st_ctx	*c = arg;
+	struct store	*st = c->n->st;
+	int		 central = strcmp(c->n->cfg.role, "central") == 0;
+	uint64_t	 out_pending = 0, in_known = 0, seq, last;
+	char		 when[40] = "never";
+	uint64_t	 lag_s = 0;
+
+	if (central) {
+		/* To send: feed entries not yet acknowledged. */
+		if (store_feed_last(st, pi->node, &last) == 0 &&
+		    last > pi->feed_acked)
+			out_pending = last - pi->feed_acked;
+		store_vv_get(st, pi->node, &in_known);
+	} else {
+		if (store_vv_get(st, c->n->cfg.node, &seq) == 0 &&
+		    seq > pi->sent_acked)
+			out_pending = seq - pi->sent_acked;
+	}
+	if (pi->last_sync_ms) {
+		hlc_format(pi->last_sync_ms << 16, when, sizeof(when));
+		lag_s = (now_ms() - pi->last_sync_ms) / 1000;
+	}
+	if (c->json) {
+		buf_append_str(c->b, c->first ? "{" : ",{");
+		jsonw_key(c->b, "peer", 1);
+		jsonw_str(c->b, pi->node);
+		jsonw_key(c->b, "last_sync", 0);
+		if (pi->last_sync_ms)
+			jsonw_str(c->b, when);
+		else
+			buf_append_str(c->b, "null");
+		buf_printf(c->b, ",\"lag_seconds\":%llu,\"pending_out\":%llu,"
+		    "\"refused\":%llu,\"received_position\":%llu",
+		    (unsigned long long)lag_s,
+		    (unsigned long long)out_pending,
+		    (unsigned long long)pi->refused,
+		    (unsigned long long)(central ? in_known : pi->feed_recv));
+		jsonw_key(c->b, "last_error", 0);
+		jsonw_str(c->b, pi->last_error);
+		buf_append_str(c->b, "}");
+	} else {
+		buf_printf(c->b, "  %-16s last sync %s (lag %llus), pending "
+		    "out %llu, refused %llu%s%s\n", pi->node, when,
+		    (unsigned long long)lag_s,
+		    (unsigned long long)out_pending,
+		    (unsigned long long)pi->refused,
+		    pi->last_error[0] ? ", last error: " : "",
+		    pi->last_error);
+	}
+	c->first = 0;
+	return 0;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct node_ctx		n;
+	struct store_info	si;
+	struct buf		b;
+	struct st_ctx		c;
+	const char		*dir = NULL;
+	int			ch, json = 0, rc;
+
+	if (cli_help(argc, argv, usage_text))
+		return EXIT_OK;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'j': json = 1; break;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_error("status: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_open(dir, &n)) != 0)
+		return rc;
+	if ((rc = store_info(n.st, &si)) != 0) {
+		cli_error("status: %s", err_str(rc));
+		cli_close(&n);
+		return EXIT_REJECT;
+	}
+	buf_init(&b, 1 << 20);
+	c.n = &n;
+	c.b = &b;
+	c.json = json;
+	if (json) {
+		buf_append_str(&b, "{");
+		jsonw_key(&b, "node", 1);
+		jsonw_str(&b, si.node);
+		jsonw_key(&b, "role", 0);
+		jsonw_str(&b, si.role);
+		buf_printf(&b, ",\"cases\":%llu,\"entries\":%llu,"
+		    "\"conflicts\":%llu,\"seq\":%llu,\"map_bytes\":%llu,"
+		    "\"vector\":{", (unsigned long long)si.ncases,
+		    (unsigned long long)si.nentries,
+		    (unsigned long long)si.nconflicts,
+		    (unsigned long long)si.seq,
+		    (unsigned long long)si.map_size);
+		c.first = 1;
+		store_vv_each(n.st, vv_one, &c);
+		buf_append_str(&b, "},\"peers\":[");
+		c.first = 1;
+		store_peer_each(n.st, peer_one, &c);
+		buf_append_str(&b, "]}\n");
+	} else {
+		buf_printf(&b, "node      %s (%s)\ncases     %llu\nentries   "
+		    "%llu\nconflicts %llu\nlocal seq %llu\nvector:\n", si.node,
+		    si.role, (unsigned long long)si.ncases,
+		    (unsigned long long)si.nentries,
+		    (unsigned long long)si.nconflicts,
+		    (unsigned long long)si.seq);
+		c.first = 1;
+		store_vv_each(n.st, vv_one, &c);
+		buf_append_str(&b, "peers:\n");
+		c.first = 1;
+		store_peer_each(n.st, peer_one, &c);
+		if (c.first)
+			buf_append_str(&b, "  (none yet)\n");
+	}
+	fwrite(b.data, 1, b.len, stdout);
+	buf_release(&b);
+	cli_close(&n);
+	return EXIT_OK;
+}

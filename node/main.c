@@ -1,0 +1,62 @@
+/*
+ * main.c - the `casesync` command: dispatches to one verb per cmd_*.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Set by the signal handlers; the only mutable global (see STYLE.md). */
+volatile sig_atomic_t casesync_quit;
+
+#include "../common/log.h"
+
+struct verb {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*summary;
+};
+
+static const struct verb verbs[] = {
+	{ "init", cmd_init, "create a node directory" },
+	{ "case", cmd_case, "add, update, get, list cases; their history" },
+	{ "status", cmd_status, "node id, role, counts, vector, peers" },
+	{ "verify", cmd_verify, "rebuild the log's fold and compare" },
+	{ "export", cmd_export, "write every case as JSON Lines" },
+	{ "import", cmd_import, "read cases from JSON Lines" },
+	{ "serve", cmd_serve, "run the node (central: accept provinces)" },
+	{ "sync", cmd_sync, "province: one sync session with central" },
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: casesync VERB [options]   (casesync VERB --help)\n\n"
+	    "casesync keeps trafficking-victim case files consistent between\n"
+	    "provincial nodes and a central node.\n\nverbs:\n", f);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+	fputs("\nexit codes: 0 ok, 1 usage, 2 rejected input, 3 cannot reach "
+	    "a peer,\n4 integrity failure.  The node directory comes from "
+	    "-d DIR or CASESYNC_DIR.\n", f);
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init("casesync", LOG_LVL_WARN, 0);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].fn(argc - 1, argv + 1);
+	cli_error("unknown verb '%s' (casesync --help lists them)", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,144 @@
+#include "nodecfg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/cfg.h"
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+enum { K_NODE, K_ROLE, K_LISTEN, K_CENTRAL, K_SKEW, K_OFFSET, K_LOG,
+	K_TIMEOUT, K_HEARTBEAT, K_KEEP, K__N };
+
+static const struct cfg_key keys[K__N] = {
+	[K_NODE] = { "node", CFG_STR, 1, HLC_NODE_MAX, NULL },
+	[K_ROLE] = { "role", CFG_STR, 1, 15, NULL },
+	[K_LISTEN] = { "listen", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
+	[K_CENTRAL] = { "central", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
+	[K_SKEW] = { "skew_ms", CFG_U64, 1000, 7ULL * 86400000, "300000" },
+	[K_OFFSET] = { "test_clock_offset_ms", CFG_STR, 1, 20, "0" },
+	[K_LOG] = { "log_level", CFG_STR, 1, 8, "info" },
+	[K_TIMEOUT] = { "sync_timeout", CFG_U64, 1, 86400, "60" },
+	[K_HEARTBEAT] = { "heartbeat_ms", CFG_U64, 100, 600000, "2000" },
+	[K_KEEP] = { "keep_transferred", CFG_STR, 2, 3, "yes" },
+};
+
+int
+nodecfg_endpoint_valid(const char *ep)
+{
+	const char	*colon;
+	uint64_t	 port;
+
+	if (strncmp(ep, "tcp://", 6) != 0 || strlen(ep) >=
+	    NODECFG_ENDPOINT_MAX)
+		return 0;
+	if ((colon = strrchr(ep + 6, ':')) == NULL || colon == ep + 6)
+		return 0;
+	return parse_u64(colon + 1, 1, 65535, &port) == 0 ||
+	    strcmp(colon + 1, "*") == 0;
+}
+
+int
+nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
+{
+	struct cfg_val	v[K__N];
+	char		path[4096];
+	char		*end;
+	long long	off;
+	int		rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, NODECFG_FILE) >=
+	    sizeof(path)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return E_INVAL;
+	}
+	if (access(path, F_OK) != 0) {
+		snprintf(err, errsz, "%s: not a casesync node directory "
+		    "(no %s; run `casesync init`)", dir, NODECFG_FILE);
+		return E_IO;
+	}
+	if ((rc = cfg_load(keys, K__N, path, v, err, errsz)) != 0)
+		return rc;
+#define BAD(fmt, ...) do {						\
+	snprintf(err, errsz, "%s: " fmt, path, __VA_ARGS__);		\
+	return E_INVAL;							\
+} while (0)
+	if (!node_id_valid(v[K_NODE].str))
+		BAD("node '%s' is not [a-z0-9-]{1,32}", v[K_NODE].str);
+	if (strcmp(v[K_ROLE].str, "province") != 0 &&
+	    strcmp(v[K_ROLE].str, "central") != 0)
+		BAD("role '%s' is not province or central", v[K_ROLE].str);
+	if (v[K_LISTEN].str[0] && !nodecfg_endpoint_valid(v[K_LISTEN].str))
+		BAD("listen '%s' is not tcp://HOST:PORT", v[K_LISTEN].str);
+	if (v[K_CENTRAL].str[0] && !nodecfg_endpoint_valid(v[K_CENTRAL].str))
+		BAD("central '%s' is not tcp://HOST:PORT", v[K_CENTRAL].str);
+	if ((c->log_level = log_level_parse(v[K_LOG].str)) < 0)
+		BAD("log_level '%s' is not error|warn|info|debug",
+		    v[K_LOG].str);
+	if (strcmp(v[K_KEEP].str, "yes") != 0 &&
+	    strcmp(v[K_KEEP].str, "no") != 0)
+		BAD("keep_transferred '%s' is not yes or no", v[K_KEEP].str);
+	errno = 0;
+	off = strtoll(v[K_OFFSET].str, &end, 10);
+	if (errno != 0 || *end != '\0' || off < -7LL * 86400000 ||
+	    off > 7LL * 86400000)
+		BAD("test_clock_offset_ms '%s' is not a number of ms",
+		    v[K_OFFSET].str);
+#undef BAD
+	strlcpy_(c->node, v[K_NODE].str, sizeof(c->node));
+	strlcpy_(c->role, v[K_ROLE].str, sizeof(c->role));
+	strlcpy_(c->listen, v[K_LISTEN].str, sizeof(c->listen));
+	strlcpy_(c->central, v[K_CENTRAL].str, sizeof(c->central));
+	c->skew_ms = v[K_SKEW].u64;
+	c->clock_offset_ms = off;
+	c->sync_timeout_s = v[K_TIMEOUT].u64;
+	c->heartbeat_ms = v[K_HEARTBEAT].u64;
+	c->keep_transferred = strcmp(v[K_KEEP].str, "yes") == 0;
+	return 0;
+}
+
+int
+nodecfg_create(const char *dir, const struct nodecfg *c, char *err,
+    size_t errsz)
+{
+	char	path[4096], text[1024];
+	int	fd, n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, NODECFG_FILE);
+	n = snprintf(text, sizeof(text),
+	    "# casesync node configuration (see README.md)\n"
+	    "node = %s\nrole = %s\n%s%s%s%s%s%s"
+	    "# refuse remote changes stamped further ahead than this\n"
+	    "skew_ms = 300000\nlog_level = info\nsync_timeout = 60\n"
+	    "# after referring a case away: keep a read-only copy without\n"
+	    "# identifying fields (yes) or drop it (no)\n"
+	    "keep_transferred = yes\n",
+	    c->node, c->role,
+	    c->listen[0] ? "listen = " : "", c->listen,
+	    c->listen[0] ? "\n" : "",
+	    c->central[0] ? "central = " : "", c->central,
+	    c->central[0] ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		snprintf(err, errsz, "configuration too long");
+		return E_INVAL;
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0) {
+		snprintf(err, errsz, "%s: %s", path, errno == EEXIST ?
+		    "already initialised" : strerror(errno));
+		return errno == EEXIST ? E_INVAL : E_IO;
+	}
+	if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return E_IO;
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,706 @@
+/*
+ * repl.c - the replication engine: the province's session loop and
+ * central's per-peer state machine.  See repl.h and docs/PROTOCOL.md.
+ */
+#include "repl.h"
+#include "net.h"
+#include "schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../proto/msg.h"
+
+#define CENTRAL_SESSIONS	256
+#define SESSION_IDLE_MS		60000
+#define SEND_TIMEOUT_MS		5000
+
+/* Sends m over n (to id on a ROUTER); counts bytes. */
+static int
+send_msg(struct net *n, const uint8_t *id, size_t idlen, const struct msg *m,
+    uint64_t *bytes, int timeout_ms)
+{
+	struct buf	b;
+	int		rc;
+
+	buf_init(&b, MSG_MAX_BYTES);
+	if ((rc = msg_encode(m, &b)) == 0) {
+		rc = net_send(n, id, idlen, b.data, b.len, timeout_ms);
+		if (rc == 0 && bytes)
+			*bytes += b.len;
+	}
+	buf_release(&b);
+	return rc;
+}
+
+static int
+send_error(struct net *n, const uint8_t *id, size_t idlen, int code,
+    const char *reason)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ERROR;
+	m.code = (uint64_t)code;
+	strlcpy_(m.reason, reason, sizeof(m.reason));
+	return send_msg(n, id, idlen, &m, NULL, 100);
+}
+
+/* Converts a scanned batch into a BATCH message (recs borrowed). */
+static void
+batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_BATCH;
+	m->no = no;
+	m->more = b->more ? 1 : 0;
+	m->nrecs = b->n;
+	m->recs = xcalloc(b->n ? b->n : 1, sizeof(*m->recs));
+	for (size_t i = 0; i < b->n; i++) {
+		m->recs[i].pos = b->recs[i].pos;
+		m->recs[i].data = b->recs[i].data;
+		m->recs[i].len = b->recs[i].len;
+	}
+}
+
+/* Borrowing view of a received batch as store records. */
+static struct rec *
+batch_recs(const struct msg *m)
+{
+	struct rec *r = xcalloc(m->nrecs ? m->nrecs : 1, sizeof(*r));
+
+	for (size_t i = 0; i < m->nrecs; i++) {
+		r[i].pos = m->recs[i].pos;
+		r[i].data = (uint8_t *)(uintptr_t)m->recs[i].data;
+		r[i].len = m->recs[i].len;
+	}
+	return r;
+}
+
+static int
+gap_or_proto(int rc)
+{
+	return rc == E_GAP ? MSGERR_GAP : rc == E_PROTO ? MSGERR_PROTO :
+	    MSGERR_STORE;
+}
+
+/* ---- Province ---------------------------------------------------------- */
+
+struct psess {
+	struct store		*st;
+	const struct nodecfg	*cfg;
+	struct net		*net;
+	struct sync_stats	*ss;
+	char			 central[HLC_NODE_MAX + 1];
+	int			 welcomed, central_done, own_done;
+	uint64_t		 send_after;	/* own seq sent so far */
+	uint64_t		 acked;		/* own seq acknowledged */
+	uint64_t		 own_total;
+	uint64_t		 credit, inflight, batch_no;
+};
+
+/* Sends own entries while central has granted credit. */
+static int
+pump_own(struct psess *p)
+{
+	while (p->credit > 0 && !p->own_done) {
+		struct rec_batch	b;
+		struct msg		m;
+		int			rc;
+
+		if ((rc = store_scan_own(p->st, p->send_after,
+		    STORE_BATCH_BYTES, &b)) != 0)
+			return rc;
+		if (b.n == 0) {
+			p->own_done = 1;
+			rec_batch_free(&b);
+			break;
+		}
+		batch_msg(&m, &b, ++p->batch_no);
+		rc = send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
+		    SEND_TIMEOUT_MS);
+		p->send_after = b.recs[b.n - 1].pos;
+		free(m.recs);
+		rec_batch_free(&b);
+		if (rc != 0)
+			return E_TIMEOUT;
+		p->ss->messages_out++;
+		p->credit--;
+		p->inflight++;
+	}
+	return 0;
+}
+
+static void
+progress_line(const struct psess *p)
+{
+	fprintf(stderr, "\rsync: sent %llu/%llu, received %llu   ",
+	    (unsigned long long)p->ss->sent,
+	    (unsigned long long)p->own_total,
+	    (unsigned long long)p->ss->received);
+}
+
+/*
+ * One session.  Returns 0 when complete, E_AGAIN to restart (cut link,
+ * gap, silence), E_TIMEOUT when the deadline passed, or a fatal error.
+ */
+static int
+province_session(struct psess *p, uint64_t deadline, int progress,
+    volatile sig_atomic_t *quit, char *err, size_t errsz)
+{
+	struct peer_info	pi;
+	struct msg		m;
+	struct buf		in;
+	uint64_t		own_seq, last_rx = mono_ms();
+	uint64_t		idle_ms = p->cfg->heartbeat_ms * 3 + 5000;
+	int			rc;
+
+	p->welcomed = p->central_done = p->own_done = 0;
+	p->credit = p->inflight = 0;
+	p->ss->sessions++;
+	store_peer_get(p->st, "central", &pi);
+	store_vv_get(p->st, p->cfg->node, &own_seq);
+	p->own_total = own_seq;
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HELLO;
+	strlcpy_(m.node, p->cfg->node, sizeof(m.node));
+	m.a = pi.feed_recv;
+	m.b = own_seq;
+	m.window = REPL_WINDOW;
+	/* ZMQ_IMMEDIATE: the send only succeeds once a connection exists. */
+	for (;;) {
+		uint64_t now = mono_ms();
+		if (*quit || now >= deadline)
+			return E_TIMEOUT;
+		rc = send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
+		    (int)(deadline - now < 500 ? deadline - now : 500));
+		if (rc == 0)
+			break;
+	}
+	p->ss->messages_out++;
+	buf_init(&in, MSG_MAX_BYTES);
+	for (;;) {
+		uint64_t	now = mono_ms();
+		uint8_t		id[NET_ID_MAX];
+		size_t		idlen;
+		struct msg	r;
+		int		wait;
+
+		if (p->welcomed && p->central_done && p->own_done &&
+		    p->inflight == 0) {
+			memset(&m, 0, sizeof(m));
+			m.type = MSG_BYE;
+			send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out, 1000);
+			rc = 0;
+			break;
+		}
+		if (*quit || now >= deadline) {
+			rc = E_TIMEOUT;
+			break;
+		}
+		if (now - last_rx > idle_ms) {
+			log_info("sync: central silent for %llu ms; "
+			    "restarting the session",
+			    (unsigned long long)(now - last_rx));
+			rc = E_AGAIN;
+			break;
+		}
+		wait = (int)(deadline - now < 250 ? deadline - now : 250);
+		rc = net_recv(p->net, wait, id, &idlen, &in);
+		if (rc == E_AGAIN)
+			continue;
+		if (rc != 0) {
+			rc = E_AGAIN;
+			break;
+		}
+		last_rx = mono_ms();
+		p->ss->bytes_in += in.len;
+		p->ss->messages_in++;
+		if (msg_decode(in.data, in.len, &r) != 0) {
+			log_warnx("sync: malformed message from central");
+			rc = E_AGAIN;
+			break;
+		}
+		rc = 0;
+		switch (r.type) {
+		case MSG_WELCOME:
+			if (p->welcomed)
+				break;
+			if (r.a > own_seq) {
+				snprintf(err, errsz, "central holds %llu of "
+				    "our entries but we have only %llu (was "
+				    "this node restored from a backup?)",
+				    (unsigned long long)r.a,
+				    (unsigned long long)own_seq);
+				rc = E_INTEGRITY;
+				break;
+			}
+			p->welcomed = 1;
+			strlcpy_(p->central, r.node, sizeof(p->central));
+			p->send_after = p->acked = r.a;
+			p->credit = r.window;
+			rc = pump_own(p);
+			break;
+		case MSG_BATCH: {
+			struct apply_stats	as;
+			struct rec		*recs;
+			char			 why[256];
+
+			if (!p->welcomed) {
+				rc = E_AGAIN;
+				break;
+			}
+			recs = batch_recs(&r);
+			rc = store_apply_remote(p->st, "central", recs,
+			    r.nrecs, &as, why, sizeof(why));
+			free(recs);
+			if (rc == E_GAP || rc == E_PROTO) {
+				log_warnx("sync: batch from central: %s", why);
+				send_error(p->net, NULL, 0, gap_or_proto(rc),
+				    why);
+				rc = E_AGAIN;
+				break;
+			}
+			if (rc != 0) {
+				snprintf(err, errsz, "cannot store batch from "
+				    "central: %.180s", why);
+				break;
+			}
+			p->ss->received += as.applied;
+			memset(&m, 0, sizeof(m));
+			m.type = MSG_ACK;
+			m.no = r.no;
+			m.pos = as.last_pos;
+			m.applied = as.applied;
+			m.dup = as.duplicates;
+			m.refused = as.refused;
+			if (send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
+			    SEND_TIMEOUT_MS) != 0) {
+				rc = E_AGAIN;
+				break;
+			}
+			p->ss->messages_out++;
+			if (!r.more)
+				p->central_done = 1;
+			break;
+		}
+		case MSG_ACK:
+			if (!p->welcomed || p->inflight == 0) {
+				rc = E_AGAIN;
+				break;
+			}
+			p->inflight--;
+			p->credit++;
+			if (r.pos > p->acked) {
+				p->ss->sent += r.pos - p->acked;
+				p->acked = r.pos;
+			}
+			p->ss->refused += r.refused;
+			rc = pump_own(p);
+			break;
+		case MSG_ERROR:
+			log_warnx("sync: central says: %s", r.reason);
+			if (r.code == MSGERR_AUTH) {
+				snprintf(err, errsz, "central refused this "
+				    "node: %s", r.reason);
+				rc = E_AUTH;
+			} else {
+				rc = E_AGAIN;
+			}
+			break;
+		default:
+			rc = E_AGAIN;
+			break;
+		}
+		msg_release(&r);
+		if (progress)
+			progress_line(p);
+		if (rc != 0)
+			break;
+	}
+	buf_release(&in);
+	return rc;
+}
+
+int
+repl_sync(struct store *st, const struct nodecfg *cfg, uint64_t timeout_ms,
+    int progress, volatile sig_atomic_t *quit, struct sync_stats *ss,
+    char *err, size_t errsz)
+{
+	struct net_opts		 no = { cfg->heartbeat_ms, MSG_MAX_BYTES };
+	struct psess		 p;
+	struct peer_info	 pi;
+	uint64_t		 start = mono_ms(), deadline = start + timeout_ms;
+	uint64_t		 backoff = 100;
+	int			 rc;
+
+	memset(ss, 0, sizeof(*ss));
+	err[0] = '\0';
+	if (strcmp(cfg->role, "province") != 0) {
+		snprintf(err, errsz, "sync runs on a province; this node is "
+		    "%s", cfg->role);
+		return E_INVAL;
+	}
+	if (cfg->central[0] == '\0') {
+		snprintf(err, errsz, "no central endpoint configured");
+		return E_INVAL;
+	}
+	memset(&p, 0, sizeof(p));
+	p.st = st;
+	p.cfg = cfg;
+	p.ss = ss;
+	if ((rc = net_connect(cfg->central, &no, &p.net, err, errsz)) != 0)
+		return rc;
+	for (;;) {
+		char why[256] = "";
+
+		rc = province_session(&p, deadline, progress, quit, why,
+		    sizeof(why));
+		if (rc != E_AGAIN) {
+			if (why[0])
+				snprintf(err, errsz, "%s", why);
+			break;
+		}
+		/* Restart after a pause, capped, within the deadline. */
+		if (mono_ms() + backoff >= deadline) {
+			rc = E_TIMEOUT;
+			break;
+		}
+		net_close(&p.net);
+		{
+			struct timespec ts = { (time_t)(backoff / 1000),
+			    (long)(backoff % 1000) * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+		if ((rc = net_connect(cfg->central, &no, &p.net, err,
+		    errsz)) != 0)
+			break;
+	}
+	net_close(&p.net);
+	if (progress)
+		fputc('\n', stderr);
+	ss->ms = mono_ms() - start;
+	if (store_peer_get(st, "central", &pi) != 0 && pi.node[0] == '\0')
+		strlcpy_(pi.node, "central", sizeof(pi.node));
+	pi.last_attempt_ms = now_ms();
+	if (rc == 0) {
+		pi.last_sync_ms = now_ms();
+		pi.sent_acked = p.acked;
+		pi.last_error[0] = '\0';
+	} else {
+		if (rc == E_TIMEOUT && err[0] == '\0')
+			snprintf(err, errsz, "central at %s %s within %llu s",
+			    cfg->central, p.welcomed ? "did not complete the "
+			    "sync" : "did not answer",
+			    (unsigned long long)(timeout_ms / 1000));
+		if (p.acked > pi.sent_acked)
+			pi.sent_acked = p.acked;
+		snprintf(pi.last_error, sizeof(pi.last_error), "%s", err);
+	}
+	pi.refused += ss->refused;
+	store_peer_put(st, &pi);
+	return rc;
+}
+
+/* ---- Central ----------------------------------------------------------- */
+
+struct csess {
+	int		 used;
+	uint8_t		 id[NET_ID_MAX];
+	size_t		 idlen;
+	char		 node[HLC_NODE_MAX + 1];
+	uint64_t	 send_after;	/* feed position sent so far */
+	uint64_t	 credit;
+	uint64_t	 batch_no;
+	int		 done_sent;
+	uint64_t	 last_ms;
+};
+
+struct central {
+	struct store		*st;
+	const struct nodecfg	*cfg;
+	struct net		*net;
+	struct csess		 s[CENTRAL_SESSIONS];
+};
+
+static struct csess *
+sess_find(struct central *c, const uint8_t *id, size_t idlen)
+{
+	for (int i = 0; i < CENTRAL_SESSIONS; i++)
+		if (c->s[i].used && c->s[i].idlen == idlen &&
+		    memcmp(c->s[i].id, id, idlen) == 0)
+			return &c->s[i];
+	return NULL;
+}
+
+static void
+sess_drop(struct csess *s, const char *why)
+{
+	if (s->used)
+		log_info("session with %s closed: %s", s->node, why);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Sends feed batches to s while it has credit. */
+static int
+pump_feed(struct central *c, struct csess *s)
+{
+	while (s->credit > 0 && !s->done_sent) {
+		struct rec_batch	b;
+		struct msg		m;
+		int			rc;
+
+		if ((rc = store_scan_feed(c->st, s->node, s->send_after,
+		    STORE_BATCH_BYTES, &b)) != 0)
+			return rc;
+		batch_msg(&m, &b, ++s->batch_no);
+		rc = send_msg(c->net, s->id, s->idlen, &m, NULL, 0);
+		if (b.n > 0)
+			s->send_after = b.recs[b.n - 1].pos;
+		if (!b.more)
+			s->done_sent = 1;
+		free(m.recs);
+		rec_batch_free(&b);
+		if (rc != 0)
+			return E_AGAIN;
+		s->credit--;
+	}
+	return 0;
+}
+
+static void
+central_hello(struct central *c, const uint8_t *id, size_t idlen,
+    const struct msg *r)
+{
+	struct csess	*s = sess_find(c, id, idlen), *freeslot = NULL;
+	struct msg	 m;
+	uint64_t	 have = 0, last = 0;
+
+	if (!schema_node_known(r->node) || strcmp(r->node, c->cfg->node) == 0
+	    || strcmp(r->node, "central") == 0) {
+		log_warnx("refused HELLO from unknown node '%s'", r->node);
+		send_error(c->net, id, idlen, MSGERR_AUTH, "unknown node");
+		if (s)
+			sess_drop(s, "unknown node");
+		return;
+	}
+	/* A new session from the same node replaces an old one. */
+	for (int i = 0; i < CENTRAL_SESSIONS; i++) {
+		if (c->s[i].used && strcmp(c->s[i].node, r->node) == 0 &&
+		    &c->s[i] != s)
+			sess_drop(&c->s[i], "replaced by a new session");
+		if (!c->s[i].used && freeslot == NULL)
+			freeslot = &c->s[i];
+	}
+	if (s == NULL)
+		s = freeslot;
+	if (s == NULL) {
+		send_error(c->net, id, idlen, MSGERR_BUSY, "too many "
+		    "sessions");
+		return;
+	}
+	memset(s, 0, sizeof(*s));
+	s->used = 1;
+	memcpy(s->id, id, idlen);
+	s->idlen = idlen;
+	strlcpy_(s->node, r->node, sizeof(s->node));
+	s->send_after = r->a;
+	s->credit = r->window;
+	s->last_ms = mono_ms();
+	store_vv_get(c->st, r->node, &have);
+	store_feed_last(c->st, r->node, &last);
+	if (r->a > last) {
+		/* The province claims more of its feed than exists. */
+		log_warnx("%s claims feed position %llu beyond %llu",
+		    r->node, (unsigned long long)r->a,
+		    (unsigned long long)last);
+		send_error(c->net, id, idlen, MSGERR_PROTO, "feed position "
+		    "beyond what central has queued");
+		sess_drop(s, "bad feed position");
+		return;
+	}
+	log_info("session with %s: it has %llu/%llu of its feed, we have "
+	    "%llu of its %llu entries", r->node, (unsigned long long)r->a,
+	    (unsigned long long)last, (unsigned long long)have,
+	    (unsigned long long)r->b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_WELCOME;
+	strlcpy_(m.node, c->cfg->node, sizeof(m.node));
+	m.a = have;
+	m.b = last;
+	m.window = REPL_WINDOW;
+	if (send_msg(c->net, id, idlen, &m, NULL, 0) != 0) {
+		sess_drop(s, "cannot send");
+		return;
+	}
+	if (pump_feed(c, s) != 0)
+		sess_drop(s, "cannot send");
+}
+
+static void
+central_batch(struct central *c, struct csess *s, const struct msg *r)
+{
+	struct apply_stats	 as;
+	struct rec		*recs = batch_recs(r);
+	struct msg		 m;
+	char			 why[256];
+	int			 rc;
+
+	rc = store_apply_remote(c->st, s->node, recs, r->nrecs, &as, why,
+	    sizeof(why));
+	free(recs);
+	if (rc != 0) {
+		log_warnx("batch from %s: %s", s->node, why);
+		send_error(c->net, s->id, s->idlen, gap_or_proto(rc), why);
+		sess_drop(s, why);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ACK;
+	m.no = r->no;
+	m.pos = as.last_pos;
+	m.applied = as.applied;
+	m.dup = as.duplicates;
+	m.refused = as.refused;
+	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
+		sess_drop(s, "cannot send");
+}
+
+static void
+central_ack(struct central *c, struct csess *s, const struct msg *r)
+{
+	struct peer_info pi;
+
+	if (r->pos > s->send_after) {
+		send_error(c->net, s->id, s->idlen, MSGERR_PROTO, "ack beyond "
+		    "what was sent");
+		sess_drop(s, "ack beyond what was sent");
+		return;
+	}
+	s->credit++;
+	store_peer_get(c->st, s->node, &pi);
+	if (r->pos > pi.feed_acked) {
+		pi.feed_acked = r->pos;
+		store_peer_put(c->st, &pi);
+	}
+	if (pump_feed(c, s) != 0)
+		sess_drop(s, "cannot send");
+}
+
+static void
+central_bye(struct central *c, struct csess *s)
+{
+	struct peer_info	pi;
+	uint64_t		refused;
+
+	store_peer_get(c->st, s->node, &pi);
+	refused = pi.refused;
+	pi.last_sync_ms = pi.last_attempt_ms = now_ms();
+	pi.last_error[0] = '\0';
+	pi.refused = refused;
+	store_peer_put(c->st, &pi);
+	sess_drop(s, "sync complete");
+}
+
+static void
+central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
+    const struct buf *in)
+{
+	struct csess	*s = sess_find(c, id, idlen);
+	struct msg	 r;
+
+	if (msg_decode(in->data, in->len, &r) != 0) {
+		log_warnx("malformed message (%zu bytes) from %s; session "
+		    "ended", in->len, s ? s->node : "an unknown peer");
+		send_error(c->net, id, idlen, MSGERR_PROTO, "malformed "
+		    "message");
+		if (s)
+			sess_drop(s, "malformed message");
+		return;
+	}
+	if (r.type == MSG_HELLO) {
+		central_hello(c, id, idlen, &r);
+	} else if (s == NULL) {
+		if (r.type != MSG_BYE && r.type != MSG_ERROR)
+			send_error(c->net, id, idlen, MSGERR_SESSION, "no "
+			    "session: send HELLO");
+	} else {
+		s->last_ms = mono_ms();
+		switch (r.type) {
+		case MSG_BATCH:
+			central_batch(c, s, &r);
+			break;
+		case MSG_ACK:
+			central_ack(c, s, &r);
+			break;
+		case MSG_BYE:
+			central_bye(c, s);
+			break;
+		case MSG_ERROR:
+			log_warnx("%s says: %s", s->node, r.reason);
+			sess_drop(s, "peer error");
+			break;
+		default:
+			send_error(c->net, id, idlen, MSGERR_PROTO,
+			    "unexpected message");
+			sess_drop(s, "unexpected message");
+		}
+	}
+	msg_release(&r);
+}
+
+int
+repl_central_run(struct store *st, const struct nodecfg *cfg,
+    volatile sig_atomic_t *quit, char *err, size_t errsz)
+{
+	struct net_opts	 no = { cfg->heartbeat_ms, MSG_MAX_BYTES };
+	struct central	*c = xcalloc(1, sizeof(*c));
+	struct buf	 in;
+	int		 rc;
+
+	c->st = st;
+	c->cfg = cfg;
+	if ((rc = net_listen(cfg->listen, &no, &c->net, err, errsz)) != 0) {
+		free(c);
+		return rc;
+	}
+	log_info("central %s listening on %s", cfg->node, cfg->listen);
+	buf_init(&in, MSG_MAX_BYTES);
+	while (!*quit) {
+		uint8_t		id[NET_ID_MAX];
+		size_t		idlen = 0;
+		uint64_t	now;
+
+		/* Drain a bounded number of messages, then run timers. */
+		for (int i = 0; i < 64 && !*quit; i++) {
+			rc = net_recv(c->net, i == 0 ? 200 : 0, id, &idlen,
+			    &in);
+			if (rc == E_AGAIN)
+				break;
+			if (rc == E_TOOBIG) {
+				log_warnx("oversized frame refused");
+				continue;
+			}
+			if (rc != 0)
+				break;
+			central_dispatch(c, id, idlen, &in);
+		}
+		now = mono_ms();
+		for (int i = 0; i < CENTRAL_SESSIONS; i++)
+			if (c->s[i].used && now - c->s[i].last_ms >
+			    SESSION_IDLE_MS)
+				sess_drop(&c->s[i], "idle");
+	}
+	buf_release(&in);
+	net_close(&c->net);
+	free(c);
+	log_info("central stopped");
+	return 0;
+}

@@ -1,0 +1,2072 @@
+/*
+ * schema.c - the case model: field paths, event collections, their types
+ * and enumerations, and the conversions between JSON and change ops.
+ *
+ * This is the only node module that includes cJSON.  Input is parsed with
+ * cJSON, but canonical op values are written by hand (canon_* below) so that
+ * the text is fixed: keys in schema order, no whitespace, integers in plain
+ * decimal, strings escaped exactly as cJSON_PrintUnformatted escapes them.
+ * Two nodes that accept the same value therefore store the same bytes, and
+ * schema_check_op refuses any value that is not in that form.
+ *
+ * Limits on strings are in bytes of UTF-8, so that every canonical value
+ * fits ENTRY_VALUE_MAX; docs/SCHEMA.md is the user-facing description.
+ */
+#include "schema.h"
+#include "provinces.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../common/util.h"
+
+/* Largest integer a double holds exactly (cJSON keeps numbers as double). */
+#define JSON_INT_MAX		INT64_C(9007199254740992)
+/* Canonical text is built in a buffer with room to spare, then checked
+ * against ENTRY_VALUE_MAX, so that "too large" gets its own message. */
+#define CANON_MAX		(4 * ENTRY_VALUE_MAX)
+#define SHOWN_MAX		40	/* user input quoted in errors, bytes */
+#define WHERE_MAX		128
+#define GROUP_FIELDS_MAX	16
+
+enum vtype {
+	V_ENUM,		/* one of vals[] */
+	V_ENUMSET,	/* array of unique vals[], stored in vals[] order */
+	V_STR,		/* one line of text, min..max bytes */
+	V_TEXT,		/* text that may hold tabs and line breaks */
+	V_INT,		/* integer in min..max */
+	V_DATE,		/* YYYY-MM-DD, a real calendar date */
+	V_COUNTRY,	/* ISO 3166 alpha-2, upper case */
+	V_PROVINCE,	/* node id of a province */
+	V_NODE,		/* node id of a province, or "central" */
+	V_UUID,		/* case id: lowercase UUID text */
+};
+
+#define F_IDENT		0x1	/* identifying: encrypted at rest, erased */
+#define F_REQUIRED	0x2	/* event member that must be present */
+#define F_NONULL	0x4	/* field that cannot be cleared */
+
+struct fdef {
+	const char		*name;
+	enum vtype		 type;
+	int			 flags;
+	const char *const	*vals;		/* V_ENUM, V_ENUMSET */
+	int64_t			 min, max;	/* V_INT value; strings bytes */
+};
+
+/* A group of scalar fields: "status" at the top, or person.*, ... */
+struct group {
+	const char		*name;		/* "" for top-level fields */
+	const struct fdef	*f;
+	size_t			 n;
+};
+
+/* An event collection. */
+struct coll {
+	const char		*name;
+	const struct fdef	*f;
+	size_t			 n;
+	int			 identifying;	/* events identify as a whole */
+	int			 input;		/* accepted in case JSON */
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *const e_status[] = {
+	"reported", "under_verification", "identified", "not_victim",
+	"receiving_support", "reintegration_followup", "closed", NULL
+};
+static const char *const e_category[] = {
+	"victim", "being_identified", "accompanying_child", NULL
+};
+static const char *const e_legal[] = {
+	"citizen", "stateless_resident", "foreigner", NULL
+};
+static const char *const e_sex[] = {
+	"female", "male", "other", "unknown", NULL
+};
+static const char *const e_purpose[] = {
+	"sexual_exploitation", "forced_labour", "labour_export_fraud",
+	"organ_removal", "surrogacy", "forced_marriage", "other", NULL
+};
+static const char *const e_route[] = {
+	"official_repatriation", "self_return", "domestic_rescue", NULL
+};
+static const char *const e_source[] = {
+	"commune_committee", "police", "border_guard", "coast_guard",
+	"mission_abroad", "social_facility", "hotline_111", "ngo",
+	"self_report", NULL
+};
+/* Law 53/2024/QH15 Art. 37 §1 a-k, plus child protection services. */
+static const char *const e_service[] = {
+	"essential_needs", "medical", "interpretation", "legal_support",
+	"legal_aid", "travel", "psychological", "education",
+	"vocational_training", "job_placement", "hardship_allowance", "loan",
+	"child_protection", NULL
+};
+static const char *const e_refstatus[] = {
+	"proposed", "accepted", "rejected", "completed", NULL
+};
+
+static const struct fdef f_top[] = {
+	{ "status", V_ENUM, F_NONULL, e_status, 0, 0 },
+};
+static const struct fdef f_person[] = {
+	{ "category", V_ENUM, 0, e_category, 0, 0 },
+	{ "principal_case", V_UUID, 0, NULL, 0, 0 },
+	{ "legal_status", V_ENUM, 0, e_legal, 0, 0 },
+	{ "sex", V_ENUM, 0, e_sex, 0, 0 },
+	{ "birth_year", V_INT, 0, NULL, 1900, 2100 },
+	{ "ethnicity", V_STR, 0, NULL, 1, 64 },
+	{ "home_province", V_PROVINCE, 0, NULL, 0, 0 },
+	{ "full_name", V_STR, F_IDENT, NULL, 1, 200 },
+	{ "id_number", V_STR, F_IDENT, NULL, 1, 32 },
+	{ "phone", V_STR, F_IDENT, NULL, 1, 32 },
+	{ "address", V_STR, F_IDENT, NULL, 1, 300 },
+};
+static const struct fdef f_trafficking[] = {
+	{ "purposes", V_ENUMSET, 0, e_purpose, 0, 0 },
+	{ "destination_country", V_COUNTRY, 0, NULL, 0, 0 },
+	{ "returned_on", V_DATE, 0, NULL, 0, 0 },
+	{ "return_route", V_ENUM, 0, e_route, 0, 0 },
+};
+static const struct fdef f_intake[] = {
+	{ "source", V_ENUM, 0, e_source, 0, 0 },
+	{ "received_on", V_DATE, 0, NULL, 0, 0 },
+	{ "facility", V_STR, 0, NULL, 1, 200 },
+};
+
+static const struct group groups[] = {
+	{ "", f_top, NELEM(f_top) },
+	{ "person", f_person, NELEM(f_person) },
+	{ "trafficking", f_trafficking, NELEM(f_trafficking) },
+	{ "intake", f_intake, NELEM(f_intake) },
+};
+
+static const struct fdef f_services[] = {
+	{ "type", V_ENUM, F_REQUIRED, e_service, 0, 0 },
+	{ "on", V_DATE, F_REQUIRED, NULL, 0, 0 },
+	{ "provider", V_STR, 0, NULL, 1, 200 },
+	{ "amount_vnd", V_INT, 0, NULL, 0, INT64_C(999999999999999) },
+	{ "days", V_INT, 0, NULL, 0, 36500 },
+};
+static const struct fdef f_referrals[] = {
+	{ "from", V_NODE, F_REQUIRED, NULL, 0, 0 },
+	{ "to", V_NODE, F_REQUIRED, NULL, 0, 0 },
+	{ "on", V_DATE, F_REQUIRED, NULL, 0, 0 },
+	{ "reason", V_TEXT, 0, NULL, 1, 500 },
+	{ "status", V_ENUM, F_REQUIRED, e_refstatus, 0, 0 },
+};
+static const struct fdef f_notes[] = {
+	{ "on", V_DATE, 0, NULL, 0, 0 },
+	{ "author", V_STR, 0, NULL, 1, ENTRY_AUTHOR_MAX },
+	{ "text", V_TEXT, F_REQUIRED, NULL, 1, 2000 },
+};
+
+/* Also the render order of the event arrays. */
+static const struct coll colls[] = {
+	{ "services", f_services, NELEM(f_services), 0, 1 },
+	{ "referrals", f_referrals, NELEM(f_referrals), 0, 0 },
+	{ "notes", f_notes, NELEM(f_notes), 1, 1 },
+};
+
+/* members() sorts into fixed arrays; enumset_check keeps a bit mask. */
+_Static_assert(NELEM(f_person) <= GROUP_FIELDS_MAX, "person too big");
+_Static_assert(NELEM(f_trafficking) <= GROUP_FIELDS_MAX, "group too big");
+_Static_assert(NELEM(f_intake) <= GROUP_FIELDS_MAX, "group too big");
+_Static_assert(NELEM(f_services) <= GROUP_FIELDS_MAX, "event too big");
+_Static_assert(NELEM(f_referrals) <= GROUP_FIELDS_MAX, "event too big");
+_Static_assert(NELEM(f_notes) <= GROUP_FIELDS_MAX, "event too big");
+_Static_assert(NELEM(e_purpose) - 1 <= 32, "enumeration set too big");
+
+/* Canonical JSON text under construction; the first error sticks. */
+struct canon {
+	struct buf	b;
+	int		rc;
+};
+
+static int	 fail(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static int	 utf8_valid(const unsigned char *, size_t);
+
+static int
+fail(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (err != NULL && errsz > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errsz, fmt, ap);
+		va_end(ap);
+	}
+	return E_INVAL;
+}
+
+static void
+oom(void)
+{
+	fputs("casesync: out of memory\n", stderr);
+	abort();
+}
+
+/*
+ * Copies at most SHOWN_MAX bytes of user input s into buf for an error
+ * message: control characters, quotes and backslashes become '?', a cut
+ * never splits a UTF-8 sequence, and "..." marks the cut.
+ */
+static const char *
+shown(const char *s, char *buf, size_t bufsz)
+{
+	size_t	n = 0, i;
+	int	ascii;
+
+	if (bufsz < SHOWN_MAX + 4)
+		return "";
+	/* Invalid UTF-8 must not reach a terminal or a log. */
+	ascii = !utf8_valid((const unsigned char *)s, strlen(s));
+	for (i = 0; s[i] != '\0' && n < SHOWN_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[n++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\' ||
+		    (ascii && c >= 0x80)) ? '?' : (char)c;
+	}
+	if (s[i] != '\0') {
+		/* Back off to the start of a UTF-8 sequence. */
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Joins a NULL-terminated list of names with ", " into buf. */
+static const char *
+joined(const char *const *vals, char *buf, size_t bufsz)
+{
+	size_t	i, n = 0;
+	int	w;
+
+	buf[0] = '\0';
+	for (i = 0; vals[i] != NULL && n < bufsz; i++) {
+		w = snprintf(buf + n, bufsz - n, "%s%s", i ? ", " : "",
+		    vals[i]);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+	return buf;
+}
+
+static int
+enum_index(const char *const *vals, const char *s)
+{
+	int	i;
+
+	for (i = 0; vals[i] != NULL; i++) {
+		if (strcmp(vals[i], s) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static size_t
+enum_count(const char *const *vals)
+{
+	size_t	n = 0;
+
+	while (vals[n] != NULL)
+		n++;
+	return n;
+}
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static int
+utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t	i = 0, k, need;
+	uint32_t cp, lo;
+
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+			lo = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+			lo = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+			lo = 0x10000;
+		} else
+			return 0;
+		if (n - i - 1 < need)
+			return 0;
+		for (k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < lo || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+static int
+is_leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* YYYY-MM-DD, years 1900..2100, a date that exists. */
+static int
+date_valid(const char *s)
+{
+	static const int mdays[12] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+	int	i, y, m, d, dim;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	for (i = 0; i < 10; i++) {
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	}
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	    (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < 1900 || y > 2100 || m < 1 || m > 12 || d < 1)
+		return 0;
+	dim = mdays[m - 1] + (m == 2 && is_leap(y));
+	return d <= dim;
+}
+
+/* [A-Za-z0-9_-]{1,ENTRY_EVID_MAX} */
+static int
+evid_valid(const char *s)
+{
+	size_t	n;
+
+	for (n = 0; s[n] != '\0'; n++) {
+		char c = s[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+		if (n >= ENTRY_EVID_MAX)
+			return 0;
+	}
+	return n > 0;
+}
+
+/*
+ * Is v a JSON number holding an integer a double represents exactly?
+ * cJSON keeps numbers as double: 1.5, 1e300 and NaN are all refused here.
+ */
+static int
+json_int(const cJSON *v, int64_t *out)
+{
+	double	d;
+	int64_t	i;
+
+	if (!cJSON_IsNumber(v))
+		return 0;
+	d = v->valuedouble;
+	if (!(d >= -(double)JSON_INT_MAX && d <= (double)JSON_INT_MAX))
+		return 0;
+	i = (int64_t)d;
+	if ((double)i != d)
+		return 0;
+	*out = i;
+	return 1;
+}
+
+/*
+ * Does the JSON text hold the escape \u0000 inside a string?  cJSON would
+ * silently cut the string there, so such input is refused before parsing.
+ */
+static int
+has_escaped_nul(const char *p, size_t len)
+{
+	size_t	i;
+	int	in_str = 0;
+
+	for (i = 0; i < len; i++) {
+		if (!in_str) {
+			if (p[i] == '"')
+				in_str = 1;
+			continue;
+		}
+		if (p[i] == '"') {
+			in_str = 0;
+		} else if (p[i] == '\\' && i + 1 < len) {
+			if (p[i + 1] == 'u' && i + 5 < len &&
+			    memcmp(p + i + 2, "0000", 4) == 0)
+				return 1;
+			i++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Parses exactly len bytes as one JSON value (whitespace may follow).
+ * The bytes are copied first: they need not be NUL-terminated.  Returns
+ * NULL when they are not one JSON value.
+ */
+static cJSON *
+parse_exact(const char *p, size_t len, size_t *errpos)
+{
+	const char	*end = NULL;
+	char		*copy;
+	cJSON		*v;
+	size_t		 i;
+
+	if (errpos != NULL)
+		*errpos = 0;
+	if (p == NULL || len == 0 || memchr(p, '\0', len) != NULL)
+		return NULL;
+	copy = xstrndup(p, len);
+	v = cJSON_ParseWithLengthOpts(copy, len, &end, 0);
+	if (v == NULL) {
+		if (errpos != NULL && end != NULL && end >= copy)
+			*errpos = (size_t)(end - copy);
+		free(copy);
+		return NULL;
+	}
+	for (i = (size_t)(end - copy); i < len; i++) {
+		if (copy[i] != ' ' && copy[i] != '\t' && copy[i] != '\n' &&
+		    copy[i] != '\r') {
+			if (errpos != NULL)
+				*errpos = i;
+			cJSON_Delete(v);
+			v = NULL;
+			break;
+		}
+	}
+	free(copy);
+	return v;
+}
+
+static void
+canon_init(struct canon *c)
+{
+	buf_init(&c->b, CANON_MAX);
+	c->rc = 0;
+}
+
+static void
+canon_put(struct canon *c, const char *s, size_t n)
+{
+	if (c->rc == 0)
+		c->rc = buf_append(&c->b, s, n);
+}
+
+static void
+canon_puts(struct canon *c, const char *s)
+{
+	canon_put(c, s, strlen(s));
+}
+
+/* A JSON string, escaped exactly as cJSON_PrintUnformatted escapes it. */
+static void
+canon_str(struct canon *c, const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	const unsigned char	*run;
+	char			 esc[8];
+
+	canon_put(c, "\"", 1);
+	while (*p != '\0') {
+		for (run = p; *p >= 0x20 && *p != '"' && *p != '\\'; p++)
+			;
+		canon_put(c, (const char *)run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		switch (*p) {
+		case '"':
+			canon_put(c, "\\\"", 2);
+			break;
+		case '\\':
+			canon_put(c, "\\\\", 2);
+			break;
+		case '\b':
+			canon_put(c, "\\b", 2);
+			break;
+		case '\f':
+			canon_put(c, "\\f", 2);
+			break;
+		case '\n':
+			canon_put(c, "\\n", 2);
+			break;
+		case '\r':
+			canon_put(c, "\\r", 2);
+			break;
+		case '\t':
+			canon_put(c, "\\t", 2);
+			break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)*p);
+			canon_put(c, esc, 6);
+			break;
+		}
+		p++;
+	}
+	canon_put(c, "\"", 1);
+}
+
+static void
+canon_int(struct canon *c, int64_t v)
+{
+	char	num[24];
+
+	snprintf(num, sizeof(num), "%lld", (long long)v);
+	canon_puts(c, num);
+}
+
+/*
+ * Checks the result of a canonical build: a value longer than
+ * ENTRY_VALUE_MAX is refused, naming where.
+ */
+static int
+canon_done(struct canon *c, const char *where, char *err, size_t errsz)
+{
+	if (c->rc != 0 || c->b.len > ENTRY_VALUE_MAX)
+		return fail(err, errsz, "%s: too large (more than %d bytes "
+		    "as JSON)", where, ENTRY_VALUE_MAX);
+	return 0;
+}
+
+static const char *
+type_desc(const struct fdef *f)
+{
+	switch (f->type) {
+	case V_ENUM:
+		return "a string";
+	case V_ENUMSET:
+		return "an array of strings";
+	case V_STR:
+	case V_TEXT:
+		return "a string";
+	case V_INT:
+		return "an integer";
+	case V_DATE:
+		return "a date YYYY-MM-DD";
+	case V_COUNTRY:
+		return "an ISO 3166 alpha-2 country code";
+	case V_PROVINCE:
+		return "a province node id";
+	case V_NODE:
+		return "a node id";
+	case V_UUID:
+		return "a case id";
+	}
+	return "a value";
+}
+
+static int
+str_check(const struct fdef *f, const char *s, const char *where, char *err,
+    size_t errsz)
+{
+	size_t	n = strlen(s), i;
+
+	if (n == 0)
+		return fail(err, errsz, "%s: must not be empty", where);
+	if ((int64_t)n > f->max)
+		return fail(err, errsz, "%s: too long (%zu bytes, at most "
+		    "%lld)", where, n, (long long)f->max);
+	if (!utf8_valid((const unsigned char *)s, n))
+		return fail(err, errsz, "%s: not valid UTF-8", where);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c != 0x7f)
+			continue;
+		if (f->type == V_TEXT && (c == '\n' || c == '\t' || c == '\r'))
+			continue;
+		return fail(err, errsz, "%s: control character at byte %zu",
+		    where, i);
+	}
+	return 0;
+}
+
+/* An array of 1..n unique enumeration values, written in schema order. */
+static int
+enumset_check(const struct fdef *f, const cJSON *v, const char *where,
+    struct canon *c, char *err, size_t errsz)
+{
+	const cJSON	*x;
+	uint32_t	 seen = 0;
+	size_t		 nvals = enum_count(f->vals), i;
+	int		 k, first = 1, count = 0;
+	char		 sb[SHOWN_MAX + 4], eb[256];
+
+	if (!cJSON_IsArray(v))
+		return fail(err, errsz, "%s: expected an array of strings",
+		    where);
+	cJSON_ArrayForEach(x, v) {
+		if (!cJSON_IsString(x) || x->valuestring == NULL)
+			return fail(err, errsz, "%s: expected an array of "
+			    "strings", where);
+		if ((k = enum_index(f->vals, x->valuestring)) < 0)
+			return fail(err, errsz, "%s: unknown value \"%s\" "
+			    "(expected %s)", where,
+			    shown(x->valuestring, sb, sizeof(sb)),
+			    joined(f->vals, eb, sizeof(eb)));
+		if (seen & (UINT32_C(1) << k))
+			return fail(err, errsz, "%s: duplicate value \"%s\"",
+			    where, f->vals[k]);
+		seen |= UINT32_C(1) << k;
+		count++;
+	}
+	if (count == 0)
+		return fail(err, errsz, "%s: must hold at least one value "
+		    "(use null to clear)", where);
+	canon_put(c, "[", 1);
+	for (i = 0; i < nvals; i++) {
+		if (!(seen & (UINT32_C(1) << i)))
+			continue;
+		if (!first)
+			canon_put(c, ",", 1);
+		canon_str(c, f->vals[i]);
+		first = 0;
+	}
+	canon_put(c, "]", 1);
+	return 0;
+}
+
+/*
+ * Validates v against f and appends its canonical text to c.  JSON null
+ * (clear the field) is allowed unless f is required or not clearable.
+ * where names the value in messages.  Returns 0 or E_INVAL.
+ */
+static int
+value_check(const struct fdef *f, const cJSON *v, const char *where,
+    struct canon *c, char *err, size_t errsz)
+{
+	const char	*s;
+	int64_t		 i;
+	int		 rc;
+	char		 sb[SHOWN_MAX + 4], eb[256];
+
+	if (cJSON_IsNull(v)) {
+		if (f->flags & (F_NONULL | F_REQUIRED))
+			return fail(err, errsz, "%s: cannot be null", where);
+		canon_puts(c, "null");
+		return 0;
+	}
+	if (f->type == V_ENUMSET)
+		return enumset_check(f, v, where, c, err, errsz);
+	if (f->type == V_INT) {
+		if (!json_int(v, &i))
+			return fail(err, errsz, "%s: expected an integer",
+			    where);
+		if (i < f->min || i > f->max)
+			return fail(err, errsz, "%s: %lld is out of range "
+			    "(%lld to %lld)", where, (long long)i,
+			    (long long)f->min, (long long)f->max);
+		canon_int(c, i);
+		return 0;
+	}
+
+	/* Every other type is a string. */
+	if (!cJSON_IsString(v) || v->valuestring == NULL)
+		return fail(err, errsz, "%s: expected %s", where, type_desc(f));
+	s = v->valuestring;
+	switch (f->type) {
+	case V_ENUM:
+		if (enum_index(f->vals, s) < 0)
+			return fail(err, errsz, "%s: unknown value \"%s\" "
+			    "(expected %s)", where, shown(s, sb, sizeof(sb)),
+			    joined(f->vals, eb, sizeof(eb)));
+		break;
+	case V_STR:
+	case V_TEXT:
+		if ((rc = str_check(f, s, where, err, errsz)) != 0)
+			return rc;
+		break;
+	case V_DATE:
+		if (!date_valid(s))
+			return fail(err, errsz, "%s: \"%s\" is not a valid "
+			    "date YYYY-MM-DD (years 1900 to 2100)", where,
+			    shown(s, sb, sizeof(sb)));
+		break;
+	case V_COUNTRY:
+		if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' ||
+		    s[1] < 'A' || s[1] > 'Z')
+			return fail(err, errsz, "%s: \"%s\" is not an ISO "
+			    "3166 alpha-2 country code (two upper-case "
+			    "letters, VN for domestic)", where,
+			    shown(s, sb, sizeof(sb)));
+		break;
+	case V_PROVINCE:
+		if (province_find(s) == NULL)
+			return fail(err, errsz, "%s: unknown province \"%s\" "
+			    "(expected a province node id such as lao-cai)",
+			    where, shown(s, sb, sizeof(sb)));
+		break;
+	case V_NODE:
+		if (!schema_node_known(s))
+			return fail(err, errsz, "%s: unknown node \"%s\" "
+			    "(expected a province node id or central)",
+			    where, shown(s, sb, sizeof(sb)));
+		break;
+	case V_UUID:
+		if (!uuid_valid(s))
+			return fail(err, errsz, "%s: \"%s\" is not a case id "
+			    "(36-character lowercase UUID)", where,
+			    shown(s, sb, sizeof(sb)));
+		break;
+	case V_ENUMSET:
+	case V_INT:
+		break;
+	}
+	canon_str(c, s);
+	return 0;
+}
+
+static const struct fdef *
+fdef_find(const struct fdef *f, size_t n, const char *name, size_t *idx)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(f[i].name, name) == 0) {
+			if (idx != NULL)
+				*idx = i;
+			return &f[i];
+		}
+	}
+	return NULL;
+}
+
+static const struct group *
+group_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 1; i < NELEM(groups); i++) {
+		if (strcmp(groups[i].name, name) == 0)
+			return &groups[i];
+	}
+	return NULL;
+}
+
+/* The field definition of a path ("status", "person.sex"), or NULL. */
+static const struct fdef *
+path_find(const char *path)
+{
+	const struct group	*g;
+	const char		*dot;
+	char			 gname[ENTRY_PATH_MAX + 1];
+	size_t			 n;
+
+	if ((dot = strchr(path, '.')) == NULL)
+		return fdef_find(groups[0].f, groups[0].n, path, NULL);
+	n = (size_t)(dot - path);
+	if (n >= sizeof(gname))
+		return NULL;
+	memcpy(gname, path, n);
+	gname[n] = '\0';
+	if ((g = group_find(gname)) == NULL)
+		return NULL;
+	return fdef_find(g->f, g->n, dot + 1, NULL);
+}
+
+static const struct coll *
+coll_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NELEM(colls); i++) {
+		if (strcmp(colls[i].name, name) == 0)
+			return &colls[i];
+	}
+	return NULL;
+}
+
+/*
+ * Writes "prefix.name" (or "name" when prefix is empty) into where, quoting
+ * name as user input.
+ */
+static void
+where_fmt(char *where, const char *prefix, const char *name)
+{
+	char	sb[SHOWN_MAX + 4];
+	int	n;
+
+	n = snprintf(where, WHERE_MAX, "%s%s%s", prefix, *prefix ? "." : "",
+	    shown(name, sb, sizeof(sb)));
+	if (n < 0 || n >= WHERE_MAX)
+		memcpy(where + WHERE_MAX - 4, "...", 4);
+}
+
+/*
+ * Sorts the members of object o into slot[] by the names of f[0..n-1].
+ * When idp is not NULL an "id" member goes there.  Unknown and duplicate
+ * keys are E_INVAL naming them under prefix.
+ */
+static int
+members(const cJSON *o, const struct fdef *f, size_t n, const cJSON **slot,
+    const cJSON **idp, const char *prefix, char *err, size_t errsz)
+{
+	const cJSON	*m;
+	char		 where[WHERE_MAX];
+	size_t		 k;
+
+	memset(slot, 0, n * sizeof(*slot));
+	if (idp != NULL)
+		*idp = NULL;
+	cJSON_ArrayForEach(m, o) {
+		const char *key = m->string != NULL ? m->string : "";
+
+		where_fmt(where, prefix, key);
+		if (idp != NULL && strcmp(key, "id") == 0) {
+			if (*idp != NULL)
+				return fail(err, errsz, "%s: duplicate key",
+				    where);
+			*idp = m;
+			continue;
+		}
+		if (fdef_find(f, n, key, &k) == NULL)
+			return fail(err, errsz, "%s: unknown field", where);
+		if (slot[k] != NULL)
+			return fail(err, errsz, "%s: duplicate key", where);
+		slot[k] = m;
+	}
+	return 0;
+}
+
+/*
+ * Validates the event object o of collection c and writes its canonical
+ * text (members in schema order, absent and null members omitted, no "id")
+ * into out.  With input set, o may carry an "id" member, returned in *idp;
+ * otherwise (an op's value) "id" is an unknown field.
+ */
+static int
+event_check(const struct coll *c, const cJSON *o, const char *prefix,
+    int input, const cJSON **idp, struct canon *out, char *err, size_t errsz)
+{
+	const cJSON	*slot[GROUP_FIELDS_MAX];
+	char		 where[WHERE_MAX];
+	size_t		 i;
+	int		 rc, first = 1;
+
+	if (!cJSON_IsObject(o))
+		return fail(err, errsz, "%s: expected an object", prefix);
+	if ((rc = members(o, c->f, c->n, slot, input ? idp : NULL, prefix,
+	    err, errsz)) != 0)
+		return rc;
+	canon_put(out, "{", 1);
+	for (i = 0; i < c->n; i++) {
+		where_fmt(where, prefix, c->f[i].name);
+		if (slot[i] == NULL || cJSON_IsNull(slot[i])) {
+			if (c->f[i].flags & F_REQUIRED)
+				return fail(err, errsz, "%s: required", where);
+			continue;
+		}
+		if (!first)
+			canon_put(out, ",", 1);
+		first = 0;
+		canon_str(out, c->f[i].name);
+		canon_put(out, ":", 1);
+		if ((rc = value_check(&c->f[i], slot[i], where, out, err,
+		    errsz)) != 0)
+			return rc;
+	}
+	canon_put(out, "}", 1);
+	return canon_done(out, prefix, err, errsz);
+}
+
+static int
+add_set(struct entry *e, const char *path, const struct canon *c,
+    char *err, size_t errsz)
+{
+	struct op	*o;
+
+	if ((o = entry_add_op(e, OP_SET)) == NULL)
+		goto toomany;
+	strlcpy_(o->path, path, sizeof(o->path));
+	if (op_set_value(o, (const char *)c->b.data, c->b.len) != 0)
+		return fail(err, errsz, "%s: too large", path);
+	return 0;
+toomany:
+	fail(err, errsz, "too many changes for one entry (at most %d)",
+	    ENTRY_MAX_OPS);
+	return E_TOOBIG;
+}
+
+/* The scalar fields of one group (an object in the input). */
+static int
+group_ops(const struct group *g, const cJSON *o, struct entry *e,
+    const char *case_id, char *err, size_t errsz)
+{
+	const cJSON	*slot[GROUP_FIELDS_MAX];
+	struct canon	 c;
+	char		 path[ENTRY_PATH_MAX + 1];
+	size_t		 i;
+	int		 rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(err, errsz, "%s: expected an object", g->name);
+	if ((rc = members(o, g->f, g->n, slot, NULL, g->name, err,
+	    errsz)) != 0)
+		return rc;
+	for (i = 0; i < g->n; i++) {
+		if (slot[i] == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s.%s", g->name, g->f[i].name);
+		canon_init(&c);
+		rc = value_check(&g->f[i], slot[i], path, &c, err, errsz);
+		if (rc == 0)
+			rc = canon_done(&c, path, err, errsz);
+		if (rc == 0 && g->f[i].type == V_UUID && *case_id != '\0' &&
+		    cJSON_IsString(slot[i]) &&
+		    strcmp(slot[i]->valuestring, case_id) == 0)
+			rc = fail(err, errsz, "%s: a case cannot be its own "
+			    "principal case", path);
+		if (rc == 0)
+			rc = add_set(e, path, &c, err, errsz);
+		buf_release(&c.b);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+evid_generate(char *out)
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		r[16];
+	size_t			i;
+
+	random_bytes(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 0xf];
+	}
+	out[2 * sizeof(r)] = '\0';
+}
+
+/* The events of one collection (an array in the input). */
+static int
+event_ops(const struct coll *cl, const cJSON *a, struct entry *e,
+    size_t first_op, char *err, size_t errsz)
+{
+	const cJSON	*x, *idv;
+	struct canon	 c;
+	struct op	*o;
+	char		 prefix[WHERE_MAX], where[WHERE_MAX];
+	char		 evid[ENTRY_EVID_MAX + 1];
+	size_t		 n = 0, k;
+	int		 rc;
+
+	if (!cJSON_IsArray(a))
+		return fail(err, errsz, "%s: expected an array of objects",
+		    cl->name);
+	cJSON_ArrayForEach(x, a) {
+		snprintf(prefix, sizeof(prefix), "%s[%zu]", cl->name, n++);
+		idv = NULL;
+		o = NULL;
+		canon_init(&c);
+		rc = event_check(cl, x, prefix, 1, &idv, &c, err, errsz);
+		if (rc == 0 && idv != NULL) {
+			where_fmt(where, prefix, "id");
+			if (!cJSON_IsString(idv) || idv->valuestring == NULL ||
+			    !evid_valid(idv->valuestring))
+				rc = fail(err, errsz, "%s: expected 1 to %d "
+				    "characters from A-Z a-z 0-9 _ -", where,
+				    ENTRY_EVID_MAX);
+			else
+				strlcpy_(evid, idv->valuestring,
+				    sizeof(evid));
+		} else if (rc == 0)
+			evid_generate(evid);
+		/* Ids must be unique within the collection. */
+		for (k = first_op; rc == 0 && k < e->nops; k++) {
+			if (e->ops[k].type == OP_EVENT &&
+			    strcmp(e->ops[k].path, cl->name) == 0 &&
+			    strcmp(e->ops[k].evid, evid) == 0)
+				rc = fail(err, errsz, "%s.id: duplicate event "
+				    "id \"%s\"", prefix, evid);
+		}
+		if (rc == 0 && (o = entry_add_op(e, OP_EVENT)) == NULL) {
+			fail(err, errsz, "too many changes for one entry "
+			    "(at most %d)", ENTRY_MAX_OPS);
+			rc = E_TOOBIG;
+		} else if (rc == 0) {
+			strlcpy_(o->path, cl->name, sizeof(o->path));
+			strlcpy_(o->evid, evid, sizeof(o->evid));
+			if (op_set_value(o, (const char *)c.b.data,
+			    c.b.len) != 0)
+				rc = fail(err, errsz, "%s: too large", prefix);
+		}
+		buf_release(&c.b);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+schema_ops_from_json(const char *json, size_t len, struct entry *e,
+    char *id_out, char *err, size_t errsz)
+{
+	/* Top-level members in the order their ops are emitted. */
+	const cJSON	*id = NULL, *status = NULL;
+	const cJSON	*grp[NELEM(groups)], *evs[NELEM(colls)];
+	const cJSON	*m;
+	const struct coll *cl;
+	const struct group *g;
+	cJSON		*root;
+	struct canon	 c;
+	size_t		 pos, i, first_op = e->nops;
+	char		 where[WHERE_MAX];
+	int		 rc = 0;
+
+	id_out[0] = '\0';
+	if (err != NULL && errsz > 0)
+		err[0] = '\0';
+	if (len > SCHEMA_INPUT_MAX) {
+		fail(err, errsz, "input too large (%zu bytes, at most %d)",
+		    len, SCHEMA_INPUT_MAX);
+		return E_TOOBIG;
+	}
+	if (json == NULL || memchr(json, '\0', len) != NULL)
+		return fail(err, errsz, "input holds a NUL byte");
+	if (has_escaped_nul(json, len))
+		return fail(err, errsz, "a string holds \\u0000");
+	if ((root = parse_exact(json, len, &pos)) == NULL)
+		return fail(err, errsz, "not valid JSON (near byte %zu)", pos);
+	if (!cJSON_IsObject(root)) {
+		rc = fail(err, errsz, "expected one JSON object");
+		goto out;
+	}
+
+	memset(grp, 0, sizeof(grp));
+	memset(evs, 0, sizeof(evs));
+	cJSON_ArrayForEach(m, root) {
+		const char *key = m->string != NULL ? m->string : "";
+		const cJSON **slot = NULL;
+
+		where_fmt(where, "", key);
+		if (strcmp(key, "id") == 0)
+			slot = &id;
+		else if (strcmp(key, "status") == 0)
+			slot = &status;
+		else if ((g = group_find(key)) != NULL)
+			slot = &grp[g - groups];
+		else if ((cl = coll_find(key)) != NULL && cl->input)
+			slot = &evs[cl - colls];
+		else if (strcmp(key, "owner") == 0 ||
+		    strcmp(key, "referrals") == 0) {
+			rc = fail(err, errsz, "%s: cannot be set here; use "
+			    "`casesync case transfer`", key);
+			goto out;
+		} else if (strcmp(key, "erased") == 0 ||
+		    strcmp(key, "conflicts") == 0) {
+			rc = fail(err, errsz, "%s: computed by casesync, "
+			    "cannot be set", key);
+			goto out;
+		} else {
+			rc = fail(err, errsz, "%s: unknown field", where);
+			goto out;
+		}
+		if (*slot != NULL) {
+			rc = fail(err, errsz, "%s: duplicate key", where);
+			goto out;
+		}
+		*slot = m;
+	}
+
+	if (id != NULL) {
+		if (!cJSON_IsString(id) || id->valuestring == NULL ||
+		    !uuid_valid(id->valuestring)) {
+			rc = fail(err, errsz, "id: expected a case id "
+			    "(36-character lowercase UUID)");
+			goto out;
+		}
+		strlcpy_(id_out, id->valuestring, ENTRY_CASE_ID_LEN + 1);
+	}
+	if (status != NULL) {
+		canon_init(&c);
+		rc = value_check(&groups[0].f[0], status, "status", &c, err,
+		    errsz);
+		if (rc == 0)
+			rc = canon_done(&c, "status", err, errsz);
+		if (rc == 0)
+			rc = add_set(e, "status", &c, err, errsz);
+		buf_release(&c.b);
+		if (rc != 0)
+			goto out;
+	}
+	for (i = 1; i < NELEM(groups); i++) {
+		if (grp[i] != NULL &&
+		    (rc = group_ops(&groups[i], grp[i], e, id_out, err,
+		    errsz)) != 0)
+			goto out;
+	}
+	for (i = 0; i < NELEM(colls); i++) {
+		if (evs[i] != NULL &&
+		    (rc = event_ops(&colls[i], evs[i], e, first_op, err,
+		    errsz)) != 0)
+			goto out;
+	}
+	if (e->nops == first_op)
+		rc = fail(err, errsz, "nothing to change");
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+schema_check_op(const struct op *o, char *err, size_t errsz)
+{
+	const struct fdef	*f = NULL;
+	const struct coll	*cl = NULL;
+	cJSON			*v;
+	struct canon		 c;
+	char			 sb[SHOWN_MAX + 4], where[WHERE_MAX];
+	int			 rc;
+
+	if (err != NULL && errsz > 0)
+		err[0] = '\0';
+	switch (o->type) {
+	case OP_ERASE:
+		return 0;
+	case OP_TRANSFER:
+		if (!schema_node_known(o->to))
+			return fail(err, errsz, "transfer: unknown node \"%s\"",
+			    shown(o->to, sb, sizeof(sb)));
+		return 0;
+	case OP_SET:
+		if ((f = path_find(o->path)) == NULL)
+			return fail(err, errsz, "%s: unknown field",
+			    shown(o->path, sb, sizeof(sb)));
+		snprintf(where, sizeof(where), "%s", o->path);
+		break;
+	case OP_EVENT:
+		if ((cl = coll_find(o->path)) == NULL)
+			return fail(err, errsz, "%s: unknown collection",
+			    shown(o->path, sb, sizeof(sb)));
+		if (!evid_valid(o->evid))
+			return fail(err, errsz, "%s: invalid event id \"%s\"",
+			    o->path, shown(o->evid, sb, sizeof(sb)));
+		snprintf(where, sizeof(where), "%s[%s]", o->path, o->evid);
+		break;
+	default:
+		return fail(err, errsz, "unknown op type %d", (int)o->type);
+	}
+
+	if (o->value == NULL || o->value_len > ENTRY_VALUE_MAX ||
+	    (v = parse_exact(o->value, o->value_len, NULL)) == NULL)
+		return fail(err, errsz, "%s: value is not JSON", where);
+	canon_init(&c);
+	if (f != NULL) {
+		rc = value_check(f, v, where, &c, err, errsz);
+		if (rc == 0)
+			rc = canon_done(&c, where, err, errsz);
+	} else
+		rc = event_check(cl, v, where, 0, NULL, &c, err, errsz);
+	if (rc == 0 && (c.b.len != o->value_len ||
+	    memcmp(c.b.data, o->value, c.b.len) != 0))
+		rc = fail(err, errsz, "%s: value is not in canonical form",
+		    where);
+	buf_release(&c.b);
+	cJSON_Delete(v);
+	return rc;
+}
+
+int
+schema_path_identifying(const char *path)
+{
+	const struct fdef	*f;
+
+	return path != NULL && (f = path_find(path)) != NULL &&
+	    (f->flags & F_IDENT) != 0;
+}
+
+int
+schema_coll_identifying(const char *coll)
+{
+	const struct coll	*cl;
+
+	return coll != NULL && (cl = coll_find(coll)) != NULL &&
+	    cl->identifying;
+}
+
+int
+schema_node_known(const char *s)
+{
+	return s != NULL &&
+	    (strcmp(s, "central") == 0 || province_find(s) != NULL);
+}
+
+/* cJSON reports allocation failure as NULL; our policy is to abort. */
+static cJSON *
+jnew(cJSON *item)
+{
+	if (item == NULL)
+		oom();
+	return item;
+}
+
+static void
+jadd(cJSON *obj, const char *key, cJSON *item)
+{
+	if (!cJSON_AddItemToObject(obj, key, jnew(item)))
+		oom();
+}
+
+static void
+jpush(cJSON *arr, cJSON *item)
+{
+	if (!cJSON_AddItemToArray(arr, jnew(item)))
+		oom();
+}
+
+/* Parses a stored value (not NUL-terminated), or NULL when it is not JSON,
+ * e.g. still ciphertext. */
+static cJSON *
+stored_parse(const uint8_t *p, size_t len)
+{
+	if (p == NULL || len == 0 || len > ENTRY_VALUE_MAX)
+		return NULL;
+	return parse_exact((const char *)p, len, NULL);
+}
+
+static const struct field *
+field_find(const struct case_state *s, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < s->nfields; i++) {
+		if (strcmp(s->fields[i].path, path) == 0)
+			return &s->fields[i];
+	}
+	return NULL;
+}
+
+static int
+head_same(const struct head *a, const struct head *b)
+{
+	if (a->value_len != b->value_len)
+		return 0;
+	if (a->value_len == 0)
+		return 1;
+	if (a->value == NULL || b->value == NULL)
+		return a->value == b->value;
+	return memcmp(a->value, b->value, a->value_len) == 0;
+}
+
+static int
+field_conflicted(const struct field *f)
+{
+	size_t	i;
+
+	for (i = 1; i < f->nheads; i++) {
+		if (!head_same(&f->heads[0], &f->heads[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/* Adds the current value of path to obj under key, unless it is unset. */
+static void
+render_field(cJSON *obj, const struct case_state *s, const char *path,
+    const char *key)
+{
+	const struct field	*f;
+	const struct head	*h;
+	cJSON			*v;
+
+	if ((f = field_find(s, path)) == NULL || f->nheads == 0)
+		return;
+	/* Heads are sorted ascending by stamp: the last one wins. */
+	h = &f->heads[f->nheads - 1];
+	if (h->value == NULL || h->value_len == 0)
+		return;
+	if (h->value_len == 4 && memcmp(h->value, "null", 4) == 0)
+		return;
+	if ((v = stored_parse(h->value, h->value_len)) == NULL)
+		v = jnew(cJSON_CreateString("[encrypted]"));
+	jadd(obj, key, v);
+}
+
+static int
+event_order(const void *a, const void *b)
+{
+	const struct event *x = *(const struct event *const *)a;
+	const struct event *y = *(const struct event *const *)b;
+	int	c;
+
+	if ((c = stamp_cmp(&x->st, &y->st)) != 0)
+		return c;
+	return strcmp(x->id, y->id);
+}
+
+/*
+ * The events of collection cl as an array of objects, "id" first, in the
+ * order they were recorded (stamp, then id): the same on every node.
+ */
+static cJSON *
+render_events(const struct case_state *s, const struct coll *cl)
+{
+	const struct event	**ev;
+	cJSON			*arr, *obj, *v, *m;
+	size_t			 i, n = 0;
+
+	arr = jnew(cJSON_CreateArray());
+	ev = xreallocarray(NULL, s->nevents ? s->nevents : 1, sizeof(*ev));
+	for (i = 0; i < s->nevents; i++) {
+		if (strcmp(s->events[i].coll, cl->name) == 0)
+			ev[n++] = &s->events[i];
+	}
+	qsort(ev, n, sizeof(*ev), event_order);
+	for (i = 0; i < n; i++) {
+		obj = jnew(cJSON_CreateObject());
+		jadd(obj, "id", cJSON_CreateString(ev[i]->id));
+		v = stored_parse(ev[i]->value, ev[i]->value_len);
+		if (v == NULL || !cJSON_IsObject(v)) {
+			jadd(obj, "encrypted", cJSON_CreateTrue());
+		} else {
+			while ((m = v->child) != NULL) {
+				cJSON_DetachItemViaPointer(v, m);
+				if (m->string == NULL ||
+				    strcmp(m->string, "id") == 0) {
+					cJSON_Delete(m);
+					continue;
+				}
+				jadd(obj, m->string, m);
+			}
+		}
+		cJSON_Delete(v);
+		jpush(arr, obj);
+	}
+	free(ev);
+	return arr;
+}
+
+char *
+schema_render(const struct case_state *s, int pretty)
+{
+	cJSON	*root, *obj;
+	char	*txt, *res;
+	char	 path[ENTRY_PATH_MAX + 1];
+	size_t	 i, k, nconf = 0;
+
+	root = jnew(cJSON_CreateObject());
+	jadd(root, "id", cJSON_CreateString(s->id));
+	jadd(root, "owner", s->owner[0] != '\0' ?
+	    cJSON_CreateString(s->owner) : cJSON_CreateNull());
+	for (k = 0; k < groups[0].n; k++)
+		render_field(root, s, groups[0].f[k].name, groups[0].f[k].name);
+	for (i = 1; i < NELEM(groups); i++) {
+		obj = jnew(cJSON_CreateObject());
+		for (k = 0; k < groups[i].n; k++) {
+			snprintf(path, sizeof(path), "%s.%s", groups[i].name,
+			    groups[i].f[k].name);
+			render_field(obj, s, path, groups[i].f[k].name);
+		}
+		jadd(root, groups[i].name, obj);
+	}
+	for (i = 0; i < NELEM(colls); i++)
+		jadd(root, colls[i].name, render_events(s, &colls[i]));
+	jadd(root, "erased", cJSON_CreateBool(s->erased.hlc != 0));
+	for (i = 0; i < s->nfields; i++)
+		nconf += (size_t)field_conflicted(&s->fields[i]);
+	jadd(root, "conflicts", cJSON_CreateNumber((double)nconf));
+
+	txt = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (txt == NULL)
+		oom();
+	/* Hand back memory from our allocator: the caller uses free(). */
+	res = xstrdup(txt);
+	cJSON_free(txt);
+	return res;
+}
+
+char *
+schema_referral_json(const char *from, const char *to, const char *on_date,
+    const char *reason)
+{
+	cJSON		*o;
+	struct canon	 c;
+	char		*res = NULL;
+	char		 err[256];
+
+	if (from == NULL || to == NULL || on_date == NULL)
+		return NULL;
+	o = jnew(cJSON_CreateObject());
+	jadd(o, "from", cJSON_CreateString(from));
+	jadd(o, "to", cJSON_CreateString(to));
+	jadd(o, "on", cJSON_CreateString(on_date));
+	if (reason != NULL && *reason != '\0')
+		jadd(o, "reason", cJSON_CreateString(reason));
+	jadd(o, "status", cJSON_CreateString("proposed"));
+	canon_init(&c);
+	if (event_check(coll_find("referrals"), o, "referral", 0, NULL, &c,
+	    err, sizeof(err)) == 0)
+		res = xstrndup((const char *)c.b.data, c.b.len);
+	buf_release(&c.b);
+	cJSON_Delete(o);
+	return res;
+}
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+#define ST_CASE_ID	"0190b5c2-7d1e-7a3b-9c4d-5e6f7a8b9c0d"
+
+static int
+is_lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+struct st_reject {
+	const char	*json;
+	const char	*want;		/* substring of the message */
+};
+
+static const struct st_reject st_rejects[] = {
+	/* unknown fields, at every level */
+	{ "{\"sex\":\"female\"}", "sex: unknown field" },
+	{ "{\"person\":{\"foo\":1}}", "person.foo: unknown field" },
+	{ "{\"person\":{\"f\xff\x01\":1}}", "person.f??: unknown field" },
+	{ "{\"services\":[{\"type\":\"medical\",\"on\":\"2025-01-01\","
+	  "\"cost\":1}]}", "services[0].cost: unknown field" },
+	{ "{\"notes\":[{\"text\":\"x\",\"id\":\"a\",\"x\":1}]}",
+	  "notes[0].x: unknown field" },
+	/* unknown enumerations, naming the value */
+	{ "{\"person\":{\"sex\":\"f\"}}", "person.sex: unknown value \"f\" "
+	  "(expected female, male, other, unknown)" },
+	{ "{\"status\":\"open\"}", "status: unknown value \"open\"" },
+	{ "{\"trafficking\":{\"purposes\":[\"begging\"]}}",
+	  "trafficking.purposes: unknown value \"begging\"" },
+	{ "{\"services\":[{\"type\":\"massage\",\"on\":\"2025-01-01\"}]}",
+	  "services[0].type: unknown value \"massage\"" },
+	{ "{\"person\":{\"home_province\":\"saigon\"}}",
+	  "person.home_province: unknown province \"saigon\"" },
+	{ "{\"person\":{\"home_province\":\"central\"}}",
+	  "unknown province" },
+	/* wrong types */
+	{ "{\"person\":{\"birth_year\":\"1990\"}}",
+	  "person.birth_year: expected an integer" },
+	{ "{\"person\":{\"sex\":1}}", "person.sex: expected a string" },
+	{ "{\"person\":{\"full_name\":[\"a\"]}}",
+	  "person.full_name: expected a string" },
+	{ "{\"person\":\"x\"}", "person: expected an object" },
+	{ "{\"person\":null}", "person: expected an object" },
+	{ "{\"services\":{}}", "services: expected an array" },
+	{ "{\"services\":[1]}", "services[0]: expected an object" },
+	{ "{\"trafficking\":{\"purposes\":\"forced_labour\"}}",
+	  "trafficking.purposes: expected an array" },
+	{ "{\"trafficking\":{\"purposes\":[1]}}", "expected an array" },
+	/* numbers */
+	{ "{\"person\":{\"birth_year\":1990.5}}",
+	  "person.birth_year: expected an integer" },
+	{ "{\"person\":{\"birth_year\":1800}}",
+	  "person.birth_year: 1800 is out of range (1900 to 2100)" },
+	{ "{\"services\":[{\"type\":\"medical\",\"on\":\"2025-01-01\","
+	  "\"amount_vnd\":1e300}]}", "services[0].amount_vnd: expected an "
+	  "integer" },
+	{ "{\"services\":[{\"type\":\"medical\",\"on\":\"2025-01-01\","
+	  "\"amount_vnd\":9007199254740993}]}", "out of range" },
+	{ "{\"services\":[{\"type\":\"medical\",\"on\":\"2025-01-01\","
+	  "\"days\":-1}]}", "services[0].days: -1 is out of range" },
+	/* dates, codes, ids */
+	{ "{\"trafficking\":{\"returned_on\":\"2025-02-30\"}}",
+	  "trafficking.returned_on: \"2025-02-30\" is not a valid date" },
+	{ "{\"trafficking\":{\"returned_on\":\"2023-02-29\"}}",
+	  "not a valid date" },
+	{ "{\"intake\":{\"received_on\":\"2025-1-01\"}}", "not a valid date" },
+	{ "{\"intake\":{\"received_on\":\"1899-12-31\"}}",
+	  "not a valid date" },
+	{ "{\"trafficking\":{\"destination_country\":\"cn\"}}",
+	  "trafficking.destination_country: \"cn\" is not an ISO 3166" },
+	{ "{\"trafficking\":{\"destination_country\":\"CHN\"}}",
+	  "is not an ISO 3166" },
+	{ "{\"person\":{\"principal_case\":\"not-a-uuid\"}}",
+	  "person.principal_case: \"not-a-uuid\" is not a case id" },
+	{ "{\"id\":\"0190B5C2-7D1E-7A3B-9C4D-5E6F7A8B9C0D\","
+	  "\"status\":\"reported\"}", "id: expected a case id" },
+	{ "{\"id\":\"" ST_CASE_ID "\",\"person\":{\"principal_case\":\""
+	  ST_CASE_ID "\"}}", "own principal case" },
+	{ "{\"services\":[{\"id\":\"bad id\",\"type\":\"medical\","
+	  "\"on\":\"2025-01-01\"}]}", "services[0].id: expected 1 to 40" },
+	{ "{\"services\":[{\"id\":7,\"type\":\"medical\","
+	  "\"on\":\"2025-01-01\"}]}", "services[0].id: expected" },
+	{ "{\"services\":[{\"id\":\"s1\",\"type\":\"medical\","
+	  "\"on\":\"2025-01-01\"},{\"id\":\"s1\",\"type\":\"loan\","
+	  "\"on\":\"2025-01-02\"}]}", "services[1].id: duplicate event id" },
+	/* required, null, empty */
+	{ "{\"services\":[{\"on\":\"2025-01-01\"}]}",
+	  "services[0].type: required" },
+	{ "{\"services\":[{\"type\":\"medical\",\"on\":null}]}",
+	  "services[0].on: required" },
+	{ "{\"notes\":[{\"on\":\"2025-01-01\"}]}", "notes[0].text: required" },
+	{ "{\"status\":null}", "status: cannot be null" },
+	{ "{\"person\":{\"full_name\":\"\"}}",
+	  "person.full_name: must not be empty" },
+	{ "{\"trafficking\":{\"purposes\":[]}}",
+	  "trafficking.purposes: must hold at least one value" },
+	{ "{\"trafficking\":{\"purposes\":[\"forced_labour\","
+	  "\"forced_labour\"]}}", "duplicate value \"forced_labour\"" },
+	/* string contents */
+	{ "{\"person\":{\"full_name\":\"a\\u0000b\"}}", "\\u0000" },
+	{ "{\"person\":{\"full_name\":\"a\\nb\"}}",
+	  "person.full_name: control character" },
+	{ "{\"person\":{\"full_name\":\"\xc3\x28\"}}", "not valid UTF-8" },
+	{ "{\"person\":{\"full_name\":\"\xed\xa0\x80\"}}", "not valid UTF-8" },
+	{ "{\"person\":{\"full_name\":\"\\ud800\"}}", "not valid JSON" },
+	/* duplicate keys, at every level */
+	{ "{\"status\":\"reported\",\"status\":\"closed\"}",
+	  "status: duplicate key" },
+	{ "{\"person\":{\"sex\":\"male\",\"sex\":\"female\"}}",
+	  "person.sex: duplicate key" },
+	{ "{\"person\":{},\"person\":{}}", "person: duplicate key" },
+	{ "{\"services\":[{\"type\":\"medical\",\"type\":\"loan\","
+	  "\"on\":\"2025-01-01\"}]}", "services[0].type: duplicate key" },
+	{ "{\"services\":[{\"id\":\"a\",\"id\":\"b\",\"type\":\"loan\","
+	  "\"on\":\"2025-01-01\"}]}", "services[0].id: duplicate key" },
+	/* not one JSON object */
+	{ "{\"status\":\"reported\"} x", "not valid JSON (near byte 22)" },
+	{ "{\"status\":\"reported\"}{}", "not valid JSON" },
+	{ "[{\"status\":\"reported\"}]", "expected one JSON object" },
+	{ "\"reported\"", "expected one JSON object" },
+	{ "", "not valid JSON" },
+	{ "{\"status\":\"reported\"", "not valid JSON" },
+	{ "{\"status\":'reported'}", "not valid JSON" },
+	/* refused members */
+	{ "{\"owner\":\"lao-cai\"}",
+	  "owner: cannot be set here; use `casesync case transfer`" },
+	{ "{\"referrals\":[]}", "use `casesync case transfer`" },
+	{ "{\"erased\":true}", "erased: computed by casesync" },
+	{ "{\"conflicts\":0}", "conflicts: computed by casesync" },
+	/* nothing to change */
+	{ "{}", "nothing to change" },
+	{ "{\"id\":\"" ST_CASE_ID "\"}", "nothing to change" },
+	{ "{\"person\":{},\"services\":[]}", "nothing to change" },
+};
+
+static int
+st_reject_one(const char *json, size_t len, const char *want, int wantrc)
+{
+	struct entry	 e;
+	char		 id[ENTRY_CASE_ID_LEN + 1], err[256];
+	int		 rc;
+
+	entry_init(&e);
+	err[0] = '\0';
+	rc = schema_ops_from_json(json, len, &e, id, err, sizeof(err));
+	entry_release(&e);
+	if (rc != wantrc || strstr(err, want) == NULL) {
+		fprintf(stderr, "  FAIL input %.80s: rc %d, \"%s\"; want %d, "
+		    "\"%s\"\n", json, rc, err, wantrc, want);
+		return 1;
+	}
+	return 0;
+}
+
+static const struct op *
+st_find(const struct entry *e, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < e->nops; i++) {
+		if (strcmp(e->ops[i].path, path) == 0)
+			return &e->ops[i];
+	}
+	return NULL;
+}
+
+static int
+st_value_is(const struct entry *e, const char *path, const char *want)
+{
+	const struct op	*o = st_find(e, path);
+
+	if (o == NULL || o->value == NULL || strcmp(o->value, want) != 0 ||
+	    o->value_len != strlen(want)) {
+		fprintf(stderr, "  FAIL %s: got %s, want %s\n", path,
+		    o != NULL && o->value != NULL ? o->value : "(none)", want);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+st_hex32(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < 32; i++) {
+		if (!is_lower_hex(s[i]))
+			return 0;
+	}
+	return s[32] == '\0';
+}
+
+static const char st_full[] =
+    "{\"id\":\"" ST_CASE_ID "\",\n"
+    " \"status\":\"receiving_support\",\n"
+    " \"person\":{\"sex\":\"female\",\"category\":\"victim\","
+    "\"legal_status\":\"citizen\",\"birth_year\":2001,"
+    "\"ethnicity\":\"H'Mông\",\"home_province\":\"lao-cai\","
+    "\"full_name\":\"Nguyễn Thị A\",\"id_number\":\"001301012345\","
+    "\"phone\":\"+84 912 345 678\",\"address\":\"Bản X, xã Y\","
+    "\"principal_case\":null},\n"
+    " \"trafficking\":{\"purposes\":[\"forced_marriage\","
+    "\"sexual_exploitation\"],\"destination_country\":\"CN\","
+    "\"returned_on\":\"2024-02-29\","
+    "\"return_route\":\"official_repatriation\"},\n"
+    " \"intake\":{\"source\":\"border_guard\","
+    "\"received_on\":\"2024-03-01\",\"facility\":\"Trung tâm CTXH\"},\n"
+    " \"services\":[{\"id\":\"svc-1\",\"type\":\"medical\","
+    "\"on\":\"2024-03-02\",\"provider\":\"Provincial hospital\","
+    "\"amount_vnd\":1500000,\"days\":3},\n"
+    "  {\"days\":30,\"on\":\"2024-03-01\",\"type\":\"essential_needs\","
+    "\"provider\":null}],\n"
+    " \"notes\":[{\"text\":\"Line one\\nline \\\"two\\\"\","
+    "\"author\":\"worker1\",\"on\":\"2024-03-02\"}]}\n  ";
+
+static int
+st_full_case(void)
+{
+	struct entry	 e;
+	const struct op	*o;
+	char		 id[ENTRY_CASE_ID_LEN + 1], err[256];
+	size_t		 i;
+
+	entry_init(&e);
+	ST_OK(schema_ops_from_json(st_full, strlen(st_full), &e, id, err,
+	    sizeof(err)));
+	ST_CHECK(strcmp(id, ST_CASE_ID) == 0);
+	/* 1 status + 11 person + 4 trafficking + 3 intake + 2 + 1 events */
+	ST_CHECK(e.nops == 22);
+	/* Schema order, whatever the order of the input. */
+	ST_CHECK(strcmp(e.ops[0].path, "status") == 0);
+	ST_CHECK(strcmp(e.ops[1].path, "person.category") == 0);
+	ST_CHECK(strcmp(e.ops[2].path, "person.principal_case") == 0);
+	ST_CHECK(st_value_is(&e, "status", "\"receiving_support\""));
+	ST_CHECK(st_value_is(&e, "person.birth_year", "2001"));
+	ST_CHECK(st_value_is(&e, "person.principal_case", "null"));
+	ST_CHECK(st_value_is(&e, "person.full_name",
+	    "\"Nguyễn Thị A\""));
+	ST_CHECK(st_value_is(&e, "trafficking.purposes",
+	    "[\"sexual_exploitation\",\"forced_marriage\"]"));
+	ST_CHECK(st_value_is(&e, "trafficking.returned_on",
+	    "\"2024-02-29\""));
+	ST_CHECK(e.ops[19].type == OP_EVENT);
+	ST_CHECK(strcmp(e.ops[19].path, "services") == 0);
+	ST_CHECK(strcmp(e.ops[19].evid, "svc-1") == 0);
+	ST_CHECK(strcmp(e.ops[19].value, "{\"type\":\"medical\","
+	    "\"on\":\"2024-03-02\",\"provider\":\"Provincial hospital\","
+	    "\"amount_vnd\":1500000,\"days\":3}") == 0);
+	/* Members reordered, null omitted, id generated. */
+	ST_CHECK(strcmp(e.ops[20].value, "{\"type\":\"essential_needs\","
+	    "\"on\":\"2024-03-01\",\"days\":30}") == 0);
+	ST_CHECK(st_hex32(e.ops[20].evid));
+	ST_CHECK(strcmp(e.ops[21].path, "notes") == 0);
+	ST_CHECK(st_hex32(e.ops[21].evid));
+	ST_CHECK(strcmp(e.ops[20].evid, e.ops[21].evid) != 0);
+	ST_CHECK(strcmp(e.ops[21].value, "{\"on\":\"2024-03-02\","
+	    "\"author\":\"worker1\",\"text\":\"Line one\\nline "
+	    "\\\"two\\\"\"}") == 0);
+	for (i = 0; i < e.nops; i++) {
+		o = &e.ops[i];
+		ST_CHECK(o->base.hlc == 0 && o->nalso == 0);
+		ST_CHECK(o->value_len == strlen(o->value));
+		if (schema_check_op(o, err, sizeof(err)) != 0) {
+			fprintf(stderr, "  FAIL op %zu: %s\n", i, err);
+			return 1;
+		}
+	}
+	entry_release(&e);
+
+	/* Ops are appended after those the caller already holds. */
+	entry_init(&e);
+	ST_CHECK(entry_add_op(&e, OP_ERASE) != NULL);
+	ST_OK(schema_ops_from_json("{\"person\":{\"phone\":null}}", 25, &e,
+	    id, err, sizeof(err)));
+	ST_CHECK(id[0] == '\0');
+	ST_CHECK(e.nops == 2 && e.ops[1].type == OP_SET);
+	ST_CHECK(st_value_is(&e, "person.phone", "null"));
+	entry_release(&e);
+	return 0;
+}
+
+static int
+st_limits(void)
+{
+	struct entry	 e;
+	struct buf	 b;
+	char		 id[ENTRY_CASE_ID_LEN + 1], err[256];
+	size_t		 i;
+	char		*big;
+
+	/* Oversized string: 200 bytes pass, 201 do not. */
+	buf_init(&b, 1024);
+	ST_OK(buf_append_str(&b, "{\"person\":{\"full_name\":\""));
+	for (i = 0; i < 200; i++)
+		ST_OK(buf_append(&b, "x", 1));
+	ST_OK(buf_append_str(&b, "\"}}"));
+	entry_init(&e);
+	ST_OK(schema_ops_from_json((const char *)b.data, b.len, &e, id, err,
+	    sizeof(err)));
+	entry_release(&e);
+	buf_reset(&b);
+	ST_OK(buf_append_str(&b, "{\"person\":{\"full_name\":\""));
+	for (i = 0; i < 201; i++)
+		ST_OK(buf_append(&b, "x", 1));
+	ST_OK(buf_append_str(&b, "\"}}"));
+	ST_OK(st_reject_one((const char *)b.data, b.len,
+	    "person.full_name: too long (201 bytes, at most 200)", E_INVAL));
+
+	/* More events than one entry holds. */
+	buf_reset(&b);
+	b.max = 64 * 1024;
+	ST_OK(buf_append_str(&b, "{\"services\":["));
+	for (i = 0; i <= ENTRY_MAX_OPS; i++)
+		ST_OK(buf_printf(&b, "%s{\"type\":\"loan\",\"on\":"
+		    "\"2025-01-01\"}", i ? "," : ""));
+	ST_OK(buf_append_str(&b, "]}"));
+	ST_OK(st_reject_one((const char *)b.data, b.len,
+	    "too many changes", E_TOOBIG));
+	buf_release(&b);
+
+	/* Input larger than SCHEMA_INPUT_MAX, even if it is mostly space. */
+	big = xmalloc(SCHEMA_INPUT_MAX + 1);
+	memset(big, ' ', SCHEMA_INPUT_MAX + 1);
+	memcpy(big, "{\"status\":\"closed\"}", 19);
+	ST_OK(st_reject_one(big, SCHEMA_INPUT_MAX + 1, "input too large",
+	    E_TOOBIG));
+	entry_init(&e);
+	ST_OK(schema_ops_from_json(big, SCHEMA_INPUT_MAX, &e, id, err,
+	    sizeof(err)));
+	ST_CHECK(e.nops == 1);
+	entry_release(&e);
+	free(big);
+
+	/* A NUL byte inside the given length; the input need not end in
+	 * NUL. */
+	ST_OK(st_reject_one("{\"status\":\"closed\"}\0", 20, "NUL byte",
+	    E_INVAL));
+	entry_init(&e);
+	ST_OK(schema_ops_from_json("{\"status\":\"closed\"}xyz", 19, &e, id,
+	    err, sizeof(err)));
+	entry_release(&e);
+	return 0;
+}
+
+static int
+st_check_op(void)
+{
+	struct op	 o;
+	char		 err[256], *r;
+	cJSON		*j;
+	char		*p;
+	struct canon	 c;
+	static const char tricky[] = "a\"b\\c\n\t\x01\x1f\x7f é/</";
+
+	memset(&o, 0, sizeof(o));
+	o.type = OP_SET;
+	strlcpy_(o.path, "status", sizeof(o.path));
+	o.value = xstrdup("\"closed\"");
+	o.value_len = strlen(o.value);
+	ST_OK(schema_check_op(&o, err, sizeof(err)));
+	free(o.value);
+	o.value = xstrdup(" \"closed\"");		/* not canonical */
+	o.value_len = strlen(o.value);
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	ST_CHECK(strstr(err, "canonical") != NULL);
+	free(o.value);
+	o.value = xstrdup("null");
+	o.value_len = 4;
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	strlcpy_(o.path, "person.phone", sizeof(o.path));
+	ST_OK(schema_check_op(&o, err, sizeof(err)));
+	o.value_len = 5;				/* NUL inside */
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	free(o.value);
+	strlcpy_(o.path, "person.birth_year", sizeof(o.path));
+	o.value = xstrdup("1990.0");
+	o.value_len = strlen(o.value);
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	free(o.value);
+	strlcpy_(o.path, "trafficking.purposes", sizeof(o.path));
+	o.value = xstrdup("[\"forced_marriage\",\"sexual_exploitation\"]");
+	o.value_len = strlen(o.value);
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	strlcpy_(o.path, "person.nickname", sizeof(o.path));
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	ST_CHECK(strstr(err, "person.nickname: unknown field") != NULL);
+	strlcpy_(o.path, "person", sizeof(o.path));
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	free(o.value);
+	o.value = NULL;
+	o.value_len = 0;
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+
+	/* Referral events come from schema_referral_json only. */
+	r = schema_referral_json("lao-cai", "ha-noi", "2025-07-02",
+	    "return \"home\"");
+	ST_CHECK(r != NULL);
+	ST_CHECK(strcmp(r, "{\"from\":\"lao-cai\",\"to\":\"ha-noi\","
+	    "\"on\":\"2025-07-02\",\"reason\":\"return \\\"home\\\"\","
+	    "\"status\":\"proposed\"}") == 0);
+	o.type = OP_EVENT;
+	strlcpy_(o.path, "referrals", sizeof(o.path));
+	strlcpy_(o.evid, "ref-1", sizeof(o.evid));
+	o.value = r;
+	o.value_len = strlen(r);
+	ST_OK(schema_check_op(&o, err, sizeof(err)));
+	strlcpy_(o.evid, "ref 1", sizeof(o.evid));
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	strlcpy_(o.evid, "ref-1", sizeof(o.evid));
+	strlcpy_(o.path, "photos", sizeof(o.path));
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	strlcpy_(o.path, "services", sizeof(o.path));
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	free(r);
+	r = schema_referral_json("central", "dien-bien", "2025-07-02", NULL);
+	ST_CHECK(r != NULL && strstr(r, "reason") == NULL);
+	free(r);
+	ST_CHECK(schema_referral_json("atlantis", "ha-noi", "2025-07-02",
+	    NULL) == NULL);
+	ST_CHECK(schema_referral_json("lao-cai", "ha-noi", "2025-13-01",
+	    NULL) == NULL);
+	/* The id travels in evid, never inside the value. */
+	o.value = xstrdup("{\"id\":\"x\",\"type\":\"loan\","
+	    "\"on\":\"2025-01-01\"}");
+	o.value_len = strlen(o.value);
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	free(o.value);
+	o.value = xstrdup("{\"type\":\"loan\",\"on\":\"2025-01-01\"}");
+	o.value_len = strlen(o.value);
+	ST_OK(schema_check_op(&o, err, sizeof(err)));
+	free(o.value);
+	o.value = NULL;
+
+	o.type = OP_TRANSFER;
+	strlcpy_(o.to, "lao-cai", sizeof(o.to));
+	ST_OK(schema_check_op(&o, err, sizeof(err)));
+	strlcpy_(o.to, "central", sizeof(o.to));
+	ST_OK(schema_check_op(&o, err, sizeof(err)));
+	strlcpy_(o.to, "atlantis", sizeof(o.to));
+	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
+	o.type = OP_ERASE;
+	ST_OK(schema_check_op(&o, err, sizeof(err)));
+
+	ST_CHECK(schema_path_identifying("person.full_name"));
+	ST_CHECK(schema_path_identifying("person.address"));
+	ST_CHECK(!schema_path_identifying("person.sex"));
+	ST_CHECK(!schema_path_identifying("nope"));
+	ST_CHECK(schema_coll_identifying("notes"));
+	ST_CHECK(!schema_coll_identifying("services"));
+	ST_CHECK(!schema_coll_identifying("referrals"));
+
+	/* Our string escaping is exactly cJSON's. */
+	j = cJSON_CreateString(tricky);
+	p = cJSON_PrintUnformatted(j);
+	canon_init(&c);
+	canon_str(&c, tricky);
+	ST_CHECK(p != NULL && c.rc == 0 && c.b.len == strlen(p) &&
+	    memcmp(c.b.data, p, c.b.len) == 0);
+	buf_release(&c.b);
+	cJSON_free(p);
+	cJSON_Delete(j);
+	return 0;
+}
+
+static void
+st_head(struct head *h, uint64_t hlc, const char *node, const char *v,
+    size_t len)
+{
+	memset(h, 0, sizeof(*h));
+	h->st.hlc = hlc;
+	strlcpy_(h->st.node, node, sizeof(h->st.node));
+	h->value = xmalloc(len);
+	memcpy(h->value, v, len);
+	h->value_len = len;
+}
+
+static void
+st_field(struct field *f, const char *path, size_t nheads)
+{
+	memset(f, 0, sizeof(*f));
+	strlcpy_(f->path, path, sizeof(f->path));
+	f->heads = xcalloc(nheads, sizeof(*f->heads));
+	f->nheads = nheads;
+}
+
+static void
+st_event(struct event *ev, const char *coll, const char *id, uint64_t hlc,
+    const char *v)
+{
+	memset(ev, 0, sizeof(*ev));
+	strlcpy_(ev->coll, coll, sizeof(ev->coll));
+	strlcpy_(ev->id, id, sizeof(ev->id));
+	ev->st.hlc = hlc;
+	strlcpy_(ev->st.node, "lao-cai", sizeof(ev->st.node));
+	ev->value_len = strlen(v);
+	ev->value = xmalloc(ev->value_len);
+	memcpy(ev->value, v, ev->value_len);
+}
+
+static int
+st_render(void)
+{
+	struct case_state	 s;
+	char			*r, *pr, *again;
+	cJSON			*j;
+	static const char	 garbage[] = "\x8f\x01\xc3 ciphertext";
+	static const char	 want_empty[] = "{\"id\":\"" ST_CASE_ID "\","
+	    "\"owner\":null,\"person\":{},\"trafficking\":{},\"intake\":{},"
+	    "\"services\":[],\"referrals\":[],\"notes\":[],\"erased\":false,"
+	    "\"conflicts\":0}";
+	static const char	 want[] = "{\"id\":\"" ST_CASE_ID "\","
+	    "\"owner\":\"lao-cai\",\"status\":\"identified\","
+	    "\"person\":{\"sex\":\"male\",\"full_name\":\"[encrypted]\"},"
+	    "\"trafficking\":{\"purposes\":[\"forced_labour\"]},"
+	    "\"intake\":{},"
+	    "\"services\":[{\"id\":\"b\",\"type\":\"medical\","
+	    "\"on\":\"2025-01-02\"},{\"id\":\"a\",\"type\":\"loan\","
+	    "\"on\":\"2025-01-03\",\"amount_vnd\":5000000000}],"
+	    "\"referrals\":[],"
+	    "\"notes\":[{\"id\":\"n1\",\"encrypted\":true}],"
+	    "\"erased\":false,\"conflicts\":1}";
+
+	state_init(&s, ST_CASE_ID);
+	r = schema_render(&s, 0);
+	ST_CHECK(strcmp(r, want_empty) == 0);
+	free(r);
+
+	strlcpy_(s.owner, "lao-cai", sizeof(s.owner));
+	s.nfields = 5;
+	s.fields = xcalloc(s.nfields, sizeof(*s.fields));
+	/* Ciphertext left in place renders as "[encrypted]". */
+	st_field(&s.fields[0], "person.full_name", 1);
+	st_head(&s.fields[0].heads[0], 3, "lao-cai", garbage,
+	    sizeof(garbage) - 1);
+	/* A cleared field is omitted. */
+	st_field(&s.fields[1], "person.phone", 1);
+	st_head(&s.fields[1].heads[0], 3, "lao-cai", "null", 4);
+	/* Two heads, two values: the greater stamp wins, one conflict. */
+	st_field(&s.fields[2], "person.sex", 2);
+	st_head(&s.fields[2].heads[0], 1, "lao-cai", "\"female\"", 8);
+	st_head(&s.fields[2].heads[1], 2, "central", "\"male\"", 6);
+	/* Two heads, one value: no conflict. */
+	st_field(&s.fields[3], "status", 2);
+	st_head(&s.fields[3].heads[0], 1, "central", "\"identified\"", 12);
+	st_head(&s.fields[3].heads[1], 1, "lao-cai", "\"identified\"", 12);
+	st_field(&s.fields[4], "trafficking.purposes", 1);
+	st_head(&s.fields[4].heads[0], 4, "lao-cai", "[\"forced_labour\"]",
+	    17);
+	s.nevents = 3;
+	s.events = xcalloc(s.nevents, sizeof(*s.events));
+	st_event(&s.events[0], "notes", "n1", 9, garbage);
+	st_event(&s.events[1], "services", "a", 7, "{\"type\":\"loan\","
+	    "\"on\":\"2025-01-03\",\"amount_vnd\":5000000000}");
+	st_event(&s.events[2], "services", "b", 5, "{\"type\":\"medical\","
+	    "\"on\":\"2025-01-02\"}");
+
+	r = schema_render(&s, 0);
+	if (strcmp(r, want) != 0) {
+		fprintf(stderr, "  FAIL render:\n  got  %s\n  want %s\n", r,
+		    want);
+		return 1;
+	}
+	/* Pretty output holds the same object. */
+	pr = schema_render(&s, 1);
+	ST_CHECK(strchr(pr, '\n') != NULL);
+	j = cJSON_Parse(pr);
+	ST_CHECK(j != NULL);
+	again = cJSON_PrintUnformatted(j);
+	ST_CHECK(again != NULL && strcmp(again, r) == 0);
+	cJSON_free(again);
+	cJSON_Delete(j);
+	free(pr);
+	free(r);
+
+	s.erased.hlc = 10;
+	r = schema_render(&s, 0);
+	ST_CHECK(strstr(r, "\"erased\":true") != NULL);
+	free(r);
+	state_release(&s);
+	return 0;
+}
+
+static int
+st_provinces(void)
+{
+	const struct province	*p, *q;
+	int			 i, j;
+
+	ST_CHECK(provinces_count() == 34);
+	ST_CHECK(provinces_get(-1) == NULL && provinces_get(34) == NULL);
+	for (i = 0; i < provinces_count(); i++) {
+		p = provinces_get(i);
+		ST_CHECK(p != NULL && strlen(p->code) == 2);
+		ST_CHECK(node_id_valid(p->node) && strcmp(p->node,
+		    "central") != 0);
+		ST_CHECK(strcmp(p->kind, "city") == 0 ||
+		    strcmp(p->kind, "province") == 0);
+		ST_CHECK(utf8_valid((const unsigned char *)p->name,
+		    strlen(p->name)));
+		ST_CHECK(province_find(p->node) == p);
+		ST_CHECK(schema_node_known(p->node));
+		for (j = 0; j < i; j++) {
+			q = provinces_get(j);
+			ST_CHECK(strcmp(q->code, p->code) < 0);
+			ST_CHECK(strcmp(q->node, p->node) != 0);
+		}
+	}
+	ST_CHECK(strcmp(province_find("lao-cai")->code, "15") == 0);
+	ST_CHECK(strcmp(province_find("quang-ninh")->borders, "CN") == 0);
+	ST_CHECK(province_find("central") == NULL);
+	ST_CHECK(province_find("Lao-Cai") == NULL);
+	ST_CHECK(schema_node_known("central"));
+	ST_CHECK(!schema_node_known("") && !schema_node_known("yen-bai"));
+	return 0;
+}
+
+int
+schema_selftest(void)
+{
+	size_t	i;
+	int	failed = 0;
+
+	ST_OK(st_full_case());
+	for (i = 0; i < NELEM(st_rejects); i++)
+		failed |= st_reject_one(st_rejects[i].json,
+		    strlen(st_rejects[i].json), st_rejects[i].want, E_INVAL);
+	ST_CHECK(failed == 0);
+	ST_OK(st_limits());
+	ST_OK(st_check_op());
+	ST_OK(st_render());
+	ST_OK(st_provinces());
+	return 0;
+}
+#endif

@@ -1,0 +1,64 @@
+/*
+ * schema.h - the case schema: which field paths and event collections exist,
+ * their types and enumerations, which are identifying, and the conversions
+ * between the JSON people write and the ops of a change entry.
+ *
+ * The schema is the single place that knows the case model (see
+ * ../shared/DOMAIN.md and docs/SCHEMA.md).  Every op is checked against it
+ * on every apply, local or remote: the codec in proto/ only bounds lengths.
+ */
+#ifndef CASESYNC_SCHEMA_H
+#define CASESYNC_SCHEMA_H
+
+#include <stddef.h>
+
+#include "../proto/entry.h"
+#include "../proto/state.h"
+
+#define SCHEMA_INPUT_MAX	(256 * 1024)	/* one case as JSON */
+
+/*
+ * Converts one case as JSON (an object like `case get` prints: "status",
+ * "person", "trafficking", "intake" objects, "services" and "notes" arrays;
+ * "id" allowed and returned in id_out (size >= ENTRY_CASE_ID_LEN+1, "" when
+ * absent)) into ops appended to e: one OP_SET per scalar field given, one
+ * OP_EVENT per event.  Event ids missing from the input are generated.
+ * Bases are left empty for the caller to fill.  Unknown fields, unknown
+ * enumerations, wrong types and oversized values are E_INVAL with a
+ * message naming the field in err.  On error e may hold some ops: the
+ * caller releases it.  "owner" and "referrals" are refused (use transfer).
+ */
+int	schema_ops_from_json(const char *json, size_t len, struct entry *e,
+	    char *id_out, char *err, size_t errsz);
+
+/* Validates one op (from any source) against the schema: known path and
+ * collection, value of the right JSON type and enumeration.  Returns 0 or
+ * E_INVAL with a reason in err. */
+int	schema_check_op(const struct op *o, char *err, size_t errsz);
+
+/* Is the field path identifying (names, documents, phones, addresses)? */
+int	schema_path_identifying(const char *path);
+/* Are events of this collection identifying as a whole (notes)? */
+int	schema_coll_identifying(const char *coll);
+/* Is s a known node id from the province list, or "central"? */
+int	schema_node_known(const char *s);
+
+/*
+ * Renders a case state (identifying values already decrypted, or absent)
+ * as one JSON object, the `case get` form: id, owner, status, person,
+ * trafficking, intake, services, referrals, notes, plus "erased" (bool) and
+ * "conflicts" (number of fields with more than one value).  pretty selects
+ * indented output.  Caller owns the result (free()).
+ */
+char	*schema_render(const struct case_state *s, int pretty);
+
+/* Builds the JSON object of a referral event into a malloc'd string:
+ * {"from","to","on","reason","status"}.  Caller owns the result. */
+char	*schema_referral_json(const char *from, const char *to,
+	    const char *on_date, const char *reason);
+
+#ifdef SELFTEST
+int	schema_selftest(void);
+#endif
+
+#endif

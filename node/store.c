@@ -1,0 +1,1519 @@
+/*
+ * store.c - the LMDB store.  See store.h for the contract.
+ *
+ * Databases (all in DIR/data.mdb):
+ *   meta     "node", "role", "seq", "hlc", "feed:<peer>" -> values
+ *   log      origin \0 be64(seq)            -> record (entry + signature)
+ *   caselog  case_id origin \0 be64(seq)    -> "" (a case's entries)
+ *   cases    case_id                        -> case state
+ *   vv       origin                         -> be64(highest seq applied)
+ *   feed     peer \0 be64(pos)              -> log key (central only)
+ *   peers    peer                           -> struct peer_disk
+ *   refused  origin \0 be64(seq)            -> reason \0 record
+ * Keys that grow are big-endian so LMDB appends in key order.
+ */
+#include "store.h"
+#include "merge.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#define MAP_INITIAL	(64ULL << 20)
+#define MAP_LIMIT	(1ULL << 40)
+#define TXN_RETRIES	16
+#define LOGKEY_MAX	(HLC_NODE_MAX + 1 + 8)
+#define CASEKEY_MAX	(ENTRY_CASE_ID_LEN + LOGKEY_MAX)
+
+struct store {
+	MDB_env		*env;
+	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
+	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
+	uint64_t	 skew_ms;
+	int64_t		 offset_ms;
+	char		 node[HLC_NODE_MAX + 1];
+	char		 role[16];
+};
+
+/* What a peer record looks like on disk: fixed size, checked on read. */
+struct peer_disk {
+	uint32_t	version;
+	uint32_t	pad;
+	struct peer_info info;
+};
+
+/* Translates an LMDB code, logging the foreign detail once, here. */
+static int
+mdb_err(struct store *st, int rc, const char *what)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return E_NOTFOUND;
+	case MDB_MAP_FULL:
+		st->mapfull = 1;
+		return E_STORE;
+	case ENOSPC:
+	case EDQUOT:
+		log_warnx("store: %s: disk full", what);
+		return E_FULL;
+	default:
+		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+		return E_STORE;
+	}
+}
+
+static void
+be64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+be64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* name \0 be64(n) into k; returns the key length. */
+static size_t
+seqkey(uint8_t *k, const char *name, uint64_t n)
+{
+	size_t l = strlen(name);
+	memcpy(k, name, l);
+	k[l] = 0;
+	be64_put(k + l + 1, n);
+	return l + 9;
+}
+
+static int
+get_u64(struct store *st, MDB_txn *t, MDB_dbi db, const char *key,
+    uint64_t *v)
+{
+	MDB_val	k = { strlen(key), (void *)(uintptr_t)key }, d;
+	int	rc = mdb_get(t, db, &k, &d);
+
+	*v = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mdb_err(st, rc, "get");
+	if (d.mv_size != 8)
+		return E_INTEGRITY;
+	*v = be64_get(d.mv_data);
+	return 0;
+}
+
+static int
+put_u64(struct store *st, MDB_txn *t, MDB_dbi db, const char *key,
+    uint64_t v)
+{
+	uint8_t	b[8];
+	MDB_val	k = { strlen(key), (void *)(uintptr_t)key }, d = { 8, b };
+
+	be64_put(b, v);
+	return mdb_err(st, mdb_put(t, db, &k, &d, 0), "put");
+}
+
+static int
+get_str(struct store *st, MDB_txn *t, const char *key, char *out, size_t sz)
+{
+	MDB_val	k = { strlen(key), (void *)(uintptr_t)key }, d;
+	int	rc = mdb_get(t, st->meta, &k, &d);
+
+	if (rc != 0)
+		return mdb_err(st, rc, "get meta");
+	if (d.mv_size >= sz)
+		return E_INTEGRITY;
+	memcpy(out, d.mv_data, d.mv_size);
+	out[d.mv_size] = '\0';
+	return 0;
+}
+
+int
+store_open(const char *dir, struct store **out, char *err, size_t errsz)
+{
+	struct store	*st;
+	struct stat	 sb;
+	MDB_txn		*t;
+	int		 rc;
+
+	*out = NULL;
+	if (stat(dir, &sb) != 0) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return E_IO;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "%s: not a directory", dir);
+		return E_IO;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->skew_ms = 5 * 60 * 1000;
+	if ((rc = mdb_env_create(&st->env)) != 0)
+		goto fail;
+	mdb_env_set_maxdbs(st->env, 16);
+	mdb_env_set_mapsize(st->env, MAP_INITIAL);
+	if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)
+		goto fail;
+	/* The map may have been grown by another process already. */
+	mdb_env_set_mapsize(st->env, 0);
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &t)) != 0)
+		goto fail;
+#define OPEN_DB(f, n) do {						\
+	if ((rc = mdb_dbi_open(t, n, MDB_CREATE, &st->f)) != 0) {	\
+		mdb_txn_abort(t);					\
+		goto fail;						\
+	}								\
+} while (0)
+	OPEN_DB(meta, "meta");
+	OPEN_DB(log, "log");
+	OPEN_DB(caselog, "caselog");
+	OPEN_DB(cases, "cases");
+	OPEN_DB(vv, "vv");
+	OPEN_DB(feed, "feed");
+	OPEN_DB(peers, "peers");
+	OPEN_DB(refused, "refused");
+#undef OPEN_DB
+	get_str(st, t, "node", st->node, sizeof(st->node));
+	get_str(st, t, "role", st->role, sizeof(st->role));
+	if ((rc = mdb_txn_commit(t)) != 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	snprintf(err, errsz, "%s: cannot open store: %s", dir,
+	    rc == EACCES ? "permission denied" :
+	    rc == ENOSPC ? "disk full" : mdb_strerror(rc));
+	if (st->env)
+		mdb_env_close(st->env);
+	free(st);
+	return rc == ENOSPC ? E_FULL : (rc == EACCES ? E_IO : E_STORE);
+}
+
+void
+store_close(struct store **stp)
+{
+	if (*stp == NULL)
+		return;
+	mdb_env_close((*stp)->env);
+	free(*stp);
+	*stp = NULL;
+}
+
+void
+store_set_clock(struct store *st, uint64_t skew_ms, int64_t offset_ms)
+{
+	st->skew_ms = skew_ms;
+	st->offset_ms = offset_ms;
+}
+
+static uint64_t
+wall(const struct store *st)
+{
+	return (uint64_t)((int64_t)now_ms() + st->offset_ms);
+}
+
+/* Begins a transaction, picking up a map grown by another process. */
+static int
+txn_begin(struct store *st, unsigned flags, MDB_txn **t)
+{
+	int rc = mdb_txn_begin(st->env, NULL, flags, t);
+
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(st->env, 0);
+		rc = mdb_txn_begin(st->env, NULL, flags, t);
+	}
+	return mdb_err(st, rc, "begin");
+}
+
+static int
+grow_map(struct store *st)
+{
+	MDB_envinfo	ei;
+	uint64_t	ns;
+
+	mdb_env_info(st->env, &ei);
+	ns = (uint64_t)ei.me_mapsize * 2;
+	if (ns > MAP_LIMIT)
+		return E_FULL;
+	log_info("store: growing map to %llu MiB", (unsigned long long)(ns >>
+	    20));
+	if (mdb_env_set_mapsize(st->env, ns) != 0)
+		return E_STORE;
+	return 0;
+}
+
+/*
+ * Runs fn inside one write transaction and commits.  fn must be safe to
+ * run again: when the map is full the transaction is aborted, the map
+ * doubled and fn run afresh.
+ */
+static int
+txn_run(struct store *st, int (*fn)(struct store *, MDB_txn *, void *),
+    void *arg)
+{
+	for (int attempt = 0; attempt < TXN_RETRIES; attempt++) {
+		MDB_txn	*t;
+		int	 rc;
+
+		st->mapfull = 0;
+		if ((rc = txn_begin(st, 0, &t)) != 0)
+			return rc;
+		rc = fn(st, t, arg);
+		if (rc != 0) {
+			mdb_txn_abort(t);
+		} else {
+			rc = mdb_err(st, mdb_txn_commit(t), "commit");
+		}
+		if (rc == 0)
+			return 0;
+		if (!st->mapfull)
+			return rc;
+		if ((rc = grow_map(st)) != 0)
+			return rc;
+	}
+	return E_FULL;
+}
+
+static int
+init_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	const char	**nr = arg;
+	MDB_val		 k, d;
+	int		 rc;
+
+	k.mv_data = (void *)(uintptr_t)"node";
+	k.mv_size = 4;
+	if (mdb_get(t, st->meta, &k, &d) == 0)
+		return E_INVAL;
+	d.mv_data = (void *)(uintptr_t)nr[0];
+	d.mv_size = strlen(nr[0]);
+	if ((rc = mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "init")))
+		return rc;
+	k.mv_data = (void *)(uintptr_t)"role";
+	d.mv_data = (void *)(uintptr_t)nr[1];
+	d.mv_size = strlen(nr[1]);
+	return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "init");
+}
+
+int
+store_init_node(struct store *st, const char *node, const char *role)
+{
+	const char	*nr[2] = { node, role };
+	int		 rc;
+
+	if ((rc = txn_run(st, init_fn, nr)) != 0)
+		return rc;
+	strlcpy_(st->node, node, sizeof(st->node));
+	strlcpy_(st->role, role, sizeof(st->role));
+	return 0;
+}
+
+static int
+is_central(const struct store *st)
+{
+	return strcmp(st->role, STORE_ROLE_CENTRAL) == 0;
+}
+
+int
+store_info(struct store *st, struct store_info *info)
+{
+	MDB_txn		*t;
+	MDB_stat	 ms;
+	MDB_envinfo	 ei;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	memset(info, 0, sizeof(*info));
+	if (st->node[0] == '\0')
+		return E_NOTFOUND;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	strlcpy_(info->node, st->node, sizeof(info->node));
+	strlcpy_(info->role, st->role, sizeof(info->role));
+	get_u64(st, t, st->meta, "seq", &info->seq);
+	get_u64(st, t, st->meta, "hlc", &info->hlc);
+	mdb_stat(t, st->cases, &ms);
+	info->ncases = ms.ms_entries;
+	mdb_stat(t, st->log, &ms);
+	info->nentries = ms.ms_entries;
+	/* Count fields in conflict by reading the case table. */
+	if (mdb_cursor_open(t, st->cases, &c) == 0) {
+		while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+			struct case_state s;
+			if (state_decode(d.mv_data, d.mv_size, &s) != 0)
+				continue;
+			for (size_t i = 0; i < s.nfields; i++)
+				info->nconflicts +=
+				    merge_conflicted(&s.fields[i]);
+			state_release(&s);
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_env_info(st->env, &ei);
+	info->map_size = ei.me_mapsize;
+	mdb_txn_abort(t);
+	return 0;
+}
+
+/* Reads the state of case id into *s.  E_NOTFOUND when absent. */
+static int
+case_load(struct store *st, MDB_txn *t, const char *id,
+    struct case_state *s)
+{
+	MDB_val	k = { strlen(id), (void *)(uintptr_t)id }, d;
+	int	rc = mdb_get(t, st->cases, &k, &d);
+
+	if (rc != 0)
+		return mdb_err(st, rc, "get case");
+	if (state_decode(d.mv_data, d.mv_size, s) != 0) {
+		log_warnx("store: case %s: stored state does not decode", id);
+		return E_INTEGRITY;
+	}
+	return 0;
+}
+
+static int
+case_save(struct store *st, MDB_txn *t, const struct case_state *s)
+{
+	struct buf	b;
+	MDB_val		k = { strlen(s->id), (void *)(uintptr_t)s->id }, d;
+	int		rc;
+
+	buf_init(&b, STATE_ENCODED_MAX);
+	if ((rc = state_encode(s, &b)) == 0) {
+		d.mv_size = b.len;
+		d.mv_data = b.data;
+		rc = mdb_err(st, mdb_put(t, st->cases, &k, &d, 0), "put case");
+	}
+	buf_release(&b);
+	return rc;
+}
+
+/*
+ * The node's view of a folded case: a province that no longer owns a case
+ * keeps a read-only copy without identifying fields.
+ */
+static void
+project(const struct store *st, struct case_state *s)
+{
+	if (is_central(st) || s->owner[0] == '\0' ||
+	    strcmp(s->owner, st->node) == 0) {
+		s->flags &= ~(uint64_t)STATE_F_READONLY;
+		return;
+	}
+	merge_strip_identifying(s);
+	s->flags |= STATE_F_READONLY;
+}
+
+/* Encodes e as a record (unsigned for now) into out. */
+static int
+record_make(const struct entry *e, struct buf *out)
+{
+	struct buf	eb;
+	int		rc;
+
+	buf_init(&eb, ENTRY_ENCODED_MAX);
+	if ((rc = entry_encode(e, &eb)) == 0)
+		rc = record_encode(eb.data, eb.len, NULL, 0, out);
+	buf_release(&eb);
+	return rc;
+}
+
+/* Decodes a stored or received record into *e; *sig_ok -1 unsigned. */
+static int
+record_open(const uint8_t *p, size_t len, struct entry *e, int *sig_ok)
+{
+	const uint8_t	*ent, *sig;
+	size_t		 entlen, siglen;
+	int		 rc;
+
+	if ((rc = record_decode(p, len, &ent, &entlen, &sig, &siglen)) != 0)
+		return rc;
+	if ((rc = entry_decode(ent, entlen, e)) != 0)
+		return rc;
+	*sig_ok = siglen ? 0 : -1;
+	return 0;
+}
+
+/* Appends a log record and its case index entry. */
+static int
+log_append(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t *rec, size_t reclen, uint8_t *lk, size_t *lklen)
+{
+	uint8_t	ck[CASEKEY_MAX];
+	MDB_val	k, d;
+	int	rc;
+
+	*lklen = seqkey(lk, e->origin, e->seq);
+	k.mv_data = lk;
+	k.mv_size = *lklen;
+	d.mv_data = (void *)(uintptr_t)rec;
+	d.mv_size = reclen;
+	if ((rc = mdb_err(st, mdb_put(t, st->log, &k, &d, MDB_NOOVERWRITE),
+	    "put log")) != 0)
+		return rc == E_NOTFOUND ? E_STORE : rc;
+	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
+	memcpy(ck + ENTRY_CASE_ID_LEN, lk, *lklen);
+	k.mv_data = ck;
+	k.mv_size = ENTRY_CASE_ID_LEN + *lklen;
+	d.mv_data = (void *)(uintptr_t)"";
+	d.mv_size = 0;
+	return mdb_err(st, mdb_put(t, st->caselog, &k, &d, 0), "put caselog");
+}
+
+static int
+feed_push(struct store *st, MDB_txn *t, const char *peer, const uint8_t *lk,
+    size_t lklen)
+{
+	char	mk[HLC_NODE_MAX + 8];
+	uint8_t	fk[LOGKEY_MAX];
+	MDB_val	k, d;
+	uint64_t pos;
+	int	rc;
+
+	snprintf(mk, sizeof(mk), "feed:%s", peer);
+	if ((rc = get_u64(st, t, st->meta, mk, &pos)) != 0)
+		return rc;
+	pos++;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, pos);
+	d.mv_data = (void *)(uintptr_t)lk;
+	d.mv_size = lklen;
+	if ((rc = mdb_err(st, mdb_put(t, st->feed, &k, &d, MDB_APPEND),
+	    "put feed")) != 0)
+		return rc;
+	return put_u64(st, t, st->meta, mk, pos);
+}
+
+/* Central: queues every entry of case id (but those of origin skip) for
+ * peer: the whole history of a case referred to it. */
+static int
+feed_history(struct store *st, MDB_txn *t, const char *peer, const char *id)
+{
+	MDB_cursor	*c;
+	MDB_val		 k = { ENTRY_CASE_ID_LEN, (void *)(uintptr_t)id }, d;
+	int		 rc, op = MDB_SET_RANGE;
+	size_t		 plen = strlen(peer);
+
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caselog, &c),
+	    "cursor")) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
+		const uint8_t *lk = (const uint8_t *)k.mv_data +
+		    ENTRY_CASE_ID_LEN;
+		size_t lklen = k.mv_size - ENTRY_CASE_ID_LEN;
+
+		op = MDB_NEXT;
+		if (k.mv_size <= ENTRY_CASE_ID_LEN ||
+		    memcmp(k.mv_data, id, ENTRY_CASE_ID_LEN) != 0)
+			break;
+		if (lklen == plen + 9 && memcmp(lk, peer, plen) == 0 &&
+		    lk[plen] == 0)
+			continue;	/* the peer wrote it: it has it */
+		if ((rc = feed_push(st, t, peer, lk, lklen)) != 0) {
+			mdb_cursor_close(c);
+			return rc;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : mdb_err(st, rc, "caselog");
+}
+
+/*
+ * Central: routes a newly applied entry to the provinces that hold the
+ * case: its owner (the whole history when it just became the owner) and
+ * the previous owner (so that it learns of the transfer).  Never back to
+ * the entry's origin.
+ */
+static int
+feed_route(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *owner_before, const char *owner_after, const uint8_t *lk,
+    size_t lklen)
+{
+	int rc;
+
+	if (!is_central(st))
+		return 0;
+	if (owner_after[0] != '\0' && strcmp(owner_after, st->node) != 0) {
+		if (strcmp(owner_before, owner_after) != 0)
+			rc = feed_history(st, t, owner_after, e->case_id);
+		else if (strcmp(owner_after, e->origin) != 0)
+			rc = feed_push(st, t, owner_after, lk, lklen);
+		else
+			rc = 0;
+		if (rc != 0)
+			return rc;
+	}
+	if (owner_before[0] != '\0' && strcmp(owner_before, owner_after) != 0 &&
+	    strcmp(owner_before, st->node) != 0 &&
+	    strcmp(owner_before, e->origin) != 0)
+		return feed_push(st, t, owner_before, lk, lklen);
+	return 0;
+}
+
+/* Is there a transfer op to node in e (the op that creates a case)? */
+static int
+creates_for(const struct entry *e, const char *node)
+{
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].type == OP_TRANSFER &&
+		    strcmp(e->ops[i].to, node) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+check_ops(const struct entry *e, char *why, size_t whysz)
+{
+	for (size_t i = 0; i < e->nops; i++) {
+		char r[160];
+		if (schema_check_op(&e->ops[i], r, sizeof(r)) != 0) {
+			snprintf(why, whysz, "%s", r);
+			return E_INVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (e->ops[i].type == OP_SET &&
+			    e->ops[j].type == OP_SET &&
+			    strcmp(e->ops[i].path, e->ops[j].path) == 0) {
+				snprintf(why, whysz, "%s: set twice",
+				    e->ops[i].path);
+				return E_INVAL;
+			}
+	}
+	return 0;
+}
+
+static int fold_case(struct store *, MDB_txn *, const char *,
+    struct case_state *);
+
+/*
+ * Applies an accepted entry: log, case index, case state, feeds.
+ * rec is the record as stored.  *held is set when (origin, seq) was
+ * already in the log (nothing done).
+ */
+static int
+apply_entry(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t *rec, size_t reclen, int *held)
+{
+	struct case_state	 s;
+	char			 before[HLC_NODE_MAX + 1];
+	uint8_t			 lk[LOGKEY_MAX];
+	size_t			 lklen;
+	MDB_val			 k, d;
+	int			 rc, refold = 0;
+
+	*held = 0;
+	k.mv_data = lk;
+	k.mv_size = seqkey(lk, e->origin, e->seq);
+	if ((rc = mdb_get(t, st->log, &k, &d)) == 0) {
+		*held = 1;
+		return 0;
+	}
+	if (rc != MDB_NOTFOUND)
+		return mdb_err(st, rc, "get log");
+	rc = case_load(st, t, e->case_id, &s);
+	if (rc == E_NOTFOUND)
+		state_init(&s, e->case_id);
+	else if (rc != 0)
+		return rc;
+	strlcpy_(before, s.owner, sizeof(before));
+	if ((rc = log_append(st, t, e, rec, reclen, lk, &lklen)) != 0)
+		goto out;
+	if ((rc = merge_apply(&s, e)) != 0)
+		goto out;
+	/* A read-only copy that becomes ours again is rebuilt from the log
+	 * so that its identifying fields come back. */
+	if ((s.flags & STATE_F_READONLY) && strcmp(s.owner, st->node) == 0)
+		refold = 1;
+	if (refold) {
+		state_release(&s);
+		if ((rc = fold_case(st, t, e->case_id, &s)) != 0)
+			return rc;
+	}
+	project(st, &s);
+	if ((rc = case_save(st, t, &s)) != 0)
+		goto out;
+	rc = feed_route(st, t, e, before, s.owner, lk, lklen);
+out:
+	state_release(&s);
+	return rc;
+}
+
+/* Reads the log record under lk and decodes its entry. */
+static int
+log_read(struct store *st, MDB_txn *t, const uint8_t *lk, size_t lklen,
+    struct entry *e, int *sig_ok)
+{
+	MDB_val	k = { lklen, (void *)(uintptr_t)lk }, d;
+	int	rc = mdb_get(t, st->log, &k, &d);
+
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? E_INTEGRITY : mdb_err(st, rc, "log");
+	if (record_open(d.mv_data, d.mv_size, e, sig_ok) != 0)
+		return E_INTEGRITY;
+	return 0;
+}
+
+/* Calls fn for every log entry of case id (in log key order). */
+static int
+case_entries(struct store *st, MDB_txn *t, const char *id,
+    int (*fn)(const struct entry *, int, void *), void *arg, int *found)
+{
+	MDB_cursor	*c;
+	MDB_val		 k = { ENTRY_CASE_ID_LEN, (void *)(uintptr_t)id }, d;
+	int		 rc, op = MDB_SET_RANGE;
+
+	*found = 0;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caselog, &c),
+	    "cursor")) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
+		struct entry	e;
+		int		sig_ok;
+
+		op = MDB_NEXT;
+		if (k.mv_size <= ENTRY_CASE_ID_LEN ||
+		    memcmp(k.mv_data, id, ENTRY_CASE_ID_LEN) != 0)
+			break;
+		*found = 1;
+		rc = log_read(st, t, (const uint8_t *)k.mv_data +
+		    ENTRY_CASE_ID_LEN, k.mv_size - ENTRY_CASE_ID_LEN, &e,
+		    &sig_ok);
+		if (rc != 0)
+			break;
+		rc = fn(&e, sig_ok, arg);
+		entry_release(&e);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	return rc;
+}
+
+static int
+fold_one(const struct entry *e, int sig_ok, void *arg)
+{
+	(void)sig_ok;
+	return merge_apply(arg, e);
+}
+
+/* Rebuilds case id from its log entries, with this node's projection. */
+static int
+fold_case(struct store *st, MDB_txn *t, const char *id, struct case_state *s)
+{
+	int found, rc;
+
+	state_init(s, id);
+	rc = case_entries(st, t, id, fold_one, s, &found);
+	if (rc == 0 && !found)
+		rc = E_NOTFOUND;
+	if (rc != 0) {
+		state_release(s);
+		return rc;
+	}
+	project(st, s);
+	return 0;
+}
+
+struct local_ctx {
+	struct entry	*es;
+	size_t		 n;
+	char		*err;
+	size_t		 errsz;
+};
+
+static int
+local_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct local_ctx	*lc = arg;
+	struct hlc		 clock;
+	uint64_t		 seq, last;
+	struct buf		 rb;
+	int			 rc = 0;
+
+	if ((rc = get_u64(st, t, st->meta, "seq", &seq)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0)
+		return rc;
+	hlc_init(&clock, last, st->skew_ms);
+	buf_init(&rb, ENTRY_ENCODED_MAX + 128);
+	for (size_t i = 0; i < lc->n && rc == 0; i++) {
+		struct entry		*e = &lc->es[i];
+		struct case_state	 s;
+		char			 why[200];
+		int			 exists, held;
+
+		rc = case_load(st, t, e->case_id, &s);
+		exists = rc == 0;
+		if (rc == E_NOTFOUND) {
+			if (!creates_for(e, st->node)) {
+				snprintf(lc->err, lc->errsz,
+				    "entry %zu: no case %s", i + 1,
+				    e->case_id);
+				break;
+			}
+			rc = 0;
+		} else if (rc != 0) {
+			break;
+		}
+		if (exists) {
+			if (s.flags & STATE_F_READONLY) {
+				snprintf(lc->err, lc->errsz, "entry %zu: case "
+				    "%s was referred to %s; this node keeps a "
+				    "read-only copy", i + 1, e->case_id,
+				    s.owner);
+				rc = E_CONFLICT;
+			} else if (!is_central(st) &&
+			    strcmp(s.owner, st->node) != 0) {
+				snprintf(lc->err, lc->errsz, "entry %zu: case "
+				    "%s is owned by %s; only its owner or "
+				    "central may change it", i + 1,
+				    e->case_id, s.owner);
+				rc = E_CONFLICT;
+			}
+			for (size_t j = 0; rc == 0 && j < e->nops; j++) {
+				struct op		*o = &e->ops[j];
+				const struct field	*f;
+				const struct head	*w;
+
+				if (o->type == OP_SET && s.erased.hlc != 0 &&
+				    schema_path_identifying(o->path)) {
+					snprintf(lc->err, lc->errsz, "entry "
+					    "%zu: case %s was erased: %s "
+					    "cannot be set", i + 1, e->case_id,
+					    o->path);
+					rc = E_CONFLICT;
+				}
+				if (o->type != OP_SET || o->base.hlc != 0)
+					continue;
+				if ((f = merge_field(&s, o->path)) != NULL &&
+				    (w = merge_winner(f)) != NULL)
+					o->base = w->st;
+			}
+			state_release(&s);
+			if (rc != 0)
+				break;
+		}
+		if (check_ops(e, why, sizeof(why)) != 0) {
+			snprintf(lc->err, lc->errsz, "entry %zu: %s", i + 1,
+			    why);
+			rc = E_INVAL;
+			break;
+		}
+		strlcpy_(e->origin, st->node, sizeof(e->origin));
+		e->seq = ++seq;
+		if ((rc = hlc_now(&clock, wall(st), &e->hlc)) != 0) {
+			/* Counter exhausted in this millisecond: borrow the
+			 * next one; HLC stays ahead of the wall clock. */
+			clock.last = HLC_MAKE(HLC_MS(clock.last) + 1, 0);
+			e->hlc = clock.last;
+			rc = 0;
+		}
+		buf_reset(&rb);
+		if ((rc = record_make(e, &rb)) != 0) {
+			snprintf(lc->err, lc->errsz, "entry %zu: cannot encode"
+			    " (%s)", i + 1, err_str(rc));
+			break;
+		}
+		if ((rc = apply_entry(st, t, e, rb.data, rb.len, &held)) != 0)
+			break;
+	}
+	buf_release(&rb);
+	if (rc == 0 && lc->err[0] != '\0')
+		rc = E_NOTFOUND;
+	if (rc == 0)
+		rc = put_u64(st, t, st->meta, "seq", seq);
+	if (rc == 0)
+		rc = put_u64(st, t, st->vv, st->node, seq);
+	if (rc == 0)
+		rc = put_u64(st, t, st->meta, "hlc", clock.last);
+	return rc;
+}
+
+int
+store_write_local(struct store *st, struct entry *es, size_t n, char *err,
+    size_t errsz)
+{
+	struct local_ctx	lc = { es, n, err, errsz };
+	int			rc;
+
+	err[0] = '\0';
+	if (st->node[0] == '\0') {
+		snprintf(err, errsz, "store not initialised");
+		return E_NOTFOUND;
+	}
+	rc = txn_run(st, local_fn, &lc);
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, errsz, "%s", err_str(rc));
+	return rc;
+}
+
+int
+store_case_get(struct store *st, const char *id, struct case_state *s)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if (strlen(id) != ENTRY_CASE_ID_LEN)
+		return E_NOTFOUND;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = case_load(st, t, id, s);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_case_each(struct store *st,
+    int (*fn)(const struct case_state *, void *), void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct case_state s;
+
+		if (state_decode(d.mv_data, d.mv_size, &s) != 0) {
+			rc = E_INTEGRITY;
+			break;
+		}
+		rc = fn(&s, arg);
+		state_release(&s);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+struct hist_ctx {
+	struct entry	*es;
+	int		*sig;
+	size_t		 n;
+};
+
+static int
+hist_collect(const struct entry *e, int sig_ok, void *arg)
+{
+	struct hist_ctx *h = arg;
+
+	h->es = xreallocarray(h->es, h->n + 1, sizeof(*h->es));
+	h->sig = xreallocarray(h->sig, h->n + 1, sizeof(*h->sig));
+	entry_copy(&h->es[h->n], e);
+	h->sig[h->n] = sig_ok;
+	h->n++;
+	return 0;
+}
+
+int
+store_case_history(struct store *st, const char *id,
+    int (*fn)(const struct entry *, int, void *), void *arg)
+{
+	struct hist_ctx	 h = { NULL, NULL, 0 };
+	MDB_txn		*t;
+	int		 rc, found;
+
+	if (strlen(id) != ENTRY_CASE_ID_LEN)
+		return E_NOTFOUND;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = case_entries(st, t, id, hist_collect, &h, &found);
+	mdb_txn_abort(t);
+	if (rc == 0 && !found)
+		rc = E_NOTFOUND;
+	/* Present in causal (HLC, then node) order. */
+	for (size_t i = 1; rc == 0 && i < h.n; i++) {
+		for (size_t j = i; j > 0; j--) {
+			const struct entry *a = &h.es[j - 1], *b = &h.es[j];
+			struct entry	tmp;
+			int		ts;
+
+			if (a->hlc < b->hlc || (a->hlc == b->hlc &&
+			    strcmp(a->origin, b->origin) <= 0))
+				break;
+			tmp = h.es[j - 1];
+			h.es[j - 1] = h.es[j];
+			h.es[j] = tmp;
+			ts = h.sig[j - 1];
+			h.sig[j - 1] = h.sig[j];
+			h.sig[j] = ts;
+		}
+	}
+	for (size_t i = 0; i < h.n; i++) {
+		if (rc == 0)
+			rc = fn(&h.es[i], h.sig[i], arg);
+		entry_release(&h.es[i]);
+	}
+	free(h.es);
+	free(h.sig);
+	return rc;
+}
+
+int
+store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
+    uint64_t *bad, char *err, size_t errsz)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	MDB_stat	 ms;
+	struct buf	 a, b;
+	int		 rc;
+
+	*ncases = *nentries = *bad = 0;
+	err[0] = '\0';
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	mdb_stat(t, st->log, &ms);
+	*nentries = ms.ms_entries;
+	buf_init(&a, STATE_ENCODED_MAX);
+	buf_init(&b, STATE_ENCODED_MAX);
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	/* Every case in the table equals the fold of its log entries. */
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct case_state	s;
+		char			id[ENTRY_CASE_ID_LEN + 1];
+		const char		*why = NULL;
+
+		(*ncases)++;
+		if (k.mv_size != ENTRY_CASE_ID_LEN) {
+			why = "bad key in case table";
+			id[0] = '\0';
+		} else {
+			memcpy(id, k.mv_data, ENTRY_CASE_ID_LEN);
+			id[ENTRY_CASE_ID_LEN] = '\0';
+			rc = fold_case(st, t, id, &s);
+			if (rc == E_NOTFOUND) {
+				why = "in the case table but not in the log";
+			} else if (rc != 0) {
+				why = "its log entries do not decode";
+			} else {
+				buf_reset(&a);
+				buf_reset(&b);
+				state_encode(&s, &a);
+				state_release(&s);
+				if (state_decode(d.mv_data, d.mv_size, &s) !=
+				    0) {
+					why = "stored state does not decode";
+				} else {
+					state_encode(&s, &b);
+					state_release(&s);
+					if (a.len != b.len || memcmp(a.data,
+					    b.data, a.len) != 0)
+						why = "differs from the fold "
+						    "of its log";
+				}
+			}
+		}
+		if (why != NULL) {
+			if (*bad == 0)
+				snprintf(err, errsz, "case %s: %s", id, why);
+			(*bad)++;
+		}
+	}
+	mdb_cursor_close(c);
+	/* Every case in the log is in the table. */
+	if (mdb_cursor_open(t, st->caselog, &c) == 0) {
+		char last[ENTRY_CASE_ID_LEN + 1] = "";
+
+		while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+			char id[ENTRY_CASE_ID_LEN + 1];
+			MDB_val ck, cd;
+
+			if (k.mv_size <= ENTRY_CASE_ID_LEN)
+				continue;
+			memcpy(id, k.mv_data, ENTRY_CASE_ID_LEN);
+			id[ENTRY_CASE_ID_LEN] = '\0';
+			if (strcmp(id, last) == 0)
+				continue;
+			memcpy(last, id, sizeof(last));
+			ck.mv_data = id;
+			ck.mv_size = ENTRY_CASE_ID_LEN;
+			if (mdb_get(t, st->cases, &ck, &cd) != 0) {
+				if (*bad == 0)
+					snprintf(err, errsz, "case %s: in the "
+					    "log but not in the case table",
+					    id);
+				(*bad)++;
+			}
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(t);
+	buf_release(&a);
+	buf_release(&b);
+	return *bad ? E_INTEGRITY : 0;
+}
+
+void
+rec_batch_free(struct rec_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->recs[i].data);
+	free(b->recs);
+	memset(b, 0, sizeof(*b));
+}
+
+static void
+batch_add(struct rec_batch *b, uint64_t pos, const void *p, size_t len)
+{
+	b->recs = xreallocarray(b->recs, b->n + 1, sizeof(*b->recs));
+	b->recs[b->n].pos = pos;
+	b->recs[b->n].data = xmalloc(len);
+	memcpy(b->recs[b->n].data, p, len);
+	b->recs[b->n].len = len;
+	b->n++;
+	b->bytes += len;
+}
+
+int
+store_scan_own(struct store *st, uint64_t after, size_t max_bytes,
+    struct rec_batch *b)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	uint8_t		 lk[LOGKEY_MAX];
+	size_t		 plen = strlen(st->node);
+	MDB_val		 k, d;
+	int		 rc, op = MDB_SET_RANGE;
+
+	memset(b, 0, sizeof(*b));
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->log, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	k.mv_data = lk;
+	k.mv_size = seqkey(lk, st->node, after + 1);
+	while (mdb_cursor_get(c, &k, &d, op) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != plen + 9 || memcmp(k.mv_data, st->node,
+		    plen) != 0)
+			break;
+		if (b->n >= STORE_BATCH_MAX || (b->n > 0 &&
+		    b->bytes + d.mv_size > max_bytes)) {
+			b->more = 1;
+			break;
+		}
+		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
+		    d.mv_data, d.mv_size);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return 0;
+}
+
+int
+store_scan_feed(struct store *st, const char *peer, uint64_t after,
+    size_t max_bytes, struct rec_batch *b)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	uint8_t		 fk[LOGKEY_MAX];
+	size_t		 plen = strlen(peer);
+	MDB_val		 k, d;
+	int		 rc = 0, op = MDB_SET_RANGE;
+
+	memset(b, 0, sizeof(*b));
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, after + 1);
+	while (mdb_cursor_get(c, &k, &d, op) == 0) {
+		MDB_val lk = d, rv;
+
+		op = MDB_NEXT;
+		if (k.mv_size != plen + 9 || memcmp(k.mv_data, peer,
+		    plen) != 0)
+			break;
+		if ((rc = mdb_get(t, st->log, &lk, &rv)) != 0) {
+			rc = E_INTEGRITY;
+			break;
+		}
+		if (b->n >= STORE_BATCH_MAX || (b->n > 0 &&
+		    b->bytes + rv.mv_size > max_bytes)) {
+			b->more = 1;
+			break;
+		}
+		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
+		    rv.mv_data, rv.mv_size);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	if (rc != 0)
+		rec_batch_free(b);
+	return rc;
+}
+
+static int
+peer_read(struct store *st, MDB_txn *t, const char *peer,
+    struct peer_info *pi)
+{
+	MDB_val			k = { strlen(peer), (void *)(uintptr_t)peer }, d;
+	struct peer_disk	pd;
+	int			rc;
+
+	memset(pi, 0, sizeof(*pi));
+	strlcpy_(pi->node, peer, sizeof(pi->node));
+	if ((rc = mdb_get(t, st->peers, &k, &d)) != 0)
+		return mdb_err(st, rc, "get peer");
+	if (d.mv_size != sizeof(pd))
+		return E_INTEGRITY;
+	memcpy(&pd, d.mv_data, sizeof(pd));
+	if (pd.version != 1)
+		return E_INTEGRITY;
+	*pi = pd.info;
+	pi->node[HLC_NODE_MAX] = '\0';
+	pi->last_error[sizeof(pi->last_error) - 1] = '\0';
+	return 0;
+}
+
+static int
+peer_write(struct store *st, MDB_txn *t, const struct peer_info *pi)
+{
+	struct peer_disk	pd;
+	MDB_val			k, d;
+
+	memset(&pd, 0, sizeof(pd));
+	pd.version = 1;
+	pd.info = *pi;
+	k.mv_data = (void *)(uintptr_t)pi->node;
+	k.mv_size = strlen(pi->node);
+	d.mv_data = &pd;
+	d.mv_size = sizeof(pd);
+	return mdb_err(st, mdb_put(t, st->peers, &k, &d, 0), "put peer");
+}
+
+/* Keeps a refused entry out of the log, with its reason, for audit. */
+static int
+refuse(struct store *st, MDB_txn *t, const struct entry *e, const char *why,
+    const struct rec *r)
+{
+	uint8_t		 rk[LOGKEY_MAX];
+	struct buf	 b;
+	MDB_val		 k, d;
+	int		 rc;
+
+	log_warnx("refused entry %s/%llu (case %s): %s", e->origin,
+	    (unsigned long long)e->seq, e->case_id, why);
+	buf_init(&b, ENTRY_ENCODED_MAX + 512);
+	buf_append(&b, why, strlen(why) + 1);
+	if ((rc = buf_append(&b, r->data, r->len)) == 0) {
+		k.mv_data = rk;
+		k.mv_size = seqkey(rk, e->origin, e->seq);
+		d.mv_data = b.data;
+		d.mv_size = b.len;
+		rc = mdb_err(st, mdb_put(t, st->refused, &k, &d, 0),
+		    "put refused");
+	}
+	buf_release(&b);
+	return rc;
+}
+
+/* Central's authorisation of an entry from a province. */
+static int
+authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
+    size_t whysz)
+{
+	struct case_state	s;
+	int			rc;
+
+	rc = case_load(st, t, e->case_id, &s);
+	if (rc == E_NOTFOUND) {
+		if (!creates_for(e, e->origin)) {
+			snprintf(why, whysz, "%s may not create a case owned "
+			    "by another node", e->origin);
+			return E_AUTH;
+		}
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (strcmp(s.owner, e->origin) != 0) {
+		snprintf(why, whysz, "%s does not own case %s (owner %s)",
+		    e->origin, e->case_id, s.owner);
+		rc = E_AUTH;
+	}
+	state_release(&s);
+	return rc;
+}
+
+struct remote_ctx {
+	const char		*peer;
+	const struct rec	*recs;
+	size_t			 n;
+	struct apply_stats	*stats;
+	char			*err;
+	size_t			 errsz;
+};
+
+static int
+remote_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct remote_ctx	*rc_ = arg;
+	struct peer_info	 pi;
+	struct hlc		 clock;
+	uint64_t		 vv, last, cursor;
+	int			 central = is_central(st), rc;
+	uint64_t		 w = wall(st);
+
+	memset(rc_->stats, 0, sizeof(*rc_->stats));
+	rc = peer_read(st, t, rc_->peer, &pi);
+	if (rc != 0 && rc != E_NOTFOUND)
+		return rc;
+	if ((rc = get_u64(st, t, st->vv, rc_->peer, &vv)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0)
+		return rc;
+	hlc_init(&clock, last, st->skew_ms);
+	cursor = central ? vv : pi.feed_recv;
+	for (size_t i = 0; i < rc_->n; i++) {
+		const struct rec	*r = &rc_->recs[i];
+		struct entry		 e;
+		char			 why[200];
+		int			 sig_ok, held;
+
+		if (r->pos <= cursor) {
+			rc_->stats->duplicates++;
+			continue;
+		}
+		if (r->pos != cursor + 1) {
+			snprintf(rc_->err, rc_->errsz, "gap from %s: expected "
+			    "%llu, got %llu", rc_->peer,
+			    (unsigned long long)cursor + 1,
+			    (unsigned long long)r->pos);
+			return E_GAP;
+		}
+		if (record_open(r->data, r->len, &e, &sig_ok) != 0) {
+			snprintf(rc_->err, rc_->errsz, "record %llu from %s "
+			    "does not decode", (unsigned long long)r->pos,
+			    rc_->peer);
+			return E_PROTO;
+		}
+		if (central && (strcmp(e.origin, rc_->peer) != 0 ||
+		    e.seq != r->pos)) {
+			snprintf(rc_->err, rc_->errsz, "record %llu from %s "
+			    "is %s/%llu", (unsigned long long)r->pos,
+			    rc_->peer, e.origin, (unsigned long long)e.seq);
+			entry_release(&e);
+			return E_PROTO;
+		}
+		cursor = r->pos;
+		why[0] = '\0';
+		if (!hlc_check_skew(e.hlc, w, st->skew_ms))
+			snprintf(why, sizeof(why), "stamped %llu ms in the "
+			    "future, beyond the %llu ms skew bound",
+			    (unsigned long long)(HLC_MS(e.hlc) - w),
+			    (unsigned long long)st->skew_ms);
+		else if (check_ops(&e, why, sizeof(why)) != 0)
+			;
+		else if (central && (rc = authorise(st, t, &e, why,
+		    sizeof(why))) != 0 && rc != E_AUTH) {
+			entry_release(&e);
+			return rc;
+		}
+		if (why[0] != '\0') {
+			rc = refuse(st, t, &e, why, r);
+			entry_release(&e);
+			if (rc != 0)
+				return rc;
+			rc_->stats->refused++;
+			pi.refused++;
+			continue;
+		}
+		if (strcmp(e.origin, st->node) == 0) {
+			/* Our own entry echoed back: we hold it. */
+			rc_->stats->duplicates++;
+			entry_release(&e);
+			continue;
+		}
+		hlc_update(&clock, e.hlc, w);
+		rc = apply_entry(st, t, &e, r->data, r->len, &held);
+		if (rc == 0 && !central) {
+			uint64_t ov;
+			if ((rc = get_u64(st, t, st->vv, e.origin, &ov)) == 0 &&
+			    e.seq > ov)
+				rc = put_u64(st, t, st->vv, e.origin, e.seq);
+		}
+		entry_release(&e);
+		if (rc != 0)
+			return rc;
+		if (held)
+			rc_->stats->duplicates++;
+		else
+			rc_->stats->applied++;
+	}
+	rc_->stats->last_pos = cursor;
+	if (central)
+		rc = put_u64(st, t, st->vv, rc_->peer, cursor);
+	else
+		pi.feed_recv = cursor;
+	if (rc == 0)
+		rc = peer_write(st, t, &pi);
+	if (rc == 0)
+		rc = put_u64(st, t, st->meta, "hlc", clock.last);
+	return rc;
+}
+
+int
+store_apply_remote(struct store *st, const char *peer, const struct rec *recs,
+    size_t n, struct apply_stats *stats, char *err, size_t errsz)
+{
+	struct remote_ctx	ctx = { peer, recs, n, stats, err, errsz };
+	int			rc;
+
+	err[0] = '\0';
+	rc = txn_run(st, remote_fn, &ctx);
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, errsz, "%s", err_str(rc));
+	return rc;
+}
+
+int
+store_peer_get(struct store *st, const char *peer, struct peer_info *pi)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = peer_read(st, t, peer, pi);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+static int
+peer_put_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	return peer_write(st, t, arg);
+}
+
+int
+store_peer_put(struct store *st, const struct peer_info *pi)
+{
+	return txn_run(st, peer_put_fn, (void *)(uintptr_t)pi);
+}
+
+int
+store_peer_each(struct store *st,
+    int (*fn)(const struct peer_info *, void *), void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->peers, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct peer_info	pi;
+		char			name[HLC_NODE_MAX + 1];
+
+		if (k.mv_size > HLC_NODE_MAX)
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if (peer_read(st, t, name, &pi) == 0)
+			rc = fn(&pi, arg);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_feed_last(struct store *st, const char *peer, uint64_t *pos)
+{
+	char	 mk[HLC_NODE_MAX + 8];
+	MDB_txn	*t;
+	int	 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	snprintf(mk, sizeof(mk), "feed:%s", peer);
+	rc = get_u64(st, t, st->meta, mk, pos);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_vv_get(struct store *st, const char *origin, uint64_t *seq)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = get_u64(st, t, st->vv, origin, seq);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_vv_each(struct store *st, int (*fn)(const char *, uint64_t, void *),
+    void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->vv, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		char name[HLC_NODE_MAX + 1];
+
+		if (k.mv_size > HLC_NODE_MAX || d.mv_size != 8)
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		rc = fn(name, be64_get(d.mv_data), arg);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
+}

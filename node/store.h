@@ -1,0 +1,164 @@
+/*
+ * store.h - the node's LMDB store: case table, change log, version vector,
+ * per-peer feeds and cursors, conflicts.  The only module that includes
+ * lmdb.h; it exposes domain operations, never MDB_val.
+ *
+ * Every write is ONE LMDB write transaction: a local write appends its entry
+ * and updates the case; a received batch applies all its entries, the
+ * vector and the feeds.  A transaction begins and ends in one function here.
+ * When the map is full the transaction is aborted, the map grown and the
+ * whole transaction run again, so MDB_MAP_FULL is never fatal.
+ */
+#ifndef CASESYNC_STORE_H
+#define CASESYNC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/hlc.h"
+#include "../proto/entry.h"
+#include "../proto/state.h"
+
+struct store;
+
+#define STORE_ROLE_PROVINCE	"province"
+#define STORE_ROLE_CENTRAL	"central"
+#define STORE_BATCH_MAX		1024		/* records per batch */
+#define STORE_BATCH_BYTES	(1024 * 1024)	/* bytes per batch */
+
+struct store_info {
+	char		node[HLC_NODE_MAX + 1];
+	char		role[16];
+	uint64_t	seq;		/* last local seq */
+	uint64_t	hlc;		/* last HLC issued or seen */
+	uint64_t	ncases;
+	uint64_t	nentries;	/* change log length, all origins */
+	uint64_t	nconflicts;	/* fields with open conflicts */
+	uint64_t	map_size;
+};
+
+/* What a node remembers about one peer (central: each province;
+ * province: central). */
+struct peer_info {
+	char		node[HLC_NODE_MAX + 1];
+	uint64_t	last_sync_ms;	/* last session that completed */
+	uint64_t	last_attempt_ms;
+	uint64_t	sent_acked;	/* province: own seq central acked */
+	uint64_t	feed_acked;	/* central: feed position acked */
+	uint64_t	feed_recv;	/* province: feed position applied */
+	uint64_t	refused;	/* entries refused from/at this peer */
+	char		last_error[128];
+};
+
+/* A record copied out of the log, with its position in a scan. */
+struct rec {
+	uint64_t	pos;		/* seq (origin scan) or feed position */
+	uint8_t		*data;		/* owned */
+	size_t		 len;
+};
+
+struct rec_batch {
+	struct rec	*recs;
+	size_t		 n;
+	size_t		 bytes;
+	int		 more;		/* the scan stopped at a limit */
+};
+
+struct apply_stats {
+	uint64_t	applied;	/* new entries applied */
+	uint64_t	duplicates;	/* already held: no-ops */
+	uint64_t	refused;	/* refused with a logged reason */
+	uint64_t	last_pos;	/* highest position now covered */
+};
+
+/* Opens (creating if need be) the store in dir/data.mdb.  Returns 0, E_IO
+ * (missing or unreadable directory, with the reason in err) or E_STORE. */
+int	store_open(const char *dir, struct store **out, char *err,
+	    size_t errsz);
+void	store_close(struct store **st);
+
+/* Records the node id and role of a new store.  E_INVAL if already set. */
+int	store_init_node(struct store *st, const char *node, const char *role);
+/* Fills *info.  E_NOTFOUND when the store was never initialised. */
+int	store_info(struct store *st, struct store_info *info);
+
+/* Sets the skew bound (ms) used for remote stamps and the test-only clock
+ * offset (ms, signed) added to the wall clock. */
+void	store_set_clock(struct store *st, uint64_t skew_ms, int64_t offset_ms);
+
+/*
+ * Local writes: each entry in es[n] names its case_id, author and ops.  For
+ * every OP_SET whose base is empty the store fills in the current winner's
+ * stamp (the value the author saw).  The store assigns origin, seq and hlc,
+ * checks ownership (only the owner or central may change a case; a case is
+ * created by an entry whose ops include OP_TRANSFER to this node), checks
+ * each op against the schema, applies, and appends to the log, all in ONE
+ * transaction.  Returns 0; E_NOTFOUND (no such case), E_CONFLICT (not the
+ * owner, read-only copy), E_INVAL (schema); E_FULL; E_STORE.  On error
+ * nothing is written and err names the first bad entry ("entry N: ...").
+ */
+int	store_write_local(struct store *st, struct entry *es, size_t n,
+	    char *err, size_t errsz);
+
+/* Copies the current state of case id into *s (caller owns; release with
+ * state_release).  Returns 0 or E_NOTFOUND. */
+int	store_case_get(struct store *st, const char *id, struct case_state *s);
+
+/* Calls fn for every case in id order; fn returns non-zero to stop.  The
+ * state is borrowed for the call only.  Returns 0 or the first error. */
+int	store_case_each(struct store *st,
+	    int (*fn)(const struct case_state *, void *), void *arg);
+
+/* Calls fn with every log entry of case id, in HLC order, with whether its
+ * signature verified (-1: unsigned).  Returns 0 or E_NOTFOUND. */
+int	store_case_history(struct store *st, const char *id,
+	    int (*fn)(const struct entry *, int sig_ok, void *), void *arg);
+
+/* Rebuilds every case from the log and compares with the case table.
+ * Returns 0 when they agree, E_INTEGRITY otherwise, with a count of
+ * mismatching cases in *bad and a description of the first in err. */
+int	store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
+	    uint64_t *bad, char *err, size_t errsz);
+
+/* Scans this node's own entries with seq > after into *b (limits:
+ * STORE_BATCH_MAX records, max_bytes).  Caller owns *b (rec_batch_free). */
+int	store_scan_own(struct store *st, uint64_t after, size_t max_bytes,
+	    struct rec_batch *b);
+/* Central: scans the feed of peer with position > after. */
+int	store_scan_feed(struct store *st, const char *peer, uint64_t after,
+	    size_t max_bytes, struct rec_batch *b);
+void	rec_batch_free(struct rec_batch *b);
+
+/*
+ * Applies records received from peer in ONE transaction.
+ * Central receiving from a province: positions are the province's seqs;
+ * each must be the next seq of that origin (duplicates are no-ops, a gap
+ * is E_GAP and nothing is applied).  Entries whose origin is not the peer
+ * are E_PROTO.  An entry for a case the peer may not change is refused
+ * (counted, logged, kept out of the case table) and the rest applies.
+ * Province receiving from central: positions are feed positions; each must
+ * be the next one (E_GAP otherwise).  Entries already held are no-ops.
+ * Remote stamps beyond the skew bound are refused.  Returns 0 with *stats,
+ * E_PROTO / E_GAP / E_FULL / E_STORE with nothing applied.
+ */
+int	store_apply_remote(struct store *st, const char *peer,
+	    const struct rec *recs, size_t n, struct apply_stats *stats,
+	    char *err, size_t errsz);
+
+/* Peer bookkeeping.  store_peer_get returns E_NOTFOUND for a new peer
+ * (with *pi zeroed and node set). */
+int	store_peer_get(struct store *st, const char *peer,
+	    struct peer_info *pi);
+int	store_peer_put(struct store *st, const struct peer_info *pi);
+/* Calls fn for every known peer. */
+int	store_peer_each(struct store *st,
+	    int (*fn)(const struct peer_info *, void *), void *arg);
+/* Central: the highest feed position queued for peer (0 when none). */
+int	store_feed_last(struct store *st, const char *peer, uint64_t *pos);
+/* Highest contiguous seq applied from origin (the version vector). */
+int	store_vv_get(struct store *st, const char *origin, uint64_t *seq);
+/* Calls fn for every (origin, seq) of the version vector. */
+int	store_vv_each(struct store *st,
+	    int (*fn)(const char *, uint64_t, void *), void *arg);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * entry.h - the change entry: the unit of the change log and of replication.
+ *
+ * An entry is one local write: (origin, seq) names it uniquely; hlc is its
+ * stamp (with origin as the tie-break); ops are applied to one case.
+ * Values are canonical JSON text (a scalar, an array of strings, or for an
+ * event an object); the case schema (node/schema.c) validates them on every
+ * apply, so the codec only bounds their length.
+ *
+ * Encoding (msgpack, see proto/SCHEMA.md):
+ *   entry = [ver=1, origin:str, seq:uint, hlc:uint, author:str, case:str,
+ *            ops:array]
+ *   op    = [1 SET, path:str, value:str, base_hlc:uint, base_node:str,
+ *            also:[[hlc:uint, node:str] ...]]
+ *         | [2 EVENT, collection:str, event_id:str, event:str]
+ *         | [3 TRANSFER, to:str]
+ *         | [4 ERASE]
+ * A stored or transmitted record wraps the entry with its signature:
+ *   record = [ver=1, entry:bin, sig:bin (0 or 64 bytes)]
+ */
+#ifndef CASESYNC_ENTRY_H
+#define CASESYNC_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/hlc.h"
+
+#define ENTRY_VERSION		1
+#define ENTRY_MAX_OPS		128
+#define ENTRY_MAX_ALSO		16	/* stamps a resolution supersedes */
+#define ENTRY_PATH_MAX		48	/* field path or collection name */
+#define ENTRY_EVID_MAX		40
+#define ENTRY_AUTHOR_MAX	64
+#define ENTRY_CASE_ID_LEN	36	/* UUID text, exactly */
+#define ENTRY_VALUE_MAX		4096	/* JSON text of one value/event */
+#define ENTRY_ENCODED_MAX	(256 * 1024)
+#define RECORD_SIG_LEN		64
+
+enum op_type {
+	OP_SET = 1,
+	OP_EVENT = 2,
+	OP_TRANSFER = 3,
+	OP_ERASE = 4,
+};
+
+struct op {
+	enum op_type	 type;
+	/* OP_SET: field path; OP_EVENT: collection name. */
+	char		 path[ENTRY_PATH_MAX + 1];
+	/* OP_EVENT: event id. */
+	char		 evid[ENTRY_EVID_MAX + 1];
+	/* OP_SET: JSON value; OP_EVENT: JSON object.  Owned, NUL-terminated,
+	 * value_len bytes without the NUL.  NULL for other types. */
+	char		*value;
+	size_t		 value_len;
+	/* OP_SET: the stamp the author saw (hlc 0 = none). */
+	struct stamp	 base;
+	/* OP_SET: further stamps this write supersedes (a resolution). */
+	struct stamp	 also[ENTRY_MAX_ALSO];
+	size_t		 nalso;
+	/* OP_TRANSFER: the new owner. */
+	char		 to[HLC_NODE_MAX + 1];
+};
+
+struct entry {
+	char		 origin[HLC_NODE_MAX + 1];
+	uint64_t	 seq;		/* 1, 2, ... per origin */
+	uint64_t	 hlc;
+	char		 author[ENTRY_AUTHOR_MAX + 1];
+	char		 case_id[ENTRY_CASE_ID_LEN + 1];
+	struct op	*ops;		/* owned */
+	size_t		 nops;
+};
+
+/* Initialises an empty entry. */
+void	entry_init(struct entry *e);
+/* Frees the ops and their values; the entry is empty afterwards. */
+void	entry_release(struct entry *e);
+/* Appends a zeroed op of type t and returns it (borrowed, valid until the
+ * next entry_add_op or entry_release).  Returns NULL past ENTRY_MAX_OPS. */
+struct op *entry_add_op(struct entry *e, enum op_type t);
+/* Sets op->value to a copy of v (len bytes).  Returns 0 or E_TOOBIG. */
+int	op_set_value(struct op *o, const char *v, size_t len);
+/* Deep copy.  Caller owns *dst (entry_release). */
+void	entry_copy(struct entry *dst, const struct entry *src);
+
+/* Appends the msgpack encoding of e to out.  Returns 0, E_INVAL when e
+ * breaks a limit or an identifier rule, or E_TOOBIG from the buffer. */
+int	entry_encode(const struct entry *e, struct buf *out);
+/*
+ * Strictly decodes exactly len bytes into *e (which the caller passes
+ * uninitialised).  Every type, length and count is checked; trailing bytes,
+ * unknown op types and invalid ids are E_PROTO.  On error *e is left empty
+ * (nothing to release); on success the caller owns it.
+ */
+int	entry_decode(const uint8_t *p, size_t len, struct entry *e);
+
+/* Wraps an encoded entry and its signature (siglen 0 or RECORD_SIG_LEN). */
+int	record_encode(const uint8_t *ent, size_t entlen, const uint8_t *sig,
+	    size_t siglen, struct buf *out);
+/* Splits a record.  *ent and *sig borrow from p; *siglen is 0 or 64.
+ * Returns 0 or E_PROTO. */
+int	record_decode(const uint8_t *p, size_t len, const uint8_t **ent,
+	    size_t *entlen, const uint8_t **sig, size_t *siglen);
+
+#ifdef SELFTEST
+int	entry_selftest(void);
+#endif
+
+#endif

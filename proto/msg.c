@@ -1,0 +1,213 @@
+#include "msg.h"
+#include "mp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/util.h"
+
+void
+msg_release(struct msg *m)
+{
+	free(m->recs);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+msg_encode(const struct msg *m, struct buf *out)
+{
+	struct mp_wr w;
+
+	mp_wr_init(&w, out, MSG_MAX_BYTES);
+	switch (m->type) {
+	case MSG_HELLO:
+	case MSG_WELCOME:
+		if (!node_id_valid(m->node) || m->window == 0 ||
+		    m->window > MSG_WINDOW_MAX)
+			return E_INVAL;
+		mp_put_array(&w, 6);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_cstr(&w, m->node);
+		mp_put_uint(&w, m->a);
+		mp_put_uint(&w, m->b);
+		mp_put_uint(&w, m->window);
+		break;
+	case MSG_BATCH:
+		if (m->nrecs > MSG_BATCH_MAX || m->more > 1)
+			return E_INVAL;
+		mp_put_array(&w, 5);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_uint(&w, m->no);
+		mp_put_uint(&w, m->more);
+		mp_put_array(&w, m->nrecs);
+		for (size_t i = 0; i < m->nrecs; i++) {
+			if (m->recs[i].pos == 0)
+				return E_INVAL;
+			mp_put_array(&w, 2);
+			mp_put_uint(&w, m->recs[i].pos);
+			mp_put_bin(&w, m->recs[i].data, m->recs[i].len);
+		}
+		break;
+	case MSG_ACK:
+		mp_put_array(&w, 7);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_uint(&w, m->no);
+		mp_put_uint(&w, m->pos);
+		mp_put_uint(&w, m->applied);
+		mp_put_uint(&w, m->dup);
+		mp_put_uint(&w, m->refused);
+		break;
+	case MSG_BYE:
+		mp_put_array(&w, 2);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		break;
+	case MSG_ERROR:
+		if (!mp_cstr_ok(m->reason, sizeof(m->reason)))
+			return E_INVAL;
+		mp_put_array(&w, 4);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_uint(&w, m->code);
+		mp_put_cstr(&w, m->reason);
+		break;
+	default:
+		return E_INVAL;
+	}
+	return mp_wr_finish(&w);
+}
+
+static int
+decode(struct mp_rd *r, struct msg *m)
+{
+	uint64_t	ver, type;
+	size_t		n;
+
+	if (mp_read_array(r, &n) || n < 2 || mp_read_uint(r, &ver) ||
+	    ver != MSG_VERSION || mp_read_uint(r, &type))
+		return E_PROTO;
+	m->type = (enum msg_type)type;
+	switch (type) {
+	case MSG_HELLO:
+	case MSG_WELCOME:
+		if (n != 6 || mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
+		    !node_id_valid(m->node) || mp_read_uint(r, &m->a) ||
+		    mp_read_uint(r, &m->b) || mp_read_uint(r, &m->window) ||
+		    m->window == 0 || m->window > MSG_WINDOW_MAX)
+			return E_PROTO;
+		return 0;
+	case MSG_BATCH:
+		if (n != 5 || mp_read_uint(r, &m->no) ||
+		    mp_read_uint(r, &m->more) || m->more > 1 ||
+		    mp_read_array(r, &m->nrecs) || m->nrecs > MSG_BATCH_MAX)
+			return E_PROTO;
+		m->recs = xcalloc(m->nrecs ? m->nrecs : 1, sizeof(*m->recs));
+		for (size_t i = 0; i < m->nrecs; i++) {
+			struct msg_rec *rec = &m->recs[i];
+
+			if (mp_read_array_n(r, 2) ||
+			    mp_read_uint(r, &rec->pos) || rec->pos == 0 ||
+			    mp_read_bin(r, &rec->data, &rec->len) ||
+			    rec->len == 0)
+				return E_PROTO;
+			/* Positions must ascend by one within a batch. */
+			if (i > 0 && rec->pos != m->recs[i - 1].pos + 1)
+				return E_PROTO;
+		}
+		return 0;
+	case MSG_ACK:
+		if (n != 7 || mp_read_uint(r, &m->no) ||
+		    mp_read_uint(r, &m->pos) || mp_read_uint(r, &m->applied) ||
+		    mp_read_uint(r, &m->dup) || mp_read_uint(r, &m->refused))
+			return E_PROTO;
+		return 0;
+	case MSG_BYE:
+		return n == 2 ? 0 : E_PROTO;
+	case MSG_ERROR:
+		if (n != 4 || mp_read_uint(r, &m->code) ||
+		    mp_read_cstr(r, m->reason, MSG_REASON_MAX))
+			return E_PROTO;
+		return 0;
+	default:
+		return E_PROTO;
+	}
+}
+
+int
+msg_decode(const uint8_t *p, size_t len, struct msg *m)
+{
+	struct mp_rd r;
+
+	memset(m, 0, sizeof(*m));
+	if (len > MSG_MAX_BYTES)
+		return E_PROTO;
+	mp_rd_init(&r, p, len);
+	if (decode(&r, m) != 0 || mp_rd_end(&r) != 0) {
+		msg_release(m);
+		return E_PROTO;
+	}
+	return 0;
+}
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+int
+msg_selftest(void)
+{
+	struct msg	m, d;
+	struct msg_rec	recs[3] = { { 7, (const uint8_t *)"abc", 3 },
+	    { 8, (const uint8_t *)"de", 2 }, { 9, (const uint8_t *)"f", 1 } };
+	struct buf	b;
+
+	buf_init(&b, MSG_MAX_BYTES);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HELLO;
+	strlcpy_(m.node, "lao-cai", sizeof(m.node));
+	m.a = 5;
+	m.b = 9;
+	m.window = 4;
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_HELLO && strcmp(d.node, "lao-cai") == 0 &&
+	    d.a == 5 && d.b == 9 && d.window == 4);
+	msg_release(&d);
+	/* Every truncation is refused. */
+	for (size_t i = 0; i < b.len; i++)
+		ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_BATCH;
+	m.no = 3;
+	m.more = 1;
+	m.recs = recs;
+	m.nrecs = 3;
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.nrecs == 3 && d.recs[1].pos == 8 && d.recs[1].len == 2 &&
+	    memcmp(d.recs[1].data, "de", 2) == 0 && d.more == 1);
+	msg_release(&d);
+	for (size_t i = 0; i < b.len; i++) {
+		uint8_t save = b.data[i];
+		/* Any single corrupted byte decodes cleanly or is refused. */
+		b.data[i] ^= 0x5a;
+		if (msg_decode(b.data, b.len, &d) == 0)
+			msg_release(&d);
+		b.data[i] = save;
+	}
+	/* A trailing byte is refused. */
+	buf_append(&b, "", 1);
+	ST_CHECK(msg_decode(b.data, b.len, &d) == E_PROTO);
+	/* Positions that do not ascend by one are refused. */
+	buf_reset(&b);
+	recs[1].pos = 10;
+	ST_OK(msg_encode(&m, &b));
+	ST_CHECK(msg_decode(b.data, b.len, &d) == E_PROTO);
+	buf_release(&b);
+	return 0;
+}
+#endif

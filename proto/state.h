@@ -1,0 +1,87 @@
+/*
+ * state.h - the materialised state of one case, as kept in the case table,
+ * and its strict msgpack codec.
+ *
+ * The state is a fold of the case's change entries (node/merge.c does the
+ * folding).  Every array is kept sorted, so two nodes that applied the same
+ * set of entries in any order hold byte-identical encodings.
+ *
+ * Encoding: [ver=1, id:str, owner:str, owner_hlc:uint, owner_node:str,
+ *            erased_hlc:uint, erased_node:str, flags:uint,
+ *            fields:[[path:str, heads:[[hlc, node, author, value:bin]...],
+ *                     seen:[[hlc, node]...]] ...],
+ *            events:[[coll:str, id:str, hlc, node, author, value:bin] ...]]
+ */
+#ifndef CASESYNC_STATE_H
+#define CASESYNC_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/hlc.h"
+#include "entry.h"
+
+#define STATE_VERSION		1
+#define STATE_MAX_FIELDS	256
+#define STATE_MAX_HEADS		64	/* concurrent values of one field */
+#define STATE_MAX_SEEN		4096	/* superseded stamps of one field */
+#define STATE_MAX_EVENTS	8192
+#define STATE_ENCODED_MAX	(16 * 1024 * 1024)
+
+#define STATE_F_READONLY	0x1	/* a copy kept after a transfer away */
+
+/* One concurrent value of a field.  value is opaque bytes to the codec (JSON
+ * text, or ciphertext at rest for identifying fields). */
+struct head {
+	struct stamp	 st;
+	char		 author[ENTRY_AUTHOR_MAX + 1];
+	uint8_t		*value;		/* owned */
+	size_t		 value_len;
+};
+
+struct field {
+	char		 path[ENTRY_PATH_MAX + 1];
+	struct head	*heads;		/* sorted by stamp, ascending */
+	size_t		 nheads;
+	struct stamp	*seen;		/* sorted by stamp, ascending */
+	size_t		 nseen;
+};
+
+struct event {
+	char		 coll[ENTRY_PATH_MAX + 1];
+	char		 id[ENTRY_EVID_MAX + 1];
+	struct stamp	 st;
+	char		 author[ENTRY_AUTHOR_MAX + 1];
+	uint8_t		*value;		/* owned */
+	size_t		 value_len;
+};
+
+struct case_state {
+	char		 id[ENTRY_CASE_ID_LEN + 1];
+	char		 owner[HLC_NODE_MAX + 1];	/* "" until known */
+	struct stamp	 owner_st;
+	struct stamp	 erased;	/* hlc 0: not erased */
+	uint64_t	 flags;
+	struct field	*fields;	/* sorted by path */
+	size_t		 nfields;
+	struct event	*events;	/* sorted by (coll, id) */
+	size_t		 nevents;
+};
+
+void	state_init(struct case_state *s, const char *id);
+void	state_release(struct case_state *s);
+/* Deep copy; caller owns *dst. */
+void	state_copy(struct case_state *dst, const struct case_state *src);
+
+/* Appends the encoding to out.  Returns 0 or E_TOOBIG. */
+int	state_encode(const struct case_state *s, struct buf *out);
+/* Strict decode of exactly len bytes (sortedness and limits checked).
+ * On error *s is left empty; on success the caller owns it. */
+int	state_decode(const uint8_t *p, size_t len, struct case_state *s);
+
+#ifdef SELFTEST
+int	state_selftest(void);
+#endif
+
+#endif
