@@ -903,16 +903,15 @@ add_set(struct entry *e, const char *path, const struct canon *c,
 {
 	struct op	*o;
 
-	if ((o = entry_add_op(e, OP_SET)) == NULL)
-		goto toomany;
+	if ((o = entry_add_op(e, OP_SET)) == NULL) {
+		fail(err, errsz, "too many changes for one entry (at most %d)",
+		    ENTRY_MAX_OPS);
+		return E_TOOBIG;
+	}
 	strlcpy_(o->path, path, sizeof(o->path));
 	if (op_set_value(o, (const char *)c->b.data, c->b.len) != 0)
 		return fail(err, errsz, "%s: too large", path);
 	return 0;
-toomany:
-	fail(err, errsz, "too many changes for one entry (at most %d)",
-	    ENTRY_MAX_OPS);
-	return E_TOOBIG;
 }
 
 /* The scalar fields of one group (an object in the input). */

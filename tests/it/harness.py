@@ -1,0 +1,339 @@
+"""Test harness: real casesync processes on 127.0.0.1, real LMDB files.
+
+Env(tmp) gives a test its temporary directory and helpers to create nodes,
+run verbs, start servers and fault-injecting proxies.  Every process and
+proxy started here is stopped by cleanup(), which the runner calls after
+each test, pass or fail.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BIN = os.environ.get("CASESYNC_BIN", os.path.join(ROOT, "build", "casesync"))
+
+_procs = []
+_proxies = []
+
+
+def rmtree(path):
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def cleanup():
+    for p in list(_proxies):
+        p.stop()
+    _proxies.clear()
+    for p in list(_procs):
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+            except OSError:
+                pass
+            p.wait()
+    _procs.clear()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Result:
+    def __init__(self, rc, out, err):
+        self.rc, self.out, self.err = rc, out, err
+
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self):
+        return "rc=%d out=%r err=%r" % (self.rc, self.out[:400],
+                                        self.err[:400])
+
+
+def run(args, stdin=None, env=None, timeout=120):
+    e = dict(os.environ)
+    e.pop("CASESYNC_DIR", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([BIN] + list(args), input=stdin, capture_output=True,
+                       text=True, env=e, timeout=timeout)
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def ok(res, what=""):
+    if res.rc != 0:
+        raise AssertionError("%s failed: %r" % (what or "command", res))
+    return res
+
+
+def check(cond, msg=""):
+    if not cond:
+        raise AssertionError(msg)
+
+
+class Node:
+    def __init__(self, env, name, role, endpoint=None):
+        self.env = env
+        self.name = name
+        self.role = role
+        self.dir = os.path.join(env.tmp, name)
+        self.proc = None
+        self.port = None
+        args = ["init", "-d", self.dir, "--node", name, "--role", role]
+        if role == "central":
+            self.port = free_port()
+            args += ["--listen", "tcp://127.0.0.1:%d" % self.port]
+        elif endpoint:
+            args += ["--central", endpoint]
+        ok(run(args), "init " + name)
+
+    @property
+    def endpoint(self):
+        return "tcp://127.0.0.1:%d" % self.port
+
+    def cli(self, *args, stdin=None, env=None, timeout=120):
+        return run([args[0]] + (list(args[1:2]) if args[0] == "case" else [])
+                   + ["-d", self.dir]
+                   + list(args[2:] if args[0] == "case" else args[1:]),
+                   stdin=stdin, env=env, timeout=timeout)
+
+    def add(self, case):
+        r = ok(self.cli("case", "add", "-", stdin=json.dumps(case)),
+               "case add")
+        return r.out.strip()
+
+    def update(self, cid, fields):
+        return ok(self.cli("case", "update", cid, "-",
+                           stdin=json.dumps(fields)), "case update")
+
+    def get(self, cid):
+        r = self.cli("case", "get", cid)
+        return json.loads(r.out) if r.rc == 0 else None
+
+    def ids(self):
+        r = ok(self.cli("case", "list", "--json"))
+        return [c["id"] for c in json.loads(r.out)]
+
+    def status(self):
+        return ok(self.cli("status", "--json")).json()
+
+    def verify(self):
+        return self.cli("verify")
+
+    def sync(self, timeout=30):
+        return self.cli("sync", "--timeout", str(timeout), timeout=timeout + 30)
+
+    def set_conf(self, key, value):
+        path = os.path.join(self.dir, "casesync.conf")
+        lines = [l for l in open(path).read().splitlines()
+                 if not l.startswith(key + " ")]
+        lines.append("%s = %s" % (key, value))
+        open(path, "w").write("\n".join(lines) + "\n")
+
+    def start(self, *extra):
+        """Starts `casesync serve` and, for central, waits for the port."""
+        log = open(os.path.join(self.env.tmp, self.name + ".log"), "a")
+        self.proc = subprocess.Popen([BIN, "serve", "-d", self.dir,
+                                      "--log-level", "info"] + list(extra),
+                                     stdout=log, stderr=log)
+        _procs.append(self.proc)
+        if self.role == "central":
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port),
+                                             0.2).close()
+                    return self
+                except OSError:
+                    time.sleep(0.05)
+            raise AssertionError("central did not start listening")
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def files_contain(self, needle):
+        """Does any file of this node's directory contain needle (bytes)?"""
+        for f in os.listdir(self.dir):
+            with open(os.path.join(self.dir, f), "rb") as fh:
+                if needle in fh.read():
+                    return True
+        return False
+
+
+class Proxy:
+    """A TCP forwarder on 127.0.0.1 between a province and central that can
+    cut connections at byte offsets, corrupt bytes and record traffic."""
+
+    def __init__(self, target_port, seed=1):
+        self.target = target_port
+        self.port = free_port()
+        self.rng = random.Random(seed)
+        self.cut_after = None       # (lo, hi) bytes per connection
+        self.flip_at = None         # (lo, hi): flip one byte per connection
+        self.record = bytearray()
+        self.cuts = 0
+        self.flips = 0
+        self.conns = 0
+        self.paused = False
+        self._stop = False
+        self._lock = threading.Lock()
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", self.port))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        _proxies.append(self)
+
+    @property
+    def endpoint(self):
+        return "tcp://127.0.0.1:%d" % self.port
+
+    def _accept(self):
+        while not self._stop:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                continue
+            if self.paused:
+                c.close()
+                continue
+            try:
+                s = socket.create_connection(("127.0.0.1", self.target), 2)
+            except OSError:
+                c.close()
+                continue
+            with self._lock:
+                self.conns += 1
+                budget = (self.rng.randint(*self.cut_after)
+                          if self.cut_after else None)
+                flip = (self.rng.randint(*self.flip_at)
+                        if self.flip_at else None)
+            state = {"budget": budget, "flip": flip, "n": 0, "dead": False}
+            for a, b in ((c, s), (s, c)):
+                threading.Thread(target=self._pump, args=(a, b, state, c),
+                                 daemon=True).start()
+
+    def _pump(self, src, dst, state, client):
+        src.settimeout(0.2)
+        while not self._stop and not state["dead"]:
+            try:
+                data = src.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            data = bytearray(data)
+            with self._lock:
+                if state["flip"] is not None and \
+                        state["n"] <= state["flip"] < state["n"] + len(data):
+                    data[state["flip"] - state["n"]] ^= 0xFF
+                    state["flip"] = None
+                    self.flips += 1
+                if state["budget"] is not None and \
+                        state["n"] + len(data) > state["budget"]:
+                    data = data[:max(0, state["budget"] - state["n"])]
+                    state["dead"] = True
+                    self.cuts += 1
+                state["n"] += len(data)
+                self.record += data
+            try:
+                dst.sendall(bytes(data))
+            except OSError:
+                break
+        state["dead"] = True
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def stop(self):
+        self._stop = True
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        self.thread.join(2)
+
+
+class Env:
+    def __init__(self, tmp):
+        self.tmp = tmp
+
+    def central(self, name="central"):
+        return Node(self, name, "central")
+
+    def province(self, name, central=None, endpoint=None):
+        return Node(self, name, "province",
+                    endpoint or (central.endpoint if central else
+                                 "tcp://127.0.0.1:9"))
+
+    def proxy(self, target, seed=1):
+        return Proxy(target.port, seed)
+
+
+def sample_case(i=0, rng=None, **over):
+    """A plausible synthetic case (fake names, clearly fake)."""
+    rng = rng or random.Random(i)
+    c = {
+        "status": rng.choice(["reported", "under_verification", "identified",
+                              "receiving_support"]),
+        "person": {
+            "category": rng.choice(["victim", "being_identified"]),
+            "sex": rng.choice(["female", "female", "male"]),
+            "birth_year": rng.randint(1970, 2010),
+            "full_name": "FAKE Person %d" % i,
+            "id_number": "FAKEID%09d" % i,
+        },
+        "trafficking": {
+            "purposes": [rng.choice(["sexual_exploitation", "forced_labour",
+                                     "forced_marriage"])],
+            "destination_country": rng.choice(["CN", "KH", "LA", "MM", "VN"]),
+        },
+        "intake": {"source": rng.choice(["border_guard", "police",
+                                         "hotline_111"]),
+                   "received_on": "2026-%02d-%02d" % (rng.randint(1, 12),
+                                                      rng.randint(1, 28))},
+    }
+    for k, v in over.items():
+        c[k] = v
+    return c
+
+
+def wait_for(cond, timeout=20, step=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(step)
+    raise AssertionError("timed out waiting for " + what)

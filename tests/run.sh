@@ -1,0 +1,36 @@
+#!/bin/sh
+# Runs every test: the module selftests under ASan/UBSan, then the
+# command-line and multi-node tests (real processes, real sockets on
+# 127.0.0.1, real LMDB files).  Ends with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+total_pass=0
+total_fail=0
+
+count() {
+	# Reads the "N passed, N failed" line of a runner's output file.
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		total_fail=$((total_fail + 1))
+		echo "FAIL $2 (no summary: it crashed?)"
+		return
+	fi
+	p=$(echo "$line" | cut -d' ' -f1)
+	f=$(echo "$line" | cut -d' ' -f3)
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+}
+
+out=$(mktemp)
+echo "== unit selftests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1 ./build/selftest >"$out" 2>&1
+cat "$out"
+count "$out" selftest
+
+echo "== command-line and multi-node tests"
+python3 tests/it/run.py ${TESTS:-} 2>&1 | tee "$out"
+count "$out" it
+
+rm -f "$out"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
