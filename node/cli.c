@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/err.h"
@@ -42,7 +43,9 @@ cli_exit_for(int e)
 int
 cli_open(const char *dir, struct node_ctx *n)
 {
-	char		 err[512];
+	struct stat	 sb;
+	char		 err[512], path[4096];
+	uint8_t		 key[CRYPTO_KEY];
 	const char	*user;
 	int		 rc;
 
@@ -54,13 +57,58 @@ cli_open(const char *dir, struct node_ctx *n)
 		return EXIT_USAGE;
 	}
 	n->dir = dir;
+	/* Name the real problem before looking for a configuration in a
+	 * directory that is not there. */
+	if (stat(dir, &sb) != 0) {
+		cli_error("%s: %s", dir, errno == ENOENT ? "no such directory" :
+		    strerror(errno));
+		return EXIT_REJECT;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		cli_error("%s: not a directory", dir);
+		return EXIT_REJECT;
+	}
 	if ((rc = nodecfg_load(dir, &n->cfg, err, sizeof(err))) != 0) {
 		cli_error("%s", err);
 		return EXIT_REJECT;
 	}
+	/*
+	 * Only `init` creates a store: a configuration without its data
+	 * file is a damaged or half-copied node, and opening it would
+	 * silently create an empty store in its place.
+	 */
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path)) {
+		cli_error("%s: path too long", dir);
+		return EXIT_REJECT;
+	}
+	if (stat(path, &sb) != 0) {
+		cli_error("%s: %s", path, errno == ENOENT ? "missing: this "
+		    "node has no store (restore it, or run `casesync init` "
+		    "in a new directory)" : strerror(errno));
+		return EXIT_REJECT;
+	}
 	log_set_level(n->cfg.log_level);
+	if ((rc = identity_load(dir, &n->id, err, sizeof(err))) != 0 ||
+	    (rc = datakey_load(dir, key, err, sizeof(err))) != 0) {
+		cli_error("%s", err);
+		identity_wipe(&n->id);
+		return EXIT_REJECT;
+	}
 	if ((rc = store_open(dir, &n->st, err, sizeof(err))) != 0) {
 		cli_error("%s", err);
+		crypto_wipe(key, sizeof(key));
+		identity_wipe(&n->id);
+		return EXIT_REJECT;
+	}
+	rc = store_set_keys(n->st, n->id.sign_sec, n->id.sign_pub, key);
+	crypto_wipe(key, sizeof(key));
+	if (rc != 0) {
+		cli_error("%s: %s", dir, rc == E_AUTH ? "the data key does not "
+		    "open this store (wrong passphrase or data.key)" :
+		    err_str(rc));
+		store_close(&n->st);
+		identity_wipe(&n->id);
 		return EXIT_REJECT;
 	}
 	store_set_clock(n->st, n->cfg.skew_ms, n->cfg.clock_offset_ms);
@@ -77,6 +125,7 @@ void
 cli_close(struct node_ctx *n)
 {
 	store_close(&n->st);
+	identity_wipe(&n->id);
 }
 
 int

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "identity.h"
 #include "nodecfg.h"
 #include "store.h"
 
@@ -25,6 +26,7 @@ struct node_ctx {
 	const char	*dir;
 	struct nodecfg	 cfg;
 	struct store	*st;
+	struct identity	 id;
 	char		 author[ENTRY_AUTHOR_MAX + 1];
 };
 
@@ -64,6 +66,9 @@ int	cmd_verify(int, char **);
 int	cmd_export(int, char **);
 int	cmd_import(int, char **);
 int	cmd_serve(int, char **);
+int	cmd_key(int, char **);
+int	cmd_trust(int, char **);
+int	cmd_revoke(int, char **);
 int	cmd_sync(int, char **);
 
 #endif

@@ -97,14 +97,29 @@ cmd_init(int argc, char **argv)
 		cli_error("%s", err);
 		return EXIT_REJECT;
 	}
-	if ((rc = store_open(dir, &st, err, sizeof(err))) != 0 ||
-	    (rc = store_init_node(st, cfg.node, cfg.role)) != 0) {
-		if (rc == 0)
-			store_close(&st);
-		cli_error("%s", err[0] ? err : err_str(rc));
+	if ((rc = identity_create(dir, err, sizeof(err))) != 0) {
+		cli_error("%s", err);
+		return EXIT_REJECT;
+	}
+	if ((rc = store_open(dir, &st, err, sizeof(err))) != 0) {
+		cli_error("%s", err);
+		return EXIT_REJECT;
+	}
+	if ((rc = store_init_node(st, cfg.node, cfg.role)) != 0) {
+		store_close(&st);
+		cli_error("%s: %s", dir, err_str(rc));
 		return EXIT_REJECT;
 	}
 	store_close(&st);
+	/* Opening once through the normal path records the data key's check
+	 * value, so a wrong passphrase is caught from the first use on. */
+	{
+		struct node_ctx n;
+
+		if ((rc = cli_open(dir, &n)) != 0)
+			return rc;
+		cli_close(&n);
+	}
 	printf("initialised %s node %s in %s\n", cfg.role, cfg.node, dir);
 	return EXIT_OK;
 }

@@ -145,22 +145,109 @@ struct line {
 	size_t		 no;
 };
 
+/* A growing array of entries (the entries of one batch of lines). */
+struct evec {
+	struct entry	*e;
+	size_t		 n, cap;
+};
+
+static struct entry *
+evec_push(struct evec *v)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 64;
+		v->e = xreallocarray(v->e, v->cap, sizeof(*v->e));
+	}
+	entry_init(&v->e[v->n]);
+	return &v->e[v->n++];
+}
+
+/* Releases the entries from index from on. */
+static void
+evec_truncate(struct evec *v, size_t from)
+{
+	while (v->n > from)
+		entry_release(&v->e[--v->n]);
+}
+
 /*
- * Turns one line into an entry.  Returns 0, or E_INVAL with the reason
- * in err.  created tracks ids of cases this import creates.
+ * A case lists its events by stamp, then by id, and every event of one
+ * entry carries that entry's stamp.  So that an exported case imports with
+ * its events in the order it was exported, the events of each collection
+ * are cut into runs of strictly increasing ids: run 0 stays in e, run k
+ * moves to the k-th entry appended to v after it (a later entry gets a
+ * later stamp).  Most lines have one run and stay one entry.
+ */
+static void
+split_event_runs(struct evec *v, size_t first)
+{
+	/* Copies, not pointers: compacting e->ops overwrites earlier ops. */
+	char	coll[ENTRY_MAX_OPS][ENTRY_PATH_MAX + 1];
+	char	last[ENTRY_MAX_OPS][ENTRY_EVID_MAX + 1];
+	size_t	run[ENTRY_MAX_OPS], ncoll = 0, keep = 0, nops, i, c;
+
+	nops = v->e[first].nops;
+	for (i = 0; i < nops; i++) {
+		struct op	op = v->e[first].ops[i];
+		size_t		r = 0;
+
+		if (op.type == OP_EVENT) {
+			for (c = 0; c < ncoll && strcmp(coll[c], op.path) != 0;
+			    c++)
+				;
+			if (c == ncoll) {
+				strlcpy_(coll[c], op.path, sizeof(coll[c]));
+				run[ncoll++] = 0;
+			} else if (strcmp(op.evid, last[c]) <= 0) {
+				run[c]++;
+			}
+			strlcpy_(last[c], op.evid, sizeof(last[c]));
+			r = run[c];
+		}
+		if (r == 0) {
+			/* keep <= i: this never overwrites an unread op. */
+			v->e[first].ops[keep++] = op;
+			continue;
+		}
+		/* Entry first + r holds run r; create those missing. */
+		while (v->n <= first + r) {
+			struct entry *ne = evec_push(v);
+
+			strlcpy_(ne->case_id, v->e[first].case_id,
+			    sizeof(ne->case_id));
+			strlcpy_(ne->author, v->e[first].author,
+			    sizeof(ne->author));
+		}
+		/* Moves the op and the ownership of its value.  Cannot fail:
+		 * the new entry holds fewer ops than e did. */
+		*entry_add_op(&v->e[first + r], OP_EVENT) = op;
+	}
+	v->e[first].nops = keep;
+}
+
+/*
+ * Turns one line into entries appended to v (one, or more when its events
+ * must keep their order: see split_event_runs).  Returns 0, or E_INVAL
+ * with the reason in err and nothing appended.  created tracks ids of
+ * cases this import creates.
  */
 static int
-line_entry(struct node_ctx *n, const struct line *l, struct idset *created,
-    struct entry *e, char *err, size_t errsz)
+line_entries(struct node_ctx *n, const struct line *l, struct idset *created,
+    struct evec *v, char *err, size_t errsz)
 {
 	char			id[ENTRY_CASE_ID_LEN + 1] = "";
 	struct case_state	s;
+	struct entry		*e;
+	size_t			first = v->n;
 	int			create, has_status = 0, rc;
 	struct op		*o;
 
-	entry_init(e);
-	if ((rc = schema_ops_from_json(l->p, l->len, e, id, err, errsz)) != 0)
+	e = evec_push(v);
+	if ((rc = schema_ops_from_export(l->p, l->len, e, id, err,
+	    errsz)) != 0) {
+		evec_truncate(v, first);
 		return rc;
+	}
 	if (id[0] == '\0') {
 		uuid7(id, now_ms());
 		create = 1;
@@ -182,12 +269,14 @@ line_entry(struct node_ctx *n, const struct line *l, struct idset *created,
 		}
 		if ((o = entry_add_op(e, OP_TRANSFER)) == NULL) {
 			snprintf(err, errsz, "too many fields");
+			evec_truncate(v, first);
 			return E_INVAL;
 		}
 		strlcpy_(o->to, n->cfg.node, sizeof(o->to));
 	}
 	strlcpy_(e->case_id, id, sizeof(e->case_id));
 	strlcpy_(e->author, n->author, sizeof(e->author));
+	split_event_runs(v, first);
 	return 0;
 }
 
@@ -212,7 +301,7 @@ cmd_import(int argc, char **argv)
 	struct idset	 created = { NULL, 0, 0 };
 	struct line	*lines = NULL;
 	unsigned char	*bad;
-	struct entry	*batch;
+	struct evec	 batch = { NULL, 0, 0 };
 	const char	*dir = NULL, *file = NULL;
 	char		*text, err[512];
 	size_t		 len, nlines = 0, nbad = 0, done = 0, nb = 0, pos, cap = 0;
@@ -274,73 +363,65 @@ cmd_import(int argc, char **argv)
 	/* Pass 1: validate everything before writing anything. */
 	bad = xcalloc(nlines ? nlines : 1, 1);
 	for (size_t i = 0; i < nlines; i++) {
-		struct entry e;
-
-		if (line_entry(&n, &lines[i], &created, &e, err,
+		if (line_entries(&n, &lines[i], &created, &batch, err,
 		    sizeof(err)) != 0) {
 			bad[i] = 1;
 			nbad++;
 			if (!skip_bad) {
 				cli_error("import: line %zu: %s; nothing "
 				    "imported", lines[i].no, err);
-				entry_release(&e);
 				rc = EXIT_REJECT;
 				goto out;
 			}
 			fprintf(stderr, "casesync: import: skipping line %zu:"
 			    " %s\n", lines[i].no, err);
 		}
-		entry_release(&e);
+		evec_truncate(&batch, 0);
 		if (tty && (i + 1) % 5000 == 0)
 			fprintf(stderr, "\rimport: checked %zu/%zu lines", i +
 			    1, nlines);
 	}
-	/* Pass 2: write in batches, each one transaction. */
+	/*
+	 * Pass 2: write in batches of IMPORT_BATCH lines, each batch one
+	 * transaction, so that an import killed at any point leaves a
+	 * prefix of whole batches.
+	 */
 	free(created.slot);
 	memset(&created, 0, sizeof(created));
-	batch = xcalloc(IMPORT_BATCH, sizeof(*batch));
 	rc = EXIT_OK;
 	for (size_t i = 0; i < nlines && rc == EXIT_OK; i++) {
-		if (bad[i])
+		int wrc;
+
+		if (!bad[i]) {
+			if (line_entries(&n, &lines[i], &created, &batch, err,
+			    sizeof(err)) != 0) {
+				cli_error("import: line %zu changed meaning: "
+				    "%s; %zu lines imported before it",
+				    lines[i].no, err, done);
+				rc = EXIT_REJECT;
+				break;
+			}
+			nb++;
+		}
+		if (nb < IMPORT_BATCH && i + 1 < nlines)
 			continue;
-		if (line_entry(&n, &lines[i], &created, &batch[nb], err,
-		    sizeof(err)) != 0) {
-			cli_error("import: line %zu changed meaning: %s",
-			    lines[i].no, err);
-			entry_release(&batch[nb]);
-			rc = EXIT_REJECT;
+		if (nb == 0)
+			break;
+		wrc = store_write_local(n.st, batch.e, batch.n, err,
+		    sizeof(err));
+		evec_truncate(&batch, 0);
+		if (wrc != 0) {
+			cli_error("import: %s; %zu lines imported before it",
+			    err, done);
+			rc = cli_exit_for(wrc);
 			break;
 		}
-		nb++;
-		if (nb == IMPORT_BATCH || i + 1 == nlines) {
-			int wrc = store_write_local(n.st, batch, nb, err,
-			    sizeof(err));
-			for (size_t j = 0; j < nb; j++)
-				entry_release(&batch[j]);
-			if (wrc != 0) {
-				cli_error("import: %s; %zu lines imported "
-				    "before it", err, done);
-				rc = cli_exit_for(wrc);
-			}
-			done += wrc == 0 ? nb : 0;
-			nb = 0;
-			if (tty)
-				fprintf(stderr, "\rimport: %zu/%zu lines",
-				    done, nlines - nbad);
-		}
+		done += nb;
+		nb = 0;
+		if (tty)
+			fprintf(stderr, "\rimport: %zu/%zu lines", done,
+			    nlines - nbad);
 	}
-	if (nb > 0) {
-		int wrc = store_write_local(n.st, batch, nb, err, sizeof(err));
-		for (size_t j = 0; j < nb; j++)
-			entry_release(&batch[j]);
-		if (wrc != 0) {
-			cli_error("import: %s", err);
-			rc = cli_exit_for(wrc);
-		} else {
-			done += nb;
-		}
-	}
-	free(batch);
 	if (tty)
 		fputc('\n', stderr);
 	if (rc == EXIT_OK)
@@ -349,6 +430,8 @@ cmd_import(int argc, char **argv)
 	if (rc == EXIT_OK && nbad)
 		printf("skipped %zu bad lines\n", nbad);
 out:
+	evec_truncate(&batch, 0);
+	free(batch.e);
 	free(created.slot);
 	free(bad);
 	free(lines);

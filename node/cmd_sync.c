@@ -62,6 +62,8 @@ sync_exit(int rc)
 		return EXIT_PEER;
 	case E_INTEGRITY:
 		return EXIT_INTEGRITY;
+	case E_AUTH:
+		return EXIT_REJECT;
 	case E_INVAL:
 		return EXIT_USAGE;
 	default:
@@ -111,7 +113,7 @@ cmd_sync(int argc, char **argv)
 	if (tmo == NULL)
 		secs = n.cfg.sync_timeout_s;
 	cli_signals();
-	rc = repl_sync(n.st, &n.cfg, secs * 1000, !quiet && cli_tty(),
+	rc = repl_sync(n.st, &n.cfg, &n.id, secs * 1000, !quiet && cli_tty(),
 	    &casesync_quit, &ss, err, sizeof(err));
 	cli_close(&n);
 	if (rc != 0) {
@@ -189,7 +191,7 @@ cmd_serve(int argc, char **argv)
 			cli_close(&n);
 			return EXIT_USAGE;
 		}
-		rc = repl_central_run(n.st, &n.cfg, &casesync_quit, err,
+		rc = repl_central_run(n.st, &n.cfg, &n.id, &casesync_quit, err,
 		    sizeof(err));
 		cli_close(&n);
 		if (rc != 0) {
@@ -203,7 +205,7 @@ cmd_serve(int argc, char **argv)
 	while (!casesync_quit) {
 		struct sync_stats ss;
 
-		rc = repl_sync(n.st, &n.cfg, n.cfg.sync_timeout_s * 1000, 0,
+		rc = repl_sync(n.st, &n.cfg, &n.id, n.cfg.sync_timeout_s * 1000, 0,
 		    &casesync_quit, &ss, err, sizeof(err));
 		if (casesync_quit)
 			break;

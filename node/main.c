@@ -26,6 +26,9 @@ static const struct verb verbs[] = {
 	{ "import", cmd_import, "read cases from JSON Lines" },
 	{ "serve", cmd_serve, "run the node (central: accept provinces)" },
 	{ "sync", cmd_sync, "province: one sync session with central" },
+	{ "key", cmd_key, "print this node's public key" },
+	{ "trust", cmd_trust, "enrol a province / pin central's key" },
+	{ "revoke", cmd_revoke, "central: refuse a province from now on" },
 };
 
 static void

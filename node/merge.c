@@ -103,6 +103,19 @@ stamp_pos(const struct stamp *arr, size_t n, size_t stride,
 	return lo;
 }
 
+/* Position of st among the heads of f (which may have none: f->heads is
+ * then NULL and must not be dereferenced, not even as &f->heads[0].st). */
+static size_t
+head_pos(const struct field *f, const struct stamp *st, int *found)
+{
+	if (f->nheads == 0) {
+		*found = 0;
+		return 0;
+	}
+	return stamp_pos(&f->heads[0].st, f->nheads, sizeof(*f->heads), st,
+	    found);
+}
+
 /* Records that st is superseded: into seen, and out of the heads. */
 static int
 supersede(struct field *f, const struct stamp *st)
@@ -123,8 +136,7 @@ supersede(struct field *f, const struct stamp *st)
 		f->seen[i] = *st;
 		f->nseen++;
 	}
-	i = stamp_pos(&f->heads[0].st, f->nheads, sizeof(*f->heads), st,
-	    &found);
+	i = head_pos(f, st, &found);
 	if (found) {
 		head_release(&f->heads[i]);
 		memmove(&f->heads[i], &f->heads[i + 1],
@@ -154,8 +166,7 @@ apply_set(struct case_state *s, const struct entry *e, const struct op *o,
 	stamp_pos(f->seen, f->nseen, sizeof(*f->seen), st, &found);
 	if (found)
 		return 0;	/* a later write already replaced this one */
-	i = stamp_pos(&f->heads[0].st, f->nheads, sizeof(*f->heads), st,
-	    &found);
+	i = head_pos(f, st, &found);
 	if (found)
 		return 0;	/* applied before */
 	if (f->nheads >= STATE_MAX_HEADS)
@@ -323,3 +334,915 @@ merge_conflicted(const struct field *f)
 			return 1;
 	return 0;
 }
+
+#ifdef SELFTEST
+#include <stdio.h>
+
+#include "../common/buf.h"
+#include "../common/selftest.h"
+
+/*
+ * The merge must give the same state for the same SET of entries, whatever
+ * the order and however many duplicates (automerge#263 shows that ordinary
+ * tests miss order bugs).  Fixed scenarios first, then a property test:
+ * random concurrent histories over MT_NODES nodes, each node basing its
+ * writes on what it has seen and exchanging random subsets of entries, then
+ * the whole set delivered in many random orders with duplicates to fresh
+ * states, and every outcome compared byte for byte and with an oracle
+ * computed from the entry set alone.
+ */
+
+#define MT_CASE		"0190b5c2-7d1e-7a3b-9c4d-5e6f7a8b9c0d"
+#define MT_NODES	4
+#define MT_MAX_ENTRIES	120
+#define MT_STEPS	90
+#define MT_RUNS		250
+#define MT_ORDERS	12
+#define MT_EVIDS	5
+
+static const char *const mt_names[MT_NODES] = {
+	"central", "dien-bien", "ha-noi", "lao-cai"
+};
+/* The last two are identifying: erase removes them. */
+static const char *const mt_paths[] = {
+	"status", "person.sex", "person.birth_year", "intake.facility",
+	"person.full_name", "person.id_number"
+};
+#define MT_NPATHS	(sizeof(mt_paths) / sizeof(mt_paths[0]))
+static const char *const mt_values[] = {
+	"\"a\"", "\"b\"", "\"c\"", "1990", "null"
+};
+#define MT_NVALUES	(sizeof(mt_values) / sizeof(mt_values[0]))
+static const char *const mt_colls[] = { "services", "notes" };
+
+/* splitmix64: deterministic, so that a failing seed can be replayed. */
+static uint64_t
+mt_next(uint64_t *s)
+{
+	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static size_t
+mt_below(uint64_t *s, size_t n)
+{
+	return (size_t)(mt_next(s) % n);
+}
+
+static void
+mt_stamp(struct stamp *st, uint64_t hlc, const char *node)
+{
+	memset(st, 0, sizeof(*st));
+	st->hlc = hlc;
+	strlcpy_(st->node, node, sizeof(st->node));
+}
+
+static void
+mt_entry(struct entry *e, const char *origin, uint64_t seq, uint64_t hlc)
+{
+	entry_init(e);
+	strlcpy_(e->origin, origin, sizeof(e->origin));
+	e->seq = seq;
+	e->hlc = hlc;
+	snprintf(e->author, sizeof(e->author), "clerk@%s", origin);
+	strlcpy_(e->case_id, MT_CASE, sizeof(e->case_id));
+}
+
+static struct op *
+mt_set(struct entry *e, const char *path, const char *value,
+    const struct stamp *base)
+{
+	struct op *o = entry_add_op(e, OP_SET);
+
+	strlcpy_(o->path, path, sizeof(o->path));
+	op_set_value(o, value, strlen(value));
+	if (base != NULL)
+		o->base = *base;
+	return o;
+}
+
+static void
+mt_event(struct entry *e, const char *coll, const char *id, const char *v)
+{
+	struct op *o = entry_add_op(e, OP_EVENT);
+
+	strlcpy_(o->path, coll, sizeof(o->path));
+	strlcpy_(o->evid, id, sizeof(o->evid));
+	op_set_value(o, v, strlen(v));
+}
+
+static void
+mt_transfer(struct entry *e, const char *to)
+{
+	struct op *o = entry_add_op(e, OP_TRANSFER);
+
+	strlcpy_(o->to, to, sizeof(o->to));
+}
+
+static int
+mt_encode(const struct case_state *s, struct buf *b)
+{
+	buf_reset(b);
+	return state_encode(s, b);
+}
+
+static int
+mt_same_value(const struct head *a, const struct head *b)
+{
+	return a->value_len == b->value_len &&
+	    memcmp(a->value, b->value, a->value_len) == 0;
+}
+
+/* The open conflicts of s as text: one line per losing head. */
+static void
+mt_conflicts(const struct case_state *s, struct buf *b)
+{
+	buf_reset(b);
+	for (size_t i = 0; i < s->nfields; i++) {
+		const struct field	*f = &s->fields[i];
+		const struct head	*w = merge_winner(f);
+
+		for (size_t j = 0; w != NULL && j + 1 < f->nheads; j++) {
+			if (mt_same_value(&f->heads[j], w))
+				continue;
+			buf_printf(b, "%s %llu %s %.*s\n", f->path,
+			    (unsigned long long)f->heads[j].st.hlc,
+			    f->heads[j].st.node, (int)f->heads[j].value_len,
+			    (const char *)f->heads[j].value);
+		}
+	}
+}
+
+/* The winning value of path as a C string ("" when unset). */
+static const char *
+mt_value(const struct case_state *s, const char *path)
+{
+	static char		 v[64];
+	const struct field	*f = merge_field(s, path);
+	const struct head	*w = f ? merge_winner(f) : NULL;
+
+	v[0] = '\0';
+	if (w != NULL)
+		snprintf(v, sizeof(v), "%.*s", (int)w->value_len,
+		    (const char *)w->value);
+	return v;
+}
+
+static int
+mt_fields_conflicted(const struct case_state *s)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < s->nfields; i++)
+		n += merge_conflicted(&s->fields[i]);
+	return n;
+}
+
+/*
+ * Folds es[0..n) in every order (n <= 5) and checks that all outcomes are
+ * byte-identical, also with every entry applied twice.  *out gets the
+ * state of the first order (caller releases).
+ */
+static int
+mt_all_orders(const struct entry *es, size_t n, struct case_state *out)
+{
+	size_t		 perm[5], c[5], i;
+	struct buf	 ref, b;
+	int		 first = 1, rc = 0;
+
+	ST_CHECK(n >= 1 && n <= 5);
+	buf_init(&ref, STATE_ENCODED_MAX);
+	buf_init(&b, STATE_ENCODED_MAX);
+	for (i = 0; i < n; i++) {
+		perm[i] = i;
+		c[i] = 0;
+	}
+	/* Heap's algorithm, iteratively. */
+	for (i = 0;;) {
+		struct case_state s;
+
+		state_init(&s, MT_CASE);
+		for (size_t k = 0; k < n && rc == 0; k++)
+			rc = merge_apply(&s, &es[perm[k]]);
+		/* Duplicates, in reverse: no-ops. */
+		for (size_t k = n; k > 0 && rc == 0; k--)
+			rc = merge_apply(&s, &es[perm[k - 1]]);
+		if (rc == 0 && first) {
+			rc = mt_encode(&s, &ref);
+			state_copy(out, &s);
+			first = 0;
+		} else if (rc == 0) {
+			rc = mt_encode(&s, &b);
+			if (rc == 0 && (b.len != ref.len ||
+			    memcmp(b.data, ref.data, b.len) != 0))
+				rc = -1;
+		}
+		state_release(&s);
+		if (rc != 0)
+			break;
+		while (i < n && c[i] >= i) {
+			c[i] = 0;
+			i++;
+		}
+		if (i >= n)
+			break;
+		{
+			size_t j = (i % 2 == 0) ? 0 : c[i], t = perm[j];
+			perm[j] = perm[i];
+			perm[i] = t;
+		}
+		c[i]++;
+		i = 0;
+	}
+	buf_release(&ref);
+	buf_release(&b);
+	if (rc != 0 && !first)
+		state_release(out);
+	ST_OK(rc);
+	return 0;
+}
+
+static void
+mt_release_all(struct entry *es, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		entry_release(&es[i]);
+}
+
+/* Different fields edited concurrently: both kept, no conflict. */
+static int
+mt_different_fields(void)
+{
+	struct entry		es[3];
+	struct case_state	s;
+	struct stamp		b0;
+
+	mt_entry(&es[0], "central", 1, 100);
+	mt_set(&es[0], "status", "\"reported\"", NULL);
+	mt_set(&es[0], "person.sex", "\"female\"", NULL);
+	mt_transfer(&es[0], "lao-cai");
+	mt_stamp(&b0, 100, "central");
+	mt_entry(&es[1], "lao-cai", 1, 200);
+	mt_set(&es[1], "status", "\"identified\"", &b0);
+	mt_entry(&es[2], "central", 2, 200);
+	mt_set(&es[2], "person.sex", "\"male\"", &b0);
+	ST_OK(mt_all_orders(es, 3, &s));
+	ST_CHECK(mt_fields_conflicted(&s) == 0);
+	ST_CHECK(strcmp(mt_value(&s, "status"), "\"identified\"") == 0);
+	ST_CHECK(strcmp(mt_value(&s, "person.sex"), "\"male\"") == 0);
+	ST_CHECK(strcmp(s.owner, "lao-cai") == 0);
+	state_release(&s);
+	mt_release_all(es, 3);
+	return 0;
+}
+
+/* Services added concurrently on two nodes: both kept. */
+static int
+mt_concurrent_events(void)
+{
+	struct entry		es[3];
+	struct case_state	s;
+
+	mt_entry(&es[0], "lao-cai", 1, 100);
+	mt_set(&es[0], "status", "\"reported\"", NULL);
+	mt_entry(&es[1], "lao-cai", 2, 200);
+	mt_event(&es[1], "services", "s-a",
+	    "{\"type\":\"medical\",\"on\":\"2025-07-01\"}");
+	mt_entry(&es[2], "central", 1, 200);
+	mt_event(&es[2], "services", "s-b",
+	    "{\"type\":\"legal_aid\",\"on\":\"2025-07-02\"}");
+	ST_OK(mt_all_orders(es, 3, &s));
+	ST_CHECK(s.nevents == 2);
+	ST_CHECK(strcmp(s.events[0].id, "s-a") == 0 &&
+	    strcmp(s.events[1].id, "s-b") == 0);
+	state_release(&s);
+	mt_release_all(es, 3);
+	return 0;
+}
+
+/*
+ * The same field edited concurrently: the highest stamp wins (a tie on
+ * the HLC goes to the greater node id), the loser is kept; a resolution
+ * whose base and also[] name both closes the conflict in every order.
+ */
+static int
+mt_same_field(void)
+{
+	struct entry		es[4];
+	struct case_state	s;
+	struct stamp		b0, sw, sl;
+	const struct field	*f;
+	struct op		*o;
+
+	mt_entry(&es[0], "central", 1, 100);
+	mt_set(&es[0], "status", "\"reported\"", NULL);
+	mt_stamp(&b0, 100, "central");
+	mt_entry(&es[1], "lao-cai", 1, 200);
+	mt_set(&es[1], "status", "\"identified\"", &b0);
+	mt_entry(&es[2], "ha-noi", 1, 200);
+	mt_set(&es[2], "status", "\"not_victim\"", &b0);
+	ST_OK(mt_all_orders(es, 3, &s));
+	ST_CHECK((f = merge_field(&s, "status")) != NULL);
+	ST_CHECK(f->nheads == 2 && merge_conflicted(f));
+	ST_CHECK(strcmp(merge_winner(f)->st.node, "lao-cai") == 0);
+	ST_CHECK(strcmp(mt_value(&s, "status"), "\"identified\"") == 0);
+	ST_CHECK(strcmp(merge_winner(f)->author, "clerk@lao-cai") == 0);
+	state_release(&s);
+
+	/* Keep the loser's value. */
+	mt_stamp(&sw, 200, "lao-cai");
+	mt_stamp(&sl, 200, "ha-noi");
+	mt_entry(&es[3], "central", 2, 300);
+	o = mt_set(&es[3], "status", "\"not_victim\"", &sw);
+	o->also[o->nalso++] = sl;
+	ST_OK(mt_all_orders(es, 4, &s));
+	ST_CHECK((f = merge_field(&s, "status")) != NULL);
+	ST_CHECK(f->nheads == 1 && !merge_conflicted(f));
+	ST_CHECK(strcmp(mt_value(&s, "status"), "\"not_victim\"") == 0);
+	state_release(&s);
+
+	/* A write that names only the winner leaves the conflict. */
+	es[3].ops[0].nalso = 0;
+	op_set_value(&es[3].ops[0], "\"closed\"", 8);
+	ST_OK(mt_all_orders(es, 4, &s));
+	ST_CHECK(mt_fields_conflicted(&s) == 1);
+	state_release(&s);
+	mt_release_all(es, 4);
+	return 0;
+}
+
+/*
+ * Two nodes set the same value concurrently: no conflict.  A later edit
+ * that supersedes only the winner would leave the other head, with the
+ * old value, as a spurious conflict; the store therefore names the heads
+ * that hold the winner's value in also[] (store.c, local writes).
+ */
+static int
+mt_same_value_heads(void)
+{
+	struct entry		es[4];
+	struct case_state	s;
+	struct stamp		b0, sw, so;
+	struct op		*o;
+
+	mt_entry(&es[0], "lao-cai", 1, 100);
+	mt_set(&es[0], "status", "\"reported\"", NULL);
+	mt_stamp(&b0, 100, "lao-cai");
+	mt_entry(&es[1], "lao-cai", 2, 200);
+	mt_set(&es[1], "status", "\"identified\"", &b0);
+	mt_entry(&es[2], "central", 1, 200);
+	mt_set(&es[2], "status", "\"identified\"", &b0);
+	ST_OK(mt_all_orders(es, 3, &s));
+	ST_CHECK(mt_fields_conflicted(&s) == 0);
+	ST_CHECK(merge_field(&s, "status")->nheads == 2);
+	state_release(&s);
+	mt_stamp(&sw, 200, "lao-cai");
+	mt_stamp(&so, 200, "central");
+	mt_entry(&es[3], "lao-cai", 3, 300);
+	o = mt_set(&es[3], "status", "\"closed\"", &sw);
+	ST_OK(mt_all_orders(es, 4, &s));
+	ST_CHECK(mt_fields_conflicted(&s) == 1);
+	state_release(&s);
+	o->also[o->nalso++] = so;
+	ST_OK(mt_all_orders(es, 4, &s));
+	ST_CHECK(mt_fields_conflicted(&s) == 0);
+	ST_CHECK(strcmp(mt_value(&s, "status"), "\"closed\"") == 0);
+	state_release(&s);
+	mt_release_all(es, 4);
+	return 0;
+}
+
+/*
+ * Erase: identifying fields and notes go, statistics fields stay, and no
+ * identifying write, older or newer, late or replayed, brings them back.
+ */
+static int
+mt_erase(void)
+{
+	struct entry		es[5];
+	struct case_state	s;
+	struct stamp		b0;
+
+	mt_entry(&es[0], "lao-cai", 1, 100);
+	mt_set(&es[0], "person.full_name", "\"FAKE Name\"", NULL);
+	mt_set(&es[0], "person.sex", "\"female\"", NULL);
+	mt_event(&es[0], "notes", "n-1", "{\"text\":\"FAKE note\"}");
+	mt_event(&es[0], "services", "s-1",
+	    "{\"type\":\"medical\",\"on\":\"2025-07-01\"}");
+	mt_transfer(&es[0], "lao-cai");
+	mt_stamp(&b0, 100, "lao-cai");
+	mt_entry(&es[1], "central", 1, 300);
+	entry_add_op(&es[1], OP_ERASE);
+	/* Older than the erase, arriving late. */
+	mt_entry(&es[2], "lao-cai", 2, 200);
+	mt_set(&es[2], "person.full_name", "\"FAKE Other\"", &b0);
+	mt_set(&es[2], "person.id_number", "\"FAKE123\"", NULL);
+	/* Newer, from a node that had not heard of the erase. */
+	mt_entry(&es[3], "ha-noi", 1, 400);
+	mt_set(&es[3], "person.phone", "\"FAKE 0900\"", NULL);
+	mt_event(&es[3], "notes", "n-2", "{\"text\":\"FAKE later\"}");
+	mt_set(&es[3], "person.birth_year", "1990", NULL);
+	ST_OK(mt_all_orders(es, 4, &s));
+	ST_CHECK(s.erased.hlc == 300 && strcmp(s.erased.node, "central") == 0);
+	for (size_t i = 0; i < s.nfields; i++)
+		ST_CHECK(!schema_path_identifying(s.fields[i].path));
+	ST_CHECK(s.nevents == 1 && strcmp(s.events[0].coll, "services") == 0);
+	ST_CHECK(strcmp(mt_value(&s, "person.sex"), "\"female\"") == 0);
+	ST_CHECK(strcmp(mt_value(&s, "person.birth_year"), "1990") == 0);
+	ST_CHECK(strcmp(s.owner, "lao-cai") == 0);
+	state_release(&s);
+	mt_release_all(es, 4);
+	return 0;
+}
+
+/* The owner is the last writer among transfers, in any order. */
+static int
+mt_transfers(void)
+{
+	struct entry		es[3];
+	struct case_state	s;
+
+	mt_entry(&es[0], "lao-cai", 1, 100);
+	mt_transfer(&es[0], "lao-cai");
+	mt_entry(&es[1], "lao-cai", 2, 300);
+	mt_transfer(&es[1], "ha-noi");
+	mt_entry(&es[2], "central", 1, 300);
+	mt_transfer(&es[2], "dien-bien");
+	ST_OK(mt_all_orders(es, 3, &s));
+	/* A tie on the HLC: lao-cai's transfer beats central's. */
+	ST_CHECK(strcmp(s.owner, "ha-noi") == 0);
+	ST_CHECK(s.owner_st.hlc == 300 &&
+	    strcmp(s.owner_st.node, "lao-cai") == 0);
+	state_release(&s);
+	mt_release_all(es, 3);
+	return 0;
+}
+
+/* ---- property test ------------------------------------------------- */
+
+struct mt_node {
+	struct case_state	 s;
+	uint64_t		 clock;		/* highest HLC issued or seen */
+	uint64_t		 seq;
+	unsigned char		 known[MT_MAX_ENTRIES];
+};
+
+struct mt_world {
+	uint64_t	 rng;
+	uint64_t	 wall;		/* a shared, coarse wall clock */
+	struct entry	 es[MT_MAX_ENTRIES];
+	size_t		 n;
+	struct mt_node	 nd[MT_NODES];
+	struct buf	 a, b;
+};
+
+/* Delivers entry i to node k; a duplicate must leave the state as is. */
+static int
+mt_deliver(struct mt_world *w, size_t k, size_t i)
+{
+	struct mt_node	*nd = &w->nd[k];
+
+	if (nd->known[i]) {
+		ST_OK(mt_encode(&nd->s, &w->a));
+		ST_OK(merge_apply(&nd->s, &w->es[i]));
+		ST_OK(mt_encode(&nd->s, &w->b));
+		ST_CHECK(w->a.len == w->b.len &&
+		    memcmp(w->a.data, w->b.data, w->a.len) == 0);
+		return 0;
+	}
+	ST_OK(merge_apply(&nd->s, &w->es[i]));
+	nd->known[i] = 1;
+	if (w->es[i].hlc > nd->clock)
+		nd->clock = w->es[i].hlc;
+	return 0;
+}
+
+/* A SET of path at node nd, based on what nd has seen, as the store would
+ * write it (base: the winner; also: heads with the winner's value), or
+ * now and then with no base or a stale one. */
+static void
+mt_gen_set(struct mt_world *w, struct mt_node *nd, struct entry *e,
+    const char *path)
+{
+	const struct field	*f = merge_field(&nd->s, path);
+	const struct head	*win = f ? merge_winner(f) : NULL;
+	struct op		*o;
+	size_t			 r = mt_below(&w->rng, 12);
+
+	o = mt_set(e, path, mt_values[mt_below(&w->rng, MT_NVALUES)], NULL);
+	if (r == 0 || win == NULL)
+		return;
+	if (r == 1 && f->nseen > 0) {
+		o->base = f->seen[mt_below(&w->rng, f->nseen)];
+		return;
+	}
+	o->base = win->st;
+	for (size_t i = 0; i + 1 < f->nheads && o->nalso < ENTRY_MAX_ALSO;
+	    i++)
+		if (mt_same_value(&f->heads[i], win))
+			o->also[o->nalso++] = f->heads[i].st;
+}
+
+/* A resolution of a conflicted field of nd: base the winner, also[] some
+ * or all losers, value the winner's, a loser's or a new one.  Returns 0
+ * when nd has no conflicted field outside used[]. */
+static int
+mt_gen_resolution(struct mt_world *w, struct mt_node *nd, struct entry *e,
+    unsigned *used)
+{
+	for (size_t p = 0; p < MT_NPATHS; p++) {
+		const struct field	*f = merge_field(&nd->s, mt_paths[p]);
+		const struct head	*win, *pick;
+		struct op		*o;
+		size_t			 r;
+
+		if ((*used & (1u << p)) || f == NULL || !merge_conflicted(f))
+			continue;
+		win = merge_winner(f);
+		r = mt_below(&w->rng, 3);
+		pick = r == 0 ? win : &f->heads[mt_below(&w->rng,
+		    f->nheads - 1)];
+		if (r == 2) {
+			o = mt_set(e, mt_paths[p],
+			    mt_values[mt_below(&w->rng, MT_NVALUES)], &win->st);
+		} else {
+			o = entry_add_op(e, OP_SET);
+			strlcpy_(o->path, mt_paths[p], sizeof(o->path));
+			op_set_value(o, (const char *)pick->value,
+			    pick->value_len);
+			o->base = win->st;
+		}
+		for (size_t i = 0; i + 1 < f->nheads &&
+		    o->nalso < ENTRY_MAX_ALSO; i++)
+			if (mt_below(&w->rng, 4) != 0)
+				o->also[o->nalso++] = f->heads[i].st;
+		*used |= 1u << p;
+		return 1;
+	}
+	return 0;
+}
+
+/* Node k writes one entry of 1 to 3 ops and applies it. */
+static int
+mt_write(struct mt_world *w, size_t k)
+{
+	struct mt_node	*nd = &w->nd[k];
+	struct entry	*e = &w->es[w->n];
+	uint64_t	 hlc = HLC_MAKE(w->wall, 0);
+	size_t		 nops = 1 + mt_below(&w->rng, 3);
+	unsigned	 used = 0, evused = 0;
+	int		 transfer = 0, erase = 0;
+	char		 id[16], v[48];
+
+	if (hlc <= nd->clock)
+		hlc = nd->clock + 1;
+	nd->clock = hlc;
+	mt_entry(e, mt_names[k], ++nd->seq, hlc);
+	snprintf(e->author, sizeof(e->author), "clerk %llu@%s",
+	    (unsigned long long)(mt_next(&w->rng) % 3), mt_names[k]);
+	for (size_t i = 0; i < nops; i++) {
+		size_t kind = mt_below(&w->rng, 40);
+
+		if (kind < 20) {
+			size_t p = mt_below(&w->rng, MT_NPATHS);
+			if (used & (1u << p))
+				continue;
+			used |= 1u << p;
+			mt_gen_set(w, nd, e, mt_paths[p]);
+		} else if (kind < 26) {
+			mt_gen_resolution(w, nd, e, &used);
+		} else if (kind < 34) {
+			size_t c = mt_below(&w->rng, 2);
+			size_t x = mt_below(&w->rng, MT_EVIDS);
+			if (evused & (1u << (c * MT_EVIDS + x)))
+				continue;
+			evused |= 1u << (c * MT_EVIDS + x);
+			snprintf(id, sizeof(id), "ev-%zu", x);
+			snprintf(v, sizeof(v), "{\"n\":%llu}",
+			    (unsigned long long)(mt_next(&w->rng) % 1000));
+			mt_event(e, mt_colls[c], id, v);
+		} else if (kind < 39) {
+			if (transfer++)
+				continue;
+			mt_transfer(e, mt_names[mt_below(&w->rng, MT_NODES)]);
+		} else {
+			/* Rare: most histories have no erase at all. */
+			if (erase++ || mt_below(&w->rng, 3) != 0)
+				continue;
+			entry_add_op(e, OP_ERASE);
+		}
+	}
+	if (e->nops == 0)
+		mt_transfer(e, mt_names[k]);
+	w->n++;
+	return mt_deliver(w, k, w->n - 1);
+}
+
+/* Node i sends node j a random subset of what it holds, in random order,
+ * duplicates included. */
+static int
+mt_exchange(struct mt_world *w, size_t i, size_t j)
+{
+	size_t	order[MT_MAX_ENTRIES];
+
+	for (size_t x = 0; x < w->n; x++)
+		order[x] = x;
+	for (size_t x = w->n; x > 1; x--) {	/* Fisher-Yates */
+		size_t y = mt_below(&w->rng, x), t = order[x - 1];
+		order[x - 1] = order[y];
+		order[y] = t;
+	}
+	for (size_t x = 0; x < w->n; x++)
+		if (w->nd[i].known[order[x]] && mt_below(&w->rng, 2) == 0)
+			ST_OK(mt_deliver(w, j, order[x]));
+	return 0;
+}
+
+/* Is st among the base and also[] stamps of the SETs of path? */
+static int
+mt_superseded(const struct mt_world *w, const char *path,
+    const struct stamp *st)
+{
+	for (size_t i = 0; i < w->n; i++)
+		for (size_t k = 0; k < w->es[i].nops; k++) {
+			const struct op *o = &w->es[i].ops[k];
+
+			if (o->type != OP_SET || strcmp(o->path, path) != 0)
+				continue;
+			if (stamp_cmp(&o->base, st) == 0)
+				return 1;
+			for (size_t a = 0; a < o->nalso; a++)
+				if (stamp_cmp(&o->also[a], st) == 0)
+					return 1;
+		}
+	return 0;
+}
+
+/* Checks s against the outcome computed from the entry set alone. */
+static int
+mt_oracle(const struct mt_world *w, const struct case_state *s)
+{
+	struct stamp	erased, owner_st, st;
+	const char	*owner = "";
+	size_t		nfields = 0, nevents = 0;
+
+	memset(&erased, 0, sizeof(erased));
+	memset(&owner_st, 0, sizeof(owner_st));
+	for (size_t i = 0; i < w->n; i++) {
+		mt_stamp(&st, w->es[i].hlc, w->es[i].origin);
+		for (size_t k = 0; k < w->es[i].nops; k++) {
+			const struct op *o = &w->es[i].ops[k];
+
+			if (o->type == OP_ERASE && stamp_cmp(&st, &erased) > 0)
+				erased = st;
+			if (o->type == OP_TRANSFER &&
+			    stamp_cmp(&st, &owner_st) > 0) {
+				owner_st = st;
+				owner = o->to;
+			}
+		}
+	}
+	ST_CHECK(stamp_cmp(&s->erased, &erased) == 0);
+	ST_CHECK(stamp_cmp(&s->owner_st, &owner_st) == 0);
+	ST_CHECK(strcmp(s->owner, owner) == 0);
+
+	/* Fields: heads = the SETs that no SET of the path superseded. */
+	for (size_t p = 0; p < MT_NPATHS; p++) {
+		const struct field	*f = merge_field(s, mt_paths[p]);
+		size_t			 nh = 0;
+		int			 any = 0;
+
+		if (erased.hlc != 0 && schema_path_identifying(mt_paths[p])) {
+			ST_CHECK(f == NULL);
+			continue;
+		}
+		for (size_t i = 0; i < w->n; i++) {
+			mt_stamp(&st, w->es[i].hlc, w->es[i].origin);
+			for (size_t k = 0; k < w->es[i].nops; k++) {
+				const struct op	*o = &w->es[i].ops[k];
+				int		 found = 0;
+
+				if (o->type != OP_SET ||
+				    strcmp(o->path, mt_paths[p]) != 0)
+					continue;
+				any = 1;
+				if (mt_superseded(w, mt_paths[p], &st))
+					continue;
+				nh++;
+				ST_CHECK(f != NULL);
+				for (size_t h = 0; h < f->nheads; h++) {
+					if (stamp_cmp(&f->heads[h].st, &st))
+						continue;
+					ST_CHECK(f->heads[h].value_len ==
+					    o->value_len && memcmp(
+					    f->heads[h].value, o->value,
+					    o->value_len) == 0);
+					ST_CHECK(strcmp(f->heads[h].author,
+					    w->es[i].author) == 0);
+					found = 1;
+				}
+				ST_CHECK(found);
+			}
+		}
+		ST_CHECK(any == (f != NULL));
+		if (f != NULL) {
+			ST_CHECK(f->nheads == nh && nh > 0);
+			nfields++;
+		}
+	}
+	ST_CHECK(s->nfields == nfields);
+
+	/* Events: per (collection, id), the op with the highest stamp. */
+	for (size_t c = 0; c < 2; c++) {
+		for (size_t x = 0; x < MT_EVIDS; x++) {
+			const struct op	*best = NULL;
+			struct stamp	 bst;
+			char		 id[16];
+			const struct event *ev = NULL;
+
+			snprintf(id, sizeof(id), "ev-%zu", x);
+			memset(&bst, 0, sizeof(bst));
+			for (size_t i = 0; i < w->n; i++) {
+				mt_stamp(&st, w->es[i].hlc, w->es[i].origin);
+				for (size_t k = 0; k < w->es[i].nops; k++) {
+					const struct op *o = &w->es[i].ops[k];
+					if (o->type == OP_EVENT &&
+					    strcmp(o->path, mt_colls[c]) == 0 &&
+					    strcmp(o->evid, id) == 0 &&
+					    stamp_cmp(&st, &bst) > 0) {
+						best = o;
+						bst = st;
+					}
+				}
+			}
+			for (size_t i = 0; i < s->nevents; i++)
+				if (strcmp(s->events[i].coll, mt_colls[c]) ==
+				    0 && strcmp(s->events[i].id, id) == 0)
+					ev = &s->events[i];
+			if (best == NULL || (erased.hlc != 0 &&
+			    schema_coll_identifying(mt_colls[c]))) {
+				ST_CHECK(ev == NULL);
+				continue;
+			}
+			ST_CHECK(ev != NULL && stamp_cmp(&ev->st, &bst) == 0);
+			ST_CHECK(ev->value_len == best->value_len &&
+			    memcmp(ev->value, best->value,
+			    best->value_len) == 0);
+			nevents++;
+		}
+	}
+	ST_CHECK(s->nevents == nevents);
+	return 0;
+}
+
+static int
+mt_run(uint64_t seed, size_t *nconf, size_t *nerase)
+{
+	struct mt_world	*w = xcalloc(1, sizeof(*w));
+	struct buf	 ref, conf, cb;
+	size_t		 order[3 * MT_MAX_ENTRIES];
+	int		 rc = 1;
+
+	w->rng = seed;
+	w->wall = 1000;
+	buf_init(&w->a, STATE_ENCODED_MAX);
+	buf_init(&w->b, STATE_ENCODED_MAX);
+	buf_init(&ref, STATE_ENCODED_MAX);
+	buf_init(&conf, 1 << 20);
+	buf_init(&cb, 1 << 20);
+	for (size_t k = 0; k < MT_NODES; k++)
+		state_init(&w->nd[k].s, MT_CASE);
+
+	/* Concurrent histories: writes and partial exchanges. */
+	for (size_t step = 0; step < MT_STEPS; step++) {
+		size_t r = mt_below(&w->rng, 10);
+
+		w->wall += mt_below(&w->rng, 3);	/* 0: HLC ties */
+		if (r < 6 && w->n < MT_MAX_ENTRIES) {
+			if (mt_write(w, mt_below(&w->rng, MT_NODES)) != 0)
+				goto out;
+		} else {
+			size_t i = mt_below(&w->rng, MT_NODES);
+			size_t j = (i + 1 + mt_below(&w->rng, MT_NODES - 1)) %
+			    MT_NODES;
+			if (mt_exchange(w, i, j) != 0)
+				goto out;
+		}
+	}
+	for (size_t i = 0; i < w->n; i++)
+		for (size_t k = 0; k < w->es[i].nops; k++)
+			if (w->es[i].ops[k].type == OP_ERASE) {
+				(*nerase)++;
+				i = w->n - 1;
+				break;
+			}
+
+	/* Everyone gets everything: the replicas are byte-identical. */
+	for (size_t k = 0; k < MT_NODES; k++)
+		for (size_t i = 0; i < w->n; i++)
+			if (!w->nd[k].known[i] && mt_deliver(w, k, i) != 0)
+				goto out;
+	if (mt_encode(&w->nd[0].s, &ref) != 0)
+		goto out;
+	mt_conflicts(&w->nd[0].s, &conf);
+	if (conf.len > 0)
+		(*nconf)++;
+	for (size_t k = 1; k < MT_NODES; k++) {
+		if (mt_encode(&w->nd[k].s, &w->a) != 0 || w->a.len != ref.len ||
+		    memcmp(w->a.data, ref.data, ref.len) != 0) {
+			fprintf(stderr, "  replica %s differs\n", mt_names[k]);
+			goto out;
+		}
+	}
+	if (mt_oracle(w, &w->nd[0].s) != 0)
+		goto out;
+	/* The encoding round-trips. */
+	{
+		struct case_state d;
+		if (state_decode(ref.data, ref.len, &d) != 0)
+			goto out;
+		rc = mt_encode(&d, &w->a);
+		state_release(&d);
+		if (rc != 0 || w->a.len != ref.len ||
+		    memcmp(w->a.data, ref.data, ref.len) != 0) {
+			rc = 1;
+			goto out;
+		}
+		rc = 1;
+	}
+
+	/* The whole set in random orders with duplicates, to fresh states. */
+	for (size_t o = 0; o < MT_ORDERS; o++) {
+		struct case_state	s;
+		size_t			n = 0;
+		int			bad = 0;
+
+		for (size_t i = 0; i < w->n; i++) {
+			size_t copies = 1 + (mt_below(&w->rng, 4) == 0) +
+			    (mt_below(&w->rng, 8) == 0);
+			while (copies-- > 0)
+				order[n++] = i;
+		}
+		for (size_t i = n; i > 1; i--) {	/* Fisher-Yates */
+			size_t j = mt_below(&w->rng, i), t = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = t;
+		}
+		state_init(&s, MT_CASE);
+		for (size_t i = 0; i < n && !bad; i++)
+			bad = merge_apply(&s, &w->es[order[i]]) != 0;
+		if (!bad)
+			bad = mt_encode(&s, &w->a) != 0 ||
+			    w->a.len != ref.len ||
+			    memcmp(w->a.data, ref.data, ref.len) != 0;
+		if (!bad) {
+			mt_conflicts(&s, &cb);
+			bad = cb.len != conf.len ||
+			    memcmp(cb.data, conf.data, conf.len) != 0;
+		}
+		state_release(&s);
+		if (bad) {
+			fprintf(stderr, "  order %zu differs\n", o);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "  merge property test failed: seed %llu, "
+		    "%zu entries\n", (unsigned long long)seed, w->n);
+	for (size_t k = 0; k < MT_NODES; k++)
+		state_release(&w->nd[k].s);
+	mt_release_all(w->es, w->n);
+	buf_release(&w->a);
+	buf_release(&w->b);
+	buf_release(&ref);
+	buf_release(&conf);
+	buf_release(&cb);
+	free(w);
+	return rc;
+}
+
+int
+merge_selftest(void)
+{
+	size_t nconf = 0, nerase = 0;
+
+	ST_OK(mt_different_fields());
+	ST_OK(mt_concurrent_events());
+	ST_OK(mt_same_field());
+	ST_OK(mt_same_value_heads());
+	ST_OK(mt_erase());
+	ST_OK(mt_transfers());
+	for (uint64_t seed = 1; seed <= MT_RUNS; seed++)
+		ST_OK(mt_run(seed, &nconf, &nerase));
+	/* The generator must reach the interesting cases. */
+	fprintf(stderr, "DEBUG nconf %zu nerase %zu\n", nconf, nerase);
+	ST_CHECK(nconf > MT_RUNS / 4);
+	ST_CHECK(nerase > 10 && nerase < MT_RUNS);
+	return 0;
+}
+#endif

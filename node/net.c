@@ -10,16 +10,35 @@
 #include "../common/log.h"
 #include "../common/util.h"
 
+#define ZAP_ENDPOINT	"inproc://zeromq.zap.01"
+
 struct net {
-	void	*ctx;
-	void	*sock;
-	int	 router;
+	void		*ctx;
+	void		*sock;
+	void		*zap;		/* ROUTER: ZAP handler (REP) */
+	void		*mon;		/* DEALER: handshake events (PAIR) */
+	int		 router;
+	net_auth_fn	 auth;
+	void		*auth_arg;
+	char		 error[160];
 };
 
 static int
 setopt_int(void *s, int opt, int v)
 {
 	return zmq_setsockopt(s, opt, &v, sizeof(v));
+}
+
+int
+net_curve_keypair(uint8_t pub[NET_KEY], uint8_t sec[NET_KEY])
+{
+	char zp[41], zs[41];
+
+	if (zmq_curve_keypair(zp, zs) != 0 || zmq_z85_decode(pub, zp) ==
+	    NULL || zmq_z85_decode(sec, zs) == NULL)
+		return E_IO;
+	memset(zs, 0, sizeof(zs));
+	return 0;
 }
 
 static int
@@ -46,6 +65,7 @@ net_open(int type, const struct net_opts *o, struct net **out)
 	setopt_int(n->sock, ZMQ_HEARTBEAT_IVL, hb);
 	setopt_int(n->sock, ZMQ_HEARTBEAT_TIMEOUT, hb * 3);
 	setopt_int(n->sock, ZMQ_HEARTBEAT_TTL, hb * 3);
+	setopt_int(n->sock, ZMQ_HANDSHAKE_IVL, 10000);
 	setopt_int(n->sock, ZMQ_SNDHWM, 1000);
 	setopt_int(n->sock, ZMQ_RCVHWM, 1000);
 	if (n->router)
@@ -54,6 +74,17 @@ net_open(int type, const struct net_opts *o, struct net **out)
 		setopt_int(n->sock, ZMQ_IMMEDIATE, 1);
 	setopt_int(n->sock, ZMQ_RECONNECT_IVL, 200);
 	setopt_int(n->sock, ZMQ_RECONNECT_IVL_MAX, 5000);
+	if (o->curve_pub != NULL) {
+		if (n->router)
+			setopt_int(n->sock, ZMQ_CURVE_SERVER, 1);
+		else
+			zmq_setsockopt(n->sock, ZMQ_CURVE_SERVERKEY,
+			    o->server_pub, NET_KEY);
+		zmq_setsockopt(n->sock, ZMQ_CURVE_PUBLICKEY, o->curve_pub,
+		    NET_KEY);
+		zmq_setsockopt(n->sock, ZMQ_CURVE_SECRETKEY, o->curve_sec,
+		    NET_KEY);
+	}
 	*out = n;
 	return 0;
 }
@@ -67,6 +98,21 @@ net_listen(const char *endpoint, const struct net_opts *o, struct net **out,
 	if (net_open(ZMQ_ROUTER, o, &n) != 0) {
 		snprintf(err, errsz, "zmq: %s", zmq_strerror(zmq_errno()));
 		return E_IO;
+	}
+	/* With CURVE but no ZAP handler libzmq accepts ANY client key: the
+	 * handler must be bound before the first connection can arrive. */
+	if (o->curve_pub != NULL) {
+		n->auth = o->auth;
+		n->auth_arg = o->auth_arg;
+		n->zap = zmq_socket(n->ctx, ZMQ_REP);
+		if (n->zap == NULL || o->auth == NULL ||
+		    zmq_bind(n->zap, ZAP_ENDPOINT) != 0) {
+			snprintf(err, errsz, "cannot start the ZAP handler: "
+			    "%s", zmq_strerror(zmq_errno()));
+			net_close(&n);
+			return E_IO;
+		}
+		zmq_setsockopt(n->sock, ZMQ_ZAP_DOMAIN, "casesync", 8);
 	}
 	if (zmq_bind(n->sock, endpoint) != 0) {
 		snprintf(err, errsz, "cannot listen on %s: %s", endpoint,
@@ -82,11 +128,23 @@ int
 net_connect(const char *endpoint, const struct net_opts *o,
     struct net **out, char *err, size_t errsz)
 {
-	struct net *n;
+	struct net	*n;
+	char		 mon[64];
 
 	if (net_open(ZMQ_DEALER, o, &n) != 0) {
 		snprintf(err, errsz, "zmq: %s", zmq_strerror(zmq_errno()));
 		return E_IO;
+	}
+	/* Watch the handshake so a refused key is reported, not a hang. */
+	snprintf(mon, sizeof(mon), "inproc://casesync-mon-%p", (void *)n);
+	if (zmq_socket_monitor(n->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+		n->mon = zmq_socket(n->ctx, ZMQ_PAIR);
+		if (n->mon != NULL && zmq_connect(n->mon, mon) != 0) {
+			zmq_close(n->mon);
+			n->mon = NULL;
+		}
 	}
 	if (zmq_connect(n->sock, endpoint) != 0) {
 		snprintf(err, errsz, "cannot connect to %s: %s", endpoint,
@@ -105,18 +163,30 @@ net_close(struct net **np)
 
 	if (n == NULL)
 		return;
+	if (n->mon != NULL) {
+		zmq_socket_monitor(n->sock, NULL, 0);
+		zmq_close(n->mon);
+	}
+	if (n->zap != NULL)
+		zmq_close(n->zap);
 	zmq_close(n->sock);
 	zmq_ctx_term(n->ctx);
 	free(n);
 	*np = NULL;
 }
 
+const char *
+net_error(const struct net *n)
+{
+	return n->error;
+}
+
 /* Receives one frame into a zmq_msg; returns 0, E_AGAIN or E_IO. */
 static int
-recv_frame(struct net *n, zmq_msg_t *m)
+recv_frame(void *sock, zmq_msg_t *m)
 {
 	zmq_msg_init(m);
-	if (zmq_msg_recv(m, n->sock, ZMQ_DONTWAIT) < 0) {
+	if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
 		int e = zmq_errno();
 		zmq_msg_close(m);
 		if (e == EAGAIN || e == EINTR)
@@ -129,53 +199,190 @@ recv_frame(struct net *n, zmq_msg_t *m)
 
 /* Discards the rest of a multipart message. */
 static void
-drain(struct net *n, zmq_msg_t *m)
+drain(void *sock, zmq_msg_t *m)
 {
 	while (zmq_msg_more(m)) {
 		zmq_msg_close(m);
-		if (recv_frame(n, m) != 0)
+		if (recv_frame(sock, m) != 0)
 			return;
 	}
 }
 
+/*
+ * Answers one ZAP request (RFC 27): version, request id, domain, address,
+ * identity, mechanism, credentials -> version, request id, status code,
+ * status text, user id, metadata.
+ */
+static void
+zap_handle(struct net *n)
+{
+	zmq_msg_t	 f[7];
+	int		 nf = 0, ok = 0, more = 1;
+	char		 user[NET_USER_MAX + 1] = "", why[128] = "refused";
+	const char	*code;
+
+	while (more && nf < 7) {
+		if (recv_frame(n->zap, &f[nf]) != 0)
+			break;
+		more = zmq_msg_more(&f[nf]);
+		nf++;
+	}
+	if (more) {
+		/* Malformed request: drain, then answer 500 below. */
+		zmq_msg_t x;
+		if (recv_frame(n->zap, &x) == 0) {
+			drain(n->zap, &x);
+			zmq_msg_close(&x);
+		}
+	}
+	if (nf == 7 && zmq_msg_size(&f[5]) == 5 &&
+	    memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
+	    zmq_msg_size(&f[6]) == NET_KEY)
+		ok = n->auth(n->auth_arg, zmq_msg_data(&f[6]), user, why,
+		    sizeof(why));
+	if (!ok) {
+		char addr[64] = "";
+		if (nf > 3) {
+			size_t l = zmq_msg_size(&f[3]);
+			if (l >= sizeof(addr))
+				l = sizeof(addr) - 1;
+			memcpy(addr, zmq_msg_data(&f[3]), l);
+			addr[l] = '\0';
+		}
+		log_warnx("refused a connection from %s: %s", addr, why);
+	}
+	code = nf == 7 ? (ok ? "200" : "400") : "500";
+	zmq_send(n->zap, "1.0", 3, ZMQ_SNDMORE);
+	if (nf > 1)
+		zmq_send(n->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
+		    ZMQ_SNDMORE);
+	else
+		zmq_send(n->zap, "", 0, ZMQ_SNDMORE);
+	zmq_send(n->zap, code, 3, ZMQ_SNDMORE);
+	zmq_send(n->zap, ok ? "OK" : why, ok ? 2 : strlen(why), ZMQ_SNDMORE);
+	zmq_send(n->zap, user, ok ? strlen(user) : 0, ZMQ_SNDMORE);
+	zmq_send(n->zap, "", 0, 0);
+	for (int i = 0; i < nf; i++)
+		zmq_msg_close(&f[i]);
+}
+
+/* Reads a monitor event; returns E_AUTH when the handshake failed. */
+static int
+monitor_handle(struct net *n)
+{
+	zmq_msg_t	m;
+	uint16_t	event = 0;
+	uint32_t	value = 0;
+
+	if (recv_frame(n->mon, &m) != 0)
+		return 0;
+	if (zmq_msg_size(&m) >= 6) {
+		memcpy(&event, zmq_msg_data(&m), 2);
+		memcpy(&value, (uint8_t *)zmq_msg_data(&m) + 2, 4);
+	}
+	drain(n->mon, &m);
+	zmq_msg_close(&m);
+	switch (event) {
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		snprintf(n->error, sizeof(n->error), "central refused this "
+		    "node's key (not enrolled, or revoked; status %u)",
+		    (unsigned)value);
+		return E_AUTH;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+		snprintf(n->error, sizeof(n->error), "the secure handshake "
+		    "with central failed: its key does not match the key "
+		    "pinned with `casesync trust`");
+		return E_AUTH;
+	default:
+		return 0;
+	}
+}
+
 int
-net_recv(struct net *n, int timeout_ms, uint8_t *id, size_t *idlen,
+net_check(struct net *n)
+{
+	zmq_pollitem_t pi = { n->mon, 0, ZMQ_POLLIN, 0 };
+
+	if (n->mon == NULL)
+		return 0;
+	while (zmq_poll(&pi, 1, 0) > 0 && (pi.revents & ZMQ_POLLIN))
+		if (monitor_handle(n) == E_AUTH)
+			return E_AUTH;
+	return 0;
+}
+
+static int
+recv_data(struct net *n, uint8_t *id, size_t *idlen, char *user,
     struct buf *msg)
 {
-	zmq_pollitem_t	pi = { n->sock, 0, ZMQ_POLLIN, 0 };
 	zmq_msg_t	m;
 	int		rc;
 
-	buf_reset(msg);
-	rc = zmq_poll(&pi, 1, timeout_ms);
-	if (rc < 0)
-		return zmq_errno() == EINTR ? E_AGAIN : E_IO;
-	if (rc == 0 || !(pi.revents & ZMQ_POLLIN))
-		return E_AGAIN;
-	if ((rc = recv_frame(n, &m)) != 0)
+	if ((rc = recv_frame(n->sock, &m)) != 0)
 		return rc;
 	if (n->router) {
 		size_t l = zmq_msg_size(&m);
 		if (l > NET_ID_MAX || !zmq_msg_more(&m)) {
-			drain(n, &m);
+			drain(n->sock, &m);
 			zmq_msg_close(&m);
 			return E_AGAIN;
 		}
 		memcpy(id, zmq_msg_data(&m), l);
 		*idlen = l;
 		zmq_msg_close(&m);
-		if ((rc = recv_frame(n, &m)) != 0)
+		if ((rc = recv_frame(n->sock, &m)) != 0)
 			return rc;
+		if (user != NULL) {
+			const char *u = zmq_msg_gets(&m, "User-Id");
+			user[0] = '\0';
+			if (u != NULL && strlen(u) <= NET_USER_MAX)
+				memcpy(user, u, strlen(u) + 1);
+		}
 	}
 	if (zmq_msg_more(&m)) {
 		/* We only ever send single-frame messages. */
-		drain(n, &m);
+		drain(n->sock, &m);
 		zmq_msg_close(&m);
 		return E_TOOBIG;
 	}
 	rc = buf_append(msg, zmq_msg_data(&m), zmq_msg_size(&m));
 	zmq_msg_close(&m);
 	return rc;
+}
+
+int
+net_recv(struct net *n, int timeout_ms, uint8_t *id, size_t *idlen,
+    char *user, struct buf *msg)
+{
+	uint64_t	deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ?
+	    timeout_ms : 0);
+
+	buf_reset(msg);
+	for (;;) {
+		zmq_pollitem_t	pi[2] = {
+			{ n->sock, 0, ZMQ_POLLIN, 0 },
+			{ n->zap ? n->zap : n->mon, 0, ZMQ_POLLIN, 0 },
+		};
+		int		np = pi[1].socket ? 2 : 1, rc;
+		uint64_t	now = mono_ms();
+		long		wait = now >= deadline ? 0 :
+		    (long)(deadline - now);
+
+		rc = zmq_poll(pi, np, wait);
+		if (rc < 0)
+			return zmq_errno() == EINTR ? E_AGAIN : E_IO;
+		if (np == 2 && (pi[1].revents & ZMQ_POLLIN)) {
+			if (n->zap)
+				zap_handle(n);
+			else if (monitor_handle(n) == E_AUTH)
+				return E_AUTH;
+		}
+		if (pi[0].revents & ZMQ_POLLIN)
+			return recv_data(n, id, idlen, user, msg);
+		if (mono_ms() >= deadline)
+			return E_AGAIN;
+	}
 }
 
 int

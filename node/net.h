@@ -20,10 +20,31 @@
 
 struct net;
 
+#define NET_KEY		32	/* CURVE keys, binary */
+#define NET_USER_MAX	32	/* authenticated node id */
+
+/*
+ * Decides whether a client CURVE key may connect (central's ZAP handler).
+ * Returns 1 and writes the node id the key is enrolled for into user_id
+ * (size NET_USER_MAX + 1), or 0 to refuse (why says why, for the log).
+ */
+typedef int	(*net_auth_fn)(void *arg, const uint8_t key[NET_KEY],
+		    char *user_id, char *why, size_t whysz);
+
 struct net_opts {
-	uint64_t	heartbeat_ms;	/* ZMQ heartbeat interval */
-	size_t		max_msg;	/* ZMQ_MAXMSGSIZE */
+	uint64_t	 heartbeat_ms;	/* ZMQ heartbeat interval */
+	size_t		 max_msg;	/* ZMQ_MAXMSGSIZE */
+	/* CURVE: this node's key pair (both sides). */
+	const uint8_t	*curve_pub, *curve_sec;
+	/* DEALER: central's pinned public key. */
+	const uint8_t	*server_pub;
+	/* ROUTER: the ZAP check of client keys. */
+	net_auth_fn	 auth;
+	void		*auth_arg;
 };
+
+/* Generates a CURVE key pair (binary).  Returns 0 or E_IO. */
+int	net_curve_keypair(uint8_t pub[NET_KEY], uint8_t sec[NET_KEY]);
 
 /* Central: binds a ROUTER on endpoint.  Returns 0 or E_IO (reason in
  * err). */
@@ -35,12 +56,19 @@ int	net_connect(const char *endpoint, const struct net_opts *o,
 	    struct net **out, char *err, size_t errsz);
 void	net_close(struct net **n);
 
-/* Waits up to timeout_ms (-1 forever) for a message.  Returns 0 with the
- * message in msg (reset first) and, on a ROUTER, the sender's routing id in
- * id/idlen; E_AGAIN on timeout; E_AGAIN too when interrupted by a signal;
- * E_TOOBIG when a frame exceeded the buffer cap (discarded); E_IO. */
+/* Waits up to timeout_ms for a message, answering ZAP requests meanwhile.
+ * Returns 0 with the message in msg (reset first) and, on a ROUTER, the
+ * sender's routing id in id/idlen and the node id its key is enrolled for
+ * in user (size NET_USER_MAX + 1); E_AGAIN on timeout or signal; E_TOOBIG
+ * when a frame exceeded the buffer cap (discarded); E_AUTH (DEALER) when
+ * the CURVE handshake failed, with the reason from net_error(); E_IO. */
 int	net_recv(struct net *n, int timeout_ms, uint8_t *id, size_t *idlen,
-	    struct buf *msg);
+	    char *user, struct buf *msg);
+/* DEALER: returns E_AUTH (reason from net_error()) when a CURVE handshake
+ * has failed since the last call, else 0.  Never blocks. */
+int	net_check(struct net *n);
+/* The reason of the last E_AUTH (borrowed, valid until the next call). */
+const char *net_error(const struct net *n);
 /* Sends one message (to routing id on a ROUTER).  Waits up to timeout_ms
  * for the socket to accept it.  Returns 0, E_AGAIN (not accepted in time:
  * peer not connected or at its high-water mark), or E_NOTFOUND (ROUTER:

@@ -137,6 +137,34 @@ pump_own(struct psess *p)
 	return 0;
 }
 
+/* Records the signing keys central vouches for (to verify the entries of
+ * other origins that it relays).  Never replaces central's own pinned key
+ * or this node's key. */
+static int
+province_keys(struct psess *p, const struct msg *r)
+{
+	for (size_t i = 0; i < r->nkeys; i++) {
+		struct node_key	nk;
+		int		rc;
+
+		if (strcmp(r->keys[i].node, p->cfg->node) == 0)
+			continue;
+		rc = store_key_get(p->st, r->keys[i].node, &nk);
+		if (rc == 0 && nk.status != KEY_KNOWN)
+			continue;
+		if (rc == 0 && memcmp(nk.sign_pub, r->keys[i].pub, 32) == 0)
+			continue;
+		memset(&nk, 0, sizeof(nk));
+		strlcpy_(nk.node, r->keys[i].node, sizeof(nk.node));
+		nk.status = KEY_KNOWN;
+		nk.since_ms = now_ms();
+		memcpy(nk.sign_pub, r->keys[i].pub, 32);
+		if ((rc = store_key_put(p->st, &nk)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static void
 progress_line(const struct psess *p)
 {
@@ -179,9 +207,13 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 		if (*quit || now >= deadline)
 			return E_TIMEOUT;
 		rc = send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
-		    (int)(deadline - now < 500 ? deadline - now : 500));
+		    (int)(deadline - now < 250 ? deadline - now : 250));
 		if (rc == 0)
 			break;
+		if (net_check(p->net) == E_AUTH) {
+			snprintf(err, errsz, "%s", net_error(p->net));
+			return E_AUTH;
+		}
 	}
 	p->ss->messages_out++;
 	buf_init(&in, MSG_MAX_BYTES);
@@ -212,9 +244,13 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 			break;
 		}
 		wait = (int)(deadline - now < 250 ? deadline - now : 250);
-		rc = net_recv(p->net, wait, id, &idlen, &in);
+		rc = net_recv(p->net, wait, id, &idlen, NULL, &in);
 		if (rc == E_AGAIN)
 			continue;
+		if (rc == E_AUTH) {
+			snprintf(err, errsz, "%s", net_error(p->net));
+			break;
+		}
 		if (rc != 0) {
 			rc = E_AGAIN;
 			break;
@@ -304,6 +340,9 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 			p->ss->refused += r.refused;
 			rc = pump_own(p);
 			break;
+		case MSG_KEYS:
+			rc = province_keys(p, &r);
+			break;
 		case MSG_ERROR:
 			log_warnx("sync: central says: %s", r.reason);
 			if (r.code == MSGERR_AUTH) {
@@ -328,12 +367,24 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 	return rc;
 }
 
-int
-repl_sync(struct store *st, const struct nodecfg *cfg, uint64_t timeout_ms,
-    int progress, volatile sig_atomic_t *quit, struct sync_stats *ss,
-    char *err, size_t errsz)
+/* Finds the key this province pinned for central. */
+static int
+pinned_one(const struct node_key *nk, void *arg)
 {
-	struct net_opts		 no = { cfg->heartbeat_ms, MSG_MAX_BYTES };
+	if (nk->status != KEY_ACTIVE)
+		return 0;
+	*(struct node_key *)arg = *nk;
+	return 1;
+}
+
+int
+repl_sync(struct store *st, const struct nodecfg *cfg,
+    const struct identity *id, uint64_t timeout_ms, int progress,
+    volatile sig_atomic_t *quit, struct sync_stats *ss, char *err,
+    size_t errsz)
+{
+	struct net_opts		 no;
+	struct node_key		 central;
 	struct psess		 p;
 	struct peer_info	 pi;
 	uint64_t		 start = mono_ms(), deadline = start + timeout_ms;
@@ -351,6 +402,20 @@ repl_sync(struct store *st, const struct nodecfg *cfg, uint64_t timeout_ms,
 		snprintf(err, errsz, "no central endpoint configured");
 		return E_INVAL;
 	}
+	memset(&central, 0, sizeof(central));
+	if (store_key_each(st, pinned_one, &central) < 0 ||
+	    central.status != KEY_ACTIVE) {
+		snprintf(err, errsz, "central's key is not pinned: run `casesync "
+		    "trust -d DIR NODE KEY` with the line `casesync key` "
+		    "prints on central");
+		return E_AUTH;
+	}
+	memset(&no, 0, sizeof(no));
+	no.heartbeat_ms = cfg->heartbeat_ms;
+	no.max_msg = MSG_MAX_BYTES;
+	no.curve_pub = id->curve_pub;
+	no.curve_sec = id->curve_sec;
+	no.server_pub = central.curve_pub;
 	memset(&p, 0, sizeof(p));
 	p.st = st;
 	p.cfg = cfg;
@@ -426,6 +491,7 @@ struct csess {
 struct central {
 	struct store		*st;
 	const struct nodecfg	*cfg;
+	const struct identity	*id;
 	struct net		*net;
 	struct csess		 s[CENTRAL_SESSIONS];
 };
@@ -475,20 +541,59 @@ pump_feed(struct central *c, struct csess *s)
 	return 0;
 }
 
+struct keys_ctx {
+	struct msg	*m;
+};
+
+static int
+keys_one(const struct node_key *nk, void *arg)
+{
+	struct msg *m = arg;
+
+	if (m->nkeys >= MSG_KEYS_MAX)
+		return 0;
+	strlcpy_(m->keys[m->nkeys].node, nk->node, sizeof(m->keys[0].node));
+	memcpy(m->keys[m->nkeys].pub, nk->sign_pub, 32);
+	m->nkeys++;
+	return 0;
+}
+
+/* Tells a province the signing keys of every origin whose entries it may
+ * receive (all enrolled nodes, revoked ones too: their old entries stay
+ * valid), and central's own. */
+static int
+send_keys(struct central *c, const uint8_t *id, size_t idlen)
+{
+	struct msg	m;
+	int		rc;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_KEYS;
+	m.keys = xcalloc(MSG_KEYS_MAX, sizeof(*m.keys));
+	strlcpy_(m.keys[0].node, c->cfg->node, sizeof(m.keys[0].node));
+	memcpy(m.keys[0].pub, c->id->sign_pub, 32);
+	m.nkeys = 1;
+	store_key_each(c->st, keys_one, &m);
+	rc = send_msg(c->net, id, idlen, &m, NULL, 0);
+	free(m.keys);
+	return rc;
+}
+
 static void
 central_hello(struct central *c, const uint8_t *id, size_t idlen,
-    const struct msg *r)
+    const char *user, const struct msg *r)
 {
 	struct csess	*s = sess_find(c, id, idlen), *freeslot = NULL;
 	struct msg	 m;
 	uint64_t	 have = 0, last = 0;
 
-	if (!schema_node_known(r->node) || strcmp(r->node, c->cfg->node) == 0
-	    || strcmp(r->node, "central") == 0) {
-		log_warnx("refused HELLO from unknown node '%s'", r->node);
-		send_error(c->net, id, idlen, MSGERR_AUTH, "unknown node");
+	if (strcmp(r->node, user) != 0) {
+		log_warnx("refused HELLO as '%s' from the key enrolled for "
+		    "'%s'", r->node, user);
+		send_error(c->net, id, idlen, MSGERR_AUTH, "node id does not "
+		    "match the enrolled key");
 		if (s)
-			sess_drop(s, "unknown node");
+			sess_drop(s, "node id does not match its key");
 		return;
 	}
 	/* A new session from the same node replaces an old one. */
@@ -536,7 +641,8 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	m.a = have;
 	m.b = last;
 	m.window = REPL_WINDOW;
-	if (send_msg(c->net, id, idlen, &m, NULL, 0) != 0) {
+	if (send_msg(c->net, id, idlen, &m, NULL, 0) != 0 ||
+	    send_keys(c, id, idlen) != 0) {
 		sess_drop(s, "cannot send");
 		return;
 	}
@@ -611,7 +717,7 @@ central_bye(struct central *c, struct csess *s)
 
 static void
 central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
-    const struct buf *in)
+    const char *user, const struct buf *in)
 {
 	struct csess	*s = sess_find(c, id, idlen);
 	struct msg	 r;
@@ -625,8 +731,11 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 			sess_drop(s, "malformed message");
 		return;
 	}
-	if (r.type == MSG_HELLO) {
-		central_hello(c, id, idlen, &r);
+	if (user[0] == '\0') {
+		/* Only reachable if the ZAP handler were bypassed. */
+		log_warnx("message without an authenticated key; ignored");
+	} else if (r.type == MSG_HELLO) {
+		central_hello(c, id, idlen, user, &r);
 	} else if (s == NULL) {
 		if (r.type != MSG_BYE && r.type != MSG_ERROR)
 			send_error(c->net, id, idlen, MSGERR_SESSION, "no "
@@ -656,17 +765,72 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 	msg_release(&r);
 }
 
+/*
+ * The ZAP check: a client key may connect only when it is enrolled and not
+ * revoked.  Read from the store at every handshake, so `casesync revoke`
+ * takes effect for the next connection without a restart.
+ */
+struct auth_ctx {
+	const uint8_t	*key;
+	struct node_key	 found;
+	int		 hit;
+};
+
+static int
+auth_one(const struct node_key *nk, void *arg)
+{
+	struct auth_ctx *a = arg;
+
+	if (nk->status == KEY_KNOWN ||
+	    memcmp(nk->curve_pub, a->key, NET_KEY) != 0)
+		return 0;
+	a->found = *nk;
+	a->hit = 1;
+	return nk->status == KEY_ACTIVE;	/* keep looking if revoked */
+}
+
+static int
+central_auth(void *arg, const uint8_t key[NET_KEY], char *user, char *why,
+    size_t whysz)
+{
+	struct central	*c = arg;
+	struct auth_ctx	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.key = key;
+	store_key_each(c->st, auth_one, &a);
+	if (!a.hit) {
+		snprintf(why, whysz, "unknown key (not enrolled)");
+		return 0;
+	}
+	if (a.found.status != KEY_ACTIVE) {
+		snprintf(why, whysz, "key of %s was revoked", a.found.node);
+		return 0;
+	}
+	strlcpy_(user, a.found.node, NET_USER_MAX + 1);
+	return 1;
+}
+
 int
 repl_central_run(struct store *st, const struct nodecfg *cfg,
-    volatile sig_atomic_t *quit, char *err, size_t errsz)
+    const struct identity *id, volatile sig_atomic_t *quit, char *err,
+    size_t errsz)
 {
-	struct net_opts	 no = { cfg->heartbeat_ms, MSG_MAX_BYTES };
+	struct net_opts	 no;
 	struct central	*c = xcalloc(1, sizeof(*c));
 	struct buf	 in;
 	int		 rc;
 
 	c->st = st;
 	c->cfg = cfg;
+	c->id = id;
+	memset(&no, 0, sizeof(no));
+	no.heartbeat_ms = cfg->heartbeat_ms;
+	no.max_msg = MSG_MAX_BYTES;
+	no.curve_pub = id->curve_pub;
+	no.curve_sec = id->curve_sec;
+	no.auth = central_auth;
+	no.auth_arg = c;
 	if ((rc = net_listen(cfg->listen, &no, &c->net, err, errsz)) != 0) {
 		free(c);
 		return rc;
@@ -674,14 +838,15 @@ repl_central_run(struct store *st, const struct nodecfg *cfg,
 	log_info("central %s listening on %s", cfg->node, cfg->listen);
 	buf_init(&in, MSG_MAX_BYTES);
 	while (!*quit) {
-		uint8_t		id[NET_ID_MAX];
+		uint8_t		rid[NET_ID_MAX];
 		size_t		idlen = 0;
+		char		user[NET_USER_MAX + 1];
 		uint64_t	now;
 
 		/* Drain a bounded number of messages, then run timers. */
 		for (int i = 0; i < 64 && !*quit; i++) {
-			rc = net_recv(c->net, i == 0 ? 200 : 0, id, &idlen,
-			    &in);
+			rc = net_recv(c->net, i == 0 ? 200 : 0, rid, &idlen,
+			    user, &in);
 			if (rc == E_AGAIN)
 				break;
 			if (rc == E_TOOBIG) {
@@ -690,7 +855,7 @@ repl_central_run(struct store *st, const struct nodecfg *cfg,
 			}
 			if (rc != 0)
 				break;
-			central_dispatch(c, id, idlen, &in);
+			central_dispatch(c, rid, idlen, user, &in);
 		}
 		now = mono_ms();
 		for (int i = 0; i < CENTRAL_SESSIONS; i++)

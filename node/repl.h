@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "identity.h"
 #include "nodecfg.h"
 #include "store.h"
 
@@ -39,12 +40,12 @@ struct sync_stats {
  * (E_TIMEOUT).
  */
 int	repl_sync(struct store *st, const struct nodecfg *cfg,
-	    uint64_t timeout_ms, int progress, volatile sig_atomic_t *quit,
+	    const struct identity *id, uint64_t timeout_ms, int progress, volatile sig_atomic_t *quit,
 	    struct sync_stats *ss, char *err, size_t errsz);
 
 /* Central: serves provinces on cfg->listen until *quit.  Returns 0 after a
  * clean stop, E_IO when it cannot listen (reason in err). */
 int	repl_central_run(struct store *st, const struct nodecfg *cfg,
-	    volatile sig_atomic_t *quit, char *err, size_t errsz);
+	    const struct identity *id, volatile sig_atomic_t *quit, char *err, size_t errsz);
 
 #endif

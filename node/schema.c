@@ -1027,9 +1027,35 @@ event_ops(const struct coll *cl, const cJSON *a, struct entry *e,
 	return 0;
 }
 
+static int	ops_from_json(const char *, size_t, struct entry *, char *,
+		    char *, size_t, int);
+
 int
 schema_ops_from_json(const char *json, size_t len, struct entry *e,
     char *id_out, char *err, size_t errsz)
+{
+	return ops_from_json(json, len, e, id_out, err, errsz, 0);
+}
+
+int
+schema_ops_from_export(const char *json, size_t len, struct entry *e,
+    char *id_out, char *err, size_t errsz)
+{
+	return ops_from_json(json, len, e, id_out, err, errsz, 1);
+}
+
+/* Is key one that `export` writes but a case cannot be given? */
+static int
+export_only_key(const char *key)
+{
+	return strcmp(key, "owner") == 0 || strcmp(key, "referrals") == 0 ||
+	    strcmp(key, "erased") == 0 || strcmp(key, "conflicts") == 0;
+}
+
+/* from_export: ignore the keys that export_only_key() names. */
+static int
+ops_from_json(const char *json, size_t len, struct entry *e, char *id_out,
+    char *err, size_t errsz, int from_export)
 {
 	/* Top-level members in the order their ops are emitted. */
 	const cJSON	*id = NULL, *status = NULL;
@@ -1069,6 +1095,8 @@ schema_ops_from_json(const char *json, size_t len, struct entry *e,
 		const cJSON **slot = NULL;
 
 		where_fmt(where, "", key);
+		if (from_export && export_only_key(key))
+			continue;
 		if (strcmp(key, "id") == 0)
 			slot = &id;
 		else if (strcmp(key, "status") == 0)

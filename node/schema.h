@@ -31,6 +31,15 @@
 int	schema_ops_from_json(const char *json, size_t len, struct entry *e,
 	    char *id_out, char *err, size_t errsz);
 
+/*
+ * The same for one line of `casesync import`: exactly the keys that
+ * `export` writes but a case cannot be given ("owner", "referrals",
+ * "erased", "conflicts") are ignored, whatever their values, so that an
+ * export imports again.  Everything else is as schema_ops_from_json.
+ */
+int	schema_ops_from_export(const char *json, size_t len, struct entry *e,
+	    char *id_out, char *err, size_t errsz);
+
 /* Validates one op (from any source) against the schema: known path and
  * collection, value of the right JSON type and enumeration.  Returns 0 or
  * E_INVAL with a reason in err. */

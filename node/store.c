@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "../common/buf.h"
+#include "../common/crypto.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -38,12 +39,19 @@
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
+	MDB_dbi		 keys;
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
+	int		 have_keys;
+	uint8_t		 datakey[CRYPTO_KEY];	/* data at rest */
+	uint8_t		 sign_sec[CRYPTO_SIGN_SEC];
+	uint8_t		 sign_pub[CRYPTO_SIGN_PUB];
 	uint64_t	 skew_ms;
 	int64_t		 offset_ms;
 	char		 node[HLC_NODE_MAX + 1];
 	char		 role[16];
 };
+
+static int	state_crypt(struct store *, struct case_state *, int);
 
 /* What a peer record looks like on disk: fixed size, checked on read. */
 struct peer_disk {
@@ -190,6 +198,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(feed, "feed");
 	OPEN_DB(peers, "peers");
 	OPEN_DB(refused, "refused");
+	OPEN_DB(keys, "keys");
 #undef OPEN_DB
 	get_str(st, t, "node", st->node, sizeof(st->node));
 	get_str(st, t, "role", st->role, sizeof(st->role));
@@ -212,6 +221,8 @@ store_close(struct store **stp)
 {
 	if (*stp == NULL)
 		return;
+	crypto_wipe((*stp)->datakey, sizeof((*stp)->datakey));
+	crypto_wipe((*stp)->sign_sec, sizeof((*stp)->sign_sec));
 	mdb_env_close((*stp)->env);
 	free(*stp);
 	*stp = NULL;
@@ -361,6 +372,10 @@ store_info(struct store *st, struct store_info *info)
 			struct case_state s;
 			if (state_decode(d.mv_data, d.mv_size, &s) != 0)
 				continue;
+			if (state_crypt(st, &s, 0) != 0) {
+				state_release(&s);
+				continue;
+			}
 			for (size_t i = 0; i < s.nfields; i++)
 				info->nconflicts +=
 				    merge_conflicted(&s.fields[i]);
@@ -374,9 +389,85 @@ store_info(struct store *st, struct store_info *info)
 	return 0;
 }
 
-/* Reads the state of case id into *s.  E_NOTFOUND when absent. */
+/*
+ * At rest, every identifying value (field heads and identifying events) is
+ * sealed with the data key: 0x00 || nonce || AES-256-GCM || tag, bound to
+ * the case id.  JSON text never starts with a NUL byte, so the marker is
+ * unambiguous.  Everything else stays readable for reports.
+ */
 static int
-case_load(struct store *st, MDB_txn *t, const char *id,
+value_seal(struct store *st, const char *id, uint8_t **v, size_t *len)
+{
+	struct buf	b;
+	int		rc;
+
+	if (!st->have_keys || *len == 0 || (*v)[0] == 0)
+		return 0;
+	buf_init(&b, *len + CRYPTO_SEAL_OVERHEAD + 1);
+	buf_append(&b, "", 1);
+	if ((rc = crypto_seal(st->datakey, id, strlen(id), *v, *len, &b))) {
+		buf_release(&b);
+		return rc;
+	}
+	crypto_wipe(*v, *len);
+	free(*v);
+	*v = b.data;
+	*len = b.len;
+	return 0;
+}
+
+static int
+value_open(struct store *st, const char *id, uint8_t **v, size_t *len)
+{
+	struct buf	b;
+	int		rc;
+
+	if (*len == 0 || (*v)[0] != 0)
+		return 0;
+	if (!st->have_keys)
+		return E_AUTH;
+	buf_init(&b, *len + 1);
+	if ((rc = crypto_open(st->datakey, id, strlen(id), *v + 1, *len - 1,
+	    &b)) != 0) {
+		buf_release(&b);
+		log_warnx("store: case %s: a sealed value does not open", id);
+		return E_INTEGRITY;
+	}
+	free(*v);
+	*v = b.data;
+	*len = b.len;
+	return 0;
+}
+
+/* Seals (seal = 1) or opens every identifying value of s in place. */
+static int
+state_crypt(struct store *st, struct case_state *s, int seal)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < s->nfields && rc == 0; i++) {
+		struct field *f = &s->fields[i];
+
+		if (!schema_path_identifying(f->path))
+			continue;
+		for (size_t j = 0; j < f->nheads && rc == 0; j++)
+			rc = (seal ? value_seal : value_open)(st, s->id,
+			    &f->heads[j].value, &f->heads[j].value_len);
+	}
+	for (size_t i = 0; i < s->nevents && rc == 0; i++) {
+		struct event *ev = &s->events[i];
+
+		if (schema_coll_identifying(ev->coll))
+			rc = (seal ? value_seal : value_open)(st, s->id,
+			    &ev->value, &ev->value_len);
+	}
+	return rc;
+}
+
+/* Reads the state of case id into *s, with its identifying values opened.
+ * E_NOTFOUND when absent. */
+static int
+case_load_raw(struct store *st, MDB_txn *t, const char *id,
     struct case_state *s)
 {
 	MDB_val	k = { strlen(id), (void *)(uintptr_t)id }, d;
@@ -392,20 +483,67 @@ case_load(struct store *st, MDB_txn *t, const char *id,
 }
 
 static int
-case_save(struct store *st, MDB_txn *t, const struct case_state *s)
+case_load(struct store *st, MDB_txn *t, const char *id,
+    struct case_state *s)
 {
-	struct buf	b;
-	MDB_val		k = { strlen(s->id), (void *)(uintptr_t)s->id }, d;
-	int		rc;
+	int rc = case_load_raw(st, t, id, s);
 
+	if (rc == 0 && (rc = state_crypt(st, s, 0)) != 0)
+		state_release(s);
+	return rc;
+}
+
+static int
+case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
+{
+	struct case_state	s;
+	struct buf		b;
+	MDB_val			k, d;
+	int			rc;
+
+	state_copy(&s, plain);
+	if ((rc = state_crypt(st, &s, 1)) != 0) {
+		state_release(&s);
+		return rc;
+	}
+	k.mv_size = strlen(s.id);
+	k.mv_data = s.id;
 	buf_init(&b, STATE_ENCODED_MAX);
-	if ((rc = state_encode(s, &b)) == 0) {
+	if ((rc = state_encode(&s, &b)) == 0) {
 		d.mv_size = b.len;
 		d.mv_data = b.data;
 		rc = mdb_err(st, mdb_put(t, st->cases, &k, &d, 0), "put case");
 	}
 	buf_release(&b);
+	state_release(&s);
 	return rc;
+}
+
+/* The change log at rest: each record sealed with the data key, bound to
+ * its (origin, seq) key so records cannot be swapped. */
+static int
+log_seal(struct store *st, const uint8_t *lk, size_t lklen,
+    const uint8_t *rec, size_t reclen, struct buf *out)
+{
+	if (!st->have_keys)
+		return buf_append(out, rec, reclen);
+	return crypto_seal(st->datakey, lk, lklen, rec, reclen, out);
+}
+
+static int
+log_unseal(struct store *st, const void *lk, size_t lklen, const MDB_val *d,
+    struct buf *out)
+{
+	buf_reset(out);
+	if (!st->have_keys)
+		return buf_append(out, d->mv_data, d->mv_size);
+	if (crypto_open(st->datakey, lk, lklen, d->mv_data, d->mv_size,
+	    out) != 0) {
+		log_warnx("store: a log record does not open (wrong data key, "
+		    "or altered)");
+		return E_INTEGRITY;
+	}
+	return 0;
 }
 
 /*
@@ -459,17 +597,25 @@ static int
 log_append(struct store *st, MDB_txn *t, const struct entry *e,
     const uint8_t *rec, size_t reclen, uint8_t *lk, size_t *lklen)
 {
-	uint8_t	ck[CASEKEY_MAX];
-	MDB_val	k, d;
-	int	rc;
+	uint8_t		ck[CASEKEY_MAX];
+	struct buf	sealed;
+	MDB_val		k, d;
+	int		rc;
 
 	*lklen = seqkey(lk, e->origin, e->seq);
 	k.mv_data = lk;
 	k.mv_size = *lklen;
-	d.mv_data = (void *)(uintptr_t)rec;
-	d.mv_size = reclen;
-	if ((rc = mdb_err(st, mdb_put(t, st->log, &k, &d, MDB_NOOVERWRITE),
-	    "put log")) != 0)
+	buf_init(&sealed, reclen + CRYPTO_SEAL_OVERHEAD);
+	if ((rc = log_seal(st, lk, *lklen, rec, reclen, &sealed)) != 0) {
+		buf_release(&sealed);
+		return rc;
+	}
+	d.mv_data = sealed.data;
+	d.mv_size = sealed.len;
+	rc = mdb_err(st, mdb_put(t, st->log, &k, &d, MDB_NOOVERWRITE),
+	    "put log");
+	buf_release(&sealed);
+	if (rc != 0)
 		return rc == E_NOTFOUND ? E_STORE : rc;
 	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
 	memcpy(ck + ENTRY_CASE_ID_LEN, lk, *lklen);
@@ -663,14 +809,18 @@ static int
 log_read(struct store *st, MDB_txn *t, const uint8_t *lk, size_t lklen,
     struct entry *e, int *sig_ok)
 {
-	MDB_val	k = { lklen, (void *)(uintptr_t)lk }, d;
-	int	rc = mdb_get(t, st->log, &k, &d);
+	MDB_val		k = { lklen, (void *)(uintptr_t)lk }, d;
+	struct buf	plain;
+	int		rc = mdb_get(t, st->log, &k, &d);
 
 	if (rc != 0)
 		return rc == MDB_NOTFOUND ? E_INTEGRITY : mdb_err(st, rc, "log");
-	if (record_open(d.mv_data, d.mv_size, e, sig_ok) != 0)
-		return E_INTEGRITY;
-	return 0;
+	buf_init(&plain, d.mv_size + 1);
+	if ((rc = log_unseal(st, lk, lklen, &d, &plain)) == 0 &&
+	    record_open(plain.data, plain.len, e, sig_ok) != 0)
+		rc = E_INTEGRITY;
+	buf_release(&plain);
+	return rc;
 }
 
 /* Calls fn for every log entry of case id (in log key order). */
@@ -1027,6 +1177,9 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 				if (state_decode(d.mv_data, d.mv_size, &s) !=
 				    0) {
 					why = "stored state does not decode";
+				} else if (state_crypt(st, &s, 0) != 0) {
+					why = "a sealed value does not open";
+					state_release(&s);
 				} else {
 					state_encode(&s, &b);
 					state_release(&s);
@@ -1107,9 +1260,11 @@ store_scan_own(struct store *st, uint64_t after, size_t max_bytes,
 	uint8_t		 lk[LOGKEY_MAX];
 	size_t		 plen = strlen(st->node);
 	MDB_val		 k, d;
+	struct buf	 plain;
 	int		 rc, op = MDB_SET_RANGE;
 
 	memset(b, 0, sizeof(*b));
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
 	if ((rc = mdb_err(st, mdb_cursor_open(t, st->log, &c), "cursor"))) {
@@ -1118,6 +1273,7 @@ store_scan_own(struct store *st, uint64_t after, size_t max_bytes,
 	}
 	k.mv_data = lk;
 	k.mv_size = seqkey(lk, st->node, after + 1);
+	rc = 0;
 	while (mdb_cursor_get(c, &k, &d, op) == 0) {
 		op = MDB_NEXT;
 		if (k.mv_size != plen + 9 || memcmp(k.mv_data, st->node,
@@ -1128,12 +1284,18 @@ store_scan_own(struct store *st, uint64_t after, size_t max_bytes,
 			b->more = 1;
 			break;
 		}
+		if ((rc = log_unseal(st, k.mv_data, k.mv_size, &d,
+		    &plain)) != 0)
+			break;
 		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
-		    d.mv_data, d.mv_size);
+		    plain.data, plain.len);
 	}
 	mdb_cursor_close(c);
 	mdb_txn_abort(t);
-	return 0;
+	buf_release(&plain);
+	if (rc != 0)
+		rec_batch_free(b);
+	return rc;
 }
 
 int
@@ -1145,9 +1307,11 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 	uint8_t		 fk[LOGKEY_MAX];
 	size_t		 plen = strlen(peer);
 	MDB_val		 k, d;
+	struct buf	 plain;
 	int		 rc = 0, op = MDB_SET_RANGE;
 
 	memset(b, 0, sizeof(*b));
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
 	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor"))) {
@@ -1172,9 +1336,13 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 			b->more = 1;
 			break;
 		}
+		if ((rc = log_unseal(st, lk.mv_data, lk.mv_size, &rv,
+		    &plain)) != 0)
+			break;
 		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
-		    rv.mv_data, rv.mv_size);
+		    plain.data, plain.len);
 	}
+	buf_release(&plain);
 	mdb_cursor_close(c);
 	mdb_txn_abort(t);
 	if (rc != 0)
@@ -1235,9 +1403,9 @@ refuse(struct store *st, MDB_txn *t, const struct entry *e, const char *why,
 	    (unsigned long long)e->seq, e->case_id, why);
 	buf_init(&b, ENTRY_ENCODED_MAX + 512);
 	buf_append(&b, why, strlen(why) + 1);
-	if ((rc = buf_append(&b, r->data, r->len)) == 0) {
-		k.mv_data = rk;
-		k.mv_size = seqkey(rk, e->origin, e->seq);
+	k.mv_data = rk;
+	k.mv_size = seqkey(rk, e->origin, e->seq);
+	if ((rc = log_seal(st, rk, k.mv_size, r->data, r->len, &b)) == 0) {
 		d.mv_data = b.data;
 		d.mv_size = b.len;
 		rc = mdb_err(st, mdb_put(t, st->refused, &k, &d, 0),
@@ -1516,4 +1684,183 @@ store_vv_each(struct store *st, int (*fn)(const char *, uint64_t, void *),
 	mdb_cursor_close(c);
 	mdb_txn_abort(t);
 	return rc;
+}
+
+/* ---- Keys and at-rest secrets ------------------------------------------- */
+
+#define KEYCHECK	"casesync-keycheck-v1"
+
+struct key_disk {
+	uint32_t	version;
+	uint32_t	status;
+	uint64_t	since_ms;
+	uint8_t		sign_pub[CRYPTO_SIGN_PUB];
+	uint8_t		curve_pub[CRYPTO_SIGN_PUB];
+};
+
+static int
+keycheck_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	MDB_val		k = { 8, (void *)(uintptr_t)"keycheck" }, d;
+	struct buf	b;
+	int		rc;
+
+	(void)arg;
+	buf_init(&b, 256);
+	rc = mdb_get(t, st->meta, &k, &d);
+	if (rc == 0) {
+		rc = crypto_open(st->datakey, NULL, 0, d.mv_data, d.mv_size,
+		    &b);
+		if (rc == 0 && (b.len != strlen(KEYCHECK) ||
+		    memcmp(b.data, KEYCHECK, b.len) != 0))
+			rc = E_AUTH;
+		buf_release(&b);
+		return rc ? E_AUTH : 0;
+	}
+	if (rc != MDB_NOTFOUND) {
+		buf_release(&b);
+		return mdb_err(st, rc, "keycheck");
+	}
+	if ((rc = crypto_seal(st->datakey, NULL, 0, KEYCHECK,
+	    strlen(KEYCHECK), &b)) == 0) {
+		d.mv_data = b.data;
+		d.mv_size = b.len;
+		rc = mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "keycheck");
+	}
+	buf_release(&b);
+	return rc;
+}
+
+int
+store_set_keys(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
+    const uint8_t sign_pub[CRYPTO_SIGN_PUB],
+    const uint8_t datakey[CRYPTO_KEY])
+{
+	int rc;
+
+	memcpy(st->sign_sec, sign_sec, CRYPTO_SIGN_SEC);
+	memcpy(st->sign_pub, sign_pub, CRYPTO_SIGN_PUB);
+	memcpy(st->datakey, datakey, CRYPTO_KEY);
+	st->have_keys = 1;
+	if ((rc = txn_run(st, keycheck_fn, NULL)) != 0) {
+		st->have_keys = 0;
+		crypto_wipe(st->datakey, sizeof(st->datakey));
+		crypto_wipe(st->sign_sec, sizeof(st->sign_sec));
+	}
+	return rc;
+}
+
+static int
+key_read(struct store *st, MDB_txn *t, const char *node, struct node_key *nk)
+{
+	MDB_val		k = { strlen(node), (void *)(uintptr_t)node }, d;
+	struct key_disk	kd;
+	int		rc;
+
+	memset(nk, 0, sizeof(*nk));
+	strlcpy_(nk->node, node, sizeof(nk->node));
+	if ((rc = mdb_get(t, st->keys, &k, &d)) != 0)
+		return mdb_err(st, rc, "get key");
+	if (d.mv_size != sizeof(kd))
+		return E_INTEGRITY;
+	memcpy(&kd, d.mv_data, sizeof(kd));
+	if (kd.version != 1 || kd.status < KEY_ACTIVE || kd.status >
+	    KEY_KNOWN)
+		return E_INTEGRITY;
+	nk->status = (int)kd.status;
+	nk->since_ms = kd.since_ms;
+	memcpy(nk->sign_pub, kd.sign_pub, sizeof(nk->sign_pub));
+	memcpy(nk->curve_pub, kd.curve_pub, sizeof(nk->curve_pub));
+	return 0;
+}
+
+static int
+key_put_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	const struct node_key	*nk = arg;
+	struct key_disk		 kd;
+	MDB_val			 k, d;
+
+	memset(&kd, 0, sizeof(kd));
+	kd.version = 1;
+	kd.status = (uint32_t)nk->status;
+	kd.since_ms = nk->since_ms;
+	memcpy(kd.sign_pub, nk->sign_pub, sizeof(kd.sign_pub));
+	memcpy(kd.curve_pub, nk->curve_pub, sizeof(kd.curve_pub));
+	k.mv_data = (void *)(uintptr_t)nk->node;
+	k.mv_size = strlen(nk->node);
+	d.mv_data = &kd;
+	d.mv_size = sizeof(kd);
+	return mdb_err(st, mdb_put(t, st->keys, &k, &d, 0), "put key");
+}
+
+int
+store_key_put(struct store *st, const struct node_key *nk)
+{
+	return txn_run(st, key_put_fn, (void *)(uintptr_t)nk);
+}
+
+int
+store_key_get(struct store *st, const char *node, struct node_key *nk)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = key_read(st, t, node, nk);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_key_each(struct store *st, int (*fn)(const struct node_key *, void *),
+    void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->keys, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct node_key	nk;
+		char		name[HLC_NODE_MAX + 1];
+
+		if (k.mv_size == 0 || k.mv_size > HLC_NODE_MAX)
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if (key_read(st, t, name, &nk) == 0)
+			rc = fn(&nk, arg);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_case_get_sealed(struct store *st, const char *id, struct case_state *s)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if (strlen(id) != ENTRY_CASE_ID_LEN)
+		return E_NOTFOUND;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = case_load_raw(st, t, id, s);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_case_open(struct store *st, struct case_state *s)
+{
+	return state_crypt(st, s, 0);
 }

@@ -82,6 +82,34 @@ int	store_init_node(struct store *st, const char *node, const char *role);
 /* Fills *info.  E_NOTFOUND when the store was never initialised. */
 int	store_info(struct store *st, struct store_info *info);
 
+/*
+ * Gives the store the node's signing key and data key (copied; wiped at
+ * close).  The first call on a new store records a check value sealed with
+ * the data key; later calls verify it.  Returns 0, or E_AUTH when the data
+ * key is not the one this store was created with (wrong passphrase).
+ */
+int	store_set_keys(struct store *st, const uint8_t sign_sec[32],
+	    const uint8_t sign_pub[32], const uint8_t datakey[32]);
+
+/* Keys of other nodes.  Central: enrolled provinces (active or revoked).
+ * Province: central's pinned key (active) and, relayed by central, the
+ * signing keys of other origins (known: used only to verify entries). */
+enum key_status { KEY_ACTIVE = 1, KEY_REVOKED = 2, KEY_KNOWN = 3 };
+
+struct node_key {
+	char		node[HLC_NODE_MAX + 1];
+	int		status;		/* enum key_status */
+	uint64_t	since_ms;
+	uint8_t		sign_pub[32];
+	uint8_t		curve_pub[32];
+};
+
+int	store_key_put(struct store *st, const struct node_key *nk);
+/* Returns 0 or E_NOTFOUND. */
+int	store_key_get(struct store *st, const char *node, struct node_key *nk);
+int	store_key_each(struct store *st,
+	    int (*fn)(const struct node_key *, void *), void *arg);
+
 /* Sets the skew bound (ms) used for remote stamps and the test-only clock
  * offset (ms, signed) added to the wall clock. */
 void	store_set_clock(struct store *st, uint64_t skew_ms, int64_t offset_ms);
@@ -104,8 +132,16 @@ int	store_write_local(struct store *st, struct entry *es, size_t n,
  * state_release).  Returns 0 or E_NOTFOUND. */
 int	store_case_get(struct store *st, const char *id, struct case_state *s);
 
+/* As store_case_get, but identifying values stay sealed (reports, lists:
+ * they never need them).  store_case_open opens them in place. */
+int	store_case_get_sealed(struct store *st, const char *id,
+	    struct case_state *s);
+int	store_case_open(struct store *st, struct case_state *s);
+
 /* Calls fn for every case in id order; fn returns non-zero to stop.  The
- * state is borrowed for the call only.  Returns 0 or the first error. */
+ * state is borrowed for the call only; its identifying values are still
+ * sealed (use store_case_open on a copy to read them).  Returns 0 or the
+ * first error. */
 int	store_case_each(struct store *st,
 	    int (*fn)(const struct case_state *, void *), void *arg);
 

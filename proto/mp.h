@@ -54,8 +54,8 @@ int	mp_read_stamp(struct mp_rd *r, struct stamp *st, int optional);
 
 struct mp_wr {
 	struct buf	*b;		/* borrowed */
-	size_t		 start;		/* b->len when the writer started */
-	size_t		 max;		/* bytes this writer may add */
+	size_t		 start;		/* b->len at mp_wr_init() */
+	size_t		 max;		/* bytes it may add */
 	int		 err;		/* first error, 0 if none */
 };
 

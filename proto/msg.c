@@ -11,6 +11,7 @@ void
 msg_release(struct msg *m)
 {
 	free(m->recs);
+	free(m->keys);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -75,6 +76,21 @@ msg_encode(const struct msg *m, struct buf *out)
 		mp_put_uint(&w, m->code);
 		mp_put_cstr(&w, m->reason);
 		break;
+	case MSG_KEYS:
+		if (m->nkeys > MSG_KEYS_MAX)
+			return E_INVAL;
+		mp_put_array(&w, 3);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_array(&w, m->nkeys);
+		for (size_t i = 0; i < m->nkeys; i++) {
+			if (!node_id_valid(m->keys[i].node))
+				return E_INVAL;
+			mp_put_array(&w, 2);
+			mp_put_cstr(&w, m->keys[i].node);
+			mp_put_bin(&w, m->keys[i].pub, MSG_KEY_LEN);
+		}
+		break;
 	default:
 		return E_INVAL;
 	}
@@ -131,6 +147,23 @@ decode(struct mp_rd *r, struct msg *m)
 		if (n != 4 || mp_read_uint(r, &m->code) ||
 		    mp_read_cstr(r, m->reason, MSG_REASON_MAX))
 			return E_PROTO;
+		return 0;
+	case MSG_KEYS:
+		if (n != 3 || mp_read_array(r, &m->nkeys) ||
+		    m->nkeys > MSG_KEYS_MAX)
+			return E_PROTO;
+		m->keys = xcalloc(m->nkeys ? m->nkeys : 1, sizeof(*m->keys));
+		for (size_t i = 0; i < m->nkeys; i++) {
+			const uint8_t	*b;
+			size_t		 bl;
+
+			if (mp_read_array_n(r, 2) ||
+			    mp_read_cstr(r, m->keys[i].node, HLC_NODE_MAX) ||
+			    !node_id_valid(m->keys[i].node) ||
+			    mp_read_bin(r, &b, &bl) || bl != MSG_KEY_LEN)
+				return E_PROTO;
+			memcpy(m->keys[i].pub, b, MSG_KEY_LEN);
+		}
 		return 0;
 	default:
 		return E_PROTO;

@@ -8,6 +8,7 @@
  *   ACK     [1, 4, no:uint, pos:uint, applied:uint, dup:uint, refused:uint]
  *   BYE     [1, 5]
  *   ERROR   [1, 6, code:uint, reason:str]
+ *   KEYS    [1, 7, [[node:str, sign_pub:bin(32)] ...]]   central -> province
  * Decoding is strict: exact types, every count and length within the
  * limits below, no trailing bytes.
  */
@@ -25,6 +26,8 @@
 #define MSG_MAX_BYTES	(4 * 1024 * 1024)	/* one frame */
 #define MSG_WINDOW_MAX	64			/* batches in flight */
 #define MSG_REASON_MAX	200
+#define MSG_KEYS_MAX	256			/* nodes in a KEYS message */
+#define MSG_KEY_LEN	32
 
 enum msg_type {
 	MSG_HELLO = 1,
@@ -33,6 +36,7 @@ enum msg_type {
 	MSG_ACK = 4,
 	MSG_BYE = 5,
 	MSG_ERROR = 6,
+	MSG_KEYS = 7,
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -51,6 +55,11 @@ struct msg_rec {
 	size_t		 len;
 };
 
+struct msg_key {
+	char		 node[HLC_NODE_MAX + 1];
+	uint8_t		 pub[MSG_KEY_LEN];
+};
+
 struct msg {
 	enum msg_type	 type;
 	char		 node[HLC_NODE_MAX + 1];	/* HELLO, WELCOME */
@@ -64,6 +73,8 @@ struct msg {
 	uint64_t	 pos, applied, dup, refused;	/* ACK */
 	uint64_t	 code;		/* ERROR */
 	char		 reason[MSG_REASON_MAX + 1];	/* ERROR */
+	struct msg_key	*keys;		/* KEYS; owned array */
+	size_t		 nkeys;
 };
 
 /* Frees what msg_decode allocated; *m is zeroed. */

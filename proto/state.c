@@ -755,7 +755,7 @@ rule_tests(void)
 
 	/* The same violations as bytes: the first occurrence of from in
 	 * the good encoding is replaced by to. */
-#define PATCH_RC(want, from, to) do {						\
+#define PATCH_RC(want, from, to) do {					\
 	const uint8_t *at_ = memmem(good.data, good.len, from,		\
 	    sizeof(from) - 1);						\
 	size_t off_;							\
@@ -784,10 +784,10 @@ rule_tests(void)
 	PATCH("\xa6status", "\xa6Status");		/* path */
 	PATCH("\x64\xa7lao-cai", "\x63\xa7lao-cai");	/* head order */
 	PATCH("\x92\x01\xa1z", "\x92\x02\xa1z");	/* seen order */
-	PATCH("\x92\x02\xa1" "b", "\x92\x02\xa1" "a");	/* seen duplicate */
+	PATCH("\x92\x02\xa1" "b", "\x92\x02\xa1" "a");	/* seen dup */
 	PATCH("\xa1z", "\xa1Z");			/* seen node */
 	PATCH("\xa5notes", "\xa5zotes");		/* event order */
-	PATCH("\xa1" "A\x08", "\xa1" "a\x08");		/* event duplicate */
+	PATCH("\xa1" "A\x08", "\xa1" "a\x08");		/* event dup */
 	PATCH("\xa1" "A\x08", "\xa1" "+\x08");		/* event id */
 	PATCH("\xa7" "clerk 1", "\xa7" "clerk\n1");	/* author */
 	PATCH("\x92\x01\xa1z", "\x92\x00\xa1z");	/* seen hlc 0 */

@@ -21,6 +21,7 @@ BIN = os.environ.get("CASESYNC_BIN", os.path.join(ROOT, "build", "casesync"))
 
 _procs = []
 _proxies = []
+_mounts = []
 
 
 def rmtree(path):
@@ -40,6 +41,15 @@ def cleanup():
                 pass
             p.wait()
     _procs.clear()
+    for m in reversed(_mounts):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+    _mounts.clear()
+
+
+def skip(why):
+    """Ends a test that cannot run here, saying so on its own line.  Use
+    only when the condition truly cannot be created on this machine."""
+    print("skip: " + why, flush=True)
 
 
 def free_port():
@@ -62,14 +72,24 @@ class Result:
                                         self.err[:400])
 
 
-def run(args, stdin=None, env=None, timeout=120):
+def run(args, stdin=None, env=None, timeout=120, wrap=None):
+    """Runs casesync with args.  wrap is a command prefix (for example
+    setpriv to run as another user)."""
     e = dict(os.environ)
     e.pop("CASESYNC_DIR", None)
     if env:
         e.update(env)
-    p = subprocess.run([BIN] + list(args), input=stdin, capture_output=True,
-                       text=True, env=e, timeout=timeout)
+    p = subprocess.run(list(wrap or []) + [BIN] + list(args), input=stdin,
+                       capture_output=True, text=True, env=e,
+                       timeout=timeout)
     return Result(p.returncode, p.stdout, p.stderr)
+
+
+def popen(args, **kw):
+    """Starts casesync with args in the background; cleanup() kills it."""
+    p = subprocess.Popen([BIN] + list(args), **kw)
+    _procs.append(p)
+    return p
 
 
 def ok(res, what=""):
@@ -84,11 +104,11 @@ def check(cond, msg=""):
 
 
 class Node:
-    def __init__(self, env, name, role, endpoint=None):
+    def __init__(self, env, name, role, endpoint=None, dir=None):
         self.env = env
         self.name = name
         self.role = role
-        self.dir = os.path.join(env.tmp, name)
+        self.dir = dir or os.path.join(env.tmp, name)
         self.proc = None
         self.port = None
         args = ["init", "-d", self.dir, "--node", name, "--role", role]
@@ -103,11 +123,23 @@ class Node:
     def endpoint(self):
         return "tcp://127.0.0.1:%d" % self.port
 
-    def cli(self, *args, stdin=None, env=None, timeout=120):
-        return run([args[0]] + (list(args[1:2]) if args[0] == "case" else [])
-                   + ["-d", self.dir]
-                   + list(args[2:] if args[0] == "case" else args[1:]),
-                   stdin=stdin, env=env, timeout=timeout)
+    def argv(self, *args):
+        """The command line of a verb on this node (-d placed after the
+        verb, or after `case SUBVERB`)."""
+        return ([args[0]] + (list(args[1:2]) if args[0] == "case" else [])
+                + ["-d", self.dir]
+                + list(args[2:] if args[0] == "case" else args[1:]))
+
+    def cli(self, *args, stdin=None, env=None, timeout=120, wrap=None):
+        return run(self.argv(*args), stdin=stdin, env=env, timeout=timeout,
+                   wrap=wrap)
+
+    def popen(self, *args, **kw):
+        """Starts a verb on this node in the background."""
+        return popen(self.argv(*args), **kw)
+
+    def export(self):
+        return ok(self.cli("export"), "export").out
 
     def add(self, case):
         r = ok(self.cli("case", "add", "-", stdin=json.dumps(case)),
@@ -290,16 +322,50 @@ class Env:
     def __init__(self, tmp):
         self.tmp = tmp
 
-    def central(self, name="central"):
-        return Node(self, name, "central")
+    def central(self, name="central", dir=None):
+        c = Node(self, name, "central", dir=dir)
+        if not hasattr(self, "_central"):
+            self._central = c
+        return c
 
-    def province(self, name, central=None, endpoint=None):
-        return Node(self, name, "province",
-                    endpoint or (central.endpoint if central else
-                                 "tcp://127.0.0.1:9"))
+    def province(self, name, central=None, endpoint=None, dir=None,
+                 enrol=True):
+        """A province node in tmp/name (or dir), syncing with central (or
+        endpoint, e.g. a proxy in front of central; by default a port where
+        nothing listens).  It is enrolled with central (the one given, or
+        the first this Env created) unless enrol=False."""
+        p = Node(self, name, "province",
+                 endpoint or (central.endpoint if central else
+                              "tcp://127.0.0.1:9"), dir=dir)
+        c = central or getattr(self, "_central", None)
+        if enrol and c is not None:
+            self.enrol(c, p)
+        return p
+
+    def enrol(self, central, province):
+        """Exchanges keys: central enrols the province, the province pins
+        central (what an administrator does with `key` and `trust`)."""
+        pk = ok(province.cli("key"), "key").out.strip()
+        ck = ok(central.cli("key"), "key").out.strip()
+        ok(central.cli("trust", province.name, pk), "trust on central")
+        ok(province.cli("trust", central.name, ck), "trust on province")
 
     def proxy(self, target, seed=1):
         return Proxy(target.port, seed)
+
+    def tmpfs(self, name, size):
+        """Mounts a tmpfs of size (e.g. "2m") at tmp/name; cleanup()
+        unmounts it.  Returns the path, or None when mounting is not
+        permitted here."""
+        path = os.path.join(self.tmp, name)
+        os.makedirs(path, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            "size=%s,mode=0755" % size, "tmpfs", path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None
+        _mounts.append(path)
+        return path
 
 
 def sample_case(i=0, rng=None, **over):

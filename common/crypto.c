@@ -1,0 +1,282 @@
+#include "crypto.h"
+#include "err.h"
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+static int
+ossl_fail(const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char buf[256];
+
+	ERR_error_string_n(e, buf, sizeof(buf));
+	log_warnx("crypto: %s: %s", what, buf);
+	ERR_clear_error();
+	return E_IO;
+}
+
+int
+crypto_sign_keypair(uint8_t pub[CRYPTO_SIGN_PUB], uint8_t sec[CRYPTO_SIGN_SEC])
+{
+	random_bytes(sec, CRYPTO_SIGN_SEC);
+	return crypto_sign_public(sec, pub);
+}
+
+int
+crypto_sign_public(const uint8_t sec[CRYPTO_SIGN_SEC],
+    uint8_t pub[CRYPTO_SIGN_PUB])
+{
+	EVP_PKEY	*k;
+	size_t		 n = CRYPTO_SIGN_PUB;
+	int		 rc = 0;
+
+	k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sec,
+	    CRYPTO_SIGN_SEC);
+	if (k == NULL)
+		return ossl_fail("ed25519 key");
+	if (EVP_PKEY_get_raw_public_key(k, pub, &n) != 1 ||
+	    n != CRYPTO_SIGN_PUB)
+		rc = ossl_fail("ed25519 public key");
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+int
+crypto_sign(const uint8_t sec[CRYPTO_SIGN_SEC], const void *msg, size_t len,
+    uint8_t sig[CRYPTO_SIG])
+{
+	EVP_PKEY	*k;
+	EVP_MD_CTX	*ctx;
+	size_t		 n = CRYPTO_SIG;
+	int		 rc = 0;
+
+	k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sec,
+	    CRYPTO_SIGN_SEC);
+	if (k == NULL)
+		return ossl_fail("ed25519 key");
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) != 1 ||
+	    EVP_DigestSign(ctx, sig, &n, msg, len) != 1 || n != CRYPTO_SIG)
+		rc = ossl_fail("ed25519 sign");
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+int
+crypto_verify(const uint8_t pub[CRYPTO_SIGN_PUB], const void *msg, size_t len,
+    const uint8_t sig[CRYPTO_SIG])
+{
+	EVP_PKEY	*k;
+	EVP_MD_CTX	*ctx;
+	int		 ok;
+
+	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub,
+	    CRYPTO_SIGN_PUB);
+	if (k == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	ctx = EVP_MD_CTX_new();
+	ok = ctx != NULL &&
+	    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k) == 1 &&
+	    EVP_DigestVerify(ctx, sig, CRYPTO_SIG, msg, len) == 1;
+	ERR_clear_error();
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+void
+crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
+    const void *c, size_t clen, uint8_t out[CRYPTO_HASH])
+{
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+	unsigned	 n = CRYPTO_HASH;
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    (alen && EVP_DigestUpdate(ctx, a, alen) != 1) ||
+	    (blen && EVP_DigestUpdate(ctx, b, blen) != 1) ||
+	    (clen && EVP_DigestUpdate(ctx, c, clen) != 1) ||
+	    EVP_DigestFinal_ex(ctx, out, &n) != 1) {
+		/* SHA-256 cannot fail short of a broken library. */
+		fatalx("crypto: sha256 failed");
+	}
+	EVP_MD_CTX_free(ctx);
+}
+
+int
+crypto_seal(const uint8_t key[CRYPTO_KEY], const void *aad, size_t aadlen,
+    const void *p, size_t len, struct buf *out)
+{
+	EVP_CIPHER_CTX	*ctx;
+	uint8_t		*o;
+	int		 n, rc = 0;
+
+	if (len > INT32_MAX || aadlen > INT32_MAX)
+		return E_TOOBIG;
+	if ((rc = buf_reserve(out, len + CRYPTO_SEAL_OVERHEAD)) != 0)
+		return rc;
+	o = out->data + out->len;
+	random_bytes(o, CRYPTO_NONCE);
+	ctx = EVP_CIPHER_CTX_new();
+	if (ctx == NULL ||
+	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, o) != 1 ||
+	    (aadlen && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) !=
+	    1) ||
+	    EVP_EncryptUpdate(ctx, o + CRYPTO_NONCE, &n, p, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(ctx, o + CRYPTO_NONCE + n, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG,
+	    o + CRYPTO_NONCE + len) != 1)
+		rc = ossl_fail("aes-gcm seal");
+	EVP_CIPHER_CTX_free(ctx);
+	if (rc == 0)
+		out->len += len + CRYPTO_SEAL_OVERHEAD;
+	return rc;
+}
+
+int
+crypto_open(const uint8_t key[CRYPTO_KEY], const void *aad, size_t aadlen,
+    const uint8_t *c, size_t len, struct buf *out)
+{
+	EVP_CIPHER_CTX	*ctx;
+	size_t		 plen;
+	uint8_t		 tag[CRYPTO_TAG];
+	int		 n, rc = 0;
+
+	if (len < CRYPTO_SEAL_OVERHEAD || len > INT32_MAX || aadlen >
+	    INT32_MAX)
+		return E_AUTH;
+	plen = len - CRYPTO_SEAL_OVERHEAD;
+	if ((rc = buf_reserve(out, plen + 1)) != 0)
+		return rc;
+	memcpy(tag, c + CRYPTO_NONCE + plen, CRYPTO_TAG);
+	ctx = EVP_CIPHER_CTX_new();
+	if (ctx == NULL ||
+	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, c) != 1 ||
+	    (aadlen && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) !=
+	    1) ||
+	    EVP_DecryptUpdate(ctx, out->data + out->len, &n, c + CRYPTO_NONCE,
+	    (int)plen) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG, tag) !=
+	    1 ||
+	    EVP_DecryptFinal_ex(ctx, out->data + out->len + n, &n) != 1)
+		rc = E_AUTH;
+	ERR_clear_error();
+	EVP_CIPHER_CTX_free(ctx);
+	if (rc == 0)
+		out->len += plen;
+	else
+		OPENSSL_cleanse(out->data + out->len, plen);
+	return rc;
+}
+
+int
+crypto_scrypt(const char *pass, const uint8_t *salt, size_t saltlen,
+    uint8_t key[CRYPTO_KEY])
+{
+	if (EVP_PBE_scrypt(pass, strlen(pass), salt, saltlen, 1 << 15, 8, 1,
+	    64ULL << 20, key, CRYPTO_KEY) != 1)
+		return ossl_fail("scrypt");
+	return 0;
+}
+
+int
+crypto_memcmp(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n);
+}
+
+void
+crypto_wipe(void *p, size_t n)
+{
+	OPENSSL_cleanse(p, n);
+}
+
+void
+hex_encode(const uint8_t *p, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[p[i] >> 4];
+		out[2 * i + 1] = hx[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+hex_decode(const char *s, uint8_t *out, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return E_INVAL;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return E_INVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+#ifdef SELFTEST
+#include "selftest.h"
+
+int
+crypto_selftest(void)
+{
+	uint8_t		pub[32], sec[32], sig[64], key[32], h1[32], h2[32];
+	struct buf	c, p;
+	char		hx[65];
+
+	ST_OK(crypto_sign_keypair(pub, sec));
+	ST_OK(crypto_sign(sec, "hello", 5, sig));
+	ST_CHECK(crypto_verify(pub, "hello", 5, sig) == 1);
+	ST_CHECK(crypto_verify(pub, "hellp", 5, sig) == 0);
+	sig[3] ^= 1;
+	ST_CHECK(crypto_verify(pub, "hello", 5, sig) == 0);
+	random_bytes(key, sizeof(key));
+	buf_init(&c, 4096);
+	buf_init(&p, 4096);
+	ST_OK(crypto_seal(key, "aad", 3, "secret name", 11, &c));
+	ST_CHECK(c.len == 11 + CRYPTO_SEAL_OVERHEAD);
+	ST_CHECK(memmem(c.data, c.len, "secret", 6) == NULL);
+	ST_OK(crypto_open(key, "aad", 3, c.data, c.len, &p));
+	ST_CHECK(p.len == 11 && memcmp(p.data, "secret name", 11) == 0);
+	buf_reset(&p);
+	ST_CHECK(crypto_open(key, "aaX", 3, c.data, c.len, &p) == E_AUTH);
+	c.data[CRYPTO_NONCE + 2] ^= 1;
+	ST_CHECK(crypto_open(key, "aad", 3, c.data, c.len, &p) == E_AUTH);
+	ST_CHECK(crypto_open(key, "aad", 3, c.data, 5, &p) == E_AUTH);
+	buf_release(&c);
+	buf_release(&p);
+	crypto_hash3("ab", 2, "c", 1, NULL, 0, h1);
+	crypto_hash3("a", 1, "bc", 2, NULL, 0, h2);
+	ST_CHECK(memcmp(h1, h2, 32) == 0);
+	hex_encode(h1, 32, hx);
+	ST_CHECK(strcmp(hx, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9c"
+	    "b410ff61f20015ad") == 0);
+	ST_OK(hex_decode(hx, h2, 32));
+	ST_CHECK(memcmp(h1, h2, 32) == 0);
+	ST_CHECK(hex_decode("zz", h2, 1) == E_INVAL);
+	return 0;
+}
+#endif

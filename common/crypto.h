@@ -1,0 +1,67 @@
+/*
+ * crypto.h - the cryptography casesync uses, through OpenSSL 3 EVP only:
+ * Ed25519 signatures, AES-256-GCM sealing, SHA-256, scrypt, random keys.
+ * The only module that includes openssl/ headers.
+ */
+#ifndef CASESYNC_CRYPTO_H
+#define CASESYNC_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define CRYPTO_SIGN_PUB		32
+#define CRYPTO_SIGN_SEC		32
+#define CRYPTO_SIG		64
+#define CRYPTO_KEY		32	/* AES-256 key */
+#define CRYPTO_NONCE		12
+#define CRYPTO_TAG		16
+#define CRYPTO_SEAL_OVERHEAD	(CRYPTO_NONCE + CRYPTO_TAG)
+#define CRYPTO_HASH		32
+
+/* Generates an Ed25519 key pair.  Returns 0 or E_IO. */
+int	crypto_sign_keypair(uint8_t pub[CRYPTO_SIGN_PUB],
+	    uint8_t sec[CRYPTO_SIGN_SEC]);
+/* Derives the public key of a secret key.  Returns 0 or E_INVAL. */
+int	crypto_sign_public(const uint8_t sec[CRYPTO_SIGN_SEC],
+	    uint8_t pub[CRYPTO_SIGN_PUB]);
+/* Signs msg.  Returns 0 or E_IO. */
+int	crypto_sign(const uint8_t sec[CRYPTO_SIGN_SEC], const void *msg,
+	    size_t len, uint8_t sig[CRYPTO_SIG]);
+/* Returns 1 when sig is a valid signature of msg by pub, else 0. */
+int	crypto_verify(const uint8_t pub[CRYPTO_SIGN_PUB], const void *msg,
+	    size_t len, const uint8_t sig[CRYPTO_SIG]);
+
+/* SHA-256 of the concatenation of up to three parts (NULL/0 to skip). */
+void	crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
+	    const void *c, size_t clen, uint8_t out[CRYPTO_HASH]);
+
+/* Appends nonce || AES-256-GCM(key, p) || tag to out, binding aad.
+ * Returns 0 or E_TOOBIG/E_IO. */
+int	crypto_seal(const uint8_t key[CRYPTO_KEY], const void *aad,
+	    size_t aadlen, const void *p, size_t len, struct buf *out);
+/* Opens what crypto_seal wrote.  Returns 0 with the plaintext appended to
+ * out, or E_AUTH when the data or aad were altered (or the key is wrong). */
+int	crypto_open(const uint8_t key[CRYPTO_KEY], const void *aad,
+	    size_t aadlen, const uint8_t *c, size_t len, struct buf *out);
+
+/* Derives a key from a passphrase with scrypt (N=2^15, r=8, p=1).
+ * Returns 0 or E_IO. */
+int	crypto_scrypt(const char *pass, const uint8_t *salt, size_t saltlen,
+	    uint8_t key[CRYPTO_KEY]);
+
+/* Constant-time comparison: 0 when equal. */
+int	crypto_memcmp(const void *a, const void *b, size_t n);
+/* Wipes secrets. */
+void	crypto_wipe(void *p, size_t n);
+
+/* Hex encoding: writes 2n chars + NUL.  Decoding returns 0 or E_INVAL. */
+void	hex_encode(const uint8_t *p, size_t n, char *out);
+int	hex_decode(const char *s, uint8_t *out, size_t n);
+
+#ifdef SELFTEST
+int	crypto_selftest(void);
+#endif
+
+#endif

@@ -1,0 +1,196 @@
+#include "identity.h"
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/err.h"
+#include "../common/util.h"
+
+#define ID_MAGIC	"casesync-identity-v1\n"
+#define SALT_LEN	16
+
+static int
+path_of(const char *dir, const char *file, char *out, size_t sz)
+{
+	return (size_t)snprintf(out, sz, "%s/%s", dir, file) < sz ? 0 :
+	    E_INVAL;
+}
+
+static int
+write_secret(const char *path, const void *p, size_t n, char *err,
+    size_t errsz)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	if (fd < 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return E_IO;
+	}
+	if (write(fd, p, n) != (ssize_t)n || fsync(fd) != 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return E_IO;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Reads exactly n bytes of a secret file; refuses group/other access. */
+static int
+read_secret(const char *path, void *p, size_t n, char *err, size_t errsz)
+{
+	struct stat	sb;
+	int		fd = open(path, O_RDONLY);
+	ssize_t		r;
+	uint8_t		extra;
+
+	if (fd < 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return E_IO;
+	}
+	if (fstat(fd, &sb) != 0 || (sb.st_mode & 077) != 0) {
+		snprintf(err, errsz, "%s: must be readable by its owner only "
+		    "(chmod 600)", path);
+		close(fd);
+		return E_IO;
+	}
+	r = read(fd, p, n);
+	if (r != (ssize_t)n || read(fd, &extra, 1) != 0) {
+		snprintf(err, errsz, "%s: not a casesync key file", path);
+		close(fd);
+		return E_INTEGRITY;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+identity_create(const char *dir, char *err, size_t errsz)
+{
+	struct identity	id;
+	uint8_t		file[sizeof(ID_MAGIC) - 1 + 4 * 32];
+	char		path[4096];
+	const char	*pass = getenv("CASESYNC_PASSPHRASE");
+	int		rc;
+
+	if (crypto_sign_keypair(id.sign_pub, id.sign_sec) != 0 ||
+	    net_curve_keypair(id.curve_pub, id.curve_sec) != 0) {
+		snprintf(err, errsz, "cannot generate keys");
+		return E_IO;
+	}
+	memcpy(file, ID_MAGIC, sizeof(ID_MAGIC) - 1);
+	memcpy(file + sizeof(ID_MAGIC) - 1, &id, sizeof(id));
+	if (path_of(dir, IDENTITY_FILE, path, sizeof(path)) != 0)
+		return E_INVAL;
+	rc = write_secret(path, file, sizeof(file), err, errsz);
+	crypto_wipe(file, sizeof(file));
+	identity_wipe(&id);
+	if (rc != 0)
+		return rc;
+	if (pass != NULL && *pass != '\0') {
+		uint8_t salt[SALT_LEN];
+
+		random_bytes(salt, sizeof(salt));
+		path_of(dir, DATASALT_FILE, path, sizeof(path));
+		return write_secret(path, salt, sizeof(salt), err, errsz);
+	} else {
+		uint8_t key[CRYPTO_KEY];
+
+		random_bytes(key, sizeof(key));
+		path_of(dir, DATAKEY_FILE, path, sizeof(path));
+		rc = write_secret(path, key, sizeof(key), err, errsz);
+		crypto_wipe(key, sizeof(key));
+		return rc;
+	}
+}
+
+int
+identity_load(const char *dir, struct identity *id, char *err, size_t errsz)
+{
+	uint8_t	file[sizeof(ID_MAGIC) - 1 + 4 * 32];
+	char	path[4096];
+	int	rc;
+
+	if (path_of(dir, IDENTITY_FILE, path, sizeof(path)) != 0)
+		return E_INVAL;
+	if ((rc = read_secret(path, file, sizeof(file), err, errsz)) != 0)
+		return rc;
+	if (memcmp(file, ID_MAGIC, sizeof(ID_MAGIC) - 1) != 0) {
+		snprintf(err, errsz, "%s: not a casesync identity", path);
+		crypto_wipe(file, sizeof(file));
+		return E_INTEGRITY;
+	}
+	memcpy(id, file + sizeof(ID_MAGIC) - 1, sizeof(*id));
+	crypto_wipe(file, sizeof(file));
+	return 0;
+}
+
+int
+datakey_load(const char *dir, uint8_t key[CRYPTO_KEY], char *err,
+    size_t errsz)
+{
+	char		path[4096];
+	uint8_t		salt[SALT_LEN];
+	const char	*pass;
+	int		rc;
+
+	path_of(dir, DATAKEY_FILE, path, sizeof(path));
+	if (access(path, F_OK) == 0)
+		return read_secret(path, key, CRYPTO_KEY, err, errsz);
+	path_of(dir, DATASALT_FILE, path, sizeof(path));
+	if (access(path, F_OK) != 0) {
+		snprintf(err, errsz, "%s: no data key (%s or %s)", dir,
+		    DATAKEY_FILE, DATASALT_FILE);
+		return E_IO;
+	}
+	if ((rc = read_secret(path, salt, sizeof(salt), err, errsz)) != 0)
+		return rc;
+	pass = getenv("CASESYNC_PASSPHRASE");
+	if (pass == NULL || *pass == '\0') {
+		snprintf(err, errsz, "this node's data key is derived from a "
+		    "passphrase: set CASESYNC_PASSPHRASE");
+		return E_AUTH;
+	}
+	if (crypto_scrypt(pass, salt, sizeof(salt), key) != 0) {
+		snprintf(err, errsz, "cannot derive the data key");
+		return E_IO;
+	}
+	return 0;
+}
+
+void
+identity_pubkey_text(const struct identity *id, char *out)
+{
+	memcpy(out, "cs1-", 4);
+	hex_encode(id->sign_pub, CRYPTO_SIGN_PUB, out + 4);
+	hex_encode(id->curve_pub, CURVE_KEY, out + 4 + 64);
+}
+
+int
+pubkey_parse(const char *s, uint8_t sign_pub[CRYPTO_SIGN_PUB],
+    uint8_t curve_pub[CURVE_KEY])
+{
+	char part[65];
+
+	if (strlen(s) != PUBKEY_TEXT_LEN || strncmp(s, "cs1-", 4) != 0)
+		return E_INVAL;
+	memcpy(part, s + 4, 64);
+	part[64] = '\0';
+	if (hex_decode(part, sign_pub, CRYPTO_SIGN_PUB) != 0)
+		return E_INVAL;
+	memcpy(part, s + 4 + 64, 64);
+	return hex_decode(part, curve_pub, CURVE_KEY);
+}
+
+void
+identity_wipe(struct identity *id)
+{
+	crypto_wipe(id, sizeof(*id));
+}
