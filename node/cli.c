@@ -88,7 +88,18 @@ cli_open(const char *dir, struct node_ctx *n)
 		    "in a new directory)" : strerror(errno));
 		return EXIT_REJECT;
 	}
-	log_set_level(n->cfg.log_level);
+	/*
+	 * A verb reports what went wrong in one line of its own; the log's
+	 * detail (warnings from the store, the sync engine) would make that
+	 * two or more.  `serve` sets its level again from the configuration
+	 * or --log-level; CASESYNC_LOG_LEVEL shows the detail for any verb.
+	 */
+	{
+		const char	*lv = getenv("CASESYNC_LOG_LEVEL");
+		int		 l = lv != NULL ? log_level_parse(lv) : -1;
+
+		log_set_level(l >= 0 ? l : LOG_LVL_ERR);
+	}
 	if ((rc = identity_load(dir, &n->id, err, sizeof(err))) != 0 ||
 	    (rc = datakey_load(dir, key, err, sizeof(err))) != 0) {
 		cli_error("%s", err);
@@ -112,6 +123,7 @@ cli_open(const char *dir, struct node_ctx *n)
 		return EXIT_REJECT;
 	}
 	store_set_clock(n->st, n->cfg.skew_ms, n->cfg.clock_offset_ms);
+	store_set_keep_transferred(n->st, n->cfg.keep_transferred);
 	user = getenv("CASESYNC_AUTHOR");
 	if (user == NULL || *user == '\0')
 		user = getenv("USER");

@@ -70,5 +70,11 @@ int	cmd_key(int, char **);
 int	cmd_trust(int, char **);
 int	cmd_revoke(int, char **);
 int	cmd_sync(int, char **);
+int	cmd_report(int, char **);
+int	cmd_conflicts(int, char **);
+/* `case transfer` and `case erase` (cmd_transfer.c), dispatched by
+ * cmd_case with argv[0] the sub-verb. */
+int	cmd_case_transfer(int, char **);
+int	cmd_case_erase(int, char **);
 
 #endif

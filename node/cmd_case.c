@@ -21,11 +21,16 @@ static const char usage_text[] =
 "       casesync case get     -d DIR ID\n"
 "       casesync case list    -d DIR [--status S] [--json]\n"
 "       casesync case history -d DIR ID [--json]\n"
+"       casesync case transfer -d DIR ID --to NODE [--reason TEXT]\n"
+"       casesync case erase   -d DIR ID\n"
 "\n"
 "add reads one case as a JSON object (see docs/SCHEMA.md) and prints the\n"
 "new case id; update sets the fields given and appends the events given;\n"
 "get prints the case as JSON; list prints one line per case; history\n"
 "prints the change entries that made the case, with author, node and time.\n"
+"transfer refers the case to another province; erase removes its\n"
+"identifying data everywhere (casesync case transfer --help, ... erase\n"
+"--help).\n"
 "The author recorded is $CASESYNC_AUTHOR (or $USER) @ node.\n";
 
 /* Parses -d and flags common to the case sub-verbs; returns the index of
@@ -426,6 +431,11 @@ cmd_case(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	sub = argv[1];
+	/* These parse their own options (cmd_transfer.c). */
+	if (strcmp(sub, "transfer") == 0)
+		return cmd_case_transfer(argc - 1, argv + 1);
+	if (strcmp(sub, "erase") == 0)
+		return cmd_case_erase(argc - 1, argv + 1);
 	if (cli_help(argc - 1, argv + 1, usage_text))
 		return EXIT_OK;
 	if ((first = parse_opts(argc - 1, argv + 1, &o)) < 0)

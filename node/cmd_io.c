@@ -34,20 +34,30 @@ static const char import_usage[] =
 "case cannot be given (owner, referrals, erased, conflicts) are ignored.\n";
 
 struct export_ctx {
-	FILE	*f;
-	size_t	 n;
+	struct store	*st;
+	FILE		*f;
+	size_t		 n;
 };
 
 static int
 export_one(const struct case_state *s, void *arg)
 {
 	struct export_ctx	*ec = arg;
-	char			*j = schema_render(s, 0);
+	struct case_state	 open;
+	char			*j;
+	int			 rc;
 
-	fprintf(ec->f, "%s\n", j);
+	/* The table holds identifying values sealed: open a copy.  A value
+	 * that does not open is rendered as "[encrypted]". */
+	state_copy(&open, s);
+	rc = store_case_open(ec->st, &open);
+	j = schema_render(&open, 0);
+	state_release(&open);
+	if (fprintf(ec->f, "%s\n", j) < 0)
+		rc = E_IO;
 	free(j);
 	ec->n++;
-	return 0;
+	return rc == E_IO ? rc : 0;
 }
 
 int
@@ -59,7 +69,7 @@ cmd_export(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct node_ctx		 n;
-	struct export_ctx	 ec = { stdout, 0 };
+	struct export_ctx	 ec = { NULL, stdout, 0 };
 	const char		*dir = NULL, *out = NULL;
 	int			 ch, rc;
 
@@ -86,7 +96,10 @@ cmd_export(int argc, char **argv)
 		cli_close(&n);
 		return EXIT_REJECT;
 	}
+	ec.st = n.st;
 	rc = store_case_each(n.st, export_one, &ec);
+	if (rc == 0 && fflush(ec.f) != 0)
+		rc = E_IO;
 	if (out != NULL && fclose(ec.f) != 0)
 		rc = E_IO;
 	cli_close(&n);

@@ -19,16 +19,18 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "init", cmd_init, "create a node directory" },
-	{ "case", cmd_case, "add, update, get, list cases; their history" },
+	{ "case", cmd_case, "add, update, get, list, transfer, erase cases" },
 	{ "status", cmd_status, "node id, role, counts, vector, peers" },
 	{ "verify", cmd_verify, "rebuild the log's fold and compare" },
 	{ "export", cmd_export, "write every case as JSON Lines" },
 	{ "import", cmd_import, "read cases from JSON Lines" },
 	{ "serve", cmd_serve, "run the node (central: accept provinces)" },
 	{ "sync", cmd_sync, "province: one sync session with central" },
+	{ "report", cmd_report, "statistics for the ministry (--public)" },
 	{ "key", cmd_key, "print this node's public key" },
 	{ "trust", cmd_trust, "enrol a province / pin central's key" },
 	{ "revoke", cmd_revoke, "central: refuse a province from now on" },
+	{ "conflicts", cmd_conflicts, "list and resolve conflicting edits" },
 };
 
 static void
@@ -38,7 +40,7 @@ usage(FILE *f)
 	    "casesync keeps trafficking-victim case files consistent between\n"
 	    "provincial nodes and a central node.\n\nverbs:\n", f);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
 	fputs("\nexit codes: 0 ok, 1 usage, 2 rejected input, 3 cannot reach "
 	    "a peer,\n4 integrity failure.  The node directory comes from "
 	    "-d DIR or CASESYNC_DIR.\n", f);

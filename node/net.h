@@ -67,6 +67,8 @@ int	net_recv(struct net *n, int timeout_ms, uint8_t *id, size_t *idlen,
 /* DEALER: returns E_AUTH (reason from net_error()) when a CURVE handshake
  * has failed since the last call, else 0.  Never blocks. */
 int	net_check(struct net *n);
+/* DEALER: secure handshakes that failed since the last success. */
+int	net_handshake_failures(const struct net *n);
 /* The reason of the last E_AUTH (borrowed, valid until the next call). */
 const char *net_error(const struct net *n);
 /* Sends one message (to routing id on a ROUTER).  Waits up to timeout_ms

@@ -86,8 +86,8 @@ batch_recs(const struct msg *m)
 static int
 gap_or_proto(int rc)
 {
-	return rc == E_GAP ? MSGERR_GAP : rc == E_PROTO ? MSGERR_PROTO :
-	    MSGERR_STORE;
+	return rc == E_GAP ? MSGERR_GAP : (rc == E_PROTO || rc == E_AUTH) ?
+	    MSGERR_PROTO : MSGERR_STORE;
 }
 
 /* ---- Province ---------------------------------------------------------- */
@@ -99,6 +99,7 @@ struct psess {
 	struct sync_stats	*ss;
 	char			 central[HLC_NODE_MAX + 1];
 	int			 welcomed, central_done, own_done;
+	int			 hs_failures;
 	uint64_t		 send_after;	/* own seq sent so far */
 	uint64_t		 acked;		/* own seq acknowledged */
 	uint64_t		 own_total;
@@ -296,7 +297,7 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 			rc = store_apply_remote(p->st, "central", recs,
 			    r.nrecs, &as, why, sizeof(why));
 			free(recs);
-			if (rc == E_GAP || rc == E_PROTO) {
+			if (rc == E_GAP || rc == E_PROTO || rc == E_AUTH) {
 				log_warnx("sync: batch from central: %s", why);
 				send_error(p->net, NULL, 0, gap_or_proto(rc),
 				    why);
@@ -437,6 +438,7 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 			rc = E_TIMEOUT;
 			break;
 		}
+		p.hs_failures += net_handshake_failures(p.net);
 		net_close(&p.net);
 		{
 			struct timespec ts = { (time_t)(backoff / 1000),
@@ -448,6 +450,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		    errsz)) != 0)
 			break;
 	}
+	if (p.net != NULL)
+		p.hs_failures += net_handshake_failures(p.net);
 	net_close(&p.net);
 	if (progress)
 		fputc('\n', stderr);
@@ -460,7 +464,14 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		pi.sent_acked = p.acked;
 		pi.last_error[0] = '\0';
 	} else {
-		if (rc == E_TIMEOUT && err[0] == '\0')
+		if (rc == E_TIMEOUT && err[0] == '\0' && !p.welcomed &&
+		    p.hs_failures > 0)
+			snprintf(err, errsz, "central at %s: %d secure "
+			    "handshakes failed within %llu s (is the key pinned "
+			    "with `casesync trust` central's current key?)",
+			    cfg->central, p.hs_failures,
+			    (unsigned long long)(timeout_ms / 1000));
+		else if (rc == E_TIMEOUT && err[0] == '\0')
 			snprintf(err, errsz, "central at %s %s within %llu s",
 			    cfg->central, p.welcomed ? "did not complete the "
 			    "sync" : "did not answer",

@@ -15,6 +15,7 @@
 #include "store.h"
 #include "merge.h"
 #include "schema.h"
+#include "sign.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -47,11 +48,15 @@ struct store {
 	uint8_t		 sign_pub[CRYPTO_SIGN_PUB];
 	uint64_t	 skew_ms;
 	int64_t		 offset_ms;
+	int		 drop_transferred;	/* keep_transferred = no */
 	char		 node[HLC_NODE_MAX + 1];
 	char		 role[16];
 };
 
 static int	state_crypt(struct store *, struct case_state *, int);
+struct node_key;
+static int	key_read(struct store *, MDB_txn *, const char *,
+		    struct node_key *);
 
 /* What a peer record looks like on disk: fixed size, checked on read. */
 struct peer_disk {
@@ -235,6 +240,12 @@ store_set_clock(struct store *st, uint64_t skew_ms, int64_t offset_ms)
 	st->offset_ms = offset_ms;
 }
 
+void
+store_set_keep_transferred(struct store *st, int keep)
+{
+	st->drop_transferred = !keep;
+}
+
 static uint64_t
 wall(const struct store *st)
 {
@@ -259,6 +270,7 @@ grow_map(struct store *st)
 {
 	MDB_envinfo	ei;
 	uint64_t	ns;
+	int		rc;
 
 	mdb_env_info(st->env, &ei);
 	ns = (uint64_t)ei.me_mapsize * 2;
@@ -266,8 +278,10 @@ grow_map(struct store *st)
 		return E_FULL;
 	log_info("store: growing map to %llu MiB", (unsigned long long)(ns >>
 	    20));
-	if (mdb_env_set_mapsize(st->env, ns) != 0)
+	if ((rc = mdb_env_set_mapsize(st->env, ns)) != 0) {
+		log_warnx("store: cannot grow the map: %s", mdb_strerror(rc));
 		return E_STORE;
+	}
 	return 0;
 }
 
@@ -548,37 +562,81 @@ log_unseal(struct store *st, const void *lk, size_t lklen, const MDB_val *d,
 
 /*
  * The node's view of a folded case: a province that no longer owns a case
- * keeps a read-only copy without identifying fields.
+ * keeps a read-only copy without identifying fields, or (keep_transferred
+ * = no) none at all.  Returns 1 when the case table keeps no row for s.
  */
-static void
+static int
 project(const struct store *st, struct case_state *s)
 {
 	if (is_central(st) || s->owner[0] == '\0' ||
 	    strcmp(s->owner, st->node) == 0) {
 		s->flags &= ~(uint64_t)STATE_F_READONLY;
-		return;
+		return 0;
 	}
 	merge_strip_identifying(s);
 	s->flags |= STATE_F_READONLY;
+	return st->drop_transferred;
 }
 
-/* Encodes e as a record (unsigned for now) into out. */
+/* Encodes e and its signature block (NULL: unsigned) as a record. */
 static int
-record_make(const struct entry *e, struct buf *out)
+record_make(const struct entry *e, const uint8_t *block, struct buf *out)
 {
 	struct buf	eb;
 	int		rc;
 
 	buf_init(&eb, ENTRY_ENCODED_MAX);
 	if ((rc = entry_encode(e, &eb)) == 0)
-		rc = record_encode(eb.data, eb.len, NULL, 0, out);
+		rc = record_encode(eb.data, eb.len, block, block ? SIGN_BLOCK :
+		    0, out);
 	buf_release(&eb);
 	return rc;
 }
 
-/* Decodes a stored or received record into *e; *sig_ok -1 unsigned. */
+/* The chain hash after the last entry of origin this node holds in a
+ * contiguous run (all zeros before the first). */
 static int
-record_open(const uint8_t *p, size_t len, struct entry *e, int *sig_ok)
+chain_get(struct store *st, MDB_txn *t, const char *origin,
+    uint8_t h[CRYPTO_HASH])
+{
+	char	key[HLC_NODE_MAX + 8];
+	MDB_val	k, d;
+	int	rc;
+
+	snprintf(key, sizeof(key), "chain:%s", origin);
+	k.mv_data = key;
+	k.mv_size = strlen(key);
+	memset(h, 0, CRYPTO_HASH);
+	if ((rc = mdb_get(t, st->meta, &k, &d)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mdb_err(st, rc, "get chain");
+	if (d.mv_size != CRYPTO_HASH)
+		return E_INTEGRITY;
+	memcpy(h, d.mv_data, CRYPTO_HASH);
+	return 0;
+}
+
+static int
+chain_put(struct store *st, MDB_txn *t, const char *origin,
+    const uint8_t h[CRYPTO_HASH])
+{
+	char	key[HLC_NODE_MAX + 8];
+	MDB_val	k, d;
+
+	snprintf(key, sizeof(key), "chain:%s", origin);
+	k.mv_data = key;
+	k.mv_size = strlen(key);
+	d.mv_data = (void *)(uintptr_t)h;
+	d.mv_size = CRYPTO_HASH;
+	return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put chain");
+}
+
+/* Decodes a stored or received record into *e and its signature block
+ * (*signed_ 0 when it has none). */
+static int
+record_split(const uint8_t *p, size_t len, struct entry *e,
+    uint8_t block[SIGN_BLOCK], int *signed_)
 {
 	const uint8_t	*ent, *sig;
 	size_t		 entlen, siglen;
@@ -588,7 +646,59 @@ record_open(const uint8_t *p, size_t len, struct entry *e, int *sig_ok)
 		return rc;
 	if ((rc = entry_decode(ent, entlen, e)) != 0)
 		return rc;
-	*sig_ok = siglen ? 0 : -1;
+	*signed_ = siglen == SIGN_BLOCK;
+	if (*signed_)
+		memcpy(block, sig, SIGN_BLOCK);
+	return 0;
+}
+
+/* The signing key of origin: ours, or one from the keys table. */
+static int
+origin_key(struct store *st, MDB_txn *t, const char *origin,
+    uint8_t pub[CRYPTO_SIGN_PUB])
+{
+	struct node_key	nk;
+	int		rc;
+
+	if (strcmp(origin, st->node) == 0 && st->have_keys) {
+		memcpy(pub, st->sign_pub, CRYPTO_SIGN_PUB);
+		return 0;
+	}
+	if ((rc = key_read(st, t, origin, &nk)) != 0)
+		return rc;
+	memcpy(pub, nk.sign_pub, CRYPTO_SIGN_PUB);
+	return 0;
+}
+
+/* 1 verified, 0 failed, -1 unsigned, -2 origin's key unknown. */
+static int
+sig_status(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t *block, int signed_)
+{
+	uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
+
+	if (!signed_)
+		return -1;
+	if (origin_key(st, t, e->origin, pub) != 0)
+		return -2;
+	return sign_check(e, pub, block, h);
+}
+
+/* Decodes a stored record; *sig_ok as sig_status() when verify_sig, else
+ * -1 when unsigned and 0 otherwise. */
+static int
+record_open(struct store *st, MDB_txn *t, const uint8_t *p, size_t len,
+    struct entry *e, int verify_sig, int *sig_ok)
+{
+	uint8_t	block[SIGN_BLOCK];
+	int	signed_, rc;
+
+	if ((rc = record_split(p, len, e, block, &signed_)) != 0)
+		return rc;
+	if (verify_sig)
+		*sig_ok = sig_status(st, t, e, block, signed_);
+	else
+		*sig_ok = signed_ ? 0 : -1;
 	return 0;
 }
 
@@ -644,7 +754,7 @@ feed_push(struct store *st, MDB_txn *t, const char *peer, const uint8_t *lk,
 	k.mv_size = seqkey(fk, peer, pos);
 	d.mv_data = (void *)(uintptr_t)lk;
 	d.mv_size = lklen;
-	if ((rc = mdb_err(st, mdb_put(t, st->feed, &k, &d, MDB_APPEND),
+	if ((rc = mdb_err(st, mdb_put(t, st->feed, &k, &d, 0),
 	    "put feed")) != 0)
 		return rc;
 	return put_u64(st, t, st->meta, mk, pos);
@@ -731,8 +841,17 @@ static int
 check_ops(const struct entry *e, char *why, size_t whysz)
 {
 	for (size_t i = 0; i < e->nops; i++) {
-		char r[160];
-		if (schema_check_op(&e->ops[i], r, sizeof(r)) != 0) {
+		const struct op	*o = &e->ops[i];
+		char		 r[160];
+
+		/* An erased value (a digest marker) is not checked against
+		 * the schema: only identifying ops may carry one. */
+		if (o->value != NULL && sign_is_marker(o->value, o->value_len)
+		    && ((o->type == OP_SET && schema_path_identifying(o->path))
+		    || (o->type == OP_EVENT &&
+		    schema_coll_identifying(o->path))))
+			continue;
+		if (schema_check_op(o, r, sizeof(r)) != 0) {
 			snprintf(why, whysz, "%s", r);
 			return E_INVAL;
 		}
@@ -752,20 +871,87 @@ static int fold_case(struct store *, MDB_txn *, const char *,
     struct case_state *);
 
 /*
- * Applies an accepted entry: log, case index, case state, feeds.
- * rec is the record as stored.  *held is set when (origin, seq) was
- * already in the log (nothing done).
+ * Erasure reaches the log: every record of case id whose identifying
+ * values are still there is rewritten with those values replaced by their
+ * digests (the signature still verifies, see sign.h).
  */
 static int
-apply_entry(struct store *st, MDB_txn *t, const struct entry *e,
-    const uint8_t *rec, size_t reclen, int *held)
+redact_case_log(struct store *st, MDB_txn *t, const char *id)
+{
+	MDB_cursor	*c;
+	MDB_val		 k = { ENTRY_CASE_ID_LEN, (void *)(uintptr_t)id }, d;
+	struct buf	 plain, rec, sealed;
+	int		 rc, op = MDB_SET_RANGE;
+
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caselog, &c),
+	    "cursor")) != 0)
+		return rc;
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	buf_init(&rec, ENTRY_ENCODED_MAX + 256);
+	buf_init(&sealed, ENTRY_ENCODED_MAX + 256);
+	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
+		MDB_val		lk, ld;
+		struct entry	e;
+		uint8_t		block[SIGN_BLOCK];
+		int		signed_;
+
+		op = MDB_NEXT;
+		if (k.mv_size <= ENTRY_CASE_ID_LEN ||
+		    memcmp(k.mv_data, id, ENTRY_CASE_ID_LEN) != 0)
+			break;
+		lk.mv_data = (uint8_t *)k.mv_data + ENTRY_CASE_ID_LEN;
+		lk.mv_size = k.mv_size - ENTRY_CASE_ID_LEN;
+		if ((rc = mdb_get(t, st->log, &lk, &ld)) != 0 ||
+		    (rc = log_unseal(st, lk.mv_data, lk.mv_size, &ld,
+		    &plain)) != 0 ||
+		    (rc = record_split(plain.data, plain.len, &e, block,
+		    &signed_)) != 0) {
+			rc = E_INTEGRITY;
+			break;
+		}
+		if (sign_redact(&e) > 0) {
+			buf_reset(&rec);
+			buf_reset(&sealed);
+			rc = record_make(&e, signed_ ? block : NULL, &rec);
+			if (rc == 0)
+				rc = log_seal(st, lk.mv_data, lk.mv_size,
+				    rec.data, rec.len, &sealed);
+			if (rc == 0) {
+				ld.mv_data = sealed.data;
+				ld.mv_size = sealed.len;
+				rc = mdb_err(st, mdb_put(t, st->log, &lk, &ld,
+				    0), "redact");
+			}
+		}
+		entry_release(&e);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	crypto_wipe(plain.data, plain.cap);
+	buf_release(&plain);
+	buf_release(&rec);
+	buf_release(&sealed);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Applies an accepted entry: log, case index, case state, feeds.  block is
+ * its signature block (NULL: unsigned).  The entry of an erased case is
+ * stored redacted.  *held is set when (origin, seq) was already in the log
+ * (nothing done).
+ */
+static int
+apply_entry(struct store *st, MDB_txn *t, struct entry *e,
+    const uint8_t *block, int *held)
 {
 	struct case_state	 s;
+	struct buf		 rb;
 	char			 before[HLC_NODE_MAX + 1];
 	uint8_t			 lk[LOGKEY_MAX];
 	size_t			 lklen;
 	MDB_val			 k, d;
-	int			 rc, refold = 0;
+	int			 rc, refold = 0, erases = 0;
 
 	*held = 0;
 	k.mv_data = lk;
@@ -777,14 +963,29 @@ apply_entry(struct store *st, MDB_txn *t, const struct entry *e,
 	if (rc != MDB_NOTFOUND)
 		return mdb_err(st, rc, "get log");
 	rc = case_load(st, t, e->case_id, &s);
+	/* No row: a new case, or a copy dropped after a transfer away
+	 * (keep_transferred = no) whose entries are still in the log. */
+	if (rc == E_NOTFOUND)
+		rc = fold_case(st, t, e->case_id, &s);
 	if (rc == E_NOTFOUND)
 		state_init(&s, e->case_id);
 	else if (rc != 0)
 		return rc;
 	strlcpy_(before, s.owner, sizeof(before));
-	if ((rc = log_append(st, t, e, rec, reclen, lk, &lklen)) != 0)
-		goto out;
 	if ((rc = merge_apply(&s, e)) != 0)
+		goto out;
+	for (size_t i = 0; i < e->nops; i++)
+		erases |= e->ops[i].type == OP_ERASE;
+	if (s.erased.hlc != 0)
+		sign_redact(e);
+	buf_init(&rb, ENTRY_ENCODED_MAX + 256);
+	rc = record_make(e, block, &rb);
+	if (rc == 0)
+		rc = log_append(st, t, e, rb.data, rb.len, lk, &lklen);
+	buf_release(&rb);
+	if (rc != 0)
+		goto out;
+	if (erases && (rc = redact_case_log(st, t, e->case_id)) != 0)
 		goto out;
 	/* A read-only copy that becomes ours again is rebuilt from the log
 	 * so that its identifying fields come back. */
@@ -795,8 +996,15 @@ apply_entry(struct store *st, MDB_txn *t, const struct entry *e,
 		if ((rc = fold_case(st, t, e->case_id, &s)) != 0)
 			return rc;
 	}
-	project(st, &s);
-	if ((rc = case_save(st, t, &s)) != 0)
+	if (project(st, &s)) {
+		MDB_val ck = { strlen(s.id), s.id };
+
+		rc = mdb_del(t, st->cases, &ck, NULL);
+		rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
+	} else {
+		rc = case_save(st, t, &s);
+	}
+	if (rc != 0)
 		goto out;
 	rc = feed_route(st, t, e, before, s.owner, lk, lklen);
 out:
@@ -807,7 +1015,7 @@ out:
 /* Reads the log record under lk and decodes its entry. */
 static int
 log_read(struct store *st, MDB_txn *t, const uint8_t *lk, size_t lklen,
-    struct entry *e, int *sig_ok)
+    struct entry *e, int verify_sig, int *sig_ok)
 {
 	MDB_val		k = { lklen, (void *)(uintptr_t)lk }, d;
 	struct buf	plain;
@@ -817,7 +1025,8 @@ log_read(struct store *st, MDB_txn *t, const uint8_t *lk, size_t lklen,
 		return rc == MDB_NOTFOUND ? E_INTEGRITY : mdb_err(st, rc, "log");
 	buf_init(&plain, d.mv_size + 1);
 	if ((rc = log_unseal(st, lk, lklen, &d, &plain)) == 0 &&
-	    record_open(plain.data, plain.len, e, sig_ok) != 0)
+	    record_open(st, t, plain.data, plain.len, e, verify_sig,
+	    sig_ok) != 0)
 		rc = E_INTEGRITY;
 	buf_release(&plain);
 	return rc;
@@ -825,7 +1034,7 @@ log_read(struct store *st, MDB_txn *t, const uint8_t *lk, size_t lklen,
 
 /* Calls fn for every log entry of case id (in log key order). */
 static int
-case_entries(struct store *st, MDB_txn *t, const char *id,
+case_entries(struct store *st, MDB_txn *t, const char *id, int verify_sig,
     int (*fn)(const struct entry *, int, void *), void *arg, int *found)
 {
 	MDB_cursor	*c;
@@ -838,7 +1047,7 @@ case_entries(struct store *st, MDB_txn *t, const char *id,
 		return rc;
 	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
 		struct entry	e;
-		int		sig_ok;
+		int		sig_ok = -1;
 
 		op = MDB_NEXT;
 		if (k.mv_size <= ENTRY_CASE_ID_LEN ||
@@ -847,7 +1056,7 @@ case_entries(struct store *st, MDB_txn *t, const char *id,
 		*found = 1;
 		rc = log_read(st, t, (const uint8_t *)k.mv_data +
 		    ENTRY_CASE_ID_LEN, k.mv_size - ENTRY_CASE_ID_LEN, &e,
-		    &sig_ok);
+		    verify_sig, &sig_ok);
 		if (rc != 0)
 			break;
 		rc = fn(&e, sig_ok, arg);
@@ -875,7 +1084,7 @@ fold_case(struct store *st, MDB_txn *t, const char *id, struct case_state *s)
 	int found, rc;
 
 	state_init(s, id);
-	rc = case_entries(st, t, id, fold_one, s, &found);
+	rc = case_entries(st, t, id, 0, fold_one, s, &found);
 	if (rc == 0 && !found)
 		rc = E_NOTFOUND;
 	if (rc != 0) {
@@ -899,21 +1108,27 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 	struct local_ctx	*lc = arg;
 	struct hlc		 clock;
 	uint64_t		 seq, last;
-	struct buf		 rb;
+	uint8_t			 chain[CRYPTO_HASH], block[SIGN_BLOCK];
 	int			 rc = 0;
 
 	if ((rc = get_u64(st, t, st->meta, "seq", &seq)) != 0 ||
-	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0)
+	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0 ||
+	    (rc = chain_get(st, t, st->node, chain)) != 0)
 		return rc;
 	hlc_init(&clock, last, st->skew_ms);
-	buf_init(&rb, ENTRY_ENCODED_MAX + 128);
 	for (size_t i = 0; i < lc->n && rc == 0; i++) {
 		struct entry		*e = &lc->es[i];
 		struct case_state	 s;
 		char			 why[200];
-		int			 exists, held;
+		int			 exists, held, dropped;
 
 		rc = case_load(st, t, e->case_id, &s);
+		/* A copy dropped after a transfer away: its entries are
+		 * still in the log. */
+		dropped = 0;
+		if (rc == E_NOTFOUND &&
+		    (rc = fold_case(st, t, e->case_id, &s)) == 0)
+			dropped = 1;
 		exists = rc == 0;
 		if (rc == E_NOTFOUND) {
 			if (!creates_for(e, st->node)) {
@@ -929,9 +1144,10 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 		if (exists) {
 			if (s.flags & STATE_F_READONLY) {
 				snprintf(lc->err, lc->errsz, "entry %zu: case "
-				    "%s was referred to %s; this node keeps a "
-				    "read-only copy", i + 1, e->case_id,
-				    s.owner);
+				    "%s was referred to %s; this node keeps %s",
+				    i + 1, e->case_id, s.owner, dropped ?
+				    "no copy (keep_transferred = no)" :
+				    "a read-only copy");
 				rc = E_CONFLICT;
 			} else if (!is_central(st) &&
 			    strcmp(s.owner, st->node) != 0) {
@@ -956,9 +1172,22 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 				}
 				if (o->type != OP_SET || o->base.hlc != 0)
 					continue;
-				if ((f = merge_field(&s, o->path)) != NULL &&
-				    (w = merge_winner(f)) != NULL)
-					o->base = w->st;
+				if ((f = merge_field(&s, o->path)) == NULL ||
+				    (w = merge_winner(f)) == NULL)
+					continue;
+				o->base = w->st;
+				/* Other heads that hold the value the author
+				 * saw are superseded too: left alone they
+				 * would turn into conflicts with the new value
+				 * (see mt_same_value_heads in merge.c). */
+				for (size_t h = 0; h + 1 < f->nheads &&
+				    o->nalso < ENTRY_MAX_ALSO; h++)
+					if (f->heads[h].value_len ==
+					    w->value_len && memcmp(
+					    f->heads[h].value, w->value,
+					    w->value_len) == 0)
+						o->also[o->nalso++] =
+						    f->heads[h].st;
 			}
 			state_release(&s);
 			if (rc != 0)
@@ -979,20 +1208,27 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 			e->hlc = clock.last;
 			rc = 0;
 		}
-		buf_reset(&rb);
-		if ((rc = record_make(e, &rb)) != 0) {
-			snprintf(lc->err, lc->errsz, "entry %zu: cannot encode"
+		sign_salt(e);
+		if (!st->have_keys) {
+			snprintf(lc->err, lc->errsz, "no signing key");
+			rc = E_AUTH;
+			break;
+		}
+		if ((rc = sign_entry(e, st->sign_sec, chain, block, chain)) !=
+		    0) {
+			snprintf(lc->err, lc->errsz, "entry %zu: cannot sign"
 			    " (%s)", i + 1, err_str(rc));
 			break;
 		}
-		if ((rc = apply_entry(st, t, e, rb.data, rb.len, &held)) != 0)
+		if ((rc = apply_entry(st, t, e, block, &held)) != 0)
 			break;
 	}
-	buf_release(&rb);
 	if (rc == 0 && lc->err[0] != '\0')
 		rc = E_NOTFOUND;
 	if (rc == 0)
 		rc = put_u64(st, t, st->meta, "seq", seq);
+	if (rc == 0)
+		rc = chain_put(st, t, st->node, chain);
 	if (rc == 0)
 		rc = put_u64(st, t, st->vv, st->node, seq);
 	if (rc == 0)
@@ -1096,7 +1332,7 @@ store_case_history(struct store *st, const char *id,
 		return E_NOTFOUND;
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
-	rc = case_entries(st, t, id, hist_collect, &h, &found);
+	rc = case_entries(st, t, id, 1, hist_collect, &h, &found);
 	mdb_txn_abort(t);
 	if (rc == 0 && !found)
 		rc = E_NOTFOUND;
@@ -1126,6 +1362,87 @@ store_case_history(struct store *st, const char *id,
 	free(h.es);
 	free(h.sig);
 	return rc;
+}
+
+/*
+ * Checks the provenance of every log entry.  Entries of one origin with
+ * consecutive seqs must link (each names the previous chain hash); the
+ * last entry of every such run has its signature verified, which covers
+ * the run.  An entry whose origin's key is unknown, or that is unsigned,
+ * counts as bad.
+ */
+static void
+verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
+    size_t errsz)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	struct buf	 plain;
+	struct entry	 run;
+	uint8_t		 run_block[SIGN_BLOCK], h[CRYPTO_HASH];
+	int		 have_run = 0;
+
+	if (mdb_cursor_open(t, st->log, &c) != 0) {
+		(*bad)++;
+		return;
+	}
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	entry_init(&run);
+#define BAD(...) do {								if (*bad == 0)									snprintf(err, errsz, __VA_ARGS__);				(*bad)++;							} while (0)
+	for (;;) {
+		struct entry	e;
+		uint8_t		block[SIGN_BLOCK], eh[CRYPTO_HASH];
+		int		signed_, more, linked = 0;
+
+		more = mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0;
+		if (more && (log_unseal(st, k.mv_data, k.mv_size, &d, &plain) !=
+		    0 || record_split(plain.data, plain.len, &e, block,
+		    &signed_) != 0)) {
+			BAD("a log record does not open or decode");
+			continue;
+		}
+		if (more && !signed_) {
+			BAD("entry %s/%llu is not signed", e.origin,
+			    (unsigned long long)e.seq);
+			entry_release(&e);
+			continue;
+		}
+		if (more && have_run && strcmp(e.origin, run.origin) == 0 &&
+		    e.seq == run.seq + 1) {
+			if (sign_chain(&run, run_block + CRYPTO_SIG, eh) != 0 ||
+			    crypto_memcmp(eh, block + CRYPTO_SIG,
+			    CRYPTO_HASH) != 0) {
+				BAD("entry %s/%llu does not continue its "
+				    "origin's chain", e.origin,
+				    (unsigned long long)e.seq);
+			} else {
+				linked = 1;
+			}
+		}
+		if (have_run && !linked) {
+			/* The run ends: its last signature covers it. */
+			uint8_t pub[CRYPTO_SIGN_PUB];
+
+			if (origin_key(st, t, run.origin, pub) != 0)
+				BAD("entry %s/%llu: the key of %s is unknown",
+				    run.origin, (unsigned long long)run.seq,
+				    run.origin);
+			else if (sign_check(&run, pub, run_block, h) != 1)
+				BAD("entry %s/%llu: signature does not "
+				    "verify", run.origin,
+				    (unsigned long long)run.seq);
+		}
+		if (!more)
+			break;
+		entry_release(&run);
+		run = e;
+		memcpy(run_block, block, SIGN_BLOCK);
+		have_run = 1;
+	}
+#undef BAD
+	entry_release(&run);
+	buf_release(&plain);
+	mdb_cursor_close(c);
 }
 
 int
@@ -1215,6 +1532,17 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 			ck.mv_data = id;
 			ck.mv_size = ENTRY_CASE_ID_LEN;
 			if (mdb_get(t, st->cases, &ck, &cd) != 0) {
+				struct case_state	s;
+				int			none;
+
+				/* keep_transferred = no: no row is right. */
+				if (fold_case(st, t, id, &s) == 0) {
+					none = st->drop_transferred &&
+					    (s.flags & STATE_F_READONLY);
+					state_release(&s);
+					if (none)
+						continue;
+				}
 				if (*bad == 0)
 					snprintf(err, errsz, "case %s: in the "
 					    "log but not in the case table",
@@ -1224,6 +1552,8 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 		}
 		mdb_cursor_close(c);
 	}
+	if (*bad == 0)
+		verify_signatures(st, t, bad, err, errsz);
 	mdb_txn_abort(t);
 	buf_release(&a);
 	buf_release(&b);
@@ -1452,6 +1782,11 @@ struct remote_ctx {
 	size_t			 errsz;
 };
 
+static int	remote_one(struct store *, MDB_txn *, struct remote_ctx *,
+		    const struct rec *, uint64_t *, struct peer_info *,
+		    struct hlc *, uint64_t, uint8_t *, struct entry *,
+		    uint8_t *, int *);
+
 static int
 remote_fn(struct store *st, MDB_txn *t, void *arg)
 {
@@ -1459,27 +1794,78 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 	struct peer_info	 pi;
 	struct hlc		 clock;
 	uint64_t		 vv, last, cursor;
-	int			 central = is_central(st), rc;
+	int			 central = is_central(st), rc, have_tail = 0;
 	uint64_t		 w = wall(st);
+	uint8_t			 chain[CRYPTO_HASH], tail_block[SIGN_BLOCK];
+	struct entry		 tail;
 
 	memset(rc_->stats, 0, sizeof(*rc_->stats));
+	entry_init(&tail);
 	rc = peer_read(st, t, rc_->peer, &pi);
 	if (rc != 0 && rc != E_NOTFOUND)
 		return rc;
 	if ((rc = get_u64(st, t, st->vv, rc_->peer, &vv)) != 0 ||
-	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0)
+	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0 ||
+	    (rc = chain_get(st, t, rc_->peer, chain)) != 0)
 		return rc;
 	hlc_init(&clock, last, st->skew_ms);
 	cursor = central ? vv : pi.feed_recv;
-	for (size_t i = 0; i < rc_->n; i++) {
-		const struct rec	*r = &rc_->recs[i];
+	rc = 0;
+	for (size_t i = 0; i < rc_->n && rc == 0; i++) {
+		rc = remote_one(st, t, rc_, &rc_->recs[i], &cursor, &pi,
+		    &clock, w, chain, &tail, tail_block, &have_tail);
+	}
+	/* One signature check per batch: the chain links every entry of the
+	 * run to the last one, whose signature covers them all. */
+	if (rc == 0 && central && have_tail) {
+		uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
+
+		if (origin_key(st, t, rc_->peer, pub) != 0 ||
+		    sign_check(&tail, pub, tail_block, h) != 1) {
+			snprintf(rc_->err, rc_->errsz, "batch from %s: the "
+			    "signature of entry %llu does not verify",
+			    rc_->peer, (unsigned long long)tail.seq);
+			rc = E_AUTH;
+		}
+	}
+	entry_release(&tail);
+	if (rc != 0)
+		return rc;
+	rc_->stats->last_pos = cursor;
+	if (central)
+		rc = put_u64(st, t, st->vv, rc_->peer, cursor);
+	else
+		pi.feed_recv = cursor;
+	if (rc == 0 && central)
+		rc = chain_put(st, t, rc_->peer, chain);
+	if (rc == 0)
+		rc = peer_write(st, t, &pi);
+	if (rc == 0)
+		rc = put_u64(st, t, st->meta, "hlc", clock.last);
+	return rc;
+}
+
+/* One record of a received batch (see remote_fn). */
+static int
+remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
+    const struct rec *r, uint64_t *cursorp, struct peer_info *pipi,
+    struct hlc *clockp, uint64_t w, uint8_t *chain, struct entry *tail,
+    uint8_t *tail_block, int *have_tail)
+{
+	int			 central = is_central(st), rc;
+	uint64_t		 cursor = *cursorp;
+	struct peer_info	*pi_ = pipi;
+	struct hlc		*cl = clockp;
+	uint8_t			 block[SIGN_BLOCK];
+	int			 signed_;
+	{
 		struct entry		 e;
 		char			 why[200];
-		int			 sig_ok, held;
+		int			 held;
 
 		if (r->pos <= cursor) {
 			rc_->stats->duplicates++;
-			continue;
+			return 0;
 		}
 		if (r->pos != cursor + 1) {
 			snprintf(rc_->err, rc_->errsz, "gap from %s: expected "
@@ -1488,11 +1874,18 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 			    (unsigned long long)r->pos);
 			return E_GAP;
 		}
-		if (record_open(r->data, r->len, &e, &sig_ok) != 0) {
+		if (record_split(r->data, r->len, &e, block, &signed_) != 0) {
 			snprintf(rc_->err, rc_->errsz, "record %llu from %s "
 			    "does not decode", (unsigned long long)r->pos,
 			    rc_->peer);
 			return E_PROTO;
+		}
+		if (!signed_) {
+			snprintf(rc_->err, rc_->errsz, "entry %s/%llu from %s "
+			    "is not signed", e.origin,
+			    (unsigned long long)e.seq, rc_->peer);
+			entry_release(&e);
+			return E_AUTH;
 		}
 		if (central && (strcmp(e.origin, rc_->peer) != 0 ||
 		    e.seq != r->pos)) {
@@ -1502,7 +1895,32 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 			entry_release(&e);
 			return E_PROTO;
 		}
+		if (central) {
+			/* The province's own run: each entry must link to
+			 * the one before it. */
+			if (crypto_memcmp(block + CRYPTO_SIG, chain,
+			    CRYPTO_HASH) != 0 ||
+			    sign_chain(&e, chain, chain) != 0) {
+				snprintf(rc_->err, rc_->errsz, "entry %s/%llu "
+				    "does not continue its origin's chain",
+				    e.origin, (unsigned long long)e.seq);
+				entry_release(&e);
+				return E_AUTH;
+			}
+			entry_release(tail);
+			entry_copy(tail, &e);
+			memcpy(tail_block, block, SIGN_BLOCK);
+			*have_tail = 1;
+		} else if (strcmp(e.origin, st->node) != 0 &&
+		    sig_status(st, t, &e, block, 1) != 1) {
+			snprintf(rc_->err, rc_->errsz, "entry %s/%llu from %s: "
+			    "its signature does not verify", e.origin,
+			    (unsigned long long)e.seq, rc_->peer);
+			entry_release(&e);
+			return E_AUTH;
+		}
 		cursor = r->pos;
+		*cursorp = cursor;
 		why[0] = '\0';
 		if (!hlc_check_skew(e.hlc, w, st->skew_ms))
 			snprintf(why, sizeof(why), "stamped %llu ms in the "
@@ -1522,17 +1940,17 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 			if (rc != 0)
 				return rc;
 			rc_->stats->refused++;
-			pi.refused++;
-			continue;
+			pi_->refused++;
+			return 0;
 		}
 		if (strcmp(e.origin, st->node) == 0) {
 			/* Our own entry echoed back: we hold it. */
 			rc_->stats->duplicates++;
 			entry_release(&e);
-			continue;
+			return 0;
 		}
-		hlc_update(&clock, e.hlc, w);
-		rc = apply_entry(st, t, &e, r->data, r->len, &held);
+		hlc_update(cl, e.hlc, w);
+		rc = apply_entry(st, t, &e, block, &held);
 		if (rc == 0 && !central) {
 			uint64_t ov;
 			if ((rc = get_u64(st, t, st->vv, e.origin, &ov)) == 0 &&
@@ -1547,16 +1965,7 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 		else
 			rc_->stats->applied++;
 	}
-	rc_->stats->last_pos = cursor;
-	if (central)
-		rc = put_u64(st, t, st->vv, rc_->peer, cursor);
-	else
-		pi.feed_recv = cursor;
-	if (rc == 0)
-		rc = peer_write(st, t, &pi);
-	if (rc == 0)
-		rc = put_u64(st, t, st->meta, "hlc", clock.last);
-	return rc;
+	return 0;
 }
 
 int

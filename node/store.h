@@ -114,6 +114,12 @@ int	store_key_each(struct store *st,
  * offset (ms, signed) added to the wall clock. */
 void	store_set_clock(struct store *st, uint64_t skew_ms, int64_t offset_ms);
 
+/* keep = 0 (keep_transferred = no): a province keeps no row for a case
+ * once it is transferred away, instead of a read-only copy without
+ * identifying fields.  Its entries stay in the log: they are this node's
+ * history, and central may not have acknowledged them yet.  Default 1. */
+void	store_set_keep_transferred(struct store *st, int keep);
+
 /*
  * Local writes: each entry in es[n] names its case_id, author and ops.  For
  * every OP_SET whose base is empty the store fills in the current winner's

@@ -171,7 +171,7 @@ op_put(struct mp_wr *w, const struct op *o)
 
 	switch (o->type) {
 	case OP_SET:
-		mp_put_array(w, 6);
+		mp_put_array(w, o->has_salt ? 7 : 6);
 		mp_put_uint(w, OP_SET);
 		mp_put_cstr(w, o->path);
 		mp_put_str(w, o->value, o->value_len);
@@ -181,13 +181,17 @@ op_put(struct mp_wr *w, const struct op *o)
 			mp_put_array(w, 2);
 			mp_put_stamp(w, &o->also[i]);
 		}
+		if (o->has_salt)
+			mp_put_bin(w, o->salt, ENTRY_SALT_LEN);
 		break;
 	case OP_EVENT:
-		mp_put_array(w, 4);
+		mp_put_array(w, o->has_salt ? 5 : 4);
 		mp_put_uint(w, OP_EVENT);
 		mp_put_cstr(w, o->path);
 		mp_put_cstr(w, o->evid);
 		mp_put_str(w, o->value, o->value_len);
+		if (o->has_salt)
+			mp_put_bin(w, o->salt, ENTRY_SALT_LEN);
 		break;
 	case OP_TRANSFER:
 		mp_put_array(w, 2);
@@ -238,6 +242,19 @@ value_read(struct mp_rd *r, struct op *o)
 }
 
 static int
+salt_read(struct mp_rd *r, struct op *o)
+{
+	const uint8_t	*b;
+	size_t		 n;
+
+	if (mp_read_bin(r, &b, &n) != 0 || n != ENTRY_SALT_LEN)
+		return E_PROTO;
+	memcpy(o->salt, b, ENTRY_SALT_LEN);
+	o->has_salt = 1;
+	return 0;
+}
+
+static int
 op_read(struct mp_rd *r, struct op *o)
 {
 	uint64_t	t;
@@ -247,7 +264,7 @@ op_read(struct mp_rd *r, struct op *o)
 		return E_PROTO;
 	switch (t) {
 	case OP_SET:
-		if (n != 6 ||
+		if ((n != 6 && n != 7) ||
 		    mp_read_cstr(r, o->path, ENTRY_PATH_MAX) != 0 ||
 		    !mp_path_valid(o->path) || value_read(r, o) != 0 ||
 		    mp_read_stamp(r, &o->base, 1) != 0 ||
@@ -259,13 +276,16 @@ op_read(struct mp_rd *r, struct op *o)
 			    mp_read_stamp(r, &o->also[i], 0) != 0)
 				return E_PROTO;
 		}
+		if (n == 7 && salt_read(r, o) != 0)
+			return E_PROTO;
 		break;
 	case OP_EVENT:
-		if (n != 4 ||
+		if ((n != 4 && n != 5) ||
 		    mp_read_cstr(r, o->path, ENTRY_PATH_MAX) != 0 ||
 		    !mp_path_valid(o->path) ||
 		    mp_read_cstr(r, o->evid, ENTRY_EVID_MAX) != 0 ||
-		    !mp_evid_valid(o->evid) || value_read(r, o) != 0)
+		    !mp_evid_valid(o->evid) || value_read(r, o) != 0 ||
+		    (n == 5 && salt_read(r, o) != 0))
 			return E_PROTO;
 		break;
 	case OP_TRANSFER:

@@ -11,12 +11,18 @@
  *   entry = [ver=1, origin:str, seq:uint, hlc:uint, author:str, case:str,
  *            ops:array]
  *   op    = [1 SET, path:str, value:str, base_hlc:uint, base_node:str,
- *            also:[[hlc:uint, node:str] ...]]
- *         | [2 EVENT, collection:str, event_id:str, event:str]
+ *            also:[[hlc:uint, node:str] ...] (, salt:bin(16))]
+ *         | [2 EVENT, collection:str, event_id:str, event:str
+ *            (, salt:bin(16))]
  *         | [3 TRANSFER, to:str]
  *         | [4 ERASE]
- * A stored or transmitted record wraps the entry with its signature:
- *   record = [ver=1, entry:bin, sig:bin (0 or 64 bytes)]
+ * The salt, present on identifying ops, lets a signature survive erasure:
+ * the signed form carries SHA-256(salt || value) instead of the value (see
+ * node/sign.c).
+ * A stored or transmitted record wraps the entry with its signature block:
+ *   record = [ver=1, entry:bin, sig:bin (0 or 96 bytes)]
+ * where the 96 bytes are the Ed25519 signature (64) followed by the
+ * previous chain hash of the same origin (32).
  */
 #ifndef CASESYNC_ENTRY_H
 #define CASESYNC_ENTRY_H
@@ -36,7 +42,8 @@
 #define ENTRY_CASE_ID_LEN	36	/* UUID text, exactly */
 #define ENTRY_VALUE_MAX		4096	/* JSON text of one value/event */
 #define ENTRY_ENCODED_MAX	(256 * 1024)
-#define RECORD_SIG_LEN		64
+#define RECORD_SIG_LEN		96	/* signature 64 + chain prev 32 */
+#define ENTRY_SALT_LEN		16
 
 enum op_type {
 	OP_SET = 1,
@@ -60,6 +67,9 @@ struct op {
 	/* OP_SET: further stamps this write supersedes (a resolution). */
 	struct stamp	 also[ENTRY_MAX_ALSO];
 	size_t		 nalso;
+	/* OP_SET, OP_EVENT: salt of an identifying value (has_salt). */
+	uint8_t		 salt[ENTRY_SALT_LEN];
+	int		 has_salt;
 	/* OP_TRANSFER: the new owner. */
 	char		 to[HLC_NODE_MAX + 1];
 };
@@ -97,10 +107,11 @@ int	entry_encode(const struct entry *e, struct buf *out);
  */
 int	entry_decode(const uint8_t *p, size_t len, struct entry *e);
 
-/* Wraps an encoded entry and its signature (siglen 0 or RECORD_SIG_LEN). */
+/* Wraps an encoded entry and its signature block (siglen 0 or
+ * RECORD_SIG_LEN). */
 int	record_encode(const uint8_t *ent, size_t entlen, const uint8_t *sig,
 	    size_t siglen, struct buf *out);
-/* Splits a record.  *ent and *sig borrow from p; *siglen is 0 or 64.
+/* Splits a record.  *ent and *sig borrow from p; *siglen is 0 or 96.
  * Returns 0 or E_PROTO. */
 int	record_decode(const uint8_t *p, size_t len, const uint8_t **ent,
 	    size_t *entlen, const uint8_t **sig, size_t *siglen);

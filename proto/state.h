@@ -74,7 +74,8 @@ void	state_release(struct case_state *s);
 /* Deep copy; caller owns *dst. */
 void	state_copy(struct case_state *dst, const struct case_state *src);
 
-/* Appends the encoding to out.  Returns 0 or E_TOOBIG. */
+/* Appends the encoding to out.  Returns 0, E_INVAL (a broken state that
+ * could not be read back) or E_TOOBIG. */
 int	state_encode(const struct case_state *s, struct buf *out);
 /* Strict decode of exactly len bytes (sortedness and limits checked).
  * On error *s is left empty; on success the caller owns it. */

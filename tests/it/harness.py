@@ -227,6 +227,8 @@ class Proxy:
         self.rng = random.Random(seed)
         self.cut_after = None       # (lo, hi) bytes per connection
         self.flip_at = None         # (lo, hi): flip one byte per connection
+        self.rate = None            # bytes per second per direction (slow
+                                    # link), None = as fast as it goes
         self.record = bytearray()
         self.cuts = 0
         self.flips = 0
@@ -276,7 +278,7 @@ class Proxy:
         src.settimeout(0.2)
         while not self._stop and not state["dead"]:
             try:
-                data = src.recv(65536)
+                data = src.recv(16384 if self.rate else 65536)
             except socket.timeout:
                 continue
             except OSError:
@@ -301,6 +303,9 @@ class Proxy:
                 dst.sendall(bytes(data))
             except OSError:
                 break
+            rate = self.rate
+            if rate:
+                time.sleep(len(data) / float(rate))
         state["dead"] = True
         for sock in (src, dst):
             try:

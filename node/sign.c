@@ -1,0 +1,189 @@
+#include "sign.h"
+#include "schema.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../common/util.h"
+
+#define CHAIN_TAG	"casesync-chain-v1"
+#define MARKER_PREFIX	"\"#sha256:"
+#define MARKER_LEN	(9 + 64 + 1)	/* "#sha256:<64 hex>" with quotes */
+
+static int
+op_identifying(const struct op *o)
+{
+	return (o->type == OP_SET && schema_path_identifying(o->path)) ||
+	    (o->type == OP_EVENT && schema_coll_identifying(o->path));
+}
+
+int
+sign_is_marker(const char *v, size_t len)
+{
+	return len == MARKER_LEN && memcmp(v, MARKER_PREFIX, 9) == 0 &&
+	    v[len - 1] == '"';
+}
+
+void
+sign_salt(struct entry *e)
+{
+	for (size_t i = 0; i < e->nops; i++) {
+		struct op *o = &e->ops[i];
+
+		if (op_identifying(o) && !o->has_salt &&
+		    !sign_is_marker(o->value, o->value_len)) {
+			random_bytes(o->salt, sizeof(o->salt));
+			o->has_salt = 1;
+		}
+	}
+}
+
+/* Writes the digest marker of a salted value into m (MARKER_LEN + 1). */
+static void
+marker(const struct op *o, char *m)
+{
+	uint8_t h[CRYPTO_HASH];
+
+	crypto_hash3(o->salt, sizeof(o->salt), o->value, o->value_len, NULL,
+	    0, h);
+	memcpy(m, MARKER_PREFIX, 9);
+	hex_encode(h, sizeof(h), m + 9);
+	m[MARKER_LEN - 1] = '"';
+	m[MARKER_LEN] = '\0';
+}
+
+int
+sign_redact(struct entry *e)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < e->nops; i++) {
+		struct op	*o = &e->ops[i];
+		char		 m[MARKER_LEN + 1];
+
+		if (!o->has_salt)
+			continue;
+		marker(o, m);
+		crypto_wipe(o->value, o->value_len);
+		op_set_value(o, m, MARKER_LEN);
+		memset(o->salt, 0, sizeof(o->salt));
+		o->has_salt = 0;
+		n++;
+	}
+	return n;
+}
+
+/* D(e): SHA-256 of the encoding of e's signed form. */
+static int
+digest(const struct entry *e, uint8_t d[CRYPTO_HASH])
+{
+	struct entry	f;
+	struct buf	b;
+	int		rc;
+
+	entry_copy(&f, e);
+	sign_redact(&f);
+	buf_init(&b, ENTRY_ENCODED_MAX);
+	if ((rc = entry_encode(&f, &b)) == 0)
+		crypto_hash3(b.data, b.len, NULL, 0, NULL, 0, d);
+	buf_release(&b);
+	entry_release(&f);
+	return rc;
+}
+
+int
+sign_chain(const struct entry *e, const uint8_t prev[CRYPTO_HASH],
+    uint8_t h[CRYPTO_HASH])
+{
+	uint8_t d[CRYPTO_HASH];
+	int	rc;
+
+	if ((rc = digest(e, d)) != 0)
+		return rc;
+	crypto_hash3(CHAIN_TAG, strlen(CHAIN_TAG), prev, CRYPTO_HASH, d,
+	    sizeof(d), h);
+	return 0;
+}
+
+int
+sign_entry(const struct entry *e, const uint8_t sec[CRYPTO_SIGN_SEC],
+    const uint8_t prev[CRYPTO_HASH], uint8_t block[SIGN_BLOCK],
+    uint8_t h[CRYPTO_HASH])
+{
+	uint8_t	p[CRYPTO_HASH];
+	int	rc;
+
+	/* prev and h may be the same buffer. */
+	memcpy(p, prev, sizeof(p));
+	if ((rc = sign_chain(e, p, h)) != 0)
+		return rc;
+	if ((rc = crypto_sign(sec, h, CRYPTO_HASH, block)) != 0)
+		return rc;
+	memcpy(block + CRYPTO_SIG, p, CRYPTO_HASH);
+	return 0;
+}
+
+int
+sign_check(const struct entry *e, const uint8_t pub[CRYPTO_SIGN_PUB],
+    const uint8_t block[SIGN_BLOCK], uint8_t h[CRYPTO_HASH])
+{
+	if (sign_chain(e, block + CRYPTO_SIG, h) != 0)
+		return 0;
+	return crypto_verify(pub, h, CRYPTO_HASH, block);
+}
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+int
+sign_selftest(void)
+{
+	struct entry	e, r;
+	struct op	*o;
+	uint8_t		pub[32], sec[32], prev[32] = { 0 }, blk[SIGN_BLOCK];
+	uint8_t		h1[32], h2[32];
+
+	ST_OK(crypto_sign_keypair(pub, sec));
+	entry_init(&e);
+	strlcpy_(e.origin, "lao-cai", sizeof(e.origin));
+	e.seq = 1;
+	e.hlc = 1000;
+	strlcpy_(e.author, "a@lao-cai", sizeof(e.author));
+	strlcpy_(e.case_id, "0190f5a2-7c1e-7b3a-9d2e-4f6a8b0c1d2e",
+	    sizeof(e.case_id));
+	o = entry_add_op(&e, OP_SET);
+	strlcpy_(o->path, "person.full_name", sizeof(o->path));
+	op_set_value(o, "\"FAKE Name\"", 11);
+	o = entry_add_op(&e, OP_SET);
+	strlcpy_(o->path, "person.sex", sizeof(o->path));
+	op_set_value(o, "\"female\"", 8);
+	sign_salt(&e);
+	ST_CHECK(e.ops[0].has_salt && !e.ops[1].has_salt);
+	ST_OK(sign_entry(&e, sec, prev, blk, h1));
+	ST_CHECK(sign_check(&e, pub, blk, h2) == 1);
+	ST_CHECK(memcmp(h1, h2, 32) == 0);
+	/* Erasure keeps the signature valid and removes the value. */
+	entry_copy(&r, &e);
+	ST_CHECK(sign_redact(&r) == 1);
+	ST_CHECK(strstr(r.ops[0].value, "FAKE") == NULL);
+	ST_CHECK(sign_is_marker(r.ops[0].value, r.ops[0].value_len));
+	ST_CHECK(sign_check(&r, pub, blk, h2) == 1);
+	ST_CHECK(memcmp(h1, h2, 32) == 0);
+	/* Any other change breaks it. */
+	op_set_value(&r.ops[1], "\"male\"", 6);
+	ST_CHECK(sign_check(&r, pub, blk, h2) == 0);
+	entry_release(&r);
+	entry_copy(&r, &e);
+	op_set_value(&r.ops[0], "\"FAKE Other\"", 12);
+	ST_CHECK(sign_check(&r, pub, blk, h2) == 0);
+	entry_release(&r);
+	/* The chain binds the previous hash. */
+	prev[0] = 1;
+	memcpy(blk + 64, prev, 32);
+	ST_CHECK(sign_check(&e, pub, blk, h2) == 0);
+	entry_release(&e);
+	return 0;
+}
+#endif
