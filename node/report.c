@@ -43,6 +43,7 @@
  */
 #include "report.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,8 @@
 #define VALS_MAX	1024	/* distinct values of one dimension */
 #define XMAX		16	/* values of a cross-table dimension */
 #define CASE_TYPES_MAX	64	/* distinct service types in one case */
+#define CYCLE_MAX	8	/* cells: pairs, rectangles, 6- and 8-cycles */
+#define FULL_MAX	(XMAX + 1)	/* rows or columns of a G_FULL grid */
 #define INF		UINT64_MAX
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define UNKNOWN		"unknown"
@@ -656,6 +659,7 @@ struct grid {
 static void
 grid_init(struct grid *g, enum gkind kind, size_t nr, size_t nc)
 {
+	assert(kind != G_FULL || (nr <= FULL_MAX && nc <= FULL_MAX));
 	g->kind = kind;
 	g->nr = nr;
 	g->nc = nc;
@@ -738,92 +742,143 @@ can_move(const struct grid *g, size_t i, size_t j, int dx, unsigned k,
 	return c->n < hi;
 }
 
-/* A cycle of up to four cells and the move of each, in balanced form. */
+/* A cycle of cells and the move of each, in balanced form. */
 struct cycle {
-	size_t	i[4], j[4];
-	int	dy[4];
+	size_t	i[CYCLE_MAX], j[CYCLE_MAX];
+	int	dy[CYCLE_MAX];
 	size_t	n;
 };
 
-static int
-cycle_ok(const struct grid *g, const struct cycle *cy, unsigned k,
-    uint64_t *cost, size_t *nnew)
-{
-	*cost = 0;
-	*nnew = 0;
-	for (size_t q = 0; q < cy->n; q++) {
-		int dx = cy->dy[q] * grid_sign(g, cy->i[q], cy->j[q]);
+/* The search for the cheapest cycle through one primary cell. */
+struct search {
+	const struct grid	*g;
+	unsigned		 k;
+	struct cycle		 cy;		/* being built */
+	uint64_t		 cost[CYCLE_MAX + 1];	/* after n cells */
+	size_t			 nnew[CYCLE_MAX + 1];
+	unsigned char		 rowu[FULL_MAX], colu[FULL_MAX];
+	struct cycle		 best;
+	uint64_t		 bcost;
+	size_t			 bnew;
+	int			 found;
+};
 
-		if (!can_move(g, cy->i[q], cy->j[q], dx, k, cost, nnew))
-			return 0;
-	}
+/* Appends cell (i, j) with move dy to the cycle when it can move so.
+ * Returns 0 when it cannot, or when the cycle can no longer beat the
+ * best one found. */
+static int
+cycle_push(struct search *x, size_t i, size_t j, int dy)
+{
+	struct cycle	*cy = &x->cy;
+	uint64_t	 cost = x->cost[cy->n];
+	size_t		 nnew = x->nnew[cy->n];
+
+	if (cy->n == CYCLE_MAX ||
+	    !can_move(x->g, i, j, dy * grid_sign(x->g, i, j), x->k, &cost,
+	    &nnew))
+		return 0;
+	if (x->found && (cost > x->bcost ||
+	    (cost == x->bcost && nnew >= x->bnew)))
+		return 0;
+	cy->i[cy->n] = i;
+	cy->j[cy->n] = j;
+	cy->dy[cy->n] = dy;
+	cy->n++;
+	x->cost[cy->n] = cost;
+	x->nnew[cy->n] = nnew;
 	return 1;
 }
 
+/* The cycle is closed: keep it if it is the best so far. */
 static void
-cycle_try(const struct grid *g, const struct cycle *cy, unsigned k,
-    struct cycle *best, uint64_t *bcost, size_t *bnew, int *found)
+cycle_keep(struct search *x)
 {
-	uint64_t	cost;
-	size_t		nnew;
+	x->best = x->cy;
+	x->bcost = x->cost[x->cy.n];
+	x->bnew = x->nnew[x->cy.n];
+	x->found = 1;
+}
 
-	if (!cycle_ok(g, cy, k, &cost, &nnew))
+/*
+ * Extends the cycle of a G_FULL grid, whose last cell was reached by a
+ * move along a column to row r: close it along row r back to the first
+ * cell's column, or go on along row r to a new column and then along
+ * that column to a new row.  Rows and columns are used once each.
+ */
+static void
+cycle_dfs(struct search *x, size_t r)
+{
+	const struct grid	*g = x->g;
+	struct cycle		*cy = &x->cy;
+	int			 sg = cy->dy[cy->n - 1];
+
+	if (cy->n >= 3 && cycle_push(x, r, cy->j[0], -sg)) {
+		cycle_keep(x);
+		cy->n--;
+	}
+	if (cy->n + 3 > CYCLE_MAX)
 		return;
-	if (!*found || cost < *bcost || (cost == *bcost && nnew < *bnew)) {
-		*best = *cy;
-		*bcost = cost;
-		*bnew = nnew;
-		*found = 1;
+	for (size_t l = 0; l < g->nc; l++) {
+		if (x->colu[l] || !cycle_push(x, r, l, -sg))
+			continue;
+		x->colu[l] = 1;
+		for (size_t m = 0; m < g->nr; m++) {
+			if (x->rowu[m] || !cycle_push(x, m, l, sg))
+				continue;
+			x->rowu[m] = 1;
+			cycle_dfs(x, m);
+			x->rowu[m] = 0;
+			cy->n--;
+		}
+		x->colu[l] = 0;
+		cy->n--;
 	}
 }
 
-/* The cheapest cycle that protects the primary at (i, j); 0 if none. */
+/*
+ * The cheapest cycle that protects the primary at (i, j): least total
+ * value of the shown cells it hides, then fewest of them.  0 if none.
+ */
 static int
 best_cycle(const struct grid *g, size_t i, size_t j, unsigned k,
     struct cycle *best, size_t *bnew)
 {
-	struct cycle	cy;
-	uint64_t	bcost = 0;
-	int		found = 0;
+	struct search	*x = xcalloc(1, sizeof(*x));
+	int		 found;
 
-	*bnew = 0;
+	x->g = g;
+	x->k = k;
 	for (int s = 1; s >= -1; s -= 2) {
-		memset(&cy, 0, sizeof(cy));
-		cy.i[0] = i;
-		cy.j[0] = j;
-		cy.dy[0] = s;
-		if (g->kind == G_FREE) {
-			cy.n = 1;
-			cycle_try(g, &cy, k, best, &bcost, bnew, &found);
+		x->cy.n = 0;
+		if (!cycle_push(x, i, j, s))
 			continue;
-		}
-		for (size_t l = 0; l < g->nc; l++) {
-			if (l == j)
-				continue;
-			cy.i[1] = i;
-			cy.j[1] = l;
-			cy.dy[1] = -s;
-			if (g->kind == G_ROWS) {
-				cy.n = 2;
-				cycle_try(g, &cy, k, best, &bcost, bnew,
-				    &found);
-				continue;
+		switch (g->kind) {
+		case G_FREE:
+			cycle_keep(x);
+			break;
+		case G_ROWS:
+			for (size_t l = 0; l < g->nc; l++) {
+				if (l != j && cycle_push(x, i, l, -s)) {
+					cycle_keep(x);
+					x->cy.n--;
+				}
 			}
-			for (size_t m = 0; m < g->nr; m++) {
-				if (m == i)
-					continue;
-				cy.i[2] = m;
-				cy.j[2] = j;
-				cy.dy[2] = -s;
-				cy.i[3] = m;
-				cy.j[3] = l;
-				cy.dy[3] = s;
-				cy.n = 4;
-				cycle_try(g, &cy, k, best, &bcost, bnew,
-				    &found);
-			}
+			break;
+		case G_FULL:
+			memset(x->rowu, 0, sizeof(x->rowu));
+			memset(x->colu, 0, sizeof(x->colu));
+			x->rowu[i] = 1;
+			x->colu[j] = 1;
+			cycle_dfs(x, i);
+			break;
 		}
 	}
+	found = x->found;
+	if (found) {
+		*best = x->best;
+		*bnew = x->bnew;
+	}
+	free(x);
 	return found;
 }
 
