@@ -175,27 +175,28 @@ sync_round() {
 	done
 }
 
-# Prints up to $2 "id home" lines of cases recorded by province $1 and not
-# referred yet: with $3 = home, only those whose person's home is another
-# demo province; with $3 = any, all.
+# Prints "province id home" lines: for each province given, the first case
+# it recorded that is not referred yet and, with $1 = home, whose person's
+# home is another demo province (with $1 = any, any case).  One python
+# process for all: each start costs a noticeable fraction of a second.
 pick_cases() {
+	want=$1
+	shift
 	touch "$TMP/transferred"
-	python3 - "$TMP/cases.$1.jsonl" "$TMP/transferred" "$1" "$2" "$3" \
-	    $PROVINCES <<'EOF'
-import json, sys
-path, done, me, n, want = sys.argv[1:6]
-provinces = sys.argv[6:]
-skip = set(open(done).read().split())
-out = []
-for line in open(path, encoding="utf-8"):
-    c = json.loads(line)
-    home = c["person"].get("home_province")
-    if c["id"] in skip:
-        continue
-    if want == "any" or (home and home != me and home in provinces):
-        out.append("%s %s" % (c["id"], home))
-for l in out[:int(n)]:
-    print(l)
+	python3 - "$TMP" "$want" "$PROVINCES" "$@" <<'EOF'
+import json, os, sys
+tmp, want, provinces = sys.argv[1], sys.argv[2], sys.argv[3].split()
+skip = set(open(os.path.join(tmp, "transferred")).read().split())
+for me in sys.argv[4:]:
+    for line in open(os.path.join(tmp, "cases.%s.jsonl" % me),
+                     encoding="utf-8"):
+        c = json.loads(line)
+        home = c["person"].get("home_province")
+        if c["id"] in skip:
+            continue
+        if want == "any" or (home and home != me and home in provinces):
+            print(me, c["id"], home)
+            break
 EOF
 }
 
@@ -215,38 +216,44 @@ while [ "$night" -le "$NIGHTS" ]; do
 	# Day: every province records cases offline.
 	i=0
 	recorded=0
+	: >"$TMP/batch"
 	for p in $PROVINCES; do
 		n=$(( (CASES * (2 + (i * 7 + night * 3) % 5)) / 4 ))
-		$GEN --province "$p" --seed "$SEED" --year "$YEAR" \
-		    --count "$n" --start $(( night * 10000 + i * 1000 )) \
-		    --undated-rate 0.02 >"$TMP/day.jsonl" || die "gen_cases"
-		cat "$TMP/day.jsonl" >>"$TMP/cases.$p.jsonl"
-		cs import -d "$TMP/$p" "$TMP/day.jsonl" >/dev/null ||
-			die "import into $p"
+		echo "$p $n $(( night * 10000 + i * 1000 )) $TMP/day.$p" \
+		    >>"$TMP/batch"
 		recorded=$((recorded + n))
 		i=$((i + 1))
 	done
+	$GEN --batch "$TMP/batch" --seed "$SEED" --year "$YEAR" \
+	    --undated-rate 0.02 || die "gen_cases"
+	for p in $PROVINCES; do
+		cat "$TMP/day.$p" >>"$TMP/cases.$p.jsonl"
+		cs import -d "$TMP/$p" "$TMP/day.$p" >/dev/null ||
+			die "import into $p"
+	done
 	echo "recorded $recorded new cases offline in $NPROV provinces"
 
-	# Day: border provinces refer cases to the home province.
+	# Day: border provinces refer a case to the person's home province.
 	if [ "$HAS_TRANSFER" = 1 ] && [ "$night" -ge 2 ]; then
+		border=""
 		for p in $PROVINCES; do
-			case " $BORDER " in *" $p "*) ;; *) continue ;; esac
-			pick_cases "$p" 1 home >"$TMP/pick"
-			while read -r id home; do
-				cs case transfer -d "$TMP/$p" "$id" --to "$home" \
-				    --reason "reintegration in home province" \
-				    >/dev/null 2>&1 &&
-				    echo "referral: $p -> $home (case $id)"
-				echo "$id" >>"$TMP/transferred"
-			done <"$TMP/pick"
+			case " $BORDER " in *" $p "*) border="$border $p" ;; esac
 		done
+		# shellcheck disable=SC2086
+		pick_cases home $border >"$TMP/pick"
+		while read -r p id home; do
+			cs case transfer -d "$TMP/$p" "$id" --to "$home" \
+			    --reason "reintegration in home province" \
+			    >/dev/null 2>&1 &&
+			    echo "referral: $p -> $home (case $id)"
+			echo "$id" >>"$TMP/transferred"
+		done <"$TMP/pick"
 	fi
 
 	# Day: central and the owner correct the same field concurrently.
 	# (A case recorded on night 1, which central holds since then.)
 	if [ "$HAS_CONFLICTS" = 1 ] && [ "$night" -eq "$CONFLICT_NIGHT" ]; then
-		CONFLICT_CASE=$(pick_cases "$FIRST" 1 any | cut -d' ' -f1)
+		CONFLICT_CASE=$(pick_cases any "$FIRST" | cut -d' ' -f2)
 		if [ -n "$CONFLICT_CASE" ] &&
 		    echo '{"status":"receiving_support"}' | cs case update \
 		    -d "$TMP/$FIRST" "$CONFLICT_CASE" - >/dev/null 2>&1 &&

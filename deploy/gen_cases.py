@@ -12,6 +12,11 @@ sources).  They are not statistics.  Every name starts with "FAKE".
 
 usage: gen_cases.py --province ID [--seed N] [--count N] [--year Y]
                     [--start N] [--undated-rate R] [--out FILE]
+       gen_cases.py --batch FILE [--seed N] [--year Y] [--undated-rate R]
+
+--batch runs several jobs in one process (the demo uses it): FILE has one
+job per line, "PROVINCE COUNT START OUTFILE", each the same as a run with
+those --province, --count, --start and --out.
 """
 import argparse
 import datetime
@@ -261,8 +266,10 @@ def make_case(rng, idx, province, provinces, year, undated_rate):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--province", required=True,
+    ap.add_argument("--province",
                     help="node id of the receiving province")
+    ap.add_argument("--batch", help="jobs, one per line: "
+                    "PROVINCE COUNT START OUTFILE")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=20)
     ap.add_argument("--year", type=int, default=2025)
@@ -273,22 +280,40 @@ def main(argv=None):
     ap.add_argument("--out", help="write here instead of stdout")
     a = ap.parse_args(argv)
     provinces = load_provinces()
-    if a.province not in provinces:
-        ap.error("unknown province %r (see deploy/provinces.tsv)" %
-                 a.province)
-    if not 1900 < a.year < 2100 or a.count < 0 or a.start < 0:
-        ap.error("bad --year, --count or --start")
-    rng = random.Random("%d:%s:%d" % (a.seed, a.province, a.start))
-    lines = [json.dumps(make_case(rng, a.start + i, a.province, provinces,
-                                  a.year, a.undated_rate),
-                        ensure_ascii=False, sort_keys=False)
-             for i in range(a.count)]
-    text = "".join(l + "\n" for l in lines)
-    if a.out:
-        with open(a.out, "w", encoding="utf-8") as f:
-            f.write(text)
+    if (a.province is None) == (a.batch is None):
+        ap.error("give --province or --batch")
+    jobs = []
+    if a.batch:
+        with open(a.batch, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                w = line.split()
+                if not w:
+                    continue
+                if len(w) != 4 or not w[1].isdigit() or not w[2].isdigit():
+                    ap.error("%s:%d: want PROVINCE COUNT START OUTFILE" %
+                             (a.batch, n))
+                jobs.append((w[0], int(w[1]), int(w[2]), w[3]))
     else:
-        sys.stdout.write(text)
+        jobs.append((a.province, a.count, a.start, a.out))
+    if not 1900 < a.year < 2100:
+        ap.error("bad --year")
+    for province, count, start, out in jobs:
+        if province not in provinces:
+            ap.error("unknown province %r (see deploy/provinces.tsv)" %
+                     province)
+        if count < 0 or start < 0:
+            ap.error("bad --count or --start")
+        rng = random.Random("%d:%s:%d" % (a.seed, province, start))
+        text = "".join(json.dumps(make_case(rng, start + i, province,
+                                            provinces, a.year,
+                                            a.undated_rate),
+                                  ensure_ascii=False) + "\n"
+                       for i in range(count))
+        if out:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            sys.stdout.write(text)
     return 0
 
 

@@ -413,9 +413,16 @@ case_history(struct node_ctx *n, const struct case_opts *o, int argc,
 		cli_error("no case %s", argv[first]);
 		return EXIT_REJECT;
 	}
+	if (rc != 0) {
+		/* A log record that does not open or decode (altered). */
+		fflush(stdout);
+		cli_error("case history: %s: %s (run `casesync verify`)",
+		    argv[first], err_str(rc));
+		return cli_exit_for(rc);
+	}
 	if (o->json)
 		fputs(hc.first ? "]\n" : "\n]\n", stdout);
-	return rc ? cli_exit_for(rc) : EXIT_OK;
+	return EXIT_OK;
 }
 
 int

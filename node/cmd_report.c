@@ -207,6 +207,7 @@ cmd_report(int argc, char **argv)
 	struct node_ctx		 n;
 	struct report		*r;
 	struct buf		 out;
+	uint64_t		 ncases;
 	int			 ch, rc;
 
 	if (cli_help(argc, argv, usage_text))
@@ -254,6 +255,7 @@ cmd_report(int argc, char **argv)
 		return cli_exit_for(rc);
 	}
 	report_finish(r);
+	ncases = report_ncases(r);
 	buf_init(&out, REPORT_OUT_MAX);
 	rc = report_render(r, f, &out);
 	report_free(&r);
@@ -264,6 +266,9 @@ cmd_report(int argc, char **argv)
 	}
 	if (a.out != NULL) {
 		rc = write_atomic(a.out, out.data, out.len);
+		if (rc == 0)
+			fprintf(stderr, "report over %llu cases written to %s\n",
+			    (unsigned long long)ncases, a.out);
 	} else if (out.len > 0 && (fwrite(out.data, 1, out.len, stdout) !=
 	    out.len || fflush(stdout) != 0)) {
 		cli_error("report: writing to stdout: %s", strerror(errno));

@@ -193,7 +193,8 @@ conflict_selftest(void)
 	struct conflict		c, c2;
 	struct entry		e;
 	struct stamp		st = { 42, "lao-cai" };
-	char			id[CONFLICT_ID_LEN + 1], id2[CONFLICT_ID_LEN + 1];
+	char			id[CONFLICT_ID_LEN + 1];
+	char			id2[CONFLICT_ID_LEN + 1];
 	int			n = 0;
 
 	/* Ids: fixed, hex, and sensitive to every part. */

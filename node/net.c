@@ -19,6 +19,7 @@ struct net {
 	void		*mon;		/* DEALER: handshake events (PAIR) */
 	int		 router;
 	int		 hs_fail;	/* handshakes failed in a row */
+	int		 lost;		/* DEALER: a connection was lost */
 	net_auth_fn	 auth;
 	void		*auth_arg;
 	char		 error[160];
@@ -141,7 +142,7 @@ net_connect(const char *endpoint, const struct net_opts *o,
 	if (zmq_socket_monitor(n->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) == 0) {
 		n->mon = zmq_socket(n->ctx, ZMQ_PAIR);
 		if (n->mon != NULL && zmq_connect(n->mon, mon) != 0) {
 			zmq_close(n->mon);
@@ -306,6 +307,11 @@ monitor_handle(struct net *n)
 		 * for the caller's timeout message, never give up early. */
 		n->hs_fail++;
 		return 0;
+	case ZMQ_EVENT_DISCONNECTED:
+		/* ZeroMQ reconnects by itself, but whatever was in flight on
+		 * the old connection is gone: the session must know. */
+		n->lost = 1;
+		return 0;
 	default:
 		return 0;
 	}
@@ -392,6 +398,11 @@ net_recv(struct net *n, int timeout_ms, uint8_t *id, size_t *idlen,
 		}
 		if (pi[0].revents & ZMQ_POLLIN)
 			return recv_data(n, id, idlen, user, msg);
+		/* Deliver what arrived before a disconnection, then say. */
+		if (n->lost) {
+			n->lost = 0;
+			return E_IO;
+		}
 		if (mono_ms() >= deadline)
 			return E_AGAIN;
 	}

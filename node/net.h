@@ -61,7 +61,10 @@ void	net_close(struct net **n);
  * sender's routing id in id/idlen and the node id its key is enrolled for
  * in user (size NET_USER_MAX + 1); E_AGAIN on timeout or signal; E_TOOBIG
  * when a frame exceeded the buffer cap (discarded); E_AUTH (DEALER) when
- * the CURVE handshake failed, with the reason from net_error(); E_IO. */
+ * the CURVE handshake failed, with the reason from net_error(); E_IO on a
+ * socket error and (DEALER) once after the connection was lost: ZeroMQ
+ * reconnects, but messages in flight on the old connection may be gone, so
+ * the caller restarts its session rather than wait for them. */
 int	net_recv(struct net *n, int timeout_ms, uint8_t *id, size_t *idlen,
 	    char *user, struct buf *msg);
 /* DEALER: returns E_AUTH (reason from net_error()) when a CURVE handshake

@@ -61,6 +61,7 @@
 #define VALS_MAX	1024	/* distinct values of one dimension */
 #define XMAX		16	/* values of a cross-table dimension */
 #define CASE_TYPES_MAX	64	/* distinct service types in one case */
+#define APPEND_MAX	(64 * 1024)	/* longest single append when rendering */
 #define CYCLE_MAX	8	/* cells: pairs, rectangles, 6- and 8-cycles */
 #define FULL_MAX	(XMAX + 1)	/* rows or columns of a G_FULL grid */
 #define INF		UINT64_MAX
@@ -1110,6 +1111,66 @@ share_text(const struct report *r, char *buf, size_t sz)
 	return buf;
 }
 
+/* What a reader knows of a cell: lo..hi (hi INF: unbounded). */
+static void
+cell_bounds(const struct report *r, const struct rcell *c, uint64_t *lo,
+    uint64_t *hi)
+{
+	switch (c->mark) {
+	case M_PRIMARY:
+		*lo = 1;
+		*hi = r->o.min_cell - 1;
+		break;
+	case M_SECONDARY:
+		*lo = r->o.min_cell;
+		*hi = INF;
+		break;
+	case M_WITHHELD:
+		*lo = 0;
+		*hi = INF;
+		break;
+	default:
+		*lo = *hi = c->n;
+		break;
+	}
+}
+
+/*
+ * When the share is withheld but the number of identified victims is
+ * shown, the range the share must lie in, from the published figures
+ * alone (so it discloses nothing more): "87.5" and "96.9" (per cent, the
+ * low end rounded down, the high end up).  Returns 0 when there is none.
+ */
+static int
+share_range(const struct report *r, char *lo, char *hi, size_t sz)
+{
+	const struct rcell	*t = &r->sup[S_IDENT];
+	uint64_t		 wl, wh, ol, oh, a, b;
+
+	if (t->mark != M_SHOWN || t->n == 0 ||
+	    (r->sup[S_WITH].mark == M_SHOWN &&
+	    r->sup[S_WITHOUT].mark == M_SHOWN))
+		return 0;
+	cell_bounds(r, &r->sup[S_WITH], &wl, &wh);
+	cell_bounds(r, &r->sup[S_WITHOUT], &ol, &oh);
+	/* with = identified - without */
+	a = oh == INF || oh > t->n ? 0 : t->n - oh;
+	b = ol > t->n ? 0 : t->n - ol;
+	if (a > wl)
+		wl = a;
+	if (wh == INF || b < wh)
+		wh = b;
+	if (wl > wh)
+		return 0;
+	a = wl * 1000 / t->n;
+	b = (wh * 1000 + t->n - 1) / t->n;
+	snprintf(lo, sz, "%llu.%llu", (unsigned long long)(a / 10),
+	    (unsigned long long)(a % 10));
+	snprintf(hi, sz, "%llu.%llu", (unsigned long long)(b / 10),
+	    (unsigned long long)(b % 10));
+	return 1;
+}
+
 static const char *
 period_text(const struct report *r, char *buf, size_t sz)
 {
@@ -1410,7 +1471,7 @@ text_support(const struct report *r, struct buf *b)
 		"identified victims",
 	};
 	static const int order[3] = { S_IDENT, S_WITH, S_WITHOUT };
-	char	tb[32], sb[32];
+	char	tb[32], sb[32], lo[48], hi[48];
 	const char *sh;
 
 	buf_append_str(b, "\nSupport to identified victims\n  (identified "
@@ -1428,6 +1489,8 @@ text_support(const struct report *r, struct buf *b)
 	pad(b, "share with at least one service", 38, 0);
 	if (sh != NULL) {
 		buf_printf(b, "%8s%%\n", sh);
+	} else if (share_range(r, lo, hi, sizeof(lo))) {
+		buf_printf(b, "x (between %s%% and %s%%)\n", lo, hi);
 	} else {
 		pad(b, r->sup[S_IDENT].n == 0 &&
 		    r->sup[S_IDENT].mark == M_SHOWN ? "-" : "x", 9, 1);
@@ -1546,7 +1609,7 @@ csv_row(struct buf *b, const char *dim, const char *val, const char *n)
 static void
 render_csv(const struct report *r, struct buf *b)
 {
-	char	tb[40], vb[2 * KEY_MAX + 2], sb[32];
+	char	tb[40], vb[2 * KEY_MAX + 2], sb[32], lo[48], hi[48];
 	const struct rdim *sv = &r->d[D_SERVICE];
 
 	csv_row(b, "dimension", "value", "count");
@@ -1588,6 +1651,10 @@ render_csv(const struct report *r, struct buf *b)
 		snprintf(sb, sizeof(sb), "%s", r->sup[S_IDENT].n == 0 &&
 		    r->sup[S_IDENT].mark == M_SHOWN ? "" : "x");
 	csv_row(b, "support_share_pct", "with_service", sb);
+	if (share_range(r, lo, hi, sizeof(lo))) {
+		csv_row(b, "support_share_pct", "at_least", lo);
+		csv_row(b, "support_share_pct", "at_most", hi);
+	}
 	for (size_t i = 0; i < sv->n; i++) {
 		const struct rval	*v = &sv->v[i];
 		int			 hid = v->c.mark != M_SHOWN;
@@ -1725,7 +1792,7 @@ static void
 render_json(const struct report *r, struct buf *b)
 {
 	const struct rdim	*sv = &r->d[D_SERVICE];
-	char			 sb[32], lb[160];
+	char			 sb[32], lb[160], lo[48], hi[48];
 
 	buf_append_str(b, "{\n  \"report\":{");
 	jsonw_key(b, "tool", 1);
@@ -1783,6 +1850,11 @@ render_json(const struct report *r, struct buf *b)
 		buf_append_str(b, "null");
 	else
 		jsonw_str(b, "x");
+	buf_append_str(b, ",\"share_pct_range\":");
+	if (share_range(r, lo, hi, sizeof(lo)))
+		buf_printf(b, "[%s,%s]", lo, hi);
+	else
+		buf_append_str(b, "null");
 	buf_append_str(b, "},\n  \"services\":[");
 	for (size_t i = 0; i < sv->n; i++) {
 		const struct rval	*v = &sv->v[i];
@@ -2026,13 +2098,15 @@ html_cross(const struct report *r, struct buf *b, int x)
 static void
 html_support(const struct report *r, struct buf *b)
 {
-	char		 sb[32];
+	char		 sb[32], lo[48], hi[48];
 	const char	*sh = share_text(r, sb, sizeof(sb));
 
 	buf_append_str(b, "<section id=\"support\">\n<h2>Support to "
 	    "identified victims</h2>\n<p class=\"key\">");
 	if (sh != NULL)
 		buf_printf(b, "%s%%", sh);
+	else if (share_range(r, lo, hi, sizeof(lo)))
+		buf_printf(b, "Between %s%% and %s%%", lo, hi);
 	else
 		buf_append_str(b, r->sup[S_IDENT].n == 0 &&
 		    r->sup[S_IDENT].mark == M_SHOWN ? "&#8211;" : "x");
@@ -2167,8 +2241,13 @@ report_render(const struct report *r, enum report_format f,
 		render_text(r, &b);
 		break;
 	}
-	/* Appends stop at the cap; one check at the end is enough. */
-	if (b.len + 1 >= REPORT_OUT_MAX)
+	/*
+	 * The renderers do not check each append.  Every single append is
+	 * shorter than APPEND_MAX, so if one failed at the cap the length
+	 * had already passed REPORT_OUT_MAX - APPEND_MAX, and it never
+	 * shrinks: one check at the end finds it.
+	 */
+	if (b.len > REPORT_OUT_MAX - APPEND_MAX)
 		rc = E_TOOBIG;
 	else
 		rc = buf_append(out, b.data, b.len);
@@ -2301,6 +2380,49 @@ report_selftest(void)
 		const uint64_t n[] = { 5, 1, 0, 0 };
 		st_line(n, 4, 1, c, &tot);
 		ST_CHECK(c[1].mark == M_SHOWN);
+	}
+	/*
+	 * A table with margins where the only small person sits alone in
+	 * its row and column: no rectangle helps, a 6-cycle through the
+	 * margins does (rows female, male, other; columns 18-29, 30-44).
+	 */
+	{
+		static const uint64_t v[3][2] = { { 20, 0 }, { 6, 0 },
+		    { 0, 1 } };
+		static const uint64_t rm[3] = { 20, 6, 1 }, cm[2] = { 26, 1 };
+		struct rcell	x[3][2], rows[3], cols[2], n;
+		struct grid	g;
+
+		grid_init(&g, G_FULL, 4, 3);
+		for (size_t i = 0; i < 3; i++) {
+			for (size_t j = 0; j < 2; j++) {
+				x[i][j].n = v[i][j];
+				x[i][j].mark = M_SHOWN;
+				mark_primary(&x[i][j], 5);
+				grid_set(&g, i, j, &x[i][j], 0);
+			}
+			rows[i].n = rm[i];
+			rows[i].mark = M_SHOWN;
+			mark_primary(&rows[i], 5);
+			grid_set(&g, i, 2, &rows[i], 0);
+		}
+		for (size_t j = 0; j < 2; j++) {
+			cols[j].n = cm[j];
+			cols[j].mark = M_SHOWN;
+			mark_primary(&cols[j], 5);
+			grid_set(&g, 3, j, &cols[j], 0);
+		}
+		n.n = 27;
+		n.mark = M_SHOWN;
+		grid_set(&g, 3, 2, &n, 1);
+		grid_protect(&g, 5);
+		grid_release(&g);
+		ST_CHECK(x[2][1].mark == M_PRIMARY);
+		ST_CHECK(rows[1].mark == M_SECONDARY);
+		ST_CHECK(x[1][0].mark == M_SECONDARY);
+		ST_CHECK(cols[0].mark == M_SECONDARY);
+		ST_CHECK(rows[0].mark == M_SHOWN && x[0][0].mark == M_SHOWN);
+		ST_CHECK(n.mark == M_SHOWN);
 	}
 	return 0;
 }

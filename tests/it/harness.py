@@ -230,6 +230,13 @@ class Proxy:
         self.rate = None            # bytes per second per direction (slow
                                     # link), None = as fast as it goes
         self.record = bytearray()
+        # keep_sessions: also keep, per connection, the bytes of each
+        # direction apart: sessions[i] = {"c2s": bytearray, "s2c": ...}.
+        self.keep_sessions = False
+        self.sessions = []
+        # flip_dir: count flip_at offsets in one direction only ("c2s",
+        # client to server, or "s2c"); None counts both together.
+        self.flip_dir = None
         self.cuts = 0
         self.flips = 0
         self.conns = 0
@@ -269,12 +276,17 @@ class Proxy:
                           if self.cut_after else None)
                 flip = (self.rng.randint(*self.flip_at)
                         if self.flip_at else None)
-            state = {"budget": budget, "flip": flip, "n": 0, "dead": False}
-            for a, b in ((c, s), (s, c)):
-                threading.Thread(target=self._pump, args=(a, b, state, c),
+            state = {"budget": budget, "flip": flip, "n": 0, "dead": False,
+                     "c2s": bytearray(), "s2c": bytearray(),
+                     "nd": {"c2s": 0, "s2c": 0}}
+            if self.keep_sessions:
+                with self._lock:
+                    self.sessions.append(state)
+            for a, b, d in ((c, s, "c2s"), (s, c, "s2c")):
+                threading.Thread(target=self._pump, args=(a, b, state, c, d),
                                  daemon=True).start()
 
-    def _pump(self, src, dst, state, client):
+    def _pump(self, src, dst, state, client, direction="c2s"):
         src.settimeout(0.2)
         while not self._stop and not state["dead"]:
             try:
@@ -287,9 +299,12 @@ class Proxy:
                 break
             data = bytearray(data)
             with self._lock:
+                fdir = self.flip_dir
+                at = state["n"] if fdir is None else state["nd"][fdir]
                 if state["flip"] is not None and \
-                        state["n"] <= state["flip"] < state["n"] + len(data):
-                    data[state["flip"] - state["n"]] ^= 0xFF
+                        fdir in (None, direction) and \
+                        at <= state["flip"] < at + len(data):
+                    data[state["flip"] - at] ^= 0xFF
                     state["flip"] = None
                     self.flips += 1
                 if state["budget"] is not None and \
@@ -298,7 +313,10 @@ class Proxy:
                     state["dead"] = True
                     self.cuts += 1
                 state["n"] += len(data)
+                state["nd"][direction] += len(data)
                 self.record += data
+                if self.keep_sessions:
+                    state[direction] += data
             try:
                 dst.sendall(bytes(data))
             except OSError:

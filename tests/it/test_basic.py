@@ -19,3 +19,20 @@ def test_sync_one_province(env):
     for cid in ids:
         check(c.get(cid) == p.get(cid), "replica differs for " + cid)
     ok(c.verify(), "verify central")
+
+
+def test_example_configs_parse(env):
+    """The example configurations in deploy/examples are accepted as they
+    are (only the endpoint is changed to a local one)."""
+    import os
+    import shutil
+    from harness import ROOT
+    for name, role in (("central.conf", "central"),
+                       ("province.conf", "province")):
+        n = env.central("central") if role == "central" else \
+            env.province("lao-cai", enrol=False)
+        shutil.copy(os.path.join(ROOT, "deploy", "examples", name),
+                    os.path.join(n.dir, "casesync.conf"))
+        st = ok(n.cli("status", "--json"), "status with " + name).json()
+        check(st["role"] == role, st)
+        shutil.rmtree(n.dir)

@@ -1,0 +1,298 @@
+"""The cluster a chaos round runs on: central and N provinces as real
+`casesync` processes on 127.0.0.1, each province linked to central through
+its own fault-injecting proxy, each province's node directory on its own
+small tmpfs (so that its disk can be filled).
+
+Builds on tests/it/harness.py (Env, Node, Proxy) without changing it.
+"""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import harness
+
+ROOT = harness.ROOT
+
+
+def province_ids():
+    """Province node ids from deploy/provinces.tsv (second column)."""
+    out = []
+    with open(os.path.join(ROOT, "deploy", "provinces.tsv")) as f:
+        for line in f:
+            if line.startswith("#") or line.startswith("code\t"):
+                continue
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) > 1 and cols[1]:
+                out.append(cols[1])
+    return out
+
+
+class _DelayedSock:
+    """Wraps a socket so that every recv() is held `proxy.delay` seconds:
+    latency on top of harness.Proxy's throttling."""
+
+    def __init__(self, sock, proxy, state):
+        self._s = sock
+        self._p = proxy
+        self._state = state
+
+    def recv(self, n):
+        data = self._s.recv(n)
+        d = self._p.delay
+        if data and d:
+            # Sleep in small steps so that a cut_now() is noticed.
+            end = time.monotonic() + d
+            while time.monotonic() < end and not self._state["dead"]:
+                time.sleep(min(0.05, end - time.monotonic()))
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+
+class ChaosProxy(harness.Proxy):
+    """harness.Proxy plus latency (`delay`, seconds per chunk) and
+    cut_now(), which cuts every open connection wherever it stands."""
+
+    def __init__(self, target_port, seed=1):
+        self.delay = None
+        self.live = []
+        self.handshakes_seen = 0
+        harness.Proxy.__init__(self, target_port, seed)
+
+    def _pump(self, src, dst, state, *args, **kw):
+        with self._lock:
+            if not any(x is state for x in self.live):
+                self.live = [x for x in self.live if not x["dead"]]
+                self.live.append(state)
+        return harness.Proxy._pump(self, _DelayedSock(src, self, state), dst,
+                                   state, *args, **kw)
+
+    def cut_now(self):
+        with self._lock:
+            live = [x for x in self.live if not x["dead"]]
+            for x in live:
+                x["dead"] = True
+            self.live = []
+            self.cuts += len(live)
+        return len(live)
+
+    def open_bytes(self):
+        """Bytes carried so far by each open connection."""
+        with self._lock:
+            return [x["n"] for x in self.live if not x["dead"]]
+
+    def trim(self):
+        """Drops the traffic record (a long round would keep it all)."""
+        with self._lock:
+            self.record = bytearray()
+
+    def reset(self):
+        self.cut_after = None
+        self.flip_at = None
+        self.rate = None
+        self.delay = None
+        self.paused = False
+
+
+def write_conf(node, key, value):
+    """Sets key = value in node's casesync.conf atomically (a command
+    starting at the same moment reads the old or the new file, never half
+    of one)."""
+    path = os.path.join(node.dir, "casesync.conf")
+    lines = [l for l in open(path).read().splitlines()
+             if not l.startswith(key + " ")]
+    lines.append("%s = %s" % (key, value))
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Member:
+    """One node of the cluster and the processes run for it."""
+
+    def __init__(self, node, role, proxy=None, fs=None, mode="serve"):
+        self.node = node
+        self.name = node.name
+        self.role = role
+        self.proxy = proxy
+        self.fs = fs            # the tmpfs mount holding node.dir
+        self.mode = mode        # province: "serve" or "cron"
+        self.lock = threading.RLock()   # process control
+        self.want_running = False
+        self.stopped = set()    # processes we SIGSTOPped
+        self.junk = None        # disk-filling file while the disk is full
+        self.offset_ms = 0
+        self.tainted = False    # its clock ran ahead: its writes are refused
+        self.keep_transferred = True
+        self.inflight = 0       # workload commands running on it
+        self.cv = threading.Condition()
+
+    # -- the long-running process (serve) --------------------------------
+    def running(self):
+        p = self.node.proc
+        return p is not None and p.poll() is None
+
+    def start(self):
+        with self.lock:
+            self.want_running = True
+            if not self.running():
+                self.node.start()
+            return self.node.proc
+
+    def kill(self):
+        with self.lock:
+            p = self.node.proc
+            if p is not None and p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGKILL)
+                except OSError:
+                    pass
+                p.wait()
+            self.node.proc = None
+            return p
+
+    def stop(self):
+        """SIGTERM (after SIGCONT, in case it is paused)."""
+        with self.lock:
+            self.want_running = False
+            p = self.node.proc
+            if p is not None and p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGCONT)
+                except OSError:
+                    pass
+            return self.node.stop()
+
+    def pause(self):
+        with self.lock:
+            p = self.node.proc
+            if p is None or p.poll() is not None:
+                return None
+            p.send_signal(signal.SIGSTOP)
+            self.stopped.add(p)
+            return p
+
+    def resume(self, p=None):
+        with self.lock:
+            for q in ([p] if p is not None else list(self.stopped)):
+                if q in self.stopped:
+                    self.stopped.discard(q)
+                if q.poll() is None:
+                    try:
+                        q.send_signal(signal.SIGCONT)
+                    except OSError:
+                        pass
+
+    # -- the workload's commands -----------------------------------------
+    def enter(self):
+        with self.cv:
+            self.inflight += 1
+
+    def leave(self):
+        with self.cv:
+            self.inflight -= 1
+            self.cv.notify_all()
+
+    def drain(self, timeout=60):
+        with self.cv:
+            end = time.monotonic() + timeout
+            while self.inflight > 0 and time.monotonic() < end:
+                self.cv.wait(0.1)
+
+    # -- disk -------------------------------------------------------------
+    def fill_disk(self):
+        """Fills the province's tmpfs with a junk file until ENOSPC."""
+        if self.fs is None or self.junk is not None:
+            return False
+        path = os.path.join(self.fs, "junk.bin")
+        chunk = b"\xa5" * 65536
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            while True:
+                try:
+                    n = os.write(fd, chunk)
+                except OSError:
+                    break
+                if n < len(chunk):
+                    # Fill the last bytes too.
+                    try:
+                        while os.write(fd, b"\xa5" * 512) > 0:
+                            pass
+                    except OSError:
+                        pass
+                    break
+        finally:
+            os.close(fd)
+        self.junk = path
+        return True
+
+    def free_disk(self):
+        if self.junk is not None:
+            try:
+                os.unlink(self.junk)
+            except OSError:
+                pass
+            self.junk = None
+
+    def disk_free(self):
+        st = os.statvfs(self.fs or self.node.dir)
+        return st.f_bavail * st.f_frsize
+
+
+class Cluster:
+    """central + provinces, with proxies and tmpfs mounts."""
+
+    def __init__(self, env, rng, nprov=6, fs_size="48m", heartbeat_ms=1000,
+                 log=print):
+        self.env = env
+        self.log = log
+        self.members = {}
+        names = province_ids()
+        pick = sorted(rng.sample(names, nprov), key=names.index)
+        c = env.central()
+        c.set_conf("heartbeat_ms", str(heartbeat_ms))
+        self.central = Member(c, "central")
+        self.members["central"] = self.central
+        self.provinces = []
+        self.mount_ok = True
+        for i, name in enumerate(pick):
+            px = ChaosProxy(c.port, seed=rng.getrandbits(32))
+            fs = env.tmpfs("fs-" + name, fs_size)
+            if fs is None:
+                self.mount_ok = False
+                d = None
+            else:
+                d = os.path.join(fs, name)
+            node = env.province(name, c, endpoint=px.endpoint, dir=d)
+            node.set_conf("heartbeat_ms", str(heartbeat_ms))
+            mode = "serve" if i % 2 == 0 else "cron"
+            m = Member(node, "province", proxy=px, fs=fs, mode=mode)
+            self.provinces.append(m)
+            self.members[name] = m
+        # Shuffle modes by the seed; one province drops transferred copies.
+        modes = ["serve", "cron"] * ((nprov + 1) // 2)
+        rng.shuffle(modes)
+        for m, mode in zip(self.provinces, modes):
+            m.mode = mode
+        nokeep = rng.choice(self.provinces)
+        nokeep.keep_transferred = False
+        nokeep.node.set_conf("keep_transferred", "no")
+
+    def start(self):
+        self.central.start()
+        for m in self.provinces:
+            if m.mode == "serve":
+                m.start()
+
+    def all(self):
+        return [self.central] + self.provinces
+
+    def prov(self, name):
+        return self.members[name]

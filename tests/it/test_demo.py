@@ -1,0 +1,133 @@
+"""The local multi-node demo (deploy/demo.sh, `make demo`), shortened: it
+runs end to end, shows a night with central down (sync exit 3) and the
+catch-up, prints the national report, writes a well-formed HTML report,
+and leaves no process and no temporary folder behind."""
+import html.parser
+import os
+import subprocess
+import time
+
+from harness import BIN, ROOT, check
+
+
+def demo_processes(tmp):
+    """casesync processes whose command line names the demo's folder."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().decode("utf-8", "replace").split("\0")
+        except OSError:
+            continue
+        if any("casesync" in a for a in args[:1]) and \
+                any(tmp in a for a in args):
+            found.append((pid, " ".join(args)))
+    return found
+
+
+class Tags(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.svgs, self.bad = [], 0, 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "svg":
+            self.svgs += 1
+        if tag != "meta":
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        pass                # <meta .../>, <rect .../>: nothing to close
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        else:
+            self.bad += 1
+
+
+def test_demo_end_to_end(env):
+    out = os.path.join(env.tmp, "out")
+    e = dict(os.environ, DEMO_NIGHTS="2", DEMO_PROVINCES="4",
+             DEMO_CASES="6", DEMO_TMPDIR=env.tmp, DEMO_OUT=out,
+             CASESYNC_BIN=BIN)
+    t0 = time.monotonic()
+    p = subprocess.Popen(["sh", os.path.join(ROOT, "deploy", "demo.sh")],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, env=e)
+    try:
+        log, _ = p.communicate(timeout=180)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    dt = time.monotonic() - t0
+    check(p.returncode == 0, "demo failed (rc %s):\n%s" % (p.returncode,
+                                                         log[-3000:]))
+    check(dt < 60, "demo took %.1f s" % dt)
+    # Night 2: central is down, every province's sync exits 3 ...
+    check(log.count(" exit 3 ") == 4, "expected four failed syncs:\n" + log)
+    # ... and the catch-up succeeds for all four.
+    catch = log.split("== catch-up", 1)[1].split("==", 1)[0]
+    check(catch.count(" exit 0 ") == 4, "catch-up:\n" + catch)
+    for want in ("== sync summary", "== national report 2025",
+                 "Cases received: ", "Sex \u00d7 age band",
+                 "share with at least one service", "report.html"):
+        check(want in log, "missing %r in:\n%s" % (want, log[-2000:]))
+    # Every province's cases reached central: 4 provinces, 2 nights.
+    summary = log.split("== sync summary", 1)[1].split("==", 1)[0]
+    rows = [l.split() for l in summary.splitlines()[2:] if l.strip()]
+    nodes = {r[0]: int(r[2]) for r in rows if len(r) > 3 and
+             r[2].isdigit()}
+    check(len(nodes) == 5, "summary rows: %r" % rows)
+    check(nodes["central"] >= sum(v for k, v in nodes.items()
+                                  if k != "central") - 8,
+          "central should hold (nearly) every case: %r" % nodes)
+    page = os.path.join(out, "report.html")
+    check(os.path.exists(page) and os.path.exists(
+        os.path.join(out, "report.txt")), "report files")
+    t = Tags()
+    t.feed(open(page, encoding="utf-8").read())
+    check(t.bad == 0 and t.stack == [] and t.svgs == 11,
+          "html: %d unbalanced, open %r, %d charts" % (t.bad, t.stack,
+                                                       t.svgs))
+    # Nothing left behind: no process, no temporary folder.
+    time.sleep(0.2)
+    check(demo_processes(env.tmp) == [], "left running: %r" %
+          demo_processes(env.tmp))
+    left = [f for f in os.listdir(env.tmp) if f.startswith("casesync-demo")]
+    check(left == [], "temporary folder left: %r" % left)
+
+
+def test_demo_stops_everything_when_interrupted(env):
+    """A demo stopped half way (SIGTERM) still stops central and removes
+    its folder."""
+    e = dict(os.environ, DEMO_NIGHTS="3", DEMO_PROVINCES="3",
+             DEMO_TMPDIR=env.tmp, DEMO_OUT=os.path.join(env.tmp, "out"),
+             CASESYNC_BIN=BIN)
+    p = subprocess.Popen(["sh", os.path.join(ROOT, "deploy", "demo.sh")],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, env=e)
+    deadline = time.monotonic() + 60
+    seen = ""
+    try:
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            seen += line
+            if "central listening" in line or not line:
+                break
+        check("central listening" in seen, "demo did not start:\n" + seen)
+        check(demo_processes(env.tmp) != [], "central should be running")
+        p.terminate()
+        p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    time.sleep(0.3)
+    check(demo_processes(env.tmp) == [], "left running: %r" %
+          demo_processes(env.tmp))
+    left = [f for f in os.listdir(env.tmp) if f.startswith("casesync-demo")]
+    check(left == [], "temporary folder left: %r" % left)

@@ -1,0 +1,524 @@
+"""Security (DESIGN.md, Security; docs/SECURITY.md): real casesync
+processes on 127.0.0.1, real LMDB files, real sockets.
+
+- Keys: an unknown key and a revoked key cannot sync (exit 2, a clear
+  message) while an enrolled province syncs during and after their tries.
+- The link: a capture of a sync holds no case value in clear; a byte
+  altered in flight is refused and nothing of it is applied; a recorded
+  session replayed to central applies nothing; garbage, truncated and huge
+  frames leave central up and serving.
+- Data at rest: a copied data.mdb holds no identifying value.
+- Ownership: a change to a case the province no longer owns is refused and
+  logged, the rest of its batch applies.
+- Provenance: `case history` shows author, origin and a verified signature
+  on central (relayed entries) and on a province (central's entries);
+  `verify` detects log records swapped between keys.
+"""
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+from harness import check, ok, run, sample_case, skip
+
+# Distinctive values, so that a byte search cannot match by accident.
+NAME = "FAKE Zyxwvut Qonkerbelle"
+NAME_VI = "FAKE Nguyễn Thị Ưởng"
+IDNUM = "FAKEID-7Q3X9K2M"
+PHONE = "+84 913 579 246"
+ADDRESS = "FAKE 77 Phố Quxzibar, xã Wyvernhollow"
+NOTE = "FAKE note: met at Quixotic border crossing"
+PROVIDER = "FAKE Provider Jabberwock Clinic"
+STATUS = "reintegration_followup"
+
+
+def secret_case(i=0):
+    c = sample_case(i, status=STATUS)
+    c["person"].update({"full_name": NAME, "id_number": IDNUM,
+                        "phone": PHONE, "address": ADDRESS})
+    c["services"] = [{"type": "medical", "on": "2026-02-01",
+                      "provider": PROVIDER}]
+    c["notes"] = [{"on": "2026-02-02", "text": NOTE}]
+    return c
+
+
+def peer_row(node, peer):
+    rows = [x for x in node.status()["peers"] if x["peer"] == peer]
+    check(rows, "%s has no peer %s: %r" % (node.name, peer, node.status()))
+    return rows[0]
+
+
+def entries(node):
+    return node.status()["entries"]
+
+
+def log_text(env, node):
+    path = os.path.join(env.tmp, node.name + ".log")
+    return open(path, errors="replace").read() if os.path.exists(path) else ""
+
+
+def sync_summary(res):
+    m = re.search(r"sent (\d+), received (\d+), refused (\d+)", res.out)
+    check(m is not None, "no sync summary in %r" % res)
+    return [int(x) for x in m.groups()]
+
+
+def alive(node):
+    return node.proc is not None and node.proc.poll() is None
+
+
+# ---- keys ------------------------------------------------------------------
+
+def test_unknown_and_revoked_keys_refused(env):
+    c = env.central().start()
+    good = env.province("lao-cai", c)
+    rev = env.province("cao-bang", c)
+    unk = env.province("ha-noi", c, enrol=False)
+    # The unknown province pins central's real key itself: it is its own
+    # key that central does not know.
+    ok(unk.cli("trust", "central", ok(c.cli("key")).out.strip()), "pin")
+    good.add(sample_case(1))
+    rev_first = rev.add(sample_case(2))
+    unk.add(sample_case(3))
+    ok(rev.sync(), "sync before revocation")
+    check(entries(c) == 1, "central: %r" % c.status())
+
+    r = unk.sync(20)
+    check(r.rc == 2, "unknown key: %r" % r)
+    check("refused this node's key" in r.err and "not enrolled" in r.err,
+          "unclear message: %r" % r)
+
+    # Revocation applies from the next connection, without a restart.
+    r = ok(c.cli("revoke", "cao-bang"), "revoke")
+    check("revoked cao-bang" in r.out, r)
+    rev.add(sample_case(4))
+    r = rev.sync(20)
+    check(r.rc == 2, "revoked key: %r" % r)
+    check("refused this node's key" in r.err and "revoked" in r.err, r)
+    check("refused" in peer_row(rev, "central")["last_error"],
+          rev.status())
+    r = c.cli("revoke", "son-la")
+    check(r.rc == 2 and "not enrolled" in r.err, r)
+
+    # The refused ones keep trying while the enrolled one syncs.
+    stop = threading.Event()
+    tries = {"ha-noi": [], "cao-bang": []}
+
+    def hammer(node):
+        while not stop.is_set():
+            tries[node.name].append(node.sync(5).rc)
+
+    threads = [threading.Thread(target=hammer, args=(n,), daemon=True)
+               for n in (unk, rev)]
+    for t in threads:
+        t.start()
+    for i in range(4):
+        good.add(sample_case(10 + i))
+        s = good.sync(30)
+        check(s.rc == 0, "enrolled sync %d during refusals: %r" % (i, s))
+    # A province running `serve` with a revoked key stops with exit 2.
+    rev.start()
+    rc = rev.proc.wait(30)
+    check(rc == 2, "serve of a revoked province exited %r" % rc)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    check(len(tries["ha-noi"]) >= 2 and len(tries["cao-bang"]) >= 2, tries)
+    check(set(tries["ha-noi"]) == {2} and set(tries["cao-bang"]) == {2},
+          "refused syncs: %r" % tries)
+
+    # After: the enrolled one still syncs; nothing of the others arrived.
+    good.add(sample_case(20))
+    check(sync_summary(ok(good.sync(), "sync after"))[0] == 1, "sent")
+    check(alive(c), "central died")
+    st = c.status()
+    check(st["vector"] == {"lao-cai": 6, "cao-bang": 1}, st)
+    check(set(c.ids()) == set(good.ids()) | {rev_first},
+          "central cases: %r" % c.ids())
+    log = log_text(env, c)
+    check("unknown key (not enrolled)" in log, "no refusal logged")
+    check("key of cao-bang was revoked" in log, "no revocation logged")
+    # Enrolling it again lets it sync what it kept.
+    ok(c.cli("trust", "cao-bang", ok(rev.cli("key")).out.strip()), "trust")
+    check(sync_summary(ok(rev.sync(), "sync re-enrolled"))[0] == 1, "sent")
+    for n in (c, good, rev):
+        ok(n.verify(), "verify " + n.name)
+
+
+# ---- the link --------------------------------------------------------------
+
+def test_capture_holds_no_case_value(env):
+    c = env.central().start()
+    px = env.proxy(c)
+    p = env.province("lao-cai", c, endpoint=px.endpoint)
+    cid = p.add(secret_case(1))
+    ok(p.sync(), "sync")
+    # Central's own write travels the other way.
+    c.update(cid, {"person": {"full_name": NAME_VI},
+                   "notes": [{"text": NOTE + " (central)"}]})
+    s = sync_summary(ok(p.sync(), "sync back"))
+    check(s[1] == 1, "central's change not received: %r" % s)
+    check(p.get(cid)["person"]["full_name"] == NAME_VI, p.get(cid))
+    cap = bytes(px.record)
+    check(len(cap) > 2000, "capture too small: %d bytes" % len(cap))
+    check(b"CURVE" in cap, "the link does not use CURVE")
+    for v in (NAME, NAME_VI, IDNUM, PHONE, ADDRESS, NOTE, PROVIDER, STATUS,
+              cid, "lao-cai", "FAKE", "medical", "2026-02-01"):
+        for enc in (v.encode(), v.encode("utf-16-le")):
+            check(enc not in cap, "%r is readable in the capture" % v)
+
+
+def test_altered_message_refused(env):
+    c = env.central().start()
+    px = env.proxy(c, seed=11)
+    p = env.province("lao-cai", c, endpoint=px.endpoint)
+    for i in range(60):
+        p.add(secret_case(i))
+    # Every connection gets one byte flipped inside the province's first
+    # batch (the handshake and HELLO take about 1 KB): it never applies.
+    px.flip_dir = "c2s"
+    px.flip_at = (3000, 12000)
+    for _ in range(3):
+        r = p.sync(4)
+        check(r.rc == 3, "a sync over a corrupting link: %r" % r)
+    check(px.flips >= 3, "flips: %d" % px.flips)
+    check(alive(c), "central died")
+    check(entries(c) == 0 and c.status()["vector"] == {},
+          "something of an altered batch was applied: %r" % c.status())
+    # Anywhere, either way: whatever got through is intact.
+    px.flip_dir = None
+    px.flip_at = (0, 60000)
+    for _ in range(4):
+        r = p.sync(4)
+        check(r.rc in (0, 3), repr(r))
+        ok(c.verify(), "verify central")
+        for cid in c.ids():
+            check(c.get(cid) == p.get(cid), "case %s differs" % cid)
+    px.flip_at = None
+    ok(p.sync(), "clean sync")
+    check(entries(c) == 60, c.status())
+    for cid in p.ids():
+        check(c.get(cid) == p.get(cid), "case %s differs" % cid)
+    ok(c.verify(), "verify central")
+    ok(p.verify(), "verify province")
+
+
+def raw_send(port, data, wait=3.0):
+    """Connects to port, sends data, reads until closed or wait passes.
+    Returns what came back."""
+    s = socket.create_connection(("127.0.0.1", port), 5)
+    s.settimeout(0.5)
+    got = bytearray()
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    return bytes(got)
+
+
+def test_replayed_session_applies_nothing(env):
+    c = env.central()
+    px = env.proxy(c)
+    p = env.province("lao-cai", c, endpoint=px.endpoint)
+    q = env.province("ha-noi", c)
+    # Central as it was before the session, enrolments included.
+    snap = os.path.join(env.tmp, "central-before")
+    shutil.copytree(c.dir, snap)
+    c.start()
+    for i in range(5):
+        p.add(secret_case(i))
+    px.keep_sessions = True
+    ok(p.sync(), "recorded sync")
+    check(entries(c) == 5, c.status())
+    sess = max(px.sessions, key=lambda s: len(s["c2s"]))
+    sent = bytes(sess["c2s"])
+    check(len(sent) > 1000, "recorded %d bytes" % len(sent))
+
+    # Replayed to the same central: the session is bound to the old
+    # handshake (CURVE cookie, ephemeral keys), so nothing applies.
+    for _ in range(2):
+        raw_send(c.port, sent)
+    check(alive(c), "central died")
+    check(entries(c) == 5, "a replay changed central: %r" % c.status())
+
+    # Replayed to central as it was before the recorded session: applying
+    # the replay would add the five entries.
+    c.stop()
+    shutil.rmtree(c.dir)
+    shutil.copytree(snap, c.dir)
+    c.start()
+    check(entries(c) == 0, c.status())
+    back = raw_send(c.port, sent)
+    check(len(back) < 2000, "central answered a replay with %d bytes" %
+          len(back))
+    # Also in the pieces the province sent, one connection at a time.
+    for n in (64, 300, 1000):
+        raw_send(c.port, sent[:n], wait=0.5)
+    time.sleep(0.5)
+    check(alive(c), "central died")
+    st = c.status()
+    check(st["entries"] == 0 and st["vector"] == {},
+          "a replay was applied: %r" % st)
+    # Central serves legitimate syncs right after.
+    q.add(sample_case(50))
+    check(sync_summary(ok(q.sync(), "sync ha-noi"))[0] == 1, "ha-noi")
+    ok(p.sync(), "sync lao-cai again")
+    st = c.status()
+    check(st["vector"] == {"lao-cai": 5, "ha-noi": 1}, st)
+    ok(c.verify(), "verify central")
+
+
+def zmtp_greeting(mechanism=b"CURVE", major=3, minor=0):
+    return (b"\xff" + b"\x00" * 8 + b"\x7f" + bytes([major, minor]) +
+            mechanism.ljust(20, b"\x00") + b"\x00" + b"\x00" * 31)
+
+
+def test_garbage_frames_leave_central_up(env):
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    rng = random.Random(7)
+    g = zmtp_greeting()
+    hundred_mb = 100 * 1024 * 1024
+    attacks = [
+        bytes(rng.getrandbits(8) for _ in range(4096)),
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"\x00" * 10000,
+        g[:11],                                   # truncated greeting
+        g,                                        # greeting, then silence
+        g + bytes(rng.getrandbits(8) for _ in range(3000)),
+        zmtp_greeting(b"NULL") + b"\x04\x19\x05READY\x0bSocket-Type"
+        b"\x00\x00\x00\x06DEALER",                # plaintext, no CURVE
+        zmtp_greeting(b"PLAIN"),
+        zmtp_greeting(major=1),
+        zmtp_greeting(major=255, minor=255),
+        # A CURVE HELLO command announcing 100 MB.
+        g + b"\x06" + hundred_mb.to_bytes(8, "big") + b"\x05HELLO" +
+        b"\x00" * 4000,
+        # A message frame announcing 100 MB, then 2^63 - 1.
+        g + b"\x02" + hundred_mb.to_bytes(8, "big") + b"\x00" * 4000,
+        g + b"\x06" + (2 ** 63 - 1).to_bytes(8, "big"),
+        g + b"\x04\xff" + b"\x05HELLO" + b"\x00" * 100,   # truncated
+        g + b"\x04\xc8\x05HELLO\x01\x00" + b"\x00" * 198,  # bad HELLO box
+    ]
+    for a in attacks:
+        raw_send(c.port, a, wait=0.3)
+    # Many half-open connections at once, and 100 MB actually sent on
+    # one of them.
+    idle = [socket.create_connection(("127.0.0.1", c.port), 5)
+            for _ in range(40)]
+    for s in idle[:20]:
+        s.sendall(g)
+    big = socket.create_connection(("127.0.0.1", c.port), 5)
+    big.settimeout(10)
+    sent = 0
+    try:
+        big.sendall(g + b"\x02" + hundred_mb.to_bytes(8, "big"))
+        chunk = b"\xa5" * (1 << 20)
+        while sent < hundred_mb:
+            big.sendall(chunk)
+            sent += len(chunk)
+    except OSError:
+        pass            # central closed the connection: what we want
+    big.close()
+    check(sent < hundred_mb, "central read 100 MB from an unauthenticated "
+          "peer")
+    check(alive(c), "central died")
+    # A legitimate sync works while the junk connections are still open.
+    p.add(secret_case(1))
+    check(sync_summary(ok(p.sync(), "sync after junk"))[0] == 1, "sent")
+    for s in idle:
+        s.close()
+    check(alive(c), "central died")
+    p.add(secret_case(2))
+    check(sync_summary(ok(p.sync(), "sync after"))[0] == 1, "sent")
+    check(entries(c) == 2, c.status())
+    ok(c.verify(), "verify central")
+
+
+# ---- data at rest ----------------------------------------------------------
+
+def test_copied_data_mdb_reveals_no_person(env):
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    cid = p.add(secret_case(1))
+    # Earlier values too (LMDB reuses freed pages; they held sealed data).
+    p.update(cid, {"person": {"full_name": NAME + " Junior"}})
+    p.update(cid, {"person": {"full_name": NAME}})
+    other = p.add(sample_case(2, person={"full_name": NAME_VI,
+                                         "phone": PHONE}))
+    ok(p.sync(), "sync")
+    c.update(other, {"person": {"address": ADDRESS}})
+    ok(p.sync(), "sync back")
+    check(c.get(cid)["person"]["full_name"] == NAME, c.get(cid))
+    check(p.get(other)["person"]["address"] == ADDRESS, p.get(other))
+    c.stop()
+    for n in (c, p):
+        copy = os.path.join(env.tmp, n.name + "-stolen.mdb")
+        shutil.copyfile(os.path.join(n.dir, "data.mdb"), copy)
+        data = open(copy, "rb").read()
+        # The search works: case ids are keys, stored in clear.
+        check(cid.encode() in data, "control: case id not found")
+        for v in (NAME, NAME_VI, IDNUM, PHONE, ADDRESS, NOTE,
+                  NAME + " Junior", "Zyxwvut", "7Q3X9K2M", "579 246",
+                  "Quxzibar", "Quixotic"):
+            for enc in (v.encode(), v.encode("utf-16-le")):
+                check(enc not in data, "%s: %r readable in a copy of "
+                      "data.mdb" % (n.name, v))
+        # Nor in any other file but the keys.
+        for f in os.listdir(n.dir):
+            if f in ("data.key", "identity.key"):
+                continue
+            blob = open(os.path.join(n.dir, f), "rb").read()
+            check(NAME.encode() not in blob and IDNUM.encode() not in blob,
+                  "%s/%s holds an identifying value" % (n.name, f))
+        # The copy alone opens no case: without data.key it is refused.
+        stolen = os.path.join(env.tmp, n.name + "-stolen")
+        os.makedirs(stolen)
+        shutil.copyfile(copy, os.path.join(stolen, "data.mdb"))
+        for f in ("casesync.conf", "identity.key"):
+            shutil.copyfile(os.path.join(n.dir, f), os.path.join(stolen, f))
+        r = run(["case", "get", "-d", stolen, cid])
+        check(r.rc != 0, "opened without data.key: %r" % r)
+        check(NAME not in r.out and NAME not in r.err,
+              "name shown without data.key")
+
+
+# ---- ownership -------------------------------------------------------------
+
+def test_change_to_case_not_owned_refused(env):
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    if c.cli("case", "transfer", "--help").rc != 0:
+        skip("`casesync case transfer` is not available")
+        return
+    x = a.add(secret_case(1))
+    y = a.add(sample_case(2))
+    ok(a.sync(), "sync lao-cai")
+    # Central refers X to ha-noi while lao-cai is offline.
+    ok(c.cli("case", "transfer", x, "--to", "ha-noi"), "transfer on central")
+    # lao-cai, not knowing, edits X; its batch also holds good changes.
+    a.update(x, {"status": "closed", "person": {"full_name": "FAKE Late"}})
+    seq_x = a.status()["seq"]
+    a.update(y, {"status": "closed"})
+    z = a.add(sample_case(3))
+    r = ok(a.sync(), "sync lao-cai")
+    check(sync_summary(r)[2] == 1, "refused count in %r" % r)
+    cx = c.get(x)
+    check(cx["owner"] == "ha-noi" and cx["status"] == STATUS and
+          cx["person"]["full_name"] == NAME, "refused change applied: %r" %
+          cx)
+    check(c.get(y)["status"] == "closed", "the rest of the batch: y")
+    check(c.get(z) is not None, "the rest of the batch: z")
+    check(c.status()["vector"]["lao-cai"] == a.status()["seq"],
+          "central's vector skips the refused entry: %r" % c.status())
+    check(peer_row(c, "lao-cai")["refused"] == 1, c.status())
+    check(peer_row(a, "central")["refused"] == 1, a.status())
+    log = log_text(env, c)
+    check(("refused entry lao-cai/%d (case %s): lao-cai does not own" %
+           (seq_x, x)) in log, "refusal not logged")
+    hist = ok(c.cli("case", "history", x, "--json")).json()
+    check(all(e["seq"] != seq_x or e["node"] != "lao-cai" for e in hist),
+          "the refused entry is in central's history: %r" % hist)
+    # The new owner receives X without the refused edit.
+    ok(b.sync(), "sync ha-noi")
+    bx = b.get(x)
+    check(bx["status"] == STATUS and bx["person"]["full_name"] == NAME, bx)
+    check(bx == c.get(x), "ha-noi and central differ")
+    # Syncing again refuses nothing new.
+    r = ok(a.sync(), "sync lao-cai again")
+    check(sync_summary(r)[2] == 0, r)
+    check(peer_row(c, "lao-cai")["refused"] == 1, c.status())
+    for n in (c, a, b):
+        ok(n.verify(), "verify " + n.name)
+
+
+# ---- provenance ------------------------------------------------------------
+
+def test_history_shows_verified_provenance(env):
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    cid = ok(p.cli("case", "add", "-", stdin=json.dumps(secret_case(1)),
+                   env={"CASESYNC_AUTHOR": "worker7"})).out.strip()
+    ok(p.cli("case", "update", cid, "-", stdin='{"status": "closed"}',
+             env={"CASESYNC_AUTHOR": "chief2"}))
+    ok(p.sync(), "sync")
+    ok(c.cli("case", "update", cid, "-", stdin='{"status": "identified"}',
+             env={"CASESYNC_AUTHOR": "admin1"}))
+    ok(p.sync(), "sync back")
+    want = [("lao-cai", 1, "worker7@lao-cai"), ("lao-cai", 2,
+            "chief2@lao-cai"), ("central", 1, "admin1@central")]
+    for n in (c, p):
+        h = ok(n.cli("case", "history", cid, "--json")).json()
+        got = [(e["node"], e["seq"], e["author"]) for e in h]
+        check(got == want, "%s history: %r" % (n.name, got))
+        check([e["signature"] for e in h] == ["verified"] * 3,
+              "%s signatures: %r" % (n.name, h))
+        txt = ok(n.cli("case", "history", cid)).out
+        for node, seq, author in want:
+            check(re.search(r"%s/%d\s+%s\s+signature verified" %
+                            (node, seq, re.escape(author)), txt),
+                  "%s history text lacks %s/%d: %s" % (n.name, node, seq,
+                                                        txt))
+    check(p.get(cid)["status"] == "identified", p.get(cid))
+    for n in (c, p):
+        ok(n.verify(), "verify " + n.name)
+
+
+def swap_log_records(node):
+    """Swaps the sealed values of the first two records of the `log`
+    sub-database with mdb_dump/mdb_load.  Returns False when the LMDB
+    tools are missing."""
+    if shutil.which("mdb_dump") is None or shutil.which("mdb_load") is None:
+        return False
+    dump = subprocess.run(["mdb_dump", "-s", "log", node.dir],
+                          capture_output=True, text=True, check=True).stdout
+    lines = dump.split("\n")
+    h = lines.index("HEADER=END")
+    e = lines.index("DATA=END")
+    body = lines[h + 1:e]
+    check(len(body) >= 4, "log has fewer than two records")
+    body[1], body[3] = body[3], body[1]
+    path = os.path.join(node.env.tmp, node.name + "-log.dump")
+    with open(path, "w") as f:
+        f.write("\n".join(lines[:h + 1] + body + lines[e:]))
+    subprocess.run(["mdb_load", "-s", "log", "-f", path, node.dir],
+                   capture_output=True, check=True)
+    return True
+
+
+def test_verify_detects_swapped_log_records(env):
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    a = p.add(secret_case(1))
+    p.add(secret_case(2))
+    ok(p.sync(), "sync")
+    c.stop()
+    for n in (p, c):
+        ok(n.verify(), "verify before")
+        if not swap_log_records(n):
+            skip("mdb_dump/mdb_load (lmdb-utils) not installed")
+            return
+        r = n.verify()
+        check(r.rc == 4, "%s: verify after a swap: %r" % (n.name, r))
+        check("do not match the log" in r.err or "does not open" in r.err or
+              "do not decode" in r.err, r)
+        r = n.cli("case", "history", a)
+        check(r.rc == 4 and "verify" in r.err, "history: %r" % r)
