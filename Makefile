@@ -18,7 +18,7 @@ UNIT_SRC = $(filter-out node/cli.c node/cmd_%.c,$(LIB_SRC))
 HDRS	 = $(wildcard common/*.h) $(wildcard proto/*.h) $(wildcard node/*.h)
 B	 = build
 
-.PHONY: all check demo asan fuzz bench chaos clean deps selftest it
+.PHONY: all check demo asan fuzz fuzz-check bench chaos clean deps selftest it
 all: $(B)/casesync
 
 deps:
@@ -42,6 +42,16 @@ $(B)/asan/casesync: $(LIB_SRC) node/main.c $(HDRS) Makefile
 	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE $(ASAN) $(PKG_CFLAGS) \
 	    -o $@ $(LIB_SRC) node/main.c $(LDLIBS)
 asan: $(B)/asan/casesync
+
+# libFuzzer targets for every decoder (tests/fuzz/fuzz_*.c, clang), each run
+# on a scratch copy of its seed corpus tests/fuzz/corpus/NAME/.  `make fuzz`
+# runs each for FUZZ_SECONDS; `make check` runs each for 10 s (fuzz-check).
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-check: deps
+	@sh tests/fuzz/run.sh 10
 
 check: deps
 	@$(MAKE) --no-print-directory all $(B)/selftest

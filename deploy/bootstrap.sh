@@ -4,8 +4,11 @@
 # and stops.  Called by `make demo` and `make check`.
 set -u
 
+# lmdb-utils (mdb_dump, mdb_load) and util-linux (setpriv) are for the
+# tests: they tamper with a store, and run the CLI as an unprivileged user.
 PKGS="gcc make pkg-config libzmq3-dev liblmdb-dev libmsgpack-dev \
-libssl-dev libcjson-dev python3 clang libclang-rt-14-dev"
+libssl-dev libcjson-dev python3 clang libclang-rt-14-dev lmdb-utils \
+util-linux"
 
 missing=""
 have_pkg() {

@@ -104,6 +104,7 @@ struct psess {
 	uint64_t		 acked;		/* own seq acknowledged */
 	uint64_t		 own_total;
 	uint64_t		 credit, inflight, batch_no;
+	char			 said[128];	/* central's last ERROR */
 };
 
 /* Sends own entries while central has granted credit. */
@@ -346,6 +347,10 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 			break;
 		case MSG_ERROR:
 			log_warnx("sync: central says: %s", r.reason);
+			/* Kept for the one-line reason if we time out (a lost
+			 * session after a reconnection says nothing new). */
+			if (r.code != MSGERR_SESSION)
+				strlcpy_(p->said, r.reason, sizeof(p->said));
 			if (r.code == MSGERR_AUTH) {
 				snprintf(err, errsz, "central refused this "
 				    "node: %s", r.reason);
@@ -472,10 +477,11 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 			    cfg->central, p.hs_failures,
 			    (unsigned long long)(timeout_ms / 1000));
 		else if (rc == E_TIMEOUT && err[0] == '\0')
-			snprintf(err, errsz, "central at %s %s within %llu s",
-			    cfg->central, p.welcomed ? "did not complete the "
-			    "sync" : "did not answer",
-			    (unsigned long long)(timeout_ms / 1000));
+			snprintf(err, errsz, "central at %s %s within %llu "
+			    "s%s%s", cfg->central, p.welcomed ? "did not "
+			    "complete the sync" : "did not answer",
+			    (unsigned long long)(timeout_ms / 1000),
+			    p.said[0] ? "; central said: " : "", p.said);
 		if (p.acked > pi.sent_acked)
 			pi.sent_acked = p.acked;
 		snprintf(pi.last_error, sizeof(pi.last_error), "%s", err);

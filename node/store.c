@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "../common/buf.h"
 #include "../common/crypto.h"
@@ -65,10 +66,27 @@ struct peer_disk {
 	struct peer_info info;
 };
 
+/*
+ * Is the filesystem of the store (nearly) out of space?  LMDB turns a short
+ * write into EIO, and on a full disk a commit's page writes are short.
+ */
+static int
+disk_full(struct store *st)
+{
+	const char	*path;
+	struct statvfs	 sv;
+
+	if (mdb_env_get_path(st->env, &path) != 0 || statvfs(path, &sv) != 0)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < (1ULL << 20);
+}
+
 /* Translates an LMDB code, logging the foreign detail once, here. */
 static int
 mdb_err(struct store *st, int rc, const char *what)
 {
+	if (rc == EIO && disk_full(st))
+		rc = ENOSPC;
 	switch (rc) {
 	case 0:
 		return 0;
@@ -938,12 +956,13 @@ redact_case_log(struct store *st, MDB_txn *t, const char *id)
 /*
  * Applies an accepted entry: log, case index, case state, feeds.  block is
  * its signature block (NULL: unsigned).  The entry of an erased case is
- * stored redacted.  *held is set when (origin, seq) was already in the log
- * (nothing done).
+ * stored redacted.  r is the record as received (NULL: a local write); it
+ * is stored as it is unless redaction changes the entry.  *held is set
+ * when (origin, seq) was already in the log (nothing done).
  */
 static int
 apply_entry(struct store *st, MDB_txn *t, struct entry *e,
-    const uint8_t *block, int *held)
+    const uint8_t *block, const struct rec *r, int *held)
 {
 	struct case_state	 s;
 	struct buf		 rb;
@@ -962,7 +981,11 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	}
 	if (rc != MDB_NOTFOUND)
 		return mdb_err(st, rc, "get log");
-	rc = case_load(st, t, e->case_id, &s);
+	/* Sealed values stay sealed: the merge never reads a value, and
+	 * case_save seals only the new ones (value_seal skips sealed bytes),
+	 * so opening and resealing every identifying value of the case on
+	 * each apply would be wasted work (docs/PERFORMANCE.md). */
+	rc = case_load_raw(st, t, e->case_id, &s);
 	/* No row: a new case, or a copy dropped after a transfer away
 	 * (keep_transferred = no) whose entries are still in the log. */
 	if (rc == E_NOTFOUND)
@@ -976,13 +999,20 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		goto out;
 	for (size_t i = 0; i < e->nops; i++)
 		erases |= e->ops[i].type == OP_ERASE;
-	if (s.erased.hlc != 0)
-		sign_redact(e);
-	buf_init(&rb, ENTRY_ENCODED_MAX + 256);
-	rc = record_make(e, block, &rb);
-	if (rc == 0)
-		rc = log_append(st, t, e, rb.data, rb.len, lk, &lklen);
-	buf_release(&rb);
+	if (s.erased.hlc != 0 && sign_redact(e) > 0)
+		r = NULL;
+	if (r != NULL) {
+		/* The decoder accepts only the shortest encoding, so a received
+		 * record is byte for byte what record_make would rebuild from
+		 * e and block: store it without encoding it again. */
+		rc = log_append(st, t, e, r->data, r->len, lk, &lklen);
+	} else {
+		buf_init(&rb, ENTRY_ENCODED_MAX + 256);
+		rc = record_make(e, block, &rb);
+		if (rc == 0)
+			rc = log_append(st, t, e, rb.data, rb.len, lk, &lklen);
+		buf_release(&rb);
+	}
 	if (rc != 0)
 		goto out;
 	if (erases && (rc = redact_case_log(st, t, e->case_id)) != 0)
@@ -1220,7 +1250,7 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 			    " (%s)", i + 1, err_str(rc));
 			break;
 		}
-		if ((rc = apply_entry(st, t, e, block, &held)) != 0)
+		if ((rc = apply_entry(st, t, e, block, NULL, &held)) != 0)
 			break;
 	}
 	if (rc == 0 && lc->err[0] != '\0')
@@ -1753,7 +1783,8 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 	struct case_state	s;
 	int			rc;
 
-	rc = case_load(st, t, e->case_id, &s);
+	/* Only the owner is needed: identifying values stay sealed. */
+	rc = case_load_raw(st, t, e->case_id, &s);
 	if (rc == E_NOTFOUND) {
 		if (!creates_for(e, e->origin)) {
 			snprintf(why, whysz, "%s may not create a case owned "
@@ -1857,7 +1888,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 	struct peer_info	*pi_ = pipi;
 	struct hlc		*cl = clockp;
 	uint8_t			 block[SIGN_BLOCK];
-	int			 signed_;
+	int			 signed_, sig = 1;
 	{
 		struct entry		 e;
 		char			 why[200];
@@ -1912,7 +1943,8 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			memcpy(tail_block, block, SIGN_BLOCK);
 			*have_tail = 1;
 		} else if (strcmp(e.origin, st->node) != 0 &&
-		    sig_status(st, t, &e, block, 1) != 1) {
+		    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0) {
+			/* The origin's key is not known yet: retry later. */
 			snprintf(rc_->err, rc_->errsz, "entry %s/%llu from %s: "
 			    "its signature does not verify", e.origin,
 			    (unsigned long long)e.seq, rc_->peer);
@@ -1922,7 +1954,18 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		cursor = r->pos;
 		*cursorp = cursor;
 		why[0] = '\0';
-		if (!hlc_check_skew(e.hlc, w, st->skew_ms))
+		/* A signature that does not verify under the origin's known key
+		 * is refused like any bad entry: failing the whole batch would
+		 * block every later sync (central checks one signature per
+		 * batch, so its log may hold such entries; docs/SECURITY.md). */
+		if (sig == 0)
+			snprintf(why, sizeof(why), "its signature does not "
+			    "verify with the key of %s", e.origin);
+		/* Only central bounds stamps by its clock.  A province takes
+		 * its feed as central accepted it: refusing an entry there
+		 * drops it for good (the feed cursor moves on) when only the
+		 * province's clock is behind (docs/RELIABILITY.md, bug 1). */
+		else if (central && !hlc_check_skew(e.hlc, w, st->skew_ms))
 			snprintf(why, sizeof(why), "stamped %llu ms in the "
 			    "future, beyond the %llu ms skew bound",
 			    (unsigned long long)(HLC_MS(e.hlc) - w),
@@ -1949,8 +1992,11 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			entry_release(&e);
 			return 0;
 		}
-		hlc_update(cl, e.hlc, w);
-		rc = apply_entry(st, t, &e, block, &held);
+		if (central)
+			hlc_update(cl, e.hlc, w);
+		else if (e.hlc > cl->last)
+			cl->last = e.hlc;	/* follow central's stamps */
+		rc = apply_entry(st, t, &e, block, r, &held);
 		if (rc == 0 && !central) {
 			uint64_t ov;
 			if ((rc = get_u64(st, t, st->vv, e.origin, &ov)) == 0 &&

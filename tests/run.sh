@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test: the module selftests under ASan/UBSan, then the
 # command-line and multi-node tests (real processes, real sockets on
-# 127.0.0.1, real LMDB files).  Ends with "N passed, N failed".
+# 127.0.0.1, real LMDB files), then a short run of every fuzz target
+# (tests/fuzz/run.sh).  Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 total_pass=0
@@ -30,6 +31,10 @@ count "$out" selftest
 echo "== command-line and multi-node tests"
 python3 tests/it/run.py ${TESTS:-} 2>&1 | tee "$out"
 count "$out" it
+
+echo "== fuzz targets, ${FUZZ_CHECK_SECONDS:-10} s each (make fuzz runs longer)"
+sh tests/fuzz/run.sh "${FUZZ_CHECK_SECONDS:-10}" 2>&1 | tee "$out"
+count "$out" fuzz
 
 rm -f "$out"
 echo "$total_pass passed, $total_fail failed"

@@ -6,6 +6,7 @@ small tmpfs (so that its disk can be filled).
 Builds on tests/it/harness.py (Env, Node, Proxy) without changing it.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -68,8 +69,17 @@ class ChaosProxy(harness.Proxy):
             if not any(x is state for x in self.live):
                 self.live = [x for x in self.live if not x["dead"]]
                 self.live.append(state)
-        return harness.Proxy._pump(self, _DelayedSock(src, self, state), dst,
-                                   state, *args, **kw)
+        try:
+            return harness.Proxy._pump(self, _DelayedSock(src, self, state),
+                                       dst, state, *args, **kw)
+        except OSError:
+            # The other direction closed both sockets first (a cut).
+            state["dead"] = True
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
 
     def cut_now(self):
         with self._lock:
@@ -96,6 +106,25 @@ class ChaosProxy(harness.Proxy):
         self.rate = None
         self.delay = None
         self.paused = False
+
+
+def snapshot_binary(dest_dir):
+    """Copies build/casesync to dest_dir and points the harness at the
+    copy: other people rebuilding the tree during a campaign must not
+    change (or briefly remove) the binary under test."""
+    src = harness.BIN
+    os.makedirs(dest_dir, exist_ok=True)
+    dst = os.path.join(dest_dir, "casesync")
+    for _ in range(50):
+        try:
+            shutil.copy2(src, dst)
+            if os.access(dst, os.X_OK):
+                break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    harness.BIN = dst
+    return dst
 
 
 def write_conf(node, key, value):

@@ -15,6 +15,7 @@ acknowledged when the command exited 0.
 """
 import json
 import random
+import re
 import subprocess
 import threading
 import time
@@ -195,8 +196,8 @@ class Workload:
         return None
 
     # -- operations ----------------------------------------------------------
-    def op_add(self, rng, probe=False):
-        ps = self.provinces(rng, tainted=probe)
+    def op_add(self, rng, probe=False, member=None):
+        ps = [member] if member else self.provinces(rng, tainted=probe)
         if not ps:
             return
         m = rng.choice(ps)
@@ -273,10 +274,14 @@ class Workload:
             else:
                 sa, sb = rng.sample(STATUSES, 2)
                 ba, bb = {"status": sa}, {"status": sb}
-            ts = [threading.Thread(target=self.op_update, args=(
-                      rng, c, owner, ba, "concurrent")),
-                  threading.Thread(target=self.op_update, args=(
-                      rng, c, self.cl.central, bb, "concurrent"))]
+            def edit(node, body):
+                try:
+                    self.op_update(rng, c, node, body, "concurrent")
+                except Exception as e:
+                    self.errors.append("concurrent edit on %s: %s: %s" % (
+                        node.name, type(e).__name__, e))
+            ts = [threading.Thread(target=edit, args=(owner, ba)),
+                  threading.Thread(target=edit, args=(self.cl.central, bb))]
             for t in ts:
                 t.start()
             for t in ts:
@@ -361,8 +366,18 @@ class Workload:
             else:
                 args = ("--keep", "winner")
             tokens["how"] = " ".join(args)
-            self.run_on(node, "resolve", c.id, tokens,
-                        ("conflicts", "resolve", cf["id"]) + args)
+            w = self.run_on(node, "resolve", c.id, tokens,
+                            ("conflicts", "resolve", cf["id"]) + args)
+            if w is not None and w.acked:
+                # "resolved CID: case ID, FIELD = VALUE": the value kept
+                # (a --keep resolution writes it again, under this node).
+                m = re.search(r"^resolved \S+: case \S+, (\S+) = (.*)$",
+                              w.out, re.M)
+                if m:
+                    try:
+                        w.tokens["kept"] = json.loads(m.group(2))
+                    except ValueError:
+                        pass
         finally:
             c.lock.release()
 

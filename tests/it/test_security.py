@@ -152,6 +152,31 @@ def test_unknown_and_revoked_keys_refused(env):
 
 # ---- the link --------------------------------------------------------------
 
+def test_impostor_central_gets_nothing(env):
+    """A province pins central's key: a server with another key at
+    central's address (here one that even enrolled the province's key)
+    cannot complete the handshake and receives nothing."""
+    c = env.central()
+    p = env.province("lao-cai", c)
+    fake = env.central(dir=os.path.join(env.tmp, "impostor"))
+    ok(fake.cli("trust", "lao-cai", ok(p.cli("key")).out.strip()), "enrol")
+    fake.start()
+    p.set_conf("central", fake.endpoint)
+    p.add(secret_case(1))
+    r = p.sync(6)
+    check(r.rc == 3, "sync with an impostor: %r" % r)
+    check("handshake" in r.err and "trust" in r.err, "unclear: %r" % r)
+    check(fake.status()["entries"] == 0, fake.status())
+    check(alive(fake), "impostor died")
+    fake.stop()
+    # The real central, at the same address, is accepted.
+    c.set_conf("listen", fake.endpoint)
+    c.port = fake.port
+    c.start()
+    check(sync_summary(ok(p.sync(), "sync with central"))[0] == 1, "sent")
+
+
+
 def test_capture_holds_no_case_value(env):
     c = env.central().start()
     px = env.proxy(c)
@@ -522,3 +547,46 @@ def test_verify_detects_swapped_log_records(env):
               "do not decode" in r.err, r)
         r = n.cli("case", "history", a)
         check(r.rc == 4 and "verify" in r.err, "history: %r" % r)
+
+
+def test_unverifiable_relayed_entry_refused_not_blocking(env):
+    """Central checks a province's batch with one signature (the chain's
+    last): the entries before it are authentic, but their own signatures
+    are not checked.  A province re-keyed before it synced (or a
+    compromised one) gets entries with signatures that do not verify under
+    its enrolled key into central's log.  Relayed to another province (a
+    referral sends the case's whole history), such an entry must be
+    refused and logged there, not block that province's every sync."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(secret_case(1))                  # lao-cai/1, old key
+    a.update(x, {"status": "closed"})          # lao-cai/2, old key
+    # lao-cai gets a new identity; central enrols the new key.
+    scratch = env.province("son-la", enrol=False)
+    shutil.copyfile(os.path.join(scratch.dir, "identity.key"),
+                    os.path.join(a.dir, "identity.key"))
+    r = ok(c.cli("trust", "lao-cai", ok(a.cli("key")).out.strip()), "trust")
+    check("replacing the key" in r.err, r)
+    y = a.add(sample_case(2))                  # lao-cai/3, new key
+    ok(a.sync(), "sync lao-cai")
+    check(c.status()["vector"] == {"lao-cai": 3}, c.status())
+    h = ok(c.cli("case", "history", x, "--json")).json()
+    check([e["signature"] for e in h] == ["FAILED", "FAILED"], h)
+    ok(c.cli("case", "transfer", x, "--to", "ha-noi"), "transfer")
+    ok(c.cli("case", "transfer", y, "--to", "ha-noi"), "transfer")
+    r = b.cli("sync", "--timeout", "20", env={"CASESYNC_LOG_LEVEL": "warn"})
+    check(r.rc == 0, "ha-noi cannot sync any more: %r" % r)
+    check(sync_summary(r)[1] == 3, "received in %r" % r)
+    for seq in (1, 2):
+        check(re.search(r"refused entry lao-cai/%d .*signature does not "
+                        r"verify" % seq, r.err), "not logged: %r" % r)
+    check(peer_row(b, "central")["refused"] == 2, b.status())
+    # What does verify is applied: the transfers and lao-cai/3.
+    check(b.get(y) is not None and b.get(y)["owner"] == "ha-noi", b.ids())
+    check(b.get(x) is not None and b.get(x)["owner"] == "ha-noi", b.ids())
+    r = ok(b.sync(), "sync ha-noi again")
+    check(sync_summary(r)[1] == 0, r)
+    check(peer_row(b, "central")["refused"] == 2, b.status())
+    ok(b.verify(), "verify ha-noi")
+    ok(c.verify(), "verify central")

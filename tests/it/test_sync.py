@@ -259,6 +259,37 @@ def test_kill_province_serve_while_receiving(env):
     check(got["conflicts"] == 0, got)
 
 
+# ---- a full disk -----------------------------------------------------------
+
+def test_central_disk_full_mid_sync(env):
+    """Central's disk fills up in the middle of a sync: the batch that does
+    not fit is not acknowledged, central keeps serving, and once there is
+    room again the next sync resumes; every entry arrives once."""
+    mnt = env.tmpfs("cdisk", "3m")
+    if mnt is None:
+        from harness import skip
+        return skip("cannot mount a tmpfs here (not root?)")
+    c = env.central(dir=os.path.join(mnt, "central")).start()
+    p = env.province("lao-cai", c)
+    n = 8000
+    import_cases(p, n)
+    r = p.sync(6)
+    check(r.rc == 3, "sync into a full central: expected exit 3, got %r" % r)
+    check(len(r.err.splitlines()) == 1, "expected one line: %r" % r.err)
+    check("disk full" in r.err, "the error does not say why: %r" % r.err)
+    check(c.proc.poll() is None, "central died when its disk filled up")
+    st = c.status()
+    check(0 < st["entries"] < n, "central holds %d entries" % st["entries"])
+    verify_all(c, p)
+    subprocess.run(["mount", "-o", "remount,size=64m", mnt], check=True)
+    s = sync_ok(p)
+    check(s["sent"] == n - st["entries"], "sent %d after the disk was "
+          "freed; central had %d of %d" % (s["sent"], st["entries"], n))
+    check_counts(c, n, n, {"lao-cai": n})
+    verify_all(c, p)
+    check_replicas(c, [p])
+
+
 # ---- a link cut at random byte offsets -------------------------------------
 
 def test_link_cut_mid_batch(env):

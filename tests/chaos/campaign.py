@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""casesync chaos campaign: seeded rounds of a real cluster under faults.
+
+    python3 tests/chaos/campaign.py [--seed N] [--rounds N] [--seconds N]
+                                    [--provinces N] [--workers N] [--keep]
+    make chaos [SEED=n] [ROUNDS=n] [SECONDS=n]
+
+Round i runs with seed SEED+i: central and --provinces provinces (real
+`casesync serve` processes on 127.0.0.1, each province behind its own
+fault-injecting proxy and on its own tmpfs), a random workload for
+--seconds while faults drawn from the seed hit the nodes, then heal,
+converge and check (tests/chaos/checks.py).  One line per round, then a
+summary.  A failing round prints its seed, the command that replays it,
+its fault schedule and its problems, and keeps its files.
+
+See docs/RELIABILITY.md.
+"""
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "it"))
+sys.path.insert(0, HERE)
+
+import harness                                   # noqa: E402
+from cluster import Cluster, snapshot_binary                      # noqa: E402
+from workload import Ledger, Workload            # noqa: E402
+from faults import KINDS, Injector, heal, make_schedule   # noqa: E402
+from checks import Checker, converge             # noqa: E402
+
+
+class Cron:
+    """The nightly `sync` of the provinces that do not run `serve`,
+    compressed: one at a time, every fraction of a second."""
+
+    def __init__(self, cl, seed):
+        self.cl = cl
+        self.rng = random.Random("%s/cron" % seed)
+        self._stop = threading.Event()
+        self.t = None
+        self.runs = 0
+
+    def run(self):
+        crons = [m for m in self.cl.provinces if m.mode == "cron"]
+        while crons and not self._stop.is_set():
+            m = self.rng.choice(crons)
+            try:
+                m.node.sync(8)
+            except Exception:
+                pass
+            self.runs += 1
+            self._stop.wait(self.rng.uniform(0.1, 0.8))
+
+    def start(self):
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def stop(self):
+        self._stop.set()
+        if self.t:
+            self.t.join(60)
+
+
+def replay_cmd(seed, seconds, nprov, workers):
+    extra = ""
+    if nprov != 6 or workers != 3:
+        extra = " (python3 tests/chaos/campaign.py --seed %d --rounds 1 " \
+            "--seconds %s --provinces %d --workers %d)" % (
+                seed, seconds, nprov, workers)
+    return "make chaos SEED=%d ROUNDS=1 SECONDS=%s%s" % (seed, seconds, extra)
+
+
+def run_round(seed, seconds=20, nprov=6, workers=3, keep=False, log=print,
+              verbose=False):
+    """One round.  Returns a dict: ok, seed, faults (by kind), metrics,
+    converge_s, problems, schedule, tmp, wall_s."""
+    t_start = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="casesync-chaos-%d-" % seed)
+    env = harness.Env(tmp)
+    res = {"seed": seed, "ok": False, "faults": {}, "metrics": {},
+           "converge_s": None, "problems": [], "schedule": [], "tmp": tmp,
+           "notes": [], "replay": replay_cmd(seed, seconds, nprov, workers)}
+    try:
+        rng = random.Random("%s/cluster" % seed)
+        cl = Cluster(env, rng, nprov)
+        cl.start()
+        lg = Ledger(seed)
+        wl = Workload(cl, lg, seed, workers)
+        events = make_schedule(seed, seconds, [m.name for m in cl.provinces])
+        res["schedule"] = [repr(e) for e in events]
+        if not cl.mount_ok:
+            res["notes"].append("tmpfs mount not permitted: disk_full "
+                                "cannot be exercised")
+        inj = Injector(cl, wl, lg, events, tmp)
+        cron = Cron(cl, seed)
+        wl.start()
+        inj.start()
+        cron.start()
+        time.sleep(seconds)
+        inj.stop()
+        wl.stop()
+        cron.stop()
+        t_heal = time.monotonic()
+        heal(cl)
+        for m in cl.provinces:
+            m.stop()
+        t_c0 = time.monotonic()
+        t_conv, passes, cproblems = converge(cl)
+        res["faults"] = dict(inj.counts)
+        res["notes"] += inj.notes
+        problems = list(inj.errors) + ["workload: " + e for e in wl.errors]
+        if t_conv is None:
+            problems.append("no convergence after %d passes: %s" % (
+                passes, "; ".join(cproblems)))
+            kinds = {"converge": 1}
+            metrics = {}
+        else:
+            res["converge_s"] = (t_c0 - t_heal) + t_conv
+            ck = Checker(cl, lg)
+            metrics, cp, kinds = ck.run(tmp)
+            problems += cp
+        res["metrics"] = metrics
+        res["kinds"] = kinds
+        res["problems"] = problems
+        res["passes"] = passes
+        res["ops"] = dict(wl.ops)
+        res["ok"] = not problems
+    except Exception as e:
+        res["problems"].append("campaign error: %s: %s\n%s" % (
+            type(e).__name__, e, traceback.format_exc()))
+    finally:
+        if not res["ok"]:
+            # The provinces' directories live on tmpfs mounts that
+            # cleanup() unmounts: keep a copy for the post-mortem.
+            for m in getattr(locals().get("cl"), "provinces", []):
+                if m.fs:
+                    for q in cl.all():
+                        q.resume()
+                    shutil.copytree(m.node.dir, os.path.join(
+                        tmp, "kept-" + m.name), dirs_exist_ok=True)
+        harness.cleanup()
+    res["wall_s"] = time.monotonic() - t_start
+    if res["ok"] and not keep:
+        harness.rmtree(tmp)
+    return res
+
+
+def fmt_faults(f):
+    return ", ".join("%s %d" % (k, f[k]) for k in KINDS if f.get(k)) or "none"
+
+
+def round_line(i, r):
+    m = r["metrics"]
+    return ("round %d seed %d: %s  faults %d  acked %s lost %s dup %s "
+            "diverged %s refused-ok %s converge %s  (%.0f s)" % (
+                i, r["seed"], "ok  " if r["ok"] else "FAIL",
+                sum(v for k, v in r["faults"].items() if ":" not in k),
+                m.get("acked", "-"), m.get("lost", "-"), m.get("dup", "-"),
+                m.get("diverged", "-"), m.get("refused_ok", "-"),
+                ("%.1fs" % r["converge_s"]) if r["converge_s"] is not None
+                else "never", r["wall_s"]))
+
+
+def report_failure(r, out=print):
+    out("  seed %d failed; replay with: %s" % (r["seed"], r["replay"]))
+    out("  files kept in %s" % r["tmp"])
+    out("  fault schedule:")
+    for e in r["schedule"]:
+        out("    " + e)
+    out("  problems (%d):" % len(r["problems"]))
+    for p in r["problems"][:40]:
+        out("    " + p.replace("\n", "\n    "))
+
+
+def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
+             out=print, verbose=False):
+    t0 = time.monotonic()
+    results = []
+    bindir = tempfile.mkdtemp(prefix="casesync-chaos-bin-")
+    snapshot_binary(bindir)
+    out("chaos campaign: seed %d, %d rounds of %s s, central + %d provinces"
+        % (seed, rounds, seconds, nprov))
+    for i in range(rounds):
+        r = run_round(seed + i, seconds, nprov, workers, keep)
+        results.append(r)
+        out(round_line(i, r))
+        if verbose:
+            out("  faults: %s" % ", ".join("%s %d" % kv for kv in
+                                           sorted(r["faults"].items())))
+            out("  ops: %s" % r.get("ops"))
+            for n in r["notes"]:
+                out("  note: " + n)
+        if not r["ok"]:
+            report_failure(r, out)
+    # Summary.
+    faults, eff = {}, {}
+    tot = {"acked": 0, "lost": 0, "dup": 0, "diverged": 0, "refused_ok": 0,
+           "leaks": 0, "refused_applied": 0, "rejected_applied": 0,
+           "unacked_present": 0, "unacked_absent": 0}
+    conv = []
+    for r in results:
+        for k, v in r["faults"].items():
+            (eff if ":" in k else faults)[k] = \
+                (eff if ":" in k else faults).get(k, 0) + v
+        for k in tot:
+            tot[k] += r["metrics"].get(k, 0) or 0
+        if r["converge_s"] is not None:
+            conv.append(r["converge_s"])
+    failed = [r for r in results if not r["ok"]]
+    out("")
+    out("summary: seed %d, %d rounds of %s s, %d passed, %d failed (%.0f s)"
+        % (seed, rounds, seconds, len(results) - len(failed), len(failed),
+           time.monotonic() - t0))
+    out("  faults injected: %d (%s)" % (sum(faults.values()),
+                                        fmt_faults(faults)))
+    if eff:
+        out("  links: %d connections cut, %d bytes corrupted in flight" % (
+            eff.get("cut:connections", 0), eff.get("corrupt:bytes", 0)))
+    missing = [k for k in KINDS if not faults.get(k)]
+    if missing:
+        out("  fault kinds never exercised: %s" % ", ".join(missing))
+    out("  writes acknowledged %d, lost %d, duplicates %d, diverged cases "
+        "%d" % (tot["acked"], tot["lost"], tot["dup"], tot["diverged"]))
+    out("  refused as they should be (clock ahead / not the owner) %d, "
+        "refused yet applied %d, rejected yet applied %d, identifying "
+        "values in clear %d" % (tot["refused_ok"], tot["refused_applied"],
+                                tot["rejected_applied"], tot["leaks"]))
+    out("  killed imports: %d cases committed, %d not" % (
+        tot["unacked_present"], tot["unacked_absent"]))
+    if conv:
+        conv.sort()
+        out("  seconds to converge after heal: median %.1f, max %.1f" % (
+            conv[len(conv) // 2], conv[-1]))
+    for r in failed:
+        out("  FAILED seed %d: %s" % (r["seed"], r["replay"]))
+    shutil.rmtree(bindir, ignore_errors=True)
+    return results, not failed
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--provinces", type=int, default=6)
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--verbose", "-v", action="store_true",
+                    help="print each round's faults, operations and notes")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the files of passing rounds too")
+    a = ap.parse_args()
+    secs = int(a.seconds) if a.seconds == int(a.seconds) else a.seconds
+
+    def out(s):
+        print(s, flush=True)
+    _, ok = campaign(a.seed, a.rounds, secs, a.provinces, a.workers, a.keep,
+                     out, a.verbose)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,482 @@
+"""After the faults: converge, then check every node against the ledger.
+
+converge() syncs every province with central, in parallel passes, until a
+whole pass moves nothing.  Checker.run() then checks:
+
+- every acknowledged write is on central and on the case's current owner,
+  exactly once (field values in `case history`, services, notes and
+  referrals by their unique ids); a write missing from both is "lost"
+  unless central was entitled to refuse it (its origin's clock ran ahead,
+  or central had transferred the case away from that province), and then
+  it must be missing from every node but its origin ("refused, never
+  applied");
+- a command that exited 2 (rejected) wrote nothing anywhere;
+- every case the owner holds reads byte for byte as on central (`export`
+  lines), its conflict queue (`conflicts --json`) is the same on both, a
+  read-only copy has no identifying field, and no province holds a case it
+  never owned (data minimisation);
+- central's log has exactly sum(vector) - refused entries (nothing lost,
+  nothing twice), each province's own seq equals central's vector for it;
+- `casesync verify` passes on every node;
+- no identifying value ever written appears in clear in any file of any
+  node directory (nor in the serve logs).
+"""
+import json
+import os
+import re
+import threading
+import time
+
+SUMMARY = re.compile(r"sent (\d+), received (\d+), refused (\d+)")
+IDENT_FIELDS = ("full_name", "id_number", "phone", "address")
+
+
+def sync_once(m, timeout=30):
+    try:
+        r = m.node.sync(timeout)
+    except Exception as e:       # subprocess timeout
+        return m, None, str(e)
+    return m, r, None
+
+
+def converge(cl, limit_s=150, log=print):
+    """Parallel sync passes until one moves nothing.  Returns (seconds
+    until the last pass that moved data ended, passes)."""
+    t0 = time.monotonic()
+    last_move = t0
+    passes = 0
+    problems = []
+    while time.monotonic() - t0 < limit_s:
+        passes += 1
+        res = {}
+        ts = []
+        for m in cl.provinces:
+            t = threading.Thread(target=lambda m=m: res.__setitem__(
+                m.name, sync_once(m)))
+            t.start()
+            ts.append(t)
+        for t in ts:
+            t.join()
+        moved, ok = False, True
+        problems = []
+        for name, (m, r, err) in sorted(res.items()):
+            if r is None or r.rc != 0:
+                ok = False
+                problems.append("%s: %s" % (name, err or repr(r)))
+                continue
+            s = SUMMARY.search(r.out)
+            if not s:
+                ok = False
+                problems.append("%s: no summary in %r" % (name, r.out))
+                continue
+            if int(s.group(1)) or int(s.group(2)) or int(s.group(3)):
+                moved = True
+        if moved:
+            last_move = time.monotonic()
+        if ok and not moved:
+            return last_move - t0, passes, []
+    return None, passes, problems
+
+
+class Checker:
+    def __init__(self, cl, lg, log=print):
+        self.cl = cl
+        self.lg = lg
+        self.log = log
+        self.problems = []
+        self.kinds = {}
+        self.hist = {}
+        self.metrics = {"acked": 0, "lost": 0, "dup": 0, "diverged": 0,
+                        "refused_ok": 0, "refused_applied": 0, "leaks": 0,
+                        "rejected_applied": 0, "verify_failed": 0,
+                        "unacked_present": 0, "unacked_absent": 0}
+        self.diverged = set()
+        # (node, case, value): resolutions that wrote value again.
+        self.rewrites = {}
+        for w in lg.writes:
+            if w.kind == "resolve" and w.acked and \
+                    w.tokens.get("field") == "intake.facility" and \
+                    "facility" not in w.tokens and "kept" in w.tokens:
+                k = (w.node, w.case, w.tokens["kept"])
+                self.rewrites[k] = self.rewrites.get(k, 0) + 1
+
+    def bad(self, kind, msg):
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        if len(self.problems) < 200:
+            self.problems.append("%s: %s" % (kind, msg))
+
+    # -- gathering ------------------------------------------------------------
+    def gather(self):
+        self.exp, self.conf, self.stat = {}, {}, {}
+        for m in self.cl.all():
+            r = m.node.cli("export")
+            if r.rc != 0:
+                self.bad("other", "export on %s: %r" % (m.name, r))
+            e = {}
+            for line in r.out.splitlines():
+                o = json.loads(line)
+                e[o["id"]] = (line, o)
+            self.exp[m.name] = e
+            r = m.node.cli("conflicts", "--json")
+            if r.rc != 0:
+                self.bad("other", "conflicts on %s: %r" % (m.name, r))
+            self.conf[m.name] = json.loads(r.out or "[]") if r.rc == 0 \
+                else []
+            self.stat[m.name] = m.node.status()
+
+    def history(self, node, cid):
+        key = (node, cid)
+        if key not in self.hist:
+            r = self.cl.members[node].node.cli("case", "history", cid,
+                                               "--json")
+            self.hist[key] = json.loads(r.out) if r.rc == 0 else None
+        return self.hist[key]
+
+    def owner_of(self, cid):
+        """(owner province or None, its case object or None)"""
+        c = self.exp["central"].get(cid)
+        if c is None:
+            return None, None
+        o = c[1]["owner"]
+        if o is None or o == "central" or o not in self.exp:
+            return None, None
+        p = self.exp[o].get(cid)
+        return o, (p[1] if p else None)
+
+    # -- checks ---------------------------------------------------------------
+    def check_verify(self):
+        for m in self.cl.all():
+            r = m.node.verify()
+            if r.rc != 0:
+                self.metrics["verify_failed"] += 1
+                self.bad("verify", "%s: %s" % (m.name, (r.err or r.out)
+                                              .strip()))
+
+    def check_replicas(self):
+        cen = self.exp["central"]
+        for cid, (line, obj) in sorted(cen.items()):
+            o = obj["owner"]
+            if o in (None, "central"):
+                continue
+            if o not in self.exp:
+                self.bad("diverged", "case %s owned by unknown node %s"
+                         % (cid, o))
+                continue
+            mine = self.exp[o].get(cid)
+            if mine is None:
+                self.diverged.add(cid)
+                self.bad("diverged", "case %s: owner %s does not hold it"
+                         % (cid, o))
+            elif mine[0] != line:
+                self.diverged.add(cid)
+                self.bad("diverged", "case %s differs:\n  central %s\n  %s "
+                         "%s" % (cid, line, o, mine[0]))
+        for m in self.cl.provinces:
+            for cid, (line, obj) in sorted(self.exp[m.name].items()):
+                rec = self.lg.cases.get(cid)
+                c = cen.get(cid)
+                if rec is None:
+                    self.bad("other", "%s holds case %s the workload never "
+                             "wrote" % (m.name, cid))
+                    continue
+                if c is None:
+                    if rec.probe and rec.origin == m.name:
+                        continue        # refused at central: right
+                    self.diverged.add(cid)
+                    self.bad("lost", "case %s is on %s but not on central"
+                             % (cid, m.name))
+                    continue
+                if rec.probe:
+                    self.bad("refused_applied", "case %s was written with "
+                             "%s's clock hours ahead, yet central holds it"
+                             % (cid, rec.origin))
+                    self.metrics["refused_applied"] += 1
+                cobj = c[1]
+                if obj["owner"] == m.name:
+                    if cobj["owner"] != m.name:
+                        self.diverged.add(cid)
+                        self.bad("diverged", "case %s: %s believes it owns "
+                                 "it, central says %s" % (
+                                     cid, m.name, cobj["owner"]))
+                    continue
+                # A read-only copy of a case referred away.
+                if not m.keep_transferred:
+                    self.bad("other", "%s keeps a copy of case %s although "
+                             "keep_transferred = no" % (m.name, cid))
+                froms = [r["from"] for r in cobj["referrals"]]
+                if m.name not in froms:
+                    self.bad("minimisation", "%s holds case %s it never "
+                             "referred away (owner %s)" % (
+                                 m.name, cid, cobj["owner"]))
+                leaked = [f for f in IDENT_FIELDS if f in obj["person"]]
+                if leaked or obj["notes"]:
+                    self.bad("leak", "read-only copy of %s on %s shows %s"
+                             % (cid, m.name, leaked or "notes"))
+        # Provinces never hold other provinces' cases.
+        for m in self.cl.provinces:
+            for cid in self.exp[m.name]:
+                c = cen.get(cid)
+                if c is None:
+                    continue
+                rec = self.lg.cases.get(cid)
+                allowed = {rec.origin if rec else None}
+                for r in c[1]["referrals"]:
+                    allowed.add(r["from"])
+                    allowed.add(r["to"])
+                if m.name not in allowed:
+                    self.bad("minimisation", "%s holds case %s of %s" % (
+                        m.name, cid, c[1]["owner"]))
+
+    def check_conflicts(self):
+        def by_case(lst):
+            d = {}
+            for x in lst:
+                d.setdefault(x["case"], []).append(
+                    json.dumps(x, sort_keys=True))
+            return {k: sorted(v) for k, v in d.items()}
+        cen = by_case(self.conf["central"])
+        prov = {m.name: by_case(self.conf[m.name]) for m in self.cl.provinces}
+        for cid, obj in ((k, v[1]) for k, v in self.exp["central"].items()):
+            o = obj["owner"]
+            if o not in prov:
+                continue
+            a, b = cen.get(cid, []), prov[o].get(cid, [])
+            if a != b:
+                self.diverged.add(cid)
+                self.bad("diverged", "conflict queues of case %s differ:\n"
+                         "  central %s\n  %s %s" % (cid, a, o, b))
+        for name, d in prov.items():
+            for cid in d:
+                c = self.exp["central"].get(cid)
+                if c is None or c[1]["owner"] != name:
+                    self.bad("diverged", "%s lists conflicts of case %s it "
+                             "does not own" % (name, cid))
+
+    def check_accounting(self):
+        cs = self.stat["central"]
+        vec = cs["vector"]
+        refused = {p["peer"]: p["refused"] for p in cs["peers"]}
+        want = sum(vec.values()) - sum(refused.values())
+        if cs["entries"] != want:
+            self.metrics["dup" if cs["entries"] > want else "lost"] += \
+                abs(cs["entries"] - want)
+            self.bad("accounting", "central holds %d log entries; its vector "
+                     "%r minus refused %r says %d" % (cs["entries"], vec,
+                                                      refused, want))
+        for m in self.cl.provinces:
+            st = self.stat[m.name]
+            if vec.get(m.name, 0) != st["seq"]:
+                self.bad("accounting", "%s wrote %d entries, central holds "
+                         "%d of them" % (m.name, st["seq"],
+                                         vec.get(m.name, 0)))
+            for p in cs["peers"]:
+                if p["peer"] == m.name and p["pending_out"]:
+                    self.bad("accounting", "central still has %d entries "
+                             "pending for %s" % (p["pending_out"], m.name))
+            for p in st["peers"]:
+                if p["peer"] == "central" and p["pending_out"]:
+                    self.bad("accounting", "%s still has %d entries pending"
+                             % (m.name, p["pending_out"]))
+        for m in self.cl.provinces:
+            if m.tainted and refused.get(m.name, 0) == 0 and any(
+                    w.acked and w.tainted and w.node == m.name
+                    for w in self.lg.writes):
+                self.bad("refused_applied", "%s wrote with its clock hours "
+                         "ahead, yet central refused nothing" % m.name)
+
+    # -- the ledger -----------------------------------------------------------
+    def count_token(self, node, cid, w, key, tok):
+        """How many times token tok of write w is on node's copy of cid."""
+        if node == "central":
+            c = self.exp["central"].get(cid)
+            obj = c[1] if c else None
+        else:
+            c = self.exp[node].get(cid)
+            obj = c[1] if c else None
+        if obj is None:
+            return 0
+        if key == "facility":
+            # The entries w's node wrote with that value: w itself, and any
+            # resolution by the same node that kept it (written again).
+            h = self.history(node, cid) or []
+            n = sum(1 for e in h if e["node"] == w.node for op in e["ops"]
+                    if op.get("op") == "set" and
+                    op.get("path") == "intake.facility" and
+                    op.get("value") == tok)
+            return max(1, n - self.rewrites.get((w.node, cid, tok), 0)) \
+                if n else 0
+        if key == "service":
+            return sum(1 for s in obj["services"] if s.get("id") == tok)
+        if key == "note":
+            if obj.get("erased"):
+                return None         # erased: notes are gone everywhere
+            return sum(1 for s in obj["notes"] if s.get("id") == tok)
+        if key == "reason":
+            return sum(1 for r in obj["referrals"] if r.get("reason") == tok)
+        return None
+
+    def legit_refusal(self, w):
+        if w.tainted:
+            return "clock"
+        if w.node != "central" and (w.case, w.node) in self.lg.central_took:
+            return "owner"
+        return None
+
+    def check_write(self, w):
+        cid = w.case
+        owner, oobj = self.owner_of(cid)
+        places = ["central"] + ([owner] if owner and oobj and
+                                oobj["owner"] == owner else [])
+        why = self.legit_refusal(w)
+        results = []
+        for key in ("facility", "service", "note", "reason"):
+            tok = w.tokens.get(key)
+            if tok is None:
+                continue
+            counts = {p: self.count_token(p, cid, w, key, tok)
+                      for p in places}
+            if any(v is None for v in counts.values()):
+                continue
+            results.append((key, tok, counts))
+        if w.kind == "erase":
+            for p in places:
+                c = self.exp[p].get(cid)
+                if c and not c[1]["erased"]:
+                    if why:
+                        results.append(("erase", None, {p: 0}))
+                    else:
+                        self.metrics["lost"] += 1
+                        self.bad("lost", "acknowledged erase %r: case not "
+                                 "erased on %s" % (w, p))
+        if w.kind == "resolve" and "facility" not in w.tokens:
+            for p in places:
+                open_ = [x for x in self.conf[p] if x["id"] ==
+                         w.tokens["conflict"]]
+                if open_ and not why:
+                    self.metrics["lost"] += 1
+                    self.bad("lost", "acknowledged resolution %r: conflict "
+                             "still open on %s" % (w, p))
+        for key, tok, counts in results:
+            vals = list(counts.values())
+            if all(v == 1 for v in vals):
+                continue
+            if any(v > 1 for v in vals):
+                self.metrics["dup"] += 1
+                self.bad("dup", "%s %s of %r: %r" % (key, tok, w, counts))
+            elif all(v == 0 for v in vals) and why:
+                self.metrics["refused_ok"] += 1
+                self.check_nowhere(w, key, tok)
+                return
+            else:
+                self.metrics["lost"] += 1
+                self.bad("lost", "%s %s of acknowledged %r: %r" % (
+                    key, tok, w, counts))
+
+    def check_nowhere(self, w, key, tok):
+        """A refused write: on no node but its origin."""
+        for m in self.cl.all():
+            if m.name == w.node or w.case not in self.exp[m.name]:
+                continue
+            n = self.count_token(m.name, w.case, w, key, tok)
+            if n:
+                self.metrics["refused_applied"] += 1
+                self.bad("refused_applied", "refused %r is on %s" % (w,
+                                                                     m.name))
+
+    def check_ledger(self):
+        cen = self.exp["central"]
+        for w in self.lg.writes:
+            if w.kind == "import":
+                ids = w.tokens["cases"]
+                if w.acked:
+                    self.metrics["acked"] += len(ids)
+                for cid in ids:
+                    rec = self.lg.cases[cid]
+                    there = cid in cen
+                    if w.acked and not rec.probe and not there:
+                        self.metrics["lost"] += 1
+                        self.bad("lost", "case %s of an acknowledged import "
+                                 "on %s is not on central" % (cid, w.node))
+                    elif not w.acked and w.rc < 0 and not rec.probe:
+                        self.metrics["unacked_present" if there else
+                                     "unacked_absent"] += 1
+                    elif not w.acked and w.rc > 0 and there:
+                        self.metrics["rejected_applied"] += 1
+                        self.bad("rejected_applied", "import on %s exited %d"
+                                 " but case %s exists" % (w.node, w.rc, cid))
+                continue
+            if not w.acked:
+                if w.rc > 0:
+                    self.check_rejected(w)
+                continue
+            self.metrics["acked"] += 1
+            if w.kind == "add":
+                rec = self.lg.cases[w.case]
+                if rec.probe or w.tainted:
+                    if w.case in cen:
+                        self.metrics["refused_applied"] += 1
+                        self.bad("refused_applied", "%r is on central" % w)
+                    else:
+                        self.metrics["refused_ok"] += 1
+                    continue
+                if w.case not in cen:
+                    self.metrics["lost"] += 1
+                    self.bad("lost", "acknowledged %r: case not on central"
+                             % w)
+                    continue
+            self.check_write(w)
+
+    def check_rejected(self, w):
+        """A command that exited non-zero wrote nothing."""
+        if w.case is None:
+            return
+        for key in ("facility", "service", "note", "reason"):
+            tok = w.tokens.get(key)
+            if tok is None:
+                continue
+            for m in self.cl.all():
+                if w.case not in self.exp[m.name]:
+                    continue
+                n = self.count_token(m.name, w.case, w, key, tok)
+                if n:
+                    self.metrics["rejected_applied"] += 1
+                    self.bad("rejected_applied", "%r exited %d (%s) but %s "
+                             "is on %s" % (w, w.rc, w.err.strip(), tok,
+                                           m.name))
+                    return
+
+    def check_leaks(self, tmp):
+        """Identifying values in clear: search the distinctive prefixes
+        every such value starts with, then name the value found."""
+        seed = self.lg.seed
+        prefixes = [b"FAKE Chaos", b"FAKE secret", ("CHX%d" % seed).encode(),
+                    ("+84 9%d" % seed).encode()]
+        files = []
+        for m in self.cl.all():
+            for root, _, names in os.walk(m.node.dir):
+                files += [os.path.join(root, n) for n in names]
+        files += [os.path.join(tmp, f) for f in os.listdir(tmp)
+                  if f.endswith(".log")]
+        for path in files:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            for pre in prefixes:
+                i = data.find(pre)
+                if i >= 0:
+                    self.metrics["leaks"] += 1
+                    self.bad("leak", "%s holds %r in clear" % (
+                        path, data[i:i + 40]))
+
+    def run(self, tmp):
+        self.gather()
+        self.check_verify()
+        self.check_replicas()
+        self.check_conflicts()
+        self.check_accounting()
+        self.check_ledger()
+        self.check_leaks(tmp)
+        self.metrics["diverged"] = len(self.diverged)
+        return self.metrics, self.problems, self.kinds

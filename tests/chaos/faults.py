@@ -1,0 +1,425 @@
+"""Faults on a schedule drawn from the round's seed.
+
+Every kind is scheduled at least once per round (at a random moment of the
+fault window), plus extra faults drawn at random.  Each fault's target and
+parameters are drawn when the schedule is made, so the schedule is a pure
+function of the seed; what the processes are doing at that moment is not
+(real processes, real time), which is why a failing round is replayed by
+running the same seed again, and repeated until it fails again.
+"""
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+
+from cluster import write_conf
+
+KINDS = [
+    "kill_central",          # SIGKILL central's serve, restart it
+    "kill_province",         # SIGKILL a province's serve (or its cron sync)
+    "kill_sync",             # SIGKILL a running `sync` at a random moment
+    "kill_import",           # SIGKILL a running `import` (mid-commit)
+    "pause",                 # SIGSTOP ... SIGCONT a serve
+    "cut",                   # cut links at random byte offsets
+    "corrupt",               # flip a byte in flight
+    "slow",                  # delay and throttle a link
+    "disk_full",             # fill a province's tmpfs, free it later
+    "clock_ahead",           # a province's clock hours ahead
+    "clock_behind",          # a province's clock hours behind
+    "central_handshake",     # central restarted while a province is in
+                             # the middle of the CURVE handshake
+]
+EXTRA_WEIGHTS = {"kill_central": 3, "kill_province": 4, "kill_sync": 5,
+                 "kill_import": 3, "pause": 4, "cut": 5, "corrupt": 4,
+                 "slow": 4, "disk_full": 3, "clock_ahead": 0,
+                 "clock_behind": 1, "central_handshake": 1}
+HOUR = 3600 * 1000
+
+
+class Event:
+    def __init__(self, at, kind, params):
+        self.at = at
+        self.kind = kind
+        self.p = params
+
+    def __repr__(self):
+        return "%6.2fs %-17s %s" % (self.at, self.kind, " ".join(
+            "%s=%s" % (k, v) for k, v in sorted(self.p.items())))
+
+
+def make_schedule(seed, seconds, provinces, density=0.6):
+    """The round's faults: [Event], sorted by time."""
+    rng = random.Random("%s/faults" % seed)
+    window = max(2.0, seconds * 0.85)
+    kinds = list(KINDS)
+    extra = int(seconds * density)
+    pool = [k for k in KINDS if EXTRA_WEIGHTS[k] > 0]
+    kinds += rng.choices(pool, [EXTRA_WEIGHTS[k] for k in pool], k=extra)
+    events = []
+    for k in kinds:
+        at = rng.uniform(0.3, window)
+        p = {"target": rng.choice(provinces),
+             "dur": round(rng.uniform(0.5, min(4.0, max(1.0, seconds / 4))),
+                          2),
+             "seed": rng.getrandbits(32)}
+        if k == "kill_central":
+            p["down"] = round(rng.uniform(0.0, 1.5), 2)
+        elif k == "kill_province":
+            p["down"] = round(rng.uniform(0.0, 1.5), 2)
+            p["after"] = round(rng.uniform(0.02, 1.0), 2)
+        elif k == "kill_sync":
+            p["after"] = round(rng.uniform(0.005, 0.3), 3)
+        elif k == "kill_import":
+            # Imports commit every 1000 lines, at about 0.4 ms a line
+            # here: kill somewhere inside the run, often mid-commit.
+            p["lines"] = rng.randint(600, 2800)
+            p["after"] = round(rng.uniform(0.03, 0.95) * p["lines"] *
+                               0.0004, 3)
+        elif k == "pause":
+            p["who"] = rng.choice(["central", "province", "province"])
+        elif k == "cut":
+            lo = rng.randint(0, 1500)
+            p["range"] = (lo, lo + rng.randint(50, 6000))
+        elif k == "corrupt":
+            lo = rng.randint(0, 1500)
+            p["range"] = (lo, lo + rng.randint(50, 6000))
+        elif k == "slow":
+            p["rate"] = rng.choice([2000, 8000, 30000, 100000])
+            p["delay"] = round(rng.uniform(0.02, 0.4), 3)
+        elif k in ("clock_ahead", "clock_behind"):
+            p["hours"] = rng.randint(2, 8)
+        elif k == "central_handshake":
+            p["delay"] = round(rng.uniform(0.15, 0.35), 2)
+            p["kill_at"] = round(rng.uniform(0.0, 0.6), 2)
+            p["down"] = round(rng.uniform(0.1, 1.0), 2)
+        events.append(Event(round(at, 2), k, p))
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+class Injector:
+    """Runs a schedule against a cluster; counts what it injected."""
+
+    def __init__(self, cluster, workload, ledger, events, tmp, log=print):
+        self.cl = cluster
+        self.wl = workload
+        self.lg = ledger
+        self.events = events
+        self.tmp = tmp
+        self.log = log
+        self.counts = {}
+        self.notes = []         # things worth reporting (not failures)
+        self.errors = []        # failures of the node under a fault
+        self.handlers = []
+        self._stop = threading.Event()
+        self.thread = None
+        self.lock = threading.Lock()
+        self.t0 = None
+
+    def count(self, kind, n=1):
+        with self.lock:
+            self.counts[kind] = self.counts.get(kind, 0) + n
+
+    def note(self, msg):
+        with self.lock:
+            self.notes.append(msg)
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        for ev in self.events:
+            while not self._stop.is_set():
+                left = self.t0 + ev.at - time.monotonic()
+                if left <= 0:
+                    break
+                self._stop.wait(min(left, 0.2))
+            if self._stop.is_set():
+                return
+            t = threading.Thread(target=self._fire, args=(ev,), daemon=True)
+            t.start()
+            self.handlers.append(t)
+
+    def _fire(self, ev):
+        try:
+            getattr(self, "f_" + ev.kind)(ev, random.Random(ev.p["seed"]))
+        except Exception as e:
+            import traceback
+            self.errors.append("fault %r: %s: %s\n%s" % (
+                ev, type(e).__name__, e, traceback.format_exc()))
+
+    def stop(self):
+        """No new faults; waits for the running ones to undo themselves."""
+        self._stop.set()
+        if self.thread:
+            self.thread.join(30)
+        for t in self.handlers:
+            t.join(120)
+
+    # -- helpers -------------------------------------------------------------
+    def m(self, ev):
+        return self.cl.members[ev.p["target"]]
+
+    def popen(self, m, *args, **kw):
+        return m.node.popen(*args, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, **kw)
+
+    @staticmethod
+    def kill_proc(p):
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGCONT)
+                p.send_signal(signal.SIGKILL)
+            except OSError:
+                pass
+        return p.wait()
+
+    def restart_serve(self, m):
+        if m.role == "central" or m.mode == "serve":
+            with m.lock:
+                was = m.want_running
+                m.stop()
+                if was or m.role == "central":
+                    m.start()
+
+    # -- the faults ----------------------------------------------------------
+    def f_kill_central(self, ev, rng):
+        c = self.cl.central
+        with c.lock:
+            c.kill()
+            self.count("kill_central")
+            time.sleep(ev.p["down"])
+            c.start()
+
+    def f_kill_province(self, ev, rng):
+        m = self.m(ev)
+        if m.mode == "serve":
+            with m.lock:
+                if not m.running():
+                    return
+                m.kill()
+                self.count("kill_province")
+                time.sleep(ev.p["down"])
+                m.start()
+        else:
+            # A cron province: kill its nightly sync in the middle.
+            p = self.popen(m, "sync", "--timeout", "20")
+            time.sleep(ev.p["after"])
+            if p.poll() is None:
+                self.count("kill_province")
+            self.kill_proc(p)
+
+    def f_kill_sync(self, ev, rng):
+        m = self.m(ev)
+        p = self.popen(m, "sync", "--timeout", "20")
+        time.sleep(ev.p["after"])
+        if p.poll() is None:
+            self.count("kill_sync")
+        else:
+            self.note("kill_sync: sync on %s ended (rc %s) before the kill"
+                      % (m.name, p.returncode))
+        self.kill_proc(p)
+
+    def f_kill_import(self, ev, rng):
+        m = self.m(ev)
+        m.enter()
+        try:
+            tainted = m.tainted
+            recs, data = self.wl.import_lines(rng, m, ev.p["lines"],
+                                              probe=tainted, hot=False)
+            path = os.path.join(self.tmp, "import-%d.jsonl" % ev.p["seed"])
+            with open(path, "w") as f:
+                f.write(data)
+            t0 = time.time()
+            p = m.node.popen("import", path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+            time.sleep(ev.p["after"])
+            killed = p.poll() is None
+            if killed:
+                self.count("kill_import")
+            self.kill_proc(p)
+            out, err = p.communicate()
+            rc = p.returncode
+        finally:
+            m.leave()
+        from workload import Write
+        import harness
+        w = Write("import", m.name, None, {"cases": [r.id for r in recs]},
+                  harness.Result(rc, out or "", err or ""), t0, time.time(),
+                  tainted)
+        self.lg.record(w)
+        for r in recs:
+            r.created = True if rc == 0 else (None if rc < 0 else False)
+        if not killed:
+            self.note("kill_import: import on %s ended (rc %s) before the "
+                      "kill" % (m.name, rc))
+        os.unlink(path)
+
+    def f_pause(self, ev, rng):
+        if ev.p["who"] == "central":
+            m = self.cl.central
+        else:
+            m = self.m(ev)
+            if m.mode != "serve":
+                serving = [x for x in self.cl.provinces if x.mode == "serve"]
+                m = rng.choice(serving) if serving else self.cl.central
+        p = m.pause()
+        if p is None:
+            return
+        self.count("pause")
+        time.sleep(ev.p["dur"])
+        m.resume(p)
+
+    def f_cut(self, ev, rng):
+        px = self.m(ev).proxy
+        before = px.cuts
+        px.cut_after = tuple(ev.p["range"])
+        px.cut_now()
+        time.sleep(ev.p["dur"])
+        px.cut_after = None
+        self.count("cut")
+        self.count("cut:connections", px.cuts - before)
+
+    def f_corrupt(self, ev, rng):
+        px = self.m(ev).proxy
+        before = px.flips
+        px.flip_at = tuple(ev.p["range"])
+        px.cut_now()
+        time.sleep(ev.p["dur"])
+        px.flip_at = None
+        self.count("corrupt")
+        self.count("corrupt:bytes", px.flips - before)
+
+    def f_slow(self, ev, rng):
+        px = self.m(ev).proxy
+        px.rate = ev.p["rate"]
+        px.delay = ev.p["delay"]
+        self.count("slow")
+        time.sleep(ev.p["dur"] * 2)
+        px.rate = None
+        px.delay = None
+
+    def f_disk_full(self, ev, rng):
+        m = self.m(ev)
+        if m.fs is None:
+            self.note("disk_full: no tmpfs (mount not permitted)")
+            return
+        if not m.fill_disk():
+            return
+        self.count("disk_full")
+        # Writes while the disk is full must fail cleanly or succeed.
+        r = m.node.cli("case", "list", "--json", timeout=30)
+        if r.rc != 0:
+            self.note("disk_full: case list on %s failed: %s" % (
+                m.name, r.err.strip()))
+        time.sleep(ev.p["dur"])
+        m.free_disk()
+
+    def f_clock_ahead(self, ev, rng):
+        m = self.m(ev)
+        # From now on this province's stamps run hours ahead: even after
+        # its clock is put right, its HLC never goes back, so central
+        # refuses its writes for the rest of the round.  Stop the workload
+        # writing to it (but for probe cases) before the clock moves.
+        m.tainted = True
+        m.drain()
+        write_conf(m.node, "test_clock_offset_ms", str(ev.p["hours"] * HOUR))
+        m.offset_ms = ev.p["hours"] * HOUR
+        self.restart_serve(m)
+        self.count("clock_ahead")
+        # Probe writes: must be refused by central, never applied.
+        self.wl.op_add(rng, probe=True, member=m)
+        time.sleep(ev.p["dur"])
+        self.wl.op_add(rng, probe=True, member=m)
+        write_conf(m.node, "test_clock_offset_ms", "0")
+        m.offset_ms = 0
+        self.restart_serve(m)
+
+    def f_clock_behind(self, ev, rng):
+        m = self.m(ev)
+        if m.tainted:
+            return
+        write_conf(m.node, "test_clock_offset_ms",
+                   str(-ev.p["hours"] * HOUR))
+        m.offset_ms = -ev.p["hours"] * HOUR
+        self.restart_serve(m)
+        self.count("clock_behind")
+        # Central changes a case this province owns; the province must
+        # apply it (central's stamp is hours ahead of its clock).
+        c = self.wl.pick_case(rng, lambda c: c.owner == m.name)
+        if c is not None:
+            try:
+                self.wl.op_update(rng, case=c, node=self.cl.central)
+            finally:
+                c.lock.release()
+        p = self.popen(m, "sync", "--timeout", "10")
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.kill_proc(p)
+        time.sleep(ev.p["dur"])
+        write_conf(m.node, "test_clock_offset_ms", "0")
+        m.offset_ms = 0
+        self.restart_serve(m)
+
+    def f_central_handshake(self, ev, rng):
+        crons = [x for x in self.cl.provinces if x.mode == "cron"]
+        m = self.m(ev) if self.m(ev).mode == "cron" or not crons else \
+            rng.choice(crons)
+        px = m.proxy
+        c = self.cl.central
+        with c.lock:
+            px.delay = ev.p["delay"]
+            conns = px.conns
+            p = m.node.popen("sync", "--timeout", "40",
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+            end = time.monotonic() + 10
+            while px.conns == conns and time.monotonic() < end and \
+                    p.poll() is None:
+                time.sleep(0.01)
+            time.sleep(ev.p["kill_at"])
+            carried = px.open_bytes()
+            mid = p.poll() is None and carried and max(carried) < 700
+            c.kill()
+            time.sleep(ev.p["down"])
+            px.delay = None
+            c.start()
+        if mid:
+            self.count("central_handshake")
+        else:
+            self.note("central_handshake: restart not mid-handshake "
+                      "(bytes %r)" % (carried,))
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill_proc(p)
+            out, err = p.communicate()
+        if p.returncode != 0:
+            self.note("central_handshake: sync of %s after central's "
+                      "restart exited %s: %s" % (m.name, p.returncode,
+                                                  (err or "").strip()))
+        if p.returncode not in (0, 3):
+            self.errors.append("sync of %s after central restarted "
+                               "mid-handshake: rc %s %s" % (
+                                   m.name, p.returncode, err))
+
+
+def heal(cl, log=print):
+    """Undoes every fault: processes resumed, links clean, disks freed,
+    clocks right, central up."""
+    for m in cl.all():
+        m.resume()
+        if m.proxy:
+            m.proxy.reset()
+            m.proxy.trim()
+        m.free_disk()
+        if m.offset_ms:
+            write_conf(m.node, "test_clock_offset_ms", "0")
+            m.offset_ms = 0
+    if not cl.central.running():
+        cl.central.start()
