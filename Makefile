@@ -61,5 +61,23 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh deploy/demo.sh
 
+# Benchmarks against PostgreSQL logical replication (issue 7); not part of
+# check.  An optimised build, then bench/run.py: BENCH_SCALE=10 for a
+# 1,000,000-case backlog, BENCH_RUNS, BENCH_FANIN, BENCH_PG=0 (see
+# docs/PERFORMANCE.md).  Results: a table, and build/bench.json.
+bench: deps
+	@$(MAKE) --no-print-directory OPT=-O2 all
+	@python3 bench/run.py
+
+# Chaos campaign (issue 8): central and six provinces as real processes,
+# seeded workload and faults, then heal and check; round i uses seed
+# SEED+i.  make chaos [SEED=n] [ROUNDS=n] [SECONDS=n]  (docs/RELIABILITY.md;
+# `make check` runs a short one from tests/it/test_chaos.py).  Needs root
+# for the tmpfs that fills a province's disk.
+chaos: deps
+	@$(MAKE) --no-print-directory all
+	@python3 tests/chaos/campaign.py --seed $(or $(SEED),1) \
+	    --rounds $(or $(ROUNDS),10) --seconds $(or $(SECONDS),20)
+
 clean:
 	rm -rf $(B)

@@ -110,6 +110,20 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_io(pid):
+    """write_bytes (what the process sent to storage, the kernel's count)
+    and wchar from /proc/PID/io; None when it cannot be read."""
+    out = {}
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                out[k.strip()] = int(v)
+    except (OSError, ValueError):
+        return None
+    return out
+
+
 class Sampler:
     """Samples /proc/PID/status of some processes every interval seconds
     and keeps the peaks of RssAnon and RSS (VmHWM is the kernel's own peak

@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,8 +96,18 @@ def set_conf(d, key, value):
 
 
 def copy_dir(src, dst):
-    """cp -a: nodes are copied only while no process has them open."""
+    """cp -a: nodes are copied only while no process has them open.  The
+    copy is then written out (fsync): otherwise the first LMDB commit of
+    the measured run would pay for writing back the whole copied file
+    (fdatasync flushes every dirty page of it, whoever dirtied it)."""
     subprocess.run(["cp", "-a", src, dst], check=True)
+    for root, _, files in os.walk(dst):
+        for f in files:
+            fd = os.open(os.path.join(root, f), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def rm(path):
@@ -344,9 +355,11 @@ class Bench:
             self.sampler.reset("central")
             self.sampler.watch("central", cp.pid)
             cpu0 = bl.proc_cpu(cp.pid)
+            io0 = bl.proc_io(cp.pid) or {}
             h = self.sync(self.path("r", "p"), port)
             r = self.sync_wait(h)
             cpu1 = bl.proc_cpu(cp.pid)
+            io1 = bl.proc_io(cp.pid) or {}
             st = bl.proc_status(cp.pid) or {}
             self.sampler.unwatch("central")
             pk = self.sampler.get("central")
@@ -361,7 +374,9 @@ class Bench:
                                              st.get("RssAnon", 0)),
                 "central_file_peak_kib": max(pk.get("RssFile", 0),
                                              st.get("RssFile", 0)),
-                "bytes_out_per_entry": r["bytes_out"] / max(1, r["sent"])})
+                "bytes_out_per_entry": r["bytes_out"] / max(1, r["sent"]),
+                "central_disk_write_per_entry": disk_per_entry(io0, io1,
+                                                               r["sent"])})
             r.pop("t1", None)
             if r["sent"] != self.n_initial:
                 raise RuntimeError("initial sync sent %d of %d entries" % (
@@ -401,9 +416,11 @@ class Bench:
         self.sampler.reset("central")
         self.sampler.watch("central", cp.pid)
         cpu0 = bl.proc_cpu(cp.pid)
+        io0 = bl.proc_io(cp.pid) or {}
         h = self.sync(self.path("r", "p"), px.port if px else port)
         r = self.sync_wait(h)
         cpu1 = bl.proc_cpu(cp.pid)
+        io1 = bl.proc_io(cp.pid) or {}
         st = bl.proc_status(cp.pid) or {}
         self.sampler.unwatch("central")
         pk = self.sampler.get("central")
@@ -411,6 +428,8 @@ class Bench:
         r.pop("t1", None)
         r.update({"central_cpu_s": cpu1 - cpu0,
                   "central_us_per_entry": (cpu1 - cpu0) * 1e6 / max(1, n),
+                  "central_disk_write_per_entry": disk_per_entry(io0, io1,
+                                                                 n),
                   "central_hwm_kib": st.get("VmHWM", 0),
                   "central_anon_peak_kib": max(pk.get("RssAnon", 0),
                                                st.get("RssAnon", 0))})
@@ -526,12 +545,14 @@ class Bench:
             self.sampler.reset("central")
             self.sampler.watch("central", cp.pid)
             cpu0 = bl.proc_cpu(cp.pid)
+            io0 = bl.proc_io(cp.pid) or {}
             t0 = time.monotonic()
             hs = [self.sync(self.path("r", name), port, name="fan-" + name)
                   for name in self.fan_provs]
             rs = self.wait_all(hs)
             t1 = max(r["t1"] for r in rs)
             cpu1 = bl.proc_cpu(cp.pid)
+            io1 = bl.proc_io(cp.pid) or {}
             st = bl.proc_status(cp.pid) or {}
             self.sampler.unwatch("central")
             pk = self.sampler.get("central")
@@ -545,6 +566,8 @@ class Bench:
                  "fastest_province_s": min(r["wall_s"] for r in rs),
                  "central_cpu_s": cpu1 - cpu0,
                  "central_us_per_entry": (cpu1 - cpu0) * 1e6 / sent,
+                 "central_disk_write_per_entry": disk_per_entry(io0, io1,
+                                                                sent),
                  "central_hwm_kib": st.get("VmHWM", 0),
                  "central_anon_peak_kib": max(pk.get("RssAnon", 0),
                                               st.get("RssAnon", 0)),
@@ -639,6 +662,11 @@ class Bench:
         if not self.a.keep:
             self.reg.dirs.append(self.tmp)
         os.makedirs(self.path("gen"))
+        # Our own copy of the binary: a rebuild of build/casesync while the
+        # bench runs (make check in another terminal) must not mix builds.
+        global BIN
+        shutil.copy2(BIN, self.path("casesync"))
+        BIN = self.path("casesync")
         self.sampler = bl.Sampler()
         log("casesync bench: scale %g (%d cases), %d runs each, fan-in %d, "
             "in %s" % (self.scale, self.n_initial, self.runs, self.fanin,
@@ -727,6 +755,13 @@ def encoded_sizes(pdir, origin, lo, hi):
     return {"n": n, "record_bytes": rec / n, "entry_bytes": ent / n}
 
 
+def disk_per_entry(io0, io1, n):
+    """Bytes central wrote to storage per entry (/proc/PID/io)."""
+    if "write_bytes" not in io0 or "write_bytes" not in io1 or n == 0:
+        return None
+    return (io1["write_bytes"] - io0["write_bytes"]) / n
+
+
 def wire_row(r, n, enc):
     row = {"entries": n, "wire_up": r["wire_up"], "wire_down": r["wire_down"],
            "wire_per_entry": (r["wire_up"] + r["wire_down"]) / n,
@@ -782,6 +817,8 @@ def report(res):
             g(pini, "entries_per_s"), "", 0)
         add("initial: central CPU per entry", ini["central_us_per_entry"],
             None, " us", 1, False)
+        add("initial: central disk writes per entry",
+            ini.get("central_disk_write_per_entry"), None, " B", 0, False)
         add("initial: province peak RSS total (anon)", None, None, "")
         rows[-1][1] = "%.1f (%.1f) MiB" % (ini["rss_peak_kib"] / MIB,
                                            ini["anon_peak_kib"] / MIB)
@@ -836,6 +873,8 @@ def report(res):
                  g(pcu, "apply_s"), " s", 3)
         add("catch-up: central CPU per entry", cu["central_us_per_entry"],
             None, " us", 1, False)
+        add("catch-up: central disk writes per entry",
+            cu.get("central_disk_write_per_entry"), None, " B", 0, False)
         targets.append(("catch-up >= 10x faster than PG's whole catch-up",
                         r1 is not None and r1 <= 0.1,
                         "casesync/PG = %s" % fmt(r1, "", 3)))

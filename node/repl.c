@@ -18,6 +18,7 @@
 #include "../proto/msg.h"
 
 #define CENTRAL_SESSIONS	256
+#define CENTRAL_QUEUE_BATCHES	16	/* in flight to central, all provinces */
 #define SESSION_IDLE_MS		60000
 #define SEND_TIMEOUT_MS		5000
 
@@ -130,8 +131,11 @@ pump_own(struct psess *p)
 		p->send_after = b.recs[b.n - 1].pos;
 		free(m.recs);
 		rec_batch_free(&b);
+		/* No connection took it (a cut link, central gone): restart
+		 * the session, within the sync's own deadline; E_TIMEOUT here
+		 * would end the whole sync early. */
 		if (rc != 0)
-			return E_TIMEOUT;
+			return E_AGAIN;
 		p->ss->messages_out++;
 		p->credit--;
 		p->inflight++;
@@ -429,7 +433,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	if ((rc = net_connect(cfg->central, &no, &p.net, err, errsz)) != 0)
 		return rc;
 	for (;;) {
-		char why[256] = "";
+		char		why[256] = "";
+		uint64_t	moved = ss->sent + ss->received;
 
 		rc = province_session(&p, deadline, progress, quit, why,
 		    sizeof(why));
@@ -438,6 +443,10 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 				snprintf(err, errsz, "%s", why);
 			break;
 		}
+		/* A session that moved entries before it broke (a flaky
+		 * link) is retried promptly; back off only when stuck. */
+		if (ss->sent + ss->received > moved)
+			backoff = 100;
 		/* Restart after a pause, capped, within the deadline. */
 		if (mono_ms() + backoff >= deadline) {
 			rc = E_TIMEOUT;
@@ -596,6 +605,25 @@ send_keys(struct central *c, const uint8_t *id, size_t idlen)
 	return rc;
 }
 
+/*
+ * The credit a new session gets for its batches to central: the whole
+ * window when it syncs alone, less when many provinces sync at once, so
+ * that what they may have in flight together (up to 1 MiB a batch, held in
+ * ZeroMQ's queue until applied) stays near CENTRAL_QUEUE_BATCHES batches
+ * instead of growing with the number of provinces.  Central applies one
+ * batch at a time, so this costs no throughput (docs/PERFORMANCE.md).
+ */
+static uint64_t
+central_window(const struct central *c)
+{
+	uint64_t	n = 0, w;
+
+	for (int i = 0; i < CENTRAL_SESSIONS; i++)
+		n += c->s[i].used != 0;
+	w = n > 0 ? CENTRAL_QUEUE_BATCHES / n : REPL_WINDOW;
+	return w < 1 ? 1 : (w > REPL_WINDOW ? REPL_WINDOW : w);
+}
+
 static void
 central_hello(struct central *c, const uint8_t *id, size_t idlen,
     const char *user, const struct msg *r)
@@ -657,7 +685,7 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	strlcpy_(m.node, c->cfg->node, sizeof(m.node));
 	m.a = have;
 	m.b = last;
-	m.window = REPL_WINDOW;
+	m.window = central_window(c);
 	if (send_msg(c->net, id, idlen, &m, NULL, 0) != 0 ||
 	    send_keys(c, id, idlen) != 0) {
 		sess_drop(s, "cannot send");

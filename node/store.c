@@ -740,8 +740,15 @@ log_append(struct store *st, MDB_txn *t, const struct entry *e,
 	}
 	d.mv_data = sealed.data;
 	d.mv_size = sealed.len;
-	rc = mdb_err(st, mdb_put(t, st->log, &k, &d, MDB_NOOVERWRITE),
-	    "put log");
+	/* An origin's seqs ascend, so a log key is usually past the last one:
+	 * MDB_APPEND then fills pages where an ordinary put splits them in
+	 * half, which halves the log pages a commit writes and the file
+	 * keeps.  Any other key is refused (MDB_KEYEXIST) before anything
+	 * changes, and put the ordinary way. */
+	rc = mdb_put(t, st->log, &k, &d, MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		rc = mdb_put(t, st->log, &k, &d, MDB_NOOVERWRITE);
+	rc = mdb_err(st, rc, "put log");
 	buf_release(&sealed);
 	if (rc != 0)
 		return rc == E_NOTFOUND ? E_STORE : rc;
@@ -853,6 +860,19 @@ creates_for(const struct entry *e, const char *node)
 		    strcmp(e->ops[i].to, node) == 0)
 			return 1;
 	return 0;
+}
+
+/* Does e only erase?  An erase is a tombstone whose stamp wins nothing
+ * (merge.h), so the skew bound has nothing to protect there, while
+ * refusing it would keep a person's data that its origin has already
+ * redacted for good (docs/RELIABILITY.md, bug 3). */
+static int
+erase_only(const struct entry *e)
+{
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].type != OP_ERASE)
+			return 0;
+	return e->nops > 0;
 }
 
 static int
@@ -1287,15 +1307,10 @@ store_write_local(struct store *st, struct entry *es, size_t n, char *err,
 int
 store_case_get(struct store *st, const char *id, struct case_state *s)
 {
-	MDB_txn	*t;
-	int	 rc;
+	int rc = store_case_get_sealed(st, id, s);
 
-	if (strlen(id) != ENTRY_CASE_ID_LEN)
-		return E_NOTFOUND;
-	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
-		return rc;
-	rc = case_load(st, t, id, s);
-	mdb_txn_abort(t);
+	if (rc == 0 && (rc = state_crypt(st, s, 0)) != 0)
+		state_release(s);
 	return rc;
 }
 
@@ -1687,7 +1702,21 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 		if (k.mv_size != plen + 9 || memcmp(k.mv_data, peer,
 		    plen) != 0)
 			break;
-		if ((rc = mdb_get(t, st->log, &lk, &rv)) != 0) {
+		rc = mdb_get(t, st->log, &lk, &rv);
+		if (rc == MDB_NOTFOUND &&
+		    (rc = mdb_get(t, st->refused, &lk, &rv)) == 0) {
+			/* A refusal notice: the record after its reason. */
+			const uint8_t *z = memchr(rv.mv_data, 0, rv.mv_size);
+
+			if (z == NULL) {
+				rc = E_INTEGRITY;
+				break;
+			}
+			rv.mv_size -= (size_t)(z + 1 -
+			    (const uint8_t *)rv.mv_data);
+			rv.mv_data = (void *)(uintptr_t)(z + 1);
+		}
+		if (rc != 0) {
 			rc = E_INTEGRITY;
 			break;
 		}
@@ -1772,7 +1801,108 @@ refuse(struct store *st, MDB_txn *t, const struct entry *e, const char *why,
 		    "put refused");
 	}
 	buf_release(&b);
+	/* Central tells the origin, in the same transaction: its feed never
+	 * carries the origin's own entries otherwise, so the entry coming
+	 * back is the notice (see unrecord_own; docs/RELIABILITY.md). */
+	if (rc == 0 && is_central(st))
+		rc = feed_push(st, t, e->origin, rk, k.mv_size);
 	return rc;
+}
+
+/*
+ * Province: central refused our entry e (it came back in our feed).  Moves
+ * it from the log to the refused table, for audit, and refolds its case:
+ * this node's copy then holds what central holds.  Left in the log, the
+ * entry would stay in our fold for ever, and our copy would differ from
+ * central's once the case is ours again (a referral back, or a refusal
+ * for a clock running ahead).
+ */
+static int
+unrecord_own(struct store *st, MDB_txn *t, const struct entry *e)
+{
+	static const char	 why[] = "refused by central";
+	uint8_t			 lk[LOGKEY_MAX], ck[CASEKEY_MAX];
+	struct case_state	 s;
+	struct buf		 b;
+	MDB_val			 k, d;
+	size_t			 lklen;
+	int			 rc;
+
+	k.mv_data = lk;
+	k.mv_size = lklen = seqkey(lk, e->origin, e->seq);
+	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND)
+		return 0;		/* already taken out */
+	if (rc != 0)
+		return mdb_err(st, rc, "get log");
+	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
+	memcpy(ck + ENTRY_CASE_ID_LEN, lk, lklen);
+	k.mv_data = ck;
+	k.mv_size = ENTRY_CASE_ID_LEN + lklen;
+	if ((rc = mdb_get(t, st->caselog, &k, &d)) != 0) {
+		log_warnx("refusal notice for %s/%llu does not match our log",
+		    e->origin, (unsigned long long)e->seq);
+		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "caselog");
+	}
+	if ((rc = mdb_del(t, st->caselog, &k, NULL)) != 0)
+		return mdb_err(st, rc, "del caselog");
+	k.mv_data = lk;
+	k.mv_size = lklen;
+	if ((rc = mdb_get(t, st->log, &k, &d)) != 0)
+		return mdb_err(st, rc, "get log");
+	/* The sealed record moves as it is: same key, same data key. */
+	buf_init(&b, sizeof(why) + d.mv_size);
+	buf_append(&b, why, sizeof(why));
+	buf_append(&b, d.mv_data, d.mv_size);
+	d.mv_data = b.data;
+	d.mv_size = b.len;
+	rc = mdb_err(st, mdb_put(t, st->refused, &k, &d, 0), "put refused");
+	buf_release(&b);
+	if (rc == 0)
+		rc = mdb_err(st, mdb_del(t, st->log, &k, NULL), "del log");
+	if (rc != 0)
+		return rc;
+	log_warnx("entry %s/%llu (case %s) was refused by central: taken out "
+	    "of this node's copy", e->origin, (unsigned long long)e->seq,
+	    e->case_id);
+	rc = fold_case(st, t, e->case_id, &s);
+	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
+		MDB_val cid = { ENTRY_CASE_ID_LEN, (void *)(uintptr_t)e->case_id };
+
+		if (rc == 0)
+			state_release(&s);
+		rc = mdb_del(t, st->cases, &cid, NULL);
+		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
+	}
+	if (rc != 0)
+		return rc;
+	rc = case_save(st, t, &s);
+	state_release(&s);
+	return rc;
+}
+
+/* Has e's origin an entry of e's case in the log, accepted while it owned
+ * the case? */
+static int
+wrote_case(struct store *st, MDB_txn *t, const struct entry *e)
+{
+	uint8_t		 ck[CASEKEY_MAX];
+	size_t		 olen = strlen(e->origin), plen;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 hit = 0;
+
+	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
+	memcpy(ck + ENTRY_CASE_ID_LEN, e->origin, olen + 1);
+	plen = ENTRY_CASE_ID_LEN + olen + 1;
+	k.mv_data = ck;
+	k.mv_size = plen;
+	if (mdb_cursor_open(t, st->caselog, &c) != 0)
+		return 0;
+	if (mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) == 0 &&
+	    k.mv_size == plen + 8 && memcmp(k.mv_data, ck, plen) == 0)
+		hit = 1;
+	mdb_cursor_close(c);
+	return hit;
 }
 
 /* Central's authorisation of an entry from a province. */
@@ -1795,7 +1925,12 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 	}
 	if (rc != 0)
 		return rc;
-	if (strcmp(s.owner, e->origin) != 0) {
+	/* An erase from the province the case was referred away from, made
+	 * before it learned of that, still counts: it has already redacted
+	 * its own copy for good, and an erase wins nothing from the owner
+	 * (docs/RELIABILITY.md, bug 4). */
+	if (strcmp(s.owner, e->origin) != 0 &&
+	    !(erase_only(e) && wrote_case(st, t, e))) {
 		snprintf(why, whysz, "%s does not own case %s (owner %s)",
 		    e->origin, e->case_id, s.owner);
 		rc = E_AUTH;
@@ -1953,6 +2088,14 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		}
 		cursor = r->pos;
 		*cursorp = cursor;
+		if (!central && strcmp(e.origin, st->node) == 0) {
+			/* Our own entry in our feed: central refused it. */
+			rc = unrecord_own(st, t, &e);
+			entry_release(&e);
+			if (rc == 0)
+				rc_->stats->duplicates++;
+			return rc;
+		}
 		why[0] = '\0';
 		/* A signature that does not verify under the origin's known key
 		 * is refused like any bad entry: failing the whole batch would
@@ -1965,7 +2108,8 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		 * its feed as central accepted it: refusing an entry there
 		 * drops it for good (the feed cursor moves on) when only the
 		 * province's clock is behind (docs/RELIABILITY.md, bug 1). */
-		else if (central && !hlc_check_skew(e.hlc, w, st->skew_ms))
+		else if (central && !erase_only(&e) &&
+		    !hlc_check_skew(e.hlc, w, st->skew_ms))
 			snprintf(why, sizeof(why), "stamped %llu ms in the "
 			    "future, beyond the %llu ms skew bound",
 			    (unsigned long long)(HLC_MS(e.hlc) - w),
@@ -1992,10 +2136,10 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			entry_release(&e);
 			return 0;
 		}
-		if (central)
-			hlc_update(cl, e.hlc, w);
-		else if (e.hlc > cl->last)
-			cl->last = e.hlc;	/* follow central's stamps */
+		/* Within the skew bound only: an accepted erase may be stamped
+		 * hours ahead (erase_only), and must not drag this node's
+		 * clock, and so its own later entries, along. */
+		hlc_update(cl, e.hlc, w);
 		rc = apply_entry(st, t, &e, block, r, &held);
 		if (rc == 0 && !central) {
 			uint64_t ov;

@@ -180,8 +180,14 @@ class Checker:
                              "wrote" % (m.name, cid))
                     continue
                 if c is None:
-                    if rec.probe and rec.origin == m.name:
-                        continue        # refused at central: right
+                    if rec.probe:
+                        # Central refused it (clock ahead); the refusal
+                        # reached the origin, which must have taken it out.
+                        self.metrics["refused_applied"] += 1
+                        self.bad("refused_applied", "case %s, refused by "
+                                 "central (%s's clock ahead), is still on %s"
+                                 % (cid, rec.origin, m.name))
+                        continue
                     self.diverged.add(cid)
                     self.bad("lost", "case %s is on %s but not on central"
                              % (cid, m.name))
@@ -363,7 +369,8 @@ class Checker:
             if any(v > 1 for v in vals):
                 self.metrics["dup"] += 1
                 self.bad("dup", "%s %s of %r: %r" % (key, tok, w, counts))
-            elif all(v == 0 for v in vals) and why:
+            elif why and counts["central"] == 0:
+                # Refused by central, as it may be: then on no node.
                 self.metrics["refused_ok"] += 1
                 self.check_nowhere(w, key, tok)
                 return
@@ -373,9 +380,10 @@ class Checker:
                     key, tok, w, counts))
 
     def check_nowhere(self, w, key, tok):
-        """A refused write: on no node but its origin."""
+        """A refused write: on no node, not even its origin (which learns
+        of the refusal from central and takes the write out)."""
         for m in self.cl.all():
-            if m.name == w.node or w.case not in self.exp[m.name]:
+            if w.case not in self.exp[m.name]:
                 continue
             n = self.count_token(m.name, w.case, w, key, tok)
             if n:

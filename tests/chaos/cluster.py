@@ -161,6 +161,7 @@ class Member:
         self.tainted = False    # its clock ran ahead: its writes are refused
         self.keep_transferred = True
         self.inflight = 0       # workload commands running on it
+        self.open = True        # may workload commands start?
         self.cv = threading.Condition()
 
     # -- the long-running process (serve) --------------------------------
@@ -221,7 +222,10 @@ class Member:
 
     # -- the workload's commands -----------------------------------------
     def enter(self):
+        """A command starts on this node (waits while the gate is shut)."""
         with self.cv:
+            while not self.open:
+                self.cv.wait(0.1)
             self.inflight += 1
 
     def leave(self):
@@ -229,11 +233,18 @@ class Member:
             self.inflight -= 1
             self.cv.notify_all()
 
-    def drain(self, timeout=60):
+    def shut(self, timeout=60):
+        """No new command starts; waits for the running ones."""
         with self.cv:
+            self.open = False
             end = time.monotonic() + timeout
             while self.inflight > 0 and time.monotonic() < end:
                 self.cv.wait(0.1)
+
+    def reopen(self):
+        with self.cv:
+            self.open = True
+            self.cv.notify_all()
 
     # -- disk -------------------------------------------------------------
     def fill_disk(self):

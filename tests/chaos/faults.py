@@ -80,11 +80,11 @@ def make_schedule(seed, seconds, provinces, density=0.6):
         elif k == "pause":
             p["who"] = rng.choice(["central", "province", "province"])
         elif k == "cut":
-            lo = rng.randint(0, 1500)
-            p["range"] = (lo, lo + rng.randint(50, 6000))
+            lo = rng.randint(0, 800)
+            p["range"] = (lo, lo + rng.randint(20, 3000))
         elif k == "corrupt":
-            lo = rng.randint(0, 1500)
-            p["range"] = (lo, lo + rng.randint(50, 6000))
+            lo = rng.randint(0, 600)
+            p["range"] = (lo, lo + rng.randint(50, 2500))
         elif k == "slow":
             p["rate"] = rng.choice([2000, 8000, 30000, 100000])
             p["delay"] = round(rng.uniform(0.02, 0.4), 3)
@@ -215,14 +215,29 @@ class Injector:
 
     def f_kill_sync(self, ev, rng):
         m = self.m(ev)
-        p = self.popen(m, "sync", "--timeout", "20")
+        # A slower link for the moment, so that the kill lands inside the
+        # session (a sync with little to do takes a few milliseconds).
+        px = m.proxy
+        slow = px.delay is None
+        if slow:
+            px.delay = 0.03
+        p = m.node.popen("sync", "--timeout", "20", stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
         time.sleep(ev.p["after"])
         if p.poll() is None:
             self.count("kill_sync")
-        else:
-            self.note("kill_sync: sync on %s ended (rc %s) before the kill"
-                      % (m.name, p.returncode))
         self.kill_proc(p)
+        if slow:
+            px.delay = None
+        err = p.stderr.read()
+        p.stderr.close()
+        if p.returncode >= 0:
+            self.note("kill_sync: sync on %s ended (rc %s) before the kill%s"
+                      % (m.name, p.returncode, (": " + err.strip()) if
+                         p.returncode else ""))
+        if p.returncode not in (0, 2, 3, -9):
+            self.errors.append("sync on %s exited %s: %s" % (
+                m.name, p.returncode, err.strip()))
 
     def f_kill_import(self, ev, rng):
         m = self.m(ev)
@@ -311,10 +326,25 @@ class Injector:
         if not m.fill_disk():
             return
         self.count("disk_full")
-        # Writes while the disk is full must fail cleanly or succeed.
+        # Small writes reuse pages LMDB freed inside its file; an import
+        # must grow the file, so it fails: cleanly, nothing written (the
+        # checker verifies that), and reads still work.
+        recs, data = self.wl.import_lines(rng, m, rng.randint(150, 400),
+                                          probe=m.tainted, hot=False)
+        w = self.wl.run_on(m, "import", None,
+                           {"cases": [x.id for x in recs]},
+                           ("import", "-"), stdin=data)
+        for x in recs:
+            x.probe = w.tainted
+            x.created = True if w.acked else (None if w.rc < 0 else False)
+        if w.rc == 2 and "full" in w.err:
+            self.count("disk_full:rejected_writes")
+        elif w.rc != 0:
+            self.note("disk_full: import on %s: rc %s %s" % (
+                m.name, w.rc, w.err.strip()))
         r = m.node.cli("case", "list", "--json", timeout=30)
         if r.rc != 0:
-            self.note("disk_full: case list on %s failed: %s" % (
+            self.errors.append("disk_full: case list on %s failed: %s" % (
                 m.name, r.err.strip()))
         time.sleep(ev.p["dur"])
         m.free_disk()
@@ -323,16 +353,34 @@ class Injector:
         m = self.m(ev)
         # From now on this province's stamps run hours ahead: even after
         # its clock is put right, its HLC never goes back, so central
-        # refuses its writes for the rest of the round.  Stop the workload
-        # writing to it (but for probe cases) before the clock moves.
-        m.tainted = True
-        m.drain()
-        write_conf(m.node, "test_clock_offset_ms", str(ev.p["hours"] * HOUR))
-        m.offset_ms = ev.p["hours"] * HOUR
+        # refuses its writes for the rest of the round.  No command may be
+        # running on it while the clock moves, so that the ledger knows
+        # which writes were stamped ahead.
+        m.shut()
+        try:
+            write_conf(m.node, "test_clock_offset_ms",
+                       str(ev.p["hours"] * HOUR))
+            m.offset_ms = ev.p["hours"] * HOUR
+            m.tainted = True
+        finally:
+            m.reopen()
         self.restart_serve(m)
         self.count("clock_ahead")
-        # Probe writes: must be refused by central, never applied.
+        # Writes stamped hours ahead: a new case, a change and an erase of
+        # cases it owns.  Central must refuse the first two (and the
+        # province then take them out of its copy); the erase it accepts.
         self.wl.op_add(rng, probe=True, member=m)
+        for what in ("update", "erase"):
+            c = self.wl.pick_case(rng, lambda c: c.owner == m.name)
+            if c is None:
+                continue
+            try:
+                if what == "update":
+                    self.wl.op_update(rng, case=c, node=m)
+                else:
+                    self.wl.op_erase(rng, case=c, node=m)
+            finally:
+                c.lock.release()
         time.sleep(ev.p["dur"])
         self.wl.op_add(rng, probe=True, member=m)
         write_conf(m.node, "test_clock_offset_ms", "0")

@@ -126,7 +126,8 @@ class Workload:
 
     WEIGHTS = [("add", 12), ("update", 34), ("concurrent", 9),
                ("transfer", 8), ("erase", 2), ("resolve", 9),
-               ("import", 2), ("probe", 4), ("read", 4)]
+               ("import", 2), ("probe", 4), ("read", 4),
+               ("referral_race", 3)]
 
     def __init__(self, cluster, ledger, seed, workers=3, pace=(0.03, 0.2),
                  log=print):
@@ -142,18 +143,18 @@ class Workload:
         self.ops = {}
 
     # -- helpers -------------------------------------------------------------
-    def provinces(self, rng, tainted=False):
-        ps = [m for m in self.cl.provinces if m.tainted == tainted]
-        return ps
+    def provinces(self, rng, tainted=None):
+        return [m for m in self.cl.provinces
+                if tainted is None or m.tainted == tainted]
 
-    def run_on(self, m, kind, cid, tokens, args, stdin=None, allow_tainted=
-               False):
-        """Runs a writing command on member m and records it."""
+    def run_on(self, m, kind, cid, tokens, args, stdin=None):
+        """Runs a writing command on member m and records it.  A write
+        on a province whose clock ran ahead is marked: central must
+        refuse it, and then every node, its origin too, must be without
+        it."""
         m.enter()
         try:
             tainted = m.tainted
-            if tainted and not allow_tainted:
-                return None
             t0 = time.time()
             res = cli(m, *args, stdin=stdin)
             w = Write(kind, m.name, cid, tokens, res, t0, time.time(),
@@ -197,7 +198,8 @@ class Workload:
 
     # -- operations ----------------------------------------------------------
     def op_add(self, rng, probe=False, member=None):
-        ps = [member] if member else self.provinces(rng, tainted=probe)
+        ps = [member] if member else self.provinces(
+            rng, tainted=True if probe else None)
         if not ps:
             return
         m = rng.choice(ps)
@@ -207,8 +209,7 @@ class Workload:
         self.lg.add_case(rec)
         body = self.new_case_body(rng, cid, ftok)
         w = self.run_on(m, "add", cid, {"facility": ftok},
-                        ("case", "add", "-"), stdin=json.dumps(body),
-                        allow_tainted=probe)
+                        ("case", "add", "-"), stdin=json.dumps(body))
         if w is None:
             rec.created = False
             return
@@ -265,8 +266,6 @@ class Workload:
             return
         try:
             owner = self.cl.members[c.owner]
-            if owner.tainted:
-                return
             if rng.random() < 0.8:
                 ta, tb = self.lg.tok("F"), self.lg.tok("F")
                 ba = {"intake": {"facility": ta}, "_tokens": {"facility": ta}}
@@ -297,7 +296,7 @@ class Workload:
             node = (self.cl.central if rng.random() < 0.5 else
                     self.cl.members[c.owner])
             targets = [m.name for m in self.cl.provinces
-                       if not m.tainted and m.name != c.owner]
+                       if m.name != c.owner]
             if not targets:
                 return
             to = rng.choice(targets)
@@ -319,23 +318,76 @@ class Workload:
         finally:
             c.lock.release()
 
-    def op_erase(self, rng):
-        c = self.pick_case(rng)
+    def op_erase(self, rng, case=None, node=None):
+        c = case or self.pick_case(rng)
         if c is None:
             return
         try:
-            node = (self.cl.central if rng.random() < 0.5 else
-                    self.cl.members[c.owner])
+            if node is None:
+                node = (self.cl.central if rng.random() < 0.5 else
+                        self.cl.members[c.owner])
             w = self.run_on(node, "erase", c.id, {}, ("case", "erase", c.id))
             if w is not None and w.acked:
                 c.erased = True
         finally:
+            if case is None:
+                c.lock.release()
+
+    def op_referral_race(self, rng):
+        """Central refers a case away while its owner, not yet told,
+        changes or erases it (central may refuse that); a moment later
+        central refers the case back."""
+        c = self.pick_case(rng, lambda c: c.owner != "central")
+        if c is None:
+            return
+        try:
+            a = self.cl.members[c.owner]
+            others = [m.name for m in self.cl.provinces if m is not a]
+            to = rng.choice(others)
+            reason = self.lg.tok("R")
+            w = self.run_on(self.cl.central, "transfer", c.id,
+                            {"reason": reason, "to": to},
+                            ("case", "transfer", c.id, "--to", to,
+                             "--reason", reason))
+            if w is None or not w.acked:
+                return
+            parts = w.out.split()
+            frm = parts[parts.index("from") + 1] if "from" in parts \
+                else None
+            w.tokens["from"] = frm
+            if frm:
+                with self.lg.lock:
+                    self.lg.central_took.add((c.id, frm))
+            c.owner = to
+            if rng.random() < 0.3:
+                self.op_erase(rng, case=c, node=a)
+            else:
+                tok = self.lg.tok("F")
+                self.op_update(rng, case=c, node=a, body={
+                    "intake": {"facility": tok},
+                    "_tokens": {"facility": tok}}, kind="update")
+            # The old owner syncs: central refuses (or, for an erase,
+            # accepts) its late write, and tells it; then the case
+            # comes back to it.
+            try:
+                a.node.sync(8)
+            except Exception:
+                pass
+            time.sleep(rng.uniform(0.2, 2.0))
+            reason = self.lg.tok("R")
+            w = self.run_on(self.cl.central, "transfer", c.id,
+                            {"reason": reason, "to": a.name, "from": to},
+                            ("case", "transfer", c.id, "--to", a.name,
+                             "--reason", reason))
+            if w is not None and w.acked:
+                with self.lg.lock:
+                    self.lg.central_took.add((c.id, to))
+                c.owner = a.name
+        finally:
             c.lock.release()
 
     def op_resolve(self, rng):
-        cands = [self.cl.central] + [m for m in self.cl.provinces
-                                     if not m.tainted]
-        node = rng.choice(cands)
+        node = rng.choice(self.cl.all())
         r = cli(node, "conflicts", "--json")
         if r.rc != 0:
             return

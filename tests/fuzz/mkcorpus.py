@@ -152,7 +152,7 @@ def schema_corpus():
     write("schema", "full_case_pretty", json.dumps(FULL_CASE, indent=2))
     write("schema", "status_only", '{"status":"closed"}')
     write("schema", "update", '{"person":{"phone":null,"sex":"male"},'
-          '"trafficking":{"purposes":[]}}')
+          '"trafficking":{"purposes":null}}')
     export = dict(FULL_CASE, owner="lao-cai", erased=False, conflicts=0,
                   referrals=[{"id": "r1", "from": "lao-cai",
                               "to": "ha-noi", "on": "2024-04-01",
@@ -161,7 +161,7 @@ def schema_corpus():
     write("schema", "owner_refused", '{"owner":"ha-noi"}')
     write("schema", "unicode_escape", '{"person":{"full_name":'
           '"FAKE \\u00e9\\ud83d\\ude00"}}')
-    write("schema", "big_numbers", '{"person":{"birth_year":1e3},'
+    write("schema", "big_numbers", '{"person":{"birth_year":1.999e3},'
           '"services":[{"type":"loan","on":"2024-01-01",'
           '"amount_vnd":999999999999999}]}')
 

@@ -241,6 +241,7 @@ class Proxy:
         self.flips = 0
         self.conns = 0
         self.paused = False
+        self._live = []             # states of the open connections
         self._stop = False
         self._lock = threading.Lock()
         self.lsock = socket.socket()
@@ -282,6 +283,9 @@ class Proxy:
             if self.keep_sessions:
                 with self._lock:
                     self.sessions.append(state)
+            with self._lock:
+                self._live = [x for x in self._live if not x["dead"]]
+                self._live.append(state)
             for a, b, d in ((c, s, "c2s"), (s, c, "s2c")):
                 threading.Thread(target=self._pump, args=(a, b, state, c, d),
                                  daemon=True).start()
@@ -331,6 +335,16 @@ class Proxy:
             except OSError:
                 pass
             sock.close()
+
+    def drop(self):
+        """Cuts every open connection now (new ones are still accepted
+        unless paused is set)."""
+        with self._lock:
+            for st in self._live:
+                if not st["dead"]:
+                    st["dead"] = True
+                    self.cuts += 1
+            self._live = []
 
     def stop(self):
         self._stop = True

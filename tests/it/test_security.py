@@ -2,17 +2,22 @@
 processes on 127.0.0.1, real LMDB files, real sockets.
 
 - Keys: an unknown key and a revoked key cannot sync (exit 2, a clear
-  message) while an enrolled province syncs during and after their tries.
+  message) while an enrolled province syncs during and after their tries;
+  a server without central's key (an impostor) gets nothing.
 - The link: a capture of a sync holds no case value in clear; a byte
-  altered in flight is refused and nothing of it is applied; a recorded
-  session replayed to central applies nothing; garbage, truncated and huge
-  frames leave central up and serving.
+  altered in flight, either way, is refused and nothing of it is applied;
+  a recorded session replayed to central applies nothing; garbage,
+  truncated and huge frames leave central up and serving.
 - Data at rest: a copied data.mdb holds no identifying value.
 - Ownership: a change to a case the province no longer owns is refused and
   logged, the rest of its batch applies.
 - Provenance: `case history` shows author, origin and a verified signature
   on central (relayed entries) and on a province (central's entries);
-  `verify` detects log records swapped between keys.
+  `verify` detects log records swapped between keys; a relayed entry whose
+  own signature does not verify is refused, not a reason to stop syncing.
+
+When the lmdb-utils tools (mdb_dump, mdb_load) are missing, the swap test
+says "skip:" and passes.
 """
 import json
 import os
@@ -24,7 +29,7 @@ import subprocess
 import threading
 import time
 
-from harness import check, ok, run, sample_case, skip
+from harness import check, ok, run, sample_case, skip, wait_for
 
 # Distinctive values, so that a byte search cannot match by accident.
 NAME = "FAKE Zyxwvut Qonkerbelle"
@@ -117,6 +122,7 @@ def test_unknown_and_revoked_keys_refused(env):
                for n in (unk, rev)]
     for t in threads:
         t.start()
+    wait_for(lambda: all(tries.values()), what="refused syncs to start")
     for i in range(4):
         good.add(sample_case(10 + i))
         s = good.sync(30)
@@ -202,31 +208,49 @@ def test_altered_message_refused(env):
     c = env.central().start()
     px = env.proxy(c, seed=11)
     p = env.province("lao-cai", c, endpoint=px.endpoint)
-    for i in range(60):
-        p.add(secret_case(i))
+    ids = [p.add(secret_case(i)) for i in range(60)]
     # Every connection gets one byte flipped inside the province's first
     # batch (the handshake and HELLO take about 1 KB): it never applies.
     px.flip_dir = "c2s"
     px.flip_at = (3000, 12000)
-    for _ in range(3):
-        r = p.sync(4)
+    for _ in range(2):
+        r = p.sync(3)
         check(r.rc == 3, "a sync over a corrupting link: %r" % r)
-    check(px.flips >= 3, "flips: %d" % px.flips)
+    check(px.flips >= 2, "flips: %d" % px.flips)
     check(alive(c), "central died")
     check(entries(c) == 0 and c.status()["vector"] == {},
           "something of an altered batch was applied: %r" % c.status())
-    # Anywhere, either way: whatever got through is intact.
-    px.flip_dir = None
-    px.flip_at = (0, 60000)
-    for _ in range(4):
-        r = p.sync(4)
-        check(r.rc in (0, 3), repr(r))
-        ok(c.verify(), "verify central")
-        for cid in c.ids():
-            check(c.get(cid) == p.get(cid), "case %s differs" % cid)
     px.flip_at = None
     ok(p.sync(), "clean sync")
     check(entries(c) == 60, c.status())
+
+    # The other way: central's batch (20 changes with long notes) is
+    # altered on every connection; the province applies none of it.
+    for cid in ids[:20]:
+        c.update(cid, {"notes": [{"text": "FAKE central note " * 80}]})
+    before = {cid: p.get(cid) for cid in ids[:20]}
+    flips = px.flips
+    px.flip_dir = "s2c"
+    px.flip_at = (3000, 20000)
+    for _ in range(2):
+        r = p.sync(3)
+        check(r.rc == 3, "a sync over a corrupting link: %r" % r)
+    check(px.flips >= flips + 2, "flips: %d" % px.flips)
+    check("central" not in p.status()["vector"], p.status())
+    for cid in ids[:20]:
+        check(p.get(cid) == before[cid], "case %s changed" % cid)
+
+    # Anywhere, either way: whatever got through is intact.
+    px.flip_dir = None
+    px.flip_at = (0, 60000)
+    for _ in range(2):
+        r = p.sync(3)
+        check(r.rc in (0, 3), repr(r))
+        ok(c.verify(), "verify central")
+        ok(p.verify(), "verify province")
+    px.flip_at = None
+    ok(p.sync(), "clean sync")
+    check(p.status()["vector"].get("central") == 20, p.status())
     for cid in p.ids():
         check(c.get(cid) == p.get(cid), "case %s differs" % cid)
     ok(c.verify(), "verify central")

@@ -305,9 +305,9 @@ def test_link_cut_mid_batch(env):
     ok(c.cli("import", "-", stdin=upd))
     import_cases(p, 4000, start=3000, tag="more")
     rng = random.Random(5)
-    for i in range(200):
-        p.update(rng.choice(ids), {"services": [{"type": "medical",
-                                                 "on": "2026-04-01"}]})
+    svc = "".join(json.dumps({"id": rng.choice(ids), "services": [
+        {"type": "medical", "on": "2026-04-01"}]}) + "\n" for _ in range(200))
+    ok(p.cli("import", "-", stdin=svc), "200 updates")
     # Short syncs over a link that cuts every connection within its first
     # 400 KB, so that most batches (up to 1 MB) never arrive whole.
     px.cut_after = (200, 400000)
@@ -343,6 +343,35 @@ def test_link_cut_mid_batch(env):
     cen = len(ids[::10])
     check_counts(c, 7000, seq + cen, {"lao-cai": seq, "central": cen})
     check_counts(p, 7000, seq + cen, {"lao-cai": seq, "central": cen})
+    verify_all(c, p)
+    check_replicas(c, [p])
+
+
+def test_link_down_for_a_while_mid_sync(env):
+    """The link drops in the middle of sending and stays down for longer
+    than a send waits (5 s): the same `sync` run resumes once the link is
+    back and completes within its own timeout."""
+    c = env.central().start()
+    px = env.proxy(c)
+    p = env.province("lao-cai", c, endpoint=px.endpoint)
+    n = 8000
+    import_cases(p, n)
+    px.rate = 1024 * 1024
+    proc = p.popen("sync", "--timeout", "60", stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, text=True)
+    wait_midway("sync", proc, lambda: central_entries(c), n)
+    px.paused = True
+    px.drop()
+    time.sleep(7)
+    if proc.poll() is not None:
+        raise AssertionError("sync gave up while the link was down: %r" %
+                             (proc.communicate(),))
+    px.paused = False
+    px.rate = None
+    out, err = proc.communicate(timeout=90)
+    check(proc.returncode == 0, "sync did not resume after the link came "
+          "back: rc %s %r" % (proc.returncode, err))
+    check_counts(c, n, n, {"lao-cai": n})
     verify_all(c, p)
     check_replicas(c, [p])
 
