@@ -351,6 +351,14 @@ class Injector:
 
     def f_clock_ahead(self, ev, rng):
         m = self.m(ev)
+        own = None
+        if not m.tainted:
+            # A case of its own, on central too, for the writes below.
+            own = self.wl.op_add(rng, member=m)
+            try:
+                m.node.sync(8)
+            except Exception:
+                pass
         # From now on this province's stamps run hours ahead: even after
         # its clock is put right, its HLC never goes back, so central
         # refuses its writes for the rest of the round.  No command may be
@@ -371,7 +379,11 @@ class Injector:
         # province then take them out of its copy); the erase it accepts.
         self.wl.op_add(rng, probe=True, member=m)
         for what in ("update", "erase"):
-            c = self.wl.pick_case(rng, lambda c: c.owner == m.name)
+            if own is not None and own.created:
+                c = own
+                c.lock.acquire()
+            else:
+                c = self.wl.pick_case(rng, lambda c: c.owner == m.name)
             if c is None:
                 continue
             try:

@@ -215,6 +215,7 @@ class Workload:
             return
         rec.probe = w.tainted
         rec.created = True if w.acked else (None if w.rc < 0 else False)
+        return rec
 
     def op_update(self, rng, case=None, node=None, body=None, kind="update"):
         c = case or self.pick_case(rng)
