@@ -110,6 +110,26 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_sched(pid):
+    """(on-CPU seconds, run-queue wait seconds) summed over pid's live
+    threads, from /proc/PID/task/*/schedstat: the wait is time the process
+    was ready to run but another process had the CPU (a busy machine)."""
+    cpu = wait = 0
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                a = f.read().split()
+            cpu += int(a[0])
+            wait += int(a[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return cpu / 1e9, wait / 1e9
+
+
 def proc_io(pid):
     """write_bytes (what the process sent to storage, the kernel's count)
     and wchar from /proc/PID/io; None when it cannot be read."""

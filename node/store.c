@@ -2158,6 +2158,34 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 	return 0;
 }
 
+/*
+ * An empty batch (a nightly sync's feed usually is) changes nothing: its
+ * position is read, without a write transaction and the fsync of its
+ * commit, which cost a province a few milliseconds on every sync.
+ */
+static int
+remote_empty(struct store *st, const char *peer, struct apply_stats *stats)
+{
+	struct peer_info	 pi;
+	MDB_txn			*t;
+	int			 rc;
+
+	memset(stats, 0, sizeof(*stats));
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if (is_central(st)) {
+		rc = get_u64(st, t, st->vv, peer, &stats->last_pos);
+	} else {
+		rc = peer_read(st, t, peer, &pi);
+		if (rc == 0 || rc == E_NOTFOUND) {
+			stats->last_pos = pi.feed_recv;
+			rc = 0;
+		}
+	}
+	mdb_txn_abort(t);
+	return rc;
+}
+
 int
 store_apply_remote(struct store *st, const char *peer, const struct rec *recs,
     size_t n, struct apply_stats *stats, char *err, size_t errsz)
@@ -2166,6 +2194,8 @@ store_apply_remote(struct store *st, const char *peer, const struct rec *recs,
 	int			rc;
 
 	err[0] = '\0';
+	if (n == 0)
+		return remote_empty(st, peer, stats);
 	rc = txn_run(st, remote_fn, &ctx);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", err_str(rc));

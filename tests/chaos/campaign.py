@@ -16,6 +16,7 @@ its fault schedule and its problems, and keeps its files.
 See docs/RELIABILITY.md.
 """
 import argparse
+import json
 import os
 import random
 import shutil
@@ -136,6 +137,14 @@ def run_round(seed, seconds=20, nprov=6, workers=3, keep=False, log=print,
         res["problems"].append("campaign error: %s: %s\n%s" % (
             type(e).__name__, e, traceback.format_exc()))
     finally:
+        if (keep or not res["ok"]) and "lg" in locals():
+            # The ledger, for the post-mortem: one write per line.
+            with open(os.path.join(tmp, "ledger.jsonl"), "w") as f:
+                for w in lg.writes:
+                    f.write(json.dumps({
+                        "kind": w.kind, "node": w.node, "case": w.case,
+                        "tokens": w.tokens, "rc": w.rc, "tainted": w.tainted,
+                        "t0": w.t0, "t1": w.t1, "err": w.err.strip()}) + "\n")
         if not res["ok"]:
             # The provinces' directories live on tmpfs mounts that
             # cleanup() unmounts: keep a copy for the post-mortem.

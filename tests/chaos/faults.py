@@ -354,7 +354,7 @@ class Injector:
         own = None
         if not m.tainted:
             # A case of its own, on central too, for the writes below.
-            own = self.wl.op_add(rng, member=m)
+            own = self.wl.op_add(rng, member=m, hot=False)
             try:
                 m.node.sync(8)
             except Exception:

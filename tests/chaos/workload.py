@@ -197,7 +197,7 @@ class Workload:
         return None
 
     # -- operations ----------------------------------------------------------
-    def op_add(self, rng, probe=False, member=None):
+    def op_add(self, rng, probe=False, member=None, hot=True):
         ps = [member] if member else self.provinces(
             rng, tainted=True if probe else None)
         if not ps:
@@ -205,7 +205,7 @@ class Workload:
         m = rng.choice(ps)
         cid = case_id(rng)
         ftok = self.lg.tok("F")
-        rec = CaseRec(cid, m.name, probe=probe)
+        rec = CaseRec(cid, m.name, probe=probe, hot=hot)
         self.lg.add_case(rec)
         body = self.new_case_body(rng, cid, ftok)
         w = self.run_on(m, "add", cid, {"facility": ftok},

@@ -641,7 +641,8 @@ def test_history_shows_author_node_time(env):
           "lao-cai/2" in txt and 'set status = "identified"' in txt, txt)
     check(h[0]["time"][:10] in txt, txt)
     refused_unchanged(p, "history of unknown case", 2, ["no case"],
-                      "case", "history", "01900000-0000-7000-8000-000000000000")
+                      "case", "history",
+                      "01900000-0000-7000-8000-000000000000")
 
 
 def test_list_status_filter(env):
