@@ -524,6 +524,7 @@ class Bench:
                                % len(provs))
         self.fan_provs = provs
         self.fan_jsonl = {}
+        os.makedirs(self.path("fx"), exist_ok=True)
         cdir = self.path("fx", "fc0")
         self.new_central(cdir)
         log("fan-in fixtures: %d provinces x %d cases" % (self.fanin,

@@ -274,6 +274,11 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 		case MSG_WELCOME:
 			if (p->welcomed)
 				break;
+			/* Another session of ours (serve and a manual sync,
+			 * say) may have sent more since our HELLO: compare
+			 * with what we hold now (docs/RELIABILITY.md, bug 5). */
+			if (r.a > own_seq)
+				store_vv_get(p->st, p->cfg->node, &own_seq);
 			if (r.a > own_seq) {
 				snprintf(err, errsz, "central holds %llu of "
 				    "our entries but we have only %llu (was "

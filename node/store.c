@@ -1880,29 +1880,34 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e)
 	return rc;
 }
 
-/* Has e's origin an entry of e's case in the log, accepted while it owned
- * the case? */
-static int
-wrote_case(struct store *st, MDB_txn *t, const struct entry *e)
-{
-	uint8_t		 ck[CASEKEY_MAX];
-	size_t		 olen = strlen(e->origin), plen;
-	MDB_cursor	*c;
-	MDB_val		 k, d;
-	int		 hit = 0;
+/* Was the case ever given to node (created for it, or referred to it)? */
+struct owned_ctx {
+	const char	*node;
+	int		 hit;
+};
 
-	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
-	memcpy(ck + ENTRY_CASE_ID_LEN, e->origin, olen + 1);
-	plen = ENTRY_CASE_ID_LEN + olen + 1;
-	k.mv_data = ck;
-	k.mv_size = plen;
-	if (mdb_cursor_open(t, st->caselog, &c) != 0)
+static int
+owned_one(const struct entry *e, int sig_ok, void *arg)
+{
+	struct owned_ctx *o = arg;
+
+	(void)sig_ok;
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].type == OP_TRANSFER &&
+		    strcmp(e->ops[i].to, o->node) == 0)
+			o->hit = 1;
+	return 0;
+}
+
+static int
+owned_case(struct store *st, MDB_txn *t, const struct entry *e)
+{
+	struct owned_ctx	o = { e->origin, 0 };
+	int			found;
+
+	if (case_entries(st, t, e->case_id, 0, owned_one, &o, &found) != 0)
 		return 0;
-	if (mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) == 0 &&
-	    k.mv_size == plen + 8 && memcmp(k.mv_data, ck, plen) == 0)
-		hit = 1;
-	mdb_cursor_close(c);
-	return hit;
+	return o.hit;
 }
 
 /* Central's authorisation of an entry from a province. */
@@ -1930,7 +1935,7 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 	 * its own copy for good, and an erase wins nothing from the owner
 	 * (docs/RELIABILITY.md, bug 4). */
 	if (strcmp(s.owner, e->origin) != 0 &&
-	    !(erase_only(e) && wrote_case(st, t, e))) {
+	    !(erase_only(e) && owned_case(st, t, e))) {
 		snprintf(why, whysz, "%s does not own case %s (owner %s)",
 		    e->origin, e->case_id, s.owner);
 		rc = E_AUTH;

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -269,6 +270,14 @@ def main():
 
     def out(s):
         print(s, flush=True)
+
+    # Stop cleanly (processes killed, tmpfs unmounted: run_round's
+    # finally) on SIGTERM, and on SIGINT even when started in the
+    # background, where the shell ignores it.
+    def stop(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     _, ok = campaign(a.seed, a.rounds, secs, a.provinces, a.workers, a.keep,
                      out, a.verbose)
     return 0 if ok else 1

@@ -5,11 +5,10 @@ small tmpfs (so that its disk can be filled).
 
 Builds on tests/it/harness.py (Env, Node, Proxy) without changing it.
 """
+import errno
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import threading
 import time
 
@@ -136,11 +135,21 @@ def write_conf(node, key, value):
              if not l.startswith(key + " ")]
     lines.append("%s = %s" % (key, value))
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("\n".join(lines) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    # The province's disk may be full at this moment (a disk_full fault):
+    # wait for it to be freed, as an administrator would.
+    end = time.monotonic() + 60
+    while True:
+        try:
+            with open(tmp, "w") as f:
+                f.write("\n".join(lines) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            return
+        except OSError as e:
+            if e.errno != errno.ENOSPC or time.monotonic() > end:
+                raise
+            time.sleep(0.1)
 
 
 class Member:

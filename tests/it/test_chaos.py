@@ -169,32 +169,73 @@ def test_erase_stamped_ahead_is_not_refused(env):
 
 
 def test_erase_by_province_just_referred_away(env):
-    """Bug 4: lao-cai erases a case central has just referred away; the
-    erase is accepted (lao-cai owned the case), and when the case comes
-    back the copies are equal, without digest markers."""
+    """Bug 4: a province erases a case central has just referred away,
+    before it hears of that: one it created (x), and one it received by
+    referral and never changed (y).  Each erase is accepted (the province
+    owned the case), and when the case comes back the copies are equal,
+    without digest markers."""
     c = env.central().start()
     a = env.province("lao-cai", c)
     b = env.province("ha-noi", c)
     x = a.add(sample_case(6))
+    y = b.add(sample_case(7))
+    ok(b.sync(), "sync ha-noi")
+    ok(b.cli("case", "transfer", y, "--to", "lao-cai"), "ha-noi refers y")
+    ok(b.sync(), "sync ha-noi")
     ok(a.sync(), "sync lao-cai")
-    ok(c.cli("case", "transfer", x, "--to", "ha-noi"), "central refers")
-    ok(a.cli("case", "erase", x), "erase on lao-cai, not yet told")
+    check(a.get(y)["owner"] == "lao-cai", a.get(y))
+    for cid in (x, y):
+        ok(c.cli("case", "transfer", cid, "--to", "ha-noi"),
+           "central refers %s" % cid)
+        ok(a.cli("case", "erase", cid), "erase on lao-cai, not yet told")
     r = ok(a.sync(), "sync lao-cai")
     check("refused 0" in r.out, r.out)
     ok(a.sync(), "sync lao-cai")
     ok(b.sync(), "sync ha-noi")
-    for n in (c, b):
-        got = n.get(x)
-        check(got["erased"] and "full_name" not in got["person"],
-              "%s: %r" % (n.name, got))
-    ok(c.cli("case", "transfer", x, "--to", "lao-cai"), "refer back")
+    for cid in (x, y):
+        for n in (c, b):
+            got = n.get(cid)
+            check(got["erased"] and "full_name" not in got["person"],
+                  "%s: %r" % (n.name, got))
+        ok(c.cli("case", "transfer", cid, "--to", "lao-cai"), "refer back")
     ok(a.sync(), "sync lao-cai")
-    check(a.get(x) == c.get(x), "lao-cai %r\ncentral %r" % (a.get(x),
-                                                          c.get(x)))
-    check("#sha256" not in json.dumps(a.get(x)), a.get(x))
-    # Central refused nothing (other late changes are still refused:
-    # test_refused_entry_leaves_its_origin, test_security).
+    for cid in (x, y):
+        check(a.get(cid) == c.get(cid), "lao-cai %r\ncentral %r" % (
+            a.get(cid), c.get(cid)))
+        check("#sha256" not in json.dumps(a.get(cid)), a.get(cid))
     cst = [p for p in c.status()["peers"] if p["peer"] == "lao-cai"]
     check(cst[0]["refused"] == 0, cst)
     for n in (a, b, c):
+        ok(n.verify(), "verify " + n.name)
+
+
+def test_two_syncs_of_one_province(env):
+    """Bug 5: a session whose HELLO is overtaken by another session of the
+    same province (`serve` and a manual `sync`, say) must not take
+    central's newer position for a restore from a backup (exit 4)."""
+    import subprocess
+    import time
+    from cluster import ChaosProxy, write_conf
+    c = env.central().start()
+    px = ChaosProxy(c.port, seed=5)
+    p = env.province("lao-cai", c, endpoint=px.endpoint)
+    for i in range(3):
+        p.add(sample_case(20 + i))
+    ok(p.sync(), "sync lao-cai")
+    # A: a sync on a link that holds every chunk half a second.
+    px.delay = 0.5
+    a = p.popen("sync", "--timeout", "60", stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    # B: more local changes, sent straight to central meanwhile.
+    more = [p.add(sample_case(30 + i)) for i in range(2)]
+    write_conf(p, "central", c.endpoint)
+    r = ok(p.sync(), "sync lao-cai, direct")
+    check("sent 2," in r.out, r.out)
+    out, err = a.communicate(timeout=90)
+    check(a.returncode == 0, "the overtaken sync: rc %s %r" % (
+        a.returncode, err))
+    check(c.status()["vector"]["lao-cai"] == 5, c.status())
+    check(all(c.get(x) == p.get(x) for x in more), "copies differ")
+    for n in (c, p):
         ok(n.verify(), "verify " + n.name)
