@@ -72,12 +72,13 @@ class Registry:
         self.dirs.clear()
 
 
-def on_signals(handler):
-    """SIGTERM and SIGHUP end the bench as Ctrl-C does (KeyboardInterrupt),
-    so that the finally clause cleans up."""
+def on_signals():
+    """SIGINT, SIGTERM and SIGHUP end the bench with KeyboardInterrupt, so
+    that the finally clause cleans up.  SIGINT is set explicitly: a shell
+    starts background jobs with it ignored, and Python then leaves it so."""
     def h(signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)
-    for s in (signal.SIGTERM, signal.SIGHUP):
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, h)
 
 

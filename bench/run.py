@@ -878,11 +878,17 @@ def report(res):
             add("round trips, %s changes (measured)" % k, rts[k], None, "", 1,
                 False)
             rows[-1][1] += " (%d msgs)" % rt[k]["messages"]
-        const = (max(rts.values()) - min(rts.values()) < 1.0) if len(rts) > 1 \
-            else None
+        # Constant: the sizes that fit one batch must wait for the same
+        # number of round trips.  Larger ones are shown too, but with
+        # 100 ms of round-trip time a transfer of megabytes also waits for
+        # TCP slow start, whatever the protocol does (docs/PERFORMANCE.md).
+        small = [v for k, v in rts.items() if int(k) <= 1024]
+        const = (max(small) - min(small) < 1.0) if len(small) > 1 else None
         targets.append(("nightly: constant round trips, < 100 ms on loopback",
-                        bool(const) and ni["wall_s"] < 0.1,
-                        "%.0f ms; round trips %s" % (
+                        None if const is None else
+                        (const and ni["wall_s"] < 0.1),
+                        "%.0f ms; round trips measured %s (larger sizes add "
+                        "TCP slow start)" % (
                             ni["wall_s"] * 1000, ", ".join(
                                 "%s: %.1f" % (k, rts[k])
                                 for k in sorted(rts, key=int)))))
@@ -955,7 +961,9 @@ def report(res):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description="casesync benchmarks (issue 7); see docs/PERFORMANCE.md")
+        description="casesync benchmarks (issue 7); see docs/PERFORMANCE.md",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float,
                     default=float(env("BENCH_SCALE", "1")))
     ap.add_argument("--runs", type=int, default=int(env("BENCH_RUNS", "3")))
@@ -976,7 +984,7 @@ def main(argv=None):
         ap.error("bad --only %s / --runs / --scale / --fanin" % bad)
     if not os.access(BIN, os.X_OK):
         ap.error("%s not found: run make first" % BIN)
-    bl.on_signals(None)
+    bl.on_signals()
     b = Bench(a)
     try:
         b.run()

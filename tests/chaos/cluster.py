@@ -41,7 +41,7 @@ class _DelayedSock:
 
     def recv(self, n):
         data = self._s.recv(n)
-        d = self._p.delay
+        d = self._state.get("delay")
         if data and d:
             # Sleep in small steps so that a cut_now() is noticed.
             end = time.monotonic() + d
@@ -54,17 +54,24 @@ class _DelayedSock:
 
 
 class ChaosProxy(harness.Proxy):
-    """harness.Proxy plus latency (`delay`, seconds per chunk) and
+    """harness.Proxy plus latency (`delay`, seconds per chunk, for the
+    connections opened while it is set, for their whole life) and
     cut_now(), which cuts every open connection wherever it stands."""
 
     def __init__(self, target_port, seed=1):
         self.delay = None
+        self.next_delay = None  # delay for the next connection only
         self.live = []
         self.handshakes_seen = 0
         harness.Proxy.__init__(self, target_port, seed)
 
     def _pump(self, src, dst, state, *args, **kw):
         with self._lock:
+            if "delay" not in state:
+                state["delay"] = self.delay
+                if self.next_delay is not None:
+                    state["delay"] = self.next_delay
+                    self.next_delay = None
             if not any(x is state for x in self.live):
                 self.live = [x for x in self.live if not x["dead"]]
                 self.live.append(state)

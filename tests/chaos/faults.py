@@ -443,6 +443,20 @@ class Injector:
             while px.conns == conns and time.monotonic() < end and \
                     p.poll() is None:
                 time.sleep(0.01)
+            # That connection stays slow; a second session of the same
+            # province, with a new entry, overtakes it on a fast one (as
+            # `serve` and a manual `sync` would): the slow session's
+            # HELLO then carries a stale count of its own entries.
+            while time.monotonic() < end and p.poll() is None and not any(
+                    x.get("delay") for x in list(px.live)
+                    if not x["dead"]):
+                time.sleep(0.005)
+            px.delay = None
+            self.wl.op_add(rng, member=m, hot=False)
+            try:
+                m.node.sync(8)
+            except Exception:
+                pass
             time.sleep(ev.p["kill_at"])
             carried = px.open_bytes()
             mid = p.poll() is None and carried and max(carried) < 700

@@ -127,7 +127,7 @@ class Workload:
     WEIGHTS = [("add", 12), ("update", 34), ("concurrent", 9),
                ("transfer", 8), ("erase", 2), ("resolve", 9),
                ("import", 2), ("probe", 4), ("read", 4),
-               ("referral_race", 3)]
+               ("referral_race", 3), ("overtaken_sync", 2)]
 
     def __init__(self, cluster, ledger, seed, workers=3, pace=(0.03, 0.2),
                  log=print):
@@ -386,6 +386,36 @@ class Workload:
                 c.owner = a.name
         finally:
             c.lock.release()
+
+    def op_overtaken_sync(self, rng):
+        """Two sessions of one province (`serve` and a manual `sync`, say):
+        the first on a slow connection, overtaken by the second after a
+        new local write.  The first must still complete."""
+        m = rng.choice(self.cl.provinces)
+        px = m.proxy
+        conns = px.conns
+        px.next_delay = rng.uniform(0.2, 0.4)
+        a = m.node.popen("sync", "--timeout", "30", stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + 5
+        while px.conns == conns and a.poll() is None and \
+                time.monotonic() < end:
+            time.sleep(0.01)
+        self.op_add(rng, member=m, hot=False)
+        try:
+            m.node.sync(8)
+        except subprocess.TimeoutExpired:
+            pass
+        px.next_delay = None
+        try:
+            out, err = a.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            a.kill()
+            out, err = a.communicate()
+        if a.returncode not in (0, 3, -9) and not (
+                a.returncode == 2 and "disk full" in err):
+            self.errors.append("overtaken sync on %s: rc %s %s" % (
+                m.name, a.returncode, err.strip()))
 
     def op_resolve(self, rng):
         node = rng.choice(self.cl.all())
