@@ -14,7 +14,7 @@ LDLIBS	+= $(PKG_LIBS)
 LIB_SRC	 = $(wildcard common/*.c) $(wildcard proto/*.c) \
 	   $(filter-out node/main.c,$(wildcard node/*.c))
 # The selftest binary links the modules, not the verbs.
-UNIT_SRC = $(filter-out node/cli.c node/cmd_%.c,$(LIB_SRC))
+UNIT_SRC = $(filter-out node/cli.c node/cmd_%.c node/supervise.c,$(LIB_SRC))
 HDRS	 = $(wildcard common/*.h) $(wildcard proto/*.h) $(wildcard node/*.h)
 B	 = build
 

@@ -3,13 +3,16 @@
  * and `casesync serve` (central: accept provinces; province: sync
  * continuously or on a schedule).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 #include "repl.h"
+#include "supervise.h"
 
 #include "../common/err.h"
 #include "../common/log.h"
@@ -24,7 +27,9 @@ static const char sync_usage[] =
 "prints a one-line summary; exits 3 when central cannot be reached (or\n"
 "the sync cannot complete) in time: nothing is lost, the next run picks\n"
 "up where this one stopped.  The default timeout is sync_timeout in\n"
-"casesync.conf (60 s).  A progress line is shown on a terminal.\n";
+"casesync.conf (60 s).  A progress line is shown on a terminal.  The\n"
+"session runs in a child process; one that dies of a signal is replaced\n"
+"(docs/PROTOCOL.md, Processes).\n";
 
 static const char serve_usage[] =
 "usage: casesync serve -d DIR [--every DURATION] [--log-level LEVEL]\n"
@@ -35,7 +40,8 @@ static const char serve_usage[] =
 "provinces at once.  Province: syncs with central continuously (a new\n"
 "session a few seconds after the last), retrying with capped exponential\n"
 "backoff when central is unreachable; --every 24h (or 30m, 90s) syncs on\n"
-"that schedule instead.\n";
+"that schedule instead.  The node runs in a child process, restarted if\n"
+"it dies of a signal (docs/PROTOCOL.md, Processes).\n";
 
 static void
 print_summary(const struct sync_stats *ss, const char *prefix)
@@ -71,6 +77,57 @@ sync_exit(int rc)
 	}
 }
 
+/* What one `sync` session process needs. */
+struct sync_job {
+	const char	*dir;
+	uint64_t	 ms;		/* time left for this session */
+	int		 quiet;
+};
+
+static int
+sync_session(void *arg)
+{
+	const struct sync_job	*j = arg;
+	struct node_ctx		 n;
+	struct sync_stats	 ss;
+	char			 err[512];
+	int			 rc;
+
+	if ((rc = cli_open(j->dir, &n)) != 0)
+		return rc;
+	rc = repl_sync(n.st, &n.cfg, &n.id, j->ms, !j->quiet && cli_tty(),
+	    &casesync_quit, &ss, err, sizeof(err));
+	cli_close(&n);
+	if (rc != 0) {
+		cli_error("sync: %s", err[0] ? err : err_str(rc));
+		return sync_exit(rc);
+	}
+	print_summary(&ss, "sync: ");
+	return EXIT_OK;
+}
+
+/*
+ * The configured sync_timeout, read without opening the store (only the
+ * session process may: see supervise.h).  When the configuration cannot
+ * be read the session reports why, so any value will do here.
+ */
+static uint64_t
+configured_timeout_s(const char *dir)
+{
+	struct nodecfg	 cfg;
+	char		 err[512];
+
+	if (dir == NULL)
+		dir = getenv("CASESYNC_DIR");
+	if (dir == NULL || nodecfg_load(dir, &cfg, err, sizeof(err)) != 0)
+		return 60;
+	return cfg.sync_timeout_s;
+}
+
+/* A session process that dies by a signal (libzmq's abort) is replaced
+ * this many times within the timeout before `sync` gives up. */
+#define SYNC_ATTEMPTS	4
+
 int
 cmd_sync(int argc, char **argv)
 {
@@ -80,21 +137,20 @@ cmd_sync(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct node_ctx		 n;
-	struct sync_stats	 ss;
-	const char		*dir = NULL, *tmo = NULL;
-	uint64_t		 secs;
-	char			 err[512];
-	int			 ch, rc, quiet = 0;
+	struct sync_job		 j = { NULL, 0, 0 };
+	struct supervise_result	 r;
+	const char		*tmo = NULL;
+	uint64_t		 secs, deadline;
+	int			 ch;
 
 	if (cli_help(argc, argv, sync_usage))
 		return EXIT_OK;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': dir = optarg; break;
+		case 'd': j.dir = optarg; break;
 		case 't': tmo = optarg; break;
-		case 'q': quiet = 1; break;
+		case 'q': j.quiet = 1; break;
 		default:
 			fputs(sync_usage, stderr);
 			return EXIT_USAGE;
@@ -108,20 +164,34 @@ cmd_sync(int argc, char **argv)
 		cli_error("sync: --timeout '%s' is not a duration", tmo);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_open(dir, &n)) != 0)
-		return rc;
 	if (tmo == NULL)
-		secs = n.cfg.sync_timeout_s;
+		secs = configured_timeout_s(j.dir);
 	cli_signals();
-	rc = repl_sync(n.st, &n.cfg, &n.id, secs * 1000, !quiet && cli_tty(),
-	    &casesync_quit, &ss, err, sizeof(err));
-	cli_close(&n);
-	if (rc != 0) {
-		cli_error("sync: %s", err[0] ? err : err_str(rc));
-		return sync_exit(rc);
+	deadline = mono_ms() + secs * 1000;
+	for (int attempt = 1;; attempt++) {
+		uint64_t now = mono_ms();
+
+		j.ms = deadline > now ? deadline - now : 0;
+		if (supervise_run(sync_session, &j, &r) != 0) {
+			cli_error("sync: cannot start the session process: %s",
+			    strerror(errno));
+			return EXIT_PEER;
+		}
+		if (r.signo == 0)
+			return r.code;
+		if (r.quit || casesync_quit)
+			return EXIT_PEER;
+		now = mono_ms();
+		if (attempt == SYNC_ATTEMPTS || deadline < now + 1000) {
+			cli_error("sync: the session process died of signal "
+			    "%d (%s), %d time%s; nothing acknowledged is lost "
+			    "and the next sync resumes", r.signo,
+			    strsignal(r.signo), attempt, attempt > 1 ? "s" : "");
+			return EXIT_PEER;
+		}
+		log_warnx("sync: the session process died of signal %d (%s); "
+		    "starting another", r.signo, strsignal(r.signo));
 	}
-	print_summary(&ss, "sync: ");
-	return EXIT_OK;
 }
 
 static void
@@ -137,53 +207,27 @@ sleep_ms(uint64_t ms)
 	}
 }
 
-int
-cmd_serve(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "every", required_argument, NULL, 'e' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "syslog", no_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct node_ctx	 n;
-	const char	*dir = NULL, *every = NULL, *lvl = NULL;
-	uint64_t	 every_s = 0, backoff_ms = 1000;
-	char		 err[512];
-	int		 ch, rc, use_syslog = 0;
+/* What the `serve` node process needs. */
+struct serve_job {
+	const char	*dir;
+	const char	*lvl;
+	uint64_t	 every_s;
+	int		 use_syslog;
+};
 
-	if (cli_help(argc, argv, serve_usage))
-		return EXIT_OK;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd': dir = optarg; break;
-		case 'e': every = optarg; break;
-		case 'l': lvl = optarg; break;
-		case 's': use_syslog = 1; break;
-		default:
-			fputs(serve_usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		cli_error("serve: unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (every != NULL && parse_duration(every, &every_s) != 0) {
-		cli_error("serve: --every '%s' is not a duration", every);
-		return EXIT_USAGE;
-	}
-	if (lvl != NULL && log_level_parse(lvl) < 0) {
-		cli_error("serve: --log-level is error, warn, info or debug");
-		return EXIT_USAGE;
-	}
-	if ((rc = cli_open(dir, &n)) != 0)
+static int
+serve_node(void *arg)
+{
+	const struct serve_job	*j = arg;
+	struct node_ctx		 n;
+	uint64_t		 backoff_ms = 1000;
+	char			 err[512];
+	int			 rc;
+
+	if ((rc = cli_open(j->dir, &n)) != 0)
 		return rc;
-	log_init("casesync", lvl ? log_level_parse(lvl) : n.cfg.log_level,
-	    use_syslog);
-	cli_signals();
+	log_init("casesync", j->lvl ? log_level_parse(j->lvl) :
+	    n.cfg.log_level, j->use_syslog);
 	if (strcmp(n.cfg.role, "central") == 0) {
 		if (n.cfg.listen[0] == '\0') {
 			cli_error("serve: central needs `listen` in %s/%s",
@@ -201,7 +245,7 @@ cmd_serve(int argc, char **argv)
 		return EXIT_OK;
 	}
 	log_info("province %s syncing with %s %s", n.cfg.node, n.cfg.central,
-	    every_s ? "on a schedule" : "continuously");
+	    j->every_s ? "on a schedule" : "continuously");
 	while (!casesync_quit) {
 		struct sync_stats ss;
 
@@ -216,7 +260,7 @@ cmd_serve(int argc, char **argv)
 				    (unsigned long long)ss.received,
 				    (unsigned long long)ss.ms);
 			backoff_ms = 1000;
-			sleep_ms(every_s ? every_s * 1000 : 2000);
+			sleep_ms(j->every_s ? j->every_s * 1000 : 2000);
 		} else {
 			log_warnx("sync failed: %s; retrying in %llu s", err,
 			    (unsigned long long)(backoff_ms / 1000));
@@ -233,4 +277,81 @@ cmd_serve(int argc, char **argv)
 	cli_close(&n);
 	log_info("province %s stopped", n.cfg.node);
 	return EXIT_OK;
+}
+
+/* A node process that dies by a signal is restarted after this long,
+ * doubling up to SERVE_BACKOFF_MAX while it keeps dying young. */
+#define SERVE_BACKOFF_MS	1000
+#define SERVE_BACKOFF_MAX	60000
+
+int
+cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "every", required_argument, NULL, 'e' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct serve_job	 j = { NULL, NULL, 0, 0 };
+	struct supervise_result	 r;
+	const char		*every = NULL;
+	uint64_t		 backoff_ms = SERVE_BACKOFF_MS;
+	unsigned long		 restarts = 0;
+	int			 ch;
+
+	if (cli_help(argc, argv, serve_usage))
+		return EXIT_OK;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': j.dir = optarg; break;
+		case 'e': every = optarg; break;
+		case 'l': j.lvl = optarg; break;
+		case 's': j.use_syslog = 1; break;
+		default:
+			fputs(serve_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_error("serve: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (every != NULL && parse_duration(every, &j.every_s) != 0) {
+		cli_error("serve: --every '%s' is not a duration", every);
+		return EXIT_USAGE;
+	}
+	if (j.lvl != NULL && log_level_parse(j.lvl) < 0) {
+		cli_error("serve: --log-level is error, warn, info or debug");
+		return EXIT_USAGE;
+	}
+	log_init("casesync", j.lvl ? log_level_parse(j.lvl) : LOG_LVL_WARN,
+	    j.use_syslog);
+	cli_signals();
+	for (;;) {
+		uint64_t started = mono_ms();
+
+		if (supervise_run(serve_node, &j, &r) != 0) {
+			cli_error("serve: cannot start the node process: %s",
+			    strerror(errno));
+			return EXIT_PEER;
+		}
+		if (r.signo == 0)
+			return r.code;
+		if (r.quit || casesync_quit)
+			return EXIT_OK;
+		if (mono_ms() - started > SERVE_BACKOFF_MAX)
+			backoff_ms = SERVE_BACKOFF_MS;
+		restarts++;
+		log_warnx("serve: the node process died of signal %d (%s); "
+		    "restart %lu in %llu s (nothing acknowledged is lost)",
+		    r.signo, strsignal(r.signo), restarts,
+		    (unsigned long long)(backoff_ms / 1000));
+		if (supervise_sleep(backoff_ms))
+			return EXIT_OK;
+		backoff_ms = backoff_ms * 2 > SERVE_BACKOFF_MAX ?
+		    SERVE_BACKOFF_MAX : backoff_ms * 2;
+	}
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "../common/err.h"
@@ -116,7 +117,18 @@ net_listen(const char *endpoint, const struct net_opts *o, struct net **out,
 		}
 		zmq_setsockopt(n->sock, ZMQ_ZAP_DOMAIN, "casesync", 8);
 	}
-	if (zmq_bind(n->sock, endpoint) != 0) {
+	/*
+	 * A node process that was just killed may hold the port for a few
+	 * milliseconds more (its supervisor, or the supervisor's caller,
+	 * restarts it at once): wait for it a little before giving up.
+	 */
+	for (int tries = 0; zmq_bind(n->sock, endpoint) != 0; tries++) {
+		struct timespec ts = { 0, 100 * 1000000L };
+
+		if (zmq_errno() == EADDRINUSE && tries < 20) {
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		snprintf(err, errsz, "cannot listen on %s: %s", endpoint,
 		    zmq_strerror(zmq_errno()));
 		net_close(&n);

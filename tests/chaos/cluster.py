@@ -133,17 +133,6 @@ def snapshot_binary(dest_dir):
     return dst
 
 
-# libzmq 4.3.4 (Debian 12) aborts now and then when a connection fails
-# while it both reads and writes: zeromq/libzmq#4841 (fix proposed in
-# #4852).  Outside casesync; ack => durable makes it harmless to data, and
-# the campaign counts it apart.
-LIBZMQ_ABORT = "Assertion failed: !_io_error (src/stream_engine_base.cpp"
-
-
-def libzmq_abort(rc, text):
-    return rc == -6 and LIBZMQ_ABORT in (text or "")
-
-
 def write_conf(node, key, value):
     """Sets key = value in node's casesync.conf atomically (a command
     starting at the same moment reads the old or the new file, never half
@@ -377,12 +366,9 @@ class Cluster:
                         tail = f.read()[-2000:]
                 except OSError:
                     tail = ""
-                if libzmq_abort(p.returncode, tail):
-                    count("died:libzmq")
-                else:
-                    count("died:other")
-                    note("serve of %s exited by itself (rc %s): %s" % (
-                        m.name, p.returncode, tail[-300:].strip()))
+                count("died:self")
+                note("serve of %s exited by itself (rc %s): %s" % (
+                    m.name, p.returncode, tail[-300:].strip()))
                 m.node.proc = None
                 m.start()
             finally:

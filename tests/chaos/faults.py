@@ -14,7 +14,8 @@ import subprocess
 import threading
 import time
 
-from cluster import libzmq_abort, write_conf
+import harness
+from cluster import write_conf
 
 KINDS = [
     "kill_central",          # SIGKILL central's serve, restart it
@@ -235,9 +236,8 @@ class Injector:
             self.note("kill_sync: sync on %s ended (rc %s) before the kill%s"
                       % (m.name, p.returncode, (": " + err.strip()) if
                          p.returncode else ""))
-        if libzmq_abort(p.returncode, err):
-            self.count("died:libzmq")
-        elif p.returncode not in (0, 3, -9) and not (
+        harness.note_replaced(err)
+        if p.returncode not in (0, 3, -9) and not (
                 p.returncode == 2 and "disk full" in err):
             self.errors.append("sync on %s exited %s: %s" % (
                 m.name, p.returncode, err.strip()))
@@ -480,9 +480,8 @@ class Injector:
             self.note("central_handshake: sync of %s after central's "
                       "restart exited %s: %s" % (m.name, p.returncode,
                                                   (err or "").strip()))
-        if libzmq_abort(p.returncode, err):
-            self.count("died:libzmq")
-        elif p.returncode not in (0, 3) and not (
+        harness.note_replaced(err)
+        if p.returncode not in (0, 3) and not (
                 p.returncode == 2 and "disk full" in (err or "")):
             # (2 with "disk full": that province's disk is full too, at
             # this moment; see docs/RELIABILITY.md on that exit code.)

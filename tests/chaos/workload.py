@@ -21,7 +21,6 @@ import threading
 import time
 
 import harness
-from cluster import libzmq_abort
 
 STATUSES = ["reported", "under_verification", "identified", "not_victim",
             "receiving_support", "reintegration_followup", "closed"]
@@ -142,7 +141,6 @@ class Workload:
         self.threads = []
         self.errors = []
         self.ops = {}
-        self.aborts = 0             # syncs libzmq aborted (cluster.py)
 
     # -- helpers -------------------------------------------------------------
     def provinces(self, rng, tainted=None):
@@ -414,9 +412,8 @@ class Workload:
         except subprocess.TimeoutExpired:
             a.kill()
             out, err = a.communicate()
-        if libzmq_abort(a.returncode, err):
-            self.aborts += 1
-        elif a.returncode not in (0, 3, -9) and not (
+        harness.note_replaced(err)
+        if a.returncode not in (0, 3, -9) and not (
                 a.returncode == 2 and "disk full" in err):
             self.errors.append("overtaken sync on %s: rc %s %s" % (
                 m.name, a.returncode, err.strip()))
