@@ -335,6 +335,12 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 			p->ss->messages_out++;
 			if (!r.more)
 				p->central_done = 1;
+			/* Send, in this session, what was written while it ran:
+			 * an erase made before a referral away that this batch
+			 * brought still counts at central only within the
+			 * session (store.c, referral_unseen). */
+			p->own_done = 0;
+			rc = pump_own(p);
 			break;
 		}
 		case MSG_ACK:
@@ -680,6 +686,16 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		    "beyond what central has queued");
 		sess_drop(s, "bad feed position");
 		return;
+	}
+	/* What the province had acknowledged when this session began: an
+	 * erase it sends in this session may still be one it made before it
+	 * heard of a referral away (store.c, referral_unseen). */
+	{
+		struct peer_info pi;
+
+		store_peer_get(c->st, r->node, &pi);
+		pi.feed_recv = r->a > pi.feed_acked ? r->a : pi.feed_acked;
+		store_peer_put(c->st, &pi);
 	}
 	log_info("session with %s: it has %llu/%llu of its feed, we have "
 	    "%llu of its %llu entries", r->node, (unsigned long long)r->a,

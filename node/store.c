@@ -1880,34 +1880,59 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e)
 	return rc;
 }
 
-/* Was the case ever given to node (created for it, or referred to it)? */
-struct owned_ctx {
-	const char	*node;
-	int		 hit;
-};
-
+/*
+ * Central: was a referral of e's case away from e's origin still waiting
+ * in that province's feed, not yet acknowledged, when its current session
+ * began?  Then the province could not have known of it when it wrote e:
+ * a province sends, in the session that brings it a referral, every
+ * entry it committed before applying it (repl.c, pump_own after each
+ * batch), and refuses to erase a case it no longer owns.  See
+ * docs/SECURITY.md, "A compromised province".  Only that tail of the
+ * feed is read, and a log record only for the entries of this case.
+ */
 static int
-owned_one(const struct entry *e, int sig_ok, void *arg)
+referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 {
-	struct owned_ctx *o = arg;
+	struct peer_info	 pi;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	uint8_t			 fk[LOGKEY_MAX], ck[CASEKEY_MAX];
+	size_t			 plen = strlen(e->origin);
+	int			 op = MDB_SET_RANGE, hit = 0;
 
-	(void)sig_ok;
-	for (size_t i = 0; i < e->nops; i++)
-		if (e->ops[i].type == OP_TRANSFER &&
-		    strcmp(e->ops[i].to, o->node) == 0)
-			o->hit = 1;
-	return 0;
-}
-
-static int
-owned_case(struct store *st, MDB_txn *t, const struct entry *e)
-{
-	struct owned_ctx	o = { e->origin, 0 };
-	int			found;
-
-	if (case_entries(st, t, e->case_id, 0, owned_one, &o, &found) != 0)
+	if (peer_read(st, t, e->origin, &pi) != 0)
+		pi.feed_recv = 0;
+	if (mdb_cursor_open(t, st->feed, &c) != 0)
 		return 0;
-	return o.hit;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, e->origin, pi.feed_recv + 1);
+	while (!hit && mdb_cursor_get(c, &k, &d, op) == 0) {
+		MDB_val		 cv, dv;
+		struct entry	 f;
+		int		 sig_ok;
+
+		op = MDB_NEXT;
+		if (k.mv_size != plen + 9 || memcmp(k.mv_data, e->origin,
+		    plen) != 0)
+			break;
+		if (d.mv_size > LOGKEY_MAX)
+			break;
+		memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
+		memcpy(ck + ENTRY_CASE_ID_LEN, d.mv_data, d.mv_size);
+		cv.mv_data = ck;
+		cv.mv_size = ENTRY_CASE_ID_LEN + d.mv_size;
+		if (mdb_get(t, st->caselog, &cv, &dv) != 0)
+			continue;	/* another case's entry */
+		if (log_read(st, t, d.mv_data, d.mv_size, &f, 0, &sig_ok) != 0)
+			continue;
+		for (size_t i = 0; i < f.nops; i++)
+			if (f.ops[i].type == OP_TRANSFER &&
+			    strcmp(f.ops[i].to, e->origin) != 0)
+				hit = 1;
+		entry_release(&f);
+	}
+	mdb_cursor_close(c);
+	return hit;
 }
 
 /* Central's authorisation of an entry from a province. */
@@ -1933,9 +1958,10 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 	/* An erase from the province the case was referred away from, made
 	 * before it learned of that, still counts: it has already redacted
 	 * its own copy for good, and an erase wins nothing from the owner
-	 * (docs/RELIABILITY.md, bug 4). */
+	 * (docs/RELIABILITY.md, bug 4).  Once the province has acknowledged
+	 * the referral, it is a former owner like any other node. */
 	if (strcmp(s.owner, e->origin) != 0 &&
-	    !(erase_only(e) && owned_case(st, t, e))) {
+	    !(erase_only(e) && referral_unseen(st, t, e))) {
 		snprintf(why, whysz, "%s does not own case %s (owner %s)",
 		    e->origin, e->case_id, s.owner);
 		rc = E_AUTH;

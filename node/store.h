@@ -45,7 +45,9 @@ struct peer_info {
 	uint64_t	last_attempt_ms;
 	uint64_t	sent_acked;	/* province: own seq central acked */
 	uint64_t	feed_acked;	/* central: feed position acked */
-	uint64_t	feed_recv;	/* province: feed position applied */
+	uint64_t	feed_recv;	/* province: feed position applied;
+					 * central: feed_acked as of the
+					 * province's latest HELLO */
 	uint64_t	refused;	/* entries refused from/at this peer */
 	char		last_error[128];
 };

@@ -220,6 +220,60 @@ def test_erase_by_province_just_referred_away(env):
         ok(n.verify(), "verify " + n.name)
 
 
+def test_erase_during_the_session_that_brings_the_referral(env):
+    """An erase committed while the session that brings the referral
+    away runs (after the province's first look at its own entries, before
+    it applies that referral) is sent in that same session, and central
+    accepts it (store.c, referral_unseen; repl.c, pump_own after each
+    batch).  Sent in the next session only, it would be refused, and the
+    province's copy would stay redacted while central kept the values."""
+    import json as js
+    import subprocess
+    import time
+    c = env.central().start()
+    px = env.proxy(c)
+    a = env.province("lao-cai", c, endpoint=px.endpoint)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(6))
+    n = 1500
+    lines = "".join(js.dumps(sample_case(100 + i)) + "\n" for i in range(n))
+    ok(a.cli("import", "-", stdin=lines), "import")
+    ok(a.sync(), "sync lao-cai")
+    ids = [i for i in a.ids() if i != x]
+    # Central changes lao-cai's cases (more than one batch of its feed),
+    # then refers x away: the referral comes last, seconds into the sync.
+    upd = "".join(js.dumps({"id": cid, "status": "receiving_support"}) +
+                  "\n" for cid in ids)
+    ok(c.cli("import", "-", stdin=upd), "central updates")
+    ok(c.cli("case", "transfer", x, "--to", "ha-noi"), "central refers x")
+    px.rate = 150 * 1024
+    log = os.path.join(env.tmp, "central.log")
+    before = open(log).read().count("session with lao-cai")
+    p = a.popen("sync", "--timeout", "120", stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+    harness.wait_for(lambda: open(log).read().count(
+        "session with lao-cai") > before, 20, 0.02, "the session's HELLO")
+    time.sleep(0.5)
+    check(a.get(x)["owner"] == "lao-cai", "the referral arrived too soon")
+    ok(a.cli("case", "erase", x), "erase on lao-cai during the session")
+    out, err = p.communicate(timeout=150)
+    check(p.returncode == 0, "sync: rc %s %r" % (p.returncode, err))
+    check(a.get(x)["owner"] == "ha-noi", a.get(x))
+    cx = c.get(x)
+    check(cx["erased"] and "full_name" not in cx["person"],
+          "central did not take the erase: %r %r" % (cx, out))
+    cst = [q for q in c.status()["peers"] if q["peer"] == "lao-cai"]
+    check(cst[0]["refused"] == 0, cst)
+    px.rate = None
+    ok(c.cli("case", "transfer", x, "--to", "lao-cai"), "refer back")
+    ok(a.sync(), "sync lao-cai")
+    check(a.get(x) == c.get(x), "lao-cai %r\ncentral %r" % (
+        a.get(x), c.get(x)))
+    ok(b.sync(), "sync ha-noi")
+    for q in (a, b, c):
+        ok(q.verify(), "verify " + q.name)
+
+
 def test_two_syncs_of_one_province(env):
     """Bug 5: a session whose HELLO is overtaken by another session of the
     same province (`serve` and a manual `sync`, say) must not take

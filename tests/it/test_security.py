@@ -499,6 +499,41 @@ def test_change_to_case_not_owned_refused(env):
         ok(n.verify(), "verify " + n.name)
 
 
+def test_former_owner_cannot_erase_after_referral_seen(env):
+    """A province's key and store in an attacker's hands (a copy taken
+    while the province owned case x).  Central refers x away; the real
+    province syncs and so acknowledges the referral.  An erase of x then
+    sent from the copy is refused: only an erase made before the province
+    could know of the referral counts (docs/SECURITY.md).  The same erase
+    sent before that acknowledgement is accepted
+    (test_chaos.test_erase_by_province_just_referred_away)."""
+    import copy
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(secret_case(1))
+    ok(a.sync(), "sync lao-cai")
+    stolen = copy.copy(a)
+    stolen.dir = os.path.join(env.tmp, "stolen")
+    shutil.copytree(a.dir, stolen.dir)
+    ok(c.cli("case", "transfer", x, "--to", "ha-noi"), "central refers x")
+    ok(a.sync(), "lao-cai hears of the referral")
+    check(a.get(x)["owner"] == "ha-noi", a.get(x))
+    ok(stolen.cli("case", "erase", x), "erase on the stolen copy")
+    r = stolen.sync()
+    check(r.rc == 0 and sync_summary(r)[2] == 1, "refused count in %r" % r)
+    cx = c.get(x)
+    check(not cx.get("erased") and cx["person"]["full_name"] == NAME,
+          "the late erase was applied: %r" % cx)
+    log = log_text(env, c)
+    check("lao-cai does not own case %s" % x in log, "refusal not logged")
+    ok(b.sync(), "sync ha-noi")
+    bx = b.get(x)
+    check(bx["person"]["full_name"] == NAME and bx == cx, bx)
+    for n in (c, b):
+        ok(n.verify(), "verify " + n.name)
+
+
 # ---- provenance ------------------------------------------------------------
 
 def test_history_shows_verified_provenance(env):
