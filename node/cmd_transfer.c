@@ -73,15 +73,14 @@ today(const struct node_ctx *n, char *buf, size_t sz)
  * schema again when the entry is written.  Caller owns the result.
  */
 static char *
-referral_json(const char *from, const char *to, const char *on,
-    const char *reason)
+referral_json(const char *from, const char *to, const char *on)
 {
 	static const char	 proposed[] = "\"status\":\"proposed\"";
 	static const char	 completed[] = "\"status\":\"completed\"";
 	char			*r, *p, *out;
 	size_t			 pre, n;
 
-	if ((r = schema_referral_json(from, to, on, reason)) == NULL)
+	if ((r = schema_referral_json(from, to, on)) == NULL)
 		return NULL;
 	/* The status is the last member of the canonical object. */
 	n = strlen(r);
@@ -182,7 +181,7 @@ cmd_case_transfer(int argc, char **argv)
 	struct op		*o;
 	const char		*dir = NULL, *to = NULL, *reason = NULL, *id;
 	char			 on[16], evid[ENTRY_CASE_ID_LEN + 1];
-	char			*ref;
+	char			*ref, *why;
 	int			 first, rc;
 
 	if (cli_help(argc, argv, transfer_usage))
@@ -222,11 +221,13 @@ cmd_case_transfer(int argc, char **argv)
 		return EXIT_REJECT;
 	}
 	today(&n, on, sizeof(on));
-	ref = referral_json(s.owner[0] ? s.owner : n.cfg.node, to, on,
-	    reason);
-	if (ref == NULL) {
+	ref = referral_json(s.owner[0] ? s.owner : n.cfg.node, to, on);
+	why = reason != NULL ? schema_reason_json(reason) : NULL;
+	if (ref == NULL || (reason != NULL && why == NULL)) {
 		cli_error("case transfer: --reason must be 1 to 500 bytes of "
 		    "text");
+		free(ref);
+		free(why);
 		state_release(&s);
 		cli_close(&n);
 		return EXIT_REJECT;
@@ -238,6 +239,14 @@ cmd_case_transfer(int argc, char **argv)
 	uuid7(evid, now_ms());
 	strlcpy_(o->evid, evid, sizeof(o->evid));
 	op_set_value(o, ref, strlen(ref));
+	if (why != NULL) {
+		/* The reason is identifying: an event of its own under the
+		 * referral's id (schema.h, schema_reason_json). */
+		o = entry_add_op(&e, OP_EVENT);
+		strlcpy_(o->path, "referral_reasons", sizeof(o->path));
+		strlcpy_(o->evid, evid, sizeof(o->evid));
+		op_set_value(o, why, strlen(why));
+	}
 	o = entry_add_op(&e, OP_TRANSFER);
 	strlcpy_(o->to, to, sizeof(o->to));
 	rc = write_one(&n, &e, "transfer");
@@ -249,6 +258,7 @@ cmd_case_transfer(int argc, char **argv)
 		    "synced with central\n", to, to);
 	}
 	free(ref);
+	free(why);
 	entry_release(&e);
 	state_release(&s);
 	cli_close(&n);

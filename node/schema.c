@@ -74,6 +74,10 @@ struct coll {
 	size_t			 n;
 	int			 identifying;	/* events identify as a whole */
 	int			 input;		/* accepted in case JSON */
+	/* Not an array of its own: each event's "text" is shown as member
+	 * `as` of the event with the same id in collection `into`. */
+	const char		*into;
+	const char		*as;
 };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -163,6 +167,13 @@ static const struct fdef f_referrals[] = {
 	{ "reason", V_TEXT, 0, NULL, 1, 500 },
 	{ "status", V_ENUM, F_REQUIRED, e_refstatus, 0, 0 },
 };
+/* A referral's reason, kept apart from the referral (same event id) so
+ * that it is sealed, salted and erasable like any identifying value: it
+ * is free text and may name the person.  The referral itself stays
+ * readable for reports. */
+static const struct fdef f_reasons[] = {
+	{ "text", V_TEXT, F_REQUIRED, NULL, 1, 500 },
+};
 static const struct fdef f_notes[] = {
 	{ "on", V_DATE, 0, NULL, 0, 0 },
 	{ "author", V_STR, 0, NULL, 1, ENTRY_AUTHOR_MAX },
@@ -171,9 +182,11 @@ static const struct fdef f_notes[] = {
 
 /* Also the render order of the event arrays. */
 static const struct coll colls[] = {
-	{ "services", f_services, NELEM(f_services), 0, 1 },
-	{ "referrals", f_referrals, NELEM(f_referrals), 0, 0 },
-	{ "notes", f_notes, NELEM(f_notes), 1, 1 },
+	{ "services", f_services, NELEM(f_services), 0, 1, NULL, NULL },
+	{ "referrals", f_referrals, NELEM(f_referrals), 0, 0, NULL, NULL },
+	{ "notes", f_notes, NELEM(f_notes), 1, 1, NULL, NULL },
+	{ "referral_reasons", f_reasons, NELEM(f_reasons), 1, 0, "referrals",
+	    "reason" },
 };
 
 /* members() sorts into fixed arrays; enumset_check keeps a bit mask. */
@@ -1365,6 +1378,38 @@ event_order(const void *a, const void *b)
 }
 
 /*
+ * Adds to obj, the rendered event id of collection cl, the "text" of each
+ * event joined into it (the same id in a collection whose `into` is cl),
+ * unless that value is absent, sealed or erased.
+ */
+static void
+render_joined(cJSON *obj, const struct case_state *s, const struct coll *cl,
+    const char *id)
+{
+	for (size_t k = 0; k < NELEM(colls); k++) {
+		const cJSON	*t;
+		cJSON		*v;
+
+		if (colls[k].into == NULL || strcmp(colls[k].into,
+		    cl->name) != 0)
+			continue;
+		for (size_t i = 0; i < s->nevents; i++) {
+			if (strcmp(s->events[i].coll, colls[k].name) != 0 ||
+			    strcmp(s->events[i].id, id) != 0)
+				continue;
+			v = stored_parse(s->events[i].value,
+			    s->events[i].value_len);
+			t = cJSON_GetObjectItemCaseSensitive(v, "text");
+			if (cJSON_IsString(t) && cJSON_GetObjectItem(obj,
+			    colls[k].as) == NULL)
+				jadd(obj, colls[k].as,
+				    cJSON_CreateString(t->valuestring));
+			cJSON_Delete(v);
+		}
+	}
+}
+
+/*
  * The events of collection cl as an array of objects, "id" first, in the
  * order they were recorded (stamp, then id): the same on every node.
  */
@@ -1400,6 +1445,7 @@ render_events(const struct case_state *s, const struct coll *cl)
 			}
 		}
 		cJSON_Delete(v);
+		render_joined(obj, s, cl, ev[i]->id);
 		jpush(arr, obj);
 	}
 	free(ev);
@@ -1430,7 +1476,8 @@ schema_render(const struct case_state *s, int pretty)
 		jadd(root, groups[i].name, obj);
 	}
 	for (i = 0; i < NELEM(colls); i++)
-		jadd(root, colls[i].name, render_events(s, &colls[i]));
+		if (colls[i].into == NULL)
+			jadd(root, colls[i].name, render_events(s, &colls[i]));
 	jadd(root, "erased", cJSON_CreateBool(s->erased.hlc != 0));
 	for (i = 0; i < s->nfields; i++)
 		nconf += (size_t)field_conflicted(&s->fields[i]);
@@ -1446,14 +1493,28 @@ schema_render(const struct case_state *s, int pretty)
 	return res;
 }
 
-char *
-schema_referral_json(const char *from, const char *to, const char *on_date,
-    const char *reason)
+/* The canonical text of event object o of collection name, or NULL when
+ * the schema refuses it.  Takes o. */
+static char *
+event_json(const char *name, cJSON *o)
 {
-	cJSON		*o;
 	struct canon	 c;
 	char		*res = NULL;
 	char		 err[256];
+
+	canon_init(&c);
+	if (event_check(coll_find(name), o, name, 0, NULL, &c, err,
+	    sizeof(err)) == 0)
+		res = xstrndup((const char *)c.b.data, c.b.len);
+	buf_release(&c.b);
+	cJSON_Delete(o);
+	return res;
+}
+
+char *
+schema_referral_json(const char *from, const char *to, const char *on_date)
+{
+	cJSON	*o;
 
 	if (from == NULL || to == NULL || on_date == NULL)
 		return NULL;
@@ -1461,16 +1522,20 @@ schema_referral_json(const char *from, const char *to, const char *on_date,
 	jadd(o, "from", cJSON_CreateString(from));
 	jadd(o, "to", cJSON_CreateString(to));
 	jadd(o, "on", cJSON_CreateString(on_date));
-	if (reason != NULL && *reason != '\0')
-		jadd(o, "reason", cJSON_CreateString(reason));
 	jadd(o, "status", cJSON_CreateString("proposed"));
-	canon_init(&c);
-	if (event_check(coll_find("referrals"), o, "referral", 0, NULL, &c,
-	    err, sizeof(err)) == 0)
-		res = xstrndup((const char *)c.b.data, c.b.len);
-	buf_release(&c.b);
-	cJSON_Delete(o);
-	return res;
+	return event_json("referrals", o);
+}
+
+char *
+schema_reason_json(const char *reason)
+{
+	cJSON	*o;
+
+	if (reason == NULL)
+		return NULL;
+	o = jnew(cJSON_CreateObject());
+	jadd(o, "text", cJSON_CreateString(reason));
+	return event_json("referral_reasons", o);
 }
 
 #ifdef SELFTEST
@@ -1898,13 +1963,21 @@ st_check_op(void)
 	o.value_len = 0;
 	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
 
-	/* Referral events come from schema_referral_json only. */
-	r = schema_referral_json("lao-cai", "ha-noi", "2025-07-02",
-	    "return \"home\"");
+	/* Referral events come from schema_referral_json only; the reason
+	 * is an identifying event of its own (schema_reason_json). */
+	r = schema_referral_json("lao-cai", "ha-noi", "2025-07-02");
 	ST_CHECK(r != NULL);
 	ST_CHECK(strcmp(r, "{\"from\":\"lao-cai\",\"to\":\"ha-noi\","
-	    "\"on\":\"2025-07-02\",\"reason\":\"return \\\"home\\\"\","
-	    "\"status\":\"proposed\"}") == 0);
+	    "\"on\":\"2025-07-02\",\"status\":\"proposed\"}") == 0);
+	{
+		char *t = schema_reason_json("return \"home\"");
+
+		ST_CHECK(t != NULL && strcmp(t, "{\"text\":\"return "
+		    "\\\"home\\\"\"}") == 0);
+		free(t);
+		ST_CHECK(schema_reason_json("") == NULL);
+		ST_CHECK(schema_coll_identifying("referral_reasons"));
+	}
 	o.type = OP_EVENT;
 	strlcpy_(o.path, "referrals", sizeof(o.path));
 	strlcpy_(o.evid, "ref-1", sizeof(o.evid));
@@ -1919,13 +1992,13 @@ st_check_op(void)
 	strlcpy_(o.path, "services", sizeof(o.path));
 	ST_CHECK(schema_check_op(&o, err, sizeof(err)) == E_INVAL);
 	free(r);
-	r = schema_referral_json("central", "dien-bien", "2025-07-02", NULL);
+	r = schema_referral_json("central", "dien-bien", "2025-07-02");
 	ST_CHECK(r != NULL && strstr(r, "reason") == NULL);
 	free(r);
-	ST_CHECK(schema_referral_json("atlantis", "ha-noi", "2025-07-02",
-	    NULL) == NULL);
-	ST_CHECK(schema_referral_json("lao-cai", "ha-noi", "2025-13-01",
-	    NULL) == NULL);
+	ST_CHECK(schema_referral_json("atlantis", "ha-noi", "2025-07-02") ==
+	    NULL);
+	ST_CHECK(schema_referral_json("lao-cai", "ha-noi", "2025-13-01") ==
+	    NULL);
 	/* The id travels in evid, never inside the value. */
 	o.value = xstrdup("{\"id\":\"x\",\"type\":\"loan\","
 	    "\"on\":\"2025-01-01\"}");

@@ -62,9 +62,19 @@ int	schema_node_known(const char *s);
 char	*schema_render(const struct case_state *s, int pretty);
 
 /* Builds the JSON object of a referral event into a malloc'd string:
- * {"from","to","on","reason","status"}.  Caller owns the result. */
+ * {"from","to","on","status"}, or NULL when the schema refuses it.  Caller
+ * owns the result. */
 char	*schema_referral_json(const char *from, const char *to,
-	    const char *on_date, const char *reason);
+	    const char *on_date);
+/*
+ * Builds the event that carries a referral's reason, {"text": reason}, to
+ * be written under the referral's own event id in the collection
+ * "referral_reasons".  That collection is identifying: the reason is
+ * sealed at rest, salted in signatures, redacted by an erase and left out
+ * of read-only copies; `case get` shows it as the referral's "reason".
+ * NULL when reason is not 1 to 500 bytes of text.  Caller owns it.
+ */
+char	*schema_reason_json(const char *reason);
 
 #ifdef SELFTEST
 int	schema_selftest(void);

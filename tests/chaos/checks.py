@@ -318,6 +318,8 @@ class Checker:
                 return None         # erased: notes are gone everywhere
             return sum(1 for s in obj["notes"] if s.get("id") == tok)
         if key == "reason":
+            if obj.get("erased"):
+                return None         # identifying: gone with the erase
             return sum(1 for r in obj["referrals"] if r.get("reason") == tok)
         return None
 

@@ -301,7 +301,8 @@ class Workload:
             if not targets:
                 return
             to = rng.choice(targets)
-            reason = self.lg.tok("R")
+            reason = self.lg.ident("FAKE secret reason %s" %
+                                   self.lg.tok("R"))
             w = self.run_on(node, "transfer", c.id,
                             {"reason": reason, "to": to},
                             ("case", "transfer", c.id, "--to", to,
@@ -345,7 +346,8 @@ class Workload:
             a = self.cl.members[c.owner]
             others = [m.name for m in self.cl.provinces if m is not a]
             to = rng.choice(others)
-            reason = self.lg.tok("R")
+            reason = self.lg.ident("FAKE secret reason %s" %
+                                   self.lg.tok("R"))
             w = self.run_on(self.cl.central, "transfer", c.id,
                             {"reason": reason, "to": to},
                             ("case", "transfer", c.id, "--to", to,
@@ -375,7 +377,8 @@ class Workload:
             except Exception:
                 pass
             time.sleep(rng.uniform(0.2, 2.0))
-            reason = self.lg.tok("R")
+            reason = self.lg.ident("FAKE secret reason %s" %
+                                   self.lg.tok("R"))
             w = self.run_on(self.cl.central, "transfer", c.id,
                             {"reason": reason, "to": a.name, "from": to},
                             ("case", "transfer", c.id, "--to", a.name,

@@ -257,7 +257,15 @@ def test_referral_through_central(env):
     hist = ok(b.cli("case", "history", cid, "--json")).json()
     check(len(hist) == 3, "history: %r" % hist)
     check(hist[-1]["node"] == "lao-cai" and
-          [o["op"] for o in hist[-1]["ops"]] == ["add", "transfer"], hist)
+          [o["op"] for o in hist[-1]["ops"]] == ["add", "add", "transfer"],
+          hist)
+    # The reason is free text that may name the person: an identifying
+    # event of its own, so it is sealed at rest and missing from the old
+    # owner's read-only copy (and an erase takes it, below).
+    check("reason" not in old["referrals"][0], old)
+    for n in (a, b, c):
+        check(not n.files_contain(b"returns to her home province"),
+              "the reason is in clear in a file of " + n.name)
     check(hist[0]["node"] == "lao-cai", hist)
 
     # The new owner edits; central takes it; the old owner cannot.
@@ -269,6 +277,13 @@ def test_referral_through_central(env):
     # The old owner's copy is what it was at the referral: central sends
     # a province only the cases it owns (data minimisation).
     check(a.get(cid)["status"] == "identified", "old owner's copy changed")
+    # An erase takes the reason too, on the owner and on central.
+    ok(b.cli("case", "erase", cid), "erase on ha-noi")
+    ok(b.sync(), "sync ha-noi")
+    for n in (b, c):
+        got = n.get(cid)
+        check(got["erased"] and len(got["referrals"]) == 1 and
+              "reason" not in got["referrals"][0], got)
     for n in (a, b, c):
         ok(n.verify(), "verify " + n.name)
 
