@@ -105,8 +105,51 @@ struct psess {
 	uint64_t		 acked;		/* own seq acknowledged */
 	uint64_t		 own_total;
 	uint64_t		 credit, inflight, batch_no;
+	/* ACKs of feed batches held back until the own entries written
+	 * before that batch was applied have been sent (flush_acks). */
+	struct held_ack {
+		uint64_t	 no, pos, applied, dup, refused;
+		uint64_t	 upto;		/* own seq to send first */
+	}			 held[REPL_WINDOW];
+	size_t			 nheld;
 	char			 said[128];	/* central's last ERROR */
 };
+
+/*
+ * Sends the held ACKs whose own entries have all been sent, in order.
+ *
+ * Why hold them: an erase this province made before it applied a batch
+ * that refers the case away counts at central only while central has not
+ * seen the ACK of that batch (store.c, referral_unseen).  Central handles
+ * one message at a time, so the erase is safe once it is on the wire
+ * before the ACK: even if central dies in between, it will have seen
+ * neither.
+ */
+static int
+flush_acks(struct psess *p)
+{
+	size_t	k = 0;
+
+	while (k < p->nheld && p->held[k].upto <= p->send_after) {
+		struct msg m;
+
+		memset(&m, 0, sizeof(m));
+		m.type = MSG_ACK;
+		m.no = p->held[k].no;
+		m.pos = p->held[k].pos;
+		m.applied = p->held[k].applied;
+		m.dup = p->held[k].dup;
+		m.refused = p->held[k].refused;
+		if (send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
+		    SEND_TIMEOUT_MS) != 0)
+			return E_AGAIN;
+		p->ss->messages_out++;
+		k++;
+	}
+	memmove(p->held, p->held + k, (p->nheld - k) * sizeof(*p->held));
+	p->nheld -= k;
+	return 0;
+}
 
 /* Sends own entries while central has granted credit. */
 static int
@@ -197,6 +240,7 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 
 	p->welcomed = p->central_done = p->own_done = 0;
 	p->credit = p->inflight = 0;
+	p->nheld = 0;
 	p->ss->sessions++;
 	store_peer_get(p->st, "central", &pi);
 	store_vv_get(p->st, p->cfg->node, &own_seq);
@@ -231,7 +275,7 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 		int		wait;
 
 		if (p->welcomed && p->central_done && p->own_done &&
-		    p->inflight == 0) {
+		    p->inflight == 0 && p->nheld == 0) {
 			memset(&m, 0, sizeof(m));
 			m.type = MSG_BYE;
 			send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out, 1000);
@@ -320,27 +364,33 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 				break;
 			}
 			p->ss->received += as.applied;
-			memset(&m, 0, sizeof(m));
-			m.type = MSG_ACK;
-			m.no = r.no;
-			m.pos = as.last_pos;
-			m.applied = as.applied;
-			m.dup = as.duplicates;
-			m.refused = as.refused;
-			if (send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
-			    SEND_TIMEOUT_MS) != 0) {
+			if (p->nheld == REPL_WINDOW) {
+				/* Central sent beyond the credit we gave. */
 				rc = E_AGAIN;
 				break;
 			}
-			p->ss->messages_out++;
+			{
+				struct held_ack *h = &p->held[p->nheld++];
+
+				h->no = r.no;
+				h->pos = as.last_pos;
+				h->applied = as.applied;
+				h->dup = as.duplicates;
+				h->refused = as.refused;
+				/* Held only when the batch referred a case away
+				 * from us; the others just keep their order. */
+				h->upto = 0;
+				if (as.moved_away > 0)
+					store_vv_get(p->st, p->cfg->node,
+					    &h->upto);
+			}
 			if (!r.more)
 				p->central_done = 1;
-			/* Send, in this session, what was written while it ran:
-			 * an erase made before a referral away that this batch
-			 * brought still counts at central only within the
-			 * session (store.c, referral_unseen). */
+			/* What was written before this batch was applied goes
+			 * out before its ACK (flush_acks). */
 			p->own_done = 0;
-			rc = pump_own(p);
+			if ((rc = pump_own(p)) == 0)
+				rc = flush_acks(p);
 			break;
 		}
 		case MSG_ACK:
@@ -355,7 +405,8 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 				p->acked = r.pos;
 			}
 			p->ss->refused += r.refused;
-			rc = pump_own(p);
+			if ((rc = pump_own(p)) == 0)
+				rc = flush_acks(p);
 			break;
 		case MSG_KEYS:
 			rc = province_keys(p, &r);
@@ -689,12 +740,16 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	}
 	/* What the province had acknowledged when this session began: an
 	 * erase it sends in this session may still be one it made before it
-	 * heard of a referral away (store.c, referral_unseen). */
+	 * heard of a referral away (store.c, referral_unseen).  Only ACKs
+	 * count, not the position HELLO claims: a province sends what it
+	 * wrote before applying a batch ahead of that batch's ACK, and an ACK
+	 * lost with a cut link must not close the window on an erase the
+	 * same cut kept from central. */
 	{
 		struct peer_info pi;
 
 		store_peer_get(c->st, r->node, &pi);
-		pi.feed_recv = r->a > pi.feed_acked ? r->a : pi.feed_acked;
+		pi.feed_recv = pi.feed_acked;
 		store_peer_put(c->st, &pi);
 	}
 	log_info("session with %s: it has %llu/%llu of its feed, we have "

@@ -50,6 +50,8 @@ struct store {
 	uint64_t	 skew_ms;
 	int64_t		 offset_ms;
 	int		 drop_transferred;	/* keep_transferred = no */
+	uint64_t	 moved_away;	/* province: cases referred away from
+					 * us by applied entries (a count) */
 	char		 node[HLC_NODE_MAX + 1];
 	char		 role[16];
 };
@@ -1056,6 +1058,9 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	}
 	if (rc != 0)
 		goto out;
+	if (!is_central(st) && strcmp(before, st->node) == 0 &&
+	    strcmp(s.owner, st->node) != 0)
+		st->moved_away++;
 	rc = feed_route(st, t, e, before, s.owner, lk, lklen);
 out:
 	state_release(&s);
@@ -1990,13 +1995,14 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 	struct remote_ctx	*rc_ = arg;
 	struct peer_info	 pi;
 	struct hlc		 clock;
-	uint64_t		 vv, last, cursor;
+	uint64_t		 vv, last, cursor, moves;
 	int			 central = is_central(st), rc, have_tail = 0;
 	uint64_t		 w = wall(st);
 	uint8_t			 chain[CRYPTO_HASH], tail_block[SIGN_BLOCK];
 	struct entry		 tail;
 
 	memset(rc_->stats, 0, sizeof(*rc_->stats));
+	moves = st->moved_away;
 	entry_init(&tail);
 	rc = peer_read(st, t, rc_->peer, &pi);
 	if (rc != 0 && rc != E_NOTFOUND)
@@ -2029,6 +2035,7 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 	if (rc != 0)
 		return rc;
 	rc_->stats->last_pos = cursor;
+	rc_->stats->moved_away = st->moved_away - moves;
 	if (central)
 		rc = put_u64(st, t, st->vv, rc_->peer, cursor);
 	else

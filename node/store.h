@@ -71,6 +71,7 @@ struct apply_stats {
 	uint64_t	duplicates;	/* already held: no-ops */
 	uint64_t	refused;	/* refused with a logged reason */
 	uint64_t	last_pos;	/* highest position now covered */
+	uint64_t	moved_away;	/* province: cases it no longer owns */
 };
 
 /* Opens (creating if need be) the store in dir/data.mdb.  Returns 0, E_IO
