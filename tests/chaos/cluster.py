@@ -45,8 +45,11 @@ class _DelayedSock:
         if data and d:
             # Sleep in small steps so that a cut_now() is noticed.
             end = time.monotonic() + d
-            while time.monotonic() < end and not self._state["dead"]:
-                time.sleep(min(0.05, end - time.monotonic()))
+            while not self._state["dead"]:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(0.05, left))
         return data
 
     def __getattr__(self, name):
