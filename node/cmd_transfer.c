@@ -181,7 +181,7 @@ cmd_case_transfer(int argc, char **argv)
 	struct op		*o;
 	const char		*dir = NULL, *to = NULL, *reason = NULL, *id;
 	char			 on[16], evid[ENTRY_CASE_ID_LEN + 1];
-	char			*ref, *why;
+	char			*ref, *rsn;
 	int			 first, rc;
 
 	if (cli_help(argc, argv, transfer_usage))
@@ -222,12 +222,12 @@ cmd_case_transfer(int argc, char **argv)
 	}
 	today(&n, on, sizeof(on));
 	ref = referral_json(s.owner[0] ? s.owner : n.cfg.node, to, on);
-	why = reason != NULL ? schema_reason_json(reason) : NULL;
-	if (ref == NULL || (reason != NULL && why == NULL)) {
+	rsn = reason != NULL ? schema_reason_json(reason) : NULL;
+	if (ref == NULL || (reason != NULL && rsn == NULL)) {
 		cli_error("case transfer: --reason must be 1 to 500 bytes of "
 		    "text");
 		free(ref);
-		free(why);
+		free(rsn);
 		state_release(&s);
 		cli_close(&n);
 		return EXIT_REJECT;
@@ -239,13 +239,13 @@ cmd_case_transfer(int argc, char **argv)
 	uuid7(evid, now_ms());
 	strlcpy_(o->evid, evid, sizeof(o->evid));
 	op_set_value(o, ref, strlen(ref));
-	if (why != NULL) {
+	if (rsn != NULL) {
 		/* The reason is identifying: an event of its own under the
 		 * referral's id (schema.h, schema_reason_json). */
 		o = entry_add_op(&e, OP_EVENT);
 		strlcpy_(o->path, "referral_reasons", sizeof(o->path));
 		strlcpy_(o->evid, evid, sizeof(o->evid));
-		op_set_value(o, why, strlen(why));
+		op_set_value(o, rsn, strlen(rsn));
 	}
 	o = entry_add_op(&e, OP_TRANSFER);
 	strlcpy_(o->to, to, sizeof(o->to));
@@ -258,7 +258,7 @@ cmd_case_transfer(int argc, char **argv)
 		    "synced with central\n", to, to);
 	}
 	free(ref);
-	free(why);
+	free(rsn);
 	entry_release(&e);
 	state_release(&s);
 	cli_close(&n);

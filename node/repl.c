@@ -749,8 +749,12 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		struct peer_info pi;
 
 		store_peer_get(c->st, r->node, &pi);
-		pi.feed_recv = pi.feed_acked;
-		store_peer_put(c->st, &pi);
+		if (pi.feed_recv != pi.feed_acked) {
+			/* (A write only when it changed: a nightly session
+			 * with an empty feed costs no commit here.) */
+			pi.feed_recv = pi.feed_acked;
+			store_peer_put(c->st, &pi);
+		}
 	}
 	log_info("session with %s: it has %llu/%llu of its feed, we have "
 	    "%llu of its %llu entries", r->node, (unsigned long long)r->a,

@@ -50,8 +50,6 @@ struct store {
 	uint64_t	 skew_ms;
 	int64_t		 offset_ms;
 	int		 drop_transferred;	/* keep_transferred = no */
-	uint64_t	 moved_away;	/* province: cases referred away from
-					 * us by applied entries (a count) */
 	char		 node[HLC_NODE_MAX + 1];
 	char		 role[16];
 };
@@ -979,12 +977,16 @@ redact_case_log(struct store *st, MDB_txn *t, const char *id)
  * Applies an accepted entry: log, case index, case state, feeds.  block is
  * its signature block (NULL: unsigned).  The entry of an erased case is
  * stored redacted.  r is the record as received (NULL: a local write); it
- * is stored as it is unless redaction changes the entry.  *held is set
- * when (origin, seq) was already in the log (nothing done).
+ * is stored as it is unless redaction changes the entry.  *how gets
+ * APPLY_HELD when (origin, seq) was already in the log (nothing done), and
+ * APPLY_MOVED_AWAY when the entry took a case away from this province.
  */
+#define APPLY_HELD		0x1
+#define APPLY_MOVED_AWAY	0x2
+
 static int
 apply_entry(struct store *st, MDB_txn *t, struct entry *e,
-    const uint8_t *block, const struct rec *r, int *held)
+    const uint8_t *block, const struct rec *r, int *how)
 {
 	struct case_state	 s;
 	struct buf		 rb;
@@ -994,11 +996,11 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	MDB_val			 k, d;
 	int			 rc, refold = 0, erases = 0;
 
-	*held = 0;
+	*how = 0;
 	k.mv_data = lk;
 	k.mv_size = seqkey(lk, e->origin, e->seq);
 	if ((rc = mdb_get(t, st->log, &k, &d)) == 0) {
-		*held = 1;
+		*how = APPLY_HELD;
 		return 0;
 	}
 	if (rc != MDB_NOTFOUND)
@@ -1060,7 +1062,7 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		goto out;
 	if (!is_central(st) && strcmp(before, st->node) == 0 &&
 	    strcmp(s.owner, st->node) != 0)
-		st->moved_away++;
+		*how |= APPLY_MOVED_AWAY;
 	rc = feed_route(st, t, e, before, s.owner, lk, lklen);
 out:
 	state_release(&s);
@@ -1175,7 +1177,7 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 		struct entry		*e = &lc->es[i];
 		struct case_state	 s;
 		char			 why[200];
-		int			 exists, held, dropped;
+		int			 exists, how, dropped;
 
 		rc = case_load(st, t, e->case_id, &s);
 		/* A copy dropped after a transfer away: its entries are
@@ -1275,7 +1277,7 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 			    " (%s)", i + 1, err_str(rc));
 			break;
 		}
-		if ((rc = apply_entry(st, t, e, block, NULL, &held)) != 0)
+		if ((rc = apply_entry(st, t, e, block, NULL, &how)) != 0)
 			break;
 	}
 	if (rc == 0 && lc->err[0] != '\0')
@@ -1889,9 +1891,9 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e)
  * Central: was a referral of e's case away from e's origin still waiting
  * in that province's feed, not yet acknowledged, when its current session
  * began?  Then the province could not have known of it when it wrote e:
- * a province sends, in the session that brings it a referral, every
- * entry it committed before applying it (repl.c, pump_own after each
- * batch), and refuses to erase a case it no longer owns.  See
+ * a province sends every entry it committed before applying a referral
+ * ahead of that batch's ACK (repl.c, flush_acks), and refuses to erase a
+ * case it no longer owns.  See
  * docs/SECURITY.md, "A compromised province".  Only that tail of the
  * feed is read, and a log record only for the entries of this case.
  */
@@ -1995,14 +1997,13 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 	struct remote_ctx	*rc_ = arg;
 	struct peer_info	 pi;
 	struct hlc		 clock;
-	uint64_t		 vv, last, cursor, moves;
+	uint64_t		 vv, last, cursor;
 	int			 central = is_central(st), rc, have_tail = 0;
 	uint64_t		 w = wall(st);
 	uint8_t			 chain[CRYPTO_HASH], tail_block[SIGN_BLOCK];
 	struct entry		 tail;
 
 	memset(rc_->stats, 0, sizeof(*rc_->stats));
-	moves = st->moved_away;
 	entry_init(&tail);
 	rc = peer_read(st, t, rc_->peer, &pi);
 	if (rc != 0 && rc != E_NOTFOUND)
@@ -2035,7 +2036,6 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 	if (rc != 0)
 		return rc;
 	rc_->stats->last_pos = cursor;
-	rc_->stats->moved_away = st->moved_away - moves;
 	if (central)
 		rc = put_u64(st, t, st->vv, rc_->peer, cursor);
 	else
@@ -2065,7 +2065,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 	{
 		struct entry		 e;
 		char			 why[200];
-		int			 held;
+		int			 how;
 
 		if (r->pos <= cursor) {
 			rc_->stats->duplicates++;
@@ -2178,7 +2178,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		 * hours ahead (erase_only), and must not drag this node's
 		 * clock, and so its own later entries, along. */
 		hlc_update(cl, e.hlc, w);
-		rc = apply_entry(st, t, &e, block, r, &held);
+		rc = apply_entry(st, t, &e, block, r, &how);
 		if (rc == 0 && !central) {
 			uint64_t ov;
 			if ((rc = get_u64(st, t, st->vv, e.origin, &ov)) == 0 &&
@@ -2188,10 +2188,12 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		entry_release(&e);
 		if (rc != 0)
 			return rc;
-		if (held)
+		if (how & APPLY_HELD)
 			rc_->stats->duplicates++;
 		else
 			rc_->stats->applied++;
+		if (how & APPLY_MOVED_AWAY)
+			rc_->stats->moved_away++;
 	}
 	return 0;
 }

@@ -224,10 +224,9 @@ def test_erase_during_the_session_that_brings_the_referral(env):
     """An erase committed while the session that brings the referral
     away runs (after the province's first look at its own entries, before
     it applies that referral) is sent in that same session, and central
-    accepts it (store.c, referral_unseen; repl.c, pump_own after each
-    batch).  Sent in the next session only, it would be refused, and the
-    province's copy would stay redacted while central kept the values."""
-    import json as js
+    accepts it (store.c, referral_unseen; repl.c, flush_acks).  Sent after
+    that batch's ACK, it would be refused, and the province's copy would
+    stay redacted while central kept the values."""
     import subprocess
     import time
     c = env.central().start()
@@ -236,13 +235,13 @@ def test_erase_during_the_session_that_brings_the_referral(env):
     b = env.province("ha-noi", c)
     x = a.add(sample_case(6))
     n = 1500
-    lines = "".join(js.dumps(sample_case(100 + i)) + "\n" for i in range(n))
+    lines = "".join(json.dumps(sample_case(100 + i)) + "\n" for i in range(n))
     ok(a.cli("import", "-", stdin=lines), "import")
     ok(a.sync(), "sync lao-cai")
     ids = [i for i in a.ids() if i != x]
     # Central changes lao-cai's cases (more than one batch of its feed),
     # then refers x away: the referral comes last, seconds into the sync.
-    upd = "".join(js.dumps({"id": cid, "status": "receiving_support"}) +
+    upd = "".join(json.dumps({"id": cid, "status": "receiving_support"}) +
                   "\n" for cid in ids)
     ok(c.cli("import", "-", stdin=upd), "central updates")
     ok(c.cli("case", "transfer", x, "--to", "ha-noi"), "central refers x")
