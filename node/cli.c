@@ -68,6 +68,10 @@ cli_open(const char *dir, struct node_ctx *n)
 		cli_error("%s: not a directory", dir);
 		return EXIT_REJECT;
 	}
+	if (identity_dir_check(dir, err, sizeof(err)) != 0) {
+		cli_error("%s", err);
+		return EXIT_REJECT;
+	}
 	if ((rc = nodecfg_load(dir, &n->cfg, err, sizeof(err))) != 0) {
 		cli_error("%s", err);
 		return EXIT_REJECT;

@@ -19,7 +19,9 @@ static const char usage_text[] =
 "usage: casesync init -d DIR --node ID --role province|central\n"
 "                     [--listen tcp://HOST:PORT] [--central tcp://HOST:PORT]\n"
 "\n"
-"Creates DIR (mode 0700) with casesync.conf and an empty store.  A province\n"
+"Creates DIR (mode 0700) with casesync.conf and an empty store.  An\n"
+"existing DIR must be owned by the user running init, and neither group\n"
+"nor others may write to it (every verb checks this again).  A province\n"
 "names central's endpoint with --central; central names its own with\n"
 "--listen.  ID is [a-z0-9-]{1,32}; a province's ID should be its node id\n"
 "from deploy/provinces.tsv (e.g. lao-cai).\n";
@@ -91,6 +93,12 @@ cmd_init(int argc, char **argv)
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		cli_error("%s: %s", dir, strerror(errno));
+		return EXIT_REJECT;
+	}
+	/* An existing directory must be ours and closed to others, or
+	 * whoever else can write there could swap the node's files. */
+	if (identity_dir_check(dir, err, sizeof(err)) != 0) {
+		cli_error("init: %s", err);
 		return EXIT_REJECT;
 	}
 	if ((rc = nodecfg_create(dir, &cfg, err, sizeof(err))) != 0) {

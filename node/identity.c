@@ -26,7 +26,8 @@ static int
 write_secret(const char *path, const void *p, size_t n, char *err,
     size_t errsz)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
 
 	if (fd < 0) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
@@ -42,20 +43,38 @@ write_secret(const char *path, const void *p, size_t n, char *err,
 	return 0;
 }
 
-/* Reads exactly n bytes of a secret file; refuses group/other access. */
+/*
+ * Reads exactly n bytes of a secret file.  It must be a regular file owned
+ * by the user running casesync, with no group or other access: a key file
+ * someone else owns may have been put there by them (root could read it
+ * anyway, which is why the mode alone is not enough).
+ */
 static int
 read_secret(const char *path, void *p, size_t n, char *err, size_t errsz)
 {
 	struct stat	sb;
-	int		fd = open(path, O_RDONLY);
+	int		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t		r;
 	uint8_t		extra;
 
 	if (fd < 0) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		snprintf(err, errsz, "%s: %s", path, errno == ELOOP ?
+		    "is a symbolic link" : strerror(errno));
 		return E_IO;
 	}
-	if (fstat(fd, &sb) != 0 || (sb.st_mode & 077) != 0) {
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errsz, "%s: not a regular file", path);
+		close(fd);
+		return E_IO;
+	}
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errsz, "%s: owned by uid %lu, not by the user "
+		    "running casesync (uid %lu)", path,
+		    (unsigned long)sb.st_uid, (unsigned long)geteuid());
+		close(fd);
+		return E_IO;
+	}
+	if ((sb.st_mode & 077) != 0) {
 		snprintf(err, errsz, "%s: must be readable by its owner only "
 		    "(chmod 600)", path);
 		close(fd);
@@ -68,6 +87,36 @@ read_secret(const char *path, void *p, size_t n, char *err, size_t errsz)
 		return E_INTEGRITY;
 	}
 	close(fd);
+	return 0;
+}
+
+int
+identity_dir_check(const char *dir, char *err, size_t errsz)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0) {
+		snprintf(err, errsz, "%s: %s", dir, errno == ENOENT ?
+		    "no such directory" : strerror(errno));
+		return E_IO;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "%s: not a directory", dir);
+		return E_IO;
+	}
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errsz, "%s: owned by uid %lu, not by the user "
+		    "running casesync (uid %lu): a node directory must belong "
+		    "to the node's user", dir, (unsigned long)sb.st_uid,
+		    (unsigned long)geteuid());
+		return E_AUTH;
+	}
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(err, errsz, "%s: group or others may write to it "
+		    "(mode %04o): chmod 700 %s", dir,
+		    (unsigned)(sb.st_mode & 07777), dir);
+		return E_AUTH;
+	}
 	return 0;
 }
 

@@ -29,11 +29,20 @@ struct identity {
 	uint8_t	curve_sec[CURVE_KEY];
 };
 
+/*
+ * Checks that dir may hold a node: a directory owned by the user running
+ * casesync that neither group nor others may write to.  Anyone else who
+ * can write there could swap in node files of their own.  Returns 0, E_IO
+ * (missing, not a directory) or E_AUTH, with a one-line reason in err.
+ */
+int	identity_dir_check(const char *dir, char *err, size_t errsz);
 /* Creates DIR/identity.key and the data key (from CASESYNC_PASSPHRASE when
  * set, else a random DIR/data.key).  Refuses to overwrite.  Returns 0 or
  * E_IO/E_INVAL with the reason in err. */
 int	identity_create(const char *dir, char *err, size_t errsz);
-/* Loads the identity.  Returns 0, E_IO or E_INTEGRITY (bad file). */
+/* Loads the identity.  Returns 0, E_IO or E_INTEGRITY (bad file).  Key
+ * files must be regular files owned by the user running casesync, mode
+ * 0600 or stricter (also for datakey_load). */
 int	identity_load(const char *dir, struct identity *id, char *err,
 	    size_t errsz);
 /* Loads (or derives) the data key.  Returns 0, E_IO, or E_AUTH when a

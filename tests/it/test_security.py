@@ -731,3 +731,52 @@ def test_out_files_private_and_never_through_links(env):
         check(leftovers(out) == [], "%s left %r" % (what, leftovers(out)))
     check(NAME in open(os.path.join(out, "export.out")).read(),
           "control: export wrote the case")
+
+
+def test_init_refuses_directory_others_control(env):
+    """Finding 7: `init` refuses an existing directory that another user
+    owns or that group or others may write to (they could swap in node
+    files of their own), and writes nothing there; every verb checks the
+    directory again; key files are checked by owner as well as by mode."""
+    init = ["init", "--node", "lao-cai", "--role", "province"]
+    for what, mode in (("world-writable", 0o777), ("sticky /tmp-like",
+                                                   0o1777),
+                       ("group-writable", 0o770), ("other-writable", 0o702)):
+        d = os.path.join(env.tmp, "open-%o" % mode)
+        os.makedirs(d)
+        os.chmod(d, mode)
+        r = run(init[:1] + ["-d", d] + init[1:])
+        one_line(r, 2, "init in a %s directory" % what, d, "%04o" % mode)
+        check(os.listdir(d) == [], "init wrote into a %s directory: %r" %
+              (what, os.listdir(d)))
+    if os.geteuid() == 0:
+        # A directory another user made, closed to everyone else.
+        d = os.path.join(env.tmp, "theirs")
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        os.chown(d, 65534, 65534)
+        r = run(init[:1] + ["-d", d] + init[1:])
+        one_line(r, 2, "init in another user's directory", d, "owned by")
+        check(os.listdir(d) == [], "init wrote into another user's "
+              "directory")
+    else:
+        skip("not root: cannot make a directory another user owns")
+    # A good node; a later chmod opens it: every verb refuses it.
+    p = env.province("lao-cai")
+    cid = p.add(secret_case(1))
+    os.chmod(p.dir, 0o777)
+    one_line(p.cli("case", "get", cid), 2, "case get in an open directory",
+             "chmod 700")
+    one_line(p.cli("status"), 2, "status in an open directory")
+    os.chmod(p.dir, 0o700)
+    ok(p.cli("case", "get", cid), "case get after chmod 700")
+    # Key files are checked by owner, not only by mode (root reads any).
+    if os.geteuid() == 0:
+        for f in ("identity.key", "data.key"):
+            path = os.path.join(p.dir, f)
+            os.chown(path, 65534, 65534)
+            r = p.cli("case", "get", cid)
+            one_line(r, 2, f + " owned by another user", f, "owned by")
+            check(NAME not in r.out, "case shown with a foreign " + f)
+            os.chown(path, 0, 0)
+        ok(p.cli("case", "get", cid), "case get with our own key files")
