@@ -105,7 +105,8 @@ cli_open(const char *dir, struct node_ctx *n)
 		log_set_level(l >= 0 ? l : LOG_LVL_ERR);
 	}
 	if ((rc = identity_load(dir, &n->id, err, sizeof(err))) != 0 ||
-	    (rc = datakey_load(dir, key, err, sizeof(err))) != 0) {
+	    (rc = datakey_load(dir, cli_passphrase(), key, err,
+	    sizeof(err))) != 0) {
 		cli_error("%s", err);
 		identity_wipe(&n->id);
 		return EXIT_REJECT;

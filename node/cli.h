@@ -54,6 +54,18 @@ int	cli_help(int argc, char **argv, const char *usage);
 /* Is stdout/stderr a terminal (for progress lines)? */
 int	cli_tty(void);
 
+/*
+ * The passphrase (CASESYNC_PASSPHRASE), which main.c takes out of the
+ * environment before any verb runs and keeps in a locked page that core
+ * dumps leave out (common/harden.h); NULL when none was set.  Borrowed.
+ * A process forked later (supervise.c) inherits the copy: that is how a
+ * session process gets the passphrase.
+ */
+const char *cli_passphrase(void);
+/* Wipes this process's copy of the passphrase.  A long-lived process calls
+ * it once cli_open() has derived the data key. */
+void	cli_passphrase_forget(void);
+
 /* Set by SIGTERM/SIGINT (main.c); verbs that loop poll it. */
 extern volatile sig_atomic_t casesync_quit;
 /* Installs the SIGTERM/SIGINT handlers that set casesync_quit. */

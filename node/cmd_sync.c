@@ -95,6 +95,9 @@ sync_session(void *arg)
 
 	if ((rc = cli_open(j->dir, &n)) != 0)
 		return rc;
+	/* The data key is derived: the passphrase is not needed again in
+	 * this process (the parent keeps its own copy for the next). */
+	cli_passphrase_forget();
 	rc = repl_sync(n.st, &n.cfg, &n.id, j->ms, !j->quiet && cli_tty(),
 	    &casesync_quit, &ss, err, sizeof(err));
 	cli_close(&n);
@@ -226,6 +229,7 @@ serve_node(void *arg)
 
 	if ((rc = cli_open(j->dir, &n)) != 0)
 		return rc;
+	cli_passphrase_forget();
 	log_init("casesync", j->lvl ? log_level_parse(j->lvl) :
 	    n.cfg.log_level, j->use_syslog);
 	if (strcmp(n.cfg.role, "central") == 0) {

@@ -121,12 +121,11 @@ identity_dir_check(const char *dir, char *err, size_t errsz)
 }
 
 int
-identity_create(const char *dir, char *err, size_t errsz)
+identity_create(const char *dir, const char *pass, char *err, size_t errsz)
 {
 	struct identity	id;
 	uint8_t		file[sizeof(ID_MAGIC) - 1 + 4 * 32];
 	char		path[4096];
-	const char	*pass = getenv("CASESYNC_PASSPHRASE");
 	int		rc;
 
 	if (crypto_sign_keypair(id.sign_pub, id.sign_sec) != 0 ||
@@ -182,12 +181,11 @@ identity_load(const char *dir, struct identity *id, char *err, size_t errsz)
 }
 
 int
-datakey_load(const char *dir, uint8_t key[CRYPTO_KEY], char *err,
-    size_t errsz)
+datakey_load(const char *dir, const char *pass, uint8_t key[CRYPTO_KEY],
+    char *err, size_t errsz)
 {
 	char		path[4096];
 	uint8_t		salt[SALT_LEN];
-	const char	*pass;
 	int		rc;
 
 	path_of(dir, DATAKEY_FILE, path, sizeof(path));
@@ -201,7 +199,6 @@ datakey_load(const char *dir, uint8_t key[CRYPTO_KEY], char *err,
 	}
 	if ((rc = read_secret(path, salt, sizeof(salt), err, errsz)) != 0)
 		return rc;
-	pass = getenv("CASESYNC_PASSPHRASE");
 	if (pass == NULL || *pass == '\0') {
 		snprintf(err, errsz, "this node's data key is derived from a "
 		    "passphrase: set CASESYNC_PASSPHRASE");

@@ -36,19 +36,22 @@ struct identity {
  * (missing, not a directory) or E_AUTH, with a one-line reason in err.
  */
 int	identity_dir_check(const char *dir, char *err, size_t errsz);
-/* Creates DIR/identity.key and the data key (from CASESYNC_PASSPHRASE when
- * set, else a random DIR/data.key).  Refuses to overwrite.  Returns 0 or
- * E_IO/E_INVAL with the reason in err. */
-int	identity_create(const char *dir, char *err, size_t errsz);
+/* Creates DIR/identity.key and the data key (a salt for deriving it from
+ * pass when pass is not NULL or empty, else a random DIR/data.key).
+ * Refuses to overwrite.  Returns 0 or E_IO/E_INVAL with the reason in
+ * err. */
+int	identity_create(const char *dir, const char *pass, char *err,
+	    size_t errsz);
 /* Loads the identity.  Returns 0, E_IO or E_INTEGRITY (bad file).  Key
  * files must be regular files owned by the user running casesync, mode
  * 0600 or stricter (also for datakey_load). */
 int	identity_load(const char *dir, struct identity *id, char *err,
 	    size_t errsz);
-/* Loads (or derives) the data key.  Returns 0, E_IO, or E_AUTH when a
- * passphrase is needed but missing. */
-int	datakey_load(const char *dir, uint8_t key[CRYPTO_KEY], char *err,
-	    size_t errsz);
+/* Loads the data key, or derives it from pass (the passphrase, NULL when
+ * none was given).  Returns 0, E_IO, or E_AUTH when a passphrase is needed
+ * but missing. */
+int	datakey_load(const char *dir, const char *pass,
+	    uint8_t key[CRYPTO_KEY], char *err, size_t errsz);
 /* Formats the public half as "cs1-...", out of size PUBKEY_TEXT_LEN+1. */
 void	identity_pubkey_text(const struct identity *id, char *out);
 /* Parses a "cs1-..." line.  Returns 0 or E_INVAL. */

@@ -1,15 +1,35 @@
 /*
  * main.c - the `casesync` command: dispatches to one verb per cmd_*.c.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 
-/* Set by the signal handlers; the only mutable global (see STYLE.md). */
-volatile sig_atomic_t casesync_quit;
-
+#include "../common/err.h"
+#include "../common/harden.h"
 #include "../common/log.h"
+
+/* The mutable globals of casesync (see STYLE.md): the flag the signal
+ * handlers set, and the passphrase taken from the environment. */
+#define STR(x)	#x
+#define XSTR(x)	STR(x)
+
+volatile sig_atomic_t casesync_quit;
+static struct harden_secret passphrase;
+
+const char *
+cli_passphrase(void)
+{
+	return passphrase.p;
+}
+
+void
+cli_passphrase_forget(void)
+{
+	harden_secret_wipe(&passphrase);
+}
 
 struct verb {
 	const char	*name;
@@ -49,7 +69,26 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	int rc;
+
 	log_init("casesync", LOG_LVL_WARN, 0);
+	/*
+	 * Before any key is read: no core dump, no ptrace by other
+	 * processes of this user, and the passphrase out of the
+	 * environment (common/harden.h).  All verbs, and the session
+	 * processes serve and sync fork, run this way.
+	 */
+	if (harden_process() != 0) {
+		cli_error("cannot disable core dumps (setrlimit, prctl): %s",
+		    strerror(errno));
+		return EXIT_REJECT;
+	}
+	if ((rc = harden_secret_take(&passphrase, "CASESYNC_PASSPHRASE"))) {
+		cli_error("CASESYNC_PASSPHRASE: %s%s", rc == E_TOOBIG ?
+		    "longer than the limit of " : err_str(rc), rc ==
+		    E_TOOBIG ? XSTR(HARDEN_SECRET_MAX) " bytes" : "");
+		return EXIT_REJECT;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

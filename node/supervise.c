@@ -20,6 +20,8 @@
 
 #include "cli.h"
 
+#include "../common/harden.h"
+
 static void
 quit_set(sigset_t *set)
 {
@@ -59,6 +61,11 @@ supervise_run(int (*fn)(void *), void *arg, struct supervise_result *res)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
 		    getppid() != parent)
 			_exit(EXIT_PEER);
+		/* The child opens the keys.  It inherits main()'s settings
+		 * (no core, not dumpable) through fork(); setting them again
+		 * keeps that true whoever calls supervise_run. */
+		if (harden_process() != 0)
+			_exit(EXIT_REJECT);
 		cli_signals();
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		rc = fn(arg);

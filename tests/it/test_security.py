@@ -29,6 +29,7 @@ import subprocess
 import threading
 import time
 
+import harness
 from harness import check, ok, run, sample_case, skip, wait_for
 
 # Distinctive values, so that a byte search cannot match by accident.
@@ -780,3 +781,152 @@ def test_init_refuses_directory_others_control(env):
             check(NAME not in r.out, "case shown with a foreign " + f)
             os.chown(path, 0, 0)
         ok(p.cli("case", "get", cid), "case get with our own key files")
+
+
+def children(pid):
+    """The live processes whose parent is pid (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            out.append(int(d))
+    return out
+
+
+def core_limit(pid):
+    for line in open("/proc/%d/limits" % pid):
+        if line.startswith("Max core file size"):
+            return line.split()[4:6]
+    raise AssertionError("no core limit for %d" % pid)
+
+
+def check_key_process(pid, what, secret, owner_shows_dumpable):
+    """pid writes no core, is not dumpable and has secret in neither its
+    environment nor its command line."""
+    lim = core_limit(pid)
+    check(lim == ["0", "0"], "%s (%d): core file size limit %r" %
+          (what, pid, lim))
+    if owner_shows_dumpable:
+        # The files of a process that is not dumpable belong to root.
+        uid = os.stat("/proc/%d/status" % pid).st_uid
+        check(uid == 0, "%s (%d) is dumpable: /proc/%d/status belongs to "
+              "uid %d" % (what, pid, pid, uid))
+    for f in ("environ", "cmdline"):
+        try:
+            blob = open("/proc/%d/%s" % (pid, f), "rb").read()
+        except PermissionError:
+            continue        # not readable to us: nothing shows either
+        check(secret.encode() not in blob, "%s (%d): the passphrase is in "
+              "/proc/%d/%s" % (what, pid, pid, f))
+
+
+def test_no_core_dump_and_passphrase_leaves_environment(env):
+    """Finding 5: every casesync process that may hold a key dumps no core
+    (RLIMIT_CORE 0, not dumpable), even when started with core dumps
+    allowed, and CASESYNC_PASSPHRASE is out of its environment; the
+    session processes that serve and sync fork still get the passphrase
+    (a replaced one too).  A session process killed by SIGABRT leaves no
+    core file.  As root the nodes run as nobody (setpriv), so that the
+    owner of /proc/PID/status shows whether a process is dumpable."""
+    secret = "FAKE-passphrase-Quuxinator-8841"
+    penv = {"CASESYNC_PASSPHRASE": secret}
+    wrap, uid = [], os.geteuid()
+    if uid == 0:
+        if shutil.which("setpriv") is None:
+            return skip("setpriv (util-linux) is not installed")
+        uid = 65534
+        wrap = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid,
+                "--clear-groups", "--"]
+        os.chmod(env.tmp, 0o711)
+    owner_shows = uid != 0
+    dirs = {}
+    for name in ("central", "lao-cai", "cores"):
+        dirs[name] = os.path.join(env.tmp, name)
+        os.makedirs(dirs[name], 0o700)
+        os.chown(dirs[name], uid, uid)
+    port = harness.free_port()
+    ep = "tcp://127.0.0.1:%d" % port
+    ok(run(["init", "-d", dirs["central"], "--node", "central", "--role",
+            "central", "--listen", ep], env=penv, wrap=wrap), "init central")
+    ok(run(["init", "-d", dirs["lao-cai"], "--node", "lao-cai", "--role",
+            "province", "--central", ep], env=penv, wrap=wrap), "init")
+    keys = {n: ok(run(["key", "-d", dirs[n]], env=penv, wrap=wrap)).out
+            .strip() for n in ("central", "lao-cai")}
+    ok(run(["trust", "-d", dirs["central"], "lao-cai", keys["lao-cai"]],
+           env=penv, wrap=wrap), "trust")
+    ok(run(["trust", "-d", dirs["lao-cai"], "central", keys["central"]],
+           env=penv, wrap=wrap), "pin")
+    ok(run(["case", "add", "-d", dirs["lao-cai"], "-"], env=penv, wrap=wrap,
+           stdin=json.dumps(secret_case(1))), "case add")
+
+    def allow_cores():
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    def start(args, log):
+        e = dict(os.environ)
+        e.pop("CASESYNC_DIR", None)
+        e.update(penv)
+        p = harness.GroupPopen(wrap + [harness.BIN] + args, env=e,
+                               cwd=dirs["cores"], preexec_fn=allow_cores,
+                               stdout=log, stderr=log)
+        harness._procs.append(p)
+        return p
+
+    def child_of(p):
+        found = []
+
+        def one():
+            found[:] = children(p.pid)
+            return len(found) == 1
+        wait_for(one, 15, what="the session process of %d" % p.pid)
+        return found[0]
+
+    logpath = os.path.join(env.tmp, "nodes.log")
+    log = open(logpath, "a")
+    # sync, while central is not there yet: parent and session process.
+    s = start(["sync", "-d", dirs["lao-cai"], "--timeout", "20"], log)
+    sc = child_of(s)
+    check_key_process(s.pid, "sync", secret, owner_shows)
+    check_key_process(sc, "sync's session process", secret, owner_shows)
+    s.kill()
+    s.wait()
+    # serve on central, with a province syncing through it.
+    c = start(["serve", "-d", dirs["central"], "--log-level", "info"], log)
+    cc = child_of(c)
+    check_key_process(c.pid, "serve", secret, owner_shows)
+    check_key_process(cc, "serve's node process", secret, owner_shows)
+    r = run(["sync", "-d", dirs["lao-cai"], "--timeout", "30"], env=penv,
+            wrap=wrap, timeout=60)
+    ok(r, "sync in passphrase mode")
+    check(sync_summary(r)[0] == 1, r)
+    # A session process that aborts (as libzmq's do) leaves no core.
+    os.kill(cc, 6)
+    wait_for(lambda: harness.REPLACED in open(logpath).read(), 15,
+             what="serve to replace its node process")
+    cc2 = child_of(c)
+    check(cc2 != cc, "not replaced")
+    check_key_process(cc2, "serve's replaced node process", secret,
+                      owner_shows)
+    ok(run(["case", "add", "-d", dirs["lao-cai"], "-"], env=penv, wrap=wrap,
+           stdin=json.dumps(secret_case(2))), "case add")
+    r = ok(run(["sync", "-d", dirs["lao-cai"], "--timeout", "30"],
+               env=penv, wrap=wrap, timeout=60), "sync after the restart")
+    check(sync_summary(r)[0] == 1, r)
+    pattern = open("/proc/sys/kernel/core_pattern").read().strip()
+    if pattern.startswith("|") or "/" in pattern:
+        skip("core_pattern %r does not write cores to the working "
+             "directory; checked the limits and flags only" % pattern)
+    else:
+        for d in dirs.values():
+            cores = [f for f in os.listdir(d) if f.startswith("core")]
+            check(cores == [], "core files written: %s %r" % (d, cores))
+    check(secret not in open(logpath).read(), "the passphrase is logged")
