@@ -6,11 +6,12 @@ set -u
 
 # lmdb-utils (mdb_dump, mdb_load) and util-linux (setpriv) are for the
 # tests: they tamper with a store, and run the CLI as an unprivileged user.
+# gettext (msgfmt, xgettext, msgcmp) builds the message catalogues.
 # systemd (systemd-analyze) and libseccomp2 check the units in
 # deploy/systemd/ and run casesync under their restrictions.
 PKGS="gcc make pkg-config libzmq3-dev liblmdb-dev libmsgpack-dev \
 libssl-dev libcjson-dev python3 clang libclang-rt-14-dev lmdb-utils \
-util-linux systemd libseccomp2"
+util-linux gettext systemd libseccomp2"
 
 missing=""
 have_pkg() {
