@@ -77,6 +77,13 @@ value_text(const char *path, const struct head *h)
 	return v;
 }
 
+/* The author, or a placeholder when it stayed sealed (it did not open). */
+static const char *
+author_text(const struct head *h)
+{
+	return state_author_sealed(h->author) ? "(sealed)" : h->author;
+}
+
 static void
 side_json(struct buf *b, const char *key, const char *path,
     const struct head *h)
@@ -92,7 +99,7 @@ side_json(struct buf *b, const char *key, const char *path,
 	if (v == NULL)
 		buf_append_str(b, ",\"sealed\":true");
 	jsonw_key(b, "author", 0);
-	jsonw_str(b, h->author);
+	jsonw_str(b, author_text(h));
 	jsonw_key(b, "node", 0);
 	jsonw_str(b, h->st.node);
 	buf_printf(b, ",\"hlc\":%llu", (unsigned long long)h->st.hlc);
@@ -131,7 +138,7 @@ side_text(struct buf *b, const char *label, const char *path,
 
 	hlc_format(h->st.hlc, when, sizeof(when));
 	buf_printf(b, "  %-7s %s\n          by %s on %s at %s\n", label,
-	    v != NULL ? v : "(sealed: this node cannot open it)", h->author,
+	    v != NULL ? v : "(sealed: this node cannot open it)", author_text(h),
 	    h->st.node, when);
 	free(v);
 }

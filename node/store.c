@@ -17,6 +17,7 @@
 #include "schema.h"
 #include "sign.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <limits.h>
@@ -471,20 +472,96 @@ value_open(struct store *st, const char *id, uint8_t **v, size_t *len)
 	return 0;
 }
 
-/* Seals (seal = 1) or opens every identifying value of s in place. */
+/*
+ * Authors (staff names: personal data, if not the victims') are sealed at
+ * rest too, in every head and event, identifying or not: into the text
+ * form of state.h (STATE_AUTHOR_SEALED, then hex), bound to the case id
+ * with a tag of their own so that a sealed value cannot be passed off as
+ * an author.  author_seal skips one already sealed, as value_seal does.
+ */
+#define AUTHOR_AAD_TAG	"/author"
+
+static void
+author_aad(const char *id, char *aad, size_t sz)
+{
+	snprintf(aad, sz, "%s%s", id, AUTHOR_AAD_TAG);
+}
+
+static int
+author_seal(struct store *st, const char *id, char *a)
+{
+	char		aad[ENTRY_CASE_ID_LEN + sizeof(AUTHOR_AAD_TAG)];
+	struct buf	b;
+	size_t		n = strlen(a);
+	int		rc;
+
+	if (!st->have_keys || n == 0 || state_author_sealed(a))
+		return 0;
+	if (n > ENTRY_AUTHOR_MAX)
+		return E_INVAL;
+	author_aad(id, aad, sizeof(aad));
+	buf_init(&b, n + CRYPTO_SEAL_OVERHEAD);
+	if ((rc = crypto_seal(st->datakey, aad, strlen(aad), a, n, &b)) == 0) {
+		assert(1 + 2 * b.len <= STATE_AUTHOR_MAX);
+		a[0] = STATE_AUTHOR_SEALED;
+		hex_encode(b.data, b.len, a + 1);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+static int
+author_open(struct store *st, const char *id, char *a)
+{
+	char		aad[ENTRY_CASE_ID_LEN + sizeof(AUTHOR_AAD_TAG)];
+	uint8_t		raw[(STATE_AUTHOR_MAX - 1) / 2];
+	struct buf	b;
+	size_t		n;
+	int		rc;
+
+	if (!state_author_sealed(a))
+		return 0;
+	if (!st->have_keys)
+		return E_AUTH;
+	n = (strlen(a) - 1) / 2;
+	if (hex_decode(a + 1, raw, n) != 0)
+		return E_INTEGRITY;
+	author_aad(id, aad, sizeof(aad));
+	buf_init(&b, ENTRY_AUTHOR_MAX + 1);
+	rc = crypto_open(st->datakey, aad, strlen(aad), raw, n, &b);
+	if (rc != 0 || b.len == 0 || b.len > ENTRY_AUTHOR_MAX ||
+	    memchr(b.data, '\0', b.len) != NULL) {
+		buf_release(&b);
+		log_warnx("store: case %s: a sealed author does not open", id);
+		return E_INTEGRITY;
+	}
+	memcpy(a, b.data, b.len);
+	a[b.len] = '\0';
+	buf_release(&b);
+	return 0;
+}
+
+/* Seals (seal = 1) or opens every identifying value and every author of s
+ * in place. */
 static int
 state_crypt(struct store *st, struct case_state *s, int seal)
 {
 	int rc = 0;
 
 	for (size_t i = 0; i < s->nfields && rc == 0; i++) {
-		struct field *f = &s->fields[i];
+		struct field	*f = &s->fields[i];
+		int		 ident = schema_path_identifying(f->path);
 
-		if (!schema_path_identifying(f->path))
-			continue;
-		for (size_t j = 0; j < f->nheads && rc == 0; j++)
-			rc = (seal ? value_seal : value_open)(st, s->id,
-			    &f->heads[j].value, &f->heads[j].value_len);
+		for (size_t j = 0; j < f->nheads && rc == 0; j++) {
+			struct head *h = &f->heads[j];
+
+			if (ident)
+				rc = (seal ? value_seal : value_open)(st,
+				    s->id, &h->value, &h->value_len);
+			if (rc == 0)
+				rc = seal ? author_seal(st, s->id, h->author) :
+				    author_open(st, s->id, h->author);
+		}
 	}
 	for (size_t i = 0; i < s->nevents && rc == 0; i++) {
 		struct event *ev = &s->events[i];
@@ -492,6 +569,9 @@ state_crypt(struct store *st, struct case_state *s, int seal)
 		if (schema_coll_identifying(ev->coll))
 			rc = (seal ? value_seal : value_open)(st, s->id,
 			    &ev->value, &ev->value_len);
+		if (rc == 0)
+			rc = seal ? author_seal(st, s->id, ev->author) :
+			    author_open(st, s->id, ev->author);
 	}
 	return rc;
 }

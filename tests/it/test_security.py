@@ -930,3 +930,49 @@ def test_no_core_dump_and_passphrase_leaves_environment(env):
             cores = [f for f in os.listdir(d) if f.startswith("core")]
             check(cores == [], "core files written: %s %r" % (d, cores))
     check(secret not in open(logpath).read(), "the passphrase is logged")
+
+
+def test_authors_sealed_at_rest(env):
+    """Finding 9 (third point): staff names in entries' `author` are
+    personal data.  A copy of data.mdb holds none of them, while `case
+    history` and `conflicts` still show them to the node's user, every
+    signature still verifies and `verify` passes."""
+    staff = {"p": "FAKE Staff Wobblethorpe", "p2": "FAKE Nurse Grindlevane",
+             "c": "FAKE Officer Plumtreeworth"}
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    cid = ok(p.cli("case", "add", "-", stdin=json.dumps(secret_case(1)),
+                   env={"CASESYNC_AUTHOR": staff["p"]})).out.strip()
+    ok(p.cli("case", "update", cid, "-", env={"CASESYNC_AUTHOR": staff["p2"]},
+             stdin=json.dumps({"notes": [{"on": "2026-02-03",
+                                          "text": "FAKE second note"}]})))
+    ok(p.sync(), "sync")
+    # Concurrent edits of one field: a conflict on both nodes.
+    ok(p.cli("case", "update", cid, "-", stdin='{"status": "closed"}',
+             env={"CASESYNC_AUTHOR": staff["p"]}))
+    ok(c.cli("case", "update", cid, "-", stdin='{"status": "identified"}',
+             env={"CASESYNC_AUTHOR": staff["c"]}))
+    ok(p.sync(), "sync both ways")
+    want = {staff["p"] + "@lao-cai", staff["p2"] + "@lao-cai",
+            staff["c"] + "@central"}
+    for n in (c, p):
+        h = ok(n.cli("case", "history", cid, "--json")).json()
+        check({e["author"] for e in h} == want, "%s history authors: %r" %
+              (n.name, [e["author"] for e in h]))
+        check(all(e["signature"] == "verified" for e in h),
+              "%s signatures: %r" % (n.name, h))
+        conf = ok(n.cli("conflicts", "--json")).json()
+        check(len(conf) == 1, "%s conflicts: %r" % (n.name, conf))
+        sides = {conf[0]["winner"]["author"], conf[0]["loser"]["author"]}
+        check(sides == {staff["p"] + "@lao-cai", staff["c"] + "@central"},
+              "%s conflict authors: %r" % (n.name, conf))
+        ok(n.verify(), "verify " + n.name)
+    c.stop()
+    for n in (c, p):
+        data = open(os.path.join(n.dir, "data.mdb"), "rb").read()
+        check(cid.encode() in data, "control: case id not found")
+        for name in staff.values():
+            for v in (name, name.split()[-1]):
+                for enc in (v.encode(), v.encode("utf-16-le")):
+                    check(enc not in data, "%s: author %r readable in "
+                          "data.mdb" % (n.name, v))
