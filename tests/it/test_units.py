@@ -10,12 +10,19 @@ scratch tree: the units in etc/systemd/system, this machine's own units
 (for the targets they name), and build/casesync at the path each
 ExecStart gives.
 """
+import errno
+import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import tempfile
 
-from harness import BIN, ROOT, check
+import harness
+from harness import BIN, ROOT, check, ok, sample_case, skip, wait_for
 
 UNIT_DIR = os.path.join(ROOT, "deploy", "systemd")
 UNIT_SUFFIXES = (".service", ".timer", ".socket", ".path", ".target",
@@ -118,3 +125,221 @@ def test_units_exposure_at_most_2(env):
     check(scores, "no service units")
     print("  exposure: " + ", ".join("%s %.1f" % kv for kv in
                                      sorted(scores.items())), flush=True)
+
+
+# ---- casesync under the units' restrictions --------------------------------
+# systemd is not PID 1 here (nor on most CI runners), so systemd-run cannot
+# apply a unit.  tests/it/unitsandbox.py applies the unit's restrictions
+# itself (mount namespace, no capabilities, nobody, no_new_privs, seccomp
+# filters built from systemd's own system call groups) and runs casesync
+# under them; its docstring lists what it applies and what it does not.
+
+SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "unitsandbox.py")
+NOBODY = 65534
+PROBE = r'''
+import ctypes, json, mmap, os, socket, sys
+r = {}
+def t(name, f):
+    try:
+        f()
+        r[name] = "allowed"
+    except OSError as e:
+        r[name] = e.errno
+libc = ctypes.CDLL(None, use_errno=True)
+def call(fn, *a):
+    if fn(*a) == -1:
+        raise OSError(ctypes.get_errno(), "")
+t("write_usr", lambda: open("/usr/casesync-probe", "w"))
+t("write_rwdir", lambda: open(os.path.join(sys.argv[1], "probe"), "w"))
+t("packet", lambda: socket.socket(17, socket.SOCK_RAW, 0))
+t("bluetooth", lambda: socket.socket(31, socket.SOCK_STREAM, 0))
+t("inet", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+t("unix", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+t("mmap_wx", lambda: mmap.mmap(-1, 4096, prot=7))
+t("unshare", lambda: call(libc.unshare, 0x10000000))
+t("personality", lambda: call(libc.personality, 0x0400000))
+t("proc_1", lambda: open("/proc/1/status").read())
+t("proc_sys", lambda: open("/proc/sys/kernel/hostname").read())
+r["dev"] = sorted(os.listdir("/dev"))
+r["status"] = {l.split(":")[0]: l.split(":")[1].strip() for l in
+               open("/proc/self/status") if l.startswith(
+                   ("CapBnd", "CapEff", "NoNewPrivs", "Seccomp:"))}
+r["uid"] = os.getuid()
+print(json.dumps(r))
+'''
+
+
+def exec_start(unit_path, extra):
+    """The unit's ExecStart with build/casesync for casesync, --syslog
+    replaced by extra (so that the log reaches the test)."""
+    text = open(unit_path).read()
+    m = re.search(r"^ExecStart=\s*(.+)$", text, re.M)
+    check(m is not None, "%s has no ExecStart" % unit_path)
+    argv = m.group(1).split()
+    check(os.path.basename(argv[0].lstrip("-@+!:|")) == "casesync",
+          "%s runs %s" % (unit_path, argv[0]))
+    argv[0] = BIN
+    if "--syslog" in argv:
+        argv.remove("--syslog")
+        argv += extra
+    return argv
+
+
+def boxed(unit, rwdir, argv):
+    return [sys.executable, SANDBOX, os.path.join(UNIT_DIR, unit), rwdir,
+            "--"] + argv
+
+
+def as_nobody(args, env=None, stdin=None):
+    return harness.run(args, env=env, stdin=stdin,
+                       wrap=["setpriv", "--reuid=%d" % NOBODY,
+                             "--regid=%d" % NOBODY, "--clear-groups", "--"])
+
+
+def test_node_works_under_unit_restrictions(env):
+    """Central serves (passphrase mode) and a province syncs, each under
+    its unit's restrictions: entries go both ways, a session process that
+    aborts is replaced, SIGTERM stops both cleanly, no process dies of a
+    refused system call.  Probes under the same restrictions show that
+    they are in force."""
+    if os.geteuid() != 0:
+        return skip("not root: the sandbox needs namespaces and mounts")
+    if shutil.which("setpriv") is None:
+        return skip("setpriv (util-linux) is not installed")
+    units_here = units()
+    for u in ("casesync-serve.service", "casesync-sync.service"):
+        check(u in units_here, "%s is missing" % u)
+    r = subprocess.run(boxed("casesync-serve.service", env.tmp,
+                             ["/bin/true"]), capture_output=True, text=True)
+    if r.returncode == 125 and "unshare" in r.stderr:
+        return skip("no mount namespaces here: %s" % r.stderr.strip())
+    check(r.returncode == 0, "sandbox: %r" % r.stderr)
+    base = tempfile.mkdtemp(prefix="unit-sandbox-", dir=os.path.dirname(BIN))
+    try:
+        run_nodes(env, base)
+    finally:
+        harness.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_nodes(env, base):
+    os.chmod(base, 0o755)
+    dirs = {}
+    for n in ("central", "lao-cai"):
+        dirs[n] = os.path.join(base, n)
+        os.mkdir(dirs[n], 0o700)
+        os.chown(dirs[n], NOBODY, NOBODY)
+    penv = {"CASESYNC_PASSPHRASE": "FAKE unit passphrase"}
+    port = harness.free_port()
+    ep = "tcp://127.0.0.1:%d" % port
+    ok(as_nobody(["init", "-d", dirs["central"], "--node", "central",
+                  "--role", "central", "--listen", ep], env=penv))
+    ok(as_nobody(["init", "-d", dirs["lao-cai"], "--node", "lao-cai",
+                  "--role", "province", "--central", ep]))
+    ck = ok(as_nobody(["key", "-d", dirs["central"]], env=penv)).out.strip()
+    pk = ok(as_nobody(["key", "-d", dirs["lao-cai"]])).out.strip()
+    ok(as_nobody(["trust", "-d", dirs["central"], "lao-cai", pk], env=penv))
+    ok(as_nobody(["trust", "-d", dirs["lao-cai"], "central", ck]))
+    ids = [ok(as_nobody(["case", "add", "-d", dirs["lao-cai"], "-"],
+                        stdin=json.dumps(sample_case(i)))).out.strip()
+           for i in range(3)]
+
+    logpath = os.path.join(env.tmp, "boxed.log")
+    log = open(logpath, "a")
+    e = dict(os.environ)
+    e.update(penv)
+    serve = exec_start(os.path.join(UNIT_DIR, "casesync-serve.service"),
+                       ["--log-level", "info"])
+    c = harness.GroupPopen(boxed("casesync-serve.service", dirs["central"],
+                                 serve), env=e, stdout=log, stderr=log)
+    harness._procs.append(c)
+    wait_for(lambda: port_open(port), 15, what="central to listen")
+    # The province's nightly sync, under casesync-sync.service.
+    sync = exec_start(os.path.join(UNIT_DIR, "casesync-sync.service"), [])
+    r = subprocess.run(boxed("casesync-sync.service", dirs["lao-cai"], sync),
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "boxed sync: rc %d %s" % (r.returncode,
+                                                       r.stderr))
+    st = ok(as_nobody(["status", "-d", dirs["central"], "--json"],
+                      env=penv)).json()
+    check(st["cases"] == 3, "central after the boxed sync: %r" % st)
+    # Central's node process aborts (as libzmq's do): replaced in the box.
+    kids = children(c.pid)
+    check(len(kids) == 1, "sandboxed serve has %r" % kids)
+    os.kill(kids[0], signal.SIGABRT)
+    wait_for(lambda: harness.REPLACED in open(logpath).read(), 15,
+             what="the node process to be replaced")
+    wait_for(lambda: port_open(port), 15, what="central to listen again")
+    ok(as_nobody(["case", "update", "-d", dirs["central"], ids[0], "-"],
+                 env=penv, stdin='{"status": "closed"}'))
+    # The province syncing continuously, under casesync-serve.service.
+    p = harness.GroupPopen(boxed("casesync-serve.service", dirs["lao-cai"],
+                                 serve), env=dict(os.environ), stdout=log,
+                           stderr=log)
+    harness._procs.append(p)
+
+    def got_it():
+        g = as_nobody(["case", "get", "-d", dirs["lao-cai"], ids[0]])
+        return g.rc == 0 and json.loads(g.out)["status"] == "closed"
+    wait_for(got_it, 30, what="the boxed province to receive the update")
+    for proc, what in ((p, "province serve"), (c, "central serve")):
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(20) == 0, "%s under the unit: exit %r\n%s" %
+              (what, proc.returncode, open(logpath).read()[-2000:]))
+    text = open(logpath).read()
+    check("signal 31" not in text and "Bad system call" not in text,
+          "a refused system call killed a process:\n" + text[-2000:])
+    probe(dirs["lao-cai"])
+
+
+def probe(rwdir):
+    r = subprocess.run(boxed("casesync-serve.service", rwdir,
+                             ["/usr/bin/python3", "-c", PROBE, rwdir]),
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "probe: %r" % r.stderr)
+    got = json.loads(r.stdout)
+    want = {"write_usr": errno.EROFS, "write_rwdir": "allowed",
+            "packet": errno.EAFNOSUPPORT, "bluetooth": errno.EAFNOSUPPORT, "inet": "allowed",
+            "unix": "allowed", "mmap_wx": errno.EPERM,
+            "unshare": errno.EPERM, "personality": errno.EPERM,
+            "proc_1": errno.ENOENT, "proc_sys": errno.ENOENT}
+    for k, v in want.items():
+        check(got[k] == v, "probe %s: %r, expected %r" % (k, got[k], v))
+    check(not any(d.startswith(("sd", "vd", "nvme", "mem", "kmsg"))
+                  for d in got["dev"]), "devices in /dev: %r" % got["dev"])
+    check(got["status"]["CapBnd"] == "0000000000000000" and
+          got["status"]["CapEff"] == "0000000000000000" and
+          got["status"]["NoNewPrivs"] == "1" and
+          got["status"]["Seccomp"] == "2" and got["uid"] == NOBODY,
+          "probe credentials: %r" % got)
+    # A call outside @system-service (acct, in @privileged) kills.
+    r = subprocess.run(boxed("casesync-serve.service", rwdir, [
+        "/usr/bin/python3", "-c",
+        "import ctypes; ctypes.CDLL(None).acct(None); print('alive')"]),
+        capture_output=True, text=True, timeout=60)
+    check(r.returncode == -signal.SIGSYS and "alive" not in r.stdout,
+          "acct under the filter: rc %d %r" % (r.returncode, r.stdout))
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            st = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            out.append(int(d))
+    return out
