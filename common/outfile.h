@@ -26,7 +26,7 @@ struct outfile {
 	char	 path[OUTFILE_PATH_MAX];	/* the target */
 	char	 tmp[OUTFILE_PATH_MAX];		/* the temporary file */
 	int	 fd;				/* -1 when closed */
-	FILE	*f;				/* from outfile_stream, or NULL */
+	FILE	*f;				/* outfile_stream's, or NULL */
 };
 
 /*

@@ -138,8 +138,8 @@ side_text(struct buf *b, const char *label, const char *path,
 
 	hlc_format(h->st.hlc, when, sizeof(when));
 	buf_printf(b, "  %-7s %s\n          by %s on %s at %s\n", label,
-	    v != NULL ? v : "(sealed: this node cannot open it)", author_text(h),
-	    h->st.node, when);
+	    v != NULL ? v : "(sealed: this node cannot open it)",
+	    author_text(h), h->st.node, when);
 	free(v);
 }
 

@@ -105,7 +105,8 @@ cmd_init(int argc, char **argv)
 		cli_error("%s", err);
 		return EXIT_REJECT;
 	}
-	if ((rc = identity_create(dir, cli_passphrase(), err, sizeof(err))) != 0) {
+	if ((rc = identity_create(dir, cli_passphrase(), err,
+	    sizeof(err))) != 0) {
 		cli_error("%s", err);
 		return EXIT_REJECT;
 	}

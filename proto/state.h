@@ -41,7 +41,8 @@
  * confused.
  */
 #define STATE_AUTHOR_SEALED	'\x01'
-#define STATE_AUTHOR_MAX	(1 + 2 * (CRYPTO_SEAL_OVERHEAD + ENTRY_AUTHOR_MAX))
+#define STATE_AUTHOR_MAX \
+	(1 + 2 * (CRYPTO_SEAL_OVERHEAD + ENTRY_AUTHOR_MAX))
 
 /* Is a in the sealed form (STATE_AUTHOR_SEALED, then hex of a sealed
  * author of 1 to ENTRY_AUTHOR_MAX bytes)? */
