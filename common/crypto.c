@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 static int
 ossl_fail(const char *what)
@@ -109,6 +110,17 @@ crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
 		fatalx("crypto: sha256 failed");
 	}
 	EVP_MD_CTX_free(ctx);
+}
+
+void
+crypto_hmac(const uint8_t *key, size_t keylen, const void *p, size_t len,
+    uint8_t out[CRYPTO_HASH])
+{
+	unsigned n = CRYPTO_HASH;
+
+	if (HMAC(EVP_sha256(), key, (int)keylen, p, len, out, &n) == NULL ||
+	    n != CRYPTO_HASH)
+		fatalx("crypto: hmac-sha256 failed");
 }
 
 int

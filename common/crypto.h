@@ -34,6 +34,9 @@ int	crypto_verify(const uint8_t pub[CRYPTO_SIGN_PUB], const void *msg,
 	    size_t len, const uint8_t sig[CRYPTO_SIG]);
 
 /* SHA-256 of the concatenation of up to three parts (NULL/0 to skip). */
+/* HMAC-SHA256 of p under key (keylen at most INT_MAX). */
+void	crypto_hmac(const uint8_t *key, size_t keylen, const void *p,
+	    size_t len, uint8_t out[CRYPTO_HASH]);
 void	crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
 	    const void *c, size_t clen, uint8_t out[CRYPTO_HASH]);
 

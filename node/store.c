@@ -10,6 +10,7 @@
  *   feed     peer \0 be64(pos)              -> log key (central only)
  *   peers    peer                           -> struct peer_disk
  *   refused  origin \0 be64(seq)            -> reason \0 record
+ *   authors  pseudonym (8 bytes)            -> sealed author (state_crypt)
  * Keys that grow are big-endian so LMDB appends in key order.
  */
 #include "store.h"
@@ -42,10 +43,11 @@
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
-	MDB_dbi		 keys;
+	MDB_dbi		 keys, authors;
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	int		 have_keys;
 	uint8_t		 datakey[CRYPTO_KEY];	/* data at rest */
+	uint8_t		 authorkey[CRYPTO_HASH];	/* author pseudonyms */
 	uint8_t		 sign_sec[CRYPTO_SIGN_SEC];
 	uint8_t		 sign_pub[CRYPTO_SIGN_PUB];
 	uint64_t	 skew_ms;
@@ -55,7 +57,8 @@ struct store {
 	char		 role[16];
 };
 
-static int	state_crypt(struct store *, struct case_state *, int);
+static int	state_crypt(struct store *, MDB_txn *, struct case_state *,
+		    int);
 struct node_key;
 static int	key_read(struct store *, MDB_txn *, const char *,
 		    struct node_key *);
@@ -223,6 +226,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(peers, "peers");
 	OPEN_DB(refused, "refused");
 	OPEN_DB(keys, "keys");
+	OPEN_DB(authors, "authors");
 #undef OPEN_DB
 	get_str(st, t, "node", st->node, sizeof(st->node));
 	get_str(st, t, "role", st->role, sizeof(st->role));
@@ -246,6 +250,7 @@ store_close(struct store **stp)
 	if (*stp == NULL)
 		return;
 	crypto_wipe((*stp)->datakey, sizeof((*stp)->datakey));
+	crypto_wipe((*stp)->authorkey, sizeof((*stp)->authorkey));
 	crypto_wipe((*stp)->sign_sec, sizeof((*stp)->sign_sec));
 	mdb_env_close((*stp)->env);
 	free(*stp);
@@ -405,7 +410,7 @@ store_info(struct store *st, struct store_info *info)
 			struct case_state s;
 			if (state_decode(d.mv_data, d.mv_size, &s) != 0)
 				continue;
-			if (state_crypt(st, &s, 0) != 0) {
+			if (state_crypt(st, t, &s, 0) != 0) {
 				state_release(&s);
 				continue;
 			}
@@ -473,81 +478,135 @@ value_open(struct store *st, const char *id, uint8_t **v, size_t *len)
 }
 
 /*
- * Authors (staff names: personal data, if not the victims') are sealed at
- * rest too, in every head and event, identifying or not: into the text
- * form of state.h (STATE_AUTHOR_SEALED, then hex), bound to the case id
- * with a tag of their own so that a sealed value cannot be passed off as
- * an author.  author_seal skips one already sealed, as value_seal does.
+ * Authors (staff names: personal data, if not the victims') do not sit in
+ * the case table either.  Each head and event holds a pseudonym instead:
+ * STATE_AUTHOR_SEALED and the hex of the first STATE_AUTHOR_PSEUDO bytes
+ * of HMAC-SHA256(authorkey, author), authorkey being derived from the
+ * data key.  The `authors` table maps a pseudonym to the name, sealed
+ * with the data key and bound to that pseudonym.  A case row grows by
+ * nothing (a pseudonym is about as long as a name; sealing each author in
+ * place doubled the case table), and a name is stored once per node.
+ * The price: the table shows which changes share an author, not who it
+ * is (docs/SECURITY.md).
  */
-#define AUTHOR_AAD_TAG	"/author"
+#define AUTHOR_AAD	"casesync-author:"
+#define AUTHOR_KEY_TAG	"casesync-author-pseudonym-v1"
 
 static void
-author_aad(const char *id, char *aad, size_t sz)
+author_pseudonym(const struct store *st, const char *a,
+    uint8_t p[STATE_AUTHOR_PSEUDO])
 {
-	snprintf(aad, sz, "%s%s", id, AUTHOR_AAD_TAG);
+	uint8_t h[CRYPTO_HASH];
+
+	crypto_hmac(st->authorkey, sizeof(st->authorkey), a, strlen(a), h);
+	memcpy(p, h, STATE_AUTHOR_PSEUDO);
 }
 
-static int
-author_seal(struct store *st, const char *id, char *a)
+static void
+author_aad(const uint8_t p[STATE_AUTHOR_PSEUDO], uint8_t *aad)
 {
-	char		aad[ENTRY_CASE_ID_LEN + sizeof(AUTHOR_AAD_TAG)];
+	memcpy(aad, AUTHOR_AAD, sizeof(AUTHOR_AAD) - 1);
+	memcpy(aad + sizeof(AUTHOR_AAD) - 1, p, STATE_AUTHOR_PSEUDO);
+}
+
+/* Replaces author a by its pseudonym, keeping the name in `authors` (in
+ * write transaction t).  Skips a pseudonym, as value_seal skips a sealed
+ * value. */
+static int
+author_seal(struct store *st, MDB_txn *t, char *a)
+{
+	uint8_t		p[STATE_AUTHOR_PSEUDO];
+	uint8_t		aad[sizeof(AUTHOR_AAD) - 1 + STATE_AUTHOR_PSEUDO];
+	MDB_val		k = { sizeof(p), p }, d;
 	struct buf	b;
-	size_t		n = strlen(a);
 	int		rc;
 
-	if (!st->have_keys || n == 0 || state_author_sealed(a))
+	if (!st->have_keys || a[0] == '\0' || state_author_sealed(a))
 		return 0;
-	if (n > ENTRY_AUTHOR_MAX)
-		return E_INVAL;
-	author_aad(id, aad, sizeof(aad));
-	buf_init(&b, n + CRYPTO_SEAL_OVERHEAD);
-	if ((rc = crypto_seal(st->datakey, aad, strlen(aad), a, n, &b)) == 0) {
-		assert(1 + 2 * b.len <= STATE_AUTHOR_MAX);
-		a[0] = STATE_AUTHOR_SEALED;
-		hex_encode(b.data, b.len, a + 1);
-	}
-	buf_release(&b);
-	return rc;
+	assert(t != NULL);
+	author_pseudonym(st, a, p);
+	rc = mdb_get(t, st->authors, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		author_aad(p, aad);
+		buf_init(&b, ENTRY_AUTHOR_MAX + CRYPTO_SEAL_OVERHEAD);
+		if ((rc = crypto_seal(st->datakey, aad, sizeof(aad), a,
+		    strlen(a), &b)) == 0) {
+			d.mv_size = b.len;
+			d.mv_data = b.data;
+			rc = mdb_err(st, mdb_put(t, st->authors, &k, &d, 0),
+			    "put author");
+		}
+		buf_release(&b);
+	} else
+		rc = mdb_err(st, rc, "get author");
+	if (rc != 0)
+		return rc;
+	a[0] = STATE_AUTHOR_SEALED;
+	hex_encode(p, sizeof(p), a + 1);
+	return 0;
 }
 
+/* Replaces a pseudonym by the author's name, read in t. */
 static int
-author_open(struct store *st, const char *id, char *a)
+author_open(struct store *st, MDB_txn *t, const char *id, char *a)
 {
-	char		aad[ENTRY_CASE_ID_LEN + sizeof(AUTHOR_AAD_TAG)];
-	uint8_t		raw[(STATE_AUTHOR_MAX - 1) / 2];
+	uint8_t		p[STATE_AUTHOR_PSEUDO], q[STATE_AUTHOR_PSEUDO];
+	uint8_t		aad[sizeof(AUTHOR_AAD) - 1 + STATE_AUTHOR_PSEUDO];
+	MDB_val		k = { sizeof(p), p }, d;
 	struct buf	b;
-	size_t		n;
 	int		rc;
 
 	if (!state_author_sealed(a))
 		return 0;
 	if (!st->have_keys)
 		return E_AUTH;
-	n = (strlen(a) - 1) / 2;
-	if (hex_decode(a + 1, raw, n) != 0)
+	if (hex_decode(a + 1, p, sizeof(p)) != 0)
 		return E_INTEGRITY;
-	author_aad(id, aad, sizeof(aad));
+	if ((rc = mdb_get(t, st->authors, &k, &d)) != 0) {
+		log_warnx("store: case %s: an author is not in the authors "
+		    "table", id);
+		return rc == MDB_NOTFOUND ? E_INTEGRITY :
+		    mdb_err(st, rc, "get author");
+	}
+	author_aad(p, aad);
 	buf_init(&b, ENTRY_AUTHOR_MAX + 1);
-	rc = crypto_open(st->datakey, aad, strlen(aad), raw, n, &b);
-	if (rc != 0 || b.len == 0 || b.len > ENTRY_AUTHOR_MAX ||
-	    memchr(b.data, '\0', b.len) != NULL) {
-		buf_release(&b);
+	rc = crypto_open(st->datakey, aad, sizeof(aad), d.mv_data, d.mv_size,
+	    &b);
+	if (rc == 0 && (b.len == 0 || b.len > ENTRY_AUTHOR_MAX ||
+	    memchr(b.data, '\0', b.len) != NULL))
+		rc = E_INTEGRITY;
+	if (rc == 0) {
+		memcpy(a, b.data, b.len);
+		a[b.len] = '\0';
+		author_pseudonym(st, a, q);
+		if (crypto_memcmp(p, q, sizeof(p)) != 0)
+			rc = E_INTEGRITY;
+	}
+	buf_release(&b);
+	if (rc != 0) {
 		log_warnx("store: case %s: a sealed author does not open", id);
 		return E_INTEGRITY;
 	}
-	memcpy(a, b.data, b.len);
-	a[b.len] = '\0';
-	buf_release(&b);
 	return 0;
 }
 
-/* Seals (seal = 1) or opens every identifying value and every author of s
- * in place. */
+/*
+ * Seals (seal = 1) or opens every identifying value and every author of s
+ * in place.  Sealing needs the write transaction t; opening uses t, or a
+ * read transaction of its own when t is NULL.
+ */
 static int
-state_crypt(struct store *st, struct case_state *s, int seal)
+state_crypt(struct store *st, MDB_txn *t, struct case_state *s, int seal)
 {
-	int rc = 0;
+	MDB_txn	*own = NULL;
+	int	 rc = 0;
 
+	if (t == NULL && st->have_keys) {
+		assert(!seal);
+		if ((rc = txn_begin(st, MDB_RDONLY, &own)) != 0)
+			return rc;
+		t = own;
+	}
 	for (size_t i = 0; i < s->nfields && rc == 0; i++) {
 		struct field	*f = &s->fields[i];
 		int		 ident = schema_path_identifying(f->path);
@@ -559,8 +618,8 @@ state_crypt(struct store *st, struct case_state *s, int seal)
 				rc = (seal ? value_seal : value_open)(st,
 				    s->id, &h->value, &h->value_len);
 			if (rc == 0)
-				rc = seal ? author_seal(st, s->id, h->author) :
-				    author_open(st, s->id, h->author);
+				rc = seal ? author_seal(st, t, h->author) :
+				    author_open(st, t, s->id, h->author);
 		}
 	}
 	for (size_t i = 0; i < s->nevents && rc == 0; i++) {
@@ -570,9 +629,11 @@ state_crypt(struct store *st, struct case_state *s, int seal)
 			rc = (seal ? value_seal : value_open)(st, s->id,
 			    &ev->value, &ev->value_len);
 		if (rc == 0)
-			rc = seal ? author_seal(st, s->id, ev->author) :
-			    author_open(st, s->id, ev->author);
+			rc = seal ? author_seal(st, t, ev->author) :
+			    author_open(st, t, s->id, ev->author);
 	}
+	if (own != NULL)
+		mdb_txn_abort(own);
 	return rc;
 }
 
@@ -600,7 +661,7 @@ case_load(struct store *st, MDB_txn *t, const char *id,
 {
 	int rc = case_load_raw(st, t, id, s);
 
-	if (rc == 0 && (rc = state_crypt(st, s, 0)) != 0)
+	if (rc == 0 && (rc = state_crypt(st, t, s, 0)) != 0)
 		state_release(s);
 	return rc;
 }
@@ -614,7 +675,7 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 	int			rc;
 
 	state_copy(&s, plain);
-	if ((rc = state_crypt(st, &s, 1)) != 0) {
+	if ((rc = state_crypt(st, t, &s, 1)) != 0) {
 		state_release(&s);
 		return rc;
 	}
@@ -1396,7 +1457,7 @@ store_case_get(struct store *st, const char *id, struct case_state *s)
 {
 	int rc = store_case_get_sealed(st, id, s);
 
-	if (rc == 0 && (rc = state_crypt(st, s, 0)) != 0)
+	if (rc == 0 && (rc = state_crypt(st, NULL, s, 0)) != 0)
 		state_release(s);
 	return rc;
 }
@@ -1626,7 +1687,7 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 				if (state_decode(d.mv_data, d.mv_size, &s) !=
 				    0) {
 					why = "stored state does not decode";
-				} else if (state_crypt(st, &s, 0) != 0) {
+				} else if (state_crypt(st, t, &s, 0) != 0) {
 					why = "a sealed value does not open";
 					state_release(&s);
 				} else {
@@ -2490,10 +2551,13 @@ store_set_keys(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
 	memcpy(st->sign_sec, sign_sec, CRYPTO_SIGN_SEC);
 	memcpy(st->sign_pub, sign_pub, CRYPTO_SIGN_PUB);
 	memcpy(st->datakey, datakey, CRYPTO_KEY);
+	crypto_hmac(datakey, CRYPTO_KEY, AUTHOR_KEY_TAG,
+	    sizeof(AUTHOR_KEY_TAG) - 1, st->authorkey);
 	st->have_keys = 1;
 	if ((rc = txn_run(st, keycheck_fn, NULL)) != 0) {
 		st->have_keys = 0;
 		crypto_wipe(st->datakey, sizeof(st->datakey));
+		crypto_wipe(st->authorkey, sizeof(st->authorkey));
 		crypto_wipe(st->sign_sec, sizeof(st->sign_sec));
 	}
 	return rc;
@@ -2611,5 +2675,5 @@ store_case_get_sealed(struct store *st, const char *id, struct case_state *s)
 int
 store_case_open(struct store *st, struct case_state *s)
 {
-	return state_crypt(st, s, 0);
+	return state_crypt(st, NULL, s, 0);
 }

@@ -141,8 +141,7 @@ state_author_sealed(const char *a)
 {
 	size_t n = strlen(a);
 
-	if (a[0] != STATE_AUTHOR_SEALED || (n - 1) % 2 != 0 ||
-	    n - 1 < 2 * (CRYPTO_SEAL_OVERHEAD + 1) || n > STATE_AUTHOR_MAX)
+	if (a[0] != STATE_AUTHOR_SEALED || n != 1 + 2 * STATE_AUTHOR_PSEUDO)
 		return 0;
 	for (size_t i = 1; i < n; i++)
 		if (!((a[i] >= '0' && a[i] <= '9') ||
@@ -334,7 +333,7 @@ field_read(struct mp_rd *r, struct field *f)
 		h = &f->heads[i];
 		if (mp_read_array_n(r, HEAD_NITEMS) != 0 ||
 		    mp_read_stamp(r, &h->st, 0) != 0 ||
-		    mp_read_cstr(r, h->author, STATE_AUTHOR_MAX) != 0 ||
+		    mp_read_cstr(r, h->author, ENTRY_AUTHOR_MAX) != 0 ||
 		    !author_ok(h->author, sizeof(h->author)) ||
 		    value_read(r, &h->value, &h->value_len) != 0 ||
 		    (i > 0 && stamp_cmp(&f->heads[i - 1].st, &h->st) >= 0))
@@ -364,7 +363,7 @@ event_read(struct mp_rd *r, struct event *ev)
 	    mp_read_cstr(r, ev->id, ENTRY_EVID_MAX) != 0 ||
 	    !mp_evid_valid(ev->id) ||
 	    mp_read_stamp(r, &ev->st, 0) != 0 ||
-	    mp_read_cstr(r, ev->author, STATE_AUTHOR_MAX) != 0 ||
+	    mp_read_cstr(r, ev->author, ENTRY_AUTHOR_MAX) != 0 ||
 	    !author_ok(ev->author, sizeof(ev->author)) ||
 	    value_read(r, &ev->value, &ev->value_len) != 0)
 		return E_PROTO;
@@ -851,40 +850,35 @@ rule_tests(void)
 	return 0;
 }
 
-/* The sealed form of an author: accepted by the codec, kept apart from a
- * real author, and bounded. */
+/* An author's pseudonym: accepted by the codec, kept apart from a real
+ * author. */
 static int
 sealed_author_tests(void)
 {
 	struct case_state	s, d;
 	struct buf		b;
-	char			a[STATE_AUTHOR_MAX + 2];
-	size_t			min = 1 + 2 * (CRYPTO_SEAL_OVERHEAD + 1);
+	char			a[2 * STATE_AUTHOR_PSEUDO + 3];
+	size_t			len = 1 + 2 * STATE_AUTHOR_PSEUDO;
 
 	memset(a, 'a', sizeof(a));
 	a[0] = STATE_AUTHOR_SEALED;
-	a[min] = '\0';
+	a[len] = '\0';
 	ST_CHECK(state_author_sealed(a));
-	a[min - 2] = '\0';
+	a[len - 1] = '\0';
 	ST_CHECK(!state_author_sealed(a));		/* too short */
-	a[min - 2] = 'a';
-	a[min] = 'a';
-	a[STATE_AUTHOR_MAX] = '\0';
-	ST_CHECK(state_author_sealed(a));
-	a[STATE_AUTHOR_MAX] = 'a';
-	a[STATE_AUTHOR_MAX + 1] = '\0';
+	a[len - 1] = 'a';
+	a[len] = 'a';
+	a[len + 1] = '\0';
 	ST_CHECK(!state_author_sealed(a));		/* too long */
-	a[min] = '\0';
+	a[len] = '\0';
 	a[5] = 'A';
 	ST_CHECK(!state_author_sealed(a));		/* not lowercase hex */
 	a[5] = 'a';
-	a[min - 1] = '\0';
-	ST_CHECK(!state_author_sealed(a));		/* odd */
 	ST_CHECK(!state_author_sealed("clerk 1"));
-	a[min - 1] = 'a';
 	sample(&s);
-	strlcpy_(s.fields[2].heads[1].author, a, sizeof(a));
-	strlcpy_(s.events[0].author, a, sizeof(a));
+	strlcpy_(s.fields[2].heads[1].author, a,
+	    sizeof(s.fields[2].heads[1].author));
+	strlcpy_(s.events[0].author, a, sizeof(s.events[0].author));
 	buf_init(&b, STATE_ENCODED_MAX);
 	ST_OK(state_encode(&s, &b));
 	ST_OK(state_decode(b.data, b.len, &d));

@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 #include "../common/buf.h"
-#include "../common/crypto.h"
 #include "../common/hlc.h"
 #include "entry.h"
 
@@ -33,26 +32,25 @@
 #define STATE_F_READONLY	0x1	/* a copy kept after a transfer away */
 
 /*
- * An author is personal data (a staff member's name), so at rest it is
- * sealed like an identifying value (node/store.c): the codec then carries
- * STATE_AUTHOR_SEALED followed by the lowercase hex of nonce || ciphertext
- * || tag.  A real author can never start with that byte (control
- * characters are refused in authors), so the two forms cannot be
- * confused.
+ * An author is personal data (a staff member's name), so at rest the case
+ * table holds a pseudonym in its place (node/store.c keeps the name,
+ * sealed, under that pseudonym): STATE_AUTHOR_SEALED followed by the
+ * lowercase hex of STATE_AUTHOR_PSEUDO bytes.  A real author can never
+ * start with that byte (control characters are refused in authors), so
+ * the two forms cannot be confused.
  */
 #define STATE_AUTHOR_SEALED	'\x01'
-#define STATE_AUTHOR_MAX \
-	(1 + 2 * (CRYPTO_SEAL_OVERHEAD + ENTRY_AUTHOR_MAX))
+#define STATE_AUTHOR_PSEUDO	8
 
-/* Is a in the sealed form (STATE_AUTHOR_SEALED, then hex of a sealed
- * author of 1 to ENTRY_AUTHOR_MAX bytes)? */
+/* Is a an author's pseudonym (STATE_AUTHOR_SEALED, then 2 *
+ * STATE_AUTHOR_PSEUDO lowercase hex digits)? */
 int	state_author_sealed(const char *a);
 
 /* One concurrent value of a field.  value is opaque bytes to the codec (JSON
  * text, or ciphertext at rest for identifying fields). */
 struct head {
 	struct stamp	 st;
-	char		 author[STATE_AUTHOR_MAX + 1];	/* or sealed */
+	char		 author[ENTRY_AUTHOR_MAX + 1];	/* or pseudonym */
 	uint8_t		*value;		/* owned */
 	size_t		 value_len;
 };
@@ -69,7 +67,7 @@ struct event {
 	char		 coll[ENTRY_PATH_MAX + 1];
 	char		 id[ENTRY_EVID_MAX + 1];
 	struct stamp	 st;
-	char		 author[STATE_AUTHOR_MAX + 1];	/* or sealed */
+	char		 author[ENTRY_AUTHOR_MAX + 1];	/* or pseudonym */
 	uint8_t		*value;		/* owned */
 	size_t		 value_len;
 };
