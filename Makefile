@@ -2,7 +2,7 @@
 # chaos clean deps.  See README.md.
 
 CC	?= cc
-PKGS	 = libzmq lmdb msgpack libcrypto libcjson
+PKGS	 = libzmq lmdb msgpack libcrypto libcjson libmicrohttpd libargon2
 WARN	 = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
