@@ -194,6 +194,18 @@ crypto_scrypt(const char *pass, const uint8_t *salt, size_t saltlen,
 }
 
 int
+crypto_hmac(const uint8_t *key, size_t keylen, const void *msg, size_t len,
+    uint8_t out[CRYPTO_HASH])
+{
+	size_t n = 0;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, msg,
+	    len, out, CRYPTO_HASH, &n) == NULL || n != CRYPTO_HASH)
+		return ossl_fail("hmac");
+	return 0;
+}
+
+int
 crypto_memcmp(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n);

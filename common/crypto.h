@@ -37,6 +37,10 @@ int	crypto_verify(const uint8_t pub[CRYPTO_SIGN_PUB], const void *msg,
 void	crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
 	    const void *c, size_t clen, uint8_t out[CRYPTO_HASH]);
 
+/* HMAC-SHA-256 of msg under key.  Returns 0 or E_IO. */
+int	crypto_hmac(const uint8_t *key, size_t keylen, const void *msg,
+	    size_t len, uint8_t out[CRYPTO_HASH]);
+
 /* Appends nonce || AES-256-GCM(key, p) || tag to out, binding aad.
  * Returns 0 or E_TOOBIG/E_IO. */
 int	crypto_seal(const uint8_t key[CRYPTO_KEY], const void *aad,

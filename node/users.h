@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define USERS_FILE		"users"
-#define USER_NAME_MAX		32	/* [a-z0-9._-]{1,32} */
+#define USER_NAME_MAX		31	/* [a-z0-9._-]{1,31}: NAME@NODE fits an author */
 #define USER_HASH_MAX		160
 #define USER_PASS_MIN		10	/* bytes */
 #define USER_PASS_MAX		256
