@@ -72,6 +72,8 @@ int	cmd_revoke(int, char **);
 int	cmd_sync(int, char **);
 int	cmd_report(int, char **);
 int	cmd_conflicts(int, char **);
+int	cmd_console(int, char **);
+int	cmd_user(int, char **);
 /* `case transfer` and `case erase` (cmd_transfer.c), dispatched by
  * cmd_case with argv[0] the sub-verb. */
 int	cmd_case_transfer(int, char **);
