@@ -193,23 +193,10 @@ cmd_user(int argc, char **argv)
 	char		 err[512], pw[USER_PASS_MAX + 2];
 	int		 ch, json = 0, role = 0, rc;
 
-	if (argc < 2 || cli_help(2, argv, usage_text)) {
-		fputs(usage_text, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	sub = argv[1];
-	if (cli_help(argc - 1, argv + 1, usage_text))
+	if (cli_help(argc, argv, usage_text))
 		return EXIT_OK;
-	if (strcmp(sub, "add") && strcmp(sub, "passwd") &&
-	    strcmp(sub, "disable") && strcmp(sub, "enable") &&
-	    strcmp(sub, "list")) {
-		cli_error("user: unknown sub-verb '%s' (add, passwd, disable, "
-		    "enable, list)", sub);
-		return EXIT_USAGE;
-	}
 	optind = 1;
-	while ((ch = getopt_long(argc - 1, argv + 1, "d:", opts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': dir = optarg; break;
 		case 'r': role_s = optarg; break;
@@ -219,18 +206,30 @@ cmd_user(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	sub = argv[optind++];
+	if (strcmp(sub, "add") && strcmp(sub, "passwd") &&
+	    strcmp(sub, "disable") && strcmp(sub, "enable") &&
+	    strcmp(sub, "list")) {
+		cli_error("user: unknown sub-verb '%s' (add, passwd, disable, "
+		    "enable, list)", sub);
+		return EXIT_USAGE;
+	}
 	if (strcmp(sub, "list") == 0) {
-		if (optind != argc - 1) {
+		if (optind != argc) {
 			cli_error("user list: unexpected argument '%s'",
-			    argv[optind + 1]);
+			    argv[optind]);
 			return EXIT_USAGE;
 		}
 	} else {
-		if (optind + 1 != argc - 1) {
+		if (optind + 1 != argc) {
 			cli_error("user %s: give exactly one user name", sub);
 			return EXIT_USAGE;
 		}
-		name = argv[optind + 1];
+		name = argv[optind];
 		if (!users_name_valid(name)) {
 			cli_error("user %s: '%s' is not a user name (1 to %d "
 			    "of a-z 0-9 . _ -, not starting with . or -)", sub,
