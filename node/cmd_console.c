@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "http.h"
+#include "i18n.h"
 #include "web.h"
 
 #include "../common/crypto.h"
@@ -277,6 +278,9 @@ cmd_console(int argc, char **argv)
 	if ((rc = parse_args(argc, argv, &o)) != 0)
 		return rc;
 	harden();
+	/* Before any thread: it sets the locale. */
+	if (i18n_open() != 0)
+		log_warnx("console: no Vietnamese catalogue: pages in English");
 	if ((rc = cli_open(o.dir, &n)) != 0)
 		return rc;
 	{

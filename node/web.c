@@ -88,8 +88,7 @@ web_release(struct web *w)
 const char *
 web_tr(const struct web_req *r, const char *msgid)
 {
-	(void)r;
-	return msgid;
+	return i18n_tr(r->lang, msgid);
 }
 
 void
@@ -402,7 +401,7 @@ web_page_begin(struct web_req *r, const char *title, const char *nav)
 
 	r->resp->ctype = "text/html; charset=utf-8";
 	html_lit(h, "<!doctype html>\n<html");
-	html_attr(h, "lang", r->lang == WEB_EN ? "en" : "vi");
+	html_attr(h, "lang", i18n_lang_code(r->lang));
 	html_lit(h, "><head><meta charset=\"utf-8\">"
 	    "<meta name=\"viewport\" content=\"width=device-width, "
 	    "initial-scale=1\"><title>");
@@ -432,12 +431,12 @@ web_page_begin(struct web_req *r, const char *title, const char *nav)
 	url_init(&u, "?lang=vi");
 	html_lit(h, "<a");
 	html_href(h, &u);
-	if (r->lang == WEB_VI)
+	if (r->lang == LANG_VI)
 		html_lit(h, " aria-current=\"true\"");
 	html_lit(h, " lang=\"vi\">Tiếng Việt</a><a");
 	url_init(&u, "?lang=en");
 	html_href(h, &u);
-	if (r->lang == WEB_EN)
+	if (r->lang == LANG_EN)
 		html_lit(h, " aria-current=\"true\"");
 	html_lit(h, " lang=\"en\">English</a></div></div>");
 	if (r->user.name[0] != '\0') {
@@ -471,55 +470,31 @@ web_page_end(struct web_req *r)
 
 /* ---- the router ------------------------------------------------------- */
 
-static int
-lang_from(const char *s, int *out)
-{
-	if (s == NULL)
-		return 0;
-	if (strcmp(s, "vi") == 0) {
-		*out = WEB_VI;
-		return 1;
-	}
-	if (strcmp(s, "en") == 0) {
-		*out = WEB_EN;
-		return 1;
-	}
-	return 0;
-}
-
-/* Vietnamese unless the browser's first choice is English. */
-static int
-lang_accept(const char *al)
-{
-	if (al == NULL)
-		return WEB_VI;
-	while (*al == ' ')
-		al++;
-	return strncasecmp(al, "en", 2) == 0 ? WEB_EN : WEB_VI;
-}
-
 static void
 choose_lang(struct web_req *r)
 {
 	char		 v[8];
 	const char	*c = r->hr->cookie, *p;
 
-	if (lang_from(web_arg(r, "lang"), &r->lang)) {
+	/* ?lang= is remembered in a cookie, for the pages that follow. */
+	if (web_arg(r, "lang") != NULL &&
+	    i18n_lang_parse(web_arg(r, "lang"), &r->lang) == 0) {
 		snprintf(r->resp->cookies[1], sizeof(r->resp->cookies[1]),
 		    "cs_lang=%s; Path=/; Max-Age=31536000; Secure; "
-		    "SameSite=Strict", r->lang == WEB_EN ? "en" : "vi");
+		    "SameSite=Strict", i18n_lang_code(r->lang));
 		return;
 	}
 	if (c != NULL && (p = strstr(c, "cs_lang=")) != NULL &&
 	    (p == c || p[-1] == ' ' || p[-1] == ';')) {
 		strlcpy_(v, p + 8, sizeof(v));
 		v[2] = '\0';
-		if (lang_from(v, &r->lang))
+		if (i18n_lang_parse(v, &r->lang) == 0)
 			return;
 	}
-	if (lang_from(r->user.lang, &r->lang))
+	if (r->user.lang[0] != '\0' &&
+	    i18n_lang_parse(r->user.lang, &r->lang) == 0)
 		return;
-	r->lang = lang_accept(r->hr->accept_lang);
+	r->lang = i18n_lang_accept(r->hr->accept_lang);
 }
 
 /* Loads the signed-in user from the session cookie.  Returns 1 when

@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "html.h"
 #include "http.h"
+#include "i18n.h"
 #include "nodecfg.h"
 #include "store.h"
 #include "users.h"
@@ -42,8 +43,6 @@
 #define WEB_FAIL_FORGET_MS	(60ULL * 60 * 1000)
 #define WEB_COOKIE		"cs_session"
 #define WEB_LOGIN_COOKIE	"cs_login"
-
-enum web_lang { WEB_VI = 0, WEB_EN = 1 };
 
 struct session {
 	uint8_t		token_hash[32];	/* SHA-256 of the cookie's token */
@@ -81,7 +80,7 @@ struct web_req {
 	const struct http_req	*hr;
 	struct http_resp	*resp;
 	struct html		 h;		/* writes into resp->body */
-	int			 lang;		/* enum web_lang */
+	enum lang		 lang;
 	int			 api;
 	struct user		 user;		/* name "" when signed out */
 	char			 author[ENTRY_AUTHOR_MAX + 1];
@@ -99,9 +98,9 @@ void	web_release(struct web *w);
 void	web_handle(void *arg, const struct http_req *req,
 	    struct http_resp *resp);
 
-/* The translation of msgid in the request's language.  Borrowed, static. */
+/* The translation of msgid in the request's language (i18n_tr; `make
+ * pot` extracts web_tr's second argument).  Borrowed, static. */
 const char *web_tr(const struct web_req *r, const char *msgid);
-#define N_(s)	(s)
 
 /* The store, serialised between the request threads. */
 void	web_lock(struct web_req *r);
