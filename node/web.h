@@ -143,6 +143,13 @@ unsigned web_throttle_fail(struct web *w, const char *user,
 	    const char *addr, uint64_t now);
 void	web_throttle_ok(struct web *w, const char *user);
 
+/* The label of a field path in the request's language (schema's). */
+const char *web_path_label(const struct web_req *r, const char *path);
+/* The JSON value (len bytes) of field path, shown as the user's language
+ * shows it: enumeration labels, dates, amounts; escaped. */
+void	web_value_html(struct web_req *r, const char *path, const char *json,
+	    size_t len);
+
 /* Pages and API handlers, one group per file. */
 void	web_login_page(struct web_req *);	/* web_login.c */
 void	web_login_post(struct web_req *);

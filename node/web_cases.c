@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "web.h"
+#include "i18n.h"
 #include "merge.h"
 #include "resolve.h"
 #include "schema.h"
@@ -244,11 +245,6 @@ web_api_cases(struct web_req *r)
 
 /* ---- the search page -------------------------------------------------- */
 
-static const char *const statuses[] = {
-	"reported", "under_verification", "identified", "not_victim",
-	"receiving_support", "reintegration_followup", "closed", NULL
-};
-
 static void
 th(struct web_req *r, const char *label)
 {
@@ -263,6 +259,14 @@ td(struct web_req *r, const char *v)
 	html_lit(&r->h, "<td>");
 	html_text(&r->h, *v ? v : "–");
 	html_lit(&r->h, "</td>");
+}
+
+static void
+td_enum(struct web_req *r, enum schema_enum e, const char *v)
+{
+	const char *l = schema_enum_label(e, v);
+
+	td(r, l != NULL ? web_tr(r, l) : v);
 }
 
 void
@@ -296,13 +300,17 @@ web_cases_page(struct web_req *r)
 	html_lit(h, "<select name=\"status\"><option value=\"\">");
 	html_text(h, web_tr(r, "All"));
 	html_lit(h, "</option>");
-	for (size_t i = 0; statuses[i] != NULL; i++) {
+	for (const char *const *st = schema_enum_values(SCHEMA_ENUM_STATUS),
+	    *const *statuses = st; *st != NULL; st++) {
+		size_t i = (size_t)(st - statuses);
+
 		html_lit(h, "<option");
 		html_attr(h, "value", statuses[i]);
 		if (se.status != NULL && strcmp(se.status, statuses[i]) == 0)
 			html_lit(h, " selected");
 		html_lit(h, ">");
-		html_text(h, statuses[i]);
+		html_text(h, web_tr(r, schema_enum_label(SCHEMA_ENUM_STATUS,
+		    statuses[i])));
 		html_lit(h, "</option>");
 	}
 	html_lit(h, "</select></label><button type=\"submit\" "
@@ -346,11 +354,16 @@ web_cases_page(struct web_req *r)
 		if (se.by_name)
 			td(r, w->name);
 		td(r, w->owner);
-		td(r, w->status);
-		td(r, w->category);
-		td(r, w->sex);
+		td_enum(r, SCHEMA_ENUM_STATUS, w->status);
+		td_enum(r, SCHEMA_ENUM_CATEGORY, w->category);
+		td_enum(r, SCHEMA_ENUM_SEX, w->sex);
 		td(r, w->birth_year);
-		td(r, w->received);
+		{
+			char d[I18N_DATE_MAX];
+
+			td(r, i18n_date(r->lang, w->received, d, sizeof(d)) ==
+			    0 ? d : w->received);
+		}
 		html_lit(h, "</tr>");
 	}
 	html_lit(h, "</tbody></table></div>");
@@ -361,45 +374,50 @@ out:
 
 /* ---- one case ---------------------------------------------------------- */
 
-struct label {
-	const char	*path;
-	const char	*label;
-};
-
-static const struct label labels[] = {
-	{ "status", N_("Status") },
-	{ "person.category", N_("Category") },
-	{ "person.principal_case", N_("Principal case") },
-	{ "person.legal_status", N_("Legal status") },
-	{ "person.sex", N_("Sex") },
-	{ "person.birth_year", N_("Birth year") },
-	{ "person.ethnicity", N_("Ethnicity") },
-	{ "person.home_province", N_("Home province") },
-	{ "person.full_name", N_("Full name") },
-	{ "person.id_number", N_("ID number") },
-	{ "person.phone", N_("Phone") },
-	{ "person.address", N_("Address") },
-	{ "trafficking.purposes", N_("Purposes") },
-	{ "trafficking.destination_country", N_("Destination country") },
-	{ "trafficking.returned_on", N_("Returned on") },
-	{ "trafficking.return_route", N_("Return route") },
-	{ "intake.source", N_("Intake source") },
-	{ "intake.received_on", N_("Received on") },
-	{ "intake.facility", N_("Facility") },
-};
-
-static const char *
-path_label(const struct web_req *r, const char *path)
+const char *
+web_path_label(const struct web_req *r, const char *path)
 {
-	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
-		if (strcmp(labels[i].path, path) == 0)
-			return web_tr(r, labels[i].label);
-	return path;
+	const char *l = schema_field_label(path);
+
+	return l != NULL ? web_tr(r, l) : path;
 }
 
-/* A JSON value as text: strings without quotes, arrays joined. */
+/* One scalar of field or member path, as the user's language shows it:
+ * an enumeration's label, a date, an amount, or the text. */
 static void
-json_value_html(struct web_req *r, const char *json, size_t len)
+scalar_html(struct web_req *r, const char *path, const cJSON *v)
+{
+	enum schema_enum	 e;
+	const char		*l;
+	size_t			 pl = strlen(path);
+	char			 buf[64];
+
+	if (cJSON_IsString(v)) {
+		if (schema_field_enum(path, &e) == 0 &&
+		    (l = schema_enum_label(e, v->valuestring)) != NULL)
+			html_text(&r->h, web_tr(r, l));
+		else if (((pl > 3 && strcmp(path + pl - 3, "_on") == 0) ||
+		    (pl > 3 && strcmp(path + pl - 3, ".on") == 0)) &&
+		    i18n_date(r->lang, v->valuestring, buf, sizeof(buf)) == 0)
+			html_text(&r->h, buf);
+		else
+			html_text(&r->h, v->valuestring);
+	} else if (cJSON_IsNumber(v)) {
+		if (pl > 10 && strcmp(path + pl - 10, "amount_vnd") == 0 &&
+		    i18n_amount_vnd(r->lang, (long long)v->valuedouble, buf,
+		    sizeof(buf)) == 0)
+			html_text(&r->h, buf);
+		else
+			html_textf(&r->h, "%.0f", v->valuedouble);
+	} else if (cJSON_IsNull(v))
+		html_lit(&r->h, "–");
+}
+
+/* A JSON value of field path as text: strings without quotes, arrays
+ * joined, enumerations by their label. */
+void
+web_value_html(struct web_req *r, const char *path, const char *json,
+    size_t len)
 {
 	cJSON		*v;
 	const cJSON	*e;
@@ -413,20 +431,17 @@ json_value_html(struct web_req *r, const char *json, size_t len)
 		html_textn(&r->h, json, len);
 		return;
 	}
-	if (cJSON_IsString(v))
-		html_text(&r->h, v->valuestring);
-	else if (cJSON_IsArray(v)) {
+	if (cJSON_IsArray(v)) {
 		cJSON_ArrayForEach(e, v) {
 			if (!first)
 				html_lit(&r->h, ", ");
 			first = 0;
-			if (cJSON_IsString(e))
-				html_text(&r->h, e->valuestring);
+			scalar_html(r, path, e);
 		}
-	} else if (cJSON_IsNull(v))
-		html_lit(&r->h, "–");
-	else
+	} else if (cJSON_IsObject(v))
 		html_textn(&r->h, json, len);
+	else
+		scalar_html(r, path, v);
 	cJSON_Delete(v);
 }
 
@@ -455,12 +470,12 @@ fields_html(struct web_req *r, const struct case_state *s,
 			continue;
 		any = 1;
 		html_lit(h, "<dt>");
-		html_text(h, path_label(r, path));
+		html_text(h, web_path_label(r, path));
 		html_lit(h, "</dt><dd");
 		if (schema_path_identifying(path))
 			html_lit(h, " class=\"ident\"");
 		html_lit(h, ">");
-		json_value_html(r, (const char *)w->value, w->value_len);
+		web_value_html(r, path, (const char *)w->value, w->value_len);
 		if (merge_conflicted(f)) {
 			html_lit(h, " <a class=\"tag bad\" href=\"/conflicts"
 			    "\">");
@@ -479,15 +494,16 @@ fields_html(struct web_req *r, const struct case_state *s,
 
 /* One member of an event object as text. */
 static void
-member_html(struct web_req *r, const cJSON *o, const char *key)
+member_html(struct web_req *r, const char *coll, const cJSON *o,
+    const char *key)
 {
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+	const cJSON	*m = cJSON_GetObjectItemCaseSensitive(o, key);
+	char		 path[ENTRY_PATH_MAX * 2 + 2];
 
+	snprintf(path, sizeof(path), "%s.%s", coll, key);
 	html_lit(&r->h, "<td>");
-	if (cJSON_IsString(m))
-		html_text(&r->h, m->valuestring);
-	else if (cJSON_IsNumber(m))
-		html_textf(&r->h, "%.0f", m->valuedouble);
+	if (cJSON_IsString(m) || cJSON_IsNumber(m))
+		scalar_html(r, path, m);
 	else
 		html_lit(&r->h, "–");
 	html_lit(&r->h, "</td>");
@@ -523,7 +539,7 @@ events_html(struct web_req *r, const struct case_state *s, const char *coll,
 			    e->value_len);
 		for (size_t k = 0; keys[k] != NULL; k++) {
 			if (o != NULL)
-				member_html(r, o, keys[k]);
+				member_html(r, coll, o, keys[k]);
 			else {
 				html_lit(h, "<td>");
 				html_text(h, web_tr(r, "(sealed)"));
@@ -591,9 +607,9 @@ op_html(struct web_req *r, const struct op *o, const struct entry *e)
 			html_text(h, web_tr(r, "Conflict resolved:"));
 			html_lit(h, "</strong> ");
 		}
-		html_text(h, path_label(r, o->path));
+		html_text(h, web_path_label(r, o->path));
 		html_lit(h, " = <span class=\"value\">");
-		json_value_html(r, o->value, o->value_len);
+		web_value_html(r, o->path, o->value, o->value_len);
 		html_lit(h, "</span></li>");
 		break;
 	case OP_EVENT:
@@ -715,7 +731,8 @@ web_case_page(struct web_req *r)
 	html_lit(h, " <strong>");
 	html_text(h, s.owner);
 	html_lit(h, "</strong> · <span class=\"tag\">");
-	html_text(h, st);
+	html_text(h, schema_enum_label(SCHEMA_ENUM_STATUS, st) ? web_tr(r,
+	    schema_enum_label(SCHEMA_ENUM_STATUS, st)) : st);
 	html_lit(h, "</span>");
 	if (s.flags & STATE_F_READONLY) {
 		html_lit(h, " <span class=\"tag\">");

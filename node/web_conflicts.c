@@ -464,7 +464,7 @@ web_api_conflict_resolve(struct web_req *r)
 /* ---- the page --------------------------------------------------------- */
 
 static void
-value_html(struct web_req *r, const struct cf_side *s)
+value_html(struct web_req *r, const char *path, const struct cf_side *s)
 {
 	struct html	*h = &r->h;
 	const char	*v = s->value;
@@ -478,16 +478,13 @@ value_html(struct web_req *r, const struct cf_side *s)
 	}
 	n = strlen(v);
 	html_lit(h, "<span class=\"value\">");
-	if (n >= 2 && v[0] == '"')
-		html_textn(h, v + 1, n - 2);
-	else
-		html_text(h, v);
+	web_value_html(r, path, v, n);
 	html_lit(h, "</span>");
 }
 
 static void
-side_html(struct web_req *r, const char *label, const struct cf_side *s,
-    int winner)
+side_html(struct web_req *r, const char *label, const char *path,
+    const struct cf_side *s, int winner)
 {
 	struct html	*h = &r->h;
 	char		 when[40];
@@ -501,7 +498,7 @@ side_html(struct web_req *r, const char *label, const struct cf_side *s,
 	html_lit(h, "\"><div class=\"sidehead\">");
 	html_text(h, web_tr(r, label));
 	html_lit(h, "</div>");
-	value_html(r, s);
+	value_html(r, path, s);
 	html_lit(h, "<dl class=\"prov\"><dt>");
 	html_text(h, web_tr(r, "Author"));
 	html_lit(h, "</dt><dd>");
@@ -564,7 +561,7 @@ filters_html(struct web_req *r, const struct cf_list *cl)
 		if (strcmp(cl->fields[i], cl->f.field) == 0)
 			html_lit(h, " selected");
 		html_lit(h, ">");
-		html_text(h, cl->fields[i]);
+		html_text(h, web_path_label(r, cl->fields[i]));
 		html_lit(h, "</option>");
 	}
 	html_lit(h, "</select></label><label>");
@@ -679,7 +676,7 @@ web_conflicts_page(struct web_req *r)
 		html_lit(h, "><header><h2><code>");
 		html_text(h, row->id);
 		html_lit(h, "</code> <span class=\"field\">");
-		html_text(h, row->path);
+		html_text(h, web_path_label(r, row->path));
 		html_lit(h, "</span></h2><p>");
 		html_text(h, web_tr(r, "Case"));
 		html_lit(h, " <a");
@@ -693,8 +690,8 @@ web_conflicts_page(struct web_req *r)
 		html_lit(h, " ");
 		html_text(h, row->owner);
 		html_lit(h, "</p></header><div class=\"sides\">");
-		side_html(r, N_("Winner (shown now)"), &row->w, 1);
-		side_html(r, N_("Other value"), &row->l, 0);
+		side_html(r, N_("Winner (shown now)"), row->path, &row->w, 1);
+		side_html(r, N_("Other value"), row->path, &row->l, 0);
 		html_lit(h, "</div>");
 		if (r->user.role >= ROLE_ADMIN)
 			resolve_form_html(r, row);

@@ -16,6 +16,7 @@
 #include "web.h"
 #include "provinces.h"
 #include "report.h"
+#include "schema.h"
 
 #include "../common/err.h"
 #include "../common/util.h"
@@ -152,21 +153,41 @@ count_text(const cJSON *c, char *out, size_t sz, double *num)
 struct dim_title {
 	const char	*name;
 	const char	*title;
+	int		 e;		/* enum schema_enum of its values, -1 */
 };
 
 static const struct dim_title titles[] = {
-	{ "province", N_("Cases by province") },
-	{ "category", N_("Cases by person category") },
-	{ "sex", N_("Cases by sex") },
-	{ "age_band", N_("Cases by age band at reception") },
-	{ "purpose", N_("Cases by purpose of trafficking") },
-	{ "destination", N_("Cases by destination country") },
-	{ "source", N_("Cases by intake source") },
-	{ "status", N_("Cases by current status") },
-	{ "service", N_("Persons served, by type of service") },
-	{ "referral_out", N_("Referrals out, by sending province") },
-	{ "referral_in", N_("Referrals in, by receiving province") },
+	{ "province", N_("Cases by province"), -1 },
+	{ "category", N_("Cases by person category"), SCHEMA_ENUM_CATEGORY },
+	{ "sex", N_("Cases by sex"), SCHEMA_ENUM_SEX },
+	{ "age_band", N_("Cases by age band at reception"), -1 },
+	{ "purpose", N_("Cases by purpose of trafficking"),
+	    SCHEMA_ENUM_PURPOSE },
+	{ "destination", N_("Cases by destination country"), -1 },
+	{ "source", N_("Cases by intake source"), SCHEMA_ENUM_SOURCE },
+	{ "status", N_("Cases by current status"), SCHEMA_ENUM_STATUS },
+	{ "service", N_("Persons served, by type of service"),
+	    SCHEMA_ENUM_SERVICE },
+	{ "referral_out", N_("Referrals out, by sending province"), -1 },
+	{ "referral_in", N_("Referrals in, by receiving province"), -1 },
 };
+
+/* The label of value v of dimension name in the user's language. */
+static const char *
+value_label(const struct web_req *r, const char *name, const char *v,
+    const char *fallback)
+{
+	const char *l;
+
+	if (strcmp(v, "unknown") == 0)
+		return web_tr(r, "unknown");
+	for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++)
+		if (strcmp(titles[i].name, name) == 0 && titles[i].e >= 0 &&
+		    (l = schema_enum_label((enum schema_enum)titles[i].e, v)) !=
+		    NULL)
+			return web_tr(r, l);
+	return fallback;
+}
 
 static const char *
 dim_title(const struct web_req *r, const char *name)
@@ -206,6 +227,8 @@ dim_html(struct web_req *r, const cJSON *dim)
 	cJSON_ArrayForEach(c, cells) {
 		const cJSON *label = cJSON_GetObjectItemCaseSensitive(c,
 		    "label");
+		const cJSON *value = cJSON_GetObjectItemCaseSensitive(c,
+		    "value");
 		unsigned w;
 
 		count_text(cJSON_GetObjectItemCaseSensitive(c, "count"), t,
@@ -217,7 +240,9 @@ dim_html(struct web_req *r, const cJSON *dim)
 		if (v > 0 && w == 0)
 			w = 1;
 		html_lit(h, "<tr><th scope=\"row\">");
-		html_text(h, cJSON_IsString(label) ? label->valuestring : "");
+		html_text(h, value_label(r, name->valuestring,
+		    cJSON_IsString(value) ? value->valuestring : "",
+		    cJSON_IsString(label) ? label->valuestring : ""));
 		html_lit(h, "</th><td class=\"bar\"><svg viewBox=\"0 0 100 10\""
 		    " preserveAspectRatio=\"none\" aria-hidden=\"true\">"
 		    "<rect x=\"0\" y=\"0\" height=\"10\"");
