@@ -8,12 +8,9 @@
  * is opened, and the pseudonym key is loaded before the output is
  * created, so a refused export writes nothing.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "htcds.h"
@@ -21,15 +18,28 @@
 
 #include "../common/buf.h"
 #include "../common/err.h"
+#include "../common/outfile.h"
 #include "../common/util.h"
 
 struct htcds_ctx {
 	struct htcds	 h;
 	struct store	*st;
-	FILE		*f;
+	struct outfile	*of;		/* NULL: stdout */
 	struct buf	 line;
 	size_t		 n;
 };
+
+/* Writes the line buffer out. */
+static int
+emit(struct htcds_ctx *c)
+{
+	if (c->of != NULL)
+		return outfile_write(c->of, c->line.data, c->line.len);
+	if (c->line.len > 0 &&
+	    fwrite(c->line.data, 1, c->line.len, stdout) != c->line.len)
+		return E_IO;
+	return 0;
+}
 
 static int
 one(const struct case_state *s, void *arg)
@@ -52,8 +62,8 @@ one(const struct case_state *s, void *arg)
 		rc = htcds_record(&c->h, s, &c->line);
 	if (rc != 0)
 		return rc;
-	if (fwrite(c->line.data, 1, c->line.len, c->f) != c->line.len)
-		return E_IO;
+	if ((rc = emit(c)) != 0)
+		return rc;
 	c->n++;
 	return 0;
 }
@@ -125,35 +135,13 @@ check_identifying(const struct export_args *a, const struct node_ctx *n)
 	return 0;
 }
 
-/* The output: stdout, or FILE created 0600 (it may be identifying, and it
- * is meant to leave the machine by a deliberate step). */
-static FILE *
-open_out(const char *path)
-{
-	FILE	*f;
-	int	 fd;
-
-	if (path == NULL)
-		return stdout;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1) {
-		cli_error("export: %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if ((f = fdopen(fd, "w")) == NULL) {
-		cli_error("export: %s: %s", path, strerror(errno));
-		close(fd);
-	}
-	return f;
-}
-
 int
 cmd_export_htcds(const struct export_args *a)
 {
 	struct htcds_opts	 o;
 	struct htcds_ctx	 c;
 	struct node_ctx		 n;
+	struct outfile		 of;
 	uint8_t			 dk[CRYPTO_KEY], key[CRYPTO_KEY];
 	char			 err[512];
 	int			 rc;
@@ -170,8 +158,11 @@ cmd_export_htcds(const struct export_args *a)
 	if (rc == 0)
 		rc = pseudokey_load(n.dir, dk, key, err, sizeof(err));
 	crypto_wipe(dk, sizeof(dk));
+	if (rc == 0 && a->out != NULL)
+		rc = outfile_open(&of, a->out, err, sizeof(err));
 	if (rc != 0) {
 		cli_error("export: %s", err);
+		crypto_wipe(key, sizeof(key));
 		cli_close(&n);
 		return EXIT_REJECT;
 	}
@@ -179,28 +170,32 @@ cmd_export_htcds(const struct export_args *a)
 	htcds_init(&c.h, &o, key);
 	crypto_wipe(key, sizeof(key));
 	c.st = n.st;
+	c.of = a->out != NULL ? &of : NULL;
 	buf_init(&c.line, HTCDS_RECORD_MAX);
-	if ((c.f = open_out(a->out)) == NULL) {
-		rc = E_IO;
-		goto done;
-	}
 	rc = htcds_header(&c.h, &c.line);
-	if (rc == 0 && fwrite(c.line.data, 1, c.line.len, c.f) != c.line.len)
-		rc = E_IO;
+	if (rc == 0)
+		rc = emit(&c);
 	if (rc == 0)
 		rc = store_case_each(n.st, one, &c);
-	if (rc == 0 && fflush(c.f) != 0)
-		rc = E_IO;
-	if (a->out != NULL && fclose(c.f) != 0 && rc == 0)
-		rc = E_IO;
-	if (rc != 0)
-		cli_error("export: %s", err_str(rc));
-	else if (a->out != NULL)
-		fprintf(stderr, "exported %zu cases (HTCDS 2.0%s) to %s\n",
-		    c.n, o.identifying ? ", IDENTIFYING" : "", a->out);
-done:
 	htcds_release(&c.h);
 	buf_release(&c.line);
 	cli_close(&n);
-	return rc == 0 ? EXIT_OK : cli_exit_for(rc);
+	if (rc == 0 && c.of == NULL && fflush(stdout) != 0)
+		rc = E_IO;
+	if (c.of != NULL) {
+		if (rc != 0)
+			outfile_abort(&of);
+		else if ((rc = outfile_commit(&of, err, sizeof(err))) != 0) {
+			cli_error("export: %s", err);
+			return cli_exit_for(rc);
+		}
+	}
+	if (rc != 0) {
+		cli_error("export: %s", err_str(rc));
+		return cli_exit_for(rc);
+	}
+	if (a->out != NULL)
+		fprintf(stderr, "exported %zu cases (HTCDS 2.0%s) to %s\n",
+		    c.n, o.identifying ? ", identifying" : "", a->out);
+	return EXIT_OK;
 }
