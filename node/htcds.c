@@ -401,7 +401,7 @@ build(const struct htcds *h, const struct case_state *s, struct hrec *r)
 	set = schema_get_set(s, "trafficking.purposes");
 	if (set != 0) {
 		const char *const *ours = schema_enum_values(
-		    "trafficking.purposes");
+		    SCHEMA_ENUM_PURPOSE);
 
 		for (i = 0; ours != NULL && ours[i] != NULL; i++) {
 			int k;
@@ -576,10 +576,12 @@ static int
 st_covers(const char *path, const struct vmap *m, size_t n,
     const char *const *order)
 {
-	const char *const	*ours = schema_enum_values(path);
+	const char *const	*ours;
+	enum schema_enum	 e;
 	size_t			 k = 0;
 
-	ST_CHECK(ours != NULL);
+	ST_OK(schema_field_enum(path, &e));
+	ST_CHECK((ours = schema_enum_values(e)) != NULL);
 	for (; ours[k] != NULL; k++) {
 		size_t hits = 0;
 
