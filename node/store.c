@@ -1826,7 +1826,8 @@ refuse(struct store *st, MDB_txn *t, const struct entry *e, const char *why,
  * for a clock running ahead).
  */
 static int
-unrecord_own(struct store *st, MDB_txn *t, const struct entry *e)
+unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
+    const struct rec *r)
 {
 	static const char	 why[] = "refused by central";
 	uint8_t			 lk[LOGKEY_MAX], ck[CASEKEY_MAX];
@@ -1838,8 +1839,25 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e)
 
 	k.mv_data = lk;
 	k.mv_size = lklen = seqkey(lk, e->origin, e->seq);
-	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND)
-		return 0;		/* already taken out */
+	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND) {
+		/* Already taken out; or an entry this node lost in a restore
+		 * and has not recovered yet: keep the notice, so that the
+		 * entry is never applied when it comes back (store_apply_own)
+		 * and its position stays known (chain_at). */
+		if ((rc = mdb_get(t, st->refused, &k, &d)) != MDB_NOTFOUND)
+			return mdb_err(st, rc, "get refused");
+		buf_init(&b, sizeof(why) + r->len + CRYPTO_SEAL_OVERHEAD);
+		buf_append(&b, why, sizeof(why));
+		rc = log_seal(st, lk, lklen, r->data, r->len, &b);
+		if (rc == 0) {
+			d.mv_data = b.data;
+			d.mv_size = b.len;
+			rc = mdb_err(st, mdb_put(t, st->refused, &k, &d, 0),
+			    "put refused");
+		}
+		buf_release(&b);
+		return rc;
+	}
 	if (rc != 0)
 		return mdb_err(st, rc, "get log");
 	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
@@ -2181,7 +2199,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			rc_->freflen = seqkey(rc_->fref, e.origin, e.seq);
 		if (!central && strcmp(e.origin, st->node) == 0) {
 			/* Our own entry in our feed: central refused it. */
-			rc = unrecord_own(st, t, &e);
+			rc = unrecord_own(st, t, &e, r);
 			entry_release(&e);
 			if (rc == 0)
 				rc_->stats->duplicates++;
@@ -2927,7 +2945,11 @@ store_scan_origin(struct store *st, const char *origin, uint64_t after,
 	size_t		 plen = strlen(origin);
 	MDB_val		 kl, dl, kr, dr;
 	struct buf	 plain;
-	int		 rc, hl, hr, own = strcmp(origin, st->node) == 0;
+	int		 rc, hl, hr;
+	/* Refused entries count as positions: ours (a province resending to a
+	 * restored central), and a province's on central (a restored
+	 * province recovering its own). */
+	int		 own = strcmp(origin, st->node) == 0 || is_central(st);
 
 	memset(b, 0, sizeof(*b));
 	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
@@ -3063,6 +3085,22 @@ own_fn(struct store *st, MDB_txn *t, void *arg)
 				return rc;
 			oc->stats->duplicates++;
 			continue;
+		}
+		{
+			uint8_t	rk[LOGKEY_MAX];
+			MDB_val	k = { seqkey(rk, e.origin, e.seq), rk }, d;
+
+			/* Central refused it and told us already: its notice
+			 * keeps it out (unrecord_own). */
+			if ((rc = mdb_get(t, st->refused, &k, &d)) == 0) {
+				entry_release(&e);
+				oc->stats->duplicates++;
+				continue;
+			}
+			if (rc != MDB_NOTFOUND) {
+				entry_release(&e);
+				return mdb_err(st, rc, "get refused");
+			}
 		}
 		hlc_update(&clock, e.hlc, w);
 		rc = apply_entry(st, t, &e, block, r, &how);
