@@ -6,9 +6,10 @@ set -u
 
 # lmdb-utils (mdb_dump, mdb_load) and util-linux (setpriv) are for the
 # tests: they tamper with a store, and run the CLI as an unprivileged user.
+# gettext (msgfmt, xgettext, msgcmp) builds the message catalogues.
 PKGS="gcc make pkg-config libzmq3-dev liblmdb-dev libmsgpack-dev \
 libssl-dev libcjson-dev python3 clang libclang-rt-14-dev lmdb-utils \
-util-linux"
+util-linux gettext"
 
 missing=""
 have_pkg() {
