@@ -170,6 +170,11 @@ cmd_status(int argc, char **argv)
 		    (unsigned long long)si.map_size);
 		c.first = 1;
 		store_vv_each(n.st, vv_one, &c);
+		/* Entries per origin: after a restore, a seq is an incarnation
+		 * and a counter, not a count (docs/PROTOCOL.md, Recovery). */
+		buf_append_str(&b, "},\"log\":{");
+		c.first = 1;
+		store_log_counts(n.st, vv_one, &c);
 		buf_append_str(&b, "},\"peers\":[");
 		c.first = 1;
 		store_peer_each(n.st, peer_one, &c);

@@ -3197,3 +3197,41 @@ store_chain_head(struct store *st, const char *origin,
 	mdb_txn_abort(t);
 	return rc;
 }
+
+int
+store_log_counts(struct store *st, int (*fn)(const char *, uint64_t, void *),
+    void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	char		 cur[HLC_NODE_MAX + 1] = "";
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->log, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		size_t l = k.mv_size > 9 ? k.mv_size - 9 : 0;
+
+		if (l == 0 || l > HLC_NODE_MAX)
+			continue;
+		if (strlen(cur) != l || memcmp(cur, k.mv_data, l) != 0) {
+			if (n > 0)
+				rc = fn(cur, n, arg);
+			memcpy(cur, k.mv_data, l);
+			cur[l] = '\0';
+			n = 0;
+		}
+		n++;
+	}
+	if (rc == 0 && n > 0)
+		rc = fn(cur, n, arg);
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
+}

@@ -204,6 +204,10 @@ int	store_peer_each(struct store *st,
 int	store_feed_last(struct store *st, const char *peer, uint64_t *pos);
 /* Highest contiguous seq applied from origin (the version vector). */
 int	store_vv_get(struct store *st, const char *origin, uint64_t *seq);
+/* Calls fn with the number of log entries of each origin, in origin
+ * order (seqs of a restored origin are not a count: docs/PROTOCOL.md). */
+int	store_log_counts(struct store *st,
+	    int (*fn)(const char *, uint64_t, void *), void *arg);
 /* Calls fn for every (origin, seq) of the version vector. */
 int	store_vv_each(struct store *st,
 	    int (*fn)(const char *, uint64_t, void *), void *arg);
