@@ -398,15 +398,23 @@ on_welcome(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	p->cinc = r->inc;
 	p->ret_after = r->ret_after;
 	p->credit = r->window;
-	if ((rc = check_own_chain(p, err, errsz)) == 1) {
-		if ((rc = store_recovery(p->st, &rv)) != 0)
-			return rc;
-		log_info("sync: central holds entries of ours that this "
-		    "restored node lost; fetching them");
+	if ((rc = check_own_chain(p, err, errsz)) != 0 && rc != 1)
+		return rc;
+	if ((rc = store_recovery(p->st, &rv)) != 0)
+		return rc;
+	/*
+	 * Restored and not yet recovered: fetch whatever central holds of
+	 * ours after recover_from, even when we hold central's position
+	 * itself.  A backup taken before an earlier recovery finished has
+	 * holes below it, and the position alone would not show them.
+	 */
+	if (rv.pending && p->have > 0) {
+		log_info("sync: this node was restored from a backup; fetching "
+		    "its entries that central holds");
 		p->state = PS_RECOVER;
 		return send_fetch(p, rv.recover_from);
 	}
-	if (rc != 0)
+	if (rv.pending && (rc = store_recovery_done(p->st)) != 0)
 		return rc;
 	return after_recover(p);
 }
