@@ -59,6 +59,15 @@ extern volatile sig_atomic_t casesync_quit;
 /* Installs the SIGTERM/SIGINT handlers that set casesync_quit. */
 void	cli_signals(void);
 
+/* The options of `export`: cmd_io.c parses them and runs the plain
+ * export; cmd_htcds.c runs --format htcds and htcds-csv.  Borrowed from
+ * argv. */
+struct export_args {
+	const char	*dir, *out, *format, *year, *province, *confirm;
+	int		 identifying;
+};
+int	cmd_export_htcds(const struct export_args *);
+
 int	cmd_init(int, char **);
 int	cmd_case(int, char **);
 int	cmd_status(int, char **);
