@@ -2,7 +2,14 @@
  * store.c - the LMDB store.  See store.h for the contract.
  *
  * Databases (all in DIR/data.mdb):
- *   meta     "node", "role", "seq", "hlc", "feed:<peer>" -> values
+ *   meta     "node", "role", "seq", "hlc", "feed:<peer>" -> values;
+ *            "chain:<origin>" -> chain head; after a restore (docs/
+ *            PROTOCOL.md, Recovery) "inc" -> incarnation, "recover_from"
+ *            -> own seq after which entries may be lost (until recovered);
+ *            province: "fref:<peer>" -> log key of the entry at its feed
+ *            position, "returned:<peer>" -> central incarnation given
+ *            back to.  Every one is optional: a store written before
+ *            they existed opens as it is (incarnation 0).
  *   log      origin \0 be64(seq)            -> record (entry + signature)
  *   caselog  case_id origin \0 be64(seq)    -> "" (a case's entries)
  *   cases    case_id                        -> case state
