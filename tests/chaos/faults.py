@@ -106,6 +106,20 @@ def make_schedule(seed, seconds, provinces, density=0.6):
     return events
 
 
+def exchange(a, b):
+    """Swaps two directories atomically (renameat2 RENAME_EXCHANGE), or,
+    where the file system cannot, with two renames."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, a.encode(), at_fdcwd, b.encode(),
+                      rename_exchange) == 0:
+        return
+    os.rename(b, a + ".old")
+    os.rename(a, b)
+    os.rename(a + ".old", a)
+
+
 class Injector:
     """Runs a schedule against a cluster; counts what it injected."""
 
@@ -532,14 +546,21 @@ class Injector:
                     kept = f.read()     # configuration management's copy
                 m.free_disk()
                 t_restore = time.time()
-                harness.rmtree(m.node.dir)
-                r = harness.run(["restore", "-d", m.node.dir, bk])
+                # Restored beside the lost directory, then swapped in at
+                # once: commands that other faults run on the node (a
+                # sync, a list) see the old directory or the new one,
+                # never none.
+                new = m.node.dir + ".restored"
+                harness.rmtree(new)
+                r = harness.run(["restore", "-d", new, bk])
                 if r.rc != 0:
                     self.errors.append("restore of %s: rc %s %s" % (
                         m.name, r.rc, r.err.strip()))
                     return
-                with open(conf, "w") as f:
+                with open(os.path.join(new, "casesync.conf"), "w") as f:
                     f.write(kept)
+                exchange(new, m.node.dir)
+                harness.rmtree(new)
                 self.lg.restored(m.name, t_backup, t_restore)
                 self.count("restore")
                 self.count("restore:" + m.role)
