@@ -106,6 +106,28 @@ def make_schedule(seed, seconds, provinces, density=0.6):
     return events
 
 
+def kill_dir_procs(d):
+    """SIGKILLs every casesync process of this campaign working on node
+    directory d (found by its command line, killed by its pid)."""
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if not argv or os.path.basename(argv[0]) != b"casesync" or \
+                d.encode() not in argv:
+            continue
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            try:
+                os.kill(int(pid), sig)
+            except OSError:
+                pass
+
+
 def exchange(a, b):
     """Swaps two directories atomically (renameat2 RENAME_EXCHANGE), or,
     where the file system cannot, with two renames."""
@@ -501,7 +523,8 @@ class Injector:
                       "restart exited %s: %s" % (m.name, p.returncode,
                                                   (err or "").strip()))
         harness.note_replaced(err)
-        if p.returncode not in (0, 3) and not (
+        # (-9: a restore fault killed it with the node's lost disk.)
+        if p.returncode not in (0, 3, -9) and not (
                 p.returncode == 2 and "disk full" in (err or "")):
             # (2 with "disk full": that province's disk is full too, at
             # this moment; see docs/RELIABILITY.md on that exit code.)
@@ -541,6 +564,10 @@ class Injector:
                     return
                 was = m.want_running or m.role == "central"
                 m.kill()
+                # The machine died: no process of the lost disk goes on
+                # (a `sync` the cron or another fault started there would
+                # otherwise keep talking to central as the old node).
+                kill_dir_procs(m.node.dir)
                 conf = os.path.join(m.node.dir, "casesync.conf")
                 with open(conf) as f:
                     kept = f.read()     # configuration management's copy
