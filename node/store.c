@@ -2,7 +2,14 @@
  * store.c - the LMDB store.  See store.h for the contract.
  *
  * Databases (all in DIR/data.mdb):
- *   meta     "node", "role", "seq", "hlc", "feed:<peer>" -> values
+ *   meta     "node", "role", "seq", "hlc", "feed:<peer>" -> values;
+ *            "chain:<origin>" -> chain head; after a restore (docs/
+ *            PROTOCOL.md, Recovery) "inc" -> incarnation, "recover_from"
+ *            -> own seq after which entries may be lost (until recovered);
+ *            province: "fref:<peer>" -> log key of the entry at its feed
+ *            position, "returned:<peer>" -> central incarnation given
+ *            back to.  Every one is optional: a store written before
+ *            they existed opens as it is (incarnation 0).
  *   log      origin \0 be64(seq)            -> record (entry + signature)
  *   caselog  case_id origin \0 be64(seq)    -> "" (a case's entries)
  *   cases    case_id                        -> case state
@@ -3341,19 +3348,31 @@ own_fn(struct store *st, MDB_txn *t, void *arg)
 			continue;
 		}
 		{
-			uint8_t	rk[LOGKEY_MAX];
-			MDB_val	k = { seqkey(rk, e.origin, e.seq), rk }, d;
+			uint8_t	h1[CRYPTO_HASH], h2[CRYPTO_HASH];
 
-			/* Central refused it and told us already: its notice
-			 * keeps it out (unrecord_own). */
-			if ((rc = mdb_get(t, st->refused, &k, &d)) == 0) {
+			/* Held already, in the log or, refused by central and
+			 * told so, in the refused table (unrecord_own): the
+			 * same entry, or this node reused the position. */
+			rc = chain_at(st, t, e.origin, e.seq, h1);
+			if (rc == 0 && (sign_chain(&e, block + CRYPTO_SIG,
+			    h2) != 0 || crypto_memcmp(h1, h2,
+			    CRYPTO_HASH) != 0)) {
+				snprintf(oc->err, oc->errsz, "%s holds another "
+				    "entry %s/%llu than this node: it was put "
+				    "back from a copy of its files; put it back "
+				    "with `casesync restore`", oc->peer,
+				    e.origin, (unsigned long long)e.seq);
+				entry_release(&e);
+				return E_INTEGRITY;
+			}
+			if (rc == 0) {
 				entry_release(&e);
 				oc->stats->duplicates++;
 				continue;
 			}
-			if (rc != MDB_NOTFOUND) {
+			if (rc != E_NOTFOUND) {
 				entry_release(&e);
-				return mdb_err(st, rc, "get refused");
+				return rc;
 			}
 		}
 		hlc_update(&clock, e.hlc, w);
