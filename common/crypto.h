@@ -1,6 +1,7 @@
 /*
  * crypto.h - the cryptography casesync uses, through OpenSSL 3 EVP only:
- * Ed25519 signatures, AES-256-GCM sealing, SHA-256, scrypt, random keys.
+ * Ed25519 signatures, AES-256-GCM sealing, SHA-256, HMAC-SHA-256, scrypt,
+ * random keys.
  * The only module that includes openssl/ headers.
  */
 #ifndef CASESYNC_CRYPTO_H
@@ -34,11 +35,15 @@ int	crypto_verify(const uint8_t pub[CRYPTO_SIGN_PUB], const void *msg,
 	    size_t len, const uint8_t sig[CRYPTO_SIG]);
 
 /* SHA-256 of the concatenation of up to three parts (NULL/0 to skip). */
-/* HMAC-SHA256 of p under key (keylen at most INT_MAX). */
-void	crypto_hmac(const uint8_t *key, size_t keylen, const void *p,
-	    size_t len, uint8_t out[CRYPTO_HASH]);
 void	crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
 	    const void *c, size_t clen, uint8_t out[CRYPTO_HASH]);
+
+/*
+ * HMAC-SHA-256 of msg under key (EVP_MAC "HMAC").  keylen must be at
+ * least 16.  Returns 0, E_INVAL for a short key, or E_IO.
+ */
+int	crypto_hmac(const uint8_t *key, size_t keylen, const void *msg,
+	    size_t len, uint8_t out[CRYPTO_HASH]);
 
 /* Appends nonce || AES-256-GCM(key, p) || tag to out, binding aad.
  * Returns 0 or E_TOOBIG/E_IO. */
@@ -58,6 +63,19 @@ int	crypto_scrypt(const char *pass, const uint8_t *salt, size_t saltlen,
 int	crypto_memcmp(const void *a, const void *b, size_t n);
 /* Wipes secrets. */
 void	crypto_wipe(void *p, size_t n);
+
+/*
+ * Makes a self-signed TLS certificate for host cn: an ECDSA P-256 key and
+ * an X.509 v3 certificate valid for days, with cn as subject and as DNS
+ * (or IP) subjectAltName.  Appends the certificate and the private key in
+ * PEM to cert and key.  Returns 0 or E_IO.
+ */
+int	crypto_tls_selfsigned(const char *cn, unsigned days, struct buf *cert,
+	    struct buf *key);
+/* The SHA-256 fingerprint of the first certificate of a PEM text, as
+ * 32 bytes.  Returns 0 or E_INVAL when no certificate parses. */
+int	crypto_cert_fingerprint(const char *pem, size_t len,
+	    uint8_t out[CRYPTO_HASH]);
 
 /* Hex encoding: writes 2n chars + NUL.  Decoding returns 0 or E_INVAL. */
 void	hex_encode(const uint8_t *p, size_t n, char *out);

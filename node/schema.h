@@ -11,6 +11,7 @@
 #define CASESYNC_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../proto/entry.h"
 #include "../proto/state.h"
@@ -57,6 +58,29 @@ int	schema_coll_identifying(const char *coll);
 int	schema_node_known(const char *s);
 
 /*
+ * Value accessors: the current (winning) value of field path in s, as the
+ * state holds it.  A field that is unset or cleared, or an identifying
+ * value still sealed, reads as absent.
+ *
+ * schema_get_str: a string-valued field (enumeration, text, date, country,
+ * province, case id) copied into buf (sz bytes).  Returns 1, or 0 when
+ * absent or longer than buf.
+ * schema_get_int: an integer field.  Returns 1 with *out, or 0.
+ * schema_get_set: an enumeration set; bit i stands for value i of its
+ * enumeration (schema_field_enum, schema_enum_values).  Returns 0 when
+ * absent.
+ * schema_event_str: member `member` of event ev, a string, as
+ * schema_get_str.
+ */
+int	schema_get_str(const struct case_state *s, const char *path,
+	    char *buf, size_t sz);
+int	schema_get_int(const struct case_state *s, const char *path,
+	    int64_t *out);
+uint32_t schema_get_set(const struct case_state *s, const char *path);
+int	schema_event_str(const struct event *ev, const char *member,
+	    char *buf, size_t sz);
+
+/*
  * Renders a case state (identifying values already decrypted, or absent)
  * as one JSON object, the `case get` form: id, owner, status, person,
  * trafficking, intake, services, referrals, notes, plus "erased" (bool) and
@@ -79,6 +103,11 @@ char	*schema_referral_json(const char *from, const char *to,
  * NULL when reason is not 1 to 500 bytes of text.  Caller owns it.
  */
 char	*schema_reason_json(const char *reason);
+
+/* Writes the i-th field path of the model, in the order `case get`
+ * renders them ("status", "person.category", ...), into out (at least
+ * ENTRY_PATH_MAX + 1 bytes).  Returns 0, or E_NOTFOUND past the last. */
+int	schema_field_path(size_t i, char *out, size_t sz);
 
 /*
  * The enumerations of the case model, for forms, reports and filters.
