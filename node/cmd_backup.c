@@ -34,7 +34,8 @@ static const char backup_usage[] =
 "`sync` keep working, and casesync.conf, identity.key and data.key (or\n"
 "data.salt) exactly as DIR holds them.  The copy holds no key in clear\n"
 "that DIR does not hold itself; keep it as you keep DIR (README, \"Backup\n"
-"and restore\").  OUT must not exist or be an empty directory.  Prints\n"
+"and restore\").  OUT must not exist or be an empty directory that\n"
+"belongs to this user and that group and others cannot write to.  Prints\n"
 "what it wrote and its size.  Put it back with `casesync restore`.\n"
 "Exit 0, 1 usage, 2 when the copy cannot be written (nothing is left\n"
 "in OUT).\n";
@@ -45,10 +46,12 @@ static const char restore_usage[] =
 "Puts the node in BACKUP back into DIR: the output of `casesync backup`,\n"
 "or a plain copy of a node directory (rsync, a VM snapshot).  DIR must\n"
 "not exist or be empty, unless --force (stop the node first: its files\n"
-"are replaced).  The node then starts a new incarnation, so it never\n"
-"reuses a position it may have used after the backup, and its next sync\n"
-"gets back from the other side what it lost.  Work done here after the\n"
-"backup that reached no other node is lost; restore says so.\n"
+"are replaced); like any node directory it must belong to this user and\n"
+"be closed to group and others.  The node then starts a new incarnation,\n"
+"so it never reuses a position it may have used after the backup, and\n"
+"its next sync gets back from the other side what it lost.  Work done\n"
+"here after the backup that reached no other node is lost; restore says\n"
+"so.\n"
 "Exit 0, 1 usage, 2 refused (DIR not empty, BACKUP not a node).\n";
 
 /* Copies src to dst (created, mode 0600 or src's mode if narrower),
@@ -68,7 +71,11 @@ copy_file(const char *src, const char *dst, uint64_t *bytes, char *err,
 			close(in);
 		return E_IO;
 	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600 & sb.st_mode);
+	/* A new file, never one planted there nor through a link: backup
+	 * and restore only write into an empty (or emptied) private
+	 * directory (common/outfile.h says why). */
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600 & sb.st_mode);
 	if (out < 0) {
 		snprintf(err, errsz, "%s: %s", dst, strerror(errno));
 		close(in);
@@ -214,6 +221,12 @@ cmd_backup(int argc, char **argv)
 		}
 		created = 1;
 	}
+	/* The copy holds the keys: only this user may write where it goes. */
+	if (identity_dir_check(out, err, sizeof(err)) != 0) {
+		cli_error("backup: %s", err);
+		undo(out, created);
+		return EXIT_REJECT;
+	}
 	if ((rc = store_open(dir, &st, err, sizeof(err))) != 0) {
 		cli_error("backup: %s", err);
 		undo(out, created);
@@ -325,6 +338,11 @@ cmd_restore(int argc, char **argv)
 			return EXIT_REJECT;
 		}
 		created = 1;
+	}
+	if (identity_dir_check(dir, err, sizeof(err)) != 0) {
+		cli_error("restore: %s", err);
+		undo(dir, created);
+		return EXIT_REJECT;
 	}
 	/* The old lock file may list readers of the lost store. */
 	if (path_join(dst, sizeof(dst), dir, "lock.mdb") == 0)

@@ -283,6 +283,9 @@ cmd_console(int argc, char **argv)
 		log_warnx("console: no Vietnamese catalogue: pages in English");
 	if ((rc = cli_open(o.dir, &n)) != 0)
 		return rc;
+	/* The data key is derived: this long-lived process needs the
+	 * passphrase no more (cli.h). */
+	cli_passphrase_forget();
 	{
 		const char *lv = getenv("CASESYNC_LOG_LEVEL");
 

@@ -976,3 +976,27 @@ def test_authors_sealed_at_rest(env):
                 for enc in (v.encode(), v.encode("utf-16-le")):
                     check(enc not in data, "%s: author %r readable in "
                           "data.mdb" % (n.name, v))
+
+
+def test_backup_and_restore_write_only_private_directories(env):
+    """Findings 6 and 7 for `backup` and `restore`: the copy holds the keys,
+    so an existing OUT (or restore's DIR) that group or others may write to
+    is refused, and nothing is written there."""
+    p = env.province("lao-cai")
+    p.add(secret_case(1))
+    for verb, what in (("backup", "OUT"), ("restore", "DIR")):
+        d = os.path.join(env.tmp, verb + "-open")
+        os.makedirs(d)
+        os.chmod(d, 0o777)
+        if verb == "backup":
+            r = run(["backup", "-d", p.dir, d])
+        else:
+            good = os.path.join(env.tmp, "good-backup")
+            ok(run(["backup", "-d", p.dir, good]), "backup")
+            st = os.stat(os.path.join(good, "identity.key"))
+            check(st.st_mode & 0o777 == 0o600, "backup key mode %o" %
+                  (st.st_mode & 0o777))
+            r = run(["restore", "-d", d, good])
+        one_line(r, 2, "%s into an open %s" % (verb, what), d, "chmod 700")
+        check(os.listdir(d) == [], "%s wrote into an open directory: %r" %
+              (verb, os.listdir(d)))
