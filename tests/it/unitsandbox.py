@@ -5,11 +5,12 @@ CI runner).  For tests only: it needs root, and it applies the unit's
 restrictions as far as they matter to casesync, some of them stricter than
 systemd does (said below).
 
-  unitsandbox.py UNIT RWDIR -- PROGRAM ARGS...
+  unitsandbox.py UNIT RWDIR[:RWDIR...] -- PROGRAM ARGS...
 
-RWDIR stands for the unit's ReadWritePaths= (and CASESYNC_DIR in its
-Environment=): the node directory of the test.  The unit's User= is
-replaced by nobody (65534).
+The RWDIRs stand for the unit's ReadWritePaths=, in order (the first also
+for CASESYNC_DIR in its Environment=): the node directory of the test,
+then any other (a backup directory).  The unit's User= is replaced by
+nobody (65534).
 
 What is applied, in this order, before PROGRAM is executed:
   mount namespace   ProtectSystem=strict (every mount read-only except
@@ -21,10 +22,11 @@ What is applied, in this order, before PROGRAM is executed:
                     /sys read-only), ProtectControlGroups (/sys/fs/cgroup
                     read-only), ProtectProc=invisible + ProcSubset=pid (a
                     new /proc mounted hidepid=invisible,subset=pid),
-                    ProtectHostname (a UTS namespace)
+                    ProtectHostname (a UTS namespace), PrivateIPC (an
+                    IPC namespace), PrivateNetwork (a network namespace)
   credentials       CapabilityBoundingSet= (every capability dropped from
                     the bounding set), User= (nobody, no groups),
-                    NoNewPrivileges, UMask=
+                    NoNewPrivileges, UMask=, LimitCORE=
   seccomp           SystemCallFilter= (the allow list expanded from
                     `systemd-analyze syscall-filter`, minus ~ groups; any
                     other call KILLS the process, stricter than
@@ -44,19 +46,22 @@ What is applied, in this order, before PROGRAM is executed:
 Not emulated (printed on stderr): PrivateUsers (a user namespace; the
 process already runs as nobody with no capabilities), DevicePolicy (the
 private /dev already holds no device), RemoveIPC, PrivateMounts (implied
-by the mount namespace).
+by the mount namespace), KeyringMode, IPAddressDeny/IPAddressAllow (BPF).
 """
 import ctypes
 import ctypes.util
 import errno
 import os
 import re
+import resource
 import subprocess
 import sys
 
 NOBODY = 65534
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWNET = 0x40000000
 NS_FLAGS = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000,
             0x20000000, 0x40000000, 0x00000080]   # NS CGROUP UTS IPC USER
 #                                                   PID NET TIME
@@ -81,9 +86,11 @@ HANDLED = {
     "ProtectProc", "ProcSubset", "RestrictAddressFamilies",
     "RestrictNamespaces", "RestrictRealtime", "RestrictSUIDSGID",
     "LockPersonality", "MemoryDenyWriteExecute", "SystemCallArchitectures",
-    "SystemCallFilter", "SystemCallErrorNumber", "UMask"}
+    "SystemCallFilter", "SystemCallErrorNumber", "UMask", "LimitCORE",
+    "PrivateIPC", "PrivateNetwork"}
 NOT_EMULATED = {"PrivateUsers", "DevicePolicy", "RemoveIPC",
-                "PrivateMounts"}
+                "PrivateMounts", "KeyringMode", "IPAddressDeny",
+                "IPAddressAllow"}
 IGNORED = {"Type", "KillSignal", "TimeoutStopSec", "Restart", "RestartSec",
            "Description", "After", "Wants", "WantedBy", "Documentation",
            "Requires", "SuccessExitStatus", "RestartPreventExitStatus"}
@@ -160,14 +167,20 @@ def make_readonly(path):
                                               os.strerror(ctypes.get_errno())))
 
 
-def setup_mounts(props, rwdir):
-    flags = CLONE_NEWNS | (CLONE_NEWUTS if yes(props, "ProtectHostname")
-                           else 0)
+def setup_mounts(props, rwdirs):
+    flags = CLONE_NEWNS
+    for key, bit in (("ProtectHostname", CLONE_NEWUTS),
+                     ("PrivateIPC", CLONE_NEWIPC),
+                     ("PrivateNetwork", CLONE_NEWNET)):
+        if yes(props, key):
+            flags |= bit
     if libc.unshare(flags) != 0:
         die("unshare: %s" % os.strerror(ctypes.get_errno()))
     mount(None, "/", None, MS_REC | MS_PRIVATE, None)
-    mount(rwdir, rwdir, None, MS_BIND, None)
-    keep = {rwdir}
+    for d in rwdirs:
+        mount(d, d, None, MS_BIND, None)
+    keep = set(rwdirs)
+    rwdir = rwdirs[0]
     if yes(props, "PrivateTmp"):
         for d in ("/tmp", "/var/tmp"):
             if not rwdir.startswith(d + "/"):
@@ -233,6 +246,9 @@ def drop_credentials(props, last_cap):
             die("no_new_privs")
     if "UMask" in props:
         os.umask(int(props["UMask"][-1], 8))
+    if "LimitCORE" in props:
+        n = int(props["LimitCORE"][-1])
+        resource.setrlimit(resource.RLIMIT_CORE, (n, n))
 
 
 # ---- seccomp (libseccomp through ctypes) ----------------------------------
@@ -399,9 +415,10 @@ def load_seccomp(props):
 
 def main():
     if len(sys.argv) < 5 or sys.argv[3] != "--":
-        die("usage: unitsandbox.py UNIT RWDIR -- PROGRAM ARGS...")
-    unit, rwdir, argv = sys.argv[1], os.path.realpath(sys.argv[2]), \
-        sys.argv[4:]
+        die("usage: unitsandbox.py UNIT RWDIR[:RWDIR...] -- PROGRAM ARGS")
+    unit, argv = sys.argv[1], sys.argv[4:]
+    rwdirs = [os.path.realpath(d) for d in sys.argv[2].split(":")]
+    rwdir = rwdirs[0]
     props = parse_unit(unit)
     unknown = set(props) - HANDLED - NOT_EMULATED - IGNORED
     if unknown:
@@ -419,7 +436,7 @@ def main():
     if os.geteuid() != 0:
         die("needs root")
     last_cap = int(open("/proc/sys/kernel/cap_last_cap").read())
-    setup_mounts(props, rwdir)
+    setup_mounts(props, rwdirs)
     drop_credentials(props, last_cap)
     load_seccomp(props)
     os.execve(argv[0], argv, env)
