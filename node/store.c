@@ -527,19 +527,64 @@ author_aad(const uint8_t p[STATE_AUTHOR_PSEUDO], uint8_t *aad)
 	memcpy(aad + sizeof(AUTHOR_AAD) - 1, p, STATE_AUTHOR_PSEUDO);
 }
 
+/*
+ * The authors of one case are few and repeat in every head and event:
+ * state_crypt remembers the last few it sealed or opened (name and
+ * pseudonym), so a case costs a handful of lookups, not one per value.
+ */
+#define AUTHOR_MEMO	8
+struct author_memo {
+	struct {
+		char	name[ENTRY_AUTHOR_MAX + 1];
+		char	pseudo[2 * STATE_AUTHOR_PSEUDO + 2];
+	}	 e[AUTHOR_MEMO];
+	size_t	 n, next;
+};
+
+/* Copies the other form of a (name or pseudonym) from the memo into a;
+ * 1 when found. */
+static int
+memo_find(const struct author_memo *m, char *a, int by_pseudo)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const char *k = by_pseudo ? m->e[i].pseudo : m->e[i].name;
+
+		if (strcmp(k, a) == 0) {
+			strlcpy_(a, by_pseudo ? m->e[i].name : m->e[i].pseudo,
+			    ENTRY_AUTHOR_MAX + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+memo_add(struct author_memo *m, const char *name, const char *pseudo)
+{
+	size_t i = m->next;
+
+	strlcpy_(m->e[i].name, name, sizeof(m->e[i].name));
+	strlcpy_(m->e[i].pseudo, pseudo, sizeof(m->e[i].pseudo));
+	m->next = (i + 1) % AUTHOR_MEMO;
+	if (m->n < AUTHOR_MEMO)
+		m->n++;
+}
+
 /* Replaces author a by its pseudonym, keeping the name in `authors` (in
  * write transaction t).  Skips a pseudonym, as value_seal skips a sealed
  * value. */
 static int
-author_seal(struct store *st, MDB_txn *t, char *a)
+author_seal(struct store *st, MDB_txn *t, struct author_memo *m, char *a)
 {
 	uint8_t		p[STATE_AUTHOR_PSEUDO];
 	uint8_t		aad[sizeof(AUTHOR_AAD) - 1 + STATE_AUTHOR_PSEUDO];
 	MDB_val		k = { sizeof(p), p }, d;
 	struct buf	b;
+	char		name[ENTRY_AUTHOR_MAX + 1];
 	int		rc;
 
-	if (!st->have_keys || a[0] == '\0' || state_author_sealed(a))
+	if (!st->have_keys || a[0] == '\0' || state_author_sealed(a) ||
+	    memo_find(m, a, 0))
 		return 0;
 	assert(t != NULL);
 	if ((rc = author_pseudonym(st, a, p)) != 0)
@@ -560,25 +605,32 @@ author_seal(struct store *st, MDB_txn *t, char *a)
 		rc = mdb_err(st, rc, "get author");
 	if (rc != 0)
 		return rc;
+	strlcpy_(name, a, sizeof(name));
 	a[0] = STATE_AUTHOR_SEALED;
 	hex_encode(p, sizeof(p), a + 1);
+	memo_add(m, name, a);
 	return 0;
 }
 
-/* Replaces a pseudonym by the author's name, read in t. */
+/* Replaces a pseudonym by the author's name, read in t.  The name was
+ * sealed bound to its pseudonym, so it cannot have been moved to
+ * another. */
 static int
-author_open(struct store *st, MDB_txn *t, const char *id, char *a)
+author_open(struct store *st, MDB_txn *t, struct author_memo *m,
+    const char *id, char *a)
 {
-	uint8_t		p[STATE_AUTHOR_PSEUDO], q[STATE_AUTHOR_PSEUDO];
+	uint8_t		p[STATE_AUTHOR_PSEUDO];
+	char		pseudo[2 * STATE_AUTHOR_PSEUDO + 2];
 	uint8_t		aad[sizeof(AUTHOR_AAD) - 1 + STATE_AUTHOR_PSEUDO];
 	MDB_val		k = { sizeof(p), p }, d;
 	struct buf	b;
 	int		rc;
 
-	if (!state_author_sealed(a))
+	if (!state_author_sealed(a) || memo_find(m, a, 1))
 		return 0;
 	if (!st->have_keys)
 		return E_AUTH;
+	strlcpy_(pseudo, a, sizeof(pseudo));
 	if (hex_decode(a + 1, p, sizeof(p)) != 0)
 		return E_INTEGRITY;
 	if ((rc = mdb_get(t, st->authors, &k, &d)) != 0) {
@@ -597,9 +649,7 @@ author_open(struct store *st, MDB_txn *t, const char *id, char *a)
 	if (rc == 0) {
 		memcpy(a, b.data, b.len);
 		a[b.len] = '\0';
-		if (author_pseudonym(st, a, q) != 0 ||
-		    crypto_memcmp(p, q, sizeof(p)) != 0)
-			rc = E_INTEGRITY;
+		memo_add(m, a, pseudo);
 	}
 	buf_release(&b);
 	if (rc != 0) {
@@ -617,9 +667,11 @@ author_open(struct store *st, MDB_txn *t, const char *id, char *a)
 static int
 state_crypt(struct store *st, MDB_txn *t, struct case_state *s, int seal)
 {
-	MDB_txn	*own = NULL;
-	int	 rc = 0;
+	struct author_memo	 m;
+	MDB_txn			*own = NULL;
+	int			 rc = 0;
 
+	m.n = m.next = 0;
 	if (t == NULL && st->have_keys) {
 		assert(!seal);
 		if ((rc = txn_begin(st, MDB_RDONLY, &own)) != 0)
@@ -637,8 +689,8 @@ state_crypt(struct store *st, MDB_txn *t, struct case_state *s, int seal)
 				rc = (seal ? value_seal : value_open)(st,
 				    s->id, &h->value, &h->value_len);
 			if (rc == 0)
-				rc = seal ? author_seal(st, t, h->author) :
-				    author_open(st, t, s->id, h->author);
+				rc = seal ? author_seal(st, t, &m, h->author) :
+				    author_open(st, t, &m, s->id, h->author);
 		}
 	}
 	for (size_t i = 0; i < s->nevents && rc == 0; i++) {
@@ -648,8 +700,8 @@ state_crypt(struct store *st, MDB_txn *t, struct case_state *s, int seal)
 			rc = (seal ? value_seal : value_open)(st, s->id,
 			    &ev->value, &ev->value_len);
 		if (rc == 0)
-			rc = seal ? author_seal(st, t, ev->author) :
-			    author_open(st, t, s->id, ev->author);
+			rc = seal ? author_seal(st, t, &m, ev->author) :
+			    author_open(st, t, &m, s->id, ev->author);
 	}
 	if (own != NULL)
 		mdb_txn_abort(own);
