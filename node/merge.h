@@ -24,6 +24,28 @@
  * unchanged). */
 int	merge_apply(struct case_state *s, const struct entry *e);
 
+/*
+ * Soft limits.  A node accepts a new entry (a local write; central, an
+ * entry from a province) only while the case stays within these, or when
+ * the entry does not grow what is over them (an erase always applies).
+ * They are half the hard limits of state.h, so the union of two states
+ * within them is within the hard limits: a province's copy is the union of
+ * what central accepted and its own writes not yet seen by central, and
+ * can therefore never reach a hard limit (docs/CONFLICTS.md, "Limits").
+ * Per field, what is counted is the nodes named in heads and seen, which
+ * only grows with the set of entries; a node has at most one of each.
+ */
+#define MERGE_SOFT_NODES	(STATE_MAX_HEADS / 2)	/* per field */
+#define MERGE_SOFT_FIELDS	(STATE_MAX_FIELDS / 2)
+#define MERGE_SOFT_EVENTS	(STATE_MAX_EVENTS / 2)
+#define MERGE_SOFT_BYTES	(STATE_ENCODED_MAX / 2 - 65536)
+
+/* Checks after (before + one entry) against the soft limits.  Returns 0,
+ * or E_TOOBIG with the reason in why when after is over a soft limit that
+ * before was not over at least as much. */
+int	merge_check_soft(const struct case_state *before,
+	    const struct case_state *after, char *why, size_t whysz);
+
 /* The field with this path, or NULL.  Borrowed from s. */
 struct field *merge_field(const struct case_state *s, const char *path);
 /* The winning head of f (highest stamp), or NULL when f has none. */

@@ -47,6 +47,7 @@ enum msg_error {
 	MSGERR_SESSION = 4,	/* no such session: send HELLO */
 	MSGERR_STORE = 5,	/* the receiver could not store the batch */
 	MSGERR_BUSY = 6,	/* too many sessions, try later */
+	MSGERR_QUOTA = 7,	/* the province's daily quota is used up */
 };
 
 struct msg_rec {
