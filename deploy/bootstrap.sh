@@ -8,7 +8,7 @@ set -u
 # tests: they tamper with a store, and run the CLI as an unprivileged user.
 PKGS="gcc make pkg-config libzmq3-dev liblmdb-dev libmsgpack-dev \
 libssl-dev libcjson-dev python3 clang libclang-rt-14-dev lmdb-utils \
-util-linux"
+util-linux python3-zmq python3-msgpack python3-cryptography"
 
 missing=""
 have_pkg() {

@@ -20,7 +20,7 @@
 #define CENTRAL_SESSIONS	256
 #define CENTRAL_QUEUE_BATCHES	16	/* in flight to central, all provinces */
 #define SESSION_IDLE_MS		60000
-#define BACKOFF_FIRST_MS	1000	/* after a batch failed verification */
+#define BACKOFF_FIRST_MS	2000	/* after a batch failed verification */
 #define BACKOFF_MAX_MS		(5 * 60 * 1000)
 #define SEND_TIMEOUT_MS		5000
 

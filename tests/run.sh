@@ -29,7 +29,7 @@ cat "$out"
 count "$out" selftest
 
 echo "== command-line and multi-node tests"
-python3 tests/it/run.py ${TESTS:-} 2>&1 | tee "$out"
+/usr/bin/python3 tests/it/run.py ${TESTS:-} 2>&1 | tee "$out"
 count "$out" it
 
 echo "== fuzz targets, ${FUZZ_CHECK_SECONDS:-10} s each (make fuzz runs longer)"
