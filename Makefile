@@ -1,5 +1,5 @@
 # casesync - one Makefile.  Targets: all (default) check demo asan fuzz bench
-# chaos clean deps.  See README.md.
+# chaos pot clean deps.  See README.md.
 
 CC	?= cc
 PKGS	 = libzmq lmdb msgpack libcrypto libcjson
@@ -11,15 +11,50 @@ OPT	?= -O2 -g
 CFLAGS	+= $(WARN) $(OPT) -D_GNU_SOURCE $(PKG_CFLAGS)
 LDLIBS	+= $(PKG_LIBS)
 
+B	 = build
+# Files made at build time and compiled in: the message catalogues.
+GEN_SRC	 = $(B)/gen/i18n_mo.c
 LIB_SRC	 = $(wildcard common/*.c) $(wildcard proto/*.c) \
-	   $(filter-out node/main.c,$(wildcard node/*.c))
+	   $(filter-out node/main.c,$(wildcard node/*.c)) $(GEN_SRC)
 # The selftest binary links the modules, not the verbs.
 UNIT_SRC = $(filter-out node/cli.c node/cmd_%.c node/supervise.c,$(LIB_SRC))
 HDRS	 = $(wildcard common/*.h) $(wildcard proto/*.h) $(wildcard node/*.h)
-B	 = build
 
-.PHONY: all check demo asan fuzz fuzz-check bench chaos clean deps selftest it
+.PHONY: all check demo asan fuzz fuzz-check bench chaos clean deps selftest it \
+	pot po-check
 all: $(B)/casesync
+
+# Message catalogues (docs/I18N.md): po/LANG.po is compiled with msgfmt
+# --check and embedded in the binary by tools/embed.sh.  `make pot`
+# extracts the msgids from the sources into po/casesync.pot and merges them
+# into every po/LANG.po; po-check (part of `make check`) fails when a msgid
+# in the sources has no translation.
+PO_LANGS = vi
+I18N_SRC = $(sort $(wildcard common/*.[ch]) $(wildcard proto/*.[ch]) \
+	   $(wildcard node/*.[ch]))
+XGETTEXT = xgettext --language=C --from-code=UTF-8 -k -ki18n_tr:2 \
+	   -ki18n_ntr:2,3 -kN_ --add-comments=TRANSLATORS: \
+	   --package-name=casesync \
+	   --msgid-bugs-address="the casesync issue tracker" --no-wrap
+
+$(B)/po/%.mo: po/%.po
+	@mkdir -p $(B)/po
+	msgfmt --check --output-file=$@ $<
+
+$(B)/gen/i18n_mo.c: $(PO_LANGS:%=$(B)/po/%.mo) tools/embed.sh
+	@mkdir -p $(B)/gen
+	sh tools/embed.sh i18n_mo_vi $(B)/po/vi.mo >$@.tmp && mv $@.tmp $@
+
+pot:
+	$(XGETTEXT) --output=po/casesync.pot $(I18N_SRC)
+	@for l in $(PO_LANGS); do \
+		msgmerge --quiet --update --backup=none --no-wrap \
+		    po/$$l.po po/casesync.pot || exit 1; \
+		msgfmt --check --statistics --output-file=/dev/null po/$$l.po; \
+	done
+
+po-check:
+	@sh tests/po_check.sh
 
 deps:
 	@sh deploy/bootstrap.sh

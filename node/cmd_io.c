@@ -2,6 +2,7 @@
  * cmd_io.c - `casesync export` and `casesync import`: JSON Lines, one case
  * per line, for moving data in from spreadsheets and out to other tools.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "schema.h"
 
 #include "../common/err.h"
+#include "../common/outfile.h"
 #include "../common/util.h"
 
 #define IMPORT_MAX	(1ULL << 31)	/* bytes of input */
@@ -20,7 +22,9 @@ static const char export_usage[] =
 "usage: casesync export -d DIR [--out FILE]\n"
 "\n"
 "Writes every case this node holds as JSON Lines (the `case get` form,\n"
-"one object per line) to stdout or FILE.\n";
+"one object per line) to stdout or FILE.  FILE is written whole or not at\n"
+"all, mode 0600 (it holds identifying data), through a new file in its\n"
+"directory; a FILE that is a symbolic link is refused.\n";
 
 static const char import_usage[] =
 "usage: casesync import -d DIR [--skip-bad] [FILE|-]\n"
@@ -70,7 +74,9 @@ cmd_export(int argc, char **argv)
 	};
 	struct node_ctx		 n;
 	struct export_ctx	 ec = { NULL, stdout, 0 };
+	struct outfile		 of;
 	const char		*dir = NULL, *out = NULL;
+	char			 err[512];
 	int			 ch, rc;
 
 	if (cli_help(argc, argv, export_usage))
@@ -91,18 +97,32 @@ cmd_export(int argc, char **argv)
 	}
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
-	if (out != NULL && (ec.f = fopen(out, "w")) == NULL) {
-		cli_error("%s: cannot write", out);
-		cli_close(&n);
-		return EXIT_REJECT;
+	if (out != NULL) {
+		if ((rc = outfile_open(&of, out, err, sizeof(err))) != 0 ||
+		    (ec.f = outfile_stream(&of)) == NULL) {
+			if (rc == 0) {
+				snprintf(err, sizeof(err), "%s: %s", out,
+				    strerror(errno));
+				outfile_abort(&of);
+			}
+			cli_error("export: %s", err);
+			cli_close(&n);
+			return EXIT_REJECT;
+		}
 	}
 	ec.st = n.st;
 	rc = store_case_each(n.st, export_one, &ec);
 	if (rc == 0 && fflush(ec.f) != 0)
 		rc = E_IO;
-	if (out != NULL && fclose(ec.f) != 0)
-		rc = E_IO;
 	cli_close(&n);
+	if (out != NULL) {
+		if (rc != 0)
+			outfile_abort(&of);
+		else if ((rc = outfile_commit(&of, err, sizeof(err))) != 0) {
+			cli_error("export: %s", err);
+			return cli_exit_for(rc);
+		}
+	}
 	if (rc != 0) {
 		cli_error("export: %s", err_str(rc));
 		return cli_exit_for(rc);

@@ -3,8 +3,6 @@
  * holds (see node/report.h and docs/REPORTS.md).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +16,11 @@
 
 #include "../common/buf.h"
 #include "../common/err.h"
+#include "../common/outfile.h"
 #include "../common/util.h"
 
 #define MIN_CELL_MAX	1000000
 #define PUBLIC_MIN_CELL	5
-#define OUT_PATH_MAX	4096
 
 static const char usage_text[] =
 "usage: casesync report -d DIR [--year Y | --from DATE --to DATE]\n"
@@ -38,7 +36,8 @@ static const char usage_text[] =
 "--province ID keeps the cases that province owns.  --min-cell K shows\n"
 "counts from 1 to K-1 as <K and withholds (x) whatever would let them\n"
 "be worked out; --public is --min-cell 5 (at least).  --out writes FILE\n"
-"(replaced whole, or not at all) instead of stdout.  Names, documents,\n"
+"(replaced whole, or not at all; mode 0600; a symbolic link is refused)\n"
+"instead of stdout.  Names, documents,\n"
 "phones, addresses and notes are never read.  See docs/REPORTS.md.\n";
 
 static int
@@ -64,47 +63,25 @@ today(char *out, size_t sz)
 		strlcpy_(out, "unknown", sz);
 }
 
-/* Writes data to path through a temporary file in the same directory and
- * a rename, so that path holds the whole report or is left as it was. */
+/* Writes data to path whole or not at all, mode 0600, never through a
+ * link (common/outfile.h). */
 static int
-write_atomic(const char *path, const void *data, size_t len)
+write_out(const char *path, const void *data, size_t len)
 {
-	char	tmp[OUT_PATH_MAX];
-	int	fd, rc = 0;
-	size_t	off = 0;
+	struct outfile	of;
+	char		err[512];
+	int		rc;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >=
-	    sizeof(tmp)) {
-		cli_error("report: %s: path too long", path);
-		return E_INVAL;
+	if ((rc = outfile_open(&of, path, err, sizeof(err))) == 0) {
+		if ((rc = outfile_write(&of, data, len)) != 0) {
+			snprintf(err, sizeof(err), "%s: %s", path,
+			    strerror(errno));
+			outfile_abort(&of);
+		} else
+			rc = outfile_commit(&of, err, sizeof(err));
 	}
-	if ((fd = mkstemp(tmp)) == -1) {
-		cli_error("report: %s: %s", path, strerror(errno));
-		return E_IO;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, (const char *)data + off, len - off);
-
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			rc = E_IO;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (rc == 0 && fchmod(fd, 0644) == -1)
-		rc = E_IO;
-	if (rc == 0 && fsync(fd) == -1)
-		rc = E_IO;
-	if (close(fd) == -1 && rc == 0)
-		rc = E_IO;
-	if (rc == 0 && rename(tmp, path) == -1)
-		rc = E_IO;
-	if (rc != 0) {
-		cli_error("report: %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
+	if (rc != 0)
+		cli_error("report: %s", err);
 	return rc;
 }
 
@@ -179,7 +156,7 @@ check_args(const struct report_args *a, struct report_opts *o,
 	if (a->public && o->min_cell < PUBLIC_MIN_CELL)
 		o->min_cell = PUBLIC_MIN_CELL;
 	if (a->out != NULL && (a->out[0] == '\0' ||
-	    strlen(a->out) + 16 > OUT_PATH_MAX)) {
+	    strlen(a->out) + 32 > OUTFILE_PATH_MAX)) {
 		cli_error("report: --out needs a file name");
 		return E_INVAL;
 	}
@@ -265,7 +242,7 @@ cmd_report(int argc, char **argv)
 		return cli_exit_for(rc);
 	}
 	if (a.out != NULL) {
-		rc = write_atomic(a.out, out.data, out.len);
+		rc = write_out(a.out, out.data, out.len);
 		if (rc == 0)
 			fprintf(stderr, "report over %llu cases written to %s\n",
 			    (unsigned long long)ncases, a.out);

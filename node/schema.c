@@ -13,6 +13,7 @@
  * fits ENTRY_VALUE_MAX; docs/SCHEMA.md is the user-facing description.
  */
 #include "schema.h"
+#include "i18n.h"
 #include "provinces.h"
 
 #include <cjson/cJSON.h>
@@ -82,30 +83,68 @@ struct coll {
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
+/*
+ * The enumerations, each value with its English label next to it.  The
+ * labels are msgids (N_ marks them for `make pot`): callers translate them
+ * with i18n_tr().  Two values of different enumerations share a label only
+ * when Vietnamese words them alike too (sex "other" is "khác", a purpose
+ * "other purpose" is "mục đích khác").
+ */
 static const char *const e_status[] = {
 	"reported", "under_verification", "identified", "not_victim",
 	"receiving_support", "reintegration_followup", "closed", NULL
 };
+static const char *const l_status[] = {
+	N_("reported"), N_("under verification"), N_("identified"),
+	N_("not a victim"), N_("receiving support"),
+	N_("reintegration follow-up"), N_("closed"), NULL
+};
 static const char *const e_category[] = {
 	"victim", "being_identified", "accompanying_child", NULL
+};
+static const char *const l_category[] = {
+	N_("victim"), N_("being identified"), N_("accompanying child"), NULL
 };
 static const char *const e_legal[] = {
 	"citizen", "stateless_resident", "foreigner", NULL
 };
+static const char *const l_legal[] = {
+	N_("Vietnamese citizen"), N_("stateless person residing in Vietnam"),
+	N_("foreigner trafficked in Vietnam"), NULL
+};
 static const char *const e_sex[] = {
 	"female", "male", "other", "unknown", NULL
+};
+static const char *const l_sex[] = {
+	N_("female"), N_("male"), N_("other"), N_("unknown"), NULL
 };
 static const char *const e_purpose[] = {
 	"sexual_exploitation", "forced_labour", "labour_export_fraud",
 	"organ_removal", "surrogacy", "forced_marriage", "other", NULL
 };
+static const char *const l_purpose[] = {
+	N_("sexual exploitation"), N_("forced labour"),
+	N_("labour-export fraud"), N_("organ removal"),
+	N_("commercial surrogacy"), N_("forced marriage"),
+	N_("other purpose"), NULL
+};
 static const char *const e_route[] = {
 	"official_repatriation", "self_return", "domestic_rescue", NULL
+};
+static const char *const l_route[] = {
+	N_("official repatriation"), N_("returned on their own"),
+	N_("rescued within Vietnam"), NULL
 };
 static const char *const e_source[] = {
 	"commune_committee", "police", "border_guard", "coast_guard",
 	"mission_abroad", "social_facility", "hotline_111", "ngo",
 	"self_report", NULL
+};
+static const char *const l_source[] = {
+	N_("commune People's Committee"), N_("police"), N_("border guard"),
+	N_("coast guard"), N_("mission abroad"),
+	N_("social assistance facility"), N_("hotline 111"), N_("NGO"),
+	N_("self-report"), NULL
 };
 /* Law 53/2024/QH15 Art. 37 §1 a-k, plus child protection services. */
 static const char *const e_service[] = {
@@ -114,9 +153,52 @@ static const char *const e_service[] = {
 	"vocational_training", "job_placement", "hardship_allowance", "loan",
 	"child_protection", NULL
 };
+static const char *const l_service[] = {
+	N_("essential needs (a)"), N_("medical care (b)"),
+	N_("interpretation (c)"), N_("legal support (d)"),
+	N_("legal aid (\xc4\x91)"), N_("travel costs (e)"),
+	N_("psychological support (g)"), N_("general education (h)"),
+	N_("vocational training (i)"), N_("job placement (i)"),
+	N_("hardship allowance (k)"), N_("loan (k)"),
+	N_("child protection"), NULL
+};
 static const char *const e_refstatus[] = {
 	"proposed", "accepted", "rejected", "completed", NULL
 };
+static const char *const l_refstatus[] = {
+	N_("proposed"), N_("accepted"), N_("rejected"), N_("completed"), NULL
+};
+
+/* Indexed by enum schema_enum. */
+static const struct {
+	const char *const	*vals;
+	const char *const	*labels;
+	size_t			 n;
+} enums[SCHEMA_ENUM__N] = {
+#define E(v, l)	{ v, l, sizeof(v) / sizeof(v[0]) - 1 }
+	[SCHEMA_ENUM_STATUS] = E(e_status, l_status),
+	[SCHEMA_ENUM_CATEGORY] = E(e_category, l_category),
+	[SCHEMA_ENUM_LEGAL_STATUS] = E(e_legal, l_legal),
+	[SCHEMA_ENUM_SEX] = E(e_sex, l_sex),
+	[SCHEMA_ENUM_PURPOSE] = E(e_purpose, l_purpose),
+	[SCHEMA_ENUM_RETURN_ROUTE] = E(e_route, l_route),
+	[SCHEMA_ENUM_SOURCE] = E(e_source, l_source),
+	[SCHEMA_ENUM_SERVICE] = E(e_service, l_service),
+	[SCHEMA_ENUM_REFERRAL_STATUS] = E(e_refstatus, l_refstatus),
+#undef E
+};
+
+#define SAME_LEN(a, b)	_Static_assert(sizeof(a) == sizeof(b), #b)
+SAME_LEN(e_status, l_status);
+SAME_LEN(e_category, l_category);
+SAME_LEN(e_legal, l_legal);
+SAME_LEN(e_sex, l_sex);
+SAME_LEN(e_purpose, l_purpose);
+SAME_LEN(e_route, l_route);
+SAME_LEN(e_source, l_source);
+SAME_LEN(e_service, l_service);
+SAME_LEN(e_refstatus, l_refstatus);
+#undef SAME_LEN
 
 static const struct fdef f_top[] = {
 	{ "status", V_ENUM, F_NONULL, e_status, 0, 0 },
@@ -187,6 +269,51 @@ static const struct coll colls[] = {
 	{ "notes", f_notes, NELEM(f_notes), 1, 1, NULL, NULL },
 	{ "referral_reasons", f_reasons, NELEM(f_reasons), 1, 0, "referrals",
 	    "reason" },
+};
+
+/* Labels of the groups, fields, collections and event members, in
+ * sentence case for forms and column heads (msgids, see the enums). */
+static const char *const field_labels[][2] = {
+	{ "status", N_("Status") },
+	{ "person", N_("Person") },
+	{ "person.category", N_("Category") },
+	{ "person.principal_case", N_("Principal case") },
+	{ "person.legal_status", N_("Legal status") },
+	{ "person.sex", N_("Sex") },
+	{ "person.birth_year", N_("Year of birth") },
+	{ "person.ethnicity", N_("Ethnicity") },
+	{ "person.home_province", N_("Home province") },
+	{ "person.full_name", N_("Full name") },
+	{ "person.id_number", N_("Personal identification number") },
+	{ "person.phone", N_("Phone number") },
+	{ "person.address", N_("Address") },
+	{ "trafficking", N_("Trafficking") },
+	{ "trafficking.purposes", N_("Purposes of trafficking") },
+	{ "trafficking.destination_country", N_("Destination country") },
+	{ "trafficking.returned_on", N_("Date of return") },
+	{ "trafficking.return_route", N_("Return route") },
+	{ "intake", N_("Reception") },
+	{ "intake.source", N_("Intake source") },
+	{ "intake.received_on", N_("Date received") },
+	{ "intake.facility", N_("Receiving facility") },
+	{ "services", N_("Support services") },
+	{ "services.type", N_("Type of support") },
+	{ "services.on", N_("Date") },
+	{ "services.provider", N_("Provider") },
+	{ "services.amount_vnd", N_("Amount (VND)") },
+	{ "services.days", N_("Days") },
+	{ "referrals", N_("Referrals") },
+	{ "referrals.from", N_("From") },
+	{ "referrals.to", N_("To") },
+	{ "referrals.on", N_("Date") },
+	{ "referrals.reason", N_("Reason") },
+	{ "referrals.status", N_("Referral status") },
+	{ "referral_reasons", N_("Referral reasons") },
+	{ "referral_reasons.text", N_("Reason") },
+	{ "notes", N_("Notes") },
+	{ "notes.on", N_("Date") },
+	{ "notes.author", N_("Author") },
+	{ "notes.text", N_("Text") },
 };
 
 /* members() sorts into fixed arrays; enumset_check keeps a bit mask. */
@@ -349,8 +476,8 @@ is_leap(int y)
 }
 
 /* YYYY-MM-DD, years 1900..2100, a date that exists. */
-static int
-date_valid(const char *s)
+int
+schema_date_valid(const char *s)
 {
 	static const int mdays[12] = {
 		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
@@ -718,7 +845,7 @@ value_check(const struct fdef *f, const cJSON *v, const char *where,
 			return rc;
 		break;
 	case V_DATE:
-		if (!date_valid(s))
+		if (!schema_date_valid(s))
 			return fail(err, errsz, "%s: \"%s\" is not a valid "
 			    "date YYYY-MM-DD (years 1900 to 2100)", where,
 			    shown(s, sb, sizeof(sb)));
@@ -814,6 +941,74 @@ coll_find(const char *name)
 		if (strcmp(colls[i].name, name) == 0)
 			return &colls[i];
 	}
+	return NULL;
+}
+
+/* The definition of a field path or of an event member ("services.type"),
+ * or NULL. */
+static const struct fdef *
+any_find(const char *path)
+{
+	const struct fdef	*f;
+	const struct coll	*cl;
+	const char		*dot;
+	char			 cname[ENTRY_PATH_MAX + 1];
+	size_t			 n;
+
+	if ((f = path_find(path)) != NULL)
+		return f;
+	if ((dot = strchr(path, '.')) == NULL ||
+	    (n = (size_t)(dot - path)) >= sizeof(cname))
+		return NULL;
+	memcpy(cname, path, n);
+	cname[n] = '\0';
+	if ((cl = coll_find(cname)) == NULL)
+		return NULL;
+	return fdef_find(cl->f, cl->n, dot + 1, NULL);
+}
+
+const char *const *
+schema_enum_values(enum schema_enum e)
+{
+	if ((unsigned)e >= SCHEMA_ENUM__N)
+		return NULL;
+	return enums[e].vals;
+}
+
+const char *
+schema_enum_label(enum schema_enum e, const char *value)
+{
+	int	i;
+
+	if ((unsigned)e >= SCHEMA_ENUM__N || value == NULL ||
+	    (i = enum_index(enums[e].vals, value)) < 0)
+		return NULL;
+	return enums[e].labels[i];
+}
+
+int
+schema_field_enum(const char *path, enum schema_enum *out)
+{
+	const struct fdef	*f;
+
+	if (path == NULL || (f = any_find(path)) == NULL || f->vals == NULL)
+		return E_NOTFOUND;
+	for (int e = 0; e < SCHEMA_ENUM__N; e++)
+		if (enums[e].vals == f->vals) {
+			*out = (enum schema_enum)e;
+			return 0;
+		}
+	return E_NOTFOUND;
+}
+
+const char *
+schema_field_label(const char *path)
+{
+	if (path == NULL)
+		return NULL;
+	for (size_t i = 0; i < NELEM(field_labels); i++)
+		if (strcmp(field_labels[i][0], path) == 0)
+			return field_labels[i][1];
 	return NULL;
 }
 
@@ -2194,6 +2389,61 @@ st_provinces(void)
 	return 0;
 }
 
+/* Every field, member and enumeration value has a label. */
+static int
+st_labels(void)
+{
+	char		 path[2 * ENTRY_PATH_MAX + 2];
+	enum schema_enum e;
+
+	for (size_t g = 0; g < NELEM(groups); g++) {
+		if (g > 0)
+			ST_CHECK(schema_field_label(groups[g].name) != NULL);
+		for (size_t i = 0; i < groups[g].n; i++) {
+			snprintf(path, sizeof(path), "%s%s%s", groups[g].name,
+			    g ? "." : "", groups[g].f[i].name);
+			ST_CHECK(schema_field_label(path) != NULL);
+		}
+	}
+	for (size_t c = 0; c < NELEM(colls); c++) {
+		ST_CHECK(schema_field_label(colls[c].name) != NULL);
+		for (size_t i = 0; i < colls[c].n; i++) {
+			snprintf(path, sizeof(path), "%s.%s", colls[c].name,
+			    colls[c].f[i].name);
+			ST_CHECK(schema_field_label(path) != NULL);
+		}
+	}
+	for (int k = 0; k < SCHEMA_ENUM__N; k++) {
+		const char *const *v = schema_enum_values((enum schema_enum)k);
+
+		ST_CHECK(v != NULL && v[0] != NULL);
+		for (; *v != NULL; v++)
+			ST_CHECK(schema_enum_label((enum schema_enum)k, *v) !=
+			    NULL);
+	}
+	ST_CHECK(schema_enum_values(SCHEMA_ENUM__N) == NULL);
+	ST_CHECK(schema_enum_label(SCHEMA_ENUM_SEX, "robot") == NULL);
+	ST_CHECK(strcmp(schema_enum_label(SCHEMA_ENUM_SERVICE, "legal_aid"),
+	    "legal aid (\xc4\x91)") == 0);
+	ST_CHECK(strcmp(schema_enum_label(SCHEMA_ENUM_PURPOSE, "other"),
+	    "other purpose") == 0);
+	ST_OK(schema_field_enum("person.sex", &e));
+	ST_CHECK(e == SCHEMA_ENUM_SEX);
+	ST_OK(schema_field_enum("status", &e));
+	ST_CHECK(e == SCHEMA_ENUM_STATUS);
+	ST_OK(schema_field_enum("services.type", &e));
+	ST_CHECK(e == SCHEMA_ENUM_SERVICE);
+	ST_OK(schema_field_enum("referrals.status", &e));
+	ST_CHECK(e == SCHEMA_ENUM_REFERRAL_STATUS);
+	ST_OK(schema_field_enum("trafficking.purposes", &e));
+	ST_CHECK(e == SCHEMA_ENUM_PURPOSE);
+	ST_CHECK(schema_field_enum("person.full_name", &e) == E_NOTFOUND);
+	ST_CHECK(schema_field_enum("person.nope", &e) == E_NOTFOUND);
+	ST_CHECK(schema_field_enum("nope.type", &e) == E_NOTFOUND);
+	ST_CHECK(schema_field_label("person.nope") == NULL);
+	return 0;
+}
+
 int
 schema_selftest(void)
 {
@@ -2210,6 +2460,7 @@ schema_selftest(void)
 	ST_OK(st_render());
 	ST_OK(st_provinces());
 	ST_OK(st_from_export());
+	ST_OK(st_labels());
 	return 0;
 }
 #endif

@@ -45,6 +45,10 @@ int	schema_ops_from_export(const char *json, size_t len, struct entry *e,
  * E_INVAL with a reason in err. */
 int	schema_check_op(const struct op *o, char *err, size_t errsz);
 
+/* Is s a date as the schema takes it: "YYYY-MM-DD", a real calendar day
+ * in the years 1900 to 2100? */
+int	schema_date_valid(const char *s);
+
 /* Is the field path identifying (names, documents, phones, addresses)? */
 int	schema_path_identifying(const char *path);
 /* Are events of this collection identifying as a whole (notes)? */
@@ -75,6 +79,42 @@ char	*schema_referral_json(const char *from, const char *to,
  * NULL when reason is not 1 to 500 bytes of text.  Caller owns it.
  */
 char	*schema_reason_json(const char *reason);
+
+/*
+ * The enumerations of the case model, for forms, reports and filters.
+ * Each value has an English label marked for translation: show it with
+ * i18n_tr(lang, schema_enum_label(...)).
+ */
+enum schema_enum {
+	SCHEMA_ENUM_STATUS,		/* status: the case lifecycle */
+	SCHEMA_ENUM_CATEGORY,		/* person.category */
+	SCHEMA_ENUM_LEGAL_STATUS,	/* person.legal_status */
+	SCHEMA_ENUM_SEX,		/* person.sex */
+	SCHEMA_ENUM_PURPOSE,		/* trafficking.purposes (a set) */
+	SCHEMA_ENUM_RETURN_ROUTE,	/* trafficking.return_route */
+	SCHEMA_ENUM_SOURCE,		/* intake.source */
+	SCHEMA_ENUM_SERVICE,		/* services.type: Art. 37 regimes */
+	SCHEMA_ENUM_REFERRAL_STATUS,	/* referrals.status */
+	SCHEMA_ENUM__N
+};
+
+/* The values of enumeration e in schema order (the lifecycle's order for
+ * the status, a to k for services), NULL-terminated; NULL for an unknown
+ * e.  Static. */
+const char *const *schema_enum_values(enum schema_enum e);
+
+/* The English label (a msgid) of value v of enumeration e, or NULL when v
+ * is not one of its values.  Static. */
+const char *schema_enum_label(enum schema_enum e, const char *v);
+
+/* Which enumeration a field path ("person.sex") or event member
+ * ("services.type") holds.  Returns 0, or E_NOTFOUND when it holds none. */
+int	schema_field_enum(const char *path, enum schema_enum *out);
+
+/* The English label (a msgid, sentence case) of a group ("person"), field
+ * path ("person.full_name"), collection ("services") or event member
+ * ("services.amount_vnd"), or NULL when there is no such thing.  Static. */
+const char *schema_field_label(const char *path);
 
 #ifdef SELFTEST
 int	schema_selftest(void);

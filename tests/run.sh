@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs every test: the module selftests under ASan/UBSan, then the
-# command-line and multi-node tests (real processes, real sockets on
+# Runs every test: the module selftests under ASan/UBSan, the message
+# catalogues' completeness (tests/po_check.sh), then the command-line and multi-node tests (real processes, real sockets on
 # 127.0.0.1, real LMDB files), then a short run of every fuzz target
 # (tests/fuzz/run.sh).  Ends with "N passed, N failed".
 set -u
@@ -27,6 +27,11 @@ echo "== unit selftests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1 ./build/selftest >"$out" 2>&1
 cat "$out"
 count "$out" selftest
+
+echo "== message catalogues (every msgid translated)"
+sh tests/po_check.sh >"$out" 2>&1
+cat "$out"
+count "$out" po
 
 echo "== command-line and multi-node tests"
 /usr/bin/python3 tests/it/run.py ${TESTS:-} 2>&1 | tee "$out"

@@ -649,3 +649,85 @@ def test_unverifiable_relayed_entry_refused_not_blocking(env):
     check(peer_row(b, "central")["refused"] == 2, b.status())
     ok(b.verify(), "verify ha-noi")
     ok(c.verify(), "verify central")
+
+
+# ---- local hardening (issue 18, findings 5 to 9) ---------------------------
+
+UMASK0 = ["sh", "-c", 'umask 000; exec "$@"', "sh"]
+
+
+def one_line(res, rc, what, *needles):
+    check(res.rc == rc, "%s: expected exit %d, got %r" % (what, rc, res))
+    lines = res.err.splitlines()
+    check(len(lines) == 1 and lines[0].startswith("casesync: "),
+          "%s: expected one error line, got %r" % (what, res.err))
+    for n in needles:
+        check(n in lines[0], "%s: %r does not mention %r" % (what, lines[0],
+                                                             n))
+
+
+def leftovers(d):
+    return [f for f in os.listdir(d) if f.startswith(".casesync-out-")]
+
+
+def test_out_files_private_and_never_through_links(env):
+    """Finding 6: every --out file is created 0600 (even under umask 000)
+    as a new file next to the target and renamed over it; a target that is
+    a symbolic link is refused in one line and nothing is written; an
+    existing file (or a hard link to someone else's file) is replaced, not
+    written into."""
+    p = env.province("lao-cai")
+    p.add(secret_case(1))
+    out = os.path.join(env.tmp, "outdir")
+    os.makedirs(out)
+    verbs = (("export", ["export"]),
+             ("report", ["report", "--format", "csv"]))
+    for what, args in verbs:
+        f = os.path.join(out, what + ".out")
+        ok(p.cli(*args, "--out", f, wrap=UMASK0), what)
+        mode = os.stat(f).st_mode & 0o7777
+        check(mode == 0o600, "%s --out under umask 000: mode %o" %
+              (what, mode))
+        check(leftovers(out) == [], "%s left %r" % (what, leftovers(out)))
+        # A symbolic link planted at the target: refused, not followed.
+        victim = os.path.join(env.tmp, what + "-victim")
+        open(victim, "w").write("someone else's file\n")
+        os.chmod(victim, 0o644)
+        link = os.path.join(out, what + ".link")
+        os.symlink(victim, link)
+        r = p.cli(*args, "--out", link)
+        one_line(r, 2, what + " --out through a symlink", link,
+                 "symbolic link")
+        check(open(victim).read() == "someone else's file\n",
+              "%s wrote through a symbolic link" % what)
+        check(os.path.islink(link), "%s replaced the link" % what)
+        check(os.stat(victim).st_mode & 0o7777 == 0o644,
+              "%s changed the victim's mode" % what)
+        # A dangling link is refused too (it would create the victim).
+        dangling = os.path.join(out, what + ".dangling")
+        target = os.path.join(env.tmp, what + "-created")
+        os.symlink(target, dangling)
+        one_line(p.cli(*args, "--out", dangling), 2,
+                 what + " --out through a dangling symlink", "symbolic link")
+        check(not os.path.exists(target), "%s created the link's target" %
+              what)
+        # A hard link to another user's file: replaced, never written.
+        other = os.path.join(env.tmp, what + "-other")
+        open(other, "w").write("other user's data\n")
+        os.chown(other, 65534, 65534)
+        os.chmod(other, 0o666)
+        hard = os.path.join(out, what + ".hard")
+        os.link(other, hard)
+        ok(p.cli(*args, "--out", hard), what + " over a hard link")
+        check(open(other).read() == "other user's data\n",
+              "%s wrote into another user's file" % what)
+        st = os.stat(hard)
+        check(st.st_uid == os.geteuid() and st.st_mode & 0o7777 == 0o600,
+              "%s: replaced file owned by %d, mode %o" %
+              (what, st.st_uid, st.st_mode & 0o7777))
+        # A directory is not a file to write.
+        one_line(p.cli(*args, "--out", out), 2, what + " --out DIR",
+                 "not a regular file")
+        check(leftovers(out) == [], "%s left %r" % (what, leftovers(out)))
+    check(NAME in open(os.path.join(out, "export.out")).read(),
+          "control: export wrote the case")
