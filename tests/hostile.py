@@ -68,6 +68,7 @@ class Hostile:
         self.endpoint = endpoint
         self.seq = 0
         self.chain = bytes(32)
+        self.chains = {0: self.chain}   # seq -> chain hash after it
         self.hlc = 0
         self.batch_no = 0
         self.feed = []          # (pos, entry) received in feed batches
@@ -136,14 +137,14 @@ class Hostile:
             out.append(m)
 
     # ---- protocol ----------------------------------------------------
-    def hello(self, window=8, feed_recv=None, ack=True):
+    def hello(self, window=8, feed_recv=None, ack=True, timeout=10.0):
         """HELLO, then WELCOME; receives the feed (acknowledging each batch
         unless ack is False).  Sets self.seq/self.chain from central's
         `have` only when this client wrote nothing yet."""
         self.send([1, HELLO, self.node,
                    self.feed_recv if feed_recv is None else feed_recv,
                    self.seq, window])
-        w = self.recv_until(lambda m: m[1] in (WELCOME, ERROR))
+        w = self.recv_until(lambda m: m[1] in (WELCOME, ERROR), timeout)
         if w is None or w[1] == ERROR:
             return w
         more = True
@@ -195,6 +196,7 @@ class Hostile:
         h = hashlib.sha256(CHAIN_TAG + prev + d).digest()
         sig = self.signer.sign(h)
         self.chain = h
+        self.chains[self.seq] = h
         return (self.seq, pack([1, ent, sig + prev]))
 
     def mark(self):
@@ -204,6 +206,12 @@ class Hostile:
 
     def rewind(self, mark):
         self.seq, self.chain, self.hlc = mark
+
+    def resync(self, have):
+        """Continues the chain after entry have (what central's WELCOME
+        says it holds): what central did not apply is written again."""
+        if have in self.chains and have <= self.seq:
+            self.seq, self.chain = have, self.chains[have]
 
     def batch_msg(self, recs, more=0):
         self.batch_no += 1
