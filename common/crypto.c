@@ -7,7 +7,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 static int
 ossl_fail(const char *what)
@@ -109,6 +111,35 @@ crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
 		fatalx("crypto: sha256 failed");
 	}
 	EVP_MD_CTX_free(ctx);
+}
+
+int
+crypto_hmac(const uint8_t *key, size_t keylen, const void *msg, size_t len,
+    uint8_t out[CRYPTO_HASH])
+{
+	EVP_MAC		*mac;
+	EVP_MAC_CTX	*ctx = NULL;
+	OSSL_PARAM	 params[2];
+	char		 digest[] = "SHA256";
+	size_t		 n = 0;
+	int		 rc = 0;
+
+	if (key == NULL || keylen < 16)
+		return E_INVAL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return ossl_fail("hmac fetch");
+	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL ||
+	    EVP_MAC_init(ctx, key, keylen, params) != 1 ||
+	    EVP_MAC_update(ctx, msg, len) != 1 ||
+	    EVP_MAC_final(ctx, out, &n, CRYPTO_HASH) != 1 ||
+	    n != CRYPTO_HASH)
+		rc = ossl_fail("hmac");
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return rc;
 }
 
 int
@@ -277,6 +308,13 @@ crypto_selftest(void)
 	ST_OK(hex_decode(hx, h2, 32));
 	ST_CHECK(memcmp(h1, h2, 32) == 0);
 	ST_CHECK(hex_decode("zz", h2, 1) == E_INVAL);
+	/* RFC 4231, test case 1: key 20 bytes of 0x0b, data "Hi There". */
+	memset(key, 0x0b, 20);
+	ST_OK(crypto_hmac(key, 20, "Hi There", 8, h1));
+	hex_encode(h1, 32, hx);
+	ST_CHECK(strcmp(hx, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da7"
+	    "26e9376c2e32cff7") == 0);
+	ST_CHECK(crypto_hmac(key, 8, "x", 1, h1) == E_INVAL);
 	return 0;
 }
 #endif

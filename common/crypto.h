@@ -1,6 +1,7 @@
 /*
  * crypto.h - the cryptography casesync uses, through OpenSSL 3 EVP only:
- * Ed25519 signatures, AES-256-GCM sealing, SHA-256, scrypt, random keys.
+ * Ed25519 signatures, AES-256-GCM sealing, SHA-256, HMAC-SHA-256, scrypt,
+ * random keys.
  * The only module that includes openssl/ headers.
  */
 #ifndef CASESYNC_CRYPTO_H
@@ -36,6 +37,13 @@ int	crypto_verify(const uint8_t pub[CRYPTO_SIGN_PUB], const void *msg,
 /* SHA-256 of the concatenation of up to three parts (NULL/0 to skip). */
 void	crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
 	    const void *c, size_t clen, uint8_t out[CRYPTO_HASH]);
+
+/*
+ * HMAC-SHA-256 of msg under key (EVP_MAC "HMAC").  keylen must be at
+ * least 16.  Returns 0, E_INVAL for a short key, or E_IO.
+ */
+int	crypto_hmac(const uint8_t *key, size_t keylen, const void *msg,
+	    size_t len, uint8_t out[CRYPTO_HASH]);
 
 /* Appends nonce || AES-256-GCM(key, p) || tag to out, binding aad.
  * Returns 0 or E_TOOBIG/E_IO. */

@@ -200,6 +200,18 @@ cli_read_input(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
+const char *
+cli_pos(uint64_t pos, char *buf, size_t sz)
+{
+	if (POS_INC(pos) == 0)
+		snprintf(buf, sz, "%llu", (unsigned long long)pos);
+	else
+		snprintf(buf, sz, "%llu:%llu",
+		    (unsigned long long)POS_INC(pos),
+		    (unsigned long long)POS_LOW(pos));
+	return buf;
+}
+
 int
 cli_help(int argc, char **argv, const char *usage)
 {

@@ -59,6 +59,15 @@ extern volatile sig_atomic_t casesync_quit;
 /* Installs the SIGTERM/SIGINT handlers that set casesync_quit. */
 void	cli_signals(void);
 
+/* The options of `export`: cmd_io.c parses them and runs the plain
+ * export; cmd_htcds.c runs --format htcds and htcds-csv.  Borrowed from
+ * argv. */
+struct export_args {
+	const char	*dir, *out, *format, *year, *province, *confirm;
+	int		 identifying;
+};
+int	cmd_export_htcds(const struct export_args *);
+
 int	cmd_init(int, char **);
 int	cmd_case(int, char **);
 int	cmd_status(int, char **);
@@ -72,6 +81,12 @@ int	cmd_revoke(int, char **);
 int	cmd_sync(int, char **);
 int	cmd_report(int, char **);
 int	cmd_conflicts(int, char **);
+int	cmd_backup(int, char **);
+int	cmd_restore(int, char **);
+
+/* Formats a position (a seq or feed position, proto/entry.h) as "N" in
+ * incarnation 0 and "INC:N" after a restore.  Returns buf. */
+const char *cli_pos(uint64_t pos, char *buf, size_t sz);
 /* `case transfer` and `case erase` (cmd_transfer.c), dispatched by
  * cmd_case with argv[0] the sub-verb. */
 int	cmd_case_transfer(int, char **);

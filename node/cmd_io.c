@@ -20,11 +20,26 @@
 
 static const char export_usage[] =
 "usage: casesync export -d DIR [--out FILE]\n"
+"       casesync export -d DIR --format htcds|htcds-csv [--year Y]\n"
+"                       [--province ID] [--out FILE]\n"
+"                       [--identifying --confirm NODE]\n"
 "\n"
 "Writes every case this node holds as JSON Lines (the `case get` form,\n"
 "one object per line) to stdout or FILE.  FILE is written whole or not at\n"
 "all, mode 0600 (it holds identifying data), through a new file in its\n"
-"directory; a FILE that is a symbolic link is refused.\n";
+"directory; a FILE that is a symbolic link is refused.\n"
+"\n"
+"--format htcds writes the cases as records of IOM's Human Trafficking\n"
+"Case Data Standard 2.0 (JSON Lines, one object per case); htcds-csv in\n"
+"the standard's spreadsheet layout.  --year keeps the cases received\n"
+"that year, --province those that province owns.  Anonymised: no names,\n"
+"documents, phones, addresses or free text; the birth year becomes the\n"
+"age; each case is known by a pseudonym that this node's key (htcds.key,\n"
+"never exported) keeps stable from one export to the next.\n"
+"--identifying adds names, document, phone and address; only central\n"
+"may, and only with --confirm naming this node.  See docs/HTCDS.md.\n"
+"HTCDS by IOM is licensed under CC BY 4.0; no endorsement by IOM is\n"
+"implied.\n";
 
 static const char import_usage[] =
 "usage: casesync import -d DIR [--skip-bad] [FILE|-]\n"
@@ -70,24 +85,42 @@ cmd_export(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "year", required_argument, NULL, 'y' },
+		{ "province", required_argument, NULL, 'p' },
+		{ "identifying", no_argument, NULL, 'I' },
+		{ "confirm", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct export_args	 a;
 	struct node_ctx		 n;
 	struct export_ctx	 ec = { NULL, stdout, 0 };
 	struct outfile		 of;
-	const char		*dir = NULL, *out = NULL;
+	const char		*dir, *out;
 	char			 err[512];
 	int			 ch, rc;
 
 	if (cli_help(argc, argv, export_usage))
 		return EXIT_OK;
+	memset(&a, 0, sizeof(a));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:o:", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":d:o:", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': dir = optarg; break;
-		case 'o': out = optarg; break;
+		case 'd': a.dir = optarg; break;
+		case 'o': a.out = optarg; break;
+		case 'F': a.format = optarg; break;
+		case 'y': a.year = optarg; break;
+		case 'p': a.province = optarg; break;
+		case 'I': a.identifying = 1; break;
+		case 'c': a.confirm = optarg; break;
+		case ':':
+			cli_error("export: %s needs a value",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
 		default:
-			fputs(export_usage, stderr);
+			cli_error("export: unknown option '%s' (casesync "
+			    "export --help)", argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -95,6 +128,16 @@ cmd_export(int argc, char **argv)
 		cli_error("export: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (a.format != NULL)
+		return cmd_export_htcds(&a);
+	if (a.year != NULL || a.province != NULL || a.identifying ||
+	    a.confirm != NULL) {
+		cli_error("export: --year, --province, --identifying and "
+		    "--confirm go with --format htcds or htcds-csv");
+		return EXIT_USAGE;
+	}
+	dir = a.dir;
+	out = a.out;
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
 	if (out != NULL) {

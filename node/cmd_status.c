@@ -43,6 +43,20 @@ vv_one(const char *origin, uint64_t seq, void *arg)
 	return 0;
 }
 
+/* How many positions lie between a and b (a <= b): exact within one
+ * incarnation; across a restore, the counter of b's incarnation goes on
+ * from the one it forked from, so the difference of counters is the
+ * closest count. */
+static uint64_t
+pos_between(uint64_t a, uint64_t b)
+{
+	if (b <= a)
+		return 0;
+	if (POS_INC(a) == POS_INC(b))
+		return b - a;
+	return POS_LOW(b) > POS_LOW(a) ? POS_LOW(b) - POS_LOW(a) : 0;
+}
+
 static int
 peer_one(const struct peer_info *pi, void *arg)
 {
@@ -55,14 +69,12 @@ peer_one(const struct peer_info *pi, void *arg)
 
 	if (central) {
 		/* To send: feed entries not yet acknowledged. */
-		if (store_feed_last(st, pi->node, &last) == 0 &&
-		    last > pi->feed_acked)
-			out_pending = last - pi->feed_acked;
+		if (store_feed_last(st, pi->node, &last) == 0)
+			out_pending = pos_between(pi->feed_acked, last);
 		store_vv_get(st, pi->node, &in_known);
 	} else {
-		if (store_vv_get(st, c->n->cfg.node, &seq) == 0 &&
-		    seq > pi->sent_acked)
-			out_pending = seq - pi->sent_acked;
+		if (store_vv_get(st, c->n->cfg.node, &seq) == 0)
+			out_pending = pos_between(pi->sent_acked, seq);
 	}
 	if (pi->last_sync_ms) {
 		hlc_format(pi->last_sync_ms << 16, when, sizeof(when));
@@ -112,6 +124,7 @@ cmd_status(int argc, char **argv)
 	struct buf		b;
 	struct st_ctx		c;
 	const char		*dir = NULL;
+	char			pb[32];
 	int			ch, json = 0, rc;
 
 	if (cli_help(argc, argv, usage_text))
@@ -148,25 +161,31 @@ cmd_status(int argc, char **argv)
 		jsonw_key(&b, "role", 0);
 		jsonw_str(&b, si.role);
 		buf_printf(&b, ",\"cases\":%llu,\"entries\":%llu,"
-		    "\"conflicts\":%llu,\"seq\":%llu,\"map_bytes\":%llu,"
-		    "\"vector\":{", (unsigned long long)si.ncases,
+		    "\"conflicts\":%llu,\"seq\":%llu,\"incarnation\":%llu,"
+		    "\"map_bytes\":%llu,\"vector\":{",
+		    (unsigned long long)si.ncases,
 		    (unsigned long long)si.nentries,
 		    (unsigned long long)si.nconflicts,
-		    (unsigned long long)si.seq,
+		    (unsigned long long)si.seq, (unsigned long long)si.inc,
 		    (unsigned long long)si.map_size);
 		c.first = 1;
 		store_vv_each(n.st, vv_one, &c);
+		/* Entries per origin: after a restore, a seq is an incarnation
+		 * and a counter, not a count (docs/PROTOCOL.md, Recovery). */
+		buf_append_str(&b, "},\"log\":{");
+		c.first = 1;
+		store_log_counts(n.st, vv_one, &c);
 		buf_append_str(&b, "},\"peers\":[");
 		c.first = 1;
 		store_peer_each(n.st, peer_one, &c);
 		buf_append_str(&b, "]}\n");
 	} else {
 		buf_printf(&b, "node      %s (%s)\ncases     %llu\nentries   "
-		    "%llu\nconflicts %llu\nlocal seq %llu\nvector:\n", si.node,
+		    "%llu\nconflicts %llu\nlocal seq %s\nvector:\n", si.node,
 		    si.role, (unsigned long long)si.ncases,
 		    (unsigned long long)si.nentries,
 		    (unsigned long long)si.nconflicts,
-		    (unsigned long long)si.seq);
+		    cli_pos(si.seq, pb, sizeof(pb)));
 		c.first = 1;
 		store_vv_each(n.st, vv_one, &c);
 		buf_append_str(&b, "peers:\n");

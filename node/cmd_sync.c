@@ -54,6 +54,13 @@ print_summary(const struct sync_stats *ss, const char *prefix)
 	    (unsigned long long)ss->bytes_in,
 	    (unsigned long long)(ss->messages_in + ss->messages_out),
 	    (unsigned long long)ss->sessions, (double)ss->ms / 1000.0);
+	/* After a restore (docs/PROTOCOL.md, "Recovery"). */
+	if (ss->recovered)
+		printf("%srecovered %llu of this node's entries lost in the "
+		    "restore\n", prefix, (unsigned long long)ss->recovered);
+	if (ss->returned)
+		printf("%sgave back %llu entries that central lost in its "
+		    "restore\n", prefix, (unsigned long long)ss->returned);
 	fflush(stdout);
 }
 

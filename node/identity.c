@@ -14,6 +14,9 @@
 
 #define ID_MAGIC	"casesync-identity-v1\n"
 #define SALT_LEN	16
+#define PK_MAGIC	"casesync-htcds-key-v1\n"
+#define PK_FILE_LEN	(sizeof(PK_MAGIC) - 1 + CRYPTO_SEAL_OVERHEAD + \
+			    CRYPTO_KEY)
 
 static int
 path_of(const char *dir, const char *file, char *out, size_t sz)
@@ -163,6 +166,122 @@ datakey_load(const char *dir, uint8_t key[CRYPTO_KEY], char *err,
 		return E_IO;
 	}
 	return 0;
+}
+
+/* Reads the pseudonym key file at path.  Returns 0, E_NOTFOUND when
+ * there is none, or an error with the reason in err. */
+static int
+pseudokey_read(const char *path, const uint8_t datakey[CRYPTO_KEY],
+    uint8_t key[CRYPTO_KEY], char *err, size_t errsz)
+{
+	uint8_t		file[PK_FILE_LEN + 1];
+	struct buf	plain;
+	struct stat	sb;
+	ssize_t		r;
+	size_t		mlen = sizeof(PK_MAGIC) - 1;
+	int		fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return E_NOTFOUND;
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return E_IO;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    (sb.st_mode & 077) != 0) {
+		snprintf(err, errsz, "%s: must be a file readable by its owner "
+		    "only (chmod 600)", path);
+		close(fd);
+		return E_IO;
+	}
+	do
+		r = read(fd, file, sizeof(file));
+	while (r == -1 && errno == EINTR);
+	close(fd);
+	if (r != (ssize_t)PK_FILE_LEN || memcmp(file, PK_MAGIC, mlen) != 0) {
+		snprintf(err, errsz, "%s: not a casesync pseudonym key", path);
+		return E_INTEGRITY;
+	}
+	buf_init(&plain, CRYPTO_KEY + 1);	/* crypto_open wants a spare byte */
+	rc = crypto_open(datakey, PK_MAGIC, mlen, file + mlen,
+	    PK_FILE_LEN - mlen, &plain);
+	if (rc == 0 && plain.len == CRYPTO_KEY)
+		memcpy(key, plain.data, CRYPTO_KEY);
+	else {
+		snprintf(err, errsz, "%s: does not open under this node's data "
+		    "key", path);
+		rc = E_AUTH;
+	}
+	crypto_wipe(plain.data, plain.len);
+	buf_release(&plain);
+	return rc;
+}
+
+/* Writes a new sealed key to a temporary file and links it to path.
+ * Returns 0, E_AGAIN when path appeared meanwhile, or E_IO. */
+static int
+pseudokey_create(const char *path, const uint8_t datakey[CRYPTO_KEY],
+    char *err, size_t errsz)
+{
+	uint8_t		key[CRYPTO_KEY];
+	struct buf	file;
+	char		tmp[4096];
+	int		fd, rc = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >=
+	    sizeof(tmp)) {
+		snprintf(err, errsz, "%s: path too long", path);
+		return E_IO;
+	}
+	random_bytes(key, sizeof(key));
+	buf_init(&file, PK_FILE_LEN);
+	if (buf_append(&file, PK_MAGIC, sizeof(PK_MAGIC) - 1) != 0 ||
+	    crypto_seal(datakey, PK_MAGIC, sizeof(PK_MAGIC) - 1, key,
+	    sizeof(key), &file) != 0 || file.len != PK_FILE_LEN)
+		rc = E_IO;
+	crypto_wipe(key, sizeof(key));
+	/* mkstemp makes the file 0600 and refuses one that exists. */
+	if (rc == 0 && (fd = mkstemp(tmp)) == -1)
+		rc = E_IO;
+	else if (rc == 0) {
+		if (write(fd, file.data, file.len) != (ssize_t)file.len ||
+		    fsync(fd) != 0)
+			rc = E_IO;
+		if (close(fd) != 0)
+			rc = E_IO;
+		/* link() never replaces: the first writer's key stays. */
+		if (rc == 0 && link(tmp, path) != 0)
+			rc = errno == EEXIST ? E_AGAIN : E_IO;
+		if (rc == E_IO)
+			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+	} else
+		snprintf(err, errsz, "%s: cannot create", path);
+	buf_release(&file);
+	return rc;
+}
+
+int
+pseudokey_load(const char *dir, const uint8_t datakey[CRYPTO_KEY],
+    uint8_t key[CRYPTO_KEY], char *err, size_t errsz)
+{
+	char	path[4096];
+	int	rc, tries;
+
+	if (path_of(dir, PSEUDOKEY_FILE, path, sizeof(path)) != 0) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return E_IO;
+	}
+	for (tries = 0; tries < 2; tries++) {
+		rc = pseudokey_read(path, datakey, key, err, errsz);
+		if (rc != E_NOTFOUND)
+			return rc;
+		rc = pseudokey_create(path, datakey, err, errsz);
+		if (rc != 0 && rc != E_AGAIN)
+			return rc;
+	}
+	snprintf(err, errsz, "%s: cannot create", path);
+	return E_IO;
 }
 
 void

@@ -74,7 +74,11 @@ net_open(int type, const struct net_opts *o, struct net **out)
 	setopt_int(n->sock, ZMQ_HEARTBEAT_TIMEOUT, hb * 3);
 	setopt_int(n->sock, ZMQ_HEARTBEAT_TTL, hb * 3);
 	setopt_int(n->sock, ZMQ_HANDSHAKE_IVL, 10000);
-	setopt_int(n->sock, ZMQ_SNDHWM, 1000);
+	/* Per connection too: a peer that asks (HELLO, FETCH) and never
+	 * reads makes a send fail once this many frames wait for it, and the
+	 * session ends, instead of central's memory growing. */
+	setopt_int(n->sock, ZMQ_SNDHWM, type == ZMQ_ROUTER ?
+	    NET_ROUTER_SNDHWM : 1000);
 	/* A ROUTER's receive queue is per connection: what one connection
 	 * can make central hold is NET_ROUTER_RCVHWM frames of at most
 	 * max_msg bytes (a session never has more than a window of batches

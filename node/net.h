@@ -22,7 +22,8 @@ struct net;
 
 #define NET_KEY		32	/* CURVE keys, binary */
 #define NET_USER_MAX	32	/* authenticated node id */
-#define NET_ROUTER_RCVHWM 10	/* frames queued per connection */
+#define NET_ROUTER_RCVHWM 10	/* frames queued per connection, in */
+#define NET_ROUTER_SNDHWM 32	/* and out */
 
 /*
  * Decides whether a client CURVE key may connect (central's ZAP handler).

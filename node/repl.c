@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../common/buf.h"
+#include "../common/crypto.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -86,6 +87,18 @@ batch_recs(const struct msg *m)
 	return r;
 }
 
+/* A position as "N", or "INC:N" after a restore (proto/entry.h). */
+static const char *
+pos_text(uint64_t pos, char *buf, size_t sz)
+{
+	if (POS_INC(pos) == 0)
+		snprintf(buf, sz, "%llu", (unsigned long long)pos);
+	else
+		snprintf(buf, sz, "%llu:%llu", (unsigned long long)
+		    POS_INC(pos), (unsigned long long)POS_LOW(pos));
+	return buf;
+}
+
 static int
 gap_or_proto(int rc)
 {
@@ -95,14 +108,47 @@ gap_or_proto(int rc)
 
 /* ---- Province ---------------------------------------------------------- */
 
+/*
+ * The province's session is a state machine: one state at a time and one
+ * handler per message, as central_dispatch.  The transitions:
+ *
+ *   HELLO   --WELCOME-->  RECOVER  central holds own entries we lost
+ *                         RETURN   central was restored: give its own back
+ *                         STREAM   otherwise
+ *   RECOVER --RECOVER, more = 0-->  RETURN or STREAM
+ *   RETURN  --ACK of the last RETURN-->  STREAM
+ *   STREAM  --everything acknowledged both ways-->  DONE (BYE)
+ *
+ * Feed batches from central (BATCH) are applied in every state after
+ * HELLO; own entries go out only in STREAM, after any recovery, so a
+ * restored node's lost tail is back before its new entries reach central
+ * (docs/PROTOCOL.md, "Recovery").
+ */
+enum pstate {
+	PS_HELLO,	/* HELLO sent, waiting for WELCOME */
+	PS_RECOVER,	/* FETCH sent, waiting for our lost entries */
+	PS_RETURN,	/* one RETURN batch in flight, waiting for its ACK */
+	PS_STREAM,	/* both directions stream under credit */
+	PS_DONE,	/* BYE sent */
+};
+
 struct psess {
 	struct store		*st;
 	const struct nodecfg	*cfg;
 	struct net		*net;
 	struct sync_stats	*ss;
-	char			 central[HLC_NODE_MAX + 1];
-	int			 welcomed, central_done, own_done;
+	enum pstate		 state;
+	char			 cname[HLC_NODE_MAX + 1];	/* pinned */
+	char			 central[HLC_NODE_MAX + 1];	/* WELCOME */
+	int			 central_done, own_done;
 	int			 hs_failures;
+	int			 welcomed;	/* a WELCOME was ever seen */
+	uint64_t		 have;		/* WELCOME: central's vector */
+	uint8_t			 have_hash[MSG_HASH_LEN];
+	uint64_t		 cinc;		/* central's incarnation */
+	uint64_t		 ret_after;	/* central's own seq to return
+						 * after */
+	uint64_t		 ret_sent;	/* RETURN: sent up to */
 	uint64_t		 send_after;	/* own seq sent so far */
 	uint64_t		 acked;		/* own seq acknowledged */
 	uint64_t		 own_total;
@@ -116,6 +162,16 @@ struct psess {
 	size_t			 nheld;
 	char			 said[128];	/* central's last ERROR */
 };
+
+static int
+psend(struct psess *p, const struct msg *m)
+{
+	if (send_msg(p->net, NULL, 0, m, &p->ss->bytes_out,
+	    SEND_TIMEOUT_MS) != 0)
+		return E_AGAIN;
+	p->ss->messages_out++;
+	return 0;
+}
 
 /*
  * Sends the held ACKs whose own entries have all been sent, in order.
@@ -142,10 +198,8 @@ flush_acks(struct psess *p)
 		m.applied = p->held[k].applied;
 		m.dup = p->held[k].dup;
 		m.refused = p->held[k].refused;
-		if (send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
-		    SEND_TIMEOUT_MS) != 0)
+		if (psend(p, &m) != 0)
 			return E_AGAIN;
-		p->ss->messages_out++;
 		k++;
 	}
 	memmove(p->held, p->held + k, (p->nheld - k) * sizeof(*p->held));
@@ -153,16 +207,16 @@ flush_acks(struct psess *p)
 	return 0;
 }
 
-/* Sends own entries while central has granted credit. */
+/* Sends own entries while central has granted credit (STREAM only). */
 static int
 pump_own(struct psess *p)
 {
-	while (p->credit > 0 && !p->own_done) {
+	while (p->state == PS_STREAM && p->credit > 0 && !p->own_done) {
 		struct rec_batch	b;
 		struct msg		m;
 		int			rc;
 
-		if ((rc = store_scan_own(p->st, p->send_after,
+		if ((rc = store_scan_origin(p->st, p->cfg->node, p->send_after,
 		    STORE_BATCH_BYTES, &b)) != 0)
 			return rc;
 		if (b.n == 0) {
@@ -171,8 +225,7 @@ pump_own(struct psess *p)
 			break;
 		}
 		batch_msg(&m, &b, ++p->batch_no);
-		rc = send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
-		    SEND_TIMEOUT_MS);
+		rc = psend(p, &m);
 		p->send_after = b.recs[b.n - 1].pos;
 		free(m.recs);
 		rec_batch_free(&b);
@@ -181,7 +234,6 @@ pump_own(struct psess *p)
 		 * would end the whole sync early. */
 		if (rc != 0)
 			return E_AGAIN;
-		p->ss->messages_out++;
 		p->credit--;
 		p->inflight++;
 	}
@@ -226,6 +278,341 @@ progress_line(const struct psess *p)
 }
 
 /*
+ * Does this node hold the entry at central's position for it, with the
+ * chain hash central holds?  0 yes; 1 no, and it was restored from a
+ * backup since: the entries come back (RECOVER); E_INTEGRITY when the node
+ * was put back from a copy of its files, with the reason in err.
+ */
+static int
+check_own_chain(struct psess *p, char *err, size_t errsz)
+{
+	struct store_recovery	rv;
+	uint8_t			h[MSG_HASH_LEN];
+	char			pb[32];
+	int			rc, held;
+
+	if (p->have == 0)
+		return 0;
+	rc = store_chain_at(p->st, p->cfg->node, p->have, h);
+	if (rc == 0 && crypto_memcmp(h, p->have_hash, sizeof(h)) == 0)
+		return 0;
+	if (rc != 0 && rc != E_NOTFOUND)
+		return rc;
+	held = rc == 0;
+	if (!held) {
+		if ((rc = store_recovery(p->st, &rv)) != 0)
+			return rc;
+		/* Lost with the disk: positions of an earlier incarnation,
+		 * after the backup this node was restored from. */
+		if (rv.pending && POS_INC(p->have) < rv.inc)
+			return 1;
+	}
+	snprintf(err, errsz, "central holds entry %s/%s of this node, which "
+	    "%s: this node was put back from a copy of its files; put it back "
+	    "with `casesync restore` (nothing was sent)", p->cfg->node,
+	    pos_text(p->have, pb, sizeof(pb)), held ?
+	    "holds another entry there" : "lacks it");
+	return E_INTEGRITY;
+}
+
+static int
+send_fetch(struct psess *p, uint64_t after)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_FETCH;
+	m.after = after;
+	return psend(p, &m);
+}
+
+static int
+start_stream(struct psess *p)
+{
+	p->state = PS_STREAM;
+	p->send_after = p->acked = p->have;
+	p->own_done = 0;
+	if (pump_own(p) != 0)
+		return E_AGAIN;
+	return flush_acks(p);
+}
+
+/* RETURN: sends the next batch of central's own entries that central may
+ * have lost, or, when none is left, records that and starts streaming. */
+static int
+pump_return(struct psess *p)
+{
+	struct rec_batch	b;
+	struct msg		m;
+	int			rc;
+
+	if ((rc = store_scan_origin(p->st, p->central, p->ret_sent,
+	    STORE_BATCH_BYTES, &b)) != 0)
+		return rc;
+	if (b.n == 0) {
+		rec_batch_free(&b);
+		if ((rc = store_returned_put(p->st, p->central, p->cinc)) != 0)
+			return rc;
+		return start_stream(p);
+	}
+	batch_msg(&m, &b, ++p->batch_no);
+	m.type = MSG_RETURN;
+	m.more = 1;
+	rc = psend(p, &m);
+	p->ret_sent = b.recs[b.n - 1].pos;
+	free(m.recs);
+	rec_batch_free(&b);
+	return rc;
+}
+
+/* After any recovery of our own entries: returns central's own entries if
+ * central was restored and we have not yet done so for its incarnation. */
+static int
+after_recover(struct psess *p)
+{
+	uint64_t	done = 0;
+	int		rc;
+
+	if (p->cinc > 0) {
+		if ((rc = store_returned_get(p->st, p->central, &done)) != 0)
+			return rc;
+		if (done != p->cinc) {
+			p->state = PS_RETURN;
+			p->ret_sent = p->ret_after;
+			return pump_return(p);
+		}
+	}
+	return start_stream(p);
+}
+
+static int
+on_welcome(struct psess *p, const struct msg *r, char *err, size_t errsz)
+{
+	struct store_recovery	rv;
+	int			rc;
+
+	if (p->state != PS_HELLO)
+		return 0;	/* a duplicate: ignored */
+	p->welcomed = 1;
+	strlcpy_(p->central, r->node, sizeof(p->central));
+	p->have = r->a;
+	memcpy(p->have_hash, r->hash, sizeof(p->have_hash));
+	p->cinc = r->inc;
+	p->ret_after = r->ret_after;
+	p->credit = r->window;
+	if ((rc = check_own_chain(p, err, errsz)) != 0 && rc != 1)
+		return rc;
+	if ((rc = store_recovery(p->st, &rv)) != 0)
+		return rc;
+	/*
+	 * Restored and not yet recovered: fetch whatever central holds of
+	 * ours after recover_from, even when we hold central's position
+	 * itself.  A backup taken before an earlier recovery finished has
+	 * holes below it, and the position alone would not show them.
+	 */
+	if (rv.pending && p->have > 0) {
+		log_info("sync: this node was restored from a backup; fetching "
+		    "its entries that central holds");
+		p->state = PS_RECOVER;
+		return send_fetch(p, rv.recover_from);
+	}
+	if (rv.pending && (rc = store_recovery_done(p->st)) != 0)
+		return rc;
+	return after_recover(p);
+}
+
+static int
+on_recover(struct psess *p, const struct msg *r, char *err, size_t errsz)
+{
+	struct apply_stats	 as;
+	struct rec		*recs;
+	char			 why[256];
+	int			 rc;
+
+	if (p->state != PS_RECOVER)
+		return E_AGAIN;
+	recs = batch_recs(r);
+	rc = store_apply_own(p->st, "central", recs, r->nrecs, &as, why,
+	    sizeof(why));
+	free(recs);
+	if (rc == E_PROTO || rc == E_AUTH) {
+		log_warnx("sync: recovered entries from central: %s", why);
+		send_error(p->net, NULL, 0, MSGERR_PROTO, why);
+		return E_AGAIN;
+	}
+	if (rc != 0) {
+		snprintf(err, errsz, "cannot store this node's entries from "
+		    "central: %.180s", why);
+		return rc;
+	}
+	p->ss->received += as.applied;
+	p->ss->recovered += as.applied;
+	if (r->more && r->nrecs > 0)
+		return send_fetch(p, r->recs[r->nrecs - 1].pos);
+	if ((rc = check_own_chain(p, err, errsz)) == 1) {
+		snprintf(err, errsz, "central's entries of this node do not "
+		    "reach the position central holds");
+		return E_INTEGRITY;
+	}
+	if (rc != 0)
+		return rc;
+	if ((rc = store_recovery_done(p->st)) != 0)
+		return rc;
+	log_info("sync: %llu entries of ours recovered from central",
+	    (unsigned long long)p->ss->recovered);
+	return after_recover(p);
+}
+
+static int
+on_batch(struct psess *p, const struct msg *r, char *err, size_t errsz)
+{
+	struct apply_stats	 as;
+	struct rec		*recs;
+	struct held_ack		*h;
+	char			 why[256];
+	int			 rc;
+
+	if (p->state == PS_HELLO)
+		return E_AGAIN;
+	recs = batch_recs(r);
+	rc = store_apply_remote(p->st, "central", recs, r->nrecs, &as, why,
+	    sizeof(why));
+	free(recs);
+	if (rc == E_GAP || rc == E_PROTO || rc == E_AUTH) {
+		log_warnx("sync: batch from central: %s", why);
+		send_error(p->net, NULL, 0, gap_or_proto(rc), why);
+		return E_AGAIN;
+	}
+	if (rc != 0) {
+		snprintf(err, errsz, "cannot store batch from central: %.180s",
+		    why);
+		return rc;
+	}
+	p->ss->received += as.applied;
+	if (p->nheld == REPL_WINDOW)
+		return E_AGAIN;	/* central sent beyond the credit we gave */
+	h = &p->held[p->nheld++];
+	h->no = r->no;
+	h->pos = as.last_pos;
+	h->applied = as.applied;
+	h->dup = as.duplicates;
+	h->refused = as.refused;
+	/* Held only when the batch referred a case away from us; the others
+	 * just keep their order. */
+	h->upto = 0;
+	if (as.moved_away > 0)
+		store_vv_get(p->st, p->cfg->node, &h->upto);
+	if (!r->more)
+		p->central_done = 1;
+	/* What was written before this batch was applied goes out before its
+	 * ACK (flush_acks). */
+	p->own_done = 0;
+	if ((rc = pump_own(p)) != 0)
+		return rc;
+	return flush_acks(p);
+}
+
+static int
+on_ack(struct psess *p, const struct msg *r)
+{
+	int rc;
+
+	if (p->state == PS_RETURN) {
+		p->ss->returned += r->applied;
+		return pump_return(p);
+	}
+	if (p->state != PS_STREAM || p->inflight == 0)
+		return E_AGAIN;
+	p->inflight--;
+	p->credit++;
+	if (r->pos > p->acked) {
+		/* Positions count entries within an incarnation; across one,
+		 * the ACK's own counts do. */
+		p->ss->sent += POS_INC(r->pos) == POS_INC(p->acked) ?
+		    r->pos - p->acked : r->applied + r->dup + r->refused;
+		p->acked = r->pos;
+	}
+	p->ss->refused += r->refused;
+	if ((rc = pump_own(p)) != 0)
+		return rc;
+	return flush_acks(p);
+}
+
+static int
+on_error(struct psess *p, const struct msg *r, char *err, size_t errsz)
+{
+	log_warnx("sync: central says: %s", r->reason);
+	/* Kept for the one-line reason if we time out (a lost session after
+	 * a reconnection says nothing new). */
+	if (r->code != MSGERR_SESSION)
+		strlcpy_(p->said, r->reason, sizeof(p->said));
+	if (r->code == MSGERR_AUTH) {
+		snprintf(err, errsz, "central refused this node: %s",
+		    r->reason);
+		return E_AUTH;
+	}
+	if (r->code == MSGERR_COPY) {
+		snprintf(err, errsz, "central said: %s", r->reason);
+		return E_INTEGRITY;
+	}
+	if (r->code == MSGERR_QUOTA) {
+		/* Nothing is lost: our entries wait here for a later day. */
+		snprintf(err, errsz, "central refused our entries: %s",
+		    r->reason);
+		return E_QUOTA;
+	}
+	return E_AGAIN;
+}
+
+/* One message from central.  Returns 0 to go on, E_AGAIN to restart the
+ * session, or a fatal error (reason in err). */
+static int
+province_dispatch(struct psess *p, const struct msg *r, char *err,
+    size_t errsz)
+{
+	switch (r->type) {
+	case MSG_WELCOME:
+		return on_welcome(p, r, err, errsz);
+	case MSG_BATCH:
+		return on_batch(p, r, err, errsz);
+	case MSG_RECOVER:
+		return on_recover(p, r, err, errsz);
+	case MSG_ACK:
+		return on_ack(p, r);
+	case MSG_KEYS:
+		return province_keys(p, r);
+	case MSG_ERROR:
+		return on_error(p, r, err, errsz);
+	default:
+		return E_AGAIN;	/* unexpected: restart */
+	}
+}
+
+/* HELLO: our durable positions, and what central's own chain and our feed
+ * look like from here, so that central notices it was put back from a
+ * copy of its files (central_copied). */
+static void
+hello_msg(struct psess *p, struct msg *m)
+{
+	struct peer_info pi;
+
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_HELLO;
+	strlcpy_(m->node, p->cfg->node, sizeof(m->node));
+	store_peer_get(p->st, "central", &pi);
+	m->a = pi.feed_recv;
+	store_vv_get(p->st, p->cfg->node, &m->b);
+	m->window = REPL_WINDOW;
+	if (store_vv_get(p->st, p->cname, &m->cseen) != 0 ||
+	    store_chain_at(p->st, p->cname, m->cseen, m->hash) != 0) {
+		m->cseen = 0;
+		memset(m->hash, 0, sizeof(m->hash));
+	}
+	if (store_fref_get(p->st, "central", m->ref, &m->reflen) != 0)
+		m->reflen = 0;
+}
+
+/*
  * One session.  Returns 0 when complete, E_AGAIN to restart (cut link,
  * gap, silence), E_TIMEOUT when the deadline passed, or a fatal error.
  */
@@ -233,26 +620,19 @@ static int
 province_session(struct psess *p, uint64_t deadline, int progress,
     volatile sig_atomic_t *quit, char *err, size_t errsz)
 {
-	struct peer_info	pi;
-	struct msg		m;
-	struct buf		in;
-	uint64_t		own_seq, last_rx = mono_ms();
-	uint64_t		idle_ms = p->cfg->heartbeat_ms * 3 + 5000;
-	int			rc;
+	struct msg	m;
+	struct buf	in;
+	uint64_t	last_rx = mono_ms();
+	uint64_t	idle_ms = p->cfg->heartbeat_ms * 3 + 5000;
+	int		rc;
 
-	p->welcomed = p->central_done = p->own_done = 0;
+	p->state = PS_HELLO;
+	p->central_done = p->own_done = 0;
 	p->credit = p->inflight = 0;
 	p->nheld = 0;
 	p->ss->sessions++;
-	store_peer_get(p->st, "central", &pi);
-	store_vv_get(p->st, p->cfg->node, &own_seq);
-	p->own_total = own_seq;
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_HELLO;
-	strlcpy_(m.node, p->cfg->node, sizeof(m.node));
-	m.a = pi.feed_recv;
-	m.b = own_seq;
-	m.window = REPL_WINDOW;
+	hello_msg(p, &m);
+	p->own_total = POS_LOW(m.b);
 	/* ZMQ_IMMEDIATE: the send only succeeds once a connection exists. */
 	for (;;) {
 		uint64_t now = mono_ms();
@@ -276,11 +656,12 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 		struct msg	r;
 		int		wait;
 
-		if (p->welcomed && p->central_done && p->own_done &&
+		if (p->state == PS_STREAM && p->central_done && p->own_done &&
 		    p->inflight == 0 && p->nheld == 0) {
 			memset(&m, 0, sizeof(m));
 			m.type = MSG_BYE;
 			send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out, 1000);
+			p->state = PS_DONE;
 			rc = 0;
 			break;
 		}
@@ -315,127 +696,7 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 			rc = E_AGAIN;
 			break;
 		}
-		rc = 0;
-		switch (r.type) {
-		case MSG_WELCOME:
-			if (p->welcomed)
-				break;
-			/* Another session of ours (serve and a manual sync,
-			 * say) may have sent more since our HELLO: compare
-			 * with what we hold now (docs/RELIABILITY.md, bug 5). */
-			if (r.a > own_seq)
-				store_vv_get(p->st, p->cfg->node, &own_seq);
-			if (r.a > own_seq) {
-				snprintf(err, errsz, "central holds %llu of "
-				    "our entries but we have only %llu (was "
-				    "this node restored from a backup?)",
-				    (unsigned long long)r.a,
-				    (unsigned long long)own_seq);
-				rc = E_INTEGRITY;
-				break;
-			}
-			p->welcomed = 1;
-			strlcpy_(p->central, r.node, sizeof(p->central));
-			p->send_after = p->acked = r.a;
-			p->credit = r.window;
-			rc = pump_own(p);
-			break;
-		case MSG_BATCH: {
-			struct apply_stats	as;
-			struct rec		*recs;
-			char			 why[256];
-
-			if (!p->welcomed) {
-				rc = E_AGAIN;
-				break;
-			}
-			recs = batch_recs(&r);
-			rc = store_apply_remote(p->st, "central", recs,
-			    r.nrecs, &as, why, sizeof(why));
-			free(recs);
-			if (rc == E_GAP || rc == E_PROTO || rc == E_AUTH) {
-				log_warnx("sync: batch from central: %s", why);
-				send_error(p->net, NULL, 0, gap_or_proto(rc),
-				    why);
-				rc = E_AGAIN;
-				break;
-			}
-			if (rc != 0) {
-				snprintf(err, errsz, "cannot store batch from "
-				    "central: %.180s", why);
-				break;
-			}
-			p->ss->received += as.applied;
-			if (p->nheld == REPL_WINDOW) {
-				/* Central sent beyond the credit we gave. */
-				rc = E_AGAIN;
-				break;
-			}
-			{
-				struct held_ack *h = &p->held[p->nheld++];
-
-				h->no = r.no;
-				h->pos = as.last_pos;
-				h->applied = as.applied;
-				h->dup = as.duplicates;
-				h->refused = as.refused;
-				/* Held only when the batch referred a case away
-				 * from us; the others just keep their order. */
-				h->upto = 0;
-				if (as.moved_away > 0)
-					store_vv_get(p->st, p->cfg->node,
-					    &h->upto);
-			}
-			if (!r.more)
-				p->central_done = 1;
-			/* What was written before this batch was applied goes
-			 * out before its ACK (flush_acks). */
-			p->own_done = 0;
-			if ((rc = pump_own(p)) == 0)
-				rc = flush_acks(p);
-			break;
-		}
-		case MSG_ACK:
-			if (!p->welcomed || p->inflight == 0) {
-				rc = E_AGAIN;
-				break;
-			}
-			p->inflight--;
-			p->credit++;
-			if (r.pos > p->acked) {
-				p->ss->sent += r.pos - p->acked;
-				p->acked = r.pos;
-			}
-			p->ss->refused += r.refused;
-			if ((rc = pump_own(p)) == 0)
-				rc = flush_acks(p);
-			break;
-		case MSG_KEYS:
-			rc = province_keys(p, &r);
-			break;
-		case MSG_ERROR:
-			log_warnx("sync: central says: %s", r.reason);
-			/* Kept for the one-line reason if we time out (a lost
-			 * session after a reconnection says nothing new). */
-			if (r.code != MSGERR_SESSION)
-				strlcpy_(p->said, r.reason, sizeof(p->said));
-			if (r.code == MSGERR_AUTH) {
-				snprintf(err, errsz, "central refused this "
-				    "node: %s", r.reason);
-				rc = E_AUTH;
-			} else if (r.code == MSGERR_QUOTA) {
-				/* Nothing is lost: our entries wait here. */
-				snprintf(err, errsz, "central refused our "
-				    "entries: %s", r.reason);
-				rc = E_QUOTA;
-			} else {
-				rc = E_AGAIN;
-			}
-			break;
-		default:
-			rc = E_AGAIN;
-			break;
-		}
+		rc = province_dispatch(p, &r, err, errsz);
 		msg_release(&r);
 		if (progress)
 			progress_line(p);
@@ -499,10 +760,11 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	p.st = st;
 	p.cfg = cfg;
 	p.ss = ss;
+	strlcpy_(p.cname, central.node, sizeof(p.cname));
 	if ((rc = net_connect(cfg->central, &no, &p.net, err, errsz)) != 0)
 		return rc;
 	for (;;) {
-		char		why[256] = "";
+		char		why[512] = "";
 		uint64_t	moved = ss->sent + ss->received;
 
 		rc = province_session(&p, deadline, progress, quit, why,
@@ -753,6 +1015,59 @@ central_window(const struct central *c)
 	return w < 1 ? 1 : (w > REPL_WINDOW ? REPL_WINDOW : w);
 }
 
+/*
+ * Was central put back from a copy of its files instead of `casesync
+ * restore`?  The province holds central's own entry r->cseen with chain
+ * hash r->hash, and the entry r->ref at its feed position r->a.  Central
+ * must hold the same entries there, or have lost them in a restore (their
+ * positions are then of an earlier incarnation than its own).  A copy put
+ * back in place lacks them in its current incarnation, or reused the
+ * positions for other entries.  Returns 1 with the reason in why.
+ */
+static int
+central_copied(struct central *c, const struct msg *r, uint64_t last,
+    char *why, size_t whysz)
+{
+	struct store_recovery	rv;
+	uint8_t			h[MSG_HASH_LEN], ref[STORE_REF_MAX];
+	size_t			reflen;
+	char			pb[32], tmp[512];
+	int			rc;
+
+	if (store_recovery(c->st, &rv) != 0)
+		memset(&rv, 0, sizeof(rv));
+	if (r->cseen > 0) {
+		rc = store_chain_at(c->st, c->cfg->node, r->cseen, h);
+		if ((rc == 0 && crypto_memcmp(h, r->hash, sizeof(h)) != 0) ||
+		    (rc == E_NOTFOUND && POS_INC(r->cseen) >= rv.inc)) {
+			snprintf(tmp, sizeof(tmp), "central was put back from "
+			    "a copy of its files, not with `casesync "
+			    "restore`: %s holds central's entry %s, which "
+			    "central %s", r->node, pos_text(r->cseen, pb,
+			    sizeof(pb)), rc == 0 ? "has another of" : "lacks");
+			strlcpy_(why, tmp, whysz);
+			return 1;
+		}
+	}
+	if (r->a == 0)
+		return 0;
+	rc = store_feed_ref(c->st, r->node, r->a, ref, &reflen);
+	if ((rc == 0 && r->reflen > 0 && (reflen != r->reflen ||
+	    memcmp(ref, r->ref, reflen) != 0)) ||
+	    (rc == E_NOTFOUND && POS_INC(r->a) >= rv.inc) ||
+	    (rc != 0 && rc != E_NOTFOUND)) {
+		snprintf(tmp, sizeof(tmp), "central was put back from a copy "
+		    "of its files, not with `casesync restore`: %s holds feed "
+		    "position %s, which central %s", r->node,
+		    pos_text(r->a, pb, sizeof(pb)), rc == 0 ?
+		    "gave another entry" : "never gave");
+		strlcpy_(why, tmp, whysz);
+		return 1;
+	}
+	(void)last;
+	return 0;
+}
+
 static void
 central_hello(struct central *c, const uint8_t *id, size_t idlen,
     const char *user, const char *key, const struct msg *r)
@@ -812,15 +1127,15 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	s->last_ms = mono_ms();
 	store_vv_get(c->st, r->node, &have);
 	store_feed_last(c->st, r->node, &last);
-	if (r->a > last) {
-		/* The province claims more of its feed than exists. */
-		log_warnx("%s claims feed position %llu beyond %llu",
-		    r->node, (unsigned long long)r->a,
-		    (unsigned long long)last);
-		send_error(c->net, id, idlen, MSGERR_PROTO, "feed position "
-		    "beyond what central has queued");
-		sess_drop(s, "bad feed position");
-		return;
+	{
+		char why[MSG_REASON_MAX + 1];
+
+		if (central_copied(c, r, last, why, sizeof(why))) {
+			log_warnx("session with %s refused: %s", r->node, why);
+			send_error(c->net, id, idlen, MSGERR_COPY, why);
+			sess_drop(s, "central was put back from a copy");
+			return;
+		}
 	}
 	/* What the province had acknowledged when this session began: an
 	 * erase it sends in this session may still be one it made before it
@@ -851,6 +1166,18 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	m.b = last;
 	m.window = central_window(c);
 	s->granted = m.window;
+	/* What a province checks to notice that it was put back from a copy
+	 * of its files, and what central may have lost itself. */
+	if (store_chain_head(c->st, r->node, m.hash) != 0)
+		memset(m.hash, 0, sizeof(m.hash));
+	{
+		struct store_recovery rv;
+
+		if (store_recovery(c->st, &rv) == 0 && rv.inc > 0) {
+			m.inc = rv.inc;
+			m.ret_after = rv.recover_from;
+		}
+	}
 	if (send_msg(c->net, id, idlen, &m, NULL, 0) != 0 ||
 	    send_keys(c, id, idlen, r->node, r->a) != 0) {
 		sess_drop(s, "cannot send");
@@ -947,6 +1274,66 @@ central_ack(struct central *c, struct csess *s, const struct msg *r)
 		sess_drop(s, "cannot send");
 }
 
+/* FETCH: a restored province asks for its own entries that it lost. */
+static void
+central_fetch(struct central *c, struct csess *s, const struct msg *r)
+{
+	struct rec_batch	b;
+	struct msg		m;
+
+	if (store_scan_origin(c->st, s->node, r->after, STORE_BATCH_BYTES,
+	    &b) != 0) {
+		send_error(c->net, s->id, s->idlen, MSGERR_STORE, "cannot "
+		    "read the log");
+		sess_drop(s, "cannot read the log");
+		return;
+	}
+	batch_msg(&m, &b, 1);
+	m.type = MSG_RECOVER;
+	if (b.n > 0)
+		log_info("%s recovers %zu of its entries lost in a restore",
+		    s->node, b.n);
+	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
+		sess_drop(s, "cannot send");
+	free(m.recs);
+	rec_batch_free(&b);
+}
+
+/* RETURN: a province gives back central's own entries that a restored
+ * central lost. */
+static void
+central_return(struct central *c, struct csess *s, const struct msg *r)
+{
+	struct apply_stats	 as;
+	struct rec		*recs = batch_recs(r);
+	struct msg		 m;
+	char			 why[256];
+	int			 rc;
+
+	rc = store_apply_own(c->st, s->node, recs, r->nrecs, &as, why,
+	    sizeof(why));
+	free(recs);
+	if (rc != 0) {
+		log_warnx("entries returned by %s: %s", s->node, why);
+		send_error(c->net, s->id, s->idlen, gap_or_proto(rc), why);
+		if (rc == E_AUTH || rc == E_PROTO)
+			backoff_bump(c, s->node);
+		sess_drop(s, why);
+		return;
+	}
+	if (as.applied > 0)
+		log_info("%s gave back %llu of central's own entries",
+		    s->node, (unsigned long long)as.applied);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ACK;
+	m.no = r->no;
+	store_vv_get(c->st, s->node, &m.pos);
+	m.applied = as.applied;
+	m.dup = as.duplicates;
+	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
+		sess_drop(s, "cannot send");
+}
+
 static void
 central_bye(struct central *c, struct csess *s)
 {
@@ -1000,6 +1387,12 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 			break;
 		case MSG_ACK:
 			central_ack(c, s, &r);
+			break;
+		case MSG_FETCH:
+			central_fetch(c, s, &r);
+			break;
+		case MSG_RETURN:
+			central_return(c, s, &r);
 			break;
 		case MSG_BYE:
 			central_bye(c, s);

@@ -24,6 +24,10 @@ struct sync_stats {
 	uint64_t	sent;		/* own entries central acknowledged */
 	uint64_t	received;	/* entries applied from central */
 	uint64_t	refused;	/* own entries central refused */
+	uint64_t	recovered;	/* own entries lost in a restore that
+					 * central sent back */
+	uint64_t	returned;	/* central's own entries given back to
+					 * a restored central */
 	uint64_t	bytes_out, bytes_in;
 	uint64_t	messages_out, messages_in;
 	uint64_t	sessions;	/* sessions started (restarts + 1) */

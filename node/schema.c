@@ -1560,6 +1560,96 @@ render_field(cJSON *obj, const struct case_state *s, const char *path,
 	jadd(obj, key, v);
 }
 
+/* The current value of path, parsed, or NULL when it is unset, cleared or
+ * sealed.  Caller owns the result. */
+static cJSON *
+current_json(const struct case_state *s, const char *path)
+{
+	const struct field	*f;
+	const struct head	*h;
+	cJSON			*v;
+
+	if ((f = field_find(s, path)) == NULL || f->nheads == 0)
+		return NULL;
+	/* Heads are sorted ascending by stamp: the last one wins. */
+	h = &f->heads[f->nheads - 1];
+	v = stored_parse(h->value, h->value_len);
+	if (v != NULL && cJSON_IsNull(v)) {
+		cJSON_Delete(v);
+		v = NULL;
+	}
+	return v;
+}
+
+static int
+json_str_out(cJSON *v, char *buf, size_t sz)
+{
+	int	ok = 0;
+
+	if (cJSON_IsString(v) && v->valuestring != NULL &&
+	    strlen(v->valuestring) < sz) {
+		memcpy(buf, v->valuestring, strlen(v->valuestring) + 1);
+		ok = 1;
+	}
+	cJSON_Delete(v);
+	return ok;
+}
+
+int
+schema_get_str(const struct case_state *s, const char *path, char *buf,
+    size_t sz)
+{
+	return json_str_out(current_json(s, path), buf, sz);
+}
+
+int
+schema_get_int(const struct case_state *s, const char *path, int64_t *out)
+{
+	cJSON	*v = current_json(s, path);
+	int	 ok;
+
+	ok = v != NULL && json_int(v, out);
+	cJSON_Delete(v);
+	return ok;
+}
+
+uint32_t
+schema_get_set(const struct case_state *s, const char *path)
+{
+	const struct fdef	*f = path_find(path);
+	const cJSON		*m;
+	cJSON			*v;
+	uint32_t		 mask = 0;
+	int			 i;
+
+	if (f == NULL || f->type != V_ENUMSET)
+		return 0;
+	v = current_json(s, path);
+	cJSON_ArrayForEach(m, v) {
+		if (cJSON_IsString(m) &&
+		    (i = enum_index(f->vals, m->valuestring)) >= 0)
+			mask |= UINT32_C(1) << i;
+	}
+	cJSON_Delete(v);
+	return mask;
+}
+
+int
+schema_event_str(const struct event *ev, const char *member, char *buf,
+    size_t sz)
+{
+	cJSON	*v = stored_parse(ev->value, ev->value_len);
+	cJSON	*m;
+
+	if (!cJSON_IsObject(v)) {
+		cJSON_Delete(v);
+		return 0;
+	}
+	m = cJSON_DetachItemFromObjectCaseSensitive(v, member);
+	cJSON_Delete(v);
+	return json_str_out(m, buf, sz);
+}
+
 static int
 event_order(const void *a, const void *b)
 {
@@ -2346,6 +2436,29 @@ st_render(void)
 	cJSON_Delete(j);
 	free(pr);
 	free(r);
+
+	/* The accessors read what render shows; sealed reads as absent. */
+	{
+		char		 b[32];
+		int64_t		 v;
+		const char *const *pv = schema_enum_values(
+		    SCHEMA_ENUM_PURPOSE);
+
+		ST_CHECK(schema_get_str(&s, "person.sex", b, sizeof(b)) &&
+		    strcmp(b, "male") == 0);
+		ST_CHECK(!schema_get_str(&s, "person.sex", b, 4));
+		ST_CHECK(!schema_get_str(&s, "person.full_name", b,
+		    sizeof(b)));
+		ST_CHECK(!schema_get_str(&s, "person.phone", b, sizeof(b)));
+		ST_CHECK(!schema_get_int(&s, "person.birth_year", &v));
+		ST_CHECK(pv != NULL && strcmp(pv[1], "forced_labour") == 0);
+		ST_CHECK(schema_get_set(&s, "trafficking.purposes") == 2);
+		ST_CHECK(schema_get_set(&s, "person.sex") == 0);
+		ST_CHECK(schema_event_str(&s.events[1], "type", b,
+		    sizeof(b)) && strcmp(b, "loan") == 0);
+		ST_CHECK(!schema_event_str(&s.events[0], "text", b,
+		    sizeof(b)));
+	}
 
 	s.erased.hlc = 10;
 	r = schema_render(&s, 0);

@@ -11,6 +11,7 @@
 #define CASESYNC_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../proto/entry.h"
 #include "../proto/state.h"
@@ -55,6 +56,29 @@ int	schema_path_identifying(const char *path);
 int	schema_coll_identifying(const char *coll);
 /* Is s a known node id from the province list, or "central"? */
 int	schema_node_known(const char *s);
+
+/*
+ * Value accessors: the current (winning) value of field path in s, as the
+ * state holds it.  A field that is unset or cleared, or an identifying
+ * value still sealed, reads as absent.
+ *
+ * schema_get_str: a string-valued field (enumeration, text, date, country,
+ * province, case id) copied into buf (sz bytes).  Returns 1, or 0 when
+ * absent or longer than buf.
+ * schema_get_int: an integer field.  Returns 1 with *out, or 0.
+ * schema_get_set: an enumeration set; bit i stands for value i of its
+ * enumeration (schema_field_enum, schema_enum_values).  Returns 0 when
+ * absent.
+ * schema_event_str: member `member` of event ev, a string, as
+ * schema_get_str.
+ */
+int	schema_get_str(const struct case_state *s, const char *path,
+	    char *buf, size_t sz);
+int	schema_get_int(const struct case_state *s, const char *path,
+	    int64_t *out);
+uint32_t schema_get_set(const struct case_state *s, const char *path);
+int	schema_event_str(const struct event *ev, const char *member,
+	    char *buf, size_t sz);
 
 /*
  * Renders a case state (identifying values already decrypted, or absent)

@@ -501,6 +501,7 @@ store_info(struct store *st, struct store_info *info)
 	strlcpy_(info->role, st->role, sizeof(info->role));
 	get_u64(st, t, st->meta, "seq", &info->seq);
 	get_u64(st, t, st->meta, "hlc", &info->hlc);
+	get_u64(st, t, st->meta, "inc", &info->inc);
 	mdb_stat(t, st->cases, &ms);
 	info->ncases = ms.ms_entries;
 	mdb_stat(t, st->log, &ms);
@@ -2033,7 +2034,8 @@ refuse(struct store *st, MDB_txn *t, const struct entry *e, const char *why,
  * for a clock running ahead).
  */
 static int
-unrecord_own(struct store *st, MDB_txn *t, const struct entry *e)
+unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
+    const struct rec *r)
 {
 	static const char	 why[] = "refused by central";
 	uint8_t			 lk[LOGKEY_MAX], ck[CASEKEY_MAX];
@@ -2045,8 +2047,25 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e)
 
 	k.mv_data = lk;
 	k.mv_size = lklen = seqkey(lk, e->origin, e->seq);
-	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND)
-		return 0;		/* already taken out */
+	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND) {
+		/* Already taken out; or an entry this node lost in a restore
+		 * and has not recovered yet: keep the notice, so that the
+		 * entry is never applied when it comes back (store_apply_own)
+		 * and its position stays known (chain_at). */
+		if ((rc = mdb_get(t, st->refused, &k, &d)) != MDB_NOTFOUND)
+			return mdb_err(st, rc, "get refused");
+		buf_init(&b, sizeof(why) + r->len + CRYPTO_SEAL_OVERHEAD);
+		buf_append(&b, why, sizeof(why));
+		rc = log_seal(st, lk, lklen, r->data, r->len, &b);
+		if (rc == 0) {
+			d.mv_data = b.data;
+			d.mv_size = b.len;
+			rc = mdb_err(st, mdb_put(t, st->refused, &k, &d, 0),
+			    "put refused");
+		}
+		buf_release(&b);
+		return rc;
+	}
 	if (rc != 0)
 		return mdb_err(st, rc, "get log");
 	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
@@ -2214,6 +2233,19 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 	}
 	if (rc != 0)
 		return rc;
+	/* A case known only from central's own entries (given back after
+	 * central's restore, before the entry that created it): it has no
+	 * owner yet, and the creating entry still creates it, whichever
+	 * arrives first. */
+	if (s.owner[0] == '\0') {
+		state_release(&s);
+		if (!creates_for(e, e->origin)) {
+			snprintf(why, whysz, "%s may not create a case owned "
+			    "by another node", e->origin);
+			return E_AUTH;
+		}
+		return 0;
+	}
 	/* An erase from the province the case was referred away from, made
 	 * before it learned of that, still counts: it has already redacted
 	 * its own copy for good, and an erase wins nothing from the owner
@@ -2236,7 +2268,13 @@ struct remote_ctx {
 	struct apply_stats	*stats;
 	char			*err;
 	size_t			 errsz;
+	uint8_t			 fref[LOGKEY_MAX];	/* province: the entry
+							 * at the last position */
+	size_t			 freflen;
 };
+
+static int	fork_links(struct store *, MDB_txn *, const char *, uint64_t,
+		    const uint8_t *, uint64_t, const uint8_t *);
 
 static int	remote_one(struct store *, MDB_txn *, struct remote_ctx *,
 		    const struct rec *, uint64_t *, struct peer_info *,
@@ -2297,6 +2335,20 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 		pi.feed_recv = cursor;
 	if (rc == 0 && central)
 		rc = chain_put(st, t, rc_->peer, chain);
+	if (rc == 0 && !central && rc_->freflen > 0) {
+		char	mk[HLC_NODE_MAX + 8];
+		MDB_val	k, d;
+
+		/* Which entry sits at the feed position we hold: central
+		 * checks it at the next HELLO (a central put back from a
+		 * copy of its files would have reused the position). */
+		snprintf(mk, sizeof(mk), "fref:%s", rc_->peer);
+		k.mv_data = mk;
+		k.mv_size = strlen(mk);
+		d.mv_data = rc_->fref;
+		d.mv_size = rc_->freflen;
+		rc = mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put fref");
+	}
 	if (rc == 0)
 		rc = peer_write(st, t, &pi);
 	if (rc == 0)
@@ -2316,7 +2368,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 	struct peer_info	*pi_ = pipi;
 	struct hlc		*cl = clockp;
 	uint8_t			 block[SIGN_BLOCK];
-	int			 signed_, sig = 1;
+	int			 signed_, sig = 1, fork;
 	{
 		struct entry		 e;
 		char			 why[200];
@@ -2327,7 +2379,12 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			rc_->stats->duplicates++;
 			return 0;
 		}
-		if (r->pos != cursor + 1) {
+		/* A position in a later incarnation: central checks below that
+		 * the entry forks from one it holds; a province accepts the
+		 * first feed position of a restored central's incarnation. */
+		fork = r->pos != cursor + 1;
+		if (fork && !(POS_INC(r->pos) > POS_INC(cursor) && (central ||
+		    POS_LOW(r->pos) == 1))) {
 			snprintf(rc_->err, rc_->errsz, "gap from %s: expected "
 			    "%llu, got %llu", rc_->peer,
 			    (unsigned long long)cursor + 1,
@@ -2354,6 +2411,18 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			    rc_->peer, e.origin, (unsigned long long)e.seq);
 			entry_release(&e);
 			return E_PROTO;
+		}
+		if (central && fork) {
+			if (!fork_links(st, t, e.origin, r->pos, block +
+			    CRYPTO_SIG, cursor, chain)) {
+				snprintf(rc_->err, rc_->errsz, "entry %s/%llu "
+				    "starts a new incarnation but does not "
+				    "fork from an entry central holds",
+				    e.origin, (unsigned long long)e.seq);
+				entry_release(&e);
+				return E_AUTH;
+			}
+			memcpy(chain, block + CRYPTO_SIG, CRYPTO_HASH);
 		}
 		if (central) {
 			/* The province's own run: each entry must link to
@@ -2382,9 +2451,11 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		}
 		cursor = r->pos;
 		*cursorp = cursor;
+		if (!central)
+			rc_->freflen = seqkey(rc_->fref, e.origin, e.seq);
 		if (!central && strcmp(e.origin, st->node) == 0) {
 			/* Our own entry in our feed: central refused it. */
-			rc = unrecord_own(st, t, &e);
+			rc = unrecord_own(st, t, &e, r);
 			entry_release(&e);
 			if (rc == 0)
 				rc_->stats->duplicates++;
@@ -2516,12 +2587,19 @@ int
 store_apply_remote(struct store *st, const char *peer, const struct rec *recs,
     size_t n, struct apply_stats *stats, char *err, size_t errsz)
 {
-	struct remote_ctx	ctx = { peer, recs, n, stats, err, errsz };
+	struct remote_ctx	ctx;
 	int			rc;
 
 	err[0] = '\0';
 	if (n == 0)
 		return remote_empty(st, peer, stats);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.peer = peer;
+	ctx.recs = recs;
+	ctx.n = n;
+	ctx.stats = stats;
+	ctx.err = err;
+	ctx.errsz = errsz;
 	rc = txn_run(st, remote_fn, &ctx);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", err_str(rc));
@@ -2818,4 +2896,628 @@ int
 store_case_open(struct store *st, struct case_state *s)
 {
 	return state_crypt(st, s, 0);
+}
+
+/* ---- Backup, restore and recovery (docs/PROTOCOL.md, "Recovery") ------ */
+
+int
+store_backup(struct store *st, const char *outdir, char *err, size_t errsz)
+{
+	int rc = mdb_env_copy2(st->env, outdir, MDB_CP_COMPACT);
+
+	if (rc != 0) {
+		snprintf(err, errsz, "%s: cannot copy the store: %s", outdir,
+		    rc == ENOSPC ? "disk full" : mdb_strerror(rc));
+		return rc == ENOSPC ? E_FULL : E_IO;
+	}
+	return 0;
+}
+
+/* Reads a u64 meta value; *present says whether the key exists. */
+static int
+get_u64_present(struct store *st, MDB_txn *t, const char *key, uint64_t *v,
+    int *present)
+{
+	MDB_val	k = { strlen(key), (void *)(uintptr_t)key }, d;
+	int	rc = mdb_get(t, st->meta, &k, &d);
+
+	*v = 0;
+	*present = rc == 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mdb_err(st, rc, "get");
+	if (d.mv_size != 8)
+		return E_INTEGRITY;
+	*v = be64_get(d.mv_data);
+	return 0;
+}
+
+struct restored_ctx {
+	uint64_t	now_s;
+	uint64_t	inc, seq;
+};
+
+static int
+restored_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct restored_ctx	*r = arg;
+	uint64_t		 seq, old, from, inc;
+	int			 have_from, rc;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+
+	if ((rc = get_u64(st, t, st->meta, "seq", &seq)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, "inc", &old)) != 0 ||
+	    (rc = get_u64_present(st, t, "recover_from", &from,
+	    &have_from)) != 0)
+		return rc;
+	/* Like Cassandra's generation number: the time of the start, so a
+	 * second restore of the same backup gets another incarnation; and
+	 * always above any incarnation this store knows of. */
+	inc = r->now_s > POS_EPOCH_S ? r->now_s - POS_EPOCH_S : 1;
+	if (inc <= POS_INC(seq))
+		inc = POS_INC(seq) + 1;
+	if (inc <= old)
+		inc = old + 1;
+	if (inc > 0xffffffffULL)
+		return E_INVAL;
+	r->inc = inc;
+	r->seq = seq;
+	/* What may be lost is after the backup's last own entry; a backup
+	 * taken before an earlier recovery finished keeps that older mark. */
+	if (!have_from || seq < from)
+		from = seq;
+	if ((rc = put_u64(st, t, st->meta, "seq", POS_MAKE(inc, seq))) != 0 ||
+	    (rc = put_u64(st, t, st->meta, "inc", inc)) != 0 ||
+	    (rc = put_u64(st, t, st->meta, "recover_from", from)) != 0)
+		return rc;
+	if (!is_central(st))
+		return 0;
+	/* Central: feed positions too start a new incarnation, so a position
+	 * a province acknowledged before the loss is never handed out again
+	 * for another entry. */
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->meta, &c), "cursor")))
+		return rc;
+	k.mv_data = (void *)(uintptr_t)"feed:";
+	k.mv_size = 5;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		uint8_t b[8];
+		MDB_val nd = { 8, b };
+
+		if (k.mv_size < 5 || memcmp(k.mv_data, "feed:", 5) != 0)
+			break;
+		be64_put(b, POS_MAKE(inc, 0));
+		if ((rc = mdb_cursor_put(c, &k, &nd, MDB_CURRENT)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "restore feeds");
+}
+
+int
+store_restored(struct store *st, uint64_t now_s, uint64_t *inc,
+    uint64_t *seq_backup)
+{
+	struct restored_ctx	r = { now_s, 0, 0 };
+	int			rc;
+
+	if (st->node[0] == '\0')
+		return E_NOTFOUND;
+	if ((rc = txn_run(st, restored_fn, &r)) != 0)
+		return rc;
+	*inc = r.inc;
+	*seq_backup = r.seq;
+	return 0;
+}
+
+int
+store_recovery(struct store *st, struct store_recovery *rv)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	memset(rv, 0, sizeof(*rv));
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = get_u64(st, t, st->meta, "inc", &rv->inc)) == 0)
+		rc = get_u64_present(st, t, "recover_from", &rv->recover_from,
+		    &rv->pending);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+static int
+recovery_done_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	MDB_val	k = { 12, (void *)(uintptr_t)"recover_from" };
+	int	rc = mdb_del(t, st->meta, &k, NULL);
+
+	(void)arg;
+	return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del");
+}
+
+int
+store_recovery_done(struct store *st)
+{
+	return txn_run(st, recovery_done_fn, NULL);
+}
+
+struct u64_ctx {
+	const char	*key;
+	uint64_t	 v;
+};
+
+static int
+u64_put_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct u64_ctx *u = arg;
+
+	return put_u64(st, t, st->meta, u->key, u->v);
+}
+
+int
+store_returned_get(struct store *st, const char *peer, uint64_t *inc)
+{
+	char	 mk[HLC_NODE_MAX + 16];
+	MDB_txn	*t;
+	int	 rc;
+
+	snprintf(mk, sizeof(mk), "returned:%s", peer);
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = get_u64(st, t, st->meta, mk, inc);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_returned_put(struct store *st, const char *peer, uint64_t inc)
+{
+	char		mk[HLC_NODE_MAX + 16];
+	struct u64_ctx	u = { mk, inc };
+
+	snprintf(mk, sizeof(mk), "returned:%s", peer);
+	return txn_run(st, u64_put_fn, &u);
+}
+
+/*
+ * The record of (origin, seq) as it is held: from the log, or, for an
+ * entry of this node that central refused, from the refused table (central
+ * counted its position all the same).  E_NOTFOUND when neither has it.
+ */
+static int
+held_record(struct store *st, MDB_txn *t, const char *origin, uint64_t seq,
+    struct buf *plain)
+{
+	uint8_t	lk[LOGKEY_MAX];
+	MDB_val	k, d;
+	int	rc;
+
+	k.mv_data = lk;
+	k.mv_size = seqkey(lk, origin, seq);
+	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND &&
+	    (rc = mdb_get(t, st->refused, &k, &d)) == 0) {
+		const uint8_t *z = memchr(d.mv_data, 0, d.mv_size);
+
+		if (z == NULL)
+			return E_INTEGRITY;
+		d.mv_size -= (size_t)(z + 1 - (const uint8_t *)d.mv_data);
+		d.mv_data = (void *)(uintptr_t)(z + 1);
+	}
+	if (rc == MDB_NOTFOUND)
+		return E_NOTFOUND;
+	if (rc != 0)
+		return mdb_err(st, rc, "get log");
+	return log_unseal(st, lk, k.mv_size, &d, plain);
+}
+
+/* The chain hash after (origin, seq): zeros at 0. */
+static int
+chain_at(struct store *st, MDB_txn *t, const char *origin, uint64_t seq,
+    uint8_t h[CRYPTO_HASH])
+{
+	struct buf	plain;
+	struct entry	e;
+	uint8_t		block[SIGN_BLOCK];
+	int		signed_, rc;
+
+	memset(h, 0, CRYPTO_HASH);
+	if (POS_LOW(seq) == 0)
+		return seq == 0 ? 0 : E_NOTFOUND;
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	rc = held_record(st, t, origin, seq, &plain);
+	if (rc == 0 && record_split(plain.data, plain.len, &e, block,
+	    &signed_) != 0)
+		rc = E_INTEGRITY;
+	if (rc == 0) {
+		if (!signed_ || e.seq != seq)
+			rc = E_INTEGRITY;
+		else if (sign_chain(&e, block + CRYPTO_SIG, h) != 0)
+			rc = E_INTEGRITY;
+		entry_release(&e);
+	}
+	buf_release(&plain);
+	return rc;
+}
+
+int
+store_chain_at(struct store *st, const char *origin, uint64_t seq,
+    uint8_t h[CRYPTO_HASH])
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = chain_at(st, t, origin, seq, h);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+/*
+ * Central: does the first entry of a new incarnation of origin, at pos with
+ * chain link prev, fork from an entry this node holds?  It continues the
+ * counter of the entry it forks from, so that entry is (i, low(pos) - 1)
+ * for some earlier incarnation i: the one whose chain hash is prev.  The
+ * candidates are the chain head and one entry per earlier incarnation held
+ * (a few), so the search is bounded.
+ */
+#define FORK_SEARCH_MAX	64
+
+static int
+fork_links(struct store *st, MDB_txn *t, const char *origin, uint64_t pos,
+    const uint8_t *prev, uint64_t head, const uint8_t *head_h)
+{
+	static const uint8_t	 zero[CRYPTO_HASH];
+	uint64_t		 want = POS_LOW(pos) - 1;
+	uint8_t			 sk[LOGKEY_MAX], h[CRYPTO_HASH];
+	size_t			 plen = strlen(origin);
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int			 ok = 0;
+
+	if (POS_LOW(pos) == 0)
+		return 0;
+	if (want == 0)
+		return crypto_memcmp(prev, zero, CRYPTO_HASH) == 0;
+	if (POS_LOW(head) == want && crypto_memcmp(prev, head_h,
+	    CRYPTO_HASH) == 0)
+		return 1;
+	if (mdb_cursor_open(t, st->log, &c) != 0)
+		return 0;
+	k.mv_data = sk;
+	k.mv_size = seqkey(sk, origin, POS_MAKE(POS_INC(pos), 0));
+	for (int n = 0; n < FORK_SEARCH_MAX && !ok; n++) {
+		uint64_t	i;
+		int		rc;
+
+		/* The last key of origin below the one in sk. */
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+		rc = rc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &d, MDB_LAST) :
+		    rc == 0 ? mdb_cursor_get(c, &k, &d, MDB_PREV) : rc;
+		if (rc != 0 || k.mv_size != plen + 9 ||
+		    memcmp(k.mv_data, origin, plen) != 0 ||
+		    ((const uint8_t *)k.mv_data)[plen] != 0)
+			break;
+		i = POS_INC(be64_get((const uint8_t *)k.mv_data + plen + 1));
+		if (chain_at(st, t, origin, POS_MAKE(i, want), h) == 0 &&
+		    crypto_memcmp(h, prev, CRYPTO_HASH) == 0)
+			ok = 1;
+		if (i == 0)
+			break;
+		k.mv_data = sk;
+		k.mv_size = seqkey(sk, origin, POS_MAKE(i, 0));
+	}
+	mdb_cursor_close(c);
+	return ok;
+}
+
+/*
+ * Scans the entries of origin with seq > after, in seq order, whatever
+ * their incarnation (pos = seq).  For this node's own origin, entries
+ * central refused (moved to the refused table) are included in their
+ * place: central counted their positions, and a central restored from a
+ * backup needs them again to count them.
+ */
+int
+store_scan_origin(struct store *st, const char *origin, uint64_t after,
+    size_t max_bytes, struct rec_batch *b)
+{
+	MDB_txn		*t;
+	MDB_cursor	*cl = NULL, *cr = NULL;
+	uint8_t		 lk[LOGKEY_MAX];
+	size_t		 plen = strlen(origin);
+	MDB_val		 kl, dl, kr, dr;
+	struct buf	 plain;
+	int		 rc, hl, hr;
+	/* Refused entries count as positions: ours (a province resending to a
+	 * restored central), and a province's on central (a restored
+	 * province recovering its own). */
+	int		 own = strcmp(origin, st->node) == 0 || is_central(st);
+
+	memset(b, 0, sizeof(*b));
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->log, &cl), "cursor")) ||
+	    (own && (rc = mdb_err(st, mdb_cursor_open(t, st->refused, &cr),
+	    "cursor")))) {
+		if (cl)
+			mdb_cursor_close(cl);
+		mdb_txn_abort(t);
+		buf_release(&plain);
+		return rc;
+	}
+#define OF_ORIGIN(kk) ((kk).mv_size == plen + 9 && \
+	memcmp((kk).mv_data, origin, plen) == 0 && \
+	((const uint8_t *)(kk).mv_data)[plen] == 0)
+	kl.mv_data = kr.mv_data = lk;
+	kl.mv_size = kr.mv_size = seqkey(lk, origin, after + 1);
+	hl = mdb_cursor_get(cl, &kl, &dl, MDB_SET_RANGE) == 0 &&
+	    OF_ORIGIN(kl);
+	hr = own && mdb_cursor_get(cr, &kr, &dr, MDB_SET_RANGE) == 0 &&
+	    OF_ORIGIN(kr);
+	rc = 0;
+	while (hl || hr) {
+		int		from_log = hl && (!hr || memcmp(kl.mv_data,
+				    kr.mv_data, kl.mv_size) < 0);
+		MDB_val		k = from_log ? kl : kr, d = from_log ? dl : dr;
+
+		if (!from_log) {
+			const uint8_t *z = memchr(d.mv_data, 0, d.mv_size);
+
+			if (z == NULL) {
+				rc = E_INTEGRITY;
+				break;
+			}
+			d.mv_size -= (size_t)(z + 1 - (const uint8_t *)d.mv_data);
+			d.mv_data = (void *)(uintptr_t)(z + 1);
+		}
+		if (b->n >= STORE_BATCH_MAX || (b->n > 0 &&
+		    b->bytes + d.mv_size > max_bytes)) {
+			b->more = 1;
+			break;
+		}
+		if ((rc = log_unseal(st, k.mv_data, k.mv_size, &d,
+		    &plain)) != 0)
+			break;
+		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
+		    plain.data, plain.len);
+		if (from_log)
+			hl = mdb_cursor_get(cl, &kl, &dl, MDB_NEXT) == 0 &&
+			    OF_ORIGIN(kl);
+		else
+			hr = mdb_cursor_get(cr, &kr, &dr, MDB_NEXT) == 0 &&
+			    OF_ORIGIN(kr);
+	}
+#undef OF_ORIGIN
+	mdb_cursor_close(cl);
+	if (cr)
+		mdb_cursor_close(cr);
+	mdb_txn_abort(t);
+	buf_release(&plain);
+	if (rc != 0)
+		rec_batch_free(b);
+	return rc;
+}
+
+struct own_ctx {
+	const char		*peer;
+	const struct rec	*recs;
+	size_t			 n;
+	struct apply_stats	*stats;
+	char			*err;
+	size_t			 errsz;
+};
+
+static int
+own_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct own_ctx	*oc = arg;
+	struct hlc	 clock;
+	uint64_t	 inc, last, w = wall(st);
+	uint8_t		 block[SIGN_BLOCK];
+	int		 rc, signed_;
+
+	memset(oc->stats, 0, sizeof(*oc->stats));
+	if ((rc = get_u64(st, t, st->meta, "inc", &inc)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0)
+		return rc;
+	hlc_init(&clock, last, st->skew_ms);
+	for (size_t i = 0; i < oc->n && rc == 0; i++) {
+		const struct rec	*r = &oc->recs[i];
+		struct entry		 e;
+		struct buf		 plain;
+		int			 how;
+
+		if (record_split(r->data, r->len, &e, block, &signed_) != 0) {
+			snprintf(oc->err, oc->errsz, "record %llu from %s does "
+			    "not decode", (unsigned long long)r->pos, oc->peer);
+			return E_PROTO;
+		}
+		if (strcmp(e.origin, st->node) != 0 || e.seq != r->pos) {
+			snprintf(oc->err, oc->errsz, "record %llu from %s is "
+			    "%s/%llu, not one of ours", (unsigned long long)
+			    r->pos, oc->peer, e.origin,
+			    (unsigned long long)e.seq);
+			entry_release(&e);
+			return E_PROTO;
+		}
+		if (!signed_ || sig_status(st, t, &e, block, 1) != 1) {
+			snprintf(oc->err, oc->errsz, "entry %s/%llu from %s: "
+			    "its signature does not verify with our key",
+			    e.origin, (unsigned long long)e.seq, oc->peer);
+			entry_release(&e);
+			return E_AUTH;
+		}
+		if (POS_INC(e.seq) >= inc) {
+			/* Our current incarnation: only this disk wrote it,
+			 * so we must hold it already. */
+			buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+			rc = held_record(st, t, e.origin, e.seq, &plain);
+			buf_release(&plain);
+			entry_release(&e);
+			if (rc == E_NOTFOUND) {
+				snprintf(oc->err, oc->errsz, "%s holds entry "
+				    "%s/%llu of this node's current "
+				    "incarnation, which this node does not "
+				    "have", oc->peer, st->node,
+				    (unsigned long long)r->pos);
+				return E_INTEGRITY;
+			}
+			if (rc != 0)
+				return rc;
+			oc->stats->duplicates++;
+			continue;
+		}
+		{
+			uint8_t	rk[LOGKEY_MAX];
+			MDB_val	k = { seqkey(rk, e.origin, e.seq), rk }, d;
+
+			/* Central refused it and told us already: its notice
+			 * keeps it out (unrecord_own). */
+			if ((rc = mdb_get(t, st->refused, &k, &d)) == 0) {
+				entry_release(&e);
+				oc->stats->duplicates++;
+				continue;
+			}
+			if (rc != MDB_NOTFOUND) {
+				entry_release(&e);
+				return mdb_err(st, rc, "get refused");
+			}
+		}
+		hlc_update(&clock, e.hlc, w);
+		rc = apply_entry(st, t, &e, block, r, &how, NULL, 0);
+		entry_release(&e);
+		if (rc != 0)
+			return rc;
+		if (how & APPLY_HELD)
+			oc->stats->duplicates++;
+		else
+			oc->stats->applied++;
+		oc->stats->last_pos = r->pos;
+	}
+	return put_u64(st, t, st->meta, "hlc", clock.last);
+}
+
+int
+store_apply_own(struct store *st, const char *peer, const struct rec *recs,
+    size_t n, struct apply_stats *stats, char *err, size_t errsz)
+{
+	struct own_ctx	oc = { peer, recs, n, stats, err, errsz };
+	int		rc;
+
+	err[0] = '\0';
+	memset(stats, 0, sizeof(*stats));
+	if (n == 0)
+		return 0;
+	rc = txn_run(st, own_fn, &oc);
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, errsz, "%s", err_str(rc));
+	return rc;
+}
+
+int
+store_feed_ref(struct store *st, const char *peer, uint64_t pos,
+    uint8_t *ref, size_t *reflen)
+{
+	uint8_t	 fk[LOGKEY_MAX];
+	MDB_txn	*t;
+	MDB_val	 k, d;
+	int	 rc;
+
+	*reflen = 0;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, pos);
+	rc = mdb_get(t, st->feed, &k, &d);
+	if (rc == 0 && d.mv_size <= STORE_REF_MAX) {
+		memcpy(ref, d.mv_data, d.mv_size);
+		*reflen = d.mv_size;
+	} else if (rc == 0) {
+		rc = E_INTEGRITY;
+	} else {
+		rc = rc == MDB_NOTFOUND ? E_NOTFOUND : mdb_err(st, rc, "feed");
+	}
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_fref_get(struct store *st, const char *peer, uint8_t *ref,
+    size_t *reflen)
+{
+	char	 mk[HLC_NODE_MAX + 8];
+	MDB_txn	*t;
+	MDB_val	 k, d;
+	int	 rc;
+
+	*reflen = 0;
+	snprintf(mk, sizeof(mk), "fref:%s", peer);
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	k.mv_data = mk;
+	k.mv_size = strlen(mk);
+	rc = mdb_get(t, st->meta, &k, &d);
+	if (rc == 0 && d.mv_size <= STORE_REF_MAX) {
+		memcpy(ref, d.mv_data, d.mv_size);
+		*reflen = d.mv_size;
+	}
+	mdb_txn_abort(t);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "fref");
+}
+
+int
+store_chain_head(struct store *st, const char *origin,
+    uint8_t h[CRYPTO_HASH])
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = chain_get(st, t, origin, h);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_log_counts(struct store *st, int (*fn)(const char *, uint64_t, void *),
+    void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	char		 cur[HLC_NODE_MAX + 1] = "";
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->log, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		size_t l = k.mv_size > 9 ? k.mv_size - 9 : 0;
+
+		if (l == 0 || l > HLC_NODE_MAX)
+			continue;
+		if (strlen(cur) != l || memcmp(cur, k.mv_data, l) != 0) {
+			if (n > 0)
+				rc = fn(cur, n, arg);
+			memcpy(cur, k.mv_data, l);
+			cur[l] = '\0';
+			n = 0;
+		}
+		n++;
+	}
+	if (rc == 0 && n > 0)
+		rc = fn(cur, n, arg);
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
 }

@@ -25,6 +25,7 @@ struct store;
 #define STORE_ROLE_CENTRAL	"central"
 #define STORE_BATCH_MAX		1024		/* records per batch */
 #define STORE_BATCH_BYTES	(1024 * 1024)	/* bytes per batch */
+#define STORE_REF_MAX		(HLC_NODE_MAX + 9)	/* origin \0 be64(seq) */
 
 struct store_info {
 	char		node[HLC_NODE_MAX + 1];
@@ -35,6 +36,7 @@ struct store_info {
 	uint64_t	nentries;	/* change log length, all origins */
 	uint64_t	nconflicts;	/* fields with open conflicts */
 	uint64_t	map_size;
+	uint64_t	inc;		/* incarnation: 0 until restored */
 };
 
 /* What a node remembers about one peer (central: each province;
@@ -234,8 +236,81 @@ int	store_peer_each(struct store *st,
 int	store_feed_last(struct store *st, const char *peer, uint64_t *pos);
 /* Highest contiguous seq applied from origin (the version vector). */
 int	store_vv_get(struct store *st, const char *origin, uint64_t *seq);
+/* Calls fn with the number of log entries of each origin, in origin
+ * order (seqs of a restored origin are not a count: docs/PROTOCOL.md). */
+int	store_log_counts(struct store *st,
+	    int (*fn)(const char *, uint64_t, void *), void *arg);
 /* Calls fn for every (origin, seq) of the version vector. */
 int	store_vv_each(struct store *st,
 	    int (*fn)(const char *, uint64_t, void *), void *arg);
+
+/* ---- Backup, restore and recovery (docs/PROTOCOL.md, "Recovery") ---- */
+
+/* Writes a compacted, consistent copy of the store to outdir/data.mdb
+ * (outdir exists and holds no data.mdb).  Safe while other processes
+ * write.  Returns 0, E_IO or E_FULL with the reason in err. */
+int	store_backup(struct store *st, const char *outdir, char *err,
+	    size_t errsz);
+
+/*
+ * Starts a new incarnation on a store just put back from a backup: the
+ * next own seq is (inc, low(backup's seq) + 1), where inc is now_s in
+ * seconds since POS_EPOCH_S (above every incarnation the store knows);
+ * records the backup's seq as the point after which own entries may have
+ * been lost (recover_from); central also moves every feed to the new
+ * incarnation.  One transaction.  Returns 0 with *inc and *seq_backup.
+ */
+int	store_restored(struct store *st, uint64_t now_s, uint64_t *inc,
+	    uint64_t *seq_backup);
+
+struct store_recovery {
+	uint64_t	inc;		/* current incarnation (0: never) */
+	uint64_t	recover_from;	/* own entries after it may be lost */
+	int		pending;	/* recover_from is set */
+};
+
+int	store_recovery(struct store *st, struct store_recovery *rv);
+/* Province: its lost entries are back; clears recover_from. */
+int	store_recovery_done(struct store *st);
+/* Province: the incarnation of central to which it returned central's own
+ * entries (0: none). */
+int	store_returned_get(struct store *st, const char *peer, uint64_t *inc);
+int	store_returned_put(struct store *st, const char *peer, uint64_t inc);
+
+/* The chain hash after entry (origin, seq) (all zeros for seq 0), from the
+ * log or, for an own entry central refused, the refused table.  Returns 0,
+ * E_NOTFOUND or E_INTEGRITY. */
+int	store_chain_at(struct store *st, const char *origin, uint64_t seq,
+	    uint8_t h[32]);
+
+/* The chain hash after the last entry of origin held in a contiguous run
+ * (central: after vector[origin]); zeros before the first. */
+int	store_chain_head(struct store *st, const char *origin, uint8_t h[32]);
+
+/* Scans the entries of origin with seq > after in seq order (pos = seq;
+ * positions may skip).  For this node's own origin, entries central
+ * refused are included.  Caller owns *b. */
+int	store_scan_origin(struct store *st, const char *origin,
+	    uint64_t after, size_t max_bytes, struct rec_batch *b);
+
+/*
+ * Applies entries of this node's own origin that a peer sends back (a
+ * province's lost entries from central; central's own from a province),
+ * in ONE transaction.  Each must verify under this node's key; those
+ * already held are no-ops.  An entry of the current incarnation that this
+ * node does not hold is E_INTEGRITY (only this disk can have made it).
+ * Returns 0, E_PROTO, E_AUTH, E_INTEGRITY, E_FULL or E_STORE.
+ */
+int	store_apply_own(struct store *st, const char *peer,
+	    const struct rec *recs, size_t n, struct apply_stats *stats,
+	    char *err, size_t errsz);
+
+/* Central: the log key (origin \0 be64(seq)) at feed position pos of peer;
+ * E_NOTFOUND.  Province: the one at the feed position it holds (reflen 0
+ * when none yet).  ref holds STORE_REF_MAX bytes. */
+int	store_feed_ref(struct store *st, const char *peer, uint64_t pos,
+	    uint8_t *ref, size_t *reflen);
+int	store_fref_get(struct store *st, const char *peer, uint8_t *ref,
+	    size_t *reflen);
 
 #endif

@@ -45,6 +45,24 @@
 #define RECORD_SIG_LEN		96	/* signature 64 + chain prev 32 */
 #define ENTRY_SALT_LEN		16
 
+/*
+ * A position (an entry's seq, a feed position) is an incarnation in its
+ * high 32 bits and a counter in its low 32 bits.  A node that was never
+ * restored is in incarnation 0, so its positions are 1, 2, 3...  A node
+ * restored from a backup starts a new incarnation (seconds since
+ * POS_EPOCH_S at the restore) and goes on counting from the backup's
+ * counter, so it never reuses a position that it may have used before
+ * (docs/PROTOCOL.md, "Recovery").  The encoding of an entry is unchanged.
+ */
+#define POS_INC(p)		((uint64_t)(p) >> 32)
+#define POS_LOW(p)		((uint64_t)(p) & 0xffffffffULL)
+#define POS_MAKE(i, l)		(((uint64_t)(i) << 32) | POS_LOW(l))
+#define POS_EPOCH_S		1767225600ULL	/* 2026-01-01T00:00:00Z */
+/* Is pos a valid successor of prev: the next one, or a position in a later
+ * incarnation (whose link the receiver checks)? */
+#define POS_FOLLOWS(prev, pos)	((pos) == (prev) + 1 || \
+				 POS_INC(pos) > POS_INC(prev))
+
 enum op_type {
 	OP_SET = 1,
 	OP_EVENT = 2,

@@ -1,4 +1,5 @@
 #include "msg.h"
+#include "entry.h"
 #include "mp.h"
 
 #include <stdlib.h>
@@ -27,15 +28,34 @@ msg_encode(const struct msg *m, struct buf *out)
 		if (!node_id_valid(m->node) || m->window == 0 ||
 		    m->window > MSG_WINDOW_MAX)
 			return E_INVAL;
-		mp_put_array(&w, 6);
+		if (m->type == MSG_HELLO && m->reflen > MSG_REF_MAX)
+			return E_INVAL;
+		mp_put_array(&w, m->type == MSG_HELLO ? 9 : 10);
 		mp_put_uint(&w, MSG_VERSION);
 		mp_put_uint(&w, m->type);
 		mp_put_cstr(&w, m->node);
 		mp_put_uint(&w, m->a);
 		mp_put_uint(&w, m->b);
 		mp_put_uint(&w, m->window);
+		if (m->type == MSG_HELLO) {
+			mp_put_uint(&w, m->cseen);
+			mp_put_bin(&w, m->hash, MSG_HASH_LEN);
+			mp_put_bin(&w, m->ref, m->reflen);
+		} else {
+			mp_put_bin(&w, m->hash, MSG_HASH_LEN);
+			mp_put_uint(&w, m->inc);
+			mp_put_uint(&w, m->ret_after);
+		}
+		break;
+	case MSG_FETCH:
+		mp_put_array(&w, 3);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_uint(&w, m->after);
 		break;
 	case MSG_BATCH:
+	case MSG_RECOVER:
+	case MSG_RETURN:
 		if (m->nrecs > MSG_BATCH_MAX || m->more > 1)
 			return E_INVAL;
 		mp_put_array(&w, 5);
@@ -110,13 +130,41 @@ decode(struct mp_rd *r, struct msg *m)
 	switch (type) {
 	case MSG_HELLO:
 	case MSG_WELCOME:
-		if (n != 6 || mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
+		if (n != (type == MSG_HELLO ? 9U : 10U) ||
+		    mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
 		    !node_id_valid(m->node) || mp_read_uint(r, &m->a) ||
 		    mp_read_uint(r, &m->b) || mp_read_uint(r, &m->window) ||
 		    m->window == 0 || m->window > MSG_WINDOW_MAX)
 			return E_PROTO;
+		if (type == MSG_HELLO) {
+			const uint8_t	*b;
+			size_t		 bl;
+
+			if (mp_read_uint(r, &m->cseen) ||
+			    mp_read_bin(r, &b, &bl) || bl != MSG_HASH_LEN)
+				return E_PROTO;
+			memcpy(m->hash, b, MSG_HASH_LEN);
+			if (mp_read_bin(r, &b, &bl) || bl > MSG_REF_MAX)
+				return E_PROTO;
+			memcpy(m->ref, b, bl);
+			m->reflen = bl;
+		} else {
+			const uint8_t	*b;
+			size_t		 bl;
+
+			if (mp_read_bin(r, &b, &bl) || bl != MSG_HASH_LEN)
+				return E_PROTO;
+			memcpy(m->hash, b, MSG_HASH_LEN);
+			if (mp_read_uint(r, &m->inc) ||
+			    mp_read_uint(r, &m->ret_after))
+				return E_PROTO;
+		}
 		return 0;
+	case MSG_FETCH:
+		return n == 3 && mp_read_uint(r, &m->after) == 0 ? 0 : E_PROTO;
 	case MSG_BATCH:
+	case MSG_RECOVER:
+	case MSG_RETURN:
 		if (n != 5 || mp_read_uint(r, &m->no) ||
 		    mp_read_uint(r, &m->more) || m->more > 1 ||
 		    mp_read_array(r, &m->nrecs) || m->nrecs > MSG_BATCH_MAX)
@@ -130,8 +178,13 @@ decode(struct mp_rd *r, struct msg *m)
 			    mp_read_bin(r, &rec->data, &rec->len) ||
 			    rec->len == 0)
 				return E_PROTO;
-			/* Positions must ascend by one within a batch. */
-			if (i > 0 && rec->pos != m->recs[i - 1].pos + 1)
+			/* Positions ascend by one within a batch, or jump
+			 * to a later incarnation (entry.h).  A RECOVER or
+			 * RETURN batch holds what one node has of another's
+			 * entries, so its positions need only ascend. */
+			if (i > 0 && (type == MSG_BATCH ?
+			    !POS_FOLLOWS(m->recs[i - 1].pos, rec->pos) :
+			    rec->pos <= m->recs[i - 1].pos))
 				return E_PROTO;
 		}
 		return 0;

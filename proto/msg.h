@@ -1,14 +1,21 @@
 /*
  * msg.h - the sync protocol's messages (see proto/SCHEMA.md and
  * docs/PROTOCOL.md).  One ZeroMQ frame carries one message:
- *   [ver=1, type, fields...]
- *   HELLO   [1, 1, node:str, feed_recv:uint, own_seq:uint, window:uint]
- *   WELCOME [1, 2, node:str, have:uint, feed_last:uint, window:uint]
- *   BATCH   [1, 3, no:uint, more:uint(0|1), [[pos:uint, record:bin] ...]]
- *   ACK     [1, 4, no:uint, pos:uint, applied:uint, dup:uint, refused:uint]
- *   BYE     [1, 5]
- *   ERROR   [1, 6, code:uint, reason:str]
- *   KEYS    [1, 7, [[node:str, sign_pub:bin(32)] ...]]   central -> province
+ *   [ver=2, type, fields...]
+ *   HELLO   [2, 1, node:str, feed_recv:uint, own_seq:uint, window:uint,
+ *            cseen:uint, chash:bin(32), fref:bin(0..41)]
+ *   WELCOME [2, 2, node:str, have:uint, feed_last:uint, window:uint,
+ *            hhash:bin(32), inc:uint, ret_after:uint]
+ *   BATCH   [2, 3, no:uint, more:uint(0|1), [[pos:uint, record:bin] ...]]
+ *   ACK     [2, 4, no:uint, pos:uint, applied:uint, dup:uint, refused:uint]
+ *   BYE     [2, 5]
+ *   ERROR   [2, 6, code:uint, reason:str]
+ *   KEYS    [2, 7, [[node:str, sign_pub:bin(32)] ...]]   central -> province
+ *   FETCH   [2, 8, after:uint]                           province -> central
+ *   RECOVER [2, 9, no, more, recs]  as BATCH             central -> province
+ *   RETURN  [2, 10, no, more, recs] as BATCH             province -> central
+ * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
+ * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
  * limits below, no trailing bytes.
  */
@@ -21,13 +28,15 @@
 #include "../common/buf.h"
 #include "../common/hlc.h"
 
-#define MSG_VERSION	1
+#define MSG_VERSION	2
 #define MSG_BATCH_MAX	1024			/* records per batch */
 #define MSG_MAX_BYTES	(4 * 1024 * 1024)	/* one frame */
 #define MSG_WINDOW_MAX	64			/* batches in flight */
 #define MSG_REASON_MAX	200
 #define MSG_KEYS_MAX	256			/* nodes in a KEYS message */
 #define MSG_KEY_LEN	32
+#define MSG_HASH_LEN	32			/* a chain hash */
+#define MSG_REF_MAX	(HLC_NODE_MAX + 9)	/* origin \0 be64(seq) */
 
 enum msg_type {
 	MSG_HELLO = 1,
@@ -37,6 +46,9 @@ enum msg_type {
 	MSG_BYE = 5,
 	MSG_ERROR = 6,
 	MSG_KEYS = 7,
+	MSG_FETCH = 8,
+	MSG_RECOVER = 9,
+	MSG_RETURN = 10,
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -47,7 +59,9 @@ enum msg_error {
 	MSGERR_SESSION = 4,	/* no such session: send HELLO */
 	MSGERR_STORE = 5,	/* the receiver could not store the batch */
 	MSGERR_BUSY = 6,	/* too many sessions, try later */
-	MSGERR_QUOTA = 7,	/* the province's daily quota is used up */
+	MSGERR_COPY = 7,	/* a node was put back from a copy of its
+				 * files, not with `casesync restore` */
+	MSGERR_QUOTA = 8,	/* the province's daily quota is used up */
 };
 
 struct msg_rec {
@@ -67,9 +81,18 @@ struct msg {
 	uint64_t	 a, b;		/* HELLO: feed_recv, own_seq;
 					 * WELCOME: have, feed_last */
 	uint64_t	 window;	/* HELLO, WELCOME */
-	uint64_t	 no;		/* BATCH, ACK */
-	uint64_t	 more;		/* BATCH */
-	struct msg_rec	*recs;		/* BATCH; owned array */
+	uint64_t	 cseen;		/* HELLO: central's highest seq held */
+	uint8_t		 hash[MSG_HASH_LEN];	/* HELLO: chain hash at cseen;
+					 * WELCOME: at have */
+	uint8_t		 ref[MSG_REF_MAX];	/* HELLO: the entry at feed_recv */
+	size_t		 reflen;
+	uint64_t	 inc;		/* WELCOME: central's incarnation */
+	uint64_t	 ret_after;	/* WELCOME: return central's own
+					 * entries after this seq (inc > 0) */
+	uint64_t	 after;		/* FETCH */
+	uint64_t	 no;		/* BATCH, RECOVER, RETURN, ACK */
+	uint64_t	 more;		/* BATCH, RECOVER, RETURN */
+	struct msg_rec	*recs;		/* BATCH, RECOVER, RETURN; owned */
 	size_t		 nrecs;
 	uint64_t	 pos, applied, dup, refused;	/* ACK */
 	uint64_t	 code;		/* ERROR */

@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import \
 from zmq.utils import z85
 
 HELLO, WELCOME, BATCH, ACK, BYE, ERROR, KEYS = 1, 2, 3, 4, 5, 6, 7
-PROTO_CODE, BUSY_CODE, QUOTA_CODE = 1, 6, 7     # ERROR codes (msg.h)
+PROTO_CODE, BUSY_CODE, QUOTA_CODE = 1, 6, 8     # ERROR codes (msg.h)
+V = 2                                           # MSG_VERSION
 ID_MAGIC = b"casesync-identity-v1\n"
 CHAIN_TAG = b"casesync-chain-v1"
 
@@ -141,9 +142,9 @@ class Hostile:
         """HELLO, then WELCOME; receives the feed (acknowledging each batch
         unless ack is False).  Sets self.seq/self.chain from central's
         `have` only when this client wrote nothing yet."""
-        self.send([1, HELLO, self.node,
-                   self.feed_recv if feed_recv is None else feed_recv,
-                   self.seq, window])
+        self.send(self.hello_msg(
+            self.feed_recv if feed_recv is None else feed_recv, self.seq,
+            window))
         w = self.recv_until(lambda m: m[1] in (WELCOME, ERROR), timeout)
         if w is None or w[1] == ERROR:
             return w
@@ -157,11 +158,17 @@ class Hostile:
                 self.ack(m[2], self.feed_recv)
         return w
 
+    def hello_msg(self, feed_recv, own_seq, window=8):
+        """HELLO without the recovery claims (no central entry seen, no
+        feed reference): central checks nothing more."""
+        return [V, HELLO, self.node, feed_recv, own_seq, window, 0,
+                bytes(32), b""]
+
     def ack(self, no, pos):
-        self.send([1, ACK, no, pos, 0, 0, 0])
+        self.send([V, ACK, no, pos, 0, 0, 0])
 
     def bye(self):
-        self.send([1, BYE])
+        self.send([V, BYE])
 
     # ---- entries -----------------------------------------------------
     @staticmethod
@@ -215,7 +222,7 @@ class Hostile:
 
     def batch_msg(self, recs, more=0):
         self.batch_no += 1
-        return [1, BATCH, self.batch_no, more, [list(r) for r in recs]]
+        return [V, BATCH, self.batch_no, more, [list(r) for r in recs]]
 
     def send_batch(self, recs, more=0):
         self.send(self.batch_msg(recs, more))

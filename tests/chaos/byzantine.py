@@ -180,7 +180,7 @@ class Byzantine:
         rec[2] = bytes([rec[2][0] ^ 1]) + rec[2][1:]
         recs[-1] = (seq, msgpack.packb(rec, use_bin_type=True))
         batch = h.batch_msg(recs)
-        hello = [1, 1, self.name, h.feed_recv, seq, 8]
+        hello = h.hello_msg(h.feed_recv, seq)
         h.send(batch)
         for _ in range(12):
             h.send(hello)

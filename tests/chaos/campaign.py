@@ -213,11 +213,13 @@ def fmt_faults(f):
 def round_line(i, r):
     m = r["metrics"]
     return ("round %d seed %d: %s  faults %d  acked %s lost %s dup %s "
-            "diverged %s refused-ok %s converge %s%s  (%.0f s)" % (
+            "diverged %s refused-ok %s restore-lost %s converge %s%s  "
+            "(%.0f s)" % (
                 i, r["seed"], "ok  " if r["ok"] else "FAIL",
                 sum(v for k, v in r["faults"].items() if ":" not in k),
                 m.get("acked", "-"), m.get("lost", "-"), m.get("dup", "-"),
                 m.get("diverged", "-"), m.get("refused_ok", "-"),
+                m.get("restore_lost", "-"),
                 ("%.1fs" % r["converge_s"]) if r["converge_s"] is not None
                 else "never",
                 ("  central RSS peak %.0f MB" % r["rss_peak_mb"])
@@ -260,7 +262,7 @@ def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
     faults, eff = {}, {}
     tot = {"acked": 0, "lost": 0, "dup": 0, "diverged": 0, "refused_ok": 0,
            "leaks": 0, "refused_applied": 0, "rejected_applied": 0,
-           "unacked_present": 0, "unacked_absent": 0}
+           "unacked_present": 0, "unacked_absent": 0, "restore_lost": 0}
     conv = []
     for r in results:
         for k, v in r["faults"].items():
@@ -294,6 +296,8 @@ def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
         "refused yet applied %d, rejected yet applied %d, identifying "
         "values in clear %d" % (tot["refused_ok"], tot["refused_applied"],
                                 tot["rejected_applied"], tot["leaks"]))
+    out("  lost in a restore (written after the backup, reached no other "
+        "node): %d" % tot["restore_lost"])
     out("  killed imports: %d cases committed, %d not" % (
         tot["unacked_present"], tot["unacked_absent"]))
     byz = {}

@@ -31,11 +31,13 @@ KINDS = [
     "clock_behind",          # a province's clock hours behind
     "central_handshake",     # central restarted while a province is in
                              # the middle of the CURVE handshake
+    "restore",               # a node's disk lost: put back from its
+                             # backup taken earlier in the round
 ]
 EXTRA_WEIGHTS = {"kill_central": 3, "kill_province": 4, "kill_sync": 5,
                  "kill_import": 3, "pause": 4, "cut": 5, "corrupt": 4,
                  "slow": 4, "disk_full": 3, "clock_ahead": 0,
-                 "clock_behind": 1, "central_handshake": 1}
+                 "clock_behind": 1, "central_handshake": 1, "restore": 1}
 HOUR = 3600 * 1000
 
 
@@ -91,6 +93,10 @@ def make_schedule(seed, seconds, provinces, density=0.6):
             p["delay"] = round(rng.uniform(0.02, 0.4), 3)
         elif k in ("clock_ahead", "clock_behind"):
             p["hours"] = rng.randint(2, 8)
+        elif k == "restore":
+            # Mostly a province; central one time in three.
+            p["who"] = rng.choice(["central", "province", "province"])
+            p["after"] = round(rng.uniform(0.5, max(1.0, seconds / 3)), 2)
         elif k == "central_handshake":
             p["delay"] = round(rng.uniform(0.15, 0.35), 2)
             p["kill_at"] = round(rng.uniform(0.0, 0.6), 2)
@@ -488,6 +494,74 @@ class Injector:
             self.errors.append("sync of %s after central restarted "
                                "mid-handshake: rc %s %s" % (
                                    m.name, p.returncode, err))
+
+
+    def f_restore(self, ev, rng):
+        """A node's disk is lost and it is put back from its backup taken
+        earlier in the round: `casesync backup` while it runs and work
+        goes on, then the node dies (SIGKILL), its directory is wiped and
+        `casesync restore` puts the backup back (docs/PROTOCOL.md,
+        Recovery).  What it wrote between the backup and the loss may be
+        lost if it reached no other node, and only that: the ledger knows
+        the window (Ledger.restores).  A province is synced once before
+        the workload writes to it again, as an operator would; writes in
+        between may be refused (its view is older than central's)."""
+        m = self.cl.central if ev.p["who"] == "central" else self.m(ev)
+        if m.tainted:
+            return      # its clock ran ahead: the backup would undo that
+        bk = os.path.join(self.tmp, "backup-%s-%d" % (m.name,
+                                                     ev.p["seed"]))
+        t_backup = time.time()
+        r = m.node.cli("backup", bk, timeout=60)
+        if r.rc != 0:
+            self.errors.append("backup of %s: rc %s %s" % (
+                m.name, r.rc, r.err.strip()))
+            return
+        time.sleep(ev.p["after"])
+        m.shut()
+        try:
+            with m.lock:
+                if m.tainted:
+                    self.note("restore: %s's clock ran ahead since its "
+                              "backup; not restored" % m.name)
+                    return
+                was = m.want_running or m.role == "central"
+                m.kill()
+                conf = os.path.join(m.node.dir, "casesync.conf")
+                with open(conf) as f:
+                    kept = f.read()     # configuration management's copy
+                m.free_disk()
+                t_restore = time.time()
+                harness.rmtree(m.node.dir)
+                r = harness.run(["restore", "-d", m.node.dir, bk])
+                if r.rc != 0:
+                    self.errors.append("restore of %s: rc %s %s" % (
+                        m.name, r.rc, r.err.strip()))
+                    return
+                with open(conf, "w") as f:
+                    f.write(kept)
+                self.lg.restored(m.name, t_backup, t_restore)
+                self.count("restore")
+                self.count("restore:" + m.role)
+                if was:
+                    m.start()
+                if m.role == "central":
+                    self.lg.restored_synced(m.name, time.time())
+            if m.role != "central":
+                for _ in range(5):
+                    r = m.node.sync(8)
+                    if r.rc == 0:
+                        break
+                    time.sleep(0.5)
+                harness.note_replaced(r.err)
+                if r.rc not in (0, 3) and not (
+                        r.rc == 2 and "disk full" in r.err):
+                    self.errors.append("first sync of %s after its "
+                                       "restore: rc %s %s" % (
+                                           m.name, r.rc, r.err.strip()))
+                self.lg.restored_synced(m.name, time.time())
+        finally:
+            m.reopen()
 
 
 def heal(cl, log=print):

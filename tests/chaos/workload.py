@@ -92,6 +92,31 @@ class Ledger:
         # province (so that province's concurrent writes may be refused).
         self.central_took = set()
         self.unacked_imports = 0
+        # Restores (faults.f_restore): [node, backup time, restore time,
+        # time of its first sync after (None: central, or not yet)].
+        self.restores = []
+
+    def restored(self, node, t_backup, t_restore):
+        with self.lock:
+            self.restores.append([node, t_backup, t_restore, None])
+
+    def restored_synced(self, node, t):
+        with self.lock:
+            for r in self.restores:
+                if r[0] == node and r[3] is None:
+                    r[3] = t
+
+    def restore_lost_ok(self, w):
+        """Was w written on a node between its backup and the loss of its
+        disk?  Then it is lost if it reached no other node."""
+        return any(r[0] == w.node and w.t1 > r[1] and w.t0 < r[2]
+                   for r in self.restores)
+
+    def restore_stale(self, w):
+        """Was w written on a restored province before its first sync
+        after the restore?  Its view was older than central's."""
+        return any(r[0] == w.node and w.t1 > r[2] and
+                   (r[3] is None or w.t0 < r[3]) for r in self.restores)
 
     def tok(self, prefix):
         with self.lock:

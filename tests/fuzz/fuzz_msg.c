@@ -73,15 +73,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case MSG_HELLO:
 	case MSG_WELCOME:
 		if (!node_id_valid(m.node) || m.window == 0 ||
-		    m.window > MSG_WINDOW_MAX)
+		    m.window > MSG_WINDOW_MAX || m.reflen > MSG_REF_MAX)
 			abort();
 		break;
 	case MSG_BATCH:
+	case MSG_RECOVER:
+	case MSG_RETURN:
 		if (m.nrecs > MSG_BATCH_MAX || m.more > 1 ||
 		    (m.nrecs > 0 && m.recs == NULL))
 			abort();
 		for (size_t i = 0; i < m.nrecs; i++) {
-			if (i > 0 && m.recs[i].pos != m.recs[i - 1].pos + 1)
+			/* A feed or own run: the next position, or a later
+			 * incarnation; a RECOVER or RETURN: ascending. */
+			if (i > 0 && (m.type == MSG_BATCH ?
+			    !POS_FOLLOWS(m.recs[i - 1].pos, m.recs[i].pos) :
+			    m.recs[i].pos <= m.recs[i - 1].pos))
 				abort();
 			check_record(&m.recs[i], data, size);
 		}
@@ -99,6 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case MSG_ACK:
 	case MSG_BYE:
+	case MSG_FETCH:
 		break;
 	default:
 		abort();

@@ -69,11 +69,19 @@ def write(target, name, data):
 
 
 def msg_corpus():
-    v = uint(1)
+    v = uint(2)         # MSG_VERSION
     write("msg", "hello", arr([v, uint(1), s("lao-cai"), uint(5), uint(9),
-                               uint(8)]))
+                               uint(8), uint(3), b(bytes(range(32))),
+                               b(b"central\x00" + bytes(7) + b"\x03")]))
+    write("msg", "hello_restored", arr([
+        v, uint(1), s("lao-cai"), uint((7 << 32) | 5), uint(9), uint(8),
+        uint((28930424 << 32) | 4), b(bytes(32)), b(b"")]))
     write("msg", "welcome", arr([v, uint(2), s("central"), uint(3),
-                                 uint(70000), uint(64)]))
+                                 uint(70000), uint(64), b(bytes(32)),
+                                 uint(0), uint(0)]))
+    write("msg", "welcome_restored", arr([
+        v, uint(2), s("central"), uint(3), uint(28930424 << 32), uint(8),
+        b(bytes(range(32))), uint(28930424), uint(17)]))
     with open(os.path.join(CORPUS, "entry", "record_signed"), "rb") as f:
         rec_signed = f.read()
     with open(os.path.join(CORPUS, "entry", "record_unsigned"), "rb") as f:
@@ -81,6 +89,10 @@ def msg_corpus():
     write("msg", "batch", arr([v, uint(3), uint(1), uint(1), arr([
         arr([uint(7), b(rec_signed)]),
         arr([uint(8), b(rec_unsigned)])])]))
+    # A batch that crosses into a later incarnation (proto/entry.h).
+    write("msg", "batch_fork", arr([v, uint(3), uint(1), uint(1), arr([
+        arr([uint(7), b(rec_signed)]),
+        arr([uint((5 << 32) | 8), b(rec_unsigned)])])]))
     write("msg", "batch_empty", arr([v, uint(3), uint(2), uint(0), arr([])]))
     write("msg", "batch_raw", arr([v, uint(3), uint(300), uint(0), arr([
         arr([uint(2 ** 40), b(b"abc")])])]))
@@ -92,9 +104,17 @@ def msg_corpus():
     write("msg", "keys", arr([v, uint(7), arr([
         arr([s("central"), b(bytes(range(32)))]),
         arr([s("ha-noi"), b(bytes(32))])])]))
-    # Near misses: trailing byte, wrong version.
+    write("msg", "fetch", arr([v, uint(8), uint(10)]))
+    write("msg", "recover", arr([v, uint(9), uint(1), uint(0), arr([
+        arr([uint(11), b(rec_signed)]),
+        arr([uint(14), b(rec_unsigned)])])]))
+    write("msg", "return", arr([v, uint(10), uint(2), uint(1), arr([
+        arr([uint(3), b(rec_signed)])])]))
+    # Near misses: trailing byte, wrong version, version 1's HELLO.
     write("msg", "bye_trailing", arr([v, uint(5)]) + b"\x00")
-    write("msg", "bad_version", arr([uint(2), uint(5)]))
+    write("msg", "bad_version", arr([uint(1), uint(5)]))
+    write("msg", "hello_v1", arr([uint(1), uint(1), s("lao-cai"), uint(5),
+                                  uint(9), uint(8)]))
 
 
 def cfg_corpus():

@@ -123,7 +123,7 @@ def test_bad_batch_flood_is_backed_off_and_bounded(env):
     batch = h.batch_msg(recs)
     child = session_child(c.proc)
     base_kb = vm_hwm_kb(child)
-    hello = [1, 1, "lao-cai", 0, seq, 8]
+    hello = h.hello_msg(0, seq)
     stop = []
 
     def reader():

@@ -1,0 +1,305 @@
+"""Disaster recovery (issue 12): `casesync backup`, `casesync restore`, and
+the recovery at the next sync in both directions (docs/PROTOCOL.md,
+"Recovery").
+
+A disk is "lost" by deleting the node directory; the node comes back from
+a backup taken earlier.  After restore and a sync or two, central must hold
+exactly every case and every entry that any node still holds, the entries
+made after the backup that reached the other side must be back on the
+restored node, `verify` must pass everywhere, and new work must sync.  A
+node put back by copying files instead of `restore` must be stopped at its
+first sync with exit 4 and a one-line error naming `casesync restore`,
+with no node's data changed.
+"""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from harness import check, ok, run, rmtree, sample_case
+from test_sync import (check_replicas, exports_by_id, import_cases,
+                       sync_ok, verify_all)
+
+
+def backup(node, name):
+    out = os.path.join(node.env.tmp, name)
+    r = ok(node.cli("backup", out), "backup of " + node.name)
+    check("data.mdb" in r.out and "bytes in all" in r.out, repr(r))
+    return out
+
+
+def lose_and_restore(node, bk):
+    """The disk is lost; the node directory comes back from bk."""
+    rmtree(node.dir)
+    r = run(["restore", "-d", node.dir, bk])
+    check(r.rc == 0, "restore of %s: %r" % (node.name, r))
+    check("new incarnation" in r.out and "LOST:" in r.out, repr(r))
+    return r
+
+
+def log_keys(node):
+    """Every (origin, seq) in a node's log, from `case history`."""
+    keys = set()
+    for cid in node.ids():
+        r = ok(node.cli("case", "history", cid, "--json"), "history")
+        for e in json.loads(r.out):
+            keys.add((e["node"], e["seq"]))
+    return keys
+
+
+def test_backup_restore_verbs(env):
+    c = env.central()
+    p = env.province("lao-cai", c)
+    cid = p.add(sample_case(1))
+    check(run(["backup", "--help"]).rc == 0, "backup --help")
+    check(run(["restore", "--help"]).rc == 0, "restore --help")
+    check(run(["backup", "-d", p.dir]).rc == 1, "backup without OUT")
+    os.makedirs(os.path.join(env.tmp, "full"))
+    open(os.path.join(env.tmp, "full", "x"), "w").close()
+    r = run(["backup", "-d", p.dir, os.path.join(env.tmp, "full")])
+    check(r.rc == 2 and "not empty" in r.err and r.err.count("\n") == 1,
+          "backup into a non-empty directory: %r" % r)
+    bk = backup(p, "bk")
+    check(oct(os.stat(bk).st_mode & 0o777) == "0o700", "backup mode")
+    for f in os.listdir(bk):
+        check(os.stat(os.path.join(bk, f)).st_mode & 0o077 == 0,
+              "%s readable by others" % f)
+    # restore refuses a non-empty DIR without --force, and nothing changes
+    r = run(["restore", "-d", p.dir, bk])
+    check(r.rc == 2 and "--force" in r.err, "restore over a node: %r" % r)
+    check(p.get(cid) is not None, "node changed by a refused restore")
+    r = run(["restore", "-d", os.path.join(env.tmp, "x"),
+             os.path.join(env.tmp, "full")])
+    check(r.rc == 2 and "not a backup" in r.err, repr(r))
+    # restore from the backup and from a plain copy of a node directory
+    dst = os.path.join(env.tmp, "again")
+    ok(run(["restore", "-d", dst, bk]), "restore")
+    check(run(["case", "get", "-d", dst, cid]).rc == 0, "case after restore")
+    ok(run(["verify", "-d", dst]), "verify after restore")
+    st = json.loads(ok(run(["status", "-d", dst, "--json"])).out)
+    check(st["incarnation"] > 0, "no new incarnation: %r" % st)
+    plain = os.path.join(env.tmp, "plain")
+    shutil.copytree(p.dir, plain)
+    dst2 = os.path.join(env.tmp, "again2")
+    ok(run(["restore", "-d", dst2, plain]), "restore from a plain copy")
+    ok(run(["verify", "-d", dst2]), "verify after restore of a plain copy")
+    # --force replaces a node directory
+    ok(run(["restore", "-d", p.dir, "--force", bk]), "restore --force")
+    ok(p.verify(), "verify after restore --force")
+
+
+def test_restored_province_recovers(env):
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    early = [a.add(sample_case(i)) for i in range(5)]
+    b.add(sample_case(100))
+    sync_ok(a)
+    sync_ok(b)
+    bk = backup(a, "bk-a")
+    # work after the backup that reaches central
+    late = [a.add(sample_case(10 + i)) for i in range(5)]
+    a.update(early[0], {"status": "identified"})
+    check(sync_ok(a)["sent"] == 6, "late work not sent")
+    # central edits one of a's cases after the backup; a gets it
+    ok(c.cli("case", "update", late[0], "-",
+             stdin=json.dumps({"status": "closed"})), "central edit")
+    sync_ok(a)
+    before = exports_by_id(c)
+    # the disk is lost; a comes back from last night's backup
+    lose_and_restore(a, bk)
+    check(a.get(late[0]) is None, "the backup holds a later case?")
+    # a keeps writing offline before its first sync: nothing collides
+    offline = [a.add(sample_case(30 + i)) for i in range(3)]
+    a.update(early[1], {"status": "identified"})
+    r = a.sync()
+    check(r.rc == 0, "first sync after restore: %r" % r)
+    check("recovered 6 of this node's entries" in r.out, repr(r))
+    sync_ok(a)
+    for cid in early + late + offline:
+        check(a.get(cid) is not None, "case %s lost on the province" % cid)
+    check(a.get(late[0])["status"] == "closed", "central's edit lost")
+    check(a.get(early[0])["status"] == "identified", "late update lost")
+    check_replicas(c, [a, b])
+    cen = exports_by_id(c)
+    for cid in before:
+        check(cid in cen, "case %s lost on central" % cid)
+    check(log_keys(a) <= log_keys(c), "central lacks entries a holds")
+    verify_all(c, a, b)
+    # new work on the restored node syncs normally
+    n = a.add(sample_case(50))
+    sync_ok(a)
+    check(c.get(n) is not None, "new work after recovery not synced")
+    check(sync_ok(a)["sent"] == 0, "a resync sends again")
+    verify_all(c, a)
+
+
+def test_restored_central_recovers(env):
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    ca = [a.add(sample_case(i)) for i in range(4)]
+    cb = [b.add(sample_case(100 + i)) for i in range(3)]
+    sync_ok(a)
+    sync_ok(b)
+    ok(c.cli("case", "update", ca[0], "-",
+             stdin=json.dumps({"status": "identified"})), "central edit")
+    sync_ok(a)
+    bk = backup(c, "bk-central")     # while central serves
+    # more work after the backup, including an edit made at central
+    ca += [a.add(sample_case(10 + i)) for i in range(3)]
+    sync_ok(a)
+    ok(c.cli("case", "update", ca[1], "-",
+             stdin=json.dumps({"status": "closed"})), "central edit")
+    ok(c.cli("case", "update", ca[5], "-",
+             stdin=json.dumps({"status": "closed"})), "central edit")
+    sync_ok(a)
+    cb += [b.add(sample_case(110))]
+    sync_ok(b)
+    keys_before = log_keys(c)
+    # central's disk is lost; it comes back from the backup
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    check(c.get(ca[1]) is None or c.get(ca[1])["status"] != "closed",
+          "the backup holds the later edit?")
+    # central writes before any province syncs: no collision either
+    ok(c.cli("case", "update", ca[2], "-",
+             stdin=json.dumps({"status": "identified"})), "central edit")
+    ra = a.sync()
+    check(ra.rc == 0, "province sync after central's restore: %r" % ra)
+    check("gave back" in ra.out, repr(ra))
+    rb = b.sync()
+    check(rb.rc == 0, "province sync after central's restore: %r" % rb)
+    sync_ok(a)
+    sync_ok(b)
+    check(c.get(ca[1])["status"] == "closed", "central's own edit lost")
+    check(c.get(ca[5])["status"] == "closed", "central's own edit lost")
+    check(a.get(ca[2])["status"] == "identified", "central's new edit")
+    check(keys_before <= log_keys(c), "central lacks entries it had: %r" % (keys_before - log_keys(c)))
+    check_replicas(c, [a, b])
+    verify_all(c, a, b)
+    # new work syncs normally both ways
+    n = a.add(sample_case(60))
+    sync_ok(a)
+    ok(c.cli("case", "update", n, "-",
+             stdin=json.dumps({"status": "identified"})), "central edit")
+    sync_ok(a)
+    check(a.get(n)["status"] == "identified", "new central edit")
+    check_replicas(c, [a, b])
+    verify_all(c, a, b)
+
+
+def test_raw_copy_of_province_detected(env):
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    for i in range(3):
+        a.add(sample_case(i))
+    sync_ok(a)
+    a.cli("status")
+    copy = os.path.join(env.tmp, "copy-a")
+    shutil.copytree(a.dir, copy)
+    for i in range(3):
+        a.add(sample_case(10 + i))
+    sync_ok(a)
+    # put back by copying files, not with restore, and written to
+    rmtree(a.dir)
+    shutil.copytree(copy, a.dir)
+    a.add(sample_case(20))
+    cen, mine = c.export(), a.export()
+    r = a.sync(10)
+    check(r.rc == 4, "raw copy: expected exit 4, got %r" % r)
+    check("casesync restore" in r.err and r.err.count("\n") == 1,
+          "one line naming casesync restore: %r" % r.err)
+    check(c.export() == cen and a.export() == mine, "data changed")
+    # the same copy put back with restore recovers
+    r = run(["restore", "-d", a.dir, "--force", copy])
+    check(r.rc == 0, repr(r))
+    sync_ok(a)
+    check(len(a.ids()) == 6, "province did not recover its cases")
+    verify_all(c, a)
+
+
+def test_raw_copy_of_central_detected(env):
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    cid = a.add(sample_case(1))
+    sync_ok(a)
+    c.stop()
+    copy = os.path.join(env.tmp, "copy-central")
+    shutil.copytree(c.dir, copy)
+    c.start()
+    for i in range(3):
+        ok(c.cli("case", "update", cid, "-", stdin=json.dumps(
+            {"status": ["identified", "closed", "receiving_support"][i]})),
+           "central edit")
+    sync_ok(a)
+    c.stop()
+    rmtree(c.dir)
+    shutil.copytree(copy, c.dir)
+    c.start()
+    # the copy reuses its positions for a new edit
+    ok(c.cli("case", "update", cid, "-",
+             stdin=json.dumps({"status": "reported"})), "central edit")
+    cen, mine = c.export(), a.export()
+    r = a.sync(10)
+    check(r.rc == 4, "raw copy of central: expected exit 4, got %r" % r)
+    check("casesync restore" in r.err and r.err.count("\n") == 1,
+          "one line naming casesync restore: %r" % r.err)
+    check(c.export() == cen and a.export() == mine, "data changed")
+
+
+def test_backup_during_large_sync(env):
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    import_cases(a, 20000)
+    proc = a.popen("sync", "--timeout", "300", stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and \
+            c.status()["entries"] == 0 and proc.poll() is None:
+        time.sleep(0.1)
+    bc = backup(c, "bk-c")
+    ba = backup(a, "bk-a")
+    mid = c.status()["entries"]
+    out, err = proc.communicate(timeout=300)
+    check(proc.returncode == 0, "sync: %r" % err)
+    check(0 < mid, "the backup was not taken during the sync")
+    for name, bk in (("rc", bc), ("ra", ba)):
+        dst = os.path.join(env.tmp, name)
+        ok(run(["restore", "-d", dst, bk]), "restore " + name)
+        ok(run(["verify", "-d", dst], timeout=300), "verify " + name)
+
+
+def test_restore_from_backup_taken_before_recovery(env):
+    """A backup taken right after a restore, before the first sync, has
+    holes (the entries central still had to give back): restored from it,
+    the node still gets every one of them back."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    ids = [a.add(sample_case(i)) for i in range(3)]
+    sync_ok(a)
+    bk1 = backup(a, "bk1")
+    ids += [a.add(sample_case(10 + i)) for i in range(3)]
+    sync_ok(a)
+    lose_and_restore(a, bk1)
+    ids.append(a.add(sample_case(20)))
+    bk2 = backup(a, "bk2")          # holds a new entry, not the lost ones
+    sync_ok(a)                      # central: everything, the new entry last
+    time.sleep(1.1)                 # incarnations are seconds
+    lose_and_restore(a, bk2)
+    # central's position for a is the new entry, which bk2 holds: only
+    # the holes below it show that entries are missing
+    r = a.sync()
+    check(r.rc == 0, "sync after the second restore: %r" % r)
+    check("recovered 3 of this node's entries" in r.out, repr(r))
+    for cid in ids:
+        check(a.get(cid) is not None, "case %s lost" % cid)
+    ids.append(a.add(sample_case(22)))
+    sync_ok(a)
+    check(len(c.ids()) == len(ids), "central: %d cases, expected %d" %
+          (len(c.ids()), len(ids)))
+    check(log_keys(a) == log_keys(c), "logs differ")
+    check_replicas(c, [a])
+    verify_all(c, a)
