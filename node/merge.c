@@ -380,6 +380,42 @@ merge_apply(struct case_state *s, const struct entry *e)
 	return 0;
 }
 
+void
+merge_normalise(struct case_state *s)
+{
+	for (size_t i = 0; i < s->nfields; i++) {
+		struct field	*f = &s->fields[i];
+		size_t		 j, k;
+
+		/* Seen: the highest stamp of each node (sorted by stamp, so
+		 * a later one of the same node replaces an earlier one). */
+		for (j = 0; j < f->nseen;) {
+			for (k = j + 1; k < f->nseen; k++)
+				if (strcmp(f->seen[k].node,
+				    f->seen[j].node) == 0)
+					break;
+			if (k < f->nseen) {
+				memmove(&f->seen[j], &f->seen[j + 1],
+				    (f->nseen - j - 1) * sizeof(*f->seen));
+				f->nseen--;
+			} else
+				j++;
+		}
+		/* Heads: the latest of each node, unless seen covers it. */
+		for (j = 0; j < f->nheads;) {
+			int drop = seen_covers(f, &f->heads[j].st);
+
+			for (k = j + 1; !drop && k < f->nheads; k++)
+				drop = strcmp(f->heads[k].st.node,
+				    f->heads[j].st.node) == 0;
+			if (drop)
+				head_remove(f, j);
+			else
+				j++;
+		}
+	}
+}
+
 /* Nodes named in the heads and seen stamps of f. */
 static size_t
 field_nodes(const struct field *f)
@@ -1094,6 +1130,39 @@ mt_soft(void)
 	return 0;
 }
 
+/* A state in the form written before one head and one seen stamp per
+ * node: merge_normalise gives what a fold gives now. */
+static int
+mt_normalise(void)
+{
+	struct case_state	 s;
+	struct field		*f;
+	static const struct {
+		uint64_t	 hlc;
+		const char	*node;
+	} seen[] = { { 5, "a" }, { 6, "b" }, { 7, "a" } },
+	    heads[] = { { 6, "b" }, { 8, "a" }, { 9, "a" }, { 10, "c" } };
+
+	state_init(&s, MT_CASE);
+	ST_CHECK((f = field_get(&s, "status")) != NULL);
+	f->seen = xcalloc(3, sizeof(*f->seen));
+	f->heads = xcalloc(4, sizeof(*f->heads));
+	for (size_t i = 0; i < 3; i++)
+		mt_stamp(&f->seen[f->nseen++], seen[i].hlc, seen[i].node);
+	for (size_t i = 0; i < 4; i++) {
+		mt_stamp(&f->heads[i].st, heads[i].hlc, heads[i].node);
+		f->heads[i].value = (uint8_t *)xstrndup("\"a\"", 3);
+		f->heads[i].value_len = 3;
+		f->nheads++;
+	}
+	merge_normalise(&s);
+	ST_CHECK(f->nseen == 2 && f->seen[0].hlc == 6 && f->seen[1].hlc == 7);
+	ST_CHECK(f->nheads == 2 && f->heads[0].st.hlc == 9 &&
+	    f->heads[1].st.hlc == 10);
+	state_release(&s);
+	return 0;
+}
+
 /* ---- property test ------------------------------------------------- */
 
 struct mt_node {
@@ -1567,6 +1636,7 @@ merge_selftest(void)
 	ST_OK(mt_flood());
 	ST_OK(mt_many_edits());
 	ST_OK(mt_soft());
+	ST_OK(mt_normalise());
 	for (uint64_t seed = 1; seed <= MT_RUNS; seed++)
 		ST_OK(mt_run(seed, &nconf, &nerase));
 	/* The generator must reach the interesting cases. */

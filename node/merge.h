@@ -4,10 +4,13 @@
  * Pure functions, no I/O.  The result depends only on the SET of entries
  * applied, never on their order or on duplicates, so replicas converge
  * without coordination:
- * - a field keeps every value that no later write superseded (its "heads");
- *   a write supersedes the stamps in its base and also[] lists.  The value
- *   shown is the head with the highest stamp (hlc, then node id); the other
- *   heads with a different value are the field's open conflicts.
+ * - a field keeps, for each node, its latest write unless a write
+ *   superseded it (its "heads"); a write supersedes the stamps in its base
+ *   and also[] lists and every earlier write of their nodes to the field
+ *   (seen: one stamp per node).  Both are maxima, so one node can never
+ *   fill a field however many values it sends.  The value shown is the
+ *   head with the highest stamp (hlc, then node id); the other heads with
+ *   a different value are the field's open conflicts.
  * - events are an add-only set keyed by (collection, id).
  * - the owner is the last writer (by stamp) among transfer ops.
  * - an erase is a tombstone: identifying fields and identifying events are
@@ -45,6 +48,10 @@ int	merge_apply(struct case_state *s, const struct entry *e);
  * before was not over at least as much. */
 int	merge_check_soft(const struct case_state *before,
 	    const struct case_state *after, char *why, size_t whysz);
+
+/* Brings a state written before fields kept one head and one seen stamp
+ * per node into that form (what a fold of the same entries gives now). */
+void	merge_normalise(struct case_state *s);
 
 /* The field with this path, or NULL.  Borrowed from s. */
 struct field *merge_field(const struct case_state *s, const char *path);

@@ -842,7 +842,6 @@ struct csess {
 	uint64_t	 send_after;	/* feed position sent so far */
 	uint64_t	 credit;	/* batches we may still send */
 	uint64_t	 inflight;	/* batches sent, not yet acknowledged */
-	uint64_t	 granted;	/* batches the peer may still send */
 	uint64_t	 batch_no;
 	int		 done_sent;
 	uint64_t	 last_ms;
@@ -1165,7 +1164,6 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	m.a = have;
 	m.b = last;
 	m.window = central_window(c);
-	s->granted = m.window;
 	/* What a province checks to notice that it was put back from a copy
 	 * of its files, and what central may have lost itself. */
 	if (store_chain_head(c->st, r->node, m.hash) != 0)
@@ -1197,19 +1195,6 @@ central_batch(struct central *c, struct csess *s, const struct msg *r)
 	char			 why[256];
 	int			 rc;
 
-	if (s->granted == 0) {
-		/* Credit is what bounds what a province can make central
-		 * hold (docs/PROTOCOL.md): a batch beyond it ends the
-		 * session. */
-		free(recs);
-		log_warnx("%s sent a batch beyond its credit", s->node);
-		send_error(c->net, s->id, s->idlen, MSGERR_PROTO, "batch "
-		    "beyond the credit granted");
-		backoff_bump(c, s->node);
-		sess_drop(s, "batch beyond credit");
-		return;
-	}
-	s->granted--;
 	rc = store_apply_remote(c->st, s->node, recs, r->nrecs, &as, why,
 	    sizeof(why));
 	free(recs);
@@ -1233,7 +1218,6 @@ central_batch(struct central *c, struct csess *s, const struct msg *r)
 	}
 	if ((bo = backoff_get(c, s->node, 0)) != NULL)
 		bo->ms = BACKOFF_FIRST_MS;
-	s->granted++;
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_ACK;
 	m.no = r->no;

@@ -1711,6 +1711,7 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 					why = "a sealed value does not open";
 					state_release(&s);
 				} else {
+					merge_normalise(&s);
 					state_encode(&s, &b);
 					state_release(&s);
 					if (a.len != b.len || memcmp(a.data,
