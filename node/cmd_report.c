@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "i18n.h"
 #include "report.h"
 #include "schema.h"
 
@@ -26,6 +27,7 @@ static const char usage_text[] =
 "usage: casesync report -d DIR [--year Y | --from DATE --to DATE]\n"
 "                       [--province ID] [--format text|csv|json|html]\n"
 "                       [--out FILE] [--min-cell K] [--public]\n"
+"                       [--lang en|vi]\n"
 "\n"
 "Counts the cases received in the period (by intake.received_on; dates\n"
 "YYYY-MM-DD, both ends included; --from or --to alone leaves the other\n"
@@ -37,8 +39,10 @@ static const char usage_text[] =
 "counts from 1 to K-1 as <K and withholds (x) whatever would let them\n"
 "be worked out; --public is --min-cell 5 (at least).  --out writes FILE\n"
 "(replaced whole, or not at all; mode 0600; a symbolic link is refused)\n"
-"instead of stdout.  Names, documents,\n"
-"phones, addresses and notes are never read.  See docs/REPORTS.md.\n";
+"instead of stdout.  --lang vi writes titles, labels, dates and numbers\n"
+"in Vietnamese (default en); CSV keys and JSON keys are the same in both.\n"
+"Names, documents, phones, addresses and notes are never read.  See\n"
+"docs/REPORTS.md.\n";
 
 static int
 add_one(const struct case_state *s, void *arg)
@@ -87,7 +91,7 @@ write_out(const char *path, const void *data, size_t len)
 
 struct report_args {
 	const char	*dir, *year, *from, *to, *province, *format, *out;
-	const char	*min_cell;
+	const char	*min_cell, *lang;
 	int		 public;
 };
 
@@ -153,6 +157,12 @@ check_args(const struct report_args *a, struct report_opts *o,
 		}
 		o->min_cell = (unsigned)v;
 	}
+	o->lang = LANG_EN;
+	if (a->lang != NULL && i18n_lang_parse(a->lang, &o->lang) != 0) {
+		cli_error("report: --lang '%s' is not a language of casesync "
+		    "(en, vi)", a->lang);
+		return E_INVAL;
+	}
 	if (a->public && o->min_cell < PUBLIC_MIN_CELL)
 		o->min_cell = PUBLIC_MIN_CELL;
 	if (a->out != NULL && (a->out[0] == '\0' ||
@@ -176,6 +186,7 @@ cmd_report(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "min-cell", required_argument, NULL, 'k' },
 		{ "public", no_argument, NULL, 'P' },
+		{ "lang", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct report_args	 a;
@@ -203,6 +214,7 @@ cmd_report(int argc, char **argv)
 		case 'o': a.out = optarg; break;
 		case 'k': a.min_cell = optarg; break;
 		case 'P': a.public = 1; break;
+		case 'L': a.lang = optarg; break;
 		case ':':
 			cli_error("report: %s needs a value",
 			    argv[optind - 1]);
@@ -219,6 +231,11 @@ cmd_report(int argc, char **argv)
 	}
 	if (check_args(&a, &o, &f) != 0)
 		return EXIT_USAGE;
+	if (o.lang != LANG_EN && i18n_open() != 0) {
+		cli_error("report: cannot load the %s message catalogue",
+		    i18n_lang_code(o.lang));
+		return cli_exit_for(E_IO);
+	}
 	if ((rc = cli_open(a.dir, &n)) != 0)
 		return rc;
 	strlcpy_(o.node, n.cfg.node, sizeof(o.node));

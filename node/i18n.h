@@ -43,9 +43,12 @@ int	i18n_open(void);
 /*
  * The translation of msgid into lang.  When there is none (English, a
  * message not in the catalogue, or i18n_open not called) the msgid itself
- * is returned.  Borrowed; valid for the lifetime of the process.
+ * is returned.  Borrowed; valid for the lifetime of the process.  (The
+ * format_arg attribute lets gcc check printf arguments against the msgid;
+ * msgfmt --check holds the translation to the same conversions.)
  */
-const char *i18n_tr(enum lang lang, const char *msgid);
+const char *i18n_tr(enum lang lang, const char *msgid)
+	    __attribute__((format_arg(2)));
 
 /*
  * The form of a message for the count n: the catalogue's plural rule for
@@ -53,7 +56,8 @@ const char *i18n_tr(enum lang lang, const char *msgid);
  * otherwise when there is no translation.  Borrowed, as for i18n_tr.
  */
 const char *i18n_ntr(enum lang lang, const char *singular,
-	    const char *plural, unsigned long n);
+	    const char *plural, unsigned long n)
+	    __attribute__((format_arg(2), format_arg(3)));
 
 /*
  * Parses a language name: "vi" or "en", either case, optionally followed

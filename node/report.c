@@ -101,34 +101,9 @@ enum {
 
 enum { X_SEX_AGE, X_PURPOSE_SEX, X__N };
 
-static const char *const v_category[] = {
-	"victim", "being_identified", "accompanying_child", UNKNOWN, NULL
-};
-static const char *const v_sex[] = {
-	"female", "male", "other", UNKNOWN, NULL
-};
+/* Age bands at reception: the report's own grouping of birth years. */
 static const char *const v_age[] = {
 	"0-11", "12-15", "16-17", "18-29", "30-44", "45+", UNKNOWN, NULL
-};
-static const char *const v_purpose[] = {
-	"sexual_exploitation", "forced_labour", "labour_export_fraud",
-	"organ_removal", "surrogacy", "forced_marriage", "other", UNKNOWN,
-	NULL
-};
-static const char *const v_source[] = {
-	"commune_committee", "police", "border_guard", "coast_guard",
-	"mission_abroad", "social_facility", "hotline_111", "ngo",
-	"self_report", UNKNOWN, NULL
-};
-static const char *const v_status[] = {
-	"reported", "under_verification", "identified", "not_victim",
-	"receiving_support", "reintegration_followup", "closed", UNKNOWN, NULL
-};
-static const char *const v_service[] = {
-	"essential_needs", "medical", "interpretation", "legal_support",
-	"legal_aid", "travel", "psychological", "education",
-	"vocational_training", "job_placement", "hardship_allowance", "loan",
-	"child_protection", NULL
 };
 /* Statuses that make a victim an identified victim (docs/REPORTS.md). */
 static const char *const v_identified[] = {
@@ -136,59 +111,40 @@ static const char *const v_identified[] = {
 	NULL
 };
 
+/*
+ * The dimensions.  Enumerated ones take their values, order and labels
+ * from the schema (one home for the case model), with "unknown" last for
+ * a case that has no value.
+ */
 struct dimdef {
 	const char		*name;
-	const char *const	*vals;	/* fixed values, in display order */
+	int			 senum;	/* enum schema_enum, or -1 */
+	const char *const	*vals;	/* the report's own fixed values */
+	int			 unknown; /* list "unknown" after the values */
 	size_t			 max;
 	int			 multi;	/* a case may count under several */
 	int			 total;	/* published with the total N */
 };
 
 static const struct dimdef dimdefs[D__N] = {
-	{ "province", NULL, VALS_MAX, 0, 1 },
-	{ "category", v_category, VALS_MAX, 0, 1 },
-	{ "sex", v_sex, XMAX, 0, 1 },
-	{ "age_band", v_age, XMAX, 0, 1 },
-	{ "purpose", v_purpose, XMAX, 1, 0 },
-	{ "destination", NULL, VALS_MAX, 0, 1 },
-	{ "source", v_source, VALS_MAX, 0, 1 },
-	{ "status", v_status, VALS_MAX, 0, 1 },
-	{ "service", v_service, VALS_MAX, 1, 0 },
-	{ "referral_out", NULL, VALS_MAX, 1, 0 },
-	{ "referral_in", NULL, VALS_MAX, 1, 0 },
+	{ "province", -1, NULL, 0, VALS_MAX, 0, 1 },
+	{ "category", SCHEMA_ENUM_CATEGORY, NULL, 1, VALS_MAX, 0, 1 },
+	{ "sex", SCHEMA_ENUM_SEX, NULL, 1, XMAX, 0, 1 },
+	{ "age_band", -1, v_age, 0, XMAX, 0, 1 },
+	{ "purpose", SCHEMA_ENUM_PURPOSE, NULL, 1, XMAX, 1, 0 },
+	{ "destination", -1, NULL, 0, VALS_MAX, 0, 1 },
+	{ "source", SCHEMA_ENUM_SOURCE, NULL, 1, VALS_MAX, 0, 1 },
+	{ "status", SCHEMA_ENUM_STATUS, NULL, 1, VALS_MAX, 0, 1 },
+	{ "service", SCHEMA_ENUM_SERVICE, NULL, 0, VALS_MAX, 1, 0 },
+	{ "referral_out", -1, NULL, 0, VALS_MAX, 1, 0 },
+	{ "referral_in", -1, NULL, 0, VALS_MAX, 1, 0 },
 };
 
-/* Human labels for values whose key does not read well as it is. */
-static const char *const labels[][2] = {
-	{ "being_identified", "being identified" },
-	{ "accompanying_child", "accompanying child" },
-	{ "labour_export_fraud", "labour-export fraud" },
-	{ "surrogacy", "commercial surrogacy" },
-	{ "commune_committee", "commune People's Committee" },
-	{ "mission_abroad", "mission abroad" },
-	{ "social_facility", "social assistance facility" },
-	{ "hotline_111", "hotline 111" },
-	{ "ngo", "NGO" },
-	{ "self_report", "self-report" },
-	{ "under_verification", "under verification" },
-	{ "not_victim", "not a victim" },
-	{ "receiving_support", "receiving support" },
-	{ "reintegration_followup", "reintegration follow-up" },
-	{ "essential_needs", "essential needs (a)" },
-	{ "medical", "medical care (b)" },
-	{ "interpretation", "interpretation (c)" },
-	{ "legal_support", "legal support (d)" },
-	{ "legal_aid", "legal aid (\xc4\x91)" },
-	{ "travel", "travel costs (e)" },
-	{ "psychological", "psychological support (g)" },
-	{ "education", "general education (h)" },
-	{ "vocational_training", "vocational training (i)" },
-	{ "job_placement", "job placement (i)" },
-	{ "hardship_allowance", "hardship allowance (k)" },
-	{ "loan", "loan (k)" },
-	{ "child_protection", "child protection" },
-	{ "central", "central node" },
-	{ "VN", "VN (within Vietnam)" },
+/* Labels of the values that are not the schema's (msgids). */
+static const char *const own_labels[][2] = {
+	{ UNKNOWN, N_("unknown") },
+	{ "central", N_("central node") },
+	{ "VN", N_("VN (within Vietnam)") },
 };
 
 struct report {
@@ -223,6 +179,15 @@ dim_add_value(struct rdim *d, const char *key)
 	memset(&d->v[d->n], 0, sizeof(d->v[d->n]));
 	strlcpy_(d->v[d->n].key, key, sizeof(d->v[d->n].key));
 	return d->n++;
+}
+
+static int
+dim_has(const struct rdim *d, const char *key)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->v[i].key, key) == 0)
+			return 1;
+	return 0;
 }
 
 /*
@@ -287,19 +252,36 @@ dim_sort(struct rdim *d, int provinces)
 		qsort(d->v, d->n, sizeof(*d->v), val_cmp);
 }
 
+static const char *tr(const struct report *, const char *)
+		    __attribute__((format_arg(2)));
+
+/* The translation of msgid into the report's language.  Borrowed. */
 static const char *
-label_of(int dim, const char *key, char *buf, size_t sz)
+tr(const struct report *r, const char *msgid)
+{
+	return i18n_tr(r->o.lang, msgid);
+}
+
+/* The label of a value in the report's language: a province's name, the
+ * schema's label of an enumeration value, or the key itself. */
+static const char *
+label_of(const struct report *r, int dim, const char *key, char *buf,
+    size_t sz)
 {
 	const struct province	*p;
+	const char		*l;
 
 	if ((dim == D_PROVINCE || dim == D_REFOUT || dim == D_REFIN) &&
 	    (p = province_find(key)) != NULL) {
 		snprintf(buf, sz, "%s", p->name);
 		return buf;
 	}
-	for (size_t i = 0; i < NELEM(labels); i++)
-		if (strcmp(labels[i][0], key) == 0)
-			return labels[i][1];
+	if (dimdefs[dim].senum >= 0 && (l = schema_enum_label(
+	    (enum schema_enum)dimdefs[dim].senum, key)) != NULL)
+		return tr(r, l);
+	for (size_t i = 0; i < NELEM(own_labels); i++)
+		if (strcmp(own_labels[i][0], key) == 0)
+			return tr(r, own_labels[i][1]);
 	snprintf(buf, sz, "%s", key);
 	for (char *c = buf; *c != '\0'; c++)
 		if (*c == '_')
@@ -321,11 +303,18 @@ report_new(const struct report_opts *o)
 	for (int i = 0; i < D__N; i++) {
 		struct rdim *d = &r->d[i];
 
-		d->name = dimdefs[i].name;
-		d->max = dimdefs[i].max;
-		for (size_t j = 0; dimdefs[i].vals != NULL &&
-		    dimdefs[i].vals[j] != NULL; j++)
-			dim_add_value(d, dimdefs[i].vals[j]);
+		const struct dimdef *dd = &dimdefs[i];
+		const char *const *v = dd->senum >= 0 ?
+		    schema_enum_values((enum schema_enum)dd->senum) : dd->vals;
+
+		d->name = dd->name;
+		d->max = dd->max;
+		for (size_t j = 0; v != NULL && v[j] != NULL; j++)
+			dim_add_value(d, v[j]);
+		if (dd->unknown && !dim_has(d, UNKNOWN))
+			dim_add_value(d, UNKNOWN);
+		/* The cross-tables index their cells by value. */
+		assert(d->n <= d->max);
 	}
 	/* Every province is listed, with its zero, in a national report. */
 	if (r->o.province[0] == '\0') {
@@ -1053,9 +1042,61 @@ report_finish(struct report *r)
 /* ---------------------------------------------------------------- */
 /* Rendering helpers */
 
+/*
+ * Numbers.  CSV and JSON always write plain digits and "." (machine
+ * formats).  Text and HTML write them as the report's language does:
+ * English counts stay plain digits, as they always were, and sums (VND,
+ * days) are grouped with ","; Vietnamese groups every number with "."
+ * and writes decimals with ",".
+ */
 static const char *
-cell_text(const struct report *r, const struct rcell *c, char *buf,
-    size_t sz)
+num_text(uint64_t v, char sep, char *buf, size_t sz)
+{
+	char	 tmp[32];
+	size_t	 n, o = 0;
+
+	snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	if (sep == '\0') {
+		snprintf(buf, sz, "%s", tmp);
+		return buf;
+	}
+	n = strlen(tmp);
+	for (size_t i = 0; i < n && o + 2 < sz; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			buf[o++] = sep;
+		buf[o++] = tmp[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static char
+count_sep(const struct report *r)
+{
+	return r->o.lang == LANG_VI ? '.' : '\0';
+}
+
+static char
+sum_sep(const struct report *r)
+{
+	return r->o.lang == LANG_VI ? '.' : ',';
+}
+
+/* Puts the report language's decimal mark into the number s. */
+static char *
+decimal_mark(const struct report *r, char *s)
+{
+	if (r->o.lang == LANG_VI)
+		for (char *c = s; *c != '\0'; c++)
+			if (*c == '.')
+				*c = ',';
+	return s;
+}
+
+/* A count as published, thousands grouped by sep (0: plain digits). */
+static const char *
+cell_str(const struct report *r, const struct rcell *c, char sep,
+    char *buf, size_t sz)
 {
 	switch (c->mark) {
 	case M_PRIMARY:
@@ -1066,40 +1107,41 @@ cell_text(const struct report *r, const struct rcell *c, char *buf,
 		snprintf(buf, sz, "x");
 		break;
 	default:
-		snprintf(buf, sz, "%llu", (unsigned long long)c->n);
+		num_text(c->n, sep, buf, sz);
 		break;
 	}
 	return buf;
 }
 
+/* For CSV and JSON. */
+static const char *
+cell_text(const struct report *r, const struct rcell *c, char *buf,
+    size_t sz)
+{
+	return cell_str(r, c, '\0', buf, sz);
+}
+
+/* For text and HTML. */
+static const char *
+cell_shown(const struct report *r, const struct rcell *c, char *buf,
+    size_t sz)
+{
+	return cell_str(r, c, count_sep(r), buf, sz);
+}
+
 /* A measure (VND, days) of a service type: hidden with its persons. */
 static const char *
-measure_text(int hidden, uint64_t v, int group, char *buf, size_t sz)
+measure_text(int hidden, uint64_t v, char sep, char *buf, size_t sz)
 {
-	char	 tmp[32];
-	size_t	 n, o = 0;
-
 	if (hidden) {
 		snprintf(buf, sz, "x");
 		return buf;
 	}
-	snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-	if (!group) {
-		snprintf(buf, sz, "%s", tmp);
-		return buf;
-	}
-	n = strlen(tmp);
-	for (size_t i = 0; i < n && o + 2 < sz; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = '\0';
-	return buf;
+	return num_text(v, sep, buf, sz);
 }
 
-/* The indicator: share of identified victims with a service, or NULL
- * when it is hidden or undefined. */
+/* The indicator: share of identified victims with a service ("87.6"),
+ * or NULL when it is hidden or undefined. */
 static const char *
 share_text(const struct report *r, char *buf, size_t sz)
 {
@@ -1171,20 +1213,35 @@ share_range(const struct report *r, char *lo, char *hi, size_t sz)
 	return 1;
 }
 
+/* A date of the options as the report's language writes it. */
+static const char *
+date_shown(const struct report *r, const char *iso, char *buf, size_t sz)
+{
+	if (i18n_date(r->o.lang, iso, buf, sz) != 0)
+		snprintf(buf, sz, "%s", iso);
+	return buf;
+}
+
 static const char *
 period_text(const struct report *r, char *buf, size_t sz)
 {
 	const struct report_opts *o = &r->o;
+	char			 f[I18N_DATE_MAX], t[I18N_DATE_MAX];
 
+	date_shown(r, o->from, f, sizeof(f));
+	date_shown(r, o->to, t, sizeof(t));
 	if (o->from[0] && o->to[0])
-		snprintf(buf, sz, "cases received from %s to %s", o->from,
-		    o->to);
+		snprintf(buf, sz, tr(r, N_("cases received from %s to %s")),
+		    f, t);
 	else if (o->from[0])
-		snprintf(buf, sz, "cases received on or after %s", o->from);
+		snprintf(buf, sz, tr(r, N_("cases received on or after %s")),
+		    f);
 	else if (o->to[0])
-		snprintf(buf, sz, "cases received on or before %s", o->to);
+		snprintf(buf, sz, tr(r, N_("cases received on or before %s")),
+		    t);
 	else
-		snprintf(buf, sz, "all cases, whatever their reception date");
+		snprintf(buf, sz, "%s", tr(r,
+		    N_("all cases, whatever their reception date")));
 	return buf;
 }
 
@@ -1194,7 +1251,7 @@ scope_text(const struct report *r, char *buf, size_t sz)
 	const struct province	*p = province_find(r->o.province);
 
 	if (r->o.province[0] == '\0')
-		snprintf(buf, sz, "all provinces");
+		snprintf(buf, sz, "%s", tr(r, N_("all provinces")));
 	else if (p != NULL)
 		snprintf(buf, sz, "%s (%s)", p->name, p->node);
 	else
@@ -1209,80 +1266,83 @@ dim_title(const struct report *r, int dim)
 
 	switch (dim) {
 	case D_PROVINCE:
-		return "Cases by province (the owner of the case)";
+		return tr(r, N_("Cases by province (the owner of the case)"));
 	case D_CATEGORY:
-		return "Cases by person category";
+		return tr(r, N_("Cases by person category"));
 	case D_SEX:
-		return "Cases by sex";
+		return tr(r, N_("Cases by sex"));
 	case D_AGE:
-		return "Cases by age band at reception";
+		return tr(r, N_("Cases by age band at reception"));
 	case D_PURPOSE:
-		return "Cases by purpose of trafficking";
+		return tr(r, N_("Cases by purpose of trafficking"));
 	case D_DEST:
-		return "Cases by destination country";
+		return tr(r, N_("Cases by destination country"));
 	case D_SOURCE:
-		return "Cases by intake source";
+		return tr(r, N_("Cases by intake source"));
 	case D_STATUS:
-		return "Cases by current status";
+		return tr(r, N_("Cases by current status"));
 	case D_SERVICE:
-		return "Persons served, by type of service";
+		return tr(r, N_("Persons served, by type of service"));
 	case D_REFOUT:
-		return one ? "Referrals out of the province, by receiving "
-		    "province" : "Referrals out, by sending province";
+		return one ? tr(r, N_("Referrals out of the province, by "
+		    "receiving province")) : tr(r, N_("Referrals out, by "
+		    "sending province"));
 	case D_REFIN:
-		return one ? "Referrals into the province, by sending "
-		    "province" : "Referrals in, by receiving province";
+		return one ? tr(r, N_("Referrals into the province, by "
+		    "sending province")) : tr(r, N_("Referrals in, by "
+		    "receiving province"));
 	}
 	return "";
 }
 
 /* A note that goes with a table, or NULL. */
 static const char *
-dim_note(int dim)
+dim_note(const struct report *r, int dim)
 {
 	switch (dim) {
 	case D_PURPOSE:
-		return "A case with several purposes counts under each, so "
-		    "there is no total.";
+		return tr(r, N_("A case with several purposes counts under "
+		    "each, so there is no total."));
 	case D_SERVICE:
-		return "A person may receive several types of service, so "
-		    "there is no total.";
+		return tr(r, N_("A person may receive several types of "
+		    "service, so there is no total."));
 	case D_REFOUT:
 	case D_REFIN:
-		return "Referrals of the cases received in the period.";
+		return tr(r, N_("Referrals of the cases received in the "
+		    "period."));
 	}
 	return NULL;
 }
 
+/* The head of a table's first column. */
 static const char *
-dim_short(int dim)
+dim_short(const struct report *r, int dim)
 {
 	switch (dim) {
-	case D_PROVINCE:
-		return "province";
 	case D_CATEGORY:
-		return "category";
+		return tr(r, N_("category"));
 	case D_SEX:
-		return "sex";
+		return tr(r, N_("sex"));
 	case D_AGE:
-		return "age band";
+		return tr(r, N_("age band"));
 	case D_PURPOSE:
-		return "purpose";
+		return tr(r, N_("purpose"));
 	case D_DEST:
-		return "destination";
+		return tr(r, N_("destination"));
 	case D_SOURCE:
-		return "source";
+		return tr(r, N_("source"));
 	case D_STATUS:
-		return "status";
+		return tr(r, N_("status"));
 	case D_SERVICE:
-		return "service";
+		return tr(r, N_("service"));
 	default:
-		return "province";
+		return tr(r, N_("province"));
 	}
 }
 
+/* What a table counts: a JSON key, never translated. */
 static const char *
-count_word(int dim)
+unit_key(int dim)
 {
 	switch (dim) {
 	case D_SERVICE:
@@ -1295,31 +1355,57 @@ count_word(int dim)
 	}
 }
 
-static const char	 ident_def[] =
-    "Identified victims: person category victim with status identified, "
-    "receiving support, reintegration follow-up or closed.";
-static const char	 undated_in[] =
-    "counted: no period was given; their age band is unknown";
-static const char	 undated_out[] =
-    "not counted: they cannot be placed in the period";
+/* The same for people: the head of a table's count column. */
+static const char *
+count_word(const struct report *r, int dim)
+{
+	switch (dim) {
+	case D_SERVICE:
+		return tr(r, N_("persons"));
+	case D_REFOUT:
+	case D_REFIN:
+		return tr(r, N_("referrals"));
+	default:
+		return tr(r, N_("cases"));
+	}
+}
 
-/* Display width of UTF-8 text: code points, less combining marks. */
+static const char	 ident_def[] =
+    N_("Identified victims: person category victim with status "
+    "identified, receiving support, reintegration follow-up or closed.");
+static const char	 undated_in[] =
+    N_("counted: no period was given; their age band is unknown");
+static const char	 undated_out[] =
+    N_("not counted: they cannot be placed in the period");
+static const char	 small_cells[] =
+    N_("Small cells: counts below %u are shown as <%u; x marks a count "
+    "withheld so that no <%u cell can be worked out from the totals.");
+
+/* Display width of UTF-8 text s[0..n): code points, less combining
+ * marks. */
 static size_t
-text_width(const char *s)
+text_width_n(const char *s, size_t n)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 w = 0;
 
-	for (; *p != '\0'; p++) {
-		if ((*p & 0xc0) == 0x80)
+	for (size_t i = 0; i < n; i++) {
+		if ((p[i] & 0xc0) == 0x80)
 			continue;
 		/* U+0300..U+036F: CC 80 .. CD AF */
-		if ((p[0] == 0xcc && (p[1] & 0xc0) == 0x80) ||
-		    (p[0] == 0xcd && p[1] >= 0x80 && p[1] <= 0xaf))
+		if (i + 1 < n && ((p[i] == 0xcc && (p[i + 1] & 0xc0) ==
+		    0x80) || (p[i] == 0xcd && p[i + 1] >= 0x80 &&
+		    p[i + 1] <= 0xaf)))
 			continue;
 		w++;
 	}
 	return w;
+}
+
+static size_t
+text_width(const char *s)
+{
+	return text_width_n(s, strlen(s));
 }
 
 static void
@@ -1336,6 +1422,53 @@ pad(struct buf *b, const char *s, size_t width, int right)
 			buf_append(b, " ", 1);
 }
 
+#define TEXT_WIDTH	76	/* text lines are wrapped at this column */
+
+/*
+ * Appends s word by word, wrapped at TEXT_WIDTH: the first line starts
+ * with first, the others with cont (both already counted in col).
+ */
+static void
+wrap(struct buf *b, const char *s, const char *first, const char *cont)
+{
+	size_t	col = text_width(first), start = col;
+
+	buf_append_str(b, first);
+	while (*s != '\0') {
+		size_t n = strcspn(s, " "), w = text_width_n(s, n);
+
+		if (col > start && col + 1 + w > TEXT_WIDTH) {
+			buf_printf(b, "\n%s", cont);
+			col = start = text_width(cont);
+		} else if (col > start) {
+			buf_append(b, " ", 1);
+			col++;
+		}
+		buf_append(b, s, n);
+		col += w;
+		s += n;
+		while (*s == ' ')
+			s++;
+	}
+}
+
+/* A note under a title: "  (text)", its later lines indented by three
+ * spaces, so that no line of a note looks like a table row. */
+static void
+text_note(struct buf *b, const char *s)
+{
+	wrap(b, s, "  (", "   ");
+	buf_append_str(b, ")\n");
+}
+
+/* A paragraph at the left margin. */
+static void
+text_para(struct buf *b, const char *s)
+{
+	wrap(b, s, "", "");
+	buf_append_str(b, "\n");
+}
+
 /* ---------------------------------------------------------------- */
 /* Text */
 
@@ -1343,20 +1476,21 @@ static void
 text_dim(const struct report *r, struct buf *b, int dim)
 {
 	const struct rdim	*d = &r->d[dim];
+	const char		*total = tr(r, N_("total"));
 	char			 lb[160], tb[32];
-	size_t			 w = 5;
+	size_t			 w = text_width(total);
 
 	buf_printf(b, "\n%s\n", dim_title(r, dim));
-	if (dim_note(dim) != NULL)
-		buf_printf(b, "  (%s)\n", dim_note(dim));
+	if (dim_note(r, dim) != NULL)
+		text_note(b, dim_note(r, dim));
 	if (d->n == 0) {
-		buf_append_str(b, "  (none)\n");
+		buf_printf(b, "  (%s)\n", tr(r, N_("none")));
 		return;
 	}
 	for (size_t i = 0; i < d->n; i++) {
 		size_t lw;
 
-		lw = text_width(label_of(dim, d->v[i].key, lb,
+		lw = text_width(label_of(r, dim, d->v[i].key, lb,
 		    sizeof(lb))) + (dim == D_PROVINCE ||
 		    dim == D_REFOUT || dim == D_REFIN ?
 		    strlen(d->v[i].key) + 3 : 0);
@@ -1364,7 +1498,7 @@ text_dim(const struct report *r, struct buf *b, int dim)
 			w = lw;
 	}
 	for (size_t i = 0; i < d->n; i++) {
-		const char	*l = label_of(dim, d->v[i].key, lb,
+		const char	*l = label_of(r, dim, d->v[i].key, lb,
 		    sizeof(lb));
 		char		 full[200];
 
@@ -1377,14 +1511,14 @@ text_dim(const struct report *r, struct buf *b, int dim)
 		buf_append_str(b, "  ");
 		pad(b, full, w, 0);
 		buf_append_str(b, "  ");
-		pad(b, cell_text(r, &d->v[i].c, tb, sizeof(tb)), 9, 1);
+		pad(b, cell_shown(r, &d->v[i].c, tb, sizeof(tb)), 9, 1);
 		buf_append_str(b, "\n");
 	}
 	if (dimdefs[dim].total) {
 		buf_append_str(b, "  ");
-		pad(b, "total", w, 0);
+		pad(b, total, w, 0);
 		buf_append_str(b, "  ");
-		pad(b, cell_text(r, &r->ncell, tb, sizeof(tb)), 9, 1);
+		pad(b, cell_shown(r, &r->ncell, tb, sizeof(tb)), 9, 1);
 		buf_append_str(b, "\n");
 	}
 }
@@ -1400,12 +1534,12 @@ cross_text(const struct report *r, int x, size_t i, size_t j, char *buf,
 	const struct rdim	*dr = &r->d[rd], *dc = &r->d[cd];
 
 	if (i < dr->n && j < dc->n)
-		return cell_text(r, &r->x[x][i][j], buf, sz);
+		return cell_shown(r, &r->x[x][i][j], buf, sz);
 	if (i < dr->n)
-		return cell_text(r, &dr->v[i].c, buf, sz);
+		return cell_shown(r, &dr->v[i].c, buf, sz);
 	if (j < dc->n)
-		return cell_text(r, &dc->v[j].c, buf, sz);
-	return cell_text(r, &r->ncell, buf, sz);
+		return cell_shown(r, &dc->v[j].c, buf, sz);
+	return cell_shown(r, &r->ncell, buf, sz);
 }
 
 static void
@@ -1415,25 +1549,30 @@ text_cross(const struct report *r, struct buf *b, int x)
 	int		 cd = x == X_SEX_AGE ? D_AGE : D_SEX;
 	const struct rdim *dr = &r->d[rd], *dc = &r->d[cd];
 	size_t		 nrow = dr->n + (x == X_SEX_AGE), cw[XMAX + 1], w;
-	char		 lb[160], tb[32], corner[64];
+	const char	*total = tr(r, N_("total"));
+	char		 lb[160], tb[32], corner[128];
 
 	if (x == X_SEX_AGE)
-		buf_append_str(b, "\nSex \xc3\x97 age band at reception "
-		    "(cases)\n");
-	else
-		buf_append_str(b, "\nPurpose \xc3\x97 sex (cases)\n  (a case "
-		    "counts under each of its purposes: no column totals)\n");
-	snprintf(corner, sizeof(corner), "%s \\ %s", dim_short(rd),
-	    dim_short(cd));
+		buf_printf(b, "\n%s\n", tr(r, N_("Sex \xc3\x97 age band at "
+		    "reception (cases)")));
+	else {
+		buf_printf(b, "\n%s\n", tr(r, N_("Purpose \xc3\x97 sex "
+		    "(cases)")));
+		text_note(b, tr(r, N_("a case counts under each of its "
+		    "purposes: no column totals")));
+	}
+	snprintf(corner, sizeof(corner), "%s \\ %s", dim_short(r, rd),
+	    dim_short(r, cd));
 	w = text_width(corner);
-	for (size_t i = 0; i < dr->n; i++) {
-		size_t lw = text_width(label_of(rd, dr->v[i].key, lb,
-		    sizeof(lb)));
+	for (size_t i = 0; i < nrow; i++) {
+		size_t lw = text_width(i < dr->n ? label_of(r, rd,
+		    dr->v[i].key, lb, sizeof(lb)) : total);
 		if (lw > w)
 			w = lw;
 	}
 	for (size_t j = 0; j <= dc->n; j++) {
-		cw[j] = text_width(j < dc->n ? dc->v[j].key : "total");
+		cw[j] = text_width(j < dc->n ? label_of(r, cd, dc->v[j].key,
+		    lb, sizeof(lb)) : total);
 		for (size_t i = 0; i < nrow; i++) {
 			size_t lw = text_width(cross_text(r, x, i, j, tb,
 			    sizeof(tb)));
@@ -1447,13 +1586,14 @@ text_cross(const struct report *r, struct buf *b, int x)
 	pad(b, corner, w, 0);
 	for (size_t j = 0; j <= dc->n; j++) {
 		buf_append_str(b, "  ");
-		pad(b, j < dc->n ? dc->v[j].key : "total", cw[j], 1);
+		pad(b, j < dc->n ? label_of(r, cd, dc->v[j].key, lb,
+		    sizeof(lb)) : total, cw[j], 1);
 	}
 	buf_append_str(b, "\n");
 	for (size_t i = 0; i < nrow; i++) {
 		buf_append_str(b, "  ");
-		pad(b, i < dr->n ? label_of(rd, dr->v[i].key, lb, sizeof(lb)) :
-		    "total", w, 0);
+		pad(b, i < dr->n ? label_of(r, rd, dr->v[i].key, lb,
+		    sizeof(lb)) : total, w, 0);
 		for (size_t j = 0; j <= dc->n; j++) {
 			buf_append_str(b, "  ");
 			pad(b, cross_text(r, x, i, j, tb, sizeof(tb)), cw[j],
@@ -1466,31 +1606,40 @@ text_cross(const struct report *r, struct buf *b, int x)
 static void
 text_support(const struct report *r, struct buf *b)
 {
-	static const char *const names[3] = {
-		"received at least one service", "received no service",
-		"identified victims",
+	const char *names[3] = {
+		[S_WITH] = tr(r, N_("received at least one service")),
+		[S_WITHOUT] = tr(r, N_("received no service")),
+		[S_IDENT] = tr(r, N_("identified victims")),
 	};
 	static const int order[3] = { S_IDENT, S_WITH, S_WITHOUT };
-	char	tb[32], sb[32], lo[48], hi[48];
-	const char *sh;
+	const char	*share = tr(r, N_("share with at least one service"));
+	char		 tb[32], sb[32], lo[48], hi[48], line[160];
+	const char	*sh;
+	size_t		 w = text_width(share) + 2;
 
-	buf_append_str(b, "\nSupport to identified victims\n  (identified "
-	    "victims: category victim with status identified,\n  receiving "
-	    "support, reintegration follow-up or closed)\n");
+	for (size_t q = 0; q < 3; q++)
+		if (text_width(names[q]) + 2 > w)
+			w = text_width(names[q]) + 2;
+	if (w < 38)
+		w = 38;
+	buf_printf(b, "\n%s\n", tr(r, N_("Support to identified victims")));
+	text_note(b, tr(r, ident_def));
 	for (size_t q = 0; q < 3; q++) {
 		buf_append_str(b, "  ");
-		pad(b, names[order[q]], 38, 0);
-		pad(b, cell_text(r, &r->sup[order[q]], tb, sizeof(tb)), 9,
+		pad(b, names[order[q]], w, 0);
+		pad(b, cell_shown(r, &r->sup[order[q]], tb, sizeof(tb)), 9,
 		    1);
 		buf_append_str(b, "\n");
 	}
 	sh = share_text(r, sb, sizeof(sb));
 	buf_append_str(b, "  ");
-	pad(b, "share with at least one service", 38, 0);
+	pad(b, share, w, 0);
 	if (sh != NULL) {
-		buf_printf(b, "%8s%%\n", sh);
+		buf_printf(b, "%8s%%\n", decimal_mark(r, sb));
 	} else if (share_range(r, lo, hi, sizeof(lo))) {
-		buf_printf(b, "x (between %s%% and %s%%)\n", lo, hi);
+		snprintf(line, sizeof(line), tr(r, N_("x (between %s%% and "
+		    "%s%%)")), decimal_mark(r, lo), decimal_mark(r, hi));
+		buf_printf(b, "%s\n", line);
 	} else {
 		pad(b, r->sup[S_IDENT].n == 0 &&
 		    r->sup[S_IDENT].mark == M_SHOWN ? "-" : "x", 9, 1);
@@ -1502,67 +1651,100 @@ static void
 text_services(const struct report *r, struct buf *b)
 {
 	const struct rdim	*d = &r->d[D_SERVICE];
+	const char		*hd[5] = {
+		tr(r, N_("type")), tr(r, N_("persons")),
+		tr(r, N_("services")), tr(r, N_("VND")), tr(r, N_("days")),
+	};
+	const char		*total = tr(r, N_("total"));
+	size_t			 cw[5] = { 26, 8, 8, 19, 9 };
 	char			 lb[160], t1[32], t2[32], t3[40], t4[40];
-	size_t			 w = 26;
 
-	buf_append_str(b, "\nServices by type (Law 53/2024/QH15 Art. 37 "
-	    "\xc2\xa7" "1)\n  (persons served, services recorded, total VND "
-	    "and days; a person may\n  receive several types, so persons "
-	    "have no total)\n");
+	for (size_t k = 0; k < 5; k++)
+		if (text_width(hd[k]) > cw[k])
+			cw[k] = text_width(hd[k]);
+	for (size_t i = 0; i < d->n; i++)
+		if (text_width(label_of(r, D_SERVICE, d->v[i].key, lb,
+		    sizeof(lb))) > cw[0])
+			cw[0] = text_width(label_of(r, D_SERVICE,
+			    d->v[i].key, lb, sizeof(lb)));
+	buf_printf(b, "\n%s\n", tr(r, N_("Services by type (Law "
+	    "53/2024/QH15 Art. 37 \xc2\xa7" "1)")));
+	text_note(b, tr(r, N_("persons served, services recorded, total "
+	    "VND and days; a person may receive several types, so persons "
+	    "have no total")));
 	buf_append_str(b, "  ");
-	pad(b, "type", w, 0);
-	buf_printf(b, "  %8s %8s %19s %9s\n", "persons", "services", "VND",
-	    "days");
+	pad(b, hd[0], cw[0], 0);
+	for (size_t k = 1; k < 5; k++) {
+		buf_append_str(b, "  ");
+		pad(b, hd[k], cw[k], 1);
+	}
+	buf_append_str(b, "\n");
 	for (size_t i = 0; i < d->n; i++) {
 		const struct rval	*v = &d->v[i];
 		int			 hid = v->c.mark != M_SHOWN;
 
 		buf_append_str(b, "  ");
-		pad(b, label_of(D_SERVICE, v->key, lb, sizeof(lb)), w, 0);
+		pad(b, label_of(r, D_SERVICE, v->key, lb, sizeof(lb)), cw[0],
+		    0);
 		buf_append_str(b, "  ");
-		pad(b, cell_text(r, &v->c, t1, sizeof(t1)), 8, 1);
-		buf_append_str(b, " ");
-		pad(b, measure_text(hid, v->events, 0, t2, sizeof(t2)), 8, 1);
-		buf_append_str(b, " ");
-		pad(b, measure_text(hid, v->vnd, 1, t3, sizeof(t3)), 19, 1);
-		buf_append_str(b, " ");
-		pad(b, measure_text(hid, v->days, 1, t4, sizeof(t4)), 9, 1);
+		pad(b, cell_shown(r, &v->c, t1, sizeof(t1)), cw[1], 1);
+		buf_append_str(b, "  ");
+		pad(b, measure_text(hid, v->events, count_sep(r), t2,
+		    sizeof(t2)), cw[2], 1);
+		buf_append_str(b, "  ");
+		pad(b, measure_text(hid, v->vnd, sum_sep(r), t3, sizeof(t3)),
+		    cw[3], 1);
+		buf_append_str(b, "  ");
+		pad(b, measure_text(hid, v->days, sum_sep(r), t4, sizeof(t4)),
+		    cw[4], 1);
 		buf_append_str(b, "\n");
 	}
 	buf_append_str(b, "  ");
-	pad(b, "total", w, 0);
-	buf_printf(b, "  %8s %8s ", "", "");
-	pad(b, measure_text(r->measures_hidden, r->vnd_total, 1, t3,
-	    sizeof(t3)), 19, 1);
-	buf_append_str(b, " ");
-	pad(b, measure_text(r->measures_hidden, r->days_total, 1, t4,
-	    sizeof(t4)), 9, 1);
+	pad(b, total, cw[0], 0);
+	buf_append_str(b, "  ");
+	pad(b, "", cw[1], 1);
+	buf_append_str(b, "  ");
+	pad(b, "", cw[2], 1);
+	buf_append_str(b, "  ");
+	pad(b, measure_text(r->measures_hidden, r->vnd_total, sum_sep(r), t3,
+	    sizeof(t3)), cw[3], 1);
+	buf_append_str(b, "  ");
+	pad(b, measure_text(r->measures_hidden, r->days_total, sum_sep(r), t4,
+	    sizeof(t4)), cw[4], 1);
 	buf_append_str(b, "\n");
 }
 
 static void
 render_text(const struct report *r, struct buf *b)
 {
-	char	pb[96], sb[96], tb[32];
+	char	pb[160], sb[160], tb[32], gb[I18N_DATE_MAX], line[512];
 
-	buf_printf(b, "casesync report: %s, %s\n", period_text(r, pb,
+	buf_printf(b, tr(r, N_("casesync report: %s, %s")), period_text(r, pb,
 	    sizeof(pb)), scope_text(r, sb, sizeof(sb)));
-	buf_printf(b, "Made on node %s on %s.\n", r->o.node, r->o.generated);
-	if (r->o.min_cell > 1)
-		buf_printf(b, "Small cells: counts below %u are shown as "
-		    "<%u; x marks a count withheld\nso that no <%u cell can "
-		    "be worked out (docs/REPORTS.md).\n", r->o.min_cell,
-		    r->o.min_cell, r->o.min_cell);
+	buf_append_str(b, "\n");
+	buf_printf(b, tr(r, N_("Made on node %s on %s.")), r->o.node,
+	    date_shown(r, r->o.generated, gb, sizeof(gb)));
+	buf_append_str(b, "\n");
+	if (r->o.min_cell > 1) {
+		snprintf(line, sizeof(line), tr(r, small_cells),
+		    r->o.min_cell, r->o.min_cell, r->o.min_cell);
+		text_para(b, line);
+	}
 	if (r->withheld) {
-		buf_printf(b, "\nFewer than %u cases: nothing is published."
-		    "\n", r->o.min_cell);
+		buf_append_str(b, "\n");
+		buf_printf(b, tr(r, N_("Fewer than %u cases: nothing is "
+		    "published.")), r->o.min_cell);
+		buf_append_str(b, "\n");
 		return;
 	}
-	buf_printf(b, "\nCases received: %s\n", cell_text(r, &r->ncell, tb,
-	    sizeof(tb)));
-	buf_printf(b, "Cases without a reception date: %s\n  (%s)\n",
-	    cell_text(r, &r->undated, tb, sizeof(tb)), has_period(r) ?
-	    undated_out : undated_in);
+	buf_append_str(b, "\n");
+	buf_printf(b, tr(r, N_("Cases received: %s")), cell_shown(r,
+	    &r->ncell, tb, sizeof(tb)));
+	buf_append_str(b, "\n");
+	buf_printf(b, tr(r, N_("Cases without a reception date: %s")),
+	    cell_shown(r, &r->undated, tb, sizeof(tb)));
+	buf_append_str(b, "\n");
+	text_note(b, tr(r, has_period(r) ? undated_out : undated_in));
 	for (int d = D_PROVINCE; d <= D_STATUS; d++)
 		text_dim(r, b, d);
 	text_cross(r, b, X_SEX_AGE);
@@ -1571,9 +1753,11 @@ render_text(const struct report *r, struct buf *b)
 	text_services(r, b);
 	text_dim(r, b, D_REFOUT);
 	text_dim(r, b, D_REFIN);
-	if (r->saturated)
-		buf_append_str(b, "\nWarning: a sum exceeded the counter's "
-		    "range and is shown at its maximum.\n");
+	if (r->saturated) {
+		buf_append_str(b, "\n");
+		text_para(b, tr(r, N_("Warning: a sum exceeded the counter's "
+		    "range and is shown at its maximum.")));
+	}
 }
 
 /* ---------------------------------------------------------------- */
@@ -1707,7 +1891,7 @@ json_dim(const struct report *r, struct buf *b, int dim, int first)
 	jsonw_key(b, "title", 0);
 	jsonw_str(b, dim_title(r, dim));
 	jsonw_key(b, "unit", 0);
-	jsonw_str(b, count_word(dim));
+	jsonw_str(b, unit_key(dim));
 	buf_printf(b, ",\"multi\":%s", dimdefs[dim].multi ? "true" : "false");
 	jsonw_key(b, "total", 0);
 	if (dimdefs[dim].total)
@@ -1720,7 +1904,7 @@ json_dim(const struct report *r, struct buf *b, int dim, int first)
 		jsonw_key(b, "value", 1);
 		jsonw_str(b, d->v[i].key);
 		jsonw_key(b, "label", 0);
-		jsonw_str(b, label_of(dim, d->v[i].key, lb, sizeof(lb)));
+		jsonw_str(b, label_of(r, dim, d->v[i].key, lb, sizeof(lb)));
 		jsonw_key(b, "count", 0);
 		json_count(r, b, &d->v[i].c);
 		buf_append_str(b, "}");
@@ -1801,6 +1985,8 @@ render_json(const struct report *r, struct buf *b)
 	jsonw_str(b, r->o.node);
 	jsonw_key(b, "generated", 0);
 	jsonw_str(b, r->o.generated);
+	jsonw_key(b, "lang", 0);
+	jsonw_str(b, i18n_lang_code(r->o.lang));
 	jsonw_key(b, "from", 0);
 	if (r->o.from[0])
 		jsonw_str(b, r->o.from);
@@ -1820,7 +2006,7 @@ render_json(const struct report *r, struct buf *b)
 	jsonw_key(b, "undated_cases", 0);
 	jsonw_str(b, has_period(r) ? "left_out" : "counted");
 	jsonw_key(b, "identified_victims_definition", 0);
-	jsonw_str(b, ident_def);
+	jsonw_str(b, tr(r, ident_def));
 	buf_printf(b, "},\n  \"withheld\":%s", r->withheld ? "true" :
 	    "false");
 	if (r->withheld) {
@@ -1864,7 +2050,7 @@ render_json(const struct report *r, struct buf *b)
 		jsonw_key(b, "type", 1);
 		jsonw_str(b, v->key);
 		jsonw_key(b, "label", 0);
-		jsonw_str(b, label_of(D_SERVICE, v->key, lb, sizeof(lb)));
+		jsonw_str(b, label_of(r, D_SERVICE, v->key, lb, sizeof(lb)));
 		jsonw_key(b, "persons", 0);
 		json_count(r, b, &v->c);
 		jsonw_key(b, "services", 0);
@@ -1913,9 +2099,15 @@ html_esc(struct buf *b, const char *s)
 	}
 }
 
-static const char html_head[] =
-"<!DOCTYPE html>\n"
-"<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+/* The text of a translated message, escaped. */
+static void
+html_tr(const struct report *r, struct buf *b, const char *msgid)
+{
+	html_esc(b, tr(r, msgid));
+}
+
+static const char html_meta[] =
+"<meta charset=\"utf-8\"/>\n"
 "<meta name=\"viewport\" content=\"width=device-width, "
 "initial-scale=1\"/>\n";
 
@@ -1953,8 +2145,48 @@ html_count_td(const struct report *r, struct buf *b, const struct rcell *c)
 	char	tb[32];
 
 	buf_append_str(b, "<td class=\"n cnt\">");
-	html_esc(b, cell_text(r, c, tb, sizeof(tb)));
+	html_esc(b, cell_shown(r, c, tb, sizeof(tb)));
 	buf_append_str(b, "</td>");
+}
+
+/* A <td> with a service measure. */
+static void
+html_measure_td(struct buf *b, int hidden, uint64_t v, char sep)
+{
+	char	tb[40];
+
+	buf_append_str(b, "<td class=\"n\">");
+	html_esc(b, measure_text(hidden, v, sep, tb, sizeof(tb)));
+	buf_append_str(b, "</td>");
+}
+
+#define CHART_LABEL_MAX	30	/* characters left of a chart's bars */
+
+/* The first width characters of UTF-8 text s (whole code points, with
+ * their combining marks), trailing spaces dropped. */
+static const char *
+cut(const char *s, size_t width, char *buf, size_t sz)
+{
+	size_t	n = 0, w;
+
+	while (s[n] != '\0') {
+		size_t next = n + 1;
+
+		while ((s[next] & 0xc0) == 0x80)
+			next++;
+		w = text_width_n(s, next);
+		/* Take the combining marks that follow with their letter. */
+		if (w > width)
+			break;
+		n = next;
+	}
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	if (n >= sz)
+		n = sz - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
 }
 
 static void
@@ -1963,7 +2195,7 @@ html_chart(const struct report *r, struct buf *b, int dim)
 	const struct rdim	*d = &r->d[dim];
 	uint64_t		 max = 0;
 	size_t			 rows = d->n ? d->n : 1, h;
-	char			 lb[160], tb[32];
+	char			 lb[160], cb[160], tb[32], title[256];
 
 	for (size_t i = 0; i < d->n; i++)
 		if (d->v[i].c.mark == M_SHOWN && d->v[i].c.n > max)
@@ -1973,21 +2205,39 @@ html_chart(const struct report *r, struct buf *b, int dim)
 	    "class=\"chart\" data-dimension=\"%s\" viewBox=\"0 0 640 %zu\" "
 	    "role=\"img\" aria-labelledby=\"chart-%s\">", d->name, h,
 	    d->name);
-	buf_printf(b, "<title id=\"chart-%s\">Bar chart: ", d->name);
-	html_esc(b, dim_title(r, dim));
+	buf_printf(b, "<title id=\"chart-%s\">", d->name);
+	snprintf(title, sizeof(title), tr(r, N_("Bar chart: %s")),
+	    dim_title(r, dim));
+	html_esc(b, title);
 	buf_append_str(b, "</title>\n<g font-family=\"sans-serif\" "
 	    "font-size=\"12\">\n");
-	if (d->n == 0)
-		buf_append_str(b, "<text x=\"8\" y=\"18\" fill=\"#555\">"
-		    "none</text>\n");
+	if (d->n == 0) {
+		buf_append_str(b, "<text x=\"8\" y=\"18\" fill=\"#555\">");
+		html_tr(r, b, N_("none"));
+		buf_append_str(b, "</text>\n");
+	}
 	for (size_t i = 0; i < d->n; i++) {
 		const struct rcell	*c = &d->v[i].c;
+		const char		*l;
 		size_t			 y = 4 + i * 20;
 		uint64_t		 w = 0;
 
 		buf_printf(b, "<text x=\"196\" y=\"%zu\" "
 		    "text-anchor=\"end\">", y + 13);
-		html_esc(b, label_of(dim, d->v[i].key, lb, sizeof(lb)));
+		l = label_of(r, dim, d->v[i].key, lb, sizeof(lb));
+		if (text_width(l) <= CHART_LABEL_MAX)
+			html_esc(b, l);
+		else {
+			/* Too long for the space left of the bars: cut,
+			 * with the whole label as the tooltip (the table
+			 * beside the chart has it too). */
+			buf_append_str(b, "<title>");
+			html_esc(b, l);
+			buf_append_str(b, "</title>");
+			html_esc(b, cut(l, CHART_LABEL_MAX - 1, cb,
+			    sizeof(cb)));
+			buf_append_str(b, "\xe2\x80\xa6");
+		}
 		buf_append_str(b, "</text>");
 		if (c->mark == M_SHOWN && max > 0)
 			w = c->n * 380 / max;
@@ -2001,7 +2251,7 @@ html_chart(const struct report *r, struct buf *b, int dim)
 		    (unsigned long long)(208 + w), y + 13,
 		    c->mark == M_SHOWN ? "" : " fill=\"#666\" "
 		    "font-style=\"italic\"");
-		html_esc(b, cell_text(r, c, tb, sizeof(tb)));
+		html_esc(b, cell_shown(r, c, tb, sizeof(tb)));
 		buf_append_str(b, "</text>\n");
 	}
 	buf_append_str(b, "</g></svg>\n");
@@ -2016,33 +2266,38 @@ html_dim(const struct report *r, struct buf *b, int dim)
 	buf_printf(b, "<section id=\"%s\">\n<h2>", d->name);
 	html_esc(b, dim_title(r, dim));
 	buf_append_str(b, "</h2>\n");
-	if (dim_note(dim) != NULL) {
+	if (dim_note(r, dim) != NULL) {
 		buf_append_str(b, "<p class=\"note\">");
-		html_esc(b, dim_note(dim));
+		html_esc(b, dim_note(r, dim));
 		buf_append_str(b, "</p>\n");
 	}
 	buf_append_str(b, "<div class=\"fig\">\n");
 	html_chart(r, b, dim);
 	if (dim == D_SERVICE) {
+		/* Five columns: the table goes under the chart, full width. */
+		buf_append_str(b, "</div>\n");
 		html_services(r, b);
-		buf_append_str(b, "</div>\n</section>\n");
+		buf_append_str(b, "</section>\n");
 		return;
 	}
 	buf_append_str(b, "<div class=\"tbl\"><table>\n<thead><tr>"
 	    "<th scope=\"col\">");
-	html_esc(b, dim_short(dim));
-	buf_printf(b, "</th><th scope=\"col\" class=\"n\">%s</th></tr>"
-	    "</thead>\n<tbody>\n", count_word(dim));
+	html_esc(b, dim_short(r, dim));
+	buf_append_str(b, "</th><th scope=\"col\" class=\"n\">");
+	html_esc(b, count_word(r, dim));
+	buf_append_str(b, "</th></tr></thead>\n<tbody>\n");
 	for (size_t i = 0; i < d->n; i++) {
 		buf_append_str(b, "<tr><td>");
-		html_esc(b, label_of(dim, d->v[i].key, lb, sizeof(lb)));
+		html_esc(b, label_of(r, dim, d->v[i].key, lb, sizeof(lb)));
 		buf_append_str(b, "</td>");
 		html_count_td(r, b, &d->v[i].c);
 		buf_append_str(b, "</tr>\n");
 	}
 	buf_append_str(b, "</tbody>\n");
 	if (dimdefs[dim].total) {
-		buf_append_str(b, "<tfoot><tr><th scope=\"row\">total</th>");
+		buf_append_str(b, "<tfoot><tr><th scope=\"row\">");
+		html_tr(r, b, N_("total"));
+		buf_append_str(b, "</th>");
 		html_count_td(r, b, &r->ncell);
 		buf_append_str(b, "</tr></tfoot>\n");
 	}
@@ -2059,25 +2314,34 @@ html_cross(const struct report *r, struct buf *b, int x)
 
 	buf_printf(b, "<section id=\"%s\">\n<h2>", x == X_SEX_AGE ?
 	    "sex_by_age_band" : "purpose_by_sex");
-	buf_append_str(b, x == X_SEX_AGE ? "Sex \xc3\x97 age band at "
-	    "reception" : "Purpose \xc3\x97 sex");
+	if (x == X_SEX_AGE)
+		html_tr(r, b, N_("Sex \xc3\x97 age band at reception"));
+	else
+		html_tr(r, b, N_("Purpose \xc3\x97 sex"));
 	buf_append_str(b, "</h2>\n");
-	if (x == X_PURPOSE_SEX)
-		buf_append_str(b, "<p class=\"note\">A case counts under each "
-		    "of its purposes, so there are no column totals.</p>\n");
+	if (x == X_PURPOSE_SEX) {
+		buf_append_str(b, "<p class=\"note\">");
+		html_tr(r, b, N_("A case counts under each of its purposes, "
+		    "so there are no column totals."));
+		buf_append_str(b, "</p>\n");
+	}
 	buf_append_str(b, "<div class=\"tbl\"><table>\n<thead><tr>"
 	    "<th scope=\"col\">");
-	buf_printf(b, "%s \\ %s</th>", dim_short(rd), dim_short(cd));
+	html_esc(b, dim_short(r, rd));
+	buf_append_str(b, " \\ ");
+	html_esc(b, dim_short(r, cd));
+	buf_append_str(b, "</th>");
 	for (size_t j = 0; j < dc->n; j++) {
 		buf_append_str(b, "<th scope=\"col\" class=\"n\">");
-		html_esc(b, label_of(cd, dc->v[j].key, lb, sizeof(lb)));
+		html_esc(b, label_of(r, cd, dc->v[j].key, lb, sizeof(lb)));
 		buf_append_str(b, "</th>");
 	}
-	buf_append_str(b, "<th scope=\"col\" class=\"n\">total</th></tr>"
-	    "</thead>\n<tbody>\n");
+	buf_append_str(b, "<th scope=\"col\" class=\"n\">");
+	html_tr(r, b, N_("total"));
+	buf_append_str(b, "</th></tr></thead>\n<tbody>\n");
 	for (size_t i = 0; i < dr->n; i++) {
 		buf_append_str(b, "<tr><th scope=\"row\">");
-		html_esc(b, label_of(rd, dr->v[i].key, lb, sizeof(lb)));
+		html_esc(b, label_of(r, rd, dr->v[i].key, lb, sizeof(lb)));
 		buf_append_str(b, "</th>");
 		for (size_t j = 0; j < dc->n; j++)
 			html_count_td(r, b, &r->x[x][i][j]);
@@ -2086,7 +2350,9 @@ html_cross(const struct report *r, struct buf *b, int x)
 	}
 	buf_append_str(b, "</tbody>\n");
 	if (x == X_SEX_AGE) {
-		buf_append_str(b, "<tfoot><tr><th scope=\"row\">total</th>");
+		buf_append_str(b, "<tfoot><tr><th scope=\"row\">");
+		html_tr(r, b, N_("total"));
+		buf_append_str(b, "</th>");
 		for (size_t j = 0; j < dc->n; j++)
 			html_count_td(r, b, &dc->v[j].c);
 		html_count_td(r, b, &r->ncell);
@@ -2098,29 +2364,39 @@ html_cross(const struct report *r, struct buf *b, int x)
 static void
 html_support(const struct report *r, struct buf *b)
 {
-	char		 sb[32], lo[48], hi[48];
+	char		 sb[32], lo[48], hi[48], fig[128], line[512];
 	const char	*sh = share_text(r, sb, sizeof(sb));
 
-	buf_append_str(b, "<section id=\"support\">\n<h2>Support to "
-	    "identified victims</h2>\n<p class=\"key\">");
+	buf_append_str(b, "<section id=\"support\">\n<h2>");
+	html_tr(r, b, N_("Support to identified victims"));
+	buf_append_str(b, "</h2>\n<p class=\"key\">");
 	if (sh != NULL)
-		buf_printf(b, "%s%%", sh);
+		snprintf(fig, sizeof(fig), "%s%%", decimal_mark(r, sb));
 	else if (share_range(r, lo, hi, sizeof(lo)))
-		buf_printf(b, "Between %s%% and %s%%", lo, hi);
+		snprintf(fig, sizeof(fig), tr(r, N_("Between %s%% and %s%%")),
+		    decimal_mark(r, lo), decimal_mark(r, hi));
 	else
-		buf_append_str(b, r->sup[S_IDENT].n == 0 &&
-		    r->sup[S_IDENT].mark == M_SHOWN ? "&#8211;" : "x");
-	buf_append_str(b, " of identified victims received at least one "
-	    "support service (target: 100%).</p>\n<p class=\"note\">");
-	html_esc(b, ident_def);
+		snprintf(fig, sizeof(fig), "%s", r->sup[S_IDENT].n == 0 &&
+		    r->sup[S_IDENT].mark == M_SHOWN ? "\xe2\x80\x93" : "x");
+	/* TRANSLATORS: %s is a share ("87.6%", "Between 80.0% and
+	 * 90.5%", "x" when withheld); the sentence may start with it. */
+	snprintf(line, sizeof(line), tr(r, N_("%s of identified victims "
+	    "received at least one support service (target: 100%%).")), fig);
+	html_esc(b, line);
+	buf_append_str(b, "</p>\n<p class=\"note\">");
+	html_tr(r, b, ident_def);
 	buf_append_str(b, "</p>\n<div class=\"tbl\"><table>\n<tbody>\n"
-	    "<tr><th scope=\"row\">identified victims</th>");
+	    "<tr><th scope=\"row\">");
+	html_tr(r, b, N_("identified victims"));
+	buf_append_str(b, "</th>");
 	html_count_td(r, b, &r->sup[S_IDENT]);
-	buf_append_str(b, "</tr>\n<tr><th scope=\"row\">received at least "
-	    "one service</th>");
+	buf_append_str(b, "</tr>\n<tr><th scope=\"row\">");
+	html_tr(r, b, N_("received at least one service"));
+	buf_append_str(b, "</th>");
 	html_count_td(r, b, &r->sup[S_WITH]);
-	buf_append_str(b, "</tr>\n<tr><th scope=\"row\">received no "
-	    "service</th>");
+	buf_append_str(b, "</tr>\n<tr><th scope=\"row\">");
+	html_tr(r, b, N_("received no service"));
+	buf_append_str(b, "</th>");
 	html_count_td(r, b, &r->sup[S_WITHOUT]);
 	buf_append_str(b, "</tr>\n</tbody>\n</table></div>\n</section>\n");
 }
@@ -2129,82 +2405,94 @@ static void
 html_services(const struct report *r, struct buf *b)
 {
 	const struct rdim	*d = &r->d[D_SERVICE];
-	char			 lb[160], tb[40];
+	const char		*heads[4] = {
+		N_("persons"), N_("services"), N_("VND"), N_("days"),
+	};
+	char			 lb[160];
 
-	buf_append_str(b, "<div class=\"tbl\">"
-	    "<table>\n<thead><tr><th scope=\"col\">type (Art. 37 "
-	    "&#167;1)</th><th scope=\"col\" class=\"n\">persons</th>"
-	    "<th scope=\"col\" class=\"n\">services</th><th scope=\"col\" "
-	    "class=\"n\">VND</th><th scope=\"col\" class=\"n\">days</th>"
-	    "</tr></thead>\n<tbody>\n");
+	buf_append_str(b, "<div class=\"tbl\"><table>\n<thead><tr>"
+	    "<th scope=\"col\">");
+	html_tr(r, b, N_("type (Art. 37 \xc2\xa7" "1)"));
+	buf_append_str(b, "</th>");
+	for (size_t k = 0; k < 4; k++) {
+		buf_append_str(b, "<th scope=\"col\" class=\"n\">");
+		html_tr(r, b, heads[k]);
+		buf_append_str(b, "</th>");
+	}
+	buf_append_str(b, "</tr></thead>\n<tbody>\n");
 	for (size_t i = 0; i < d->n; i++) {
 		const struct rval	*v = &d->v[i];
 		int			 hid = v->c.mark != M_SHOWN;
 
 		buf_append_str(b, "<tr><td>");
-		html_esc(b, label_of(D_SERVICE, v->key, lb, sizeof(lb)));
+		html_esc(b, label_of(r, D_SERVICE, v->key, lb, sizeof(lb)));
 		buf_append_str(b, "</td>");
 		html_count_td(r, b, &v->c);
-		buf_printf(b, "<td class=\"n\">%s</td>", measure_text(hid,
-		    v->events, 1, tb, sizeof(tb)));
-		buf_printf(b, "<td class=\"n\">%s</td>", measure_text(hid,
-		    v->vnd, 1, tb, sizeof(tb)));
-		buf_printf(b, "<td class=\"n\">%s</td></tr>\n",
-		    measure_text(hid, v->days, 1, tb, sizeof(tb)));
+		html_measure_td(b, hid, v->events, sum_sep(r));
+		html_measure_td(b, hid, v->vnd, sum_sep(r));
+		html_measure_td(b, hid, v->days, sum_sep(r));
+		buf_append_str(b, "</tr>\n");
 	}
-	buf_append_str(b, "</tbody>\n<tfoot><tr><th scope=\"row\">total</th>"
-	    "<td></td><td></td>");
-	buf_printf(b, "<td class=\"n\">%s</td>", measure_text(
-	    r->measures_hidden, r->vnd_total, 1, tb, sizeof(tb)));
-	buf_printf(b, "<td class=\"n\">%s</td></tr></tfoot>\n",
-	    measure_text(r->measures_hidden, r->days_total, 1, tb,
-	    sizeof(tb)));
-	buf_append_str(b, "</table></div>\n");
+	buf_append_str(b, "</tbody>\n<tfoot><tr><th scope=\"row\">");
+	html_tr(r, b, N_("total"));
+	buf_append_str(b, "</th><td></td><td></td>");
+	html_measure_td(b, r->measures_hidden, r->vnd_total, sum_sep(r));
+	html_measure_td(b, r->measures_hidden, r->days_total, sum_sep(r));
+	buf_append_str(b, "</tr></tfoot>\n</table></div>\n");
 }
 
 static void
 render_html(const struct report *r, struct buf *b)
 {
-	char	pb[96], sb[96], tb[32];
+	char	pb[160], sb[160], tb[32], gb[I18N_DATE_MAX], line[512];
 
-	buf_append_str(b, html_head);
-	buf_append_str(b, "<title>casesync report: ");
-	html_esc(b, period_text(r, pb, sizeof(pb)));
-	buf_append_str(b, ", ");
-	html_esc(b, scope_text(r, sb, sizeof(sb)));
+	period_text(r, pb, sizeof(pb));
+	scope_text(r, sb, sizeof(sb));
+	buf_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n",
+	    i18n_lang_code(r->o.lang));
+	buf_append_str(b, html_meta);
+	buf_append_str(b, "<title>");
+	snprintf(line, sizeof(line), tr(r, N_("casesync report: %s, %s")),
+	    pb, sb);
+	html_esc(b, line);
 	buf_append_str(b, "</title>\n");
 	buf_append_str(b, html_style);
-	buf_append_str(b, "</head>\n<body>\n<header>\n<h1>Trafficking "
-	    "victims: ");
-	html_esc(b, period_text(r, pb, sizeof(pb)));
-	buf_append_str(b, ", ");
-	html_esc(b, scope_text(r, sb, sizeof(sb)));
-	buf_append_str(b, "</h1>\n<p class=\"note\">Made with casesync on "
-	    "node ");
-	html_esc(b, r->o.node);
-	buf_append_str(b, " on ");
-	html_esc(b, r->o.generated);
-	buf_append_str(b, ".</p>\n");
-	if (r->o.min_cell > 1)
-		buf_printf(b, "<p class=\"note\">Small cells: counts below %u "
-		    "are shown as &lt;%u; x marks a count withheld so that no "
-		    "&lt;%u cell can be worked out from the totals.</p>\n",
+	buf_append_str(b, "</head>\n<body>\n<header>\n<h1>");
+	snprintf(line, sizeof(line), tr(r, N_("Trafficking victims: %s, %s")),
+	    pb, sb);
+	html_esc(b, line);
+	buf_append_str(b, "</h1>\n<p class=\"note\">");
+	snprintf(line, sizeof(line), tr(r, N_("Made with casesync on node %s "
+	    "on %s.")), r->o.node, date_shown(r, r->o.generated, gb,
+	    sizeof(gb)));
+	html_esc(b, line);
+	buf_append_str(b, "</p>\n");
+	if (r->o.min_cell > 1) {
+		snprintf(line, sizeof(line), tr(r, small_cells),
 		    r->o.min_cell, r->o.min_cell, r->o.min_cell);
+		buf_append_str(b, "<p class=\"note\">");
+		html_esc(b, line);
+		buf_append_str(b, "</p>\n");
+	}
 	buf_append_str(b, "</header>\n<main>\n");
 	if (r->withheld) {
-		buf_printf(b, "<p>Fewer than %u cases: nothing is "
-		    "published.</p>\n</main>\n</body>\n</html>\n",
-		    r->o.min_cell);
+		snprintf(line, sizeof(line), tr(r, N_("Fewer than %u cases: "
+		    "nothing is published.")), r->o.min_cell);
+		buf_append_str(b, "<p>");
+		html_esc(b, line);
+		buf_append_str(b, "</p>\n</main>\n</body>\n</html>\n");
 		return;
 	}
-	buf_append_str(b, "<section id=\"cases\">\n<h2>Cases received</h2>\n"
-	    "<p class=\"key\">");
-	html_esc(b, cell_text(r, &r->ncell, tb, sizeof(tb)));
-	buf_append_str(b, "</p>\n<p class=\"note\">Cases without a reception "
-	    "date: <span class=\"cnt\">");
-	html_esc(b, cell_text(r, &r->undated, tb, sizeof(tb)));
+	buf_append_str(b, "<section id=\"cases\">\n<h2>");
+	html_tr(r, b, N_("Cases received"));
+	buf_append_str(b, "</h2>\n<p class=\"key\">");
+	html_esc(b, cell_shown(r, &r->ncell, tb, sizeof(tb)));
+	buf_append_str(b, "</p>\n<p class=\"note\">");
+	html_tr(r, b, N_("Cases without a reception date:"));
+	buf_append_str(b, " <span class=\"cnt\">");
+	html_esc(b, cell_shown(r, &r->undated, tb, sizeof(tb)));
 	buf_append_str(b, "</span> (");
-	html_esc(b, has_period(r) ? undated_out : undated_in);
+	html_tr(r, b, has_period(r) ? undated_out : undated_in);
 	buf_append_str(b, ").</p>\n</section>\n");
 	for (int d = D_PROVINCE; d <= D_STATUS; d++)
 		html_dim(r, b, d);

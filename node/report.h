@@ -23,6 +23,7 @@
 #include "../common/buf.h"
 #include "../common/hlc.h"
 #include "../proto/state.h"
+#include "i18n.h"
 
 #define REPORT_DATE_LEN		10		/* YYYY-MM-DD */
 #define REPORT_OUT_MAX		(32 * 1024 * 1024)	/* rendered bytes */
@@ -47,6 +48,11 @@ struct report_opts {
 	 * day (YYYY-MM-DD) it was made. */
 	char		node[HLC_NODE_MAX + 1];
 	char		generated[REPORT_DATE_LEN + 1];
+	/* The language of titles, labels, dates and numbers in text, HTML
+	 * and the JSON "title" and "label" members (LANG_VI is 0).  CSV and
+	 * every JSON key and value code stay the same in both languages.
+	 * Translations need i18n_open() first. */
+	enum lang	lang;
 };
 
 struct report;

@@ -484,23 +484,35 @@ def audit(rep, k, truth=None):
     return found
 
 
-def small_cells_in_text(text, k):
+# The headings small_cells_in_text must recognise, in each language.
+TEXT_HEADS = {
+    "en": {"received": ("Cases received:",
+                        "Cases without a reception date:"),
+           "services": "Services by type"},
+    "vi": {"received": ("S\u1ed1 h\u1ed3 s\u01a1 ti\u1ebfp nh\u1eadn:",
+                        "H\u1ed3 s\u01a1 kh\u00f4ng c\u00f3 ng\u00e0y "
+                        "ti\u1ebfp nh\u1eadn:"),
+           "services": "H\u1ed7 tr\u1ee3 theo ch\u1ebf \u0111\u1ed9"},
+}
+
+
+def small_cells_in_text(text, k, lang="en"):
     """Integers from 1 to k-1 shown in the count columns of the text."""
+    heads = TEXT_HEADS[lang]
     bad = []
     section = ""
     for line in text.splitlines():
         if not line.startswith("  "):
             section = line
-            if line.startswith("Cases received:") or \
-                    line.startswith("Cases without a reception date:"):
+            if line.startswith(heads["received"]):
                 v = line.split(":")[1].strip()
                 if v.isdigit() and 1 <= int(v) < k:
                     bad.append(line)
             continue
-        if line.startswith("  ("):
-            continue
+        if line.startswith("  (") or line.startswith("   "):
+            continue        # a note, or the next line of one
         toks = line.split()
-        if section.startswith("Services by type"):
+        if section.startswith(heads["services"]):
             toks = toks[-4:-2] if len(toks) >= 4 else []
         elif "\\" in line:
             continue        # a cross-table header
@@ -533,6 +545,14 @@ def check_all_formats(node, k, args, truth=None):
     doc = ok(node.cli("report", "--format", "html", "--min-cell", str(k),
                       *args)).out
     check(small_cells_in_html(doc, k) == [], "html shows small cells")
+    # In Vietnamese too: the same cells, other words around them.
+    text = ok(node.cli("report", "--lang", "vi", "--min-cell", str(k),
+                       *args)).out
+    check(small_cells_in_text(text, k, "vi") == [], "vi text shows small "
+          "cells: %r" % small_cells_in_text(text, k, "vi")[:5])
+    doc = ok(node.cli("report", "--lang", "vi", "--format", "html",
+                      "--min-cell", str(k), *args)).out
+    check(small_cells_in_html(doc, k) == [], "vi html shows small cells")
     return rep, found
 
 
@@ -669,6 +689,101 @@ def test_report_html_well_formed(env):
               "@media (max-width" in doc, "responsive and printable")
         check(doc.startswith("<!DOCTYPE html>") and 'charset="utf-8"' in doc,
               "doctype, charset")
+
+
+# ------------------------------------------------------------ languages
+
+# Known Vietnamese labels (Law 53/2024 terms, ../shared/DOMAIN.md).
+VI_TEXT = [
+    "H\u1ed3 s\u01a1 theo gi\u1edbi t\u00ednh",      # Cases by sex
+    "b\u00f3c l\u1ed9t t\u00ecnh d\u1ee5c",          # sexual exploitation
+    "nhu c\u1ea7u thi\u1ebft y\u1ebfu (a)",          # essential needs (a)
+    "tr\u1ee3 gi\u00fap ph\u00e1p l\u00fd (\u0111)",  # legal aid (đ)
+    "b\u1ed9 \u0111\u1ed9i bi\u00ean ph\u00f2ng",    # border guard
+    "ng\u01b0\u1eddi d\u01b0\u1edbi 18 tu\u1ed5i \u0111i c\u00f9ng",
+    "n\u1eef",                                        # female
+    "01/01/2025",                                      # dd/mm/yyyy
+]
+
+
+def test_report_lang(env):
+    p = env.province("quang-ninh")
+    _, text = gen("quang-ninh", 11, 150)
+    load(p, text, env)
+    args = ["--year", "2025"]
+    en = ok(p.cli("report", *args)).out
+    vi = ok(p.cli("report", "--lang", "vi", *args)).out
+    for word in VI_TEXT:
+        check(word in vi, "vi text lacks %r" % word)
+        check(word not in en, "en text has %r" % word)
+    check(vi.startswith("B\u00e1o c\u00e1o casesync: h\u1ed3 s\u01a1 "
+                        "ti\u1ebfp nh\u1eadn t\u1eeb 01/01/2025 "
+                        "\u0111\u1ebfn 31/12/2025"), vi[:120])
+    check(en.startswith("casesync report: cases received from 2025-01-01 "
+                        "to 2025-12-31"), en[:120])
+    # The default is English; region subtags and case are accepted.
+    check(ok(p.cli("report", "--lang", "en", *args)).out == en, "en")
+    check(ok(p.cli("report", "--lang", "vi-VN", *args)).out == vi, "vi-VN")
+    check(ok(p.cli("report", "--lang", "EN_us", *args)).out == en, "EN_us")
+    # casesync picks the language itself: LANGUAGE and the locale of the
+    # environment change nothing.
+    check(ok(p.cli("report", "--lang", "vi", *args,
+                   env={"LANGUAGE": "fr:de", "LC_ALL": "C",
+                        "LANG": "C"})).out == vi, "environment")
+
+    # The HTML page: lang="vi", UTF-8, Vietnamese headings.
+    doc = ok(p.cli("report", "--lang", "vi", "--format", "html", *args)).out
+    check('<html lang="vi">' in doc and 'charset="utf-8"' in doc, doc[:200])
+    for word in VI_TEXT:
+        check(word in doc, "vi html lacks %r" % word)
+    check("N\u1ea1n nh\u00e2n b\u1ecb mua b\u00e1n" in doc, "h1")
+    check('<html lang="en">' in ok(p.cli("report", "--format", "html",
+                                         *args)).out, "en html")
+
+    # CSV keeps its machine keys: the same bytes in both languages.
+    csv_en = ok(p.cli("report", "--format", "csv", *args)).out
+    check(ok(p.cli("report", "--format", "csv", "--lang", "vi",
+                   *args)).out == csv_en, "csv differs between languages")
+    # JSON: the same keys, values and counts; only titles, labels and the
+    # definition are in the language asked for.
+    je = json.loads(ok(p.cli("report", "--format", "json", *args)).out)
+    jv = json.loads(ok(p.cli("report", "--format", "json", "--lang", "vi",
+                             *args)).out)
+    check(je["report"]["lang"] == "en" and jv["report"]["lang"] == "vi",
+          "lang member")
+
+    def strip(j):
+        j = json.loads(json.dumps(j))
+        for k in ("lang", "identified_victims_definition"):
+            j["report"].pop(k)
+        for d in j["dimensions"]:
+            d.pop("title")
+            for c in d["cells"]:
+                c.pop("label")
+        for sv in j["services"]:
+            sv.pop("label")
+        return j
+    check(strip(je) == strip(jv), "json figures differ between languages")
+    sex = {c["value"]: c["label"] for c in jv["dimensions"][2]["cells"]}
+    check(sex["female"] == "n\u1eef" and sex["male"] == "nam", sex)
+
+
+def test_report_lang_errors(env):
+    p = env.province("lao-cai")
+    import_cases(p, env, [make_case("female", 25)], "e")
+    out = os.path.join(env.tmp, "never.html")
+    for lang in ("xx", "", "fr", "vie", "vi-", "en US", "vi\u1ec7t"):
+        r = p.cli("report", "--format", "html", "--out", out, "--lang", lang)
+        check(r.rc == 1, "%r: rc %d" % (lang, r.rc))
+        check(r.out == "" and r.err.count("\n") == 1 and
+              r.err.startswith("casesync: ") and "--lang" in r.err,
+              "%r: %r" % (lang, r))
+        check(not os.path.exists(out), "%r wrote the file" % lang)
+        check([f for f in os.listdir(env.tmp) if "never" in f] == [],
+              "temporary file left")
+    r = p.cli("report", "--lang")
+    check(r.rc == 1 and r.err.count("\n") == 1, r)
+    check("--lang" in ok(p.cli("report", "--help")).out, "help")
 
 
 # ------------------------------------------------------------ errors
