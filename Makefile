@@ -2,7 +2,7 @@
 # chaos pot clean deps.  See README.md.
 
 CC	?= cc
-PKGS	 = libzmq lmdb msgpack libcrypto libcjson
+PKGS	 = libzmq lmdb msgpack libcrypto libcjson libmicrohttpd libargon2
 WARN	 = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -34,7 +34,7 @@ PO_LANGS = vi
 I18N_SRC = $(sort $(wildcard common/*.[ch]) $(wildcard proto/*.[ch]) \
 	   $(wildcard node/*.[ch]))
 XGETTEXT = xgettext --language=C --from-code=UTF-8 -k -ki18n_tr:2 \
-	   -ki18n_ntr:2,3 -kN_ --add-comments=TRANSLATORS: \
+	   -ki18n_ntr:2,3 -kN_ -kweb_tr:2 --add-comments=TRANSLATORS: \
 	   --package-name=casesync \
 	   --msgid-bugs-address="the casesync issue tracker" --no-wrap \
 	   --add-location=file

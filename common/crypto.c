@@ -3,6 +3,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -10,6 +11,11 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
 
 static int
 ossl_fail(const char *what)
@@ -228,6 +234,104 @@ void
 crypto_wipe(void *p, size_t n)
 {
 	OPENSSL_cleanse(p, n);
+}
+
+static int
+bio_append(BIO *bio, struct buf *out)
+{
+	char	*p;
+	long	 n = BIO_get_mem_data(bio, &p);
+
+	if (n <= 0 || buf_append(out, p, (size_t)n) != 0)
+		return E_IO;
+	return 0;
+}
+
+int
+crypto_tls_selfsigned(const char *cn, unsigned days, struct buf *cert,
+    struct buf *key)
+{
+	EVP_PKEY	*pk = NULL;
+	X509		*x = NULL;
+	X509_NAME	*nm;
+	X509_EXTENSION	*ext = NULL;
+	BIO		*bc = NULL, *bk = NULL;
+	unsigned char	 serial[16], a6[16];
+	char		 san[300];
+	BIGNUM		*bn = NULL;
+	int		 rc = E_IO, isip;
+
+	isip = inet_pton(AF_INET, cn, a6) == 1 || inet_pton(AF_INET6, cn,
+	    a6) == 1;
+	if ((size_t)snprintf(san, sizeof(san), "%s:%s", isip ? "IP" : "DNS",
+	    cn) >= sizeof(san))
+		return E_INVAL;
+	if ((pk = EVP_EC_gen("P-256")) == NULL) {
+		ossl_fail("EC key");
+		goto out;
+	}
+	if ((x = X509_new()) == NULL || X509_set_version(x, 2) != 1)
+		goto fail;
+	random_bytes(serial, sizeof(serial));
+	serial[0] &= 0x7f;
+	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto fail;
+	if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * (long)days) ==
+	    NULL || X509_set_pubkey(x, pk) != 1)
+		goto fail;
+	nm = X509_get_subject_name(x);
+	if (X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC,
+	    (const unsigned char *)"casesync console", -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, nm) != 1)
+		goto fail;
+	if ((ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+	    san)) == NULL || X509_add_ext(x, ext, -1) != 1)
+		goto fail;
+	if (X509_sign(x, pk, EVP_sha256()) == 0)
+		goto fail;
+	if ((bc = BIO_new(BIO_s_mem())) == NULL ||
+	    (bk = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_X509(bc, x) != 1 ||
+	    PEM_write_bio_PrivateKey(bk, pk, NULL, NULL, 0, NULL, NULL) != 1)
+		goto fail;
+	if (bio_append(bc, cert) != 0 || bio_append(bk, key) != 0)
+		goto out;
+	rc = 0;
+	goto out;
+fail:
+	ossl_fail("self-signed certificate");
+out:
+	BIO_free(bc);
+	BIO_free(bk);
+	BN_free(bn);
+	X509_EXTENSION_free(ext);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+int
+crypto_cert_fingerprint(const char *pem, size_t len,
+    uint8_t out[CRYPTO_HASH])
+{
+	BIO		*b;
+	X509		*x;
+	unsigned int	 n = CRYPTO_HASH;
+	int		 rc = E_INVAL;
+
+	if (len > INT_MAX || (b = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return E_INVAL;
+	if ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL &&
+	    X509_digest(x, EVP_sha256(), out, &n) == 1 && n == CRYPTO_HASH)
+		rc = 0;
+	ERR_clear_error();
+	X509_free(x);
+	BIO_free(b);
+	return rc;
 }
 
 void

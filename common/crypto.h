@@ -64,6 +64,19 @@ int	crypto_memcmp(const void *a, const void *b, size_t n);
 /* Wipes secrets. */
 void	crypto_wipe(void *p, size_t n);
 
+/*
+ * Makes a self-signed TLS certificate for host cn: an ECDSA P-256 key and
+ * an X.509 v3 certificate valid for days, with cn as subject and as DNS
+ * (or IP) subjectAltName.  Appends the certificate and the private key in
+ * PEM to cert and key.  Returns 0 or E_IO.
+ */
+int	crypto_tls_selfsigned(const char *cn, unsigned days, struct buf *cert,
+	    struct buf *key);
+/* The SHA-256 fingerprint of the first certificate of a PEM text, as
+ * 32 bytes.  Returns 0 or E_INVAL when no certificate parses. */
+int	crypto_cert_fingerprint(const char *pem, size_t len,
+	    uint8_t out[CRYPTO_HASH]);
+
 /* Hex encoding: writes 2n chars + NUL.  Decoding returns 0 or E_INVAL. */
 void	hex_encode(const uint8_t *p, size_t n, char *out);
 int	hex_decode(const char *s, uint8_t *out, size_t n);

@@ -6,10 +6,14 @@ set -u
 
 # lmdb-utils (mdb_dump, mdb_load) and util-linux (setpriv) are for the
 # tests: they tamper with a store, and run the CLI as an unprivileged user.
+# libmicrohttpd-dev (built with GnuTLS) and libargon2-dev are the web
+# console's; chromium, chromium-driver and python3-selenium run its browser
+# tests.
 # gettext (msgfmt, xgettext, msgcmp) builds the message catalogues.
 PKGS="gcc make pkg-config libzmq3-dev liblmdb-dev libmsgpack-dev \
 libssl-dev libcjson-dev python3 clang libclang-rt-14-dev lmdb-utils \
-util-linux gettext"
+util-linux gettext libmicrohttpd-dev libargon2-dev chromium \
+chromium-driver python3-selenium"
 
 missing=""
 have_pkg() {

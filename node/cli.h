@@ -81,6 +81,8 @@ int	cmd_revoke(int, char **);
 int	cmd_sync(int, char **);
 int	cmd_report(int, char **);
 int	cmd_conflicts(int, char **);
+int	cmd_console(int, char **);
+int	cmd_user(int, char **);
 int	cmd_backup(int, char **);
 int	cmd_restore(int, char **);
 

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "conflict.h"
+#include "resolve.h"
 #include "schema.h"
 
 #include "../common/buf.h"
@@ -23,8 +24,9 @@
 static const char usage_text[] =
 "usage: casesync conflicts [list] -d DIR [--case ID] [--json]\n"
 "       casesync conflicts show    -d DIR CID [--json]\n"
-"       casesync conflicts resolve -d DIR CID --keep winner|loser\n"
-"       casesync conflicts resolve -d DIR CID --value JSON\n"
+"       casesync conflicts resolve -d DIR CID --keep winner|loser "
+"[--reason TEXT]\n"
+"       casesync conflicts resolve -d DIR CID --value JSON [--reason TEXT]\n"
 "\n"
 "When two nodes change the same field of a case before they sync, every\n"
 "node shows the same value, the winner (the later change; on a tie, the\n"
@@ -40,6 +42,9 @@ static const char usage_text[] =
 "  --keep loser    restore the other value;\n"
 "  --value JSON    set a new value, as JSON: \"text\" (with the quotes),\n"
 "                  1990, [\"a\",\"b\"], or null to clear the field.\n"
+"  --reason TEXT  why (up to 500 bytes): recorded in the same signed\n"
+"                  change, as the case's note resolution-CID, and shown\n"
+"                  in its history (the console requires it).\n"
 "The change reaches the other nodes at their next sync and closes the\n"
 "conflict there too.  Only the case's owner or central may resolve.\n"
 "Read-only copies of cases referred to another province are not listed.\n"
@@ -52,6 +57,7 @@ struct conf_opts {
 	const char	*case_id;
 	const char	*keep;
 	const char	*value;
+	const char	*reason;
 	int		 json;
 };
 
@@ -228,73 +234,22 @@ conflicts_list(struct node_ctx *n, const struct conf_opts *o)
 
 /* ---- show, resolve ---------------------------------------------------- */
 
-struct find_ctx {
-	const char	*cid;
-	char		 case_id[ENTRY_CASE_ID_LEN + 1];
-};
-
-static int
-find_case(const struct case_state *sealed, void *arg)
-{
-	struct find_ctx	*fc = arg;
-	const struct field *f;
-
-	if (!conflict_candidate(sealed))
-		return 0;
-	/* The id depends only on stamps: no need to open values here. */
-	for (size_t i = 0; i < sealed->nfields; i++) {
-		f = &sealed->fields[i];
-		for (size_t j = 0; j + 1 < f->nheads; j++) {
-			char id[CONFLICT_ID_LEN + 1];
-
-			conflict_id(sealed->id, f->path, &f->heads[j].st, id);
-			if (strcasecmp(id, fc->cid) == 0) {
-				strlcpy_(fc->case_id, sealed->id,
-				    sizeof(fc->case_id));
-				return 1;
-			}
-		}
-	}
-	return 0;
-}
-
-/*
- * Finds the open conflict cid: loads its case (values opened) into *s and
- * fills *c, borrowing from *s.  Prints the reason and returns an exit
- * code when there is no such open conflict.
- */
+/* resolve_load with the CLI's exit codes, the reason printed. */
 static int
 conflict_load(struct node_ctx *n, const char *cid, struct case_state *s,
     struct conflict *c)
 {
-	struct find_ctx	fc;
-	int		rc;
+	char	err[256];
+	int	rc;
 
-	if (!conflict_id_valid(cid)) {
-		cli_error("conflicts: '%s' is not a conflict id (16 hex "
-		    "digits, as `casesync conflicts` prints)", cid);
+	if ((rc = resolve_load(n->st, cid, s, c, err, sizeof(err))) == 0)
+		return 0;
+	if (rc == E_INVAL) {
+		cli_error("conflicts: %s", err);
 		return EXIT_USAGE;
 	}
-	memset(&fc, 0, sizeof(fc));
-	fc.cid = cid;
-	rc = store_case_each(n->st, find_case, &fc);
-	if (rc != 0 && rc != 1) {
-		cli_error("conflicts: %s", err_str(rc));
-		return cli_exit_for(rc);
-	}
-	if (fc.case_id[0] == '\0' ||
-	    store_case_get(n->st, fc.case_id, s) != 0) {
-		cli_error("no open conflict %s on this node (resolved "
-		    "already, or not synced here yet)", cid);
-		return EXIT_REJECT;
-	}
-	if (conflict_find(s, cid, c) != 0) {
-		state_release(s);
-		cli_error("no open conflict %s on this node (both sides "
-		    "now hold the same value)", cid);
-		return EXIT_REJECT;
-	}
-	return 0;
+	cli_error("%s", err);
+	return rc == E_NOTFOUND ? EXIT_REJECT : cli_exit_for(rc);
 }
 
 static int
@@ -324,99 +279,36 @@ conflicts_show(struct node_ctx *n, const struct conf_opts *o,
 	return EXIT_OK;
 }
 
-/*
- * Canonicalises the JSON value text for field path through the schema,
- * as `case update` would take it.  Returns 0 with *out (caller frees), or
- * E_INVAL with the reason printed.
- */
-static int
-value_canonical(const char *path, const char *text, char **out,
-    size_t *outlen)
-{
-	struct entry	 e;
-	struct buf	 j;
-	const char	*dot = strchr(path, '.');
-	char		 err[256], id[ENTRY_CASE_ID_LEN + 1];
-	int		 rc;
-
-	buf_init(&j, SCHEMA_INPUT_MAX);
-	if (dot == NULL)
-		buf_printf(&j, "{\"%s\":", path);
-	else
-		buf_printf(&j, "{\"%.*s\":{\"%s\":", (int)(dot - path), path,
-		    dot + 1);
-	buf_append_str(&j, text);
-	buf_append_str(&j, dot == NULL ? "}" : "}}");
-	entry_init(&e);
-	rc = schema_ops_from_json((const char *)j.data, j.len, &e, id, err,
-	    sizeof(err));
-	buf_release(&j);
-	if (rc != 0) {
-		cli_error("--value: %s", err);
-		entry_release(&e);
-		return E_INVAL;
-	}
-	/* The text is pasted into an object: it must stay one value. */
-	if (e.nops != 1 || e.ops[0].type != OP_SET ||
-	    strcmp(e.ops[0].path, path) != 0 || id[0] != '\0') {
-		cli_error("--value: give one JSON value for %s", path);
-		entry_release(&e);
-		return E_INVAL;
-	}
-	*out = e.ops[0].value;
-	*outlen = e.ops[0].value_len;
-	e.ops[0].value = NULL;
-	entry_release(&e);
-	return 0;
-}
-
 static int
 conflicts_resolve(struct node_ctx *n, const struct conf_opts *o,
     const char *cid)
 {
-	struct case_state	 s;
-	struct conflict		 c;
-	struct entry		 e;
-	char			 err[512], *value = NULL;
-	size_t			 len;
-	int			 rc;
+	struct resolve_out	out;
+	char			err[512];
+	int			rc;
 
-	if ((rc = conflict_load(n, cid, &s, &c)) != 0)
-		return rc;
-	if (o->value != NULL) {
-		if (value_canonical(c.f->path, o->value, &value, &len) != 0) {
-			state_release(&s);
-			return EXIT_REJECT;
-		}
-	} else {
-		const struct head *h = strcmp(o->keep, "winner") == 0 ?
-		    c.winner : c.loser;
-
-		len = h->value_len;
-		value = xstrndup((const char *)h->value, len);
+	rc = resolve_conflict(n->st, n->author, cid, o->keep, o->value,
+	    o->reason, &out, err, sizeof(err));
+	if (rc == E_INVAL && !conflict_id_valid(cid)) {
+		cli_error("conflicts: %s", err);
+		return EXIT_USAGE;
 	}
-	entry_init(&e);
-	strlcpy_(e.case_id, s.id, sizeof(e.case_id));
-	strlcpy_(e.author, n->author, sizeof(e.author));
-	rc = conflict_resolution(&c, value, len, &e);
-	if (rc == 0)
-		rc = store_write_local(n->st, &e, 1, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "%s", err_str(rc));
+	if (rc == E_NOTFOUND) {
+		cli_error("%s", err);
+		return EXIT_REJECT;
+	}
 	if (rc != 0) {
-		cli_error("conflicts resolve: %s", err);
-	} else {
-		/* Never the value: it may identify a person. */
-		log_info("conflict %s (case %s, field %s) resolved by %s",
-		    c.id, s.id, c.f->path, n->author);
-		printf("resolved %s: case %s, %s = %s\n", c.id, s.id,
-		    c.f->path, value);
-		printf("other nodes follow at their next sync\n");
+		if (strncmp(err, "--value:", 8) == 0)
+			cli_error("%s", err);
+		else
+			cli_error("conflicts resolve: %s", err);
+		return cli_exit_for(rc);
 	}
-	entry_release(&e);
-	free(value);
-	state_release(&s);
-	return rc != 0 ? cli_exit_for(rc) : EXIT_OK;
+	printf("resolved %s: case %s, %s = %s\n", cid, out.case_id, out.path,
+	    out.value);
+	printf("other nodes follow at their next sync\n");
+	resolve_out_release(&out);
+	return EXIT_OK;
 }
 
 int
@@ -427,6 +319,7 @@ cmd_conflicts(int argc, char **argv)
 		{ "case", required_argument, NULL, 'c' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "value", required_argument, NULL, 'v' },
+		{ "reason", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -445,6 +338,7 @@ cmd_conflicts(int argc, char **argv)
 		case 'c': o.case_id = optarg; break;
 		case 'k': o.keep = optarg; break;
 		case 'v': o.value = optarg; break;
+		case 'r': o.reason = optarg; break;
 		case 'j': o.json = 1; break;
 		default:
 			fputs(usage_text, stderr);
@@ -494,8 +388,9 @@ cmd_conflicts(int argc, char **argv)
 			    "show");
 			return EXIT_USAGE;
 		}
-	} else if (o.keep != NULL || o.value != NULL) {
-		cli_error("conflicts %s: --keep and --value are for resolve",
+	} else if (o.keep != NULL || o.value != NULL || o.reason != NULL) {
+		cli_error("conflicts %s: --keep, --value and --reason are for "
+		    "resolve",
 		    sub);
 		return EXIT_USAGE;
 	}

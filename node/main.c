@@ -31,6 +31,8 @@ static const struct verb verbs[] = {
 	{ "trust", cmd_trust, "enrol a province / pin central's key" },
 	{ "revoke", cmd_revoke, "central: refuse a province from now on" },
 	{ "conflicts", cmd_conflicts, "list and resolve conflicting edits" },
+	{ "console", cmd_console, "serve the administrators' web console" },
+	{ "user", cmd_user, "add, disable, list console users" },
 	{ "backup", cmd_backup, "write a consistent copy of a running node" },
 	{ "restore", cmd_restore, "put a backup back (new incarnation)" },
 };

@@ -398,6 +398,9 @@ on_welcome(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	p->cinc = r->inc;
 	p->ret_after = r->ret_after;
 	p->credit = r->window;
+	/* Central holds our entries up to have: a held ACK waiting only for
+	 * those may go even before STREAM (flush_acks). */
+	p->send_after = p->acked = p->have;
 	if ((rc = check_own_chain(p, err, errsz)) != 0 && rc != 1)
 		return rc;
 	if ((rc = store_recovery(p->st, &rv)) != 0)

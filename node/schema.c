@@ -1737,6 +1737,20 @@ render_events(const struct case_state *s, const struct coll *cl)
 	return arr;
 }
 
+int
+schema_field_path(size_t i, char *out, size_t sz)
+{
+	for (size_t g = 0; g < NELEM(groups); g++) {
+		if (i < groups[g].n) {
+			snprintf(out, sz, "%s%s%s", groups[g].name,
+			    groups[g].name[0] ? "." : "", groups[g].f[i].name);
+			return 0;
+		}
+		i -= groups[g].n;
+	}
+	return E_NOTFOUND;
+}
+
 char *
 schema_render(const struct case_state *s, int pretty)
 {

@@ -104,6 +104,11 @@ char	*schema_referral_json(const char *from, const char *to,
  */
 char	*schema_reason_json(const char *reason);
 
+/* Writes the i-th field path of the model, in the order `case get`
+ * renders them ("status", "person.category", ...), into out (at least
+ * ENTRY_PATH_MAX + 1 bytes).  Returns 0, or E_NOTFOUND past the last. */
+int	schema_field_path(size_t i, char *out, size_t sz);
+
 /*
  * The enumerations of the case model, for forms, reports and filters.
  * Each value has an English label marked for translation: show it with

@@ -2,7 +2,14 @@
  * store.c - the LMDB store.  See store.h for the contract.
  *
  * Databases (all in DIR/data.mdb):
- *   meta     "node", "role", "seq", "hlc", "feed:<peer>" -> values
+ *   meta     "node", "role", "seq", "hlc", "feed:<peer>" -> values;
+ *            "chain:<origin>" -> chain head; after a restore (docs/
+ *            PROTOCOL.md, Recovery) "inc" -> incarnation, "recover_from"
+ *            -> own seq after which entries may be lost (until recovered);
+ *            province: "fref:<peer>" -> log key of the entry at its feed
+ *            position, "returned:<peer>" -> central incarnation given
+ *            back to.  Every one is optional: a store written before
+ *            they existed opens as it is (incarnation 0).
  *   log      origin \0 be64(seq)            -> record (entry + signature)
  *   caselog  case_id origin \0 be64(seq)    -> "" (a case's entries)
  *   cases    case_id                        -> case state
@@ -10,10 +17,13 @@
  *   feed     peer \0 be64(pos)              -> log key (central only)
  *   peers    peer                           -> struct peer_disk
  *   refused  origin \0 be64(seq)            -> reason \0 record
+ *   names    mac(16) case_id                -> "" (nameidx.h)
+ *   namecase case_id                        -> the macs indexed for it
  * Keys that grow are big-endian so LMDB appends in key order.
  */
 #include "store.h"
 #include "merge.h"
+#include "nameidx.h"
 #include "schema.h"
 #include "sign.h"
 
@@ -41,7 +51,8 @@
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
-	MDB_dbi		 keys;
+	MDB_dbi		 keys, names, namecase;
+	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	int		 have_keys;
 	uint8_t		 datakey[CRYPTO_KEY];	/* data at rest */
@@ -222,6 +233,8 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(peers, "peers");
 	OPEN_DB(refused, "refused");
 	OPEN_DB(keys, "keys");
+	OPEN_DB(names, "names");
+	OPEN_DB(namecase, "namecase");
 #undef OPEN_DB
 	get_str(st, t, "node", st->node, sizeof(st->node));
 	get_str(st, t, "role", st->role, sizeof(st->role));
@@ -246,6 +259,7 @@ store_close(struct store **stp)
 		return;
 	crypto_wipe((*stp)->datakey, sizeof((*stp)->datakey));
 	crypto_wipe((*stp)->sign_sec, sizeof((*stp)->sign_sec));
+	crypto_wipe((*stp)->namekey, sizeof((*stp)->namekey));
 	mdb_env_close((*stp)->env);
 	free(*stp);
 	*stp = NULL;
@@ -526,6 +540,78 @@ case_load(struct store *st, MDB_txn *t, const char *id,
 	return rc;
 }
 
+/*
+ * Keeps the blind name index of case id in step with its state (plain:
+ * identifying values opened; NULL when the case row goes away): removes
+ * the macs indexed before, adds those of the current full name.
+ */
+static int
+names_update(struct store *st, MDB_txn *t, const char *id,
+    const struct case_state *plain)
+{
+	static uint8_t		 nothing;
+	uint8_t			 macs[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
+	uint8_t			 old[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
+	uint8_t			 key[NAMEIDX_MAC + ENTRY_CASE_ID_LEN];
+	size_t			 n = 0, nold = 0, idlen = strlen(id);
+	const struct field	*f;
+	const struct head	*w;
+	MDB_val			 k = { idlen, (void *)(uintptr_t)id }, d, nk;
+	int			 rc;
+
+	if (!st->have_keys || idlen != ENTRY_CASE_ID_LEN)
+		return 0;
+	if (plain != NULL && plain->erased.hlc == 0 &&
+	    (f = merge_field(plain, "person.full_name")) != NULL &&
+	    (w = merge_winner(f)) != NULL && w->value_len > 2 &&
+	    w->value[0] == '"') {
+		char *name = xstrndup((const char *)w->value + 1,
+		    w->value_len - 2);
+
+		n = nameidx_name_macs(st->namekey, name, macs,
+		    NAMEIDX_KEYS_MAX);
+		crypto_wipe(name, strlen(name));
+		free(name);
+	}
+	rc = mdb_get(t, st->namecase, &k, &d);
+	if (rc == 0) {
+		if (d.mv_size % NAMEIDX_MAC != 0 ||
+		    d.mv_size > sizeof(old))
+			return E_INTEGRITY;
+		nold = d.mv_size / NAMEIDX_MAC;
+		memcpy(old, d.mv_data, d.mv_size);
+		if (nold == n && memcmp(old, macs, n * NAMEIDX_MAC) == 0)
+			return 0;
+	} else if (rc != MDB_NOTFOUND)
+		return mdb_err(st, rc, "get namecase");
+	memcpy(key + NAMEIDX_MAC, id, ENTRY_CASE_ID_LEN);
+	nk.mv_data = key;
+	nk.mv_size = sizeof(key);
+	for (size_t i = 0; i < nold; i++) {
+		memcpy(key, old[i], NAMEIDX_MAC);
+		rc = mdb_del(t, st->names, &nk, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return mdb_err(st, rc, "del name");
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(key, macs[i], NAMEIDX_MAC);
+		d.mv_data = &nothing;
+		d.mv_size = 0;
+		if ((rc = mdb_err(st, mdb_put(t, st->names, &nk, &d, 0),
+		    "put name")) != 0)
+			return rc;
+	}
+	if (n == 0) {
+		rc = mdb_del(t, st->namecase, &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc,
+		    "del namecase");
+	}
+	d.mv_data = macs;
+	d.mv_size = n * NAMEIDX_MAC;
+	return mdb_err(st, mdb_put(t, st->namecase, &k, &d, 0),
+	    "put namecase");
+}
+
 static int
 case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 {
@@ -534,6 +620,8 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 	MDB_val			k, d;
 	int			rc;
 
+	if ((rc = names_update(st, t, plain->id, plain)) != 0)
+		return rc;
 	state_copy(&s, plain);
 	if ((rc = state_crypt(st, &s, 1)) != 0) {
 		state_release(&s);
@@ -1056,6 +1144,8 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 
 		rc = mdb_del(t, st->cases, &ck, NULL);
 		rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
+		if (rc == 0)
+			rc = names_update(st, t, s.id, NULL);
 	} else {
 		rc = case_save(st, t, &s);
 	}
@@ -1897,7 +1987,8 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 		if (rc == 0)
 			state_release(&s);
 		rc = mdb_del(t, st->cases, &cid, NULL);
-		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
+		rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
+		return rc != 0 ? rc : names_update(st, t, e->case_id, NULL);
 	}
 	if (rc != 0)
 		return rc;
@@ -2392,6 +2483,52 @@ store_feed_last(struct store *st, const char *peer, uint64_t *pos)
 }
 
 int
+store_refused_each(struct store *st,
+    int (*fn)(const char *, uint64_t, const char *, void *), void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->refused, &c),
+	    "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		char		 origin[HLC_NODE_MAX + 1], why[256];
+		const uint8_t	*kp = k.mv_data, *z;
+		const char	*dp = d.mv_data;
+		size_t		 on, wn;
+		uint64_t	 seq = 0;
+
+		/* origin \0 be64(seq) -> reason \0 record */
+		z = memchr(kp, 0, k.mv_size);
+		if (z == NULL || (size_t)(z - kp) > HLC_NODE_MAX ||
+		    k.mv_size != (size_t)(z - kp) + 9)
+			continue;
+		on = (size_t)(z - kp);
+		memcpy(origin, kp, on);
+		origin[on] = '\0';
+		for (int i = 0; i < 8; i++)
+			seq = seq << 8 | z[1 + i];
+		wn = strnlen(dp, d.mv_size);
+		if (wn >= sizeof(why))
+			wn = sizeof(why) - 1;
+		memcpy(why, dp, wn);
+		why[wn] = '\0';
+		if ((rc = fn(origin, seq, why, arg)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
 store_vv_get(struct store *st, const char *origin, uint64_t *seq)
 {
 	MDB_txn	*t;
@@ -2478,6 +2615,126 @@ keycheck_fn(struct store *st, MDB_txn *t, void *arg)
 	return rc;
 }
 
+#define NAMEIDX_VERSION	"1"
+
+/* Builds the name index of a store written before it existed (or by a
+ * different index version): every case, its name opened once. */
+static int
+names_build_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	MDB_val		 k = { 7, (void *)(uintptr_t)"nameidx" }, d;
+	MDB_cursor	*c;
+	char		 id[ENTRY_CASE_ID_LEN + 1];
+	int		 rc;
+
+	(void)arg;
+	rc = mdb_get(t, st->meta, &k, &d);
+	if (rc == 0 && d.mv_size == strlen(NAMEIDX_VERSION) &&
+	    memcmp(d.mv_data, NAMEIDX_VERSION, d.mv_size) == 0)
+		return 0;
+	if ((rc = mdb_err(st, mdb_drop(t, st->names, 0), "drop names")) ||
+	    (rc = mdb_err(st, mdb_drop(t, st->namecase, 0), "drop names")))
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor")))
+		return rc;
+	rc = 0;
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct case_state s;
+
+		if (k.mv_size != ENTRY_CASE_ID_LEN)
+			continue;
+		memcpy(id, k.mv_data, ENTRY_CASE_ID_LEN);
+		id[ENTRY_CASE_ID_LEN] = '\0';
+		if (case_load(st, t, id, &s) != 0)
+			continue;	/* verify reports it */
+		rc = names_update(st, t, id, &s);
+		state_release(&s);
+	}
+	mdb_cursor_close(c);
+	if (rc != 0)
+		return rc;
+	k.mv_data = (void *)(uintptr_t)"nameidx";
+	k.mv_size = 7;
+	d.mv_data = (void *)(uintptr_t)NAMEIDX_VERSION;
+	d.mv_size = strlen(NAMEIDX_VERSION);
+	return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put nameidx");
+}
+
+int
+store_name_search(struct store *st, const char *query, size_t max,
+    int (*fn)(const char *, void *), void *arg)
+{
+	char		 words[6][NAMEIDX_WORD_MAX + 1];
+	char		(*ids)[ENTRY_CASE_ID_LEN + 1] = NULL;
+	uint8_t		 macs[6][NAMEIDX_MAC];
+	uint8_t		 key[NAMEIDX_MAC + ENTRY_CASE_ID_LEN];
+	size_t		 nw, nids = 0, cap = 0;
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	if (!st->have_keys)
+		return E_AUTH;
+	nw = nameidx_words(query, words, 6);
+	if (nw == 0)
+		return E_INVAL;
+	for (size_t i = 0; i < nw; i++) {
+		/* Longer prefixes are not indexed: search by the longest. */
+		size_t l = strlen(words[i]);
+
+		if (l > NAMEIDX_PREFIX_MAX) {
+			l = NAMEIDX_PREFIX_MAX;
+			while (l > 0 && ((unsigned char)words[i][l] & 0xc0) ==
+			    0x80)
+				l--;
+			words[i][l] = '\0';
+		}
+		nameidx_word_mac(st->namekey, words[i], macs[i]);
+	}
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->names, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	/* The cases of the first word, then each checked for the others. */
+	k.mv_data = macs[0];
+	k.mv_size = NAMEIDX_MAC;
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == NAMEIDX_MAC + ENTRY_CASE_ID_LEN &&
+	    memcmp(k.mv_data, macs[0], NAMEIDX_MAC) == 0 && nids < max) {
+		const char	*id = (const char *)k.mv_data + NAMEIDX_MAC;
+		size_t		 i;
+
+		for (i = 1; i < nw; i++) {
+			MDB_val ok = { sizeof(key), key }, od;
+
+			memcpy(key, macs[i], NAMEIDX_MAC);
+			memcpy(key + NAMEIDX_MAC, id, ENTRY_CASE_ID_LEN);
+			if (mdb_get(t, st->names, &ok, &od) != 0)
+				break;
+		}
+		if (i == nw) {
+			if (nids == cap) {
+				cap = cap ? cap * 2 : 64;
+				ids = xreallocarray(ids, cap, sizeof(*ids));
+			}
+			memcpy(ids[nids], id, ENTRY_CASE_ID_LEN);
+			ids[nids][ENTRY_CASE_ID_LEN] = '\0';
+			nids++;
+		}
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	rc = 0;
+	for (size_t i = 0; i < nids && rc == 0; i++)
+		rc = fn(ids[i], arg);
+	free(ids);
+	return rc < 0 ? 0 : rc;
+}
+
 int
 store_set_keys(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
     const uint8_t sign_pub[CRYPTO_SIGN_PUB],
@@ -2493,8 +2750,12 @@ store_set_keys(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
 		st->have_keys = 0;
 		crypto_wipe(st->datakey, sizeof(st->datakey));
 		crypto_wipe(st->sign_sec, sizeof(st->sign_sec));
+		return rc;
 	}
-	return rc;
+	if ((rc = crypto_hmac(st->datakey, CRYPTO_KEY,
+	    "casesync name index v1", 22, st->namekey)) != 0)
+		return rc;
+	return txn_run(st, names_build_fn, NULL);
 }
 
 static int
@@ -3087,19 +3348,31 @@ own_fn(struct store *st, MDB_txn *t, void *arg)
 			continue;
 		}
 		{
-			uint8_t	rk[LOGKEY_MAX];
-			MDB_val	k = { seqkey(rk, e.origin, e.seq), rk }, d;
+			uint8_t	h1[CRYPTO_HASH], h2[CRYPTO_HASH];
 
-			/* Central refused it and told us already: its notice
-			 * keeps it out (unrecord_own). */
-			if ((rc = mdb_get(t, st->refused, &k, &d)) == 0) {
+			/* Held already, in the log or, refused by central and
+			 * told so, in the refused table (unrecord_own): the
+			 * same entry, or this node reused the position. */
+			rc = chain_at(st, t, e.origin, e.seq, h1);
+			if (rc == 0 && (sign_chain(&e, block + CRYPTO_SIG,
+			    h2) != 0 || crypto_memcmp(h1, h2,
+			    CRYPTO_HASH) != 0)) {
+				snprintf(oc->err, oc->errsz, "%s holds another "
+				    "entry %s/%llu than this node: it was put "
+				    "back from a copy of its files; put it back "
+				    "with `casesync restore`", oc->peer,
+				    e.origin, (unsigned long long)e.seq);
+				entry_release(&e);
+				return E_INTEGRITY;
+			}
+			if (rc == 0) {
 				entry_release(&e);
 				oc->stats->duplicates++;
 				continue;
 			}
-			if (rc != MDB_NOTFOUND) {
+			if (rc != E_NOTFOUND) {
 				entry_release(&e);
-				return mdb_err(st, rc, "get refused");
+				return rc;
 			}
 		}
 		hlc_update(&clock, e.hlc, w);

@@ -156,6 +156,17 @@ int	store_case_open(struct store *st, struct case_state *s);
 int	store_case_each(struct store *st,
 	    int (*fn)(const struct case_state *, void *), void *arg);
 
+/*
+ * Name search on the blind index (nameidx.h): calls fn with the id of
+ * each case (at most max) whose full name has, for every word of query,
+ * a word starting with it (folded: case and diacritics ignored).  No
+ * sealed value is opened.  fn returns non-zero to stop (a negative value
+ * stops without an error).  Returns 0, E_INVAL (no word in query),
+ * E_AUTH (no data key) or a store error.
+ */
+int	store_name_search(struct store *st, const char *query, size_t max,
+	    int (*fn)(const char *case_id, void *), void *arg);
+
 /* Calls fn with every log entry of case id, in HLC order, with whether its
  * signature verified (-1: unsigned).  Returns 0 or E_NOTFOUND. */
 int	store_case_history(struct store *st, const char *id,
@@ -202,6 +213,12 @@ int	store_peer_each(struct store *st,
 	    int (*fn)(const struct peer_info *, void *), void *arg);
 /* Central: the highest feed position queued for peer (0 when none). */
 int	store_feed_last(struct store *st, const char *peer, uint64_t *pos);
+/* Calls fn for every refused entry kept for audit (origin, seq, the
+ * reason), in (origin, seq) order; fn returns non-zero to stop.  The
+ * strings are borrowed for the call only.  Returns 0 or E_STORE. */
+int	store_refused_each(struct store *st,
+	    int (*fn)(const char *origin, uint64_t seq, const char *reason,
+	    void *), void *arg);
 /* Highest contiguous seq applied from origin (the version vector). */
 int	store_vv_get(struct store *st, const char *origin, uint64_t *seq);
 /* Calls fn with the number of log entries of each origin, in origin

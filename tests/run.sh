@@ -34,7 +34,11 @@ cat "$out"
 count "$out" po
 
 echo "== command-line and multi-node tests"
-python3 tests/it/run.py ${TESTS:-} 2>&1 | tee "$out"
+# Debian's python3 (/usr/bin) has python3-selenium for the console's
+# browser tests; another python3 first on PATH may not.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+$PY tests/it/run.py ${TESTS:-} 2>&1 | tee "$out"
 count "$out" it
 
 echo "== fuzz targets, ${FUZZ_CHECK_SECONDS:-10} s each (make fuzz runs longer)"

@@ -53,13 +53,16 @@ fi
 mkdir -p "$B/obj" "$B/crashes"
 
 # The decoders under test, compiled once with coverage for the fuzzer.
-# node/schema.c and node/provinces.c are the only node/ modules a target
-# needs (the case JSON and the op check); they depend on common/ only.
+# node/schema.c and node/provinces.c (the case JSON and the op check) and
+# the console's request parsing (node/webreq.c, html.c, jsonr.c) are the
+# only node/ modules a target needs; they depend on common/ only.
 objs=""
-for src in common/*.c proto/*.c node/schema.c node/provinces.c; do
+for src in common/*.c proto/*.c node/schema.c node/provinces.c \
+    node/webreq.c node/html.c node/jsonr.c; do
 	obj="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 	if [ ! -f "$obj" ] || [ -n "$(find "$src" common proto node/schema.h \
-	    node/provinces.h -newer "$obj" -name '*.[ch]' 2>/dev/null |
+	    node/provinces.h node/webreq.h node/html.h node/jsonr.h \
+	    -newer "$obj" -name '*.[ch]' 2>/dev/null |
 	    head -n 1)" ]; then
 		if ! $CC $CFLAGS -fsanitize=fuzzer-no-link $pkgflags -c \
 		    -o "$obj" "$src" 2>"$B/build.log"; then

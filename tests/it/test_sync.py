@@ -380,7 +380,7 @@ def test_central_disk_full_mid_sync(env):
     """Central's disk fills up in the middle of a sync: the batch that does
     not fit is not acknowledged, central keeps serving, and once there is
     room again the next sync resumes; every entry arrives once."""
-    mnt = env.tmpfs("cdisk", "3m")
+    mnt = env.tmpfs("cdisk", "4m")
     if mnt is None:
         from harness import skip
         return skip("cannot mount a tmpfs here (not root?)")

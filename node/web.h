@@ -1,0 +1,182 @@
+/*
+ * web.h - the administrators' console: what its pages and API handlers
+ * share.  web.c holds the routing table, sessions, CSRF, sign-in
+ * throttling, the language choice and the page frame; each page or API
+ * group has its own file (web_login.c, web_dash.c, web_conflicts.c,
+ * web_cases.c, web_sync.c, web_users.c, web_audit.c, web_assets.c), as
+ * each verb has its cmd_*.c.
+ *
+ * Every handler runs after the router has checked, in this order: the
+ * route exists (404) and takes the method (405); the session (page:
+ * redirect to /login; API: 401); the role (403); for a POST, the CSRF
+ * token (403) and, for the API, a JSON body (415).  Handlers read the
+ * store under web_lock() in short read transactions, and write only
+ * through the functions the CLI verbs call (resolve_conflict, ...).
+ * A handler loads only what the signed-in role may see.
+ */
+#ifndef CASESYNC_WEB_H
+#define CASESYNC_WEB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "html.h"
+#include "http.h"
+#include "i18n.h"
+#include "nodecfg.h"
+#include "store.h"
+#include "users.h"
+#include "webreq.h"
+
+#include "../proto/entry.h"
+
+#define WEB_SESSIONS_MAX	1024
+#define WEB_THROTTLE_MAX	4096
+#define WEB_IDLE_MS		(30ULL * 60 * 1000)
+#define WEB_ABSOLUTE_MS		(12ULL * 60 * 60 * 1000)
+#define WEB_FAIL_FREE		4	/* failures answered with 401 */
+#define WEB_ADDR_FAIL_FREE	20	/* the same per client address */
+#define WEB_LOCK_BASE_MS	30000ULL	/* first lock-out, then x2 */
+#define WEB_LOCK_MAX_MS		(60ULL * 60 * 1000)
+#define WEB_FAIL_FORGET_MS	(60ULL * 60 * 1000)
+#define WEB_COOKIE		"cs_session"
+#define WEB_LOGIN_COOKIE	"cs_login"
+
+struct session {
+	uint8_t		token_hash[32];	/* SHA-256 of the cookie's token */
+	char		user[USER_NAME_MAX + 1];	/* "" = free slot */
+	char		csrf[WEBREQ_TOKEN_HEX + 1];
+	uint64_t	created_ms;
+	uint64_t	last_ms;
+};
+
+struct throttle {
+	char		key[80];	/* "u:NAME" or "a:ADDRESS" */
+	unsigned	fails;
+	uint64_t	last_ms;
+	uint64_t	until_ms;
+};
+
+/* The console process.  Owned by cmd_console.c; shared by the threads. */
+struct web {
+	const char		*dir;		/* borrowed */
+	const struct nodecfg	*cfg;		/* borrowed */
+	struct store		*st;		/* borrowed; use under web_lock */
+	struct audit		*audit;		/* borrowed */
+	uint64_t		 idle_ms;
+	uint64_t		 absolute_ms;
+	int			 tls;
+	pthread_mutex_t		 store_mu;
+	pthread_mutex_t		 mu;		/* sessions, throttle */
+	struct session		 sessions[WEB_SESSIONS_MAX];
+	struct throttle		 thr[WEB_THROTTLE_MAX];
+};
+
+/* One request being answered. */
+struct web_req {
+	struct web		*w;
+	const struct http_req	*hr;
+	struct http_resp	*resp;
+	struct html		 h;		/* writes into resp->body */
+	enum lang		 lang;
+	int			 api;
+	struct user		 user;		/* name "" when signed out */
+	char			 author[ENTRY_AUTHOR_MAX + 1];
+	char			 csrf[WEBREQ_TOKEN_HEX + 1];
+	char			 caps[WEBREQ_CAPS][WEBREQ_SEG_MAX + 1];
+	struct webreq_form	 form;		/* a POSTed form */
+	uint64_t		 now_ms;
+};
+
+/* Initialises *w (mutexes, empty tables); web_release frees them. */
+void	web_init(struct web *w);
+void	web_release(struct web *w);
+
+/* The http_handler of the console: arg is the struct web. */
+void	web_handle(void *arg, const struct http_req *req,
+	    struct http_resp *resp);
+
+/* The translation of msgid in the request's language (i18n_tr; `make
+ * pot` extracts web_tr's second argument).  Borrowed, static. */
+const char *web_tr(const struct web_req *r, const char *msgid);
+
+/* The store, serialised between the request threads. */
+void	web_lock(struct web_req *r);
+void	web_unlock(struct web_req *r);
+
+/* A query argument (decoded, borrowed) or NULL. */
+const char *web_arg(const struct web_req *r, const char *key);
+
+/* Records an audit line for the signed-in user and the client address. */
+void	web_audit(struct web_req *r, const char *action, const char *case_id,
+	    const char *detail);
+
+/* Error answers: JSON {"error": msg} for the API, a page otherwise. */
+void	web_error(struct web_req *r, int status, const char *msg);
+void	web_redirect(struct web_req *r, const struct url *u);
+
+/* JSON answers: sets the type; the handler appends to r->resp->body. */
+void	web_json_begin(struct web_req *r, int status);
+
+/* The page frame: head, the navigation for the user's role, the title
+ * as <h1>; then web_page_end closes it.  nav is the route's path ("/",
+ * "/conflicts", ...) to mark as current. */
+void	web_page_begin(struct web_req *r, const char *title, const char *nav);
+void	web_page_end(struct web_req *r);
+/* A hidden input with the CSRF token, for a form that POSTs. */
+void	web_csrf_field(struct web_req *r);
+
+/* Sessions (web.c), for web_login.c.  web_session_new returns the token
+ * for the cookie and fills csrf. */
+int	web_session_new(struct web *w, const char *user, uint64_t now,
+	    char token[WEBREQ_TOKEN_HEX + 1], char csrf[WEBREQ_TOKEN_HEX + 1]);
+void	web_session_drop(struct web *w, const char *token);
+/* Sign-in throttling: web_throttle_check returns the seconds to wait (0:
+ * go ahead); web_throttle_fail records a failure and returns the seconds
+ * of the lock it starts (0: none yet); web_throttle_ok forgets the user's
+ * failures. */
+unsigned web_throttle_check(struct web *w, const char *user,
+	    const char *addr, uint64_t now);
+unsigned web_throttle_fail(struct web *w, const char *user,
+	    const char *addr, uint64_t now);
+void	web_throttle_ok(struct web *w, const char *user);
+
+/* The label of a field path in the request's language (schema's). */
+const char *web_path_label(const struct web_req *r, const char *path);
+/* The JSON value (len bytes) of field path, shown as the user's language
+ * shows it: enumeration labels, dates, amounts; escaped. */
+void	web_value_html(struct web_req *r, const char *path, const char *json,
+	    size_t len);
+
+/* Pages and API handlers, one group per file. */
+void	web_login_page(struct web_req *);	/* web_login.c */
+void	web_login_post(struct web_req *);
+void	web_logout_post(struct web_req *);
+void	web_api_login(struct web_req *);
+void	web_api_logout(struct web_req *);
+void	web_dashboard(struct web_req *);	/* web_dash.c */
+void	web_api_report(struct web_req *);
+void	web_conflicts_page(struct web_req *);	/* web_conflicts.c */
+void	web_conflict_post(struct web_req *);
+void	web_conflicts_bulk(struct web_req *);
+void	web_api_conflicts(struct web_req *);
+void	web_api_conflict(struct web_req *);
+void	web_api_conflict_resolve(struct web_req *);
+void	web_cases_page(struct web_req *);	/* web_cases.c */
+void	web_case_page(struct web_req *);
+void	web_api_cases(struct web_req *);
+void	web_api_case(struct web_req *);
+void	web_api_case_history(struct web_req *);
+void	web_sync_page(struct web_req *);	/* web_sync.c */
+void	web_api_status(struct web_req *);
+void	web_users_page(struct web_req *);	/* web_users.c */
+void	web_users_post(struct web_req *);
+void	web_api_users(struct web_req *);
+void	web_audit_page(struct web_req *);	/* web_audit.c */
+void	web_api_audit(struct web_req *);
+void	web_asset_css(struct web_req *);	/* web_assets.c */
+void	web_asset_icon(struct web_req *);
+
+#endif

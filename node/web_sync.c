@@ -1,0 +1,375 @@
+/*
+ * web_sync.c - sync health: /sync and GET /api/status.  One row per peer
+ * (central: every enrolled province; a province: its link to central)
+ * with the last successful sync and its age, entries pending, refusals,
+ * the key fingerprint and whether it is revoked; then the refused entries
+ * with their reasons.  Nothing here identifies a person: every role sees
+ * it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "web.h"
+
+#include "../common/crypto.h"
+#include "../common/err.h"
+#include "../common/jsonw.h"
+#include "../common/util.h"
+
+#define SYNC_ROWS_MAX		256
+#define SYNC_REFUSED_MAX	200
+#define SYNC_STALE_MS		(48ULL * 60 * 60 * 1000)
+
+struct sync_row {
+	char		node[HLC_NODE_MAX + 1];
+	int		key_status;	/* 0: no key known */
+	char		fp[24];		/* "cs1-" + 16 hex digits */
+	int		have_peer;
+	struct peer_info pi;
+	uint64_t	pending_out;
+	uint64_t	received;
+};
+
+struct refused_row {
+	char		origin[HLC_NODE_MAX + 1];
+	uint64_t	seq;
+	char		reason[256];
+};
+
+struct sync_data {
+	struct store_info	 si;
+	int			 central;
+	struct sync_row		 rows[SYNC_ROWS_MAX];
+	size_t			 nrows;
+	struct refused_row	*ref;
+	size_t			 nref;
+	uint64_t		 nref_all;
+};
+
+static struct sync_row *
+row_for(struct sync_data *d, const char *node)
+{
+	for (size_t i = 0; i < d->nrows; i++)
+		if (strcmp(d->rows[i].node, node) == 0)
+			return &d->rows[i];
+	if (d->nrows == SYNC_ROWS_MAX)
+		return NULL;
+	memset(&d->rows[d->nrows], 0, sizeof(d->rows[0]));
+	strlcpy_(d->rows[d->nrows].node, node, sizeof(d->rows[0].node));
+	return &d->rows[d->nrows++];
+}
+
+static int
+key_one(const struct node_key *nk, void *arg)
+{
+	struct sync_data	*d = arg;
+	struct sync_row		*r;
+
+	/* Keys relayed only to verify entries are not links. */
+	if (nk->status == KEY_KNOWN)
+		return 0;
+	if ((r = row_for(d, nk->node)) == NULL)
+		return 0;
+	r->key_status = nk->status;
+	memcpy(r->fp, "cs1-", 4);
+	hex_encode(nk->sign_pub, 8, r->fp + 4);
+	return 0;
+}
+
+static int
+peer_one(const struct peer_info *pi, void *arg)
+{
+	struct sync_data	*d = arg;
+	struct sync_row		*r;
+
+	if ((r = row_for(d, pi->node)) == NULL)
+		return 0;
+	r->have_peer = 1;
+	r->pi = *pi;
+	return 0;
+}
+
+static int
+refused_one(const char *origin, uint64_t seq, const char *reason, void *arg)
+{
+	struct sync_data *d = arg;
+
+	d->nref_all++;
+	if (d->nref >= SYNC_REFUSED_MAX)
+		return 0;
+	strlcpy_(d->ref[d->nref].origin, origin, sizeof(d->ref[0].origin));
+	d->ref[d->nref].seq = seq;
+	strlcpy_(d->ref[d->nref].reason, reason, sizeof(d->ref[0].reason));
+	d->nref++;
+	return 0;
+}
+
+static int
+sync_load(struct web_req *r, struct sync_data *d)
+{
+	struct store	*st = r->w->st;
+	int		 rc;
+
+	memset(d, 0, sizeof(*d));
+	d->ref = xcalloc(SYNC_REFUSED_MAX, sizeof(*d->ref));
+	web_lock(r);
+	if ((rc = store_info(st, &d->si)) == 0) {
+		d->central = strcmp(d->si.role, STORE_ROLE_CENTRAL) == 0;
+		store_key_each(st, key_one, d);
+		store_peer_each(st, peer_one, d);
+		store_refused_each(st, refused_one, d);
+		for (size_t i = 0; i < d->nrows; i++) {
+			struct sync_row	*w = &d->rows[i];
+			uint64_t	 last = 0, seq = 0;
+
+			if (d->central) {
+				if (store_feed_last(st, w->node, &last) == 0 &&
+				    last > w->pi.feed_acked)
+					w->pending_out = last -
+					    w->pi.feed_acked;
+				store_vv_get(st, w->node, &w->received);
+			} else {
+				if (store_vv_get(st, d->si.node, &seq) == 0 &&
+				    seq > w->pi.sent_acked)
+					w->pending_out = seq -
+					    w->pi.sent_acked;
+				w->received = w->pi.feed_recv;
+			}
+		}
+	}
+	web_unlock(r);
+	return rc;
+}
+
+static void
+age_text(const struct web_req *r, uint64_t ms, char *out, size_t sz)
+{
+	uint64_t s = ms / 1000;
+
+	if (s < 120)
+		snprintf(out, sz, web_tr(r, "%llu s ago"),
+		    (unsigned long long)s);
+	else if (s < 2 * 3600)
+		snprintf(out, sz, web_tr(r, "%llu min ago"),
+		    (unsigned long long)(s / 60));
+	else if (s < 2 * 86400)
+		snprintf(out, sz, web_tr(r, "%llu h ago"),
+		    (unsigned long long)(s / 3600));
+	else
+		snprintf(out, sz, web_tr(r, "%llu days ago"),
+		    (unsigned long long)(s / 86400));
+}
+
+static void
+th(struct web_req *r, const char *label)
+{
+	html_lit(&r->h, "<th scope=\"col\">");
+	html_text(&r->h, web_tr(r, label));
+	html_lit(&r->h, "</th>");
+}
+
+void
+web_sync_page(struct web_req *r)
+{
+	struct sync_data	*d = xcalloc(1, sizeof(*d));
+	struct html		*h = &r->h;
+	char			 when[40], age[64];
+
+	if (sync_load(r, d) != 0) {
+		free(d->ref);
+		free(d);
+		web_error(r, 500, web_tr(r, "the store cannot be read"));
+		return;
+	}
+	web_page_begin(r, web_tr(r, "Sync health"), "/sync");
+	html_lit(h, "<p class=\"lead\">");
+	html_text(h, d->central ? web_tr(r, "One row per province: when it "
+	    "last synced with this node, what waits on each side, and what "
+	    "was refused.") : web_tr(r, "This province's link to central: "
+	    "when it last synced, what waits to go, and what central "
+	    "refused."));
+	html_lit(h, "</p><div class=\"summary\"><div><span class=\"big\">");
+	html_u64(h, d->si.ncases);
+	html_lit(h, "</span> ");
+	html_text(h, web_tr(r, "cases"));
+	html_lit(h, "</div><div><span class=\"big\">");
+	html_u64(h, d->si.nentries);
+	html_lit(h, "</span> ");
+	html_text(h, web_tr(r, "changes in the log"));
+	html_lit(h, "</div><div><span class=\"big\">");
+	html_u64(h, d->si.nconflicts);
+	html_lit(h, "</span> ");
+	html_text(h, web_tr(r, "open conflicts"));
+	html_lit(h, "</div></div>");
+	html_lit(h, "<div class=\"tablewrap\"><table class=\"data\" "
+	    "id=\"sync\"><thead><tr>");
+	th(r, d->central ? N_("Province") : N_("Peer"));
+	th(r, N_("Last successful sync"));
+	th(r, N_("Waiting to send"));
+	th(r, N_("Received"));
+	th(r, N_("Refused"));
+	th(r, N_("Key"));
+	th(r, N_("Last error"));
+	html_lit(h, "</tr></thead><tbody>");
+	for (size_t i = 0; i < d->nrows; i++) {
+		struct sync_row	*w = &d->rows[i];
+		int		 stale = !w->have_peer ||
+		    w->pi.last_sync_ms == 0 ||
+		    r->now_ms - w->pi.last_sync_ms > SYNC_STALE_MS;
+
+		html_lit(h, "<tr><th scope=\"row\">");
+		html_text(h, w->node);
+		html_lit(h, "</th><td");
+		if (stale)
+			html_lit(h, " class=\"bad\"");
+		html_lit(h, ">");
+		if (w->have_peer && w->pi.last_sync_ms != 0) {
+			hlc_format(w->pi.last_sync_ms << 16, when,
+			    sizeof(when));
+			when[16] = '\0';
+			when[10] = ' ';
+			age_text(r, r->now_ms > w->pi.last_sync_ms ?
+			    r->now_ms - w->pi.last_sync_ms : 0, age,
+			    sizeof(age));
+			html_text(h, when);
+			html_lit(h, " UTC<br><small>");
+			html_text(h, age);
+			html_lit(h, "</small>");
+		} else {
+			html_text(h, web_tr(r, "never"));
+		}
+		html_lit(h, "</td><td class=\"num\">");
+		html_u64(h, w->pending_out);
+		html_lit(h, "</td><td class=\"num\">");
+		html_u64(h, w->received);
+		html_lit(h, "</td><td class=\"num");
+		if (w->pi.refused > 0)
+			html_lit(h, " bad");
+		html_lit(h, "\">");
+		html_u64(h, w->pi.refused);
+		html_lit(h, "</td><td><code>");
+		html_text(h, w->fp[0] ? w->fp : "-");
+		html_lit(h, "</code>");
+		if (w->key_status == KEY_REVOKED) {
+			html_lit(h, " <span class=\"tag bad\">");
+			html_text(h, web_tr(r, "revoked"));
+			html_lit(h, "</span>");
+		} else if (w->key_status == KEY_ACTIVE) {
+			html_lit(h, " <span class=\"tag ok\">");
+			html_text(h, web_tr(r, "active"));
+			html_lit(h, "</span>");
+		}
+		html_lit(h, "</td><td>");
+		html_text(h, w->pi.last_error);
+		html_lit(h, "</td></tr>");
+	}
+	if (d->nrows == 0) {
+		html_lit(h, "<tr><td colspan=\"7\">");
+		html_text(h, web_tr(r, "No peer yet: enrol one with casesync "
+		    "trust."));
+		html_lit(h, "</td></tr>");
+	}
+	html_lit(h, "</tbody></table></div><h2>");
+	html_text(h, web_tr(r, "Refused changes"));
+	html_lit(h, "</h2>");
+	if (d->nref == 0) {
+		html_lit(h, "<p>");
+		html_text(h, web_tr(r, "None."));
+		html_lit(h, "</p>");
+	} else {
+		html_lit(h, "<div class=\"tablewrap\"><table class=\"data\" "
+		    "id=\"refused\"><thead><tr>");
+		th(r, N_("Node"));
+		th(r, N_("Change"));
+		th(r, N_("Reason"));
+		html_lit(h, "</tr></thead><tbody>");
+		for (size_t i = 0; i < d->nref; i++) {
+			html_lit(h, "<tr><td>");
+			html_text(h, d->ref[i].origin);
+			html_lit(h, "</td><td class=\"num\">");
+			html_u64(h, d->ref[i].seq);
+			html_lit(h, "</td><td>");
+			html_text(h, d->ref[i].reason);
+			html_lit(h, "</td></tr>");
+		}
+		html_lit(h, "</tbody></table></div>");
+		if (d->nref_all > d->nref) {
+			html_lit(h, "<p>");
+			html_textf(h, web_tr(r, "%llu more not shown."),
+			    (unsigned long long)(d->nref_all - d->nref));
+			html_lit(h, "</p>");
+		}
+	}
+	web_page_end(r);
+	free(d->ref);
+	free(d);
+}
+
+void
+web_api_status(struct web_req *r)
+{
+	struct sync_data	*d = xcalloc(1, sizeof(*d));
+	struct buf		*b = &r->resp->body;
+	char			 when[40];
+
+	if (sync_load(r, d) != 0) {
+		free(d->ref);
+		free(d);
+		web_error(r, 500, "the store cannot be read");
+		return;
+	}
+	web_json_begin(r, 200);
+	buf_append_str(b, "{");
+	jsonw_key(b, "node", 1);
+	jsonw_str(b, d->si.node);
+	jsonw_key(b, "role", 0);
+	jsonw_str(b, d->si.role);
+	buf_printf(b, ",\"cases\":%llu,\"entries\":%llu,\"conflicts\":%llu,"
+	    "\"peers\":[", (unsigned long long)d->si.ncases,
+	    (unsigned long long)d->si.nentries,
+	    (unsigned long long)d->si.nconflicts);
+	for (size_t i = 0; i < d->nrows; i++) {
+		struct sync_row *w = &d->rows[i];
+
+		buf_append_str(b, i ? ",{" : "{");
+		jsonw_key(b, "peer", 1);
+		jsonw_str(b, w->node);
+		jsonw_key(b, "last_sync", 0);
+		if (w->have_peer && w->pi.last_sync_ms) {
+			hlc_format(w->pi.last_sync_ms << 16, when,
+			    sizeof(when));
+			jsonw_str(b, when);
+			buf_printf(b, ",\"age_seconds\":%llu",
+			    (unsigned long long)((r->now_ms -
+			    w->pi.last_sync_ms) / 1000));
+		} else
+			buf_append_str(b, "null");
+		buf_printf(b, ",\"pending_out\":%llu,\"received\":%llu,"
+		    "\"refused\":%llu", (unsigned long long)w->pending_out,
+		    (unsigned long long)w->received,
+		    (unsigned long long)w->pi.refused);
+		jsonw_key(b, "key", 0);
+		jsonw_str(b, w->fp);
+		jsonw_key(b, "key_status", 0);
+		jsonw_str(b, w->key_status == KEY_REVOKED ? "revoked" :
+		    w->key_status == KEY_ACTIVE ? "active" : "none");
+		jsonw_key(b, "last_error", 0);
+		jsonw_str(b, w->pi.last_error);
+		buf_append_str(b, "}");
+	}
+	buf_append_str(b, "],\"refused\":[");
+	for (size_t i = 0; i < d->nref; i++) {
+		buf_append_str(b, i ? ",{" : "{");
+		jsonw_key(b, "origin", 1);
+		jsonw_str(b, d->ref[i].origin);
+		buf_printf(b, ",\"seq\":%llu", (unsigned long long)
+		    d->ref[i].seq);
+		jsonw_key(b, "reason", 0);
+		jsonw_str(b, d->ref[i].reason);
+		buf_append_str(b, "}");
+	}
+	buf_append_str(b, "]}\n");
+	free(d->ref);
+	free(d);
+}
