@@ -94,7 +94,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh deploy/demo.sh
+	@sh deploy/demo.sh $(if $(filter 1 yes,$(KEEP)),--keep)
 
 # Benchmarks against PostgreSQL logical replication (issue 7); not part of
 # check.  An optimised build, then bench/run.py: BENCH_SCALE=10 for a

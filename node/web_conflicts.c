@@ -489,9 +489,7 @@ side_html(struct web_req *r, const char *label, const char *path,
 	struct html	*h = &r->h;
 	char		 when[40];
 
-	hlc_format(s->hlc, when, sizeof(when));
-	when[16] = '\0';
-	when[10] = ' ';
+	web_when(r, s->hlc, when, sizeof(when));
 	html_lit(h, "<div class=\"side");
 	if (winner)
 		html_lit(h, " winner");
