@@ -103,6 +103,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all
 	@python3 bench/run.py
+	@python3 bench/console.py
 
 # Chaos campaign (issue 8): central and six provinces as real processes,
 # seeded workload and faults, then heal and check; round i uses seed
