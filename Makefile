@@ -112,7 +112,7 @@ bench: deps
 # for the tmpfs that fills a province's disk.
 chaos: deps
 	@$(MAKE) --no-print-directory all
-	@python3 tests/chaos/campaign.py --seed $(or $(SEED),1) \
+	@/usr/bin/python3 tests/chaos/campaign.py --seed $(or $(SEED),1) \
 	    --rounds $(or $(ROUNDS),10) --seconds $(or $(SECONDS),20)
 
 clean:

@@ -23,6 +23,7 @@
  * keys stay exactly as protected as in the node directory. */
 static const char *const node_files[] = {
 	NODECFG_FILE, IDENTITY_FILE, DATAKEY_FILE, DATASALT_FILE,
+	PSEUDOKEY_FILE,		/* when there is one: HTCDS pseudonyms */
 };
 #define NNODE_FILES	(sizeof(node_files) / sizeof(node_files[0]))
 
@@ -32,7 +33,7 @@ static const char backup_usage[] =
 "Writes a consistent copy of the node in DIR to the new directory OUT\n"
 "(mode 0700): data.mdb, compacted with LMDB's own copy while `serve` or\n"
 "`sync` keep working, and casesync.conf, identity.key and data.key (or\n"
-"data.salt) exactly as DIR holds them.  The copy holds no key in clear\n"
+"data.salt), and htcds.key if any, exactly as DIR holds them.  The copy holds no key in clear\n"
 "that DIR does not hold itself; keep it as you keep DIR (README, \"Backup\n"
 "and restore\").  OUT must not exist or be an empty directory.  Prints\n"
 "what it wrote and its size.  Put it back with `casesync restore`.\n"

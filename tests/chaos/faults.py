@@ -106,6 +106,42 @@ def make_schedule(seed, seconds, provinces, density=0.6):
     return events
 
 
+def kill_dir_procs(d):
+    """SIGKILLs every casesync process of this campaign working on node
+    directory d (found by its command line, killed by its pid)."""
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if not argv or os.path.basename(argv[0]) != b"casesync" or \
+                d.encode() not in argv:
+            continue
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            try:
+                os.kill(int(pid), sig)
+            except OSError:
+                pass
+
+
+def exchange(a, b):
+    """Swaps two directories atomically (renameat2 RENAME_EXCHANGE), or,
+    where the file system cannot, with two renames."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, a.encode(), at_fdcwd, b.encode(),
+                      rename_exchange) == 0:
+        return
+    os.rename(b, a + ".old")
+    os.rename(a, b)
+    os.rename(a + ".old", a)
+
+
 class Injector:
     """Runs a schedule against a cluster; counts what it injected."""
 
@@ -487,7 +523,8 @@ class Injector:
                       "restart exited %s: %s" % (m.name, p.returncode,
                                                   (err or "").strip()))
         harness.note_replaced(err)
-        if p.returncode not in (0, 3) and not (
+        # (-9: a restore fault killed it with the node's lost disk.)
+        if p.returncode not in (0, 3, -9) and not (
                 p.returncode == 2 and "disk full" in (err or "")):
             # (2 with "disk full": that province's disk is full too, at
             # this moment; see docs/RELIABILITY.md on that exit code.)
@@ -527,19 +564,30 @@ class Injector:
                     return
                 was = m.want_running or m.role == "central"
                 m.kill()
+                # The machine died: no process of the lost disk goes on
+                # (a `sync` the cron or another fault started there would
+                # otherwise keep talking to central as the old node).
+                kill_dir_procs(m.node.dir)
                 conf = os.path.join(m.node.dir, "casesync.conf")
                 with open(conf) as f:
                     kept = f.read()     # configuration management's copy
                 m.free_disk()
                 t_restore = time.time()
-                harness.rmtree(m.node.dir)
-                r = harness.run(["restore", "-d", m.node.dir, bk])
+                # Restored beside the lost directory, then swapped in at
+                # once: commands that other faults run on the node (a
+                # sync, a list) see the old directory or the new one,
+                # never none.
+                new = m.node.dir + ".restored"
+                harness.rmtree(new)
+                r = harness.run(["restore", "-d", new, bk])
                 if r.rc != 0:
                     self.errors.append("restore of %s: rc %s %s" % (
                         m.name, r.rc, r.err.strip()))
                     return
-                with open(conf, "w") as f:
+                with open(os.path.join(new, "casesync.conf"), "w") as f:
                     f.write(kept)
+                exchange(new, m.node.dir)
+                harness.rmtree(new)
                 self.lg.restored(m.name, t_backup, t_restore)
                 self.count("restore")
                 self.count("restore:" + m.role)
