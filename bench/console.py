@@ -63,6 +63,12 @@ def start(*args):
     return p
 
 
+def cpu_ms(pid):
+    """User + system CPU time of process pid and its threads, in ms."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
 def request(port, cookie, path, body=None, csrf=None):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -134,7 +140,7 @@ def run(tmp):
     cs("user", "add", "-d", c, "bench", "--role", "admin",
        stdin="bench password 1\n")
     port = free_port()
-    start("console", "-d", c, "--listen", "127.0.0.1:%d" % port)
+    con = start("console", "-d", c, "--listen", "127.0.0.1:%d" % port)
     wait_port(port)
     st, data, ck = request(port, None, "/api/login",
                            {"user": "bench", "password": "bench password 1"})
@@ -155,20 +161,30 @@ def run(tmp):
                "query": q, "timings_ms": {}}
     print("\n%d cases, %d open conflicts, %d requests each; name search "
           "for %r" % (N, nconf, RUNS, urllib.parse.unquote(q)))
-    print("  %-24s %9s %9s" % ("request", "median", "p95"))
+    load = os.getloadavg()[0]
+    results["load_average"] = load
+    print("(load average %.1f on %d CPUs: wall times include waiting for a "
+          "CPU; the console's own CPU time per request does not)" %
+          (load, os.cpu_count()))
+    print("  %-24s %9s %9s %11s" % ("request", "median", "p95",
+                                    "CPU/request"))
     for label, path in targets:
         times = []
+        cpu0 = cpu_ms(con.pid)
         for _ in range(RUNS):
             t = time.perf_counter()
             st, data, _ = request(port, cookie, path)
             times.append((time.perf_counter() - t) * 1000)
             assert st == 200, (path, st, data[:200])
+        cpu = (cpu_ms(con.pid) - cpu0) / RUNS
         times.sort()
         med = statistics.median(times)
         p95 = times[int(len(times) * 0.95) - 1]
         results["timings_ms"][label] = {"median": round(med, 1),
-                                        "p95": round(p95, 1)}
-        print("  %-24s %7.1f ms %7.1f ms" % (label, med, p95))
+                                        "p95": round(p95, 1),
+                                        "cpu": round(cpu, 1)}
+        print("  %-24s %7.1f ms %7.1f ms %8.1f ms" % (label, med, p95,
+                                                      cpu))
     os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
     with open(os.path.join(ROOT, "build", "bench-console.json"), "w") as f:
         json.dump(results, f, indent=1)
