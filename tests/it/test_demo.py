@@ -66,7 +66,7 @@ def test_demo_end_to_end(env):
     dt = time.monotonic() - t0
     check(p.returncode == 0, "demo failed (rc %s):\n%s" % (p.returncode,
                                                          log[-3000:]))
-    check(dt < 100, "demo took %.1f s" % dt)
+    check(dt < 150, "demo took %.1f s" % dt)
     # Night 2: central is down, every province's sync exits 3 ...
     check(log.count(" exit 3 ") == 4, "expected four failed syncs:\n" + log)
     # ... and the catch-up succeeds for all four.
