@@ -70,6 +70,7 @@ class Hostile:
         self.seq = 0
         self.chain = bytes(32)
         self.chains = {0: self.chain}   # seq -> chain hash after it
+        self.records = {}               # seq -> record, as sent
         self.hlc = 0
         self.batch_no = 0
         self.feed = []          # (pos, entry) received in feed batches
@@ -204,7 +205,8 @@ class Hostile:
         sig = self.signer.sign(h)
         self.chain = h
         self.chains[self.seq] = h
-        return (self.seq, pack([1, ent, sig + prev]))
+        self.records[self.seq] = pack([1, ent, sig + prev])
+        return (self.seq, self.records[self.seq])
 
     def mark(self):
         """The chain position, to rewind to after a batch central did
@@ -212,13 +214,16 @@ class Hostile:
         return (self.seq, self.chain, self.hlc)
 
     def rewind(self, mark):
+        """Forgets the entries after mark: central did not apply them."""
+        for q in range(mark[0] + 1, self.seq + 1):
+            self.records.pop(q, None)
         self.seq, self.chain, self.hlc = mark
 
-    def resync(self, have):
-        """Continues the chain after entry have (what central's WELCOME
-        says it holds): what central did not apply is written again."""
-        if have in self.chains and have <= self.seq:
-            self.seq, self.chain = have, self.chains[have]
+    def unsent(self, have):
+        """The records after have (what central's WELCOME says it holds),
+        to send again as a province does after central lost them."""
+        return [(q, self.records[q]) for q in range(have + 1, self.seq + 1)
+                if q in self.records]
 
     def batch_msg(self, recs, more=0):
         self.batch_no += 1

@@ -93,7 +93,14 @@ class Byzantine:
         if w[1] != WELCOME:
             self.count("backed_off" if w[2] == BUSY_CODE else "refused")
             return None
-        h.resync(w[3])
+        again = h.unsent(w[3])
+        if again:
+            # Central lost them (a restore): send them again, as a
+            # province does, before anything new.
+            self.count("resent", len(again))
+            a = h.push(again, timeout=8)
+            if a is None or a[1] != ACK:
+                return None
         return w[5]
 
     def honest(self):
