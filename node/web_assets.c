@@ -183,6 +183,7 @@ static const char css[] =
 "header.top nav a{padding:.5rem .55rem;font-size:.95rem}"
 "table.data th,table.data td{padding:.4rem .5rem;font-size:.92rem}"
 "form.filters{flex-direction:column;align-items:stretch}"
+"form.filters label.grow{flex:none}"
 "form.filters button{align-self:flex-start}"
 ".tile .big{font-size:1.5rem}}\n";
 
