@@ -860,9 +860,17 @@ feed_push(struct store *st, MDB_txn *t, const char *peer, const uint8_t *lk,
 	uint64_t pos;
 	int	rc;
 
+	uint64_t inc;
+
 	snprintf(mk, sizeof(mk), "feed:%s", peer);
-	if ((rc = get_u64(st, t, st->meta, mk, &pos)) != 0)
+	if ((rc = get_u64(st, t, st->meta, mk, &pos)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
 		return rc;
+	/* After a restore every feed goes on in the new incarnation, also
+	 * one the backup did not have yet: the provinces may hold positions
+	 * of the lost feed (docs/PROTOCOL.md, Recovery). */
+	if (POS_INC(pos) < inc)
+		pos = POS_MAKE(inc, 0);
 	pos++;
 	k.mv_data = fk;
 	k.mv_size = seqkey(fk, peer, pos);
