@@ -10,10 +10,13 @@ set -u
 # console's; chromium, chromium-driver and python3-selenium run its browser
 # tests.
 # gettext (msgfmt, xgettext, msgcmp) builds the message catalogues.
+# python3-zmq, -msgpack and -cryptography: the hostile-province client of
+# the tests (tests/hostile.py).
 PKGS="gcc make pkg-config libzmq3-dev liblmdb-dev libmsgpack-dev \
 libssl-dev libcjson-dev python3 clang libclang-rt-14-dev lmdb-utils \
 util-linux gettext libmicrohttpd-dev libargon2-dev chromium \
-chromium-driver python3-selenium"
+chromium-driver python3-selenium python3-zmq python3-msgpack \
+python3-cryptography"
 
 missing=""
 have_pkg() {

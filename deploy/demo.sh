@@ -10,8 +10,9 @@
 #     (`casesync case transfer`), and central and a province edit the same
 #     field (`casesync conflicts`), when this build has those verbs;
 # then prints a sync summary and the national report, and writes the
-# public HTML report.  Everything runs in a temporary folder that is
-# removed at the end, with every process it started stopped.
+# public HTML report, in English and in Vietnamese.  Everything runs in a
+# temporary folder that is removed at the end, with every process it
+# started stopped.
 #
 # Settings (environment):
 #   DEMO_NIGHTS=4       nights to play (at least 1)
@@ -19,7 +20,8 @@
 #   DEMO_CASES=8        new cases per province per night (on average)
 #   DEMO_YEAR=2025      reception year of the cases; the report's year
 #   DEMO_SEED=1         seed of the generator
-#   DEMO_OUT=build/demo where report.html and report.txt are written
+#   DEMO_OUT=build/demo where report.html, report-vi.html (Vietnamese)
+#                       and report.txt are written
 #   DEMO_TMPDIR=...     parent of the temporary folder (default $TMPDIR)
 #   DEMO_KEEP=1         keep the temporary folder (node stores, logs)
 #   CASESYNC_BIN=...    the casesync binary (default build/casesync)
@@ -348,10 +350,13 @@ cs report -d "$TMP/central" --year "$YEAR" --public --format text \
 cat "$OUT/report.txt"
 cs report -d "$TMP/central" --year "$YEAR" --public --format html \
     --out "$OUT/report.html" || die "report html"
+cs report -d "$TMP/central" --year "$YEAR" --public --format html \
+    --lang vi --out "$OUT/report-vi.html" || die "report html vi"
 stop_central
 OUT_ABS=$(cd "$OUT" && pwd)
 echo
 echo "The HTML report (open it in a browser, or print it) is in"
 echo "  $OUT_ABS/report.html"
+echo "in Vietnamese in $OUT_ABS/report-vi.html,"
 echo "and the text above in $OUT_ABS/report.txt."
 echo "demo finished in $(( $(date +%s) - T0 )) s; every process stopped."

@@ -119,8 +119,8 @@ static const char *const v_identified[] = {
 struct dimdef {
 	const char		*name;
 	int			 senum;	/* enum schema_enum, or -1 */
-	const char *const	*vals;	/* the report's own fixed values */
-	int			 unknown; /* list "unknown" after the values */
+	const char *const	*vals;	/* the report's own values */
+	int			 unknown; /* "unknown" after the values */
 	size_t			 max;
 	int			 multi;	/* a case may count under several */
 	int			 total;	/* published with the total N */

@@ -30,7 +30,7 @@ msg_encode(const struct msg *m, struct buf *out)
 			return E_INVAL;
 		if (m->type == MSG_HELLO && m->reflen > MSG_REF_MAX)
 			return E_INVAL;
-		mp_put_array(&w, m->type == MSG_HELLO ? 9 : 10);
+		mp_put_array(&w, 9);	/* HELLO and WELCOME: 9 items each */
 		mp_put_uint(&w, MSG_VERSION);
 		mp_put_uint(&w, m->type);
 		mp_put_cstr(&w, m->node);
@@ -134,7 +134,7 @@ decode(struct mp_rd *r, struct msg *m)
 	switch (type) {
 	case MSG_HELLO:
 	case MSG_WELCOME:
-		if (n != (type == MSG_HELLO ? 9U : 10U) ||
+		if (n != 9 ||
 		    mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
 		    !node_id_valid(m->node) || mp_read_uint(r, &m->a) ||
 		    mp_read_uint(r, &m->b) || mp_read_uint(r, &m->window) ||

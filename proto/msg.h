@@ -64,6 +64,7 @@ enum msg_error {
 	MSGERR_BUSY = 6,	/* too many sessions, try later */
 	MSGERR_COPY = 7,	/* a node was put back from a copy of its
 				 * files, not with `casesync restore` */
+	MSGERR_QUOTA = 8,	/* the province's daily quota is used up */
 };
 
 struct msg_rec {

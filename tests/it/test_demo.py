@@ -93,6 +93,13 @@ def test_demo_end_to_end(env):
     check(t.bad == 0 and t.stack == [] and t.svgs == 11,
           "html: %d unbalanced, open %r, %d charts" % (t.bad, t.stack,
                                                        t.svgs))
+    # The same page in Vietnamese (--lang vi).
+    vi = open(os.path.join(out, "report-vi.html"), encoding="utf-8").read()
+    t = Tags()
+    t.feed(vi)
+    check(t.bad == 0 and t.stack == [] and t.svgs == 11, "vi html")
+    check('<html lang="vi">' in vi and
+          "H\u1ed3 s\u01a1 theo gi\u1edbi t\u00ednh" in vi, "vi labels")
     # Nothing left behind: no process, no temporary folder.
     time.sleep(0.2)
     check(demo_processes(env.tmp) == [], "left running: %r" %

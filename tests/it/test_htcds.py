@@ -499,6 +499,23 @@ def test_htcds_passphrase_node(env):
     check(r.rc == 2 and r.out == "", "export without the passphrase")
 
 
+def test_htcds_pseudonyms_survive_backup_and_restore(env):
+    from harness import run
+    c = env.central()
+    cases, text = gen("lao-cai", 6, 15)
+    load(c, text, env)
+    ids = [r["id"] for r in htcds(c)]
+    check(len(ids) == 15, "export")
+    bk = os.path.join(env.tmp, "bk")
+    ok(run(["backup", "-d", c.dir, bk]), "backup")
+    check(os.path.exists(os.path.join(bk, "htcds.key")), "key not backed up")
+    dst = os.path.join(env.tmp, "restored")
+    ok(run(["restore", "-d", dst, bk]), "restore")
+    r = ok(run(["export", "-d", dst, "--format", "htcds"]), "export")
+    check([json.loads(l)["id"] for l in r.out.splitlines()] == ids,
+          "pseudonyms changed by backup and restore")
+
+
 def test_htcds_bad_input_and_identifying_refusals(env):
     c = env.central()
     p = env.province("lao-cai", c)
