@@ -27,7 +27,8 @@ all: $(B)/casesync
 # Message catalogues (docs/I18N.md): po/LANG.po is compiled with msgfmt
 # --check and embedded in the binary by tools/embed.sh.  `make pot`
 # extracts the msgids from the sources into po/casesync.pot and merges them
-# into every po/LANG.po; po-check (part of `make check`) fails when a msgid
+# into every po/LANG.po, taking exact matches from the glossary
+# po/compendium/LANG.po; po-check (part of `make check`) fails when a msgid
 # in the sources has no translation.
 PO_LANGS = vi
 I18N_SRC = $(sort $(wildcard common/*.[ch]) $(wildcard proto/*.[ch]) \
@@ -35,7 +36,8 @@ I18N_SRC = $(sort $(wildcard common/*.[ch]) $(wildcard proto/*.[ch]) \
 XGETTEXT = xgettext --language=C --from-code=UTF-8 -k -ki18n_tr:2 \
 	   -ki18n_ntr:2,3 -kN_ -kweb_tr:2 --add-comments=TRANSLATORS: \
 	   --package-name=casesync \
-	   --msgid-bugs-address="the casesync issue tracker" --no-wrap
+	   --msgid-bugs-address="the casesync issue tracker" --no-wrap \
+	   --add-location=file
 
 $(B)/po/%.mo: po/%.po
 	@mkdir -p $(B)/po
@@ -45,10 +47,16 @@ $(B)/gen/i18n_mo.c: $(PO_LANGS:%=$(B)/po/%.mo) tools/embed.sh
 	@mkdir -p $(B)/gen
 	sh tools/embed.sh i18n_mo_vi $(B)/po/vi.mo >$@.tmp && mv $@.tmp $@
 
+# Locations without line numbers and no creation date, so that two
+# branches that each run `make pot` merge without conflicts.
 pot:
 	$(XGETTEXT) --output=po/casesync.pot $(I18N_SRC)
+	@sed -i '/^"POT-Creation-Date: /d' po/casesync.pot
 	@for l in $(PO_LANGS); do \
+		c=; [ -f po/compendium/$$l.po ] && \
+		    c="--compendium=po/compendium/$$l.po"; \
 		msgmerge --quiet --update --backup=none --no-wrap \
+		    --add-location=file $$c \
 		    po/$$l.po po/casesync.pot || exit 1; \
 		msgfmt --check --statistics --output-file=/dev/null po/$$l.po; \
 	done
@@ -94,7 +102,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh deploy/demo.sh
+	@sh deploy/demo.sh $(if $(filter 1 yes,$(KEEP)),--keep)
 
 # Benchmarks against PostgreSQL logical replication (issue 7); not part of
 # check.  An optimised build, then bench/run.py: BENCH_SCALE=10 for a
@@ -103,6 +111,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all
 	@python3 bench/run.py
+	@python3 bench/console.py
 
 # Chaos campaign (issue 8): central and six provinces as real processes,
 # seeded workload and faults, then heal and check; round i uses seed
@@ -111,7 +120,7 @@ bench: deps
 # for the tmpfs that fills a province's disk.
 chaos: deps
 	@$(MAKE) --no-print-directory all
-	@python3 tests/chaos/campaign.py --seed $(or $(SEED),1) \
+	@/usr/bin/python3 tests/chaos/campaign.py --seed $(or $(SEED),1) \
 	    --rounds $(or $(ROUNDS),10) --seconds $(or $(SECONDS),20)
 
 clean:

@@ -16,6 +16,7 @@ static const char *const names[E__COUNT] = {
 	[E_CONFLICT] = "refused",
 	[E_TIMEOUT] = "timed out",
 	[E_INTEGRITY] = "integrity failure",
+	[E_QUOTA] = "quota reached",
 };
 
 const char *

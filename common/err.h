@@ -24,6 +24,7 @@ enum err {
 	E_CONFLICT,	/* refused: not the owner, erased, read-only */
 	E_TIMEOUT,	/* a peer did not answer in time */
 	E_INTEGRITY,	/* stored data does not verify */
+	E_QUOTA,	/* a peer's daily quota is used up */
 	E__COUNT
 };
 

@@ -12,10 +12,13 @@ set -u
 # gettext (msgfmt, xgettext, msgcmp) builds the message catalogues.
 # systemd (systemd-analyze) and libseccomp2 check the units in
 # deploy/systemd/ and run casesync under their restrictions.
+# python3-zmq, -msgpack and -cryptography: the hostile-province client of
+# the tests (tests/hostile.py).
 PKGS="gcc make pkg-config libzmq3-dev liblmdb-dev libmsgpack-dev \
 libssl-dev libcjson-dev python3 clang libclang-rt-14-dev lmdb-utils \
 util-linux gettext libmicrohttpd-dev libargon2-dev chromium \
-chromium-driver python3-selenium systemd libseccomp2"
+chromium-driver python3-selenium python3-zmq python3-msgpack \
+python3-cryptography systemd libseccomp2"
 
 missing=""
 have_pkg() {

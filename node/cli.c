@@ -129,6 +129,12 @@ cli_open(const char *dir, struct node_ctx *n)
 	}
 	store_set_clock(n->st, n->cfg.skew_ms, n->cfg.clock_offset_ms);
 	store_set_keep_transferred(n->st, n->cfg.keep_transferred);
+	{
+		struct quota q = { n->cfg.quota_entries, n->cfg.quota_bytes,
+		    n->cfg.quota_cases, n->cfg.quota_referrals };
+
+		store_set_quota(n->st, &q);
+	}
 	user = getenv("CASESYNC_AUTHOR");
 	if (user == NULL || *user == '\0')
 		user = getenv("USER");

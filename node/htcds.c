@@ -293,7 +293,8 @@ latest_referral(const struct case_state *s, const char *side,
 {
 	const struct event	*best = NULL;
 	char			 who[HLC_NODE_MAX + 1], st[16];
-	char			 d[HTCDS_DATE_LEN + 1], bd[HTCDS_DATE_LEN + 1];
+	char			 d[HTCDS_DATE_LEN + 1];
+	char			 bd[HTCDS_DATE_LEN + 1];
 
 	for (size_t i = 0; i < s->nevents; i++) {
 		const struct event *e = &s->events[i];
@@ -359,91 +360,117 @@ put_identifying(struct hrec *r, const struct case_state *s)
 		put(r, H_STREET, b);
 }
 
-/* Fills r from s: see the table in docs/HTCDS.md. */
+/* Puts the standard's value that m gives for the value of path, if any. */
 static void
-build(const struct htcds *h, const struct case_state *s, struct hrec *r)
+put_mapped(struct hrec *r, enum hf f, const struct case_state *s,
+    const char *path, const struct vmap *m, size_t n)
 {
 	const char	*v;
-	char		 b[64], recv[HTCDS_DATE_LEN + 2];
-	char		 on[HTCDS_DATE_LEN + 1];
-	int64_t		 by;
-	uint32_t	 set, out = 0;
-	int		 i;
+	char		 b[64];
 
-	if (h->o.identifying)
-		put_identifying(r, s);
+	if (schema_get_str(s, path, b, sizeof(b)) &&
+	    (v = map(m, n, b)) != NULL)
+		put(r, f, v);
+}
+
+/* Person: gender, citizenship, trafficking status, age, exploitation. */
+static void
+build_person(const struct case_state *s, struct hrec *r)
+{
+	const char *const	*ours;
+	const char		*v;
+	char			 b[64], recv[HTCDS_DATE_LEN + 2];
+	int64_t			 by, age;
+	uint32_t		 set, out = 0;
+	int			 k;
+
 	v = schema_get_str(s, "person.sex", b, sizeof(b)) ?
 	    map(m_gender, NELEM(m_gender), b) : NULL;
 	put(r, H_GENDER, v != NULL ? v : GENDER_ABSENT);
-	if (schema_get_str(s, "person.legal_status", b, sizeof(b)) &&
-	    (v = map(m_citizenship, NELEM(m_citizenship), b)) != NULL)
-		put(r, H_CITIZENSHIP, v);
-
+	put_mapped(r, H_CITIZENSHIP, s, "person.legal_status", m_citizenship,
+	    NELEM(m_citizenship));
 	if (schema_get_str(s, "status", b, sizeof(b)) &&
 	    strcmp(b, "not_victim") == 0)
 		put(r, H_TSTATUS, "NotAVictimOfTrafficking");
-	else if (schema_get_str(s, "person.category", b, sizeof(b)) &&
-	    (v = map(m_tstatus, NELEM(m_tstatus), b)) != NULL)
-		put(r, H_TSTATUS, v);
+	else
+		put_mapped(r, H_TSTATUS, s, "person.category", m_tstatus,
+		    NELEM(m_tstatus));
 	/* Only the birth year is known: the age in the year of reception,
 	 * at or above the age when first trafficked. */
 	if (schema_get_int(s, "person.birth_year", &by) &&
 	    schema_get_str(s, "intake.received_on", recv, sizeof(recv)) &&
 	    strlen(recv) == HTCDS_DATE_LEN) {
-		int64_t age = (recv[0] - '0') * 1000 + (recv[1] - '0') * 100 +
+		age = (recv[0] - '0') * 1000 + (recv[1] - '0') * 100 +
 		    (recv[2] - '0') * 10 + (recv[3] - '0') - by;
-
 		if (age >= 0 && age <= AGE_MAX) {
 			snprintf(b, sizeof(b), "%lld", (long long)age);
 			put(r, H_AGE, b);
 		}
 	}
 	set = schema_get_set(s, "trafficking.purposes");
-	if (set != 0) {
-		const char *const *ours = schema_enum_values(
-		    SCHEMA_ENUM_PURPOSE);
-
-		for (i = 0; ours != NULL && ours[i] != NULL; i++) {
-			int k;
-
-			if (!(set & (UINT32_C(1) << i)) || (v = map(
-			    m_exploitation, NELEM(m_exploitation), ours[i])) ==
-			    NULL || (k = index_of(o_exploitation, v)) < 0)
-				continue;
+	ours = schema_enum_values(SCHEMA_ENUM_PURPOSE);
+	for (int i = 0; ours != NULL && ours[i] != NULL; i++) {
+		if ((set & (UINT32_C(1) << i)) && (v = map(m_exploitation,
+		    NELEM(m_exploitation), ours[i])) != NULL &&
+		    (k = index_of(o_exploitation, v)) >= 0)
 			out |= UINT32_C(1) << k;
-		}
-		put_set(r, H_EXPLOITATION, o_exploitation, out);
 	}
+	put_set(r, H_EXPLOITATION, o_exploitation, out);
+}
 
-	if (schema_get_str(s, "status", b, sizeof(b)) &&
-	    (v = map(m_status, NELEM(m_status), b)) != NULL)
-		put(r, H_STATUS, v);
-	if (s->owner[0] != '\0' && latest_referral(s, "to", s->owner, on)) {
+/* Case: status and referrals, seen from the owning province. */
+static void
+build_case(const struct case_state *s, struct hrec *r)
+{
+	char	on[HTCDS_DATE_LEN + 1];
+
+	put_mapped(r, H_STATUS, s, "status", m_status, NELEM(m_status));
+	if (s->owner[0] == '\0')
+		return;
+	if (latest_referral(s, "to", s->owner, on)) {
 		put(r, H_INDATE, on);
 		put(r, H_INREASON, REFERRAL_REASON);
 	}
-	if (s->owner[0] != '\0' && latest_referral(s, "from", s->owner, on)) {
+	if (latest_referral(s, "from", s->owner, on)) {
 		put(r, H_OUTREASON, REFERRAL_REASON);
 		put(r, H_OUTDATE, on);
 	}
+}
+
+/* The repeated sections: the historic event of exploitation, and one
+ * support plan per type of service received. */
+static void
+build_sections(const struct case_state *s, struct hrec *r)
+{
+	const char	*v;
+	char		 b[64];
+	uint32_t	 out = 0;
+	int		 k;
 
 	if (schema_get_str(s, "trafficking.destination_country", b,
 	    sizeof(b))) {
 		put(r, H_HTE_COUNTRY, b);
 		put(r, H_HTE_TYPE, HTE_EXPLOITATION);
 	}
-	out = 0;
 	for (size_t e = 0; e < s->nevents; e++) {
-		int k;
-
-		if (strcmp(s->events[e].coll, "services") != 0 ||
-		    !schema_event_str(&s->events[e], "type", b, sizeof(b)) ||
-		    (v = map(m_support, NELEM(m_support), b)) == NULL ||
-		    (k = index_of(o_support, v)) < 0)
-			continue;
-		out |= UINT32_C(1) << k;
+		if (strcmp(s->events[e].coll, "services") == 0 &&
+		    schema_event_str(&s->events[e], "type", b, sizeof(b)) &&
+		    (v = map(m_support, NELEM(m_support), b)) != NULL &&
+		    (k = index_of(o_support, v)) >= 0)
+			out |= UINT32_C(1) << k;
 	}
 	put_set(r, H_SPL_TYPE, o_support, out);
+}
+
+/* Fills r from s: see the table in docs/HTCDS.md. */
+static void
+build(const struct htcds *h, const struct case_state *s, struct hrec *r)
+{
+	if (h->o.identifying)
+		put_identifying(r, s);
+	build_person(s, r);
+	build_case(s, r);
+	build_sections(s, r);
 }
 
 static int
@@ -588,8 +615,8 @@ st_covers(const char *path, const struct vmap *m, size_t n,
 		for (size_t i = 0; i < n; i++)
 			hits += strcmp(m[i].ours, ours[k]) == 0;
 		if (hits != 1) {
-			fprintf(stderr, "  FAIL %s: %s mapped %zu times\n", path,
-			    ours[k], hits);
+			fprintf(stderr, "  FAIL %s: %s mapped %zu times\n",
+			    path, ours[k], hits);
 			return 1;
 		}
 	}

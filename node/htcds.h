@@ -56,7 +56,7 @@ struct htcds_opts {
 
 struct htcds {
 	struct htcds_opts	o;
-	uint8_t			key[CRYPTO_KEY];	/* pseudonym key */
+	uint8_t			key[CRYPTO_KEY];	/* pseudonyms */
 };
 
 /* Parses "htcds" or "htcds-csv".  Returns 0 or E_INVAL. */

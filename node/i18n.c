@@ -54,11 +54,11 @@ extern const unsigned char	i18n_mo_vi[];
 extern const size_t		i18n_mo_vi_len;
 
 #define LOCALE_NAME	"C.UTF-8"	/* built into glibc since 2.35 */
-#define LOCALE_DIR	"C"		/* what libintl makes of "C.UTF-8" */
+#define LOCALE_DIR	"C"	/* libintl's directory for "C.UTF-8" */
 #define DOMAIN_VI	"casesync-vi"
 #define ROOT_MAX	1024	/* the private directory's path */
 #define PATHBUF_MAX	(ROOT_MAX + 128)	/* a file under it */
-#define ACCEPT_MAX	4096	/* bytes of an Accept-Language looked at */
+#define ACCEPT_MAX	4096	/* Accept-Language bytes looked at */
 #define SUBTAG_MAX	8	/* RFC 5646: alphanum{1,8} */
 #define LANGTAG_MAX	35
 
@@ -519,7 +519,7 @@ st_thread(void *arg)
 int
 i18n_selftest(void)
 {
-	static const char	 missing[] = "no such message in any catalogue";
+	static const char	 missing[] = "not in any catalogue";
 	static const char	 empty[] = "";
 	struct st_expect	 x[ST_THREADS];
 	pthread_t		 t[ST_THREADS];

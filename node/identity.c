@@ -248,7 +248,8 @@ pseudokey_read(const char *path, const uint8_t datakey[CRYPTO_KEY],
 		snprintf(err, errsz, "%s: not a casesync pseudonym key", path);
 		return E_INTEGRITY;
 	}
-	buf_init(&plain, CRYPTO_KEY + 1);	/* crypto_open wants a spare byte */
+	/* crypto_open wants a spare byte. */
+	buf_init(&plain, CRYPTO_KEY + 1);
 	rc = crypto_open(datakey, PK_MAGIC, mlen, file + mlen,
 	    PK_FILE_LEN - mlen, &plain);
 	if (rc == 0 && plain.len == CRYPTO_KEY)

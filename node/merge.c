@@ -1,6 +1,7 @@
 #include "merge.h"
 #include "schema.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,7 +117,56 @@ head_pos(const struct field *f, const struct stamp *st, int *found)
 	    found);
 }
 
-/* Records that st is superseded: into seen, and out of the heads. */
+/*
+ * A field is a join of one small record per node (docs/CONFLICTS.md, "Why
+ * the order of arrival never matters"):
+ * - seen[N]: the highest stamp of node N that some write superseded (its
+ *   base or also[]).  Superseding (h, N) supersedes every write of N to
+ *   this field stamped h or lower: N's later writes to a field always
+ *   supersede its earlier ones, so nothing an honest node wrote is lost.
+ * - the head of N: N's highest write to the field, unless seen[N] covers
+ *   it.
+ * Both are maxima, so the state is a function of the SET of entries, and
+ * a field holds at most one head and one seen stamp per node: however
+ * many writes a node sends, they never add up to a limit.
+ */
+
+/* Index of the seen stamp of node, or nseen. */
+static size_t
+seen_of(const struct field *f, const char *node)
+{
+	size_t i;
+
+	for (i = 0; i < f->nseen; i++)
+		if (strcmp(f->seen[i].node, node) == 0)
+			break;
+	return i;
+}
+
+/* Does a seen stamp of st's node cover st? */
+static int
+seen_covers(const struct field *f, const struct stamp *st)
+{
+	for (size_t i = 0; i < f->nseen; i++)
+		if (strcmp(f->seen[i].node, st->node) == 0 &&
+		    f->seen[i].hlc >= st->hlc)
+			return 1;
+	return 0;
+}
+
+static void
+head_remove(struct field *f, size_t i)
+{
+	head_release(&f->heads[i]);
+	memmove(&f->heads[i], &f->heads[i + 1],
+	    (f->nheads - i - 1) * sizeof(*f->heads));
+	f->nheads--;
+}
+
+/* Records that st, and every write of its node stamped before it, is
+ * superseded: seen keeps the highest stamp per node, and the heads it
+ * covers go.  (A state written before this rule may hold several stamps
+ * or heads of one node: they are folded into one here.) */
 static int
 supersede(struct field *f, const struct stamp *st)
 {
@@ -125,10 +175,15 @@ supersede(struct field *f, const struct stamp *st)
 
 	if (st->hlc == 0)
 		return 0;
-	i = stamp_pos(f->seen, f->nseen, sizeof(*f->seen), st, &found);
-	if (!found) {
+	if (!seen_covers(f, st)) {
+		while ((i = seen_of(f, st->node)) < f->nseen) {
+			memmove(&f->seen[i], &f->seen[i + 1],
+			    (f->nseen - i - 1) * sizeof(*f->seen));
+			f->nseen--;
+		}
 		if (f->nseen >= STATE_MAX_SEEN)
 			return E_TOOBIG;
+		i = stamp_pos(f->seen, f->nseen, sizeof(*f->seen), st, &found);
 		f->seen = xreallocarray(f->seen, f->nseen + 1,
 		    sizeof(*f->seen));
 		memmove(&f->seen[i + 1], &f->seen[i],
@@ -136,12 +191,12 @@ supersede(struct field *f, const struct stamp *st)
 		f->seen[i] = *st;
 		f->nseen++;
 	}
-	i = head_pos(f, st, &found);
-	if (found) {
-		head_release(&f->heads[i]);
-		memmove(&f->heads[i], &f->heads[i + 1],
-		    (f->nheads - i - 1) * sizeof(*f->heads));
-		f->nheads--;
+	for (i = 0; i < f->nheads;) {
+		if (strcmp(f->heads[i].st.node, st->node) == 0 &&
+		    f->heads[i].st.hlc <= st->hlc)
+			head_remove(f, i);
+		else
+			i++;
 	}
 	return 0;
 }
@@ -163,14 +218,22 @@ apply_set(struct case_state *s, const struct entry *e, const struct op *o,
 	for (i = 0; i < o->nalso; i++)
 		if ((rc = supersede(f, &o->also[i])) != 0)
 			return rc;
-	stamp_pos(f->seen, f->nseen, sizeof(*f->seen), st, &found);
-	if (found)
+	if (seen_covers(f, st))
 		return 0;	/* a later write already replaced this one */
-	i = head_pos(f, st, &found);
-	if (found)
-		return 0;	/* applied before */
+	for (i = 0; i < f->nheads; i++)
+		if (strcmp(f->heads[i].st.node, st->node) == 0 &&
+		    f->heads[i].st.hlc >= st->hlc)
+			return 0;	/* applied before, or a later one of
+					 * the same node is there */
+	for (i = 0; i < f->nheads;) {
+		if (strcmp(f->heads[i].st.node, st->node) == 0)
+			head_remove(f, i);
+		else
+			i++;
+	}
 	if (f->nheads >= STATE_MAX_HEADS)
 		return E_TOOBIG;
+	i = head_pos(f, st, &found);
 	f->heads = xreallocarray(f->heads, f->nheads + 1, sizeof(*f->heads));
 	memmove(&f->heads[i + 1], &f->heads[i],
 	    (f->nheads - i) * sizeof(*f->heads));
@@ -314,6 +377,129 @@ merge_apply(struct case_state *s, const struct entry *e)
 	}
 	state_release(s);
 	*s = tmp;
+	return 0;
+}
+
+void
+merge_normalise(struct case_state *s)
+{
+	for (size_t i = 0; i < s->nfields; i++) {
+		struct field	*f = &s->fields[i];
+		size_t		 j, k;
+
+		/* Seen: the highest stamp of each node (sorted by stamp, so
+		 * a later one of the same node replaces an earlier one). */
+		for (j = 0; j < f->nseen;) {
+			for (k = j + 1; k < f->nseen; k++)
+				if (strcmp(f->seen[k].node,
+				    f->seen[j].node) == 0)
+					break;
+			if (k < f->nseen) {
+				memmove(&f->seen[j], &f->seen[j + 1],
+				    (f->nseen - j - 1) * sizeof(*f->seen));
+				f->nseen--;
+			} else
+				j++;
+		}
+		/* Heads: the latest of each node, unless seen covers it. */
+		for (j = 0; j < f->nheads;) {
+			int drop = seen_covers(f, &f->heads[j].st);
+
+			for (k = j + 1; !drop && k < f->nheads; k++)
+				drop = strcmp(f->heads[k].st.node,
+				    f->heads[j].st.node) == 0;
+			if (drop)
+				head_remove(f, j);
+			else
+				j++;
+		}
+	}
+}
+
+/* Nodes named in the heads and seen stamps of f. */
+static size_t
+field_nodes(const struct field *f)
+{
+	size_t n = f->nseen;
+
+	for (size_t i = 0; i < f->nheads; i++) {
+		size_t j;
+
+		for (j = 0; j < f->nseen; j++)
+			if (strcmp(f->seen[j].node, f->heads[i].st.node) == 0)
+				break;
+		if (j < f->nseen)
+			continue;
+		for (j = 0; j < i; j++)
+			if (strcmp(f->heads[j].st.node,
+			    f->heads[i].st.node) == 0)
+				break;
+		n += j == i;
+	}
+	return n;
+}
+
+/* An upper bound of the state's encoding at rest: a sealed value takes
+ * at most twice its length plus a fixed overhead (state.h). */
+static size_t
+state_weight(const struct case_state *s)
+{
+	size_t w = 256;
+
+	for (size_t i = 0; i < s->nfields; i++) {
+		const struct field *f = &s->fields[i];
+
+		w += 64 + 48 * f->nseen;
+		for (size_t j = 0; j < f->nheads; j++)
+			w += 2 * f->heads[j].value_len +
+			    strlen(f->heads[j].author) + 160;
+	}
+	for (size_t i = 0; i < s->nevents; i++)
+		w += 2 * s->events[i].value_len +
+		    strlen(s->events[i].author) + 256;
+	return w;
+}
+
+int
+merge_check_soft(const struct case_state *before,
+    const struct case_state *after, char *why, size_t whysz)
+{
+	size_t wa, wb;
+
+	for (size_t i = 0; i < after->nfields; i++) {
+		const struct field	*f = &after->fields[i];
+		const struct field	*g = merge_field(before, f->path);
+		size_t			 na = field_nodes(f);
+
+		if (na > MERGE_SOFT_NODES && (g == NULL ||
+		    na > field_nodes(g))) {
+			snprintf(why, whysz, "field %s of case %s would name "
+			    "%zu nodes, over the limit of %d", f->path,
+			    after->id, na, MERGE_SOFT_NODES);
+			return E_TOOBIG;
+		}
+	}
+	if (after->nfields > MERGE_SOFT_FIELDS &&
+	    after->nfields > before->nfields) {
+		snprintf(why, whysz, "case %s would hold %zu fields, over the "
+		    "limit of %d", after->id, after->nfields,
+		    MERGE_SOFT_FIELDS);
+		return E_TOOBIG;
+	}
+	if (after->nevents > MERGE_SOFT_EVENTS &&
+	    after->nevents > before->nevents) {
+		snprintf(why, whysz, "case %s would hold %zu events, over the "
+		    "limit of %d", after->id, after->nevents,
+		    MERGE_SOFT_EVENTS);
+		return E_TOOBIG;
+	}
+	wa = state_weight(after);
+	wb = state_weight(before);
+	if (wa > MERGE_SOFT_BYTES && wa > wb) {
+		snprintf(why, whysz, "case %s would take about %zu bytes, over "
+		    "the limit of %d", after->id, wa, MERGE_SOFT_BYTES);
+		return E_TOOBIG;
+	}
 	return 0;
 }
 
@@ -781,6 +967,202 @@ mt_transfers(void)
 	return 0;
 }
 
+/* Folds es[0..n) in order[] into *s. */
+static int
+mt_fold(const struct entry *es, const size_t *order, size_t n,
+    struct case_state *s)
+{
+	state_init(s, MT_CASE);
+	for (size_t i = 0; i < n; i++)
+		ST_OK(merge_apply(s, &es[order[i]]));
+	return 0;
+}
+
+/*
+ * Issue 18, finding 1: nghe-an writes status twice and refers the case to
+ * lao-cai, which sends 70 concurrent writes of status, each based on
+ * nghe-an's second write, and refers it back.  Folded in origin-name
+ * order (lao-cai first), nghe-an's first write used to become a 65th
+ * head and fail the whole batch.  Every order now gives the same state,
+ * with one head per node.
+ */
+#define MT_FLOOD	70
+static int
+mt_flood(void)
+{
+	struct entry		*es = xcalloc(MT_FLOOD + 4, sizeof(*es));
+	size_t			 n = 0, order[MT_FLOOD + 4];
+	struct case_state	 s, t;
+	struct buf		 a, b;
+	struct stamp		 b1, b2;
+	uint64_t		 rng = 18;
+
+	mt_entry(&es[n], "nghe-an", 1, 100);
+	mt_set(&es[n], "status", "\"reported\"", NULL);
+	mt_transfer(&es[n++], "nghe-an");
+	mt_stamp(&b1, 100, "nghe-an");
+	mt_entry(&es[n], "nghe-an", 2, 110);
+	mt_set(&es[n++], "status", "\"identified\"", &b1);
+	mt_entry(&es[n], "nghe-an", 3, 120);
+	mt_transfer(&es[n++], "lao-cai");
+	mt_stamp(&b2, 110, "nghe-an");
+	for (size_t i = 0; i < MT_FLOOD; i++) {
+		mt_entry(&es[n], "lao-cai", 1 + i, 200 + i);
+		mt_set(&es[n++], "status", i % 2 ? "\"a\"" : "\"b\"", &b2);
+	}
+	mt_entry(&es[n], "lao-cai", MT_FLOOD + 1, 400);
+	mt_transfer(&es[n++], "nghe-an");
+	buf_init(&a, STATE_ENCODED_MAX);
+	buf_init(&b, STATE_ENCODED_MAX);
+	/* Central's order (as written), then origin-name order. */
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	ST_OK(mt_fold(es, order, n, &s));
+	ST_OK(mt_encode(&s, &a));
+	ST_CHECK(merge_field(&s, "status")->nheads == 1);
+	ST_CHECK(merge_field(&s, "status")->nseen == 1);
+	ST_CHECK(strcmp(s.owner, "nghe-an") == 0);
+	for (size_t i = 0; i < n; i++)
+		order[i] = (i + 3) % n;
+	ST_OK(mt_fold(es, order, n, &t));
+	ST_OK(mt_encode(&t, &b));
+	ST_CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	state_release(&t);
+	for (int k = 0; k < 40; k++) {
+		for (size_t i = n; i > 1; i--) {
+			size_t j = mt_below(&rng, i), x = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = x;
+		}
+		ST_OK(mt_fold(es, order, n, &t));
+		ST_OK(mt_encode(&t, &b));
+		ST_CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+		state_release(&t);
+	}
+	state_release(&s);
+	buf_release(&a);
+	buf_release(&b);
+	mt_release_all(es, n);
+	free(es);
+	return 0;
+}
+
+/* 10,000 edits of one field, in order and in reverse: no limit reached
+ * (STATE_MAX_SEEN used to block the case after 4,096). */
+static int
+mt_many_edits(void)
+{
+	struct case_state	s, t;
+	struct entry		e;
+	struct stamp		base;
+	struct buf		a, b;
+
+	state_init(&s, MT_CASE);
+	state_init(&t, MT_CASE);
+	for (uint64_t i = 1; i <= 10000; i++) {
+		mt_entry(&e, i % 2 ? "lao-cai" : "central", i, 100 + i);
+		mt_stamp(&base, 99 + i, i % 2 ? "central" : "lao-cai");
+		mt_set(&e, "status", i % 3 ? "\"a\"" : "\"b\"",
+		    i > 1 ? &base : NULL);
+		ST_OK(merge_apply(&s, &e));
+		entry_release(&e);
+	}
+	for (uint64_t i = 10000; i >= 1; i--) {
+		mt_entry(&e, i % 2 ? "lao-cai" : "central", i, 100 + i);
+		mt_stamp(&base, 99 + i, i % 2 ? "central" : "lao-cai");
+		mt_set(&e, "status", i % 3 ? "\"a\"" : "\"b\"",
+		    i > 1 ? &base : NULL);
+		ST_OK(merge_apply(&t, &e));
+		entry_release(&e);
+	}
+	buf_init(&a, STATE_ENCODED_MAX);
+	buf_init(&b, STATE_ENCODED_MAX);
+	ST_OK(mt_encode(&s, &a));
+	ST_OK(mt_encode(&t, &b));
+	ST_CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	ST_CHECK(merge_field(&s, "status")->nheads == 1 &&
+	    merge_field(&s, "status")->nseen == 2);
+	state_release(&s);
+	state_release(&t);
+	buf_release(&a);
+	buf_release(&b);
+	return 0;
+}
+
+/* The soft limits refuse growth past them, never a shrink or an erase. */
+static int
+mt_soft(void)
+{
+	struct case_state	s, t;
+	struct entry		e;
+	char			why[160], node[16];
+
+	state_init(&s, MT_CASE);
+	for (int i = 0; i < MERGE_SOFT_NODES; i++) {
+		snprintf(node, sizeof(node), "n-%d", i);
+		mt_entry(&e, node, 1, 100 + (uint64_t)i);
+		mt_set(&e, "status", "\"a\"", NULL);
+		state_copy(&t, &s);
+		ST_OK(merge_apply(&t, &e));
+		ST_OK(merge_check_soft(&s, &t, why, sizeof(why)));
+		state_release(&s);
+		s = t;
+		entry_release(&e);
+	}
+	mt_entry(&e, "z-late", 1, 900);
+	mt_set(&e, "status", "\"b\"", NULL);
+	state_copy(&t, &s);
+	ST_OK(merge_apply(&t, &e));
+	ST_CHECK(merge_check_soft(&s, &t, why, sizeof(why)) == E_TOOBIG);
+	ST_CHECK(strstr(why, "status") != NULL);
+	state_release(&t);
+	entry_release(&e);
+	/* A node already named may write again; an erase applies. */
+	mt_entry(&e, "n-3", 2, 950);
+	mt_set(&e, "status", "\"c\"", NULL);
+	entry_add_op(&e, OP_ERASE);
+	state_copy(&t, &s);
+	ST_OK(merge_apply(&t, &e));
+	ST_OK(merge_check_soft(&s, &t, why, sizeof(why)));
+	state_release(&t);
+	entry_release(&e);
+	state_release(&s);
+	return 0;
+}
+
+/* A state in the form written before one head and one seen stamp per
+ * node: merge_normalise gives what a fold gives now. */
+static int
+mt_normalise(void)
+{
+	struct case_state	 s;
+	struct field		*f;
+	static const struct {
+		uint64_t	 hlc;
+		const char	*node;
+	} seen[] = { { 5, "a" }, { 6, "b" }, { 7, "a" } },
+	    heads[] = { { 6, "b" }, { 8, "a" }, { 9, "a" }, { 10, "c" } };
+
+	state_init(&s, MT_CASE);
+	ST_CHECK((f = field_get(&s, "status")) != NULL);
+	f->seen = xcalloc(3, sizeof(*f->seen));
+	f->heads = xcalloc(4, sizeof(*f->heads));
+	for (size_t i = 0; i < 3; i++)
+		mt_stamp(&f->seen[f->nseen++], seen[i].hlc, seen[i].node);
+	for (size_t i = 0; i < 4; i++) {
+		mt_stamp(&f->heads[i].st, heads[i].hlc, heads[i].node);
+		f->heads[i].value = (uint8_t *)xstrndup("\"a\"", 3);
+		f->heads[i].value_len = 3;
+		f->nheads++;
+	}
+	merge_normalise(&s);
+	ST_CHECK(f->nseen == 2 && f->seen[0].hlc == 6 && f->seen[1].hlc == 7);
+	ST_CHECK(f->nheads == 2 && f->heads[0].st.hlc == 9 &&
+	    f->heads[1].st.hlc == 10);
+	state_release(&s);
+	return 0;
+}
+
 /* ---- property test ------------------------------------------------- */
 
 struct mt_node {
@@ -837,6 +1219,13 @@ mt_gen_set(struct mt_world *w, struct mt_node *nd, struct entry *e,
 		return;
 	if (r == 1 && f->nseen > 0) {
 		o->base = f->seen[mt_below(&w->rng, f->nseen)];
+		return;
+	}
+	if (r == 2) {
+		/* What a hostile node may send: a base naming any node at
+		 * any stamp, past or future, held by nobody. */
+		mt_stamp(&o->base, 1 + mt_below(&w->rng, w->wall + 40),
+		    mt_names[mt_below(&w->rng, MT_NODES)]);
 		return;
 	}
 	o->base = win->st;
@@ -961,7 +1350,9 @@ mt_exchange(struct mt_world *w, size_t i, size_t j)
 	return 0;
 }
 
-/* Is st among the base and also[] stamps of the SETs of path? */
+/* Is the write st of path dead in the entry set?  Some SET of path names
+ * a stamp of st's node at or after st in its base or also[], or st's node
+ * wrote path again later. */
 static int
 mt_superseded(const struct mt_world *w, const char *path,
     const struct stamp *st)
@@ -972,10 +1363,15 @@ mt_superseded(const struct mt_world *w, const char *path,
 
 			if (o->type != OP_SET || strcmp(o->path, path) != 0)
 				continue;
-			if (stamp_cmp(&o->base, st) == 0)
+			if (strcmp(w->es[i].origin, st->node) == 0 &&
+			    w->es[i].hlc > st->hlc)
+				return 1;
+			if (o->base.hlc >= st->hlc &&
+			    strcmp(o->base.node, st->node) == 0)
 				return 1;
 			for (size_t a = 0; a < o->nalso; a++)
-				if (stamp_cmp(&o->also[a], st) == 0)
+				if (o->also[a].hlc >= st->hlc &&
+				    strcmp(o->also[a].node, st->node) == 0)
 					return 1;
 		}
 	return 0;
@@ -1237,6 +1633,10 @@ merge_selftest(void)
 	ST_OK(mt_same_value_heads());
 	ST_OK(mt_erase());
 	ST_OK(mt_transfers());
+	ST_OK(mt_flood());
+	ST_OK(mt_many_edits());
+	ST_OK(mt_soft());
+	ST_OK(mt_normalise());
 	for (uint64_t seed = 1; seed <= MT_RUNS; seed++)
 		ST_OK(mt_run(seed, &nconf, &nerase));
 	/* The generator must reach the interesting cases. */

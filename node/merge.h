@@ -4,10 +4,13 @@
  * Pure functions, no I/O.  The result depends only on the SET of entries
  * applied, never on their order or on duplicates, so replicas converge
  * without coordination:
- * - a field keeps every value that no later write superseded (its "heads");
- *   a write supersedes the stamps in its base and also[] lists.  The value
- *   shown is the head with the highest stamp (hlc, then node id); the other
- *   heads with a different value are the field's open conflicts.
+ * - a field keeps, for each node, its latest write unless a write
+ *   superseded it (its "heads"); a write supersedes the stamps in its base
+ *   and also[] lists and every earlier write of their nodes to the field
+ *   (seen: one stamp per node).  Both are maxima, so one node can never
+ *   fill a field however many values it sends.  The value shown is the
+ *   head with the highest stamp (hlc, then node id); the other heads with
+ *   a different value are the field's open conflicts.
  * - events are an add-only set keyed by (collection, id).
  * - the owner is the last writer (by stamp) among transfer ops.
  * - an erase is a tombstone: identifying fields and identifying events are
@@ -23,6 +26,32 @@
  * Returns 0, or E_TOOBIG when a state limit would be exceeded (s is then
  * unchanged). */
 int	merge_apply(struct case_state *s, const struct entry *e);
+
+/*
+ * Soft limits.  A node accepts a new entry (a local write; central, an
+ * entry from a province) only while the case stays within these, or when
+ * the entry does not grow what is over them (an erase always applies).
+ * They are half the hard limits of state.h, so the union of two states
+ * within them is within the hard limits: a province's copy is the union of
+ * what central accepted and its own writes not yet seen by central, and
+ * can therefore never reach a hard limit (docs/CONFLICTS.md, "Limits").
+ * Per field, what is counted is the nodes named in heads and seen, which
+ * only grows with the set of entries; a node has at most one of each.
+ */
+#define MERGE_SOFT_NODES	(STATE_MAX_HEADS / 2)	/* per field */
+#define MERGE_SOFT_FIELDS	(STATE_MAX_FIELDS / 2)
+#define MERGE_SOFT_EVENTS	(STATE_MAX_EVENTS / 2)
+#define MERGE_SOFT_BYTES	(STATE_ENCODED_MAX / 2 - 65536)
+
+/* Checks after (before + one entry) against the soft limits.  Returns 0,
+ * or E_TOOBIG with the reason in why when after is over a soft limit that
+ * before was not over at least as much. */
+int	merge_check_soft(const struct case_state *before,
+	    const struct case_state *after, char *why, size_t whysz);
+
+/* Brings a state written before fields kept one head and one seen stamp
+ * per node into that form (what a fold of the same entries gives now). */
+void	merge_normalise(struct case_state *s);
 
 /* The field with this path, or NULL.  Borrowed from s. */
 struct field *merge_field(const struct case_state *s, const char *path);

@@ -24,7 +24,12 @@ struct net {
 	net_auth_fn	 auth;
 	void		*auth_arg;
 	char		 error[160];
+	char		 key[2 * NET_KEY + 1];	/* ROUTER: last sender's */
 };
+
+/* The ZAP metadata property that carries the client's CURVE key, so that
+ * every message says which key opened its connection. */
+#define KEY_PROP	"X-Casesync-Key"
 
 static int
 setopt_int(void *s, int opt, int v)
@@ -69,8 +74,18 @@ net_open(int type, const struct net_opts *o, struct net **out)
 	setopt_int(n->sock, ZMQ_HEARTBEAT_TIMEOUT, hb * 3);
 	setopt_int(n->sock, ZMQ_HEARTBEAT_TTL, hb * 3);
 	setopt_int(n->sock, ZMQ_HANDSHAKE_IVL, 10000);
-	setopt_int(n->sock, ZMQ_SNDHWM, 1000);
-	setopt_int(n->sock, ZMQ_RCVHWM, 1000);
+	/* Per connection too: a peer that asks (HELLO, FETCH) and never
+	 * reads makes a send fail once this many frames wait for it, and the
+	 * session ends, instead of central's memory growing. */
+	setopt_int(n->sock, ZMQ_SNDHWM, type == ZMQ_ROUTER ?
+	    NET_ROUTER_SNDHWM : 1000);
+	/* A ROUTER's receive queue is per connection: what one connection
+	 * can make central hold is NET_ROUTER_RCVHWM frames of at most
+	 * max_msg bytes (a session never has more than a window of batches
+	 * and as many ACKs in flight).  Beyond it libzmq stops reading that
+	 * connection: nothing is dropped. */
+	setopt_int(n->sock, ZMQ_RCVHWM, type == ZMQ_ROUTER ?
+	    NET_ROUTER_RCVHWM : 1000);
 	if (n->router)
 		setopt_int(n->sock, ZMQ_ROUTER_MANDATORY, 1);
 	else
@@ -190,6 +205,12 @@ net_close(struct net **np)
 	*np = NULL;
 }
 
+const char *
+net_peer_key(const struct net *n)
+{
+	return n->key;
+}
+
 int
 net_handshake_failures(const struct net *n)
 {
@@ -241,6 +262,8 @@ zap_handle(struct net *n)
 	int		 nf = 0, ok = 0, more = 1;
 	char		 user[NET_USER_MAX + 1] = "", why[128] = "refused";
 	const char	*code;
+	uint8_t		 meta[64 + 2 * NET_KEY + 1];
+	size_t		 metalen = 0;
 
 	while (more && nf < 7) {
 		if (recv_frame(n->zap, &f[nf]) != 0)
@@ -273,6 +296,21 @@ zap_handle(struct net *n)
 		log_warnx("refused a connection from %s: %s", addr, why);
 	}
 	code = nf == 7 ? (ok ? "200" : "400") : "500";
+	/* Metadata (ZMTP property list): name-len:1, name, value-len:4 (big
+	 * endian), value. */
+	if (ok) {
+		const uint8_t	*k = zmq_msg_data(&f[6]);
+		size_t		 nl = strlen(KEY_PROP);
+
+		meta[0] = (uint8_t)nl;
+		memcpy(meta + 1, KEY_PROP, nl);
+		meta[1 + nl] = meta[2 + nl] = meta[3 + nl] = 0;
+		meta[4 + nl] = 2 * NET_KEY;
+		for (int i = 0; i < NET_KEY; i++)
+			snprintf((char *)meta + 5 + nl + 2 * i, 3, "%02x",
+			    k[i]);
+		metalen = 5 + nl + 2 * NET_KEY;
+	}
 	zmq_send(n->zap, "1.0", 3, ZMQ_SNDMORE);
 	if (nf > 1)
 		zmq_send(n->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
@@ -282,7 +320,7 @@ zap_handle(struct net *n)
 	zmq_send(n->zap, code, 3, ZMQ_SNDMORE);
 	zmq_send(n->zap, ok ? "OK" : why, ok ? 2 : strlen(why), ZMQ_SNDMORE);
 	zmq_send(n->zap, user, ok ? strlen(user) : 0, ZMQ_SNDMORE);
-	zmq_send(n->zap, "", 0, 0);
+	zmq_send(n->zap, meta, metalen, 0);
 	for (int i = 0; i < nf; i++)
 		zmq_msg_close(&f[i]);
 }
@@ -368,6 +406,12 @@ recv_data(struct net *n, uint8_t *id, size_t *idlen, char *user,
 			user[0] = '\0';
 			if (u != NULL && strlen(u) <= NET_USER_MAX)
 				memcpy(user, u, strlen(u) + 1);
+		}
+		{
+			const char *k = zmq_msg_gets(&m, KEY_PROP);
+			n->key[0] = '\0';
+			if (k != NULL && strlen(k) == 2 * NET_KEY)
+				memcpy(n->key, k, sizeof(n->key));
 		}
 	}
 	if (zmq_msg_more(&m)) {

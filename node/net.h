@@ -22,6 +22,8 @@ struct net;
 
 #define NET_KEY		32	/* CURVE keys, binary */
 #define NET_USER_MAX	32	/* authenticated node id */
+#define NET_ROUTER_RCVHWM 10	/* frames queued per connection, in */
+#define NET_ROUTER_SNDHWM 32	/* and out */
 
 /*
  * Decides whether a client CURVE key may connect (central's ZAP handler).
@@ -67,6 +69,10 @@ void	net_close(struct net **n);
  * the caller restarts its session rather than wait for them. */
 int	net_recv(struct net *n, int timeout_ms, uint8_t *id, size_t *idlen,
 	    char *user, struct buf *msg);
+/* ROUTER: the CURVE key (64 hex digits) of the connection the last
+ * message net_recv returned came from; "" when unknown.  Borrowed, valid
+ * until the next net_recv. */
+const char *net_peer_key(const struct net *n);
 /* DEALER: returns E_AUTH (reason from net_error()) when a CURVE handshake
  * has failed since the last call, else 0.  Never blocks. */
 int	net_check(struct net *n);

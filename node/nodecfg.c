@@ -13,7 +13,8 @@
 #include "../common/util.h"
 
 enum { K_NODE, K_ROLE, K_LISTEN, K_CENTRAL, K_SKEW, K_OFFSET, K_LOG,
-	K_TIMEOUT, K_HEARTBEAT, K_KEEP, K__N };
+	K_TIMEOUT, K_HEARTBEAT, K_KEEP, K_QENTRIES, K_QBYTES, K_QCASES,
+	K_QREFERRALS, K__N };
 
 static const struct cfg_key keys[K__N] = {
 	[K_NODE] = { "node", CFG_STR, 1, HLC_NODE_MAX, NULL },
@@ -26,6 +27,16 @@ static const struct cfg_key keys[K__N] = {
 	[K_TIMEOUT] = { "sync_timeout", CFG_U64, 1, 86400, "60" },
 	[K_HEARTBEAT] = { "heartbeat_ms", CFG_U64, 100, 600000, "2000" },
 	[K_KEEP] = { "keep_transferred", CFG_STR, 2, 3, "yes" },
+	/* Central: what one province may add a day (0: no limit).  Real
+	 * volumes are a few hundred cases a year nationally. */
+	[K_QENTRIES] = { "quota_entries_per_day", CFG_U64, 0,
+	    UINT64_C(1) << 40, "500000" },
+	[K_QBYTES] = { "quota_bytes_per_day", CFG_U64, 0, UINT64_C(1) << 50,
+	    "1073741824" },
+	[K_QCASES] = { "quota_cases_per_day", CFG_U64, 0, UINT64_C(1) << 40,
+	    "50000" },
+	[K_QREFERRALS] = { "quota_referrals_per_day", CFG_U64, 0,
+	    UINT64_C(1) << 40, "1000" },
 };
 
 int
@@ -100,6 +111,10 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	c->sync_timeout_s = v[K_TIMEOUT].u64;
 	c->heartbeat_ms = v[K_HEARTBEAT].u64;
 	c->keep_transferred = strcmp(v[K_KEEP].str, "yes") == 0;
+	c->quota_entries = v[K_QENTRIES].u64;
+	c->quota_bytes = v[K_QBYTES].u64;
+	c->quota_cases = v[K_QCASES].u64;
+	c->quota_referrals = v[K_QREFERRALS].u64;
 	return 0;
 }
 

@@ -23,6 +23,11 @@ struct nodecfg {
 	uint64_t	sync_timeout_s;	/* default for `sync --timeout` */
 	uint64_t	heartbeat_ms;
 	int		keep_transferred;	/* keep a read-only copy */
+	/* Central: per province and UTC day (0: no limit). */
+	uint64_t	quota_entries;
+	uint64_t	quota_bytes;
+	uint64_t	quota_cases;
+	uint64_t	quota_referrals;
 };
 
 /* Loads DIR/casesync.conf.  Returns 0, E_IO or E_INVAL with a

@@ -21,6 +21,8 @@
 #define CENTRAL_SESSIONS	256
 #define CENTRAL_QUEUE_BATCHES	16	/* in flight to central, all provinces */
 #define SESSION_IDLE_MS		60000
+#define BACKOFF_FIRST_MS	2000	/* after a batch failed verification */
+#define BACKOFF_MAX_MS		(5 * 60 * 1000)
 #define SEND_TIMEOUT_MS		5000
 
 /* Sends m over n (to id on a ROUTER); counts bytes. */
@@ -68,6 +70,7 @@ batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
 		m->recs[i].pos = b->recs[i].pos;
 		m->recs[i].data = b->recs[i].data;
 		m->recs[i].len = b->recs[i].len;
+		m->recs[i].flags = b->recs[i].refused ? MSG_REC_REFUSED : 0;
 	}
 }
 
@@ -81,6 +84,7 @@ batch_recs(const struct msg *m)
 		r[i].pos = m->recs[i].pos;
 		r[i].data = (uint8_t *)(uintptr_t)m->recs[i].data;
 		r[i].len = m->recs[i].len;
+		r[i].refused = m->recs[i].flags == MSG_REC_REFUSED;
 	}
 	return r;
 }
@@ -556,6 +560,12 @@ on_error(struct psess *p, const struct msg *r, char *err, size_t errsz)
 		snprintf(err, errsz, "central said: %s", r->reason);
 		return E_INTEGRITY;
 	}
+	if (r->code == MSGERR_QUOTA) {
+		/* Nothing is lost: our entries wait here for a later day. */
+		snprintf(err, errsz, "central refused our entries: %s",
+		    r->reason);
+		return E_QUOTA;
+	}
 	return E_AGAIN;
 }
 
@@ -589,13 +599,11 @@ province_dispatch(struct psess *p, const struct msg *r, char *err,
 static void
 hello_msg(struct psess *p, struct msg *m)
 {
-	struct peer_info pi;
-
 	memset(m, 0, sizeof(*m));
 	m->type = MSG_HELLO;
 	strlcpy_(m->node, p->cfg->node, sizeof(m->node));
-	store_peer_get(p->st, "central", &pi);
-	m->a = pi.feed_recv;
+	if (store_fref_get(p->st, "central", &m->a, m->ref, &m->reflen) != 0)
+		m->a = m->reflen = 0;
 	store_vv_get(p->st, p->cfg->node, &m->b);
 	m->window = REPL_WINDOW;
 	if (store_vv_get(p->st, p->cname, &m->cseen) != 0 ||
@@ -603,8 +611,6 @@ hello_msg(struct psess *p, struct msg *m)
 		m->cseen = 0;
 		memset(m->hash, 0, sizeof(m->hash));
 	}
-	if (store_fref_get(p->st, "central", m->ref, &m->reflen) != 0)
-		m->reflen = 0;
 }
 
 /*
@@ -833,11 +839,22 @@ struct csess {
 	uint8_t		 id[NET_ID_MAX];
 	size_t		 idlen;
 	char		 node[HLC_NODE_MAX + 1];
+	char		 key[2 * NET_KEY + 1];	/* CURVE key that said HELLO */
 	uint64_t	 send_after;	/* feed position sent so far */
-	uint64_t	 credit;
+	uint64_t	 credit;	/* batches we may still send */
+	uint64_t	 inflight;	/* batches sent, not yet acknowledged */
 	uint64_t	 batch_no;
 	int		 done_sent;
 	uint64_t	 last_ms;
+};
+
+/* A province whose batches failed verification waits before its next
+ * session: resending a bad batch at once costs central an apply and a
+ * roll back each time. */
+struct backoff {
+	char		 node[HLC_NODE_MAX + 1];
+	uint64_t	 until;		/* mono_ms */
+	uint64_t	 ms;		/* the next wait */
 };
 
 struct central {
@@ -846,7 +863,39 @@ struct central {
 	const struct identity	*id;
 	struct net		*net;
 	struct csess		 s[CENTRAL_SESSIONS];
+	struct backoff		 bo[CENTRAL_SESSIONS];
 };
+
+static struct backoff *
+backoff_get(struct central *c, const char *node, int create)
+{
+	struct backoff	*oldest = &c->bo[0];
+
+	for (int i = 0; i < CENTRAL_SESSIONS; i++) {
+		if (strcmp(c->bo[i].node, node) == 0)
+			return &c->bo[i];
+		if (c->bo[i].until < oldest->until)
+			oldest = &c->bo[i];
+	}
+	if (!create)
+		return NULL;
+	memset(oldest, 0, sizeof(*oldest));
+	strlcpy_(oldest->node, node, sizeof(oldest->node));
+	oldest->ms = BACKOFF_FIRST_MS;
+	return oldest;
+}
+
+/* node sent a batch that failed verification, or broke the credit. */
+static void
+backoff_bump(struct central *c, const char *node)
+{
+	struct backoff *b = backoff_get(c, node, 1);
+
+	b->until = mono_ms() + b->ms;
+	log_warnx("%s backed off for %llu ms", node,
+	    (unsigned long long)b->ms);
+	b->ms = b->ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->ms * 2;
+}
 
 static struct csess *
 sess_find(struct central *c, const uint8_t *id, size_t idlen)
@@ -889,33 +938,46 @@ pump_feed(struct central *c, struct csess *s)
 		if (rc != 0)
 			return E_AGAIN;
 		s->credit--;
+		s->inflight++;
 	}
 	return 0;
 }
 
 struct keys_ctx {
+	struct central	*c;
 	struct msg	*m;
+	const char	*node;
 };
 
 static int
-keys_one(const struct node_key *nk, void *arg)
+keys_one(const char *origin, void *arg)
 {
-	struct msg *m = arg;
+	struct keys_ctx	*k = arg;
+	struct msg	*m = k->m;
+	struct node_key	 nk;
 
-	if (m->nkeys >= MSG_KEYS_MAX)
+	if (m->nkeys >= MSG_KEYS_MAX ||
+	    strcmp(origin, k->c->cfg->node) == 0 ||
+	    strcmp(origin, k->node) == 0 ||
+	    store_key_get(k->c->st, origin, &nk) != 0 ||
+	    nk.status == KEY_KNOWN)
 		return 0;
-	strlcpy_(m->keys[m->nkeys].node, nk->node, sizeof(m->keys[0].node));
-	memcpy(m->keys[m->nkeys].pub, nk->sign_pub, 32);
+	strlcpy_(m->keys[m->nkeys].node, nk.node, sizeof(m->keys[0].node));
+	memcpy(m->keys[m->nkeys].pub, nk.sign_pub, 32);
 	m->nkeys++;
 	return 0;
 }
 
-/* Tells a province the signing keys of every origin whose entries it may
- * receive (all enrolled nodes, revoked ones too: their old entries stay
- * valid), and central's own. */
+/* Tells a province central's signing key and those of the origins of the
+ * entries its feed holds for it after position after, which is all it
+ * needs to verify them (revoked keys too: their old entries stay valid).
+ * The rest of the enrolled nodes stay unknown to it (data minimisation:
+ * issue 18). */
 static int
-send_keys(struct central *c, const uint8_t *id, size_t idlen)
+send_keys(struct central *c, const uint8_t *id, size_t idlen,
+    const char *node, uint64_t after)
 {
+	struct keys_ctx	k;
 	struct msg	m;
 	int		rc;
 
@@ -925,7 +987,10 @@ send_keys(struct central *c, const uint8_t *id, size_t idlen)
 	strlcpy_(m.keys[0].node, c->cfg->node, sizeof(m.keys[0].node));
 	memcpy(m.keys[0].pub, c->id->sign_pub, 32);
 	m.nkeys = 1;
-	store_key_each(c->st, keys_one, &m);
+	k.c = c;
+	k.m = &m;
+	k.node = node;
+	store_feed_origins(c->st, node, after, keys_one, &k);
 	rc = send_msg(c->net, id, idlen, &m, NULL, 0);
 	free(m.keys);
 	return rc;
@@ -1005,11 +1070,12 @@ central_copied(struct central *c, const struct msg *r, uint64_t last,
 
 static void
 central_hello(struct central *c, const uint8_t *id, size_t idlen,
-    const char *user, const struct msg *r)
+    const char *user, const char *key, const struct msg *r)
 {
 	struct csess	*s = sess_find(c, id, idlen), *freeslot = NULL;
+	struct backoff	*bo;
 	struct msg	 m;
-	uint64_t	 have = 0, last = 0;
+	uint64_t	 have = 0, last = 0, now = mono_ms();
 
 	if (strcmp(r->node, user) != 0) {
 		log_warnx("refused HELLO as '%s' from the key enrolled for "
@@ -1018,6 +1084,19 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		    "match the enrolled key");
 		if (s)
 			sess_drop(s, "node id does not match its key");
+		return;
+	}
+	/* Another key's session is never taken over through its routing
+	 * id (a DEALER chooses its own). */
+	if (s != NULL && strcmp(s->key, key) != 0)
+		s = NULL;
+	if ((bo = backoff_get(c, r->node, 0)) != NULL && bo->until > now) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "backed off for %llu ms after a "
+		    "batch that failed verification",
+		    (unsigned long long)(bo->until - now));
+		send_error(c->net, id, idlen, MSGERR_BUSY, why);
 		return;
 	}
 	/* A new session from the same node replaces an old one. */
@@ -1040,8 +1119,11 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	memcpy(s->id, id, idlen);
 	s->idlen = idlen;
 	strlcpy_(s->node, r->node, sizeof(s->node));
+	strlcpy_(s->key, key, sizeof(s->key));
 	s->send_after = r->a;
-	s->credit = r->window;
+	/* What the province asks for, within our window: a larger one would
+	 * let it make us queue our whole feed for it at once. */
+	s->credit = r->window < REPL_WINDOW ? r->window : REPL_WINDOW;
 	s->last_ms = mono_ms();
 	store_vv_get(c->st, r->node, &have);
 	store_feed_last(c->st, r->node, &last);
@@ -1096,7 +1178,7 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		}
 	}
 	if (send_msg(c->net, id, idlen, &m, NULL, 0) != 0 ||
-	    send_keys(c, id, idlen) != 0) {
+	    send_keys(c, id, idlen, r->node, r->a) != 0) {
 		sess_drop(s, "cannot send");
 		return;
 	}
@@ -1107,6 +1189,7 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 static void
 central_batch(struct central *c, struct csess *s, const struct msg *r)
 {
+	struct backoff		*bo;
 	struct apply_stats	 as;
 	struct rec		*recs = batch_recs(r);
 	struct msg		 m;
@@ -1117,11 +1200,25 @@ central_batch(struct central *c, struct csess *s, const struct msg *r)
 	    sizeof(why));
 	free(recs);
 	if (rc != 0) {
+		struct peer_info pi;
+
 		log_warnx("batch from %s: %s", s->node, why);
-		send_error(c->net, s->id, s->idlen, gap_or_proto(rc), why);
+		send_error(c->net, s->id, s->idlen, rc == E_QUOTA ?
+		    MSGERR_QUOTA : gap_or_proto(rc), why);
+		if (rc == E_AUTH || rc == E_PROTO)
+			backoff_bump(c, s->node);
+		if (rc == E_QUOTA && store_peer_get(c->st, s->node, &pi) !=
+		    E_STORE) {
+			/* What `casesync status` shows for this province. */
+			pi.last_attempt_ms = now_ms();
+			strlcpy_(pi.last_error, why, sizeof(pi.last_error));
+			store_peer_put(c->st, &pi);
+		}
 		sess_drop(s, why);
 		return;
 	}
+	if ((bo = backoff_get(c, s->node, 0)) != NULL)
+		bo->ms = BACKOFF_FIRST_MS;
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_ACK;
 	m.no = r->no;
@@ -1144,6 +1241,14 @@ central_ack(struct central *c, struct csess *s, const struct msg *r)
 		sess_drop(s, "ack beyond what was sent");
 		return;
 	}
+	if (s->inflight == 0) {
+		/* Each ACK returns the credit of one batch in flight. */
+		send_error(c->net, s->id, s->idlen, MSGERR_PROTO, "ack "
+		    "without a batch in flight");
+		sess_drop(s, "ack without a batch in flight");
+		return;
+	}
+	s->inflight--;
 	s->credit++;
 	store_peer_get(c->st, s->node, &pi);
 	if (r->pos > pi.feed_acked) {
@@ -1196,6 +1301,8 @@ central_return(struct central *c, struct csess *s, const struct msg *r)
 	if (rc != 0) {
 		log_warnx("entries returned by %s: %s", s->node, why);
 		send_error(c->net, s->id, s->idlen, gap_or_proto(rc), why);
+		if (rc == E_AUTH || rc == E_PROTO)
+			backoff_bump(c, s->node);
 		sess_drop(s, why);
 		return;
 	}
@@ -1229,10 +1336,15 @@ central_bye(struct central *c, struct csess *s)
 
 static void
 central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
-    const char *user, const struct buf *in)
+    const char *user, const char *key, const struct buf *in)
 {
 	struct csess	*s = sess_find(c, id, idlen);
 	struct msg	 r;
+
+	/* A message belongs to a session only if it comes from the CURVE key
+	 * that opened it, not merely from its routing id. */
+	if (s != NULL && strcmp(s->key, key) != 0)
+		s = NULL;
 
 	if (msg_decode(in->data, in->len, &r) != 0) {
 		log_warnx("malformed message (%zu bytes) from %s; session "
@@ -1243,11 +1355,11 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 			sess_drop(s, "malformed message");
 		return;
 	}
-	if (user[0] == '\0') {
+	if (user[0] == '\0' || key[0] == '\0') {
 		/* Only reachable if the ZAP handler were bypassed. */
 		log_warnx("message without an authenticated key; ignored");
 	} else if (r.type == MSG_HELLO) {
-		central_hello(c, id, idlen, user, &r);
+		central_hello(c, id, idlen, user, key, &r);
 	} else if (s == NULL) {
 		if (r.type != MSG_BYE && r.type != MSG_ERROR)
 			send_error(c->net, id, idlen, MSGERR_SESSION, "no "
@@ -1373,7 +1485,8 @@ repl_central_run(struct store *st, const struct nodecfg *cfg,
 			}
 			if (rc != 0)
 				break;
-			central_dispatch(c, rid, idlen, user, &in);
+			central_dispatch(c, rid, idlen, user,
+			    net_peer_key(c->net), &in);
 		}
 		now = mono_ms();
 		for (int i = 0; i < CENTRAL_SESSIONS; i++)

@@ -119,8 +119,8 @@ static const char *const v_identified[] = {
 struct dimdef {
 	const char		*name;
 	int			 senum;	/* enum schema_enum, or -1 */
-	const char *const	*vals;	/* the report's own fixed values */
-	int			 unknown; /* list "unknown" after the values */
+	const char *const	*vals;	/* the report's own values */
+	int			 unknown; /* "unknown" after the values */
 	size_t			 max;
 	int			 multi;	/* a case may count under several */
 	int			 total;	/* published with the total N */
@@ -2626,6 +2626,14 @@ report_selftest(void)
 	ST_OK(report_parse_format("html", &f));
 	ST_CHECK(f == REPORT_HTML);
 	ST_CHECK(report_parse_format("xml", &f) == E_INVAL);
+
+	/* The report's own lists name schema values only. */
+	for (size_t i = 0; v_identified[i] != NULL; i++)
+		ST_CHECK(schema_enum_label(SCHEMA_ENUM_STATUS,
+		    v_identified[i]) != NULL);
+	for (int k = 0; k < D__N; k++)
+		ST_CHECK(dimdefs[k].senum < 0 || schema_enum_values(
+		    (enum schema_enum)dimdefs[k].senum) != NULL);
 
 	/* One small cell: the smallest cell that leaves it ambiguous. */
 	{

@@ -19,10 +19,12 @@
  *   refused  origin \0 be64(seq)            -> reason \0 record
  *   names    mac(16) case_id                -> "" (nameidx.h)
  *   namecase case_id                        -> the macs indexed for it
+ *   conflicted case_id                      -> "" (a field has two heads)
  *   authors  pseudonym (8 bytes)            -> sealed author (state_crypt)
  * Keys that grow are big-endian so LMDB appends in key order.
  */
 #include "store.h"
+#include "conflict.h"
 #include "merge.h"
 #include "nameidx.h"
 #include "schema.h"
@@ -53,7 +55,7 @@
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
-	MDB_dbi		 keys, names, namecase, authors;
+	MDB_dbi		 keys, names, namecase, conflicted, authors;
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	int		 have_keys;
@@ -64,12 +66,15 @@ struct store {
 	uint64_t	 skew_ms;
 	int64_t		 offset_ms;
 	int		 drop_transferred;	/* keep_transferred = no */
+	struct quota	 quota;
 	char		 node[HLC_NODE_MAX + 1];
 	char		 role[16];
 };
 
 static int	state_crypt(struct store *, MDB_txn *, struct case_state *,
 		    int);
+static uint64_t	wall(const struct store *);
+static int	txn_begin(struct store *, unsigned, MDB_txn **);
 struct node_key;
 static int	key_read(struct store *, MDB_txn *, const char *,
 		    struct node_key *);
@@ -239,6 +244,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(keys, "keys");
 	OPEN_DB(names, "names");
 	OPEN_DB(namecase, "namecase");
+	OPEN_DB(conflicted, "conflicted");
 	OPEN_DB(authors, "authors");
 #undef OPEN_DB
 	get_str(st, t, "node", st->node, sizeof(st->node));
@@ -276,6 +282,110 @@ store_set_clock(struct store *st, uint64_t skew_ms, int64_t offset_ms)
 {
 	st->skew_ms = skew_ms;
 	st->offset_ms = offset_ms;
+}
+
+void
+store_set_quota(struct store *st, const struct quota *q)
+{
+	st->quota = *q;
+}
+
+/* The quota record of a peer in meta: "quota:NODE" -> be64 day, entries,
+ * bytes, cases, referrals. */
+static int
+quota_read(struct store *st, MDB_txn *t, const char *peer, uint64_t *day,
+    struct quota *u)
+{
+	char	key[HLC_NODE_MAX + 8];
+	MDB_val	k, d;
+	int	rc;
+
+	snprintf(key, sizeof(key), "quota:%s", peer);
+	k.mv_data = key;
+	k.mv_size = strlen(key);
+	*day = 0;
+	memset(u, 0, sizeof(*u));
+	if ((rc = mdb_get(t, st->meta, &k, &d)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mdb_err(st, rc, "get quota");
+	if (d.mv_size != 40)
+		return E_INTEGRITY;
+	*day = be64_get(d.mv_data);
+	u->entries = be64_get((const uint8_t *)d.mv_data + 8);
+	u->bytes = be64_get((const uint8_t *)d.mv_data + 16);
+	u->cases = be64_get((const uint8_t *)d.mv_data + 24);
+	u->referrals = be64_get((const uint8_t *)d.mv_data + 32);
+	return 0;
+}
+
+static int
+quota_write(struct store *st, MDB_txn *t, const char *peer, uint64_t day,
+    const struct quota *u)
+{
+	char	key[HLC_NODE_MAX + 8];
+	uint8_t	v[40];
+	MDB_val	k, d;
+
+	snprintf(key, sizeof(key), "quota:%s", peer);
+	be64_put(v, day);
+	be64_put(v + 8, u->entries);
+	be64_put(v + 16, u->bytes);
+	be64_put(v + 24, u->cases);
+	be64_put(v + 32, u->referrals);
+	k.mv_data = key;
+	k.mv_size = strlen(key);
+	d.mv_data = v;
+	d.mv_size = sizeof(v);
+	return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put quota");
+}
+
+int
+store_quota_get(struct store *st, const char *peer, uint64_t *day,
+    struct quota *used)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = quota_read(st, t, peer, day, used);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+/* Central: adds a batch's use to peer's day; E_QUOTA (why says which)
+ * when that goes over a limit. */
+static int
+quota_charge(struct store *st, MDB_txn *t, const char *peer,
+    const struct apply_stats *as, char *why, size_t whysz)
+{
+	const struct quota	*q = &st->quota;
+	struct quota		 u;
+	uint64_t		 day, today = wall(st) / 86400000;
+	int			 rc;
+
+	if ((rc = quota_read(st, t, peer, &day, &u)) != 0)
+		return rc;
+	if (day != today)
+		memset(&u, 0, sizeof(u));
+	u.entries += as->applied + as->refused;
+	u.bytes += as->bytes;
+	u.cases += as->new_cases;
+	u.referrals += as->referrals;
+#define OVER(f, what) \
+	if (q->f != 0 && u.f > q->f) { \
+		snprintf(why, whysz, "%s has reached its quota of %llu %s " \
+		    "a day; the rest waits until 00:00 UTC", peer, \
+		    (unsigned long long)q->f, what); \
+		return E_QUOTA; \
+	}
+	OVER(entries, "entries")
+	OVER(bytes, "bytes")
+	OVER(cases, "new cases")
+	OVER(referrals, "referrals")
+#undef OVER
+	return quota_write(st, t, peer, today, &u);
 }
 
 void
@@ -809,6 +919,24 @@ names_update(struct store *st, MDB_txn *t, const char *id,
 	    "put namecase");
 }
 
+/* Keeps the set of cases with a field of more than one head (the
+ * candidates of the conflict queue) in step; plain NULL: the row goes. */
+static int
+conflicted_update(struct store *st, MDB_txn *t, const char *id,
+    const struct case_state *plain)
+{
+	static uint8_t	nothing;
+	MDB_val		k = { strlen(id), (void *)(uintptr_t)id };
+	MDB_val		d = { 0, &nothing };
+	int		rc;
+
+	if (plain != NULL && conflict_candidate(plain))
+		return mdb_err(st, mdb_put(t, st->conflicted, &k, &d, 0),
+		    "put conflicted");
+	rc = mdb_del(t, st->conflicted, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del conflicted");
+}
+
 static int
 case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 {
@@ -817,7 +945,8 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 	MDB_val			k, d;
 	int			rc;
 
-	if ((rc = names_update(st, t, plain->id, plain)) != 0)
+	if ((rc = names_update(st, t, plain->id, plain)) != 0 ||
+	    (rc = conflicted_update(st, t, plain->id, plain)) != 0)
 		return rc;
 	state_copy(&s, plain);
 	if ((rc = state_crypt(st, t, &s, 1)) != 0) {
@@ -1057,9 +1186,17 @@ feed_push(struct store *st, MDB_txn *t, const char *peer, const uint8_t *lk,
 	uint64_t pos;
 	int	rc;
 
+	uint64_t inc;
+
 	snprintf(mk, sizeof(mk), "feed:%s", peer);
-	if ((rc = get_u64(st, t, st->meta, mk, &pos)) != 0)
+	if ((rc = get_u64(st, t, st->meta, mk, &pos)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
 		return rc;
+	/* After a restore every feed goes on in the new incarnation, also
+	 * one the backup did not have yet: the provinces may hold positions
+	 * of the lost feed (docs/PROTOCOL.md, Recovery). */
+	if (POS_INC(pos) < inc)
+		pos = POS_MAKE(inc, 0);
 	pos++;
 	k.mv_data = fk;
 	k.mv_size = seqkey(fk, peer, pos);
@@ -1159,6 +1296,29 @@ erase_only(const struct entry *e)
 		if (e->ops[i].type != OP_ERASE)
 			return 0;
 	return e->nops > 0;
+}
+
+/* Central: are e's base and also[] stamps within the skew bound?  A
+ * stamp supersedes every write of its node up to it (merge.c), so one far
+ * in the future would silence that node's writes to the field until its
+ * clock passed it.  An honest base names a write central has accepted,
+ * which was within the bound when it arrived. */
+static int
+stamps_within_skew(const struct entry *e, uint64_t w, uint64_t skew_ms)
+{
+	for (size_t i = 0; i < e->nops; i++) {
+		const struct op *o = &e->ops[i];
+
+		if (o->type != OP_SET)
+			continue;
+		if (o->base.hlc != 0 && !hlc_check_skew(o->base.hlc, w,
+		    skew_ms))
+			return 0;
+		for (size_t a = 0; a < o->nalso; a++)
+			if (!hlc_check_skew(o->also[a].hlc, w, skew_ms))
+				return 0;
+	}
+	return 1;
 }
 
 static int
@@ -1269,10 +1429,16 @@ redact_case_log(struct store *st, MDB_txn *t, const char *id)
  */
 #define APPLY_HELD		0x1
 #define APPLY_MOVED_AWAY	0x2
+#define APPLY_OVER_LIMIT	0x4	/* nothing written: see why */
+#define APPLY_NEW_CASE		0x8	/* the entry created the case */
 
+/* With why != NULL, an entry that would take the case over a soft limit
+ * (merge.h) is not applied: *how gets APPLY_OVER_LIMIT and why the
+ * reason. */
 static int
 apply_entry(struct store *st, MDB_txn *t, struct entry *e,
-    const uint8_t *block, const struct rec *r, int *how)
+    const uint8_t *block, const struct rec *r, int *how, char *why,
+    size_t whysz)
 {
 	struct case_state	 s;
 	struct buf		 rb;
@@ -1300,12 +1466,29 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	 * (keep_transferred = no) whose entries are still in the log. */
 	if (rc == E_NOTFOUND)
 		rc = fold_case(st, t, e->case_id, &s);
-	if (rc == E_NOTFOUND)
+	if (rc == E_NOTFOUND) {
 		state_init(&s, e->case_id);
-	else if (rc != 0)
+		*how |= APPLY_NEW_CASE;
+	} else if (rc != 0)
 		return rc;
 	strlcpy_(before, s.owner, sizeof(before));
-	if ((rc = merge_apply(&s, e)) != 0)
+	if (why != NULL) {
+		struct case_state prev;
+
+		state_copy(&prev, &s);
+		if ((rc = merge_apply(&s, e)) == 0 &&
+		    merge_check_soft(&prev, &s, why, whysz) != 0)
+			*how |= APPLY_OVER_LIMIT;
+		state_release(&prev);
+		if (rc == E_TOOBIG) {
+			snprintf(why, whysz, "case %s would exceed a hard "
+			    "limit", e->case_id);
+			*how |= APPLY_OVER_LIMIT;
+			rc = 0;
+		}
+		if (rc != 0 || (*how & APPLY_OVER_LIMIT))
+			goto out;
+	} else if ((rc = merge_apply(&s, e)) != 0)
 		goto out;
 	for (size_t i = 0; i < e->nops; i++)
 		erases |= e->ops[i].type == OP_ERASE;
@@ -1343,6 +1526,8 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
 		if (rc == 0)
 			rc = names_update(st, t, s.id, NULL);
+		if (rc == 0)
+			rc = conflicted_update(st, t, s.id, NULL);
 	} else {
 		rc = case_save(st, t, &s);
 	}
@@ -1565,8 +1750,15 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 			    " (%s)", i + 1, err_str(rc));
 			break;
 		}
-		if ((rc = apply_entry(st, t, e, block, NULL, &how)) != 0)
+		if ((rc = apply_entry(st, t, e, block, NULL, &how, why,
+		    sizeof(why))) != 0)
 			break;
+		if (how & APPLY_OVER_LIMIT) {
+			snprintf(lc->err, lc->errsz, "entry %zu: %s", i + 1,
+			    why);
+			rc = E_TOOBIG;
+			break;
+		}
 	}
 	if (rc == 0 && lc->err[0] != '\0')
 		rc = E_NOTFOUND;
@@ -1838,6 +2030,7 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 					why = "a sealed value does not open";
 					state_release(&s);
 				} else {
+					merge_normalise(&s);
 					state_encode(&s, &b);
 					state_release(&s);
 					if (a.len != b.len || memcmp(a.data,
@@ -1900,6 +2093,54 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 	return *bad ? E_INTEGRITY : 0;
 }
 
+int
+store_feed_origins(struct store *st, const char *peer, uint64_t after,
+    int (*fn)(const char *, void *), void *arg)
+{
+	char		 seen[STORE_ORIGINS_MAX][HLC_NODE_MAX + 1];
+	size_t		 nseen = 0, plen = strlen(peer);
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	uint8_t		 fk[LOGKEY_MAX];
+	MDB_val		 k, d;
+	int		 rc, op = MDB_SET_RANGE;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, after + 1);
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, op) == 0) {
+		const char	*o = d.mv_data;
+		size_t		 olen, i;
+
+		op = MDB_NEXT;
+		if (k.mv_size != plen + 9 || memcmp(k.mv_data, peer,
+		    plen) != 0)
+			break;
+		/* The value is a log key: origin, NUL, be64 seq. */
+		if (d.mv_size < 10 || d.mv_size > HLC_NODE_MAX + 9 ||
+		    o[d.mv_size - 9] != '\0')
+			continue;
+		olen = d.mv_size - 9;
+		for (i = 0; i < nseen; i++)
+			if (strlen(seen[i]) == olen &&
+			    memcmp(seen[i], o, olen) == 0)
+				break;
+		if (i < nseen || nseen == STORE_ORIGINS_MAX)
+			continue;
+		memcpy(seen[nseen], o, olen);
+		seen[nseen][olen] = '\0';
+		rc = fn(seen[nseen++], arg);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
+}
+
 void
 rec_batch_free(struct rec_batch *b)
 {
@@ -1917,6 +2158,7 @@ batch_add(struct rec_batch *b, uint64_t pos, const void *p, size_t len)
 	b->recs[b->n].data = xmalloc(len);
 	memcpy(b->recs[b->n].data, p, len);
 	b->recs[b->n].len = len;
+	b->recs[b->n].refused = 0;
 	b->n++;
 	b->bytes += len;
 }
@@ -2185,7 +2427,10 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 			state_release(&s);
 		rc = mdb_del(t, st->cases, &cid, NULL);
 		rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
-		return rc != 0 ? rc : names_update(st, t, e->case_id, NULL);
+		if (rc == 0)
+			rc = names_update(st, t, e->case_id, NULL);
+		return rc != 0 ? rc : conflicted_update(st, t, e->case_id,
+		    NULL);
 	}
 	if (rc != 0)
 		return rc;
@@ -2204,6 +2449,49 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
  * docs/SECURITY.md, "A compromised province".  Only that tail of the
  * feed is read, and a log record only for the entries of this case.
  */
+struct before_ctx {
+	struct stamp	 at;		/* the transfer */
+	struct stamp	 best;		/* latest transfer before it */
+	char		 to[HLC_NODE_MAX + 1];
+};
+
+static int
+before_one(const struct entry *e, int sig_ok, void *arg)
+{
+	struct before_ctx	*b = arg;
+	struct stamp		 st;
+
+	(void)sig_ok;
+	st.hlc = e->hlc;
+	strlcpy_(st.node, e->origin, sizeof(st.node));
+	if (stamp_cmp(&st, &b->at) >= 0 || stamp_cmp(&st, &b->best) <= 0)
+		return 0;
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].type == OP_TRANSFER) {
+			b->best = st;
+			strlcpy_(b->to, e->ops[i].to, sizeof(b->to));
+		}
+	return 0;
+}
+
+/* Did node own f's case just before the transfer f (by the transfers in
+ * this node's log)?  A referral away from node, not the creator's first
+ * transfer in a history referred to node (issue 18, finding 4). */
+static int
+owned_before(struct store *st, MDB_txn *t, const struct entry *f,
+    const char *node)
+{
+	struct before_ctx	b;
+	int			found;
+
+	memset(&b, 0, sizeof(b));
+	b.at.hlc = f->hlc;
+	strlcpy_(b.at.node, f->origin, sizeof(b.at.node));
+	if (case_entries(st, t, f->case_id, 0, before_one, &b, &found) != 0)
+		return 0;
+	return b.best.hlc != 0 && strcmp(b.to, node) == 0;
+}
+
 static int
 referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 {
@@ -2241,7 +2529,8 @@ referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 			continue;
 		for (size_t i = 0; i < f.nops; i++)
 			if (f.ops[i].type == OP_TRANSFER &&
-			    strcmp(f.ops[i].to, e->origin) != 0)
+			    strcmp(f.ops[i].to, e->origin) != 0 &&
+			    owned_before(st, t, &f, e->origin))
 				hit = 1;
 		entry_release(&f);
 	}
@@ -2359,6 +2648,9 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 		}
 	}
 	entry_release(&tail);
+	if (rc == 0 && central && cursor > vv)
+		rc = quota_charge(st, t, rc_->peer, rc_->stats, rc_->err,
+		    rc_->errsz);
 	if (rc != 0)
 		return rc;
 	rc_->stats->last_pos = cursor;
@@ -2406,6 +2698,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		struct entry		 e;
 		char			 why[200];
 		int			 how;
+		size_t			 nrefer;
 
 		if (r->pos <= cursor) {
 			rc_->stats->duplicates++;
@@ -2498,7 +2791,20 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		 * is refused like any bad entry: failing the whole batch would
 		 * block every later sync (central checks one signature per
 		 * batch, so its log may hold such entries; docs/SECURITY.md). */
-		if (sig == 0)
+		if (r->refused && !central) {
+			snprintf(rc_->err, rc_->errsz, "record %llu from %s is "
+			    "marked refused", (unsigned long long)r->pos,
+			    rc_->peer);
+			entry_release(&e);
+			return E_PROTO;
+		}
+		/* Resent by its origin after central's restore, though central
+		 * had refused it: refused again, whatever the case looks like
+		 * now, since the origin took it out of its copy. */
+		if (r->refused)
+			snprintf(why, sizeof(why), "refused before central's "
+			    "restore");
+		else if (sig == 0)
 			snprintf(why, sizeof(why), "its signature does not "
 			    "verify with the key of %s", e.origin);
 		/* Only central bounds stamps by its clock.  A province takes
@@ -2510,6 +2816,10 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			snprintf(why, sizeof(why), "stamped %llu ms in the "
 			    "future, beyond the %llu ms skew bound",
 			    (unsigned long long)(HLC_MS(e.hlc) - w),
+			    (unsigned long long)st->skew_ms);
+		else if (central && !stamps_within_skew(&e, w, st->skew_ms))
+			snprintf(why, sizeof(why), "a base or also[] stamp is "
+			    "beyond the %llu ms skew bound",
 			    (unsigned long long)st->skew_ms);
 		else if (check_ops(&e, why, sizeof(why)) != 0)
 			;
@@ -2524,6 +2834,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			if (rc != 0)
 				return rc;
 			rc_->stats->refused++;
+			rc_->stats->bytes += r->len;
 			pi_->refused++;
 			return 0;
 		}
@@ -2536,8 +2847,28 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		/* Within the skew bound only: an accepted erase may be stamped
 		 * hours ahead (erase_only), and must not drag this node's
 		 * clock, and so its own later entries, along. */
-		hlc_update(cl, e.hlc, w);
-		rc = apply_entry(st, t, &e, block, r, &how);
+		nrefer = 0;
+		for (size_t k = 0; k < e.nops; k++)
+			nrefer += e.ops[k].type == OP_TRANSFER &&
+			    strcmp(e.ops[k].to, e.origin) != 0 &&
+			    strcmp(e.ops[k].to, st->node) != 0;
+		rc = apply_entry(st, t, &e, block, r, &how, central ? why :
+		    NULL, sizeof(why));
+		if (rc == 0 && (how & APPLY_OVER_LIMIT)) {
+			/* Central keeps every case within the soft limits,
+			 * so that no province's copy can reach a hard one
+			 * (merge.h). */
+			rc = refuse(st, t, &e, why, r);
+			entry_release(&e);
+			if (rc != 0)
+				return rc;
+			rc_->stats->refused++;
+			rc_->stats->bytes += r->len;
+			pi_->refused++;
+			return 0;
+		}
+		if (rc == 0)
+			hlc_update(cl, e.hlc, w);
 		if (rc == 0 && !central) {
 			uint64_t ov;
 			if ((rc = get_u64(st, t, st->vv, e.origin, &ov)) == 0 &&
@@ -2547,10 +2878,15 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		entry_release(&e);
 		if (rc != 0)
 			return rc;
-		if (how & APPLY_HELD)
+		if (how & APPLY_HELD) {
 			rc_->stats->duplicates++;
-		else
+		} else {
 			rc_->stats->applied++;
+			rc_->stats->bytes += r->len;
+			if (how & APPLY_NEW_CASE)
+				rc_->stats->new_cases++;
+			rc_->stats->referrals += nrefer;
+		}
 		if (how & APPLY_MOVED_AWAY)
 			rc_->stats->moved_away++;
 	}
@@ -2812,7 +3148,8 @@ keycheck_fn(struct store *st, MDB_txn *t, void *arg)
 	return rc;
 }
 
-#define NAMEIDX_VERSION	"1"
+/* 2: the conflicted set as well. */
+#define NAMEIDX_VERSION	"2"
 
 /* Builds the name index of a store written before it existed (or by a
  * different index version): every case, its name opened once. */
@@ -2830,7 +3167,8 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 	    memcmp(d.mv_data, NAMEIDX_VERSION, d.mv_size) == 0)
 		return 0;
 	if ((rc = mdb_err(st, mdb_drop(t, st->names, 0), "drop names")) ||
-	    (rc = mdb_err(st, mdb_drop(t, st->namecase, 0), "drop names")))
+	    (rc = mdb_err(st, mdb_drop(t, st->namecase, 0), "drop names")) ||
+	    (rc = mdb_err(st, mdb_drop(t, st->conflicted, 0), "drop conf")))
 		return rc;
 	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor")))
 		return rc;
@@ -2845,6 +3183,8 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 		if (case_load(st, t, id, &s) != 0)
 			continue;	/* verify reports it */
 		rc = names_update(st, t, id, &s);
+		if (rc == 0)
+			rc = conflicted_update(st, t, id, &s);
 		state_release(&s);
 	}
 	mdb_cursor_close(c);
@@ -2855,6 +3195,40 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 	d.mv_data = (void *)(uintptr_t)NAMEIDX_VERSION;
 	d.mv_size = strlen(NAMEIDX_VERSION);
 	return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put nameidx");
+}
+
+int
+store_conflicted_each(struct store *st,
+    int (*fn)(const struct case_state *, void *), void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->conflicted, &c),
+	    "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct case_state	s;
+		MDB_val			cd;
+
+		if (mdb_get(t, st->cases, &k, &cd) != 0)
+			continue;
+		if (state_decode(cd.mv_data, cd.mv_size, &s) != 0) {
+			rc = E_INTEGRITY;
+			break;
+		}
+		rc = fn(&s, arg);
+		state_release(&s);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
 }
 
 int
@@ -3461,6 +3835,7 @@ store_scan_origin(struct store *st, const char *origin, uint64_t after,
 			break;
 		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
 		    plain.data, plain.len);
+		b->recs[b->n - 1].refused = !from_log;
 		if (from_log)
 			hl = mdb_cursor_get(cl, &kl, &dl, MDB_NEXT) == 0 &&
 			    OF_ORIGIN(kl);
@@ -3528,6 +3903,20 @@ own_fn(struct store *st, MDB_txn *t, void *arg)
 			entry_release(&e);
 			return E_AUTH;
 		}
+		if (r->refused) {
+			/* Central refused it: keep it out, as its notice would
+			 * (unrecord_own).  Central's own are never refused. */
+			if (is_central(st)) {
+				entry_release(&e);
+				return E_PROTO;
+			}
+			rc = unrecord_own(st, t, &e, r);
+			entry_release(&e);
+			if (rc != 0)
+				return rc;
+			oc->stats->duplicates++;
+			continue;
+		}
 		if (POS_INC(e.seq) >= inc) {
 			/* Our current incarnation: only this disk wrote it,
 			 * so we must hold it already. */
@@ -3577,7 +3966,7 @@ own_fn(struct store *st, MDB_txn *t, void *arg)
 			}
 		}
 		hlc_update(&clock, e.hlc, w);
-		rc = apply_entry(st, t, &e, block, r, &how);
+		rc = apply_entry(st, t, &e, block, r, &how, NULL, 0);
 		entry_release(&e);
 		if (rc != 0)
 			return rc;
@@ -3635,18 +4024,28 @@ store_feed_ref(struct store *st, const char *peer, uint64_t pos,
 }
 
 int
-store_fref_get(struct store *st, const char *peer, uint8_t *ref,
-    size_t *reflen)
+store_fref_get(struct store *st, const char *peer, uint64_t *pos,
+    uint8_t *ref, size_t *reflen)
 {
-	char	 mk[HLC_NODE_MAX + 8];
-	MDB_txn	*t;
-	MDB_val	 k, d;
-	int	 rc;
+	struct peer_info	 pi;
+	char			 mk[HLC_NODE_MAX + 8];
+	MDB_txn			*t;
+	MDB_val			 k, d;
+	int			 rc;
 
 	*reflen = 0;
+	*pos = 0;
 	snprintf(mk, sizeof(mk), "fref:%s", peer);
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
+	/* The position and its entry from one snapshot: another session of
+	 * this node may be moving both. */
+	rc = peer_read(st, t, peer, &pi);
+	if (rc != 0 && rc != E_NOTFOUND) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	*pos = pi.feed_recv;
 	k.mv_data = mk;
 	k.mv_size = strlen(mk);
 	rc = mdb_get(t, st->meta, &k, &d);

@@ -59,6 +59,8 @@ struct rec {
 	uint64_t	pos;		/* seq (origin scan) or feed position */
 	uint8_t		*data;		/* owned */
 	size_t		 len;
+	int		 refused;	/* from the refused table (scan_origin):
+					 * central refused it before */
 };
 
 struct rec_batch {
@@ -74,6 +76,9 @@ struct apply_stats {
 	uint64_t	refused;	/* refused with a logged reason */
 	uint64_t	last_pos;	/* highest position now covered */
 	uint64_t	moved_away;	/* province: cases it no longer owns */
+	uint64_t	bytes;		/* record bytes applied or refused */
+	uint64_t	new_cases;	/* cases the batch created */
+	uint64_t	referrals;	/* transfers to another province */
 };
 
 /* Opens (creating if need be) the store in dir/data.mdb.  Returns 0, E_IO
@@ -126,6 +131,27 @@ void	store_set_clock(struct store *st, uint64_t skew_ms, int64_t offset_ms);
 void	store_set_keep_transferred(struct store *st, int keep);
 
 /*
+ * Central: what one province may add in a UTC day (0: no limit).  A batch
+ * that would go over is not applied at all (E_QUOTA, the reason in err):
+ * nothing is lost, the province keeps its entries and sends them on a
+ * later day.  Entries and bytes count what was applied or refused, so
+ * refused junk costs quota too; referrals count transfers to another
+ * province.
+ */
+struct quota {
+	uint64_t	entries;
+	uint64_t	bytes;
+	uint64_t	cases;		/* new cases */
+	uint64_t	referrals;
+};
+
+void	store_set_quota(struct store *st, const struct quota *q);
+/* What peer used on UTC day *day (days since 1970; the current one, or
+ * the last day it sent anything).  Returns 0; *used zeroed when never. */
+int	store_quota_get(struct store *st, const char *peer, uint64_t *day,
+	    struct quota *used);
+
+/*
  * Local writes: each entry in es[n] names its case_id, author and ops.  For
  * every OP_SET whose base is empty the store fills in the current winner's
  * stamp (the value the author saw).  The store assigns origin, seq and hlc,
@@ -154,6 +180,12 @@ int	store_case_open(struct store *st, struct case_state *s);
  * sealed (use store_case_open on a copy to read them).  Returns 0 or the
  * first error. */
 int	store_case_each(struct store *st,
+	    int (*fn)(const struct case_state *, void *), void *arg);
+
+/* As store_case_each, over the cases with a field of more than one head
+ * only (conflict_candidate): the conflict queue's candidates, kept as a
+ * set in the same transaction as each case. */
+int	store_conflicted_each(struct store *st,
 	    int (*fn)(const struct case_state *, void *), void *arg);
 
 /*
@@ -186,6 +218,12 @@ int	store_scan_own(struct store *st, uint64_t after, size_t max_bytes,
 int	store_scan_feed(struct store *st, const char *peer, uint64_t after,
 	    size_t max_bytes, struct rec_batch *b);
 void	rec_batch_free(struct rec_batch *b);
+/* Central: calls fn once for every origin (at most STORE_ORIGINS_MAX) of
+ * the entries in peer's feed after position after.  The name is borrowed
+ * for the call.  Returns 0 or the first non-zero result of fn. */
+#define STORE_ORIGINS_MAX	256
+int	store_feed_origins(struct store *st, const char *peer, uint64_t after,
+	    int (*fn)(const char *, void *), void *arg);
 
 /*
  * Applies records received from peer in ONE transaction.
@@ -196,8 +234,10 @@ void	rec_batch_free(struct rec_batch *b);
  * (counted, logged, kept out of the case table) and the rest applies.
  * Province receiving from central: positions are feed positions; each must
  * be the next one (E_GAP otherwise).  Entries already held are no-ops.
- * Remote stamps beyond the skew bound are refused.  Returns 0 with *stats,
- * E_PROTO / E_GAP / E_FULL / E_STORE with nothing applied.
+ * Remote stamps beyond the skew bound are refused.  Central refuses an
+ * entry that would take its case over a soft limit (merge.h).  Returns 0
+ * with *stats, E_PROTO / E_GAP / E_AUTH / E_QUOTA / E_FULL / E_STORE with
+ * nothing applied.
  */
 int	store_apply_remote(struct store *st, const char *peer,
 	    const struct rec *recs, size_t n, struct apply_stats *stats,
@@ -291,11 +331,12 @@ int	store_apply_own(struct store *st, const char *peer,
 	    char *err, size_t errsz);
 
 /* Central: the log key (origin \0 be64(seq)) at feed position pos of peer;
- * E_NOTFOUND.  Province: the one at the feed position it holds (reflen 0
- * when none yet).  ref holds STORE_REF_MAX bytes. */
+ * E_NOTFOUND.  Province: the feed position it holds (*pos) and the log key
+ * there (reflen 0 when none yet), from one snapshot.  ref holds
+ * STORE_REF_MAX bytes. */
 int	store_feed_ref(struct store *st, const char *peer, uint64_t pos,
 	    uint8_t *ref, size_t *reflen);
-int	store_fref_get(struct store *st, const char *peer, uint8_t *ref,
-	    size_t *reflen);
+int	store_fref_get(struct store *st, const char *peer, uint64_t *pos,
+	    uint8_t *ref, size_t *reflen);
 
 #endif

@@ -43,6 +43,17 @@ else
 	bad "po/casesync.pot is out of date: run make pot"
 fi
 
+for po in po/compendium/*.po; do
+	[ -e "$po" ] || continue
+	if msgfmt --check --output-file=/dev/null "$po" 2>"$tmp/msgfmt.log"
+	then
+		ok "msgfmt --check $po (glossary)"
+	else
+		cat "$tmp/msgfmt.log"
+		bad "msgfmt --check $po (glossary)"
+	fi
+done
+
 for po in po/*.po; do
 	[ -e "$po" ] || continue
 	if msgfmt --check --output-file=/dev/null "$po" 2>"$tmp/msgfmt.log"

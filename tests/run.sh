@@ -35,7 +35,8 @@ count "$out" po
 
 echo "== command-line and multi-node tests"
 # Debian's python3 (/usr/bin) has python3-selenium for the console's
-# browser tests; another python3 first on PATH may not.
+# browser tests and python3-zmq, -msgpack, -cryptography for the
+# hostile-province client; another python3 first on PATH may not.
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 $PY tests/it/run.py ${TESTS:-} 2>&1 | tee "$out"

@@ -32,10 +32,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "it"))
 sys.path.insert(0, HERE)
 
 import harness                                   # noqa: E402
-from cluster import Cluster, snapshot_binary     # noqa: E402
+from cluster import Cluster, province_ids, snapshot_binary  # noqa: E402
 from workload import Ledger, Workload            # noqa: E402
 from faults import KINDS, Injector, heal, make_schedule   # noqa: E402
 from checks import Checker, converge             # noqa: E402
+from byzantine import Byzantine                  # noqa: E402
 
 
 class Cron:
@@ -85,7 +86,7 @@ def replay_cmd(seed, seconds, nprov, workers):
 
 
 def run_round(seed, seconds=20, nprov=6, workers=3, keep=False, log=print,
-              verbose=False):
+              verbose=False, byzantine=True):
     """One round.  Returns a dict: ok, seed, faults (by kind), metrics,
     converge_s, problems, schedule, tmp, wall_s."""
     t_start = time.monotonic()
@@ -109,10 +110,22 @@ def run_round(seed, seconds=20, nprov=6, workers=3, keep=False, log=print,
                                 "cannot be exercised")
         inj = Injector(cl, wl, lg, events, tmp)
         cron = Cron(cl, seed, inj)
+        byz = None
+        if byzantine:
+            # An enrolled province in an attacker's hands (issue 18).
+            taken = {m.name for m in cl.provinces}
+            name = next(n for n in province_ids() if n not in taken)
+            byz = cl.byzantine = Byzantine(cl, lg, seed, name)
         wl.start()
         inj.start()
         cron.start()
+        if byz:
+            byz.start()
         time.sleep(seconds)
+        if byz:
+            byz.stop()
+            res["byzantine"] = dict(byz.counts)
+            res["rss_peak_mb"] = byz.rss_peak_kb / 1024.0
         inj.stop()
         wl.stop()
         cron.stop()
@@ -138,6 +151,8 @@ def run_round(seed, seconds=20, nprov=6, workers=3, keep=False, log=print,
         res["faults"] = dict(inj.counts)
         res["notes"] += inj.notes
         problems = list(inj.errors) + ["workload: " + e for e in wl.errors]
+        if byz:
+            problems += ["byzantine: " + e for e in byz.errors]
         if inj.counts.get("died:self"):
             # A casesync process that died by itself: a crash to look
             # into (a session process libzmq aborted is replaced by its
@@ -198,14 +213,17 @@ def fmt_faults(f):
 def round_line(i, r):
     m = r["metrics"]
     return ("round %d seed %d: %s  faults %d  acked %s lost %s dup %s "
-            "diverged %s refused-ok %s restore-lost %s converge %s  "
+            "diverged %s refused-ok %s restore-lost %s converge %s%s  "
             "(%.0f s)" % (
                 i, r["seed"], "ok  " if r["ok"] else "FAIL",
                 sum(v for k, v in r["faults"].items() if ":" not in k),
                 m.get("acked", "-"), m.get("lost", "-"), m.get("dup", "-"),
                 m.get("diverged", "-"), m.get("refused_ok", "-"),
-                m.get("restore_lost", "-"), ("%.1fs" % r["converge_s"]) if r["converge_s"] is not None
-                else "never", r["wall_s"]))
+                m.get("restore_lost", "-"),
+                ("%.1fs" % r["converge_s"]) if r["converge_s"] is not None
+                else "never",
+                ("  central RSS peak %.0f MB" % r["rss_peak_mb"])
+                if r.get("rss_peak_mb") else "", r["wall_s"]))
 
 
 def report_failure(r, out=print):
@@ -220,7 +238,7 @@ def report_failure(r, out=print):
 
 
 def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
-             out=print, verbose=False):
+             out=print, verbose=False, byzantine=True):
     t0 = time.monotonic()
     results = []
     bindir = tempfile.mkdtemp(prefix="casesync-chaos-bin-")
@@ -228,7 +246,8 @@ def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
     out("chaos campaign: seed %d, %d rounds of %s s, central + %d provinces"
         % (seed, rounds, seconds, nprov))
     for i in range(rounds):
-        r = run_round(seed + i, seconds, nprov, workers, keep)
+        r = run_round(seed + i, seconds, nprov, workers, keep,
+                      byzantine=byzantine)
         results.append(r)
         out(round_line(i, r))
         if verbose:
@@ -281,6 +300,15 @@ def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
         "node): %d" % tot["restore_lost"])
     out("  killed imports: %d cases committed, %d not" % (
         tot["unacked_present"], tot["unacked_absent"]))
+    byz = {}
+    for r in results:
+        for k, v in r.get("byzantine", {}).items():
+            byz[k] = byz.get(k, 0) + v
+    if byz:
+        out("  byzantine province: %s" % ", ".join(
+            "%s %d" % kv for kv in sorted(byz.items())))
+        out("  central's RSS peak during the rounds: %.0f MB" % max(
+            r.get("rss_peak_mb", 0) for r in results))
     if conv:
         conv.sort()
         out("  seconds to converge after heal: median %.1f, max %.1f" % (
@@ -300,6 +328,8 @@ def main():
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--verbose", "-v", action="store_true",
                     help="print each round's faults, operations and notes")
+    ap.add_argument("--no-byzantine", action="store_true",
+                    help="leave out the Byzantine province")
     ap.add_argument("--keep", action="store_true",
                     help="keep the files of passing rounds too")
     a = ap.parse_args()
@@ -316,7 +346,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     _, ok = campaign(a.seed, a.rounds, secs, a.provinces, a.workers, a.keep,
-                     out, a.verbose)
+                     out, a.verbose, not a.no_byzantine)
     return 0 if ok else 1
 
 

@@ -499,6 +499,23 @@ def test_htcds_passphrase_node(env):
     check(r.rc == 2 and r.out == "", "export without the passphrase")
 
 
+def test_htcds_pseudonyms_survive_backup_and_restore(env):
+    from harness import run
+    c = env.central()
+    cases, text = gen("lao-cai", 6, 15)
+    load(c, text, env)
+    ids = [r["id"] for r in htcds(c)]
+    check(len(ids) == 15, "export")
+    bk = os.path.join(env.tmp, "bk")
+    ok(run(["backup", "-d", c.dir, bk]), "backup")
+    check(os.path.exists(os.path.join(bk, "htcds.key")), "key not backed up")
+    dst = os.path.join(env.tmp, "restored")
+    ok(run(["restore", "-d", dst, bk]), "restore")
+    r = ok(run(["export", "-d", dst, "--format", "htcds"]), "export")
+    check([json.loads(l)["id"] for l in r.out.splitlines()] == ids,
+          "pseudonyms changed by backup and restore")
+
+
 def test_htcds_bad_input_and_identifying_refusals(env):
     c = env.central()
     p = env.province("lao-cai", c)
@@ -535,3 +552,22 @@ def test_htcds_bad_input_and_identifying_refusals(env):
     check(len(open(out).read().splitlines()) == 11, "csv --out")
     h = ok(c.cli("export", "--help")).out
     check("htcds" in h and "CC BY 4.0" in h, h)
+
+    # Every HTCDS export, and every refused identifying one, is in the
+    # node's audit log, without a value.
+    ok(c.cli("export", "--format", "htcds", "--identifying", "--confirm",
+             "central"))
+    audit = [json.loads(l) for l in open(os.path.join(c.dir,
+                                                      "audit.log"))]
+    acts = [(a["action"], a["detail"]) for a in audit]
+    check(acts == [("export.identifying", "refused: --identifying not "
+                    "confirmed")] * 2 +
+          [("export.htcds", "10 cases, htcds-csv, year 2025, to " + out),
+           ("export.identifying", "10 cases, htcds, to stdout")],
+          "central audit: %r" % acts)
+    audit = [json.loads(l) for l in open(os.path.join(p.dir, "audit.log"))]
+    check([(a["action"], a["detail"]) for a in audit] ==
+          [("export.identifying", "refused: --identifying on a province")],
+          "province audit: %r" % audit)
+    text = open(os.path.join(c.dir, "audit.log")).read()
+    check("FAKE" not in text, "a value in the audit log")
