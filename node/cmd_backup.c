@@ -14,16 +14,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cli.h"
+#include "users.h"
 
 #include "../common/err.h"
 #include "../common/util.h"
 
 /* The files of a node directory besides data.mdb, copied as they are: the
- * keys stay exactly as protected as in the node directory. */
+ * keys stay exactly as protected as in the node directory.  Those a node
+ * does not have are skipped.  (console.crt and console.key are the
+ * console's TLS pair, named in cmd_console.c.) */
 static const char *const node_files[] = {
 	NODECFG_FILE, IDENTITY_FILE, DATAKEY_FILE, DATASALT_FILE,
-	PSEUDOKEY_FILE,		/* when there is one: HTCDS pseudonyms */
+	PSEUDOKEY_FILE, USERS_FILE, AUDIT_FILE, "console.crt", "console.key",
 };
 #define NNODE_FILES	(sizeof(node_files) / sizeof(node_files[0]))
 
@@ -32,8 +36,9 @@ static const char backup_usage[] =
 "\n"
 "Writes a consistent copy of the node in DIR to the new directory OUT\n"
 "(mode 0700): data.mdb, compacted with LMDB's own copy while `serve` or\n"
-"`sync` keep working, and casesync.conf, identity.key and data.key (or\n"
-"data.salt), and htcds.key if any, exactly as DIR holds them.  The copy holds no key in clear\n"
+"`sync` keep working, and casesync.conf, identity.key, data.key (or\n"
+"data.salt), htcds.key, the console's users, audit.log and TLS pair,\n"
+"those DIR has, exactly as DIR holds them.  The copy holds no key in clear\n"
 "that DIR does not hold itself; keep it as you keep DIR (README, \"Backup\n"
 "and restore\").  OUT must not exist or be an empty directory.  Prints\n"
 "what it wrote and its size.  Put it back with `casesync restore`.\n"
@@ -310,6 +315,21 @@ cmd_restore(int argc, char **argv)
 		cli_error("restore: %s is not a backup of a node (it needs "
 		    "data.mdb, identity.key and casesync.conf)", from);
 		return EXIT_REJECT;
+	}
+	/* The keys must open before anything in DIR is replaced: a missing
+	 * passphrase found afterwards would leave DIR without a node. */
+	{
+		struct identity	id;
+		uint8_t		key[CRYPTO_KEY];
+
+		if (identity_load(from, &id, err, sizeof(err)) != 0 ||
+		    datakey_load(from, key, err, sizeof(err)) != 0) {
+			identity_wipe(&id);
+			cli_error("restore: %s", err);
+			return EXIT_REJECT;
+		}
+		identity_wipe(&id);
+		crypto_wipe(key, sizeof(key));
 	}
 	if ((e = dir_empty(dir)) == 0 && !force) {
 		cli_error("restore: %s is not empty (stop the node and give "

@@ -70,6 +70,7 @@ batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
 		m->recs[i].pos = b->recs[i].pos;
 		m->recs[i].data = b->recs[i].data;
 		m->recs[i].len = b->recs[i].len;
+		m->recs[i].flags = b->recs[i].refused ? MSG_REC_REFUSED : 0;
 	}
 }
 
@@ -83,6 +84,7 @@ batch_recs(const struct msg *m)
 		r[i].pos = m->recs[i].pos;
 		r[i].data = (uint8_t *)(uintptr_t)m->recs[i].data;
 		r[i].len = m->recs[i].len;
+		r[i].refused = m->recs[i].flags == MSG_REC_REFUSED;
 	}
 	return r;
 }
@@ -597,13 +599,11 @@ province_dispatch(struct psess *p, const struct msg *r, char *err,
 static void
 hello_msg(struct psess *p, struct msg *m)
 {
-	struct peer_info pi;
-
 	memset(m, 0, sizeof(*m));
 	m->type = MSG_HELLO;
 	strlcpy_(m->node, p->cfg->node, sizeof(m->node));
-	store_peer_get(p->st, "central", &pi);
-	m->a = pi.feed_recv;
+	if (store_fref_get(p->st, "central", &m->a, m->ref, &m->reflen) != 0)
+		m->a = m->reflen = 0;
 	store_vv_get(p->st, p->cfg->node, &m->b);
 	m->window = REPL_WINDOW;
 	if (store_vv_get(p->st, p->cname, &m->cseen) != 0 ||
@@ -611,8 +611,6 @@ hello_msg(struct psess *p, struct msg *m)
 		m->cseen = 0;
 		memset(m->hash, 0, sizeof(m->hash));
 	}
-	if (store_fref_get(p->st, "central", m->ref, &m->reflen) != 0)
-		m->reflen = 0;
 }
 
 /*

@@ -989,9 +989,17 @@ feed_push(struct store *st, MDB_txn *t, const char *peer, const uint8_t *lk,
 	uint64_t pos;
 	int	rc;
 
+	uint64_t inc;
+
 	snprintf(mk, sizeof(mk), "feed:%s", peer);
-	if ((rc = get_u64(st, t, st->meta, mk, &pos)) != 0)
+	if ((rc = get_u64(st, t, st->meta, mk, &pos)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
 		return rc;
+	/* After a restore every feed goes on in the new incarnation, also
+	 * one the backup did not have yet: the provinces may hold positions
+	 * of the lost feed (docs/PROTOCOL.md, Recovery). */
+	if (POS_INC(pos) < inc)
+		pos = POS_MAKE(inc, 0);
 	pos++;
 	k.mv_data = fk;
 	k.mv_size = seqkey(fk, peer, pos);
@@ -1953,6 +1961,7 @@ batch_add(struct rec_batch *b, uint64_t pos, const void *p, size_t len)
 	b->recs[b->n].data = xmalloc(len);
 	memcpy(b->recs[b->n].data, p, len);
 	b->recs[b->n].len = len;
+	b->recs[b->n].refused = 0;
 	b->n++;
 	b->bytes += len;
 }
@@ -2585,7 +2594,20 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		 * is refused like any bad entry: failing the whole batch would
 		 * block every later sync (central checks one signature per
 		 * batch, so its log may hold such entries; docs/SECURITY.md). */
-		if (sig == 0)
+		if (r->refused && !central) {
+			snprintf(rc_->err, rc_->errsz, "record %llu from %s is "
+			    "marked refused", (unsigned long long)r->pos,
+			    rc_->peer);
+			entry_release(&e);
+			return E_PROTO;
+		}
+		/* Resent by its origin after central's restore, though central
+		 * had refused it: refused again, whatever the case looks like
+		 * now, since the origin took it out of its copy. */
+		if (r->refused)
+			snprintf(why, sizeof(why), "refused before central's "
+			    "restore");
+		else if (sig == 0)
 			snprintf(why, sizeof(why), "its signature does not "
 			    "verify with the key of %s", e.origin);
 		/* Only central bounds stamps by its clock.  A province takes
@@ -3612,6 +3634,7 @@ store_scan_origin(struct store *st, const char *origin, uint64_t after,
 			break;
 		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
 		    plain.data, plain.len);
+		b->recs[b->n - 1].refused = !from_log;
 		if (from_log)
 			hl = mdb_cursor_get(cl, &kl, &dl, MDB_NEXT) == 0 &&
 			    OF_ORIGIN(kl);
@@ -3678,6 +3701,20 @@ own_fn(struct store *st, MDB_txn *t, void *arg)
 			    e.origin, (unsigned long long)e.seq, oc->peer);
 			entry_release(&e);
 			return E_AUTH;
+		}
+		if (r->refused) {
+			/* Central refused it: keep it out, as its notice would
+			 * (unrecord_own).  Central's own are never refused. */
+			if (is_central(st)) {
+				entry_release(&e);
+				return E_PROTO;
+			}
+			rc = unrecord_own(st, t, &e, r);
+			entry_release(&e);
+			if (rc != 0)
+				return rc;
+			oc->stats->duplicates++;
+			continue;
 		}
 		if (POS_INC(e.seq) >= inc) {
 			/* Our current incarnation: only this disk wrote it,
@@ -3786,18 +3823,28 @@ store_feed_ref(struct store *st, const char *peer, uint64_t pos,
 }
 
 int
-store_fref_get(struct store *st, const char *peer, uint8_t *ref,
-    size_t *reflen)
+store_fref_get(struct store *st, const char *peer, uint64_t *pos,
+    uint8_t *ref, size_t *reflen)
 {
-	char	 mk[HLC_NODE_MAX + 8];
-	MDB_txn	*t;
-	MDB_val	 k, d;
-	int	 rc;
+	struct peer_info	 pi;
+	char			 mk[HLC_NODE_MAX + 8];
+	MDB_txn			*t;
+	MDB_val			 k, d;
+	int			 rc;
 
 	*reflen = 0;
+	*pos = 0;
 	snprintf(mk, sizeof(mk), "fref:%s", peer);
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
+	/* The position and its entry from one snapshot: another session of
+	 * this node may be moving both. */
+	rc = peer_read(st, t, peer, &pi);
+	if (rc != 0 && rc != E_NOTFOUND) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	*pos = pi.feed_recv;
 	k.mv_data = mk;
 	k.mv_size = strlen(mk);
 	rc = mdb_get(t, st->meta, &k, &d);

@@ -59,6 +59,8 @@ struct rec {
 	uint64_t	pos;		/* seq (origin scan) or feed position */
 	uint8_t		*data;		/* owned */
 	size_t		 len;
+	int		 refused;	/* from the refused table (scan_origin):
+					 * central refused it before */
 };
 
 struct rec_batch {
@@ -329,11 +331,12 @@ int	store_apply_own(struct store *st, const char *peer,
 	    char *err, size_t errsz);
 
 /* Central: the log key (origin \0 be64(seq)) at feed position pos of peer;
- * E_NOTFOUND.  Province: the one at the feed position it holds (reflen 0
- * when none yet).  ref holds STORE_REF_MAX bytes. */
+ * E_NOTFOUND.  Province: the feed position it holds (*pos) and the log key
+ * there (reflen 0 when none yet), from one snapshot.  ref holds
+ * STORE_REF_MAX bytes. */
 int	store_feed_ref(struct store *st, const char *peer, uint64_t pos,
 	    uint8_t *ref, size_t *reflen);
-int	store_fref_get(struct store *st, const char *peer, uint8_t *ref,
-	    size_t *reflen);
+int	store_fref_get(struct store *st, const char *peer, uint64_t *pos,
+	    uint8_t *ref, size_t *reflen);
 
 #endif

@@ -65,11 +65,15 @@ msg_encode(const struct msg *m, struct buf *out)
 		mp_put_uint(&w, m->more);
 		mp_put_array(&w, m->nrecs);
 		for (size_t i = 0; i < m->nrecs; i++) {
-			if (m->recs[i].pos == 0)
+			if (m->recs[i].pos == 0 || (m->recs[i].flags != 0 &&
+			    m->recs[i].flags != MSG_REC_REFUSED))
 				return E_INVAL;
-			mp_put_array(&w, 2);
+			/* flags only when set: one encoding per record. */
+			mp_put_array(&w, m->recs[i].flags ? 3 : 2);
 			mp_put_uint(&w, m->recs[i].pos);
 			mp_put_bin(&w, m->recs[i].data, m->recs[i].len);
+			if (m->recs[i].flags)
+				mp_put_uint(&w, m->recs[i].flags);
 		}
 		break;
 	case MSG_ACK:
@@ -171,12 +175,16 @@ decode(struct mp_rd *r, struct msg *m)
 			return E_PROTO;
 		m->recs = xcalloc(m->nrecs ? m->nrecs : 1, sizeof(*m->recs));
 		for (size_t i = 0; i < m->nrecs; i++) {
-			struct msg_rec *rec = &m->recs[i];
+			struct msg_rec	*rec = &m->recs[i];
+			size_t		 ri;
 
-			if (mp_read_array_n(r, 2) ||
+			if (mp_read_array(r, &ri) || (ri != 2 && ri != 3) ||
 			    mp_read_uint(r, &rec->pos) || rec->pos == 0 ||
 			    mp_read_bin(r, &rec->data, &rec->len) ||
 			    rec->len == 0)
+				return E_PROTO;
+			if (ri == 3 && (mp_read_uint(r, &rec->flags) ||
+			    rec->flags != MSG_REC_REFUSED))
 				return E_PROTO;
 			/* Positions ascend by one within a batch, or jump
 			 * to a later incarnation (entry.h).  A RECOVER or
@@ -246,8 +254,9 @@ int
 msg_selftest(void)
 {
 	struct msg	m, d;
-	struct msg_rec	recs[3] = { { 7, (const uint8_t *)"abc", 3 },
-	    { 8, (const uint8_t *)"de", 2 }, { 9, (const uint8_t *)"f", 1 } };
+	struct msg_rec	recs[3] = { { 7, (const uint8_t *)"abc", 3, 0 },
+	    { 8, (const uint8_t *)"de", 2, MSG_REC_REFUSED },
+	    { 9, (const uint8_t *)"f", 1, 0 } };
 	struct buf	b;
 
 	buf_init(&b, MSG_MAX_BYTES);
@@ -276,6 +285,9 @@ msg_selftest(void)
 	ST_OK(msg_decode(b.data, b.len, &d));
 	ST_CHECK(d.nrecs == 3 && d.recs[1].pos == 8 && d.recs[1].len == 2 &&
 	    memcmp(d.recs[1].data, "de", 2) == 0 && d.more == 1);
+	/* The refused flag travels, and only on the record that has it. */
+	ST_CHECK(d.recs[1].flags == MSG_REC_REFUSED && d.recs[0].flags == 0 &&
+	    d.recs[2].flags == 0);
 	msg_release(&d);
 	for (size_t i = 0; i < b.len; i++) {
 		uint8_t save = b.data[i];

@@ -6,7 +6,8 @@
  *            cseen:uint, chash:bin(32), fref:bin(0..41)]
  *   WELCOME [2, 2, node:str, have:uint, feed_last:uint, window:uint,
  *            hhash:bin(32), inc:uint, ret_after:uint]
- *   BATCH   [2, 3, no:uint, more:uint(0|1), [[pos:uint, record:bin] ...]]
+ *   BATCH   [2, 3, no:uint, more:uint(0|1), [rec ...]]
+ *           rec = [pos:uint, record:bin] or [pos, record, flags:uint = 1]
  *   ACK     [2, 4, no:uint, pos:uint, applied:uint, dup:uint, refused:uint]
  *   BYE     [2, 5]
  *   ERROR   [2, 6, code:uint, reason:str]
@@ -37,6 +38,8 @@
 #define MSG_KEY_LEN	32
 #define MSG_HASH_LEN	32			/* a chain hash */
 #define MSG_REF_MAX	(HLC_NODE_MAX + 9)	/* origin \0 be64(seq) */
+#define MSG_REC_REFUSED	1	/* a record its origin resends though central
+				 * refused it: refuse it again (Recovery) */
 
 enum msg_type {
 	MSG_HELLO = 1,
@@ -68,6 +71,7 @@ struct msg_rec {
 	uint64_t	 pos;
 	const uint8_t	*data;		/* borrowed from the decoded frame */
 	size_t		 len;
+	uint64_t	 flags;		/* 0, or MSG_REC_REFUSED */
 };
 
 struct msg_key {

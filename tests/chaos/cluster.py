@@ -253,8 +253,11 @@ class Member:
             self.cv.notify_all()
 
     def shut(self, timeout=60):
-        """No new command starts; waits for the running ones."""
+        """No new command starts; waits for the running ones.  Faults
+        that overlap each shut the gate; it opens when the last one
+        reopens it."""
         with self.cv:
+            self.shuts = getattr(self, "shuts", 0) + 1
             self.open = False
             end = time.monotonic() + timeout
             while self.inflight > 0 and time.monotonic() < end:
@@ -262,8 +265,10 @@ class Member:
 
     def reopen(self):
         with self.cv:
-            self.open = True
-            self.cv.notify_all()
+            self.shuts = max(0, getattr(self, "shuts", 1) - 1)
+            if self.shuts == 0:
+                self.open = True
+                self.cv.notify_all()
 
     # -- disk -------------------------------------------------------------
     def fill_disk(self):

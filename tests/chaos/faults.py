@@ -118,8 +118,10 @@ def kill_dir_procs(d):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if not argv or os.path.basename(argv[0]) != b"casesync" or \
-                d.encode() not in argv:
+        # Only the network verbs: a command of the workload or of another
+        # fault (a list, an import) is waited for or ends by itself.
+        if len(argv) < 2 or os.path.basename(argv[0]) != b"casesync" or \
+                argv[1] not in (b"sync", b"serve") or d.encode() not in argv:
             continue
         for sig in (signal.SIGCONT, signal.SIGKILL):
             try:
@@ -411,10 +413,13 @@ class Injector:
         # which writes were stamped ahead.
         m.shut()
         try:
-            write_conf(m.node, "test_clock_offset_ms",
-                       str(ev.p["hours"] * HOUR))
-            m.offset_ms = ev.p["hours"] * HOUR
-            m.tainted = True
+            # Under the member's lock: a restore (f_restore) swaps the
+            # node directory, configuration included, under it too.
+            with m.lock:
+                write_conf(m.node, "test_clock_offset_ms",
+                           str(ev.p["hours"] * HOUR))
+                m.offset_ms = ev.p["hours"] * HOUR
+                m.tainted = True
         finally:
             m.reopen()
         self.restart_serve(m)
@@ -440,17 +445,19 @@ class Injector:
                 c.lock.release()
         time.sleep(ev.p["dur"])
         self.wl.op_add(rng, probe=True, member=m)
-        write_conf(m.node, "test_clock_offset_ms", "0")
-        m.offset_ms = 0
+        with m.lock:
+            write_conf(m.node, "test_clock_offset_ms", "0")
+            m.offset_ms = 0
         self.restart_serve(m)
 
     def f_clock_behind(self, ev, rng):
         m = self.m(ev)
         if m.tainted:
             return
-        write_conf(m.node, "test_clock_offset_ms",
-                   str(-ev.p["hours"] * HOUR))
-        m.offset_ms = -ev.p["hours"] * HOUR
+        with m.lock:
+            write_conf(m.node, "test_clock_offset_ms",
+                       str(-ev.p["hours"] * HOUR))
+            m.offset_ms = -ev.p["hours"] * HOUR
         self.restart_serve(m)
         self.count("clock_behind")
         # Central changes a case this province owns; the province must
@@ -467,8 +474,9 @@ class Injector:
         except subprocess.TimeoutExpired:
             self.kill_proc(p)
         time.sleep(ev.p["dur"])
-        write_conf(m.node, "test_clock_offset_ms", "0")
-        m.offset_ms = 0
+        with m.lock:
+            write_conf(m.node, "test_clock_offset_ms", "0")
+            m.offset_ms = 0
         self.restart_serve(m)
 
     def f_central_handshake(self, ev, rng):

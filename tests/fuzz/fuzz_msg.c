@@ -85,6 +85,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < m.nrecs; i++) {
 			/* A feed or own run: the next position, or a later
 			 * incarnation; a RECOVER or RETURN: ascending. */
+			if (m.recs[i].flags != 0 &&
+			    m.recs[i].flags != MSG_REC_REFUSED)
+				abort();
 			if (i > 0 && (m.type == MSG_BATCH ?
 			    !POS_FOLLOWS(m.recs[i - 1].pos, m.recs[i].pos) :
 			    m.recs[i].pos <= m.recs[i - 1].pos))

@@ -93,6 +93,12 @@ def msg_corpus():
     write("msg", "batch_fork", arr([v, uint(3), uint(1), uint(1), arr([
         arr([uint(7), b(rec_signed)]),
         arr([uint((5 << 32) | 8), b(rec_unsigned)])])]))
+    # An own entry central refused, resent after central's restore.
+    write("msg", "batch_refused", arr([v, uint(3), uint(4), uint(0), arr([
+        arr([uint(7), b(rec_signed), uint(1)]),
+        arr([uint(8), b(rec_unsigned)])])]))
+    write("msg", "batch_bad_flag", arr([v, uint(3), uint(4), uint(0), arr([
+        arr([uint(7), b(rec_signed), uint(0)])])]))
     write("msg", "batch_empty", arr([v, uint(3), uint(2), uint(0), arr([])]))
     write("msg", "batch_raw", arr([v, uint(3), uint(300), uint(0), arr([
         arr([uint(2 ** 40), b(b"abc")])])]))

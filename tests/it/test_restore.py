@@ -303,3 +303,44 @@ def test_restore_from_backup_taken_before_recovery(env):
     check(log_keys(a) == log_keys(c), "logs differ")
     check_replicas(c, [a])
     verify_all(c, a)
+
+
+def test_refused_entry_stays_refused_after_central_restore(env):
+    """An entry central refused after its backup comes back from its
+    province when central is restored (positions stay contiguous) and is
+    refused again, even though the case looks, by then, as if its origin
+    could write it: the origin took it out of its copy."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    cid = a.add(sample_case(1))
+    sync_ok(a)
+    sync_ok(b)
+    bk = backup(c, "bk-central")
+    ok(c.cli("case", "transfer", cid, "--to", "ha-noi", "--reason",
+             "FAKE reason one"), "transfer away")
+    a.update(cid, {"intake": {"facility": "FAKE-REFUSED"}})
+    r = a.sync()
+    check(r.rc == 0 and summary_refused(r) == 1, "not refused: %r" % r)
+    sync_ok(b)
+    ok(c.cli("case", "transfer", cid, "--to", "lao-cai", "--reason",
+             "FAKE reason two"), "transfer back")
+    sync_ok(a)
+    sync_ok(b)
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    for _ in range(2):
+        sync_ok(a)
+        sync_ok(b)
+    check(c.get(cid)["intake"].get("facility") != "FAKE-REFUSED",
+          "central holds the entry it refused before its restore")
+    check(c.get(cid)["owner"] == "lao-cai", "owner: %r" % c.get(cid))
+    check_replicas(c, [a], exact_ids=False)
+    verify_all(c, a, b)
+
+
+def summary_refused(r):
+    import re
+    m = re.search(r"refused (\d+)", r.out)
+    return int(m.group(1)) if m else -1
