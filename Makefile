@@ -102,7 +102,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh deploy/demo.sh
+	@sh deploy/demo.sh $(if $(filter 1 yes,$(KEEP)),--keep)
 
 # Benchmarks against PostgreSQL logical replication (issue 7); not part of
 # check.  An optimised build, then bench/run.py: BENCH_SCALE=10 for a
@@ -111,6 +111,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all
 	@python3 bench/run.py
+	@python3 bench/console.py
 
 # Chaos campaign (issue 8): central and six provinces as real processes,
 # seeded workload and faults, then heal and check; round i uses seed

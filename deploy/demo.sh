@@ -25,7 +25,21 @@
 #   DEMO_TMPDIR=...     parent of the temporary folder (default $TMPDIR)
 #   DEMO_KEEP=1         keep the temporary folder (node stores, logs)
 #   CASESYNC_BIN=...    the casesync binary (default build/casesync)
+#
+# Central's web console (docs/CONSOLE.md) is started too, signed in to
+# with headless Chromium, and its dashboard, conflict queue, sync health
+# and a case page saved to DEMO_OUT/console-*.png.  With --keep (make demo
+# KEEP=1) the demo country and its console keep running: the URL and a
+# demo admin's password are printed, and Ctrl-C stops everything.
 set -u
+
+KEEP_RUNNING=0
+for a in "$@"; do
+	case $a in
+	--keep) KEEP_RUNNING=1 ;;
+	*) echo "usage: deploy/demo.sh [--keep]" >&2; exit 1 ;;
+	esac
+done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${CASESYNC_BIN:-$ROOT/build/casesync}
@@ -64,10 +78,12 @@ T0=$(date +%s)
 TMP=$(mktemp -d "${DEMO_TMPDIR:-${TMPDIR:-/tmp}}/casesync-demo.XXXXXX") ||
 	die "cannot make a temporary folder"
 CENTRAL_PID=""
+CONSOLE_PID=""
 
 cleanup() {
 	rc=$?
 	trap - EXIT INT TERM
+	stop_console
 	stop_central
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then
 		echo "demo: node stores and logs kept in $TMP"
@@ -116,6 +132,41 @@ stop_central() {
 		kill "$CENTRAL_PID" 2>/dev/null
 		wait "$CENTRAL_PID" 2>/dev/null
 		CENTRAL_PID=""
+	fi
+}
+
+stop_console() {
+	if [ -n "$CONSOLE_PID" ]; then
+		kill "$CONSOLE_PID" 2>/dev/null
+		wait "$CONSOLE_PID" 2>/dev/null
+		CONSOLE_PID=""
+	fi
+}
+
+# Starts central's console with a demo admin; sets CONSOLE_URL, DEMO_PW.
+start_console() {
+	DEMO_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
+	echo "$DEMO_PW" | cs user add -d "$TMP/central" demo-admin \
+	    --role admin >/dev/null || die "user add"
+	cport=$(free_port) || die "no free port"
+	"$BIN" console -d "$TMP/central" --listen "127.0.0.1:$cport" \
+	    >>"$TMP/console.log" 2>&1 &
+	CONSOLE_PID=$!
+	CONSOLE_URL="https://127.0.0.1:$cport"
+	if ! python3 - "$cport" <<'EOF'
+import socket, sys, time
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+EOF
+	then
+		tail -n 5 "$TMP/console.log" >&2
+		die "the console did not start"
 	fi
 }
 
@@ -299,6 +350,30 @@ sync_round 10 $PROVINCES
 # shellcheck disable=SC2086
 sync_round 10 $PROVINCES >/dev/null
 
+echo
+echo "== central's web console"
+mkdir -p "$OUT" || die "cannot create $OUT"
+start_console
+echo "console: $CONSOLE_URL ($(grep -o 'SHA-256 .*' "$TMP/console.log"))"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+$PY "$ROOT/deploy/demo_console.py" "$CONSOLE_URL" demo-admin "$DEMO_PW" \
+    "$OUT" "$YEAR" || echo "demo: no console screenshots (see above)"
+
+if [ "$KEEP_RUNNING" = 1 ]; then
+	echo
+	echo "The demo country keeps running: central (pid $CENTRAL_PID) and"
+	echo "its console (pid $CONSOLE_PID)."
+	echo "  console:  $CONSOLE_URL/   (self-signed certificate)"
+	echo "  user:     demo-admin"
+	echo "  password: $DEMO_PW"
+	echo "  nodes:    $TMP"
+	echo "Ctrl-C stops everything."
+	wait "$CONSOLE_PID"
+	exit 0
+fi
+stop_console
+
 if [ "$HAS_CONFLICTS" = 1 ] && [ -n "$CONFLICT_CASE" ]; then
 	echo
 	echo "== open conflicts at central"
@@ -318,7 +393,7 @@ for c in items:
         break
 ')
 	if [ -n "$cid" ] && cs conflicts resolve -d "$TMP/central" "$cid" \
-	    --keep winner >/dev/null; then
+	    --keep winner --reason "checked with $FIRST" >/dev/null; then
 		echo "resolved $cid at central (kept the winner)"
 		# shellcheck disable=SC2086
 		sync_round 10 $PROVINCES >/dev/null
@@ -357,6 +432,7 @@ OUT_ABS=$(cd "$OUT" && pwd)
 echo
 echo "The HTML report (open it in a browser, or print it) is in"
 echo "  $OUT_ABS/report.html"
-echo "in Vietnamese in $OUT_ABS/report-vi.html,"
-echo "and the text above in $OUT_ABS/report.txt."
+echo "in Vietnamese in $OUT_ABS/report-vi.html, the text above in"
+echo "$OUT_ABS/report.txt, and the console's screenshots in"
+echo "$OUT_ABS/console-*.png."
 echo "demo finished in $(( $(date +%s) - T0 )) s; every process stopped."

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "htcds.h"
 #include "schema.h"
@@ -135,6 +136,39 @@ check_identifying(const struct export_args *a, const struct node_ctx *n)
 	return 0;
 }
 
+/*
+ * Records the export in the node's audit log (node/audit.h): who, which
+ * format, how many cases, whether identifying, where to.  Decree 13/2023
+ * asks for a record of who processed sensitive personal data, and a
+ * pseudonymised record is still personal data.  Never a value.
+ */
+static void
+audit_export(const char *dir, const struct export_args *a, size_t ncases,
+    const char *refused)
+{
+	struct audit	*au;
+	char		 err[256], who[80], detail[AUDIT_FIELD_MAX + 1];
+	const char	*u = getenv("USER");
+
+	if (audit_open(dir, &au, err, sizeof(err)) != 0) {
+		cli_error("export: audit log: %s", err);
+		return;
+	}
+	snprintf(who, sizeof(who), "cli:%s", u != NULL ? u : "?");
+	if (refused != NULL)
+		snprintf(detail, sizeof(detail), "refused: %s", refused);
+	else
+		snprintf(detail, sizeof(detail), "%zu cases, %s%s%s%s%s, "
+		    "to %s", ncases, a->format, a->year != NULL ?
+		    ", year " : "", a->year != NULL ? a->year : "",
+		    a->province != NULL ? ", province " : "",
+		    a->province != NULL ? a->province : "",
+		    a->out != NULL ? a->out : "stdout");
+	(void)audit_log(au, who, "local", a->identifying ?
+	    "export.identifying" : "export.htcds", NULL, detail);
+	audit_close(&au);
+}
+
 int
 cmd_export_htcds(const struct export_args *a)
 {
@@ -151,6 +185,9 @@ cmd_export_htcds(const struct export_args *a)
 	if ((rc = cli_open(a->dir, &n)) != 0)
 		return rc;
 	if (check_identifying(a, &n) != 0) {
+		audit_export(n.dir, a, 0, strcmp(n.cfg.role, "central") != 0 ?
+		    "--identifying on a province" :
+		    "--identifying not confirmed");
 		cli_close(&n);
 		return EXIT_REJECT;
 	}
@@ -179,7 +216,6 @@ cmd_export_htcds(const struct export_args *a)
 		rc = store_case_each(n.st, one, &c);
 	htcds_release(&c.h);
 	buf_release(&c.line);
-	cli_close(&n);
 	if (rc == 0 && c.of == NULL && fflush(stdout) != 0)
 		rc = E_IO;
 	if (c.of != NULL) {
@@ -187,9 +223,13 @@ cmd_export_htcds(const struct export_args *a)
 			outfile_abort(&of);
 		else if ((rc = outfile_commit(&of, err, sizeof(err))) != 0) {
 			cli_error("export: %s", err);
+			cli_close(&n);
 			return cli_exit_for(rc);
 		}
 	}
+	if (rc == 0)
+		audit_export(n.dir, a, c.n, NULL);
+	cli_close(&n);
 	if (rc != 0) {
 		cli_error("export: %s", err_str(rc));
 		return cli_exit_for(rc);

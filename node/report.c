@@ -2627,6 +2627,14 @@ report_selftest(void)
 	ST_CHECK(f == REPORT_HTML);
 	ST_CHECK(report_parse_format("xml", &f) == E_INVAL);
 
+	/* The report's own lists name schema values only. */
+	for (size_t i = 0; v_identified[i] != NULL; i++)
+		ST_CHECK(schema_enum_label(SCHEMA_ENUM_STATUS,
+		    v_identified[i]) != NULL);
+	for (int k = 0; k < D__N; k++)
+		ST_CHECK(dimdefs[k].senum < 0 || schema_enum_values(
+		    (enum schema_enum)dimdefs[k].senum) != NULL);
+
 	/* One small cell: the smallest cell that leaves it ambiguous. */
 	{
 		const uint64_t n[] = { 50, 7, 2, 0 };

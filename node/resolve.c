@@ -61,7 +61,7 @@ resolve_load(struct store *st, const char *cid, struct case_state *s,
 	}
 	memset(&fc, 0, sizeof(fc));
 	fc.cid = cid;
-	rc = store_case_each(st, find_case, &fc);
+	rc = store_conflicted_each(st, find_case, &fc);
 	if (rc != 0 && rc != 1) {
 		snprintf(err, errsz, "conflicts: %s", err_str(rc));
 		return rc;

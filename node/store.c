@@ -19,9 +19,11 @@
  *   refused  origin \0 be64(seq)            -> reason \0 record
  *   names    mac(16) case_id                -> "" (nameidx.h)
  *   namecase case_id                        -> the macs indexed for it
+ *   conflicted case_id                      -> "" (a field has two heads)
  * Keys that grow are big-endian so LMDB appends in key order.
  */
 #include "store.h"
+#include "conflict.h"
 #include "merge.h"
 #include "nameidx.h"
 #include "schema.h"
@@ -51,7 +53,7 @@
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
-	MDB_dbi		 keys, names, namecase;
+	MDB_dbi		 keys, names, namecase, conflicted;
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	int		 have_keys;
@@ -238,6 +240,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(keys, "keys");
 	OPEN_DB(names, "names");
 	OPEN_DB(namecase, "namecase");
+	OPEN_DB(conflicted, "conflicted");
 #undef OPEN_DB
 	get_str(st, t, "node", st->node, sizeof(st->node));
 	get_str(st, t, "role", st->role, sizeof(st->role));
@@ -719,6 +722,24 @@ names_update(struct store *st, MDB_txn *t, const char *id,
 	    "put namecase");
 }
 
+/* Keeps the set of cases with a field of more than one head (the
+ * candidates of the conflict queue) in step; plain NULL: the row goes. */
+static int
+conflicted_update(struct store *st, MDB_txn *t, const char *id,
+    const struct case_state *plain)
+{
+	static uint8_t	nothing;
+	MDB_val		k = { strlen(id), (void *)(uintptr_t)id };
+	MDB_val		d = { 0, &nothing };
+	int		rc;
+
+	if (plain != NULL && conflict_candidate(plain))
+		return mdb_err(st, mdb_put(t, st->conflicted, &k, &d, 0),
+		    "put conflicted");
+	rc = mdb_del(t, st->conflicted, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del conflicted");
+}
+
 static int
 case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 {
@@ -727,7 +748,8 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 	MDB_val			k, d;
 	int			rc;
 
-	if ((rc = names_update(st, t, plain->id, plain)) != 0)
+	if ((rc = names_update(st, t, plain->id, plain)) != 0 ||
+	    (rc = conflicted_update(st, t, plain->id, plain)) != 0)
 		return rc;
 	state_copy(&s, plain);
 	if ((rc = state_crypt(st, &s, 1)) != 0) {
@@ -1307,6 +1329,8 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
 		if (rc == 0)
 			rc = names_update(st, t, s.id, NULL);
+		if (rc == 0)
+			rc = conflicted_update(st, t, s.id, NULL);
 	} else {
 		rc = case_save(st, t, &s);
 	}
@@ -2206,7 +2230,10 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 			state_release(&s);
 		rc = mdb_del(t, st->cases, &cid, NULL);
 		rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
-		return rc != 0 ? rc : names_update(st, t, e->case_id, NULL);
+		if (rc == 0)
+			rc = names_update(st, t, e->case_id, NULL);
+		return rc != 0 ? rc : conflicted_update(st, t, e->case_id,
+		    NULL);
 	}
 	if (rc != 0)
 		return rc;
@@ -2924,7 +2951,8 @@ keycheck_fn(struct store *st, MDB_txn *t, void *arg)
 	return rc;
 }
 
-#define NAMEIDX_VERSION	"1"
+/* 2: the conflicted set as well. */
+#define NAMEIDX_VERSION	"2"
 
 /* Builds the name index of a store written before it existed (or by a
  * different index version): every case, its name opened once. */
@@ -2942,7 +2970,8 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 	    memcmp(d.mv_data, NAMEIDX_VERSION, d.mv_size) == 0)
 		return 0;
 	if ((rc = mdb_err(st, mdb_drop(t, st->names, 0), "drop names")) ||
-	    (rc = mdb_err(st, mdb_drop(t, st->namecase, 0), "drop names")))
+	    (rc = mdb_err(st, mdb_drop(t, st->namecase, 0), "drop names")) ||
+	    (rc = mdb_err(st, mdb_drop(t, st->conflicted, 0), "drop conf")))
 		return rc;
 	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor")))
 		return rc;
@@ -2957,6 +2986,8 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 		if (case_load(st, t, id, &s) != 0)
 			continue;	/* verify reports it */
 		rc = names_update(st, t, id, &s);
+		if (rc == 0)
+			rc = conflicted_update(st, t, id, &s);
 		state_release(&s);
 	}
 	mdb_cursor_close(c);
@@ -2967,6 +2998,40 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 	d.mv_data = (void *)(uintptr_t)NAMEIDX_VERSION;
 	d.mv_size = strlen(NAMEIDX_VERSION);
 	return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put nameidx");
+}
+
+int
+store_conflicted_each(struct store *st,
+    int (*fn)(const struct case_state *, void *), void *arg)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->conflicted, &c),
+	    "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct case_state	s;
+		MDB_val			cd;
+
+		if (mdb_get(t, st->cases, &k, &cd) != 0)
+			continue;
+		if (state_decode(cd.mv_data, cd.mv_size, &s) != 0) {
+			rc = E_INTEGRITY;
+			break;
+		}
+		rc = fn(&s, arg);
+		state_release(&s);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
 }
 
 int

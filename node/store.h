@@ -182,6 +182,12 @@ int	store_case_open(struct store *st, struct case_state *s);
 int	store_case_each(struct store *st,
 	    int (*fn)(const struct case_state *, void *), void *arg);
 
+/* As store_case_each, over the cases with a field of more than one head
+ * only (conflict_candidate): the conflict queue's candidates, kept as a
+ * set in the same transaction as each case. */
+int	store_conflicted_each(struct store *st,
+	    int (*fn)(const struct case_state *, void *), void *arg);
+
 /*
  * Name search on the blind index (nameidx.h): calls fn with the id of
  * each case (at most max) whose full name has, for every word of query,

@@ -92,6 +92,19 @@ web_tr(const struct web_req *r, const char *msgid)
 }
 
 void
+web_when(const struct web_req *r, uint64_t hlc, char *out, size_t sz)
+{
+	char	iso[40], day[I18N_DATE_MAX];
+
+	hlc_format(hlc, iso, sizeof(iso));
+	iso[10] = '\0';
+	iso[16] = '\0';
+	if (i18n_date(r->lang, iso, day, sizeof(day)) != 0)
+		strlcpy_(day, iso, sizeof(day));
+	snprintf(out, sz, "%s %s", day, iso + 11);
+}
+
+void
 web_lock(struct web_req *r)
 {
 	pthread_mutex_lock(&r->w->store_mu);

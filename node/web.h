@@ -143,6 +143,10 @@ unsigned web_throttle_fail(struct web *w, const char *user,
 	    const char *addr, uint64_t now);
 void	web_throttle_ok(struct web *w, const char *user);
 
+/* A stamp's time (hlc, or ms << 16) as the user's language writes it,
+ * "01/12/2026 21:00" or "2026-12-01 21:00" (UTC), into out (>= 32). */
+void	web_when(const struct web_req *r, uint64_t hlc, char *out, size_t sz);
+
 /* The label of a field path in the request's language (schema's). */
 const char *web_path_label(const struct web_req *r, const char *path);
 /* The JSON value (len bytes) of field path, shown as the user's language

@@ -102,7 +102,8 @@ static const char css[] =
 "color:#364152;font-weight:600;white-space:nowrap}\n"
 "table.data tbody tr:nth-child(even){background:#fafbfd}\n"
 "table.data tbody th{font-weight:600}\n"
-"td.num{text-align:right;white-space:nowrap}\n"
+"td.num,table.data td.num,table.data th.num{text-align:right;"
+"white-space:nowrap}\n"
 "td.bad,span.bad{color:var(--bad)}\n"
 "td.bad{font-weight:600;background:var(--badbg)}\n"
 ".nowrap{white-space:nowrap}\n"
@@ -171,6 +172,7 @@ static const char css[] =
 ".meta .author{color:var(--ink);font-weight:600}\n"
 "ul.ops{margin:.2rem 0 0;padding-left:1.1rem}\n"
 "ul.ops code{word-break:break-all}\n"
+"ul.ops .value{font-size:1rem}\n"
 "q.reason{font-style:italic}\n"
 "form.inline{display:inline;margin:0}\n"
 "td.actions button{font-size:.85rem;padding:.2rem .6rem}\n"
@@ -181,6 +183,7 @@ static const char css[] =
 "header.top nav a{padding:.5rem .55rem;font-size:.95rem}"
 "table.data th,table.data td{padding:.4rem .5rem;font-size:.92rem}"
 "form.filters{flex-direction:column;align-items:stretch}"
+"form.filters label.grow{flex:none}"
 "form.filters button{align-self:flex-start}"
 ".tile .big{font-size:1.5rem}}\n";
 

@@ -18,6 +18,7 @@
 #include "web.h"
 #include "i18n.h"
 #include "merge.h"
+#include "provinces.h"
 #include "resolve.h"
 #include "schema.h"
 
@@ -393,7 +394,14 @@ scalar_html(struct web_req *r, const char *path, const cJSON *v)
 	char			 buf[64];
 
 	if (cJSON_IsString(v)) {
-		if (schema_field_enum(path, &e) == 0 &&
+		const struct province *pr;
+
+		if ((strstr(path, "province") != NULL ||
+		    strcmp(path, "referrals.from") == 0 ||
+		    strcmp(path, "referrals.to") == 0) &&
+		    (pr = province_find(v->valuestring)) != NULL)
+			html_text(&r->h, pr->name);
+		else if (schema_field_enum(path, &e) == 0 &&
 		    (l = schema_enum_label(e, v->valuestring)) != NULL)
 			html_text(&r->h, web_tr(r, l));
 		else if (((pl > 3 && strcmp(path + pl - 3, "_on") == 0) ||
@@ -594,6 +602,34 @@ sig_word(int sig_ok)
 	return sig_ok < 0 ? "unsigned" : sig_ok ? "verified" : "FAILED";
 }
 
+/* An event's members as "label: value" pairs. */
+static void
+event_summary(struct web_req *r, const char *coll, const char *json,
+    size_t len)
+{
+	cJSON		*o = cJSON_ParseWithLength(json, len);
+	const cJSON	*m;
+	char		 path[ENTRY_PATH_MAX * 2 + 2];
+	int		 first = 1;
+
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		html_text(&r->h, web_tr(r, "(sealed)"));
+		return;
+	}
+	cJSON_ArrayForEach(m, o) {
+		snprintf(path, sizeof(path), "%s.%s", coll, m->string);
+		if (!first)
+			html_lit(&r->h, "; ");
+		first = 0;
+		html_text(&r->h, web_path_label(r, path));
+		html_lit(&r->h, " <span class=\"value\">");
+		scalar_html(r, path, m);
+		html_lit(&r->h, "</span>");
+	}
+	cJSON_Delete(o);
+}
+
 static void
 op_html(struct web_req *r, const struct op *o, const struct entry *e)
 {
@@ -630,11 +666,9 @@ op_html(struct web_req *r, const struct op *o, const struct entry *e)
 		} else {
 			html_text(h, web_tr(r, "Added to"));
 			html_lit(h, " ");
-			html_text(h, o->path);
-			html_lit(h, " <code>");
-			html_textn(h, o->value, o->value_len > 300 ? 300 :
-			    o->value_len);
-			html_lit(h, "</code>");
+			html_text(h, web_path_label(r, o->path));
+			html_lit(h, ": ");
+			event_summary(r, o->path, o->value, o->value_len);
 		}
 		html_lit(h, "</li>");
 		break;
@@ -662,9 +696,7 @@ hist_html(const struct entry *e, int sig_ok, void *arg)
 	struct html	*h = &r->h;
 	char		 when[40];
 
-	hlc_format(e->hlc, when, sizeof(when));
-	when[16] = '\0';
-	when[10] = ' ';
+	web_when(r, e->hlc, when, sizeof(when));
 	html_lit(h, "<li class=\"entry\"><div class=\"meta\"><time>");
 	html_text(h, when);
 	html_lit(h, " UTC</time> <span class=\"author\">");

@@ -213,7 +213,7 @@ cf_load(struct web_req *r, const struct cf_filter *f, struct cf_list *cl)
 	cl->f = *f;
 	cl->rows = xcalloc(CF_SHOWN_MAX, sizeof(*cl->rows));
 	web_lock(r);
-	rc = store_case_each(r->w->st, cf_case, cl);
+	rc = store_conflicted_each(r->w->st, cf_case, cl);
 	for (size_t i = 0; rc == 0 && i < cl->n; i++) {
 		struct sig_ctx sc = { cl->rows, cl->n, cl->rows[i].case_id };
 
@@ -489,9 +489,7 @@ side_html(struct web_req *r, const char *label, const char *path,
 	struct html	*h = &r->h;
 	char		 when[40];
 
-	hlc_format(s->hlc, when, sizeof(when));
-	when[16] = '\0';
-	when[10] = ' ';
+	web_when(r, s->hlc, when, sizeof(when));
 	html_lit(h, "<div class=\"side");
 	if (winner)
 		html_lit(h, " winner");

@@ -192,7 +192,7 @@ web_sync_page(struct web_req *r)
 	html_lit(h, "</p><div class=\"summary\"><div><span class=\"big\">");
 	html_u64(h, d->si.ncases);
 	html_lit(h, "</span> ");
-	html_text(h, web_tr(r, "cases"));
+	html_text(h, web_tr(r, "cases on this node"));
 	html_lit(h, "</div><div><span class=\"big\">");
 	html_u64(h, d->si.nentries);
 	html_lit(h, "</span> ");
@@ -225,10 +225,8 @@ web_sync_page(struct web_req *r)
 			html_lit(h, " class=\"bad\"");
 		html_lit(h, ">");
 		if (w->have_peer && w->pi.last_sync_ms != 0) {
-			hlc_format(w->pi.last_sync_ms << 16, when,
+			web_when(r, w->pi.last_sync_ms << 16, when,
 			    sizeof(when));
-			when[16] = '\0';
-			when[10] = ' ';
 			age_text(r, r->now_ms > w->pi.last_sync_ms ?
 			    r->now_ms - w->pi.last_sync_ms : 0, age,
 			    sizeof(age));

@@ -97,8 +97,7 @@ users_page(struct web_req *r, const char *notice, const char *error)
 	html_text(h, web_tr(r, "Created (UTC)"));
 	html_lit(h, "</th><th scope=\"col\"></th></tr></thead><tbody>");
 	for (size_t i = 0; i < n; i++) {
-		hlc_format(us[i].created_ms << 16, when, sizeof(when));
-		when[10] = '\0';
+		web_when(r, us[i].created_ms << 16, when, sizeof(when));
 		html_lit(h, "<tr><th scope=\"row\">");
 		html_text(h, us[i].name);
 		html_lit(h, "</th><td>");

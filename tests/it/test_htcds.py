@@ -552,3 +552,22 @@ def test_htcds_bad_input_and_identifying_refusals(env):
     check(len(open(out).read().splitlines()) == 11, "csv --out")
     h = ok(c.cli("export", "--help")).out
     check("htcds" in h and "CC BY 4.0" in h, h)
+
+    # Every HTCDS export, and every refused identifying one, is in the
+    # node's audit log, without a value.
+    ok(c.cli("export", "--format", "htcds", "--identifying", "--confirm",
+             "central"))
+    audit = [json.loads(l) for l in open(os.path.join(c.dir,
+                                                      "audit.log"))]
+    acts = [(a["action"], a["detail"]) for a in audit]
+    check(acts == [("export.identifying", "refused: --identifying not "
+                    "confirmed")] * 2 +
+          [("export.htcds", "10 cases, htcds-csv, year 2025, to " + out),
+           ("export.identifying", "10 cases, htcds, to stdout")],
+          "central audit: %r" % acts)
+    audit = [json.loads(l) for l in open(os.path.join(p.dir, "audit.log"))]
+    check([(a["action"], a["detail"]) for a in audit] ==
+          [("export.identifying", "refused: --identifying on a province")],
+          "province audit: %r" % audit)
+    text = open(os.path.join(c.dir, "audit.log")).read()
+    check("FAKE" not in text, "a value in the audit log")
