@@ -192,6 +192,7 @@ load_cert(const char *dir, const char *cn, struct buf *cert, struct buf *key)
 		snprintf(fp + 3 * i, 4, "%02X%s", h[i], i + 1 < CRYPTO_HASH ?
 		    ":" : "");
 	printf("console: certificate SHA-256 %s\n", fp);
+	fflush(stdout);
 	return 0;
 }
 

@@ -50,12 +50,15 @@ class Console:
             if self.proc.poll() is not None:
                 raise AssertionError("console exited: " +
                                      open(self.log).read())
-            try:
-                socket.create_connection(("127.0.0.1", self.port),
-                                         0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+            # Listening, and its start-up lines written.
+            if "listening on" in open(self.log).read():
+                try:
+                    socket.create_connection(("127.0.0.1", self.port),
+                                             0.2).close()
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.05)
         else:
             raise AssertionError("console did not listen")
         self.url = "%s://127.0.0.1:%d" % ("http" if plain else "https",

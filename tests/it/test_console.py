@@ -295,13 +295,15 @@ def test_garbage_and_slow_clients(env):
     for s in socks:
         s.close()
     time.sleep(0.5)
-    check(cl.get("/api/status").status == 200)
+    r = cl.get("/api/status")
+    check(r.status == 200, "after the bad connections: %r" % r)
     check(con.proc.poll() is None, "the console died")
     # A body over the limit is refused, the console goes on.
     r = cl.request("POST", "/api/login", "x" * (128 * 1024),
                    ctype="application/json")
     check(r.status == 413, r)
-    check(cl.get("/api/status").status == 200)
+    r = cl.get("/api/status")
+    check(r.status == 200, "after a body too large: %r" % r)
 
 
 def _try_login(cl):
