@@ -28,6 +28,7 @@ static const char usage_text[] =
 "       casesync user disable -d DIR NAME\n"
 "       casesync user enable  -d DIR NAME\n"
 "       casesync user list    -d DIR [--json]\n"
+"       casesync user lang    -d DIR NAME vi|en|browser\n"
 "\n"
 "The people who may sign in to this node's console (casesync console).\n"
 "Users belong to this node: they are kept in DIR/users and never synced.\n"
@@ -40,7 +41,10 @@ static const char usage_text[] =
 "or read the first line of stdin when it is not a terminal.  A password\n"
 "has at least 10 characters.  It is stored as an Argon2id hash.\n"
 "disable keeps the user but refuses their sign-in and ends their sessions\n"
-"at their next request.  Each change is written to DIR/audit.log.\n"
+"at their next request.  lang sets the language of the user's console\n"
+"pages (browser: from the browser's Accept-Language); a language\n"
+"picked with ?lang= (remembered by that browser) wins over it.  Each\n"
+"change is written to DIR/audit.log.\n"
 "\n"
 "Exit codes: 0 ok, 1 usage, 2 rejected (unknown user, name taken, short\n"
 "password, passwords that differ).\n";
@@ -190,6 +194,7 @@ cmd_user(int argc, char **argv)
 	};
 	struct nodecfg	 cfg;
 	const char	*dir = NULL, *role_s = NULL, *sub, *name = NULL;
+	const char	*lang = NULL;
 	char		 err[512], pw[USER_PASS_MAX + 2];
 	int		 ch, json = 0, role = 0, rc;
 
@@ -213,9 +218,9 @@ cmd_user(int argc, char **argv)
 	sub = argv[optind++];
 	if (strcmp(sub, "add") && strcmp(sub, "passwd") &&
 	    strcmp(sub, "disable") && strcmp(sub, "enable") &&
-	    strcmp(sub, "list")) {
+	    strcmp(sub, "list") && strcmp(sub, "lang")) {
 		cli_error("user: unknown sub-verb '%s' (add, passwd, disable, "
-		    "enable, list)", sub);
+		    "enable, list, lang)", sub);
 		return EXIT_USAGE;
 	}
 	if (strcmp(sub, "list") == 0) {
@@ -224,12 +229,29 @@ cmd_user(int argc, char **argv)
 			    argv[optind]);
 			return EXIT_USAGE;
 		}
+	} else if (strcmp(sub, "lang") == 0) {
+		if (optind + 2 != argc) {
+			cli_error("user lang: give a user name and vi, en or "
+			    "browser");
+			return EXIT_USAGE;
+		}
+		name = argv[optind];
+		lang = argv[optind + 1];
+		if (strcmp(lang, "browser") == 0)
+			lang = "";
+		else if (strcmp(lang, "vi") && strcmp(lang, "en")) {
+			cli_error("user lang: the language is vi, en or "
+			    "browser, not '%s'", lang);
+			return EXIT_USAGE;
+		}
 	} else {
 		if (optind + 1 != argc) {
 			cli_error("user %s: give exactly one user name", sub);
 			return EXIT_USAGE;
 		}
 		name = argv[optind];
+	}
+	if (name != NULL) {
 		if (!users_name_valid(name)) {
 			cli_error("user %s: '%s' is not a user name (1 to %d "
 			    "of a-z 0-9 . _ -, not starting with . or -)", sub,
@@ -293,7 +315,9 @@ cmd_user(int argc, char **argv)
 		    err, sizeof(err)) : users_passwd(dir, name, pw, err,
 		    sizeof(err));
 		crypto_wipe(pw, sizeof(pw));
-	} else
+	} else if (lang != NULL)
+		rc = users_set_lang(dir, name, lang, err, sizeof(err));
+	else
 		rc = users_set_disabled(dir, name, strcmp(sub, "disable") ==
 		    0, err, sizeof(err));
 	if (rc != 0) {
@@ -302,6 +326,11 @@ cmd_user(int argc, char **argv)
 	}
 	snprintf(err, sizeof(err), "user.%s", sub);
 	audit_change(dir, err, name);
+	if (lang != NULL) {
+		printf("language of %s: %s\n", name, *lang ? lang :
+		    "the browser's");
+		return EXIT_OK;
+	}
 	printf("%s: %s\n", strcmp(sub, "add") == 0 ? "added" :
 	    strcmp(sub, "passwd") == 0 ? "password set" :
 	    strcmp(sub, "disable") == 0 ? "disabled" : "enabled", name);

@@ -72,11 +72,24 @@ def test_user_verbs(env):
     check("user.add" in audit and "user.disable" in audit and
           "user.passwd" in audit, audit)
     ok(c.cli("user", "--help"))
+    # A user's language: refused values, then English for minh whatever
+    # the browser asks, and the browser's choice again after "browser".
+    r = c.cli("user", "lang", "minh", "fr")
+    check(r.rc == 1 and "vi, en or browser" in r.err, r)
+    r = c.cli("user", "lang", "nobody", "en")
+    check(r.rc == 2 and "no user" in r.err, r)
+    ok(c.cli("user", "lang", "minh", "en"))
+    check("user.lang" in open(os.path.join(c.dir, "audit.log")).read())
     # A disabled user cannot sign in; the others can.
     con = Console(c, users=False)
     cl = con.client()
     cl.login("lan", "another password", expect=401)
     cl.login("minh", "a new password", expect=200)
+    page = cl.request("GET", "/", headers={"Accept-Language": "vi"}).text()
+    check('<html lang="en"' in page, page[:300])
+    ok(c.cli("user", "lang", "minh", "browser"))
+    page = cl.request("GET", "/", headers={"Accept-Language": "vi"}).text()
+    check('<html lang="vi"' in page, page[:300])
 
 
 # ---- the API and its security rules ---------------------------------------
