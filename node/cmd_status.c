@@ -43,20 +43,6 @@ vv_one(const char *origin, uint64_t seq, void *arg)
 	return 0;
 }
 
-/* How many positions lie between a and b (a <= b): exact within one
- * incarnation; across a restore, the counter of b's incarnation goes on
- * from the one it forked from, so the difference of counters is the
- * closest count. */
-static uint64_t
-pos_between(uint64_t a, uint64_t b)
-{
-	if (b <= a)
-		return 0;
-	if (POS_INC(a) == POS_INC(b))
-		return b - a;
-	return POS_LOW(b) > POS_LOW(a) ? POS_LOW(b) - POS_LOW(a) : 0;
-}
-
 static int
 peer_one(const struct peer_info *pi, void *arg)
 {

@@ -124,16 +124,14 @@ sync_load(struct web_req *r, struct sync_data *d)
 			uint64_t	 last = 0, seq = 0;
 
 			if (d->central) {
-				if (store_feed_last(st, w->node, &last) == 0 &&
-				    last > w->pi.feed_acked)
-					w->pending_out = last -
-					    w->pi.feed_acked;
+				if (store_feed_last(st, w->node, &last) == 0)
+					w->pending_out = pos_between(
+					    w->pi.feed_acked, last);
 				store_vv_get(st, w->node, &w->received);
 			} else {
-				if (store_vv_get(st, d->si.node, &seq) == 0 &&
-				    seq > w->pi.sent_acked)
-					w->pending_out = seq -
-					    w->pi.sent_acked;
+				if (store_vv_get(st, d->si.node, &seq) == 0)
+					w->pending_out = pos_between(
+					    w->pi.sent_acked, seq);
 				w->received = w->pi.feed_recv;
 			}
 		}
@@ -240,7 +238,7 @@ web_sync_page(struct web_req *r)
 		html_lit(h, "</td><td class=\"num\">");
 		html_u64(h, w->pending_out);
 		html_lit(h, "</td><td class=\"num\">");
-		html_u64(h, w->received);
+		html_u64(h, POS_LOW(w->received));	/* the counter */
 		html_lit(h, "</td><td class=\"num");
 		if (w->pi.refused > 0)
 			html_lit(h, " bad");

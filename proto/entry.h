@@ -58,6 +58,19 @@
 #define POS_LOW(p)		((uint64_t)(p) & 0xffffffffULL)
 #define POS_MAKE(i, l)		(((uint64_t)(i) << 32) | POS_LOW(l))
 #define POS_EPOCH_S		1767225600ULL	/* 2026-01-01T00:00:00Z */
+/* How many positions lie between a and b (a <= b): exact within one
+ * incarnation; across a restore, the counter of b's incarnation goes on
+ * from the one it forked from, so the difference of counters is the
+ * closest count.  0 when b <= a. */
+static inline uint64_t
+pos_between(uint64_t a, uint64_t b)
+{
+	if (b <= a)
+		return 0;
+	if (POS_INC(a) == POS_INC(b))
+		return b - a;
+	return POS_LOW(b) > POS_LOW(a) ? POS_LOW(b) - POS_LOW(a) : 0;
+}
 /* Is pos a valid successor of prev: the next one, or a position in a later
  * incarnation (whose link the receiver checks)? */
 #define POS_FOLLOWS(prev, pos)	((pos) == (prev) + 1 || \
