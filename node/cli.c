@@ -117,7 +117,11 @@ cli_open(const char *dir, struct node_ctx *n)
 		crypto_wipe(key, sizeof(key));
 		return EXIT_REJECT;
 	}
-	if (migrated)
+	if (migrated < 0)
+		fprintf(stderr, "casesync: warning: %s is in clear and could "
+		    "not be sealed under the passphrase: %s\n", IDENTITY_FILE,
+		    err);
+	if (migrated > 0)
 		fprintf(stderr, "casesync: %s/%s is now sealed under the "
 		    "passphrase (it was in clear); backups made before hold "
 		    "it in clear\n", dir, IDENTITY_FILE);

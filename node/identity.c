@@ -435,14 +435,12 @@ identity_load(const char *dir, const uint8_t datakey[CRYPTO_KEY], int flags,
 		identity_wipe(id);
 		return rc;
 	}
-	if (pmode && !sealed && (flags & IDENTITY_MIGRATE)) {
-		if ((rc = identity_save(dir, datakey, id, err, errsz)) != 0) {
-			identity_wipe(id);
-			return rc;
-		}
-		if (migrated != NULL)
-			*migrated = 1;
-	}
+	if (pmode && !sealed && (flags & IDENTITY_MIGRATE) &&
+	    migrated != NULL)
+		/* A read-only directory keeps the file as it is: the verb
+		 * goes on, and the caller says so. */
+		*migrated = identity_save(dir, datakey, id, err, errsz) == 0 ?
+		    1 : -1;
 	return 0;
 }
 

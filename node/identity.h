@@ -85,7 +85,9 @@ int	identity_create(const char *dir, const char *pass, char *err,
  * Loads the identity; datakey is the node's data key (datakey_load).  In
  * passphrase mode (DIR has data.salt) a sealed file opens only under it,
  * and a file in clear is sealed in place when flags has IDENTITY_MIGRATE
- * (*migrated is then set to 1; migrated may be NULL).  Returns 0, E_IO,
+ * and migrated is not NULL: *migrated is then 1, or -1 when the file could
+ * not be replaced (the reason in err; the identity is loaded all the
+ * same), else 0.  Returns 0, E_IO,
  * E_AUTH (does not open under this data key: a wrong passphrase) or
  * E_INTEGRITY (bad file).  Key files must be regular files owned by the
  * user running casesync, mode 0600 or stricter (also for datakey_load).
