@@ -132,6 +132,42 @@ msg_encode(const struct msg *m, struct buf *out)
 			mp_put_uint(&w, m->vec[i].pos);
 		}
 		break;
+	case MSG_EPOCH:
+		if (!node_id_valid(m->node))
+			return E_INVAL;
+		mp_put_array(&w, 5);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_cstr(&w, m->node);
+		mp_put_uint(&w, m->epoch);
+		mp_put_bin(&w, m->sig, MSG_SIG_LEN);
+		break;
+	case MSG_FOLLOW:
+		if (!node_id_valid(m->node))
+			return E_INVAL;
+		mp_put_array(&w, 6);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_cstr(&w, m->node);
+		mp_put_uint(&w, m->have);
+		mp_put_uint(&w, m->snap);
+		mp_put_uint(&w, m->offset);
+		break;
+	case MSG_SNAP:
+		if (m->datalen > MSG_SNAP_CHUNK || (m->secretslen != 0 &&
+		    m->secretslen != MSG_SECRETS_LEN) || m->offset > m->total ||
+		    m->datalen > m->total - m->offset)
+			return E_INVAL;
+		mp_put_array(&w, 8);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_uint(&w, m->txn);
+		mp_put_uint(&w, m->offset);
+		mp_put_uint(&w, m->total);
+		mp_put_uint(&w, m->entries);
+		mp_put_bin(&w, m->data, m->datalen);
+		mp_put_bin(&w, m->secrets, m->secretslen);
+		break;
 	default:
 		return E_INVAL;
 	}
@@ -257,6 +293,40 @@ decode(struct mp_rd *r, struct msg *m)
 			    mp_read_uint(r, &m->vec[i].pos))
 				return E_PROTO;
 		return 0;
+	case MSG_EPOCH: {
+		const uint8_t	*b;
+		size_t		 bl;
+
+		if (n != 5 || mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
+		    !node_id_valid(m->node) || mp_read_uint(r, &m->epoch) ||
+		    mp_read_bin(r, &b, &bl) || bl != MSG_SIG_LEN)
+			return E_PROTO;
+		memcpy(m->sig, b, MSG_SIG_LEN);
+		return 0;
+	}
+	case MSG_FOLLOW:
+		if (n != 6 || mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
+		    !node_id_valid(m->node) || mp_read_uint(r, &m->have) ||
+		    mp_read_uint(r, &m->snap) || mp_read_uint(r, &m->offset))
+			return E_PROTO;
+		return 0;
+	case MSG_SNAP: {
+		const uint8_t	*b;
+		size_t		 bl;
+
+		if (n != 8 || mp_read_uint(r, &m->txn) ||
+		    mp_read_uint(r, &m->offset) || mp_read_uint(r, &m->total) ||
+		    mp_read_uint(r, &m->entries) ||
+		    mp_read_bin(r, &m->data, &m->datalen) ||
+		    m->datalen > MSG_SNAP_CHUNK || m->offset > m->total ||
+		    m->datalen > m->total - m->offset ||
+		    mp_read_bin(r, &b, &bl) ||
+		    (bl != 0 && bl != MSG_SECRETS_LEN))
+			return E_PROTO;
+		memcpy(m->secrets, b, bl);
+		m->secretslen = bl;
+		return 0;
+	}
 	default:
 		return E_PROTO;
 	}

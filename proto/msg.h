@@ -18,6 +18,13 @@
  *   VECTOR  [2, 11, [[node:str, pos:uint] ...]]          central -> province
  *   GIVE    [2, 12, no, more, recs] as BATCH, positions in any order
  *                                                        province -> central
+ *   EPOCH   [2, 13, node:str, epoch:uint, sig:bin(64)]   central's epoch,
+ *           signed by central's key: central -> province before WELCOME;
+ *           province -> an older central, which is then fenced (HA.md)
+ *   FOLLOW  [2, 14, node:str, have:uint, snap:uint, offset:uint]
+ *                                                        standby -> central
+ *   SNAP    [2, 15, txn:uint, offset:uint, total:uint, entries:uint,
+ *            data:bin(0..1 MiB), secrets:bin(0|96)]      central -> standby
  * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
  * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
@@ -41,6 +48,10 @@
 #define MSG_KEY_LEN	32
 #define MSG_HASH_LEN	32			/* a chain hash */
 #define MSG_REF_MAX	(HLC_NODE_MAX + 9)	/* origin \0 be64(seq) */
+#define MSG_SIG_LEN	64			/* EPOCH's signature */
+#define MSG_SNAP_CHUNK	(1024 * 1024)		/* SNAP data per message */
+#define MSG_SECRETS_LEN	96	/* SNAP: central's sign_pub, sign_sec,
+				 * data key */
 #define MSG_REC_REFUSED	1	/* a record its origin resends though central
 				 * refused it: refuse it again (Recovery) */
 
@@ -59,6 +70,9 @@ enum msg_type {
 				 * origin, sent before WELCOME */
 	MSG_GIVE = 12,		/* other nodes' entries a restored central
 				 * may have lost, oldest stamp first */
+	MSG_EPOCH = 13,		/* central's epoch, signed (fencing) */
+	MSG_FOLLOW = 14,	/* a standby asks for central's state */
+	MSG_SNAP = 15,		/* a chunk of central's state, to a standby */
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -72,6 +86,8 @@ enum msg_error {
 	MSGERR_COPY = 7,	/* a node was put back from a copy of its
 				 * files, not with `casesync restore` */
 	MSGERR_QUOTA = 8,	/* the province's daily quota is used up */
+	MSGERR_FENCED = 9,	/* this central was replaced by a promoted
+				 * standby (a later epoch) */
 };
 
 struct msg_rec {
@@ -117,6 +133,16 @@ struct msg {
 	size_t		 nkeys;
 	struct msg_vec	*vec;		/* VECTOR; owned array */
 	size_t		 nvec;
+	uint64_t	 epoch;		/* EPOCH */
+	uint8_t		 sig[MSG_SIG_LEN];	/* EPOCH */
+	uint64_t	 have, snap;	/* FOLLOW: replica held, snapshot
+					 * being fetched (0: a new one) */
+	uint64_t	 txn, offset, total, entries;	/* SNAP; FOLLOW:
+							 * offset */
+	const uint8_t	*data;		/* SNAP: borrowed from the frame */
+	size_t		 datalen;
+	uint8_t		 secrets[MSG_SECRETS_LEN];	/* SNAP at offset 0 */
+	size_t		 secretslen;	/* 0 or MSG_SECRETS_LEN */
 };
 
 /* Frees what msg_decode allocated; *m is zeroed. */
