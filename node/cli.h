@@ -97,6 +97,8 @@ int	cmd_console(int, char **);
 int	cmd_user(int, char **);
 int	cmd_backup(int, char **);
 int	cmd_restore(int, char **);
+int	cmd_promote(int, char **);
+int	cmd_rejoin(int, char **);
 
 /* Formats a position (a seq or feed position, proto/entry.h) as "N" in
  * incarnation 0 and "INC:N" after a restore.  Returns buf. */

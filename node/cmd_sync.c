@@ -316,7 +316,7 @@ serve_node(void *arg)
 			cli_close(&n);
 			return EXIT_USAGE;
 		}
-		sb = standby_srv_new(n.st, n.dir, &sec);
+		sb = standby_srv_new(n.st, n.dir, n.cfg.standby, &sec);
 		crypto_wipe(&sec, sizeof(sec));
 		rc = repl_central_serve(n.st, &n.cfg, &n.id, sb, &casesync_quit,
 		    err, sizeof(err));

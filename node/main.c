@@ -55,6 +55,8 @@ static const struct verb verbs[] = {
 	{ "user", cmd_user, "add, disable, list console users" },
 	{ "backup", cmd_backup, "write a consistent copy of a running node" },
 	{ "restore", cmd_restore, "put a backup back (new incarnation)" },
+	{ "promote", cmd_promote, "make a standby the central (HA)" },
+	{ "rejoin", cmd_rejoin, "make a fenced old central the standby" },
 };
 
 static void

@@ -14,7 +14,7 @@
 
 enum { K_NODE, K_ROLE, K_LISTEN, K_CENTRAL, K_SKEW, K_OFFSET, K_LOG,
 	K_TIMEOUT, K_HEARTBEAT, K_KEEP, K_QENTRIES, K_QBYTES, K_QCASES,
-	K_QREFERRALS, K_PRIMARY, K__N };
+	K_QREFERRALS, K_PRIMARY, K_STANDBY, K__N };
 
 static const struct cfg_key keys[K__N] = {
 	[K_NODE] = { "node", CFG_STR, 1, HLC_NODE_MAX, NULL },
@@ -22,6 +22,7 @@ static const struct cfg_key keys[K__N] = {
 	[K_LISTEN] = { "listen", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
 	[K_CENTRAL] = { "central", CFG_STR, 0, NODECFG_CENTRAL_MAX - 1, "" },
 	[K_PRIMARY] = { "primary", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
+	[K_STANDBY] = { "standby", CFG_STR, 1, HLC_NODE_MAX, "standby" },
 	[K_SKEW] = { "skew_ms", CFG_U64, 1000, 7ULL * 86400000, "300000" },
 	[K_OFFSET] = { "test_clock_offset_ms", CFG_STR, 1, 20, "0" },
 	[K_LOG] = { "log_level", CFG_STR, 1, 8, "info" },
@@ -176,6 +177,8 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 		BAD("central '%s' is not tcp://HOST:PORT (or up to %d of them "
 		    "separated by spaces)", v[K_CENTRAL].str,
 		    NODECFG_CENTRALS_MAX);
+	if (!node_id_valid(v[K_STANDBY].str))
+		BAD("standby '%s' is not [a-z0-9-]{1,32}", v[K_STANDBY].str);
 	if (v[K_PRIMARY].str[0] && !nodecfg_endpoint_valid(v[K_PRIMARY].str))
 		BAD("primary '%s' is not tcp://HOST:PORT", v[K_PRIMARY].str);
 	if (strcmp(v[K_ROLE].str, "standby") == 0 && v[K_PRIMARY].str[0] ==
@@ -199,6 +202,7 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	strlcpy_(c->listen, v[K_LISTEN].str, sizeof(c->listen));
 	strlcpy_(c->central, v[K_CENTRAL].str, sizeof(c->central));
 	strlcpy_(c->primary, v[K_PRIMARY].str, sizeof(c->primary));
+	strlcpy_(c->standby, v[K_STANDBY].str, sizeof(c->standby));
 	c->skew_ms = v[K_SKEW].u64;
 	c->clock_offset_ms = off;
 	c->sync_timeout_s = v[K_TIMEOUT].u64;

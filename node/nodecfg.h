@@ -22,6 +22,8 @@ struct nodecfg {
 	 * tried in order (a central and its standby: docs/HA.md). */
 	char		central[NODECFG_CENTRAL_MAX];
 	char		primary[NODECFG_ENDPOINT_MAX];	/* standby: central */
+	char		standby[HLC_NODE_MAX + 1];	/* central: the node
+							 * that may follow it */
 	uint64_t	skew_ms;	/* refuse remote stamps beyond this */
 	int64_t		clock_offset_ms;	/* test-only clock offset */
 	int		log_level;

@@ -257,6 +257,7 @@ standby_fenced_text(uint64_t by, char *out, size_t sz)
 struct sbsrv {
 	struct store		*st;
 	char			 dir[4096];
+	char			 name[HLC_NODE_MAX + 1];
 	struct standby_secrets	 sec;
 	uint64_t		 snap_txn;	/* the snapshot on disk */
 	uint64_t		 snap_entries;
@@ -267,12 +268,13 @@ struct sbsrv {
 };
 
 struct sbsrv *
-standby_srv_new(struct store *st, const char *dir,
+standby_srv_new(struct store *st, const char *dir, const char *name,
     const struct standby_secrets *sec)
 {
 	struct sbsrv *s = xcalloc(1, sizeof(*s));
 
 	s->st = st;
+	strlcpy_(s->name, name, sizeof(s->name));
 	strlcpy_(s->dir, dir, sizeof(s->dir));
 	s->sec = *sec;
 	s->fd = -1;
@@ -390,12 +392,11 @@ standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
 	uint64_t		cur, by;
 
 	if (s == NULL || strcmp(r->node, user) != 0 ||
-	    schema_node_known(user)) {
-		log_warnx("refused FOLLOW from %s: not an enrolled standby",
+	    strcmp(user, s->name) != 0 || schema_node_known(user)) {
+		log_warnx("refused FOLLOW from %s: not this central's standby",
 		    user);
-		srv_error(n, id, idlen, MSGERR_AUTH, "only a standby may "
-		    "follow central (a node enrolled under a name that is no "
-		    "province)");
+		srv_error(n, id, idlen, MSGERR_AUTH, "only this central's "
+		    "standby may follow it (`standby` in casesync.conf)");
 		return;
 	}
 	if ((by = standby_fenced(s->st)) != 0) {
@@ -615,6 +616,18 @@ replica_check(const char *d, const struct standby_secrets *sec,
 	return rc;
 }
 
+/* Has `promote` (or `rejoin`) changed what this node is? */
+static int
+still_standby(const char *dir)
+{
+	struct nodecfg	c;
+	char		err[256];
+
+	if (nodecfg_load(dir, &c, err, sizeof(err)) != 0)
+		return 1;
+	return strcmp(c.role, "standby") == 0;
+}
+
 /* Puts DIR/replica.new in place of DIR/replica, atomically, holding the
  * lock that `promote` takes. */
 static int
@@ -632,7 +645,9 @@ replica_swap(const char *dir)
 		close(lfd);
 		return E_IO;
 	}
-	if (access(rd, F_OK) == 0) {
+	if (!still_standby(dir))
+		rc = E_INVAL;	/* promoted meanwhile: the copy is moot */
+	else if (access(rd, F_OK) == 0) {
 		if (renameat2(AT_FDCWD, nd, AT_FDCWD, rd, RENAME_EXCHANGE) != 0)
 			rc = E_IO;
 		else
@@ -729,18 +744,6 @@ nap(uint64_t ms, volatile sig_atomic_t *quit)
 		nanosleep(&ts, NULL);
 		ms -= step;
 	}
-}
-
-/* Has `promote` (or `rejoin`) changed what this node is? */
-static int
-still_standby(const char *dir)
-{
-	struct nodecfg	c;
-	char		err[256];
-
-	if (nodecfg_load(dir, &c, err, sizeof(err)) != 0)
-		return 1;
-	return strcmp(c.role, "standby") == 0;
 }
 
 int

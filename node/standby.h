@@ -87,9 +87,10 @@ void	standby_fenced_text(uint64_t by, char *out, size_t sz);
 /* Central's side of the link. */
 struct sbsrv;
 
-/* dir: the node directory (for the snapshot and the status file). */
+/* dir: the node directory (for the snapshot and the status file); name:
+ * the node that may follow (`standby` in casesync.conf). */
 struct sbsrv *standby_srv_new(struct store *st, const char *dir,
-	    const struct standby_secrets *sec);
+	    const char *name, const struct standby_secrets *sec);
 void	standby_srv_free(struct sbsrv **s);
 /* A FOLLOW from the node whose key is enrolled as user. */
 void	standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
