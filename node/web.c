@@ -649,7 +649,7 @@ web_handle(void *arg, const struct http_req *req, struct http_resp *resp)
 		}
 	}
 	/* The province's link to central, on every page (not the API). */
-	if (signed_in && !r.api && strcmp(req->method, "GET") == 0)
+	if (signed_in && !r.api)
 		web_banner_load(&r);
 	rt->fn(&r);
 out:

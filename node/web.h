@@ -184,6 +184,7 @@ struct web_form_err {
 struct web_form {
 	struct web_req		*r;
 	int			 posted;	/* values from r->form */
+	char			 idprefix[16];	/* ids: idprefix + key */
 	struct {
 		char	 key[WEBREQ_KEY_MAX + 1];
 		char	*val;			/* owned */

@@ -196,6 +196,8 @@ static const char css[] =
 ".field{display:flex;flex-direction:column;gap:.25rem;min-width:0}\n"
 ".field label{font-weight:500}\n"
 ".field input,.field select,.field textarea{width:100%}\n"
+".field input[type=checkbox],.field input[type=radio],"
+"form.action input[type=radio]{width:auto;margin:0}\n"
 ".field.wide{grid-column:1/-1}\n"
 ".field.invalid input,.field.invalid select,.field.invalid textarea,"
 ".field.invalid fieldset{border-color:var(--bad);"

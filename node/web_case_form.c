@@ -720,6 +720,8 @@ action_form(struct web_form *f, const struct case_state *s,
 	struct html	*h = &r->h;
 	char		 key[WEBREQ_KEY_MAX + 1];
 
+	/* Several actions on one page: ids of their own. */
+	snprintf(f->idprefix, sizeof(f->idprefix), "%s-", action);
 	if (strcmp(action, "service") == 0) {
 		action_begin(r, s, action, web_tr(r, "Add a support service"),
 		    "action");
@@ -900,6 +902,7 @@ action_again(struct web_form *f, const struct case_state *s,
 		html_text(h, msg);
 		html_lit(h, "</p>");
 	}
+	snprintf(f->idprefix, sizeof(f->idprefix), "%s-", action);
 	web_form_summary(f);
 	html_lit(h, "<section class=\"card\">");
 	action_form(f, s, action);

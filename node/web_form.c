@@ -356,6 +356,7 @@ web_form_summary(struct web_form *f)
 		}
 		html_lit(h, "<li><a");
 		url_init(&u, "#");
+		url_seg(&u, f->idprefix);
 		url_seg(&u, f->err[i].key);
 		html_href(h, &u);
 		html_lit(h, ">");
@@ -381,16 +382,19 @@ option(struct html *h, const char *value, const char *label, int selected)
 
 /* The attributes every control shares: id, name, and the error's. */
 static void
-control_attrs(struct html *h, const char *key, int required, int bad)
+control_attrs(const struct web_form *f, const char *key, int required,
+    int bad)
 {
-	char eid[WEBREQ_KEY_MAX + 8];
+	struct html	*h = &f->r->h;
+	char		 id[WEBREQ_KEY_MAX + 40], eid[WEBREQ_KEY_MAX + 48];
 
-	html_attr(h, "id", key);
+	snprintf(id, sizeof(id), "%s%s", f->idprefix, key);
+	html_attr(h, "id", id);
 	html_attr(h, "name", key);
 	if (required)
 		html_lit(h, " required aria-required=\"true\"");
 	if (bad) {
-		snprintf(eid, sizeof(eid), "%s-err", key);
+		snprintf(eid, sizeof(eid), "%s-err", id);
 		html_lit(h, " aria-invalid=\"true\"");
 		html_attr(h, "aria-describedby", eid);
 	}
@@ -407,10 +411,12 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 	enum schema_kind		 k;
 	enum schema_enum		 en;
 	int64_t				 lo, hi;
-	char				 eid[WEBREQ_KEY_MAX + 8], num[24];
+	char				 id[WEBREQ_KEY_MAX + 40];
+	char				 eid[WEBREQ_KEY_MAX + 48], num[24];
 
 	if (schema_field_kind(path, &k, &lo, &hi) != 0)
 		return;
+	snprintf(id, sizeof(id), "%s%s", f->idprefix, key);
 	html_lit(h, "<div class=\"field");
 	if (e != NULL)
 		html_lit(h, " invalid");
@@ -421,7 +427,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 		const char *const *vals;
 
 		html_lit(h, "<fieldset class=\"checks\"");
-		html_attr(h, "id", key);
+		html_attr(h, "id", id);
 		html_lit(h, "><legend>");
 		html_text(h, web_path_label(r, path));
 		if (required)
@@ -444,7 +450,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 		goto err;
 	}
 	html_lit(h, "<label");
-	html_attr(h, "for", key);
+	html_attr(h, "for", id);
 	html_lit(h, ">");
 	html_text(h, web_path_label(r, path));
 	if (required)
@@ -453,7 +459,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 	switch (k) {
 	case SCHEMA_KIND_CHOICE:
 		html_lit(h, "<select");
-		control_attrs(h, key, required, e != NULL);
+		control_attrs(f, key, required, e != NULL);
 		html_lit(h, ">");
 		/* The status always has one; other fields may be left out. */
 		if (strcmp(path, "status") != 0)
@@ -468,7 +474,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 	case SCHEMA_KIND_PROVINCE:
 	case SCHEMA_KIND_NODE:
 		html_lit(h, "<select");
-		control_attrs(h, key, required, e != NULL);
+		control_attrs(f, key, required, e != NULL);
 		html_lit(h, ">");
 		option(h, "", "–", *v == '\0');
 		for (int i = 0; i < provinces_count(); i++) {
@@ -480,7 +486,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 		break;
 	case SCHEMA_KIND_TEXT:
 		html_lit(h, "<textarea rows=\"3\"");
-		control_attrs(h, key, required, e != NULL);
+		control_attrs(f, key, required, e != NULL);
 		snprintf(num, sizeof(num), "%lld", (long long)hi);
 		html_attr(h, "maxlength", num);
 		html_lit(h, ">");
@@ -497,7 +503,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 			strlcpy_(shown, v, sizeof(shown));
 		html_lit(h, "<input type=\"text\" inputmode=\"numeric\" "
 		    "autocomplete=\"off\" maxlength=\"10\" size=\"11\"");
-		control_attrs(h, key, required, e != NULL);
+		control_attrs(f, key, required, e != NULL);
 		html_attr(h, "placeholder", r->lang == LANG_VI ?
 		    "dd/mm/yyyy" : "yyyy-mm-dd");
 		html_attr(h, "value", shown);
@@ -508,7 +514,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 		html_lit(h, "<input type=\"text\" inputmode=\"numeric\" "
 		    "autocomplete=\"off\"");
 		html_attr(h, "size", hi > 100000 ? "16" : "6");
-		control_attrs(h, key, required, e != NULL);
+		control_attrs(f, key, required, e != NULL);
 		html_attr(h, "value", v);
 		html_lit(h, ">");
 		break;
@@ -516,7 +522,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 		html_lit(h, "<input type=\"text\" maxlength=\"2\" size=\"3\" "
 		    "autocomplete=\"off\" autocapitalize=\"characters\" "
 		    "list=\"countries\"");
-		control_attrs(h, key, required, e != NULL);
+		control_attrs(f, key, required, e != NULL);
 		html_attr(h, "value", v);
 		html_lit(h, "><datalist id=\"countries\">");
 		for (size_t i = 0; countries[i] != NULL; i++) {
@@ -529,7 +535,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 	case SCHEMA_KIND_CASE_ID:
 		html_lit(h, "<input type=\"text\" class=\"mono\" "
 		    "maxlength=\"36\" autocomplete=\"off\"");
-		control_attrs(h, key, required, e != NULL);
+		control_attrs(f, key, required, e != NULL);
 		html_attr(h, "value", v);
 		html_lit(h, ">");
 		break;
@@ -537,7 +543,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 		html_lit(h, "<input type=\"text\"");
 		if (strcmp(path, "person.phone") == 0)
 			html_lit(h, " inputmode=\"tel\"");
-		control_attrs(h, key, required, e != NULL);
+		control_attrs(f, key, required, e != NULL);
 		/* maxlength counts characters, the schema bytes: the
 		 * server has the last word. */
 		snprintf(num, sizeof(num), "%lld", (long long)hi);
@@ -548,7 +554,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 	}
 err:
 	if (e != NULL) {
-		snprintf(eid, sizeof(eid), "%s-err", key);
+		snprintf(eid, sizeof(eid), "%s-err", id);
 		html_lit(h, "<p class=\"fielderr\"");
 		html_attr(h, "id", eid);
 		html_lit(h, ">");

@@ -241,3 +241,190 @@ def test_report_downloads(env):
     page = cw.get("/?year=2026").text()
     check('href="/report.csv?year=2026&amp;province=lao-cai"' in page,
           page)
+
+
+# ---- in the browser ---------------------------------------------------------
+
+def _fill(d, name, value):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    el = d.find_element(By.NAME, name)
+    if el.tag_name == "select":
+        Select(el).select_by_value(value)
+    else:
+        el.clear()
+        el.send_keys(value)
+
+
+def test_browser_caseworker_day(env):
+    """A caseworker of lao-cai records a case through the form in
+    Vietnamese (a bad date and a missing required field first), adds a
+    service, refers the case to Hà Nội; central gets it all with the
+    caseworker as author.  Every form page fits 1280 and 390 px."""
+    from selenium.webdriver.common.by import By
+
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    ok(p.sync())
+    con = Console(p)
+    d = browser()
+    try:
+        sign_in(d, con, "cw")
+        d.get(con.url + "/cases/new?lang=vi")
+        check(d.find_element(By.TAG_NAME, "h1").text == "Thêm hồ sơ",
+              d.find_element(By.TAG_NAME, "h1").text)
+        names = {e.get_attribute("name") for e in d.find_elements(
+            By.CSS_SELECTOR, "#newcase [name]")}
+        missing = [f for f in FIELDS if f not in names]
+        check(not missing, "fields not on the form: %r" % missing)
+        label = d.find_element(By.CSS_SELECTOR,
+                               'label[for="person.full_name"]').text
+        check(label.startswith("Họ và tên"), label)
+        opts = [o.text for o in d.find_elements(
+            By.CSS_SELECTOR, 'select[name="person.category"] option')]
+        check("nạn nhân" in [o.lower() for o in opts], opts)
+        provs = [o.get_attribute("value") for o in d.find_elements(
+            By.CSS_SELECTOR, 'select[name="person.home_province"] option')]
+        check(len(provs) == 35 and "lao-cai" in provs, provs)
+        svc = [o.text for o in d.find_elements(
+            By.CSS_SELECTOR, 'select[name="services.1.type"] option')]
+        check(any("(đ)" in s for s in svc), svc)
+        both_widths(d, env, "new-case")
+        # A bad date, and no sex (required): the browser's own checks
+        # are taken away to reach the server's.
+        _fill(d, "person.full_name", "FAKE Nguyễn Thị Mai")
+        _fill(d, "person.birth_year", "2001")
+        _fill(d, "person.category", "victim")
+        _fill(d, "person.home_province", "ha-noi")
+        d.find_element(By.CSS_SELECTOR, 'input[name="trafficking.purposes"]'
+                       '[value="forced_marriage"]').click()
+        _fill(d, "trafficking.destination_country", "cn")
+        _fill(d, "intake.received_on", "31/02/2026")
+        _fill(d, "intake.source", "border_guard")
+        _fill(d, "services.1.type", "medical")
+        _fill(d, "services.1.on", "02/03/2026")
+        _fill(d, "services.1.amount_vnd", "1.500.000")
+        _fill(d, "services.1.days", "3")
+        d.execute_script("for (const e of document.querySelectorAll("
+                         "'[required]')) e.removeAttribute('required')")
+        d.find_element(By.CSS_SELECTOR, "#newcase button.primary").click()
+        err = d.find_element(By.ID, "intake.received_on-err").text
+        check("ngày" in err.lower(), err)
+        err = d.find_element(By.ID, "person.sex-err").text
+        check(err == "Bắt buộc.", err)
+        check(d.find_element(By.NAME, "person.full_name").get_attribute(
+            "value") == "FAKE Nguyễn Thị Mai", "the name was not kept")
+        check(d.find_element(By.NAME, "intake.received_on").get_attribute(
+            "value") == "31/02/2026", "the date was not kept")
+        check(d.find_element(By.CSS_SELECTOR, 'input[name="trafficking.'
+                             'purposes"][value="forced_marriage"]')
+              .is_selected(), "the purpose was not kept")
+        check(p.ids() == [], "a refused case was saved")
+        both_widths(d, env, "new-case-errors")
+        # Corrected: saved.
+        _fill(d, "intake.received_on", "01/03/2026")
+        _fill(d, "person.sex", "female")
+        d.find_element(By.CSS_SELECTOR, "#newcase button.primary").click()
+        harness.wait_for(lambda: "saved=new" in d.current_url, 10,
+                         what="the saved case")
+        cid = re.search(r"/cases/([0-9a-f-]{36})", d.current_url).group(1)
+        case = p.get(cid)
+        check(case["person"]["full_name"] == "FAKE Nguyễn Thị Mai" and
+              case["person"]["sex"] == "female" and
+              case["intake"]["received_on"] == "2026-03-01" and
+              case["trafficking"]["destination_country"] == "CN" and
+              case["status"] == "reported", case)
+        check(case["services"][0]["amount_vnd"] == 1500000 and
+              case["services"][0]["type"] == "medical", case)
+        # A service from the case page.
+        f = d.find_element(By.ID, "service")
+        _fill(d, "services.type", "essential_needs")
+        _fill(d, "services.on", "03/03/2026")
+        _fill(d, "services.days", "30")
+        f.find_element(By.CSS_SELECTOR, "button.primary").click()
+        harness.wait_for(lambda: "saved=service" in d.current_url, 10,
+                         what="the service")
+        check(len(p.get(cid)["services"]) == 2)
+        # The status along the lifecycle.
+        d.find_element(By.CSS_SELECTOR, '#status input[value='
+                       '"under_verification"]').click()
+        d.find_element(By.CSS_SELECTOR, "#status button.primary").click()
+        harness.wait_for(lambda: "saved=status" in d.current_url, 10,
+                         what="the status")
+        check(p.get(cid)["status"] == "under_verification")
+        both_widths(d, env, "case-page")
+        # The edit form fits as well.
+        d.get(con.url + "/cases/%s/edit" % cid)
+        both_widths(d, env, "case-edit")
+        # Referred to Hà Nội.
+        d.get(con.url + "/cases/" + cid)
+        _fill(d, "to", "ha-noi")
+        _fill(d, "reason", "FAKE về tỉnh nhà để tái hòa nhập")
+        d.find_element(By.CSS_SELECTOR, "#transfer button.primary").click()
+        harness.wait_for(lambda: "saved=referred" in d.current_url, 10,
+                         what="the referral")
+        banner = d.find_element(By.ID, "syncbanner").text
+        check("4 thay đổi đang chờ" in banner, banner)   # add, service,
+        # status, referral
+    finally:
+        d.quit()
+    check(p.get(cid)["owner"] == "ha-noi")
+    ok(p.sync())
+    case = c.get(cid)
+    check(case["owner"] == "ha-noi" and len(case["services"]) == 2 and
+          case["referrals"][0]["to"] == "ha-noi", case)
+    hist = ok(c.cli("case", "history", cid, "--json")).json()
+    check({h["author"] for h in hist} == {"cw@lao-cai"}, hist)
+    check(all(h["signature"] == "verified" for h in hist), hist)
+
+
+def test_browser_offline_province(env):
+    """Central stopped: the province's console records and changes cases;
+    the banner says what waits; all of it reaches central at the next
+    sync, and the banner says so."""
+    from selenium.webdriver.common.by import By
+
+    c = env.central()          # not started: central is down
+    p = env.province("lao-cai", c)
+    r = p.sync(timeout=10)
+    check(r.rc != 0, "synced with a stopped central: %r" % r)
+    con = Console(p)
+    d = browser()
+    try:
+        sign_in(d, con, "cw")
+        d.get(con.url + "/cases/new?lang=en")
+        check("Not yet synced with central" in
+              d.find_element(By.ID, "syncbanner").text)
+        _fill(d, "person.full_name", "FAKE Offline Person")
+        _fill(d, "person.sex", "male")
+        _fill(d, "person.category", "being_identified")
+        _fill(d, "intake.received_on", "2026-04-05")
+        d.find_element(By.CSS_SELECTOR, "#newcase button.primary").click()
+        harness.wait_for(lambda: "saved=new" in d.current_url, 10,
+                         what="the saved case")
+        cid = re.search(r"/cases/([0-9a-f-]{36})", d.current_url).group(1)
+        _fill(d, "notes.text", "FAKE first interview done")
+        d.find_element(By.CSS_SELECTOR, "#note button.primary").click()
+        harness.wait_for(lambda: "saved=note" in d.current_url, 10,
+                         what="the note")
+        d.find_element(By.ID, "followup-notes.on").send_keys("2026-04-20")
+        d.find_element(By.ID, "followup-notes.text").send_keys(
+            "FAKE visit at home")
+        d.find_element(By.CSS_SELECTOR, "#followup button.primary").click()
+        harness.wait_for(lambda: "saved=followup" in d.current_url, 10,
+                         what="the follow-up")
+        check("follow-up" in d.find_element(By.ID, "notes").text)
+        banner = d.find_element(By.ID, "syncbanner").text
+        check("3 changes waiting" in banner, banner)
+        c.start()
+        ok(p.sync())
+        d.get(con.url + "/cases/" + cid)
+        banner = d.find_element(By.ID, "syncbanner").text
+        check("Every change here has reached central" in banner and
+              "Last sync with central" in banner, banner)
+    finally:
+        d.quit()
+    case = c.get(cid)
+    check(case["person"]["full_name"] == "FAKE Offline Person" and
+          len(case["notes"]) == 2, case)
+    check(any(n["id"].startswith("followup-") for n in case["notes"]), case)
