@@ -124,6 +124,22 @@ def msg_corpus():
     write("msg", "give", arr([v, uint(12), uint(3), uint(0), arr([
         arr([uint(14), b(rec_unsigned)]),
         arr([uint(11), b(rec_signed)])])]))
+    # High availability (docs/HA.md): EPOCH, FOLLOW, SNAP.
+    write("msg", "epoch", arr([v, uint(13), s("central"), uint(28943191),
+                               b(bytes(range(64)))]))
+    write("msg", "epoch_short_sig", arr([v, uint(13), s("central"),
+                                         uint(1), b(bytes(63))]))
+    write("msg", "follow", arr([v, uint(14), s("standby"), uint(41),
+                                uint(57), uint(1048576)]))
+    write("msg", "snap_first", arr([v, uint(15), uint(57), uint(0),
+                                    uint(3000000), uint(120),
+                                    b(bytes(range(256)) * 4),
+                                    b(bytes(96))]))
+    write("msg", "snap_current", arr([v, uint(15), uint(41), uint(0),
+                                      uint(0), uint(120), b(b""), b(b"")]))
+    write("msg", "snap_past_total", arr([v, uint(15), uint(57), uint(10),
+                                         uint(12), uint(0), b(b"abcd"),
+                                         b(b"")]))
     # Near misses: trailing byte, wrong version, version 1's HELLO.
     write("msg", "bye_trailing", arr([v, uint(5)]) + b"\x00")
     write("msg", "bad_version", arr([uint(1), uint(5)]))
