@@ -451,7 +451,7 @@ def test_banner_shows_central_refusal(env):
                   page, re.S)
     check(m and "Central refused 1 change from here" in m.group(0),
           page[:3000])
-    print("   banner:", re.sub(r"<[^>]+>", " ", m.group(0)))
+
 
 
 def test_form_actions_refused(env):
