@@ -2,6 +2,7 @@
  * keyhist.c - the keys a node has had (see keyhist.h).
  */
 #include "keyhist.h"
+#include "identity.h"
 #include "store.h"
 
 #include <errno.h>
@@ -210,6 +211,51 @@ keyhist_put(struct store *st, const struct keyhist_epoch *ep)
 	struct kh_call a = { ep->node, 0, NULL, ep, NULL, 0, NULL };
 
 	return store_keyhist_run(st, 1, put_fn, &a);
+}
+
+int
+keyhist_own_sync(struct store *st, const char *node,
+    const struct identity *id, int *confirmed)
+{
+	struct keyhist_epoch	eps[KEYHIST_MAX], ep;
+	size_t			n;
+	int			rc, cur = -1;
+
+	*confirmed = 0;
+	if (id->epoch == 0)
+		return 0;
+	if ((rc = keyhist_list(st, node, eps, KEYHIST_MAX, &n)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (eps[i].epoch == id->epoch &&
+		    memcmp(eps[i].sign_pub, id->sign_pub, 32) == 0)
+			cur = (int)i;
+	if (cur >= 0) {
+		*confirmed = id->has_prev && eps[cur].confirmed;
+		return 0;
+	}
+	if (n == 0 && id->has_prev) {
+		memset(&ep, 0, sizeof(ep));
+		strlcpy_(ep.node, node, sizeof(ep.node));
+		ep.epoch = id->epoch - 1;
+		ep.how = KH_ENROLLED;
+		ep.from = 1;
+		ep.confirmed = 1;
+		memcpy(ep.sign_pub, id->prev.sign_pub, 32);
+		memcpy(ep.curve_pub, id->prev.curve_pub, 32);
+		if ((rc = keyhist_put(st, &ep)) != 0)
+			return rc;
+	}
+	memset(&ep, 0, sizeof(ep));
+	strlcpy_(ep.node, node, sizeof(ep.node));
+	ep.epoch = id->epoch;
+	ep.how = KH_HANDOVER;
+	ep.from = id->ho_from ? id->ho_from : 1;
+	ep.confirmed = !id->has_prev;
+	memcpy(ep.sign_pub, id->sign_pub, 32);
+	memcpy(ep.curve_pub, id->curve_pub, 32);
+	memcpy(ep.sig, id->ho_sig, sizeof(ep.sig));
+	return keyhist_put(st, &ep);
 }
 
 static size_t

@@ -86,6 +86,17 @@ int	keyhist_list(struct store *, const char *node,
 int	keyhist_put(struct store *, const struct keyhist_epoch *);
 
 /*
+ * This node's own records, from its identity (identity.h): writes the
+ * record of the current key (and of the one before, when there is no
+ * record yet) if `key rotate` was cut before it did.  *confirmed is set
+ * when a rotation is pending (id->has_prev) and central has taken it:
+ * the previous keys may go.  Returns 0 or a store error.
+ */
+struct identity;
+int	keyhist_own_sync(struct store *, const char *node,
+	    const struct identity *id, int *confirmed);
+
+/*
  * A hand-over: node changes from the key old_pub to (sign_pub, curve_pub),
  * which signs its positions from `from` on.  The signed text is
  * "casesync-handover-v1" \0 node \0 be64(from) old_pub sign_pub curve_pub.

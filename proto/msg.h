@@ -11,10 +11,18 @@
  *   ACK     [2, 4, no:uint, pos:uint, applied:uint, dup:uint, refused:uint]
  *   BYE     [2, 5]
  *   ERROR   [2, 6, code:uint, reason:str]
- *   KEYS    [2, 7, [[node:str, sign_pub:bin(32)] ...]]   central -> province
+ *   KEYS    [2, 7, [key ...]]                            central -> province
+ *           key = [node:str, sign_pub:bin(32)]   the origin's one key, or
+ *                 [node, sign_pub, epoch:uint, from:uint, revoked_from:uint]
+ *                 one epoch of its key history (node/keyhist.h)
  *   FETCH   [2, 8, after:uint]                           province -> central
  *   RECOVER [2, 9, no, more, recs]  as BATCH             central -> province
  *   RETURN  [2, 10, no, more, recs] as BATCH             province -> central
+ *   HANDOVER [2, 11, node:str, epoch:uint, from:uint, sign_pub:bin(32),
+ *            curve_pub:bin(32), sig:bin(64)]  province -> central: its key
+ *            changes to (sign_pub, curve_pub) from its own position from,
+ *            signed with its current key (keyhist.h); central echoes the
+ *            same message back once it has recorded it
  * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
  * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
@@ -52,6 +60,7 @@ enum msg_type {
 	MSG_FETCH = 8,
 	MSG_RECOVER = 9,
 	MSG_RETURN = 10,
+	MSG_HANDOVER = 11,
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -77,6 +86,9 @@ struct msg_rec {
 struct msg_key {
 	char		 node[HLC_NODE_MAX + 1];
 	uint8_t		 pub[MSG_KEY_LEN];
+	int		 hist;		/* an epoch record (5 fields) */
+	uint64_t	 epoch;		/* <= UINT32_MAX */
+	uint64_t	 from, revoked_from;
 };
 
 struct msg {
@@ -103,6 +115,10 @@ struct msg {
 	char		 reason[MSG_REASON_MAX + 1];	/* ERROR */
 	struct msg_key	*keys;		/* KEYS; owned array */
 	size_t		 nkeys;
+	/* HANDOVER (node in node) */
+	uint64_t	 ho_epoch, ho_from;
+	uint8_t		 ho_sign[MSG_KEY_LEN], ho_curve[MSG_KEY_LEN];
+	uint8_t		 ho_sig[64];
 };
 
 /* Frees what msg_decode allocated; *m is zeroed. */

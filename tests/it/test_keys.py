@@ -186,3 +186,78 @@ def test_identity_sealed_in_place_and_backups(env):
                     cid]))
         ok(run(["verify", "-d", os.path.join(env.tmp, "r2")]), "verify")
     check_no_secret(os.path.join(env.tmp, "r2"), line)
+
+
+def history(node, cid):
+    return [(e["node"], e["seq"], e["signature"]) for e in
+            ok(node.cli("case", "history", cid, "--json")).json()]
+
+
+def all_verified(node, cid, n=None):
+    h = history(node, cid)
+    check(h and all(s == "verified" for _, _, s in h),
+          "%s: history of %s: %r" % (node.name, cid, h))
+    if n is not None:
+        check(len(h) == n, "%s: %d entries, not %d: %r" %
+              (node.name, len(h), n, h))
+    return h
+
+
+def test_routine_rotation(env):
+    """A province rotates its key between syncs, with an entry of the old
+    key not synced yet.  Its next sync hands the new key over; every entry,
+    old and new, shows "signature verified" on the province, on central
+    and, after a referral, on another province; `verify` passes on all
+    three; the old transport key is refused from then on."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(1))                   # lao-cai/1, old key
+    a.update(x, {"status": "closed"})           # 2
+    ok(a.sync(), "sync")
+    y = a.add(sample_case(2))                   # 3, old key, not synced
+    old = ok(a.cli("key")).out.strip()
+    old_id = open(os.path.join(a.dir, "identity.key"), "rb").read()
+    r = ok(a.cli("key", "rotate"), "key rotate")
+    check("epoch 1" in r.out and "seq 4" in r.out, r)
+    new = r.out.strip().splitlines()[-1]
+    check(new != old and new == ok(a.cli("key")).out.strip(), r)
+    z = a.add(sample_case(3))                   # 4, new key
+    a.update(x, {"status": "receiving_support"})     # 5, new key
+    for cid, n in ((x, 3), (y, 1), (z, 1)):
+        all_verified(a, cid, n)
+    ok(a.verify(), "verify on the province before its sync")
+    r = ok(a.sync(), "sync with the hand-over")
+    check(c.status()["vector"].get("lao-cai") == 5, c.status())
+    for cid, n in ((x, 3), (y, 1), (z, 1)):
+        all_verified(c, cid, n)
+    # The rotation is complete: the node now connects with its new key.
+    w = a.add(sample_case(4))                   # 6
+    ok(a.sync(), "sync with the new key")
+    check(c.status()["vector"].get("lao-cai") == 6, c.status())
+    all_verified(c, w, 1)
+    # Another province learns the key history through KEYS.
+    for cid in (x, y, w):
+        ok(c.cli("case", "transfer", cid, "--to", "ha-noi"), "transfer")
+    ok(b.sync(), "sync ha-noi")
+    all_verified(b, x, 4)
+    all_verified(b, y, 2)
+    all_verified(b, w, 2)
+    for n in (a, b, c):
+        ok(n.verify(), "verify on " + n.name)
+    # A second rotation goes the same way.
+    ok(a.cli("key", "rotate"), "second rotation")
+    v = a.add(sample_case(5))                   # 7, epoch 2
+    ok(a.sync(), "sync after the second rotation")
+    all_verified(c, v, 1)
+    ok(c.verify(), "verify on central")
+    # The old transport key is refused: a copy of the node made before
+    # the rotation cannot sync any more.
+    stolen = os.path.join(env.tmp, "stolen")
+    shutil.copytree(a.dir, stolen)
+    os.chmod(os.path.join(stolen, "identity.key"), 0o600)
+    with open(os.path.join(stolen, "identity.key"), "wb") as f:
+        f.write(old_id)
+    r = run(["sync", "-d", stolen, "--timeout", "5"])
+    check(r.rc in (2, 3) and r.rc != 0, "the old key still syncs: %r" % r)
+    check(c.status()["vector"].get("lao-cai") == 7, c.status())
