@@ -844,6 +844,17 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 
 		rc = province_session(&p, deadline, progress, quit, why,
 		    sizeof(why));
+		/* Central refuses the previous key before any WELCOME: it
+		 * was revoked and the new key enrolled with `trust` (the
+		 * hand-over then only confirms it). */
+		if (rc == E_AUTH && id->has_prev && !p.welcomed &&
+		    no.curve_pub != id->curve_pub) {
+			log_info("sync: central refused this node's previous "
+			    "key; connecting with the new one");
+			no.curve_pub = id->curve_pub;
+			no.curve_sec = id->curve_sec;
+			rc = E_AGAIN;
+		}
 		if (rc != E_AGAIN) {
 			if (why[0])
 				snprintf(err, errsz, "%s", why);
@@ -860,14 +871,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		}
 		p.hs_failures += net_handshake_failures(p.net);
 		net_close(&p.net);
-		/*
-		 * The new key once central has it; or when central refuses
-		 * the previous one before any WELCOME: it was revoked and the
-		 * new key enrolled with `trust` (the hand-over then only
-		 * confirms it).
-		 */
-		if (id->has_prev && (p.ho_done || (!p.welcomed &&
-		    p.hs_failures > 0))) {
+		/* The new key once central has taken it. */
+		if (id->has_prev && p.ho_done) {
 			no.curve_pub = id->curve_pub;
 			no.curve_sec = id->curve_sec;
 		}
