@@ -18,7 +18,10 @@
  *   FETCH   [2, 8, after:uint]                           province -> central
  *   RECOVER [2, 9, no, more, recs]  as BATCH             central -> province
  *   RETURN  [2, 10, no, more, recs] as BATCH             province -> central
- *   HANDOVER [2, 11, node:str, epoch:uint, from:uint, sign_pub:bin(32),
+ *   VECTOR  [2, 11, [[node:str, pos:uint] ...]]          central -> province
+ *   GIVE    [2, 12, no, more, recs] as BATCH, positions in any order
+ *                                                        province -> central
+ *   HANDOVER [2, 13, node:str, epoch:uint, from:uint, sign_pub:bin(32),
  *            curve_pub:bin(32), sig:bin(64)]  province -> central: its key
  *            changes to (sign_pub, curve_pub) from its own position from,
  *            signed with its current key (keyhist.h); central echoes the
@@ -60,7 +63,11 @@ enum msg_type {
 	MSG_FETCH = 8,
 	MSG_RECOVER = 9,
 	MSG_RETURN = 10,
-	MSG_HANDOVER = 11,
+	MSG_VECTOR = 11,	/* a restored central: what it holds of each
+				 * origin, sent before WELCOME */
+	MSG_GIVE = 12,		/* other nodes' entries a restored central
+				 * may have lost, oldest stamp first */
+	MSG_HANDOVER = 13,
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -91,6 +98,11 @@ struct msg_key {
 	uint64_t	 from, revoked_from;
 };
 
+struct msg_vec {
+	char		 node[HLC_NODE_MAX + 1];
+	uint64_t	 pos;
+};
+
 struct msg {
 	enum msg_type	 type;
 	char		 node[HLC_NODE_MAX + 1];	/* HELLO, WELCOME */
@@ -115,6 +127,8 @@ struct msg {
 	char		 reason[MSG_REASON_MAX + 1];	/* ERROR */
 	struct msg_key	*keys;		/* KEYS; owned array */
 	size_t		 nkeys;
+	struct msg_vec	*vec;		/* VECTOR; owned array */
+	size_t		 nvec;
 	/* HANDOVER (node in node) */
 	uint64_t	 ho_epoch, ho_from;
 	uint8_t		 ho_sign[MSG_KEY_LEN], ho_curve[MSG_KEY_LEN];

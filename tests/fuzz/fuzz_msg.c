@@ -104,6 +104,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    m.keys[i].epoch > UINT32_MAX)))
 				abort();
 		break;
+	case MSG_GIVE:
+		/* Many origins' entries: positions in any order. */
+		if (m.nrecs > MSG_BATCH_MAX || m.more > 1 ||
+		    (m.nrecs > 0 && m.recs == NULL))
+			abort();
+		for (size_t i = 0; i < m.nrecs; i++) {
+			if (m.recs[i].flags != 0 &&
+			    m.recs[i].flags != MSG_REC_REFUSED)
+				abort();
+			check_record(&m.recs[i], data, size);
+		}
+		break;
+	case MSG_VECTOR:
+		if (m.nvec > MSG_KEYS_MAX || (m.nvec > 0 && m.vec == NULL))
+			abort();
+		for (size_t i = 0; i < m.nvec; i++)
+			if (!node_id_valid(m.vec[i].node))
+				abort();
+		break;
 	case MSG_HANDOVER:
 		/* A key hand-over (node/keyhist.h). */
 		if (!node_id_valid(m.node) || m.ho_epoch == 0 ||
