@@ -258,6 +258,35 @@ keyhist_own_sync(struct store *st, const char *node,
 	return keyhist_put(st, &ep);
 }
 
+int
+keyhist_check(struct store *st, const char *node, char *err, size_t errsz)
+{
+	struct keyhist_epoch	eps[KEYHIST_MAX];
+	size_t			n;
+	int			rc;
+
+	if ((rc = keyhist_list(st, node, eps, KEYHIST_MAX, &n)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && (eps[i].epoch <= eps[i - 1].epoch ||
+		    eps[i].from < eps[i - 1].from)) {
+			snprintf(err, errsz, "the key history of %s is out of "
+			    "order at epoch %u", node, eps[i].epoch);
+			return E_INTEGRITY;
+		}
+		if (eps[i].how == KH_HANDOVER && (i == 0 ||
+		    !keyhist_handover_check(node, eps[i].from,
+		    eps[i - 1].sign_pub, eps[i].sign_pub, eps[i].curve_pub,
+		    eps[i].sig))) {
+			snprintf(err, errsz, "the hand-over of %s to its key "
+			    "of epoch %u is not signed by the key before it",
+			    node, eps[i].epoch);
+			return E_INTEGRITY;
+		}
+	}
+	return 0;
+}
+
 static size_t
 ho_text(uint8_t *p, const char *node, uint64_t from, const uint8_t *old_pub,
     const uint8_t *sign_pub, const uint8_t *curve_pub)

@@ -97,6 +97,14 @@ int	keyhist_own_sync(struct store *, const char *node,
 	    const struct identity *id, int *confirmed);
 
 /*
+ * Checks node's records: epochs in order with ranges that go up, and every
+ * KH_HANDOVER record signed by the key of the epoch before it.  Returns
+ * 0, E_INTEGRITY with the first problem in err, or a store error.
+ */
+int	keyhist_check(struct store *, const char *node, char *err,
+	    size_t errsz);
+
+/*
  * A hand-over: node changes from the key old_pub to (sign_pub, curve_pub),
  * which signs its positions from `from` on.  The signed text is
  * "casesync-handover-v1" \0 node \0 be64(from) old_pub sign_pub curve_pub.
