@@ -35,7 +35,12 @@ static const char trust_usage[] =
 "On central: enrols province NODE_ID with its public key (the line its\n"
 "`casesync key` prints); it may sync from then on.  On a province: pins\n"
 "central's key (NODE_ID is central's node id); the province refuses any\n"
-"other server.  Re-trusting a revoked node enrols it again.\n";
+"other server.  Re-trusting a revoked node enrols it again.  On central, a\n"
+"new key for a node that had one is recorded as its next epoch: the old\n"
+"key keeps verifying the node's entries before central's next position\n"
+"of it, the new key signs from there (a routine change is `key rotate` on\n"
+"the node, which needs no `trust`).  A key revoked from a seq cannot be\n"
+"enrolled again.\n";
 
 static const char revoke_usage[] =
 "usage: casesync revoke -d DIR NODE_ID [--from-seq N | --from TIME]\n"
