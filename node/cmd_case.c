@@ -220,7 +220,10 @@ struct hist_ctx {
 static const char *
 sig_word(int sig_ok)
 {
-	return sig_ok < 0 ? "unsigned" : sig_ok ? "verified" : "FAILED";
+	/* REVOKED: signed with a key revoked from this seq or an earlier
+	 * one (`casesync revoke --from-seq`). */
+	return sig_ok == STORE_SIG_REVOKED ? "REVOKED" : sig_ok < 0 ?
+	    "unsigned" : sig_ok ? "verified" : "FAILED";
 }
 
 static int

@@ -110,6 +110,24 @@ def msg_corpus():
     write("msg", "keys", arr([v, uint(7), arr([
         arr([s("central"), b(bytes(range(32)))]),
         arr([s("ha-noi"), b(bytes(32))])])]))
+    # KEYS with a key history: epoch records [node, pub, epoch, from,
+    # revoked_from] beside a plain key.
+    write("msg", "keys_history", arr([v, uint(7), arr([
+        arr([s("central"), b(bytes(range(32)))]),
+        arr([s("lao-cai"), b(bytes(32)), uint(0), uint(1), uint(2)]),
+        arr([s("lao-cai"), b(bytes([7] * 32)), uint(1), uint(3),
+             uint(0)])])]))
+    # A key hand-over (node/keyhist.h), and near misses: from 0, a short
+    # signature.
+    write("msg", "handover", arr([v, uint(13), s("lao-cai"), uint(1),
+                                  uint(4), b(bytes([1] * 32)),
+                                  b(bytes([2] * 32)), b(bytes([3] * 64))]))
+    write("msg", "handover_from0", arr([v, uint(13), s("lao-cai"),
+                                        uint(1), uint(0), b(bytes(32)),
+                                        b(bytes(32)), b(bytes(64))]))
+    write("msg", "handover_shortsig", arr([v, uint(13), s("lao-cai"),
+                                           uint(1), uint(4), b(bytes(32)),
+                                           b(bytes(32)), b(bytes(63))]))
     write("msg", "fetch", arr([v, uint(8), uint(10)]))
     write("msg", "recover", arr([v, uint(9), uint(1), uint(0), arr([
         arr([uint(11), b(rec_signed)]),
@@ -125,19 +143,19 @@ def msg_corpus():
         arr([uint(14), b(rec_unsigned)]),
         arr([uint(11), b(rec_signed)])])]))
     # High availability (docs/HA.md): EPOCH, FOLLOW, SNAP.
-    write("msg", "epoch", arr([v, uint(13), s("central"), uint(28943191),
+    write("msg", "epoch", arr([v, uint(14), s("central"), uint(28943191),
                                b(bytes(range(64)))]))
-    write("msg", "epoch_short_sig", arr([v, uint(13), s("central"),
+    write("msg", "epoch_short_sig", arr([v, uint(14), s("central"),
                                          uint(1), b(bytes(63))]))
-    write("msg", "follow", arr([v, uint(14), s("standby"), uint(41),
+    write("msg", "follow", arr([v, uint(15), s("standby"), uint(41),
                                 uint(57), uint(1048576)]))
-    write("msg", "snap_first", arr([v, uint(15), uint(57), uint(0),
+    write("msg", "snap_first", arr([v, uint(16), uint(57), uint(0),
                                     uint(3000000), uint(120),
                                     b(bytes(range(256)) * 4),
                                     b(bytes(96))]))
-    write("msg", "snap_current", arr([v, uint(15), uint(41), uint(0),
+    write("msg", "snap_current", arr([v, uint(16), uint(41), uint(0),
                                       uint(0), uint(120), b(b""), b(b"")]))
-    write("msg", "snap_past_total", arr([v, uint(15), uint(57), uint(10),
+    write("msg", "snap_past_total", arr([v, uint(16), uint(57), uint(10),
                                          uint(12), uint(0), b(b"abcd"),
                                          b(b"")]))
     # Near misses: trailing byte, wrong version, version 1's HELLO.
