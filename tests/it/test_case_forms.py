@@ -464,6 +464,12 @@ def test_form_actions_refused(env):
     cw = con.client()
     cw.login("cw")
     csrf = page_csrf(cw)
+    for path in ("/cases/new", "/cases/" + cid, "/cases/%s/edit" % cid):
+        page = cw.get(path).text()
+        check("<script" not in page and "style=" not in page,
+              "inline script or style in " + path)
+        check(page.count('name="csrf"') == page.count('method="post"'),
+              "a form without its CSRF token in " + path)
     n = len(ok(p.cli("case", "history", cid, "--json")).json())
     r = form_post(cw, "/cases/%s/service?lang=en" % cid, {
         "csrf": csrf, "services.type": "medical", "services.on": "2026-13-01",
