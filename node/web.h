@@ -221,6 +221,9 @@ void	web_form_fail(struct web_form *f, const char *key, enum schema_why why,
  * error.  required marks it (and adds the browser's check). */
 void	web_form_field(struct web_form *f, const char *key, const char *path,
 	    int required);
+/* The error of key, if any, as a paragraph (web_form_field draws it
+ * itself; this is for controls drawn by hand). */
+void	web_form_error(struct web_form *f, const char *key);
 /* The list of errors at the top of a form, each a link to its field. */
 void	web_form_summary(struct web_form *f);
 

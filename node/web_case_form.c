@@ -798,7 +798,9 @@ action_form(struct web_form *f, const struct case_state *s,
 			html_text(h, p->name);
 			html_lit(h, "</option>");
 		}
-		html_lit(h, "</select></div>");
+		html_lit(h, "</select>");
+		web_form_error(f, "to");
+		html_lit(h, "</div>");
 		web_form_field(f, "reason", "referrals.reason", 1);
 		html_lit(h, "</div><p class=\"hint\">");
 		html_text(h, web_tr(r, "The province chosen becomes the case's "
@@ -828,19 +830,22 @@ action_form(struct web_form *f, const struct case_state *s,
 			html_text(h, web_tr(r, erase_why[i][1]));
 			html_lit(h, "</option>");
 		}
-		html_lit(h, "</select></div><div class=\"field\">"
+		html_lit(h, "</select>");
+		web_form_error(f, "why");
+		html_lit(h, "</div><div class=\"field\">"
 		    "<label for=\"confirm\">");
 		html_textf(h, web_tr(r, "Type the first 8 characters of the "
 		    "case id (%.8s) to confirm"), s->id);
 		html_lit(h, "</label><input type=\"text\" id=\"confirm\" "
 		    "name=\"confirm\" required maxlength=\"8\" "
 		    "autocomplete=\"off\" class=\"mono\">");
-		if (f->nerr > 0 && strcmp(f->err[0].key, "confirm") == 0) {
-			html_lit(h, "<p class=\"fielderr\">");
-			html_text(h, web_tr(r, "This is not the start of the "
-			    "case id."));
-			html_lit(h, "</p>");
-		}
+		for (size_t i = 0; i < f->nerr; i++)
+			if (strcmp(f->err[i].key, "confirm") == 0) {
+				html_lit(h, "<p class=\"fielderr\">");
+				html_text(h, web_tr(r, "This is not the start "
+				    "of the case id."));
+				html_lit(h, "</p>");
+			}
 		html_lit(h, "</div></div>");
 		action_end(r, web_tr(r, "Erase for good"));
 	}

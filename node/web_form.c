@@ -344,23 +344,29 @@ web_form_summary(struct web_form *f)
 	    "correcting."), f->nerr);
 	html_lit(h, "</p><ul>");
 	for (size_t i = 0; i < f->nerr; i++) {
-		const char	*path = f->err[i].key;
+		const char	*path = f->err[i].key, *label, *dot;
 		char		 p[WEBREQ_KEY_MAX + 1];
-		const char	*dot;
 
+		if (*path == '\0')
+			continue;	/* no field: said apart */
 		/* "services.1.type" is labelled as "services.type". */
 		if (strncmp(path, "services.", 9) == 0 &&
 		    (dot = strchr(path + 9, '.')) != NULL) {
 			snprintf(p, sizeof(p), "services%s", dot);
 			path = p;
 		}
+		label = schema_field_label(path) != NULL ?
+		    web_path_label(f->r, path) : strcmp(path, "to") == 0 ?
+		    web_tr(f->r, "Province") : strcmp(path, "why") == 0 ?
+		    web_tr(f->r, "Reason") : web_tr(f->r, "Confirmation");
+
 		html_lit(h, "<li><a");
 		url_init(&u, "#");
 		url_seg(&u, f->idprefix);
 		url_seg(&u, f->err[i].key);
 		html_href(h, &u);
 		html_lit(h, ">");
-		html_text(h, web_path_label(f->r, path));
+		html_text(h, label);
 		html_lit(h, "</a>: ");
 		err_text(f, &f->err[i]);
 		html_lit(h, "</li>");
@@ -411,8 +417,7 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 	enum schema_kind		 k;
 	enum schema_enum		 en;
 	int64_t				 lo, hi;
-	char				 id[WEBREQ_KEY_MAX + 40];
-	char				 eid[WEBREQ_KEY_MAX + 48], num[24];
+	char				 id[WEBREQ_KEY_MAX + 40], num[24];
 
 	if (schema_field_kind(path, &k, &lo, &hi) != 0)
 		return;
@@ -553,13 +558,22 @@ web_form_field(struct web_form *f, const char *key, const char *path,
 		break;
 	}
 err:
-	if (e != NULL) {
-		snprintf(eid, sizeof(eid), "%s-err", id);
-		html_lit(h, "<p class=\"fielderr\"");
-		html_attr(h, "id", eid);
-		html_lit(h, ">");
-		err_text(f, e);
-		html_lit(h, "</p>");
-	}
+	web_form_error(f, key);
 	html_lit(h, "</div>");
+}
+
+void
+web_form_error(struct web_form *f, const char *key)
+{
+	const struct web_form_err	*e = err_of(f, key);
+	char				 eid[WEBREQ_KEY_MAX + 48];
+
+	if (e == NULL)
+		return;
+	snprintf(eid, sizeof(eid), "%s%s-err", f->idprefix, key);
+	html_lit(&f->r->h, "<p class=\"fielderr\"");
+	html_attr(&f->r->h, "id", eid);
+	html_lit(&f->r->h, ">");
+	err_text(f, e);
+	html_lit(&f->r->h, "</p>");
 }

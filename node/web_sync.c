@@ -463,23 +463,31 @@ web_banner_html(struct web_req *r)
 		html_lit(h, "</strong>");
 	}
 	html_lit(h, "</span><span>");
-	if (b->pending == 0)
+	if (b->pending == 0 && b->refused == 0)
 		html_text(h, web_tr(r, "Every change here has reached "
 		    "central."));
-	else
-		html_textf(h, web_tr(r, "%llu changes waiting to go to "
-		    "central."), (unsigned long long)b->pending);
+	else if (b->pending > 0)
+		html_textf(h, i18n_ntr(r->lang, "%llu change waiting to go "
+		    "to central.", "%llu changes waiting to go to central.",
+		    (unsigned long long)b->pending),
+		    (unsigned long long)b->pending);
 	html_lit(h, "</span>");
 	if (b->refused > 0) {
 		html_lit(h, "<span class=\"refused\">");
-		html_textf(h, web_tr(r, "Central refused %llu of them."),
+		html_textf(h, i18n_ntr(r->lang, "Central refused %llu change "
+		    "from here.", "Central refused %llu changes from here.",
+		    (unsigned long long)b->refused),
 		    (unsigned long long)b->refused);
+		html_lit(h, " ");
 		if (b->reason[0] != '\0') {
-			html_lit(h, " ");
 			html_text(h, web_tr(r, "Reason:"));
 			html_lit(h, " <q>");
 			html_text(h, b->reason);
 			html_lit(h, "</q>");
+		} else {
+			/* An ACK counts refusals; central keeps why. */
+			html_text(h, web_tr(r, "Central's sync health page "
+			    "gives the reason of each."));
 		}
 		html_lit(h, "</span>");
 	}

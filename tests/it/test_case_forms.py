@@ -428,3 +428,62 @@ def test_browser_offline_province(env):
     check(case["person"]["full_name"] == "FAKE Offline Person" and
           len(case["notes"]) == 2, case)
     check(any(n["id"].startswith("followup-") for n in case["notes"]), case)
+
+
+def test_banner_shows_central_refusal(env):
+    """A change central refuses (the case was referred away at central
+    before the province learnt of it): the province's banner says so."""
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    cid = p.add(sample_case(6, status="identified"))
+    ok(p.sync())
+    ok(c.cli("case", "transfer", cid, "--to", "ha-noi"), "transfer")
+    con = Console(p)
+    cw = con.client()
+    cw.login("cw")
+    r = cw.post("/api/cases/" + cid, {"status": "receiving_support"})
+    check(r.status == 200, r)
+    page = cw.get("/cases?lang=en").text()
+    check("1 change waiting to go" in page, page[:3000])
+    ok(p.sync())
+    page = cw.get("/cases?lang=en").text()
+    m = re.search(r'<div class="banner bad" id="syncbanner".*?</div></div>',
+                  page, re.S)
+    check(m and "Central refused 1 change from here" in m.group(0),
+          page[:3000])
+
+
+
+def test_form_actions_refused(env):
+    """The case page's actions check on the server: a bad date, a missing
+    province, a step the lifecycle does not allow; each answers the form
+    again with the error next to its field, and writes nothing."""
+    p = env.province("lao-cai")
+    cid = p.add(sample_case(1, status="reported"))
+    con = Console(p)
+    cw = con.client()
+    cw.login("cw")
+    csrf = page_csrf(cw)
+    n = len(ok(p.cli("case", "history", cid, "--json")).json())
+    r = form_post(cw, "/cases/%s/service?lang=en" % cid, {
+        "csrf": csrf, "services.type": "medical", "services.on": "2026-13-01",
+        "services.amount_vnd": "1.500.000"})
+    check(r.status == 400 and 'id="service-services.on-err"' in r.text() and
+          "Not a real date" in r.text(), r)
+    check('value="1.500.000"' in r.text(), "the amount was not kept")
+    r = form_post(cw, "/cases/%s/transfer?lang=en" % cid, {
+        "csrf": csrf, "to": "", "reason": "x"})
+    check(r.status == 400 and 'id="transfer-to-err"' in r.text(), r)
+    r = form_post(cw, "/cases/%s/status?lang=en" % cid, {
+        "csrf": csrf, "status": "closed"})
+    check(r.status == 400 and "does not go from" in r.text(), r)
+    r = form_post(cw, "/cases/%s/note" % cid, {"csrf": "0" * 64,
+                                               "notes.text": "x"})
+    check(r.status == 403, r)
+    check(len(ok(p.cli("case", "history", cid, "--json")).json()) == n,
+          "a refused action was written")
+    check(p.get(cid)["status"] == "reported")
+    r = form_post(cw, "/cases/%s/status" % cid, {
+        "csrf": csrf, "status": "under_verification"})
+    check(r.status == 303, r)
+    check(p.get(cid)["status"] == "under_verification")
