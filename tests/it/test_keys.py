@@ -334,3 +334,31 @@ def test_revocation_from_a_seq(env):
         check(r.rc == 1 and r.err.count("\n") == 1, "%r: %r" % (args, r))
     r = c.cli("revoke", "nowhere", "--from-seq", "2")
     check(r.rc == 2 and "not enrolled" in r.err, r)
+
+
+def test_rotation_while_serve_runs(env):
+    """A province's `serve` notices that `key rotate` replaced identity.key
+    and starts a node process with the new keys, which hands them over:
+    no restart by hand, nothing refused."""
+    from harness import wait_for
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    a.start()
+    x = a.add(sample_case(1))
+    wait_for(lambda: c.status()["vector"].get("lao-cai") == 1, 30,
+             what="the first entry at central")
+    ok(a.cli("key", "rotate"), "key rotate")
+    a.update(x, {"status": "closed"})
+    wait_for(lambda: c.status()["vector"].get("lao-cai") == 2, 30,
+             what="the new key's entry at central")
+    all_verified(c, x, 2)
+    a.update(x, {"status": "receiving_support"})
+    wait_for(lambda: c.status()["vector"].get("lao-cai") == 3, 30,
+             what="the next entry at central")
+    all_verified(c, x, 3)
+    check(a.stop() == 0, "serve did not stop cleanly")
+    log = open(os.path.join(env.tmp, "lao-cai.log")).read()
+    check("identity.key changed" in log, "no reload in the log")
+    check("died of signal" not in log, log[-2000:])
+    clog = open(os.path.join(env.tmp, "central.log")).read()
+    check("batch from lao-cai" not in clog, "central refused a batch")
