@@ -280,36 +280,35 @@ store_case_get(struct store *st, const char *id, struct case_state *s)
 	return rc;
 }
 
+struct case_each_ctx {
+	struct store	*st;
+	MDB_txn		*t;		/* conflicted: to read the case row */
+	int		(*fn)(const struct case_state *, void *);
+	void		*arg;
+};
+
+static int
+case_each_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct case_each_ctx	*cc = arg;
+	struct case_state	 s;
+	int			 rc;
+
+	(void)k;
+	if (state_decode(d->mv_data, d->mv_size, &s) != 0)
+		return E_INTEGRITY;
+	rc = cc->fn(&s, cc->arg);
+	state_release(&s);
+	return rc;
+}
+
 int
 store_case_each(struct store *st,
     int (*fn)(const struct case_state *, void *), void *arg)
 {
-	MDB_txn		*t;
-	MDB_cursor	*c;
-	MDB_val		 k, d;
-	int		 rc;
+	struct case_each_ctx cc = { st, NULL, fn, arg };
 
-	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
-		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor"))) {
-		mdb_txn_abort(t);
-		return rc;
-	}
-	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		struct case_state s;
-
-		if (state_decode(d.mv_data, d.mv_size, &s) != 0) {
-			rc = E_INTEGRITY;
-			break;
-		}
-		rc = fn(&s, arg);
-		state_release(&s);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	mdb_txn_abort(t);
-	return rc;
+	return table_each(st, NULL, st->cases, NULL, 0, case_each_one, &cc);
 }
 
 /* 2: the conflicted set as well. */
@@ -361,37 +360,31 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 	return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put nameidx");
 }
 
+static int
+conflicted_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct case_each_ctx	*cc = arg;
+	MDB_val			 kk, cd;
+
+	(void)d;
+	kk = *k;
+	if (mdb_get(cc->t, cc->st->cases, &kk, &cd) != 0)
+		return 0;
+	return case_each_one(k, &cd, cc);
+}
+
 int
 store_conflicted_each(struct store *st,
     int (*fn)(const struct case_state *, void *), void *arg)
 {
-	MDB_txn		*t;
-	MDB_cursor	*c;
-	MDB_val		 k, d;
-	int		 rc;
+	struct case_each_ctx	 cc = { st, NULL, fn, arg };
+	int			 rc;
 
-	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+	if ((rc = txn_begin(st, MDB_RDONLY, &cc.t)) != 0)
 		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->conflicted, &c),
-	    "cursor"))) {
-		mdb_txn_abort(t);
-		return rc;
-	}
-	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		struct case_state	s;
-		MDB_val			cd;
-
-		if (mdb_get(t, st->cases, &k, &cd) != 0)
-			continue;
-		if (state_decode(cd.mv_data, cd.mv_size, &s) != 0) {
-			rc = E_INTEGRITY;
-			break;
-		}
-		rc = fn(&s, arg);
-		state_release(&s);
-	}
-	mdb_cursor_close(c);
-	mdb_txn_abort(t);
+	rc = table_each(st, cc.t, st->conflicted, NULL, 0, conflicted_one,
+	    &cc);
+	mdb_txn_abort(cc.t);
 	return rc;
 }
 

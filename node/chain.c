@@ -184,64 +184,63 @@ log_append(struct store *st, MDB_txn *t, const struct entry *e,
  * values are still there is rewritten with those values replaced by their
  * digests (the signature still verifies, see sign.h).
  */
+struct redact_ctx {
+	struct store	*st;
+	MDB_txn		*t;
+	struct buf	 plain, rec, sealed;
+};
+
+static int
+redact_one(const uint8_t *lkp, size_t lklen, void *arg)
+{
+	struct redact_ctx	*rx = arg;
+	struct store		*st = rx->st;
+	MDB_val			 lk = { lklen, (void *)(uintptr_t)lkp }, ld;
+	struct entry		 e;
+	uint8_t			 block[SIGN_BLOCK];
+	int			 signed_, rc;
+
+	if (mdb_get(rx->t, st->log, &lk, &ld) != 0 ||
+	    log_unseal(st, lkp, lklen, &ld, &rx->plain) != 0 ||
+	    record_split(rx->plain.data, rx->plain.len, &e, block,
+	    &signed_) != 0)
+		return E_INTEGRITY;
+	rc = 0;
+	if (sign_redact(&e) > 0) {
+		buf_reset(&rx->rec);
+		buf_reset(&rx->sealed);
+		rc = record_make(&e, signed_ ? block : NULL, &rx->rec);
+		if (rc == 0)
+			rc = log_seal(st, lkp, lklen, rx->rec.data,
+			    rx->rec.len, &rx->sealed);
+		if (rc == 0) {
+			ld.mv_data = rx->sealed.data;
+			ld.mv_size = rx->sealed.len;
+			rc = mdb_err(st, mdb_put(rx->t, st->log, &lk, &ld, 0),
+			    "redact");
+		}
+	}
+	entry_release(&e);
+	return rc;
+}
+
 int
 redact_case_log(struct store *st, MDB_txn *t, const char *id)
 {
-	MDB_cursor	*c;
-	MDB_val		 k = { ENTRY_CASE_ID_LEN, (void *)(uintptr_t)id }, d;
-	struct buf	 plain, rec, sealed;
-	int		 rc, op = MDB_SET_RANGE;
+	struct redact_ctx	rx;
+	int			rc;
 
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caselog, &c),
-	    "cursor")) != 0)
-		return rc;
-	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
-	buf_init(&rec, ENTRY_ENCODED_MAX + 256);
-	buf_init(&sealed, ENTRY_ENCODED_MAX + 256);
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		MDB_val		lk, ld;
-		struct entry	e;
-		uint8_t		block[SIGN_BLOCK];
-		int		signed_;
-
-		op = MDB_NEXT;
-		if (k.mv_size <= ENTRY_CASE_ID_LEN ||
-		    memcmp(k.mv_data, id, ENTRY_CASE_ID_LEN) != 0)
-			break;
-		lk.mv_data = (uint8_t *)k.mv_data + ENTRY_CASE_ID_LEN;
-		lk.mv_size = k.mv_size - ENTRY_CASE_ID_LEN;
-		if ((rc = mdb_get(t, st->log, &lk, &ld)) != 0 ||
-		    (rc = log_unseal(st, lk.mv_data, lk.mv_size, &ld,
-		    &plain)) != 0 ||
-		    (rc = record_split(plain.data, plain.len, &e, block,
-		    &signed_)) != 0) {
-			rc = E_INTEGRITY;
-			break;
-		}
-		if (sign_redact(&e) > 0) {
-			buf_reset(&rec);
-			buf_reset(&sealed);
-			rc = record_make(&e, signed_ ? block : NULL, &rec);
-			if (rc == 0)
-				rc = log_seal(st, lk.mv_data, lk.mv_size,
-				    rec.data, rec.len, &sealed);
-			if (rc == 0) {
-				ld.mv_data = sealed.data;
-				ld.mv_size = sealed.len;
-				rc = mdb_err(st, mdb_put(t, st->log, &lk, &ld,
-				    0), "redact");
-			}
-		}
-		entry_release(&e);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	crypto_wipe(plain.data, plain.cap);
-	buf_release(&plain);
-	buf_release(&rec);
-	buf_release(&sealed);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	rx.st = st;
+	rx.t = t;
+	buf_init(&rx.plain, ENTRY_ENCODED_MAX + 256);
+	buf_init(&rx.rec, ENTRY_ENCODED_MAX + 256);
+	buf_init(&rx.sealed, ENTRY_ENCODED_MAX + 256);
+	rc = case_keys(st, t, id, redact_one, &rx);
+	crypto_wipe(rx.plain.data, rx.plain.cap);
+	buf_release(&rx.plain);
+	buf_release(&rx.rec);
+	buf_release(&rx.sealed);
+	return rc;
 }
 
 /* Reads the log record under lk and decodes its entry. */
@@ -265,41 +264,74 @@ log_read(struct store *st, MDB_txn *t, const uint8_t *lk, size_t lklen,
 }
 
 /* Calls fn for every log entry of case id (in log key order). */
+struct entries_ctx {
+	struct store	*st;
+	MDB_txn		*t;
+	int		 verify_sig, found;
+	int		(*fn)(const struct entry *, int, void *);
+	void		*arg;
+};
+
+static int
+entries_one(const uint8_t *lk, size_t lklen, void *arg)
+{
+	struct entries_ctx	*ec = arg;
+	struct entry		 e;
+	int			 sig_ok = -1, rc;
+
+	ec->found = 1;
+	if ((rc = log_read(ec->st, ec->t, lk, lklen, &e, ec->verify_sig,
+	    &sig_ok)) != 0)
+		return rc;
+	rc = ec->fn(&e, sig_ok, ec->arg);
+	entry_release(&e);
+	return rc;
+}
+
 int
 case_entries(struct store *st, MDB_txn *t, const char *id, int verify_sig,
     int (*fn)(const struct entry *, int, void *), void *arg, int *found)
 {
-	MDB_cursor	*c;
-	MDB_val		 k = { ENTRY_CASE_ID_LEN, (void *)(uintptr_t)id }, d;
-	int		 rc, op = MDB_SET_RANGE;
+	struct entries_ctx	ec = { st, t, verify_sig, 0, fn, arg };
+	int			rc;
 
-	*found = 0;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caselog, &c),
-	    "cursor")) != 0)
-		return rc;
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		struct entry	e;
-		int		sig_ok = -1;
-
-		op = MDB_NEXT;
-		if (k.mv_size <= ENTRY_CASE_ID_LEN ||
-		    memcmp(k.mv_data, id, ENTRY_CASE_ID_LEN) != 0)
-			break;
-		*found = 1;
-		rc = log_read(st, t, (const uint8_t *)k.mv_data +
-		    ENTRY_CASE_ID_LEN, k.mv_size - ENTRY_CASE_ID_LEN, &e,
-		    verify_sig, &sig_ok);
-		if (rc != 0)
-			break;
-		rc = fn(&e, sig_ok, arg);
-		entry_release(&e);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
+	rc = case_keys(st, t, id, entries_one, &ec);
+	*found = ec.found;
 	return rc;
+}
+
+struct case_keys_ctx {
+	const char	*id;
+	int		(*fn)(const uint8_t *, size_t, void *);
+	void		*arg;
+	int		 ended;		/* past the case's keys */
+};
+
+static int
+case_key_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct case_keys_ctx *kc = arg;
+
+	(void)d;
+	if (k->mv_size <= ENTRY_CASE_ID_LEN ||
+	    memcmp(k->mv_data, kc->id, ENTRY_CASE_ID_LEN) != 0) {
+		kc->ended = 1;
+		return 1;
+	}
+	return kc->fn((const uint8_t *)k->mv_data + ENTRY_CASE_ID_LEN,
+	    k->mv_size - ENTRY_CASE_ID_LEN, kc->arg);
+}
+
+int
+case_keys(struct store *st, MDB_txn *t, const char *id,
+    int (*fn)(const uint8_t *, size_t, void *), void *arg)
+{
+	struct case_keys_ctx	kc = { id, fn, arg, 0 };
+	int			rc;
+
+	rc = table_each(st, t, st->caselog, id, ENTRY_CASE_ID_LEN,
+	    case_key_one, &kc);
+	return kc.ended ? 0 : rc;
 }
 
 struct hist_ctx {

@@ -47,36 +47,30 @@ feed_push(struct store *st, MDB_txn *t, const char *peer, const uint8_t *lk,
 
 /* Central: queues every entry of case id (but those of origin skip) for
  * peer: the whole history of a case referred to it. */
+struct history_ctx {
+	struct store	*st;
+	MDB_txn		*t;
+	const char	*peer;
+	size_t		 plen;
+};
+
+static int
+history_one(const uint8_t *lk, size_t lklen, void *arg)
+{
+	struct history_ctx *hc = arg;
+
+	if (lklen == hc->plen + 9 && memcmp(lk, hc->peer, hc->plen) == 0 &&
+	    lk[hc->plen] == 0)
+		return 0;	/* the peer wrote it: it has it */
+	return feed_push(hc->st, hc->t, hc->peer, lk, lklen);
+}
+
 static int
 feed_history(struct store *st, MDB_txn *t, const char *peer, const char *id)
 {
-	MDB_cursor	*c;
-	MDB_val		 k = { ENTRY_CASE_ID_LEN, (void *)(uintptr_t)id }, d;
-	int		 rc, op = MDB_SET_RANGE;
-	size_t		 plen = strlen(peer);
+	struct history_ctx hc = { st, t, peer, strlen(peer) };
 
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caselog, &c),
-	    "cursor")) != 0)
-		return rc;
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		const uint8_t *lk = (const uint8_t *)k.mv_data +
-		    ENTRY_CASE_ID_LEN;
-		size_t lklen = k.mv_size - ENTRY_CASE_ID_LEN;
-
-		op = MDB_NEXT;
-		if (k.mv_size <= ENTRY_CASE_ID_LEN ||
-		    memcmp(k.mv_data, id, ENTRY_CASE_ID_LEN) != 0)
-			break;
-		if (lklen == plen + 9 && memcmp(lk, peer, plen) == 0 &&
-		    lk[plen] == 0)
-			continue;	/* the peer wrote it: it has it */
-		if ((rc = feed_push(st, t, peer, lk, lklen)) != 0) {
-			mdb_cursor_close(c);
-			return rc;
-		}
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND || rc == 0 ? 0 : mdb_err(st, rc, "caselog");
+	return case_keys(st, t, id, history_one, &hc);
 }
 
 /*

@@ -130,48 +130,41 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 	return rc;
 }
 
+struct refused_each_ctx {
+	int	(*fn)(const char *, uint64_t, const char *, void *);
+	void	*arg;
+};
+
+static int
+refused_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct refused_each_ctx	*rc_ = arg;
+	char			 origin[HLC_NODE_MAX + 1], why[256];
+	const uint8_t		*kp = k->mv_data, *z;
+	const char		*dp = d->mv_data;
+	size_t			 on, wn;
+
+	/* origin \0 be64(seq) -> reason \0 record */
+	z = memchr(kp, 0, k->mv_size);
+	if (z == NULL || (size_t)(z - kp) > HLC_NODE_MAX ||
+	    k->mv_size != (size_t)(z - kp) + 9)
+		return 0;
+	on = (size_t)(z - kp);
+	memcpy(origin, kp, on);
+	origin[on] = '\0';
+	wn = strnlen(dp, d->mv_size);
+	if (wn >= sizeof(why))
+		wn = sizeof(why) - 1;
+	memcpy(why, dp, wn);
+	why[wn] = '\0';
+	return rc_->fn(origin, be64_get(z + 1), why, rc_->arg);
+}
+
 int
 store_refused_each(struct store *st,
     int (*fn)(const char *, uint64_t, const char *, void *), void *arg)
 {
-	MDB_txn		*t;
-	MDB_cursor	*c;
-	MDB_val		 k, d;
-	int		 rc;
+	struct refused_each_ctx rc_ = { fn, arg };
 
-	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
-		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->refused, &c),
-	    "cursor"))) {
-		mdb_txn_abort(t);
-		return rc;
-	}
-	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		char		 origin[HLC_NODE_MAX + 1], why[256];
-		const uint8_t	*kp = k.mv_data, *z;
-		const char	*dp = d.mv_data;
-		size_t		 on, wn;
-		uint64_t	 seq = 0;
-
-		/* origin \0 be64(seq) -> reason \0 record */
-		z = memchr(kp, 0, k.mv_size);
-		if (z == NULL || (size_t)(z - kp) > HLC_NODE_MAX ||
-		    k.mv_size != (size_t)(z - kp) + 9)
-			continue;
-		on = (size_t)(z - kp);
-		memcpy(origin, kp, on);
-		origin[on] = '\0';
-		for (int i = 0; i < 8; i++)
-			seq = seq << 8 | z[1 + i];
-		wn = strnlen(dp, d.mv_size);
-		if (wn >= sizeof(why))
-			wn = sizeof(why) - 1;
-		memcpy(why, dp, wn);
-		why[wn] = '\0';
-		if ((rc = fn(origin, seq, why, arg)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	mdb_txn_abort(t);
-	return rc;
+	return table_each(st, NULL, st->refused, NULL, 0, refused_one, &rc_);
 }

@@ -373,6 +373,41 @@ txn_run(struct store *st, int (*fn)(struct store *, MDB_txn *, void *),
 	return E_FULL;
 }
 
+int
+table_each(struct store *st, MDB_txn *t, MDB_dbi db, const void *from,
+    size_t fromlen, int (*fn)(const MDB_val *, const MDB_val *, void *),
+    void *arg)
+{
+	MDB_txn		*own = NULL;
+	MDB_cursor	*c;
+	MDB_val		 k = { fromlen, (void *)(uintptr_t)from }, d;
+	MDB_cursor_op	 op = from != NULL ? MDB_SET_RANGE : MDB_FIRST;
+	int		 rc, mrc;
+
+	if (t == NULL) {
+		if ((rc = txn_begin(st, MDB_RDONLY, &own)) != 0)
+			return rc;
+		t = own;
+	}
+	if ((rc = mdb_err(st, mdb_cursor_open(t, db, &c), "cursor")) != 0) {
+		if (own != NULL)
+			mdb_txn_abort(own);
+		return rc;
+	}
+	rc = 0;
+	while ((mrc = mdb_cursor_get(c, &k, &d, op)) == 0) {
+		op = MDB_NEXT;
+		if ((rc = fn(&k, &d, arg)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (own != NULL)
+		mdb_txn_abort(own);
+	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = mdb_err(st, mrc, "cursor");
+	return rc;
+}
+
 static int
 init_fn(struct store *st, MDB_txn *t, void *arg)
 {
@@ -413,27 +448,37 @@ is_central(const struct store *st)
 	return strcmp(st->role, STORE_ROLE_CENTRAL) == 0;
 }
 
-int
-peer_read(struct store *st, MDB_txn *t, const char *peer,
-    struct peer_info *pi)
+/* Decodes a peer record (d) of peer into *pi. */
+static int
+peer_decode(const char *peer, const MDB_val *d, struct peer_info *pi)
 {
-	MDB_val			k = { strlen(peer), (void *)(uintptr_t)peer }, d;
 	struct peer_disk	pd;
-	int			rc;
 
 	memset(pi, 0, sizeof(*pi));
 	strlcpy_(pi->node, peer, sizeof(pi->node));
-	if ((rc = mdb_get(t, st->peers, &k, &d)) != 0)
-		return mdb_err(st, rc, "get peer");
-	if (d.mv_size != sizeof(pd))
+	if (d->mv_size != sizeof(pd))
 		return E_INTEGRITY;
-	memcpy(&pd, d.mv_data, sizeof(pd));
+	memcpy(&pd, d->mv_data, sizeof(pd));
 	if (pd.version != 1)
 		return E_INTEGRITY;
 	*pi = pd.info;
 	pi->node[HLC_NODE_MAX] = '\0';
 	pi->last_error[sizeof(pi->last_error) - 1] = '\0';
 	return 0;
+}
+
+int
+peer_read(struct store *st, MDB_txn *t, const char *peer,
+    struct peer_info *pi)
+{
+	MDB_val			k = { strlen(peer), (void *)(uintptr_t)peer }, d;
+	int			rc;
+
+	memset(pi, 0, sizeof(*pi));
+	strlcpy_(pi->node, peer, sizeof(pi->node));
+	if ((rc = mdb_get(t, st->peers, &k, &d)) != 0)
+		return mdb_err(st, rc, "get peer");
+	return peer_decode(peer, &d, pi);
 }
 
 int
@@ -477,35 +522,32 @@ store_peer_put(struct store *st, const struct peer_info *pi)
 	return txn_run(st, peer_put_fn, (void *)(uintptr_t)pi);
 }
 
+struct peer_each_ctx {
+	int	(*fn)(const struct peer_info *, void *);
+	void	*arg;
+};
+
+static int
+peer_each_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct peer_each_ctx	*ec = arg;
+	struct peer_info	 pi;
+	char			 name[HLC_NODE_MAX + 1];
+
+	if (k->mv_size > HLC_NODE_MAX)
+		return 0;
+	memcpy(name, k->mv_data, k->mv_size);
+	name[k->mv_size] = '\0';
+	return peer_decode(name, d, &pi) == 0 ? ec->fn(&pi, ec->arg) : 0;
+}
+
 int
 store_peer_each(struct store *st,
     int (*fn)(const struct peer_info *, void *), void *arg)
 {
-	MDB_txn		*t;
-	MDB_cursor	*c;
-	MDB_val		 k, d;
-	int		 rc;
+	struct peer_each_ctx ec = { fn, arg };
 
-	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
-		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->peers, &c), "cursor"))) {
-		mdb_txn_abort(t);
-		return rc;
-	}
-	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		struct peer_info	pi;
-		char			name[HLC_NODE_MAX + 1];
-
-		if (k.mv_size > HLC_NODE_MAX)
-			continue;
-		memcpy(name, k.mv_data, k.mv_size);
-		name[k.mv_size] = '\0';
-		if (peer_read(st, t, name, &pi) == 0)
-			rc = fn(&pi, arg);
-	}
-	mdb_cursor_close(c);
-	mdb_txn_abort(t);
-	return rc;
+	return table_each(st, NULL, st->peers, NULL, 0, peer_each_one, &ec);
 }
 
 int
@@ -521,33 +563,31 @@ store_vv_get(struct store *st, const char *origin, uint64_t *seq)
 	return rc;
 }
 
+struct vv_each_ctx {
+	int	(*fn)(const char *, uint64_t, void *);
+	void	*arg;
+};
+
+static int
+vv_each_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct vv_each_ctx	*ec = arg;
+	char			 name[HLC_NODE_MAX + 1];
+
+	if (k->mv_size > HLC_NODE_MAX || d->mv_size != 8)
+		return 0;
+	memcpy(name, k->mv_data, k->mv_size);
+	name[k->mv_size] = '\0';
+	return ec->fn(name, be64_get(d->mv_data), ec->arg);
+}
+
 int
 store_vv_each(struct store *st, int (*fn)(const char *, uint64_t, void *),
     void *arg)
 {
-	MDB_txn		*t;
-	MDB_cursor	*c;
-	MDB_val		 k, d;
-	int		 rc;
+	struct vv_each_ctx ec = { fn, arg };
 
-	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
-		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->vv, &c), "cursor"))) {
-		mdb_txn_abort(t);
-		return rc;
-	}
-	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		char name[HLC_NODE_MAX + 1];
-
-		if (k.mv_size > HLC_NODE_MAX || d.mv_size != 8)
-			continue;
-		memcpy(name, k.mv_data, k.mv_size);
-		name[k.mv_size] = '\0';
-		rc = fn(name, be64_get(d.mv_data), arg);
-	}
-	mdb_cursor_close(c);
-	mdb_txn_abort(t);
-	return rc;
+	return table_each(st, NULL, st->vv, NULL, 0, vv_each_one, &ec);
 }
 
 /* ---- Keys of other nodes ---- */

@@ -113,12 +113,10 @@ int	txn_run(struct store *, int (*fn)(struct store *, MDB_txn *, void *),
 /*
  * The table iterator: calls fn with every key and value of table db from
  * the first key >= from (from NULL: the first key), in key order, until
- * fn returns non-zero.  The key and value are borrowed for the call.
- * Returns 0 when the table ends, fn's first non-zero result otherwise (a
- * negative one, TABLE_STOP, stops without an error: 0 is returned), or
- * an error of the cursor.
+ * fn returns non-zero, inside t (NULL: a read transaction of its own).
+ * The key and value are borrowed for the call.  Returns 0 when the table
+ * ends, fn's first non-zero result, or an error of the cursor.
  */
-#define TABLE_STOP	(-1)
 int	table_each(struct store *, MDB_txn *, MDB_dbi db, const void *from,
 	    size_t fromlen, int (*fn)(const MDB_val *k, const MDB_val *d,
 	    void *arg), void *arg);

@@ -38,7 +38,11 @@ verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
 	}
 	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
 	entry_init(&run);
-#define BAD(...) do {								if (*bad == 0)									snprintf(err, errsz, __VA_ARGS__);				(*bad)++;							} while (0)
+#define BAD(...) do {						\
+	if (*bad == 0)							\
+		snprintf(err, errsz, __VA_ARGS__);			\
+	(*bad)++;							\
+} while (0)
 	for (;;) {
 		struct entry	e;
 		uint8_t		block[SIGN_BLOCK], eh[CRYPTO_HASH];
