@@ -552,308 +552,393 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 	return rc;
 }
 
-struct remote_ctx {
+/*
+ * A received batch, applied in one transaction: what the loop over its
+ * records carries from one to the next.
+ */
+struct batch {
 	const char		*peer;
 	const struct rec	*recs;
 	size_t			 n;
 	struct apply_stats	*stats;
 	char			*err;
 	size_t			 errsz;
-	uint8_t			 fref[LOGKEY_MAX];	/* province: the entry
-							 * at the last position */
+	struct peer_info	 pi;
+	struct hlc		 clock;
+	uint64_t		 w;		/* wall clock, ms */
+	uint64_t		 cursor;	/* last position covered */
+	/* Central: the province's chain, and the last entry of its run. */
+	uint8_t			 chain[CRYPTO_HASH];
+	struct entry		 tail;
+	uint8_t			 tail_block[SIGN_BLOCK];
+	int			 have_tail;
+	/* Province: the entry at the last feed position. */
+	uint8_t			 fref[LOGKEY_MAX];
 	size_t			 freflen;
 };
 
-static int	remote_one(struct store *, MDB_txn *, struct remote_ctx *,
-		    const struct rec *, uint64_t *, struct peer_info *,
-		    struct hlc *, uint64_t, uint8_t *, struct entry *,
-		    uint8_t *, int *);
+/* Is r the next position?  0: yes (or the first of a later incarnation
+ * where allowed, *fork set); 1: already covered; E_GAP otherwise.  A
+ * province accepts only the first position of a restored central's
+ * incarnation; central checks the entry's fork itself. */
+static int
+batch_position(struct batch *b, const struct rec *r, int any_fork,
+    int *fork)
+{
+	if (r->pos <= b->cursor) {
+		b->stats->duplicates++;
+		return 1;
+	}
+	*fork = r->pos != b->cursor + 1;
+	if (*fork && !(POS_INC(r->pos) > POS_INC(b->cursor) && (any_fork ||
+	    POS_LOW(r->pos) == 1))) {
+		snprintf(b->err, b->errsz, "gap from %s: expected %llu, got "
+		    "%llu", b->peer, (unsigned long long)b->cursor + 1,
+		    (unsigned long long)r->pos);
+		return E_GAP;
+	}
+	return 0;
+}
+
+/* Decodes a received record; only a signed one is taken (*e: caller
+ * owns on success). */
+static int
+batch_decode(struct batch *b, const struct rec *r, struct entry *e,
+    uint8_t block[SIGN_BLOCK])
+{
+	int signed_;
+
+	if (record_split(r->data, r->len, e, block, &signed_) != 0) {
+		snprintf(b->err, b->errsz, "record %llu from %s does not "
+		    "decode", (unsigned long long)r->pos, b->peer);
+		return E_PROTO;
+	}
+	if (!signed_) {
+		snprintf(b->err, b->errsz, "entry %s/%llu from %s is not "
+		    "signed", e->origin, (unsigned long long)e->seq, b->peer);
+		entry_release(e);
+		return E_AUTH;
+	}
+	return 0;
+}
 
 static int
-remote_fn(struct store *st, MDB_txn *t, void *arg)
+batch_refuse(struct store *st, MDB_txn *t, struct batch *b,
+    const struct entry *e, const char *why, const struct rec *r)
 {
-	struct remote_ctx	*rc_ = arg;
-	struct peer_info	 pi;
-	struct hlc		 clock;
-	uint64_t		 vv, last, cursor;
-	int			 central = is_central(st), rc, have_tail = 0;
-	uint64_t		 w = wall(st);
-	uint8_t			 chain[CRYPTO_HASH], tail_block[SIGN_BLOCK];
-	struct entry		 tail;
+	int rc;
 
-	memset(rc_->stats, 0, sizeof(*rc_->stats));
-	entry_init(&tail);
-	rc = peer_read(st, t, rc_->peer, &pi);
+	if ((rc = refuse(st, t, e, why, r)) != 0)
+		return rc;
+	b->stats->refused++;
+	b->stats->bytes += r->len;
+	b->pi.refused++;
+	return 0;
+}
+
+/*
+ * What both roles do with a received entry that passed their checks: why
+ * non-empty refuses it; otherwise it is applied, and central (soft_limits)
+ * refuses one that would take its case over a soft limit.  *applied is
+ * set when the entry went through apply_entry (new or already held).
+ */
+static int
+batch_accept(struct store *st, MDB_txn *t, struct batch *b,
+    const struct rec *r, struct entry *e, const uint8_t *block, char *why,
+    size_t whysz, int soft_limits, int *applied)
+{
+	size_t	nrefer = 0;
+	int	how, rc;
+
+	*applied = 0;
+	if (why[0] != '\0')
+		return batch_refuse(st, t, b, e, why, r);
+	if (strcmp(e->origin, st->node) == 0) {
+		/* Our own entry echoed back: we hold it. */
+		b->stats->duplicates++;
+		return 0;
+	}
+	for (size_t k = 0; k < e->nops; k++)
+		nrefer += e->ops[k].type == OP_TRANSFER &&
+		    strcmp(e->ops[k].to, e->origin) != 0 &&
+		    strcmp(e->ops[k].to, st->node) != 0;
+	rc = apply_entry(st, t, e, block, r, &how, soft_limits ? why : NULL,
+	    whysz);
+	if (rc != 0)
+		return rc;
+	if (how & APPLY_OVER_LIMIT) {
+		/* Central keeps every case within the soft limits, so that
+		 * no province's copy can reach a hard one (merge.h). */
+		return batch_refuse(st, t, b, e, why, r);
+	}
+	/* Within the skew bound only: an accepted erase may be stamped
+	 * hours ahead (erase_only), and must not drag this node's clock,
+	 * and so its own later entries, along. */
+	hlc_update(&b->clock, e->hlc, b->w);
+	*applied = 1;
+	if (how & APPLY_HELD) {
+		b->stats->duplicates++;
+	} else {
+		b->stats->applied++;
+		b->stats->bytes += r->len;
+		if (how & APPLY_NEW_CASE)
+			b->stats->new_cases++;
+		b->stats->referrals += nrefer;
+	}
+	if (how & APPLY_MOVED_AWAY)
+		b->stats->moved_away++;
+	return 0;
+}
+
+/*
+ * Central: one record of a province's own run.  Each must be the next seq
+ * of that origin (or fork from an entry central holds) and link to the one
+ * before it; the batch's last signature covers the run (from_province_fn).
+ * An entry the province may not write is refused, the rest applied.
+ */
+static int
+from_province_one(struct store *st, MDB_txn *t, struct batch *b,
+    const struct rec *r)
+{
+	struct entry	e;
+	uint8_t		block[SIGN_BLOCK];
+	char		why[200];
+	int		fork, applied, rc;
+
+	if ((rc = batch_position(b, r, 1, &fork)) != 0)
+		return rc == 1 ? 0 : rc;
+	if ((rc = batch_decode(b, r, &e, block)) != 0)
+		return rc;
+	if (strcmp(e.origin, b->peer) != 0 || e.seq != r->pos) {
+		snprintf(b->err, b->errsz, "record %llu from %s is %s/%llu",
+		    (unsigned long long)r->pos, b->peer, e.origin,
+		    (unsigned long long)e.seq);
+		entry_release(&e);
+		return E_PROTO;
+	}
+	if (fork) {
+		if (!fork_links(st, t, e.origin, r->pos, block + CRYPTO_SIG,
+		    b->cursor, b->chain)) {
+			snprintf(b->err, b->errsz, "entry %s/%llu starts a new "
+			    "incarnation but does not fork from an entry "
+			    "central holds", e.origin,
+			    (unsigned long long)e.seq);
+			entry_release(&e);
+			return E_AUTH;
+		}
+		memcpy(b->chain, block + CRYPTO_SIG, CRYPTO_HASH);
+	}
+	/* The province's own run: each entry must link to the one before. */
+	if (crypto_memcmp(block + CRYPTO_SIG, b->chain, CRYPTO_HASH) != 0 ||
+	    sign_chain(&e, b->chain, b->chain) != 0) {
+		snprintf(b->err, b->errsz, "entry %s/%llu does not continue "
+		    "its origin's chain", e.origin, (unsigned long long)e.seq);
+		entry_release(&e);
+		return E_AUTH;
+	}
+	entry_release(&b->tail);
+	entry_copy(&b->tail, &e);
+	memcpy(b->tail_block, block, SIGN_BLOCK);
+	b->have_tail = 1;
+	b->cursor = r->pos;
+	why[0] = '\0';
+	/* Resent by its origin after central's restore, though central had
+	 * refused it: refused again, whatever the case looks like now,
+	 * since the origin took it out of its copy.  Only central bounds
+	 * stamps by its clock (see from_central_one). */
+	if (r->refused)
+		snprintf(why, sizeof(why), "refused before central's restore");
+	else if (!erase_only(&e) && !hlc_check_skew(e.hlc, b->w, st->skew_ms))
+		snprintf(why, sizeof(why), "stamped %llu ms in the future, "
+		    "beyond the %llu ms skew bound",
+		    (unsigned long long)(HLC_MS(e.hlc) - b->w),
+		    (unsigned long long)st->skew_ms);
+	else if (!stamps_within_skew(&e, b->w, st->skew_ms))
+		snprintf(why, sizeof(why), "a base or also[] stamp is beyond "
+		    "the %llu ms skew bound", (unsigned long long)st->skew_ms);
+	else if (check_ops(&e, why, sizeof(why)) != 0)
+		;
+	else if ((rc = authorise(st, t, &e, why, sizeof(why))) != 0 &&
+	    rc != E_AUTH) {
+		entry_release(&e);
+		return rc;
+	}
+	rc = batch_accept(st, t, b, r, &e, block, why, sizeof(why), 1,
+	    &applied);
+	entry_release(&e);
+	return rc;
+}
+
+/*
+ * Province: one record of its feed from central.  Each must be the next
+ * feed position; every entry's signature is checked (central checks one
+ * per batch, so its log may hold an entry that does not verify: refused
+ * here like any bad entry, since failing the whole batch would block
+ * every later sync; docs/SECURITY.md).  Our own entry in the feed is
+ * central's refusal of it.
+ */
+static int
+from_central_one(struct store *st, MDB_txn *t, struct batch *b,
+    const struct rec *r)
+{
+	struct entry	e;
+	uint8_t		block[SIGN_BLOCK];
+	char		why[200];
+	int		fork, applied, sig = 1, rc;
+	uint64_t	ov;
+
+	if ((rc = batch_position(b, r, 0, &fork)) != 0)
+		return rc == 1 ? 0 : rc;
+	if ((rc = batch_decode(b, r, &e, block)) != 0)
+		return rc;
+	if (strcmp(e.origin, st->node) != 0 &&
+	    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0) {
+		/* The origin's key is not known yet: retry later. */
+		snprintf(b->err, b->errsz, "entry %s/%llu from %s: its "
+		    "signature does not verify", e.origin,
+		    (unsigned long long)e.seq, b->peer);
+		entry_release(&e);
+		return E_AUTH;
+	}
+	b->cursor = r->pos;
+	b->freflen = seqkey(b->fref, e.origin, e.seq);
+	if (strcmp(e.origin, st->node) == 0) {
+		/* Our own entry in our feed: central refused it. */
+		rc = unrecord_own(st, t, &e, r);
+		entry_release(&e);
+		if (rc == 0)
+			b->stats->duplicates++;
+		return rc;
+	}
+	if (r->refused) {
+		snprintf(b->err, b->errsz, "record %llu from %s is marked "
+		    "refused", (unsigned long long)r->pos, b->peer);
+		entry_release(&e);
+		return E_PROTO;
+	}
+	why[0] = '\0';
+	/* A province takes its feed as central accepted it, with no bound
+	 * on stamps: refusing an entry here drops it for good (the feed
+	 * cursor moves on) when only the province's clock is behind
+	 * (docs/RELIABILITY.md, bug 1). */
+	if (sig == 0)
+		snprintf(why, sizeof(why), "its signature does not verify "
+		    "with the key of %s", e.origin);
+	else
+		check_ops(&e, why, sizeof(why));
+	rc = batch_accept(st, t, b, r, &e, block, why, sizeof(why), 0,
+	    &applied);
+	if (rc == 0 && applied && (rc = get_u64(st, t, st->vv, e.origin,
+	    &ov)) == 0 && e.seq > ov)
+		rc = put_u64(st, t, st->vv, e.origin, e.seq);
+	entry_release(&e);
+	return rc;
+}
+
+/* Both roles: the batch's clock and peer record, read first. */
+static int
+batch_begin(struct store *st, MDB_txn *t, struct batch *b)
+{
+	uint64_t	last;
+	int		rc;
+
+	memset(b->stats, 0, sizeof(*b->stats));
+	b->w = wall(st);
+	rc = peer_read(st, t, b->peer, &b->pi);
 	if (rc != 0 && rc != E_NOTFOUND)
 		return rc;
-	if ((rc = get_u64(st, t, st->vv, rc_->peer, &vv)) != 0 ||
-	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0 ||
-	    (rc = chain_get(st, t, rc_->peer, chain)) != 0)
+	if ((rc = get_u64(st, t, st->meta, "hlc", &last)) != 0)
 		return rc;
-	hlc_init(&clock, last, st->skew_ms);
-	cursor = central ? vv : pi.feed_recv;
-	rc = 0;
-	for (size_t i = 0; i < rc_->n && rc == 0; i++) {
-		rc = remote_one(st, t, rc_, &rc_->recs[i], &cursor, &pi,
-		    &clock, w, chain, &tail, tail_block, &have_tail);
-	}
+	hlc_init(&b->clock, last, st->skew_ms);
+	return 0;
+}
+
+/* Both roles: the peer record and the clock, written last. */
+static int
+batch_end(struct store *st, MDB_txn *t, struct batch *b)
+{
+	int rc;
+
+	b->stats->last_pos = b->cursor;
+	if ((rc = peer_write(st, t, &b->pi)) != 0)
+		return rc;
+	return put_u64(st, t, st->meta, "hlc", b->clock.last);
+}
+
+/* Central: a batch from a province (txn_run). */
+static int
+from_province_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct batch	*b = arg;
+	uint64_t	 vv;
+	int		 rc;
+
+	entry_release(&b->tail);
+	b->have_tail = 0;
+	if ((rc = batch_begin(st, t, b)) != 0 ||
+	    (rc = get_u64(st, t, st->vv, b->peer, &vv)) != 0 ||
+	    (rc = chain_get(st, t, b->peer, b->chain)) != 0)
+		return rc;
+	b->cursor = vv;
+	for (size_t i = 0; i < b->n && rc == 0; i++)
+		rc = from_province_one(st, t, b, &b->recs[i]);
 	/* One signature check per batch: the chain links every entry of the
 	 * run to the last one, whose signature covers them all. */
-	if (rc == 0 && central && have_tail) {
+	if (rc == 0 && b->have_tail) {
 		uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
 
-		if (origin_key(st, t, rc_->peer, pub) != 0 ||
-		    sign_check(&tail, pub, tail_block, h) != 1) {
-			snprintf(rc_->err, rc_->errsz, "batch from %s: the "
+		if (origin_key(st, t, b->peer, pub) != 0 ||
+		    sign_check(&b->tail, pub, b->tail_block, h) != 1) {
+			snprintf(b->err, b->errsz, "batch from %s: the "
 			    "signature of entry %llu does not verify",
-			    rc_->peer, (unsigned long long)tail.seq);
+			    b->peer, (unsigned long long)b->tail.seq);
 			rc = E_AUTH;
 		}
 	}
-	entry_release(&tail);
-	if (rc == 0 && central && cursor > vv)
-		rc = quota_charge(st, t, rc_->peer, rc_->stats, rc_->err,
-		    rc_->errsz);
+	if (rc == 0 && b->cursor > vv)
+		rc = quota_charge(st, t, b->peer, b->stats, b->err, b->errsz);
+	if (rc == 0)
+		rc = put_u64(st, t, st->vv, b->peer, b->cursor);
+	if (rc == 0)
+		rc = chain_put(st, t, b->peer, b->chain);
+	if (rc == 0)
+		rc = batch_end(st, t, b);
+	return rc;
+}
+
+/* Province: a batch of its feed from central (txn_run). */
+static int
+from_central_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct batch	*b = arg;
+	int		 rc;
+
+	b->freflen = 0;
+	if ((rc = batch_begin(st, t, b)) != 0)
+		return rc;
+	b->cursor = b->pi.feed_recv;
+	for (size_t i = 0; i < b->n && rc == 0; i++)
+		rc = from_central_one(st, t, b, &b->recs[i]);
 	if (rc != 0)
 		return rc;
-	rc_->stats->last_pos = cursor;
-	if (central)
-		rc = put_u64(st, t, st->vv, rc_->peer, cursor);
-	else
-		pi.feed_recv = cursor;
-	if (rc == 0 && central)
-		rc = chain_put(st, t, rc_->peer, chain);
-	if (rc == 0 && !central && rc_->freflen > 0) {
+	b->pi.feed_recv = b->cursor;
+	if (b->freflen > 0) {
 		char	mk[HLC_NODE_MAX + 8];
 		MDB_val	k, d;
 
 		/* Which entry sits at the feed position we hold: central
 		 * checks it at the next HELLO (a central put back from a
 		 * copy of its files would have reused the position). */
-		snprintf(mk, sizeof(mk), "fref:%s", rc_->peer);
+		snprintf(mk, sizeof(mk), "fref:%s", b->peer);
 		k.mv_data = mk;
 		k.mv_size = strlen(mk);
-		d.mv_data = rc_->fref;
-		d.mv_size = rc_->freflen;
+		d.mv_data = b->fref;
+		d.mv_size = b->freflen;
 		rc = mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put fref");
 	}
 	if (rc == 0)
-		rc = peer_write(st, t, &pi);
-	if (rc == 0)
-		rc = put_u64(st, t, st->meta, "hlc", clock.last);
+		rc = batch_end(st, t, b);
 	return rc;
-}
-
-/* One record of a received batch (see remote_fn). */
-static int
-remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
-    const struct rec *r, uint64_t *cursorp, struct peer_info *pipi,
-    struct hlc *clockp, uint64_t w, uint8_t *chain, struct entry *tail,
-    uint8_t *tail_block, int *have_tail)
-{
-	int			 central = is_central(st), rc;
-	uint64_t		 cursor = *cursorp;
-	struct peer_info	*pi_ = pipi;
-	struct hlc		*cl = clockp;
-	uint8_t			 block[SIGN_BLOCK];
-	int			 signed_, sig = 1, fork;
-	{
-		struct entry		 e;
-		char			 why[200];
-		int			 how;
-		size_t			 nrefer;
-
-		if (r->pos <= cursor) {
-			rc_->stats->duplicates++;
-			return 0;
-		}
-		/* A position in a later incarnation: central checks below that
-		 * the entry forks from one it holds; a province accepts the
-		 * first feed position of a restored central's incarnation. */
-		fork = r->pos != cursor + 1;
-		if (fork && !(POS_INC(r->pos) > POS_INC(cursor) && (central ||
-		    POS_LOW(r->pos) == 1))) {
-			snprintf(rc_->err, rc_->errsz, "gap from %s: expected "
-			    "%llu, got %llu", rc_->peer,
-			    (unsigned long long)cursor + 1,
-			    (unsigned long long)r->pos);
-			return E_GAP;
-		}
-		if (record_split(r->data, r->len, &e, block, &signed_) != 0) {
-			snprintf(rc_->err, rc_->errsz, "record %llu from %s "
-			    "does not decode", (unsigned long long)r->pos,
-			    rc_->peer);
-			return E_PROTO;
-		}
-		if (!signed_) {
-			snprintf(rc_->err, rc_->errsz, "entry %s/%llu from %s "
-			    "is not signed", e.origin,
-			    (unsigned long long)e.seq, rc_->peer);
-			entry_release(&e);
-			return E_AUTH;
-		}
-		if (central && (strcmp(e.origin, rc_->peer) != 0 ||
-		    e.seq != r->pos)) {
-			snprintf(rc_->err, rc_->errsz, "record %llu from %s "
-			    "is %s/%llu", (unsigned long long)r->pos,
-			    rc_->peer, e.origin, (unsigned long long)e.seq);
-			entry_release(&e);
-			return E_PROTO;
-		}
-		if (central && fork) {
-			if (!fork_links(st, t, e.origin, r->pos, block +
-			    CRYPTO_SIG, cursor, chain)) {
-				snprintf(rc_->err, rc_->errsz, "entry %s/%llu "
-				    "starts a new incarnation but does not "
-				    "fork from an entry central holds",
-				    e.origin, (unsigned long long)e.seq);
-				entry_release(&e);
-				return E_AUTH;
-			}
-			memcpy(chain, block + CRYPTO_SIG, CRYPTO_HASH);
-		}
-		if (central) {
-			/* The province's own run: each entry must link to
-			 * the one before it. */
-			if (crypto_memcmp(block + CRYPTO_SIG, chain,
-			    CRYPTO_HASH) != 0 ||
-			    sign_chain(&e, chain, chain) != 0) {
-				snprintf(rc_->err, rc_->errsz, "entry %s/%llu "
-				    "does not continue its origin's chain",
-				    e.origin, (unsigned long long)e.seq);
-				entry_release(&e);
-				return E_AUTH;
-			}
-			entry_release(tail);
-			entry_copy(tail, &e);
-			memcpy(tail_block, block, SIGN_BLOCK);
-			*have_tail = 1;
-		} else if (strcmp(e.origin, st->node) != 0 &&
-		    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0) {
-			/* The origin's key is not known yet: retry later. */
-			snprintf(rc_->err, rc_->errsz, "entry %s/%llu from %s: "
-			    "its signature does not verify", e.origin,
-			    (unsigned long long)e.seq, rc_->peer);
-			entry_release(&e);
-			return E_AUTH;
-		}
-		cursor = r->pos;
-		*cursorp = cursor;
-		if (!central)
-			rc_->freflen = seqkey(rc_->fref, e.origin, e.seq);
-		if (!central && strcmp(e.origin, st->node) == 0) {
-			/* Our own entry in our feed: central refused it. */
-			rc = unrecord_own(st, t, &e, r);
-			entry_release(&e);
-			if (rc == 0)
-				rc_->stats->duplicates++;
-			return rc;
-		}
-		why[0] = '\0';
-		/* A signature that does not verify under the origin's known key
-		 * is refused like any bad entry: failing the whole batch would
-		 * block every later sync (central checks one signature per
-		 * batch, so its log may hold such entries; docs/SECURITY.md). */
-		if (r->refused && !central) {
-			snprintf(rc_->err, rc_->errsz, "record %llu from %s is "
-			    "marked refused", (unsigned long long)r->pos,
-			    rc_->peer);
-			entry_release(&e);
-			return E_PROTO;
-		}
-		/* Resent by its origin after central's restore, though central
-		 * had refused it: refused again, whatever the case looks like
-		 * now, since the origin took it out of its copy. */
-		if (r->refused)
-			snprintf(why, sizeof(why), "refused before central's "
-			    "restore");
-		else if (sig == 0)
-			snprintf(why, sizeof(why), "its signature does not "
-			    "verify with the key of %s", e.origin);
-		/* Only central bounds stamps by its clock.  A province takes
-		 * its feed as central accepted it: refusing an entry there
-		 * drops it for good (the feed cursor moves on) when only the
-		 * province's clock is behind (docs/RELIABILITY.md, bug 1). */
-		else if (central && !erase_only(&e) &&
-		    !hlc_check_skew(e.hlc, w, st->skew_ms))
-			snprintf(why, sizeof(why), "stamped %llu ms in the "
-			    "future, beyond the %llu ms skew bound",
-			    (unsigned long long)(HLC_MS(e.hlc) - w),
-			    (unsigned long long)st->skew_ms);
-		else if (central && !stamps_within_skew(&e, w, st->skew_ms))
-			snprintf(why, sizeof(why), "a base or also[] stamp is "
-			    "beyond the %llu ms skew bound",
-			    (unsigned long long)st->skew_ms);
-		else if (check_ops(&e, why, sizeof(why)) != 0)
-			;
-		else if (central && (rc = authorise(st, t, &e, why,
-		    sizeof(why))) != 0 && rc != E_AUTH) {
-			entry_release(&e);
-			return rc;
-		}
-		if (why[0] != '\0') {
-			rc = refuse(st, t, &e, why, r);
-			entry_release(&e);
-			if (rc != 0)
-				return rc;
-			rc_->stats->refused++;
-			rc_->stats->bytes += r->len;
-			pi_->refused++;
-			return 0;
-		}
-		if (strcmp(e.origin, st->node) == 0) {
-			/* Our own entry echoed back: we hold it. */
-			rc_->stats->duplicates++;
-			entry_release(&e);
-			return 0;
-		}
-		/* Within the skew bound only: an accepted erase may be stamped
-		 * hours ahead (erase_only), and must not drag this node's
-		 * clock, and so its own later entries, along. */
-		nrefer = 0;
-		for (size_t k = 0; k < e.nops; k++)
-			nrefer += e.ops[k].type == OP_TRANSFER &&
-			    strcmp(e.ops[k].to, e.origin) != 0 &&
-			    strcmp(e.ops[k].to, st->node) != 0;
-		rc = apply_entry(st, t, &e, block, r, &how, central ? why :
-		    NULL, sizeof(why));
-		if (rc == 0 && (how & APPLY_OVER_LIMIT)) {
-			/* Central keeps every case within the soft limits,
-			 * so that no province's copy can reach a hard one
-			 * (merge.h). */
-			rc = refuse(st, t, &e, why, r);
-			entry_release(&e);
-			if (rc != 0)
-				return rc;
-			rc_->stats->refused++;
-			rc_->stats->bytes += r->len;
-			pi_->refused++;
-			return 0;
-		}
-		if (rc == 0)
-			hlc_update(cl, e.hlc, w);
-		if (rc == 0 && !central) {
-			uint64_t ov;
-			if ((rc = get_u64(st, t, st->vv, e.origin, &ov)) == 0 &&
-			    e.seq > ov)
-				rc = put_u64(st, t, st->vv, e.origin, e.seq);
-		}
-		entry_release(&e);
-		if (rc != 0)
-			return rc;
-		if (how & APPLY_HELD) {
-			rc_->stats->duplicates++;
-		} else {
-			rc_->stats->applied++;
-			rc_->stats->bytes += r->len;
-			if (how & APPLY_NEW_CASE)
-				rc_->stats->new_cases++;
-			rc_->stats->referrals += nrefer;
-		}
-		if (how & APPLY_MOVED_AWAY)
-			rc_->stats->moved_away++;
-	}
-	return 0;
 }
 
 /*
@@ -888,20 +973,24 @@ int
 store_apply_remote(struct store *st, const char *peer, const struct rec *recs,
     size_t n, struct apply_stats *stats, char *err, size_t errsz)
 {
-	struct remote_ctx	ctx;
-	int			rc;
+	struct batch	*b;
+	int		 rc;
 
 	err[0] = '\0';
 	if (n == 0)
 		return remote_empty(st, peer, stats);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.peer = peer;
-	ctx.recs = recs;
-	ctx.n = n;
-	ctx.stats = stats;
-	ctx.err = err;
-	ctx.errsz = errsz;
-	rc = txn_run(st, remote_fn, &ctx);
+	b = xcalloc(1, sizeof(*b));
+	b->peer = peer;
+	b->recs = recs;
+	b->n = n;
+	b->stats = stats;
+	b->err = err;
+	b->errsz = errsz;
+	entry_init(&b->tail);
+	rc = txn_run(st, is_central(st) ? from_province_fn : from_central_fn,
+	    b);
+	entry_release(&b->tail);
+	free(b);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", err_str(rc));
 	return rc;
