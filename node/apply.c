@@ -1137,3 +1137,156 @@ store_apply_own(struct store *st, const char *peer, const struct rec *recs,
 		snprintf(err, errsz, "%s", err_str(rc));
 	return rc;
 }
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+#define ST_CASE	"01a2276e-8c28-78e1-8721-c642e7eb1b40"
+
+static int
+enrol(struct store *st, const char *node, const uint8_t pub[32])
+{
+	struct node_key nk;
+
+	memset(&nk, 0, sizeof(nk));
+	strlcpy_(nk.node, node, sizeof(nk.node));
+	nk.status = KEY_ACTIVE;
+	memcpy(nk.sign_pub, pub, 32);
+	return store_key_put(st, &nk);
+}
+
+static int
+write_one(struct store *st, const char *to, const char *name)
+{
+	struct entry	e;
+	char		err[256];
+	int		rc;
+
+	store_test_entry(&e, ST_CASE, to, name);
+	rc = store_write_local(st, &e, 1, err, sizeof(err));
+	entry_release(&e);
+	return rc;
+}
+
+int
+apply_selftest(void)
+{
+	char			 dc[] = "/tmp/casesync-apply-c-XXXXXX";
+	char			 d1[] = "/tmp/casesync-apply-1-XXXXXX";
+	char			 d2[] = "/tmp/casesync-apply-2-XXXXXX";
+	char			 err[256];
+	struct store		*c, *p1, *p2;
+	uint8_t			 kc[32], k1[32], k2[32];
+	struct rec_batch	 b, f;
+	struct apply_stats	 as;
+	struct case_state	 s;
+	uint64_t		 vv, bad, nc, ne;
+	uint8_t			 saved;
+
+	ST_OK(store_test_open(dc, "central", STORE_ROLE_CENTRAL, kc, &c));
+	ST_OK(store_test_open(d1, "ha-noi", STORE_ROLE_PROVINCE, k1, &p1));
+	ST_OK(store_test_open(d2, "cao-bang", STORE_ROLE_PROVINCE, k2, &p2));
+	ST_OK(enrol(c, "ha-noi", k1));
+	ST_OK(enrol(c, "cao-bang", k2));
+	ST_OK(enrol(p1, "central", kc));
+
+	/* A province's own run reaches central once; again is a no-op. */
+	ST_OK(write_one(p1, "ha-noi", "Ana"));
+	ST_OK(write_one(p1, NULL, "Ana Le"));
+	ST_OK(store_scan_own(p1, 0, STORE_BATCH_BYTES, &b));
+	ST_CHECK(b.n == 2);
+	ST_OK(store_apply_remote(c, "ha-noi", b.recs, b.n, &as, err,
+	    sizeof(err)));
+	ST_CHECK(as.applied == 2 && as.new_cases == 1 && as.last_pos == 2);
+	ST_OK(store_apply_remote(c, "ha-noi", b.recs, b.n, &as, err,
+	    sizeof(err)));
+	ST_CHECK(as.applied == 0 && as.duplicates == 2);
+	/* From another origin than the peer: not taken. */
+	ST_CHECK(store_apply_remote(c, "cao-bang", b.recs, b.n, &as, err,
+	    sizeof(err)) == E_PROTO);
+	rec_batch_free(&b);
+
+	/* A gap, and a batch whose last link is altered: nothing applied. */
+	ST_OK(write_one(p1, NULL, "Ana Le Thi"));
+	ST_OK(write_one(p1, NULL, "Ana Le Thi B"));
+	ST_OK(store_scan_own(p1, 2, STORE_BATCH_BYTES, &b));
+	ST_CHECK(b.n == 2);
+	ST_CHECK(store_apply_remote(c, "ha-noi", b.recs + 1, 1, &as, err,
+	    sizeof(err)) == E_GAP);
+	saved = b.recs[1].data[b.recs[1].len - 1];
+	b.recs[1].data[b.recs[1].len - 1] ^= 1;
+	ST_CHECK(store_apply_remote(c, "ha-noi", b.recs, b.n, &as, err,
+	    sizeof(err)) == E_AUTH);
+	ST_OK(store_vv_get(c, "ha-noi", &vv));
+	ST_CHECK(vv == 2);
+	b.recs[1].data[b.recs[1].len - 1] = saved;
+	ST_OK(store_apply_remote(c, "ha-noi", b.recs, b.n, &as, err,
+	    sizeof(err)));
+	ST_CHECK(as.applied == 2);
+	rec_batch_free(&b);
+
+	/* Another province may not write the case: refused and kept for
+	 * audit, the notice in its feed; the batch still applies. */
+	ST_OK(write_one(p2, "cao-bang", "Mallory"));
+	ST_OK(store_scan_own(p2, 0, STORE_BATCH_BYTES, &b));
+	ST_OK(store_apply_remote(c, "cao-bang", b.recs, b.n, &as, err,
+	    sizeof(err)));
+	ST_CHECK(as.applied == 0 && as.refused == 1 && as.last_pos == 1);
+	ST_OK(store_vv_get(c, "cao-bang", &vv));
+	ST_CHECK(vv == 1);
+	rec_batch_free(&b);
+	/* Central's copy keeps the owner's name. */
+	ST_OK(store_case_get(c, ST_CASE, &s));
+	ST_CHECK(strcmp(s.owner, "ha-noi") == 0);
+	state_release(&s);
+	/* The refusal comes back to that province, which takes its entry
+	 * out of its copy. */
+	ST_OK(enrol(p2, "central", kc));
+	ST_OK(store_scan_feed(c, "cao-bang", 0, STORE_BATCH_BYTES, &f));
+	ST_CHECK(f.n == 1);
+	ST_OK(store_apply_remote(p2, "central", f.recs, f.n, &as, err,
+	    sizeof(err)));
+	ST_CHECK(as.duplicates == 1);
+	ST_CHECK(store_case_get(p2, ST_CASE, &s) == E_NOTFOUND);
+	rec_batch_free(&f);
+
+	/* Central may change any case: the owner gets it in its feed. */
+	ST_OK(write_one(c, NULL, "Ana Le Thi C"));
+	ST_OK(store_scan_feed(c, "ha-noi", 0, STORE_BATCH_BYTES, &f));
+	ST_CHECK(f.n == 1);
+	ST_OK(store_apply_remote(p1, "central", f.recs, f.n, &as, err,
+	    sizeof(err)));
+	ST_CHECK(as.applied == 1 && as.last_pos == 1);
+	/* Again: already held. */
+	ST_CHECK(store_apply_remote(p1, "central", f.recs, f.n, &as, err,
+	    sizeof(err)) == 0 && as.duplicates == 1);
+	rec_batch_free(&f);
+	/* ... nor change a case it does not own. */
+	ST_CHECK(write_one(p2, NULL, "x") == E_NOTFOUND);
+
+	/* Both copies are their logs' folds, and agree. */
+	ST_OK(store_verify(c, &nc, &ne, &bad, err, sizeof(err)));
+	ST_OK(store_verify(p1, &nc, &ne, &bad, err, sizeof(err)));
+	{
+		struct case_state	a;
+		struct buf		ea, eb;
+
+		ST_OK(store_case_get(c, ST_CASE, &s));
+		ST_OK(store_case_get(p1, ST_CASE, &a));
+		buf_init(&ea, STATE_ENCODED_MAX);
+		buf_init(&eb, STATE_ENCODED_MAX);
+		ST_OK(state_encode(&s, &ea));
+		ST_OK(state_encode(&a, &eb));
+		ST_CHECK(ea.len == eb.len && memcmp(ea.data, eb.data,
+		    ea.len) == 0);
+		buf_release(&ea);
+		buf_release(&eb);
+		state_release(&a);
+		state_release(&s);
+	}
+	store_test_close(&c, dc);
+	store_test_close(&p1, d1);
+	store_test_close(&p2, d2);
+	return 0;
+}
+#endif

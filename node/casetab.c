@@ -500,3 +500,73 @@ store_case_open(struct store *st, struct case_state *s)
 {
 	return state_crypt(st, NULL, s, 0);
 }
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+#define ST_CASE	"01a2276e-8c28-78e1-8721-c642e7eb1b40"
+
+static int
+found_one(const char *id, void *arg)
+{
+	int *n = arg;
+
+	(*n) += strcmp(id, ST_CASE) == 0;
+	return 0;
+}
+
+static int
+drop_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	(void)arg;
+	return case_drop(st, t, ST_CASE);
+}
+
+int
+casetab_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-casetab-XXXXXX";
+	char			 err[256];
+	struct store		*st;
+	struct entry		 e;
+	struct case_state	 s;
+	const struct field	*f;
+	MDB_txn			*t;
+	int			 n = 0;
+
+	ST_OK(store_test_open(dir, "ha-noi", STORE_ROLE_PROVINCE, NULL, &st));
+	store_test_entry(&e, ST_CASE, "ha-noi", "Nguyen Thi Ana");
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	/* At rest the name is sealed; loaded, it is open. */
+	ST_OK(txn_begin(st, MDB_RDONLY, &t));
+	ST_OK(case_load_raw(st, t, ST_CASE, &s));
+	ST_CHECK((f = merge_field(&s, "person.full_name")) != NULL);
+	ST_CHECK(f->heads[0].value[0] == 0);
+	state_release(&s);
+	ST_OK(case_load(st, t, ST_CASE, &s));
+	ST_CHECK((f = merge_field(&s, "person.full_name")) != NULL);
+	ST_CHECK(f->heads[0].value_len == 16 &&
+	    memcmp(f->heads[0].value, "\"Nguyen Thi Ana\"", 16) == 0);
+	ST_CHECK(strcmp(s.owner, "ha-noi") == 0);
+	state_release(&s);
+	mdb_txn_abort(t);
+	/* The blind index finds it by a prefix of each word. */
+	ST_OK(store_name_search(st, "ngu an", 10, found_one, &n));
+	ST_CHECK(n == 1);
+	/* Dropped, its row and index entries go. */
+	ST_OK(txn_run(st, drop_fn, NULL));
+	ST_CHECK(store_case_get(st, ST_CASE, &s) == E_NOTFOUND);
+	n = 0;
+	ST_OK(store_name_search(st, "ngu an", 10, found_one, &n));
+	ST_CHECK(n == 0);
+	/* The log still has it: the fold brings it back. */
+	ST_OK(txn_begin(st, MDB_RDONLY, &t));
+	ST_OK(fold_case(st, t, ST_CASE, &s));
+	ST_CHECK(strcmp(s.owner, "ha-noi") == 0);
+	state_release(&s);
+	mdb_txn_abort(t);
+	store_test_close(&st, dir);
+	return 0;
+}
+#endif

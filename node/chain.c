@@ -739,3 +739,71 @@ store_log_counts(struct store *st, int (*fn)(const char *, uint64_t, void *),
 	mdb_txn_abort(t);
 	return rc;
 }
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+#define ST_CASE_A	"01a2276e-8c28-78e1-8721-c642e7eb1b40"
+#define ST_CASE_B	"01a2276e-8c28-78e1-8721-c642e7eb1b41"
+
+static int
+count_keys(const uint8_t *lk, size_t lklen, void *arg)
+{
+	int *n = arg;
+
+	(void)lk;
+	(void)lklen;
+	(*n)++;
+	return 0;
+}
+
+int
+chain_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-chain-XXXXXX", err[256];
+	struct store		*st;
+	struct entry		 es[3], e;
+	struct rec_batch	 b;
+	struct buf		 rb;
+	uint8_t			 h1[CRYPTO_HASH], h2[CRYPTO_HASH];
+	uint8_t			 block[SIGN_BLOCK];
+	MDB_txn			*t;
+	int			 na = 0, nb = 0, signed_;
+
+	ST_OK(store_test_open(dir, "ha-noi", STORE_ROLE_PROVINCE, NULL, &st));
+	store_test_entry(&es[0], ST_CASE_A, "ha-noi", "Ana");
+	store_test_entry(&es[1], ST_CASE_B, "ha-noi", "Binh");
+	store_test_entry(&es[2], ST_CASE_A, NULL, "Ana Le");
+	ST_OK(store_write_local(st, es, 3, err, sizeof(err)));
+	/* The case index lists each case's entries, and only those. */
+	ST_OK(txn_begin(st, MDB_RDONLY, &t));
+	ST_OK(case_keys(st, t, ST_CASE_A, count_keys, &na));
+	ST_OK(case_keys(st, t, ST_CASE_B, count_keys, &nb));
+	ST_CHECK(na == 2 && nb == 1);
+	/* The chain head is the chain after the last entry. */
+	ST_OK(chain_at(st, t, "ha-noi", 3, h1));
+	mdb_txn_abort(t);
+	ST_OK(store_chain_head(st, "ha-noi", h2));
+	ST_CHECK(memcmp(h1, h2, CRYPTO_HASH) == 0);
+	ST_OK(store_chain_at(st, "ha-noi", 2, h1));
+	ST_CHECK(memcmp(h1, h2, CRYPTO_HASH) != 0);
+	/* A record read back splits into the entry that was written, and
+	 * encodes to the same bytes. */
+	ST_OK(store_scan_own(st, 1, STORE_BATCH_BYTES, &b));
+	ST_CHECK(b.n == 2 && b.recs[0].pos == 2 && !b.more);
+	ST_OK(record_split(b.recs[1].data, b.recs[1].len, &e, block,
+	    &signed_));
+	ST_CHECK(signed_ && e.seq == 3 && strcmp(e.case_id, ST_CASE_A) == 0);
+	buf_init(&rb, ENTRY_ENCODED_MAX);
+	ST_OK(record_make(&e, block, &rb));
+	ST_CHECK(rb.len == b.recs[1].len &&
+	    memcmp(rb.data, b.recs[1].data, rb.len) == 0);
+	buf_release(&rb);
+	entry_release(&e);
+	rec_batch_free(&b);
+	for (int i = 0; i < 3; i++)
+		entry_release(&es[i]);
+	store_test_close(&st, dir);
+	return 0;
+}
+#endif

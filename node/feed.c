@@ -294,3 +294,69 @@ store_fref_get(struct store *st, const char *peer, uint64_t *pos,
 	mdb_txn_abort(t);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "fref");
 }
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+struct feed_push_ctx {
+	const char	*origins[3];
+};
+
+static int
+push_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct feed_push_ctx	*fc = arg;
+	uint8_t			 lk[LOGKEY_MAX];
+	int			 rc;
+
+	for (int i = 0; i < 3; i++)
+		if ((rc = feed_push(st, t, "ha-noi", lk, seqkey(lk,
+		    fc->origins[i], (uint64_t)i + 1))) != 0)
+			return rc;
+	return 0;
+}
+
+static int
+origin_count(const char *origin, void *arg)
+{
+	int *n = arg;
+
+	(*n) += strcmp(origin, "cao-bang") == 0 ? 10 : 1;
+	return 0;
+}
+
+int
+feed_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-feed-XXXXXX";
+	struct store		*st;
+	struct feed_push_ctx	 fc = { { "cao-bang", "central", "cao-bang" } };
+	uint8_t			 ref[STORE_REF_MAX], lk[LOGKEY_MAX];
+	size_t			 reflen;
+	uint64_t		 last;
+	int			 n = 0;
+
+	ST_OK(store_test_open(dir, "central", STORE_ROLE_CENTRAL, NULL, &st));
+	ST_OK(store_feed_last(st, "ha-noi", &last));
+	ST_CHECK(last == 0);
+	ST_OK(txn_run(st, push_fn, &fc));
+	/* Positions count up per peer; each holds the log key pushed. */
+	ST_OK(store_feed_last(st, "ha-noi", &last));
+	ST_CHECK(last == 3);
+	ST_OK(store_feed_ref(st, "ha-noi", 2, ref, &reflen));
+	ST_CHECK(reflen == seqkey(lk, "central", 2) &&
+	    memcmp(ref, lk, reflen) == 0);
+	ST_CHECK(store_feed_ref(st, "ha-noi", 4, ref, &reflen) ==
+	    E_NOTFOUND);
+	ST_CHECK(store_feed_ref(st, "cao-bang", 1, ref, &reflen) ==
+	    E_NOTFOUND);
+	/* Each origin once, and only after the position given. */
+	ST_OK(store_feed_origins(st, "ha-noi", 0, origin_count, &n));
+	ST_CHECK(n == 11);
+	n = 0;
+	ST_OK(store_feed_origins(st, "ha-noi", 2, origin_count, &n));
+	ST_CHECK(n == 10);
+	store_test_close(&st, dir);
+	return 0;
+}
+#endif

@@ -1463,7 +1463,9 @@ central_auth(void *arg, const uint8_t key[NET_KEY], char *user, char *why,
 
 	memset(&a, 0, sizeof(a));
 	a.key = key;
-	if (store_key_each(c->st, auth_one, &a) != 0) {
+	/* auth_one returns 1 to stop at an active key: any other result is
+	 * the store's error. */
+	if (store_key_each(c->st, auth_one, &a) > 1) {
 		snprintf(why, whysz, "central cannot read its keys");
 		return 0;
 	}

@@ -366,3 +366,71 @@ seal_keys_set(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
 	}
 	return 0;
 }
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+int
+seal_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-seal-XXXXXX";
+	struct store		*st;
+	struct case_state	 s;
+	struct buf		 sealed, open;
+	uint8_t			 sec[CRYPTO_SIGN_SEC], pub[CRYPTO_SIGN_PUB];
+	uint8_t			 other[CRYPTO_KEY];
+	MDB_val			 d;
+	MDB_txn			*t;
+	struct field		*f;
+
+	ST_OK(store_test_open(dir, "p1", STORE_ROLE_PROVINCE, NULL, &st));
+	/* A log record is bound to its key: it opens there only. */
+	buf_init(&sealed, 256);
+	buf_init(&open, 256);
+	ST_OK(log_seal(st, (const uint8_t *)"p1\0aaaaaaaa", 11,
+	    (const uint8_t *)"record", 6, &sealed));
+	ST_CHECK(sealed.len == 6 + CRYPTO_SEAL_OVERHEAD);
+	d.mv_data = sealed.data;
+	d.mv_size = sealed.len;
+	ST_OK(log_unseal(st, "p1\0aaaaaaaa", 11, &d, &open));
+	ST_CHECK(open.len == 6 && memcmp(open.data, "record", 6) == 0);
+	ST_CHECK(log_unseal(st, "p1\0aaaaaaab", 11, &d, &open) ==
+	    E_INTEGRITY);
+	/* An identifying value and its author are sealed in the case row,
+	 * the rest stays readable; opening gives them back. */
+	state_init(&s, "01a2276e-8c28-78e1-8721-c642e7eb1b40");
+	s.fields = xcalloc(2, sizeof(*s.fields));
+	s.nfields = 2;
+	strlcpy_(s.fields[0].path, "person.full_name",
+	    sizeof(s.fields[0].path));
+	strlcpy_(s.fields[1].path, "person.sex", sizeof(s.fields[1].path));
+	for (int i = 0; i < 2; i++) {
+		f = &s.fields[i];
+		f->heads = xcalloc(1, sizeof(*f->heads));
+		f->nheads = 1;
+		f->heads[0].value = (uint8_t *)xstrdup(i ? "\"f\"" : "\"Ana\"");
+		f->heads[0].value_len = i ? 3 : 5;
+		strlcpy_(f->heads[0].author, "lan", sizeof(f->heads[0].author));
+	}
+	ST_OK(txn_begin(st, 0, &t));
+	ST_OK(state_crypt(st, t, &s, 1));
+	ST_OK(mdb_err(st, mdb_txn_commit(t), "commit"));
+	ST_CHECK(s.fields[0].heads[0].value[0] == 0);
+	ST_CHECK(memcmp(s.fields[1].heads[0].value, "\"f\"", 3) == 0);
+	ST_CHECK(state_author_sealed(s.fields[0].heads[0].author));
+	ST_OK(state_crypt(st, NULL, &s, 0));
+	ST_CHECK(s.fields[0].heads[0].value_len == 5 &&
+	    memcmp(s.fields[0].heads[0].value, "\"Ana\"", 5) == 0);
+	ST_CHECK(strcmp(s.fields[1].heads[0].author, "lan") == 0);
+	state_release(&s);
+	/* Another data key is refused, and leaves the store without keys. */
+	ST_OK(crypto_sign_keypair(pub, sec));
+	memset(other, 0x33, sizeof(other));
+	ST_CHECK(seal_keys_set(st, sec, pub, other) == E_AUTH);
+	ST_CHECK(!st->have_keys);
+	buf_release(&sealed);
+	buf_release(&open);
+	store_test_close(&st, dir);
+	return 0;
+}
+#endif

@@ -234,4 +234,24 @@ int	refuse(struct store *, MDB_txn *, const struct entry *e,
 int	unrecord_own(struct store *, MDB_txn *, const struct entry *e,
 	    const struct rec *r);
 
+#ifdef SELFTEST
+/* Selftests: a new store in dir (a mkdtemp template) for node and role,
+ * with fresh keys (*pub: the signing key, may be NULL); removed by
+ * store_test_close.  store_test_entry fills *e (caller owns) for case id:
+ * a transfer to `to` and a full name, each when not NULL. */
+int	store_test_open(char *dir, const char *node, const char *role,
+	    uint8_t pub[CRYPTO_SIGN_PUB], struct store **);
+void	store_test_close(struct store **, const char *dir);
+void	store_test_entry(struct entry *e, const char *id, const char *to,
+	    const char *name);
+int	store_selftest(void);
+int	seal_selftest(void);
+int	chain_selftest(void);
+int	casetab_selftest(void);
+int	feed_selftest(void);
+int	refusal_selftest(void);
+int	verify_selftest(void);
+int	apply_selftest(void);
+#endif
+
 #endif

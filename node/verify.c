@@ -214,3 +214,49 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 	buf_release(&b);
 	return *bad ? E_INTEGRITY : 0;
 }
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+#define ST_CASE	"01a2276e-8c28-78e1-8721-c642e7eb1b40"
+
+/* Changes the stored row of the case behind the log's back. */
+static int
+tamper_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct case_state	s;
+	int			rc;
+
+	(void)arg;
+	if ((rc = case_load(st, t, ST_CASE, &s)) != 0)
+		return rc;
+	s.fields[0].heads[0].st.hlc++;
+	rc = case_save(st, t, &s);
+	state_release(&s);
+	return rc;
+}
+
+int
+verify_selftest(void)
+{
+	char		 dir[] = "/tmp/casesync-verify-XXXXXX", err[256];
+	struct store	*st;
+	struct entry	 es[2];
+	uint64_t	 ncases, nentries, bad;
+
+	ST_OK(store_test_open(dir, "ha-noi", STORE_ROLE_PROVINCE, NULL, &st));
+	store_test_entry(&es[0], ST_CASE, "ha-noi", "Ana");
+	store_test_entry(&es[1], ST_CASE, NULL, "Ana Le");
+	ST_OK(store_write_local(st, es, 2, err, sizeof(err)));
+	ST_OK(store_verify(st, &ncases, &nentries, &bad, err, sizeof(err)));
+	ST_CHECK(ncases == 1 && nentries == 2 && bad == 0);
+	ST_OK(txn_run(st, tamper_fn, NULL));
+	ST_CHECK(store_verify(st, &ncases, &nentries, &bad, err,
+	    sizeof(err)) == E_INTEGRITY);
+	ST_CHECK(bad == 1 && strstr(err, "differs") != NULL);
+	entry_release(&es[0]);
+	entry_release(&es[1]);
+	store_test_close(&st, dir);
+	return 0;
+}
+#endif
