@@ -5,7 +5,7 @@
  * with the rest of the node; this header is the store's inside.
  *
  * The store is one module in several files, one responsibility each
- * (docs/PERFORMANCE.md, "Where the store's code lives"):
+ * (README.md, "Layout"):
  *   store.c    the environment, transactions, the small tables (meta,
  *              peers, keys, vv, quota, recovery) and the table iterator;
  *   seal.c     identifying values, authors and log records sealed at rest;
