@@ -504,12 +504,49 @@ referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 	return hit;
 }
 
-/* Central's authorisation of an entry from a province. */
+/*
+ * Central: who owned e's case at stamp `point`, by the transfers central
+ * holds (the one with the latest stamp before it; the owner is the last
+ * writer among transfers, merge.c).  Empty when no transfer precedes it.
+ */
 static int
-authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
-    size_t whysz)
+owner_at(struct store *st, MDB_txn *t, const struct entry *e, uint64_t point,
+    char *owner, size_t ownersz)
+{
+	struct before_ctx	b;
+	int			rc, found;
+
+	memset(&b, 0, sizeof(b));
+	b.at.hlc = point;
+	strlcpy_(b.at.node, e->origin, sizeof(b.at.node));
+	rc = case_entries(st, t, e->case_id, 0, before_one, &b, &found);
+	if (rc != 0 && rc != E_NOTFOUND)
+		return rc;
+	strlcpy_(owner, b.best.hlc != 0 ? b.to : "", ownersz);
+	return 0;
+}
+
+/*
+ * Central's authorisation of an entry from a province: its origin owns the
+ * case now, or owned it when it wrote the entry.
+ *
+ * The second clause makes the decision independent of the order in which
+ * entries arrive, which matters after central's restore: entries then come
+ * back from every province at its next sync, in any order, and a transfer
+ * away (given back by the node that received it) may reach central before
+ * the entries its old owner wrote before it.  Judged by the owner now, those
+ * would be refused although the old central accepted them and other nodes
+ * hold them (chaos seed 29).  "When it wrote it" is the entry's stamp, never
+ * earlier than the latest stamp central holds from the origin (hw), so a
+ * province cannot backdate an entry into a time when it owned the case: an
+ * honest origin's stamps only grow along its chain.
+ */
+static int
+authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
+    char *why, size_t whysz)
 {
 	struct case_state	s;
+	char			then[HLC_NODE_MAX + 1];
 	int			rc;
 
 	/* Only the owner is needed: identifying values stay sealed. */
@@ -542,11 +579,22 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 	 * its own copy for good, and an erase wins nothing from the owner
 	 * (docs/RELIABILITY.md, bug 4).  Once the province has acknowledged
 	 * the referral, it is a former owner like any other node. */
-	if (strcmp(s.owner, e->origin) != 0 &&
-	    !(erase_only(e) && referral_unseen(st, t, e))) {
-		snprintf(why, whysz, "%s does not own case %s (owner %s)",
-		    e->origin, e->case_id, s.owner);
-		rc = E_AUTH;
+	if (strcmp(s.owner, e->origin) == 0) {
+		state_release(&s);
+		return 0;
+	}
+	if ((rc = owner_at(st, t, e, e->hlc > hw ? e->hlc : hw, then,
+	    sizeof(then))) != 0) {
+		state_release(&s);
+		return rc;
+	}
+	if (then[0] != '\0' ? strcmp(then, e->origin) != 0 :
+	    !creates_for(e, e->origin)) {
+		if (!(erase_only(e) && referral_unseen(st, t, e))) {
+			snprintf(why, whysz, "%s does not own case %s (owner "
+			    "%s)", e->origin, e->case_id, s.owner);
+			rc = E_AUTH;
+		}
 	}
 	state_release(&s);
 	return rc;
@@ -572,6 +620,8 @@ struct batch {
 	struct entry		 tail;
 	uint8_t			 tail_block[SIGN_BLOCK];
 	int			 have_tail;
+	uint64_t		 hw;	/* the latest stamp taken from the
+					 * peer (authorise) */
 	/* Province: the entry at the last feed position. */
 	uint8_t			 fref[LOGKEY_MAX];
 	size_t			 freflen;
@@ -741,6 +791,28 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 	memcpy(b->tail_block, block, SIGN_BLOCK);
 	b->have_tail = 1;
 	b->cursor = r->pos;
+	/* Central holds it already: given back by another province after
+	 * central's restore (store_apply_given).  Its chain link was checked
+	 * above. */
+	if (!r->refused) {
+		MDB_val	lv, dv;
+		uint8_t	lk[LOGKEY_MAX];
+
+		lv.mv_data = lk;
+		lv.mv_size = seqkey(lk, e.origin, e.seq);
+		rc = mdb_get(t, st->log, &lv, &dv);
+		if (rc == 0) {
+			if (e.hlc > b->hw)
+				b->hw = e.hlc;
+			entry_release(&e);
+			b->stats->duplicates++;
+			return 0;
+		}
+		if (rc != MDB_NOTFOUND) {
+			entry_release(&e);
+			return mdb_err(st, rc, "get log");
+		}
+	}
 	why[0] = '\0';
 	/* Resent by its origin after central's restore, though central had
 	 * refused it: refused again, whatever the case looks like now,
@@ -758,11 +830,13 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 		    "the %llu ms skew bound", (unsigned long long)st->skew_ms);
 	else if (check_ops(&e, why, sizeof(why)) != 0)
 		;
-	else if ((rc = authorise(st, t, &e, why, sizeof(why))) != 0 &&
+	else if ((rc = authorise(st, t, &e, b->hw, why, sizeof(why))) != 0 &&
 	    rc != E_AUTH) {
 		entry_release(&e);
 		return rc;
 	}
+	if (e.hlc > b->hw)
+		b->hw = e.hlc;
 	rc = batch_accept(st, t, b, r, &e, block, why, sizeof(why), 1,
 	    &applied);
 	entry_release(&e);
@@ -870,15 +944,19 @@ static int
 from_province_fn(struct store *st, MDB_txn *t, void *arg)
 {
 	struct batch	*b = arg;
-	uint64_t	 vv;
+	char		 hwk[HLC_NODE_MAX + 8];
+	uint64_t	 vv, hw0 = 0;
 	int		 rc;
 
 	entry_release(&b->tail);
 	b->have_tail = 0;
+	snprintf(hwk, sizeof(hwk), "ohw:%s", b->peer);
 	if ((rc = batch_begin(st, t, b)) != 0 ||
 	    (rc = get_u64(st, t, st->vv, b->peer, &vv)) != 0 ||
-	    (rc = chain_get(st, t, b->peer, b->chain)) != 0)
+	    (rc = chain_get(st, t, b->peer, b->chain)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, hwk, &hw0)) != 0)
 		return rc;
+	b->hw = hw0;
 	b->cursor = vv;
 	for (size_t i = 0; i < b->n && rc == 0; i++)
 		rc = from_province_one(st, t, b, &b->recs[i]);
@@ -901,6 +979,8 @@ from_province_fn(struct store *st, MDB_txn *t, void *arg)
 		rc = put_u64(st, t, st->vv, b->peer, b->cursor);
 	if (rc == 0)
 		rc = chain_put(st, t, b->peer, b->chain);
+	if (rc == 0 && b->hw != hw0)
+		rc = put_u64(st, t, st->meta, hwk, b->hw);
 	if (rc == 0)
 		rc = batch_end(st, t, b);
 	return rc;
@@ -1133,6 +1213,131 @@ store_apply_own(struct store *st, const char *peer, const struct rec *recs,
 	if (n == 0)
 		return 0;
 	rc = txn_run(st, own_fn, &oc);
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, errsz, "%s", err_str(rc));
+	return rc;
+}
+
+/*
+ * Central: entries of other provinces that a province gives back after
+ * central's restore (GIVE).  Each is taken as if its origin had sent it,
+ * except for its place in the origin's chain, which the origin's own
+ * stream fills in later (the entry is then held: from_province_one).  One that
+ * central cannot judge now (its origin's key unknown, its owner not shown
+ * by the transfers central holds) is skipped, never refused: its origin
+ * still holds it and will send it, to be judged then.
+ */
+struct give_ctx {
+	const char		*peer;
+	const struct rec	*recs;
+	size_t			 n;
+	struct apply_stats	*stats;
+	char			*err;
+	size_t			 errsz;
+};
+
+static int
+give_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct give_ctx	*gc = arg;
+	struct hlc	 clock;
+	uint64_t	 last, w = wall(st);
+	uint8_t		 block[SIGN_BLOCK];
+	int		 rc, signed_;
+
+	memset(gc->stats, 0, sizeof(*gc->stats));
+	if ((rc = get_u64(st, t, st->meta, "hlc", &last)) != 0)
+		return rc;
+	hlc_init(&clock, last, st->skew_ms);
+	for (size_t i = 0; i < gc->n && rc == 0; i++) {
+		const struct rec	*r = &gc->recs[i];
+		struct entry		 e;
+		char			 why[200], hwk[HLC_NODE_MAX + 8];
+		uint8_t			 lk[LOGKEY_MAX];
+		uint64_t		 hw;
+		MDB_val			 k, d;
+		int			 how;
+
+		if (record_split(r->data, r->len, &e, block, &signed_) != 0) {
+			snprintf(gc->err, gc->errsz, "record %llu from %s does "
+			    "not decode", (unsigned long long)r->pos, gc->peer);
+			return E_PROTO;
+		}
+		if (e.seq != r->pos || r->refused ||
+		    strcmp(e.origin, gc->peer) == 0 ||
+		    strcmp(e.origin, st->node) == 0) {
+			snprintf(gc->err, gc->errsz, "record %llu from %s is "
+			    "%s/%llu, not another province's entry",
+			    (unsigned long long)r->pos, gc->peer, e.origin,
+			    (unsigned long long)e.seq);
+			entry_release(&e);
+			return E_PROTO;
+		}
+		k.mv_data = lk;
+		k.mv_size = seqkey(lk, e.origin, e.seq);
+		if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND)
+			rc = mdb_get(t, st->refused, &k, &d);
+		if (rc == 0) {
+			entry_release(&e);
+			gc->stats->duplicates++;
+			continue;
+		}
+		if (rc != MDB_NOTFOUND) {
+			entry_release(&e);
+			return mdb_err(st, rc, "get log");
+		}
+		snprintf(hwk, sizeof(hwk), "ohw:%s", e.origin);
+		why[0] = '\0';
+		if ((rc = get_u64(st, t, st->meta, hwk, &hw)) != 0) {
+			entry_release(&e);
+			return rc;
+		}
+		if (!signed_ || sig_status(st, t, &e, block, 1) != 1)
+			snprintf(why, sizeof(why), "signature");
+		else if (check_ops(&e, why, sizeof(why)) != 0)
+			;
+		else if ((rc = authorise(st, t, &e, hw, why,
+		    sizeof(why))) != 0 && rc != E_AUTH) {
+			entry_release(&e);
+			return rc;
+		}
+		rc = 0;
+		if (why[0] == '\0') {
+			rc = apply_entry(st, t, &e, block, r, &how, why,
+			    sizeof(why));
+			if (rc == 0 && (how & APPLY_OVER_LIMIT))
+				how = APPLY_HELD;	/* left to its origin */
+			else if (rc == 0 && !(how & APPLY_HELD))
+				hlc_update(&clock, e.hlc, w);
+		} else {
+			how = APPLY_HELD;
+			log_info("%s gave back %s/%llu: left to its origin "
+			    "(%s)", gc->peer, e.origin,
+			    (unsigned long long)e.seq, why);
+		}
+		entry_release(&e);
+		if (rc != 0)
+			return rc;
+		if (how & APPLY_HELD)
+			gc->stats->duplicates++;
+		else
+			gc->stats->applied++;
+	}
+	return rc != 0 ? rc : put_u64(st, t, st->meta, "hlc", clock.last);
+}
+
+int
+store_apply_given(struct store *st, const char *peer, const struct rec *recs,
+    size_t n, struct apply_stats *stats, char *err, size_t errsz)
+{
+	struct give_ctx	gc = { peer, recs, n, stats, err, errsz };
+	int		rc;
+
+	err[0] = '\0';
+	memset(stats, 0, sizeof(*stats));
+	if (n == 0)
+		return 0;
+	rc = txn_run(st, give_fn, &gc);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", err_str(rc));
 	return rc;

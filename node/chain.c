@@ -740,6 +740,136 @@ store_log_counts(struct store *st, int (*fn)(const char *, uint64_t, void *),
 	return rc;
 }
 
+/* ---- Entries of other origins given back to a restored central ---- */
+
+static int
+fkey_cmp(const void *a, const void *b)
+{
+	const struct store_fkey *x = a, *y = b;
+	int c;
+
+	if (x->hlc != y->hlc)
+		return x->hlc < y->hlc ? -1 : 1;
+	if ((c = strcmp(x->origin, y->origin)) != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int
+store_foreign_after(struct store *st, const char *central,
+    const struct msg_vec *v, size_t nv, struct store_fkey **keys, size_t *n)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	struct buf	 plain;
+	int		 rc, op = MDB_FIRST;
+
+	*keys = NULL;
+	*n = 0;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->log, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, op) == 0) {
+		char		 origin[HLC_NODE_MAX + 1];
+		size_t		 l = k.mv_size > 9 ? k.mv_size - 9 : 0;
+		uint64_t	 seq, after = 0;
+		struct entry	 e;
+		uint8_t		 block[SIGN_BLOCK];
+		int		 signed_;
+
+		op = MDB_NEXT;
+		if (l == 0 || l > HLC_NODE_MAX)
+			continue;
+		memcpy(origin, k.mv_data, l);
+		origin[l] = '\0';
+		seq = be64_get((const uint8_t *)k.mv_data + l + 1);
+		if (strcmp(origin, st->node) == 0 ||
+		    strcmp(origin, central) == 0)
+			continue;
+		for (size_t i = 0; i < nv; i++)
+			if (strcmp(v[i].node, origin) == 0)
+				after = v[i].pos;
+		if (seq <= after)
+			continue;
+		if ((rc = log_unseal(st, k.mv_data, k.mv_size, &d,
+		    &plain)) != 0)
+			break;
+		if (record_split(plain.data, plain.len, &e, block,
+		    &signed_) != 0)
+			continue;	/* verify reports it */
+		*keys = xreallocarray(*keys, *n + 1, sizeof(**keys));
+		(*keys)[*n].hlc = e.hlc;
+		(*keys)[*n].seq = seq;
+		strlcpy_((*keys)[*n].origin, origin,
+		    sizeof((*keys)[*n].origin));
+		(*n)++;
+		entry_release(&e);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	buf_release(&plain);
+	if (rc != 0) {
+		free(*keys);
+		*keys = NULL;
+		*n = 0;
+		return rc;
+	}
+	/* Oldest stamp first: stamps follow causality (hlc.h), so central
+	 * meets the transfers that made a node the owner of a case before
+	 * that node's entries on it (authorise). */
+	if (*n > 1)
+		qsort(*keys, *n, sizeof(**keys), fkey_cmp);
+	return 0;
+}
+
+int
+store_read_keys(struct store *st, const struct store_fkey *keys, size_t n,
+    size_t *at, size_t max_bytes, struct rec_batch *b)
+{
+	MDB_txn		*t;
+	struct buf	 plain;
+	int		 rc;
+
+	memset(b, 0, sizeof(*b));
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	while (*at < n) {
+		uint8_t	lk[LOGKEY_MAX];
+		MDB_val	k, d;
+
+		if (b->n >= STORE_BATCH_MAX || (b->n > 0 &&
+		    b->bytes >= max_bytes)) {
+			b->more = 1;
+			break;
+		}
+		k.mv_data = lk;
+		k.mv_size = seqkey(lk, keys[*at].origin, keys[*at].seq);
+		rc = mdb_get(t, st->log, &k, &d);
+		if (rc == 0)
+			rc = log_unseal(st, lk, k.mv_size, &d, &plain);
+		else
+			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "get log");
+		if (rc != 0)
+			break;
+		if (plain.len > 0)
+			batch_add(b, keys[*at].seq, plain.data, plain.len);
+		buf_reset(&plain);
+		(*at)++;
+	}
+	mdb_txn_abort(t);
+	buf_release(&plain);
+	if (rc != 0)
+		rec_batch_free(b);
+	return rc;
+}
+
+
 #ifdef SELFTEST
 #include "../common/selftest.h"
 

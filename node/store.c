@@ -590,6 +590,45 @@ store_vv_each(struct store *st, int (*fn)(const char *, uint64_t, void *),
 	return table_each(st, NULL, st->vv, NULL, 0, vv_each_one, &ec);
 }
 
+/* Central restored: its vector of every province (not its own origin),
+ * for VECTOR (docs/PROTOCOL.md, "Recovery"). */
+int
+store_vector(struct store *st, struct msg_vec **v, size_t *n)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	*v = NULL;
+	*n = 0;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->vv, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0 && *n < MSG_KEYS_MAX) {
+		char	name[HLC_NODE_MAX + 1];
+
+		if (k.mv_size == 0 || k.mv_size > HLC_NODE_MAX ||
+		    d.mv_size != 8)
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		/* Central's own entries come back by RETURN. */
+		if (!node_id_valid(name) || strcmp(name, st->node) == 0)
+			continue;
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		strlcpy_((*v)[*n].node, name, sizeof((*v)[*n].node));
+		(*v)[*n].pos = be64_get(d.mv_data);
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return 0;
+}
+
 /* ---- Keys of other nodes ---- */
 
 /* What a key record looks like on disk: fixed size, checked on read. */
