@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include "../common/err.h"
 #include "../common/log.h"
@@ -739,8 +741,18 @@ store_key_each(struct store *st, int (*fn)(const struct node_key *, void *),
 int
 store_backup(struct store *st, const char *outdir, char *err, size_t errsz)
 {
-	int rc = mdb_env_copy2(st->env, outdir, MDB_CP_COMPACT);
+	char	path[PATH_MAX];
+	int	rc = mdb_env_copy2(st->env, outdir, MDB_CP_COMPACT);
 
+	/* Another process (a sync writing) grew the map since this one
+	 * opened it: take the new size and copy again, as txn_begin does.
+	 * The failed copy left an empty file (LMDB creates it first). */
+	snprintf(path, sizeof(path), "%s/data.mdb", outdir);
+	for (int i = 0; rc == MDB_MAP_RESIZED && i < TXN_RETRIES; i++) {
+		unlink(path);
+		mdb_env_set_mapsize(st->env, 0);
+		rc = mdb_env_copy2(st->env, outdir, MDB_CP_COMPACT);
+	}
 	if (rc != 0) {
 		snprintf(err, errsz, "%s: cannot copy the store: %s", outdir,
 		    rc == ENOSPC ? "disk full" : mdb_strerror(rc));
