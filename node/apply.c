@@ -5,6 +5,7 @@
  * batch is one transaction (txn_run).
  */
 #include "store_int.h"
+#include "keyhist.h"
 #include "merge.h"
 #include "schema.h"
 
@@ -741,6 +742,51 @@ batch_accept(struct store *st, MDB_txn *t, struct batch *b,
 }
 
 /*
+ * Central, for an entry of a province's run: an entry outside the origin's
+ * latest key must verify on its own (the run's last signature is made by
+ * another key); *krev gets the position from which the key of the entry's
+ * range is revoked when the entry is at or after it, else 0.  Returns 0
+ * or E_AUTH.
+ */
+static int
+key_range_check(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t *block, uint64_t *krev)
+{
+	struct keyhist_epoch	ep;
+	uint64_t		until;
+	uint8_t			h[CRYPTO_HASH];
+	int			rc;
+
+	*krev = 0;
+	rc = keyhist_at_txn(t, st->keyhist, e->origin, e->seq, &ep, &until);
+	if (rc == E_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (until != UINT64_MAX && sign_check(e, ep.sign_pub, block, h) != 1)
+		return E_AUTH;
+	if (ep.revoked_from != 0 && e->seq >= ep.revoked_from)
+		*krev = ep.revoked_from;
+	return 0;
+}
+
+/* The reason an entry signed with a revoked key is refused. */
+static void
+revoked_why(struct store *st, MDB_txn *t, const struct entry *e, char *why,
+    size_t whysz)
+{
+	struct keyhist_epoch ep;
+
+	if (keyhist_at_txn(t, st->keyhist, e->origin, e->seq, &ep, NULL) == 0)
+		snprintf(why, whysz, "signed with the key of %s (epoch %u) "
+		    "revoked from seq %llu", e->origin, ep.epoch,
+		    (unsigned long long)ep.revoked_from);
+	else
+		snprintf(why, whysz, "signed with a revoked key of %s",
+		    e->origin);
+}
+
+/*
  * Central: one record of a province's own run.  Each must be the next seq
  * of that origin (or fork from an entry central holds) and link to the one
  * before it; the batch's last signature covers the run (from_province_fn).
@@ -753,6 +799,7 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 	struct entry	e;
 	uint8_t		block[SIGN_BLOCK];
 	char		why[200];
+	uint64_t	krev = 0;
 	int		fork, applied, rc;
 
 	if ((rc = batch_position(b, r, 1, &fork)) != 0)
@@ -790,6 +837,15 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 	entry_copy(&b->tail, &e);
 	memcpy(b->tail_block, block, SIGN_BLOCK);
 	b->have_tail = 1;
+	/* Key history: an entry outside its origin's latest key is not
+	 * covered by the batch's last signature (keyhist.h). */
+	if ((rc = key_range_check(st, t, &e, block, &krev)) != 0) {
+		snprintf(b->err, b->errsz, "entry %s/%llu: its signature does "
+		    "not verify with the key %s had at that position",
+		    e.origin, (unsigned long long)e.seq, e.origin);
+		entry_release(&e);
+		return rc;
+	}
 	b->cursor = r->pos;
 	/* Central holds it already: given back by another province after
 	 * central's restore (store_apply_given).  Its chain link was checked
@@ -820,6 +876,8 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 	 * stamps by its clock (see from_central_one). */
 	if (r->refused)
 		snprintf(why, sizeof(why), "refused before central's restore");
+	else if (krev != 0)
+		revoked_why(st, t, &e, why, sizeof(why));
 	else if (!erase_only(&e) && !hlc_check_skew(e.hlc, b->w, st->skew_ms))
 		snprintf(why, sizeof(why), "stamped %llu ms in the future, "
 		    "beyond the %llu ms skew bound",
@@ -866,7 +924,8 @@ from_central_one(struct store *st, MDB_txn *t, struct batch *b,
 	if ((rc = batch_decode(b, r, &e, block)) != 0)
 		return rc;
 	if (strcmp(e.origin, st->node) != 0 &&
-	    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0) {
+	    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0 &&
+	    sig != 2) {
 		/* The origin's key is not known yet: retry later. */
 		snprintf(b->err, b->errsz, "entry %s/%llu from %s: its "
 		    "signature does not verify", e.origin,
@@ -898,6 +957,8 @@ from_central_one(struct store *st, MDB_txn *t, struct batch *b,
 	if (sig == 0)
 		snprintf(why, sizeof(why), "its signature does not verify "
 		    "with the key of %s", e.origin);
+	else if (sig == 2)
+		revoked_why(st, t, &e, why, sizeof(why));
 	else
 		check_ops(&e, why, sizeof(why));
 	rc = batch_accept(st, t, b, r, &e, block, why, sizeof(why), 0,
@@ -965,7 +1026,7 @@ from_province_fn(struct store *st, MDB_txn *t, void *arg)
 	if (rc == 0 && b->have_tail) {
 		uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
 
-		if (origin_key(st, t, b->peer, pub) != 0 ||
+		if (origin_key(st, t, b->peer, b->tail.seq, pub, NULL) != 0 ||
 		    sign_check(&b->tail, pub, b->tail_block, h) != 1) {
 			snprintf(b->err, b->errsz, "batch from %s: the "
 			    "signature of entry %llu does not verify",

@@ -5,6 +5,7 @@
  * peer.
  */
 #include "store_int.h"
+#include "keyhist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,14 +89,25 @@ record_split(const uint8_t *p, size_t len, struct entry *e,
 	return 0;
 }
 
-/* The signing key of origin: ours, or one from the keys table. */
 int
-origin_key(struct store *st, MDB_txn *t, const char *origin,
-    uint8_t pub[CRYPTO_SIGN_PUB])
+origin_key(struct store *st, MDB_txn *t, const char *origin, uint64_t pos,
+    uint8_t pub[CRYPTO_SIGN_PUB], uint64_t *revoked)
 {
-	struct node_key	nk;
-	int		rc;
+	struct keyhist_epoch	ep;
+	struct node_key		nk;
+	int			rc;
 
+	if (revoked != NULL)
+		*revoked = 0;
+	if ((rc = keyhist_at_txn(t, st->keyhist, origin, pos, &ep, NULL)) ==
+	    0) {
+		memcpy(pub, ep.sign_pub, CRYPTO_SIGN_PUB);
+		if (revoked != NULL)
+			*revoked = ep.revoked_from;
+		return 0;
+	}
+	if (rc != E_NOTFOUND)
+		return rc;
 	if (strcmp(origin, st->node) == 0 && st->have_keys) {
 		memcpy(pub, st->sign_pub, CRYPTO_SIGN_PUB);
 		return 0;
@@ -106,22 +118,26 @@ origin_key(struct store *st, MDB_txn *t, const char *origin,
 	return 0;
 }
 
-/* 1 verified, 0 failed, -1 unsigned, -2 origin's key unknown. */
 int
 sig_status(struct store *st, MDB_txn *t, const struct entry *e,
     const uint8_t *block, int signed_)
 {
-	uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
+	uint8_t		pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
+	uint64_t	revoked;
+	int		ok;
 
 	if (!signed_)
 		return -1;
-	if (origin_key(st, t, e->origin, pub) != 0)
+	if (origin_key(st, t, e->origin, e->seq, pub, &revoked) != 0)
 		return -2;
-	return sign_check(e, pub, block, h);
+	ok = sign_check(e, pub, block, h);
+	return ok == 1 && revoked != 0 && e->seq >= revoked ? 2 : ok;
 }
 
-/* Decodes a stored record; *sig_ok as sig_status() when verify_sig, else
- * -1 when unsigned and 0 otherwise. */
+/* Decodes a stored record; *sig_ok as sig_status() when verify_sig (but
+ * STORE_SIG_REVOKED for a revoked key, which readers that only know
+ * "verified", "failed" and "unsigned" never take for verified), else -1
+ * when unsigned and 0 otherwise. */
 static int
 record_open(struct store *st, MDB_txn *t, const uint8_t *p, size_t len,
     struct entry *e, int verify_sig, int *sig_ok)
@@ -131,9 +147,11 @@ record_open(struct store *st, MDB_txn *t, const uint8_t *p, size_t len,
 
 	if ((rc = record_split(p, len, e, block, &signed_)) != 0)
 		return rc;
-	if (verify_sig)
+	if (verify_sig) {
 		*sig_ok = sig_status(st, t, e, block, signed_);
-	else
+		if (*sig_ok == 2)
+			*sig_ok = STORE_SIG_REVOKED;
+	} else
 		*sig_ok = signed_ ? 0 : -1;
 	return 0;
 }

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "caseop.h"
 #include "cli.h"
 #include "schema.h"
 
@@ -53,51 +53,14 @@ static const char erase_usage[] =
 "\n"
 "Exit codes: 0 ok (also when already erased), 1 usage, 2 refused.\n";
 
-/* Today's date (the node's clock, local time) as YYYY-MM-DD. */
+/* The shared write path (caseop.h) for this verb's node. */
 static void
-today(const struct node_ctx *n, char *buf, size_t sz)
+caseop_of(struct node_ctx *n, struct caseop *c)
 {
-	time_t		t = (time_t)(((int64_t)now_ms() +
-			    n->cfg.clock_offset_ms) / 1000);
-	struct tm	tm;
-
-	localtime_r(&t, &tm);
-	if (strftime(buf, sz, "%Y-%m-%d", &tm) == 0)
-		strlcpy_(buf, "1970-01-01", sz);
-}
-
-/*
- * The referral event for a transfer that takes effect at once: the
- * schema's helper writes status "proposed"; this entry completes the
- * referral, so the status says so.  The result is checked against the
- * schema again when the entry is written.  Caller owns the result.
- */
-static char *
-referral_json(const char *from, const char *to, const char *on)
-{
-	static const char	 proposed[] = "\"status\":\"proposed\"";
-	static const char	 completed[] = "\"status\":\"completed\"";
-	char			*r, *p, *out;
-	size_t			 pre, n;
-
-	if ((r = schema_referral_json(from, to, on)) == NULL)
-		return NULL;
-	/* The status is the last member of the canonical object. */
-	n = strlen(r);
-	if (n < sizeof(proposed) || strcmp(r + n - sizeof(proposed),
-	    "\"status\":\"proposed\"}") != 0) {
-		free(r);
-		return NULL;
-	}
-	p = r + n - sizeof(proposed);
-	pre = (size_t)(p - r);
-	out = xmalloc(pre + sizeof(completed) + 1);
-	memcpy(out, r, pre);
-	memcpy(out + pre, completed, sizeof(completed) - 1);
-	out[pre + sizeof(completed) - 1] = '}';
-	out[pre + sizeof(completed)] = '\0';
-	free(r);
-	return out;
+	c->st = n->st;
+	c->node = n->cfg.node;
+	c->author = n->author;
+	c->clock_offset_ms = n->cfg.clock_offset_ms;
 }
 
 /* Parses -d and the flags of transfer/erase.  Returns the index of the
@@ -155,33 +118,13 @@ case_arg(int argc, char **argv, int first, const char *verb,
 	return 0;
 }
 
-static int
-write_one(struct node_ctx *n, struct entry *e, const char *verb)
-{
-	char	err[512];
-	int	rc;
-
-	strlcpy_(e->author, n->author, sizeof(e->author));
-	if ((rc = store_write_local(n->st, e, 1, err, sizeof(err))) != 0) {
-		/* The store says "entry 1: ..."; one entry: drop that. */
-		const char *m = strncmp(err, "entry 1: ", 9) == 0 ? err + 9 :
-		    err;
-		cli_error("case %s: %s", verb, m);
-		return cli_exit_for(rc);
-	}
-	return 0;
-}
-
 int
 cmd_case_transfer(int argc, char **argv)
 {
 	struct node_ctx		 n;
-	struct case_state	 s;
-	struct entry		 e;
-	struct op		*o;
+	struct caseop		 c;
 	const char		*dir = NULL, *to = NULL, *reason = NULL, *id;
-	char			 on[16], evid[ENTRY_CASE_ID_LEN + 1];
-	char			*ref, *rsn;
+	char			 from[HLC_NODE_MAX + 1], err[512];
 	int			 first, rc;
 
 	if (cli_help(argc, argv, transfer_usage))
@@ -201,78 +144,37 @@ cmd_case_transfer(int argc, char **argv)
 		    "data/provinces.tsv)", to);
 		return EXIT_REJECT;
 	}
-	if (strcmp(to, "central") == 0) {
-		cli_error("case transfer: a case is owned by a province; "
-		    "central can change every case already");
-		return EXIT_REJECT;
-	}
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
-	if (store_case_get(n.st, id, &s) != 0) {
-		cli_error("case transfer: no case %s on this node", id);
+	caseop_of(&n, &c);
+	rc = caseop_transfer(&c, id, to, reason, from, err, sizeof(err));
+	if (rc != 0) {
+		if (rc == E_INVAL && reason != NULL &&
+		    strstr(err, "reason") != NULL)
+			cli_error("case transfer: --reason must be 1 to 500 "
+			    "bytes of text");
+		else
+			cli_error("case transfer: %s", err);
 		cli_close(&n);
-		return EXIT_REJECT;
+		return cli_exit_for(rc);
 	}
-	if (strcmp(s.owner, to) == 0) {
-		cli_error("case transfer: case %s is owned by %s already", id,
-		    to);
-		state_release(&s);
-		cli_close(&n);
-		return EXIT_REJECT;
-	}
-	today(&n, on, sizeof(on));
-	ref = referral_json(s.owner[0] ? s.owner : n.cfg.node, to, on);
-	rsn = reason != NULL ? schema_reason_json(reason) : NULL;
-	if (ref == NULL || (reason != NULL && rsn == NULL)) {
-		cli_error("case transfer: --reason must be 1 to 500 bytes of "
-		    "text");
-		free(ref);
-		free(rsn);
-		state_release(&s);
-		cli_close(&n);
-		return EXIT_REJECT;
-	}
-	entry_init(&e);
-	strlcpy_(e.case_id, id, sizeof(e.case_id));
-	o = entry_add_op(&e, OP_EVENT);
-	strlcpy_(o->path, "referrals", sizeof(o->path));
-	uuid7(evid, now_ms());
-	strlcpy_(o->evid, evid, sizeof(o->evid));
-	op_set_value(o, ref, strlen(ref));
-	if (rsn != NULL) {
-		/* The reason is identifying: an event of its own under the
-		 * referral's id (schema.h, schema_reason_json). */
-		o = entry_add_op(&e, OP_EVENT);
-		strlcpy_(o->path, "referral_reasons", sizeof(o->path));
-		strlcpy_(o->evid, evid, sizeof(o->evid));
-		op_set_value(o, rsn, strlen(rsn));
-	}
-	o = entry_add_op(&e, OP_TRANSFER);
-	strlcpy_(o->to, to, sizeof(o->to));
-	rc = write_one(&n, &e, "transfer");
-	if (rc == 0) {
-		log_info("case %s referred from %s to %s by %s", id, s.owner,
-		    to, n.author);
-		printf("case %s referred from %s to %s\n", id, s.owner, to);
-		printf("%s takes it over once this node and then %s have "
-		    "synced with central\n", to, to);
-	}
-	free(ref);
-	free(rsn);
-	entry_release(&e);
-	state_release(&s);
+	log_info("case %s referred from %s to %s by %s", id, from, to,
+	    n.author);
+	printf("case %s referred from %s to %s\n", id, from, to);
+	printf("%s takes it over once this node and then %s have "
+	    "synced with central\n", to, to);
 	cli_close(&n);
-	return rc;
+	return EXIT_OK;
 }
 
 int
 cmd_case_erase(int argc, char **argv)
 {
 	struct node_ctx		 n;
-	struct case_state	 s;
-	struct entry		 e;
+	struct caseop		 c;
 	const char		*dir = NULL, *id;
-	int			 first, rc;
+	char			 err[512];
+	int			 first, rc, already;
 
 	if (cli_help(argc, argv, erase_usage))
 		return EXIT_OK;
@@ -282,29 +184,21 @@ cmd_case_erase(int argc, char **argv)
 		return rc;
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
-	if (store_case_get_sealed(n.st, id, &s) != 0) {
-		cli_error("case erase: no case %s on this node", id);
+	caseop_of(&n, &c);
+	rc = caseop_erase(&c, id, &already, err, sizeof(err));
+	if (rc != 0) {
+		cli_error("case erase: %s", err);
 		cli_close(&n);
-		return EXIT_REJECT;
+		return cli_exit_for(rc);
 	}
-	if (s.erased.hlc != 0) {
+	if (already) {
 		printf("case %s is erased already\n", id);
-		state_release(&s);
-		cli_close(&n);
-		return EXIT_OK;
-	}
-	state_release(&s);
-	entry_init(&e);
-	strlcpy_(e.case_id, id, sizeof(e.case_id));
-	entry_add_op(&e, OP_ERASE);
-	rc = write_one(&n, &e, "erase");
-	if (rc == 0) {
+	} else {
 		log_info("case %s erased by %s", id, n.author);
 		printf("case %s: identifying data erased on this node; the "
 		    "other nodes\nthat hold it erase it at their next sync\n",
 		    id);
 	}
-	entry_release(&e);
 	cli_close(&n);
-	return rc;
+	return EXIT_OK;
 }

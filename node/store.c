@@ -190,6 +190,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(namecase, "namecase");
 	OPEN_DB(conflicted, "conflicted");
 	OPEN_DB(authors, "authors");
+	OPEN_DB(keyhist, "keyhist");
 #undef OPEN_DB
 	get_str(st, t, "node", st->node, sizeof(st->node));
 	get_str(st, t, "role", st->role, sizeof(st->role));
@@ -632,6 +633,29 @@ store_vector(struct store *st, struct msg_vec **v, size_t *n)
 }
 
 /* ---- Keys of other nodes ---- */
+
+int
+store_keyhist_run(struct store *st, int write,
+    int (*fn)(void *, unsigned, void *), void *arg)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if (!write) {
+		if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+			return rc;
+		rc = fn(t, st->keyhist, arg);
+		mdb_txn_abort(t);
+		return rc;
+	}
+	if ((rc = txn_begin(st, 0, &t)) != 0)
+		return rc;
+	if ((rc = fn(t, st->keyhist, arg)) != 0) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	return mdb_err(st, mdb_txn_commit(t), "commit");
+}
 
 /* What a key record looks like on disk: fixed size, checked on read. */
 struct key_disk {

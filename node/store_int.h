@@ -67,6 +67,7 @@ struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
 	MDB_dbi		 keys, names, namecase, conflicted, authors;
+	MDB_dbi		 keyhist;	/* keyhist.c */
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	int		 have_keys;
@@ -167,10 +168,14 @@ int	chain_put(struct store *, MDB_txn *, const char *origin,
 /* The chain hash after (origin, seq): zeros at 0. */
 int	chain_at(struct store *, MDB_txn *, const char *origin, uint64_t seq,
 	    uint8_t h[CRYPTO_HASH]);
-/* The signing key of origin: ours, or one from the keys table. */
+/* The signing key of origin at position pos: from its key history
+ * (keyhist.h) when it has one, else ours, or the one in the keys table.
+ * *revoked gets the position its key is revoked from (0: not revoked);
+ * revoked may be NULL. */
 int	origin_key(struct store *, MDB_txn *, const char *origin,
-	    uint8_t pub[CRYPTO_SIGN_PUB]);
-/* 1 verified, 0 failed, -1 unsigned, -2 origin's key unknown. */
+	    uint64_t pos, uint8_t pub[CRYPTO_SIGN_PUB], uint64_t *revoked);
+/* 1 verified, 0 failed, -1 unsigned, -2 origin's key unknown, 2 signed
+ * with a key revoked from a position at or before the entry's. */
 int	sig_status(struct store *, MDB_txn *, const struct entry *e,
 	    const uint8_t *block, int signed_);
 /* Appends a log record and its case index entry; lk gets the log key. */

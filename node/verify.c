@@ -4,6 +4,7 @@
  * links and ends in a signature that verifies.
  */
 #include "store_int.h"
+#include "keyhist.h"
 #include "merge.h"
 
 #include <stdio.h>
@@ -30,6 +31,7 @@ verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
 	struct buf	 plain;
 	struct entry	 run;
 	uint8_t		 run_block[SIGN_BLOCK], h[CRYPTO_HASH];
+	uint64_t	 run_until = UINT64_MAX;
 	int		 have_run = 0;
 
 	if (mdb_cursor_open(t, st->log, &c) != 0) {
@@ -73,11 +75,17 @@ verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
 				linked = 1;
 			}
 		}
+		/* A run also ends where its origin's key changes: the last
+		 * entry of each key is checked under that key (keyhist.h). */
+		if (linked && e.seq >= run_until)
+			linked = 0;
 		if (have_run && !linked) {
 			/* The run ends: its last signature covers it. */
-			uint8_t pub[CRYPTO_SIGN_PUB];
+			uint8_t		pub[CRYPTO_SIGN_PUB];
+			uint64_t	rv;
 
-			if (origin_key(st, t, run.origin, pub) != 0)
+			if (origin_key(st, t, run.origin, run.seq, pub, &rv) !=
+			    0)
 				BAD("entry %s/%llu: the key of %s is unknown",
 				    run.origin, (unsigned long long)run.seq,
 				    run.origin);
@@ -92,6 +100,19 @@ verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
 		run = e;
 		memcpy(run_block, block, SIGN_BLOCK);
 		have_run = 1;
+		{
+			struct keyhist_epoch ep;
+
+			run_until = UINT64_MAX;
+			if (keyhist_at_txn(t, st->keyhist, run.origin, run.seq,
+			    &ep, &run_until) == 0 && ep.revoked_from != 0 &&
+			    run.seq >= ep.revoked_from)
+				BAD("entry %s/%llu is signed with the key of %s "
+				    "(epoch %u) revoked from seq %llu",
+				    run.origin, (unsigned long long)run.seq,
+				    run.origin, ep.epoch,
+				    (unsigned long long)ep.revoked_from);
+		}
 	}
 #undef BAD
 	entry_release(&run);
