@@ -27,6 +27,7 @@
 #include "conflict.h"
 #include "merge.h"
 #include "nameidx.h"
+#include "offer.h"
 #include "schema.h"
 #include "sign.h"
 
@@ -1002,7 +1003,10 @@ static int
 project(const struct store *st, struct case_state *s)
 {
 	if (is_central(st) || s->owner[0] == '\0' ||
-	    strcmp(s->owner, st->node) == 0) {
+	    strcmp(s->owner, st->node) == 0 ||
+	    offer_pending_to(s, st->node)) {
+		/* The receiving province of a pending offer sees the whole
+		 * case to decide (offer.h). */
 		s->flags &= ~(uint64_t)STATE_F_READONLY;
 		return 0;
 	}
@@ -1243,6 +1247,34 @@ feed_history(struct store *st, MDB_txn *t, const char *peer, const char *id)
 }
 
 /*
+ * Central: the receiving province of a pending offer gets the case's whole
+ * history when the offer is made and every entry after it while the offer
+ * waits; when an offer ends otherwise than by its own answer (withdrawn by
+ * a later offer, or central reassigned the case), that entry tells it.
+ */
+static int
+feed_offer(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *owner_after, const char *offer_before,
+    const char *offer_after, const uint8_t *lk, size_t lklen)
+{
+	int rc = 0;
+
+	if (offer_after[0] != '\0' && strcmp(offer_after, st->node) != 0) {
+		if (strcmp(offer_after, offer_before) != 0)
+			rc = feed_history(st, t, offer_after, e->case_id);
+		else if (strcmp(offer_after, e->origin) != 0)
+			rc = feed_push(st, t, offer_after, lk, lklen);
+	}
+	if (rc == 0 && offer_before[0] != '\0' &&
+	    strcmp(offer_before, offer_after) != 0 &&
+	    strcmp(offer_before, e->origin) != 0 &&
+	    strcmp(offer_before, owner_after) != 0 &&
+	    strcmp(offer_before, st->node) != 0)
+		rc = feed_push(st, t, offer_before, lk, lklen);
+	return rc;
+}
+
+/*
  * Central: routes a newly applied entry to the provinces that hold the
  * case: its owner (the whole history when it just became the owner) and
  * the previous owner (so that it learns of the transfer).  Never back to
@@ -1250,15 +1282,25 @@ feed_history(struct store *st, MDB_txn *t, const char *peer, const char *id)
  */
 static int
 feed_route(struct store *st, MDB_txn *t, const struct entry *e,
-    const char *owner_before, const char *owner_after, const uint8_t *lk,
+    const char *owner_before, const char *owner_after,
+    const char *offer_before, const char *offer_after, const uint8_t *lk,
     size_t lklen)
 {
 	int rc;
 
 	if (!is_central(st))
 		return 0;
+	if ((rc = feed_offer(st, t, e, owner_after, offer_before,
+	    offer_after, lk, lklen)) != 0)
+		return rc;
 	if (owner_after[0] != '\0' && strcmp(owner_after, st->node) != 0) {
-		if (strcmp(owner_before, owner_after) != 0)
+		/* An accept: the new owner has had the history since the
+		 * offer, and wrote this entry itself. */
+		if (strcmp(owner_before, owner_after) != 0 &&
+		    strcmp(owner_after, offer_before) == 0)
+			rc = strcmp(owner_after, e->origin) != 0 ?
+			    feed_push(st, t, owner_after, lk, lklen) : 0;
+		else if (strcmp(owner_before, owner_after) != 0)
 			rc = feed_history(st, t, owner_after, e->case_id);
 		else if (strcmp(owner_after, e->origin) != 0)
 			rc = feed_push(st, t, owner_after, lk, lklen);
@@ -1441,8 +1483,11 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
     size_t whysz)
 {
 	struct case_state	 s;
+	struct offer		 of;
 	struct buf		 rb;
 	char			 before[HLC_NODE_MAX + 1];
+	char			 obefore[HLC_NODE_MAX + 1];
+	char			 oafter[HLC_NODE_MAX + 1];
 	uint8_t			 lk[LOGKEY_MAX];
 	size_t			 lklen;
 	MDB_val			 k, d;
@@ -1472,6 +1517,8 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	} else if (rc != 0)
 		return rc;
 	strlcpy_(before, s.owner, sizeof(before));
+	strlcpy_(obefore, offer_pending(&s, &of) ? of.to : "",
+	    sizeof(obefore));
 	if (why != NULL) {
 		struct case_state prev;
 
@@ -1512,8 +1559,10 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		goto out;
 	/* A read-only copy that becomes ours again is rebuilt from the log
 	 * so that its identifying fields come back. */
-	if ((s.flags & STATE_F_READONLY) && strcmp(s.owner, st->node) == 0)
+	if ((s.flags & STATE_F_READONLY) && (strcmp(s.owner, st->node) == 0 ||
+	    offer_pending_to(&s, st->node)))
 		refold = 1;
+	strlcpy_(oafter, offer_pending(&s, &of) ? of.to : "", sizeof(oafter));
 	if (refold) {
 		state_release(&s);
 		if ((rc = fold_case(st, t, e->case_id, &s)) != 0)
@@ -1536,7 +1585,8 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	if (!is_central(st) && strcmp(before, st->node) == 0 &&
 	    strcmp(s.owner, st->node) != 0)
 		*how |= APPLY_MOVED_AWAY;
-	rc = feed_route(st, t, e, before, s.owner, lk, lklen);
+	rc = feed_route(st, t, e, before, s.owner, obefore, oafter, lk,
+	    lklen);
 out:
 	state_release(&s);
 	return rc;
@@ -1672,7 +1722,18 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 			break;
 		}
 		if (exists) {
-			if (s.flags & STATE_F_READONLY) {
+			enum offer_kind	kind;
+
+			if (offer_check(&s, e, st->node, is_central(st), &kind,
+			    why, sizeof(why)) != 0) {
+				snprintf(lc->err, lc->errsz, "entry %zu: %s",
+				    i + 1, why);
+				rc = E_CONFLICT;
+			} else if (kind == OFFER_ACCEPT ||
+			    kind == OFFER_DECLINE) {
+				/* The receiving province answers an offer
+				 * for a case it does not own (offer.h). */
+			} else if (s.flags & STATE_F_READONLY) {
 				snprintf(lc->err, lc->errsz, "entry %zu: case "
 				    "%s was referred to %s; this node keeps %s",
 				    i + 1, e->case_id, s.owner, dropped ?
@@ -2544,6 +2605,7 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
     size_t whysz)
 {
 	struct case_state	s;
+	enum offer_kind		kind;
 	int			rc;
 
 	/* Only the owner is needed: identifying values stay sealed. */
@@ -2554,10 +2616,20 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 			    "by another node", e->origin);
 			return E_AUTH;
 		}
-		return 0;
+		state_init(&s, e->case_id);
+		rc = offer_check(&s, e, e->origin, 0, &kind, why, whysz);
+		state_release(&s);
+		return rc;
 	}
 	if (rc != 0)
 		return rc;
+	/* Offers: a province never moves a case to another node itself; the
+	 * receiving province answers an offer for a case it does not own. */
+	if ((rc = offer_check(&s, e, e->origin, 0, &kind, why, whysz)) != 0 ||
+	    kind == OFFER_ACCEPT || kind == OFFER_DECLINE) {
+		state_release(&s);
+		return rc;
+	}
 	/* A case known only from central's own entries (given back after
 	 * central's restore, before the entry that created it): it has no
 	 * owner yet, and the creating entry still creates it, whichever
@@ -2852,6 +2924,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			nrefer += e.ops[k].type == OP_TRANSFER &&
 			    strcmp(e.ops[k].to, e.origin) != 0 &&
 			    strcmp(e.ops[k].to, st->node) != 0;
+		nrefer += offer_count_made(&e);
 		rc = apply_entry(st, t, &e, block, r, &how, central ? why :
 		    NULL, sizeof(why));
 		if (rc == 0 && (how & APPLY_OVER_LIMIT)) {
