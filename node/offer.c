@@ -64,7 +64,7 @@ offer_answer(const struct case_state *s, const char *id, char *on)
 }
 
 int
-offer_pending(const struct case_state *s, struct offer *o)
+offer_latest(const struct case_state *s, struct offer *o)
 {
 	const struct event	*best = NULL;
 
@@ -89,9 +89,17 @@ offer_pending(const struct case_state *s, struct offer *o)
 	    !value_str(best->value, best->value_len, "on", o->on,
 	    sizeof(o->on)))
 		return 0;
+	return 1;
+}
+
+int
+offer_pending(const struct case_state *s, struct offer *o)
+{
+	if (!offer_latest(s, o))
+		return 0;
 	/* Made in an earlier ownership, by a node that no longer owns the
 	 * case, or answered: nothing is pending. */
-	if (s->owner_st.hlc != 0 && stamp_cmp(&best->st, &s->owner_st) <= 0)
+	if (s->owner_st.hlc != 0 && stamp_cmp(&o->st, &s->owner_st) <= 0)
 		return 0;
 	if (strcmp(o->from, s->owner) != 0 || strcmp(o->to, s->owner) == 0)
 		return 0;

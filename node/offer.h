@@ -60,6 +60,10 @@ enum offer_kind {
 #define OFFER_DECLINED	2
 int	offer_answer(const struct case_state *s, const char *id, char *on);
 
+/* The latest offer of s (pending or not) into *o.  Returns 1, or 0 when
+ * s has none. */
+int	offer_latest(const struct case_state *s, struct offer *o);
+
 /* The pending offer of s into *o.  Returns 1, or 0 when none is pending. */
 int	offer_pending(const struct case_state *s, struct offer *o);
 

@@ -205,7 +205,8 @@ collect(const struct case_state *s, void *arg)
 	struct each_ctx	*c = arg;
 	struct offer	 o;
 
-	if (!offer_pending(s, &o))
+	if (!offer_pending(s, &o) && !((c->which & REFERRAL_ANSWERED) &&
+	    offer_latest(s, &o) && offer_answer(s, o.id, NULL) != 0))
 		return 0;
 	if (!(c->which & REFERRAL_ALL) &&
 	    !((c->which & REFERRAL_IN) && strcmp(o.to, c->node) == 0) &&
@@ -244,7 +245,10 @@ referral_each(struct store *st, const char *node, int which,
 		if (store_case_get(st, c.ids[i], &s) != 0)
 			continue;
 		memset(&it, 0, sizeof(it));
-		if (!offer_pending(&s, &it.offer)) {
+		if (!offer_pending(&s, &it.offer) &&
+		    !((which & REFERRAL_ANSWERED) && offer_latest(&s,
+		    &it.offer) && (it.answer = offer_answer(&s, it.offer.id,
+		    NULL)) != 0)) {
 			state_release(&s);
 			continue;
 		}
@@ -260,6 +264,8 @@ referral_each(struct store *st, const char *node, int which,
 				reason[0] = '\0';
 			if (strcmp(ev->coll, "referrals") == 0)
 				author = ev->author;
+			if (strcmp(ev->coll, "referral_answers") == 0)
+				it.answer_st = ev->st;
 		}
 		it.case_id = s.id;
 		it.reason = reason;

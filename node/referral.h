@@ -50,6 +50,9 @@ int	referral_answer(struct store *st, const char *author, const char *node,
 struct referral_item {
 	const char		*case_id;
 	struct offer		 offer;
+	int			 answer;	/* 0 pending, OFFER_ACCEPTED,
+						 * OFFER_DECLINED */
+	struct stamp		 answer_st;	/* of the answer */
 	const char		*reason;
 	const char		*author;	/* of the offer, or pseudonym */
 	const struct case_state	*s;		/* sealed values */
@@ -58,6 +61,8 @@ struct referral_item {
 #define REFERRAL_IN	0x1	/* offers to node */
 #define REFERRAL_OUT	0x2	/* offers from node */
 #define REFERRAL_ALL	0x4	/* every waiting offer (central) */
+#define REFERRAL_ANSWERED 0x8	/* also each case's latest offer once
+				 * answered (with REFERRAL_ALL) */
 
 /*
  * Calls fn for each waiting offer that which selects (REFERRAL_IN and

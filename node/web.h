@@ -173,6 +173,12 @@ void	web_case_page(struct web_req *);
 void	web_api_cases(struct web_req *);
 void	web_api_case(struct web_req *);
 void	web_api_case_history(struct web_req *);
+void	web_referrals_page(struct web_req *);	/* web_referrals.c */
+void	web_referral_accept_post(struct web_req *);
+void	web_referral_decline_post(struct web_req *);
+void	web_api_referrals(struct web_req *);
+void	web_api_referral_accept(struct web_req *);
+void	web_api_referral_decline(struct web_req *);
 void	web_sync_page(struct web_req *);	/* web_sync.c */
 void	web_api_status(struct web_req *);
 void	web_users_page(struct web_req *);	/* web_users.c */
