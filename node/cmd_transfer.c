@@ -85,7 +85,7 @@ static const char referrals_usage[] =
 "\n"
 "Lists the referrals that wait for an answer: on a province those sent\n"
 "to it (in) and those it sent (out), on central all of them; with\n"
-"--days N only those waiting for more than N days.  Each line gives the\n"
+"--days N only those that have waited N days or more.  Each line gives the\n"
 "case, the sending and receiving provinces, the day of the offer, the\n"
 "days waited and the reason.\n"
 "\n"
@@ -349,7 +349,7 @@ list_one(const struct referral_item *it, void *arg)
 	const char	*dir = strcmp(it->offer.to, lc->node) == 0 ? "in" :
 			    strcmp(it->offer.from, lc->node) == 0 ? "out" : "-";
 
-	if (lc->days >= 0 && waited <= lc->days)
+	if (lc->days >= 0 && waited < lc->days)
 		return 0;
 	if (!lc->json) {
 		printf("%s  %-3s  %-12s -> %-12s  %s  %3d d  %s\n",

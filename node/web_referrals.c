@@ -5,7 +5,7 @@
  * On a province the page lists the offers that wait for its answer, with
  * the sending province, the day, the days waited and the reason, and
  * accept/decline buttons; then the offers it sent that wait.  On central
- * it lists every offer that has waited more than ?days=N days (7 by
+ * it lists every offer that has waited ?days=N days or more (7 by
  * default), and where it waits: for the receiving province to sync, for
  * its answer, or (answered) for the sending province to sync and learn
  * the answer.  Answers go through referral_answer, as `casesync case
@@ -73,7 +73,7 @@ rf_one(const struct referral_item *it, void *arg)
 	struct rf_row	*row;
 	int		 days = referral_days(it->offer.on, l->today);
 
-	if (l->min_days >= 0 && days <= l->min_days)
+	if (l->min_days >= 0 && days < l->min_days)
 		return 0;
 	/* Answered offers matter on central only until the sender has
 	 * synced after the answer (it then knows). */
@@ -272,6 +272,12 @@ api_answer(struct web_req *r, int accept)
 		web_error(r, 400, "an accept takes no reason");
 		return;
 	}
+	if (!accept && (f[0].str == NULL || f[0].str[0] == '\0')) {
+		jsonr_release(f, 1);
+		web_error(r, 400, "give a \"reason\" (the sending province "
+		    "sees it)");
+		return;
+	}
 	rc = do_answer(r, r->caps[0], accept, f[0].str, &o, err, sizeof(err));
 	jsonr_release(f, 1);
 	if (rc != 0) {
@@ -421,7 +427,7 @@ offer_card(struct web_req *r, const struct rf_list *l,
 			html_textf(h, web_tr(r, "the answer of %s"),
 			    prov_name(row->offer.to));
 		html_lit(h, "</dd><dt>");
-		html_text(h, web_tr(r, "Last sync of the receiving province"));
+		html_text(h, web_tr(r, "Receiving province's last sync"));
 		html_lit(h, "</dt><dd>");
 		if (row->to_sync_ms != 0) {
 			web_when(r, row->to_sync_ms << 16, when, sizeof(when));
@@ -487,15 +493,15 @@ web_referrals_page(struct web_req *r)
 		snprintf(dbuf, sizeof(dbuf), "%llu", (unsigned long long)days);
 		html_lit(h, "<form method=\"get\" action=\"/referrals\" "
 		    "class=\"filters\"><label>");
-		html_text(h, web_tr(r, "Waiting more than (days)"));
+		html_text(h, web_tr(r, "Waiting at least (days)"));
 		html_lit(h, "<input type=\"number\" name=\"days\" min=\"0\" "
 		    "max=\"36500\"");
 		html_attr(h, "value", dbuf);
 		html_lit(h, "></label><button type=\"submit\">");
 		html_text(h, web_tr(r, "Filter"));
 		html_lit(h, "</button></form><p class=\"count\">");
-		html_textf(h, web_tr(r, "%zu referrals have waited more than "
-		    "%llu days."), l.total, (unsigned long long)days);
+		html_textf(h, web_tr(r, "%zu referrals have waited %llu days "
+		    "or more."), l.total, (unsigned long long)days);
 		html_lit(h, "</p>");
 		for (size_t i = 0; i < l.n; i++)
 			offer_card(r, &l, &l.rows[i], 0);
