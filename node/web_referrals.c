@@ -388,16 +388,17 @@ offer_card(struct web_req *r, const struct rf_list *l,
 		html_lit(h, "<span class=\"tag bad\">");
 	else
 		html_lit(h, "<span class=\"tag\">");
-	html_text(h, web_tr(r, row->answer == OFFER_ACCEPTED ? "accepted" :
-	    row->answer == OFFER_DECLINED ? "declined" : "referral pending"));
+	html_text(h, web_tr(r, row->answer == OFFER_ACCEPTED ? N_("accepted") :
+	    row->answer == OFFER_DECLINED ? N_("declined") :
+	    N_("referral pending")));
 	html_lit(h, "</span></header><dl class=\"fields\">");
-	dl_row(r, "From", prov_name(row->offer.from));
-	dl_row(r, "To", prov_name(row->offer.to));
-	dl_row(r, "Date of the referral", row->offer.on);
+	dl_row(r, N_("From"), prov_name(row->offer.from));
+	dl_row(r, N_("To"), prov_name(row->offer.to));
+	dl_row(r, N_("Date of the referral"), row->offer.on);
 	snprintf(n, sizeof(n), "%d", row->days);
-	dl_row(r, "Days waiting", n);
+	dl_row(r, N_("Days waiting"), n);
 	if (row->author[0] != '\0' && row->author[0] != STATE_AUTHOR_SEALED)
-		dl_row(r, "Referred by", row->author);
+		dl_row(r, N_("Referred by"), row->author);
 	html_lit(h, "<dt>");
 	html_text(h, web_tr(r, "Reason"));
 	html_lit(h, "</dt><dd>");
@@ -471,10 +472,11 @@ web_referrals_page(struct web_req *r)
 	    strcmp(done, "declined") == 0)) {
 		html_lit(h, "<p class=\"notice\" role=\"status\">");
 		html_text(h, web_tr(r, strcmp(done, "accepted") == 0 ?
-		    "Referral accepted. The case is this province's; central "
-		    "and the sending province learn it at their next sync." :
-		    "Referral declined. The case stays with the sending "
-		    "province, which sees the reason after its next sync."));
+		    N_("Referral accepted. The case is this province's; "
+		    "central and the sending province learn it at their next "
+		    "sync.") : N_("Referral declined. The case stays with the "
+		    "sending province, which sees the reason after its next "
+		    "sync.")));
 		html_lit(h, "</p>");
 	}
 	html_lit(h, "<p class=\"lead\">");
