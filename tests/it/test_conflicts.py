@@ -479,6 +479,8 @@ def test_cli_usage(env):
                  ("conflicts", "show", "--help"),
                  ("conflicts", "resolve", "--help"),
                  ("case", "transfer", "--help"),
+                 ("case", "accept", "--help"), ("case", "decline", "--help"),
+                 ("case", "referrals", "--help"),
                  ("case", "erase", "--help")):
         r = p.cli(*args)
         check(r.rc == 0 and "usage:" in r.out, "%s: %r" % (args, r))
@@ -506,6 +508,13 @@ def test_cli_usage(env):
         (("case", "transfer", "not-a-case", "--to", "ha-noi"), 2),
         (("case", "transfer", "0190b5c2-7d1e-7a3b-9c4d-5e6f7a8b9c0d",
           "--to", "ha-noi"), 2),
+        (("case", "accept"), 1),
+        (("case", "accept", cid), 2),
+        (("case", "accept", cid, "extra"), 1),
+        (("case", "decline", cid), 1),
+        (("case", "decline", cid, "--reason", "no"), 2),
+        (("case", "referrals", "--days", "x"), 1),
+        (("case", "referrals", "extra"), 1),
         (("case", "erase"), 1),
         (("case", "erase", "0190b5c2-7d1e-7a3b-9c4d-5e6f7a8b9c0d"), 2),
     ]

@@ -72,6 +72,11 @@ def test_demo_end_to_end(env):
     # ... and the catch-up succeeds for all four.
     catch = log.split("== catch-up", 1)[1].split("==", 1)[0]
     check(catch.count(" exit 0 ") == 4, "catch-up:\n" + catch)
+    # Reception: the receiving provinces accept all but one referral.
+    import re
+    m = re.search(r"accepted (\d+) referrals, declined (\d)", log)
+    check(m and int(m.group(1)) >= 1 and m.group(2) == "1",
+          "reception:\n" + log[-3000:])
     for want in ("== sync summary", "== national report 2025",
                  "Cases received: ", "Sex \u00d7 age band",
                  "share with at least one service", "report.html"):
