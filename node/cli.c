@@ -47,7 +47,7 @@ cli_open(const char *dir, struct node_ctx *n)
 	char		 err[512], path[4096];
 	uint8_t		 key[CRYPTO_KEY];
 	const char	*user;
-	int		 rc;
+	int		 rc, migrated = 0;
 
 	memset(n, 0, sizeof(*n));
 	if (dir == NULL)
@@ -104,13 +104,27 @@ cli_open(const char *dir, struct node_ctx *n)
 
 		log_set_level(l >= 0 ? l : LOG_LVL_ERR);
 	}
-	if ((rc = identity_load(dir, &n->id, err, sizeof(err))) != 0 ||
-	    (rc = datakey_load(dir, cli_passphrase(), key, err,
+	/* The data key first: in passphrase mode identity.key is sealed
+	 * under it (identity.h). */
+	if ((rc = datakey_load(dir, cli_passphrase(), key, err,
 	    sizeof(err))) != 0) {
 		cli_error("%s", err);
-		identity_wipe(&n->id);
 		return EXIT_REJECT;
 	}
+	if ((rc = identity_load(dir, key, IDENTITY_MIGRATE, &n->id,
+	    &migrated, err, sizeof(err))) != 0) {
+		cli_error("%s", err);
+		crypto_wipe(key, sizeof(key));
+		return EXIT_REJECT;
+	}
+	if (migrated < 0)
+		fprintf(stderr, "casesync: warning: %s is in clear and could "
+		    "not be sealed under the passphrase: %s\n", IDENTITY_FILE,
+		    err);
+	if (migrated > 0)
+		fprintf(stderr, "casesync: %s/%s is now sealed under the "
+		    "passphrase (it was in clear); backups made before hold "
+		    "it in clear\n", dir, IDENTITY_FILE);
 	if ((rc = store_open(dir, &n->st, err, sizeof(err))) != 0) {
 		cli_error("%s", err);
 		crypto_wipe(key, sizeof(key));

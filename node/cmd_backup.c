@@ -335,10 +335,12 @@ cmd_restore(int argc, char **argv)
 		struct identity	id;
 		uint8_t		key[CRYPTO_KEY];
 
-		if (identity_load(from, &id, err, sizeof(err)) != 0 ||
-		    datakey_load(from, cli_passphrase(), key, err,
-		    sizeof(err)) != 0) {
-			identity_wipe(&id);
+		/* Read only: the backup is not migrated; the restored
+		 * copy is, when cli_open opens it below. */
+		if (datakey_load(from, cli_passphrase(), key, err,
+		    sizeof(err)) != 0 || identity_load(from, key, 0, &id,
+		    NULL, err, sizeof(err)) != 0) {
+			crypto_wipe(key, sizeof(key));
 			cli_error("restore: %s", err);
 			return EXIT_REJECT;
 		}

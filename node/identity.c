@@ -13,6 +13,14 @@
 #include "../common/util.h"
 
 #define ID_MAGIC	"casesync-identity-v1\n"
+#define ID_MAGIC2	"casesync-identity-v2\n"
+#define ID_MLEN		(sizeof(ID_MAGIC) - 1)	/* both have one length */
+#define ID_V1_LEN	(ID_MLEN + 4 * 32)
+#define ID_BODY_LEN	(4 + 4 * 32 + 1 + 4 * 32 + 8 + CRYPTO_SIG)
+#define ID_HDR_LEN	(ID_MLEN + 1)
+#define ID_V2_CLEAR	(ID_HDR_LEN + ID_BODY_LEN)
+#define ID_V2_SEALED	(ID_HDR_LEN + CRYPTO_SEAL_OVERHEAD + ID_BODY_LEN)
+#define ID_FILE_MAX	ID_V2_SEALED
 #define SALT_LEN	16
 #define PK_MAGIC	"casesync-htcds-key-v1\n"
 #define PK_FILE_LEN	(sizeof(PK_MAGIC) - 1 + CRYPTO_SEAL_OVERHEAD + \
@@ -93,6 +101,59 @@ read_secret(const char *path, void *p, size_t n, char *err, size_t errsz)
 	return 0;
 }
 
+/* As read_secret, for a file of at most n bytes; *len gets its size. */
+static int
+read_secret_upto(const char *path, void *p, size_t n, size_t *len, char *err,
+    size_t errsz)
+{
+	struct stat	sb;
+	int		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t		r;
+	size_t		got = 0;
+
+	if (fd < 0) {
+		snprintf(err, errsz, "%s: %s", path, errno == ELOOP ?
+		    "is a symbolic link" : strerror(errno));
+		return E_IO;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errsz, "%s: not a regular file", path);
+		close(fd);
+		return E_IO;
+	}
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errsz, "%s: owned by uid %lu, not by the user "
+		    "running casesync (uid %lu)", path,
+		    (unsigned long)sb.st_uid, (unsigned long)geteuid());
+		close(fd);
+		return E_IO;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		snprintf(err, errsz, "%s: must be readable by its owner only "
+		    "(chmod 600)", path);
+		close(fd);
+		return E_IO;
+	}
+	if ((uint64_t)sb.st_size > n) {
+		snprintf(err, errsz, "%s: not a casesync key file", path);
+		close(fd);
+		return E_INTEGRITY;
+	}
+	while (got < n && (r = read(fd, (uint8_t *)p + got, n - got)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+			close(fd);
+			return E_IO;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	*len = got;
+	return 0;
+}
+
 int
 identity_dir_check(const char *dir, char *err, size_t errsz)
 {
@@ -123,37 +184,193 @@ identity_dir_check(const char *dir, char *err, size_t errsz)
 	return 0;
 }
 
+static void
+keys_put(uint8_t *p, const uint8_t *sp, const uint8_t *ss, const uint8_t *cp,
+    const uint8_t *cs)
+{
+	memcpy(p, sp, 32);
+	memcpy(p + 32, ss, 32);
+	memcpy(p + 64, cp, 32);
+	memcpy(p + 96, cs, 32);
+}
+
+static void
+body_encode(const struct identity *id, uint8_t b[ID_BODY_LEN])
+{
+	uint8_t	*p = b;
+
+	for (int i = 3; i >= 0; i--)
+		*p++ = (uint8_t)(id->epoch >> (8 * i));
+	keys_put(p, id->sign_pub, id->sign_sec, id->curve_pub, id->curve_sec);
+	p += 128;
+	*p++ = id->has_prev ? 1 : 0;
+	if (id->has_prev)
+		keys_put(p, id->prev.sign_pub, id->prev.sign_sec,
+		    id->prev.curve_pub, id->prev.curve_sec);
+	else
+		memset(p, 0, 128);
+	p += 128;
+	for (int i = 7; i >= 0; i--)
+		*p++ = (uint8_t)(id->ho_from >> (8 * i));
+	memcpy(p, id->ho_sig, CRYPTO_SIG);
+}
+
+static int
+body_decode(const uint8_t b[ID_BODY_LEN], struct identity *id)
+{
+	const uint8_t	*p = b;
+
+	memset(id, 0, sizeof(*id));
+	for (int i = 0; i < 4; i++)
+		id->epoch = id->epoch << 8 | *p++;
+	memcpy(id->sign_pub, p, 32);
+	memcpy(id->sign_sec, p + 32, 32);
+	memcpy(id->curve_pub, p + 64, 32);
+	memcpy(id->curve_sec, p + 96, 32);
+	p += 128;
+	if (*p > 1)
+		return E_INTEGRITY;
+	id->has_prev = *p++;
+	memcpy(id->prev.sign_pub, p, 32);
+	memcpy(id->prev.sign_sec, p + 32, 32);
+	memcpy(id->prev.curve_pub, p + 64, 32);
+	memcpy(id->prev.curve_sec, p + 96, 32);
+	p += 128;
+	for (int i = 0; i < 8; i++)
+		id->ho_from = id->ho_from << 8 | *p++;
+	memcpy(id->ho_sig, p, CRYPTO_SIG);
+	return 0;
+}
+
+/* Encodes id as a v2 file into out (sealed under key when not NULL). */
+static int
+file_encode(const struct identity *id, const uint8_t *key, struct buf *out)
+{
+	uint8_t	body[ID_BODY_LEN], hdr[ID_HDR_LEN];
+	int	rc = 0;
+
+	memcpy(hdr, ID_MAGIC2, ID_MLEN);
+	hdr[ID_MLEN] = key != NULL ? 's' : 'c';
+	body_encode(id, body);
+	if (buf_append(out, hdr, sizeof(hdr)) != 0)
+		rc = E_IO;
+	else if (key != NULL)
+		rc = crypto_seal(key, hdr, sizeof(hdr), body, sizeof(body),
+		    out) != 0 ? E_IO : 0;
+	else if (buf_append(out, body, sizeof(body)) != 0)
+		rc = E_IO;
+	crypto_wipe(body, sizeof(body));
+	return rc;
+}
+
+int
+identity_passphrase_mode(const char *dir)
+{
+	char path[4096];
+
+	return path_of(dir, DATASALT_FILE, path, sizeof(path)) == 0 &&
+	    access(path, F_OK) == 0 && (path_of(dir, DATAKEY_FILE, path,
+	    sizeof(path)) != 0 || access(path, F_OK) != 0);
+}
+
+int
+identity_save(const char *dir, const uint8_t datakey[CRYPTO_KEY],
+    const struct identity *id, char *err, size_t errsz)
+{
+	struct buf	 file;
+	char		 path[4096], tmp[4096];
+	int		 rc, fd;
+
+	if (path_of(dir, IDENTITY_FILE, path, sizeof(path)) != 0 ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >=
+	    sizeof(tmp)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return E_IO;
+	}
+	buf_init(&file, ID_FILE_MAX + 1);
+	if (file_encode(id, identity_passphrase_mode(dir) ? datakey : NULL,
+	    &file) != 0) {
+		snprintf(err, errsz, "%s: cannot encode the keys", path);
+		rc = E_IO;
+		goto out;
+	}
+	/* A leftover of a crashed save holds nothing the next one needs. */
+	(void)unlink(tmp);
+	if ((rc = write_secret(tmp, file.data, file.len, err, errsz)) != 0)
+		goto out;
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		rc = E_IO;
+		goto out;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+out:
+	crypto_wipe(file.data, file.len);
+	buf_release(&file);
+	return rc;
+}
+
 int
 identity_create(const char *dir, const char *pass, char *err, size_t errsz)
 {
 	struct identity	id;
-	uint8_t		file[sizeof(ID_MAGIC) - 1 + 4 * 32];
+	uint8_t		file[ID_V1_LEN];
 	char		path[4096];
 	int		rc;
 
+	memset(&id, 0, sizeof(id));
 	if (crypto_sign_keypair(id.sign_pub, id.sign_sec) != 0 ||
 	    net_curve_keypair(id.curve_pub, id.curve_sec) != 0) {
 		snprintf(err, errsz, "cannot generate keys");
 		return E_IO;
 	}
-	memcpy(file, ID_MAGIC, sizeof(ID_MAGIC) - 1);
-	memcpy(file + sizeof(ID_MAGIC) - 1, &id, sizeof(id));
 	if (path_of(dir, IDENTITY_FILE, path, sizeof(path)) != 0)
 		return E_INVAL;
-	rc = write_secret(path, file, sizeof(file), err, errsz);
-	crypto_wipe(file, sizeof(file));
-	identity_wipe(&id);
-	if (rc != 0)
-		return rc;
 	if (pass != NULL && *pass != '\0') {
-		uint8_t salt[SALT_LEN];
+		uint8_t		salt[SALT_LEN], key[CRYPTO_KEY];
+		struct buf	b;
+		char		spath[4096];
 
+		/* The salt first: identity.key is sealed under the key it
+		 * gives, and never written in clear. */
 		random_bytes(salt, sizeof(salt));
-		path_of(dir, DATASALT_FILE, path, sizeof(path));
-		return write_secret(path, salt, sizeof(salt), err, errsz);
+		path_of(dir, DATASALT_FILE, spath, sizeof(spath));
+		if ((rc = write_secret(spath, salt, sizeof(salt), err,
+		    errsz)) != 0) {
+			identity_wipe(&id);
+			return rc;
+		}
+		if (crypto_scrypt(pass, salt, sizeof(salt), key) != 0) {
+			snprintf(err, errsz, "cannot derive the data key");
+			identity_wipe(&id);
+			return E_IO;
+		}
+		buf_init(&b, ID_FILE_MAX + 1);
+		rc = file_encode(&id, key, &b);
+		crypto_wipe(key, sizeof(key));
+		identity_wipe(&id);
+		if (rc == 0)
+			rc = write_secret(path, b.data, b.len, err, errsz);
+		else
+			snprintf(err, errsz, "%s: cannot seal the keys", path);
+		crypto_wipe(b.data, b.len);
+		buf_release(&b);
+		return rc;
 	} else {
 		uint8_t key[CRYPTO_KEY];
 
+		memcpy(file, ID_MAGIC, ID_MLEN);
+		keys_put(file + ID_MLEN, id.sign_pub, id.sign_sec,
+		    id.curve_pub, id.curve_sec);
+		rc = write_secret(path, file, sizeof(file), err, errsz);
+		crypto_wipe(file, sizeof(file));
+		identity_wipe(&id);
+		if (rc != 0)
+			return rc;
 		random_bytes(key, sizeof(key));
 		path_of(dir, DATAKEY_FILE, path, sizeof(path));
 		rc = write_secret(path, key, sizeof(key), err, errsz);
@@ -163,23 +380,67 @@ identity_create(const char *dir, const char *pass, char *err, size_t errsz)
 }
 
 int
-identity_load(const char *dir, struct identity *id, char *err, size_t errsz)
+identity_load(const char *dir, const uint8_t datakey[CRYPTO_KEY], int flags,
+    struct identity *id, int *migrated, char *err, size_t errsz)
 {
-	uint8_t	file[sizeof(ID_MAGIC) - 1 + 4 * 32];
-	char	path[4096];
-	int	rc;
+	uint8_t		file[ID_FILE_MAX];
+	char		path[4096];
+	size_t		len;
+	int		rc, sealed = 0, pmode = identity_passphrase_mode(dir);
 
+	memset(id, 0, sizeof(*id));
+	if (migrated != NULL)
+		*migrated = 0;
 	if (path_of(dir, IDENTITY_FILE, path, sizeof(path)) != 0)
 		return E_INVAL;
-	if ((rc = read_secret(path, file, sizeof(file), err, errsz)) != 0)
+	if ((rc = read_secret_upto(path, file, sizeof(file), &len, err,
+	    errsz)) != 0)
 		return rc;
-	if (memcmp(file, ID_MAGIC, sizeof(ID_MAGIC) - 1) != 0) {
+	if (len == ID_V1_LEN && memcmp(file, ID_MAGIC, ID_MLEN) == 0) {
+		memcpy(id->sign_pub, file + ID_MLEN, 32);
+		memcpy(id->sign_sec, file + ID_MLEN + 32, 32);
+		memcpy(id->curve_pub, file + ID_MLEN + 64, 32);
+		memcpy(id->curve_sec, file + ID_MLEN + 96, 32);
+	} else if (len >= ID_HDR_LEN && memcmp(file, ID_MAGIC2, ID_MLEN) ==
+	    0 && ((file[ID_MLEN] == 'c' && len == ID_V2_CLEAR) ||
+	    (file[ID_MLEN] == 's' && len == ID_V2_SEALED))) {
+		sealed = file[ID_MLEN] == 's';
+		if (sealed) {
+			struct buf plain;
+
+			buf_init(&plain, ID_BODY_LEN + 1);
+			rc = crypto_open(datakey, file, ID_HDR_LEN, file +
+			    ID_HDR_LEN, len - ID_HDR_LEN, &plain);
+			if (rc == 0 && plain.len == ID_BODY_LEN)
+				rc = body_decode(plain.data, id);
+			else if (rc == 0)
+				rc = E_INTEGRITY;
+			crypto_wipe(plain.data, plain.len);
+			buf_release(&plain);
+			if (rc == E_AUTH)
+				snprintf(err, errsz, "%s: does not open under "
+				    "this node's data key (wrong passphrase "
+				    "or data.key)", path);
+		} else
+			rc = body_decode(file + ID_HDR_LEN, id);
+		if (rc == E_INTEGRITY)
+			snprintf(err, errsz, "%s: not a casesync identity",
+			    path);
+	} else {
 		snprintf(err, errsz, "%s: not a casesync identity", path);
-		crypto_wipe(file, sizeof(file));
-		return E_INTEGRITY;
+		rc = E_INTEGRITY;
 	}
-	memcpy(id, file + sizeof(ID_MAGIC) - 1, sizeof(*id));
 	crypto_wipe(file, sizeof(file));
+	if (rc != 0) {
+		identity_wipe(id);
+		return rc;
+	}
+	if (pmode && !sealed && (flags & IDENTITY_MIGRATE) &&
+	    migrated != NULL)
+		/* A read-only directory keeps the file as it is: the verb
+		 * goes on, and the caller says so. */
+		*migrated = identity_save(dir, datakey, id, err, errsz) == 0 ?
+		    1 : -1;
 	return 0;
 }
 

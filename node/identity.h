@@ -9,6 +9,20 @@
  *                     sealed under the data key; made at first use.
  * A public key travels as one shell-safe line: "cs1-" + hex(Ed25519 public)
  * + hex(CURVE public), 132 characters.
+ *
+ * identity.key has two formats:
+ *   v1  "casesync-identity-v1\n" + sign_pub + sign_sec + curve_pub +
+ *       curve_sec, in clear: a node with data.key that never rotated.
+ *   v2  "casesync-identity-v2\n" + mode ('c' clear | 's' sealed) + body,
+ *       body = be32(epoch) + the four keys + has_prev (0|1) + the four
+ *       previous keys + be64(hand-over from) + hand-over signature (64),
+ *       sealed with AES-256-GCM under the data key (the header bound as
+ *       associated data) in passphrase mode.  So in passphrase mode the
+ *       node's secret keys are on disk only under the passphrase: a copy
+ *       of the directory without it can neither sign nor connect as the
+ *       node.  A v1 file found in passphrase mode is sealed in place
+ *       (written to a new file, then renamed over it) the first time the
+ *       node opens with its passphrase.
  */
 #ifndef CASESYNC_IDENTITY_H
 #define CASESYNC_IDENTITY_H
@@ -25,12 +39,34 @@
 #define PUBKEY_TEXT_LEN	(4 + 128)
 #define CURVE_KEY	32
 
-struct identity {
+struct idkeys {
 	uint8_t	sign_pub[CRYPTO_SIGN_PUB];
 	uint8_t	sign_sec[CRYPTO_SIGN_SEC];
 	uint8_t	curve_pub[CURVE_KEY];
 	uint8_t	curve_sec[CURVE_KEY];
 };
+
+struct identity {
+	uint8_t		sign_pub[CRYPTO_SIGN_PUB];
+	uint8_t		sign_sec[CRYPTO_SIGN_SEC];
+	uint8_t		curve_pub[CURVE_KEY];
+	uint8_t		curve_sec[CURVE_KEY];
+	uint32_t	epoch;		/* 0 until the first rotation */
+	/*
+	 * After `casesync key rotate`, until central has accepted the
+	 * hand-over: the previous keys (the node still connects with
+	 * prev.curve_*, the transport key central knows), the first own
+	 * position the new key signs (ho_from) and the hand-over signed with
+	 * the previous signing key (node/keyhist.h).
+	 */
+	int		has_prev;
+	struct idkeys	prev;
+	uint64_t	ho_from;
+	uint8_t		ho_sig[CRYPTO_SIG];
+};
+
+/* How identity_load treats a file in clear in passphrase mode. */
+#define IDENTITY_MIGRATE	1	/* seal it in place */
 
 /*
  * Checks that dir may hold a node: a directory owned by the user running
@@ -40,16 +76,35 @@ struct identity {
  */
 int	identity_dir_check(const char *dir, char *err, size_t errsz);
 /* Creates DIR/identity.key and the data key (a salt for deriving it from
- * pass when pass is not NULL or empty, else a random DIR/data.key).
- * Refuses to overwrite.  Returns 0 or E_IO/E_INVAL with the reason in
- * err. */
+ * pass when pass is not NULL or empty, else a random DIR/data.key).  In
+ * passphrase mode identity.key is sealed under the derived key.  Refuses
+ * to overwrite.  Returns 0 or E_IO/E_INVAL with the reason in err. */
 int	identity_create(const char *dir, const char *pass, char *err,
 	    size_t errsz);
-/* Loads the identity.  Returns 0, E_IO or E_INTEGRITY (bad file).  Key
- * files must be regular files owned by the user running casesync, mode
- * 0600 or stricter (also for datakey_load). */
-int	identity_load(const char *dir, struct identity *id, char *err,
+/*
+ * Loads the identity; datakey is the node's data key (datakey_load).  In
+ * passphrase mode (DIR has data.salt) a sealed file opens only under it,
+ * and a file in clear is sealed in place when flags has IDENTITY_MIGRATE
+ * and migrated is not NULL: *migrated is then 1, or -1 when the file could
+ * not be replaced (the reason in err; the identity is loaded all the
+ * same), else 0.  Returns 0, E_IO,
+ * E_AUTH (does not open under this data key: a wrong passphrase) or
+ * E_INTEGRITY (bad file).  Key files must be regular files owned by the
+ * user running casesync, mode 0600 or stricter (also for datakey_load).
+ */
+int	identity_load(const char *dir, const uint8_t datakey[CRYPTO_KEY],
+	    int flags, struct identity *id, int *migrated, char *err,
 	    size_t errsz);
+/*
+ * Replaces DIR/identity.key with id: v2, sealed under datakey in
+ * passphrase mode, else in clear.  Written to a new file (0600, O_EXCL),
+ * fsynced and renamed over the old one, so a crash leaves one or the
+ * other.  Returns 0 or E_IO with the reason in err.
+ */
+int	identity_save(const char *dir, const uint8_t datakey[CRYPTO_KEY],
+	    const struct identity *id, char *err, size_t errsz);
+/* Is DIR in passphrase mode (it holds data.salt)? */
+int	identity_passphrase_mode(const char *dir);
 /* Loads the data key, or derives it from pass (the passphrase, NULL when
  * none was given).  Returns 0, E_IO, or E_AUTH when a passphrase is needed
  * but missing. */

@@ -118,7 +118,8 @@ gap_or_proto(int rc)
  *                         RETURN   central was restored: give its own back
  *                         STREAM   otherwise
  *   RECOVER --RECOVER, more = 0-->  RETURN or STREAM
- *   RETURN  --ACK of the last RETURN-->  STREAM
+ *   RETURN  --ACK of the last RETURN-->  GIVE (a VECTOR came) or STREAM
+ *   GIVE    --ACK of the last GIVE-->  STREAM
  *   STREAM  --everything acknowledged both ways-->  DONE (BYE)
  *
  * Feed batches from central (BATCH) are applied in every state after
@@ -130,6 +131,7 @@ enum pstate {
 	PS_HELLO,	/* HELLO sent, waiting for WELCOME */
 	PS_RECOVER,	/* FETCH sent, waiting for our lost entries */
 	PS_RETURN,	/* one RETURN batch in flight, waiting for its ACK */
+	PS_GIVE,	/* one GIVE batch in flight, waiting for its ACK */
 	PS_STREAM,	/* both directions stream under credit */
 	PS_DONE,	/* BYE sent */
 };
@@ -151,6 +153,11 @@ struct psess {
 	uint64_t		 ret_after;	/* central's own seq to return
 						 * after */
 	uint64_t		 ret_sent;	/* RETURN: sent up to */
+	struct msg_vec		*cvec;		/* VECTOR of a restored central */
+	size_t			 ncvec;
+	int			 have_cvec;	/* a VECTOR came this session */
+	struct store_fkey	*give;		/* GIVE: what is left to give */
+	size_t			 ngive, give_at;
 	uint64_t		 send_after;	/* own seq sent so far */
 	uint64_t		 acked;		/* own seq acknowledged */
 	uint64_t		 own_total;
@@ -339,8 +346,46 @@ start_stream(struct psess *p)
 	return flush_acks(p);
 }
 
+static void
+give_free(struct psess *p)
+{
+	free(p->give);
+	p->give = NULL;
+	p->ngive = p->give_at = 0;
+}
+
+/* GIVE: sends the next batch of other provinces' entries that a restored
+ * central may have lost, oldest stamp first; when none is left, records
+ * that central's incarnation is served and starts streaming. */
+static int
+pump_give(struct psess *p)
+{
+	struct rec_batch	b;
+	struct msg		m;
+	int			rc;
+
+	if ((rc = store_read_keys(p->st, p->give, p->ngive, &p->give_at,
+	    STORE_BATCH_BYTES, &b)) != 0)
+		return rc;
+	if (b.n == 0) {
+		rec_batch_free(&b);
+		give_free(p);
+		if ((rc = store_returned_put(p->st, p->central, p->cinc)) != 0)
+			return rc;
+		return start_stream(p);
+	}
+	batch_msg(&m, &b, ++p->batch_no);
+	m.type = MSG_GIVE;
+	m.more = p->give_at < p->ngive;
+	rc = psend(p, &m);
+	free(m.recs);
+	rec_batch_free(&b);
+	return rc;
+}
+
 /* RETURN: sends the next batch of central's own entries that central may
- * have lost, or, when none is left, records that and starts streaming. */
+ * have lost; when none is left, gives back other provinces' entries (if
+ * central sent its VECTOR), else records that and starts streaming. */
 static int
 pump_return(struct psess *p)
 {
@@ -353,6 +398,18 @@ pump_return(struct psess *p)
 		return rc;
 	if (b.n == 0) {
 		rec_batch_free(&b);
+		if (p->have_cvec) {
+			give_free(p);
+			if ((rc = store_foreign_after(p->st, p->central,
+			    p->cvec, p->ncvec, &p->give, &p->ngive)) != 0)
+				return rc;
+			if (p->ngive > 0)
+				log_info("sync: giving back %zu entries of "
+				    "other nodes that central may have lost",
+				    p->ngive);
+			p->state = PS_GIVE;
+			return pump_give(p);
+		}
 		if ((rc = store_returned_put(p->st, p->central, p->cinc)) != 0)
 			return rc;
 		return start_stream(p);
@@ -526,6 +583,10 @@ on_ack(struct psess *p, const struct msg *r)
 		p->ss->returned += r->applied;
 		return pump_return(p);
 	}
+	if (p->state == PS_GIVE) {
+		p->ss->returned += r->applied;
+		return pump_give(p);
+	}
 	if (p->state != PS_STREAM || p->inflight == 0)
 		return E_AGAIN;
 	p->inflight--;
@@ -569,6 +630,21 @@ on_error(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	return E_AGAIN;
 }
 
+/* VECTOR: a restored central says what it holds of each province, before
+ * its WELCOME; kept for GIVE. */
+static int
+on_vector(struct psess *p, const struct msg *r)
+{
+	if (p->state != PS_HELLO)
+		return 0;	/* only ever before WELCOME: ignored */
+	free(p->cvec);
+	p->cvec = xcalloc(r->nvec ? r->nvec : 1, sizeof(*p->cvec));
+	memcpy(p->cvec, r->vec, r->nvec * sizeof(*p->cvec));
+	p->ncvec = r->nvec;
+	p->have_cvec = 1;
+	return 0;
+}
+
 /* One message from central.  Returns 0 to go on, E_AGAIN to restart the
  * session, or a fatal error (reason in err). */
 static int
@@ -586,6 +662,8 @@ province_dispatch(struct psess *p, const struct msg *r, char *err,
 		return on_ack(p, r);
 	case MSG_KEYS:
 		return province_keys(p, r);
+	case MSG_VECTOR:
+		return on_vector(p, r);
 	case MSG_ERROR:
 		return on_error(p, r, err, errsz);
 	default:
@@ -628,6 +706,8 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 	int		rc;
 
 	p->state = PS_HELLO;
+	p->have_cvec = 0;
+	give_free(p);
 	p->central_done = p->own_done = 0;
 	p->credit = p->inflight = 0;
 	p->nheld = 0;
@@ -829,6 +909,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	}
 	pi.refused += ss->refused;
 	store_peer_put(st, &pi);
+	give_free(&p);
+	free(p.cvec);
 	return rc;
 }
 
@@ -973,6 +1055,22 @@ keys_one(const char *origin, void *arg)
  * needs to verify them (revoked keys too: their old entries stay valid).
  * The rest of the enrolled nodes stay unknown to it (data minimisation:
  * issue 18). */
+/* VECTOR: a restored central's vector of every province. */
+static int
+send_vector(struct central *c, const uint8_t *id, size_t idlen)
+{
+	struct msg	m;
+	int		rc;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_VECTOR;
+	if ((rc = store_vector(c->st, &m.vec, &m.nvec)) != 0)
+		return rc;
+	rc = send_msg(c->net, id, idlen, &m, NULL, 0);
+	free(m.vec);
+	return rc;
+}
+
 static int
 send_keys(struct central *c, const uint8_t *id, size_t idlen,
     const char *node, uint64_t after)
@@ -1175,6 +1273,12 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		if (store_recovery(c->st, &rv) == 0 && rv.inc > 0) {
 			m.inc = rv.inc;
 			m.ret_after = rv.recover_from;
+			/* What a province gives back by GIVE is decided by
+			 * this, so it goes first. */
+			if (send_vector(c, id, idlen) != 0) {
+				sess_drop(s, "cannot send");
+				return;
+			}
 		}
 	}
 	if (send_msg(c->net, id, idlen, &m, NULL, 0) != 0 ||
@@ -1284,6 +1388,50 @@ central_fetch(struct central *c, struct csess *s, const struct msg *r)
 	rec_batch_free(&b);
 }
 
+/* GIVE: a province gives back other provinces' entries that a restored
+ * central may have lost (store_apply_given).  Only a central that was
+ * restored takes them. */
+static void
+central_give(struct central *c, struct csess *s, const struct msg *r)
+{
+	struct store_recovery	 rv;
+	struct apply_stats	 as;
+	struct rec		*recs;
+	struct msg		 m;
+	char			 why[256];
+	int			 rc;
+
+	if (store_recovery(c->st, &rv) != 0 || rv.inc == 0) {
+		send_error(c->net, s->id, s->idlen, MSGERR_PROTO, "GIVE to a "
+		    "central that was never restored");
+		sess_drop(s, "unexpected GIVE");
+		return;
+	}
+	recs = batch_recs(r);
+	rc = store_apply_given(c->st, s->node, recs, r->nrecs, &as, why,
+	    sizeof(why));
+	free(recs);
+	if (rc != 0) {
+		log_warnx("entries given back by %s: %s", s->node, why);
+		send_error(c->net, s->id, s->idlen, gap_or_proto(rc), why);
+		if (rc == E_AUTH || rc == E_PROTO)
+			backoff_bump(c, s->node);
+		sess_drop(s, why);
+		return;
+	}
+	if (as.applied > 0)
+		log_info("%s gave back %llu entries of other nodes",
+		    s->node, (unsigned long long)as.applied);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ACK;
+	m.no = r->no;
+	store_vv_get(c->st, s->node, &m.pos);
+	m.applied = as.applied;
+	m.dup = as.duplicates;
+	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
+		sess_drop(s, "cannot send");
+}
+
 /* RETURN: a province gives back central's own entries that a restored
  * central lost. */
 static void
@@ -1378,6 +1526,9 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 			break;
 		case MSG_RETURN:
 			central_return(c, s, &r);
+			break;
+		case MSG_GIVE:
+			central_give(c, s, &r);
 			break;
 		case MSG_BYE:
 			central_bye(c, s);

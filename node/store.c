@@ -931,7 +931,10 @@ conflicted_update(struct store *st, MDB_txn *t, const char *id,
 	MDB_val		d = { 0, &nothing };
 	int		rc;
 
-	if (plain != NULL && conflict_candidate(plain))
+	/* A case held for an offer waiting for this province's answer is
+	 * not its to resolve (offer.h). */
+	if (plain != NULL && conflict_candidate(plain) &&
+	    (is_central(st) || !offer_pending_to(plain, st->node)))
 		return mdb_err(st, mdb_put(t, st->conflicted, &k, &d, 0),
 		    "put conflicted");
 	rc = mdb_del(t, st->conflicted, &k, NULL);
@@ -2599,13 +2602,50 @@ referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 	return hit;
 }
 
-/* Central's authorisation of an entry from a province. */
+/*
+ * Central: who owned e's case at stamp `point`, by the transfers central
+ * holds (the one with the latest stamp before it; the owner is the last
+ * writer among transfers, merge.c).  Empty when no transfer precedes it.
+ */
 static int
-authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
-    size_t whysz)
+owner_at(struct store *st, MDB_txn *t, const struct entry *e, uint64_t point,
+    char *owner, size_t ownersz)
+{
+	struct before_ctx	b;
+	int			rc, found;
+
+	memset(&b, 0, sizeof(b));
+	b.at.hlc = point;
+	strlcpy_(b.at.node, e->origin, sizeof(b.at.node));
+	rc = case_entries(st, t, e->case_id, 0, before_one, &b, &found);
+	if (rc != 0 && rc != E_NOTFOUND)
+		return rc;
+	strlcpy_(owner, b.best.hlc != 0 ? b.to : "", ownersz);
+	return 0;
+}
+
+/*
+ * Central's authorisation of an entry from a province: its origin owns the
+ * case now, or owned it when it wrote the entry.
+ *
+ * The second clause makes the decision independent of the order in which
+ * entries arrive, which matters after central's restore: entries then come
+ * back from every province at its next sync, in any order, and a transfer
+ * away (given back by the node that received it) may reach central before
+ * the entries its old owner wrote before it.  Judged by the owner now, those
+ * would be refused although the old central accepted them and other nodes
+ * hold them (chaos seed 29).  "When it wrote it" is the entry's stamp, never
+ * earlier than the latest stamp central holds from the origin (hw), so a
+ * province cannot backdate an entry into a time when it owned the case: an
+ * honest origin's stamps only grow along its chain.
+ */
+static int
+authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
+    char *why, size_t whysz)
 {
 	struct case_state	s;
 	enum offer_kind		kind;
+	char			then[HLC_NODE_MAX + 1];
 	int			rc;
 
 	/* Only the owner is needed: identifying values stay sealed. */
@@ -2648,11 +2688,22 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, char *why,
 	 * its own copy for good, and an erase wins nothing from the owner
 	 * (docs/RELIABILITY.md, bug 4).  Once the province has acknowledged
 	 * the referral, it is a former owner like any other node. */
-	if (strcmp(s.owner, e->origin) != 0 &&
-	    !(erase_only(e) && referral_unseen(st, t, e))) {
-		snprintf(why, whysz, "%s does not own case %s (owner %s)",
-		    e->origin, e->case_id, s.owner);
-		rc = E_AUTH;
+	if (strcmp(s.owner, e->origin) == 0) {
+		state_release(&s);
+		return 0;
+	}
+	if ((rc = owner_at(st, t, e, e->hlc > hw ? e->hlc : hw, then,
+	    sizeof(then))) != 0) {
+		state_release(&s);
+		return rc;
+	}
+	if (then[0] != '\0' ? strcmp(then, e->origin) != 0 :
+	    !creates_for(e, e->origin)) {
+		if (!(erase_only(e) && referral_unseen(st, t, e))) {
+			snprintf(why, whysz, "%s does not own case %s (owner "
+			    "%s)", e->origin, e->case_id, s.owner);
+			rc = E_AUTH;
+		}
 	}
 	state_release(&s);
 	return rc;
@@ -2668,6 +2719,8 @@ struct remote_ctx {
 	uint8_t			 fref[LOGKEY_MAX];	/* province: the entry
 							 * at the last position */
 	size_t			 freflen;
+	uint64_t		 hw;	/* central: the latest stamp taken
+					 * from the peer (authorise) */
 };
 
 static int	fork_links(struct store *, MDB_txn *, const char *, uint64_t,
@@ -2689,16 +2742,21 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 	uint64_t		 w = wall(st);
 	uint8_t			 chain[CRYPTO_HASH], tail_block[SIGN_BLOCK];
 	struct entry		 tail;
+	char			 hwk[HLC_NODE_MAX + 8];
+	uint64_t		 hw0 = 0;
 
 	memset(rc_->stats, 0, sizeof(*rc_->stats));
 	entry_init(&tail);
 	rc = peer_read(st, t, rc_->peer, &pi);
 	if (rc != 0 && rc != E_NOTFOUND)
 		return rc;
+	snprintf(hwk, sizeof(hwk), "ohw:%s", rc_->peer);
 	if ((rc = get_u64(st, t, st->vv, rc_->peer, &vv)) != 0 ||
 	    (rc = get_u64(st, t, st->meta, "hlc", &last)) != 0 ||
-	    (rc = chain_get(st, t, rc_->peer, chain)) != 0)
+	    (rc = chain_get(st, t, rc_->peer, chain)) != 0 ||
+	    (central && (rc = get_u64(st, t, st->meta, hwk, &hw0)) != 0))
 		return rc;
+	rc_->hw = hw0;
 	hlc_init(&clock, last, st->skew_ms);
 	cursor = central ? vv : pi.feed_recv;
 	rc = 0;
@@ -2732,6 +2790,8 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 		pi.feed_recv = cursor;
 	if (rc == 0 && central)
 		rc = chain_put(st, t, rc_->peer, chain);
+	if (rc == 0 && central && rc_->hw != hw0)
+		rc = put_u64(st, t, st->meta, hwk, rc_->hw);
 	if (rc == 0 && !central && rc_->freflen > 0) {
 		char	mk[HLC_NODE_MAX + 8];
 		MDB_val	k, d;
@@ -2858,6 +2918,28 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 				rc_->stats->duplicates++;
 			return rc;
 		}
+		/* Central holds it already: given back by another province
+		 * after central's restore (store_apply_returned).  Its chain
+		 * link was checked above. */
+		if (central && !r->refused) {
+			MDB_val	lv, dv;
+			uint8_t	lk[LOGKEY_MAX];
+
+			lv.mv_data = lk;
+			lv.mv_size = seqkey(lk, e.origin, e.seq);
+			rc = mdb_get(t, st->log, &lv, &dv);
+			if (rc == 0) {
+				if (e.hlc > rc_->hw)
+					rc_->hw = e.hlc;
+				entry_release(&e);
+				rc_->stats->duplicates++;
+				return 0;
+			}
+			if (rc != MDB_NOTFOUND) {
+				entry_release(&e);
+				return mdb_err(st, rc, "get log");
+			}
+		}
 		why[0] = '\0';
 		/* A signature that does not verify under the origin's known key
 		 * is refused like any bad entry: failing the whole batch would
@@ -2895,11 +2977,13 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			    (unsigned long long)st->skew_ms);
 		else if (check_ops(&e, why, sizeof(why)) != 0)
 			;
-		else if (central && (rc = authorise(st, t, &e, why,
+		else if (central && (rc = authorise(st, t, &e, rc_->hw, why,
 		    sizeof(why))) != 0 && rc != E_AUTH) {
 			entry_release(&e);
 			return rc;
 		}
+		if (central && e.hlc > rc_->hw)
+			rc_->hw = e.hlc;
 		if (why[0] != '\0') {
 			rc = refuse(st, t, &e, why, r);
 			entry_release(&e);
@@ -4179,5 +4263,296 @@ store_log_counts(struct store *st, int (*fn)(const char *, uint64_t, void *),
 		rc = fn(cur, n, arg);
 	mdb_cursor_close(c);
 	mdb_txn_abort(t);
+	return rc;
+}
+
+/* ---- Entries of other origins given back to a restored central ---- */
+
+int
+store_vector(struct store *st, struct msg_vec **v, size_t *n)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc;
+
+	*v = NULL;
+	*n = 0;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->vv, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0 && *n < MSG_KEYS_MAX) {
+		char	name[HLC_NODE_MAX + 1];
+
+		if (k.mv_size == 0 || k.mv_size > HLC_NODE_MAX ||
+		    d.mv_size != 8)
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		/* Central's own entries come back by RETURN. */
+		if (!node_id_valid(name) || strcmp(name, st->node) == 0)
+			continue;
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		strlcpy_((*v)[*n].node, name, sizeof((*v)[*n].node));
+		(*v)[*n].pos = be64_get(d.mv_data);
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return 0;
+}
+
+static int
+fkey_cmp(const void *a, const void *b)
+{
+	const struct store_fkey *x = a, *y = b;
+	int c;
+
+	if (x->hlc != y->hlc)
+		return x->hlc < y->hlc ? -1 : 1;
+	if ((c = strcmp(x->origin, y->origin)) != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int
+store_foreign_after(struct store *st, const char *central,
+    const struct msg_vec *v, size_t nv, struct store_fkey **keys, size_t *n)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	struct buf	 plain;
+	int		 rc, op = MDB_FIRST;
+
+	*keys = NULL;
+	*n = 0;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->log, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, op) == 0) {
+		char		 origin[HLC_NODE_MAX + 1];
+		size_t		 l = k.mv_size > 9 ? k.mv_size - 9 : 0;
+		uint64_t	 seq, after = 0;
+		struct entry	 e;
+		uint8_t		 block[SIGN_BLOCK];
+		int		 signed_;
+
+		op = MDB_NEXT;
+		if (l == 0 || l > HLC_NODE_MAX)
+			continue;
+		memcpy(origin, k.mv_data, l);
+		origin[l] = '\0';
+		seq = be64_get((const uint8_t *)k.mv_data + l + 1);
+		if (strcmp(origin, st->node) == 0 ||
+		    strcmp(origin, central) == 0)
+			continue;
+		for (size_t i = 0; i < nv; i++)
+			if (strcmp(v[i].node, origin) == 0)
+				after = v[i].pos;
+		if (seq <= after)
+			continue;
+		if ((rc = log_unseal(st, k.mv_data, k.mv_size, &d,
+		    &plain)) != 0)
+			break;
+		if (record_split(plain.data, plain.len, &e, block,
+		    &signed_) != 0)
+			continue;	/* verify reports it */
+		*keys = xreallocarray(*keys, *n + 1, sizeof(**keys));
+		(*keys)[*n].hlc = e.hlc;
+		(*keys)[*n].seq = seq;
+		strlcpy_((*keys)[*n].origin, origin,
+		    sizeof((*keys)[*n].origin));
+		(*n)++;
+		entry_release(&e);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	buf_release(&plain);
+	if (rc != 0) {
+		free(*keys);
+		*keys = NULL;
+		*n = 0;
+		return rc;
+	}
+	/* Oldest stamp first: stamps follow causality (hlc.h), so central
+	 * meets the transfers that made a node the owner of a case before
+	 * that node's entries on it (authorise). */
+	if (*n > 1)
+		qsort(*keys, *n, sizeof(**keys), fkey_cmp);
+	return 0;
+}
+
+int
+store_read_keys(struct store *st, const struct store_fkey *keys, size_t n,
+    size_t *at, size_t max_bytes, struct rec_batch *b)
+{
+	MDB_txn		*t;
+	struct buf	 plain;
+	int		 rc;
+
+	memset(b, 0, sizeof(*b));
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	while (*at < n) {
+		uint8_t	lk[LOGKEY_MAX];
+		MDB_val	k, d;
+
+		if (b->n >= STORE_BATCH_MAX || (b->n > 0 &&
+		    b->bytes >= max_bytes)) {
+			b->more = 1;
+			break;
+		}
+		k.mv_data = lk;
+		k.mv_size = seqkey(lk, keys[*at].origin, keys[*at].seq);
+		rc = mdb_get(t, st->log, &k, &d);
+		if (rc == 0)
+			rc = log_unseal(st, lk, k.mv_size, &d, &plain);
+		else
+			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "get log");
+		if (rc != 0)
+			break;
+		if (plain.len > 0)
+			batch_add(b, keys[*at].seq, plain.data, plain.len);
+		buf_reset(&plain);
+		(*at)++;
+	}
+	mdb_txn_abort(t);
+	buf_release(&plain);
+	if (rc != 0)
+		rec_batch_free(b);
+	return rc;
+}
+
+/*
+ * Central: entries of other provinces that a province gives back after
+ * central's restore (GIVE).  Each is taken as if its origin had sent it,
+ * except for its place in the origin's chain, which the origin's own
+ * stream fills in later (the entry is then held: remote_one).  One that
+ * central cannot judge now (its origin's key unknown, its owner not shown
+ * by the transfers central holds) is skipped, never refused: its origin
+ * still holds it and will send it, to be judged then.
+ */
+struct give_ctx {
+	const char		*peer;
+	const struct rec	*recs;
+	size_t			 n;
+	struct apply_stats	*stats;
+	char			*err;
+	size_t			 errsz;
+};
+
+static int
+give_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct give_ctx	*gc = arg;
+	struct hlc	 clock;
+	uint64_t	 last, w = wall(st);
+	uint8_t		 block[SIGN_BLOCK];
+	int		 rc, signed_;
+
+	memset(gc->stats, 0, sizeof(*gc->stats));
+	if ((rc = get_u64(st, t, st->meta, "hlc", &last)) != 0)
+		return rc;
+	hlc_init(&clock, last, st->skew_ms);
+	for (size_t i = 0; i < gc->n && rc == 0; i++) {
+		const struct rec	*r = &gc->recs[i];
+		struct entry		 e;
+		char			 why[200], hwk[HLC_NODE_MAX + 8];
+		uint8_t			 lk[LOGKEY_MAX];
+		uint64_t		 hw;
+		MDB_val			 k, d;
+		int			 how;
+
+		if (record_split(r->data, r->len, &e, block, &signed_) != 0) {
+			snprintf(gc->err, gc->errsz, "record %llu from %s does "
+			    "not decode", (unsigned long long)r->pos, gc->peer);
+			return E_PROTO;
+		}
+		if (e.seq != r->pos || r->refused ||
+		    strcmp(e.origin, gc->peer) == 0 ||
+		    strcmp(e.origin, st->node) == 0) {
+			snprintf(gc->err, gc->errsz, "record %llu from %s is "
+			    "%s/%llu, not another province's entry",
+			    (unsigned long long)r->pos, gc->peer, e.origin,
+			    (unsigned long long)e.seq);
+			entry_release(&e);
+			return E_PROTO;
+		}
+		k.mv_data = lk;
+		k.mv_size = seqkey(lk, e.origin, e.seq);
+		if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND)
+			rc = mdb_get(t, st->refused, &k, &d);
+		if (rc == 0) {
+			entry_release(&e);
+			gc->stats->duplicates++;
+			continue;
+		}
+		if (rc != MDB_NOTFOUND) {
+			entry_release(&e);
+			return mdb_err(st, rc, "get log");
+		}
+		snprintf(hwk, sizeof(hwk), "ohw:%s", e.origin);
+		why[0] = '\0';
+		if ((rc = get_u64(st, t, st->meta, hwk, &hw)) != 0) {
+			entry_release(&e);
+			return rc;
+		}
+		if (!signed_ || sig_status(st, t, &e, block, 1) != 1)
+			snprintf(why, sizeof(why), "signature");
+		else if (check_ops(&e, why, sizeof(why)) != 0)
+			;
+		else if ((rc = authorise(st, t, &e, hw, why,
+		    sizeof(why))) != 0 && rc != E_AUTH) {
+			entry_release(&e);
+			return rc;
+		}
+		rc = 0;
+		if (why[0] == '\0') {
+			rc = apply_entry(st, t, &e, block, r, &how, why,
+			    sizeof(why));
+			if (rc == 0 && (how & APPLY_OVER_LIMIT))
+				how = APPLY_HELD;	/* left to its origin */
+			else if (rc == 0 && !(how & APPLY_HELD))
+				hlc_update(&clock, e.hlc, w);
+		} else {
+			how = APPLY_HELD;
+			log_info("%s gave back %s/%llu: left to its origin "
+			    "(%s)", gc->peer, e.origin,
+			    (unsigned long long)e.seq, why);
+		}
+		entry_release(&e);
+		if (rc != 0)
+			return rc;
+		if (how & APPLY_HELD)
+			gc->stats->duplicates++;
+		else
+			gc->stats->applied++;
+	}
+	return rc != 0 ? rc : put_u64(st, t, st->meta, "hlc", clock.last);
+}
+
+int
+store_apply_given(struct store *st, const char *peer, const struct rec *recs,
+    size_t n, struct apply_stats *stats, char *err, size_t errsz)
+{
+	struct give_ctx	gc = { peer, recs, n, stats, err, errsz };
+	int		rc;
+
+	err[0] = '\0';
+	memset(stats, 0, sizeof(*stats));
+	if (n == 0)
+		return 0;
+	rc = txn_run(st, give_fn, &gc);
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, errsz, "%s", err_str(rc));
 	return rc;
 }

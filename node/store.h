@@ -17,6 +17,7 @@
 
 #include "../common/hlc.h"
 #include "../proto/entry.h"
+#include "../proto/msg.h"
 #include "../proto/state.h"
 
 struct store;
@@ -327,6 +328,34 @@ int	store_scan_origin(struct store *st, const char *origin,
  * Returns 0, E_PROTO, E_AUTH, E_INTEGRITY, E_FULL or E_STORE.
  */
 int	store_apply_own(struct store *st, const char *peer,
+	    const struct rec *recs, size_t n, struct apply_stats *stats,
+	    char *err, size_t errsz);
+
+/*
+ * Central restored: the entries of other provinces that a province holds
+ * and central may have lost come back by GIVE (docs/PROTOCOL.md,
+ * "Recovery").  store_vector: central's vector of every province (not its
+ * own origin), for VECTOR; *v malloc'd (free).  store_foreign_after: the
+ * keys of the entries a province holds of origins other than itself and
+ * central, after v, oldest stamp first; *keys malloc'd.  store_read_keys:
+ * the records of keys[*at ...] up to max_bytes, advancing *at.
+ * store_apply_given: central applies them in one transaction; one it
+ * cannot judge now is skipped (its origin will send it).  Returns 0,
+ * E_PROTO, E_FULL or E_STORE.
+ */
+struct store_fkey {
+	uint64_t	 hlc;
+	uint64_t	 seq;
+	char		 origin[HLC_NODE_MAX + 1];
+};
+
+int	store_vector(struct store *st, struct msg_vec **v, size_t *n);
+int	store_foreign_after(struct store *st, const char *central,
+	    const struct msg_vec *v, size_t nv, struct store_fkey **keys,
+	    size_t *n);
+int	store_read_keys(struct store *st, const struct store_fkey *keys,
+	    size_t n, size_t *at, size_t max_bytes, struct rec_batch *b);
+int	store_apply_given(struct store *st, const char *peer,
 	    const struct rec *recs, size_t n, struct apply_stats *stats,
 	    char *err, size_t errsz);
 

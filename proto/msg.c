@@ -13,6 +13,7 @@ msg_release(struct msg *m)
 {
 	free(m->recs);
 	free(m->keys);
+	free(m->vec);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -56,6 +57,7 @@ msg_encode(const struct msg *m, struct buf *out)
 	case MSG_BATCH:
 	case MSG_RECOVER:
 	case MSG_RETURN:
+	case MSG_GIVE:
 		if (m->nrecs > MSG_BATCH_MAX || m->more > 1)
 			return E_INVAL;
 		mp_put_array(&w, 5);
@@ -115,6 +117,21 @@ msg_encode(const struct msg *m, struct buf *out)
 			mp_put_bin(&w, m->keys[i].pub, MSG_KEY_LEN);
 		}
 		break;
+	case MSG_VECTOR:
+		if (m->nvec > MSG_KEYS_MAX)
+			return E_INVAL;
+		mp_put_array(&w, 3);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_array(&w, m->nvec);
+		for (size_t i = 0; i < m->nvec; i++) {
+			if (!node_id_valid(m->vec[i].node))
+				return E_INVAL;
+			mp_put_array(&w, 2);
+			mp_put_cstr(&w, m->vec[i].node);
+			mp_put_uint(&w, m->vec[i].pos);
+		}
+		break;
 	default:
 		return E_INVAL;
 	}
@@ -169,6 +186,7 @@ decode(struct mp_rd *r, struct msg *m)
 	case MSG_BATCH:
 	case MSG_RECOVER:
 	case MSG_RETURN:
+	case MSG_GIVE:
 		if (n != 5 || mp_read_uint(r, &m->no) ||
 		    mp_read_uint(r, &m->more) || m->more > 1 ||
 		    mp_read_array(r, &m->nrecs) || m->nrecs > MSG_BATCH_MAX)
@@ -189,8 +207,9 @@ decode(struct mp_rd *r, struct msg *m)
 			/* Positions ascend by one within a batch, or jump
 			 * to a later incarnation (entry.h).  A RECOVER or
 			 * RETURN batch holds what one node has of another's
-			 * entries, so its positions need only ascend. */
-			if (i > 0 && (type == MSG_BATCH ?
+			 * entries, so its positions need only ascend; a GIVE
+			 * batch, entries of many origins in stamp order. */
+			if (i > 0 && type != MSG_GIVE && (type == MSG_BATCH ?
 			    !POS_FOLLOWS(m->recs[i - 1].pos, rec->pos) :
 			    rec->pos <= m->recs[i - 1].pos))
 				return E_PROTO;
@@ -225,6 +244,18 @@ decode(struct mp_rd *r, struct msg *m)
 				return E_PROTO;
 			memcpy(m->keys[i].pub, b, MSG_KEY_LEN);
 		}
+		return 0;
+	case MSG_VECTOR:
+		if (n != 3 || mp_read_array(r, &m->nvec) ||
+		    m->nvec > MSG_KEYS_MAX)
+			return E_PROTO;
+		m->vec = xcalloc(m->nvec ? m->nvec : 1, sizeof(*m->vec));
+		for (size_t i = 0; i < m->nvec; i++)
+			if (mp_read_array_n(r, 2) ||
+			    mp_read_cstr(r, m->vec[i].node, HLC_NODE_MAX) ||
+			    !node_id_valid(m->vec[i].node) ||
+			    mp_read_uint(r, &m->vec[i].pos))
+				return E_PROTO;
 		return 0;
 	default:
 		return E_PROTO;
@@ -305,6 +336,34 @@ msg_selftest(void)
 	recs[1].pos = 10;
 	ST_OK(msg_encode(&m, &b));
 	ST_CHECK(msg_decode(b.data, b.len, &d) == E_PROTO);
+	/* A GIVE batch holds many origins' entries: any order. */
+	buf_reset(&b);
+	recs[1].pos = 2;
+	m.type = MSG_GIVE;
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_GIVE && d.nrecs == 3 && d.recs[1].pos == 2);
+	msg_release(&d);
+	/* VECTOR: node names are checked, truncations refused. */
+	{
+		struct msg_vec	v[2] = { { "lao-cai", 7 }, { "ha-noi", 0 } };
+
+		buf_reset(&b);
+		memset(&m, 0, sizeof(m));
+		m.type = MSG_VECTOR;
+		m.vec = v;
+		m.nvec = 2;
+		ST_OK(msg_encode(&m, &b));
+		ST_OK(msg_decode(b.data, b.len, &d));
+		ST_CHECK(d.nvec == 2 && strcmp(d.vec[0].node, "lao-cai") == 0 &&
+		    d.vec[0].pos == 7 && d.vec[1].pos == 0);
+		msg_release(&d);
+		for (size_t i = 0; i < b.len; i++)
+			ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
+		strlcpy_(v[1].node, "Bad Node", sizeof(v[1].node));
+		buf_reset(&b);
+		ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	}
 	buf_release(&b);
 	return 0;
 }

@@ -15,6 +15,9 @@
  *   FETCH   [2, 8, after:uint]                           province -> central
  *   RECOVER [2, 9, no, more, recs]  as BATCH             central -> province
  *   RETURN  [2, 10, no, more, recs] as BATCH             province -> central
+ *   VECTOR  [2, 11, [[node:str, pos:uint] ...]]          central -> province
+ *   GIVE    [2, 12, no, more, recs] as BATCH, positions in any order
+ *                                                        province -> central
  * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
  * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
@@ -52,6 +55,10 @@ enum msg_type {
 	MSG_FETCH = 8,
 	MSG_RECOVER = 9,
 	MSG_RETURN = 10,
+	MSG_VECTOR = 11,	/* a restored central: what it holds of each
+				 * origin, sent before WELCOME */
+	MSG_GIVE = 12,		/* other nodes' entries a restored central
+				 * may have lost, oldest stamp first */
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -79,6 +86,11 @@ struct msg_key {
 	uint8_t		 pub[MSG_KEY_LEN];
 };
 
+struct msg_vec {
+	char		 node[HLC_NODE_MAX + 1];
+	uint64_t	 pos;
+};
+
 struct msg {
 	enum msg_type	 type;
 	char		 node[HLC_NODE_MAX + 1];	/* HELLO, WELCOME */
@@ -103,6 +115,8 @@ struct msg {
 	char		 reason[MSG_REASON_MAX + 1];	/* ERROR */
 	struct msg_key	*keys;		/* KEYS; owned array */
 	size_t		 nkeys;
+	struct msg_vec	*vec;		/* VECTOR; owned array */
+	size_t		 nvec;
 };
 
 /* Frees what msg_decode allocated; *m is zeroed. */

@@ -116,6 +116,14 @@ def msg_corpus():
         arr([uint(14), b(rec_unsigned)])])]))
     write("msg", "return", arr([v, uint(10), uint(2), uint(1), arr([
         arr([uint(3), b(rec_signed)])])]))
+    write("msg", "vector", arr([v, uint(11), arr([
+        arr([s("lao-cai"), uint(12)]),
+        arr([s("ha-noi"), uint((5 << 32) | 3)])])]))
+    write("msg", "vector_bad_node", arr([v, uint(11), arr([
+        arr([s("Ha Noi"), uint(1)])])]))
+    write("msg", "give", arr([v, uint(12), uint(3), uint(0), arr([
+        arr([uint(14), b(rec_unsigned)]),
+        arr([uint(11), b(rec_signed)])])]))
     # Near misses: trailing byte, wrong version, version 1's HELLO.
     write("msg", "bye_trailing", arr([v, uint(5)]) + b"\x00")
     write("msg", "bad_version", arr([uint(1), uint(5)]))

@@ -344,3 +344,82 @@ def summary_refused(r):
     import re
     m = re.search(r"refused (\d+)", r.out)
     return int(m.group(1)) if m else -1
+
+
+def test_central_restore_transfer_back_first(env):
+    """Central restored; the province that received a case by central's
+    referral syncs first and gives back that referral (central's own entry)
+    before the old owner resends the edit it made before the referral.
+    Judged by the owner *now*, the edit would be refused although the old
+    central accepted it and the new owner holds it (chaos seed 29); judged
+    by the owner when it was written, it is accepted."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    a.add(sample_case(0))
+    sync_ok(a)
+    sync_ok(b)
+    bk = backup(c, "bk-central")
+    cid = a.add(sample_case(1))
+    a.update(cid, {"intake": {"facility": "F-after-backup"}})
+    sync_ok(a)
+    ok(c.cli("case", "transfer", cid, "--to", "ha-noi"), "central refers")
+    sync_ok(b)
+    check(b.get(cid)["owner"] == "ha-noi", "referral reached ha-noi")
+    sync_ok(a)
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    sync_ok(b)          # gives back central's referral first
+    sync_ok(a)          # then resends its edit made before it
+    sync_ok(b)
+    sync_ok(a)
+    got = c.get(cid)
+    check(got["owner"] == "ha-noi", "owner on central: %r" % got)
+    check(got["intake"]["facility"] == "F-after-backup",
+          "the old owner's edit was refused after central's restore: %r"
+          % got)
+    check(a.get(cid)["intake"]["facility"] == "F-after-backup",
+          "lao-cai lost its own edit")
+    check_replicas(c, [b], exact_ids=False)
+    verify_all(c, a, b)
+
+
+def test_central_restore_gets_lost_origin_from_others(env):
+    """Central restored and the origin of some lost entries is gone too (its
+    disk lost for good): the province that holds them gives them back
+    (GIVE), so central ends with every entry any province holds, and the
+    new owner's later edits are accepted."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    cid = a.add(sample_case(2))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    a.update(cid, {"intake": {"facility": "F-by-lao-cai"}})
+    ok(a.cli("case", "transfer", cid, "--to", "ha-noi"), "lao-cai refers")
+    other = a.add(sample_case(3))
+    sync_ok(a)
+    sync_ok(b)
+    check(b.get(cid)["owner"] == "ha-noi", "referral reached ha-noi")
+    keys_b = {k for k in log_keys(b) if k[0] == "lao-cai"}
+    # lao-cai never syncs again; central loses its disk
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    r = b.sync()
+    check(r.rc == 0, "ha-noi's sync after central's restore: %r" % r)
+    got = c.get(cid)
+    check(got is not None and got["owner"] == "ha-noi" and
+          got["intake"]["facility"] == "F-by-lao-cai",
+          "central did not get lao-cai's entries back from ha-noi: %r"
+          % got)
+    check(keys_b <= log_keys(c), "central lacks lao-cai's entries that "
+          "ha-noi holds: %r" % (keys_b - log_keys(c)))
+    check(c.get(other) is None or other in b.ids(),
+          "a case ha-noi never held appeared on central")
+    b.update(cid, {"status": "closed"})
+    sync_ok(b)
+    check(c.get(cid)["status"] == "closed", "the new owner's edit was "
+          "refused after central's restore")
+    verify_all(c, b)
