@@ -160,6 +160,9 @@ struct report {
 	int			 measures_hidden; /* a service type is */
 	int			 withheld;	/* N from 1 to K-1 */
 	int			 saturated;	/* a sum hit UINT64_MAX */
+	uint64_t		 duplicates;	/* cases left out: linked to
+						 * the earlier case of the
+						 * same person */
 	int			 finished;
 };
 
@@ -593,6 +596,13 @@ report_add(struct report *r, const struct case_state *s)
 		    (r->o.to[0] == '\0' || strcmp(recv, r->o.to) <= 0);
 	else
 		in = 1;
+	/* A second case of a person already recorded (person.duplicate_of,
+	 * dupes.h): the earlier case counts the person, once. */
+	if (field_str(s, "person.duplicate_of", buf, sizeof(buf)) &&
+	    strcmp(buf, s->id) != 0) {
+		r->duplicates++;
+		return 0;
+	}
 	owner = s->owner[0] != '\0' ? s->owner : UNKNOWN;
 	mine = r->o.province[0] == '\0' || strcmp(owner, r->o.province) == 0;
 	if (!dated && mine)
@@ -1788,6 +1798,12 @@ render_text(const struct report *r, struct buf *b)
 	    cell_shown(r, &r->undated, tb, sizeof(tb)));
 	buf_append_str(b, "\n");
 	text_note(b, tr(r, has_period(r) ? undated_out : undated_in));
+	if (r->duplicates > 0) {
+		buf_printf(b, tr(r, N_("Second cases of a person already "
+		    "counted, left out: %llu")), (unsigned long long)
+		    r->duplicates);
+		buf_append_str(b, "\n");
+	}
 	for (int d = D_PROVINCE; d <= D_STATUS; d++)
 		text_dim(r, b, d);
 	text_cross(r, b, X_SEX_AGE);
@@ -2061,6 +2077,10 @@ render_json(const struct report *r, struct buf *b)
 	json_count(r, b, &r->ncell);
 	buf_append_str(b, ",\n  \"undated\":");
 	json_count(r, b, &r->undated);
+	/* Records, not persons: the second cases of persons already
+	 * counted (person.duplicate_of). */
+	buf_printf(b, ",\n  \"duplicates_left_out\":%llu",
+	    (unsigned long long)r->duplicates);
 	buf_append_str(b, ",\n  \"dimensions\":[");
 	for (int d = 0; d < D__N; d++)
 		json_dim(r, b, d, d == 0);

@@ -206,6 +206,7 @@ static const struct fdef f_top[] = {
 static const struct fdef f_person[] = {
 	{ "category", V_ENUM, 0, e_category, 0, 0 },
 	{ "principal_case", V_UUID, 0, NULL, 0, 0 },
+	{ "duplicate_of", V_UUID, 0, NULL, 0, 0 },
 	{ "legal_status", V_ENUM, 0, e_legal, 0, 0 },
 	{ "sex", V_ENUM, 0, e_sex, 0, 0 },
 	{ "birth_year", V_INT, 0, NULL, 1900, 2100 },
@@ -293,6 +294,7 @@ static const char *const field_labels[][2] = {
 	{ "person", N_("Person") },
 	{ "person.category", N_("Category") },
 	{ "person.principal_case", N_("Principal case") },
+	{ "person.duplicate_of", N_("Same person as case") },
 	{ "person.legal_status", N_("Legal status") },
 	{ "person.sex", N_("Sex") },
 	{ "person.birth_year", N_("Year of birth") },
