@@ -5,7 +5,8 @@ screenshots of its pages (used by deploy/demo.sh).
 usage: demo_console.py URL USER PASSWORD OUTDIR YEAR
 
 Writes OUTDIR/console-dashboard.png, console-conflicts.png,
-console-sync.png and console-case.png (1280 px wide), and the same
+console-sync.png, console-new-case.png (the new-case form) and
+console-case.png (a case page) (1280 px wide), and the same
 pages at 390 px (a phone) as console-*-phone.png.  Needs Debian's
 chromium, chromium-driver and python3-selenium (deploy/bootstrap.sh)."""
 import os
@@ -50,7 +51,7 @@ def main():
             print("demo: cannot sign in to the console", file=sys.stderr)
             return 1
         pages = [("dashboard", "/?year=" + year), ("conflicts", "/conflicts"),
-                 ("sync", "/sync")]
+                 ("sync", "/sync"), ("new-case", "/cases/new")]
         d.get(url + "/conflicts")
         links = d.find_elements(By.CSS_SELECTOR, "article.conflict a")
         if links:

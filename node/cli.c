@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "keyhist.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -132,8 +133,8 @@ cli_open(const char *dir, struct node_ctx *n)
 		return EXIT_REJECT;
 	}
 	rc = store_set_keys(n->st, n->id.sign_sec, n->id.sign_pub, key);
-	crypto_wipe(key, sizeof(key));
 	if (rc != 0) {
+		crypto_wipe(key, sizeof(key));
 		cli_error("%s: %s", dir, rc == E_AUTH ? "the data key does not "
 		    "open this store (wrong passphrase or data.key)" :
 		    err_str(rc));
@@ -141,6 +142,27 @@ cli_open(const char *dir, struct node_ctx *n)
 		identity_wipe(&n->id);
 		return EXIT_REJECT;
 	}
+	/* After `key rotate`: the node's own key history, and once central
+	 * has taken the new key, the previous keys leave identity.key. */
+	{
+		int confirmed = 0;
+
+		if (keyhist_own_sync(n->st, n->cfg.node, &n->id,
+		    &confirmed) != 0)
+			fprintf(stderr, "casesync: warning: cannot record this "
+			    "node's key history\n");
+		if (confirmed) {
+			struct identity id = n->id;
+
+			id.has_prev = 0;
+			memset(&id.prev, 0, sizeof(id.prev));
+			if (identity_save(dir, key, &id, err,
+			    sizeof(err)) == 0)
+				n->id = id;
+			identity_wipe(&id);
+		}
+	}
+	crypto_wipe(key, sizeof(key));
 	store_set_clock(n->st, n->cfg.skew_ms, n->cfg.clock_offset_ms);
 	store_set_keep_transferred(n->st, n->cfg.keep_transferred);
 	{

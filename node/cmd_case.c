@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caseop.h"
 #include "cli.h"
-#include "merge.h"
 #include "offer.h"
 #include "schema.h"
 
@@ -71,67 +71,20 @@ parse_opts(int argc, char **argv, struct case_opts *o)
 	return optind;
 }
 
-/* Builds the entry for one case JSON text.  create: a new case owned by
- * this node.  Returns 0 or E_INVAL with the reason printed. */
-static int
-entry_from_json(struct node_ctx *n, const char *json, size_t len,
-    const char *id, int create, struct entry *e, char *idbuf)
+/* The shared write path (caseop.h) for this verb's node. */
+static void
+caseop_of(struct node_ctx *n, struct caseop *c)
 {
-	char	err[256];
-	int	rc;
-
-	entry_init(e);
-	if ((rc = schema_ops_from_json(json, len, e, idbuf, err,
-	    sizeof(err))) != 0) {
-		cli_error("%s", err);
-		entry_release(e);
-		return rc;
-	}
-	if (id != NULL) {
-		if (idbuf[0] != '\0' && strcmp(idbuf, id) != 0) {
-			cli_error("the input's id %s differs from %s", idbuf,
-			    id);
-			entry_release(e);
-			return E_INVAL;
-		}
-		strlcpy_(idbuf, id, ENTRY_CASE_ID_LEN + 1);
-	}
-	if (create) {
-		int has_status = 0;
-
-		if (idbuf[0] == '\0')
-			uuid7(idbuf, now_ms());
-		for (size_t i = 0; i < e->nops; i++)
-			if (e->ops[i].type == OP_SET &&
-			    strcmp(e->ops[i].path, "status") == 0)
-				has_status = 1;
-		if (!has_status) {
-			struct op *o = entry_add_op(e, OP_SET);
-			if (o == NULL) {
-				cli_error("too many fields in one change");
-				entry_release(e);
-				return E_INVAL;
-			}
-			strlcpy_(o->path, "status", sizeof(o->path));
-			op_set_value(o, "\"reported\"", 10);
-		}
-		struct op *t = entry_add_op(e, OP_TRANSFER);
-		if (t == NULL) {
-			cli_error("too many fields in one change");
-			entry_release(e);
-			return E_INVAL;
-		}
-		strlcpy_(t->to, n->cfg.node, sizeof(t->to));
-	}
-	strlcpy_(e->case_id, idbuf, sizeof(e->case_id));
-	strlcpy_(e->author, n->author, sizeof(e->author));
-	return 0;
+	c->st = n->st;
+	c->node = n->cfg.node;
+	c->author = n->author;
+	c->clock_offset_ms = n->cfg.clock_offset_ms;
 }
 
 static int
 case_write(struct node_ctx *n, int argc, char **argv, int first, int create)
 {
-	struct entry	 e;
+	struct caseop	 c;
 	char		*json, err[512], idbuf[ENTRY_CASE_ID_LEN + 1] = "";
 	const char	*id = NULL, *file = NULL;
 	size_t		 len;
@@ -156,21 +109,12 @@ case_write(struct node_ctx *n, int argc, char **argv, int first, int create)
 	}
 	if (cli_read_input(file, SCHEMA_INPUT_MAX, &json, &len) != 0)
 		return EXIT_REJECT;
-	rc = entry_from_json(n, json, len, id, create, &e, idbuf);
+	caseop_of(n, &c);
+	if (create)
+		rc = caseop_add(&c, json, len, idbuf, err, sizeof(err));
+	else
+		rc = caseop_update(&c, id, json, len, err, sizeof(err));
 	free(json);
-	if (rc != 0)
-		return EXIT_REJECT;
-	if (create) {
-		struct case_state s;
-		if (store_case_get(n->st, idbuf, &s) == 0) {
-			state_release(&s);
-			entry_release(&e);
-			cli_error("case %s exists: use `case update`", idbuf);
-			return EXIT_REJECT;
-		}
-	}
-	rc = store_write_local(n->st, &e, 1, err, sizeof(err));
-	entry_release(&e);
 	if (rc != 0) {
 		cli_error("%s", err);
 		return cli_exit_for(rc);
@@ -201,33 +145,6 @@ case_get(struct node_ctx *n, int argc, char **argv, int first)
 	return EXIT_OK;
 }
 
-/* The winning value of path as JSON text into buf ("" when unset). */
-static void
-field_text(const struct case_state *s, const char *path, char *buf,
-    size_t sz)
-{
-	const struct field	*f = merge_field(s, path);
-	const struct head	*w = f ? merge_winner(f) : NULL;
-	size_t			 n;
-
-	buf[0] = '\0';
-	if (w == NULL)
-		return;
-	n = w->value_len;
-	/* Strip the quotes of a JSON string for the table. */
-	if (n >= 2 && w->value[0] == '"') {
-		n -= 2;
-		if (n >= sz)
-			n = sz - 1;
-		memcpy(buf, w->value + 1, n);
-	} else {
-		if (n >= sz)
-			n = sz - 1;
-		memcpy(buf, w->value, n);
-	}
-	buf[n] = '\0';
-}
-
 struct list_ctx {
 	const char	*status;
 	int		 json;
@@ -243,11 +160,11 @@ list_one(const struct case_state *s, void *arg)
 	char		 status[64], cat[64], recv[32];
 	int		 pend = offer_pending(s, &of);
 
-	field_text(s, "status", status, sizeof(status));
+	schema_get_text(s, "status", status, sizeof(status));
 	if (lc->status != NULL && strcmp(status, lc->status) != 0)
 		return 0;
-	field_text(s, "person.category", cat, sizeof(cat));
-	field_text(s, "intake.received_on", recv, sizeof(recv));
+	schema_get_text(s, "person.category", cat, sizeof(cat));
+	schema_get_text(s, "intake.received_on", recv, sizeof(recv));
 	lc->count++;
 	if (lc->json) {
 		struct buf b;
@@ -317,7 +234,10 @@ struct hist_ctx {
 static const char *
 sig_word(int sig_ok)
 {
-	return sig_ok < 0 ? "unsigned" : sig_ok ? "verified" : "FAILED";
+	/* REVOKED: signed with a key revoked from this seq or an earlier
+	 * one (`casesync revoke --from-seq`). */
+	return sig_ok == STORE_SIG_REVOKED ? "REVOKED" : sig_ok < 0 ?
+	    "unsigned" : sig_ok ? "verified" : "FAILED";
 }
 
 static int

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "caseop.h"
 #include "cli.h"
 #include "referral.h"
 #include "schema.h"
@@ -91,17 +91,14 @@ static const char referrals_usage[] =
 "\n"
 "Exit codes: 0 ok, 1 usage.\n";
 
-/* Today's date (the node's clock, local time) as YYYY-MM-DD. */
+/* The shared write path (caseop.h) for this verb's node. */
 static void
-today(const struct node_ctx *n, char *buf, size_t sz)
+caseop_of(struct node_ctx *n, struct caseop *c)
 {
-	time_t		t = (time_t)(((int64_t)now_ms() +
-			    n->cfg.clock_offset_ms) / 1000);
-	struct tm	tm;
-
-	localtime_r(&t, &tm);
-	if (strftime(buf, sz, "%Y-%m-%d", &tm) == 0)
-		strlcpy_(buf, "1970-01-01", sz);
+	c->st = n->st;
+	c->node = n->cfg.node;
+	c->author = n->author;
+	c->clock_offset_ms = n->cfg.clock_offset_ms;
 }
 
 /* Parses -d and the flags of transfer/erase.  Returns the index of the
@@ -159,30 +156,14 @@ case_arg(int argc, char **argv, int first, const char *verb,
 	return 0;
 }
 
-static int
-write_one(struct node_ctx *n, struct entry *e, const char *verb)
-{
-	char	err[512];
-	int	rc;
-
-	strlcpy_(e->author, n->author, sizeof(e->author));
-	if ((rc = store_write_local(n->st, e, 1, err, sizeof(err))) != 0) {
-		/* The store says "entry 1: ..."; one entry: drop that. */
-		const char *m = strncmp(err, "entry 1: ", 9) == 0 ? err + 9 :
-		    err;
-		cli_error("case %s: %s", verb, m);
-		return cli_exit_for(rc);
-	}
-	return 0;
-}
-
 int
 cmd_case_transfer(int argc, char **argv)
 {
 	struct node_ctx		 n;
+	struct caseop		 c;
 	const char		*dir = NULL, *to = NULL, *reason = NULL, *id;
-	char			 on[16], from[HLC_NODE_MAX + 1], err[512];
-	int			 first, rc, now;
+	char			 from[HLC_NODE_MAX + 1], err[512];
+	int			 first, rc;
 
 	if (cli_help(argc, argv, transfer_usage))
 		return EXIT_OK;
@@ -203,15 +184,14 @@ cmd_case_transfer(int argc, char **argv)
 	}
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
-	today(&n, on, sizeof(on));
-	rc = referral_make(n.st, n.author, n.cfg.node, id, to, reason, on,
-	    from, &now, err, sizeof(err));
+	caseop_of(&n, &c);
+	rc = caseop_transfer(&c, id, to, reason, from, err, sizeof(err));
 	if (rc != 0) {
 		cli_error("case transfer: %s", err);
 		cli_close(&n);
 		return cli_exit_for(rc);
 	}
-	if (now) {
+	if (strcmp(n.cfg.node, "central") == 0) {
 		printf("case %s referred from %s to %s\n", id, from, to);
 		printf("%s takes it over once this node and then %s have "
 		    "synced with central\n", to, to);
@@ -229,6 +209,7 @@ static int
 answer(int argc, char **argv, int accept)
 {
 	struct node_ctx		 n;
+	struct caseop		 c;
 	struct offer		 o;
 	const char		*dir = NULL, *reason = NULL, *id;
 	const char		*verb = accept ? "accept" : "decline";
@@ -256,7 +237,8 @@ answer(int argc, char **argv, int accept)
 	}
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
-	today(&n, on, sizeof(on));
+	caseop_of(&n, &c);
+	caseop_today(&c, on, sizeof(on));
 	rc = referral_answer(n.st, n.author, n.cfg.node, id, accept, reason,
 	    on, &o, err, sizeof(err));
 	if (rc != 0) {
@@ -292,10 +274,10 @@ int
 cmd_case_erase(int argc, char **argv)
 {
 	struct node_ctx		 n;
-	struct case_state	 s;
-	struct entry		 e;
+	struct caseop		 c;
 	const char		*dir = NULL, *id;
-	int			 first, rc;
+	char			 err[512];
+	int			 first, rc, already;
 
 	if (cli_help(argc, argv, erase_usage))
 		return EXIT_OK;
@@ -305,31 +287,23 @@ cmd_case_erase(int argc, char **argv)
 		return rc;
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
-	if (store_case_get_sealed(n.st, id, &s) != 0) {
-		cli_error("case erase: no case %s on this node", id);
+	caseop_of(&n, &c);
+	rc = caseop_erase(&c, id, &already, err, sizeof(err));
+	if (rc != 0) {
+		cli_error("case erase: %s", err);
 		cli_close(&n);
-		return EXIT_REJECT;
+		return cli_exit_for(rc);
 	}
-	if (s.erased.hlc != 0) {
+	if (already) {
 		printf("case %s is erased already\n", id);
-		state_release(&s);
-		cli_close(&n);
-		return EXIT_OK;
-	}
-	state_release(&s);
-	entry_init(&e);
-	strlcpy_(e.case_id, id, sizeof(e.case_id));
-	entry_add_op(&e, OP_ERASE);
-	rc = write_one(&n, &e, "erase");
-	if (rc == 0) {
+	} else {
 		log_info("case %s erased by %s", id, n.author);
 		printf("case %s: identifying data erased on this node; the "
 		    "other nodes\nthat hold it erase it at their next sync\n",
 		    id);
 	}
-	entry_release(&e);
 	cli_close(&n);
-	return rc;
+	return EXIT_OK;
 }
 
 struct list_ctx {
@@ -427,7 +401,12 @@ cmd_case_referrals(int argc, char **argv)
 	}
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
-	today(&n, on, sizeof(on));
+	{
+		struct caseop c;
+
+		caseop_of(&n, &c);
+		caseop_today(&c, on, sizeof(on));
+	}
 	lc.node = n.cfg.node;
 	lc.today = on;
 	central = strcmp(n.cfg.node, "central") == 0;

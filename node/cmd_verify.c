@@ -4,17 +4,41 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
+#include "keyhist.h"
 
 #include "../common/err.h"
+#include "../common/util.h"
+
+#define KEYHIST_NODES_MAX	1024
 
 static const char usage_text[] =
 "usage: casesync verify -d DIR\n"
 "\n"
 "Rebuilds every case from the change log (the fold) and compares it with\n"
-"the case table.  Exit 0 when they agree, 4 when any case differs, is\n"
-"missing from either side or does not decode.\n";
+"the case table, checks the provenance of every entry (its signature under\n"
+"the key its origin had at its seq, and no key revoked from there) and\n"
+"that every key hand-over is signed by the key before it.  Exit 0 when\n"
+"all holds, 4 when any case differs, is missing from either side or does\n"
+"not decode, or an entry or hand-over does not verify.\n";
+
+/* The nodes whose keys this node knows, and its own. */
+struct kh_nodes {
+	char	node[KEYHIST_NODES_MAX][HLC_NODE_MAX + 1];
+	size_t	n;
+};
+
+static int
+kh_node(const struct node_key *nk, void *arg)
+{
+	struct kh_nodes *kn = arg;
+
+	if (kn->n < KEYHIST_NODES_MAX)
+		strlcpy_(kn->node[kn->n++], nk->node, sizeof(kn->node[0]));
+	return 0;
+}
 
 int
 cmd_verify(int argc, char **argv)
@@ -46,6 +70,22 @@ cmd_verify(int argc, char **argv)
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
 	rc = store_verify(n.st, &ncases, &nentries, &bad, err, sizeof(err));
+	/* The key histories: every hand-over signed by the key before it
+	 * (keyhist.h). */
+	if (rc == 0) {
+		struct kh_nodes	kn;
+
+		memset(&kn, 0, sizeof(kn));
+		strlcpy_(kn.node[kn.n++], n.cfg.node, sizeof(kn.node[0]));
+		store_key_each(n.st, kh_node, &kn);
+		for (size_t i = 0; i < kn.n && rc == 0; i++)
+			if ((rc = keyhist_check(n.st, kn.node[i], err,
+			    sizeof(err))) == E_INTEGRITY) {
+				cli_close(&n);
+				cli_error("verify: %s", err);
+				return EXIT_INTEGRITY;
+			}
+	}
 	cli_close(&n);
 	if (rc == E_INTEGRITY) {
 		cli_error("verify: %llu of %llu cases do not match the log; "

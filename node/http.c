@@ -132,6 +132,9 @@ send_resp(struct http *h, struct MHD_Connection *c, struct http_resp *r)
 			    r->cookies[i]);
 	if (r->location[0] != '\0')
 		MHD_add_response_header(mr, "Location", r->location);
+	if (r->disposition[0] != '\0')
+		MHD_add_response_header(mr, "Content-Disposition",
+		    r->disposition);
 	if (r->retry_after > 0) {
 		snprintf(num, sizeof(num), "%u", r->retry_after);
 		MHD_add_response_header(mr, "Retry-After", num);

@@ -58,6 +58,7 @@ struct http_resp {
 	struct buf	 body;		/* HTTP_RESP_MAX */
 	char		 cookies[HTTP_COOKIES_MAX][256];	/* Set-Cookie */
 	char		 location[512];
+	char		 disposition[128];	/* Content-Disposition */
 	unsigned	 retry_after;	/* seconds; 0 = no header */
 	int		 cacheable;	/* static asset: may be cached */
 };

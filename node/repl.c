@@ -3,6 +3,7 @@
  * central's per-peer state machine.  See repl.h and docs/PROTOCOL.md.
  */
 #include "repl.h"
+#include "keyhist.h"
 #include "net.h"
 #include "schema.h"
 
@@ -139,6 +140,8 @@ enum pstate {
 struct psess {
 	struct store		*st;
 	const struct nodecfg	*cfg;
+	const struct identity	*id;
+	int			 ho_done;	/* central took our hand-over */
 	struct net		*net;
 	struct sync_stats	*ss;
 	enum pstate		 state;
@@ -261,6 +264,25 @@ province_keys(struct psess *p, const struct msg *r)
 
 		if (strcmp(r->keys[i].node, p->cfg->node) == 0)
 			continue;
+		if (r->keys[i].hist) {
+			/* One epoch of the origin's key history, as central
+			 * keeps it (keyhist.h): never for central itself,
+			 * whose key this province pins. */
+			struct keyhist_epoch ep;
+
+			if (strcmp(r->keys[i].node, p->cname) == 0)
+				continue;
+			memset(&ep, 0, sizeof(ep));
+			strlcpy_(ep.node, r->keys[i].node, sizeof(ep.node));
+			ep.epoch = (uint32_t)r->keys[i].epoch;
+			ep.how = KH_RELAYED;
+			ep.from = r->keys[i].from;
+			ep.revoked_from = r->keys[i].revoked_from;
+			memcpy(ep.sign_pub, r->keys[i].pub, 32);
+			if ((rc = keyhist_put(p->st, &ep)) != 0)
+				return rc;
+			continue;
+		}
 		rc = store_key_get(p->st, r->keys[i].node, &nk);
 		if (rc == 0 && nk.status != KEY_KNOWN)
 			continue;
@@ -453,6 +475,23 @@ on_welcome(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	if (p->state != PS_HELLO)
 		return 0;	/* a duplicate: ignored */
 	p->welcomed = 1;
+	/* A key rotated since the last sync: hand it over before any entry
+	 * it signed goes out (keyhist.h).  Central handles our messages in
+	 * order, so it knows the new key before the batches. */
+	if (p->id->has_prev && !p->ho_done) {
+		struct msg m;
+
+		memset(&m, 0, sizeof(m));
+		m.type = MSG_HANDOVER;
+		strlcpy_(m.node, p->cfg->node, sizeof(m.node));
+		m.ho_epoch = p->id->epoch;
+		m.ho_from = p->id->ho_from;
+		memcpy(m.ho_sign, p->id->sign_pub, 32);
+		memcpy(m.ho_curve, p->id->curve_pub, 32);
+		memcpy(m.ho_sig, p->id->ho_sig, sizeof(m.ho_sig));
+		if ((rc = psend(p, &m)) != 0)
+			return rc;
+	}
 	strlcpy_(p->central, r->node, sizeof(p->central));
 	p->have = r->a;
 	memcpy(p->have_hash, r->hash, sizeof(p->have_hash));
@@ -604,6 +643,36 @@ on_ack(struct psess *p, const struct msg *r)
 	return flush_acks(p);
 }
 
+/* Central recorded our key hand-over: this node's own record of the new
+ * key is marked confirmed, and the next open of the node drops the
+ * previous keys (cli.c). */
+static int
+on_handover(struct psess *p, const struct msg *r)
+{
+	struct keyhist_epoch	eps[KEYHIST_MAX];
+	size_t			n;
+	int			rc;
+
+	if (!p->id->has_prev || strcmp(r->node, p->cfg->node) != 0 ||
+	    memcmp(r->ho_sign, p->id->sign_pub, 32) != 0 ||
+	    memcmp(r->ho_curve, p->id->curve_pub, 32) != 0)
+		return E_AGAIN;
+	if ((rc = keyhist_list(p->st, p->cfg->node, eps, KEYHIST_MAX, &n)) !=
+	    0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (eps[i].epoch != p->id->epoch || eps[i].confirmed)
+			continue;
+		eps[i].confirmed = 1;
+		if ((rc = keyhist_put(p->st, &eps[i])) != 0)
+			return rc;
+	}
+	p->ho_done = 1;
+	log_info("sync: central took this node's new key (epoch %u)",
+	    p->id->epoch);
+	return 0;
+}
+
 static int
 on_error(struct psess *p, const struct msg *r, char *err, size_t errsz)
 {
@@ -664,6 +733,8 @@ province_dispatch(struct psess *p, const struct msg *r, char *err,
 		return province_keys(p, r);
 	case MSG_VECTOR:
 		return on_vector(p, r);
+	case MSG_HANDOVER:
+		return on_handover(p, r);
 	case MSG_ERROR:
 		return on_error(p, r, err, errsz);
 	default:
@@ -834,12 +905,15 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	memset(&no, 0, sizeof(no));
 	no.heartbeat_ms = cfg->heartbeat_ms;
 	no.max_msg = MSG_MAX_BYTES;
-	no.curve_pub = id->curve_pub;
-	no.curve_sec = id->curve_sec;
+	/* Until central has taken a rotated key, connect with the transport
+	 * key it knows (keyhist.h). */
+	no.curve_pub = id->has_prev ? id->prev.curve_pub : id->curve_pub;
+	no.curve_sec = id->has_prev ? id->prev.curve_sec : id->curve_sec;
 	no.server_pub = central.curve_pub;
 	memset(&p, 0, sizeof(p));
 	p.st = st;
 	p.cfg = cfg;
+	p.id = id;
 	p.ss = ss;
 	strlcpy_(p.cname, central.node, sizeof(p.cname));
 	if ((rc = net_connect(cfg->central, &no, &p.net, err, errsz)) != 0)
@@ -850,6 +924,17 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 
 		rc = province_session(&p, deadline, progress, quit, why,
 		    sizeof(why));
+		/* Central refuses the previous key before any WELCOME: it
+		 * was revoked and the new key enrolled with `trust` (the
+		 * hand-over then only confirms it). */
+		if (rc == E_AUTH && id->has_prev && !p.welcomed &&
+		    no.curve_pub != id->curve_pub) {
+			log_info("sync: central refused this node's previous "
+			    "key; connecting with the new one");
+			no.curve_pub = id->curve_pub;
+			no.curve_sec = id->curve_sec;
+			rc = E_AGAIN;
+		}
 		if (rc != E_AGAIN) {
 			if (why[0])
 				snprintf(err, errsz, "%s", why);
@@ -866,6 +951,11 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		}
 		p.hs_failures += net_handshake_failures(p.net);
 		net_close(&p.net);
+		/* The new key once central has taken it. */
+		if (id->has_prev && p.ho_done) {
+			no.curve_pub = id->curve_pub;
+			no.curve_sec = id->curve_sec;
+		}
 		{
 			struct timespec ts = { (time_t)(backoff / 1000),
 			    (long)(backoff % 1000) * 1000000 };
@@ -1038,10 +1128,30 @@ keys_one(const char *origin, void *arg)
 	struct msg	*m = k->m;
 	struct node_key	 nk;
 
+	struct keyhist_epoch	 eps[KEYHIST_MAX];
+	size_t			 n = 0;
+
 	if (m->nkeys >= MSG_KEYS_MAX ||
 	    strcmp(origin, k->c->cfg->node) == 0 ||
-	    strcmp(origin, k->node) == 0 ||
-	    store_key_get(k->c->st, origin, &nk) != 0 ||
+	    strcmp(origin, k->node) == 0)
+		return 0;
+	/* An origin whose key changed: every key it had, with the position
+	 * each signs from and any revocation (keyhist.h). */
+	if (keyhist_list(k->c->st, origin, eps, KEYHIST_MAX, &n) == 0 &&
+	    n > 0) {
+		for (size_t i = 0; i < n && m->nkeys < MSG_KEYS_MAX; i++) {
+			struct msg_key *mk = &m->keys[m->nkeys++];
+
+			strlcpy_(mk->node, origin, sizeof(mk->node));
+			memcpy(mk->pub, eps[i].sign_pub, 32);
+			mk->hist = 1;
+			mk->epoch = eps[i].epoch;
+			mk->from = eps[i].from ? eps[i].from : 1;
+			mk->revoked_from = eps[i].revoked_from;
+		}
+		return 0;
+	}
+	if (store_key_get(k->c->st, origin, &nk) != 0 ||
 	    nk.status == KEY_KNOWN)
 		return 0;
 	strlcpy_(m->keys[m->nkeys].node, nk.node, sizeof(m->keys[0].node));
@@ -1467,6 +1577,120 @@ central_return(struct central *c, struct csess *s, const struct msg *r)
 		sess_drop(s, "cannot send");
 }
 
+/* Refuses a hand-over: the session ends, and the province backs off. */
+static void
+handover_refuse(struct central *c, struct csess *s, const char *why)
+{
+	log_warnx("key hand-over from %s refused: %s", s->node, why);
+	send_error(c->net, s->id, s->idlen, MSGERR_AUTH, why);
+	backoff_bump(c, s->node);
+	sess_drop(s, why);
+}
+
+/*
+ * HANDOVER: the province changes to a new key from one of its positions,
+ * signed with its current key (keyhist.h).  Accepted only under the key
+ * central holds for it now, and only from a position after every entry
+ * central holds of it (they were signed with the old key).  Recorded as a
+ * new epoch; the keys table then holds the new key, so the old transport
+ * key is refused from the next connection.  Echoed back once recorded.
+ */
+static void
+central_handover(struct central *c, struct csess *s, const struct msg *r)
+{
+	struct keyhist_epoch	 eps[KEYHIST_MAX], ep;
+	struct node_key		 nk;
+	struct msg		 m;
+	uint64_t		 have = 0;
+	size_t			 n = 0;
+	char			 why[MSG_REASON_MAX + 1], pb[32], pb2[32];
+
+	if (strcmp(r->node, s->node) != 0) {
+		handover_refuse(c, s, "key hand-over for another node");
+		return;
+	}
+	if (store_key_get(c->st, s->node, &nk) != 0 ||
+	    nk.status != KEY_ACTIVE ||
+	    keyhist_list(c->st, s->node, eps, KEYHIST_MAX, &n) != 0) {
+		handover_refuse(c, s, "this node has no active key here");
+		return;
+	}
+	store_vv_get(c->st, s->node, &have);
+	if (memcmp(nk.sign_pub, r->ho_sign, 32) == 0 &&
+	    memcmp(nk.curve_pub, r->ho_curve, 32) == 0) {
+		/*
+		 * Taken before (our echo was lost), or enrolled by `trust`
+		 * after a revocation.  A key enrolled so signs from central's
+		 * next position of the node; the node's own hand-over may
+		 * start it later, as long as nothing was accepted under it:
+		 * entries in between then belong to the previous key and its
+		 * revocation (a narrower range needs no signature).
+		 */
+		if (n > 0 && eps[n - 1].how == KH_ENROLLED &&
+		    memcmp(eps[n - 1].sign_pub, r->ho_sign, 32) == 0 &&
+		    r->ho_from > eps[n - 1].from && have < eps[n - 1].from) {
+			eps[n - 1].from = r->ho_from;
+			if (keyhist_put(c->st, &eps[n - 1]) != 0) {
+				handover_refuse(c, s, "cannot store the key");
+				return;
+			}
+		}
+	} else if (!keyhist_handover_check(s->node, r->ho_from, nk.sign_pub,
+	    r->ho_sign, r->ho_curve, r->ho_sig)) {
+		handover_refuse(c, s, "the key hand-over is not signed with "
+		    "this node's current key");
+		return;
+	} else if (r->ho_from <= have) {
+		snprintf(why, sizeof(why), "the key hand-over starts at seq "
+		    "%s, but central holds this node's entries up to seq %s, "
+		    "signed with its previous key", pos_text(r->ho_from, pb,
+		    sizeof(pb)), pos_text(have, pb2, sizeof(pb2)));
+		handover_refuse(c, s, why);
+		return;
+	} else if (n + (n == 0) >= KEYHIST_MAX) {
+		handover_refuse(c, s, "this node has had too many keys");
+		return;
+	} else {
+		if (n == 0) {
+			/* The key it had before any record was kept. */
+			memset(&eps[0], 0, sizeof(eps[0]));
+			strlcpy_(eps[0].node, s->node, sizeof(eps[0].node));
+			eps[0].how = KH_ENROLLED;
+			eps[0].from = 1;
+			memcpy(eps[0].sign_pub, nk.sign_pub, 32);
+			memcpy(eps[0].curve_pub, nk.curve_pub, 32);
+			n = 1;
+			if (keyhist_put(c->st, &eps[0]) != 0) {
+				handover_refuse(c, s, "cannot store the key");
+				return;
+			}
+		}
+		memset(&ep, 0, sizeof(ep));
+		strlcpy_(ep.node, s->node, sizeof(ep.node));
+		ep.epoch = eps[n - 1].epoch + 1;
+		ep.how = KH_HANDOVER;
+		ep.from = r->ho_from;
+		memcpy(ep.sign_pub, r->ho_sign, 32);
+		memcpy(ep.curve_pub, r->ho_curve, 32);
+		memcpy(ep.sig, r->ho_sig, sizeof(ep.sig));
+		memcpy(nk.sign_pub, r->ho_sign, 32);
+		memcpy(nk.curve_pub, r->ho_curve, 32);
+		nk.since_ms = now_ms();
+		if (keyhist_put(c->st, &ep) != 0 ||
+		    store_key_put(c->st, &nk) != 0) {
+			handover_refuse(c, s, "cannot store the key");
+			return;
+		}
+		log_info("%s handed its key over to epoch %u from seq %s",
+		    s->node, ep.epoch, pos_text(ep.from, pb, sizeof(pb)));
+	}
+	m = *r;
+	m.recs = NULL;
+	m.keys = NULL;
+	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
+		sess_drop(s, "cannot send");
+}
+
 static void
 central_bye(struct central *c, struct csess *s)
 {
@@ -1529,6 +1753,9 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 			break;
 		case MSG_GIVE:
 			central_give(c, s, &r);
+			break;
+		case MSG_HANDOVER:
+			central_handover(c, s, &r);
 			break;
 		case MSG_BYE:
 			central_bye(c, s);

@@ -1034,6 +1034,220 @@ schema_field_label(const char *path)
 	return NULL;
 }
 
+int
+schema_field_kind(const char *path, enum schema_kind *kind, int64_t *min,
+    int64_t *max)
+{
+	const struct fdef	*f;
+
+	if (path == NULL || (f = any_find(path)) == NULL)
+		return E_NOTFOUND;
+	*min = 0;
+	*max = 0;
+	switch (f->type) {
+	case V_ENUM:
+		*kind = SCHEMA_KIND_CHOICE;
+		break;
+	case V_ENUMSET:
+		*kind = SCHEMA_KIND_CHOICES;
+		break;
+	case V_STR:
+		*kind = SCHEMA_KIND_LINE;
+		*min = f->min;
+		*max = f->max;
+		break;
+	case V_TEXT:
+		*kind = SCHEMA_KIND_TEXT;
+		*min = f->min;
+		*max = f->max;
+		break;
+	case V_INT:
+		*kind = SCHEMA_KIND_INT;
+		*min = f->min;
+		*max = f->max;
+		break;
+	case V_DATE:
+		*kind = SCHEMA_KIND_DATE;
+		break;
+	case V_COUNTRY:
+		*kind = SCHEMA_KIND_COUNTRY;
+		break;
+	case V_PROVINCE:
+		*kind = SCHEMA_KIND_PROVINCE;
+		break;
+	case V_NODE:
+		*kind = SCHEMA_KIND_NODE;
+		break;
+	case V_UUID:
+		*kind = SCHEMA_KIND_CASE_ID;
+		break;
+	}
+	return 0;
+}
+
+/* Why value_check refused v for f: the same tests, in the same order. */
+static enum schema_why
+why_of(const struct fdef *f, const cJSON *v)
+{
+	int64_t	i;
+	size_t	n;
+
+	if (cJSON_IsNull(v))
+		return SCHEMA_WHY_REQUIRED;
+	switch (f->type) {
+	case V_ENUM:
+	case V_ENUMSET:
+		return SCHEMA_WHY_CHOICE;
+	case V_INT:
+		return json_int(v, &i) ? SCHEMA_WHY_RANGE : SCHEMA_WHY_INTEGER;
+	case V_STR:
+	case V_TEXT:
+		if (!cJSON_IsString(v) || v->valuestring == NULL)
+			return SCHEMA_WHY_OTHER;
+		n = strlen(v->valuestring);
+		if (n == 0)
+			return SCHEMA_WHY_EMPTY;
+		if ((int64_t)n > f->max)
+			return SCHEMA_WHY_TOO_LONG;
+		return SCHEMA_WHY_CHARS;
+	case V_DATE:
+		return SCHEMA_WHY_DATE;
+	case V_COUNTRY:
+		return SCHEMA_WHY_COUNTRY;
+	case V_PROVINCE:
+	case V_NODE:
+		return SCHEMA_WHY_PROVINCE;
+	case V_UUID:
+		return SCHEMA_WHY_CASE_ID;
+	}
+	return SCHEMA_WHY_OTHER;
+}
+
+int
+schema_value_check(const char *path, const char *json, size_t len,
+    struct schema_problem *p)
+{
+	const struct fdef	*f;
+	struct canon		 c;
+	cJSON			*v;
+	size_t			 errpos;
+	int			 rc;
+
+	memset(p, 0, sizeof(*p));
+	if (path == NULL || (f = any_find(path)) == NULL)
+		return E_NOTFOUND;
+	p->min = f->min;
+	p->max = f->max;
+	if ((v = parse_exact(json, len, &errpos)) == NULL) {
+		p->why = SCHEMA_WHY_OTHER;
+		snprintf(p->msg, sizeof(p->msg), "%s: not valid JSON", path);
+		return E_INVAL;
+	}
+	/* A required member, or a field that cannot be cleared, is
+	 * "required" when it is null: the form's empty input. */
+	canon_init(&c);
+	rc = value_check(f, v, path, &c, p->msg, sizeof(p->msg));
+	if (rc == 0)
+		rc = canon_done(&c, path, p->msg, sizeof(p->msg));
+	if (rc != 0)
+		p->why = rc == E_INVAL ? why_of(f, v) : SCHEMA_WHY_OTHER;
+	buf_release(&c.b);
+	cJSON_Delete(v);
+	return rc != 0 ? E_INVAL : 0;
+}
+
+const char *
+schema_why_text(enum schema_why why)
+{
+	switch (why) {
+	case SCHEMA_WHY_NONE:
+		return "";
+	case SCHEMA_WHY_REQUIRED:
+		return N_("Required.");
+	case SCHEMA_WHY_CHOICE:
+		return N_("Choose one of the values in the list.");
+	case SCHEMA_WHY_EMPTY:
+		return N_("Must not be empty.");
+	case SCHEMA_WHY_TOO_LONG:
+		return N_("Too long: at most %lld bytes (a letter with "
+		    "diacritics takes 2 or 3).");
+	case SCHEMA_WHY_CHARS:
+		return N_("Contains characters that are not allowed here.");
+	case SCHEMA_WHY_INTEGER:
+		return N_("Write a whole number, digits only.");
+	case SCHEMA_WHY_RANGE:
+		return N_("Must be a whole number from %lld to %lld.");
+	case SCHEMA_WHY_DATE:
+		return N_("Not a real date: write the day as dd/mm/yyyy or "
+		    "yyyy-mm-dd, years 1900 to 2100.");
+	case SCHEMA_WHY_COUNTRY:
+		return N_("Write the country's two-letter code (ISO 3166), "
+		    "such as CN, KH, LA, MM; VN within Vietnam.");
+	case SCHEMA_WHY_PROVINCE:
+		return N_("Choose a province from the list.");
+	case SCHEMA_WHY_CASE_ID:
+		return N_("Not a case id: copy the 36 characters shown on the "
+		    "case's page.");
+	case SCHEMA_WHY_OTHER:
+		break;
+	}
+	return N_("This value is not accepted.");
+}
+
+const char *const *
+schema_intake_required(void)
+{
+	/* The report counts a case by its year of reception, category and
+	 * sex (docs/REPORTS.md); an intake without them is not counted. */
+	static const char *const req[] = {
+		"person.category", "person.sex", "intake.received_on", NULL
+	};
+
+	return req;
+}
+
+/* The lifecycle's steps, from -> to (docs/SCHEMA.md). */
+static const char *const lifecycle[][2] = {
+	{ "", "reported" },
+	{ "reported", "under_verification" },
+	{ "under_verification", "identified" },
+	{ "under_verification", "not_victim" },
+	{ "identified", "receiving_support" },
+	{ "not_victim", "closed" },
+	{ "receiving_support", "reintegration_followup" },
+	{ "reintegration_followup", "closed" },
+};
+
+int
+schema_status_allowed(const char *from, const char *to)
+{
+	if (from == NULL)
+		from = "";
+	if (to == NULL)
+		return 0;
+	for (size_t i = 0; i < NELEM(lifecycle); i++)
+		if (strcmp(lifecycle[i][0], from) == 0 &&
+		    strcmp(lifecycle[i][1], to) == 0)
+			return 1;
+	return 0;
+}
+
+size_t
+schema_status_next(const char *from,
+    const char *out[SCHEMA_STATUS_NEXT_MAX + 1])
+{
+	size_t n = 0;
+
+	if (from == NULL)
+		from = "";
+	for (size_t i = 0; i < NELEM(lifecycle); i++)
+		if (strcmp(lifecycle[i][0], from) == 0 &&
+		    n < SCHEMA_STATUS_NEXT_MAX)
+			out[n++] = lifecycle[i][1];
+	out[n] = NULL;
+	return n;
+}
+
 /*
  * Writes "prefix.name" (or "name" when prefix is empty) into where, quoting
  * name as user input.
@@ -1622,6 +1836,44 @@ schema_get_str(const struct case_state *s, const char *path, char *buf,
     size_t sz)
 {
 	return json_str_out(current_json(s, path), buf, sz);
+}
+
+int
+schema_get_text(const struct case_state *s, const char *path, char *buf,
+    size_t sz)
+{
+	cJSON		*v = current_json(s, path);
+	const cJSON	*m;
+	struct buf	 b;
+	int64_t		 i;
+	int		 ok = 0;
+
+	buf[0] = '\0';
+	if (v == NULL || sz == 0)
+		goto out;
+	buf_init(&b, sz);
+	if (cJSON_IsString(v) && v->valuestring != NULL)
+		ok = buf_append_str(&b, v->valuestring) == 0;
+	else if (json_int(v, &i))
+		ok = buf_printf(&b, "%lld", (long long)i) == 0;
+	else if (cJSON_IsArray(v)) {
+		ok = 1;
+		cJSON_ArrayForEach(m, v) {
+			if (!cJSON_IsString(m) || (m != v->child &&
+			    buf_append_str(&b, ",") != 0) ||
+			    buf_append_str(&b, m->valuestring) != 0)
+				ok = 0;
+		}
+	}
+	if (ok && b.len < sz) {
+		memcpy(buf, b.data, b.len);
+		buf[b.len] = '\0';
+	} else
+		ok = 0;
+	buf_release(&b);
+out:
+	cJSON_Delete(v);
+	return ok;
 }
 
 int
@@ -2532,6 +2784,15 @@ st_render(void)
 		ST_CHECK(!schema_get_int(&s, "person.birth_year", &v));
 		ST_CHECK(pv != NULL && strcmp(pv[1], "forced_labour") == 0);
 		ST_CHECK(schema_get_set(&s, "trafficking.purposes") == 2);
+		ST_CHECK(schema_get_text(&s, "trafficking.purposes", b,
+		    sizeof(b)) && strcmp(b, "forced_labour") == 0);
+		ST_CHECK(schema_get_text(&s, "person.sex", b, sizeof(b)) &&
+		    strcmp(b, "male") == 0);
+		ST_CHECK(!schema_get_text(&s, "person.sex", b, 4) &&
+		    b[0] == '\0');
+		ST_CHECK(!schema_get_text(&s, "person.full_name", b,
+		    sizeof(b)));
+		ST_CHECK(!schema_get_text(&s, "person.phone", b, sizeof(b)));
 		ST_CHECK(schema_get_set(&s, "person.sex") == 0);
 		ST_CHECK(schema_event_str(&s.events[1], "type", b,
 		    sizeof(b)) && strcmp(b, "loan") == 0);
@@ -2636,6 +2897,75 @@ st_labels(void)
 	return 0;
 }
 
+static int
+st_form(void)
+{
+	struct schema_problem	 p;
+	enum schema_kind	 k;
+	int64_t			 lo, hi;
+	const char		*nx[SCHEMA_STATUS_NEXT_MAX + 1];
+	static const struct {
+		const char	*path, *json;
+		enum schema_why	 why;
+	} cases[] = {
+		{ "intake.received_on", "\"2025-03-01\"", SCHEMA_WHY_NONE },
+		{ "intake.received_on", "\"2025-02-30\"", SCHEMA_WHY_DATE },
+		{ "person.sex", "\"f\"", SCHEMA_WHY_CHOICE },
+		{ "person.birth_year", "\"19x0\"", SCHEMA_WHY_INTEGER },
+		{ "person.birth_year", "1800", SCHEMA_WHY_RANGE },
+		{ "person.full_name", "\"\"", SCHEMA_WHY_EMPTY },
+		{ "person.phone", "\"012345678901234567890123456789012\"",
+		    SCHEMA_WHY_TOO_LONG },
+		{ "person.address", "\"a\\u0001b\"", SCHEMA_WHY_CHARS },
+		{ "trafficking.destination_country", "\"cn\"",
+		    SCHEMA_WHY_COUNTRY },
+		{ "person.home_province", "\"atlantis\"", SCHEMA_WHY_PROVINCE },
+		{ "person.principal_case", "\"x\"", SCHEMA_WHY_CASE_ID },
+		{ "trafficking.purposes", "[\"forced_labour\",\"x\"]",
+		    SCHEMA_WHY_CHOICE },
+		{ "status", "null", SCHEMA_WHY_REQUIRED },
+		{ "services.on", "null", SCHEMA_WHY_REQUIRED },
+		{ "services.amount_vnd", "1500000", SCHEMA_WHY_NONE },
+		{ "person.sex", "null", SCHEMA_WHY_NONE },
+	};
+
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		int rc = schema_value_check(cases[i].path, cases[i].json,
+		    strlen(cases[i].json), &p);
+
+		ST_CHECK((rc == 0) == (cases[i].why == SCHEMA_WHY_NONE));
+		ST_CHECK(p.why == cases[i].why);
+		ST_CHECK(cases[i].why == SCHEMA_WHY_NONE ||
+		    strncmp(p.msg, cases[i].path, strlen(cases[i].path)) == 0);
+		ST_CHECK(schema_why_text(p.why) != NULL);
+	}
+	ST_CHECK(schema_value_check("person.nope", "1", 1, &p) == E_NOTFOUND);
+	ST_CHECK(schema_value_check("person.birth_year", "1800", 4, &p) ==
+	    E_INVAL);
+	ST_CHECK(p.min == 1900 && p.max == 2100);
+	ST_OK(schema_field_kind("person.home_province", &k, &lo, &hi));
+	ST_CHECK(k == SCHEMA_KIND_PROVINCE);
+	ST_OK(schema_field_kind("person.full_name", &k, &lo, &hi));
+	ST_CHECK(k == SCHEMA_KIND_LINE && hi == 200);
+	ST_OK(schema_field_kind("notes.text", &k, &lo, &hi));
+	ST_CHECK(k == SCHEMA_KIND_TEXT && hi == 2000);
+	ST_CHECK(schema_field_kind("x.y", &k, &lo, &hi) == E_NOTFOUND);
+	for (const char *const *r = schema_intake_required(); *r; r++)
+		ST_CHECK(path_find(*r) != NULL);
+	ST_CHECK(schema_status_allowed(NULL, "reported"));
+	ST_CHECK(schema_status_allowed("reported", "under_verification"));
+	ST_CHECK(!schema_status_allowed("reported", "closed"));
+	ST_CHECK(!schema_status_allowed("closed", "reported"));
+	ST_CHECK(!schema_status_allowed("identified", "identified"));
+	ST_CHECK(schema_status_next("under_verification", nx) == 2 &&
+	    strcmp(nx[0], "identified") == 0 && nx[2] == NULL);
+	ST_CHECK(schema_status_next("closed", nx) == 0 && nx[0] == NULL);
+	/* Every step leads to a status of the enumeration. */
+	for (size_t i = 0; i < NELEM(lifecycle); i++)
+		ST_CHECK(enum_index(e_status, lifecycle[i][1]) >= 0);
+	return 0;
+}
+
 int
 schema_selftest(void)
 {
@@ -2653,6 +2983,7 @@ schema_selftest(void)
 	ST_OK(st_provinces());
 	ST_OK(st_from_export());
 	ST_OK(st_labels());
+	ST_OK(st_form());
 	return 0;
 }
 #endif

@@ -159,6 +159,98 @@ int	schema_field_enum(const char *path, enum schema_enum *out);
  * ("services.amount_vnd"), or NULL when there is no such thing.  Static. */
 const char *schema_field_label(const char *path);
 
+/*
+ * What kind of input a field or event member takes, for forms: which
+ * control to show and how long a value may be.  schema_field_kind
+ * returns 0 with *kind and *max (bytes for text kinds, the largest value
+ * for SCHEMA_KIND_INT, 0 otherwise; *min likewise), or E_NOTFOUND.
+ */
+enum schema_kind {
+	SCHEMA_KIND_CHOICE,	/* one enumeration value */
+	SCHEMA_KIND_CHOICES,	/* a set of enumeration values */
+	SCHEMA_KIND_LINE,	/* one line of text */
+	SCHEMA_KIND_TEXT,	/* text with line breaks */
+	SCHEMA_KIND_INT,
+	SCHEMA_KIND_DATE,
+	SCHEMA_KIND_COUNTRY,
+	SCHEMA_KIND_PROVINCE,	/* a province node id */
+	SCHEMA_KIND_NODE,	/* a province node id or "central" */
+	SCHEMA_KIND_CASE_ID,
+};
+int	schema_field_kind(const char *path, enum schema_kind *kind,
+	    int64_t *min, int64_t *max);
+
+/*
+ * Why a value was refused, for a message in the user's language next to
+ * the field (schema_why_text) where the CLI prints the English message.
+ */
+enum schema_why {
+	SCHEMA_WHY_NONE,
+	SCHEMA_WHY_REQUIRED,	/* missing (or null) where a value is needed */
+	SCHEMA_WHY_CHOICE,	/* not one of the enumeration's values */
+	SCHEMA_WHY_EMPTY,
+	SCHEMA_WHY_TOO_LONG,	/* more bytes than the field takes */
+	SCHEMA_WHY_CHARS,	/* control characters or invalid UTF-8 */
+	SCHEMA_WHY_INTEGER,	/* not a whole number */
+	SCHEMA_WHY_RANGE,	/* a whole number outside min..max */
+	SCHEMA_WHY_DATE,
+	SCHEMA_WHY_COUNTRY,
+	SCHEMA_WHY_PROVINCE,
+	SCHEMA_WHY_CASE_ID,
+	SCHEMA_WHY_OTHER,
+};
+
+struct schema_problem {
+	enum schema_why	 why;
+	int64_t		 min, max;	/* SCHEMA_WHY_RANGE, _TOO_LONG (max) */
+	char		 msg[256];	/* the CLI's English message */
+};
+
+/*
+ * Checks one value, JSON text of len bytes, of field path or event member
+ * ("services.on") with the very check `case add` runs on it.  JSON null
+ * is SCHEMA_WHY_REQUIRED for a required member or the status.  Returns 0,
+ * or E_INVAL with *p filled (E_NOTFOUND for an unknown path).
+ */
+int	schema_value_check(const char *path, const char *json, size_t len,
+	    struct schema_problem *p);
+
+/* The English text (a msgid) that tells the user how to correct a value
+ * refused for why; "%lld" conversions take p->min and p->max for
+ * SCHEMA_WHY_RANGE, and p->max for SCHEMA_WHY_TOO_LONG.  Static. */
+const char *schema_why_text(enum schema_why why);
+
+/*
+ * The fields a new case must have when it is recorded through the
+ * console's intake form (the CLI and `POST /api/cases` take any subset, as
+ * `case add` always has): what the annual report needs to count it.
+ * NULL-terminated, static.
+ */
+const char *const *schema_intake_required(void);
+
+/*
+ * The case lifecycle (docs/SCHEMA.md): may the console move a case from
+ * status `from` (NULL or "" when it has none) to `to`?  The schema itself
+ * takes any status in any order, so that a mistake can be corrected from
+ * the CLI; the console's status action allows the lifecycle's next steps
+ * only.  schema_status_next lists them for from, NULL-terminated, into
+ * out (at least SCHEMA_STATUS_NEXT_MAX + 1 entries); returns the count.
+ */
+#define SCHEMA_STATUS_NEXT_MAX	3
+int	schema_status_allowed(const char *from, const char *to);
+size_t	schema_status_next(const char *from,
+	    const char *out[SCHEMA_STATUS_NEXT_MAX + 1]);
+
+/*
+ * The current value of field path as display text into buf (sz bytes):
+ * a string without its quotes, an integer in decimal, a set's values
+ * joined with ",".  Returns 1, or 0 (buf "") when the field is unset,
+ * cleared, sealed, or longer than buf.  This is the accessor the CLI's
+ * lists and the console's tables share.
+ */
+int	schema_get_text(const struct case_state *s, const char *path,
+	    char *buf, size_t sz);
+
 #ifdef SELFTEST
 int	schema_selftest(void);
 #endif

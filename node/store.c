@@ -29,6 +29,7 @@
 #include "nameidx.h"
 #include "offer.h"
 #include "schema.h"
+#include "keyhist.h"
 #include "sign.h"
 
 #include <assert.h>
@@ -57,6 +58,7 @@ struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
 	MDB_dbi		 keys, names, namecase, conflicted, authors;
+	MDB_dbi		 keyhist;	/* keyhist.c */
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	int		 have_keys;
@@ -247,6 +249,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(namecase, "namecase");
 	OPEN_DB(conflicted, "conflicted");
 	OPEN_DB(authors, "authors");
+	OPEN_DB(keyhist, "keyhist");
 #undef OPEN_DB
 	get_str(st, t, "node", st->node, sizeof(st->node));
 	get_str(st, t, "role", st->role, sizeof(st->role));
@@ -1092,14 +1095,31 @@ record_split(const uint8_t *p, size_t len, struct entry *e,
 	return 0;
 }
 
-/* The signing key of origin: ours, or one from the keys table. */
+/*
+ * The signing key of origin at position pos: from its key history
+ * (keyhist.h) when it has one, else ours, or the one in the keys table.
+ * *revoked gets the position its key is revoked from (0: not revoked);
+ * revoked may be NULL.
+ */
 static int
-origin_key(struct store *st, MDB_txn *t, const char *origin,
-    uint8_t pub[CRYPTO_SIGN_PUB])
+origin_key(struct store *st, MDB_txn *t, const char *origin, uint64_t pos,
+    uint8_t pub[CRYPTO_SIGN_PUB], uint64_t *revoked)
 {
-	struct node_key	nk;
-	int		rc;
+	struct keyhist_epoch	ep;
+	struct node_key		nk;
+	int			rc;
 
+	if (revoked != NULL)
+		*revoked = 0;
+	if ((rc = keyhist_at_txn(t, st->keyhist, origin, pos, &ep, NULL)) ==
+	    0) {
+		memcpy(pub, ep.sign_pub, CRYPTO_SIGN_PUB);
+		if (revoked != NULL)
+			*revoked = ep.revoked_from;
+		return 0;
+	}
+	if (rc != E_NOTFOUND)
+		return rc;
 	if (strcmp(origin, st->node) == 0 && st->have_keys) {
 		memcpy(pub, st->sign_pub, CRYPTO_SIGN_PUB);
 		return 0;
@@ -1110,22 +1130,52 @@ origin_key(struct store *st, MDB_txn *t, const char *origin,
 	return 0;
 }
 
-/* 1 verified, 0 failed, -1 unsigned, -2 origin's key unknown. */
+/* 1 verified, 0 failed, -1 unsigned, -2 origin's key unknown, 2 signed
+ * with a key revoked from a position at or before the entry's
+ * (keyhist.h). */
 static int
 sig_status(struct store *st, MDB_txn *t, const struct entry *e,
     const uint8_t *block, int signed_)
 {
-	uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
+	uint8_t		pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
+	uint64_t	revoked;
+	int		ok;
 
 	if (!signed_)
 		return -1;
-	if (origin_key(st, t, e->origin, pub) != 0)
+	if (origin_key(st, t, e->origin, e->seq, pub, &revoked) != 0)
 		return -2;
-	return sign_check(e, pub, block, h);
+	ok = sign_check(e, pub, block, h);
+	return ok == 1 && revoked != 0 && e->seq >= revoked ? 2 : ok;
 }
 
-/* Decodes a stored record; *sig_ok as sig_status() when verify_sig, else
- * -1 when unsigned and 0 otherwise. */
+int
+store_keyhist_run(struct store *st, int write,
+    int (*fn)(void *, unsigned, void *), void *arg)
+{
+	MDB_txn	*t;
+	int	 rc;
+
+	if (!write) {
+		if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+			return rc;
+		rc = fn(t, st->keyhist, arg);
+		mdb_txn_abort(t);
+		return rc;
+	}
+	if ((rc = txn_begin(st, 0, &t)) != 0)
+		return rc;
+	if ((rc = fn(t, st->keyhist, arg)) != 0) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	return mdb_err(st, mdb_txn_commit(t), "commit");
+}
+
+/* Decodes a stored record; *sig_ok as sig_status() when verify_sig (but
+ * STORE_SIG_REVOKED for a revoked key, which readers that only know
+ * "verified", "failed" and "unsigned" never take for verified), else -1
+ * when unsigned and 0 otherwise. */
 static int
 record_open(struct store *st, MDB_txn *t, const uint8_t *p, size_t len,
     struct entry *e, int verify_sig, int *sig_ok)
@@ -1135,9 +1185,11 @@ record_open(struct store *st, MDB_txn *t, const uint8_t *p, size_t len,
 
 	if ((rc = record_split(p, len, e, block, &signed_)) != 0)
 		return rc;
-	if (verify_sig)
+	if (verify_sig) {
 		*sig_ok = sig_status(st, t, e, block, signed_);
-	else
+		if (*sig_ok == 2)
+			*sig_ok = STORE_SIG_REVOKED;
+	} else
 		*sig_ok = signed_ ? 0 : -1;
 	return 0;
 }
@@ -1976,6 +2028,7 @@ verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
 	struct buf	 plain;
 	struct entry	 run;
 	uint8_t		 run_block[SIGN_BLOCK], h[CRYPTO_HASH];
+	uint64_t	 run_until = UINT64_MAX;
 	int		 have_run = 0;
 
 	if (mdb_cursor_open(t, st->log, &c) != 0) {
@@ -2015,11 +2068,17 @@ verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
 				linked = 1;
 			}
 		}
+		/* A run also ends where its origin's key changes: the last
+		 * entry of each key is checked under that key (keyhist.h). */
+		if (linked && e.seq >= run_until)
+			linked = 0;
 		if (have_run && !linked) {
 			/* The run ends: its last signature covers it. */
-			uint8_t pub[CRYPTO_SIGN_PUB];
+			uint8_t		pub[CRYPTO_SIGN_PUB];
+			uint64_t	rv;
 
-			if (origin_key(st, t, run.origin, pub) != 0)
+			if (origin_key(st, t, run.origin, run.seq, pub, &rv) !=
+			    0)
 				BAD("entry %s/%llu: the key of %s is unknown",
 				    run.origin, (unsigned long long)run.seq,
 				    run.origin);
@@ -2034,6 +2093,19 @@ verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
 		run = e;
 		memcpy(run_block, block, SIGN_BLOCK);
 		have_run = 1;
+		{
+			struct keyhist_epoch ep;
+
+			run_until = UINT64_MAX;
+			if (keyhist_at_txn(t, st->keyhist, run.origin, run.seq,
+			    &ep, &run_until) == 0 && ep.revoked_from != 0 &&
+			    run.seq >= ep.revoked_from)
+				BAD("entry %s/%llu is signed with the key of %s "
+				    "(epoch %u) revoked from seq %llu",
+				    run.origin, (unsigned long long)run.seq,
+				    run.origin, ep.epoch,
+				    (unsigned long long)ep.revoked_from);
+		}
 	}
 #undef BAD
 	entry_release(&run);
@@ -2769,7 +2841,7 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 	if (rc == 0 && central && have_tail) {
 		uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
 
-		if (origin_key(st, t, rc_->peer, pub) != 0 ||
+		if (origin_key(st, t, rc_->peer, tail.seq, pub, NULL) != 0 ||
 		    sign_check(&tail, pub, tail_block, h) != 1) {
 			snprintf(rc_->err, rc_->errsz, "batch from %s: the "
 			    "signature of entry %llu does not verify",
@@ -2813,6 +2885,51 @@ remote_fn(struct store *st, MDB_txn *t, void *arg)
 	return rc;
 }
 
+/*
+ * Central, for an entry of a province's run: an entry outside the origin's
+ * latest key must verify on its own (the run's last signature is made by
+ * another key); *krev gets the position from which the key of the entry's
+ * range is revoked when the entry is at or after it, else 0.  Returns 0
+ * or E_AUTH.
+ */
+static int
+key_range_check(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t *block, uint64_t *krev)
+{
+	struct keyhist_epoch	ep;
+	uint64_t		until;
+	uint8_t			h[CRYPTO_HASH];
+	int			rc;
+
+	*krev = 0;
+	rc = keyhist_at_txn(t, st->keyhist, e->origin, e->seq, &ep, &until);
+	if (rc == E_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (until != UINT64_MAX && sign_check(e, ep.sign_pub, block, h) != 1)
+		return E_AUTH;
+	if (ep.revoked_from != 0 && e->seq >= ep.revoked_from)
+		*krev = ep.revoked_from;
+	return 0;
+}
+
+/* The reason an entry signed with a revoked key is refused. */
+static void
+revoked_why(struct store *st, MDB_txn *t, const struct entry *e, char *why,
+    size_t whysz)
+{
+	struct keyhist_epoch ep;
+
+	if (keyhist_at_txn(t, st->keyhist, e->origin, e->seq, &ep, NULL) == 0)
+		snprintf(why, whysz, "signed with the key of %s (epoch %u) "
+		    "revoked from seq %llu", e->origin, ep.epoch,
+		    (unsigned long long)ep.revoked_from);
+	else
+		snprintf(why, whysz, "signed with a revoked key of %s",
+		    e->origin);
+}
+
 /* One record of a received batch (see remote_fn). */
 static int
 remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
@@ -2825,6 +2942,7 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 	struct peer_info	*pi_ = pipi;
 	struct hlc		*cl = clockp;
 	uint8_t			 block[SIGN_BLOCK];
+	uint64_t		 krev = 0;
 	int			 signed_, sig = 1, fork;
 	{
 		struct entry		 e;
@@ -2897,8 +3015,21 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 			entry_copy(tail, &e);
 			memcpy(tail_block, block, SIGN_BLOCK);
 			*have_tail = 1;
+			/* Key history: an entry outside its origin's latest
+			 * key is not covered by the batch's last signature
+			 * (keyhist.h). */
+			if ((rc = key_range_check(st, t, &e, block, &krev)) !=
+			    0) {
+				snprintf(rc_->err, rc_->errsz, "entry %s/%llu: "
+				    "its signature does not verify with the key "
+				    "%s had at that position", e.origin,
+				    (unsigned long long)e.seq, e.origin);
+				entry_release(&e);
+				return rc;
+			}
 		} else if (strcmp(e.origin, st->node) != 0 &&
-		    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0) {
+		    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0 &&
+		    sig != 2) {
 			/* The origin's key is not known yet: retry later. */
 			snprintf(rc_->err, rc_->errsz, "entry %s/%llu from %s: "
 			    "its signature does not verify", e.origin,
@@ -2961,6 +3092,8 @@ remote_one(struct store *st, MDB_txn *t, struct remote_ctx *rc_,
 		else if (sig == 0)
 			snprintf(why, sizeof(why), "its signature does not "
 			    "verify with the key of %s", e.origin);
+		else if (sig == 2 || krev != 0)
+			revoked_why(st, t, &e, why, sizeof(why));
 		/* Only central bounds stamps by its clock.  A province takes
 		 * its feed as central accepted it: refusing an entry there
 		 * drops it for good (the feed cursor moves on) when only the

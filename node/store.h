@@ -115,7 +115,17 @@ struct node_key {
 	uint8_t		curve_pub[32];
 };
 
+/* The signature status of an entry signed with a key revoked from a
+ * position at or before its own (keyhist.h), as `case history` gets it:
+ * 1 verified, 0 failed, -1 unsigned, -2 key unknown, or this. */
+#define STORE_SIG_REVOKED	(-3)
+
 int	store_key_put(struct store *st, const struct node_key *nk);
+/* Runs fn on the key history table (keyhist.c): txn is an MDB_txn *, dbi
+ * the table; in a write transaction committed when fn returns 0 when
+ * write is set, else read-only.  Returns fn's result or a store error. */
+int	store_keyhist_run(struct store *st, int write,
+	    int (*fn)(void *txn, unsigned dbi, void *arg), void *arg);
 /* Returns 0 or E_NOTFOUND. */
 int	store_key_get(struct store *st, const char *node, struct node_key *nk);
 int	store_key_each(struct store *st,

@@ -40,6 +40,8 @@ static const struct route routes[] = {
 	{ "POST", "/conflicts/resolve", ROLE_ADMIN, 0, web_conflicts_bulk },
 	{ "POST", "/conflicts/*", ROLE_ADMIN, 0, web_conflict_post },
 	{ "GET", "/cases", ROLE_CASEWORKER, 0, web_cases_page },
+	{ "GET", "/cases/new", ROLE_CASEWORKER, 0, web_case_new_page },
+	{ "POST", "/cases/new", ROLE_CASEWORKER, 0, web_case_new_post },
 	{ "GET", "/cases/*", ROLE_CASEWORKER, 0, web_case_page },
 	{ "GET", "/referrals", ROLE_CASEWORKER, 0, web_referrals_page },
 	{ "POST", "/referrals/*/accept", ROLE_CASEWORKER, 0,
@@ -48,6 +50,11 @@ static const struct route routes[] = {
 	    web_referral_decline_post },
 	{ "POST", "/cases/*/duplicate-of", ROLE_ADMIN, 0,
 	    web_case_duplicate_of_post },
+	{ "GET", "/cases/*/edit", ROLE_CASEWORKER, 0, web_case_edit_page },
+	{ "POST", "/cases/*/edit", ROLE_CASEWORKER, 0, web_case_edit_post },
+	{ "POST", "/cases/*/*", ROLE_CASEWORKER, 0, web_case_action_post },
+	{ "GET", "/report.csv", ROLE_VIEWER, 0, web_report_download },
+	{ "GET", "/report.html", ROLE_VIEWER, 0, web_report_download },
 	{ "GET", "/users", ROLE_ADMIN, 0, web_users_page },
 	{ "POST", "/users", ROLE_ADMIN, 0, web_users_post },
 	{ "GET", "/audit", ROLE_ADMIN, 0, web_audit_page },
@@ -65,6 +72,11 @@ static const struct route routes[] = {
 	    web_api_conflict_resolve },
 	{ "GET", "/api/cases", ROLE_CASEWORKER, R_API, web_api_cases },
 	{ "GET", "/api/cases/*", ROLE_CASEWORKER, R_API, web_api_case },
+	{ "POST", "/api/cases", ROLE_CASEWORKER, R_API, web_api_case_add },
+	{ "POST", "/api/cases/*", ROLE_CASEWORKER, R_API,
+	    web_api_case_update },
+	{ "POST", "/api/cases/*/transfer", ROLE_CASEWORKER, R_API,
+	    web_api_case_transfer },
 	{ "GET", "/api/cases/*/history", ROLE_CASEWORKER, R_API,
 	    web_api_case_history },
 	{ "GET", "/api/referrals", ROLE_CASEWORKER, R_API, web_api_referrals },
@@ -396,6 +408,7 @@ static const struct nav navs[] = {
 	{ "/", N_("Dashboard"), ROLE_VIEWER },
 	{ "/conflicts", N_("Conflicts"), ROLE_CASEWORKER },
 	{ "/cases", N_("Cases"), ROLE_CASEWORKER },
+	{ "/cases/new", N_("New case"), ROLE_CASEWORKER },
 	{ "/referrals", N_("Referrals"), ROLE_CASEWORKER },
 	{ "/sync", N_("Sync health"), ROLE_VIEWER },
 	{ "/users", N_("Users"), ROLE_ADMIN },
@@ -484,7 +497,9 @@ web_page_begin(struct web_req *r, const char *title, const char *nav)
 		}
 		html_lit(h, "</ul></nav>");
 	}
-	html_lit(h, "</header>\n<main><h1>");
+	html_lit(h, "</header>\n");
+	web_banner_html(r);
+	html_lit(h, "<main><h1>");
 	html_text(h, title);
 	html_lit(h, "</h1>\n");
 }
@@ -650,6 +665,9 @@ web_handle(void *arg, const struct http_req *req, struct http_resp *resp)
 			}
 		}
 	}
+	/* The province's link to central, on every page (not the API). */
+	if (signed_in && !r.api)
+		web_banner_load(&r);
 	rt->fn(&r);
 out:
 	webreq_form_release(&r.form);

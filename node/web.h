@@ -26,6 +26,7 @@
 #include "http.h"
 #include "i18n.h"
 #include "nodecfg.h"
+#include "schema.h"
 #include "store.h"
 #include "users.h"
 #include "webreq.h"
@@ -74,6 +75,16 @@ struct web {
 	struct throttle		 thr[WEB_THROTTLE_MAX];
 };
 
+/* The sync banner of a province's pages (web_sync.c): its link to
+ * central.  Loaded by the router before a page handler runs. */
+struct web_banner {
+	int		 shown;
+	uint64_t	 last_sync_ms;		/* 0: never */
+	uint64_t	 pending;		/* own changes not acked */
+	uint64_t	 refused;		/* refused by central */
+	char		 reason[160];		/* the latest refusal, or "" */
+};
+
 /* One request being answered. */
 struct web_req {
 	struct web		*w;
@@ -88,6 +99,7 @@ struct web_req {
 	char			 caps[WEBREQ_CAPS][WEBREQ_SEG_MAX + 1];
 	struct webreq_form	 form;		/* a POSTed form */
 	uint64_t		 now_ms;
+	struct web_banner	 banner;
 };
 
 /* Initialises *w (mutexes, empty tables); web_release frees them. */
@@ -154,6 +166,78 @@ const char *web_path_label(const struct web_req *r, const char *path);
 void	web_value_html(struct web_req *r, const char *path, const char *json,
 	    size_t len);
 
+/*
+ * Forms (web_form.c): the values of a form as typed (a POST) or as
+ * prefilled from a case, the errors found in them, and the controls
+ * drawn from the schema (label, select, checkboxes, text), each with its
+ * error next to it in the user's language.  Keys are field paths
+ * ("person.sex") or, for event rows, "services.1.type".
+ */
+#define WEB_FORM_ERRS		48
+#define WEB_FORM_PREFILL	48
+
+struct web_form_err {
+	char			 key[WEBREQ_KEY_MAX + 1];
+	struct schema_problem	 p;
+};
+
+struct web_form {
+	struct web_req		*r;
+	int			 posted;	/* values from r->form */
+	char			 idprefix[16];	/* ids: idprefix + key */
+	struct {
+		char	 key[WEBREQ_KEY_MAX + 1];
+		char	*val;			/* owned */
+	}			 pre[WEB_FORM_PREFILL];
+	size_t			 npre;
+	struct web_form_err	 err[WEB_FORM_ERRS];
+	size_t			 nerr;
+};
+
+void	web_form_init(struct web_form *f, struct web_req *r, int posted);
+void	web_form_release(struct web_form *f);
+/* A prefilled value (display text; a set joined with ","). */
+void	web_form_prefill(struct web_form *f, const char *key, const char *val);
+/* The value of key as typed or prefilled, "" when none.  Borrowed. */
+const char *web_form_value(const struct web_form *f, const char *key);
+/*
+ * Checks the value of key as the JSON value of path (web_form_json) with
+ * schema_value_check, and records the error of a refused value, or of
+ * an empty one when required.  On success appends the JSON value to out
+ * (when out is not NULL and there is a value).  Returns 1 when there is
+ * a value, 0 when empty, -1 on an error.
+ */
+int	web_form_take(struct web_form *f, const char *key, const char *path,
+	    int required, struct buf *out);
+/* The value of key as the text schema_get_text gives for path (a date
+ * in ISO form, a number without separators, a set's chosen values in
+ * schema order joined with ","), to tell whether it changed. */
+int	web_form_norm(const struct web_form *f, const char *key,
+	    const char *path, char *out, size_t sz);
+/* Records an error for key. */
+void	web_form_fail(struct web_form *f, const char *key, enum schema_why why,
+	    const char *msg);
+/* Draws the control of key (path's kind and label), its value and its
+ * error.  required marks it (and adds the browser's check). */
+void	web_form_field(struct web_form *f, const char *key, const char *path,
+	    int required);
+/* The error of key, if any, as a paragraph (web_form_field draws it
+ * itself; this is for controls drawn by hand). */
+void	web_form_error(struct web_form *f, const char *key);
+/* The list of errors at the top of a form, each a link to its field. */
+void	web_form_summary(struct web_form *f);
+
+/* The banner (web_sync.c): web_banner_load reads it (takes the store
+ * lock: call it before a handler takes it), web_banner_html draws it. */
+void	web_banner_load(struct web_req *r);
+void	web_banner_html(struct web_req *r);
+
+/* The actions of the case page (web_case_form.c), drawn in it. */
+void	web_case_actions_html(struct web_req *r, const struct case_state *s);
+/* Conflicts named by ?conflict= that are open on fields of s: a notice
+ * with a link to each (web_case_form.c). */
+void	web_case_notices_html(struct web_req *r, const struct case_state *s);
+
 /* Pages and API handlers, one group per file. */
 void	web_login_page(struct web_req *);	/* web_login.c */
 void	web_login_post(struct web_req *);
@@ -173,6 +257,15 @@ void	web_case_page(struct web_req *);
 void	web_api_cases(struct web_req *);
 void	web_api_case(struct web_req *);
 void	web_api_case_history(struct web_req *);
+void	web_case_new_page(struct web_req *);	/* web_case_form.c */
+void	web_case_new_post(struct web_req *);
+void	web_case_edit_page(struct web_req *);
+void	web_case_edit_post(struct web_req *);
+void	web_case_action_post(struct web_req *);
+void	web_api_case_add(struct web_req *);	/* web_case_api.c */
+void	web_api_case_update(struct web_req *);
+void	web_api_case_transfer(struct web_req *);
+void	web_report_download(struct web_req *);	/* web_dash.c */
 void	web_referrals_page(struct web_req *);	/* web_referrals.c */
 void	web_referral_accept_post(struct web_req *);
 void	web_referral_decline_post(struct web_req *);

@@ -52,32 +52,6 @@ struct search {
 	int		 more;
 };
 
-/* The winning value of path as text into buf ("" when unset or sealed). */
-static void
-field_text(const struct case_state *s, const char *path, char *buf,
-    size_t sz)
-{
-	const struct field	*f = merge_field(s, path);
-	const struct head	*w = f ? merge_winner(f) : NULL;
-	size_t			 n;
-
-	buf[0] = '\0';
-	if (w == NULL || w->value_len == 0 || w->value[0] == 0)
-		return;
-	n = w->value_len;
-	if (n >= 2 && w->value[0] == '"') {
-		n -= 2;
-		if (n >= sz)
-			n = sz - 1;
-		memcpy(buf, w->value + 1, n);
-	} else {
-		if (n >= sz)
-			n = sz - 1;
-		memcpy(buf, w->value, n);
-	}
-	buf[n] = '\0';
-}
-
 static int
 row_add(struct search *se, const struct case_state *s)
 {
@@ -87,7 +61,7 @@ row_add(struct search *se, const struct case_state *s)
 	if (se->province != NULL && *se->province != '\0' &&
 	    strcmp(se->province, s->owner) != 0)
 		return 0;
-	field_text(s, "status", st, sizeof(st));
+	schema_get_text(s, "status", st, sizeof(st));
 	if (se->status != NULL && *se->status != '\0' &&
 	    strcmp(se->status, st) != 0)
 		return 0;
@@ -100,12 +74,12 @@ row_add(struct search *se, const struct case_state *s)
 	strlcpy_(row->id, s->id, sizeof(row->id));
 	strlcpy_(row->owner, s->owner, sizeof(row->owner));
 	strlcpy_(row->status, st, sizeof(row->status));
-	field_text(s, "person.category", row->category,
+	schema_get_text(s, "person.category", row->category,
 	    sizeof(row->category));
-	field_text(s, "person.sex", row->sex, sizeof(row->sex));
-	field_text(s, "person.birth_year", row->birth_year,
+	schema_get_text(s, "person.sex", row->sex, sizeof(row->sex));
+	schema_get_text(s, "person.birth_year", row->birth_year,
 	    sizeof(row->birth_year));
-	field_text(s, "intake.received_on", row->received,
+	schema_get_text(s, "intake.received_on", row->received,
 	    sizeof(row->received));
 	row->readonly = (s->flags & STATE_F_READONLY) != 0;
 	return 0;
@@ -140,7 +114,7 @@ name_one(const char *id, void *arg)
 	rc = row_add(se, &s);
 	if (rc == 0 && se->n > 0 && strcmp(se->rows[se->n - 1].id, id) == 0 &&
 	    store_case_open(se->r->w->st, &s) == 0)
-		field_text(&s, "person.full_name", se->rows[se->n - 1].name,
+		schema_get_text(&s, "person.full_name", se->rows[se->n - 1].name,
 		    sizeof(se->rows[0].name));
 	state_release(&s);
 	return rc;
@@ -539,14 +513,33 @@ events_html(struct web_req *r, const struct case_state *s, const char *coll,
 		if (strcmp(e->coll, coll) != 0)
 			continue;
 		any = 1;
-		html_lit(h, "<tr>");
+		html_lit(h, "<tr");
+		if (strncmp(e->id, "followup-", 9) == 0)
+			html_lit(h, " class=\"followup\"");
+		html_lit(h, ">");
 		if (e->value_len > 0 && e->value[0] == 0)
 			o = NULL;
 		else
 			o = cJSON_ParseWithLength((const char *)e->value,
 			    e->value_len);
 		for (size_t k = 0; keys[k] != NULL; k++) {
-			if (o != NULL)
+			if (o != NULL && k == 0 &&
+			    strncmp(e->id, "followup-", 9) == 0) {
+				/* A follow-up visit is a note of its own
+				 * kind (docs/CONSOLE.md). */
+				const cJSON *m =
+				    cJSON_GetObjectItemCaseSensitive(o,
+				    keys[0]);
+				char p[64];
+
+				snprintf(p, sizeof(p), "%s.%s", coll, keys[0]);
+				html_lit(h, "<td><span class=\"tag\">");
+				html_text(h, web_tr(r, "follow-up"));
+				html_lit(h, "</span> ");
+				if (cJSON_IsString(m))
+					scalar_html(r, p, m);
+				html_lit(h, "</td>");
+			} else if (o != NULL)
 				member_html(r, coll, o, keys[k]);
 			else {
 				html_lit(h, "<td>");
@@ -753,7 +746,7 @@ web_case_page(struct web_req *r)
 		return;
 	}
 	web_audit(r, "case.view", s.id, "identifying values shown");
-	field_text(&s, "status", st, sizeof(st));
+	schema_get_text(&s, "status", st, sizeof(st));
 	snprintf(title, sizeof(title), "%s %.13s…", web_tr(r, "Case"), s.id);
 	web_page_begin(r, title, "/cases");
 	html_lit(h, "<p class=\"lead\"><code class=\"mono\">");
@@ -776,7 +769,9 @@ web_case_page(struct web_req *r)
 		html_text(h, web_tr(r, "erased"));
 		html_lit(h, "</span>");
 	}
-	html_lit(h, "</p><div class=\"grid two\">");
+	html_lit(h, "</p>");
+	web_case_notices_html(r, &s);
+	html_lit(h, "<div class=\"grid two\">");
 	fields_html(r, &s, "person", N_("Person"));
 	html_lit(h, "<div>");
 	fields_html(r, &s, "trafficking", N_("Trafficking"));
@@ -786,6 +781,8 @@ web_case_page(struct web_req *r)
 	events_html(r, &s, "referrals", N_("Referrals"), ref_keys,
 	    ref_heads);
 	events_html(r, &s, "notes", N_("Notes"), note_keys, note_heads);
+	if (r->user.role >= ROLE_CASEWORKER)
+		web_case_actions_html(r, &s);
 	html_lit(h, "<section class=\"card\"><h2>");
 	html_text(h, web_tr(r, "History"));
 	html_lit(h, "</h2><ol class=\"timeline\" id=\"history\">");

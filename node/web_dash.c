@@ -89,9 +89,10 @@ dash_args(struct web_req *r, struct dash_args *a, char *err, size_t errsz)
 	return 0;
 }
 
-/* Makes the report as JSON into out. */
+/* Makes the report in format f into out. */
 static int
-dash_report(struct web_req *r, const struct dash_args *a, struct buf *out)
+dash_report(struct web_req *r, const struct dash_args *a,
+    enum report_format f, struct buf *out)
 {
 	struct report_opts	 o;
 	struct report		*rep;
@@ -104,6 +105,7 @@ dash_report(struct web_req *r, const struct dash_args *a, struct buf *out)
 	snprintf(o.to, sizeof(o.to), "%04u-12-31", a->year);
 	strlcpy_(o.province, a->province, sizeof(o.province));
 	o.min_cell = a->min_cell;
+	o.lang = r->lang;
 	strlcpy_(o.node, r->w->cfg->node, sizeof(o.node));
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(o.generated, sizeof(o.generated), "%Y-%m-%d", &tm);
@@ -113,7 +115,7 @@ dash_report(struct web_req *r, const struct dash_args *a, struct buf *out)
 	web_unlock(r);
 	if (rc == 0) {
 		report_finish(rep);
-		rc = report_render(rep, REPORT_JSON, out);
+		rc = report_render(rep, f, out);
 	}
 	report_free(&rep);
 	return rc;
@@ -130,8 +132,43 @@ web_api_report(struct web_req *r)
 		return;
 	}
 	web_json_begin(r, 200);
-	if (dash_report(r, &a, &r->resp->body) != 0)
+	if (dash_report(r, &a, REPORT_JSON, &r->resp->body) != 0)
 		web_error(r, 500, "the report cannot be made");
+}
+
+/*
+ * GET /report.csv and /report.html: the figures of the dashboard as a
+ * file to send (the annual report, docs/REPORTS.md), the same as
+ * `casesync report --year Y --province P --format csv|html --lang L`.
+ * The HTML file prints on A4; it is a download (Content-Disposition),
+ * opened outside the console's CSP.
+ */
+void
+web_report_download(struct web_req *r)
+{
+	struct dash_args	 a;
+	enum report_format	 f;
+	char			 err[128];
+	int			 csv;
+
+	if (dash_args(r, &a, err, sizeof(err)) != 0) {
+		web_error(r, 400, err);
+		return;
+	}
+	csv = strcmp(r->hr->path, "/report.csv") == 0;
+	f = csv ? REPORT_CSV : REPORT_HTML;
+	buf_reset(&r->resp->body);
+	if (dash_report(r, &a, f, &r->resp->body) != 0) {
+		web_error(r, 500, web_tr(r, "the report cannot be made"));
+		return;
+	}
+	r->resp->ctype = csv ? "text/csv; charset=utf-8" :
+	    "text/html; charset=utf-8";
+	/* The name holds node ids and digits only: nothing to quote. */
+	snprintf(r->resp->disposition, sizeof(r->resp->disposition),
+	    "attachment; filename=\"%s-%s-%u.%s\"", csv ? "report" :
+	    (r->lang == LANG_VI ? "bao-cao" : "report"), a.province[0] ?
+	    a.province : "national", a.year, csv ? "csv" : "html");
 }
 
 /* ---- the page --------------------------------------------------------- */
@@ -316,6 +353,36 @@ form_html(struct web_req *r, const struct dash_args *a)
 	html_lit(h, "</button></form>");
 }
 
+/* The annual report as files: CSV, and HTML to print. */
+static void
+download_links(struct web_req *r, const struct dash_args *a)
+{
+	struct html	*h = &r->h;
+	struct url	 u;
+	char		 y[8];
+
+	snprintf(y, sizeof(y), "%u", a->year);
+	html_lit(h, "<p class=\"downloads\" id=\"downloads\">");
+	html_text(h, web_tr(r, "The annual report for the ministry:"));
+	html_lit(h, " <a class=\"button\"");
+	url_init(&u, "/report.csv");
+	url_arg(&u, "year", y);
+	if (a->province[0] != '\0')
+		url_arg(&u, "province", a->province);
+	html_href(h, &u);
+	html_lit(h, " download>");
+	html_text(h, web_tr(r, "CSV file"));
+	html_lit(h, "</a> <a class=\"button\"");
+	url_init(&u, "/report.html");
+	url_arg(&u, "year", y);
+	if (a->province[0] != '\0')
+		url_arg(&u, "province", a->province);
+	html_href(h, &u);
+	html_lit(h, " download>");
+	html_text(h, web_tr(r, "Printable page (HTML)"));
+	html_lit(h, "</a></p>");
+}
+
 void
 web_dashboard(struct web_req *r)
 {
@@ -332,7 +399,7 @@ web_dashboard(struct web_req *r)
 		return;
 	}
 	buf_init(&j, REPORT_OUT_MAX);
-	if (dash_report(r, &a, &j) != 0 || buf_append(&j, "", 1) != 0 ||
+	if (dash_report(r, &a, REPORT_JSON, &j) != 0 || buf_append(&j, "", 1) != 0 ||
 	    (root = cJSON_Parse((const char *)j.data)) == NULL) {
 		buf_release(&j);
 		web_error(r, 500, web_tr(r, "the report cannot be made"));
@@ -357,6 +424,7 @@ web_dashboard(struct web_req *r)
 		    a.min_cell, a.min_cell);
 	}
 	html_lit(h, "</p>");
+	download_links(r, &a);
 	x = cJSON_GetObjectItemCaseSensitive(root, "withheld");
 	if (cJSON_IsTrue(x)) {
 		html_lit(h, "<p class=\"notice\">");

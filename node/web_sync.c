@@ -369,3 +369,129 @@ web_api_status(struct web_req *r)
 	free(d->ref);
 	free(d);
 }
+
+/* ---- the banner of a province's pages ------------------------------- */
+
+struct banner_ctx {
+	const char		*node;
+	struct web_banner	*b;
+};
+
+static int
+banner_refused(const char *origin, uint64_t seq, const char *reason,
+    void *arg)
+{
+	struct banner_ctx *bc = arg;
+
+	(void)seq;
+	/* The latest refusal of this node's own changes. */
+	if (strcmp(origin, bc->node) == 0)
+		strlcpy_(bc->b->reason, reason, sizeof(bc->b->reason));
+	return 0;
+}
+
+static int
+banner_peer(const struct peer_info *p, void *arg)
+{
+	struct peer_info *best = arg;
+
+	if (best->node[0] == '\0' || p->last_sync_ms > best->last_sync_ms) {
+		uint64_t acked = best->sent_acked > p->sent_acked ?
+		    best->sent_acked : p->sent_acked;
+
+		*best = *p;
+		best->sent_acked = acked;
+	}
+	return 0;
+}
+
+void
+web_banner_load(struct web_req *r)
+{
+	struct web_banner	*b = &r->banner;
+	struct peer_info	 pi;
+	struct banner_ctx	 bc;
+	uint64_t		 seq = 0;
+
+	memset(b, 0, sizeof(*b));
+	if (strcmp(r->w->cfg->role, "central") == 0)
+		return;
+	bc.node = r->w->cfg->node;
+	bc.b = b;
+	web_lock(r);
+	/* A province's one peer is central (a standby promoted later is
+	 * another node id): the latest session of any. */
+	memset(&pi, 0, sizeof(pi));
+	store_peer_each(r->w->st, banner_peer, &pi);
+	if (store_vv_get(r->w->st, r->w->cfg->node, &seq) == 0)
+		b->pending = pos_between(pi.sent_acked, seq);
+	store_refused_each(r->w->st, banner_refused, &bc);
+	web_unlock(r);
+	b->shown = 1;
+	b->last_sync_ms = pi.last_sync_ms;
+	b->refused = pi.refused;
+	/* A refusal of the whole batch (quota) is the last error. */
+	if (b->reason[0] == '\0' && strstr(pi.last_error, "refused") != NULL)
+		strlcpy_(b->reason, pi.last_error, sizeof(b->reason));
+}
+
+void
+web_banner_html(struct web_req *r)
+{
+	const struct web_banner	*b = &r->banner;
+	struct html		*h = &r->h;
+	char			 age[64];
+	int			 stale;
+
+	if (!b->shown)
+		return;
+	stale = b->last_sync_ms == 0 ||
+	    r->now_ms - b->last_sync_ms > SYNC_STALE_MS;
+	html_lit(h, "<div class=\"banner");
+	if (stale || b->refused > 0)
+		html_lit(h, " bad");
+	html_lit(h, "\" id=\"syncbanner\" role=\"status\"><div class=\""
+	    "bannerin\"><span>");
+	if (b->last_sync_ms == 0) {
+		html_text(h, web_tr(r, "Not yet synced with central."));
+	} else {
+		age_text(r, r->now_ms > b->last_sync_ms ? r->now_ms -
+		    b->last_sync_ms : 0, age, sizeof(age));
+		html_text(h, web_tr(r, "Last sync with central:"));
+		html_lit(h, " <strong>");
+		html_text(h, age);
+		html_lit(h, "</strong>");
+	}
+	html_lit(h, "</span><span>");
+	if (b->pending == 0 && b->refused == 0)
+		html_text(h, web_tr(r, "Every change here has reached "
+		    "central."));
+	else if (b->pending > 0)
+		html_textf(h, i18n_ntr(r->lang, "%llu change waiting to go "
+		    "to central.", "%llu changes waiting to go to central.",
+		    (unsigned long long)b->pending),
+		    (unsigned long long)b->pending);
+	html_lit(h, "</span>");
+	if (b->refused > 0) {
+		html_lit(h, "<span class=\"refused\">");
+		html_textf(h, i18n_ntr(r->lang, "Central refused %llu change "
+		    "from here.", "Central refused %llu changes from here.",
+		    (unsigned long long)b->refused),
+		    (unsigned long long)b->refused);
+		html_lit(h, " ");
+		if (b->reason[0] != '\0') {
+			html_text(h, web_tr(r, "Reason:"));
+			html_lit(h, " <q>");
+			html_text(h, b->reason);
+			html_lit(h, "</q>");
+		} else {
+			/* An ACK counts refusals; central keeps why. */
+			html_text(h, web_tr(r, "Central's sync health page "
+			    "gives the reason of each."));
+		}
+		html_lit(h, "</span>");
+	}
+	html_lit(h, "<a href=\"/sync\">");
+	html_text(h, web_tr(r, "Sync health"));
+	html_lit(h, "</a></div></div>");
+}

@@ -112,9 +112,17 @@ msg_encode(const struct msg *m, struct buf *out)
 		for (size_t i = 0; i < m->nkeys; i++) {
 			if (!node_id_valid(m->keys[i].node))
 				return E_INVAL;
-			mp_put_array(&w, 2);
+			if (m->keys[i].hist && (m->keys[i].epoch > UINT32_MAX ||
+			    m->keys[i].from == 0))
+				return E_INVAL;
+			mp_put_array(&w, m->keys[i].hist ? 5 : 2);
 			mp_put_cstr(&w, m->keys[i].node);
 			mp_put_bin(&w, m->keys[i].pub, MSG_KEY_LEN);
+			if (m->keys[i].hist) {
+				mp_put_uint(&w, m->keys[i].epoch);
+				mp_put_uint(&w, m->keys[i].from);
+				mp_put_uint(&w, m->keys[i].revoked_from);
+			}
 		}
 		break;
 	case MSG_VECTOR:
@@ -131,6 +139,20 @@ msg_encode(const struct msg *m, struct buf *out)
 			mp_put_cstr(&w, m->vec[i].node);
 			mp_put_uint(&w, m->vec[i].pos);
 		}
+		break;
+	case MSG_HANDOVER:
+		if (!node_id_valid(m->node) || m->ho_epoch > UINT32_MAX ||
+		    m->ho_epoch == 0 || m->ho_from == 0)
+			return E_INVAL;
+		mp_put_array(&w, 8);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_cstr(&w, m->node);
+		mp_put_uint(&w, m->ho_epoch);
+		mp_put_uint(&w, m->ho_from);
+		mp_put_bin(&w, m->ho_sign, MSG_KEY_LEN);
+		mp_put_bin(&w, m->ho_curve, MSG_KEY_LEN);
+		mp_put_bin(&w, m->ho_sig, sizeof(m->ho_sig));
 		break;
 	default:
 		return E_INVAL;
@@ -234,15 +256,24 @@ decode(struct mp_rd *r, struct msg *m)
 			return E_PROTO;
 		m->keys = xcalloc(m->nkeys ? m->nkeys : 1, sizeof(*m->keys));
 		for (size_t i = 0; i < m->nkeys; i++) {
+			struct msg_key	*k = &m->keys[i];
 			const uint8_t	*b;
-			size_t		 bl;
+			size_t		 bl, kn;
 
-			if (mp_read_array_n(r, 2) ||
-			    mp_read_cstr(r, m->keys[i].node, HLC_NODE_MAX) ||
-			    !node_id_valid(m->keys[i].node) ||
+			if (mp_read_array(r, &kn) || (kn != 2 && kn != 5) ||
+			    mp_read_cstr(r, k->node, HLC_NODE_MAX) ||
+			    !node_id_valid(k->node) ||
 			    mp_read_bin(r, &b, &bl) || bl != MSG_KEY_LEN)
 				return E_PROTO;
-			memcpy(m->keys[i].pub, b, MSG_KEY_LEN);
+			memcpy(k->pub, b, MSG_KEY_LEN);
+			k->hist = kn == 5;
+			/* An epoch's range starts at a position (> 0); a
+			 * revocation, when there is one, too. */
+			if (k->hist && (mp_read_uint(r, &k->epoch) ||
+			    k->epoch > UINT32_MAX ||
+			    mp_read_uint(r, &k->from) || k->from == 0 ||
+			    mp_read_uint(r, &k->revoked_from)))
+				return E_PROTO;
 		}
 		return 0;
 	case MSG_VECTOR:
@@ -257,6 +288,26 @@ decode(struct mp_rd *r, struct msg *m)
 			    mp_read_uint(r, &m->vec[i].pos))
 				return E_PROTO;
 		return 0;
+	case MSG_HANDOVER: {
+		const uint8_t	*b;
+		size_t		 bl;
+
+		if (n != 8 || mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
+		    !node_id_valid(m->node) || mp_read_uint(r, &m->ho_epoch) ||
+		    m->ho_epoch == 0 || m->ho_epoch > UINT32_MAX ||
+		    mp_read_uint(r, &m->ho_from) || m->ho_from == 0)
+			return E_PROTO;
+		if (mp_read_bin(r, &b, &bl) || bl != MSG_KEY_LEN)
+			return E_PROTO;
+		memcpy(m->ho_sign, b, MSG_KEY_LEN);
+		if (mp_read_bin(r, &b, &bl) || bl != MSG_KEY_LEN)
+			return E_PROTO;
+		memcpy(m->ho_curve, b, MSG_KEY_LEN);
+		if (mp_read_bin(r, &b, &bl) || bl != sizeof(m->ho_sig))
+			return E_PROTO;
+		memcpy(m->ho_sig, b, sizeof(m->ho_sig));
+		return 0;
+	}
 	default:
 		return E_PROTO;
 	}
@@ -364,6 +415,47 @@ msg_selftest(void)
 		buf_reset(&b);
 		ST_CHECK(msg_encode(&m, &b) == E_INVAL);
 	}
+	/* A key hand-over round-trips; every truncation is refused. */
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HANDOVER;
+	strlcpy_(m.node, "lao-cai", sizeof(m.node));
+	m.ho_epoch = 1;
+	m.ho_from = 42;
+	memset(m.ho_sign, 1, sizeof(m.ho_sign));
+	memset(m.ho_curve, 2, sizeof(m.ho_curve));
+	memset(m.ho_sig, 3, sizeof(m.ho_sig));
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_HANDOVER && strcmp(d.node, "lao-cai") == 0 &&
+	    d.ho_epoch == 1 && d.ho_from == 42 && d.ho_sign[0] == 1 &&
+	    d.ho_curve[31] == 2 && d.ho_sig[63] == 3);
+	msg_release(&d);
+	for (size_t i = 0; i < b.len; i++)
+		ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
+	m.ho_from = 0;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	/* KEYS: a plain key and an epoch record. */
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_KEYS;
+	m.nkeys = 2;
+	m.keys = xcalloc(2, sizeof(*m.keys));
+	strlcpy_(m.keys[0].node, "central", sizeof(m.keys[0].node));
+	strlcpy_(m.keys[1].node, "lao-cai", sizeof(m.keys[1].node));
+	m.keys[1].hist = 1;
+	m.keys[1].epoch = 2;
+	m.keys[1].from = 9;
+	m.keys[1].revoked_from = 11;
+	ST_OK(msg_encode(&m, &b));
+	free(m.keys);
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.nkeys == 2 && !d.keys[0].hist && d.keys[1].hist &&
+	    d.keys[1].epoch == 2 && d.keys[1].from == 9 &&
+	    d.keys[1].revoked_from == 11);
+	msg_release(&d);
+	for (size_t i = 0; i < b.len; i++)
+		ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
 	buf_release(&b);
 	return 0;
 }

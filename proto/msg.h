@@ -11,13 +11,21 @@
  *   ACK     [2, 4, no:uint, pos:uint, applied:uint, dup:uint, refused:uint]
  *   BYE     [2, 5]
  *   ERROR   [2, 6, code:uint, reason:str]
- *   KEYS    [2, 7, [[node:str, sign_pub:bin(32)] ...]]   central -> province
+ *   KEYS    [2, 7, [key ...]]                            central -> province
+ *           key = [node:str, sign_pub:bin(32)]   the origin's one key, or
+ *                 [node, sign_pub, epoch:uint, from:uint, revoked_from:uint]
+ *                 one epoch of its key history (node/keyhist.h)
  *   FETCH   [2, 8, after:uint]                           province -> central
  *   RECOVER [2, 9, no, more, recs]  as BATCH             central -> province
  *   RETURN  [2, 10, no, more, recs] as BATCH             province -> central
  *   VECTOR  [2, 11, [[node:str, pos:uint] ...]]          central -> province
  *   GIVE    [2, 12, no, more, recs] as BATCH, positions in any order
  *                                                        province -> central
+ *   HANDOVER [2, 13, node:str, epoch:uint, from:uint, sign_pub:bin(32),
+ *            curve_pub:bin(32), sig:bin(64)]  province -> central: its key
+ *            changes to (sign_pub, curve_pub) from its own position from,
+ *            signed with its current key (keyhist.h); central echoes the
+ *            same message back once it has recorded it
  * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
  * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
@@ -59,6 +67,7 @@ enum msg_type {
 				 * origin, sent before WELCOME */
 	MSG_GIVE = 12,		/* other nodes' entries a restored central
 				 * may have lost, oldest stamp first */
+	MSG_HANDOVER = 13,
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -84,6 +93,9 @@ struct msg_rec {
 struct msg_key {
 	char		 node[HLC_NODE_MAX + 1];
 	uint8_t		 pub[MSG_KEY_LEN];
+	int		 hist;		/* an epoch record (5 fields) */
+	uint64_t	 epoch;		/* <= UINT32_MAX */
+	uint64_t	 from, revoked_from;
 };
 
 struct msg_vec {
@@ -117,6 +129,10 @@ struct msg {
 	size_t		 nkeys;
 	struct msg_vec	*vec;		/* VECTOR; owned array */
 	size_t		 nvec;
+	/* HANDOVER (node in node) */
+	uint64_t	 ho_epoch, ho_from;
+	uint8_t		 ho_sign[MSG_KEY_LEN], ho_curve[MSG_KEY_LEN];
+	uint8_t		 ho_sig[64];
 };
 
 /* Frees what msg_decode allocated; *m is zeroed. */

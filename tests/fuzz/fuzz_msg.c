@@ -99,8 +99,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.nkeys > MSG_KEYS_MAX || (m.nkeys > 0 && m.keys == NULL))
 			abort();
 		for (size_t i = 0; i < m.nkeys; i++)
-			if (!node_id_valid(m.keys[i].node))
+			if (!node_id_valid(m.keys[i].node) ||
+			    (m.keys[i].hist && (m.keys[i].from == 0 ||
+			    m.keys[i].epoch > UINT32_MAX)))
 				abort();
+		break;
+	case MSG_GIVE:
+		/* Many origins' entries: positions in any order. */
+		if (m.nrecs > MSG_BATCH_MAX || m.more > 1 ||
+		    (m.nrecs > 0 && m.recs == NULL))
+			abort();
+		for (size_t i = 0; i < m.nrecs; i++) {
+			if (m.recs[i].flags != 0 &&
+			    m.recs[i].flags != MSG_REC_REFUSED)
+				abort();
+			check_record(&m.recs[i], data, size);
+		}
+		break;
+	case MSG_VECTOR:
+		if (m.nvec > MSG_KEYS_MAX || (m.nvec > 0 && m.vec == NULL))
+			abort();
+		for (size_t i = 0; i < m.nvec; i++)
+			if (!node_id_valid(m.vec[i].node))
+				abort();
+		break;
+	case MSG_HANDOVER:
+		/* A key hand-over (node/keyhist.h). */
+		if (!node_id_valid(m.node) || m.ho_epoch == 0 ||
+		    m.ho_epoch > UINT32_MAX || m.ho_from == 0)
+			abort();
 		break;
 	case MSG_ERROR:
 		if (memchr(m.reason, '\0', sizeof(m.reason)) == NULL)

@@ -110,6 +110,24 @@ def msg_corpus():
     write("msg", "keys", arr([v, uint(7), arr([
         arr([s("central"), b(bytes(range(32)))]),
         arr([s("ha-noi"), b(bytes(32))])])]))
+    # KEYS with a key history: epoch records [node, pub, epoch, from,
+    # revoked_from] beside a plain key.
+    write("msg", "keys_history", arr([v, uint(7), arr([
+        arr([s("central"), b(bytes(range(32)))]),
+        arr([s("lao-cai"), b(bytes(32)), uint(0), uint(1), uint(2)]),
+        arr([s("lao-cai"), b(bytes([7] * 32)), uint(1), uint(3),
+             uint(0)])])]))
+    # A key hand-over (node/keyhist.h), and near misses: from 0, a short
+    # signature.
+    write("msg", "handover", arr([v, uint(13), s("lao-cai"), uint(1),
+                                  uint(4), b(bytes([1] * 32)),
+                                  b(bytes([2] * 32)), b(bytes([3] * 64))]))
+    write("msg", "handover_from0", arr([v, uint(13), s("lao-cai"),
+                                        uint(1), uint(0), b(bytes(32)),
+                                        b(bytes(32)), b(bytes(64))]))
+    write("msg", "handover_shortsig", arr([v, uint(13), s("lao-cai"),
+                                           uint(1), uint(4), b(bytes(32)),
+                                           b(bytes(32)), b(bytes(63))]))
     write("msg", "fetch", arr([v, uint(8), uint(10)]))
     write("msg", "recover", arr([v, uint(9), uint(1), uint(0), arr([
         arr([uint(11), b(rec_signed)]),

@@ -186,3 +186,151 @@ def test_identity_sealed_in_place_and_backups(env):
                     cid]))
         ok(run(["verify", "-d", os.path.join(env.tmp, "r2")]), "verify")
     check_no_secret(os.path.join(env.tmp, "r2"), line)
+
+
+def history(node, cid):
+    return [(e["node"], e["seq"], e["signature"]) for e in
+            ok(node.cli("case", "history", cid, "--json")).json()]
+
+
+def all_verified(node, cid, n=None):
+    h = history(node, cid)
+    check(h and all(s == "verified" for _, _, s in h),
+          "%s: history of %s: %r" % (node.name, cid, h))
+    if n is not None:
+        check(len(h) == n, "%s: %d entries, not %d: %r" %
+              (node.name, len(h), n, h))
+    return h
+
+
+def test_routine_rotation(env):
+    """A province rotates its key between syncs, with an entry of the old
+    key not synced yet.  Its next sync hands the new key over; every entry,
+    old and new, shows "signature verified" on the province, on central
+    and, after a referral, on another province; `verify` passes on all
+    three; the old transport key is refused from then on."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(1))                   # lao-cai/1, old key
+    a.update(x, {"status": "closed"})           # 2
+    ok(a.sync(), "sync")
+    y = a.add(sample_case(2))                   # 3, old key, not synced
+    old = ok(a.cli("key")).out.strip()
+    old_id = open(os.path.join(a.dir, "identity.key"), "rb").read()
+    r = ok(a.cli("key", "rotate"), "key rotate")
+    check("epoch 1" in r.out and "seq 4" in r.out, r)
+    new = r.out.strip().splitlines()[-1]
+    check(new != old and new == ok(a.cli("key")).out.strip(), r)
+    z = a.add(sample_case(3))                   # 4, new key
+    a.update(x, {"status": "receiving_support"})     # 5, new key
+    for cid, n in ((x, 3), (y, 1), (z, 1)):
+        all_verified(a, cid, n)
+    ok(a.verify(), "verify on the province before its sync")
+    r = ok(a.sync(), "sync with the hand-over")
+    check(c.status()["vector"].get("lao-cai") == 5, c.status())
+    for cid, n in ((x, 3), (y, 1), (z, 1)):
+        all_verified(c, cid, n)
+    # The rotation is complete: the node now connects with its new key.
+    w = a.add(sample_case(4))                   # 6
+    ok(a.sync(), "sync with the new key")
+    check(c.status()["vector"].get("lao-cai") == 6, c.status())
+    all_verified(c, w, 1)
+    # Another province learns the key history through KEYS.
+    for cid in (x, y, w):
+        ok(c.cli("case", "transfer", cid, "--to", "ha-noi"), "transfer")
+    ok(b.sync(), "sync ha-noi")
+    all_verified(b, x, 4)
+    all_verified(b, y, 2)
+    all_verified(b, w, 2)
+    for n in (a, b, c):
+        ok(n.verify(), "verify on " + n.name)
+    # A second rotation goes the same way.
+    ok(a.cli("key", "rotate"), "second rotation")
+    v = a.add(sample_case(5))                   # 7, epoch 2
+    ok(a.sync(), "sync after the second rotation")
+    all_verified(c, v, 1)
+    ok(c.verify(), "verify on central")
+    # The old transport key is refused: a copy of the node made before
+    # the rotation cannot sync any more.
+    stolen = os.path.join(env.tmp, "stolen")
+    shutil.copytree(a.dir, stolen)
+    os.chmod(os.path.join(stolen, "identity.key"), 0o600)
+    with open(os.path.join(stolen, "identity.key"), "wb") as f:
+        f.write(old_id)
+    r = run(["sync", "-d", stolen, "--timeout", "5"])
+    check(r.rc in (2, 3) and r.rc != 0, "the old key still syncs: %r" % r)
+    check(c.status()["vector"].get("lao-cai") == 7, c.status())
+
+
+def test_revocation_from_a_seq(env):
+    """A province's disk is copied after its seq 1.  Its operator rotates
+    the key; central revokes the stolen key from seq 2.  The thief's copy
+    is refused; the province's own entry 2, signed with the stolen key, is
+    refused at central with the reason (it cannot be told from the
+    thief's), entry 1 still verifies.  Enrolling the new key with `trust`
+    lets the province go on.  A later revocation of a key from a seq
+    flags what central already holds (`case history` REVOKED, `verify`
+    exit 4) and another province refuses those entries when relayed."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(1))                       # lao-cai/1
+    ok(a.sync(), "sync")
+    stolen = os.path.join(env.tmp, "stolen")
+    shutil.copytree(a.dir, stolen)                  # the theft
+    a.update(x, {"status": "closed"})               # 2, stolen key
+    r = ok(a.cli("key", "rotate"), "key rotate")
+    new = r.out.strip().splitlines()[-1]
+    a.update(x, {"status": "receiving_support"})    # 3, new key
+    r = ok(c.cli("revoke", "lao-cai", "--from-seq", "2"), "revoke")
+    check("from seq 2" in r.out and "refused until" in r.out, r)
+    # The thief is refused, and nothing of it is applied.
+    r = run(["case", "update", "-d", stolen, x, "-"],
+            stdin=json.dumps({"status": "not_victim"}))
+    ok(r, "the thief writes on its copy")
+    r = run(["sync", "-d", stolen, "--timeout", "5"])
+    check(r.rc != 0, "the stolen key synced: %r" % r)
+    check(c.status()["vector"].get("lao-cai") == 1, c.status())
+    # So is the province, until its new key is enrolled.
+    r = a.sync(timeout=5)
+    check(r.rc != 0, "synced under a revoked key: %r" % r)
+    ok(c.cli("trust", "lao-cai", new), "trust the new key")
+    ok(a.sync(), "sync with the new key")
+    check(c.status()["vector"].get("lao-cai") == 3, c.status())
+    h = history(c, x)
+    check(h == [("lao-cai", 1, "verified"), ("lao-cai", 3, "verified")],
+          "central: %r" % h)
+    rows = [p for p in c.status()["peers"] if p["peer"] == "lao-cai"]
+    check(rows and rows[0].get("refused", 0) >= 1, c.status())
+    log = open(os.path.join(env.tmp, "central.log")).read()
+    check("revoked from seq 2" in log, "no reason in central's log")
+    ok(c.verify(), "verify on central")
+    # The province took entry 2 out of its copy when told.
+    ok(a.sync(), "sync again")
+    check(a.get(x)["status"] == "receiving_support", a.get(x))
+    ok(a.verify(), "verify on the province")
+    # Revoking the new key from its first seq flags what central holds.
+    ok(c.cli("revoke", "lao-cai", "--from-seq", "3"), "revoke again")
+    h = history(c, x)
+    check(h == [("lao-cai", 1, "verified"), ("lao-cai", 3, "REVOKED")],
+          "central: %r" % h)
+    r = c.verify()
+    check(r.rc == 4 and "revoked from seq 3" in r.err, r)
+    # Relayed after a referral, the revoked entry is refused; the rest
+    # verifies.
+    ok(c.cli("case", "transfer", x, "--to", "ha-noi"), "transfer")
+    ok(b.sync(), "sync ha-noi")
+    h = history(b, x)
+    check([e for e in h if e[0] == "lao-cai"] ==
+          [("lao-cai", 1, "verified")], "ha-noi: %r" % h)
+    check(all(s == "verified" for _, _, s in h), h)
+    ok(b.verify(), "verify on ha-noi")
+    # Bad input: one line, nothing written.
+    for args in (["--from-seq", "0"], ["--from-seq", "x"],
+                 ["--from", "yesterday"],
+                 ["--from-seq", "2", "--from", "2026-01-01"]):
+        r = c.cli("revoke", "lao-cai", *args)
+        check(r.rc == 1 and r.err.count("\n") == 1, "%r: %r" % (args, r))
+    r = c.cli("revoke", "nowhere", "--from-seq", "2")
+    check(r.rc == 2 and "not enrolled" in r.err, r)
