@@ -281,6 +281,10 @@ void	web_case_duplicate_of_post(struct web_req *);
  * to open, names audited.  Writes nothing when there is none or a value
  * is missing.  Returns how many it listed.
  */
+/* How many possible duplicates the draft's values (as typed) have; 0
+ * when one is missing or not valid.  Opens nothing. */
+int	web_dupes_count(struct web_req *r, const char *full_name,
+	    const char *birth_year, const char *sex, const char *home_province);
 int	web_dupes_panel(struct web_req *r, const char *full_name,
 	    int64_t birth_year, const char *sex, const char *home_province,
 	    const char *exclude);

@@ -141,6 +141,31 @@ web_api_duplicates(struct web_req *r)
 }
 
 int
+web_dupes_count(struct web_req *r, const char *full_name,
+    const char *birth_year, const char *sex, const char *home_province)
+{
+	struct dupes_query	q;
+	struct dupes_hit	hits[DUPES_MAX];
+	size_t			n = 0;
+	uint64_t		y;
+
+	if (full_name == NULL || birth_year == NULL || sex == NULL ||
+	    home_province == NULL || parse_u64(birth_year, 1900, 2100,
+	    &y) != 0)
+		return 0;
+	memset(&q, 0, sizeof(q));
+	q.full_name = full_name;
+	q.birth_year = (int64_t)y;
+	q.sex = sex;
+	q.home_province = home_province;
+	web_lock(r);
+	if (dupes_find(r->w->st, &q, hits, DUPES_MAX, &n) != 0)
+		n = 0;
+	web_unlock(r);
+	return (int)n;
+}
+
+int
 web_dupes_panel(struct web_req *r, const char *full_name, int64_t birth_year,
     const char *sex, const char *home_province, const char *exclude)
 {

@@ -94,3 +94,46 @@ def test_duplicates_flagged_and_linked(env):
           rep["duplicates_left_out"] == 1, rep)
     for n in (a, c):
         ok(n.verify(), "verify " + n.name)
+
+
+def test_new_case_form_shows_duplicates_before_saving(env):
+    """The new-case form: a draft matching a recorded person shows the
+    possible duplicates (with a link to open each) and saves nothing; the
+    next submit ("save anyway") saves."""
+    from urllib.parse import urlencode
+    from console import Console
+    from test_case_forms import hidden_inputs
+
+    c = env.central()
+    a = env.province("lao-cai", c)
+    first = a.add(person_case(1, "FAKE Nguyễn Thị Hoa", 1990))
+    con = Console(a)
+    cl = con.client()
+    cl.login("cw")
+    page = cl.get("/cases/new")
+    csrf = hidden_inputs(page.text())["csrf"]
+    fields = {"csrf": csrf, "status": "reported",
+              "person.full_name": "FAKE Nguyen Thi Hoa",
+              "person.birth_year": "1990", "person.sex": "female",
+              "person.home_province": "lao-cai",
+              "person.category": "victim",
+              "intake.received_on": "2026-11-30"}
+
+    def post(extra=None):
+        body = dict(fields, **(extra or {}))
+        return cl.request("POST", "/cases/new", urlencode(body),
+                          ctype="application/x-www-form-urlencoded")
+
+    n = len(a.ids())
+    r = post()
+    text = r.text()
+    check(r.status == 200 and 'id="duplicates"' in text and
+          "/cases/" + first in text, (r.status, text[:2000]))
+    check('name="dupes_ok"' in text, "no save-anyway")
+    check(len(a.ids()) == n, "saved before the duplicates were seen")
+    r = post({"dupes_ok": "1"})
+    check(r.status == 303 and "/cases/" in r.headers["location"], r)
+    check(len(a.ids()) == n + 1, "not saved")
+    # Another person: saved at once.
+    r = post({"person.full_name": "FAKE Lê Văn Tám"})
+    check(r.status == 303, r)
