@@ -26,7 +26,8 @@ static const char key_usage[] =
 "now on are signed with the new key, and its next sync carries the\n"
 "hand-over to central, which accepts it only under the current key and\n"
 "tells other provinces through KEYS.  Older entries keep verifying under\n"
-"the old key.  Restart a running `serve` afterwards.  Prints the new key.\n"
+"the old key; a running `serve` takes the new key up by itself.  Prints\n"
+"the new key.\n"
 "Exit 0, 1 usage, 2 refused (central, or a rotation not yet synced).\n";
 
 static const char trust_usage[] =

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -225,11 +226,29 @@ struct serve_job {
 	int		 use_syslog;
 };
 
+/* The exit code of a node process that asks for a new one at once (its
+ * identity.key changed). */
+#define SERVE_RELOAD	75
+
+/* stat() of DIR/identity.key; 0 or -1. */
+static int
+idstat(const char *dir, struct stat *sb)
+{
+	char path[4096];
+
+	memset(sb, 0, sizeof(*sb));
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+	    IDENTITY_FILE) >= sizeof(path))
+		return -1;
+	return stat(path, sb);
+}
+
 static int
 serve_node(void *arg)
 {
 	const struct serve_job	*j = arg;
 	struct node_ctx		 n;
+	struct stat		 id0;
 	uint64_t		 backoff_ms = 1000;
 	char			 err[512];
 	int			 rc;
@@ -257,8 +276,22 @@ serve_node(void *arg)
 	}
 	log_info("province %s syncing with %s %s", n.cfg.node, n.cfg.central,
 	    j->every_s ? "on a schedule" : "continuously");
+	idstat(n.dir, &id0);
 	while (!casesync_quit) {
-		struct sync_stats ss;
+		struct sync_stats	ss;
+		struct stat		id1;
+
+		/* `key rotate` replaced identity.key: a new node process
+		 * loads it (with the passphrase the parent keeps), so that
+		 * the next session hands the new key over. */
+		if (idstat(n.dir, &id1) == 0 && (id1.st_ino != id0.st_ino ||
+		    id1.st_mtim.tv_sec != id0.st_mtim.tv_sec ||
+		    id1.st_mtim.tv_nsec != id0.st_mtim.tv_nsec)) {
+			log_info("identity.key changed (key rotate): starting "
+			    "a new node process");
+			cli_close(&n);
+			return SERVE_RELOAD;
+		}
 
 		rc = repl_sync(n.st, &n.cfg, &n.id, n.cfg.sync_timeout_s * 1000, 0,
 		    &casesync_quit, &ss, err, sizeof(err));
@@ -349,6 +382,9 @@ cmd_serve(int argc, char **argv)
 			    strerror(errno));
 			return EXIT_PEER;
 		}
+		if (r.signo == 0 && r.code == SERVE_RELOAD && !r.quit &&
+		    !casesync_quit)
+			continue;
 		if (r.signo == 0)
 			return r.code;
 		if (r.quit || casesync_quit)

@@ -227,6 +227,10 @@ void	web_form_error(struct web_form *f, const char *key);
 /* The list of errors at the top of a form, each a link to its field. */
 void	web_form_summary(struct web_form *f);
 
+#ifdef SELFTEST
+int	web_form_selftest(void);
+#endif
+
 /* The banner (web_sync.c): web_banner_load reads it (takes the store
  * lock: call it before a handler takes it), web_banner_html draws it. */
 void	web_banner_load(struct web_req *r);

@@ -28,6 +28,7 @@ HELLO, WELCOME, BATCH, ACK, BYE, ERROR, KEYS = 1, 2, 3, 4, 5, 6, 7
 PROTO_CODE, BUSY_CODE, QUOTA_CODE = 1, 6, 8     # ERROR codes (msg.h)
 V = 2                                           # MSG_VERSION
 ID_MAGIC = b"casesync-identity-v1\n"
+ID_MAGIC2 = b"casesync-identity-v2\n"
 CHAIN_TAG = b"casesync-chain-v1"
 
 
@@ -36,10 +37,15 @@ def pack(obj):
 
 
 def load_identity(node_dir):
-    """(sign_pub, sign_sec, curve_pub, curve_sec) from identity.key."""
+    """(sign_pub, sign_sec, curve_pub, curve_sec) from identity.key: the
+    v1 file, or a v2 file in clear (a data.key node after `key rotate`;
+    node/identity.h).  A sealed v2 file (passphrase mode) is refused."""
     raw = open(os.path.join(node_dir, "identity.key"), "rb").read()
-    assert raw.startswith(ID_MAGIC) and len(raw) == len(ID_MAGIC) + 128
-    k = raw[len(ID_MAGIC):]
+    if raw.startswith(ID_MAGIC2 + b"c"):
+        k = raw[len(ID_MAGIC2) + 1 + 4:]
+    else:
+        assert raw.startswith(ID_MAGIC) and len(raw) == len(ID_MAGIC) + 128
+        k = raw[len(ID_MAGIC):]
     return k[0:32], k[32:64], k[64:96], k[96:128]
 
 

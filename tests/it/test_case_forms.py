@@ -341,12 +341,21 @@ def test_browser_caseworker_day(env):
               case["status"] == "reported", case)
         check(case["services"][0]["amount_vnd"] == 1500000 and
               case["services"][0]["type"] == "medical", case)
-        # A service from the case page.
+        # A service from the case page: a bad date first, answered on a
+        # page of its own with the error next to the date.
         f = d.find_element(By.ID, "service")
         _fill(d, "services.type", "essential_needs")
-        _fill(d, "services.on", "03/03/2026")
+        _fill(d, "services.on", "32/03/2026")
         _fill(d, "services.days", "30")
+        d.execute_script("for (const e of document.querySelectorAll("
+                         "'[required]')) e.removeAttribute('required')")
         f.find_element(By.CSS_SELECTOR, "button.primary").click()
+        err = d.find_element(By.ID, "service-services.on-err").text
+        check("ngày" in err.lower(), err)
+        check(len(p.get(cid)["services"]) == 1, "a refused service saved")
+        both_widths(d, env, "action-error")
+        _fill(d, "services.on", "03/03/2026")
+        d.find_element(By.CSS_SELECTOR, "#service button.primary").click()
         harness.wait_for(lambda: "saved=service" in d.current_url, 10,
                          what="the service")
         check(len(p.get(cid)["services"]) == 2)
@@ -470,6 +479,12 @@ def test_form_actions_refused(env):
     cw = con.client()
     cw.login("cw")
     csrf = page_csrf(cw)
+    for path in ("/cases/new", "/cases/" + cid, "/cases/%s/edit" % cid):
+        page = cw.get(path).text()
+        check("<script" not in page and "style=" not in page,
+              "inline script or style in " + path)
+        check(page.count('name="csrf"') == page.count('method="post"'),
+              "a form without its CSRF token in " + path)
     n = len(ok(p.cli("case", "history", cid, "--json")).json())
     r = form_post(cw, "/cases/%s/service?lang=en" % cid, {
         "csrf": csrf, "services.type": "medical", "services.on": "2026-13-01",

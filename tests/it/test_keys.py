@@ -6,6 +6,12 @@ casesync processes on 127.0.0.1, real LMDB files, real sockets.
   passphrase can neither sign an entry nor complete a handshake with
   central; a node made before this is sealed in place at its next start;
   backup and restore keep working.
+- Rotation: `key rotate` between syncs, with `serve` running, twice; old
+  and new entries verify everywhere; a hand-over central takes only when
+  the old key signed it.
+- Revocation from a seq: the stolen key's later entries are refused or
+  flagged everywhere with the reason, earlier ones verify, `trust` of the
+  new key lets the node go on.
 
 Needs /usr/bin/python3 (python3-zmq, python3-cryptography), as
 tests/hostile.py does.
@@ -13,6 +19,7 @@ tests/hostile.py does.
 import json
 import os
 import shutil
+import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import \
     Ed25519PrivateKey
@@ -334,3 +341,62 @@ def test_revocation_from_a_seq(env):
         check(r.rc == 1 and r.err.count("\n") == 1, "%r: %r" % (args, r))
     r = c.cli("revoke", "nowhere", "--from-seq", "2")
     check(r.rc == 2 and "not enrolled" in r.err, r)
+
+
+def test_rotation_while_serve_runs(env):
+    """A province's `serve` notices that `key rotate` replaced identity.key
+    and starts a node process with the new keys, which hands them over:
+    no restart by hand, nothing refused."""
+    from harness import wait_for
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    a.start()
+    x = a.add(sample_case(1))
+    wait_for(lambda: c.status()["vector"].get("lao-cai") == 1, 30,
+             what="the first entry at central")
+    ok(a.cli("key", "rotate"), "key rotate")
+    a.update(x, {"status": "closed"})
+    wait_for(lambda: c.status()["vector"].get("lao-cai") == 2, 30,
+             what="the new key's entry at central")
+    all_verified(c, x, 2)
+    a.update(x, {"status": "receiving_support"})
+    wait_for(lambda: c.status()["vector"].get("lao-cai") == 3, 30,
+             what="the next entry at central")
+    all_verified(c, x, 3)
+    check(a.stop() == 0, "serve did not stop cleanly")
+    log = open(os.path.join(env.tmp, "lao-cai.log")).read()
+    check("identity.key changed" in log, "no reload in the log")
+    check("died of signal" not in log, log[-2000:])
+    clog = open(os.path.join(env.tmp, "central.log")).read()
+    check("batch from lao-cai" not in clog, "central refused a batch")
+
+
+def test_handover_accepted_only_under_the_old_key(env):
+    """Central takes a hand-over only when the node's current key signed
+    it: one whose signature was altered (or made by another key) is
+    refused with the reason, nothing signed with the new key is applied,
+    and the node keeps its enrolled key."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    a.add(sample_case(1))
+    ok(a.sync(), "sync")
+    ok(a.cli("key", "rotate"), "key rotate")
+    a.add(sample_case(2))                           # 2, new key
+    path = os.path.join(a.dir, "identity.key")
+    good = open(path, "rb").read()
+    check(good.startswith(b"casesync-identity-v2\nc"), good[:22])
+    bad = bytearray(good)
+    bad[-1] ^= 1                                    # the hand-over's sig
+    with open(path, "wb") as f:
+        f.write(bytes(bad))
+    r = a.sync(timeout=10)
+    check(r.rc == 2 and "not signed with this node's current key" in
+          r.err and r.err.count("\n") == 1, r)
+    check(c.status()["vector"].get("lao-cai") == 1, c.status())
+    # Put right, the same hand-over goes (after central's back-off).
+    with open(path, "wb") as f:
+        f.write(good)
+    time.sleep(2.5)
+    ok(a.sync(), "sync with the hand-over as signed")
+    check(c.status()["vector"].get("lao-cai") == 2, c.status())
+    ok(c.verify(), "verify on central")
