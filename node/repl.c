@@ -190,7 +190,7 @@ psend(struct psess *p, const struct msg *m)
  *
  * Why hold them: an erase this province made before it applied a batch
  * that refers the case away counts at central only while central has not
- * seen the ACK of that batch (store.c, referral_unseen).  Central handles
+ * seen the ACK of that batch (apply.c, referral_unseen).  Central handles
  * one message at a time, so the erase is safe once it is on the wire
  * before the ACK: even if central dies in between, it will have seen
  * neither.
@@ -601,8 +601,9 @@ on_batch(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	/* Held only when the batch referred a case away from us; the others
 	 * just keep their order. */
 	h->upto = 0;
-	if (as.moved_away > 0)
-		store_vv_get(p->st, p->cfg->node, &h->upto);
+	if (as.moved_away > 0 &&
+	    (rc = store_vv_get(p->st, p->cfg->node, &h->upto)) != 0)
+		return rc;
 	if (!r->more)
 		p->central_done = 1;
 	/* What was written before this batch was applied goes out before its
@@ -745,21 +746,25 @@ province_dispatch(struct psess *p, const struct msg *r, char *err,
 /* HELLO: our durable positions, and what central's own chain and our feed
  * look like from here, so that central notices it was put back from a
  * copy of its files (central_copied). */
-static void
+static int
 hello_msg(struct psess *p, struct msg *m)
 {
+	int rc;
+
 	memset(m, 0, sizeof(*m));
 	m->type = MSG_HELLO;
 	strlcpy_(m->node, p->cfg->node, sizeof(m->node));
 	if (store_fref_get(p->st, "central", &m->a, m->ref, &m->reflen) != 0)
 		m->a = m->reflen = 0;
-	store_vv_get(p->st, p->cfg->node, &m->b);
+	if ((rc = store_vv_get(p->st, p->cfg->node, &m->b)) != 0)
+		return rc;
 	m->window = REPL_WINDOW;
 	if (store_vv_get(p->st, p->cname, &m->cseen) != 0 ||
 	    store_chain_at(p->st, p->cname, m->cseen, m->hash) != 0) {
 		m->cseen = 0;
 		memset(m->hash, 0, sizeof(m->hash));
 	}
+	return 0;
 }
 
 /*
@@ -783,7 +788,8 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 	p->credit = p->inflight = 0;
 	p->nheld = 0;
 	p->ss->sessions++;
-	hello_msg(p, &m);
+	if ((rc = hello_msg(p, &m)) != 0)
+		return rc;
 	p->own_total = POS_LOW(m.b);
 	/* ZMQ_IMMEDIATE: the send only succeeds once a connection exists. */
 	for (;;) {
@@ -998,7 +1004,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		snprintf(pi.last_error, sizeof(pi.last_error), "%s", err);
 	}
 	pi.refused += ss->refused;
-	store_peer_put(st, &pi);
+	if (store_peer_put(st, &pi) != 0)
+		log_warnx("sync: cannot record the session with central");
 	give_free(&p);
 	free(p.cvec);
 	return rc;
@@ -1198,8 +1205,10 @@ send_keys(struct central *c, const uint8_t *id, size_t idlen,
 	k.c = c;
 	k.m = &m;
 	k.node = node;
-	store_feed_origins(c->st, node, after, keys_one, &k);
-	rc = send_msg(c->net, id, idlen, &m, NULL, 0);
+	/* Without every origin's key the province could not verify its
+	 * feed: no KEYS message rather than an incomplete one. */
+	if ((rc = store_feed_origins(c->st, node, after, keys_one, &k)) == 0)
+		rc = send_msg(c->net, id, idlen, &m, NULL, 0);
 	free(m.keys);
 	return rc;
 }
@@ -1333,8 +1342,15 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	 * let it make us queue our whole feed for it at once. */
 	s->credit = r->window < REPL_WINDOW ? r->window : REPL_WINDOW;
 	s->last_ms = mono_ms();
-	store_vv_get(c->st, r->node, &have);
-	store_feed_last(c->st, r->node, &last);
+	if (store_vv_get(c->st, r->node, &have) != 0 ||
+	    store_feed_last(c->st, r->node, &last) != 0) {
+		log_warnx("session with %s refused: the store cannot be read",
+		    r->node);
+		send_error(c->net, id, idlen, MSGERR_PROTO, "central cannot "
+		    "read its store; try again later");
+		sess_drop(s, "store error");
+		return;
+	}
 	{
 		char why[MSG_REASON_MAX + 1];
 
@@ -1347,20 +1363,24 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	}
 	/* What the province had acknowledged when this session began: an
 	 * erase it sends in this session may still be one it made before it
-	 * heard of a referral away (store.c, referral_unseen).  Only ACKs
+	 * heard of a referral away (apply.c, referral_unseen).  Only ACKs
 	 * count, not the position HELLO claims: a province sends what it
 	 * wrote before applying a batch ahead of that batch's ACK, and an ACK
 	 * lost with a cut link must not close the window on an erase the
 	 * same cut kept from central. */
 	{
-		struct peer_info pi;
+		struct peer_info	pi;
+		int			rc;
 
-		store_peer_get(c->st, r->node, &pi);
-		if (pi.feed_recv != pi.feed_acked) {
+		rc = store_peer_get(c->st, r->node, &pi);
+		if ((rc == 0 || rc == E_NOTFOUND) &&
+		    pi.feed_recv != pi.feed_acked) {
 			/* (A write only when it changed: a nightly session
 			 * with an empty feed costs no commit here.) */
 			pi.feed_recv = pi.feed_acked;
-			store_peer_put(c->st, &pi);
+			if (store_peer_put(c->st, &pi) != 0)
+				log_warnx("session with %s: cannot record "
+				    "what it acknowledged", r->node);
 		}
 	}
 	log_info("session with %s: it has %llu/%llu of its feed, we have "
@@ -1426,7 +1446,9 @@ central_batch(struct central *c, struct csess *s, const struct msg *r)
 			/* What `casesync status` shows for this province. */
 			pi.last_attempt_ms = now_ms();
 			strlcpy_(pi.last_error, why, sizeof(pi.last_error));
-			store_peer_put(c->st, &pi);
+			if (store_peer_put(c->st, &pi) != 0)
+				log_warnx("%s: cannot record the quota error",
+				    s->node);
 		}
 		sess_drop(s, why);
 		return;
@@ -1447,7 +1469,8 @@ central_batch(struct central *c, struct csess *s, const struct msg *r)
 static void
 central_ack(struct central *c, struct csess *s, const struct msg *r)
 {
-	struct peer_info pi;
+	struct peer_info	pi;
+	int			rc;
 
 	if (r->pos > s->send_after) {
 		send_error(c->net, s->id, s->idlen, MSGERR_PROTO, "ack beyond "
@@ -1464,10 +1487,14 @@ central_ack(struct central *c, struct csess *s, const struct msg *r)
 	}
 	s->inflight--;
 	s->credit++;
-	store_peer_get(c->st, s->node, &pi);
-	if (r->pos > pi.feed_acked) {
+	rc = store_peer_get(c->st, s->node, &pi);
+	if (rc != 0 && rc != E_NOTFOUND) {
+		/* Not recorded: the province's next HELLO says it again. */
+		log_warnx("ack from %s: cannot read its record", s->node);
+	} else if (r->pos > pi.feed_acked) {
 		pi.feed_acked = r->pos;
-		store_peer_put(c->st, &pi);
+		if (store_peer_put(c->st, &pi) != 0)
+			log_warnx("ack from %s: cannot record it", s->node);
 	}
 	if (pump_feed(c, s) != 0)
 		sess_drop(s, "cannot send");
@@ -1535,7 +1562,10 @@ central_give(struct central *c, struct csess *s, const struct msg *r)
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_ACK;
 	m.no = r->no;
-	store_vv_get(c->st, s->node, &m.pos);
+	if (store_vv_get(c->st, s->node, &m.pos) != 0) {
+		sess_drop(s, "store error");
+		return;
+	}
 	m.applied = as.applied;
 	m.dup = as.duplicates;
 	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
@@ -1570,7 +1600,10 @@ central_return(struct central *c, struct csess *s, const struct msg *r)
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_ACK;
 	m.no = r->no;
-	store_vv_get(c->st, s->node, &m.pos);
+	if (store_vv_get(c->st, s->node, &m.pos) != 0) {
+		sess_drop(s, "store error");
+		return;
+	}
 	m.applied = as.applied;
 	m.dup = as.duplicates;
 	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
@@ -1697,12 +1730,19 @@ central_bye(struct central *c, struct csess *s)
 	struct peer_info	pi;
 	uint64_t		refused;
 
-	store_peer_get(c->st, s->node, &pi);
-	refused = pi.refused;
-	pi.last_sync_ms = pi.last_attempt_ms = now_ms();
-	pi.last_error[0] = '\0';
-	pi.refused = refused;
-	store_peer_put(c->st, &pi);
+	int			rc;
+
+	/* A record that cannot be read is not written over with zeros. */
+	rc = store_peer_get(c->st, s->node, &pi);
+	if (rc == 0 || rc == E_NOTFOUND) {
+		refused = pi.refused;
+		pi.last_sync_ms = pi.last_attempt_ms = now_ms();
+		pi.last_error[0] = '\0';
+		pi.refused = refused;
+		rc = store_peer_put(c->st, &pi);
+	}
+	if (rc != 0)
+		log_warnx("%s: cannot record the completed sync", s->node);
 	sess_drop(s, "sync complete");
 }
 
@@ -1806,7 +1846,12 @@ central_auth(void *arg, const uint8_t key[NET_KEY], char *user, char *why,
 
 	memset(&a, 0, sizeof(a));
 	a.key = key;
-	store_key_each(c->st, auth_one, &a);
+	/* auth_one returns 1 to stop at an active key: any other result is
+	 * the store's error. */
+	if (store_key_each(c->st, auth_one, &a) > 1) {
+		snprintf(why, whysz, "central cannot read its keys");
+		return 0;
+	}
 	if (!a.hit) {
 		snprintf(why, whysz, "unknown key (not enrolled)");
 		return 0;

@@ -688,10 +688,22 @@ web_case_edit_post(struct web_req *r)
 		caseop_for(r, &c);
 		rc = caseop_build(&c, (const char *)j.data, j.len, s.id, &e,
 		    idbuf, err, sizeof(err));
-		/* Each field keeps the stamp of the value the user saw. */
-		for (size_t i = 0; rc == 0 && i < e.nops; i++)
-			if (e.ops[i].type == OP_SET)
-				form_base(r, e.ops[i].path, &e.ops[i].base);
+		/* Each field keeps the stamp of the value the user saw.  A
+		 * stamp newer than the field's current value was never seen
+		 * (a forged form): the store then takes the current one. */
+		for (size_t i = 0; rc == 0 && i < e.nops; i++) {
+			const struct field	*fl;
+			const struct head	*w;
+
+			if (e.ops[i].type != OP_SET)
+				continue;
+			form_base(r, e.ops[i].path, &e.ops[i].base);
+			fl = merge_field(&s, e.ops[i].path);
+			w = fl != NULL ? merge_winner(fl) : NULL;
+			if (w == NULL || e.ops[i].base.hlc > w->st.hlc)
+				memset(&e.ops[i].base, 0,
+				    sizeof(e.ops[i].base));
+		}
 		if (rc == 0) {
 			web_lock(r);
 			rc = caseop_write(&c, &e, err, sizeof(err));
@@ -918,8 +930,13 @@ web_case_actions_html(struct web_req *r, const struct case_state *s)
 	html_text(h, web_tr(r, "Edit the case's fields"));
 	html_lit(h, "</a></p><div class=\"actions\">");
 	web_form_init(&f, r, 0);
-	for (size_t i = 0; acts[i] != NULL; i++)
+	for (size_t i = 0; acts[i] != NULL; i++) {
+		/* After an erase a note would be dropped (merge.h). */
+		if (s->erased.hlc != 0 && (strcmp(acts[i], "note") == 0 ||
+		    strcmp(acts[i], "followup") == 0))
+			continue;
 		action_form(&f, s, acts[i]);
+	}
 	if (r->user.role >= ROLE_ADMIN && s->erased.hlc == 0)
 		action_form(&f, s, "erase");
 	web_form_release(&f);

@@ -218,6 +218,9 @@ def test_erase_admin_typed_confirmation(env):
     check(r.status == 303, r)
     case = c.get(cid)
     check(case["erased"] and "full_name" not in case["person"], case)
+    page = admin.get("/cases/" + cid).text()
+    check('id="note"' not in page and 'id="erase"' not in page and
+          'id="service"' in page, "actions after the erase")
     audit = open(os.path.join(c.dir, "audit.log")).read()
     check('"case.erase"' in audit and "person_request" in audit, audit)
 
@@ -508,3 +511,32 @@ def test_form_actions_refused(env):
         "csrf": csrf, "status": "under_verification"})
     check(r.status == 303, r)
     check(p.get(cid)["status"] == "under_verification")
+
+
+def test_edit_forged_base_ignored(env):
+    """A form whose base stamp lies in the future (forged) does not make
+    the field immune to later writes: the store takes the current stamp,
+    and central accepts the change."""
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    cid = p.add(sample_case(2, status="reported"))
+    ok(p.sync())
+    con = Console(p)
+    cw = con.client()
+    cw.login("cw")
+    form = hidden_inputs(cw.get("/cases/%s/edit" % cid).text())
+    fields = dict(form)
+    for k, v in form.items():
+        if k.startswith("orig."):
+            fields[k[5:]] = v
+    fields["person.birth_year"] = "1977"
+    fields["base.person.birth_year"] = "%d:central" % (1 << 62)
+    r = form_post(cw, "/cases/%s/edit" % cid, fields)
+    check(r.status == 303 and "conflict=" not in r.headers["location"], r)
+    ok(p.sync())
+    check(c.get(cid)["person"]["birth_year"] == 1977, "central refused it")
+    c.update(cid, {"person": {"birth_year": 1978}})
+    ok(p.sync())
+    case = p.get(cid)
+    check(case["person"]["birth_year"] == 1978 and case["conflicts"] == 0,
+          case)
