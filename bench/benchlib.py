@@ -5,6 +5,7 @@ printer.  Python standard library only.
 """
 import collections
 import os
+import re
 import shutil
 import signal
 import socket
@@ -129,6 +130,91 @@ def proc_sched(pid):
         except (OSError, ValueError, IndexError):
             continue
     return cpu / 1e9, wait / 1e9
+
+
+def proc_children(pid):
+    """pid and every live descendant (from /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+def wait_child(pid, timeout=20):
+    """The first child of pid (casesync serve runs its sessions in one:
+    node/supervise.h), waiting for it to appear."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids = proc_children(pid)[1:]
+        if kids:
+            return kids[0]
+        time.sleep(0.01)
+    raise RuntimeError("process %d started no child" % pid)
+
+
+def tree_cpu(pid):
+    """CPU seconds of pid and its descendants, the reaped ones included
+    (cutime/cstime of /proc/PID/stat): a session child that ended or was
+    started again still counts."""
+    total = 0.0
+    for p in proc_children(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+        if p == pid:
+            total += int(fields[13]) + int(fields[14])
+    return total / CLK_TCK
+
+
+def tree_io(pid):
+    """/proc/PID/io summed over pid and its live descendants (a reaped
+    child's counts are already in its parent's)."""
+    out = {}
+    for p in proc_children(pid):
+        io = proc_io(p) or {}
+        for k, v in io.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def tree_sched(pid):
+    """proc_sched summed over pid and its live descendants."""
+    cpu = wait = 0
+    seen = False
+    for p in proc_children(pid):
+        sc = proc_sched(p)
+        if sc is not None:
+            cpu += sc[0]
+            wait += sc[1]
+            seen = True
+    return (cpu, wait) if seen else None
+
+
+def lmdb_txnid(d):
+    """LMDB's last committed transaction id of the store in d (mdb_stat
+    -e), or None: its growth over a run is the number of commits."""
+    try:
+        r = subprocess.run(["mdb_stat", "-e", d], capture_output=True,
+                           text=True, timeout=60)
+    except OSError:
+        return None
+    m = re.search(r"Last transaction ID: (\d+)", r.stdout)
+    return int(m.group(1)) if m else None
 
 
 def proc_io(pid):

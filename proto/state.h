@@ -33,7 +33,7 @@
 
 /*
  * An author is personal data (a staff member's name), so at rest the case
- * table holds a pseudonym in its place (node/store.c keeps the name,
+ * table holds a pseudonym in its place (node/seal.c keeps the name,
  * sealed, under that pseudonym): STATE_AUTHOR_SEALED followed by the
  * lowercase hex of STATE_AUTHOR_PSEUDO bytes.  A real author can never
  * start with that byte (control characters are refused in authors), so

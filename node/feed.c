@@ -1,0 +1,401 @@
+/*
+ * feed.c - central's feeds: per province, the positions of the log
+ * entries it is to receive (the cases it owns, and what it must learn of
+ * a referral away), with the log key at each position.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+int
+feed_push(struct store *st, MDB_txn *t, const char *peer, const uint8_t *lk,
+    size_t lklen)
+{
+	char	mk[HLC_NODE_MAX + 8];
+	uint8_t	fk[LOGKEY_MAX];
+	MDB_val	k, d;
+	uint64_t pos;
+	int	rc;
+
+	uint64_t inc;
+
+	snprintf(mk, sizeof(mk), "feed:%s", peer);
+	if ((rc = get_u64(st, t, st->meta, mk, &pos)) != 0 ||
+	    (rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
+		return rc;
+	/* After a restore every feed goes on in the new incarnation, also
+	 * one the backup did not have yet: the provinces may hold positions
+	 * of the lost feed (docs/PROTOCOL.md, Recovery). */
+	if (POS_INC(pos) < inc)
+		pos = POS_MAKE(inc, 0);
+	pos++;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, pos);
+	d.mv_data = (void *)(uintptr_t)lk;
+	d.mv_size = lklen;
+	if ((rc = mdb_err(st, mdb_put(t, st->feed, &k, &d, 0),
+	    "put feed")) != 0)
+		return rc;
+	return put_u64(st, t, st->meta, mk, pos);
+}
+
+/* Central: queues every entry of case id (but those of origin skip) for
+ * peer: the whole history of a case referred to it. */
+struct history_ctx {
+	struct store	*st;
+	MDB_txn		*t;
+	const char	*peer;
+	size_t		 plen;
+};
+
+static int
+history_one(const uint8_t *lk, size_t lklen, void *arg)
+{
+	struct history_ctx *hc = arg;
+
+	if (lklen == hc->plen + 9 && memcmp(lk, hc->peer, hc->plen) == 0 &&
+	    lk[hc->plen] == 0)
+		return 0;	/* the peer wrote it: it has it */
+	return feed_push(hc->st, hc->t, hc->peer, lk, lklen);
+}
+
+static int
+feed_history(struct store *st, MDB_txn *t, const char *peer, const char *id)
+{
+	struct history_ctx hc = { st, t, peer, strlen(peer) };
+
+	return case_keys(st, t, id, history_one, &hc);
+}
+
+/*
+ * Central: the receiving province of a pending offer gets the case's whole
+ * history when the offer is made and every entry after it while the offer
+ * waits; when an offer ends otherwise than by its own answer (withdrawn by
+ * a later offer, or central reassigned the case), that entry tells it.
+ */
+static int
+feed_offer(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *owner_after, const char *offer_before,
+    const char *offer_after, const uint8_t *lk, size_t lklen)
+{
+	int rc = 0;
+
+	if (offer_after[0] != '\0' && strcmp(offer_after, st->node) != 0) {
+		if (strcmp(offer_after, offer_before) != 0)
+			rc = feed_history(st, t, offer_after, e->case_id);
+		else if (strcmp(offer_after, e->origin) != 0)
+			rc = feed_push(st, t, offer_after, lk, lklen);
+	}
+	if (rc == 0 && offer_before[0] != '\0' &&
+	    strcmp(offer_before, offer_after) != 0 &&
+	    strcmp(offer_before, e->origin) != 0 &&
+	    strcmp(offer_before, owner_after) != 0 &&
+	    strcmp(offer_before, st->node) != 0)
+		rc = feed_push(st, t, offer_before, lk, lklen);
+	return rc;
+}
+
+/*
+ * Central: routes a newly applied entry to the provinces that hold the
+ * case: its owner (the whole history when it just became the owner), the
+ * previous owner (so that it learns of the transfer) and the receiving
+ * province of a pending offer (feed_offer).  Never back to the entry's
+ * origin.
+ */
+int
+feed_route(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *owner_before, const char *owner_after,
+    const char *offer_before, const char *offer_after, const uint8_t *lk,
+    size_t lklen)
+{
+	int rc;
+
+	if (!is_central(st))
+		return 0;
+	if ((rc = feed_offer(st, t, e, owner_after, offer_before,
+	    offer_after, lk, lklen)) != 0)
+		return rc;
+	if (owner_after[0] != '\0' && strcmp(owner_after, st->node) != 0) {
+		/* An accept: the new owner has had the history since the
+		 * offer, and wrote this entry itself. */
+		if (strcmp(owner_before, owner_after) != 0 &&
+		    strcmp(owner_after, offer_before) == 0)
+			rc = strcmp(owner_after, e->origin) != 0 ?
+			    feed_push(st, t, owner_after, lk, lklen) : 0;
+		else if (strcmp(owner_before, owner_after) != 0)
+			rc = feed_history(st, t, owner_after, e->case_id);
+		else if (strcmp(owner_after, e->origin) != 0)
+			rc = feed_push(st, t, owner_after, lk, lklen);
+		else
+			rc = 0;
+		if (rc != 0)
+			return rc;
+	}
+	if (owner_before[0] != '\0' && strcmp(owner_before, owner_after) != 0 &&
+	    strcmp(owner_before, st->node) != 0 &&
+	    strcmp(owner_before, e->origin) != 0)
+		return feed_push(st, t, owner_before, lk, lklen);
+	return 0;
+}
+
+int
+store_feed_origins(struct store *st, const char *peer, uint64_t after,
+    int (*fn)(const char *, void *), void *arg)
+{
+	char		 seen[STORE_ORIGINS_MAX][HLC_NODE_MAX + 1];
+	size_t		 nseen = 0, plen = strlen(peer);
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	uint8_t		 fk[LOGKEY_MAX];
+	MDB_val		 k, d;
+	int		 rc, op = MDB_SET_RANGE;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, after + 1);
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, op) == 0) {
+		const char	*o = d.mv_data;
+		size_t		 olen, i;
+
+		op = MDB_NEXT;
+		if (k.mv_size != plen + 9 || memcmp(k.mv_data, peer,
+		    plen) != 0)
+			break;
+		/* The value is a log key: origin, NUL, be64 seq. */
+		if (d.mv_size < 10 || d.mv_size > HLC_NODE_MAX + 9 ||
+		    o[d.mv_size - 9] != '\0')
+			continue;
+		olen = d.mv_size - 9;
+		for (i = 0; i < nseen; i++)
+			if (strlen(seen[i]) == olen &&
+			    memcmp(seen[i], o, olen) == 0)
+				break;
+		if (i < nseen || nseen == STORE_ORIGINS_MAX)
+			continue;
+		memcpy(seen[nseen], o, olen);
+		seen[nseen][olen] = '\0';
+		rc = fn(seen[nseen++], arg);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_scan_feed(struct store *st, const char *peer, uint64_t after,
+    size_t max_bytes, struct rec_batch *b)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	uint8_t		 fk[LOGKEY_MAX];
+	size_t		 plen = strlen(peer);
+	MDB_val		 k, d;
+	struct buf	 plain;
+	int		 rc = 0, op = MDB_SET_RANGE;
+
+	memset(b, 0, sizeof(*b));
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, after + 1);
+	while (mdb_cursor_get(c, &k, &d, op) == 0) {
+		MDB_val lk = d, rv;
+
+		op = MDB_NEXT;
+		if (k.mv_size != plen + 9 || memcmp(k.mv_data, peer,
+		    plen) != 0)
+			break;
+		rc = mdb_get(t, st->log, &lk, &rv);
+		if (rc == MDB_NOTFOUND &&
+		    (rc = mdb_get(t, st->refused, &lk, &rv)) == 0) {
+			/* A refusal notice: the record after its reason. */
+			const uint8_t *z = memchr(rv.mv_data, 0, rv.mv_size);
+
+			if (z == NULL) {
+				rc = E_INTEGRITY;
+				break;
+			}
+			rv.mv_size -= (size_t)(z + 1 -
+			    (const uint8_t *)rv.mv_data);
+			rv.mv_data = (void *)(uintptr_t)(z + 1);
+		}
+		if (rc != 0) {
+			rc = E_INTEGRITY;
+			break;
+		}
+		if (b->n >= STORE_BATCH_MAX || (b->n > 0 &&
+		    b->bytes + rv.mv_size > max_bytes)) {
+			b->more = 1;
+			break;
+		}
+		if ((rc = log_unseal(st, lk.mv_data, lk.mv_size, &rv,
+		    &plain)) != 0)
+			break;
+		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
+		    plain.data, plain.len);
+	}
+	buf_release(&plain);
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	if (rc != 0)
+		rec_batch_free(b);
+	return rc;
+}
+
+int
+store_feed_last(struct store *st, const char *peer, uint64_t *pos)
+{
+	char	 mk[HLC_NODE_MAX + 8];
+	MDB_txn	*t;
+	int	 rc;
+
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	snprintf(mk, sizeof(mk), "feed:%s", peer);
+	rc = get_u64(st, t, st->meta, mk, pos);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_feed_ref(struct store *st, const char *peer, uint64_t pos,
+    uint8_t *ref, size_t *reflen)
+{
+	uint8_t	 fk[LOGKEY_MAX];
+	MDB_txn	*t;
+	MDB_val	 k, d;
+	int	 rc;
+
+	*reflen = 0;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, pos);
+	rc = mdb_get(t, st->feed, &k, &d);
+	if (rc == 0 && d.mv_size <= STORE_REF_MAX) {
+		memcpy(ref, d.mv_data, d.mv_size);
+		*reflen = d.mv_size;
+	} else if (rc == 0) {
+		rc = E_INTEGRITY;
+	} else {
+		rc = rc == MDB_NOTFOUND ? E_NOTFOUND : mdb_err(st, rc, "feed");
+	}
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int
+store_fref_get(struct store *st, const char *peer, uint64_t *pos,
+    uint8_t *ref, size_t *reflen)
+{
+	struct peer_info	 pi;
+	char			 mk[HLC_NODE_MAX + 8];
+	MDB_txn			*t;
+	MDB_val			 k, d;
+	int			 rc;
+
+	*reflen = 0;
+	*pos = 0;
+	snprintf(mk, sizeof(mk), "fref:%s", peer);
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	/* The position and its entry from one snapshot: another session of
+	 * this node may be moving both. */
+	rc = peer_read(st, t, peer, &pi);
+	if (rc != 0 && rc != E_NOTFOUND) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	*pos = pi.feed_recv;
+	k.mv_data = mk;
+	k.mv_size = strlen(mk);
+	rc = mdb_get(t, st->meta, &k, &d);
+	if (rc == 0 && d.mv_size <= STORE_REF_MAX) {
+		memcpy(ref, d.mv_data, d.mv_size);
+		*reflen = d.mv_size;
+	}
+	mdb_txn_abort(t);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "fref");
+}
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+struct feed_push_ctx {
+	const char	*origins[3];
+};
+
+static int
+push_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct feed_push_ctx	*fc = arg;
+	uint8_t			 lk[LOGKEY_MAX];
+	int			 rc;
+
+	for (int i = 0; i < 3; i++)
+		if ((rc = feed_push(st, t, "ha-noi", lk, seqkey(lk,
+		    fc->origins[i], (uint64_t)i + 1))) != 0)
+			return rc;
+	return 0;
+}
+
+static int
+origin_count(const char *origin, void *arg)
+{
+	int *n = arg;
+
+	(*n) += strcmp(origin, "cao-bang") == 0 ? 10 : 1;
+	return 0;
+}
+
+int
+feed_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-feed-XXXXXX";
+	struct store		*st;
+	struct feed_push_ctx	 fc = { { "cao-bang", "central", "cao-bang" } };
+	uint8_t			 ref[STORE_REF_MAX], lk[LOGKEY_MAX];
+	size_t			 reflen;
+	uint64_t		 last;
+	int			 n = 0;
+
+	ST_OK(store_test_open(dir, "central", STORE_ROLE_CENTRAL, NULL, &st));
+	ST_OK(store_feed_last(st, "ha-noi", &last));
+	ST_CHECK(last == 0);
+	ST_OK(txn_run(st, push_fn, &fc));
+	/* Positions count up per peer; each holds the log key pushed. */
+	ST_OK(store_feed_last(st, "ha-noi", &last));
+	ST_CHECK(last == 3);
+	ST_OK(store_feed_ref(st, "ha-noi", 2, ref, &reflen));
+	ST_CHECK(reflen == seqkey(lk, "central", 2) &&
+	    memcmp(ref, lk, reflen) == 0);
+	ST_CHECK(store_feed_ref(st, "ha-noi", 4, ref, &reflen) ==
+	    E_NOTFOUND);
+	ST_CHECK(store_feed_ref(st, "cao-bang", 1, ref, &reflen) ==
+	    E_NOTFOUND);
+	/* Each origin once, and only after the position given. */
+	ST_OK(store_feed_origins(st, "ha-noi", 0, origin_count, &n));
+	ST_CHECK(n == 11);
+	n = 0;
+	ST_OK(store_feed_origins(st, "ha-noi", 2, origin_count, &n));
+	ST_CHECK(n == 10);
+	store_test_close(&st, dir);
+	return 0;
+}
+#endif

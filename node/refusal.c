@@ -1,0 +1,244 @@
+/*
+ * refusal.c - refused entries: kept out of the log and the case table,
+ * with their reason, in the refused table for audit; central tells the
+ * origin, and a province takes its own refused entries out of its copy.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+/* Keeps a refused entry out of the log, with its reason, for audit. */
+int
+refuse(struct store *st, MDB_txn *t, const struct entry *e, const char *why,
+    const struct rec *r)
+{
+	uint8_t		 rk[LOGKEY_MAX];
+	struct buf	 b;
+	MDB_val		 k, d;
+	int		 rc;
+
+	log_warnx("refused entry %s/%llu (case %s): %s", e->origin,
+	    (unsigned long long)e->seq, e->case_id, why);
+	buf_init(&b, ENTRY_ENCODED_MAX + 512);
+	buf_append(&b, why, strlen(why) + 1);
+	k.mv_data = rk;
+	k.mv_size = seqkey(rk, e->origin, e->seq);
+	if ((rc = log_seal(st, rk, k.mv_size, r->data, r->len, &b)) == 0) {
+		d.mv_data = b.data;
+		d.mv_size = b.len;
+		rc = mdb_err(st, mdb_put(t, st->refused, &k, &d, 0),
+		    "put refused");
+	}
+	buf_release(&b);
+	/* Central tells the origin, in the same transaction: its feed never
+	 * carries the origin's own entries otherwise, so the entry coming
+	 * back is the notice (see unrecord_own; docs/RELIABILITY.md). */
+	if (rc == 0 && is_central(st))
+		rc = feed_push(st, t, e->origin, rk, k.mv_size);
+	return rc;
+}
+
+/*
+ * Province: central refused our entry e (it came back in our feed).  Moves
+ * it from the log to the refused table, for audit, and refolds its case:
+ * this node's copy then holds what central holds.  Left in the log, the
+ * entry would stay in our fold for ever, and our copy would differ from
+ * central's once the case is ours again (a referral back, or a refusal
+ * for a clock running ahead).
+ */
+int
+unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
+    const struct rec *r)
+{
+	static const char	 why[] = "refused by central";
+	uint8_t			 lk[LOGKEY_MAX], ck[CASEKEY_MAX];
+	struct case_state	 s;
+	struct buf		 b;
+	MDB_val			 k, d;
+	size_t			 lklen;
+	int			 rc;
+
+	k.mv_data = lk;
+	k.mv_size = lklen = seqkey(lk, e->origin, e->seq);
+	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND) {
+		/* Already taken out; or an entry this node lost in a restore
+		 * and has not recovered yet: keep the notice, so that the
+		 * entry is never applied when it comes back (store_apply_own)
+		 * and its position stays known (chain_at). */
+		if ((rc = mdb_get(t, st->refused, &k, &d)) != MDB_NOTFOUND)
+			return mdb_err(st, rc, "get refused");
+		buf_init(&b, sizeof(why) + r->len + CRYPTO_SEAL_OVERHEAD);
+		buf_append(&b, why, sizeof(why));
+		rc = log_seal(st, lk, lklen, r->data, r->len, &b);
+		if (rc == 0) {
+			d.mv_data = b.data;
+			d.mv_size = b.len;
+			rc = mdb_err(st, mdb_put(t, st->refused, &k, &d, 0),
+			    "put refused");
+		}
+		buf_release(&b);
+		return rc;
+	}
+	if (rc != 0)
+		return mdb_err(st, rc, "get log");
+	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
+	memcpy(ck + ENTRY_CASE_ID_LEN, lk, lklen);
+	k.mv_data = ck;
+	k.mv_size = ENTRY_CASE_ID_LEN + lklen;
+	if ((rc = mdb_get(t, st->caselog, &k, &d)) != 0) {
+		log_warnx("refusal notice for %s/%llu does not match our log",
+		    e->origin, (unsigned long long)e->seq);
+		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "caselog");
+	}
+	if ((rc = mdb_del(t, st->caselog, &k, NULL)) != 0)
+		return mdb_err(st, rc, "del caselog");
+	k.mv_data = lk;
+	k.mv_size = lklen;
+	if ((rc = mdb_get(t, st->log, &k, &d)) != 0)
+		return mdb_err(st, rc, "get log");
+	/* The sealed record moves as it is: same key, same data key. */
+	buf_init(&b, sizeof(why) + d.mv_size);
+	buf_append(&b, why, sizeof(why));
+	buf_append(&b, d.mv_data, d.mv_size);
+	d.mv_data = b.data;
+	d.mv_size = b.len;
+	rc = mdb_err(st, mdb_put(t, st->refused, &k, &d, 0), "put refused");
+	buf_release(&b);
+	if (rc == 0)
+		rc = mdb_err(st, mdb_del(t, st->log, &k, NULL), "del log");
+	if (rc != 0)
+		return rc;
+	log_warnx("entry %s/%llu (case %s) was refused by central: taken out "
+	    "of this node's copy", e->origin, (unsigned long long)e->seq,
+	    e->case_id);
+	rc = fold_case(st, t, e->case_id, &s);
+	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
+		if (rc == 0)
+			state_release(&s);
+		return case_drop(st, t, e->case_id);
+	}
+	if (rc != 0)
+		return rc;
+	rc = case_save(st, t, &s);
+	state_release(&s);
+	return rc;
+}
+
+struct refused_each_ctx {
+	int	(*fn)(const char *, uint64_t, const char *, void *);
+	void	*arg;
+};
+
+static int
+refused_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct refused_each_ctx	*rc_ = arg;
+	char			 origin[HLC_NODE_MAX + 1], why[256];
+	const uint8_t		*kp = k->mv_data, *z;
+	const char		*dp = d->mv_data;
+	size_t			 on, wn;
+
+	/* origin \0 be64(seq) -> reason \0 record */
+	z = memchr(kp, 0, k->mv_size);
+	if (z == NULL || (size_t)(z - kp) > HLC_NODE_MAX ||
+	    k->mv_size != (size_t)(z - kp) + 9)
+		return 0;
+	on = (size_t)(z - kp);
+	memcpy(origin, kp, on);
+	origin[on] = '\0';
+	wn = strnlen(dp, d->mv_size);
+	if (wn >= sizeof(why))
+		wn = sizeof(why) - 1;
+	memcpy(why, dp, wn);
+	why[wn] = '\0';
+	return rc_->fn(origin, be64_get(z + 1), why, rc_->arg);
+}
+
+int
+store_refused_each(struct store *st,
+    int (*fn)(const char *, uint64_t, const char *, void *), void *arg)
+{
+	struct refused_each_ctx rc_ = { fn, arg };
+
+	return table_each(st, NULL, st->refused, NULL, 0, refused_one, &rc_);
+}
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+struct refuse_ctx {
+	struct entry	*e;
+	struct rec	*r;
+};
+
+static int
+refuse_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct refuse_ctx *rx = arg;
+
+	return refuse(st, t, rx->e, "not the owner", rx->r);
+}
+
+static int
+refused_seen(const char *origin, uint64_t seq, const char *why, void *arg)
+{
+	int *n = arg;
+
+	ST_CHECK(strcmp(origin, "cao-bang") == 0 && seq == 7 &&
+	    strcmp(why, "not the owner") == 0);
+	(*n)++;
+	return 0;
+}
+
+int
+refusal_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-refusal-XXXXXX";
+	struct store		*st;
+	struct entry		 e;
+	struct buf		 rb, plain;
+	struct rec		 r;
+	struct refuse_ctx	 rx = { &e, &r };
+	uint64_t		 last;
+	MDB_txn			*t;
+	int			 n = 0;
+
+	ST_OK(store_test_open(dir, "central", STORE_ROLE_CENTRAL, NULL, &st));
+	store_test_entry(&e, "01a2276e-8c28-78e1-8721-c642e7eb1b40",
+	    "cao-bang", NULL);
+	strlcpy_(e.origin, "cao-bang", sizeof(e.origin));
+	e.seq = 7;
+	e.hlc = 1;
+	buf_init(&rb, ENTRY_ENCODED_MAX);
+	ST_OK(record_make(&e, NULL, &rb));
+	r.pos = 7;
+	r.data = rb.data;
+	r.len = rb.len;
+	r.refused = 0;
+	ST_OK(txn_run(st, refuse_fn, &rx));
+	/* Kept for audit with its reason, out of the log; central's notice
+	 * goes to the origin's feed. */
+	ST_OK(store_refused_each(st, refused_seen, &n));
+	ST_CHECK(n == 1);
+	ST_OK(store_feed_last(st, "cao-bang", &last));
+	ST_CHECK(last == 1);
+	buf_init(&plain, ENTRY_ENCODED_MAX);
+	ST_OK(txn_begin(st, MDB_RDONLY, &t));
+	ST_OK(held_record(st, t, "cao-bang", 7, &plain));
+	ST_CHECK(plain.len == rb.len && memcmp(plain.data, rb.data,
+	    rb.len) == 0);
+	ST_CHECK(held_record(st, t, "cao-bang", 8, &plain) == E_NOTFOUND);
+	mdb_txn_abort(t);
+	buf_release(&plain);
+	buf_release(&rb);
+	entry_release(&e);
+	store_test_close(&st, dir);
+	return 0;
+}
+#endif
