@@ -17,7 +17,8 @@
  *   refusal.c  refused entries, kept out of the log for audit;
  *   verify.c   store_verify;
  *   apply.c    who may write a case: local writes, batches from a
- *              province, from central, and own entries given back.
+ *              province, from central, and own entries given back;
+ *   store_ha.c meta values and the change counter of high availability.
  * Only these files include lmdb.h (through this header).  Dependencies
  * run one way: apply, verify -> refusal -> feed -> casetab -> chain ->
  * seal -> store.
@@ -232,8 +233,11 @@ int	fold_case(struct store *, MDB_txn *, const char *id,
 
 int	feed_push(struct store *, MDB_txn *, const char *peer,
 	    const uint8_t *lk, size_t lklen);
+/* Routes an applied entry (owners and pending offers' receivers before
+ * and after it, "" for none; offer.h). */
 int	feed_route(struct store *, MDB_txn *, const struct entry *e,
 	    const char *owner_before, const char *owner_after,
+	    const char *offer_before, const char *offer_after,
 	    const uint8_t *lk, size_t lklen);
 
 /* ---- refusal.c ---- */

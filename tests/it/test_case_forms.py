@@ -123,13 +123,18 @@ def test_api_case_writes(env):
     r = cw.post("/api/cases/%s/transfer" % cid,
                 {"to": "ha-noi", "reason": "home province"})
     check(r.status == 200 and r.json()["to"] == "ha-noi", r)
-    check(p.get(cid)["owner"] == "ha-noi")
-    # No longer the owner: 409, as the CLI refuses it.
-    r = cw.post("/api/cases/" + cid, {"person": {"sex": "male"}})
+    # An offer (docs/CONFLICTS.md): the case stays until ha-noi accepts,
+    # and a second referral waits for the first one's answer.
+    check(p.get(cid)["owner"] == "lao-cai")
+    r = cw.post("/api/cases/%s/transfer" % cid,
+                {"to": "nghe-an", "reason": "another"})
     check(r.status == 409, r)
+    r = cw.post("/api/cases/" + cid, {"person": {"sex": "male"}})
+    check(r.status == 200, r)
     ok(p.sync())
     case = c.get(cid)
-    check(case["owner"] == "ha-noi" and
+    check(case["owner"] == "lao-cai" and
+          case["referrals"][0]["status"] == "proposed" and
           case["referrals"][0]["reason"] == "home province", case)
     audit = open(os.path.join(p.dir, "audit.log")).read()
     check("case.add" in audit and "case.transfer" in audit, audit)
@@ -213,6 +218,9 @@ def test_erase_admin_typed_confirmation(env):
     check(r.status == 303, r)
     case = c.get(cid)
     check(case["erased"] and "full_name" not in case["person"], case)
+    page = admin.get("/cases/" + cid).text()
+    check('id="note"' not in page and 'id="erase"' not in page and
+          'id="service"' in page, "actions after the erase")
     audit = open(os.path.join(c.dir, "audit.log")).read()
     check('"case.erase"' in audit and "person_request" in audit, audit)
 
@@ -377,11 +385,12 @@ def test_browser_caseworker_day(env):
         # status, referral
     finally:
         d.quit()
-    check(p.get(cid)["owner"] == "ha-noi")
+    check(p.get(cid)["owner"] == "lao-cai")
     ok(p.sync())
     case = c.get(cid)
-    check(case["owner"] == "ha-noi" and len(case["services"]) == 2 and
-          case["referrals"][0]["to"] == "ha-noi", case)
+    check(case["owner"] == "lao-cai" and len(case["services"]) == 2 and
+          case["referrals"][0]["to"] == "ha-noi" and
+          case["referrals"][0]["status"] == "proposed", case)
     hist = ok(c.cli("case", "history", cid, "--json")).json()
     check({h["author"] for h in hist} == {"cw@lao-cai"}, hist)
     check(all(h["signature"] == "verified" for h in hist), hist)
@@ -502,3 +511,32 @@ def test_form_actions_refused(env):
         "csrf": csrf, "status": "under_verification"})
     check(r.status == 303, r)
     check(p.get(cid)["status"] == "under_verification")
+
+
+def test_edit_forged_base_ignored(env):
+    """A form whose base stamp lies in the future (forged) does not make
+    the field immune to later writes: the store takes the current stamp,
+    and central accepts the change."""
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    cid = p.add(sample_case(2, status="reported"))
+    ok(p.sync())
+    con = Console(p)
+    cw = con.client()
+    cw.login("cw")
+    form = hidden_inputs(cw.get("/cases/%s/edit" % cid).text())
+    fields = dict(form)
+    for k, v in form.items():
+        if k.startswith("orig."):
+            fields[k[5:]] = v
+    fields["person.birth_year"] = "1977"
+    fields["base.person.birth_year"] = "%d:central" % (1 << 62)
+    r = form_post(cw, "/cases/%s/edit" % cid, fields)
+    check(r.status == 303 and "conflict=" not in r.headers["location"], r)
+    ok(p.sync())
+    check(c.get(cid)["person"]["birth_year"] == 1977, "central refused it")
+    c.update(cid, {"person": {"birth_year": 1978}})
+    ok(p.sync())
+    case = p.get(cid)
+    check(case["person"]["birth_year"] == 1978 and case["conflicts"] == 0,
+          case)
