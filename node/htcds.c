@@ -11,6 +11,7 @@
  * a value added to the schema without a mapping fails `make check`.
  */
 #include "htcds.h"
+#include "offer.h"
 #include "schema.h"
 
 #include <stdio.h>
@@ -284,7 +285,8 @@ htcds_selected(const struct htcds *h, const struct case_state *s)
 
 /*
  * The latest referral (by date, then as recorded) of s whose member
- * `side` ("from" or "to") is node, not counting rejected ones; its date
+ * `side` ("from" or "to") is node, not counting rejected ones (nor
+ * declined offers, offer.h); its date
  * into on.  Returns 1 when there is one.
  */
 static int
@@ -304,7 +306,8 @@ latest_referral(const struct case_state *s, const char *side,
 		    strcmp(who, node) != 0 ||
 		    !schema_event_str(e, "on", d, sizeof(d)) ||
 		    (schema_event_str(e, "status", st, sizeof(st)) &&
-		    strcmp(st, "rejected") == 0))
+		    strcmp(st, "rejected") == 0) ||
+		    offer_answer(s, e->id, NULL) == OFFER_DECLINED)
 			continue;
 		if (best == NULL || strcmp(d, bd) > 0 || (strcmp(d, bd) == 0 &&
 		    stamp_cmp(&e->st, &best->st) > 0)) {

@@ -25,6 +25,7 @@ import stat
 import subprocess
 import sys
 
+import harness
 from harness import ROOT, check, ok
 
 GEN = os.path.join(ROOT, "deploy", "gen_cases.py")
@@ -228,9 +229,9 @@ def country(env):
              cs["intake"].get("received_on", "").startswith("2025") and
              lao.get(cs["id"]) is not None][:2]
     for cid in moved:
-        ok(lao.cli("case", "transfer", cid, "--to", "thanh-hoa",
-                   "--reason", "FAKE reason: returns home to Nghệ An"),
-           "transfer")
+        # An offer that thanh-hoa accepts (docs/CONFLICTS.md).
+        harness.refer(lao, provinces["thanh-hoa"], cid,
+                      "FAKE reason: returns home to Nghệ An")
     for name in ("lao-cai", "thanh-hoa", "an-giang"):
         ok(provinces[name].sync(), "sync " + name)
     return c, generated, provinces
