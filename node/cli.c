@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "keyhist.h"
+#include "standby.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -126,6 +127,24 @@ cli_open(const char *dir, struct node_ctx *n)
 		fprintf(stderr, "casesync: %s/%s is now sealed under the "
 		    "passphrase (it was in clear); backups made before hold "
 		    "it in clear\n", dir, IDENTITY_FILE);
+	if (strcmp(n->cfg.role, "central") == 0) {
+		/* A promoted standby serves central's store with central's
+		 * signing and data keys (docs/HA.md). */
+		struct standby_secrets sec;
+
+		rc = standby_secrets_load(dir, key, &sec, err, sizeof(err));
+		if (rc == 0) {
+			memcpy(n->id.sign_pub, sec.sign_pub, 32);
+			memcpy(n->id.sign_sec, sec.sign_sec, 32);
+			memcpy(key, sec.datakey, sizeof(key));
+			crypto_wipe(&sec, sizeof(sec));
+		} else if (rc != E_NOTFOUND) {
+			cli_error("%s", err);
+			crypto_wipe(key, sizeof(key));
+			identity_wipe(&n->id);
+			return EXIT_REJECT;
+		}
+	}
 	if ((rc = store_open(dir, &n->st, err, sizeof(err))) != 0) {
 		cli_error("%s", err);
 		crypto_wipe(key, sizeof(key));

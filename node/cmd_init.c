@@ -16,15 +16,23 @@
 #include "../common/util.h"
 
 static const char usage_text[] =
-"usage: casesync init -d DIR --node ID --role province|central\n"
-"                     [--listen tcp://HOST:PORT] [--central tcp://HOST:PORT]\n"
+"usage: casesync init -d DIR --node ID --role province|central|standby\n"
+"                     [--listen tcp://HOST:PORT] [--central \"tcp://HOST:PORT ...\"]\n"
+"                     [--primary tcp://HOST:PORT]\n"
 "\n"
 "Creates DIR (mode 0700) with casesync.conf and an empty store.  An\n"
 "existing DIR must be owned by the user running init, and neither group\n"
 "nor others may write to it (every verb checks this again).  A province\n"
 "names central's endpoint with --central; central names its own with\n"
 "--listen.  ID is [a-z0-9-]{1,32}; a province's ID should be its node id\n"
-"from deploy/provinces.tsv (e.g. lao-cai).\n";
+"from deploy/provinces.tsv (e.g. lao-cai).\n"
+"\n"
+"High availability (docs/HA.md): a standby central follows central at\n"
+"--primary and listens on --listen once promoted (`casesync promote`);\n"
+"its ID is the name central lets follow (`standby` in central's\n"
+"casesync.conf, by default standby).  A province may name several\n"
+"centrals, tried in order: --central \"tcp://a:7400 tcp://b:7400\", and\n"
+"pins their keys with `casesync trust` in the same order.\n";
 
 int
 cmd_init(int argc, char **argv)
@@ -35,6 +43,7 @@ cmd_init(int argc, char **argv)
 		{ "role", required_argument, NULL, 'r' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "central", required_argument, NULL, 'c' },
+		{ "primary", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nodecfg	 cfg;
@@ -58,6 +67,9 @@ cmd_init(int argc, char **argv)
 		case 'c':
 			strlcpy_(cfg.central, optarg, sizeof(cfg.central));
 			break;
+		case 'p':
+			strlcpy_(cfg.primary, optarg, sizeof(cfg.primary));
+			break;
 		default:
 			fputs(usage_text, stderr);
 			return EXIT_USAGE;
@@ -79,17 +91,35 @@ cmd_init(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(cfg.role, "province") != 0 &&
-	    strcmp(cfg.role, "central") != 0) {
-		cli_error("init: role must be province or central");
+	    strcmp(cfg.role, "central") != 0 &&
+	    strcmp(cfg.role, "standby") != 0) {
+		cli_error("init: role must be province, central or standby");
+		return EXIT_USAGE;
+	}
+	if ((strcmp(cfg.role, "standby") == 0) != (cfg.primary[0] != '\0')) {
+		cli_error("init: --primary (central's endpoint) is for a "
+		    "standby, and a standby needs it");
+		return EXIT_USAGE;
+	}
+	if (strcmp(cfg.role, "standby") == 0 && schema_node_known(cfg.node)) {
+		cli_error("init: a standby's ID must not be a province's");
 		return EXIT_USAGE;
 	}
 	if (strcmp(cfg.role, "province") == 0 && !schema_node_known(cfg.node))
 		fprintf(stderr, "casesync: warning: '%s' is not a province "
 		    "node id from deploy/provinces.tsv\n", cfg.node);
-	if ((cfg.listen[0] && !nodecfg_endpoint_valid(cfg.listen)) ||
-	    (cfg.central[0] && !nodecfg_endpoint_valid(cfg.central))) {
-		cli_error("init: endpoints are tcp://HOST:PORT");
-		return EXIT_USAGE;
+	{
+		char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
+
+		if ((cfg.listen[0] && !nodecfg_endpoint_valid(cfg.listen)) ||
+		    (cfg.primary[0] && !nodecfg_endpoint_valid(cfg.primary)) ||
+		    (cfg.central[0] && nodecfg_centrals(cfg.central,
+		    eps) <= 0)) {
+			cli_error("init: endpoints are tcp://HOST:PORT (--central: "
+			    "up to %d, separated by spaces)",
+			    NODECFG_CENTRALS_MAX);
+			return EXIT_USAGE;
+		}
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		cli_error("%s: %s", dir, strerror(errno));

@@ -216,7 +216,10 @@ cmd_key(int argc, char **argv)
 }
 
 struct one_active {
-	char	node[HLC_NODE_MAX + 1];
+	char		 node[HLC_NODE_MAX + 1];	/* the first found */
+	int		 n;		/* active keys */
+	const char	*want;
+	int		 has_want;	/* want is among them */
 };
 
 static int
@@ -225,8 +228,10 @@ find_active(const struct node_key *nk, void *arg)
 	struct one_active *a = arg;
 
 	if (nk->status == KEY_ACTIVE) {
-		strlcpy_(a->node, nk->node, sizeof(a->node));
-		return 1;
+		if (a->n++ == 0)
+			strlcpy_(a->node, nk->node, sizeof(a->node));
+		if (a->want != NULL && strcmp(a->want, nk->node) == 0)
+			a->has_want = 1;
 	}
 	return 0;
 }
@@ -300,7 +305,7 @@ cmd_trust(int argc, char **argv)
 {
 	struct node_ctx		 n;
 	struct node_key		 nk, old;
-	struct one_active	 a = { "" };
+	struct one_active	 a = { "", 0, NULL, 0 };
 	const char		*dir;
 	int			 i, rc;
 
@@ -330,10 +335,17 @@ cmd_trust(int argc, char **argv)
 		return EXIT_REJECT;
 	}
 	if (strcmp(n.cfg.role, "province") == 0) {
+		char	eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
+		int	neps = nodecfg_centrals(n.cfg.central, eps);
+
+		a.want = argv[i];
 		store_key_each(n.st, find_active, &a);
-		if (a.node[0] && strcmp(a.node, argv[i]) != 0) {
+		/* One key per central endpoint (a central and its standby,
+		 * docs/HA.md). */
+		if (!a.has_want && a.n >= (neps > 1 ? neps : 1)) {
 			cli_error("trust: this province already pins central "
-			    "%s; a province has one central", a.node);
+			    "%s; a province pins one key per endpoint of "
+			    "`central` (%d)", a.node, neps > 1 ? neps : 1);
 			cli_close(&n);
 			return EXIT_REJECT;
 		}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "standby.h"
 
 #include "../common/buf.h"
 #include "../common/err.h"
@@ -19,7 +20,10 @@ static const char usage_text[] =
 "Prints the node id and role, counts of cases, log entries and open\n"
 "conflicts, the last local sequence number, the version vector (highest\n"
 "sequence applied per origin) and, per peer, the last successful sync, the\n"
-"entries pending in each direction, the lag and refused entries.\n";
+"entries pending in each direction, the lag and refused entries.\n"
+"With a standby central (docs/HA.md): central and the standby show the\n"
+"standby's lag in entries and seconds, a province the central epoch it\n"
+"has seen, and a fenced central the epoch that replaced it.\n";
 
 struct st_ctx {
 	struct node_ctx	*n;
@@ -97,6 +101,82 @@ peer_one(const struct peer_info *pi, void *arg)
 	return 0;
 }
 
+/* The high-availability part (docs/HA.md). */
+static void
+ha_status(struct node_ctx *n, const struct store_info *si, struct buf *b,
+    int json)
+{
+	struct standby_status	ss;
+	uint64_t		now = now_ms(), v = 0, lag_e = 0, lag_s = 0;
+	int			have, central, standby;
+
+	central = strcmp(n->cfg.role, "central") == 0;
+	standby = strcmp(n->cfg.role, "standby") == 0;
+	have = (central || standby) && standby_status_read(n->dir, &ss) == 0;
+	if (have) {
+		lag_e = ss.central_entries > ss.entries ? ss.central_entries -
+		    ss.entries : 0;
+		lag_s = ss.current_ms == 0 ? 0 : now > ss.current_ms ?
+		    (now - ss.current_ms) / 1000 : 0;
+	}
+	if (json) {
+		buf_append_str(b, ",\"ha\":{");
+		if (central)
+			buf_printf(b, "\"epoch\":%llu,\"fenced_by\":%llu",
+			    (unsigned long long)si->inc,
+			    (unsigned long long)standby_fenced(n->st));
+		else if (standby)
+			buf_printf(b, "\"primary\":\"%s\"", n->cfg.primary);
+		else {
+			store_meta_u64_get(n->st, "cepoch", &v);
+			buf_printf(b, "\"central_epoch\":%llu",
+			    (unsigned long long)v);
+		}
+		if (have) {
+			buf_append_str(b, ",\"standby\":{");
+			jsonw_key(b, "peer", 1);
+			jsonw_str(b, ss.node);
+			buf_printf(b, ",\"replica_entries\":%llu,"
+			    "\"central_entries\":%llu,\"lag_entries\":%llu,"
+			    "\"lag_seconds\":%llu,\"current\":%s,"
+			    "\"last_contact_ms\":%llu",
+			    (unsigned long long)ss.entries,
+			    (unsigned long long)ss.central_entries,
+			    (unsigned long long)lag_e,
+			    (unsigned long long)lag_s,
+			    ss.current_ms ? "true" : "false",
+			    (unsigned long long)ss.contact_ms);
+			jsonw_key(b, "last_error", 0);
+			jsonw_str(b, ss.error);
+			buf_append_str(b, "}");
+		}
+		buf_append_str(b, "}");
+		return;
+	}
+	if (central) {
+		uint64_t by = standby_fenced(n->st);
+
+		buf_printf(b, "epoch     %llu%s\n", (unsigned long long)si->inc,
+		    by ? " (FENCED: a standby was promoted; see status --json)"
+		    : "");
+	} else if (!standby) {
+		store_meta_u64_get(n->st, "cepoch", &v);
+		buf_printf(b, "central epoch seen %llu\n",
+		    (unsigned long long)v);
+	}
+	if (standby && !have)
+		buf_printf(b, "standby of central at %s: no copy yet\n",
+		    n->cfg.primary);
+	if (have)
+		buf_printf(b, "standby   %s %s: %s, lag %llu entries, %llu s; "
+		    "last contact %llu s ago%s%s\n", standby ? "of central" :
+		    "", standby ? n->cfg.primary : ss.node, ss.current_ms ?
+		    "holds a copy" : "no copy yet", (unsigned long long)lag_e,
+		    (unsigned long long)lag_s, (unsigned long long)(ss.contact_ms
+		    && now > ss.contact_ms ? (now - ss.contact_ms) / 1000 : 0),
+		    ss.error[0] ? "; " : "", ss.error);
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -164,7 +244,9 @@ cmd_status(int argc, char **argv)
 		buf_append_str(&b, "},\"peers\":[");
 		c.first = 1;
 		store_peer_each(n.st, peer_one, &c);
-		buf_append_str(&b, "]}\n");
+		buf_append_str(&b, "]");
+		ha_status(&n, &si, &b, 1);
+		buf_append_str(&b, "}\n");
 	} else {
 		buf_printf(&b, "node      %s (%s)\ncases     %llu\nentries   "
 		    "%llu\nconflicts %llu\nlocal seq %s\nvector:\n", si.node,
@@ -179,6 +261,7 @@ cmd_status(int argc, char **argv)
 		store_peer_each(n.st, peer_one, &c);
 		if (c.first)
 			buf_append_str(&b, "  (none yet)\n");
+		ha_status(&n, &si, &b, 0);
 	}
 	fwrite(b.data, 1, b.len, stdout);
 	buf_release(&b);

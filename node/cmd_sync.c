@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "standby.h"
 #include "repl.h"
 #include "supervise.h"
 
@@ -226,6 +227,59 @@ struct serve_job {
 	int		 use_syslog;
 };
 
+/* Finds the key a standby pinned for central. */
+static int
+central_pin(const struct node_key *nk, void *arg)
+{
+	if (nk->status != KEY_ACTIVE)
+		return 0;
+	*(struct node_key *)arg = *nk;
+	return 1;
+}
+
+/* `serve` on a standby: follows central until stopped or promoted
+ * (docs/HA.md). */
+static int
+serve_standby(const struct serve_job *j)
+{
+	struct node_ctx	 n;
+	struct node_key	 ck;
+	uint8_t		 own[CRYPTO_KEY];
+	char		 err[512];
+	int		 rc;
+
+	if ((rc = cli_open(j->dir, &n)) != 0)
+		return rc;
+	memset(&ck, 0, sizeof(ck));
+	store_key_each(n.st, central_pin, &ck);
+	rc = datakey_load(n.dir, cli_passphrase(), own, err, sizeof(err));
+	/* The standby's own store stays closed while it follows: `promote`
+	 * puts central's copy in its place. */
+	store_close(&n.st);
+	cli_passphrase_forget();
+	log_init("casesync", j->lvl ? log_level_parse(j->lvl) :
+	    n.cfg.log_level, j->use_syslog);
+	if (rc != 0) {
+		cli_error("serve: %s", err);
+		identity_wipe(&n.id);
+		return EXIT_REJECT;
+	}
+	if (ck.status != KEY_ACTIVE) {
+		cli_error("serve: central's key is not pinned: run `casesync "
+		    "trust -d %s NODE KEY` with the line `casesync key` prints "
+		    "on central", n.dir);
+		identity_wipe(&n.id);
+		return EXIT_REJECT;
+	}
+	rc = standby_follow(n.dir, &n.cfg, &n.id, ck.curve_pub, own,
+	    &casesync_quit);
+	crypto_wipe(own, sizeof(own));
+	identity_wipe(&n.id);
+	if (rc == STANDBY_PROMOTED)
+		log_info("standby promoted: serving as central");
+	return rc;
+}
+
 /* The exit code of a node process that asks for a new one at once (its
  * identity.key changed). */
 #define SERVE_RELOAD	75
@@ -248,13 +302,29 @@ serve_node(void *arg)
 {
 	const struct serve_job	*j = arg;
 	struct node_ctx		 n;
+	struct standby_secrets	 sec;
+	struct sbsrv		*sb;
 	struct stat		 id0;
 	uint64_t		 backoff_ms = 1000;
 	char			 err[512];
 	int			 rc;
 
+	{
+		struct nodecfg	c;
+
+		if (nodecfg_load(j->dir, &c, err, sizeof(err)) == 0 &&
+		    strcmp(c.role, "standby") == 0)
+			return serve_standby(j);
+	}
 	if ((rc = cli_open(j->dir, &n)) != 0)
 		return rc;
+	if (strcmp(n.cfg.role, "central") == 0 &&
+	    standby_node_secrets(n.dir, cli_passphrase(), &n.id, &sec, err,
+	    sizeof(err)) != 0) {
+		cli_error("serve: %s", err);
+		cli_close(&n);
+		return EXIT_REJECT;
+	}
 	cli_passphrase_forget();
 	log_init("casesync", j->lvl ? log_level_parse(j->lvl) :
 	    n.cfg.log_level, j->use_syslog);
@@ -265,8 +335,11 @@ serve_node(void *arg)
 			cli_close(&n);
 			return EXIT_USAGE;
 		}
-		rc = repl_central_run(n.st, &n.cfg, &n.id, &casesync_quit, err,
-		    sizeof(err));
+		sb = standby_srv_new(n.st, n.dir, n.cfg.standby, &sec);
+		crypto_wipe(&sec, sizeof(sec));
+		rc = repl_central_serve(n.st, &n.cfg, &n.id, sb, &casesync_quit,
+		    err, sizeof(err));
+		standby_srv_free(&sb);
 		cli_close(&n);
 		if (rc != 0) {
 			cli_error("serve: %s", err);
@@ -382,6 +455,9 @@ cmd_serve(int argc, char **argv)
 			    strerror(errno));
 			return EXIT_PEER;
 		}
+		if (r.signo == 0 && r.code == STANDBY_PROMOTED &&
+		    !casesync_quit)
+			continue;	/* promoted: serve as central now */
 		if (r.signo == 0 && r.code == SERVE_RELOAD && !r.quit &&
 		    !casesync_quit)
 			continue;

@@ -14,13 +14,15 @@
 
 enum { K_NODE, K_ROLE, K_LISTEN, K_CENTRAL, K_SKEW, K_OFFSET, K_LOG,
 	K_TIMEOUT, K_HEARTBEAT, K_KEEP, K_QENTRIES, K_QBYTES, K_QCASES,
-	K_QREFERRALS, K__N };
+	K_QREFERRALS, K_PRIMARY, K_STANDBY, K__N };
 
 static const struct cfg_key keys[K__N] = {
 	[K_NODE] = { "node", CFG_STR, 1, HLC_NODE_MAX, NULL },
 	[K_ROLE] = { "role", CFG_STR, 1, 15, NULL },
 	[K_LISTEN] = { "listen", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
-	[K_CENTRAL] = { "central", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
+	[K_CENTRAL] = { "central", CFG_STR, 0, NODECFG_CENTRAL_MAX - 1, "" },
+	[K_PRIMARY] = { "primary", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
+	[K_STANDBY] = { "standby", CFG_STR, 1, HLC_NODE_MAX, "standby" },
 	[K_SKEW] = { "skew_ms", CFG_U64, 1000, 7ULL * 86400000, "300000" },
 	[K_OFFSET] = { "test_clock_offset_ms", CFG_STR, 1, 20, "0" },
 	[K_LOG] = { "log_level", CFG_STR, 1, 8, "info" },
@@ -55,11 +57,92 @@ nodecfg_endpoint_valid(const char *ep)
 }
 
 int
+nodecfg_centrals(const char *list,
+    char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX])
+{
+	const char	*p = list;
+	int		 n = 0;
+
+	for (;;) {
+		size_t l;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		l = strcspn(p, " \t");
+		if (n == NODECFG_CENTRALS_MAX || l >= NODECFG_ENDPOINT_MAX)
+			return -1;
+		memcpy(eps[n], p, l);
+		eps[n][l] = '\0';
+		if (!nodecfg_endpoint_valid(eps[n]))
+			return -1;
+		n++;
+		p += l;
+	}
+	return n;
+}
+
+int
+nodecfg_set(const char *dir, const char *key, const char *value, char *err,
+    size_t errsz)
+{
+	char	 path[4096], tmp[4200], line[2048];
+	FILE	*in, *out;
+	size_t	 kl = strlen(key);
+	int	 done = 0, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, NODECFG_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((in = fopen(path, "r")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return E_IO;
+	}
+	{
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd < 0 || (out = fdopen(fd, "w")) == NULL) {
+			snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			fclose(in);
+			return E_IO;
+		}
+	}
+	while (fgets(line, sizeof(line), in) != NULL) {
+		const char *p = line;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, key, kl) == 0 && (p[kl] == ' ' ||
+		    p[kl] == '\t' || p[kl] == '=')) {
+			if (!done && value[0])
+				fprintf(out, "%s = %s\n", key, value);
+			done = 1;
+			continue;
+		}
+		fputs(line, out);
+	}
+	if (!done && value[0])
+		fprintf(out, "%s = %s\n", key, value);
+	fclose(in);
+	ok = fflush(out) == 0 && fsync(fileno(out)) == 0;
+	ok = fclose(out) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return E_IO;
+	}
+	return 0;
+}
+
+int
 nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 {
 	struct cfg_val	v[K__N];
 	char		path[4096];
 	char		*end;
+	char		eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
 	long long	off;
 	int		rc;
 
@@ -83,12 +166,24 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	if (!node_id_valid(v[K_NODE].str))
 		BAD("node '%s' is not [a-z0-9-]{1,32}", v[K_NODE].str);
 	if (strcmp(v[K_ROLE].str, "province") != 0 &&
-	    strcmp(v[K_ROLE].str, "central") != 0)
-		BAD("role '%s' is not province or central", v[K_ROLE].str);
+	    strcmp(v[K_ROLE].str, "central") != 0 &&
+	    strcmp(v[K_ROLE].str, "standby") != 0)
+		BAD("role '%s' is not province, central or standby",
+		    v[K_ROLE].str);
 	if (v[K_LISTEN].str[0] && !nodecfg_endpoint_valid(v[K_LISTEN].str))
 		BAD("listen '%s' is not tcp://HOST:PORT", v[K_LISTEN].str);
-	if (v[K_CENTRAL].str[0] && !nodecfg_endpoint_valid(v[K_CENTRAL].str))
-		BAD("central '%s' is not tcp://HOST:PORT", v[K_CENTRAL].str);
+	if (v[K_CENTRAL].str[0] && nodecfg_centrals(v[K_CENTRAL].str,
+	    eps) <= 0)
+		BAD("central '%s' is not tcp://HOST:PORT (or up to %d of them "
+		    "separated by spaces)", v[K_CENTRAL].str,
+		    NODECFG_CENTRALS_MAX);
+	if (!node_id_valid(v[K_STANDBY].str))
+		BAD("standby '%s' is not [a-z0-9-]{1,32}", v[K_STANDBY].str);
+	if (v[K_PRIMARY].str[0] && !nodecfg_endpoint_valid(v[K_PRIMARY].str))
+		BAD("primary '%s' is not tcp://HOST:PORT", v[K_PRIMARY].str);
+	if (strcmp(v[K_ROLE].str, "standby") == 0 && v[K_PRIMARY].str[0] ==
+	    '\0')
+		BAD("a standby needs `primary = tcp://HOST:PORT`%s", "");
 	if ((c->log_level = log_level_parse(v[K_LOG].str)) < 0)
 		BAD("log_level '%s' is not error|warn|info|debug",
 		    v[K_LOG].str);
@@ -106,6 +201,8 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	strlcpy_(c->role, v[K_ROLE].str, sizeof(c->role));
 	strlcpy_(c->listen, v[K_LISTEN].str, sizeof(c->listen));
 	strlcpy_(c->central, v[K_CENTRAL].str, sizeof(c->central));
+	strlcpy_(c->primary, v[K_PRIMARY].str, sizeof(c->primary));
+	strlcpy_(c->standby, v[K_STANDBY].str, sizeof(c->standby));
 	c->skew_ms = v[K_SKEW].u64;
 	c->clock_offset_ms = off;
 	c->sync_timeout_s = v[K_TIMEOUT].u64;
@@ -122,13 +219,13 @@ int
 nodecfg_create(const char *dir, const struct nodecfg *c, char *err,
     size_t errsz)
 {
-	char	path[4096], text[1024];
+	char	path[4096], text[2048];
 	int	fd, n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, NODECFG_FILE);
 	n = snprintf(text, sizeof(text),
 	    "# casesync node configuration (see README.md)\n"
-	    "node = %s\nrole = %s\n%s%s%s%s%s%s"
+	    "node = %s\nrole = %s\n%s%s%s%s%s%s%s%s%s"
 	    "# refuse remote changes stamped further ahead than this\n"
 	    "skew_ms = 300000\nlog_level = info\nsync_timeout = 60\n"
 	    "# after referring a case away: keep a read-only copy without\n"
@@ -138,7 +235,9 @@ nodecfg_create(const char *dir, const struct nodecfg *c, char *err,
 	    c->listen[0] ? "listen = " : "", c->listen,
 	    c->listen[0] ? "\n" : "",
 	    c->central[0] ? "central = " : "", c->central,
-	    c->central[0] ? "\n" : "");
+	    c->central[0] ? "\n" : "",
+	    c->primary[0] ? "primary = " : "", c->primary,
+	    c->primary[0] ? "\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(text)) {
 		snprintf(err, errsz, "configuration too long");
 		return E_INVAL;

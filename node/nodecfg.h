@@ -11,12 +11,19 @@
 
 #define NODECFG_FILE		"casesync.conf"
 #define NODECFG_ENDPOINT_MAX	128
+#define NODECFG_CENTRALS_MAX	4	/* endpoints in `central` (HA.md) */
+#define NODECFG_CENTRAL_MAX	(NODECFG_CENTRALS_MAX * NODECFG_ENDPOINT_MAX)
 
 struct nodecfg {
 	char		node[HLC_NODE_MAX + 1];
-	char		role[16];		/* province | central */
-	char		listen[NODECFG_ENDPOINT_MAX];	/* central */
-	char		central[NODECFG_ENDPOINT_MAX];	/* province */
+	char		role[16];	/* province | central | standby */
+	char		listen[NODECFG_ENDPOINT_MAX];	/* central, standby */
+	/* Province: central's endpoint, or several separated by spaces,
+	 * tried in order (a central and its standby: docs/HA.md). */
+	char		central[NODECFG_CENTRAL_MAX];
+	char		primary[NODECFG_ENDPOINT_MAX];	/* standby: central */
+	char		standby[HLC_NODE_MAX + 1];	/* central: the node
+							 * that may follow it */
 	uint64_t	skew_ms;	/* refuse remote stamps beyond this */
 	int64_t		clock_offset_ms;	/* test-only clock offset */
 	int		log_level;
@@ -40,5 +47,14 @@ int	nodecfg_create(const char *dir, const struct nodecfg *c, char *err,
 	    size_t errsz);
 /* Is ep a ZeroMQ tcp endpoint we accept ("tcp://HOST:PORT")? */
 int	nodecfg_endpoint_valid(const char *ep);
+/* Splits a `central` list into at most NODECFG_CENTRALS_MAX endpoints;
+ * returns how many, or -1 when one is not valid or there are too many. */
+int	nodecfg_centrals(const char *list,
+	    char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX]);
+/* Sets key = value in DIR/casesync.conf (replacing the key's line, or
+ * appending one; value "" removes it), keeping every other line; written
+ * to a new file and renamed over the old.  Returns 0 or E_IO. */
+int	nodecfg_set(const char *dir, const char *key, const char *value,
+	    char *err, size_t errsz);
 
 #endif

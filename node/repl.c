@@ -6,6 +6,7 @@
 #include "keyhist.h"
 #include "net.h"
 #include "schema.h"
+#include "standby.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,15 @@ struct psess {
 	}			 held[REPL_WINDOW];
 	size_t			 nheld;
 	char			 said[128];	/* central's last ERROR */
+	/* High availability (docs/HA.md). */
+	const char		*endpoint;	/* the central tried now */
+	uint64_t		 hello_limit;	/* ms to wait for WELCOME
+						 * before the next central
+						 * (0: no limit) */
+	int			 fenced;	/* this central is older than
+						 * one already seen */
+	uint64_t		 ep_epoch;	/* EPOCH this session */
+	uint8_t			 ep_sig[MSG_SIG_LEN];
 };
 
 static int
@@ -466,6 +476,71 @@ after_recover(struct psess *p)
 	return start_stream(p);
 }
 
+/*
+ * Fencing (docs/HA.md): central's epoch is its incarnation.  A central
+ * older than the newest this province has seen was replaced by a promoted
+ * standby: refuse it before anything is applied, and show it the signed
+ * EPOCH of its successor so that it fences itself.  A newer one is
+ * remembered, with its signature when central's key verifies it.
+ */
+static int
+province_epoch(struct psess *p, const struct msg *r, char *err, size_t errsz)
+{
+	struct node_key	nk;
+	uint64_t	seen = 0;
+	uint8_t		sig[MSG_SIG_LEN];
+	size_t		sl = 0;
+	int		rc;
+
+	if ((rc = store_meta_u64_get(p->st, "cepoch", &seen)) != 0)
+		return rc;
+	if (r->inc < seen) {
+		p->fenced = 1;
+		if (store_meta_blob_get(p->st, "cepoch_sig", sig, sizeof(sig),
+		    &sl) == 0 && sl == sizeof(sig)) {
+			struct msg m;
+
+			memset(&m, 0, sizeof(m));
+			m.type = MSG_EPOCH;
+			strlcpy_(m.node, r->node, sizeof(m.node));
+			m.epoch = seen;
+			memcpy(m.sig, sig, sizeof(sig));
+			psend(p, &m);
+		}
+		snprintf(err, errsz, "central %s at %s is at epoch %llu, older "
+		    "than epoch %llu that this node has seen: a standby was "
+		    "promoted since, so it is refused (nothing was taken from "
+		    "it)", r->node, p->endpoint ? p->endpoint : "?",
+		    (unsigned long long)r->inc, (unsigned long long)seen);
+		log_warnx("sync: %s", err);
+		return E_INTEGRITY;
+	}
+	if (r->inc == seen)
+		return 0;
+	if ((rc = store_meta_u64_put(p->st, "cepoch", r->inc)) != 0)
+		return rc;
+	if (p->ep_epoch == r->inc && store_key_get(p->st, r->node, &nk) == 0 &&
+	    nk.status == KEY_ACTIVE &&
+	    standby_epoch_ok(r->node, r->inc, nk.sign_pub, p->ep_sig))
+		rc = store_meta_blob_put(p->st, "cepoch_sig", p->ep_sig,
+		    sizeof(p->ep_sig));
+	if (seen > 0 || r->inc > 0)
+		log_info("sync: central %s is at epoch %llu", r->node,
+		    (unsigned long long)r->inc);
+	return rc;
+}
+
+/* EPOCH: central's epoch and its signature, before WELCOME. */
+static int
+on_epoch(struct psess *p, const struct msg *r)
+{
+	if (p->state != PS_HELLO)
+		return 0;
+	p->ep_epoch = r->epoch;
+	memcpy(p->ep_sig, r->sig, sizeof(p->ep_sig));
+	return 0;
+}
+
 static int
 on_welcome(struct psess *p, const struct msg *r, char *err, size_t errsz)
 {
@@ -474,6 +549,8 @@ on_welcome(struct psess *p, const struct msg *r, char *err, size_t errsz)
 
 	if (p->state != PS_HELLO)
 		return 0;	/* a duplicate: ignored */
+	if ((rc = province_epoch(p, r, err, errsz)) != 0)
+		return rc;
 	p->welcomed = 1;
 	/* A key rotated since the last sync: hand it over before any entry
 	 * it signed goes out (keyhist.h).  Central handles our messages in
@@ -691,6 +768,13 @@ on_error(struct psess *p, const struct msg *r, char *err, size_t errsz)
 		snprintf(err, errsz, "central said: %s", r->reason);
 		return E_INTEGRITY;
 	}
+	if (r->code == MSGERR_FENCED) {
+		/* Try the next central, if any (docs/HA.md). */
+		p->fenced = 1;
+		snprintf(err, errsz, "central at %s said: %s", p->endpoint ?
+		    p->endpoint : "?", r->reason);
+		return E_INTEGRITY;
+	}
 	if (r->code == MSGERR_QUOTA) {
 		/* Nothing is lost: our entries wait here for a later day. */
 		snprintf(err, errsz, "central refused our entries: %s",
@@ -734,6 +818,8 @@ province_dispatch(struct psess *p, const struct msg *r, char *err,
 		return province_keys(p, r);
 	case MSG_VECTOR:
 		return on_vector(p, r);
+	case MSG_EPOCH:
+		return on_epoch(p, r);
 	case MSG_HANDOVER:
 		return on_handover(p, r);
 	case MSG_ERROR:
@@ -779,10 +865,13 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 	struct buf	in;
 	uint64_t	last_rx = mono_ms();
 	uint64_t	idle_ms = p->cfg->heartbeat_ms * 3 + 5000;
+	uint64_t	hello_until = deadline;
 	int		rc;
 
 	p->state = PS_HELLO;
 	p->have_cvec = 0;
+	p->fenced = 0;
+	p->ep_epoch = 0;
 	give_free(p);
 	p->central_done = p->own_done = 0;
 	p->credit = p->inflight = 0;
@@ -791,11 +880,16 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 	if ((rc = hello_msg(p, &m)) != 0)
 		return rc;
 	p->own_total = POS_LOW(m.b);
+	/* Several centrals: give this one hello_limit to answer. */
+	if (p->hello_limit > 0 && mono_ms() + p->hello_limit < deadline)
+		hello_until = mono_ms() + p->hello_limit;
 	/* ZMQ_IMMEDIATE: the send only succeeds once a connection exists. */
 	for (;;) {
 		uint64_t now = mono_ms();
 		if (*quit || now >= deadline)
 			return E_TIMEOUT;
+		if (now >= hello_until)
+			return E_AGAIN;
 		rc = send_msg(p->net, NULL, 0, &m, &p->ss->bytes_out,
 		    (int)(deadline - now < 250 ? deadline - now : 250));
 		if (rc == 0)
@@ -825,6 +919,12 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 		}
 		if (*quit || now >= deadline) {
 			rc = E_TIMEOUT;
+			break;
+		}
+		if (p->state == PS_HELLO && now >= hello_until) {
+			log_info("sync: no answer from central at %s; trying "
+			    "the next", p->endpoint);
+			rc = E_AGAIN;
 			break;
 		}
 		if (now - last_rx > idle_ms) {
@@ -865,15 +965,34 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 	return rc;
 }
 
-/* Finds the key this province pinned for central. */
+/* The keys this province pinned for central (and its standbys), in the
+ * order they were pinned: the i-th goes with the i-th endpoint of
+ * `central` (docs/HA.md). */
+struct pins {
+	struct node_key	k[NODECFG_CENTRALS_MAX];
+	int		n;
+};
+
 static int
 pinned_one(const struct node_key *nk, void *arg)
 {
-	if (nk->status != KEY_ACTIVE)
+	struct pins	*ps = arg;
+	int		 i;
+
+	if (nk->status != KEY_ACTIVE || ps->n == NODECFG_CENTRALS_MAX)
 		return 0;
-	*(struct node_key *)arg = *nk;
-	return 1;
+	for (i = ps->n; i > 0 && (ps->k[i - 1].since_ms > nk->since_ms ||
+	    (ps->k[i - 1].since_ms == nk->since_ms &&
+	    strcmp(ps->k[i - 1].node, nk->node) > 0)); i--)
+		ps->k[i] = ps->k[i - 1];
+	ps->k[i] = *nk;
+	ps->n++;
+	return 0;
 }
+
+/* A sync that tries several centrals waits this long for each one's
+ * WELCOME before it moves on to the next. */
+#define FAILOVER_HELLO_MS	4000
 
 int
 repl_sync(struct store *st, const struct nodecfg *cfg,
@@ -882,7 +1001,10 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
     size_t errsz)
 {
 	struct net_opts		 no;
-	struct node_key		 central;
+	struct pins		 pins;
+	char			 eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
+	char			 lasterr[512] = "";
+	int			 neps, cur = 0;
 	struct psess		 p;
 	struct peer_info	 pi;
 	uint64_t		 start = mono_ms(), deadline = start + timeout_ms;
@@ -900,12 +1022,22 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		snprintf(err, errsz, "no central endpoint configured");
 		return E_INVAL;
 	}
-	memset(&central, 0, sizeof(central));
-	if (store_key_each(st, pinned_one, &central) < 0 ||
-	    central.status != KEY_ACTIVE) {
+	if ((neps = nodecfg_centrals(cfg->central, eps)) <= 0) {
+		snprintf(err, errsz, "central '%s' is not a list of "
+		    "tcp://HOST:PORT", cfg->central);
+		return E_INVAL;
+	}
+	memset(&pins, 0, sizeof(pins));
+	if (store_key_each(st, pinned_one, &pins) < 0 || pins.n == 0) {
 		snprintf(err, errsz, "central's key is not pinned: run `casesync "
 		    "trust -d DIR NODE KEY` with the line `casesync key` "
 		    "prints on central");
+		return E_AUTH;
+	}
+	if (pins.n < neps) {
+		snprintf(err, errsz, "%d central endpoints but %d pinned keys: "
+		    "pin each one's key with `casesync trust`, in the order of "
+		    "the endpoints", neps, pins.n);
 		return E_AUTH;
 	}
 	memset(&no, 0, sizeof(no));
@@ -915,21 +1047,56 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	 * key it knows (keyhist.h). */
 	no.curve_pub = id->has_prev ? id->prev.curve_pub : id->curve_pub;
 	no.curve_sec = id->has_prev ? id->prev.curve_sec : id->curve_sec;
-	no.server_pub = central.curve_pub;
+	no.server_pub = pins.k[0].curve_pub;
 	memset(&p, 0, sizeof(p));
 	p.st = st;
 	p.cfg = cfg;
 	p.id = id;
 	p.ss = ss;
-	strlcpy_(p.cname, central.node, sizeof(p.cname));
-	if ((rc = net_connect(cfg->central, &no, &p.net, err, errsz)) != 0)
+	p.endpoint = eps[0];
+	p.hello_limit = neps > 1 ? FAILOVER_HELLO_MS : 0;
+	/* Central's own entries are under the name of the first key: the
+	 * central the province was enrolled with. */
+	strlcpy_(p.cname, pins.k[0].node, sizeof(p.cname));
+	if ((rc = net_connect(eps[0], &no, &p.net, err, errsz)) != 0)
 		return rc;
 	for (;;) {
 		char		why[512] = "";
 		uint64_t	moved = ss->sent + ss->received;
+		int		was_welcomed = p.welcomed;
 
+		p.welcomed = 0;
 		rc = province_session(&p, deadline, progress, quit, why,
 		    sizeof(why));
+		if (neps > 1 && ((rc == E_INTEGRITY && p.fenced) ||
+		    (rc == E_AGAIN && !p.welcomed))) {
+			/* Fenced, or no answer: the next central. */
+			if (why[0])
+				snprintf(lasterr, sizeof(lasterr), "%s", why);
+			p.welcomed = was_welcomed;
+			p.hs_failures += net_handshake_failures(p.net);
+			net_close(&p.net);
+			cur = (cur + 1) % neps;
+			if (cur == 0 && mono_ms() + backoff >= deadline) {
+				rc = E_TIMEOUT;
+				break;
+			}
+			if (cur == 0) {
+				struct timespec ts = { (time_t)(backoff /
+				    1000), (long)(backoff % 1000) * 1000000 };
+
+				nanosleep(&ts, NULL);
+				backoff = backoff * 2 > 5000 ? 5000 :
+				    backoff * 2;
+			}
+			p.endpoint = eps[cur];
+			no.server_pub = pins.k[cur].curve_pub;
+			if ((rc = net_connect(eps[cur], &no, &p.net, err,
+			    errsz)) != 0)
+				break;
+			continue;
+		}
+		p.welcomed |= was_welcomed;
 		/* Central refuses the previous key before any WELCOME: it
 		 * was revoked and the new key enrolled with `trust` (the
 		 * hand-over then only confirms it). */
@@ -968,7 +1135,7 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 			nanosleep(&ts, NULL);
 		}
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-		if ((rc = net_connect(cfg->central, &no, &p.net, err,
+		if ((rc = net_connect(eps[cur], &no, &p.net, err,
 		    errsz)) != 0)
 			break;
 	}
@@ -986,7 +1153,11 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		pi.sent_acked = p.acked;
 		pi.last_error[0] = '\0';
 	} else {
-		if (rc == E_TIMEOUT && err[0] == '\0' && !p.welcomed &&
+		if (rc == E_TIMEOUT && err[0] == '\0' && lasterr[0])
+			snprintf(err, errsz, "no central answered within %llu "
+			    "s; last: %s", (unsigned long long)(timeout_ms /
+			    1000), lasterr);
+		else if (rc == E_TIMEOUT && err[0] == '\0' && !p.welcomed &&
 		    p.hs_failures > 0)
 			snprintf(err, errsz, "central at %s: %d secure "
 			    "handshakes failed within %llu s (is the key pinned "
@@ -1043,6 +1214,7 @@ struct central {
 	struct net		*net;
 	struct csess		 s[CENTRAL_SESSIONS];
 	struct backoff		 bo[CENTRAL_SESSIONS];
+	struct sbsrv		*sb;	/* the standby's link (HA.md) */
 };
 
 static struct backoff *
@@ -1294,6 +1466,21 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	struct msg	 m;
 	uint64_t	 have = 0, last = 0, now = mono_ms();
 
+	{
+		/* A central fenced by a promoted standby takes no writes. */
+		uint64_t by = standby_fenced(c->st);
+
+		if (by != 0) {
+			char why[MSG_REASON_MAX + 1];
+
+			standby_fenced_text(by, why, sizeof(why));
+			log_warnx("session with %s refused: %s", r->node, why);
+			send_error(c->net, id, idlen, MSGERR_FENCED, why);
+			if (s)
+				sess_drop(s, "fenced");
+			return;
+		}
+	}
 	if (strcmp(r->node, user) != 0) {
 		log_warnx("refused HELLO as '%s' from the key enrolled for "
 		    "'%s'", r->node, user);
@@ -1401,8 +1588,22 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		struct store_recovery rv;
 
 		if (store_recovery(c->st, &rv) == 0 && rv.inc > 0) {
+			struct msg e;
+
 			m.inc = rv.inc;
 			m.ret_after = rv.recover_from;
+			/* The epoch, signed: what lets a province fence an
+			 * older central (docs/HA.md). */
+			memset(&e, 0, sizeof(e));
+			e.type = MSG_EPOCH;
+			strlcpy_(e.node, c->cfg->node, sizeof(e.node));
+			e.epoch = rv.inc;
+			standby_epoch_sign(c->cfg->node, rv.inc,
+			    c->id->sign_sec, e.sig);
+			if (send_msg(c->net, id, idlen, &e, NULL, 0) != 0) {
+				sess_drop(s, "cannot send");
+				return;
+			}
 			/* What a province gives back by GIVE is decided by
 			 * this, so it goes first. */
 			if (send_vector(c, id, idlen) != 0) {
@@ -1772,6 +1973,19 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 		log_warnx("message without an authenticated key; ignored");
 	} else if (r.type == MSG_HELLO) {
 		central_hello(c, id, idlen, user, key, &r);
+	} else if (r.type == MSG_FOLLOW) {
+		standby_srv_follow(c->sb, c->net, id, idlen, user, &r);
+	} else if (r.type == MSG_EPOCH) {
+		/* A province shows us a later central's signed epoch. */
+		if (standby_fence_claim(c->st, c->cfg->node, c->id->sign_pub,
+		    &r)) {
+			char why[MSG_REASON_MAX + 1];
+
+			standby_fenced_text(r.epoch, why, sizeof(why));
+			log_warnx("%s (told by %s)", why, user);
+			for (int i = 0; i < CENTRAL_SESSIONS; i++)
+				sess_drop(&c->s[i], "fenced");
+		}
 	} else if (s == NULL) {
 		if (r.type != MSG_BYE && r.type != MSG_ERROR)
 			send_error(c->net, id, idlen, MSGERR_SESSION, "no "
@@ -1869,11 +2083,20 @@ repl_central_run(struct store *st, const struct nodecfg *cfg,
     const struct identity *id, volatile sig_atomic_t *quit, char *err,
     size_t errsz)
 {
+	return repl_central_serve(st, cfg, id, NULL, quit, err, errsz);
+}
+
+int
+repl_central_serve(struct store *st, const struct nodecfg *cfg,
+    const struct identity *id, struct sbsrv *sb, volatile sig_atomic_t *quit,
+    char *err, size_t errsz)
+{
 	struct net_opts	 no;
 	struct central	*c = xcalloc(1, sizeof(*c));
 	struct buf	 in;
 	int		 rc;
 
+	c->sb = sb;
 	c->st = st;
 	c->cfg = cfg;
 	c->id = id;

@@ -51,5 +51,11 @@ int	repl_sync(struct store *st, const struct nodecfg *cfg,
  * clean stop, E_IO when it cannot listen (reason in err). */
 int	repl_central_run(struct store *st, const struct nodecfg *cfg,
 	    const struct identity *id, volatile sig_atomic_t *quit, char *err, size_t errsz);
+/* The same, also serving a standby's FOLLOW through sb (standby.h; NULL:
+ * none is served). */
+struct sbsrv;
+int	repl_central_serve(struct store *st, const struct nodecfg *cfg,
+	    const struct identity *id, struct sbsrv *sb,
+	    volatile sig_atomic_t *quit, char *err, size_t errsz);
 
 #endif

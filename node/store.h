@@ -378,4 +378,18 @@ int	store_feed_ref(struct store *st, const char *peer, uint64_t pos,
 int	store_fref_get(struct store *st, const char *peer, uint64_t *pos,
 	    uint8_t *ref, size_t *reflen);
 
+/* ---- High availability (docs/HA.md) ---- */
+
+/* A number or a short value in meta, by key ("cepoch", "fenced", ...).
+ * A missing number reads as 0; a missing value is E_NOTFOUND. */
+int	store_meta_u64_get(struct store *st, const char *key, uint64_t *v);
+int	store_meta_u64_put(struct store *st, const char *key, uint64_t v);
+int	store_meta_blob_get(struct store *st, const char *key, void *out,
+	    size_t cap, size_t *len);
+int	store_meta_blob_put(struct store *st, const char *key, const void *p,
+	    size_t len);
+/* The id of the last committed write transaction (any process): it moves
+ * whenever anything in the store changed. */
+uint64_t store_txn_id(struct store *st);
+
 #endif

@@ -17,7 +17,8 @@
  *   refusal.c  refused entries, kept out of the log for audit;
  *   verify.c   store_verify;
  *   apply.c    who may write a case: local writes, batches from a
- *              province, from central, and own entries given back.
+ *              province, from central, and own entries given back;
+ *   store_ha.c meta values and the change counter of high availability.
  * Only these files include lmdb.h (through this header).  Dependencies
  * run one way: apply, verify -> refusal -> feed -> casetab -> chain ->
  * seal -> store.
@@ -69,6 +70,10 @@ struct store {
 	MDB_dbi		 keys, names, namecase, conflicted, authors;
 	MDB_dbi		 keyhist;	/* keyhist.c */
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
+	/* The keys prepared once (crypto.h): the data key for AES-GCM, the
+	 * author and name index keys for HMAC.  NULL without keys. */
+	struct crypto_aead *aead;
+	struct crypto_mac *authormac, *namemac;
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	int		 have_keys;
 	uint8_t		 datakey[CRYPTO_KEY];	/* data at rest */
@@ -228,8 +233,11 @@ int	fold_case(struct store *, MDB_txn *, const char *id,
 
 int	feed_push(struct store *, MDB_txn *, const char *peer,
 	    const uint8_t *lk, size_t lklen);
+/* Routes an applied entry (owners and pending offers' receivers before
+ * and after it, "" for none; offer.h). */
 int	feed_route(struct store *, MDB_txn *, const struct entry *e,
 	    const char *owner_before, const char *owner_after,
+	    const char *offer_before, const char *offer_after,
 	    const uint8_t *lk, size_t lklen);
 
 /* ---- refusal.c ---- */

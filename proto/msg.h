@@ -26,6 +26,13 @@
  *            changes to (sign_pub, curve_pub) from its own position from,
  *            signed with its current key (keyhist.h); central echoes the
  *            same message back once it has recorded it
+ *   EPOCH   [2, 14, node:str, epoch:uint, sig:bin(64)]   central's epoch,
+ *           signed by central's key: central -> province before WELCOME;
+ *           province -> an older central, which is then fenced (HA.md)
+ *   FOLLOW  [2, 15, node:str, have:uint, snap:uint, offset:uint]
+ *                                                        standby -> central
+ *   SNAP    [2, 16, txn:uint, offset:uint, total:uint, entries:uint,
+ *            data:bin(0..1 MiB), secrets:bin(0|96)]      central -> standby
  * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
  * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
@@ -49,6 +56,10 @@
 #define MSG_KEY_LEN	32
 #define MSG_HASH_LEN	32			/* a chain hash */
 #define MSG_REF_MAX	(HLC_NODE_MAX + 9)	/* origin \0 be64(seq) */
+#define MSG_SIG_LEN	64			/* EPOCH's signature */
+#define MSG_SNAP_CHUNK	(1024 * 1024)		/* SNAP data per message */
+#define MSG_SECRETS_LEN	96	/* SNAP: central's sign_pub, sign_sec,
+				 * data key */
 #define MSG_REC_REFUSED	1	/* a record its origin resends though central
 				 * refused it: refuse it again (Recovery) */
 
@@ -68,6 +79,9 @@ enum msg_type {
 	MSG_GIVE = 12,		/* other nodes' entries a restored central
 				 * may have lost, oldest stamp first */
 	MSG_HANDOVER = 13,
+	MSG_EPOCH = 14,		/* central's epoch, signed (fencing) */
+	MSG_FOLLOW = 15,	/* a standby asks for central's state */
+	MSG_SNAP = 16,		/* a chunk of central's state, to a standby */
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -81,6 +95,8 @@ enum msg_error {
 	MSGERR_COPY = 7,	/* a node was put back from a copy of its
 				 * files, not with `casesync restore` */
 	MSGERR_QUOTA = 8,	/* the province's daily quota is used up */
+	MSGERR_FENCED = 9,	/* this central was replaced by a promoted
+				 * standby (a later epoch) */
 };
 
 struct msg_rec {
@@ -133,6 +149,16 @@ struct msg {
 	uint64_t	 ho_epoch, ho_from;
 	uint8_t		 ho_sign[MSG_KEY_LEN], ho_curve[MSG_KEY_LEN];
 	uint8_t		 ho_sig[64];
+	uint64_t	 epoch;		/* EPOCH */
+	uint8_t		 sig[MSG_SIG_LEN];	/* EPOCH */
+	uint64_t	 have, snap;	/* FOLLOW: replica held, snapshot
+					 * being fetched (0: a new one) */
+	uint64_t	 txn, offset, total, entries;	/* SNAP; FOLLOW:
+							 * offset */
+	const uint8_t	*data;		/* SNAP: borrowed from the frame */
+	size_t		 datalen;
+	uint8_t		 secrets[MSG_SECRETS_LEN];	/* SNAP at offset 0 */
+	size_t		 secretslen;	/* 0 or MSG_SECRETS_LEN */
 };
 
 /* Frees what msg_decode allocated; *m is zeroed. */

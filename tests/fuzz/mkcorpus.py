@@ -142,6 +142,22 @@ def msg_corpus():
     write("msg", "give", arr([v, uint(12), uint(3), uint(0), arr([
         arr([uint(14), b(rec_unsigned)]),
         arr([uint(11), b(rec_signed)])])]))
+    # High availability (docs/HA.md): EPOCH, FOLLOW, SNAP.
+    write("msg", "epoch", arr([v, uint(14), s("central"), uint(28943191),
+                               b(bytes(range(64)))]))
+    write("msg", "epoch_short_sig", arr([v, uint(14), s("central"),
+                                         uint(1), b(bytes(63))]))
+    write("msg", "follow", arr([v, uint(15), s("standby"), uint(41),
+                                uint(57), uint(1048576)]))
+    write("msg", "snap_first", arr([v, uint(16), uint(57), uint(0),
+                                    uint(3000000), uint(120),
+                                    b(bytes(range(256)) * 4),
+                                    b(bytes(96))]))
+    write("msg", "snap_current", arr([v, uint(16), uint(41), uint(0),
+                                      uint(0), uint(120), b(b""), b(b"")]))
+    write("msg", "snap_past_total", arr([v, uint(16), uint(57), uint(10),
+                                         uint(12), uint(0), b(b"abcd"),
+                                         b(b"")]))
     # Near misses: trailing byte, wrong version, version 1's HELLO.
     write("msg", "bye_trailing", arr([v, uint(5)]) + b"\x00")
     write("msg", "bad_version", arr([uint(1), uint(5)]))
@@ -242,6 +258,17 @@ def op_corpus():
                                      '{"from":"lao-cai","to":"central",'
                                      '"on":"2024-06-10","reason":"x",'
                                      '"status":"completed"}'))
+    write("op", "event_offer", op(2, "referrals", "r-1",
+                                  '{"from":"lao-cai","to":"ha-noi",'
+                                  '"on":"2026-12-01","status":"proposed"}'))
+    write("op", "event_answer_accept", op(2, "referral_answers", "r-1",
+                                          '{"on":"2026-12-02",'
+                                          '"status":"accepted"}'))
+    write("op", "event_answer_decline", op(2, "referral_answers", "r-1",
+                                           '{"on":"2026-12-02",'
+                                           '"status":"rejected"}'))
+    write("op", "event_decline_reason", op(2, "decline_reasons", "r-1",
+                                           '{"text":"FAKE no place"}'))
     write("op", "transfer", op(3, "ha-noi", "", ""))
     write("op", "erase", op(4, "", "", ""))
 

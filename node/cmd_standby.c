@@ -1,0 +1,343 @@
+/*
+ * cmd_standby.c - `casesync promote` (a standby becomes central) and
+ * `casesync rejoin` (an old central becomes the new central's standby).
+ * See docs/HA.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "standby.h"
+
+#include "../common/err.h"
+#include "../common/util.h"
+
+static const char promote_usage[] =
+"usage: casesync promote -d DIR\n"
+"\n"
+"Makes the standby in DIR the central: its copy of central's store becomes\n"
+"its store, under a new central epoch higher than any it has seen (a new\n"
+"incarnation, as `casesync restore` takes).  If `serve` runs on DIR it\n"
+"takes over in place within a second; otherwise the next `serve` serves\n"
+"as central.  Provinces that list this node's endpoint fail over by\n"
+"themselves, give back what the copy lacks, and from then on refuse the\n"
+"old central.  Rebuild the old central as the new standby with\n"
+"`casesync rejoin`.  See docs/HA.md.\n";
+
+static const char rejoin_usage[] =
+"usage: casesync rejoin -d DIR --primary tcp://HOST:PORT [--force]\n"
+"\n"
+"Turns an old central, fenced after its standby was promoted, into the\n"
+"standby of the new central at --primary (the old standby, whose key DIR\n"
+"enrolled).  Its store as central is kept aside in DIR/fenced-TIME/; the\n"
+"next `serve` copies the new central's state.  --force: DIR was not told\n"
+"yet that it is fenced (no province has reached it since the promotion).\n";
+
+/* Finds the key a standby pinned for central. */
+static int
+pin_one(const struct node_key *nk, void *arg)
+{
+	if (nk->status != KEY_ACTIVE)
+		return 0;
+	*(struct node_key *)arg = *nk;
+	return 1;
+}
+
+static int
+move_store(const char *dir, const char *to)
+{
+	char	a[4200], b[4200];
+
+	if (mkdir(to, 0700) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(a, sizeof(a), "%s/data.mdb", dir);
+	snprintf(b, sizeof(b), "%s/data.mdb", to);
+	if (rename(a, b) != 0)
+		return -1;
+	snprintf(a, sizeof(a), "%s/lock.mdb", dir);
+	snprintf(b, sizeof(b), "%s/lock.mdb", to);
+	if (rename(a, b) != 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+static int
+one_dir_arg(int argc, char **argv, const char *usage, const char **dir,
+    const char **primary, int *force)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "primary", required_argument, NULL, 'p' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': *dir = optarg; break;
+		case 'p':
+			if (primary == NULL)
+				goto bad;
+			*primary = optarg;
+			break;
+		case 'f':
+			if (force == NULL)
+				goto bad;
+			*force = 1;
+			break;
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc) {
+		cli_error("unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return 0;
+bad:
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
+
+int
+cmd_promote(int argc, char **argv)
+{
+	struct node_ctx		 n;
+	struct node_key		 ck, nk;
+	struct standby_secrets	 sec;
+	struct store		*st = NULL;
+	struct store_info	 info;
+	const char		*dir = NULL;
+	char			 err[512], rp[4200], own_dir[4200], lk[4200];
+	char			 name[HLC_NODE_MAX + 1], listen[NODECFG_ENDPOINT_MAX];
+	char			 self[HLC_NODE_MAX + 1];
+	uint8_t			 own[CRYPTO_KEY];
+	uint64_t		 inc = 0, seq = 0;
+	int			 rc, lfd;
+
+	if (cli_help(argc, argv, promote_usage))
+		return EXIT_OK;
+	if ((rc = one_dir_arg(argc, argv, promote_usage, &dir, NULL,
+	    NULL)) != 0)
+		return rc;
+	if ((rc = cli_open(dir, &n)) != 0)
+		return rc;
+	if (strcmp(n.cfg.role, "standby") != 0) {
+		cli_error("promote: %s is a %s, not a standby", n.dir,
+		    n.cfg.role);
+		cli_close(&n);
+		return EXIT_REJECT;
+	}
+	memset(&ck, 0, sizeof(ck));
+	store_key_each(n.st, pin_one, &ck);
+	strlcpy_(self, n.cfg.node, sizeof(self));
+	strlcpy_(listen, n.cfg.listen, sizeof(listen));
+	rc = datakey_load(n.dir, cli_passphrase(), own, err, sizeof(err));
+	dir = n.dir;
+	cli_close(&n);
+	if (rc != 0) {
+		cli_error("promote: %s", err);
+		return EXIT_REJECT;
+	}
+	if (listen[0] == '\0') {
+		cli_error("promote: %s has no `listen` endpoint to serve "
+		    "provinces on (set it in casesync.conf)", dir);
+		return EXIT_USAGE;
+	}
+	snprintf(rp, sizeof(rp), "%s/%s/data.mdb", dir, STANDBY_REPLICA_DIR);
+	if (access(rp, F_OK) != 0) {
+		cli_error("promote: %s holds no copy of central yet (nothing "
+		    "was changed)", dir);
+		return EXIT_REJECT;
+	}
+	rc = standby_secrets_load(dir, own, &sec, err, sizeof(err));
+	crypto_wipe(own, sizeof(own));
+	if (rc != 0) {
+		cli_error("promote: %s", rc == E_NOTFOUND ? "central's keys "
+		    "never arrived (nothing was changed)" : err);
+		return EXIT_REJECT;
+	}
+	/* The follower swaps copies under this lock; once we hold it the
+	 * copy in place is whole, and the follower stops at its next look
+	 * at casesync.conf. */
+	snprintf(lk, sizeof(lk), "%s/%s", dir, STANDBY_LOCK_FILE);
+	if ((lfd = open(lk, O_RDWR | O_CREAT, 0600)) < 0 ||
+	    flock(lfd, LOCK_EX) != 0) {
+		cli_error("promote: %s: %s", lk, strerror(errno));
+		crypto_wipe(&sec, sizeof(sec));
+		return EXIT_REJECT;
+	}
+	/* The copy must open as central's store before anything moves. */
+	snprintf(own_dir, sizeof(own_dir), "%s/%s", dir, STANDBY_REPLICA_DIR);
+	if ((rc = store_open(own_dir, &st, err, sizeof(err))) == 0 &&
+	    (rc = store_set_keys(st, sec.sign_sec, sec.sign_pub,
+	    sec.datakey)) == 0)
+		rc = store_info(st, &info);
+	store_close(&st);
+	if (rc != 0 || strcmp(info.role, STORE_ROLE_CENTRAL) != 0) {
+		cli_error("promote: the copy in %s does not open as central's "
+		    "store (nothing was changed)", own_dir);
+		crypto_wipe(&sec, sizeof(sec));
+		close(lfd);
+		return EXIT_INTEGRITY;
+	}
+	strlcpy_(name, info.node, sizeof(name));
+	snprintf(own_dir, sizeof(own_dir), "%s/standby-own", dir);
+	if (move_store(dir, own_dir) != 0 || move_store(
+	    (snprintf(rp, sizeof(rp), "%s/%s", dir, STANDBY_REPLICA_DIR), rp),
+	    dir) != 0) {
+		cli_error("promote: cannot move the stores in %s: %s", dir,
+		    strerror(errno));
+		crypto_wipe(&sec, sizeof(sec));
+		close(lfd);
+		return EXIT_REJECT;
+	}
+	rmdir(rp);
+	/* Restored like a backup: a new incarnation, which is the new
+	 * epoch; the provinces give back what the copy lacks. */
+	if ((rc = store_open(dir, &st, err, sizeof(err))) == 0 &&
+	    (rc = store_set_keys(st, sec.sign_sec, sec.sign_pub,
+	    sec.datakey)) == 0)
+		rc = store_restored(st, (uint64_t)time(NULL), &inc, &seq);
+	crypto_wipe(&sec, sizeof(sec));
+	/* The old central may come back as this central's standby: its
+	 * key takes the standby's place in the key table. */
+	if (rc == 0 && ck.status == KEY_ACTIVE) {
+		memset(&nk, 0, sizeof(nk));
+		strlcpy_(nk.node, self, sizeof(nk.node));
+		nk.status = KEY_ACTIVE;
+		nk.since_ms = now_ms();
+		memcpy(nk.sign_pub, ck.sign_pub, sizeof(nk.sign_pub));
+		memcpy(nk.curve_pub, ck.curve_pub, sizeof(nk.curve_pub));
+		rc = store_key_put(st, &nk);
+	}
+	store_close(&st);
+	if (rc == 0 && ((rc = nodecfg_set(dir, "node", name, err,
+	    sizeof(err))) != 0 || (rc = nodecfg_set(dir, "standby", self,
+	    err, sizeof(err))) != 0 || (rc = nodecfg_set(dir, "primary", "",
+	    err, sizeof(err))) != 0 || (rc = nodecfg_set(dir, "role",
+	    "central", err, sizeof(err))) != 0))
+		cli_error("promote: %s", err);
+	else if (rc != 0)
+		cli_error("promote: %s: %s", dir, err_str(rc));
+	close(lfd);
+	if (rc != 0)
+		return EXIT_REJECT;
+	{
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/%s", dir,
+		    STANDBY_STATUS_FILE);
+		unlink(path);
+	}
+	printf("promoted %s: it is now central %s at epoch %llu, serving on "
+	    "%s\n", dir, name, (unsigned long long)inc, listen);
+	printf("provinces that list %s fail over by themselves and give back "
+	    "what the copy lacks; they refuse the old central from now on\n",
+	    listen);
+	printf("rebuild the old central as this central's standby: casesync "
+	    "rejoin -d OLD-DIR --primary %s\n", listen);
+	return EXIT_OK;
+}
+
+int
+cmd_rejoin(int argc, char **argv)
+{
+	struct node_ctx		 n;
+	struct node_key		 sk, nk;
+	struct store		*st;
+	const char		*dir = NULL, *primary = NULL;
+	char			 err[512], aside[4200], path[4200];
+	char			 name[HLC_NODE_MAX + 1], self[HLC_NODE_MAX + 1];
+	uint64_t		 by;
+	int			 rc, force = 0;
+
+	if (cli_help(argc, argv, rejoin_usage))
+		return EXIT_OK;
+	if ((rc = one_dir_arg(argc, argv, rejoin_usage, &dir, &primary,
+	    &force)) != 0)
+		return rc;
+	if (primary == NULL || !nodecfg_endpoint_valid(primary)) {
+		cli_error("rejoin: --primary tcp://HOST:PORT (the new central) "
+		    "is required");
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_open(dir, &n)) != 0)
+		return rc;
+	dir = n.dir;
+	if (strcmp(n.cfg.role, "central") != 0) {
+		cli_error("rejoin: %s is a %s, not a central", dir, n.cfg.role);
+		cli_close(&n);
+		return EXIT_REJECT;
+	}
+	by = standby_fenced(n.st);
+	if (by == 0 && !force) {
+		cli_error("rejoin: %s was not fenced: no province told it of a "
+		    "promoted standby; if one was promoted, use --force "
+		    "(nothing was changed)", dir);
+		cli_close(&n);
+		return EXIT_REJECT;
+	}
+	strlcpy_(name, n.cfg.node, sizeof(name));
+	strlcpy_(self, n.cfg.standby, sizeof(self));
+	if (store_key_get(n.st, self, &sk) != 0 || sk.status != KEY_ACTIVE) {
+		cli_error("rejoin: %s never enrolled a standby named %s, so "
+		    "it does not know the new central's key (nothing was "
+		    "changed)", dir, self);
+		cli_close(&n);
+		return EXIT_REJECT;
+	}
+	cli_close(&n);
+	/* Kept, not deleted: what only it held is looked at by hand. */
+	snprintf(aside, sizeof(aside), "%s/fenced-%llu", dir,
+	    (unsigned long long)time(NULL));
+	if (move_store(dir, aside) != 0) {
+		cli_error("rejoin: cannot move %s/data.mdb aside: %s", dir,
+		    strerror(errno));
+		return EXIT_REJECT;
+	}
+	if ((rc = nodecfg_set(dir, "role", "standby", err, sizeof(err))) != 0 ||
+	    (rc = nodecfg_set(dir, "node", self, err, sizeof(err))) != 0 ||
+	    (rc = nodecfg_set(dir, "primary", primary, err, sizeof(err))) !=
+	    0) {
+		cli_error("rejoin: %s", err);
+		return EXIT_REJECT;
+	}
+	if ((rc = store_open(dir, &st, err, sizeof(err))) != 0 ||
+	    (rc = store_init_node(st, self, "standby")) != 0) {
+		store_close(&st);
+		cli_error("rejoin: %s: %s", dir, err_str(rc));
+		return EXIT_REJECT;
+	}
+	store_close(&st);
+	snprintf(path, sizeof(path), "%s/%s", dir, STANDBY_STATUS_FILE);
+	unlink(path);
+	if ((rc = cli_open(dir, &n)) != 0)
+		return rc;
+	memset(&nk, 0, sizeof(nk));
+	strlcpy_(nk.node, name, sizeof(nk.node));
+	nk.status = KEY_ACTIVE;
+	nk.since_ms = now_ms();
+	memcpy(nk.sign_pub, sk.sign_pub, sizeof(nk.sign_pub));
+	memcpy(nk.curve_pub, sk.curve_pub, sizeof(nk.curve_pub));
+	rc = store_key_put(n.st, &nk);
+	cli_close(&n);
+	if (rc != 0) {
+		cli_error("rejoin: %s", err_str(rc));
+		return EXIT_REJECT;
+	}
+	printf("%s is now the standby %s of central %s at %s; its store as "
+	    "central is kept in %s; start it with `casesync serve -d %s`\n",
+	    dir, self, name, primary, aside, dir);
+	return EXIT_OK;
+}

@@ -1,0 +1,833 @@
+/*
+ * standby.c - a standby central: central's side of the link (FOLLOW ->
+ * SNAP), the standby's follower loop, the secrets and status files, and
+ * the epoch that fences an old central.  See standby.h and docs/HA.md.
+ */
+#include "standby.h"
+#include "schema.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#define FOLLOW_POLL_MS		500	/* between two FOLLOWs when current */
+#define FOLLOW_ANSWER_MS	10000	/* central must answer within this */
+#define SNAP_MAX_BYTES		(UINT64_C(64) << 30)	/* a sane bound */
+#define SECRETS_MAGIC		"casesync-central-secrets-v1\n"
+#define EPOCH_DOMAIN		"casesync-epoch-v1"
+
+/* ---- Files ------------------------------------------------------------- */
+
+static int
+path_of(char *out, size_t sz, const char *dir, const char *name)
+{
+	return (size_t)snprintf(out, sz, "%s/%s", dir, name) >= sz ? E_INVAL :
+	    0;
+}
+
+/* Writes len bytes to path via path.new, fsync and rename. */
+static int
+file_replace(const char *path, const void *p, size_t len)
+{
+	char	tmp[4200];
+	int	fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+		return E_IO;
+	ok = write(fd, p, len) == (ssize_t)len && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return E_IO;
+	}
+	return 0;
+}
+
+int
+standby_secrets_save(const char *dir, const uint8_t own[CRYPTO_KEY],
+    const struct standby_secrets *s, char *err, size_t errsz)
+{
+	struct buf	b;
+	char		path[4096];
+	uint8_t		plain[MSG_SECRETS_LEN];
+	int		rc;
+
+	if (path_of(path, sizeof(path), dir, STANDBY_SECRETS_FILE) != 0)
+		return E_INVAL;
+	memcpy(plain, s->sign_pub, 32);
+	memcpy(plain + 32, s->sign_sec, 32);
+	memcpy(plain + 64, s->datakey, 32);
+	buf_init(&b, 4096);
+	buf_append(&b, SECRETS_MAGIC, strlen(SECRETS_MAGIC));
+	rc = crypto_seal(own, SECRETS_MAGIC, strlen(SECRETS_MAGIC), plain,
+	    sizeof(plain), &b);
+	crypto_wipe(plain, sizeof(plain));
+	if (rc == 0 && (rc = file_replace(path, b.data, b.len)) != 0)
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+	buf_release(&b);
+	return rc;
+}
+
+int
+standby_secrets_load(const char *dir, const uint8_t own[CRYPTO_KEY],
+    struct standby_secrets *s, char *err, size_t errsz)
+{
+	struct buf	out;
+	char		path[4096];
+	uint8_t		raw[512];
+	size_t		ml = strlen(SECRETS_MAGIC);
+	ssize_t		n;
+	int		fd, rc;
+
+	memset(s, 0, sizeof(*s));
+	if (path_of(path, sizeof(path), dir, STANDBY_SECRETS_FILE) != 0)
+		return E_INVAL;
+	if ((fd = open(path, O_RDONLY)) < 0) {
+		if (errno == ENOENT)
+			return E_NOTFOUND;
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return E_IO;
+	}
+	n = read(fd, raw, sizeof(raw));
+	close(fd);
+	if (n < (ssize_t)ml || memcmp(raw, SECRETS_MAGIC, ml) != 0) {
+		snprintf(err, errsz, "%s: not a secrets file", path);
+		return E_INTEGRITY;
+	}
+	buf_init(&out, 4096);
+	rc = crypto_open(own, SECRETS_MAGIC, ml, raw + ml, (size_t)n - ml,
+	    &out);
+	if (rc == 0 && out.len != MSG_SECRETS_LEN)
+		rc = E_INTEGRITY;
+	if (rc == 0) {
+		memcpy(s->sign_pub, out.data, 32);
+		memcpy(s->sign_sec, out.data + 32, 32);
+		memcpy(s->datakey, out.data + 64, 32);
+	} else
+		snprintf(err, errsz, "%s does not open under this node's data "
+		    "key", path);
+	crypto_wipe(out.data, out.len);
+	buf_release(&out);
+	crypto_wipe(raw, sizeof(raw));
+	return rc;
+}
+
+int
+standby_status_write(const char *dir, const struct standby_status *s)
+{
+	char	path[4096], text[1024];
+	int	n;
+
+	if (path_of(path, sizeof(path), dir, STANDBY_STATUS_FILE) != 0)
+		return E_INVAL;
+	n = snprintf(text, sizeof(text), "node %s\ntxn %llu\nentries %llu\n"
+	    "central_entries %llu\ncurrent_ms %llu\ncontact_ms %llu\n"
+	    "error %s\n", s->node[0] ? s->node : "-",
+	    (unsigned long long)s->txn, (unsigned long long)s->entries,
+	    (unsigned long long)s->central_entries,
+	    (unsigned long long)s->current_ms,
+	    (unsigned long long)s->contact_ms, s->error);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return E_INVAL;
+	return file_replace(path, text, (size_t)n);
+}
+
+int
+standby_status_read(const char *dir, struct standby_status *s)
+{
+	char	 path[4096], line[512];
+	FILE	*f;
+
+	memset(s, 0, sizeof(*s));
+	if (path_of(path, sizeof(path), dir, STANDBY_STATUS_FILE) != 0)
+		return E_INVAL;
+	if ((f = fopen(path, "r")) == NULL)
+		return E_NOTFOUND;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long	v;
+		char			w[64];
+
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "error ", 6) == 0) {
+			strlcpy_(s->error, line + 6, sizeof(s->error));
+			continue;
+		}
+		if (sscanf(line, "node %32s", s->node) == 1)
+			continue;
+		if (sscanf(line, "%63s %llu", w, &v) != 2)
+			continue;
+		if (strcmp(w, "txn") == 0)
+			s->txn = v;
+		else if (strcmp(w, "entries") == 0)
+			s->entries = v;
+		else if (strcmp(w, "central_entries") == 0)
+			s->central_entries = v;
+		else if (strcmp(w, "current_ms") == 0)
+			s->current_ms = v;
+		else if (strcmp(w, "contact_ms") == 0)
+			s->contact_ms = v;
+	}
+	fclose(f);
+	if (strcmp(s->node, "-") == 0)
+		s->node[0] = '\0';
+	return 0;
+}
+
+/* ---- Epochs and fencing ------------------------------------------------ */
+
+static size_t
+epoch_text(const char *node, uint64_t epoch, uint8_t *out)
+{
+	size_t	dl = sizeof(EPOCH_DOMAIN), nl = strlen(node);
+
+	memcpy(out, EPOCH_DOMAIN, dl);		/* with its NUL */
+	memcpy(out + dl, node, nl + 1);
+	for (int i = 0; i < 8; i++)
+		out[dl + nl + 1 + i] = (uint8_t)(epoch >> (56 - 8 * i));
+	return dl + nl + 1 + 8;
+}
+
+void
+standby_epoch_sign(const char *node, uint64_t epoch,
+    const uint8_t sec[CRYPTO_SIGN_SEC], uint8_t sig[MSG_SIG_LEN])
+{
+	uint8_t	t[sizeof(EPOCH_DOMAIN) + HLC_NODE_MAX + 1 + 8];
+
+	crypto_sign(sec, t, epoch_text(node, epoch, t), sig);
+}
+
+int
+standby_epoch_ok(const char *node, uint64_t epoch,
+    const uint8_t pub[CRYPTO_SIGN_PUB], const uint8_t sig[MSG_SIG_LEN])
+{
+	uint8_t	t[sizeof(EPOCH_DOMAIN) + HLC_NODE_MAX + 1 + 8];
+
+	return crypto_verify(pub, t, epoch_text(node, epoch, t), sig);
+}
+
+uint64_t
+standby_fenced(struct store *st)
+{
+	uint64_t v = 0;
+
+	if (store_meta_u64_get(st, "fenced", &v) != 0)
+		return 0;
+	return v;
+}
+
+int
+standby_fence_claim(struct store *st, const char *node,
+    const uint8_t sign_pub[CRYPTO_SIGN_PUB], const struct msg *r)
+{
+	struct store_recovery	rv;
+
+	if (store_recovery(st, &rv) != 0 || strcmp(r->node, node) != 0 ||
+	    r->epoch <= rv.inc || r->epoch <= standby_fenced(st) ||
+	    !standby_epoch_ok(node, r->epoch, sign_pub, r->sig))
+		return 0;
+	if (store_meta_u64_put(st, "fenced", r->epoch) != 0)
+		return 0;
+	return 1;
+}
+
+void
+standby_fenced_text(uint64_t by, char *out, size_t sz)
+{
+	snprintf(out, sz, "this central is fenced: a standby was promoted to "
+	    "central at epoch %llu; it takes no writes; rebuild it as the "
+	    "standby with `casesync rejoin -d DIR --primary ENDPOINT`",
+	    (unsigned long long)by);
+}
+
+/* ---- Central's side ---------------------------------------------------- */
+
+struct sbsrv {
+	struct store		*st;
+	char			 dir[4096];
+	char			 name[HLC_NODE_MAX + 1];
+	struct standby_secrets	 sec;
+	uint64_t		 snap_txn;	/* the snapshot on disk */
+	uint64_t		 snap_entries;
+	uint64_t		 snap_ms;	/* when it was taken */
+	uint64_t		 size;
+	int			 fd;
+	uint64_t		 status_ms;	/* last status written */
+};
+
+struct sbsrv *
+standby_srv_new(struct store *st, const char *dir, const char *name,
+    const struct standby_secrets *sec)
+{
+	struct sbsrv *s = xcalloc(1, sizeof(*s));
+
+	s->st = st;
+	strlcpy_(s->name, name, sizeof(s->name));
+	strlcpy_(s->dir, dir, sizeof(s->dir));
+	s->sec = *sec;
+	s->fd = -1;
+	return s;
+}
+
+void
+standby_srv_free(struct sbsrv **sp)
+{
+	struct sbsrv *s = *sp;
+
+	if (s == NULL)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	crypto_wipe(&s->sec, sizeof(s->sec));
+	free(s);
+	*sp = NULL;
+}
+
+static void
+srv_send(struct net *n, const uint8_t *id, size_t idlen, const struct msg *m)
+{
+	struct buf b;
+
+	buf_init(&b, MSG_MAX_BYTES);
+	if (msg_encode(m, &b) == 0)
+		net_send(n, id, idlen, b.data, b.len, 0);
+	buf_release(&b);
+}
+
+static void
+srv_error(struct net *n, const uint8_t *id, size_t idlen, int code,
+    const char *reason)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ERROR;
+	m.code = (uint64_t)code;
+	strlcpy_(m.reason, reason, sizeof(m.reason));
+	srv_send(n, id, idlen, &m);
+}
+
+/* A new consistent copy of the store in DIR/standby.snap/data.mdb. */
+static int
+srv_snapshot(struct sbsrv *s)
+{
+	struct store_info	info;
+	struct stat		sb;
+	char			sd[4200], f[4300], err[256];
+	uint64_t		txn;
+
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->snap_txn = 0;
+	snprintf(sd, sizeof(sd), "%s/%s", s->dir, STANDBY_SNAP_DIR);
+	snprintf(f, sizeof(f), "%s/data.mdb", sd);
+	unlink(f);
+	if (mkdir(sd, 0700) != 0 && errno != EEXIST)
+		return E_IO;
+	txn = store_txn_id(s->st);
+	if (store_info(s->st, &info) != 0 ||
+	    store_backup(s->st, sd, err, sizeof(err)) != 0) {
+		log_warnx("standby: cannot copy the store: %s", err);
+		return E_IO;
+	}
+	if ((s->fd = open(f, O_RDONLY)) < 0 || fstat(s->fd, &sb) != 0)
+		return E_IO;
+	/* Open, the file stays readable whatever becomes of its name. */
+	unlink(f);
+	s->size = (uint64_t)sb.st_size;
+	s->snap_txn = txn;
+	s->snap_entries = info.nentries;
+	s->snap_ms = now_ms();
+	return 0;
+}
+
+static void
+srv_status(struct sbsrv *s, const char *node, uint64_t have, uint64_t cur,
+    uint64_t entries)
+{
+	struct standby_status	 ss;
+	uint64_t		 now = now_ms();
+
+	standby_status_read(s->dir, &ss);
+	strlcpy_(ss.node, node, sizeof(ss.node));
+	ss.contact_ms = now;
+	ss.central_entries = entries;
+	ss.error[0] = '\0';
+	if (have == cur) {
+		ss.txn = have;
+		ss.entries = entries;
+		ss.current_ms = now;
+	} else if (have != 0 && have == s->snap_txn) {
+		ss.txn = have;
+		ss.entries = s->snap_entries;
+		ss.current_ms = s->snap_ms;
+	}
+	/* At most once a second: it is only for `status`. */
+	if (have == cur || now - s->status_ms >= 1000) {
+		s->status_ms = now;
+		standby_status_write(s->dir, &ss);
+	}
+}
+
+void
+standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
+    size_t idlen, const char *user, const struct msg *r)
+{
+	struct store_info	info;
+	struct msg		m;
+	uint8_t			*chunk = NULL;
+	uint64_t		cur, by;
+
+	if (s == NULL || strcmp(r->node, user) != 0 ||
+	    strcmp(user, s->name) != 0 || schema_node_known(user)) {
+		log_warnx("refused FOLLOW from %s: not this central's standby",
+		    user);
+		srv_error(n, id, idlen, MSGERR_AUTH, "only this central's "
+		    "standby may follow it (`standby` in casesync.conf)");
+		return;
+	}
+	if ((by = standby_fenced(s->st)) != 0) {
+		char why[MSG_REASON_MAX + 1];
+
+		standby_fenced_text(by, why, sizeof(why));
+		srv_error(n, id, idlen, MSGERR_FENCED, why);
+		return;
+	}
+	cur = store_txn_id(s->st);
+	if (store_info(s->st, &info) != 0) {
+		srv_error(n, id, idlen, MSGERR_STORE, "cannot read the store");
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_SNAP;
+	m.entries = info.nentries;
+	if (r->snap == 0 && r->have == cur) {
+		/* The standby is current: nothing to send. */
+		m.txn = cur;
+		srv_status(s, user, r->have, cur, info.nentries);
+		srv_send(n, id, idlen, &m);
+		return;
+	}
+	if (r->snap == 0) {
+		if (s->snap_txn != cur && srv_snapshot(s) != 0) {
+			srv_error(n, id, idlen, MSGERR_STORE, "central cannot "
+			    "copy its store now");
+			return;
+		}
+		if (r->offset != 0) {
+			srv_error(n, id, idlen, MSGERR_PROTO, "a new snapshot "
+			    "starts at offset 0");
+			return;
+		}
+		log_info("standby %s: sending central's state (%llu bytes, "
+		    "%llu entries)", user, (unsigned long long)s->size,
+		    (unsigned long long)s->snap_entries);
+	} else if (r->snap != s->snap_txn || s->fd < 0 ||
+	    r->offset >= s->size) {
+		srv_error(n, id, idlen, MSGERR_SESSION, "that snapshot is "
+		    "gone: ask for a new one");
+		return;
+	}
+	m.txn = s->snap_txn;
+	m.offset = r->offset;
+	m.total = s->size;
+	m.datalen = s->size - r->offset < MSG_SNAP_CHUNK ?
+	    (size_t)(s->size - r->offset) : MSG_SNAP_CHUNK;
+	chunk = xmalloc(m.datalen ? m.datalen : 1);
+	if (pread(s->fd, chunk, m.datalen, (off_t)r->offset) !=
+	    (ssize_t)m.datalen) {
+		free(chunk);
+		srv_error(n, id, idlen, MSGERR_STORE, "cannot read the copy");
+		return;
+	}
+	m.data = chunk;
+	if (r->offset == 0) {
+		memcpy(m.secrets, s->sec.sign_pub, 32);
+		memcpy(m.secrets + 32, s->sec.sign_sec, 32);
+		memcpy(m.secrets + 64, s->sec.datakey, 32);
+		m.secretslen = MSG_SECRETS_LEN;
+	}
+	srv_status(s, user, r->have, cur, info.nentries);
+	srv_send(n, id, idlen, &m);
+	crypto_wipe(m.secrets, sizeof(m.secrets));
+	free(chunk);
+}
+
+int
+standby_node_secrets(const char *dir, const char *pass,
+    const struct identity *id, struct standby_secrets *s, char *err,
+    size_t errsz)
+{
+	uint8_t	own[CRYPTO_KEY];
+	int	rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = datakey_load(dir, pass, own, err, errsz)) != 0)
+		return rc;
+	rc = standby_secrets_load(dir, own, s, err, errsz);
+	if (rc == E_NOTFOUND) {
+		/* Central's own data key. */
+		memcpy(s->datakey, own, CRYPTO_KEY);
+		rc = 0;
+	}
+	crypto_wipe(own, sizeof(own));
+	if (rc != 0)
+		return rc;
+	memcpy(s->sign_pub, id->sign_pub, 32);
+	memcpy(s->sign_sec, id->sign_sec, 32);
+	return 0;
+}
+
+/* ---- The standby's side ------------------------------------------------ */
+
+struct follower {
+	const char		*dir;
+	const struct nodecfg	*cfg;
+	struct net		*net;
+	const uint8_t		*own;
+	struct standby_status	 ss;
+	uint64_t		 have;	/* txn of the replica */
+};
+
+static void
+rmtree(const char *d)
+{
+	DIR		*dp;
+	struct dirent	*de;
+	char		 p[4400];
+
+	if ((dp = opendir(d)) == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", d, de->d_name);
+		unlink(p);
+	}
+	closedir(dp);
+	rmdir(d);
+}
+
+static int
+fsend(struct follower *f, const struct msg *m)
+{
+	struct buf	b;
+	int		rc;
+
+	buf_init(&b, MSG_MAX_BYTES);
+	if ((rc = msg_encode(m, &b)) == 0)
+		rc = net_send(f->net, NULL, 0, b.data, b.len, 2000);
+	buf_release(&b);
+	return rc;
+}
+
+/* Sends FOLLOW and waits for central's answer into *r (from in). */
+static int
+fask(struct follower *f, uint64_t snap, uint64_t offset, struct buf *in,
+    struct msg *r, volatile sig_atomic_t *quit)
+{
+	struct msg	m;
+	uint64_t	until = mono_ms() + FOLLOW_ANSWER_MS;
+	uint8_t		id[NET_ID_MAX];
+	size_t		idlen;
+	int		rc;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_FOLLOW;
+	strlcpy_(m.node, f->cfg->node, sizeof(m.node));
+	m.have = f->have;
+	m.snap = snap;
+	m.offset = offset;
+	if ((rc = fsend(f, &m)) != 0) {
+		snprintf(f->ss.error, sizeof(f->ss.error), "central at %s "
+		    "cannot be reached", f->cfg->primary);
+		return E_AGAIN;
+	}
+	while (!*quit && mono_ms() < until) {
+		rc = net_recv(f->net, 250, id, &idlen, NULL, in);
+		if (rc == E_AGAIN)
+			continue;
+		if (rc == E_AUTH) {
+			snprintf(f->ss.error, sizeof(f->ss.error), "%s",
+			    net_error(f->net));
+			return E_AUTH;
+		}
+		if (rc != 0)
+			return E_AGAIN;
+		if (msg_decode(in->data, in->len, r) != 0) {
+			log_warnx("standby: malformed message from central");
+			return E_AGAIN;
+		}
+		if (r->type == MSG_ERROR) {
+			snprintf(f->ss.error, sizeof(f->ss.error), "central "
+			    "says: %s", r->reason);
+			log_warnx("standby: central says: %s", r->reason);
+			rc = r->code == MSGERR_AUTH ? E_AUTH : E_AGAIN;
+			msg_release(r);
+			return rc;
+		}
+		if (r->type != MSG_SNAP) {
+			msg_release(r);
+			return E_AGAIN;
+		}
+		return 0;
+	}
+	snprintf(f->ss.error, sizeof(f->ss.error), "central at %s did not "
+	    "answer within %d s", f->cfg->primary, FOLLOW_ANSWER_MS / 1000);
+	return E_AGAIN;
+}
+
+/* Checks a received copy: it opens under central's data key. */
+static int
+replica_check(const char *d, const struct standby_secrets *sec,
+    uint64_t *entries, char *node, size_t nodesz)
+{
+	struct store		*st;
+	struct store_info	 info;
+	char			 err[256];
+	int			 rc;
+
+	if ((rc = store_open(d, &st, err, sizeof(err))) != 0)
+		return rc;
+	rc = store_set_keys(st, sec->sign_sec, sec->sign_pub, sec->datakey);
+	if (rc == 0)
+		rc = store_info(st, &info);
+	if (rc == 0 && strcmp(info.role, STORE_ROLE_CENTRAL) != 0)
+		rc = E_INTEGRITY;
+	if (rc == 0) {
+		*entries = info.nentries;
+		strlcpy_(node, info.node, nodesz);
+	}
+	store_close(&st);
+	return rc;
+}
+
+/* Has `promote` (or `rejoin`) changed what this node is? */
+static int
+still_standby(const char *dir)
+{
+	struct nodecfg	c;
+	char		err[256];
+
+	if (nodecfg_load(dir, &c, err, sizeof(err)) != 0)
+		return 1;
+	return strcmp(c.role, "standby") == 0;
+}
+
+/* Puts DIR/replica.new in place of DIR/replica, atomically, holding the
+ * lock that `promote` takes. */
+static int
+replica_swap(const char *dir)
+{
+	char	nd[4200], rd[4200], lk[4200];
+	int	lfd, rc = 0;
+
+	snprintf(nd, sizeof(nd), "%s/%s.new", dir, STANDBY_REPLICA_DIR);
+	snprintf(rd, sizeof(rd), "%s/%s", dir, STANDBY_REPLICA_DIR);
+	snprintf(lk, sizeof(lk), "%s/%s", dir, STANDBY_LOCK_FILE);
+	if ((lfd = open(lk, O_RDWR | O_CREAT, 0600)) < 0)
+		return E_IO;
+	if (flock(lfd, LOCK_EX) != 0) {
+		close(lfd);
+		return E_IO;
+	}
+	if (!still_standby(dir))
+		rc = E_INVAL;	/* promoted meanwhile: the copy is moot */
+	else if (access(rd, F_OK) == 0) {
+		if (renameat2(AT_FDCWD, nd, AT_FDCWD, rd, RENAME_EXCHANGE) != 0)
+			rc = E_IO;
+		else
+			rmtree(nd);	/* now the previous copy */
+	} else if (rename(nd, rd) != 0)
+		rc = E_IO;
+	close(lfd);
+	return rc;
+}
+
+/* Fetches the snapshot whose first chunk is in r (released here). */
+static int
+fetch_snapshot(struct follower *f, struct msg *r, struct buf *in,
+    volatile sig_atomic_t *quit)
+{
+	struct standby_secrets	sec;
+	char			nd[4200], fp[4300], err[256];
+	char			node[HLC_NODE_MAX + 1];
+	uint64_t		txn = r->txn, total = r->total, off = 0;
+	uint64_t		entries = 0, started = now_ms();
+	int			fd, rc = 0;
+
+	if (r->secretslen != MSG_SECRETS_LEN || total > SNAP_MAX_BYTES ||
+	    r->offset != 0) {
+		msg_release(r);
+		return E_PROTO;
+	}
+	memcpy(sec.sign_pub, r->secrets, 32);
+	memcpy(sec.sign_sec, r->secrets + 32, 32);
+	memcpy(sec.datakey, r->secrets + 64, 32);
+	snprintf(nd, sizeof(nd), "%s/%s.new", f->dir, STANDBY_REPLICA_DIR);
+	snprintf(fp, sizeof(fp), "%s/data.mdb", nd);
+	rmtree(nd);
+	if (mkdir(nd, 0700) != 0 ||
+	    (fd = open(fp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+		msg_release(r);
+		crypto_wipe(&sec, sizeof(sec));
+		return E_IO;
+	}
+	for (;;) {
+		if (r->txn != txn || r->total != total || r->offset != off) {
+			rc = E_PROTO;
+			break;
+		}
+		if (write(fd, r->data, r->datalen) != (ssize_t)r->datalen) {
+			rc = E_IO;
+			break;
+		}
+		off += r->datalen;
+		msg_release(r);
+		if (off == total)
+			break;
+		if ((rc = fask(f, txn, off, in, r, quit)) != 0)
+			break;
+	}
+	if (rc != 0)
+		msg_release(r);
+	if (fsync(fd) != 0 && rc == 0)
+		rc = E_IO;
+	close(fd);
+	if (rc == 0 && (rc = replica_check(nd, &sec, &entries, node,
+	    sizeof(node))) != 0)
+		log_warnx("standby: the copy from central does not open: %s",
+		    err_str(rc));
+	if (rc == 0 && (rc = standby_secrets_save(f->dir, f->own, &sec, err,
+	    sizeof(err))) != 0)
+		log_warnx("standby: %s", err);
+	crypto_wipe(&sec, sizeof(sec));
+	if (rc == 0)
+		rc = replica_swap(f->dir);
+	if (rc != 0) {
+		rmtree(nd);
+		return rc;
+	}
+	f->have = txn;
+	strlcpy_(f->ss.node, node, sizeof(f->ss.node));
+	f->ss.txn = txn;
+	f->ss.entries = entries;
+	f->ss.current_ms = started;
+	f->ss.error[0] = '\0';
+	log_info("standby: holds central's state %llu (%llu entries, %llu "
+	    "bytes)", (unsigned long long)txn, (unsigned long long)entries,
+	    (unsigned long long)total);
+	return 0;
+}
+
+static void
+nap(uint64_t ms, volatile sig_atomic_t *quit)
+{
+	while (ms > 0 && !*quit) {
+		uint64_t	step = ms < 100 ? ms : 100;
+		struct timespec	ts = { 0, (long)step * 1000000 };
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+int
+standby_follow(const char *dir, const struct nodecfg *cfg,
+    const struct identity *id, const uint8_t central_curve[CURVE_KEY],
+    const uint8_t own[CRYPTO_KEY], volatile sig_atomic_t *quit)
+{
+	struct follower	f;
+	struct net_opts	no;
+	struct buf	in;
+	uint64_t	backoff = 500;
+	char		err[256];
+	int		rc = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.dir = dir;
+	f.cfg = cfg;
+	f.own = own;
+	standby_status_read(dir, &f.ss);
+	f.have = f.ss.txn;
+	{
+		/* The copy in place is the one to build on. */
+		char rp[4200];
+
+		snprintf(rp, sizeof(rp), "%s/%s/data.mdb", dir,
+		    STANDBY_REPLICA_DIR);
+		if (access(rp, F_OK) != 0)
+			f.have = 0;
+	}
+	memset(&no, 0, sizeof(no));
+	no.heartbeat_ms = cfg->heartbeat_ms;
+	no.max_msg = MSG_MAX_BYTES;
+	no.curve_pub = id->curve_pub;
+	no.curve_sec = id->curve_sec;
+	no.server_pub = central_curve;
+	buf_init(&in, MSG_MAX_BYTES);
+	log_info("standby %s following central at %s", cfg->node,
+	    cfg->primary);
+	while (!*quit) {
+		struct msg r;
+
+		if (!still_standby(dir)) {
+			rc = STANDBY_PROMOTED;
+			break;
+		}
+		if (f.net == NULL && net_connect(cfg->primary, &no, &f.net,
+		    err, sizeof(err)) != 0) {
+			log_warnx("standby: %s", err);
+			nap(backoff, quit);
+			continue;
+		}
+		rc = fask(&f, 0, 0, &in, &r, quit);
+		if (rc == 0 && r.total == 0) {
+			f.ss.contact_ms = now_ms();
+			f.ss.central_entries = r.entries;
+			if (r.txn == f.have) {
+				f.ss.current_ms = f.ss.contact_ms;
+				f.ss.entries = r.entries;
+			}
+			f.ss.error[0] = '\0';
+			msg_release(&r);
+			standby_status_write(dir, &f.ss);
+			backoff = 500;
+			nap(FOLLOW_POLL_MS, quit);
+			continue;
+		}
+		if (rc == 0) {
+			f.ss.contact_ms = now_ms();
+			f.ss.central_entries = r.entries;
+			rc = fetch_snapshot(&f, &r, &in, quit);
+			standby_status_write(dir, &f.ss);
+			if (rc == 0) {
+				backoff = 500;
+				continue;
+			}
+		}
+		/* Cut link, central gone or busy: start again. */
+		standby_status_write(dir, &f.ss);
+		net_close(&f.net);
+		nap(backoff, quit);
+		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+		rc = 0;
+	}
+	net_close(&f.net);
+	buf_release(&in);
+	return rc;
+}

@@ -1,0 +1,116 @@
+/*
+ * standby.h - a standby central (docs/HA.md).
+ *
+ * The standby follows central over the same CURVE link and protocol
+ * family as a province: it asks (FOLLOW) and central answers with its
+ * whole store as it stands (SNAP: a consistent LMDB copy, in chunks) and,
+ * with it, the secrets central's store needs (its signing key and data
+ * key).  The standby keeps the copy in DIR/replica/ and switches to each
+ * new one atomically, so DIR/replica always holds one complete state of
+ * central: its log of every origin, feeds, vectors, peers, conflicts.
+ *
+ * Promotion (`casesync promote`) turns the copy into DIR/data.mdb and
+ * restores it like a backup (store_restored): a new incarnation, which is
+ * also the new central epoch.  Provinces accept only a central whose epoch
+ * is at least the highest they have seen; an older central is refused and
+ * told (EPOCH, signed with central's key), and then fences itself.
+ */
+#ifndef CASESYNC_STANDBY_H
+#define CASESYNC_STANDBY_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity.h"
+#include "net.h"
+#include "nodecfg.h"
+#include "store.h"
+
+#include "../proto/msg.h"
+
+#define STANDBY_SECRETS_FILE	"central.secrets"
+#define STANDBY_REPLICA_DIR	"replica"
+#define STANDBY_STATUS_FILE	"standby.status"
+#define STANDBY_LOCK_FILE	"standby.lock"
+#define STANDBY_SNAP_DIR	"standby.snap"
+/* Exit code of serve's node process: promoted, run again as central. */
+#define STANDBY_PROMOTED	100
+
+/* What central's store needs besides the store: central's signing key
+ * (its own entries, EPOCH) and data key (sealed values). */
+struct standby_secrets {
+	uint8_t	sign_pub[CRYPTO_SIGN_PUB];
+	uint8_t	sign_sec[CRYPTO_SIGN_SEC];
+	uint8_t	datakey[CRYPTO_KEY];
+};
+
+/* Loads DIR/central.secrets, sealed under this node's own data key.
+ * Returns 0, E_NOTFOUND (no such file), E_AUTH or E_IO. */
+int	standby_secrets_load(const char *dir, const uint8_t own[CRYPTO_KEY],
+	    struct standby_secrets *s, char *err, size_t errsz);
+int	standby_secrets_save(const char *dir, const uint8_t own[CRYPTO_KEY],
+	    const struct standby_secrets *s, char *err, size_t errsz);
+
+/* The standby link as either side last saw it (DIR/standby.status). */
+struct standby_status {
+	char		node[HLC_NODE_MAX + 1];	/* the other side */
+	uint64_t	txn;		/* central's state the replica holds */
+	uint64_t	entries;	/* entries in the replica */
+	uint64_t	central_entries;	/* central's, at last contact */
+	uint64_t	current_ms;	/* the replica was central's state
+					 * then (0: never) */
+	uint64_t	contact_ms;	/* last answer on the link */
+	char		error[400];
+};
+
+int	standby_status_read(const char *dir, struct standby_status *s);
+int	standby_status_write(const char *dir, const struct standby_status *s);
+
+/* EPOCH: the signature of (node, epoch) by central's signing key. */
+void	standby_epoch_sign(const char *node, uint64_t epoch,
+	    const uint8_t sec[CRYPTO_SIGN_SEC], uint8_t sig[MSG_SIG_LEN]);
+int	standby_epoch_ok(const char *node, uint64_t epoch,
+	    const uint8_t pub[CRYPTO_SIGN_PUB], const uint8_t sig[MSG_SIG_LEN]);
+
+/* Central: the epoch of a later central that fenced this one (0: not
+ * fenced). */
+uint64_t standby_fenced(struct store *st);
+/* Central: a province sent EPOCH.  When it is a later epoch signed with
+ * this central's own key, records that this central is fenced and
+ * returns 1. */
+int	standby_fence_claim(struct store *st, const char *node,
+	    const uint8_t sign_pub[CRYPTO_SIGN_PUB], const struct msg *r);
+/* The one line a fenced central answers and logs. */
+void	standby_fenced_text(uint64_t by, char *out, size_t sz);
+
+/* Central's side of the link. */
+struct sbsrv;
+
+/* dir: the node directory (for the snapshot and the status file); name:
+ * the node that may follow (`standby` in casesync.conf). */
+struct sbsrv *standby_srv_new(struct store *st, const char *dir,
+	    const char *name, const struct standby_secrets *sec);
+void	standby_srv_free(struct sbsrv **s);
+/* A FOLLOW from the node whose key is enrolled as user. */
+void	standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
+	    size_t idlen, const char *user, const struct msg *r);
+
+/* Central's secrets for its standby: the signing key of id, and the data
+ * key of its store (from DIR/central.secrets on a promoted standby, else
+ * DIR/data.key or the passphrase). */
+int	standby_node_secrets(const char *dir, const char *pass,
+	    const struct identity *id, struct standby_secrets *s, char *err,
+	    size_t errsz);
+
+/*
+ * The standby's loop (`serve` on a standby): follows central at
+ * cfg->primary, whose CURVE key is central_curve, until *quit (returns 0)
+ * or until `promote` changed the configuration (STANDBY_PROMOTED).  own is
+ * this node's data key (for DIR/central.secrets).
+ */
+int	standby_follow(const char *dir, const struct nodecfg *cfg,
+	    const struct identity *id, const uint8_t central_curve[CURVE_KEY],
+	    const uint8_t own[CRYPTO_KEY], volatile sig_atomic_t *quit);
+
+#endif

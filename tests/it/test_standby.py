@@ -1,0 +1,246 @@
+"""A standby central (issue 15, docs/HA.md): it follows central, is
+promoted in one command when central is lost, provinces fail over to it by
+themselves, and an old central that comes back is fenced and can be turned
+into the new standby.
+
+Asynchronous failover: central, standby and two provinces with writes
+going on; central is SIGKILLed and the standby promoted while its `serve`
+runs; the provinces, which list both endpoints, sync with it without any
+change to their configuration; every entry any province holds ends on the
+new central exactly once, and `verify` passes everywhere.
+
+Split brain: the old central restarted after the promotion is refused by a
+province that has seen the new epoch, which applies nothing from it and
+tells it; the old central is then fenced (it refuses every province, also
+one that never saw the new epoch), and `rejoin` turns it into the new
+central's standby, which catches up.
+"""
+import json
+import os
+import random
+import threading
+import time
+
+import harness
+from harness import Node, check, free_port, ok, run, sample_case, wait_for
+from test_restore import log_keys
+from test_sync import check_replicas, sync_ok, verify_all
+
+
+def standby_node(env, central, name="standby"):
+    """A standby of central, enrolled both ways (`key`, `trust`)."""
+    port = free_port()
+    d = os.path.join(env.tmp, name)
+    ok(run(["init", "-d", d, "--node", name, "--role", "standby",
+            "--primary", central.endpoint,
+            "--listen", "tcp://127.0.0.1:%d" % port]), "init standby")
+    sb = Node.__new__(Node)
+    sb.env, sb.name, sb.role, sb.dir = env, name, "standby", d
+    sb.proc, sb.port = None, port
+    sk = ok(sb.cli("key")).out.strip()
+    ck = ok(central.cli("key")).out.strip()
+    ok(central.cli("trust", name, sk), "central enrols the standby")
+    ok(sb.cli("trust", central.name, ck), "the standby pins central")
+    return sb
+
+
+def ha_province(env, name, central, standby):
+    """A province that lists central, then the standby, and pins both."""
+    p = env.province(name, central, endpoint="%s %s" % (central.endpoint,
+                                                        standby.endpoint))
+    sk = ok(standby.cli("key")).out.strip()
+    ok(p.cli("trust", standby.name, sk), "the province pins the standby")
+    return p
+
+
+def standby_ha(sb):
+    return sb.status()["ha"]
+
+
+def wait_current(central, sb, timeout=30):
+    """Waits until the standby holds central's state as it is now."""
+    want = central.status()["entries"]
+
+    def current():
+        h = standby_ha(sb).get("standby", {})
+        return h.get("replica_entries", -1) >= want and \
+            h.get("lag_entries", 1) == 0
+    wait_for(current, timeout, 0.2, "the standby to catch up")
+
+
+class Writer(threading.Thread):
+    """Adds and updates cases on a province until stopped."""
+
+    def __init__(self, p, base):
+        super().__init__(daemon=True)
+        self.p, self.base, self.ids, self.halt = p, base, [], False
+        self.rng = random.Random(base)
+
+    def run(self):
+        i = 0
+        while not self.halt:
+            r = self.p.cli("case", "add", "-",
+                           stdin=json.dumps(sample_case(self.base + i)))
+            if r.rc == 0:
+                self.ids.append(r.out.strip())
+            if self.ids and i % 2:
+                self.p.cli("case", "update", self.rng.choice(self.ids), "-",
+                           stdin=json.dumps({"status": "identified"}))
+            i += 1
+            time.sleep(0.1)
+
+
+def test_standby_follows_and_async_failover(env):
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    b = ha_province(env, "ha-noi", c, sb)
+    for i in range(5):
+        a.add(sample_case(i))
+        b.add(sample_case(100 + i))
+    sync_ok(a)
+    sync_ok(b)
+    sb.start()
+    wait_current(c, sb)
+    # both sides show the standby's lag
+    h = c.status()["ha"]["standby"]
+    check(h["peer"] == "standby" and h["lag_entries"] == 0, repr(h))
+    r = ok(sb.cli("status"))
+    check("standby   of central" in r.out and "lag 0 entries" in r.out,
+          r.out)
+    r = ok(c.cli("status"))
+    check("standby" in r.out and "lag " in r.out, r.out)
+    # the standby's copy holds central's keys only sealed
+    for f in ("replica/data.mdb", "central.secrets"):
+        with open(os.path.join(sb.dir, f), "rb") as fh:
+            check(b"FAKE Person" not in fh.read(), "clear text in " + f)
+    # continuous writes on both provinces, which sync by themselves
+    a.start()
+    b.start()
+    wa, wb = Writer(a, 1000), Writer(b, 2000)
+    wa.start()
+    wb.start()
+    time.sleep(4)
+    wait_current(c, sb, 30)
+    time.sleep(2)                     # more the standby may not have
+    c.kill()                          # central's machine is lost
+    time.sleep(1)
+    r = ok(sb.cli("promote"), "promote")
+    check("now central central at epoch" in r.out and "rejoin" in r.out,
+          r.out)
+    epoch = int(r.out.split("at epoch ")[1].split(",")[0])
+    check(epoch > 0, r.out)
+    sb.role = "central"
+    # the running serve takes over in place: the port opens
+    wait_for(lambda: sb.cli("status", "--json").rc == 0 and
+             sb.status()["role"] == "central", 15, 0.2, "promotion")
+    time.sleep(4)
+    wa.halt = wb.halt = True
+    wa.join()
+    wb.join()
+    # the provinces find the new central without a configuration change
+    wait_for(lambda: a.status()["ha"]["central_epoch"] == epoch and
+             b.status()["ha"]["central_epoch"] == epoch, 60, 0.5,
+             "the provinces to fail over")
+    a.stop()
+    b.stop()
+    for p in (a, b):
+        sync_ok(p, 90)
+        sync_ok(p, 90)
+    check(len(wa.ids) > 5 and len(wb.ids) > 5, "few writes")
+    # every entry any province holds is on the new central, exactly once
+    ks = log_keys(sb)
+    for p in (a, b):
+        missing = log_keys(p) - ks
+        check(not missing, "%s's entries missing on the new central: %r" %
+              (p.name, sorted(missing)[:5]))
+    check(sb.status()["entries"] == len(ks),
+          "entries counted twice on the new central")
+    check_replicas(sb, [a, b])
+    verify_all(sb, a, b)
+    # new work flows both ways through the new central
+    n = a.add(sample_case(9999))
+    sync_ok(a)
+    ok(sb.cli("case", "update", n, "-",
+              stdin=json.dumps({"status": "identified"})), "central edit")
+    sync_ok(a)
+    check(a.get(n)["status"] == "identified", "edit of the new central")
+    sb.stop()
+
+
+def test_split_brain_old_central_fenced_and_rejoins(env):
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    only_old = env.province("ha-noi", c)      # lists the old central only
+    ids = [a.add(sample_case(i)) for i in range(4)]
+    sync_ok(a)
+    sync_ok(only_old)
+    sb.start()
+    wait_current(c, sb)
+    c.kill()
+    sb.stop()                         # promoted while stopped: next serve
+    r = ok(sb.cli("promote"), "promote")
+    epoch = int(r.out.split("at epoch ")[1].split(",")[0])
+    sb.role = "central"
+    sb.start()
+    ids.append(a.add(sample_case(10)))
+    r = a.sync(60)
+    check(r.rc == 0, "sync after the promotion: %r" % r)
+    check(a.status()["ha"]["central_epoch"] == epoch, "epoch not kept")
+    # the old central comes back, and writes before any province shows up
+    c.start()
+    ok(c.cli("case", "update", ids[0], "-",
+             stdin=json.dumps({"status": "closed"})), "old central's edit")
+    before = log_keys(a)
+    ids.append(a.add(sample_case(11)))
+    r = a.sync(60)
+    check(r.rc == 0, "sync with the old central up: %r" % r)
+    # nothing from the old central reached the province
+    got = log_keys(a) - before
+    check(all(k[0] == "lao-cai" for k in got),
+          "the province applied entries it had not written: %r" % got)
+    check(a.get(ids[0])["status"] != "closed", "old central's edit applied")
+    check(sb.get(ids[2]) is not None, "the new central lacks a case")
+    # the province told the old central, which is fenced now
+    wait_for(lambda: c.status()["ha"]["fenced_by"] == epoch, 10, 0.2,
+             "the old central to be fenced")
+    r = ok(c.cli("status"))
+    check("FENCED" in r.out, r.out)
+    # a province that never saw the new epoch is refused too
+    r = only_old.sync(20)
+    check(r.rc != 0 and "fenced" in r.err and r.err.count("\n") == 1,
+          "a fenced central served a province: %r" % r)
+    # the old central becomes the new standby in one command
+    c.stop()
+    r = run(["rejoin", "-d", c.dir, "--primary", sb.endpoint])
+    check(r.rc == 0 and "is now the standby" in r.out, repr(r))
+    c.role = "standby"
+    c.start()
+    wait_current(sb, c, 30)
+    h = sb.status()["ha"]["standby"]
+    check(h["lag_entries"] == 0 and h["peer"] == "standby", repr(h))
+    check_replicas(sb, [a])
+    verify_all(sb, a)
+    c.stop()
+    sb.stop()
+
+
+def test_ha_verbs(env):
+    c = env.central()
+    for verb in ("promote", "rejoin"):
+        check(run([verb, "--help"]).rc == 0, verb + " --help")
+    r = run(["promote", "-d", c.dir])
+    check(r.rc == 2 and "not a standby" in r.err and
+          r.err.count("\n") == 1, repr(r))
+    r = run(["rejoin", "-d", c.dir, "--primary", "tcp://127.0.0.1:9"])
+    check(r.rc == 2 and "not fenced" in r.err, repr(r))
+    r = run(["init", "-d", os.path.join(env.tmp, "x"), "--node", "standby",
+             "--role", "standby"])
+    check(r.rc == 1 and "--primary" in r.err, repr(r))
+    sb = standby_node(env, c)
+    r = run(["promote", "-d", sb.dir])
+    check(r.rc == 2 and "no copy" in r.err, repr(r))
+    r = run(["init", "-d", os.path.join(env.tmp, "y"), "--node", "lao-cai",
+             "--role", "province", "--central", "tcp://a:1 nope"])
+    check(r.rc == 1, repr(r))
