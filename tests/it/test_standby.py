@@ -207,6 +207,11 @@ def test_split_brain_old_central_fenced_and_rejoins(env):
              "the old central to be fenced")
     r = ok(c.cli("status"))
     check("FENCED" in r.out, r.out)
+    # and takes no local writes either
+    r = c.cli("case", "update", ids[1], "-",
+              stdin=json.dumps({"status": "closed"}))
+    check(r.rc == 2 and "fenced" in r.err and r.err.count("\n") == 1,
+          "a fenced central took a local write: %r" % r)
     # a province that never saw the new epoch is refused too
     r = only_old.sync(20)
     check(r.rc != 0 and "fenced" in r.err and r.err.count("\n") == 1,
