@@ -350,6 +350,35 @@ sync_round 10 $PROVINCES
 # shellcheck disable=SC2086
 sync_round 10 $PROVINCES >/dev/null
 
+# Reception: each receiving province answers the referrals that wait for
+# it (an offer until then, docs/CONFLICTS.md): it accepts all but one,
+# which is declined with a reason; the next syncs carry the answers.
+if [ "$HAS_TRANSFER" = 1 ] && has_verb case accept; then
+	echo
+	echo "== reception: the receiving provinces answer their referrals"
+	accepted=0
+	declined=0
+	for p in $PROVINCES; do
+		for id in $(cs case referrals -d "$TMP/$p" 2>/dev/null |
+		    awk '$2 == "in" { print $1 }'); do
+			if [ "$declined" = 0 ]; then
+				cs case decline -d "$TMP/$p" "$id" --reason \
+				    "no place in the shelter this month" \
+				    >/dev/null 2>&1 && declined=1 &&
+				    echo "declined: $p declines case $id"
+			else
+				cs case accept -d "$TMP/$p" "$id" >/dev/null \
+				    2>&1 && accepted=$((accepted + 1))
+			fi
+		done
+	done
+	echo "accepted $accepted referrals, declined $declined"
+	# shellcheck disable=SC2086
+	sync_round 10 $PROVINCES >/dev/null
+	# shellcheck disable=SC2086
+	sync_round 10 $PROVINCES >/dev/null
+fi
+
 echo
 echo "== central's web console"
 mkdir -p "$OUT" || die "cannot create $OUT"

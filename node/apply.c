@@ -7,6 +7,7 @@
 #include "store_int.h"
 #include "keyhist.h"
 #include "merge.h"
+#include "offer.h"
 #include "schema.h"
 
 #include <stdio.h>
@@ -150,8 +151,11 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
     size_t whysz)
 {
 	struct case_state	 s;
+	struct offer		 of;
 	struct buf		 rb;
 	char			 before[HLC_NODE_MAX + 1];
+	char			 obefore[HLC_NODE_MAX + 1];
+	char			 oafter[HLC_NODE_MAX + 1];
 	uint8_t			 lk[LOGKEY_MAX];
 	size_t			 lklen;
 	MDB_val			 k, d;
@@ -181,6 +185,8 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	} else if (rc != 0)
 		return rc;
 	strlcpy_(before, s.owner, sizeof(before));
+	strlcpy_(obefore, offer_pending(&s, &of) ? of.to : "",
+	    sizeof(obefore));
 	if (why != NULL) {
 		struct case_state prev;
 
@@ -221,8 +227,10 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		goto out;
 	/* A read-only copy that becomes ours again is rebuilt from the log
 	 * so that its identifying fields come back. */
-	if ((s.flags & STATE_F_READONLY) && strcmp(s.owner, st->node) == 0)
+	if ((s.flags & STATE_F_READONLY) && (strcmp(s.owner, st->node) == 0 ||
+	    offer_pending_to(&s, st->node)))
 		refold = 1;
+	strlcpy_(oafter, offer_pending(&s, &of) ? of.to : "", sizeof(oafter));
 	if (refold) {
 		state_release(&s);
 		if ((rc = fold_case(st, t, e->case_id, &s)) != 0)
@@ -234,7 +242,8 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	if (!is_central(st) && strcmp(before, st->node) == 0 &&
 	    strcmp(s.owner, st->node) != 0)
 		*how |= APPLY_MOVED_AWAY;
-	rc = feed_route(st, t, e, before, s.owner, lk, lklen);
+	rc = feed_route(st, t, e, before, s.owner, obefore, oafter, lk,
+	    lklen);
 out:
 	state_release(&s);
 	return rc;
@@ -287,7 +296,18 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 			break;
 		}
 		if (exists) {
-			if (s.flags & STATE_F_READONLY) {
+			enum offer_kind	kind;
+
+			if (offer_check(&s, e, st->node, is_central(st), &kind,
+			    why, sizeof(why)) != 0) {
+				snprintf(lc->err, lc->errsz, "entry %zu: %s",
+				    i + 1, why);
+				rc = E_CONFLICT;
+			} else if (kind == OFFER_ACCEPT ||
+			    kind == OFFER_DECLINE) {
+				/* The receiving province answers an offer
+				 * for a case it does not own (offer.h). */
+			} else if (s.flags & STATE_F_READONLY) {
 				snprintf(lc->err, lc->errsz, "entry %zu: case "
 				    "%s was referred to %s; this node keeps %s",
 				    i + 1, e->case_id, s.owner, dropped ?
@@ -560,6 +580,7 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
     char *why, size_t whysz)
 {
 	struct case_state	s;
+	enum offer_kind		kind;
 	char			then[HLC_NODE_MAX + 1];
 	int			rc;
 
@@ -571,10 +592,20 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
 			    "by another node", e->origin);
 			return E_AUTH;
 		}
-		return 0;
+		state_init(&s, e->case_id);
+		rc = offer_check(&s, e, e->origin, 0, &kind, why, whysz);
+		state_release(&s);
+		return rc;
 	}
 	if (rc != 0)
 		return rc;
+	/* Offers: a province never moves a case to another node itself; the
+	 * receiving province answers an offer for a case it does not own. */
+	if ((rc = offer_check(&s, e, e->origin, 0, &kind, why, whysz)) != 0 ||
+	    kind == OFFER_ACCEPT || kind == OFFER_DECLINE) {
+		state_release(&s);
+		return rc;
+	}
 	/* A case known only from central's own entries (given back after
 	 * central's restore, before the entry that created it): it has no
 	 * owner yet, and the creating entry still creates it, whichever
@@ -726,6 +757,7 @@ batch_accept(struct store *st, MDB_txn *t, struct batch *b,
 		nrefer += e->ops[k].type == OP_TRANSFER &&
 		    strcmp(e->ops[k].to, e->origin) != 0 &&
 		    strcmp(e->ops[k].to, st->node) != 0;
+	nrefer += offer_count_made(e);
 	rc = apply_entry(st, t, e, block, r, &how, soft_limits ? why : NULL,
 	    whysz);
 	if (rc != 0)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "referral.h"
 #include "schema.h"
 
 #include "../common/err.h"
@@ -159,106 +160,18 @@ caseop_status(const struct caseop *c, const char *id, const char *to,
 	return caseop_update(c, id, json, strlen(json), err, errsz);
 }
 
-/*
- * The referral event for a transfer that takes effect at once: the
- * schema's helper writes status "proposed"; this entry completes the
- * referral, so the status says so.  The result is checked against the
- * schema again when the entry is written.  Caller owns the result.
- */
-static char *
-referral_json(const char *from, const char *to, const char *on)
-{
-	static const char	 proposed[] = "\"status\":\"proposed\"";
-	static const char	 completed[] = "\"status\":\"completed\"";
-	char			*r, *p, *out;
-	size_t			 pre, n;
-
-	if ((r = schema_referral_json(from, to, on)) == NULL)
-		return NULL;
-	/* The status is the last member of the canonical object. */
-	n = strlen(r);
-	if (n < sizeof(proposed) || strcmp(r + n - sizeof(proposed),
-	    "\"status\":\"proposed\"}") != 0) {
-		free(r);
-		return NULL;
-	}
-	p = r + n - sizeof(proposed);
-	pre = (size_t)(p - r);
-	out = xmalloc(pre + sizeof(completed) + 1);
-	memcpy(out, r, pre);
-	memcpy(out + pre, completed, sizeof(completed) - 1);
-	out[pre + sizeof(completed) - 1] = '}';
-	out[pre + sizeof(completed)] = '\0';
-	free(r);
-	return out;
-}
-
 int
 caseop_transfer(const struct caseop *c, const char *id, const char *to,
     const char *reason, char *from_out, char *err, size_t errsz)
 {
-	struct case_state	 s;
-	struct entry		 e;
-	struct op		*o;
-	char			 on[16], evid[ENTRY_CASE_ID_LEN + 1];
-	char			*ref = NULL, *rsn = NULL;
-	int			 rc;
+	char	on[16];
+	int	now;
 
-	from_out[0] = '\0';
-	if (!node_id_valid(to) || !schema_node_known(to)) {
-		snprintf(err, errsz, "unknown node '%.40s' (see "
-		    "deploy/provinces.tsv)", to);
-		return E_INVAL;
-	}
-	if (strcmp(to, "central") == 0) {
-		snprintf(err, errsz, "a case is owned by a province; central "
-		    "can change every case already");
-		return E_INVAL;
-	}
-	if (!uuid_valid(id) || store_case_get_sealed(c->st, id, &s) != 0) {
-		snprintf(err, errsz, "no case %.40s on this node", id);
-		return E_NOTFOUND;
-	}
-	if (strcmp(s.owner, to) == 0) {
-		snprintf(err, errsz, "case %s is owned by %s already", id, to);
-		state_release(&s);
-		return E_CONFLICT;
-	}
-	strlcpy_(from_out, s.owner[0] ? s.owner : c->node, HLC_NODE_MAX + 1);
-	state_release(&s);
+	/* A province's referral is an offer that `to` answers; central's
+	 * reassigns at once (referral.h, offer.h). */
 	caseop_today(c, on, sizeof(on));
-	ref = referral_json(from_out, to, on);
-	if (reason != NULL)
-		rsn = schema_reason_json(reason);
-	if (ref == NULL || (reason != NULL && rsn == NULL)) {
-		snprintf(err, errsz, "the reason must be 1 to 500 bytes of "
-		    "text");
-		free(ref);
-		free(rsn);
-		return E_INVAL;
-	}
-	entry_init(&e);
-	strlcpy_(e.case_id, id, sizeof(e.case_id));
-	o = entry_add_op(&e, OP_EVENT);
-	strlcpy_(o->path, "referrals", sizeof(o->path));
-	uuid7(evid, now_ms());
-	strlcpy_(o->evid, evid, sizeof(o->evid));
-	op_set_value(o, ref, strlen(ref));
-	if (rsn != NULL) {
-		/* The reason is identifying: an event of its own under the
-		 * referral's id (schema.h, schema_reason_json). */
-		o = entry_add_op(&e, OP_EVENT);
-		strlcpy_(o->path, "referral_reasons", sizeof(o->path));
-		strlcpy_(o->evid, evid, sizeof(o->evid));
-		op_set_value(o, rsn, strlen(rsn));
-	}
-	o = entry_add_op(&e, OP_TRANSFER);
-	strlcpy_(o->to, to, sizeof(o->to));
-	rc = caseop_write(c, &e, err, errsz);
-	free(ref);
-	free(rsn);
-	entry_release(&e);
-	return rc;
+	return referral_make(c->st, c->author, c->node, id, to, reason, on,
+	    from_out, &now, err, errsz);
 }
 
 int

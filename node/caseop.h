@@ -76,12 +76,13 @@ int	caseop_status(const struct caseop *c, const char *id, const char *to,
 
 /*
  * `case transfer`: refers case id to province `to` with an optional
- * reason (NULL, or 1 to 500 bytes of text): one entry holding the
- * referral (from the current owner, today, status "completed"), the
- * reason as its own sealed event, and the move of ownership.  from_out
- * (HLC_NODE_MAX + 1 bytes) receives the owner it leaves.  Returns 0,
+ * reason (NULL, or 1 to 500 bytes of text), through referral_make
+ * (referral.h): on a province an offer that `to` accepts or declines (the
+ * owner does not change), on central a reassignment at once.  from_out
+ * (HLC_NODE_MAX + 1 bytes) receives the current owner.  Returns 0,
  * E_INVAL (unknown node, central, bad reason), E_NOTFOUND, E_CONFLICT
- * (owned by `to` already, not the owner) or a store error, with err.
+ * (owned by `to` already, not the owner, an offer already waiting) or a
+ * store error, with err.
  */
 int	caseop_transfer(const struct caseop *c, const char *id, const char *to,
 	    const char *reason, char *from_out, char *err, size_t errsz);

@@ -8,6 +8,7 @@
 #include "conflict.h"
 #include "merge.h"
 #include "nameidx.h"
+#include "offer.h"
 #include "schema.h"
 
 #include <stdio.h>
@@ -177,7 +178,10 @@ conflicted_update(struct store *st, MDB_txn *t, const char *id,
 	MDB_val		d = { 0, &nothing };
 	int		rc;
 
-	if (plain != NULL && conflict_candidate(plain))
+	/* A case held for an offer waiting for this province's answer is
+	 * not its to resolve (offer.h). */
+	if (plain != NULL && conflict_candidate(plain) &&
+	    (is_central(st) || !offer_pending_to(plain, st->node)))
 		return mdb_err(st, mdb_put(t, st->conflicted, &k, &d, 0),
 		    "put conflicted");
 	rc = mdb_del(t, st->conflicted, &k, NULL);
@@ -236,7 +240,10 @@ int
 project(const struct store *st, struct case_state *s)
 {
 	if (is_central(st) || s->owner[0] == '\0' ||
-	    strcmp(s->owner, st->node) == 0) {
+	    strcmp(s->owner, st->node) == 0 ||
+	    offer_pending_to(s, st->node)) {
+		/* The receiving province of a pending offer sees the whole
+		 * case to decide (offer.h). */
 		s->flags &= ~(uint64_t)STATE_F_READONLY;
 		return 0;
 	}

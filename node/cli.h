@@ -107,5 +107,9 @@ const char *cli_pos(uint64_t pos, char *buf, size_t sz);
  * cmd_case with argv[0] the sub-verb. */
 int	cmd_case_transfer(int, char **);
 int	cmd_case_erase(int, char **);
+/* `case accept` and `case decline` (cmd_transfer.c): answers to an offer. */
+int	cmd_case_accept(int, char **);
+int	cmd_case_decline(int, char **);
+int	cmd_case_referrals(int, char **);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "caseop.h"
 #include "cli.h"
+#include "offer.h"
 #include "schema.h"
 
 #include "../common/buf.h"
@@ -23,14 +24,17 @@ static const char usage_text[] =
 "       casesync case history -d DIR ID [--json]\n"
 "       casesync case transfer -d DIR ID --to NODE [--reason TEXT]\n"
 "       casesync case erase   -d DIR ID\n"
+"       casesync case accept  -d DIR ID\n"
+"       casesync case decline -d DIR ID --reason TEXT\n"
+"       casesync case referrals -d DIR [--days N] [--json]\n"
 "\n"
 "add reads one case as a JSON object (see docs/SCHEMA.md) and prints the\n"
 "new case id; update sets the fields given and appends the events given;\n"
 "get prints the case as JSON; list prints one line per case; history\n"
 "prints the change entries that made the case, with author, node and time.\n"
-"transfer refers the case to another province; erase removes its\n"
-"identifying data everywhere (casesync case transfer --help, ... erase\n"
-"--help).\n"
+"transfer refers the case to another province (an offer it accepts or\n"
+"declines: case accept, case decline); erase removes its identifying\n"
+"data everywhere (casesync case transfer --help, ... erase --help).\n"
 "The author recorded is $CASESYNC_AUTHOR (or $USER) @ node.\n";
 
 /* Parses -d and flags common to the case sub-verbs; returns the index of
@@ -152,7 +156,9 @@ static int
 list_one(const struct case_state *s, void *arg)
 {
 	struct list_ctx	*lc = arg;
+	struct offer	 of;
 	char		 status[64], cat[64], recv[32];
+	int		 pend = offer_pending(s, &of);
 
 	schema_get_text(s, "status", status, sizeof(status));
 	if (lc->status != NULL && strcmp(status, lc->status) != 0)
@@ -178,13 +184,21 @@ list_one(const struct case_state *s, void *arg)
 		jsonw_key(&b, "read_only", 0);
 		buf_append_str(&b, (s->flags & STATE_F_READONLY) ? "true" :
 		    "false");
+		/* The province a referral waits for, or null. */
+		jsonw_key(&b, "referral_pending", 0);
+		if (pend)
+			jsonw_str(&b, of.to);
+		else
+			buf_append_str(&b, "null");
 		buf_append_str(&b, "}");
 		fwrite(b.data, 1, b.len, stdout);
 		buf_release(&b);
 	} else {
-		printf("%s  %-22s  %-12s  %-18s  %s%s\n", s->id, status,
+		printf("%s  %-22s  %-12s  %-18s  %s%s%s%s%s\n", s->id, status,
 		    s->owner, cat[0] ? cat : "-", recv[0] ? recv : "-",
-		    (s->flags & STATE_F_READONLY) ? "  (read-only)" : "");
+		    (s->flags & STATE_F_READONLY) ? "  (read-only)" : "",
+		    pend ? "  (referral pending to " : "", pend ? of.to : "",
+		    pend ? ")" : "");
 	}
 	lc->first = 0;
 	return 0;
@@ -363,6 +377,12 @@ cmd_case(int argc, char **argv)
 		return cmd_case_transfer(argc - 1, argv + 1);
 	if (strcmp(sub, "erase") == 0)
 		return cmd_case_erase(argc - 1, argv + 1);
+	if (strcmp(sub, "accept") == 0)
+		return cmd_case_accept(argc - 1, argv + 1);
+	if (strcmp(sub, "decline") == 0)
+		return cmd_case_decline(argc - 1, argv + 1);
+	if (strcmp(sub, "referrals") == 0)
+		return cmd_case_referrals(argc - 1, argv + 1);
 	if (cli_help(argc - 1, argv + 1, usage_text))
 		return EXIT_OK;
 	if ((first = parse_opts(argc - 1, argv + 1, &o)) < 0)

@@ -74,22 +74,61 @@ feed_history(struct store *st, MDB_txn *t, const char *peer, const char *id)
 }
 
 /*
+ * Central: the receiving province of a pending offer gets the case's whole
+ * history when the offer is made and every entry after it while the offer
+ * waits; when an offer ends otherwise than by its own answer (withdrawn by
+ * a later offer, or central reassigned the case), that entry tells it.
+ */
+static int
+feed_offer(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *owner_after, const char *offer_before,
+    const char *offer_after, const uint8_t *lk, size_t lklen)
+{
+	int rc = 0;
+
+	if (offer_after[0] != '\0' && strcmp(offer_after, st->node) != 0) {
+		if (strcmp(offer_after, offer_before) != 0)
+			rc = feed_history(st, t, offer_after, e->case_id);
+		else if (strcmp(offer_after, e->origin) != 0)
+			rc = feed_push(st, t, offer_after, lk, lklen);
+	}
+	if (rc == 0 && offer_before[0] != '\0' &&
+	    strcmp(offer_before, offer_after) != 0 &&
+	    strcmp(offer_before, e->origin) != 0 &&
+	    strcmp(offer_before, owner_after) != 0 &&
+	    strcmp(offer_before, st->node) != 0)
+		rc = feed_push(st, t, offer_before, lk, lklen);
+	return rc;
+}
+
+/*
  * Central: routes a newly applied entry to the provinces that hold the
- * case: its owner (the whole history when it just became the owner) and
- * the previous owner (so that it learns of the transfer).  Never back to
- * the entry's origin.
+ * case: its owner (the whole history when it just became the owner), the
+ * previous owner (so that it learns of the transfer) and the receiving
+ * province of a pending offer (feed_offer).  Never back to the entry's
+ * origin.
  */
 int
 feed_route(struct store *st, MDB_txn *t, const struct entry *e,
-    const char *owner_before, const char *owner_after, const uint8_t *lk,
+    const char *owner_before, const char *owner_after,
+    const char *offer_before, const char *offer_after, const uint8_t *lk,
     size_t lklen)
 {
 	int rc;
 
 	if (!is_central(st))
 		return 0;
+	if ((rc = feed_offer(st, t, e, owner_after, offer_before,
+	    offer_after, lk, lklen)) != 0)
+		return rc;
 	if (owner_after[0] != '\0' && strcmp(owner_after, st->node) != 0) {
-		if (strcmp(owner_before, owner_after) != 0)
+		/* An accept: the new owner has had the history since the
+		 * offer, and wrote this entry itself. */
+		if (strcmp(owner_before, owner_after) != 0 &&
+		    strcmp(owner_after, offer_before) == 0)
+			rc = strcmp(owner_after, e->origin) != 0 ?
+			    feed_push(st, t, owner_after, lk, lklen) : 0;
+		else if (strcmp(owner_before, owner_after) != 0)
 			rc = feed_history(st, t, owner_after, e->case_id);
 		else if (strcmp(owner_after, e->origin) != 0)
 			rc = feed_push(st, t, owner_after, lk, lklen);

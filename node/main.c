@@ -39,7 +39,7 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "init", cmd_init, "create a node directory" },
-	{ "case", cmd_case, "add, update, get, list, transfer, erase cases" },
+	{ "case", cmd_case, "add, update, get, list, transfer, accept, decline, erase cases" },
 	{ "status", cmd_status, "node id, role, counts, vector, peers" },
 	{ "verify", cmd_verify, "rebuild the log's fold and compare" },
 	{ "export", cmd_export, "write every case as JSON Lines" },

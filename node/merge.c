@@ -524,6 +524,8 @@ merge_conflicted(const struct field *f)
 #ifdef SELFTEST
 #include <stdio.h>
 
+#include "offer.h"
+
 #include "../common/buf.h"
 #include "../common/selftest.h"
 
@@ -1274,6 +1276,48 @@ mt_gen_resolution(struct mt_world *w, struct mt_node *nd, struct entry *e,
 	return 0;
 }
 
+/* An offer of the case from its owner (as nd sees it; now and then from
+ * another node) to a random node, or an answer of node k to an offer nd
+ * holds (an accept with the transfer to k, or a decline with its
+ * reason), or to one it does not hold. */
+static void
+mt_gen_offer(struct mt_world *w, struct mt_node *nd, struct entry *e,
+    size_t k)
+{
+	const char	*ids[MT_MAX_ENTRIES];
+	size_t		 nids = 0, r = mt_below(&w->rng, 3);
+	char		 id[16], v[160];
+
+	for (size_t i = 0; i < nd->s.nevents; i++)
+		if (strcmp(nd->s.events[i].coll, "referrals") == 0 &&
+		    nids < MT_MAX_ENTRIES)
+			ids[nids++] = nd->s.events[i].id;
+	if (r == 0 || nids == 0) {
+		snprintf(id, sizeof(id), "of-%zu", w->n);
+		snprintf(v, sizeof(v), "{\"from\":\"%s\",\"to\":\"%s\","
+		    "\"on\":\"2026-12-01\",\"status\":\"proposed\"}",
+		    nd->s.owner[0] && mt_below(&w->rng, 4) ? nd->s.owner :
+		    mt_names[mt_below(&w->rng, MT_NODES)],
+		    mt_names[mt_below(&w->rng, MT_NODES)]);
+		mt_event(e, "referrals", id, v);
+		return;
+	}
+	if (mt_below(&w->rng, 6) == 0)
+		snprintf(id, sizeof(id), "of-%zu", (size_t)mt_below(&w->rng,
+		    w->n + 1));
+	else
+		snprintf(id, sizeof(id), "%s", ids[mt_below(&w->rng, nids)]);
+	if (r == 1) {
+		mt_event(e, "referral_answers", id,
+		    "{\"on\":\"2026-12-02\",\"status\":\"accepted\"}");
+		mt_transfer(e, mt_names[k]);
+	} else {
+		mt_event(e, "referral_answers", id,
+		    "{\"on\":\"2026-12-02\",\"status\":\"rejected\"}");
+		mt_event(e, "decline_reasons", id, "{\"text\":\"no place\"}");
+	}
+}
+
 /* Node k writes one entry of 1 to 3 ops and applies it. */
 static int
 mt_write(struct mt_world *w, size_t k)
@@ -1295,6 +1339,13 @@ mt_write(struct mt_world *w, size_t k)
 	for (size_t i = 0; i < nops; i++) {
 		size_t kind = mt_below(&w->rng, 40);
 
+		/* Offers and their answers (offer.h), valid or not: the
+		 * pending offer must be a function of the set too. */
+		if (mt_below(&w->rng, 8) == 0) {
+			if (!transfer++)
+				mt_gen_offer(w, nd, e, k);
+			continue;
+		}
 		if (kind < 20) {
 			size_t p = mt_below(&w->rng, MT_NPATHS);
 			if (used & (1u << p))
@@ -1490,12 +1541,79 @@ mt_oracle(const struct mt_world *w, const struct case_state *s)
 			nevents++;
 		}
 	}
+	/* Offers: every (collection, id) once; the pending one is the
+	 * latest proposed referral, stamped after the last transfer, from
+	 * the owner, to another node, without an answer (offer.h). */
+	{
+		static const char *const oc[] = { "referrals",
+		    "referral_answers", "decline_reasons" };
+		struct offer	 o;
+		const char	*best_id = NULL, *best_from = NULL;
+		const char	*best_to = NULL;
+		struct stamp	 best;
+		int		 pending = 0;
+
+		memset(&best, 0, sizeof(best));
+		for (size_t c = 0; c < 3; c++) {
+			if (erased.hlc != 0 && schema_coll_identifying(oc[c]))
+				continue;
+			for (size_t i = 0; i < w->n; i++)
+				for (size_t k = 0; k < w->es[i].nops; k++) {
+					const struct op *op = &w->es[i].ops[k];
+					int dup = 0;
+
+					if (op->type != OP_EVENT ||
+					    strcmp(op->path, oc[c]) != 0)
+						continue;
+					for (size_t j = 0; j < i && !dup; j++)
+						for (size_t m = 0; m <
+						    w->es[j].nops; m++)
+							dup |= w->es[j].ops[m]
+							    .type == OP_EVENT &&
+							    !strcmp(w->es[j]
+							    .ops[m].path,
+							    oc[c]) && !strcmp(
+							    w->es[j].ops[m]
+							    .evid, op->evid);
+					nevents += !dup;
+					mt_stamp(&st, w->es[i].hlc,
+					    w->es[i].origin);
+					if (c == 0 && stamp_cmp(&st, &best) >
+					    0) {
+						best = st;
+						best_id = op->evid;
+						best_from = strstr(op->value,
+						    "\"from\":\"") + 8;
+						best_to = strstr(op->value,
+						    "\"to\":\"") + 6;
+					}
+				}
+		}
+		if (best_id != NULL && stamp_cmp(&best, &owner_st) > 0 &&
+		    strncmp(best_from, owner, strlen(owner)) == 0 &&
+		    best_from[strlen(owner)] == '"' &&
+		    !(strncmp(best_to, owner, strlen(owner)) == 0 &&
+		    best_to[strlen(owner)] == '"')) {
+			pending = 1;
+			for (size_t i = 0; i < w->n; i++)
+				for (size_t k = 0; k < w->es[i].nops; k++)
+					if (w->es[i].ops[k].type == OP_EVENT &&
+					    !strcmp(w->es[i].ops[k].path,
+					    "referral_answers") &&
+					    !strcmp(w->es[i].ops[k].evid,
+					    best_id))
+						pending = 0;
+		}
+		ST_CHECK(offer_pending(s, &o) == pending);
+		if (pending)
+			ST_CHECK(strcmp(o.id, best_id) == 0);
+	}
 	ST_CHECK(s->nevents == nevents);
 	return 0;
 }
 
 static int
-mt_run(uint64_t seed, size_t *nconf, size_t *nerase)
+mt_run(uint64_t seed, size_t *nconf, size_t *nerase, size_t *npend)
 {
 	struct mt_world	*w = xcalloc(1, sizeof(*w));
 	struct buf	 ref, conf, cb;
@@ -1555,6 +1673,11 @@ mt_run(uint64_t seed, size_t *nconf, size_t *nerase)
 	}
 	if (mt_oracle(w, &w->nd[0].s) != 0)
 		goto out;
+	{
+		struct offer o;
+
+		*npend += (size_t)offer_pending(&w->nd[0].s, &o);
+	}
 	/* The encoding round-trips. */
 	{
 		struct case_state d;
@@ -1605,6 +1728,36 @@ mt_run(uint64_t seed, size_t *nconf, size_t *nerase)
 			goto out;
 		}
 	}
+	/* Prefixes of the history (sets that existed), folded in random
+	 * orders, against the oracle: the pending offer among them. */
+	for (size_t t = 0; t < MT_ORDERS; t++) {
+		struct case_state	s;
+		struct offer		o;
+		size_t			p = 1 + mt_below(&w->rng, w->n);
+		size_t			full = w->n;
+		int			bad = 0;
+
+		for (size_t i = 0; i < p; i++)
+			order[i] = i;
+		for (size_t i = p; i > 1; i--) {	/* Fisher-Yates */
+			size_t j = mt_below(&w->rng, i), x = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = x;
+		}
+		state_init(&s, MT_CASE);
+		for (size_t i = 0; i < p && !bad; i++)
+			bad = merge_apply(&s, &w->es[order[i]]) != 0;
+		w->n = p;
+		if (!bad)
+			bad = mt_oracle(w, &s) != 0;
+		w->n = full;
+		*npend += (size_t)offer_pending(&s, &o);
+		state_release(&s);
+		if (bad) {
+			fprintf(stderr, "  prefix %zu differs\n", p);
+			goto out;
+		}
+	}
 	rc = 0;
 out:
 	if (rc != 0)
@@ -1625,7 +1778,7 @@ out:
 int
 merge_selftest(void)
 {
-	size_t nconf = 0, nerase = 0;
+	size_t nconf = 0, nerase = 0, npend = 0;
 
 	ST_OK(mt_different_fields());
 	ST_OK(mt_concurrent_events());
@@ -1638,9 +1791,10 @@ merge_selftest(void)
 	ST_OK(mt_soft());
 	ST_OK(mt_normalise());
 	for (uint64_t seed = 1; seed <= MT_RUNS; seed++)
-		ST_OK(mt_run(seed, &nconf, &nerase));
+		ST_OK(mt_run(seed, &nconf, &nerase, &npend));
 	/* The generator must reach the interesting cases. */
 	ST_CHECK(nconf > MT_RUNS / 4);
+	ST_CHECK(npend > MT_RUNS / 2);
 	ST_CHECK(nerase > MT_RUNS / 10 && nerase < MT_RUNS / 2);
 	return 0;
 }

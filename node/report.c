@@ -41,6 +41,7 @@
  * only grows.  Since every primary then has an exhibited alternative,
  * no published figure, total or margin determines it.
  */
+#include "offer.h"
 #include "report.h"
 
 #include <assert.h>
@@ -96,7 +97,7 @@ struct rdim {
 
 enum {
 	D_PROVINCE, D_CATEGORY, D_SEX, D_AGE, D_PURPOSE, D_DEST, D_SOURCE,
-	D_STATUS, D_SERVICE, D_REFOUT, D_REFIN, D__N
+	D_STATUS, D_SERVICE, D_REFOUT, D_REFIN, D_REFPEND, D__N
 };
 
 enum { X_SEX_AGE, X_PURPOSE_SEX, X__N };
@@ -138,6 +139,7 @@ static const struct dimdef dimdefs[D__N] = {
 	{ "service", SCHEMA_ENUM_SERVICE, NULL, 0, VALS_MAX, 1, 0 },
 	{ "referral_out", -1, NULL, 0, VALS_MAX, 1, 0 },
 	{ "referral_in", -1, NULL, 0, VALS_MAX, 1, 0 },
+	{ "referral_pending", -1, NULL, 0, VALS_MAX, 1, 0 },
 };
 
 /* Labels of the values that are not the schema's (msgids). */
@@ -158,6 +160,9 @@ struct report {
 	int			 measures_hidden; /* a service type is */
 	int			 withheld;	/* N from 1 to K-1 */
 	int			 saturated;	/* a sum hit UINT64_MAX */
+	uint64_t		 duplicates;	/* cases left out: linked to
+						 * the earlier case of the
+						 * same person */
 	int			 finished;
 };
 
@@ -271,8 +276,8 @@ label_of(const struct report *r, int dim, const char *key, char *buf,
 	const struct province	*p;
 	const char		*l;
 
-	if ((dim == D_PROVINCE || dim == D_REFOUT || dim == D_REFIN) &&
-	    (p = province_find(key)) != NULL) {
+	if ((dim == D_PROVINCE || dim == D_REFOUT || dim == D_REFIN ||
+	    dim == D_REFPEND) && (p = province_find(key)) != NULL) {
 		snprintf(buf, sz, "%s", p->name);
 		return buf;
 	}
@@ -464,16 +469,34 @@ event_json(const struct event *e)
 	return cJSON_ParseWithLength((const char *)e->value, e->value_len);
 }
 
+/* Did referral event e (its value v) move case s: completed at once, or
+ * an offer that was accepted? */
+static int
+moved(const struct case_state *s, const struct event *e, const cJSON *v)
+{
+	const char *st = member_str(v, "status");
+
+	if (st != NULL && strcmp(st, "proposed") == 0)
+		return offer_answer(s, e->id, NULL) == OFFER_ACCEPTED;
+	return 1;
+}
+
 /*
  * Referrals of a case in the period.  Nationally: out by sending
  * province, in by receiving province.  For one province P: out = the
  * referrals from P by receiving province, in = those to P by sending
- * province.  Every referral event counts once.
+ * province.  Every referral that moved the case counts once: one
+ * completed at once, or an offer accepted (offer.h).  The offer that
+ * waits for an answer counts apart, in pending: nationally by receiving
+ * province, for P by the other province.  Declined and withdrawn offers
+ * count nowhere.
  */
 static void
 count_referrals(struct report *r, const struct case_state *s)
 {
 	const char	*p = r->o.province;
+	struct offer	 pend;
+	int		 has_pend = offer_pending(s, &pend);
 
 	for (size_t i = 0; i < s->nevents; i++) {
 		const struct event	*e = &s->events[i];
@@ -485,7 +508,17 @@ count_referrals(struct report *r, const struct case_state *s)
 			continue;
 		from = member_str(v, "from");
 		to = member_str(v, "to");
-		if (from != NULL && to != NULL) {
+		if (from != NULL && to != NULL && has_pend &&
+		    strcmp(e->id, pend.id) == 0) {
+			if (p[0] == '\0')
+				dim_bump(&r->d[D_REFPEND], to);
+			else if (strcmp(from, p) == 0)
+				dim_bump(&r->d[D_REFPEND], to);
+			else if (strcmp(to, p) == 0)
+				dim_bump(&r->d[D_REFPEND], from);
+		} else if (from != NULL && to != NULL && !moved(s, e, v))
+			;
+		else if (from != NULL && to != NULL) {
 			if (p[0] == '\0') {
 				dim_bump(&r->d[D_REFOUT], from);
 				dim_bump(&r->d[D_REFIN], to);
@@ -563,6 +596,13 @@ report_add(struct report *r, const struct case_state *s)
 		    (r->o.to[0] == '\0' || strcmp(recv, r->o.to) <= 0);
 	else
 		in = 1;
+	/* A second case of a person already recorded (person.duplicate_of,
+	 * dupes.h): the earlier case counts the person, once. */
+	if (field_str(s, "person.duplicate_of", buf, sizeof(buf)) &&
+	    strcmp(buf, s->id) != 0) {
+		r->duplicates++;
+		return 0;
+	}
 	owner = s->owner[0] != '\0' ? s->owner : UNKNOWN;
 	mine = r->o.province[0] == '\0' || strcmp(owner, r->o.province) == 0;
 	if (!dated && mine)
@@ -1000,6 +1040,7 @@ report_finish(struct report *r)
 	dim_sort(&r->d[D_DEST], 0);
 	dim_sort(&r->d[D_REFOUT], 1);
 	dim_sort(&r->d[D_REFIN], 1);
+	dim_sort(&r->d[D_REFPEND], 1);
 	for (size_t i = 0; i < sv->n; i++) {
 		add_sat(r, &r->vnd_total, sv->v[i].vnd);
 		add_sat(r, &r->days_total, sv->v[i].days);
@@ -1032,6 +1073,7 @@ report_finish(struct report *r)
 	protect_1d(r, D_SERVICE, 0);
 	protect_1d(r, D_REFOUT, 0);
 	protect_1d(r, D_REFIN, 0);
+	protect_1d(r, D_REFPEND, 0);
 	if (r->undated.mark == M_PRIMARY && k < 3)
 		r->undated.mark = M_WITHHELD;
 	for (size_t i = 0; i < sv->n; i++)
@@ -1291,6 +1333,11 @@ dim_title(const struct report *r, int dim)
 		return one ? tr(r, N_("Referrals into the province, by "
 		    "sending province")) : tr(r, N_("Referrals in, by "
 		    "receiving province"));
+	case D_REFPEND:
+		return one ? tr(r, N_("Referrals waiting for an answer, sent "
+		    "or received, by the other province")) : tr(r,
+		    N_("Referrals waiting for an answer, by receiving "
+		    "province"));
 	}
 	return "";
 }
@@ -1310,6 +1357,9 @@ dim_note(const struct report *r, int dim)
 	case D_REFIN:
 		return tr(r, N_("Referrals of the cases received in the "
 		    "period."));
+	case D_REFPEND:
+		return tr(r, N_("Offers not yet accepted or declined; they "
+		    "are not counted above."));
 	}
 	return NULL;
 }
@@ -1349,6 +1399,7 @@ unit_key(int dim)
 		return "persons";
 	case D_REFOUT:
 	case D_REFIN:
+	case D_REFPEND:
 		return "referrals";
 	default:
 		return "cases";
@@ -1364,6 +1415,7 @@ count_word(const struct report *r, int dim)
 		return tr(r, N_("persons"));
 	case D_REFOUT:
 	case D_REFIN:
+	case D_REFPEND:
 		return tr(r, N_("referrals"));
 	default:
 		return tr(r, N_("cases"));
@@ -1492,7 +1544,7 @@ text_dim(const struct report *r, struct buf *b, int dim)
 
 		lw = text_width(label_of(r, dim, d->v[i].key, lb,
 		    sizeof(lb))) + (dim == D_PROVINCE ||
-		    dim == D_REFOUT || dim == D_REFIN ?
+		    dim == D_REFOUT || dim == D_REFIN || dim == D_REFPEND ?
 		    strlen(d->v[i].key) + 3 : 0);
 		if (lw > w)
 			w = lw;
@@ -1503,7 +1555,8 @@ text_dim(const struct report *r, struct buf *b, int dim)
 		char		 full[200];
 
 		if ((dim == D_PROVINCE || dim == D_REFOUT ||
-		    dim == D_REFIN) && province_find(d->v[i].key) != NULL)
+		    dim == D_REFIN || dim == D_REFPEND) &&
+		    province_find(d->v[i].key) != NULL)
 			snprintf(full, sizeof(full), "%s (%s)", l,
 			    d->v[i].key);
 		else
@@ -1745,6 +1798,12 @@ render_text(const struct report *r, struct buf *b)
 	    cell_shown(r, &r->undated, tb, sizeof(tb)));
 	buf_append_str(b, "\n");
 	text_note(b, tr(r, has_period(r) ? undated_out : undated_in));
+	if (r->duplicates > 0) {
+		buf_printf(b, tr(r, N_("Second cases of a person already "
+		    "counted, left out: %llu")), (unsigned long long)
+		    r->duplicates);
+		buf_append_str(b, "\n");
+	}
 	for (int d = D_PROVINCE; d <= D_STATUS; d++)
 		text_dim(r, b, d);
 	text_cross(r, b, X_SEX_AGE);
@@ -1753,6 +1812,7 @@ render_text(const struct report *r, struct buf *b)
 	text_services(r, b);
 	text_dim(r, b, D_REFOUT);
 	text_dim(r, b, D_REFIN);
+	text_dim(r, b, D_REFPEND);
 	if (r->saturated) {
 		buf_append_str(b, "\n");
 		text_para(b, tr(r, N_("Warning: a sum exceeded the counter's "
@@ -2017,6 +2077,10 @@ render_json(const struct report *r, struct buf *b)
 	json_count(r, b, &r->ncell);
 	buf_append_str(b, ",\n  \"undated\":");
 	json_count(r, b, &r->undated);
+	/* Records, not persons: the second cases of persons already
+	 * counted (person.duplicate_of). */
+	buf_printf(b, ",\n  \"duplicates_left_out\":%llu",
+	    (unsigned long long)r->duplicates);
 	buf_append_str(b, ",\n  \"dimensions\":[");
 	for (int d = 0; d < D__N; d++)
 		json_dim(r, b, d, d == 0);
@@ -2502,6 +2566,7 @@ render_html(const struct report *r, struct buf *b)
 	html_dim(r, b, D_SERVICE);
 	html_dim(r, b, D_REFOUT);
 	html_dim(r, b, D_REFIN);
+	html_dim(r, b, D_REFPEND);
 	buf_append_str(b, "</main>\n</body>\n</html>\n");
 }
 

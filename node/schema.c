@@ -206,6 +206,7 @@ static const struct fdef f_top[] = {
 static const struct fdef f_person[] = {
 	{ "category", V_ENUM, 0, e_category, 0, 0 },
 	{ "principal_case", V_UUID, 0, NULL, 0, 0 },
+	{ "duplicate_of", V_UUID, 0, NULL, 0, 0 },
 	{ "legal_status", V_ENUM, 0, e_legal, 0, 0 },
 	{ "sex", V_ENUM, 0, e_sex, 0, 0 },
 	{ "birth_year", V_INT, 0, NULL, 1900, 2100 },
@@ -256,6 +257,17 @@ static const struct fdef f_referrals[] = {
 static const struct fdef f_reasons[] = {
 	{ "text", V_TEXT, F_REQUIRED, NULL, 1, 500 },
 };
+/* The receiving province's answer to an offer (a referral with status
+ * "proposed"), under the offer's own event id: status "accepted" or
+ * "rejected" (node/offer.h).  Not identifying: reports count answers. */
+static const struct fdef f_answers[] = {
+	{ "on", V_DATE, F_REQUIRED, NULL, 0, 0 },
+	{ "status", V_ENUM, F_REQUIRED, e_refstatus, 0, 0 },
+};
+/* Why an offer was declined: free text, identifying like a reason. */
+static const struct fdef f_declines[] = {
+	{ "text", V_TEXT, F_REQUIRED, NULL, 1, 500 },
+};
 static const struct fdef f_notes[] = {
 	{ "on", V_DATE, 0, NULL, 0, 0 },
 	{ "author", V_STR, 0, NULL, 1, ENTRY_AUTHOR_MAX },
@@ -269,6 +281,10 @@ static const struct coll colls[] = {
 	{ "notes", f_notes, NELEM(f_notes), 1, 1, NULL, NULL },
 	{ "referral_reasons", f_reasons, NELEM(f_reasons), 1, 0, "referrals",
 	    "reason" },
+	{ "referral_answers", f_answers, NELEM(f_answers), 0, 0, "referrals",
+	    NULL },
+	{ "decline_reasons", f_declines, NELEM(f_declines), 1, 0, "referrals",
+	    "decline_reason" },
 };
 
 /* Labels of the groups, fields, collections and event members, in
@@ -278,6 +294,7 @@ static const char *const field_labels[][2] = {
 	{ "person", N_("Person") },
 	{ "person.category", N_("Category") },
 	{ "person.principal_case", N_("Principal case") },
+	{ "person.duplicate_of", N_("Same person as case") },
 	{ "person.legal_status", N_("Legal status") },
 	{ "person.sex", N_("Sex") },
 	{ "person.birth_year", N_("Year of birth") },
@@ -310,6 +327,11 @@ static const char *const field_labels[][2] = {
 	{ "referrals.status", N_("Referral status") },
 	{ "referral_reasons", N_("Referral reasons") },
 	{ "referral_reasons.text", N_("Reason") },
+	{ "referral_answers", N_("Answers to referrals") },
+	{ "referral_answers.on", N_("Date of the answer") },
+	{ "referral_answers.status", N_("Answer") },
+	{ "decline_reasons", N_("Reasons for declining") },
+	{ "decline_reasons.text", N_("Reason for declining") },
 	{ "notes", N_("Notes") },
 	{ "notes.on", N_("Date") },
 	{ "notes.author", N_("Author") },
@@ -1936,6 +1958,23 @@ render_joined(cJSON *obj, const struct case_state *s, const struct coll *cl,
 				continue;
 			v = stored_parse(s->events[i].value,
 			    s->events[i].value_len);
+			if (colls[k].as == NULL) {
+				/* An answer: the referral shows its status
+				 * and the day of the answer. */
+				const cJSON *a = cJSON_GetObjectItemCaseSensitive(
+				    v, "status"), *on =
+				    cJSON_GetObjectItemCaseSensitive(v, "on");
+
+				if (cJSON_IsString(a) && cJSON_IsString(on)) {
+					cJSON_ReplaceItemInObjectCaseSensitive(
+					    obj, "status", cJSON_CreateString(
+					    a->valuestring));
+					jadd(obj, "answered_on",
+					    cJSON_CreateString(on->valuestring));
+				}
+				cJSON_Delete(v);
+				continue;
+			}
 			t = cJSON_GetObjectItemCaseSensitive(v, "text");
 			if (cJSON_IsString(t) && cJSON_GetObjectItem(obj,
 			    colls[k].as) == NULL)
@@ -2075,6 +2114,32 @@ schema_referral_json(const char *from, const char *to, const char *on_date)
 	jadd(o, "on", cJSON_CreateString(on_date));
 	jadd(o, "status", cJSON_CreateString("proposed"));
 	return event_json("referrals", o);
+}
+
+char *
+schema_answer_json(const char *on_date, int accepted)
+{
+	cJSON	*o;
+
+	if (on_date == NULL)
+		return NULL;
+	o = jnew(cJSON_CreateObject());
+	jadd(o, "on", cJSON_CreateString(on_date));
+	jadd(o, "status", cJSON_CreateString(accepted ? "accepted" :
+	    "rejected"));
+	return event_json("referral_answers", o);
+}
+
+char *
+schema_decline_json(const char *reason)
+{
+	cJSON	*o;
+
+	if (reason == NULL)
+		return NULL;
+	o = jnew(cJSON_CreateObject());
+	jadd(o, "text", cJSON_CreateString(reason));
+	return event_json("decline_reasons", o);
 }
 
 char *

@@ -103,6 +103,20 @@ char	*schema_referral_json(const char *from, const char *to,
  * NULL when reason is not 1 to 500 bytes of text.  Caller owns it.
  */
 char	*schema_reason_json(const char *reason);
+/*
+ * The answer to an offer (a referral with status "proposed"), written by
+ * the receiving province under the offer's event id in the collection
+ * "referral_answers": {"on": on_date, "status": "accepted" or
+ * "rejected"}.  Not identifying.  `case get` shows it as the referral's
+ * status and "answered_on".  NULL when on_date is not a date.  Caller
+ * owns the result.
+ */
+char	*schema_answer_json(const char *on_date, int accepted);
+/* Why an offer was declined, {"text": reason}, under the offer's event id
+ * in "decline_reasons": identifying like a referral's reason; `case get`
+ * shows it as the referral's "decline_reason".  NULL when reason is not 1
+ * to 500 bytes of text.  Caller owns the result. */
+char	*schema_decline_json(const char *reason);
 
 /* Writes the i-th field path of the model, in the order `case get`
  * renders them ("status", "person.category", ...), into out (at least

@@ -229,8 +229,11 @@ int	fold_case(struct store *, MDB_txn *, const char *id,
 
 int	feed_push(struct store *, MDB_txn *, const char *peer,
 	    const uint8_t *lk, size_t lklen);
+/* Routes an applied entry (owners and pending offers' receivers before
+ * and after it, "" for none; offer.h). */
 int	feed_route(struct store *, MDB_txn *, const struct entry *e,
 	    const char *owner_before, const char *owner_after,
+	    const char *offer_before, const char *offer_after,
 	    const uint8_t *lk, size_t lklen);
 
 /* ---- refusal.c ---- */

@@ -270,6 +270,28 @@ void	web_api_case_add(struct web_req *);	/* web_case_api.c */
 void	web_api_case_update(struct web_req *);
 void	web_api_case_transfer(struct web_req *);
 void	web_report_download(struct web_req *);	/* web_dash.c */
+void	web_referrals_page(struct web_req *);	/* web_referrals.c */
+void	web_referral_accept_post(struct web_req *);
+void	web_referral_decline_post(struct web_req *);
+void	web_api_referrals(struct web_req *);
+void	web_api_referral_accept(struct web_req *);
+void	web_api_referral_decline(struct web_req *);
+void	web_api_duplicates(struct web_req *);	/* web_dupes.c */
+void	web_api_case_duplicate_of(struct web_req *);
+void	web_case_duplicate_of_post(struct web_req *);
+/*
+ * The possible duplicates panel of a form recording a new case (or
+ * changing case exclude): lists the cases dupes_find matches, each a link
+ * to open, names audited.  Writes nothing when there is none or a value
+ * is missing.  Returns how many it listed.
+ */
+/* How many possible duplicates the draft's values (as typed) have; 0
+ * when one is missing or not valid.  Opens nothing. */
+int	web_dupes_count(struct web_req *r, const char *full_name,
+	    const char *birth_year, const char *sex, const char *home_province);
+int	web_dupes_panel(struct web_req *r, const char *full_name,
+	    int64_t birth_year, const char *sex, const char *home_province,
+	    const char *exclude);
 void	web_sync_page(struct web_req *);	/* web_sync.c */
 void	web_api_status(struct web_req *);
 void	web_users_page(struct web_req *);	/* web_users.c */

@@ -176,6 +176,18 @@ static const char css[] =
 "q.reason{font-style:italic}\n"
 "form.inline{display:inline;margin:0}\n"
 "td.actions button{font-size:.85rem;padding:.2rem .6rem}\n"
+"article.referral header{display:flex;flex-wrap:wrap;gap:.3rem 1rem;"
+"align-items:baseline;margin:0 0 .5rem}\n"
+"article.referral header h2{margin:0;word-break:break-all}\n"
+"article.referral .answer{border-top:1px solid var(--line);"
+"margin-top:.8rem;padding-top:.8rem;display:flex;flex-wrap:wrap;"
+"gap:1rem 1.5rem;align-items:flex-end}\n"
+"article.referral form{margin:0}\n"
+"article.referral form.decline{flex:1 1 18rem;display:flex;"
+"flex-direction:column;gap:.4rem}\n"
+"article.referral form.decline label{display:flex;flex-direction:column;"
+"gap:.25rem}\n"
+"article.referral form.decline button{align-self:flex-start}\n"
 "p.empty{background:var(--card);border:1px dashed var(--line);"
 "border-radius:.5rem;padding:1.2rem;text-align:center;color:var(--muted)}\n"
 ".banner{background:#e8f0f8;border-bottom:1px solid #c9d6e6;"
@@ -251,7 +263,9 @@ static const char css[] =
 ".bannerin{padding:.4rem .8rem}.banner a{margin-left:0}"
 ".actions,.fieldgrid,form.action .fieldgrid{grid-template-columns:"
 "minmax(0,1fr)}"
-".tile .big{font-size:1.5rem}}\n";
+".tile .big{font-size:1.5rem}"
+"article.referral dl.fields{grid-template-columns:1fr;gap:0}"
+"article.referral dl.fields dd{margin-bottom:.45rem}}\n";
 
 /* A shield with a check: the console's mark. */
 static const char icon[] =

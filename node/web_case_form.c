@@ -233,8 +233,22 @@ fields(struct web_form *f, const char *const *paths, int req)
 
 /* ---- the new-case form ------------------------------------------------ */
 
+/* The draft's values that possible duplicates are matched on (dupes.h);
+ * NULL when not given. */
 static void
-new_form_html(struct web_form *f)
+dupes_args(struct web_req *r, const char **name, const char **by,
+    const char **sex, const char **home)
+{
+	*name = webreq_form_get(&r->form, "person.full_name");
+	*by = webreq_form_get(&r->form, "person.birth_year");
+	*sex = webreq_form_get(&r->form, "person.sex");
+	*home = webreq_form_get(&r->form, "person.home_province");
+}
+
+/* dupes: the draft has possible duplicates; the form shows them and
+ * saves anyway on the next submit. */
+static void
+new_form_html(struct web_form *f, int dupes)
 {
 	struct web_req	*r = f->r;
 	struct html	*h = &r->h;
@@ -248,9 +262,19 @@ new_form_html(struct web_form *f)
 	html_lit(h, "</p>");
 	web_form_summary(f);
 	other_errors(f);
+	if (dupes) {
+		const char *name, *by, *sex, *home;
+
+		dupes_args(r, &name, &by, &sex, &home);
+		web_dupes_panel(r, name, by != NULL ? strtoll(by, NULL, 10) :
+		    0, sex, home, NULL);
+	}
 	html_lit(h, "<form method=\"post\" action=\"/cases/new\" "
 	    "class=\"caseform\" id=\"newcase\">");
 	web_csrf_field(r);
+	if (dupes)
+		html_lit(h, "<input type=\"hidden\" name=\"dupes_ok\" "
+		    "value=\"1\">");
 	section_begin(r, "1", web_tr(r, "Person"), "g-person");
 	fields(f, g_person, 1);
 	section_end(r);
@@ -284,7 +308,8 @@ new_form_html(struct web_form *f)
 	section_end(r);
 	html_lit(h, "<div class=\"buttons\"><button type=\"submit\" "
 	    "class=\"primary\">");
-	html_text(h, web_tr(r, "Save the case"));
+	html_text(h, dupes ? web_tr(r, "Save anyway") :
+	    web_tr(r, "Save the case"));
 	html_lit(h, "</button><a href=\"/cases\">");
 	html_text(h, web_tr(r, "Cancel"));
 	html_lit(h, "</a></div></form>");
@@ -298,7 +323,7 @@ web_case_new_page(struct web_req *r)
 
 	web_form_init(&f, r, 0);
 	web_form_prefill(&f, "status", "reported");
-	new_form_html(&f);
+	new_form_html(&f, 0);
 	web_form_release(&f);
 }
 
@@ -335,6 +360,17 @@ web_case_new_post(struct web_req *r)
 	if (nsvc > 0)
 		buf_append_str(&j, "]");
 	buf_append_str(&j, "}");
+	/* Possible duplicates are shown before the case is saved; the
+	 * caseworker opens one, or saves anyway (the next submit). */
+	if (f.nerr == 0 && webreq_form_get(&r->form, "dupes_ok") == NULL) {
+		const char *name, *by, *sex, *home;
+
+		dupes_args(r, &name, &by, &sex, &home);
+		if (web_dupes_count(r, name, by, sex, home) > 0) {
+			new_form_html(&f, 1);
+			goto out;
+		}
+	}
 	if (f.nerr == 0) {
 		caseop_for(r, &c);
 		web_lock(r);
@@ -353,7 +389,7 @@ web_case_new_post(struct web_req *r)
 	}
 	/* Nothing was written: the form again, as typed, with the errors. */
 	r->resp->status = 400;
-	new_form_html(&f);
+	new_form_html(&f, 0);
 out:
 	crypto_wipe(j.data, j.len);
 	buf_release(&j);
@@ -815,9 +851,10 @@ action_form(struct web_form *f, const struct case_state *s,
 		html_lit(h, "</div>");
 		web_form_field(f, "reason", "referrals.reason", 1);
 		html_lit(h, "</div><p class=\"hint\">");
-		html_text(h, web_tr(r, "The province chosen becomes the case's "
-		    "owner once both provinces have synced with central; this "
-		    "province keeps a read-only copy."));
+		html_text(h, web_tr(r, "The referral is an offer: the province "
+		    "chosen receives the case at its next sync and accepts it, "
+		    "or declines it with a reason. Until then the case stays "
+		    "with this province."));
 		html_lit(h, "</p>");
 		action_end(r, web_tr(r, "Refer the case"));
 	} else if (strcmp(action, "erase") == 0) {
@@ -1132,8 +1169,9 @@ web_case_notices_html(struct web_req *r, const struct case_state *s)
 		{ "note", N_("The note is added.") },
 		{ "followup", N_("The follow-up is recorded.") },
 		{ "status", N_("The status is changed.") },
-		{ "referred", N_("The case is referred. It moves to the other "
-		    "province once both have synced with central.") },
+		{ "referred", N_("The case is referred: it shows \"referral "
+		    "pending\" until the other province accepts it, when it "
+		    "moves there, or declines it.") },
 		{ "erased", N_("The identifying data is erased.") },
 	};
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "offer.h"
 #include "web.h"
 #include "i18n.h"
 #include "merge.h"
@@ -763,6 +764,18 @@ web_case_page(struct web_req *r)
 		html_lit(h, " <span class=\"tag\">");
 		html_text(h, web_tr(r, "read-only copy"));
 		html_lit(h, "</span>");
+	}
+	{
+		struct offer o;
+
+		/* An offer waits for its answer (offer.h). */
+		if (offer_pending(&s, &o)) {
+			html_lit(h, " <a class=\"tag\" href=\"/referrals\" "
+			    "id=\"pending\">");
+			html_textf(h, web_tr(r, "referral pending: %s"),
+			    o.to);
+			html_lit(h, "</a>");
+		}
 	}
 	if (s.erased.hlc != 0) {
 		html_lit(h, " <span class=\"tag bad\">");

@@ -207,6 +207,7 @@ static const struct dim_title titles[] = {
 	    SCHEMA_ENUM_SERVICE },
 	{ "referral_out", N_("Referrals out, by sending province"), -1 },
 	{ "referral_in", N_("Referrals in, by receiving province"), -1 },
+	{ "referral_pending", N_("Referrals waiting for an answer"), -1 },
 };
 
 /* The label of value v of dimension name in the user's language. */

@@ -290,6 +290,12 @@ def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
     missing = [k for k in KINDS if not faults.get(k)]
     if missing:
         out("  fault kinds never exercised: %s" % ", ".join(missing))
+    ops = {}
+    for r in results:
+        for k, v in r.get("ops", {}).items():
+            ops[k] = ops.get(k, 0) + v
+    out("  workload operations: %s" % ", ".join(
+        "%s %d" % (k, ops[k]) for k in sorted(ops)))
     out("  writes acknowledged %d, lost %d, duplicates %d, diverged cases "
         "%d" % (tot["acked"], tot["lost"], tot["dup"], tot["diverged"]))
     out("  refused as they should be (clock ahead / not the owner) %d, "

@@ -222,11 +222,20 @@ class Checker:
                                  "it, central says %s" % (
                                      cid, m.name, cobj["owner"]))
                     continue
-                # A read-only copy of a case referred away.
+                refs = cobj["referrals"]
+                if refs and refs[-1]["status"] == "proposed" and \
+                        refs[-1]["to"] == m.name:
+                    # An offer waits for this province: it holds the
+                    # whole case to decide (docs/CONFLICTS.md).
+                    continue
+                # A read-only copy of a case referred away, or of an
+                # offer this province declined.
                 if not m.keep_transferred:
                     self.bad("other", "%s keeps a copy of case %s although "
                              "keep_transferred = no" % (m.name, cid))
-                froms = [r["from"] for r in cobj["referrals"]]
+                froms = [r["from"] for r in cobj["referrals"]] + \
+                    [r["to"] for r in cobj["referrals"]
+                     if r["status"] in ("proposed", "rejected")]
                 if m.name not in froms:
                     self.bad("minimisation", "%s holds case %s it never "
                              "referred away (owner %s)" % (

@@ -3,8 +3,10 @@
 Worker threads, each with its own seeded generator, run `casesync`
 commands at random against the nodes of a cluster: record new cases,
 update fields, add services and notes, make concurrent edits of the same
-field at the owning province and at central, transfer cases between
-provinces, erase cases, resolve conflicts, import small batches.
+field at the owning province and at central, refer cases between
+provinces (an offer from a province, which the receiving province
+accepts or declines; a reassignment at once from central), erase cases,
+resolve conflicts, import small batches.
 
 Every command is recorded in the ledger with what it wrote: unique tokens
 (intake.facility values, service and note ids, referral reasons, resolution
@@ -57,6 +59,8 @@ class CaseRec:
         self.owner = origin         # owner as the workload believes it
         self.created = None         # True acked, False refused, None unknown
         self.erased = False
+        self.offer = None           # (to, from) of an offer the workload
+                                    # made and has not answered
         self.lock = threading.Lock()
 
 
@@ -150,7 +154,7 @@ class Workload:
     """Runs the workers until stop(); see the module docstring."""
 
     WEIGHTS = [("add", 12), ("update", 34), ("concurrent", 9),
-               ("transfer", 8), ("erase", 2), ("resolve", 9),
+               ("transfer", 8), ("answer", 7), ("erase", 2), ("resolve", 9),
                ("import", 2), ("probe", 4), ("read", 4),
                ("referral_race", 3), ("overtaken_sync", 2)]
 
@@ -338,10 +342,49 @@ class Workload:
                 if "from" in parts:
                     frm = parts[parts.index("from") + 1]
                 w.tokens["from"] = frm
-                if node.role == "central" and frm:
-                    with self.lg.lock:
-                        self.lg.central_took.add((c.id, frm))
-                c.owner = to
+                if node.role == "central":
+                    if frm:
+                        with self.lg.lock:
+                            self.lg.central_took.add((c.id, frm))
+                    c.owner = to
+                    c.offer = None
+                else:
+                    # An offer: the case stays until `to` accepts.
+                    c.offer = (to, frm)
+        finally:
+            c.lock.release()
+
+    def op_answer(self, rng):
+        """The receiving province accepts (mostly) or declines an offer
+        the workload made; it may not have received it yet (exit 2,
+        nothing written)."""
+        c = self.pick_case(rng, lambda c: c.offer is not None)
+        if c is None:
+            return
+        try:
+            to, frm = c.offer
+            m = self.cl.members.get(to)
+            if m is None:
+                return
+            if rng.random() < 0.75:
+                w = self.run_on(m, "accept", c.id, {},
+                                ("case", "accept", c.id))
+                if w is not None and w.acked:
+                    # The former owner's writes made before it hears
+                    # of the accept are refused at central.
+                    if frm:
+                        with self.lg.lock:
+                            self.lg.central_took.add((c.id, frm))
+                    c.owner = to
+                    c.offer = None
+            else:
+                reason = self.lg.ident("FAKE secret decline %s" %
+                                       self.lg.tok("D"))
+                w = self.run_on(m, "decline", c.id, {},
+                                ("case", "decline", c.id, "--reason",
+                                 reason))
+                if w is not None and w.acked:
+                    c.offer = None
         finally:
             c.lock.release()
 
@@ -387,6 +430,7 @@ class Workload:
                 with self.lg.lock:
                     self.lg.central_took.add((c.id, frm))
             c.owner = to
+            c.offer = None
             if rng.random() < 0.3:
                 self.op_erase(rng, case=c, node=a)
             else:

@@ -7,7 +7,10 @@
  * The input is one op:  type byte, then path (or the new owner of a
  * transfer), NUL, event id, NUL, value (the op's JSON text).  The check
  * must never crash; what it accepts must be accepted again after a trip
- * through the entry codec (the form in which a peer receives it).
+ * through the entry codec (the form in which a peer receives it), and
+ * offer_check (central's authorisation of referral offers and answers)
+ * must give a verdict on it, with a reason when it refuses, against a
+ * case that has an offer waiting.
  * Anything else is a bug: abort() so that libFuzzer keeps the input.
  *
  * Build with clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I.
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/offer.h"
 #include "node/schema.h"
 #include "proto/entry.h"
 #include "common/buf.h"
@@ -41,6 +45,48 @@ piece(const uint8_t **p, const uint8_t *end, char *dst, size_t sz)
 	memcpy(dst, *p, n);
 	dst[n] = '\0';
 	*p = nul ? nul + 1 : end;
+}
+
+/* offer_check on a case of lao-cai with an offer to ha-noi waiting, as
+ * written by each of them: a verdict, and a reason with every refusal. */
+static void
+offer_verdict(const struct entry *e)
+{
+	static const char	 v[] = "{\"from\":\"lao-cai\",\"to\":"
+				    "\"ha-noi\",\"on\":\"2026-12-01\","
+				    "\"status\":\"proposed\"}";
+	static const char *const origins[] = { "lao-cai", "ha-noi", "central" };
+	struct case_state	 s;
+	struct event		 ev;
+	enum offer_kind		 k;
+	char			 why[200];
+
+	state_init(&s, "0190a0b0-c0d0-7e0f-8a0b-0c0d0e0f1011");
+	strlcpy_(s.owner, "lao-cai", sizeof(s.owner));
+	s.owner_st.hlc = 1;
+	strlcpy_(s.owner_st.node, "lao-cai", sizeof(s.owner_st.node));
+	memset(&ev, 0, sizeof(ev));
+	strlcpy_(ev.coll, "referrals", sizeof(ev.coll));
+	strlcpy_(ev.id, "r-1", sizeof(ev.id));
+	ev.st.hlc = 2;
+	strlcpy_(ev.st.node, "lao-cai", sizeof(ev.st.node));
+	ev.value = (uint8_t *)(uintptr_t)v;
+	ev.value_len = sizeof(v) - 1;
+	s.events = &ev;
+	s.nevents = 1;
+	if (!offer_pending_to(&s, "ha-noi"))
+		abort();
+	for (size_t i = 0; i < 3; i++) {
+		int rc = offer_check(&s, e, origins[i], i == 2, &k, why,
+		    sizeof(why));
+
+		if ((rc != 0 && (rc != E_AUTH || why[0] == '\0')) ||
+		    k > OFFER_DECLINE)
+			abort();
+	}
+	s.events = NULL;
+	s.nevents = 0;
+	state_release(&s);
 }
 
 int
@@ -88,6 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		entry_release(&d);
 	}
 	buf_release(&b);
+	offer_verdict(&e);
 	entry_release(&e);
 	return 0;
 }

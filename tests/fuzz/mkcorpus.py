@@ -258,6 +258,17 @@ def op_corpus():
                                      '{"from":"lao-cai","to":"central",'
                                      '"on":"2024-06-10","reason":"x",'
                                      '"status":"completed"}'))
+    write("op", "event_offer", op(2, "referrals", "r-1",
+                                  '{"from":"lao-cai","to":"ha-noi",'
+                                  '"on":"2026-12-01","status":"proposed"}'))
+    write("op", "event_answer_accept", op(2, "referral_answers", "r-1",
+                                          '{"on":"2026-12-02",'
+                                          '"status":"accepted"}'))
+    write("op", "event_answer_decline", op(2, "referral_answers", "r-1",
+                                           '{"on":"2026-12-02",'
+                                           '"status":"rejected"}'))
+    write("op", "event_decline_reason", op(2, "decline_reasons", "r-1",
+                                           '{"text":"FAKE no place"}'))
     write("op", "transfer", op(3, "ha-noi", "", ""))
     write("op", "erase", op(4, "", "", ""))
 

@@ -453,6 +453,21 @@ class Env:
         return path
 
 
+def refer(src, dst, cid, reason=None):
+    """Province src refers case cid to province dst, which accepts: the
+    offer, then src, dst (accept), dst and src sync (docs/CONFLICTS.md,
+    "Referring a case to another province")."""
+    args = ["case", "transfer", cid, "--to", dst.name]
+    if reason is not None:
+        args += ["--reason", reason]
+    ok(src.cli(*args), "%s offers %s to %s" % (src.name, cid, dst.name))
+    ok(src.sync(), "sync " + src.name)
+    ok(dst.sync(), "sync " + dst.name)
+    ok(dst.cli("case", "accept", cid), "%s accepts %s" % (dst.name, cid))
+    ok(dst.sync(), "sync " + dst.name)
+    ok(src.sync(), "sync " + src.name)
+
+
 def sample_case(i=0, rng=None, **over):
     """A plausible synthetic case (fake names, clearly fake)."""
     rng = rng or random.Random(i)

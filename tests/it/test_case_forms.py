@@ -123,13 +123,18 @@ def test_api_case_writes(env):
     r = cw.post("/api/cases/%s/transfer" % cid,
                 {"to": "ha-noi", "reason": "home province"})
     check(r.status == 200 and r.json()["to"] == "ha-noi", r)
-    check(p.get(cid)["owner"] == "ha-noi")
-    # No longer the owner: 409, as the CLI refuses it.
-    r = cw.post("/api/cases/" + cid, {"person": {"sex": "male"}})
+    # An offer (docs/CONFLICTS.md): the case stays until ha-noi accepts,
+    # and a second referral waits for the first one's answer.
+    check(p.get(cid)["owner"] == "lao-cai")
+    r = cw.post("/api/cases/%s/transfer" % cid,
+                {"to": "nghe-an", "reason": "another"})
     check(r.status == 409, r)
+    r = cw.post("/api/cases/" + cid, {"person": {"sex": "male"}})
+    check(r.status == 200, r)
     ok(p.sync())
     case = c.get(cid)
-    check(case["owner"] == "ha-noi" and
+    check(case["owner"] == "lao-cai" and
+          case["referrals"][0]["status"] == "proposed" and
           case["referrals"][0]["reason"] == "home province", case)
     audit = open(os.path.join(p.dir, "audit.log")).read()
     check("case.add" in audit and "case.transfer" in audit, audit)
@@ -380,11 +385,12 @@ def test_browser_caseworker_day(env):
         # status, referral
     finally:
         d.quit()
-    check(p.get(cid)["owner"] == "ha-noi")
+    check(p.get(cid)["owner"] == "lao-cai")
     ok(p.sync())
     case = c.get(cid)
-    check(case["owner"] == "ha-noi" and len(case["services"]) == 2 and
-          case["referrals"][0]["to"] == "ha-noi", case)
+    check(case["owner"] == "lao-cai" and len(case["services"]) == 2 and
+          case["referrals"][0]["to"] == "ha-noi" and
+          case["referrals"][0]["status"] == "proposed", case)
     hist = ok(c.cli("case", "history", cid, "--json")).json()
     check({h["author"] for h in hist} == {"cw@lao-cai"}, hist)
     check(all(h["signature"] == "verified" for h in hist), hist)

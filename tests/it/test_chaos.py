@@ -30,7 +30,7 @@ import os
 import sys
 import tempfile
 
-from harness import check, ok, sample_case
+from harness import check, ok, refer, sample_case
 import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -135,9 +135,7 @@ def test_refused_entry_leaves_its_origin(env):
     check(all("FAKE stale edit" not in json.dumps(e) for e in hist), hist)
     # ha-noi refers it back: lao-cai's copy is central's, exactly.
     ok(b.sync(), "sync ha-noi")
-    ok(b.cli("case", "transfer", x, "--to", "lao-cai"), "refer back")
-    ok(b.sync(), "sync ha-noi")
-    ok(a.sync(), "sync lao-cai")
+    refer(b, a, x)
     check(a.get(x) == c.get(x), "lao-cai %r\ncentral %r" % (a.get(x),
                                                          c.get(x)))
     # A clock hours ahead: central refuses its new case and its change;
@@ -191,9 +189,7 @@ def test_erase_by_province_just_referred_away(env):
     x = a.add(sample_case(6))
     y = b.add(sample_case(7))
     ok(b.sync(), "sync ha-noi")
-    ok(b.cli("case", "transfer", y, "--to", "lao-cai"), "ha-noi refers y")
-    ok(b.sync(), "sync ha-noi")
-    ok(a.sync(), "sync lao-cai")
+    refer(b, a, y)
     check(a.get(y)["owner"] == "lao-cai", a.get(y))
     for cid in (x, y):
         ok(c.cli("case", "transfer", cid, "--to", "ha-noi"),

@@ -12,7 +12,7 @@ good.  Entries stamped too far in the future are refused.
 import json
 import os
 
-from harness import check, ok, sample_case
+from harness import check, ok, refer, sample_case
 
 
 def conflicts(node):
@@ -229,6 +229,14 @@ def test_referral_through_central(env):
     check(r.rc == 2, "a non-holder transferred: %r" % r)
     ok(a.cli("case", "transfer", cid, "--to", "ha-noi", "--reason",
              "returns to her home province"), "transfer")
+    # An offer: lao-cai keeps the case until ha-noi accepts.
+    check(a.get(cid)["owner"] == "lao-cai", a.get(cid))
+    ok(a.sync(), "sync lao-cai")
+    check(c.get(cid)["owner"] == "lao-cai", "central owner")
+    ok(b.sync(), "sync ha-noi")
+    ok(b.cli("case", "accept", cid), "accept")
+    ok(b.sync(), "sync ha-noi")
+    ok(a.sync(), "sync lao-cai")
     # The old owner keeps a read-only copy without identifying fields.
     old = a.get(cid)
     check(old["owner"] == "ha-noi", old)
@@ -240,10 +248,7 @@ def test_referral_through_central(env):
     listed = ok(a.cli("case", "list", "--json")).json()
     check([x["read_only"] for x in listed if x["id"] == cid] == [True],
           listed)
-
-    ok(a.sync(), "sync lao-cai")
     check(c.get(cid)["owner"] == "ha-noi", "central owner")
-    ok(b.sync(), "sync ha-noi")
     new = b.get(cid)
     check(new is not None, "ha-noi did not receive the case")
     check(new["owner"] == "ha-noi", new)
@@ -252,13 +257,14 @@ def test_referral_through_central(env):
     refs = new["referrals"]
     check(len(refs) == 1 and refs[0]["from"] == "lao-cai" and
           refs[0]["to"] == "ha-noi" and
-          refs[0]["status"] == "completed" and
+          refs[0]["status"] == "accepted" and
           refs[0]["reason"] == "returns to her home province", refs)
     hist = ok(b.cli("case", "history", cid, "--json")).json()
-    check(len(hist) == 3, "history: %r" % hist)
-    check(hist[-1]["node"] == "lao-cai" and
-          [o["op"] for o in hist[-1]["ops"]] == ["add", "add", "transfer"],
-          hist)
+    check(len(hist) == 4, "history: %r" % hist)
+    check(hist[-2]["node"] == "lao-cai" and
+          [o["op"] for o in hist[-2]["ops"]] == ["add", "add"], hist)
+    check(hist[-1]["node"] == "ha-noi" and
+          [o["op"] for o in hist[-1]["ops"]] == ["add", "transfer"], hist)
     # The reason is free text that may name the person: an identifying
     # event of its own, so it is sealed at rest and missing from the old
     # owner's read-only copy (and an erase takes it, below).
@@ -334,23 +340,19 @@ def test_keep_transferred_no(env):
     cid = a.add(sample_case(8))
     keep = a.add(sample_case(9))
     ok(a.sync(), "sync lao-cai")
-    ok(a.cli("case", "transfer", cid, "--to", "ha-noi"), "transfer")
+    refer(a, b, cid)
     check(a.get(cid) is None, "lao-cai kept a copy")
     check(a.ids() == [keep], "case list: %r" % a.ids())
     r = a.cli("case", "update", cid, "-",
               stdin=json.dumps({"status": "closed"}))
     check(r.rc == 2 and "no copy" in r.err, r)
     ok(a.verify(), "verify lao-cai")
-    ok(a.sync(), "sync lao-cai")
-    ok(b.sync(), "sync ha-noi")
     check(field(b.get(cid), "person.full_name") == "FAKE Person 8",
           "ha-noi")
     # Referred back: lao-cai rebuilds the whole case from its log and
     # what central sends.
     b.update(cid, {"status": "receiving_support"})
-    ok(b.cli("case", "transfer", cid, "--to", "lao-cai"), "transfer back")
-    ok(b.sync(), "sync ha-noi")
-    ok(a.sync(), "sync lao-cai")
+    refer(b, a, cid)
     back = a.get(cid)
     check(back is not None and back["owner"] == "lao-cai", back)
     check(field(back, "person.full_name") == "FAKE Person 8", back)
@@ -438,9 +440,7 @@ def test_erase_then_referral(env):
     ok(a.sync(), "sync")
     ok(c.cli("case", "erase", cid), "erase")
     ok(a.sync(), "sync")
-    ok(a.cli("case", "transfer", cid, "--to", "ha-noi"), "transfer")
-    ok(a.sync(), "sync")
-    ok(b.sync(), "sync")
+    refer(a, b, cid)
     case = b.get(cid)
     check(case is not None and case["erased"] is True, case)
     check(field(case, "person.full_name") is None and case["notes"] == [],
@@ -479,6 +479,8 @@ def test_cli_usage(env):
                  ("conflicts", "show", "--help"),
                  ("conflicts", "resolve", "--help"),
                  ("case", "transfer", "--help"),
+                 ("case", "accept", "--help"), ("case", "decline", "--help"),
+                 ("case", "referrals", "--help"),
                  ("case", "erase", "--help")):
         r = p.cli(*args)
         check(r.rc == 0 and "usage:" in r.out, "%s: %r" % (args, r))
@@ -506,6 +508,13 @@ def test_cli_usage(env):
         (("case", "transfer", "not-a-case", "--to", "ha-noi"), 2),
         (("case", "transfer", "0190b5c2-7d1e-7a3b-9c4d-5e6f7a8b9c0d",
           "--to", "ha-noi"), 2),
+        (("case", "accept"), 1),
+        (("case", "accept", cid), 2),
+        (("case", "accept", cid, "extra"), 1),
+        (("case", "decline", cid), 1),
+        (("case", "decline", cid, "--reason", "no"), 2),
+        (("case", "referrals", "--days", "x"), 1),
+        (("case", "referrals", "extra"), 1),
         (("case", "erase"), 1),
         (("case", "erase", "0190b5c2-7d1e-7a3b-9c4d-5e6f7a8b9c0d"), 2),
     ]

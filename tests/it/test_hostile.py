@@ -37,6 +37,25 @@ def hostile(env, c, name="lao-cai"):
     return Hostile(p.dir, c.dir).connect()
 
 
+def offer_id(feed, cid):
+    """The event id of the referral (offer) of case cid in a feed."""
+    ids = [o[2] for _, e in feed if e[5] == cid for o in e[6]
+           if o[0] == 2 and o[1] == "referrals"]
+    check(ids, "no referral of %s in the feed" % cid)
+    return ids[-1]
+
+
+def op_offer(evid, frm, to):
+    return Hostile.op_event("referrals", evid, json.dumps(
+        {"from": frm, "to": to, "on": "2026-12-01", "status": "proposed"},
+        separators=(",", ":")))
+
+
+def op_accept(evid):
+    return Hostile.op_event("referral_answers", evid,
+                            '{"on":"2026-12-01","status":"accepted"}')
+
+
 def central_log(env):
     with open(os.path.join(env.tmp, "central.log"), errors="replace") as f:
         return f.read()
@@ -71,15 +90,19 @@ def test_concurrent_head_flood_does_not_wedge_owner(env):
     check(len(sets) >= 2, "nghe-an's status writes not in the feed: %r" %
           (h.feed,))
     base = max(sets)
-    recs = [h.entry(cid, [h.op_set("status", '"%s"' % v, base)])
-            for v in ["not_victim", "identified"] * 32]
-    recs.append(h.entry(cid, [h.op_transfer("nghe-an")]))
+    # lao-cai accepts the offer, floods, and offers the case back.
+    recs = [h.entry(cid, [op_accept(offer_id(h.feed, cid)),
+                          h.op_transfer("lao-cai")])]
+    recs += [h.entry(cid, [h.op_set("status", '"%s"' % v, base)])
+             for v in ["not_victim", "identified"] * 32]
+    recs.append(h.entry(cid, [op_offer("back-1", "lao-cai", "nghe-an")]))
     a = h.push(recs)
     check(a is not None and a[1] == ACK, "flood not acknowledged: %r" %
           (a,))
     h.bye()
     h.close()
     sync_ok(n, "after the flood")
+    ok(n.cli("case", "accept", cid), "nghe-an accepts it back")
     n.update(cid, {"status": "receiving_support"})
     sync_ok(n, "after a new write")
     check(ok(c.verify()).rc == 0, "central verify")
@@ -200,11 +223,17 @@ def test_daily_quotas_refuse_and_status_shows(env):
     r = ok(c.cli("status"))
     check("quota of 5 new cases" in r.out, r.out)
     h.rewind(mark)      # nothing of the refused batch was applied
-    # Junk referrals into nghe-an's statistics: at most 2 a day.
+    # A province cannot give a case away: only an offer, which nghe-an
+    # would have to accept.
     h.connect()
     h.hello()
+    a = h.push([h.entry(ids[0], [h.op_transfer("nghe-an")])])
+    check(a is not None and a[1] == ACK and a[4] == 0 and a[6] == 1,
+          "a transfer to another province was not refused: %r" % (a,))
+    # Junk offers into nghe-an's inbox: at most 2 a day.
     mark = h.mark()
-    junk = [h.entry(i, [h.op_transfer("nghe-an")]) for i in ids[:3]]
+    junk = [h.entry(i, [op_offer("junk-%d" % k, "lao-cai", "nghe-an")])
+            for k, i in enumerate(ids[:3])]
     a = h.push(junk)
     check(a is not None and a[1] == ERROR and "referrals" in a[3],
           "junk referrals: %r" % (a,))
@@ -213,21 +242,26 @@ def test_daily_quotas_refuse_and_status_shows(env):
     h.rewind(mark)
     h.connect()
     h.hello()
-    a = h.push([h.entry(i, [h.op_transfer("nghe-an")]) for i in ids[:2]])
+    a = h.push([h.entry(i, [op_offer("junk-%d" % k, "lao-cai", "nghe-an")])
+                for k, i in enumerate(ids[:2])])
     check(a is not None and a[1] == ACK and a[4] == 2, "2 referrals: %r" %
           (a,))
     sync_ok(n)
     check(n.status()["cases"] == 2, n.status())
+    # Offers only: none counts as nghe-an's until it accepts.
+    check(all(x["owner"] == "lao-cai" and x["referral_pending"] == "nghe-an"
+              for x in ok(n.cli("case", "list", "--json")).json()),
+          "junk offers owned by nghe-an")
     h.close()
 
 
 # ---- finding 4: the erase exception -------------------------------------
 
 def test_erase_exception_not_from_referred_history(env):
-    """A case created by nghe-an is referred to lao-cai, which never
-    acknowledges its feed, refers the case back, and erases it after
-    nghe-an added to it.  The creator's first transfer in the history sent
-    to lao-cai used to count as "a referral away from lao-cai"."""
+    """A case created by nghe-an is offered to lao-cai, which never
+    acknowledges its feed and erases it without accepting.  The creator's
+    first transfer in the history sent to lao-cai used to count as "a
+    referral away from lao-cai"; an offer never made lao-cai the owner."""
     c, (n,) = setup(env, "nghe-an")
     h = hostile(env, c)
     cid = n.add(sample_case(7, status="reported"))
@@ -235,11 +269,7 @@ def test_erase_exception_not_from_referred_history(env):
     sync_ok(n)
     h.hello(ack=False)
     check(any(e[5] == cid for _, e in h.feed), "case not in the feed")
-    a = h.push([h.entry(cid, [h.op_transfer("nghe-an")])])
-    check(a is not None and a[1] == ACK and a[4] == 1, "refer back: %r" %
-          (a,))
     h.close()
-    sync_ok(n, "receiving the case back")
     n.update(cid, {"status": "receiving_support"})
     sync_ok(n, "after nghe-an's addition")
     h.connect()
@@ -247,9 +277,13 @@ def test_erase_exception_not_from_referred_history(env):
     a = h.push([h.entry(cid, [h.op_erase()])])
     check(a is not None and a[1] == ACK, "erase batch: %r" % (a,))
     check(a[6] == 1 and a[4] == 0, "the erase was not refused: %r" % (a,))
+    # Nor may it answer for another province, or accept twice.
+    oid = offer_id(h.feed, cid)
+    a = h.push([h.entry(cid, [op_accept(oid), h.op_transfer("nghe-an")])])
+    check(a is not None and a[1] == ACK and a[6] == 1, "answer: %r" % (a,))
     got = c.get(cid)
-    check(not got.get("erased") and got["person"].get("full_name"),
-          "central erased nghe-an's case: %r" % got)
+    check(not got.get("erased") and got["person"].get("full_name") and
+          got["owner"] == "nghe-an", "central erased nghe-an's case: %r" % got)
     h.close()
 
 

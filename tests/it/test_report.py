@@ -18,13 +18,15 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import harness
 from harness import ROOT, check, ok
 
 GEN = os.path.join(ROOT, "deploy", "gen_cases.py")
 IDENTIFIED = {"identified", "receiving_support", "reintegration_followup",
               "closed"}
 DIMS = ["province", "category", "sex", "age_band", "purpose", "destination",
-        "source", "status", "service", "referral_out", "referral_in"]
+        "source", "status", "service", "referral_out", "referral_in",
+        "referral_pending"]
 LINE_DIMS = ["province", "category", "destination", "source", "status"]
 
 
@@ -84,8 +86,14 @@ def expected(records, lo=None, hi=None, province=None):
             e["undated"] += 1
         if not inside:
             continue
-        for f, t in refs:
-            if province is None:
+        for f, t, *pending in refs:
+            if pending:
+                # An offer not yet answered counts apart.
+                if province is None or f == province:
+                    e["dims"]["referral_pending"][t] += 1
+                elif t == province:
+                    e["dims"]["referral_pending"][f] += 1
+            elif province is None:
                 e["dims"]["referral_out"][f] += 1
                 e["dims"]["referral_in"][t] += 1
             else:
@@ -203,11 +211,13 @@ def test_report_figures_match_generated_data(env):
         moved = [cid for cid, (o, cs, _) in records.items()
                  if o == "lao-cai" and
                  cs["intake"].get("received_on", "").startswith("2025")][:2]
-        for cid in moved:
-            ok(lao.cli("case", "transfer", cid, "--to", "thanh-hoa",
-                       "--reason", "home province"), "transfer")
-            records[cid][0] = "thanh-hoa"
-            records[cid][2].append(("lao-cai", "thanh-hoa"))
+        # The first is accepted, the second still waits for an answer.
+        harness.refer(lao, provinces["thanh-hoa"], moved[0], "home province")
+        records[moved[0]][0] = "thanh-hoa"
+        records[moved[0]][2].append(("lao-cai", "thanh-hoa"))
+        ok(lao.cli("case", "transfer", moved[1], "--to", "thanh-hoa",
+                   "--reason", "home province"), "transfer")
+        records[moved[1]][2].append(("lao-cai", "thanh-hoa", "pending"))
     for name in ("lao-cai", "thanh-hoa", "an-giang"):
         ok(provinces[name].sync(), "sync " + name)
     recs = [tuple(v) for v in records.values()]

@@ -1,0 +1,139 @@
+"""Possible duplicates (issue 14, item 4): before a new case is saved,
+the cases with the same birth year, sex and home province and a close
+name are found on the blind name index; an admin links two cases of one
+person, the link replicates, and reports count that person once."""
+import json
+import os
+
+from harness import check, ok, sample_case
+
+
+def person_case(i, name, year, sex="female", home="lao-cai"):
+    c = sample_case(i)
+    c["person"].update({"full_name": name, "birth_year": year, "sex": sex,
+                        "home_province": home})
+    return c
+
+
+def report_cases(node):
+    r = ok(node.cli("report", "--format", "json", "--min-cell", "1"),
+           "report")
+    return json.loads(r.out)
+
+
+def test_duplicates_flagged_and_linked(env):
+    from console import Console
+
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    first = a.add(person_case(1, "FAKE Nguyễn Thị Lan", 1995))
+    a.add(person_case(2, "FAKE Trần Văn Minh", 1995))
+    a.add(person_case(3, "FAKE Nguyễn Thị Lan", 1996))
+    a.add(person_case(4, "FAKE Nguyễn Thị Lan", 1995, sex="male"))
+    a.add(person_case(5, "FAKE Nguyễn Thị Lan", 1995, home="ha-noi"))
+    con = Console(a)
+    cl = con.client()
+    cl.login("viewer")
+    check(cl.get("/api/duplicates?full_name=x&birth_year=1995&sex=female"
+                  "&home_province=lao-cai").status == 403, "viewer")
+    cl = con.client()
+    cl.login("cw")
+
+    def dupes(name, year="1995", sex="female", home="lao-cai"):
+        from urllib.parse import urlencode
+        q = urlencode({"full_name": name, "birth_year": year, "sex": sex,
+                       "home_province": home})
+        r = cl.get("/api/duplicates?" + q)
+        check(r.status == 200, r)
+        return [(d["id"], d["match"]) for d in r.json()["duplicates"]]
+
+    # Folded (no diacritics), every word; then all but one word.
+    check(dupes("Nguyen Thi Lan") == [(first, "all_words")],
+          dupes("Nguyen Thi Lan"))
+    check(dupes("fake nguyễn thị lan") == [(first, "all_words")], "case")
+    check(dupes("FAKE Nguyen Thi Lann") == [(first, "all_but_one_word")],
+          dupes("FAKE Nguyen Thi Lann"))
+    check(dupes("FAKE Nguyen Lan") == [(first, "all_words")], "middle")
+    check(dupes("Pham Van Hung") == [], "another name")
+    check(dupes("Nguyen Thi Lan", year="1990") == [], "another year")
+    for q in ("full_name=&birth_year=1995&sex=female&home_province=lao-cai",
+              "full_name=x&sex=female&home_province=lao-cai",
+              "full_name=x&birth_year=1995&sex=female&home_province=mars",
+              "full_name=x&birth_year=1800&sex=female&home_province=lao-cai"):
+        r = cl.get("/api/duplicates?" + q)
+        check(r.status == 400 and "error" in r.json(), (q, r))
+    audit = open(os.path.join(a.dir, "audit.log")).read()
+    check("duplicates.view" in audit and "FAKE" not in audit, "audit")
+
+    # The same person recorded again: counted twice until linked.
+    before = report_cases(a)
+    again = a.add(person_case(6, "FAKE Nguyễn Thị Lan", 1995))
+    check(report_cases(a)["cases"] == before["cases"] + 1, "not counted")
+    r = cl.post("/api/cases/%s/duplicate-of" % again, {"of": first})
+    check(r.status == 403, "a caseworker linked: %r" % r)
+    ad = con.client()
+    ad.login("admin")
+    for body, code in (({"of": again}, 400), ({"of": "x"}, 400), ({}, 400),
+                       ({"of": first, "x": 1}, 400)):
+        r = ad.post("/api/cases/%s/duplicate-of" % again, body)
+        check(r.status == code, (body, r))
+    r = ad.post("/api/cases/%s/duplicate-of" % again, {"of": first})
+    check(r.status == 200 and r.json()["duplicate_of"] == first, r)
+    # Linking the earlier case to the later one would make a cycle.
+    r = ad.post("/api/cases/%s/duplicate-of" % first, {"of": again})
+    check(r.status == 400, r)
+    rep = report_cases(a)
+    check(rep["cases"] == before["cases"] and
+          rep["duplicates_left_out"] == 1, rep)
+    check(a.get(again)["person"]["duplicate_of"] == first, a.get(again))
+    # The link replicates: central counts the person once too.
+    ok(a.sync(), "sync lao-cai")
+    check(c.get(again)["person"]["duplicate_of"] == first, c.get(again))
+    rep = report_cases(c)
+    check(rep["cases"] == before["cases"] and
+          rep["duplicates_left_out"] == 1, rep)
+    for n in (a, c):
+        ok(n.verify(), "verify " + n.name)
+
+
+def test_new_case_form_shows_duplicates_before_saving(env):
+    """The new-case form: a draft matching a recorded person shows the
+    possible duplicates (with a link to open each) and saves nothing; the
+    next submit ("save anyway") saves."""
+    from urllib.parse import urlencode
+    from console import Console
+    from test_case_forms import hidden_inputs
+
+    c = env.central()
+    a = env.province("lao-cai", c)
+    first = a.add(person_case(1, "FAKE Nguyễn Thị Hoa", 1990))
+    con = Console(a)
+    cl = con.client()
+    cl.login("cw")
+    page = cl.get("/cases/new")
+    csrf = hidden_inputs(page.text())["csrf"]
+    fields = {"csrf": csrf, "status": "reported",
+              "person.full_name": "FAKE Nguyen Thi Hoa",
+              "person.birth_year": "1990", "person.sex": "female",
+              "person.home_province": "lao-cai",
+              "person.category": "victim",
+              "intake.received_on": "2026-11-30"}
+
+    def post(extra=None):
+        body = dict(fields, **(extra or {}))
+        return cl.request("POST", "/cases/new", urlencode(body),
+                          ctype="application/x-www-form-urlencoded")
+
+    n = len(a.ids())
+    r = post()
+    text = r.text()
+    check(r.status == 200 and 'id="duplicates"' in text and
+          "/cases/" + first in text, (r.status, text[:2000]))
+    check('name="dupes_ok"' in text, "no save-anyway")
+    check(len(a.ids()) == n, "saved before the duplicates were seen")
+    r = post({"dupes_ok": "1"})
+    check(r.status == 303 and "/cases/" in r.headers["location"], r)
+    check(len(a.ids()) == n + 1, "not saved")
+    # Another person: saved at once.
+    r = post({"person.full_name": "FAKE Lê Văn Tám"})
+    check(r.status == 303, r)

@@ -1,0 +1,267 @@
+"""Referrals as offers (issue 14, item 3): a province's referral waits for
+the receiving province's answer.  Accepting moves ownership after the next
+syncs; declining leaves the case with the sender, which sees the reason.
+The answers are refused from anyone but the receiving province, twice, or
+for an offer that is no longer pending; pending referrals count apart.
+"""
+import json
+
+from harness import check, ok, sample_case
+
+
+def pending_to(case, node):
+    refs = [r for r in case["referrals"] if r["status"] == "proposed"]
+    return bool(refs) and refs[-1]["to"] == node
+
+
+def offer(a, cid, to, reason):
+    r = ok(a.cli("case", "transfer", cid, "--to", to, "--reason", reason),
+           "offer")
+    check("offered from %s to %s" % (a.name, to) in r.out, r.out)
+    return r
+
+
+def test_offer_accept_decline(env):
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(1, status="identified"))
+    y = a.add(sample_case(2, status="identified"))
+    ok(a.sync(), "sync lao-cai")
+    offer(a, x, "ha-noi", "FAKE returns home")
+    offer(a, y, "ha-noi", "FAKE second referral")
+    # Until the answer the sender owns the case and may change it.
+    got = a.get(x)
+    check(got["owner"] == "lao-cai" and pending_to(got, "ha-noi"), got)
+    check(got["person"].get("full_name") == "FAKE Person 1", got)
+    a.update(x, {"services": [{"id": "while-pending", "type": "medical",
+                               "on": "2026-02-01"}]})
+    # One offer waits at a time.
+    r = a.cli("case", "transfer", x, "--to", "nghe-an")
+    check(r.rc == 2 and "already referred to ha-noi" in r.err, r)
+    # Nobody but the receiving province answers, and only once it has
+    # the offer.
+    for n, args in ((a, ("accept", x)), (c, ("accept", x)),
+                    (b, ("accept", x)),
+                    (b, ("decline", y, "--reason", "no place"))):
+        r = n.cli("case", *args)
+        check(r.rc == 2 and "\n" not in r.err.strip(), (n.name, args, r))
+    ok(a.sync(), "sync lao-cai")
+    ok(b.sync(), "sync ha-noi")
+    # The receiving province holds the whole case to decide, not owning it.
+    inc = b.get(x)
+    check(inc["owner"] == "lao-cai" and pending_to(inc, "ha-noi"), inc)
+    check(inc["person"].get("full_name") == "FAKE Person 1", inc)
+    check([s["id"] for s in inc["services"]] == ["while-pending"], inc)
+    r = b.cli("case", "update", x, "-", stdin=json.dumps({"status":
+                                                          "closed"}))
+    check(r.rc == 2, "the receiving province changed a pending case: %r"
+          % r)
+    lst = ok(b.cli("case", "referrals", "--json")).json()
+    check(sorted(i["case"] for i in lst) == sorted([x, y]), lst)
+    check({i["reason"] for i in lst} ==
+          {"FAKE returns home", "FAKE second referral"}, lst)
+    check({(i["direction"], i["from"]) for i in lst} == {("in", "lao-cai")},
+          lst)
+    lst = ok(c.cli("case", "referrals", "--json")).json()
+    check(len(lst) == 2 and all(i["days"] == 0 for i in lst), lst)
+    check(ok(c.cli("case", "referrals", "--days", "1", "--json")).json()
+          == [], "central lists fresh referrals as overdue")
+    # Bad answers write nothing.
+    for args, code in ((("decline", y), 1),
+                       (("decline", y, "--reason", ""), 2),
+                       (("decline", y, "--reason", "x" * 501), 2),
+                       (("accept", "not-a-case"), 2),
+                       (("accept",), 1)):
+        r = b.cli("case", *args)
+        check(r.rc == code and r.err.count("\n") <= 1, (args, r))
+    check(pending_to(b.get(y), "ha-noi"), "a bad answer was written")
+    ok(b.cli("case", "accept", x), "accept")
+    ok(b.cli("case", "decline", y, "--reason", "FAKE no shelter place"),
+       "decline")
+    r = b.cli("case", "accept", x)
+    check(r.rc == 2, "accepted twice: %r" % r)
+    r = b.cli("case", "accept", y)
+    check(r.rc == 2, "accepted after declining: %r" % r)
+    # ha-noi owns x at once; y is a read-only copy without names.
+    check(b.get(x)["owner"] == "ha-noi", b.get(x))
+    gy = b.get(y)
+    check(gy["owner"] == "lao-cai" and "full_name" not in gy["person"], gy)
+    ok(b.sync(), "sync ha-noi")
+    check(c.get(x)["owner"] == "ha-noi", c.get(x))
+    check(c.get(y)["owner"] == "lao-cai", c.get(y))
+    ok(a.sync(), "sync lao-cai")
+    ax, ay = a.get(x), a.get(y)
+    check(ax["owner"] == "ha-noi" and "full_name" not in ax["person"], ax)
+    check(ay["owner"] == "lao-cai", ay)
+    ref = ay["referrals"][-1]
+    check(ref["status"] == "rejected" and
+          ref.get("decline_reason") == "FAKE no shelter place" and
+          ref.get("answered_on"), ref)
+    check(not pending_to(ay, "ha-noi"), ay)
+    # The sender may change the declined case and refer it again.
+    a.update(y, {"status": "receiving_support"})
+    offer(a, y, "nghe-an", "FAKE try another province")
+    # Central and the new owner agree on x; the reason is sealed at rest.
+    ok(b.sync(), "sync ha-noi")
+    check(c.get(x) == b.get(x), "central and ha-noi differ")
+    for n in (a, b, c):
+        check(not n.files_contain(b"FAKE no shelter place"),
+              "the decline reason is in clear on " + n.name)
+        ok(n.verify(), "verify " + n.name)
+    hist = ok(c.cli("case", "history", x, "--json")).json()
+    check([h["node"] for h in hist][-1] == "ha-noi", hist)
+
+
+def test_offer_answer_refused_at_central(env):
+    """The sender's offer is overtaken by central's reassignment: the
+    receiving province's accept, made before it heard, is refused at
+    central and taken out of its copy; everyone agrees on the owner."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(3))
+    offer(a, x, "ha-noi", "FAKE reason three")
+    ok(a.sync(), "sync lao-cai")
+    ok(b.sync(), "sync ha-noi")
+    ok(c.cli("case", "transfer", x, "--to", "nghe-an"), "reassign")
+    ok(b.cli("case", "accept", x), "accept before hearing")
+    ok(b.sync(), "sync ha-noi")
+    check(c.get(x)["owner"] == "nghe-an", c.get(x))
+    ok(b.sync(), "sync ha-noi again")
+    got = b.get(x)
+    check(got is None or got["owner"] == "nghe-an", got)
+    cst = [p for p in c.status()["peers"] if p["peer"] == "ha-noi"]
+    check(cst and cst[0]["refused"] == 1, cst)
+    for n in (b, c):
+        ok(n.verify(), "verify " + n.name)
+
+
+# ---- the console ----------------------------------------------------------
+
+SHOTS = "/tmp/casesync-shots"
+
+
+def test_console_referrals(env):
+    """Issue 14: after syncs the receiving province's console lists the
+    incoming referrals with reason and sending province; accepting one
+    moves ownership after the next syncs, declining another returns it to
+    the sender with the reason; central's console lists what waits and
+    shows the whole history with the caseworkers as authors."""
+    import os
+    from selenium.webdriver.common.by import By
+    from console import Console, browser, sign_in, screenshot
+    import harness
+
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(11, status="identified"))
+    y = a.add(sample_case(12, status="identified"))
+    z = a.add(sample_case(13, status="identified"))
+    lan = {"CASESYNC_AUTHOR": "lan"}
+    for cid, why in ((x, "FAKE returns to her home province"),
+                     (y, "FAKE family lives in Ha Noi"),
+                     (z, "FAKE third one")):
+        ok(a.cli("case", "transfer", cid, "--to", "ha-noi", "--reason", why,
+                 env=lan), "offer")
+    ok(a.sync(), "sync lao-cai")
+    ok(b.sync(), "sync ha-noi")
+    os.makedirs(SHOTS, exist_ok=True)
+    bcon = Console(b)
+    ccon = Console(c)
+    # The API: roles, CSRF, bad input.
+    cl = bcon.client()
+    cl.login("viewer")
+    check(cl.get("/api/referrals").status == 403, "a viewer lists referrals")
+    cl = bcon.client()
+    cl.login("cw")
+    got = cl.get("/api/referrals").json()
+    check(got["total"] == 3 and {r["case"] for r in got["referrals"]} ==
+          {x, y, z}, got)
+    check(all(r["direction"] == "in" and r["from"] == "lao-cai"
+              for r in got["referrals"]), got)
+    r = cl.post("/api/referrals/%s/decline" % z, {})
+    check(r.status == 400 and "reason" in r.json()["error"], r)
+    r = cl.post("/api/referrals/%s/decline" % z, {"reason": "x",
+                                                   "other": 1})
+    check(r.status == 400, r)
+    r = cl.post("/api/referrals/%s/accept" % z, {}, csrf=False)
+    check(r.status == 403, r)
+    r = cl.post("/api/referrals/not-a-case/accept", {})
+    check(r.status == 400, r)
+    check(b.get(z)["owner"] == "lao-cai", "a refused answer was written")
+    r = cl.post("/api/referrals/%s/decline" % z,
+                {"reason": "FAKE declined through the API"})
+    check(r.status == 200 and r.json()["answer"] == "declined", r)
+    r = cl.post("/api/referrals/%s/accept" % z, {})
+    check(r.status == 409, "accepted after declining: %r" % r)
+    d = browser()
+    try:
+        # Central sees the two offers waiting for ha-noi's answer.
+        sign_in(d, ccon, "admin")
+        d.get(ccon.url + "/referrals?days=0")
+        cards = d.find_elements(By.CSS_SELECTOR, "article.referral")
+        check(len(cards) == 3, d.find_element(By.TAG_NAME, "main").text)
+        for w in (1280, 390):
+            check(screenshot(d, os.path.join(
+                SHOTS, "referrals-central-%d.png" % w), w),
+                "central /referrals scrolls sideways at %d px" % w)
+        d.get(ccon.url + "/referrals")
+        check(not d.find_elements(By.CSS_SELECTOR, "article.referral"),
+              "fresh referrals listed as waiting more than 7 days")
+        d.delete_all_cookies()
+        sign_in(d, bcon, "cw")
+        d.get(bcon.url + "/referrals")
+        main = d.find_element(By.TAG_NAME, "main").text
+        for want in ("FAKE returns to her home province",
+                     "FAKE family lives in Ha Noi", "Lào Cai"):
+            check(want in main, "%r not on the inbox: %s" % (want, main))
+        check(z not in main, "a declined referral still listed")
+        for w in (1280, 390):
+            check(screenshot(d, os.path.join(
+                SHOTS, "referrals-inbox-%d.png" % w), w),
+                "/referrals scrolls sideways at %d px" % w)
+        d.set_window_size(1280, 900)
+        card = d.find_element(By.ID, x)
+        card.find_element(By.CSS_SELECTOR, "form.accept button").click()
+        harness.wait_for(lambda: "done=accepted" in d.current_url, 10,
+                         what="the redirect after accepting")
+        card = d.find_element(By.ID, y)
+        # The reason is required: the browser refuses an empty one.
+        card.find_element(By.CSS_SELECTOR, "form.decline button").click()
+        check("done=declined" not in d.current_url, "declined without a reason")
+        card.find_element(By.NAME, "reason").send_keys(
+            "FAKE no place in our shelter")
+        card.find_element(By.CSS_SELECTOR, "form.decline button").click()
+        harness.wait_for(lambda: "done=declined" in d.current_url, 10,
+                         what="the redirect after declining")
+        check(not d.find_elements(By.CSS_SELECTOR, "article.referral"),
+              "answered referrals still listed")
+        screenshot(d, os.path.join(SHOTS, "referrals-done-390.png"), 390)
+    finally:
+        d.quit()
+    check(b.get(x)["owner"] == "ha-noi", b.get(x))
+    ok(b.sync(), "sync ha-noi")
+    ok(a.sync(), "sync lao-cai")
+    check(c.get(x)["owner"] == "ha-noi" and a.get(x)["owner"] == "ha-noi",
+          (c.get(x)["owner"], a.get(x)["owner"]))
+    ref = a.get(y)["referrals"][-1]
+    check(a.get(y)["owner"] == "lao-cai" and ref["status"] == "rejected" and
+          ref["decline_reason"] == "FAKE no place in our shelter", ref)
+    check(a.get(z)["referrals"][-1]["decline_reason"] ==
+          "FAKE declined through the API", a.get(z))
+    # Central's console: the whole history, with the caseworkers.
+    d = browser()
+    try:
+        sign_in(d, ccon, "admin")
+        d.get(ccon.url + "/cases/" + x)
+        hist = d.find_element(By.ID, "history").text
+        for want in ("lan@lao-cai", "cw@ha-noi"):
+            check(want in hist, "%r not in central's history: %s" % (
+                want, hist))
+    finally:
+        d.quit()
+    audit = open(os.path.join(b.dir, "audit.log")).read()
+    check("referral.accept" in audit and "referral.decline" in audit and
+          "referral.view" in audit, audit)
