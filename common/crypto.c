@@ -16,6 +16,8 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static int
 ossl_fail(const char *what)
@@ -214,6 +216,180 @@ crypto_open(const uint8_t key[CRYPTO_KEY], const void *aad, size_t aadlen,
 	return rc;
 }
 
+struct crypto_aead {
+	EVP_CIPHER	*cipher;	/* fetched once */
+	EVP_CIPHER_CTX	*enc, *dec;	/* keyed once */
+	uint8_t		 pool[CRYPTO_NONCE_POOL * CRYPTO_NONCE];
+	size_t		 left;		/* nonces left in the pool */
+	pid_t		 pid;		/* the process that filled it */
+};
+
+int
+crypto_aead_new(const uint8_t key[CRYPTO_KEY], struct crypto_aead **out)
+{
+	struct crypto_aead *a = xcalloc(1, sizeof(*a));
+
+	*out = NULL;
+	if ((a->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) ==
+	    NULL || (a->enc = EVP_CIPHER_CTX_new()) == NULL ||
+	    (a->dec = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_EncryptInit_ex2(a->enc, a->cipher, key, NULL, NULL) != 1 ||
+	    EVP_DecryptInit_ex2(a->dec, a->cipher, key, NULL, NULL) != 1) {
+		crypto_aead_free(&a);
+		return ossl_fail("aes-gcm key");
+	}
+	*out = a;
+	return 0;
+}
+
+void
+crypto_aead_free(struct crypto_aead **ap)
+{
+	struct crypto_aead *a = *ap;
+
+	if (a == NULL)
+		return;
+	/* Freeing a context cleanses its key schedule. */
+	EVP_CIPHER_CTX_free(a->enc);
+	EVP_CIPHER_CTX_free(a->dec);
+	EVP_CIPHER_free(a->cipher);
+	OPENSSL_cleanse(a, sizeof(*a));
+	free(a);
+	*ap = NULL;
+}
+
+/* The next nonce from the pool, refilled when empty or inherited. */
+static void
+aead_nonce(struct crypto_aead *a, uint8_t *nonce)
+{
+	pid_t pid = getpid();
+
+	if (a->left == 0 || a->pid != pid) {
+		random_bytes(a->pool, sizeof(a->pool));
+		a->left = CRYPTO_NONCE_POOL;
+		a->pid = pid;
+	}
+	a->left--;
+	memcpy(nonce, a->pool + a->left * CRYPTO_NONCE, CRYPTO_NONCE);
+	/* Used once: gone from the pool. */
+	OPENSSL_cleanse(a->pool + a->left * CRYPTO_NONCE, CRYPTO_NONCE);
+}
+
+int
+crypto_aead_seal(struct crypto_aead *a, const void *aad, size_t aadlen,
+    const void *p, size_t len, struct buf *out)
+{
+	uint8_t	*o;
+	int	 n, rc;
+
+	if (len > INT32_MAX || aadlen > INT32_MAX)
+		return E_TOOBIG;
+	if ((rc = buf_reserve(out, len + CRYPTO_SEAL_OVERHEAD)) != 0)
+		return rc;
+	o = out->data + out->len;
+	aead_nonce(a, o);
+	if (EVP_EncryptInit_ex2(a->enc, NULL, NULL, o, NULL) != 1 ||
+	    (aadlen && EVP_EncryptUpdate(a->enc, NULL, &n, aad,
+	    (int)aadlen) != 1) ||
+	    EVP_EncryptUpdate(a->enc, o + CRYPTO_NONCE, &n, p, (int)len) !=
+	    1 ||
+	    EVP_EncryptFinal_ex(a->enc, o + CRYPTO_NONCE + n, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG,
+	    o + CRYPTO_NONCE + len) != 1)
+		return ossl_fail("aes-gcm seal");
+	out->len += len + CRYPTO_SEAL_OVERHEAD;
+	return 0;
+}
+
+int
+crypto_aead_open(struct crypto_aead *a, const void *aad, size_t aadlen,
+    const uint8_t *c, size_t len, struct buf *out)
+{
+	size_t	plen;
+	uint8_t	tag[CRYPTO_TAG];
+	int	n, rc = 0;
+
+	if (len < CRYPTO_SEAL_OVERHEAD || len > INT32_MAX || aadlen >
+	    INT32_MAX)
+		return E_AUTH;
+	plen = len - CRYPTO_SEAL_OVERHEAD;
+	if ((rc = buf_reserve(out, plen + 1)) != 0)
+		return rc;
+	memcpy(tag, c + CRYPTO_NONCE + plen, CRYPTO_TAG);
+	if (EVP_DecryptInit_ex2(a->dec, NULL, NULL, c, NULL) != 1 ||
+	    (aadlen && EVP_DecryptUpdate(a->dec, NULL, &n, aad,
+	    (int)aadlen) != 1) ||
+	    EVP_DecryptUpdate(a->dec, out->data + out->len, &n,
+	    c + CRYPTO_NONCE, (int)plen) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG,
+	    tag) != 1 ||
+	    EVP_DecryptFinal_ex(a->dec, out->data + out->len + n, &n) != 1)
+		rc = E_AUTH;
+	ERR_clear_error();
+	if (rc == 0)
+		out->len += plen;
+	else
+		OPENSSL_cleanse(out->data + out->len, plen);
+	return rc;
+}
+
+struct crypto_mac {
+	EVP_MAC		*mac;
+	EVP_MAC_CTX	*ctx;		/* keyed once */
+};
+
+int
+crypto_mac_new(const uint8_t *key, size_t keylen, struct crypto_mac **out)
+{
+	struct crypto_mac	*m;
+	OSSL_PARAM		 params[2];
+	char			 digest[] = "SHA256";
+
+	*out = NULL;
+	if (key == NULL || keylen < 16)
+		return E_INVAL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	m = xcalloc(1, sizeof(*m));
+	if ((m->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (m->ctx = EVP_MAC_CTX_new(m->mac)) == NULL ||
+	    EVP_MAC_init(m->ctx, key, keylen, params) != 1) {
+		crypto_mac_free(&m);
+		return ossl_fail("hmac key");
+	}
+	*out = m;
+	return 0;
+}
+
+void
+crypto_mac_free(struct crypto_mac **mp)
+{
+	struct crypto_mac *m = *mp;
+
+	if (m == NULL)
+		return;
+	EVP_MAC_CTX_free(m->ctx);
+	EVP_MAC_free(m->mac);
+	free(m);
+	*mp = NULL;
+}
+
+int
+crypto_mac(struct crypto_mac *m, const void *msg, size_t len,
+    uint8_t out[CRYPTO_HASH])
+{
+	size_t n = 0;
+
+	/* A NULL key keeps the one set at crypto_mac_new. */
+	if (EVP_MAC_init(m->ctx, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(m->ctx, msg, len) != 1 ||
+	    EVP_MAC_final(m->ctx, out, &n, CRYPTO_HASH) != 1 ||
+	    n != CRYPTO_HASH)
+		return ossl_fail("hmac");
+	return 0;
+}
+
 int
 crypto_scrypt(const char *pass, const uint8_t *salt, size_t saltlen,
     uint8_t key[CRYPTO_KEY])
@@ -403,6 +579,49 @@ crypto_selftest(void)
 	ST_CHECK(crypto_open(key, "aad", 3, c.data, 5, &p) == E_AUTH);
 	buf_release(&c);
 	buf_release(&p);
+	{
+		struct crypto_aead	*a;
+		struct crypto_mac	*m;
+		uint8_t			 n0[CRYPTO_NONCE];
+
+		/* A prepared key seals as crypto_seal does, and each seal
+		 * takes a fresh nonce, past the pool's refill too. */
+		buf_init(&c, 4096);
+		buf_init(&p, 4096);
+		ST_OK(crypto_aead_new(key, &a));
+		ST_OK(crypto_aead_seal(a, "aad", 3, "secret name", 11, &c));
+		ST_OK(crypto_open(key, "aad", 3, c.data, c.len, &p));
+		ST_CHECK(p.len == 11 && memcmp(p.data, "secret name", 11) == 0);
+		memcpy(n0, c.data, CRYPTO_NONCE);
+		for (int i = 0; i < 2 * CRYPTO_NONCE_POOL; i++) {
+			buf_reset(&c);
+			ST_OK(crypto_aead_seal(a, "aad", 3, "x", 1, &c));
+			ST_CHECK(memcmp(c.data, n0, CRYPTO_NONCE) != 0);
+		}
+		buf_reset(&c);
+		ST_OK(crypto_seal(key, NULL, 0, "other", 5, &c));
+		buf_reset(&p);
+		ST_OK(crypto_aead_open(a, NULL, 0, c.data, c.len, &p));
+		ST_CHECK(p.len == 5 && memcmp(p.data, "other", 5) == 0);
+		ST_CHECK(crypto_aead_open(a, "x", 1, c.data, c.len, &p) ==
+		    E_AUTH);
+		crypto_aead_free(&a);
+		crypto_aead_free(&a);
+		ST_CHECK(a == NULL);
+		buf_release(&c);
+		buf_release(&p);
+		/* A prepared HMAC key gives crypto_hmac's values, call after
+		 * call. */
+		ST_OK(crypto_mac_new(key, 32, &m));
+		for (int i = 0; i < 3; i++) {
+			ST_OK(crypto_mac(m, "msg", 3 - (size_t)(i & 1), h1));
+			ST_OK(crypto_hmac(key, 32, "msg", 3 - (size_t)(i & 1),
+			    h2));
+			ST_CHECK(memcmp(h1, h2, 32) == 0);
+		}
+		crypto_mac_free(&m);
+		ST_CHECK(crypto_mac_new(key, 8, &m) == E_INVAL);
+	}
 	crypto_hash3("ab", 2, "c", 1, NULL, 0, h1);
 	crypto_hash3("a", 1, "bc", 2, NULL, 0, h2);
 	ST_CHECK(memcmp(h1, h2, 32) == 0);

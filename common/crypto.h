@@ -54,6 +54,34 @@ int	crypto_seal(const uint8_t key[CRYPTO_KEY], const void *aad,
 int	crypto_open(const uint8_t key[CRYPTO_KEY], const void *aad,
 	    size_t aadlen, const uint8_t *c, size_t len, struct buf *out);
 
+/*
+ * A key prepared once, for the hot paths (the store seals and opens every
+ * log record, and HMACs every name it indexes): the algorithm is fetched
+ * and the key schedule computed at crypto_aead_new / crypto_mac_new, not
+ * on every call, and nonces come from a pool that one getrandom() fills
+ * with CRYPTO_NONCE_POOL of them.  The output is crypto_seal's format
+ * (and crypto_open opens it, and the other way round); crypto_mac equals
+ * crypto_hmac.  A pool filled before a fork() is never used after it in
+ * the child (it is refilled), so two processes never share a nonce.
+ * Caller owns the object; free with crypto_aead_free / crypto_mac_free
+ * (which wipe the key and accept NULL).  Not for use by two threads.
+ */
+#define CRYPTO_NONCE_POOL	64
+struct crypto_aead;
+struct crypto_mac;
+
+int	crypto_aead_new(const uint8_t key[CRYPTO_KEY], struct crypto_aead **);
+void	crypto_aead_free(struct crypto_aead **);
+int	crypto_aead_seal(struct crypto_aead *, const void *aad, size_t aadlen,
+	    const void *p, size_t len, struct buf *out);
+int	crypto_aead_open(struct crypto_aead *, const void *aad, size_t aadlen,
+	    const uint8_t *c, size_t len, struct buf *out);
+/* keylen must be at least 16 (E_INVAL). */
+int	crypto_mac_new(const uint8_t *key, size_t keylen, struct crypto_mac **);
+void	crypto_mac_free(struct crypto_mac **);
+int	crypto_mac(struct crypto_mac *, const void *msg, size_t len,
+	    uint8_t out[CRYPTO_HASH]);
+
 /* Derives a key from a passphrase with scrypt (N=2^15, r=8, p=1).
  * Returns 0 or E_IO. */
 int	crypto_scrypt(const char *pass, const uint8_t *salt, size_t saltlen,

@@ -114,7 +114,8 @@ names_update(struct store *st, MDB_txn *t, const char *id,
 	MDB_val			 k = { idlen, (void *)(uintptr_t)id }, d, nk;
 	int			 rc;
 
-	if (!st->have_keys || idlen != ENTRY_CASE_ID_LEN)
+	if (!st->have_keys || st->namemac == NULL ||
+	    idlen != ENTRY_CASE_ID_LEN)
 		return 0;
 	if (plain != NULL && plain->erased.hlc == 0 &&
 	    (f = merge_field(plain, "person.full_name")) != NULL &&
@@ -123,7 +124,7 @@ names_update(struct store *st, MDB_txn *t, const char *id,
 		char *name = xstrndup((const char *)w->value + 1,
 		    w->value_len - 2);
 
-		n = nameidx_name_macs(st->namekey, name, macs,
+		n = nameidx_name_macs(st->namemac, name, macs,
 		    NAMEIDX_KEYS_MAX);
 		crypto_wipe(name, strlen(name));
 		free(name);
@@ -409,7 +410,7 @@ store_name_search(struct store *st, const char *query, size_t max,
 	MDB_val		 k, d;
 	int		 rc;
 
-	if (!st->have_keys)
+	if (!st->have_keys || st->namemac == NULL)
 		return E_AUTH;
 	nw = nameidx_words(query, words, 6);
 	if (nw == 0)
@@ -425,7 +426,7 @@ store_name_search(struct store *st, const char *query, size_t max,
 				l--;
 			words[i][l] = '\0';
 		}
-		nameidx_word_mac(st->namekey, words[i], macs[i]);
+		nameidx_word_mac(st->namemac, words[i], macs[i]);
 	}
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
@@ -483,6 +484,10 @@ store_set_keys(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
 		return rc;
 	if ((rc = crypto_hmac(st->datakey, CRYPTO_KEY,
 	    "casesync name index v1", 22, st->namekey)) != 0)
+		return rc;
+	crypto_mac_free(&st->namemac);
+	if ((rc = crypto_mac_new(st->namekey, sizeof(st->namekey),
+	    &st->namemac)) != 0)
 		return rc;
 	return txn_run(st, names_build_fn, NULL);
 }

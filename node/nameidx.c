@@ -119,18 +119,18 @@ nameidx_words(const char *s, char words[][NAMEIDX_WORD_MAX + 1], size_t max)
 }
 
 void
-nameidx_word_mac(const uint8_t key[32], const char *word,
+nameidx_word_mac(struct crypto_mac *key, const char *word,
     uint8_t mac[NAMEIDX_MAC])
 {
 	uint8_t full[CRYPTO_HASH];
 
-	if (crypto_hmac(key, 32, word, strlen(word), full) != 0)
+	if (crypto_mac(key, word, strlen(word), full) != 0)
 		memset(full, 0, sizeof(full));
 	memcpy(mac, full, NAMEIDX_MAC);
 }
 
 size_t
-nameidx_name_macs(const uint8_t key[32], const char *name,
+nameidx_name_macs(struct crypto_mac *key, const char *name,
     uint8_t macs[][NAMEIDX_MAC], size_t max)
 {
 	char	words[NAMEIDX_WORDS_MAX][NAMEIDX_WORD_MAX + 1];
@@ -169,10 +169,13 @@ int
 nameidx_selftest(void)
 {
 	char	w[NAMEIDX_WORDS_MAX][NAMEIDX_WORD_MAX + 1];
-	uint8_t	key[32] = { 1 }, macs[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
+	uint8_t	kb[32] = { 1 }, macs[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
 	uint8_t	m[NAMEIDX_MAC];
 	size_t	n, i;
 	int	found = 0;
+	struct crypto_mac *key;
+
+	ST_OK(crypto_mac_new(kb, sizeof(kb), &key));
 
 	/* Precomposed (NFC) and decomposed (NFD) spellings fold alike. */
 	n = nameidx_words("FAKE Nguy\xe1\xbb\x85n Th\xe1\xbb\x8b \xc3\x81nh, "
@@ -195,6 +198,7 @@ nameidx_selftest(void)
 	nameidx_word_mac(key, "n", m);
 	for (i = 0; i < n; i++)
 		ST_CHECK(memcmp(macs[i], m, NAMEIDX_MAC) != 0);
+	crypto_mac_free(&key);
 	return 0;
 }
 #endif

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct crypto_mac;
+
 #define NAMEIDX_MAC		16
 #define NAMEIDX_WORD_MAX	32	/* bytes of a folded word kept */
 #define NAMEIDX_PREFIX_MAX	16
@@ -35,11 +37,11 @@ size_t	nameidx_words(const char *s, char words[][NAMEIDX_WORD_MAX + 1],
 
 /* The macs to index for a name: every prefix of every word, deduplicated.
  * Returns how many were written to macs. */
-size_t	nameidx_name_macs(const uint8_t key[32], const char *name,
+size_t	nameidx_name_macs(struct crypto_mac *key, const char *name,
 	    uint8_t macs[][NAMEIDX_MAC], size_t max);
 
 /* The mac of one query word (already folded). */
-void	nameidx_word_mac(const uint8_t key[32], const char *word,
+void	nameidx_word_mac(struct crypto_mac *key, const char *word,
 	    uint8_t mac[NAMEIDX_MAC]);
 
 #ifdef SELFTEST

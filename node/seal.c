@@ -31,7 +31,7 @@ value_seal(struct store *st, const char *id, uint8_t **v, size_t *len)
 		return 0;
 	buf_init(&b, *len + CRYPTO_SEAL_OVERHEAD + 1);
 	buf_append(&b, "", 1);
-	if ((rc = crypto_seal(st->datakey, id, strlen(id), *v, *len, &b))) {
+	if ((rc = crypto_aead_seal(st->aead, id, strlen(id), *v, *len, &b))) {
 		buf_release(&b);
 		return rc;
 	}
@@ -53,7 +53,7 @@ value_open(struct store *st, const char *id, uint8_t **v, size_t *len)
 	if (!st->have_keys)
 		return E_AUTH;
 	buf_init(&b, *len + 1);
-	if ((rc = crypto_open(st->datakey, id, strlen(id), *v + 1, *len - 1,
+	if ((rc = crypto_aead_open(st->aead, id, strlen(id), *v + 1, *len - 1,
 	    &b)) != 0) {
 		buf_release(&b);
 		log_warnx("store: case %s: a sealed value does not open", id);
@@ -87,8 +87,7 @@ author_pseudonym(const struct store *st, const char *a,
 	uint8_t	h[CRYPTO_HASH];
 	int	rc;
 
-	if ((rc = crypto_hmac(st->authorkey, sizeof(st->authorkey), a,
-	    strlen(a), h)) == 0)
+	if ((rc = crypto_mac(st->authormac, a, strlen(a), h)) == 0)
 		memcpy(p, h, STATE_AUTHOR_PSEUDO);
 	return rc;
 }
@@ -166,7 +165,7 @@ author_seal(struct store *st, MDB_txn *t, struct author_memo *m, char *a)
 	if (rc == MDB_NOTFOUND) {
 		author_aad(p, aad);
 		buf_init(&b, ENTRY_AUTHOR_MAX + CRYPTO_SEAL_OVERHEAD);
-		if ((rc = crypto_seal(st->datakey, aad, sizeof(aad), a,
+		if ((rc = crypto_aead_seal(st->aead, aad, sizeof(aad), a,
 		    strlen(a), &b)) == 0) {
 			d.mv_size = b.len;
 			d.mv_data = b.data;
@@ -214,7 +213,7 @@ author_open(struct store *st, MDB_txn *t, struct author_memo *m,
 	}
 	author_aad(p, aad);
 	buf_init(&b, ENTRY_AUTHOR_MAX + 1);
-	rc = crypto_open(st->datakey, aad, sizeof(aad), d.mv_data, d.mv_size,
+	rc = crypto_aead_open(st->aead, aad, sizeof(aad), d.mv_data, d.mv_size,
 	    &b);
 	if (rc == 0 && (b.len == 0 || b.len > ENTRY_AUTHOR_MAX ||
 	    memchr(b.data, '\0', b.len) != NULL))
@@ -289,7 +288,7 @@ log_seal(struct store *st, const uint8_t *lk, size_t lklen,
 {
 	if (!st->have_keys)
 		return buf_append(out, rec, reclen);
-	return crypto_seal(st->datakey, lk, lklen, rec, reclen, out);
+	return crypto_aead_seal(st->aead, lk, lklen, rec, reclen, out);
 }
 
 int
@@ -299,7 +298,7 @@ log_unseal(struct store *st, const void *lk, size_t lklen, const MDB_val *d,
 	buf_reset(out);
 	if (!st->have_keys)
 		return buf_append(out, d->mv_data, d->mv_size);
-	if (crypto_open(st->datakey, lk, lklen, d->mv_data, d->mv_size,
+	if (crypto_aead_open(st->aead, lk, lklen, d->mv_data, d->mv_size,
 	    out) != 0) {
 		log_warnx("store: a log record does not open (wrong data key, "
 		    "or altered)");
@@ -321,7 +320,7 @@ keycheck_fn(struct store *st, MDB_txn *t, void *arg)
 	buf_init(&b, 256);
 	rc = mdb_get(t, st->meta, &k, &d);
 	if (rc == 0) {
-		rc = crypto_open(st->datakey, NULL, 0, d.mv_data, d.mv_size,
+		rc = crypto_aead_open(st->aead, NULL, 0, d.mv_data, d.mv_size,
 		    &b);
 		if (rc == 0 && (b.len != strlen(KEYCHECK) ||
 		    memcmp(b.data, KEYCHECK, b.len) != 0))
@@ -333,7 +332,7 @@ keycheck_fn(struct store *st, MDB_txn *t, void *arg)
 		buf_release(&b);
 		return mdb_err(st, rc, "keycheck");
 	}
-	if ((rc = crypto_seal(st->datakey, NULL, 0, KEYCHECK,
+	if ((rc = crypto_aead_seal(st->aead, NULL, 0, KEYCHECK,
 	    strlen(KEYCHECK), &b)) == 0) {
 		d.mv_data = b.data;
 		d.mv_size = b.len;
@@ -353,12 +352,19 @@ seal_keys_set(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
 	memcpy(st->sign_sec, sign_sec, CRYPTO_SIGN_SEC);
 	memcpy(st->sign_pub, sign_pub, CRYPTO_SIGN_PUB);
 	memcpy(st->datakey, datakey, CRYPTO_KEY);
+	crypto_aead_free(&st->aead);
+	crypto_mac_free(&st->authormac);
 	if ((rc = crypto_hmac(datakey, CRYPTO_KEY, AUTHOR_KEY_TAG,
-	    sizeof(AUTHOR_KEY_TAG) - 1, st->authorkey)) != 0)
+	    sizeof(AUTHOR_KEY_TAG) - 1, st->authorkey)) != 0 ||
+	    (rc = crypto_aead_new(st->datakey, &st->aead)) != 0 ||
+	    (rc = crypto_mac_new(st->authorkey, sizeof(st->authorkey),
+	    &st->authormac)) != 0)
 		return rc;
 	st->have_keys = 1;
 	if ((rc = txn_run(st, keycheck_fn, NULL)) != 0) {
 		st->have_keys = 0;
+		crypto_aead_free(&st->aead);
+		crypto_mac_free(&st->authormac);
 		crypto_wipe(st->datakey, sizeof(st->datakey));
 		crypto_wipe(st->authorkey, sizeof(st->authorkey));
 		crypto_wipe(st->sign_sec, sizeof(st->sign_sec));

@@ -217,6 +217,9 @@ store_close(struct store **stp)
 	crypto_wipe((*stp)->authorkey, sizeof((*stp)->authorkey));
 	crypto_wipe((*stp)->sign_sec, sizeof((*stp)->sign_sec));
 	crypto_wipe((*stp)->namekey, sizeof((*stp)->namekey));
+	crypto_aead_free(&(*stp)->aead);
+	crypto_mac_free(&(*stp)->authormac);
+	crypto_mac_free(&(*stp)->namemac);
 	mdb_env_close((*stp)->env);
 	free(*stp);
 	*stp = NULL;

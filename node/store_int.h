@@ -70,6 +70,10 @@ struct store {
 	MDB_dbi		 keys, names, namecase, conflicted, authors;
 	MDB_dbi		 keyhist;	/* keyhist.c */
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
+	/* The keys prepared once (crypto.h): the data key for AES-GCM, the
+	 * author and name index keys for HMAC.  NULL without keys. */
+	struct crypto_aead *aead;
+	struct crypto_mac *authormac, *namemac;
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	int		 have_keys;
 	uint8_t		 datakey[CRYPTO_KEY];	/* data at rest */
