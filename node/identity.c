@@ -621,3 +621,75 @@ identity_wipe(struct identity *id)
 {
 	crypto_wipe(id, sizeof(*id));
 }
+
+#ifdef SELFTEST
+#include "../common/selftest.h"
+
+int
+identity_selftest(void)
+{
+	struct identity	a, b;
+	char		dir[] = "/tmp/casesync-id-XXXXXX", err[512], path[600];
+	uint8_t		key[CRYPTO_KEY], wrong[CRYPTO_KEY];
+	int		mig;
+
+	ST_CHECK(mkdtemp(dir) != NULL);
+	/* data.key mode: v1 in clear, and v2 in clear after a save. */
+	ST_OK(identity_create(dir, NULL, err, sizeof(err)));
+	ST_OK(datakey_load(dir, NULL, key, err, sizeof(err)));
+	ST_OK(identity_load(dir, key, IDENTITY_MIGRATE, &a, &mig, err,
+	    sizeof(err)));
+	ST_CHECK(mig == 0 && a.epoch == 0 && !a.has_prev);
+	a.epoch = 3;
+	a.has_prev = 1;
+	a.prev.sign_sec[5] = 9;
+	a.ho_from = (7ULL << 32) | 12;
+	a.ho_sig[63] = 4;
+	ST_OK(identity_save(dir, key, &a, err, sizeof(err)));
+	ST_OK(identity_load(dir, key, 0, &b, NULL, err, sizeof(err)));
+	ST_CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, IDENTITY_FILE);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, DATAKEY_FILE);
+	unlink(path);
+	/* Passphrase mode: sealed from the start; opens only under the
+	 * derived key. */
+	ST_OK(identity_create(dir, "FAKE selftest phrase", err, sizeof(err)));
+	ST_CHECK(identity_passphrase_mode(dir));
+	ST_OK(datakey_load(dir, "FAKE selftest phrase", key, err,
+	    sizeof(err)));
+	ST_OK(identity_load(dir, key, 0, &a, NULL, err, sizeof(err)));
+	memcpy(wrong, key, sizeof(wrong));
+	wrong[0] ^= 1;
+	ST_CHECK(identity_load(dir, wrong, 0, &b, NULL, err, sizeof(err)) ==
+	    E_AUTH);
+	/* A v1 file in passphrase mode is sealed in place. */
+	{
+		uint8_t	v1[ID_V1_LEN];
+		int	fd;
+
+		memcpy(v1, ID_MAGIC, ID_MLEN);
+		keys_put(v1 + ID_MLEN, a.sign_pub, a.sign_sec, a.curve_pub,
+		    a.curve_sec);
+		snprintf(path, sizeof(path), "%s/%s", dir, IDENTITY_FILE);
+		unlink(path);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		ST_CHECK(fd >= 0 && write(fd, v1, sizeof(v1)) ==
+		    (ssize_t)sizeof(v1));
+		close(fd);
+		ST_OK(identity_load(dir, key, IDENTITY_MIGRATE, &b, &mig, err,
+		    sizeof(err)));
+		ST_CHECK(mig == 1 && memcmp(b.sign_sec, a.sign_sec, 32) == 0);
+		ST_CHECK(identity_load(dir, wrong, 0, &b, NULL, err,
+		    sizeof(err)) == E_AUTH);
+	}
+	identity_wipe(&a);
+	identity_wipe(&b);
+	snprintf(path, sizeof(path), "%s/%s", dir, IDENTITY_FILE);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, DATASALT_FILE);
+	unlink(path);
+	ST_CHECK(rmdir(dir) == 0);
+	return 0;
+}
+#endif

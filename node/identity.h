@@ -130,4 +130,8 @@ int	pubkey_parse(const char *s, uint8_t sign_pub[CRYPTO_SIGN_PUB],
 	    uint8_t curve_pub[CURVE_KEY]);
 void	identity_wipe(struct identity *id);
 
+#ifdef SELFTEST
+int	identity_selftest(void);
+#endif
+
 #endif
