@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "offer.h"
 #include "conflict.h"
 #include "resolve.h"
 #include "schema.h"
@@ -201,7 +202,10 @@ list_case(const struct case_state *sealed, void *arg)
 
 	if (lc->case_id != NULL && strcmp(sealed->id, lc->case_id) != 0)
 		return 0;
-	if ((sealed->flags & STATE_F_READONLY) || !conflict_candidate(sealed))
+	/* Not this node's to resolve: a read-only copy, or a case held for
+	 * an offer waiting for this province's answer (offer.h). */
+	if ((sealed->flags & STATE_F_READONLY) || !conflict_candidate(sealed) ||
+	    offer_pending_to(sealed, lc->n->cfg.node))
 		return 0;
 	state_copy(&s, sealed);
 	if ((rc = store_case_open(lc->n->st, &s)) != 0) {

@@ -137,3 +137,44 @@ def test_new_case_form_shows_duplicates_before_saving(env):
     # Another person: saved at once.
     r = post({"person.full_name": "FAKE Lê Văn Tám"})
     check(r.status == 303, r)
+
+
+def test_browser_duplicates_panel(env):
+    """In the browser: the possible duplicate is listed, with a link to
+    open it, before the case is saved; "save anyway" saves.  The form
+    with the panel fits 1280 and 390 px."""
+    from selenium.webdriver.common.by import By
+    import harness
+    from console import Console, browser, sign_in
+    from test_case_forms import _fill, both_widths
+
+    c = env.central()
+    a = env.province("lao-cai", c)
+    first = a.add(person_case(1, "FAKE Nguyễn Thị Hoa", 1990))
+    con = Console(a)
+    d = browser()
+    try:
+        sign_in(d, con, "cw")
+        d.get(con.url + "/cases/new?lang=vi")
+        _fill(d, "person.full_name", "FAKE Nguyen Thi Hoa")
+        _fill(d, "person.birth_year", "1990")
+        _fill(d, "person.sex", "female")
+        _fill(d, "person.category", "victim")
+        _fill(d, "person.home_province", "lao-cai")
+        _fill(d, "intake.received_on", "30/11/2026")
+        d.find_element(By.CSS_SELECTOR, "#newcase button.primary").click()
+        panel = d.find_element(By.ID, "duplicates")
+        check("FAKE Nguyễn Thị Hoa" in panel.text and
+              "trùng" in panel.text, panel.text)
+        link = panel.find_element(By.TAG_NAME, "a").get_attribute("href")
+        check(link.endswith("/cases/" + first), link)
+        check(len(a.ids()) == 1, "saved before the duplicate was seen")
+        check(d.find_element(By.NAME, "person.full_name").get_attribute(
+            "value") == "FAKE Nguyen Thi Hoa", "the name was not kept")
+        both_widths(d, env, "new-case-duplicates")
+        d.find_element(By.CSS_SELECTOR, "#newcase button.primary").click()
+        harness.wait_for(lambda: "saved=new" in d.current_url, 10,
+                         what="the save after the duplicates")
+    finally:
+        d.quit()
+    check(len(a.ids()) == 2, a.ids())
