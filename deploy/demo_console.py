@@ -54,6 +54,10 @@ def main():
                  ("sync", "/sync"), ("new-case", "/cases/new")]
         d.get(url + "/conflicts")
         links = d.find_elements(By.CSS_SELECTOR, "article.conflict a")
+        if not links:
+            # No conflict left: any case the list shows.
+            d.get(url + "/cases")
+            links = d.find_elements(By.CSS_SELECTOR, "#cases a")
         if links:
             pages.append(("case", links[0].get_attribute("href")[len(url):]))
         for name, path in pages:

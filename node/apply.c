@@ -420,6 +420,19 @@ store_write_local(struct store *st, struct entry *es, size_t n, char *err,
 		snprintf(err, errsz, "store not initialised");
 		return E_NOTFOUND;
 	}
+	{
+		/* A central fenced by a promoted standby takes no writes of
+		 * its own either (docs/HA.md). */
+		uint64_t by = 0;
+
+		if (store_meta_u64_get(st, "fenced", &by) == 0 && by != 0) {
+			snprintf(err, errsz, "this central is fenced: a standby "
+			    "was promoted to central at epoch %llu; write there "
+			    "(rebuild this one with `casesync rejoin`)",
+			    (unsigned long long)by);
+			return E_CONFLICT;
+		}
+	}
 	rc = txn_run(st, local_fn, &lc);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", err_str(rc));

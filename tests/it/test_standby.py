@@ -24,7 +24,20 @@ import time
 import harness
 from harness import Node, check, free_port, ok, run, sample_case, wait_for
 from test_restore import log_keys
-from test_sync import check_replicas, sync_ok, verify_all
+from test_sync import check_replicas, exports_by_id, sync_ok, verify_all
+
+
+def check_owned(central, provinces):
+    """Every case a province owns reads on central exactly as there (a
+    province keeps a copy without identifying fields of a case it referred
+    away, so only owned cases compare)."""
+    cen = exports_by_id(central)
+    for p in provinces:
+        for cid, line in exports_by_id(p).items():
+            if json.loads(line)["owner"] != p.name:
+                continue
+            check(cen.get(cid) == line, "case %s differs:\n central  %s\n"
+                  " %s %s" % (cid, cen.get(cid), p.name, line))
 
 
 def standby_node(env, central, name="standby"):
@@ -122,8 +135,21 @@ def test_standby_follows_and_async_failover(env):
     wb.start()
     time.sleep(4)
     wait_current(c, sb, 30)
-    time.sleep(2)                     # more the standby may not have
+    # the standby falls behind: what follows is acknowledged by central
+    # and reaches the provinces, but not the standby
+    sb.stop()
+    first_a = wa.ids[0]
+    ok(c.cli("case", "update", first_a, "-",
+             stdin=json.dumps({"status": "closed"})), "central's edit")
+    ok(a.cli("case", "transfer", wa.ids[1], "--to", "ha-noi", "--reason",
+             "FAKE referral"), "referral")
+    referred = wa.ids[1]
+    wait_for(lambda: a.get(first_a)["status"] == "closed" and
+             b.get(referred) is not None, 60, 0.5,
+             "central's edit and the referral to reach the provinces")
+    time.sleep(2)                     # more the standby does not have
     c.kill()                          # central's machine is lost
+    sb.start()
     time.sleep(1)
     r = ok(sb.cli("promote"), "promote")
     check("now central central at epoch" in r.out and "rejoin" in r.out,
@@ -156,8 +182,13 @@ def test_standby_follows_and_async_failover(env):
               (p.name, sorted(missing)[:5]))
     check(sb.status()["entries"] == len(ks),
           "entries counted twice on the new central")
-    check_replicas(sb, [a, b])
+    check_owned(sb, [a, b])
     verify_all(sb, a, b)
+    # what only the old central and the provinces had came back
+    check(sb.get(first_a)["status"] == "closed", "central's edit lost")
+    check(sb.status()["ha"]["epoch"] == epoch, "epoch on the new central")
+    check(b.get(referred) is not None and
+          sb.get(referred) is not None, "referred case lost")
     # new work flows both ways through the new central
     n = a.add(sample_case(9999))
     sync_ok(a)
@@ -207,6 +238,11 @@ def test_split_brain_old_central_fenced_and_rejoins(env):
              "the old central to be fenced")
     r = ok(c.cli("status"))
     check("FENCED" in r.out, r.out)
+    # and takes no local writes either
+    r = c.cli("case", "update", ids[1], "-",
+              stdin=json.dumps({"status": "closed"}))
+    check(r.rc == 2 and "fenced" in r.err and r.err.count("\n") == 1,
+          "a fenced central took a local write: %r" % r)
     # a province that never saw the new epoch is refused too
     r = only_old.sync(20)
     check(r.rc != 0 and "fenced" in r.err and r.err.count("\n") == 1,
