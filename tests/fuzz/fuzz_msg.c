@@ -129,6 +129,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    m.ho_epoch > UINT32_MAX || m.ho_from == 0)
 			abort();
 		break;
+	case MSG_EPOCH:
+	case MSG_FOLLOW:
+		/* The standby's messages (docs/HA.md). */
+		if (!node_id_valid(m.node))
+			abort();
+		break;
+	case MSG_SNAP:
+		/* A chunk lies within the snapshot; the data borrows from
+		 * the frame. */
+		if (m.datalen > MSG_SNAP_CHUNK || m.offset > m.total ||
+		    m.datalen > m.total - m.offset ||
+		    (m.secretslen != 0 && m.secretslen != MSG_SECRETS_LEN) ||
+		    (m.datalen > 0 && (m.data < data ||
+		    m.data + m.datalen > data + size)))
+			abort();
+		break;
 	case MSG_ERROR:
 		if (memchr(m.reason, '\0', sizeof(m.reason)) == NULL)
 			abort();
