@@ -401,6 +401,8 @@ def test_central_restore_gets_lost_origin_from_others(env):
     other = a.add(sample_case(3))
     sync_ok(a)
     sync_ok(b)
+    ok(b.cli("case", "accept", cid), "ha-noi accepts the referral")
+    sync_ok(b)
     check(b.get(cid)["owner"] == "ha-noi", "referral reached ha-noi")
     keys_b = {k for k in log_keys(b) if k[0] == "lao-cai"}
     # lao-cai never syncs again; central loses its disk
