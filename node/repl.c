@@ -1726,6 +1726,38 @@ central_fetch(struct central *c, struct csess *s, const struct msg *r)
 	rec_batch_free(&b);
 }
 
+/* After a RETURN or GIVE batch was applied (rc, why) with stats as: the
+ * refusal and back-off, or the ACK. */
+static void
+central_answer_given(struct central *c, struct csess *s, const struct msg *r,
+    int rc, const struct apply_stats *as, const char *why, const char *what)
+{
+	struct msg	m;
+
+	if (rc != 0) {
+		log_warnx("%s by %s: %s", what, s->node, why);
+		send_error(c->net, s->id, s->idlen, gap_or_proto(rc), why);
+		if (rc == E_AUTH || rc == E_PROTO)
+			backoff_bump(c, s->node);
+		sess_drop(s, why);
+		return;
+	}
+	if (as->applied > 0)
+		log_info("%s: %llu from %s", what,
+		    (unsigned long long)as->applied, s->node);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ACK;
+	m.no = r->no;
+	if (store_vv_get(c->st, s->node, &m.pos) != 0) {
+		sess_drop(s, "store error");
+		return;
+	}
+	m.applied = as->applied;
+	m.dup = as->duplicates;
+	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
+		sess_drop(s, "cannot send");
+}
+
 /* GIVE: a province gives back other provinces' entries that a restored
  * central may have lost (store_apply_given).  Only a central that was
  * restored takes them. */
@@ -1735,7 +1767,6 @@ central_give(struct central *c, struct csess *s, const struct msg *r)
 	struct store_recovery	 rv;
 	struct apply_stats	 as;
 	struct rec		*recs;
-	struct msg		 m;
 	char			 why[256];
 	int			 rc;
 
@@ -1749,28 +1780,8 @@ central_give(struct central *c, struct csess *s, const struct msg *r)
 	rc = store_apply_given(c->st, s->node, recs, r->nrecs, &as, why,
 	    sizeof(why));
 	free(recs);
-	if (rc != 0) {
-		log_warnx("entries given back by %s: %s", s->node, why);
-		send_error(c->net, s->id, s->idlen, gap_or_proto(rc), why);
-		if (rc == E_AUTH || rc == E_PROTO)
-			backoff_bump(c, s->node);
-		sess_drop(s, why);
-		return;
-	}
-	if (as.applied > 0)
-		log_info("%s gave back %llu entries of other nodes",
-		    s->node, (unsigned long long)as.applied);
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_ACK;
-	m.no = r->no;
-	if (store_vv_get(c->st, s->node, &m.pos) != 0) {
-		sess_drop(s, "store error");
-		return;
-	}
-	m.applied = as.applied;
-	m.dup = as.duplicates;
-	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
-		sess_drop(s, "cannot send");
+	central_answer_given(c, s, r, rc, &as, why,
+	    "entries of other nodes given back");
 }
 
 /* RETURN: a province gives back central's own entries that a restored
@@ -1780,35 +1791,14 @@ central_return(struct central *c, struct csess *s, const struct msg *r)
 {
 	struct apply_stats	 as;
 	struct rec		*recs = batch_recs(r);
-	struct msg		 m;
 	char			 why[256];
 	int			 rc;
 
 	rc = store_apply_own(c->st, s->node, recs, r->nrecs, &as, why,
 	    sizeof(why));
 	free(recs);
-	if (rc != 0) {
-		log_warnx("entries returned by %s: %s", s->node, why);
-		send_error(c->net, s->id, s->idlen, gap_or_proto(rc), why);
-		if (rc == E_AUTH || rc == E_PROTO)
-			backoff_bump(c, s->node);
-		sess_drop(s, why);
-		return;
-	}
-	if (as.applied > 0)
-		log_info("%s gave back %llu of central's own entries",
-		    s->node, (unsigned long long)as.applied);
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_ACK;
-	m.no = r->no;
-	if (store_vv_get(c->st, s->node, &m.pos) != 0) {
-		sess_drop(s, "store error");
-		return;
-	}
-	m.applied = as.applied;
-	m.dup = as.duplicates;
-	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
-		sess_drop(s, "cannot send");
+	central_answer_given(c, s, r, rc, &as, why,
+	    "central's own entries given back");
 }
 
 /* Refuses a hand-over: the session ends, and the province backs off. */
