@@ -660,10 +660,14 @@ struct batch {
 	struct hlc		 clock;
 	uint64_t		 w;		/* wall clock, ms */
 	uint64_t		 cursor;	/* last position covered */
-	/* Central: the province's chain, and the last entry of its run. */
+	struct crypto_sha	*sh;	/* SHA-256, prepared once a batch */
+	/* Central: the province's chain, and the last entry of its run:
+	 * its seq, signature block and chain hash (which the signature
+	 * covers). */
 	uint8_t			 chain[CRYPTO_HASH];
-	struct entry		 tail;
+	uint64_t		 tail_seq;
 	uint8_t			 tail_block[SIGN_BLOCK];
+	uint8_t			 tail_h[CRYPTO_HASH];
 	int			 have_tail;
 	uint64_t		 hw;	/* the latest stamp taken from the
 					 * peer (authorise) */
@@ -696,23 +700,34 @@ batch_position(struct batch *b, const struct rec *r, int any_fork,
 }
 
 /* Decodes a received record; only a signed one is taken (*e: caller
- * owns on success). */
+ * owns on success).  d gets the digest its signature covers (sign.h),
+ * hashed from the received bytes. */
 static int
 batch_decode(struct batch *b, const struct rec *r, struct entry *e,
-    uint8_t block[SIGN_BLOCK])
+    uint8_t block[SIGN_BLOCK], uint8_t d[CRYPTO_HASH])
 {
-	int signed_;
+	const uint8_t	*ent, *sig;
+	size_t		 entlen, siglen;
 
-	if (record_split(r->data, r->len, e, block, &signed_) != 0) {
+	entry_init(e);
+	if (record_decode(r->data, r->len, &ent, &entlen, &sig, &siglen) !=
+	    0 || entry_decode(ent, entlen, e) != 0) {
 		snprintf(b->err, b->errsz, "record %llu from %s does not "
 		    "decode", (unsigned long long)r->pos, b->peer);
 		return E_PROTO;
 	}
-	if (!signed_) {
+	if (siglen != SIGN_BLOCK) {
 		snprintf(b->err, b->errsz, "entry %s/%llu from %s is not "
 		    "signed", e->origin, (unsigned long long)e->seq, b->peer);
 		entry_release(e);
 		return E_AUTH;
+	}
+	memcpy(block, sig, SIGN_BLOCK);
+	if (sign_digest(b->sh, e, ent, entlen, d) != 0) {
+		snprintf(b->err, b->errsz, "entry %s/%llu from %s cannot be "
+		    "hashed", e->origin, (unsigned long long)e->seq, b->peer);
+		entry_release(e);
+		return E_PROTO;
 	}
 	return 0;
 }
@@ -789,17 +804,16 @@ batch_accept(struct store *st, MDB_txn *t, struct batch *b,
 /*
  * Central, for an entry of a province's run: an entry outside the origin's
  * latest key must verify on its own (the run's last signature is made by
- * another key); *krev gets the position from which the key of the entry's
- * range is revoked when the entry is at or after it, else 0.  Returns 0
- * or E_AUTH.
+ * another key); h is its chain hash.  *krev gets the position from which
+ * the key of the entry's range is revoked when the entry is at or after
+ * it, else 0.  Returns 0 or E_AUTH.
  */
 static int
 key_range_check(struct store *st, MDB_txn *t, const struct entry *e,
-    const uint8_t *block, uint64_t *krev)
+    const uint8_t *block, const uint8_t h[CRYPTO_HASH], uint64_t *krev)
 {
 	struct keyhist_epoch	ep;
 	uint64_t		until;
-	uint8_t			h[CRYPTO_HASH];
 	int			rc;
 
 	*krev = 0;
@@ -808,7 +822,7 @@ key_range_check(struct store *st, MDB_txn *t, const struct entry *e,
 		return 0;
 	if (rc != 0)
 		return rc;
-	if (until != UINT64_MAX && sign_check(e, ep.sign_pub, block, h) != 1)
+	if (until != UINT64_MAX && sign_verify(ep.sign_pub, block, h) != 1)
 		return E_AUTH;
 	if (ep.revoked_from != 0 && e->seq >= ep.revoked_from)
 		*krev = ep.revoked_from;
@@ -842,14 +856,14 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
     const struct rec *r)
 {
 	struct entry	e;
-	uint8_t		block[SIGN_BLOCK];
+	uint8_t		block[SIGN_BLOCK], d[CRYPTO_HASH];
 	char		why[200];
 	uint64_t	krev = 0;
 	int		fork, applied, rc;
 
 	if ((rc = batch_position(b, r, 1, &fork)) != 0)
 		return rc == 1 ? 0 : rc;
-	if ((rc = batch_decode(b, r, &e, block)) != 0)
+	if ((rc = batch_decode(b, r, &e, block, d)) != 0)
 		return rc;
 	if (strcmp(e.origin, b->peer) != 0 || e.seq != r->pos) {
 		snprintf(b->err, b->errsz, "record %llu from %s is %s/%llu",
@@ -871,20 +885,20 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 		memcpy(b->chain, block + CRYPTO_SIG, CRYPTO_HASH);
 	}
 	/* The province's own run: each entry must link to the one before. */
-	if (crypto_memcmp(block + CRYPTO_SIG, b->chain, CRYPTO_HASH) != 0 ||
-	    sign_chain(&e, b->chain, b->chain) != 0) {
+	if (crypto_memcmp(block + CRYPTO_SIG, b->chain, CRYPTO_HASH) != 0) {
 		snprintf(b->err, b->errsz, "entry %s/%llu does not continue "
 		    "its origin's chain", e.origin, (unsigned long long)e.seq);
 		entry_release(&e);
 		return E_AUTH;
 	}
-	entry_release(&b->tail);
-	entry_copy(&b->tail, &e);
+	sign_link(b->sh, b->chain, d, b->chain);
+	b->tail_seq = e.seq;
 	memcpy(b->tail_block, block, SIGN_BLOCK);
+	memcpy(b->tail_h, b->chain, CRYPTO_HASH);
 	b->have_tail = 1;
 	/* Key history: an entry outside its origin's latest key is not
 	 * covered by the batch's last signature (keyhist.h). */
-	if ((rc = key_range_check(st, t, &e, block, &krev)) != 0) {
+	if ((rc = key_range_check(st, t, &e, block, b->chain, &krev)) != 0) {
 		snprintf(b->err, b->errsz, "entry %s/%llu: its signature does "
 		    "not verify with the key %s had at that position",
 		    e.origin, (unsigned long long)e.seq, e.origin);
@@ -959,17 +973,18 @@ from_central_one(struct store *st, MDB_txn *t, struct batch *b,
     const struct rec *r)
 {
 	struct entry	e;
-	uint8_t		block[SIGN_BLOCK];
+	uint8_t		block[SIGN_BLOCK], d[CRYPTO_HASH], h[CRYPTO_HASH];
 	char		why[200];
 	int		fork, applied, sig = 1, rc;
 	uint64_t	ov;
 
 	if ((rc = batch_position(b, r, 0, &fork)) != 0)
 		return rc == 1 ? 0 : rc;
-	if ((rc = batch_decode(b, r, &e, block)) != 0)
+	if ((rc = batch_decode(b, r, &e, block, d)) != 0)
 		return rc;
+	sign_link(b->sh, block + CRYPTO_SIG, d, h);
 	if (strcmp(e.origin, st->node) != 0 &&
-	    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0 &&
+	    (sig = sig_status_hash(st, t, &e, block, h)) != 1 && sig != 0 &&
 	    sig != 2) {
 		/* The origin's key is not known yet: retry later. */
 		snprintf(b->err, b->errsz, "entry %s/%llu from %s: its "
@@ -1054,7 +1069,6 @@ from_province_fn(struct store *st, MDB_txn *t, void *arg)
 	uint64_t	 vv, hw0 = 0;
 	int		 rc;
 
-	entry_release(&b->tail);
 	b->have_tail = 0;
 	snprintf(hwk, sizeof(hwk), "ohw:%s", b->peer);
 	if ((rc = batch_begin(st, t, b)) != 0 ||
@@ -1069,13 +1083,13 @@ from_province_fn(struct store *st, MDB_txn *t, void *arg)
 	/* One signature check per batch: the chain links every entry of the
 	 * run to the last one, whose signature covers them all. */
 	if (rc == 0 && b->have_tail) {
-		uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
+		uint8_t pub[CRYPTO_SIGN_PUB];
 
-		if (origin_key(st, t, b->peer, b->tail.seq, pub, NULL) != 0 ||
-		    sign_check(&b->tail, pub, b->tail_block, h) != 1) {
+		if (origin_key(st, t, b->peer, b->tail_seq, pub, NULL) != 0 ||
+		    sign_verify(pub, b->tail_block, b->tail_h) != 1) {
 			snprintf(b->err, b->errsz, "batch from %s: the "
 			    "signature of entry %llu does not verify",
-			    b->peer, (unsigned long long)b->tail.seq);
+			    b->peer, (unsigned long long)b->tail_seq);
 			rc = E_AUTH;
 		}
 	}
@@ -1172,10 +1186,10 @@ store_apply_remote(struct store *st, const char *peer, const struct rec *recs,
 	b->stats = stats;
 	b->err = err;
 	b->errsz = errsz;
-	entry_init(&b->tail);
-	rc = txn_run(st, is_central(st) ? from_province_fn : from_central_fn,
-	    b);
-	entry_release(&b->tail);
+	if ((rc = crypto_sha_new(&b->sh)) == 0)
+		rc = txn_run(st, is_central(st) ? from_province_fn :
+		    from_central_fn, b);
+	crypto_sha_free(&b->sh);
 	free(b);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", err_str(rc));

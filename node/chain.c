@@ -122,15 +122,27 @@ int
 sig_status(struct store *st, MDB_txn *t, const struct entry *e,
     const uint8_t *block, int signed_)
 {
-	uint8_t		pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
-	uint64_t	revoked;
-	int		ok;
+	uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
 
 	if (!signed_)
 		return -1;
+	if (sign_chain(e, block + CRYPTO_SIG, h) != 0)
+		return origin_key(st, t, e->origin, e->seq, pub, NULL) != 0 ?
+		    -2 : 0;
+	return sig_status_hash(st, t, e, block, h);
+}
+
+int
+sig_status_hash(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t *block, const uint8_t h[CRYPTO_HASH])
+{
+	uint8_t		pub[CRYPTO_SIGN_PUB];
+	uint64_t	revoked;
+	int		ok;
+
 	if (origin_key(st, t, e->origin, e->seq, pub, &revoked) != 0)
 		return -2;
-	ok = sign_check(e, pub, block, h);
+	ok = sign_verify(pub, block, h);
 	return ok == 1 && revoked != 0 && e->seq >= revoked ? 2 : ok;
 }
 

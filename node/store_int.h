@@ -183,6 +183,10 @@ int	origin_key(struct store *, MDB_txn *, const char *origin,
  * with a key revoked from a position at or before the entry's. */
 int	sig_status(struct store *, MDB_txn *, const struct entry *e,
 	    const uint8_t *block, int signed_);
+/* sig_status of a signed entry whose chain hash h is computed already
+ * (sign_digest and sign_link on the received bytes). */
+int	sig_status_hash(struct store *, MDB_txn *, const struct entry *e,
+	    const uint8_t *block, const uint8_t h[CRYPTO_HASH]);
 /* Appends a log record and its case index entry; lk gets the log key. */
 int	log_append(struct store *, MDB_txn *, const struct entry *e,
 	    const uint8_t *rec, size_t reclen, uint8_t *lk, size_t *lklen);
