@@ -142,13 +142,35 @@ check_ops(const struct entry *e, char *why, size_t whysz)
 #define APPLY_OVER_LIMIT	0x4	/* nothing written: see why */
 #define APPLY_NEW_CASE		0x8	/* the entry created the case */
 
+/*
+ * The row of a case as a caller loaded it (case_load_raw) before it
+ * decided to apply an entry: rc 0 with s, E_NOTFOUND, or PRELOAD_NONE
+ * when nothing was loaded.  apply_entry takes it over, so that the case
+ * is read and decoded once.
+ */
+#define PRELOAD_NONE	1
+struct preload {
+	int			rc;
+	struct case_state	s;
+};
+
+static void
+preload_release(struct preload *pre)
+{
+	if (pre != NULL && pre->rc == 0)
+		state_release(&pre->s);
+	if (pre != NULL)
+		pre->rc = PRELOAD_NONE;
+}
+
 /* With why != NULL, an entry that would take the case over a soft limit
  * (merge.h) is not applied: *how gets APPLY_OVER_LIMIT and why the
- * reason. */
+ * reason.  pre (NULL: none) is the case's row as the caller loaded it in
+ * this transaction; apply_entry releases it. */
 static int
 apply_entry(struct store *st, MDB_txn *t, struct entry *e,
-    const uint8_t *block, const struct rec *r, int *how, char *why,
-    size_t whysz)
+    const uint8_t *block, const struct rec *r, struct preload *pre,
+    int *how, char *why, size_t whysz)
 {
 	struct case_state	 s;
 	struct offer		 of;
@@ -165,16 +187,25 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	k.mv_data = lk;
 	k.mv_size = seqkey(lk, e->origin, e->seq);
 	if ((rc = mdb_get(t, st->log, &k, &d)) == 0) {
+		preload_release(pre);
 		*how = APPLY_HELD;
 		return 0;
 	}
-	if (rc != MDB_NOTFOUND)
+	if (rc != MDB_NOTFOUND) {
+		preload_release(pre);
 		return mdb_err(st, rc, "get log");
+	}
 	/* Sealed values stay sealed: the merge never reads a value, and
 	 * case_save seals only the new ones (value_seal skips sealed bytes),
 	 * so opening and resealing every identifying value of the case on
 	 * each apply would be wasted work (docs/PERFORMANCE.md). */
-	rc = case_load_raw(st, t, e->case_id, &s);
+	if (pre != NULL && pre->rc != PRELOAD_NONE) {
+		rc = pre->rc;
+		if (rc == 0)
+			s = pre->s;
+		pre->rc = PRELOAD_NONE;		/* s is ours now */
+	} else
+		rc = case_load_raw(st, t, e->case_id, &s);
 	/* No row: a new case, or a copy dropped after a transfer away
 	 * (keep_transferred = no) whose entries are still in the log. */
 	if (rc == E_NOTFOUND)
@@ -188,13 +219,14 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	strlcpy_(obefore, offer_pending(&s, &of) ? of.to : "",
 	    sizeof(obefore));
 	if (why != NULL) {
-		struct case_state prev;
+		struct merge_before mb;
 
-		state_copy(&prev, &s);
+		/* What the soft limits compare, noted instead of a copy of
+		 * the whole state: a refused entry's s is dropped. */
+		merge_note(&s, e, &mb);
 		if ((rc = merge_apply(&s, e)) == 0 &&
-		    merge_check_soft(&prev, &s, why, whysz) != 0)
+		    merge_check_noted(&mb, e, &s, why, whysz) != 0)
 			*how |= APPLY_OVER_LIMIT;
-		state_release(&prev);
 		if (rc == E_TOOBIG) {
 			snprintf(why, whysz, "case %s would exceed a hard "
 			    "limit", e->case_id);
@@ -385,7 +417,7 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 			    " (%s)", i + 1, err_str(rc));
 			break;
 		}
-		if ((rc = apply_entry(st, t, e, block, NULL, &how, why,
+		if ((rc = apply_entry(st, t, e, block, NULL, NULL, &how, why,
 		    sizeof(why))) != 0)
 			break;
 		if (how & APPLY_OVER_LIMIT) {
@@ -574,44 +606,47 @@ owner_at(struct store *st, MDB_txn *t, const struct entry *e, uint64_t point,
  * earlier than the latest stamp central holds from the origin (hw), so a
  * province cannot backdate an entry into a time when it owned the case: an
  * honest origin's stamps only grow along its chain.
+ *
+ * pre gets the case's row as loaded (the caller releases it, or passes it
+ * on to apply_entry), whatever the answer.
  */
 static int
 authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
-    char *why, size_t whysz)
+    struct preload *pre, char *why, size_t whysz)
 {
-	struct case_state	s;
-	enum offer_kind		kind;
-	char			then[HLC_NODE_MAX + 1];
-	int			rc;
+	struct case_state	*s = &pre->s;
+	enum offer_kind		 kind;
+	char			 then[HLC_NODE_MAX + 1];
+	int			 rc;
 
-	/* Only the owner is needed: identifying values stay sealed. */
-	rc = case_load_raw(st, t, e->case_id, &s);
+	/* Only the owner is needed: identifying values stay sealed.  The
+	 * row is kept for apply_entry (pre). */
+	rc = pre->rc = case_load_raw(st, t, e->case_id, s);
 	if (rc == E_NOTFOUND) {
+		struct case_state none;
+
 		if (!creates_for(e, e->origin)) {
 			snprintf(why, whysz, "%s may not create a case owned "
 			    "by another node", e->origin);
 			return E_AUTH;
 		}
-		state_init(&s, e->case_id);
-		rc = offer_check(&s, e, e->origin, 0, &kind, why, whysz);
-		state_release(&s);
+		state_init(&none, e->case_id);
+		rc = offer_check(&none, e, e->origin, 0, &kind, why, whysz);
+		state_release(&none);
 		return rc;
 	}
 	if (rc != 0)
 		return rc;
 	/* Offers: a province never moves a case to another node itself; the
 	 * receiving province answers an offer for a case it does not own. */
-	if ((rc = offer_check(&s, e, e->origin, 0, &kind, why, whysz)) != 0 ||
-	    kind == OFFER_ACCEPT || kind == OFFER_DECLINE) {
-		state_release(&s);
+	if ((rc = offer_check(s, e, e->origin, 0, &kind, why, whysz)) != 0 ||
+	    kind == OFFER_ACCEPT || kind == OFFER_DECLINE)
 		return rc;
-	}
 	/* A case known only from central's own entries (given back after
 	 * central's restore, before the entry that created it): it has no
 	 * owner yet, and the creating entry still creates it, whichever
 	 * arrives first. */
-	if (s.owner[0] == '\0') {
-		state_release(&s);
+	if (s->owner[0] == '\0') {
 		if (!creates_for(e, e->origin)) {
 			snprintf(why, whysz, "%s may not create a case owned "
 			    "by another node", e->origin);
@@ -624,24 +659,19 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
 	 * its own copy for good, and an erase wins nothing from the owner
 	 * (docs/RELIABILITY.md, bug 4).  Once the province has acknowledged
 	 * the referral, it is a former owner like any other node. */
-	if (strcmp(s.owner, e->origin) == 0) {
-		state_release(&s);
+	if (strcmp(s->owner, e->origin) == 0)
 		return 0;
-	}
 	if ((rc = owner_at(st, t, e, e->hlc > hw ? e->hlc : hw, then,
-	    sizeof(then))) != 0) {
-		state_release(&s);
+	    sizeof(then))) != 0)
 		return rc;
-	}
 	if (then[0] != '\0' ? strcmp(then, e->origin) != 0 :
 	    !creates_for(e, e->origin)) {
 		if (!(erase_only(e) && referral_unseen(st, t, e))) {
 			snprintf(why, whysz, "%s does not own case %s (owner "
-			    "%s)", e->origin, e->case_id, s.owner);
+			    "%s)", e->origin, e->case_id, s->owner);
 			rc = E_AUTH;
 		}
 	}
-	state_release(&s);
 	return rc;
 }
 
@@ -751,16 +781,20 @@ batch_refuse(struct store *st, MDB_txn *t, struct batch *b,
  * non-empty refuses it; otherwise it is applied, and central (soft_limits)
  * refuses one that would take its case over a soft limit.  *applied is
  * set when the entry went through apply_entry (new or already held).
+ * pre (NULL: none) is released or passed on to apply_entry.
  */
 static int
 batch_accept(struct store *st, MDB_txn *t, struct batch *b,
-    const struct rec *r, struct entry *e, const uint8_t *block, char *why,
-    size_t whysz, int soft_limits, int *applied)
+    const struct rec *r, struct entry *e, const uint8_t *block,
+    struct preload *pre, char *why, size_t whysz, int soft_limits,
+    int *applied)
 {
 	size_t	nrefer = 0;
 	int	how, rc;
 
 	*applied = 0;
+	if (why[0] != '\0' || strcmp(e->origin, st->node) == 0)
+		preload_release(pre);
 	if (why[0] != '\0')
 		return batch_refuse(st, t, b, e, why, r);
 	if (strcmp(e->origin, st->node) == 0) {
@@ -773,8 +807,8 @@ batch_accept(struct store *st, MDB_txn *t, struct batch *b,
 		    strcmp(e->ops[k].to, e->origin) != 0 &&
 		    strcmp(e->ops[k].to, st->node) != 0;
 	nrefer += offer_count_made(e);
-	rc = apply_entry(st, t, e, block, r, &how, soft_limits ? why : NULL,
-	    whysz);
+	rc = apply_entry(st, t, e, block, r, pre, &how, soft_limits ? why :
+	    NULL, whysz);
 	if (rc != 0)
 		return rc;
 	if (how & APPLY_OVER_LIMIT) {
@@ -859,6 +893,7 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 	uint8_t		block[SIGN_BLOCK], d[CRYPTO_HASH];
 	char		why[200];
 	uint64_t	krev = 0;
+	struct preload	pre = { .rc = PRELOAD_NONE };
 	int		fork, applied, rc;
 
 	if ((rc = batch_position(b, r, 1, &fork)) != 0)
@@ -947,14 +982,15 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 		    "the %llu ms skew bound", (unsigned long long)st->skew_ms);
 	else if (check_ops(&e, why, sizeof(why)) != 0)
 		;
-	else if ((rc = authorise(st, t, &e, b->hw, why, sizeof(why))) != 0 &&
-	    rc != E_AUTH) {
+	else if ((rc = authorise(st, t, &e, b->hw, &pre, why,
+	    sizeof(why))) != 0 && rc != E_AUTH) {
+		preload_release(&pre);
 		entry_release(&e);
 		return rc;
 	}
 	if (e.hlc > b->hw)
 		b->hw = e.hlc;
-	rc = batch_accept(st, t, b, r, &e, block, why, sizeof(why), 1,
+	rc = batch_accept(st, t, b, r, &e, block, &pre, why, sizeof(why), 1,
 	    &applied);
 	entry_release(&e);
 	return rc;
@@ -1021,7 +1057,7 @@ from_central_one(struct store *st, MDB_txn *t, struct batch *b,
 		revoked_why(st, t, &e, why, sizeof(why));
 	else
 		check_ops(&e, why, sizeof(why));
-	rc = batch_accept(st, t, b, r, &e, block, why, sizeof(why), 0,
+	rc = batch_accept(st, t, b, r, &e, block, NULL, why, sizeof(why), 0,
 	    &applied);
 	if (rc == 0 && applied && (rc = get_u64(st, t, st->vv, e.origin,
 	    &ov)) == 0 && e.seq > ov)
@@ -1308,7 +1344,7 @@ own_fn(struct store *st, MDB_txn *t, void *arg)
 			}
 		}
 		hlc_update(&clock, e.hlc, w);
-		rc = apply_entry(st, t, &e, block, r, &how, NULL, 0);
+		rc = apply_entry(st, t, &e, block, r, NULL, &how, NULL, 0);
 		entry_release(&e);
 		if (rc != 0)
 			return rc;
@@ -1376,6 +1412,7 @@ give_fn(struct store *st, MDB_txn *t, void *arg)
 		uint8_t			 lk[LOGKEY_MAX];
 		uint64_t		 hw;
 		MDB_val			 k, d;
+		struct preload		 pre = { .rc = PRELOAD_NONE };
 		int			 how;
 
 		if (record_split(r->data, r->len, &e, block, &signed_) != 0) {
@@ -1416,20 +1453,22 @@ give_fn(struct store *st, MDB_txn *t, void *arg)
 			snprintf(why, sizeof(why), "signature");
 		else if (check_ops(&e, why, sizeof(why)) != 0)
 			;
-		else if ((rc = authorise(st, t, &e, hw, why,
+		else if ((rc = authorise(st, t, &e, hw, &pre, why,
 		    sizeof(why))) != 0 && rc != E_AUTH) {
+			preload_release(&pre);
 			entry_release(&e);
 			return rc;
 		}
 		rc = 0;
 		if (why[0] == '\0') {
-			rc = apply_entry(st, t, &e, block, r, &how, why,
+			rc = apply_entry(st, t, &e, block, r, &pre, &how, why,
 			    sizeof(why));
 			if (rc == 0 && (how & APPLY_OVER_LIMIT))
 				how = APPLY_HELD;	/* left to its origin */
 			else if (rc == 0 && !(how & APPLY_HELD))
 				hlc_update(&clock, e.hlc, w);
 		} else {
+			preload_release(&pre);
 			how = APPLY_HELD;
 			log_info("%s gave back %s/%llu: left to its origin "
 			    "(%s)", gc->peer, e.origin,
