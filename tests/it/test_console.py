@@ -461,7 +461,7 @@ def test_revoked_key_entries_tagged(env):
     hist = cl.get("/api/cases/%s/history" % cid)
     check(hist.status == 200, hist)
     sigs = sorted((e["seq"], e["signature"]) for e in hist.json()
-                  if e["origin"] == "lao-cai")
+                  if e["node"] == "lao-cai")
     check(sigs == [(1, "verified"), (2, "REVOKED")], sigs)
     page = cl.get("/cases/%s?lang=en" % cid).text()
     entries = re.findall(r'<li class="entry">.*?</li>', page, re.S)
