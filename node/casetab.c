@@ -39,12 +39,12 @@ store_info(struct store *st, struct store_info *info)
 	get_u64(st, t, st->meta, "seq", &info->seq);
 	get_u64(st, t, st->meta, "hlc", &info->hlc);
 	get_u64(st, t, st->meta, "inc", &info->inc);
-	mdb_stat(t, st->cases, &ms);
+	mdb_stat(t, st->states, &ms);
 	info->ncases = ms.ms_entries;
 	mdb_stat(t, st->log, &ms);
 	info->nentries = ms.ms_entries;
 	/* Count fields in conflict by reading the case table. */
-	if (mdb_cursor_open(t, st->cases, &c) == 0) {
+	if (mdb_cursor_open(t, st->states, &c) == 0) {
 		while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
 			struct case_state s;
 			if (state_decode(d.mv_data, d.mv_size, &s) != 0)
@@ -66,17 +66,35 @@ store_info(struct store *st, struct store_info *info)
 	return 0;
 }
 
-/* Reads the state of case id into *s, with its identifying values opened.
+/* The row of case id in states (borrowed until t ends); *iid gets its
+ * internal id.  E_NOTFOUND when the node never saw the case or keeps no
+ * row for it. */
+static int
+row_get(struct store *st, MDB_txn *t, const char *id, uint64_t *iid,
+    MDB_val *d)
+{
+	uint8_t	b[IID_LEN];
+	MDB_val	k = { sizeof(b), b };
+	int	rc;
+
+	if ((rc = caseid_get(st, t, id, iid)) != 0)
+		return rc;
+	be64_put(b, *iid);
+	return mdb_err(st, mdb_get(t, st->states, &k, d), "get case");
+}
+
+/* Reads the state of case id into *s, identifying values still sealed.
  * E_NOTFOUND when absent. */
 int
 case_load_raw(struct store *st, MDB_txn *t, const char *id,
     struct case_state *s)
 {
-	MDB_val	k = { strlen(id), (void *)(uintptr_t)id }, d;
-	int	rc = mdb_get(t, st->cases, &k, &d);
+	MDB_val		d;
+	uint64_t	iid;
+	int		rc;
 
-	if (rc != 0)
-		return mdb_err(st, rc, "get case");
+	if ((rc = row_get(st, t, id, &iid, &d)) != 0)
+		return rc;
 	if (state_decode(d.mv_data, d.mv_size, s) != 0) {
 		log_warnx("store: case %s: stored state does not decode", id);
 		return E_INTEGRITY;
@@ -96,76 +114,147 @@ case_load(struct store *st, MDB_txn *t, const char *id,
 }
 
 /*
- * Keeps the blind name index of case id in step with its state (plain:
- * identifying values opened; NULL when the case row goes away): removes
- * the macs indexed before, adds those of the current full name.
+ * The blind name index (nameidx.h) under internal ids.  namepost holds
+ * (group, mac) -> iid as sorted duplicates, the group being iid >>
+ * NAME_GROUP_SHIFT: a new case's postings go into the last group, next to
+ * each other, where (mac, case id) keys went all over the table.  A search
+ * looks each word up in every group (a few hundred at a million cases).
+ * namemacs holds, per case, its id, the tag of the name it indexed and
+ * the macs, to take them out again.
+ */
+#define NAME_GROUP_SHIFT	10
+#define NAME_TAG		16
+#define NAMEMACS_HEAD		(UUID_BIN + NAME_TAG)
+
+/* Which write of the name is indexed: its stamp (hlc, then a hash of the
+ * node).  A stamp names one write, so one value. */
+static void
+name_tag(const struct head *w, uint8_t tag[NAME_TAG])
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (const char *p = w->st.node; *p != '\0'; p++) {
+		h ^= (uint8_t)*p;
+		h *= 1099511628211ULL;
+	}
+	be64_put(tag, w->st.hlc);
+	be64_put(tag + 8, h);
+}
+
+static size_t
+post_key(uint8_t *k, uint64_t iid, const uint8_t mac[NAMEIDX_MAC])
+{
+	uint64_t g = iid >> NAME_GROUP_SHIFT;
+
+	k[0] = (uint8_t)(g >> 24);
+	k[1] = (uint8_t)(g >> 16);
+	k[2] = (uint8_t)(g >> 8);
+	k[3] = (uint8_t)g;
+	memcpy(k + 4, mac, NAMEIDX_MAC);
+	return 4 + NAMEIDX_MAC;
+}
+
+/*
+ * Keeps the blind name index of case id (internal id iid) in step with its
+ * state (plain: identifying values opened, or sealed as loaded from the
+ * row; NULL when the case row goes away): removes the macs indexed
+ * before, adds those of the current full name.  A winner still sealed
+ * whose write is the one indexed has not changed: nothing to do, nothing
+ * opened.
  */
 static int
-names_update(struct store *st, MDB_txn *t, const char *id,
+names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
     const struct case_state *plain)
 {
-	static uint8_t		 nothing;
 	uint8_t			 macs[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
 	uint8_t			 old[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
-	uint8_t			 key[NAMEIDX_MAC + ENTRY_CASE_ID_LEN];
+	uint8_t			 row[NAMEMACS_HEAD + sizeof(macs)];
+	uint8_t			 tag[NAME_TAG], ik[IID_LEN], pk[4 + NAMEIDX_MAC];
 	size_t			 n = 0, nold = 0, idlen = strlen(id);
 	const struct field	*f;
-	const struct head	*w;
-	MDB_val			 k = { idlen, (void *)(uintptr_t)id }, d, nk;
-	int			 rc;
+	const struct head	*w = NULL;
+	MDB_val			 k = { sizeof(ik), ik }, d, nk, nd;
+	int			 rc, have_old = 0;
 
 	if (!st->have_keys || st->namemac == NULL ||
 	    idlen != ENTRY_CASE_ID_LEN)
 		return 0;
-	if (plain != NULL && plain->erased.hlc == 0 &&
-	    (f = merge_field(plain, "person.full_name")) != NULL &&
-	    (w = merge_winner(f)) != NULL && w->value_len > 2 &&
-	    w->value[0] == '"') {
-		char *name = xstrndup((const char *)w->value + 1,
-		    w->value_len - 2);
-
-		n = nameidx_name_macs(st->namemac, name, macs,
-		    NAMEIDX_KEYS_MAX);
-		crypto_wipe(name, strlen(name));
-		free(name);
-	}
-	rc = mdb_get(t, st->namecase, &k, &d);
+	memset(tag, 0, sizeof(tag));
+	be64_put(ik, iid);
+	rc = mdb_get(t, st->namemacs, &k, &d);
 	if (rc == 0) {
-		if (d.mv_size % NAMEIDX_MAC != 0 ||
-		    d.mv_size > sizeof(old))
+		if (d.mv_size < NAMEMACS_HEAD ||
+		    (d.mv_size - NAMEMACS_HEAD) % NAMEIDX_MAC != 0 ||
+		    d.mv_size - NAMEMACS_HEAD > sizeof(old))
 			return E_INTEGRITY;
-		nold = d.mv_size / NAMEIDX_MAC;
-		memcpy(old, d.mv_data, d.mv_size);
-		if (nold == n && memcmp(old, macs, n * NAMEIDX_MAC) == 0)
-			return 0;
+		have_old = 1;
+		nold = (d.mv_size - NAMEMACS_HEAD) / NAMEIDX_MAC;
+		memcpy(old, (const uint8_t *)d.mv_data + NAMEMACS_HEAD,
+		    nold * NAMEIDX_MAC);
+		memcpy(row + UUID_BIN, (const uint8_t *)d.mv_data + UUID_BIN,
+		    NAME_TAG);
 	} else if (rc != MDB_NOTFOUND)
-		return mdb_err(st, rc, "get namecase");
-	memcpy(key + NAMEIDX_MAC, id, ENTRY_CASE_ID_LEN);
-	nk.mv_data = key;
-	nk.mv_size = sizeof(key);
+		return mdb_err(st, rc, "get namemacs");
+	if (plain != NULL && plain->erased.hlc == 0 &&
+	    (f = merge_field(plain, "person.full_name")) != NULL)
+		w = merge_winner(f);
+	if (w != NULL && w->value_len > 0) {
+		uint8_t	*v;
+		size_t	 vlen = w->value_len;
+
+		name_tag(w, tag);
+		if (w->value[0] == 0 && have_old &&
+		    memcmp(row + UUID_BIN, tag, NAME_TAG) == 0)
+			return 0;	/* the write indexed, still sealed */
+		v = xmalloc(vlen);
+		memcpy(v, w->value, vlen);
+		if ((rc = value_open(st, id, &v, &vlen)) != 0) {
+			free(v);
+			return rc;
+		}
+		if (vlen > 2 && v[0] == '"') {
+			char *name = xstrndup((const char *)v + 1, vlen - 2);
+
+			n = nameidx_name_macs(st->namemac, name, macs,
+			    NAMEIDX_KEYS_MAX);
+			crypto_wipe(name, strlen(name));
+			free(name);
+		}
+		crypto_wipe(v, vlen);
+		free(v);
+	}
+	if (have_old && nold == n && memcmp(old, macs, n * NAMEIDX_MAC) ==
+	    0 && memcmp(row + UUID_BIN, tag, NAME_TAG) == 0)
+		return 0;
+	nk.mv_data = pk;
+	nk.mv_size = sizeof(pk);
+	nd.mv_data = ik;
+	nd.mv_size = sizeof(ik);
 	for (size_t i = 0; i < nold; i++) {
-		memcpy(key, old[i], NAMEIDX_MAC);
-		rc = mdb_del(t, st->names, &nk, NULL);
+		post_key(pk, iid, old[i]);
+		rc = mdb_del(t, st->namepost, &nk, &nd);
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return mdb_err(st, rc, "del name");
 	}
 	for (size_t i = 0; i < n; i++) {
-		memcpy(key, macs[i], NAMEIDX_MAC);
-		d.mv_data = &nothing;
-		d.mv_size = 0;
-		if ((rc = mdb_err(st, mdb_put(t, st->names, &nk, &d, 0),
-		    "put name")) != 0)
-			return rc;
+		post_key(pk, iid, macs[i]);
+		rc = mdb_put(t, st->namepost, &nk, &nd, MDB_NODUPDATA);
+		if (rc != 0 && rc != MDB_KEYEXIST)
+			return mdb_err(st, rc, "put name");
 	}
 	if (n == 0) {
-		rc = mdb_del(t, st->namecase, &k, NULL);
+		if (!have_old)
+			return 0;
+		rc = mdb_del(t, st->namemacs, &k, NULL);
 		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc,
-		    "del namecase");
+		    "del namemacs");
 	}
-	d.mv_data = macs;
-	d.mv_size = n * NAMEIDX_MAC;
-	return mdb_err(st, mdb_put(t, st->namecase, &k, &d, 0),
-	    "put namecase");
+	uuid_pack(id, row);
+	memcpy(row + UUID_BIN, tag, NAME_TAG);
+	memcpy(row + NAMEMACS_HEAD, macs, n * NAMEIDX_MAC);
+	d.mv_data = row;
+	d.mv_size = NAMEMACS_HEAD + n * NAMEIDX_MAC;
+	return put_append(st, t, st->namemacs, &k, &d, "put namemacs");
 }
 
 /* Keeps the set of cases with a field of more than one head (the
@@ -194,10 +283,13 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 {
 	struct case_state	s;
 	struct buf		b;
+	uint8_t			ik[IID_LEN];
+	uint64_t		iid;
 	MDB_val			k, d;
 	int			rc;
 
-	if ((rc = names_update(st, t, plain->id, plain)) != 0 ||
+	if ((rc = caseid_make(st, t, plain->id, &iid)) != 0 ||
+	    (rc = names_update(st, t, iid, plain->id, plain)) != 0 ||
 	    (rc = conflicted_update(st, t, plain->id, plain)) != 0)
 		return rc;
 	state_copy(&s, plain);
@@ -205,13 +297,15 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 		state_release(&s);
 		return rc;
 	}
-	k.mv_size = strlen(s.id);
-	k.mv_data = s.id;
+	be64_put(ik, iid);
+	k.mv_size = sizeof(ik);
+	k.mv_data = ik;
 	buf_init(&b, STATE_ENCODED_MAX);
 	if ((rc = state_encode(&s, &b)) == 0) {
 		d.mv_size = b.len;
 		d.mv_data = b.data;
-		rc = mdb_err(st, mdb_put(t, st->cases, &k, &d, 0), "put case");
+		/* A new case sorts last: its row goes at the end. */
+		rc = put_append(st, t, st->states, &k, &d, "put case");
 	}
 	buf_release(&b);
 	state_release(&s);
@@ -221,12 +315,18 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 int
 case_drop(struct store *st, MDB_txn *t, const char *id)
 {
-	MDB_val	k = { strlen(id), (void *)(uintptr_t)id };
-	int	rc = mdb_del(t, st->cases, &k, NULL);
+	uint8_t		ik[IID_LEN];
+	uint64_t	iid;
+	MDB_val		k = { sizeof(ik), ik };
+	int		rc;
 
+	if ((rc = caseid_get(st, t, id, &iid)) != 0)
+		return rc == E_NOTFOUND ? 0 : rc;
+	be64_put(ik, iid);
+	rc = mdb_del(t, st->states, &k, NULL);
 	rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
 	if (rc == 0)
-		rc = names_update(st, t, id, NULL);
+		rc = names_update(st, t, iid, id, NULL);
 	if (rc == 0)
 		rc = conflicted_update(st, t, id, NULL);
 	return rc;
@@ -290,7 +390,7 @@ store_case_get(struct store *st, const char *id, struct case_state *s)
 
 struct case_each_ctx {
 	struct store	*st;
-	MDB_txn		*t;		/* conflicted: to read the case row */
+	MDB_txn		*t;
 	int		(*fn)(const struct case_state *, void *);
 	void		*arg;
 };
@@ -310,20 +410,45 @@ case_each_one(const MDB_val *k, const MDB_val *d, void *arg)
 	return rc;
 }
 
+/* A caseids row: the case's row, when it has one. */
+static int
+case_each_id(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct case_each_ctx	*cc = arg;
+	MDB_val			 sd;
+	int			 rc;
+
+	if (k->mv_size != UUID_BIN || d->mv_size != IID_LEN)
+		return E_INTEGRITY;
+	rc = mdb_get(cc->t, cc->st->states, (MDB_val *)(uintptr_t)d, &sd);
+	if (rc == MDB_NOTFOUND)
+		return 0;	/* no row kept (keep_transferred = no) */
+	if (rc != 0)
+		return mdb_err(cc->st, rc, "get case");
+	return case_each_one(k, &sd, cc);
+}
+
+/* In case id order, as the ids index holds them. */
 int
 store_case_each(struct store *st,
     int (*fn)(const struct case_state *, void *), void *arg)
 {
-	struct case_each_ctx cc = { st, NULL, fn, arg };
+	struct case_each_ctx	 cc = { st, NULL, fn, arg };
+	int			 rc;
 
-	return table_each(st, NULL, st->cases, NULL, 0, case_each_one, &cc);
+	if ((rc = txn_begin(st, MDB_RDONLY, &cc.t)) != 0)
+		return rc;
+	rc = table_each(st, cc.t, st->caseids, NULL, 0, case_each_id, &cc);
+	mdb_txn_abort(cc.t);
+	return rc;
 }
 
-/* 2: the conflicted set as well. */
-#define NAMEIDX_VERSION	"2"
+/* 3: under internal ids (store layout 2). */
+#define NAMEIDX_VERSION	"3"
 
 /* Builds the name index of a store written before it existed (or by a
- * different index version): every case, its name opened once. */
+ * different index version, or just migrated): every case, its name
+ * opened once. */
 static int
 names_build_fn(struct store *st, MDB_txn *t, void *arg)
 {
@@ -337,23 +462,23 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 	if (rc == 0 && d.mv_size == strlen(NAMEIDX_VERSION) &&
 	    memcmp(d.mv_data, NAMEIDX_VERSION, d.mv_size) == 0)
 		return 0;
-	if ((rc = mdb_err(st, mdb_drop(t, st->names, 0), "drop names")) ||
-	    (rc = mdb_err(st, mdb_drop(t, st->namecase, 0), "drop names")) ||
+	if ((rc = mdb_err(st, mdb_drop(t, st->namepost, 0), "drop names")) ||
+	    (rc = mdb_err(st, mdb_drop(t, st->namemacs, 0), "drop names")) ||
 	    (rc = mdb_err(st, mdb_drop(t, st->conflicted, 0), "drop conf")))
 		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor")))
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caseids, &c),
+	    "cursor")))
 		return rc;
 	rc = 0;
 	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
 		struct case_state s;
 
-		if (k.mv_size != ENTRY_CASE_ID_LEN)
+		if (k.mv_size != UUID_BIN || d.mv_size != IID_LEN)
 			continue;
-		memcpy(id, k.mv_data, ENTRY_CASE_ID_LEN);
-		id[ENTRY_CASE_ID_LEN] = '\0';
+		uuid_unpack(k.mv_data, id);
 		if (case_load(st, t, id, &s) != 0)
-			continue;	/* verify reports it */
-		rc = names_update(st, t, id, &s);
+			continue;	/* no row; or verify reports it */
+		rc = names_update(st, t, be64_get(d.mv_data), id, &s);
 		if (rc == 0)
 			rc = conflicted_update(st, t, id, &s);
 		state_release(&s);
@@ -372,11 +497,16 @@ static int
 conflicted_one(const MDB_val *k, const MDB_val *d, void *arg)
 {
 	struct case_each_ctx	*cc = arg;
-	MDB_val			 kk, cd;
+	char			 id[ENTRY_CASE_ID_LEN + 1];
+	uint64_t		 iid;
+	MDB_val			 cd;
 
 	(void)d;
-	kk = *k;
-	if (mdb_get(cc->t, cc->st->cases, &kk, &cd) != 0)
+	if (k->mv_size != ENTRY_CASE_ID_LEN)
+		return 0;
+	memcpy(id, k->mv_data, ENTRY_CASE_ID_LEN);
+	id[ENTRY_CASE_ID_LEN] = '\0';
+	if (row_get(cc->st, cc->t, id, &iid, &cd) != 0)
 		return 0;
 	return case_each_one(k, &cd, cc);
 }
@@ -396,6 +526,25 @@ store_conflicted_each(struct store *st,
 	return rc;
 }
 
+/* Does iid hold the postings of every mac of words 1..nw-1 (in its
+ * group)? */
+static int
+name_all(MDB_cursor *c, uint8_t macs[][NAMEIDX_MAC], size_t nw,
+    const uint8_t ik[IID_LEN], uint64_t iid)
+{
+	uint8_t pk[4 + NAMEIDX_MAC];
+
+	for (size_t i = 1; i < nw; i++) {
+		MDB_val k = { sizeof(pk), pk };
+		MDB_val d = { IID_LEN, (void *)(uintptr_t)ik };
+
+		post_key(pk, iid, macs[i]);
+		if (mdb_cursor_get(c, &k, &d, MDB_GET_BOTH) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 int
 store_name_search(struct store *st, const char *query, size_t max,
     int (*fn)(const char *, void *), void *arg)
@@ -403,10 +552,11 @@ store_name_search(struct store *st, const char *query, size_t max,
 	char		 words[6][NAMEIDX_WORD_MAX + 1];
 	char		(*ids)[ENTRY_CASE_ID_LEN + 1] = NULL;
 	uint8_t		 macs[6][NAMEIDX_MAC];
-	uint8_t		 key[NAMEIDX_MAC + ENTRY_CASE_ID_LEN];
+	uint8_t		 pk[4 + NAMEIDX_MAC];
 	size_t		 nw, nids = 0, cap = 0;
+	uint64_t	 last, g;
 	MDB_txn		*t;
-	MDB_cursor	*c;
+	MDB_cursor	*c, *c2;
 	MDB_val		 k, d;
 	int		 rc;
 
@@ -430,38 +580,49 @@ store_name_search(struct store *st, const char *query, size_t max,
 	}
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->names, &c), "cursor"))) {
+	if ((rc = get_u64(st, t, st->meta, "iid", &last)) != 0 ||
+	    (rc = mdb_err(st, mdb_cursor_open(t, st->namepost, &c),
+	    "cursor"))) {
 		mdb_txn_abort(t);
 		return rc;
 	}
-	/* The cases of the first word, then each checked for the others. */
-	k.mv_data = macs[0];
-	k.mv_size = NAMEIDX_MAC;
-	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size == NAMEIDX_MAC + ENTRY_CASE_ID_LEN &&
-	    memcmp(k.mv_data, macs[0], NAMEIDX_MAC) == 0 && nids < max) {
-		const char	*id = (const char *)k.mv_data + NAMEIDX_MAC;
-		size_t		 i;
-
-		for (i = 1; i < nw; i++) {
-			MDB_val ok = { sizeof(key), key }, od;
-
-			memcpy(key, macs[i], NAMEIDX_MAC);
-			memcpy(key + NAMEIDX_MAC, id, ENTRY_CASE_ID_LEN);
-			if (mdb_get(t, st->names, &ok, &od) != 0)
-				break;
-		}
-		if (i == nw) {
-			if (nids == cap) {
-				cap = cap ? cap * 2 : 64;
-				ids = xreallocarray(ids, cap, sizeof(*ids));
-			}
-			memcpy(ids[nids], id, ENTRY_CASE_ID_LEN);
-			ids[nids][ENTRY_CASE_ID_LEN] = '\0';
-			nids++;
-		}
-		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->namepost, &c2),
+	    "cursor"))) {
+		mdb_cursor_close(c);
+		mdb_txn_abort(t);
+		return rc;
 	}
+	/* The cases of the first word, group by group (so in the order this
+	 * node first saw them), each checked for the other words. */
+	for (g = 0; g <= last >> NAME_GROUP_SHIFT && nids < max; g++) {
+		post_key(pk, g << NAME_GROUP_SHIFT, macs[0]);
+		k.mv_data = pk;
+		k.mv_size = sizeof(pk);
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET);
+		while (rc == 0 && nids < max) {
+			uint64_t	iid;
+			MDB_val		ik, rd;
+
+			if (d.mv_size != IID_LEN)
+				break;
+			iid = be64_get(d.mv_data);
+			ik.mv_data = d.mv_data;
+			ik.mv_size = IID_LEN;
+			if (name_all(c2, macs, nw, d.mv_data, iid) &&
+			    mdb_get(t, st->namemacs, &ik, &rd) == 0 &&
+			    rd.mv_size >= NAMEMACS_HEAD) {
+				if (nids == cap) {
+					cap = cap ? cap * 2 : 64;
+					ids = xreallocarray(ids, cap,
+					    sizeof(*ids));
+				}
+				uuid_unpack(rd.mv_data, ids[nids]);
+				nids++;
+			}
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP);
+		}
+	}
+	mdb_cursor_close(c2);
 	mdb_cursor_close(c);
 	mdb_txn_abort(t);
 	rc = 0;
