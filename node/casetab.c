@@ -39,6 +39,7 @@ store_info(struct store *st, struct store_info *info)
 	get_u64(st, t, st->meta, "seq", &info->seq);
 	get_u64(st, t, st->meta, "hlc", &info->hlc);
 	get_u64(st, t, st->meta, "inc", &info->inc);
+	get_u64(st, t, st->meta, "layout", &info->layout);
 	mdb_stat(t, st->states, &ms);
 	info->ncases = ms.ms_entries;
 	mdb_stat(t, st->log, &ms);
