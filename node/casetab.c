@@ -120,12 +120,13 @@ case_load(struct store *st, MDB_txn *t, const char *id,
  * NAME_GROUP_SHIFT: a new case's postings go into the last group, next to
  * each other, where (mac, case id) keys went all over the table.  A search
  * looks each word up in every group (a few hundred at a million cases).
- * namemacs holds, per case, its id, the tag of the name it indexed and
- * the macs, to take them out again.
+ * namemacs holds, per indexed case, its id (for the search's answer) and
+ * the tag of the name write it indexed.  The macs to take out again are
+ * those of the name in the case's row, worked out when the name changes.
  */
 #define NAME_GROUP_SHIFT	10
 #define NAME_TAG		16
-#define NAMEMACS_HEAD		(UUID_BIN + NAME_TAG)
+#define NAMEMACS_LEN		(UUID_BIN + NAME_TAG)
 
 /* Which write of the name is indexed: its stamp (hlc, then a hash of the
  * node).  A stamp names one write, so one value. */
@@ -155,13 +156,81 @@ post_key(uint8_t *k, uint64_t iid, const uint8_t mac[NAMEIDX_MAC])
 	return 4 + NAMEIDX_MAC;
 }
 
+/* The winning full name of s (NULL: none), when it is indexed. */
+static const struct head *
+name_winner(const struct case_state *s)
+{
+	const struct field *f;
+
+	if (s == NULL || s->erased.hlc != 0 ||
+	    (f = merge_field(s, "person.full_name")) == NULL)
+		return NULL;
+	return merge_winner(f);
+}
+
+/* The macs of the name write w of case id, opened if sealed; *n = 0 for
+ * none. */
+static int
+name_macs(struct store *st, const char *id, const struct head *w,
+    uint8_t macs[][NAMEIDX_MAC], size_t *n)
+{
+	uint8_t	*v;
+	size_t	 vlen;
+	int	 rc;
+
+	*n = 0;
+	if (w == NULL || w->value_len == 0)
+		return 0;
+	vlen = w->value_len;
+	v = xmalloc(vlen);
+	memcpy(v, w->value, vlen);
+	if ((rc = value_open(st, id, &v, &vlen)) != 0) {
+		free(v);
+		return rc;
+	}
+	if (vlen > 2 && v[0] == '"') {
+		char *name = xstrndup((const char *)v + 1, vlen - 2);
+
+		*n = nameidx_name_macs(st->namemac, name, macs,
+		    NAMEIDX_KEYS_MAX);
+		crypto_wipe(name, strlen(name));
+		free(name);
+	}
+	crypto_wipe(v, vlen);
+	free(v);
+	return 0;
+}
+
+/* The macs indexed for case id at iid: those of the name in its row. */
+static int
+name_macs_row(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
+    uint8_t macs[][NAMEIDX_MAC], size_t *n)
+{
+	uint8_t			b[IID_LEN];
+	MDB_val			k = { sizeof(b), b }, d;
+	struct case_state	s;
+	int			rc;
+
+	*n = 0;
+	be64_put(b, iid);
+	if ((rc = mdb_get(t, st->states, &k, &d)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mdb_err(st, rc, "get case");
+	if (state_decode(d.mv_data, d.mv_size, &s) != 0)
+		return E_INTEGRITY;
+	rc = name_macs(st, id, name_winner(&s), macs, n);
+	state_release(&s);
+	return rc;
+}
+
 /*
  * Keeps the blind name index of case id (internal id iid) in step with its
  * state (plain: identifying values opened, or sealed as loaded from the
- * row; NULL when the case row goes away): removes the macs indexed
- * before, adds those of the current full name.  A winner still sealed
- * whose write is the one indexed has not changed: nothing to do, nothing
- * opened.
+ * row; NULL when the case row goes away), before the row changes: takes
+ * out the macs of the name in the row, adds those of the current one.  A
+ * winner still sealed whose write is the one indexed has not changed:
+ * nothing to do, nothing opened.
  */
 static int
 names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
@@ -169,64 +238,39 @@ names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
 {
 	uint8_t			 macs[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
 	uint8_t			 old[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
-	uint8_t			 row[NAMEMACS_HEAD + sizeof(macs)];
-	uint8_t			 tag[NAME_TAG], ik[IID_LEN], pk[4 + NAMEIDX_MAC];
-	size_t			 n = 0, nold = 0, idlen = strlen(id);
-	const struct field	*f;
+	uint8_t			 row[NAMEMACS_LEN];
+	uint8_t			 ik[IID_LEN], pk[4 + NAMEIDX_MAC];
+	size_t			 n = 0, nold = 0;
 	const struct head	*w = NULL;
 	MDB_val			 k = { sizeof(ik), ik }, d, nk, nd;
 	int			 rc, have_old = 0;
 
 	if (!st->have_keys || st->namemac == NULL ||
-	    idlen != ENTRY_CASE_ID_LEN)
+	    strlen(id) != ENTRY_CASE_ID_LEN)
 		return 0;
-	memset(tag, 0, sizeof(tag));
+	memset(row, 0, sizeof(row));
 	be64_put(ik, iid);
 	rc = mdb_get(t, st->namemacs, &k, &d);
 	if (rc == 0) {
-		if (d.mv_size < NAMEMACS_HEAD ||
-		    (d.mv_size - NAMEMACS_HEAD) % NAMEIDX_MAC != 0 ||
-		    d.mv_size - NAMEMACS_HEAD > sizeof(old))
+		if (d.mv_size != NAMEMACS_LEN)
 			return E_INTEGRITY;
 		have_old = 1;
-		nold = (d.mv_size - NAMEMACS_HEAD) / NAMEIDX_MAC;
-		memcpy(old, (const uint8_t *)d.mv_data + NAMEMACS_HEAD,
-		    nold * NAMEIDX_MAC);
-		memcpy(row + UUID_BIN, (const uint8_t *)d.mv_data + UUID_BIN,
-		    NAME_TAG);
+		memcpy(row, d.mv_data, NAMEMACS_LEN);
 	} else if (rc != MDB_NOTFOUND)
 		return mdb_err(st, rc, "get namemacs");
-	if (plain != NULL && plain->erased.hlc == 0 &&
-	    (f = merge_field(plain, "person.full_name")) != NULL)
-		w = merge_winner(f);
-	if (w != NULL && w->value_len > 0) {
-		uint8_t	*v;
-		size_t	 vlen = w->value_len;
+	if ((w = name_winner(plain)) != NULL) {
+		uint8_t tag[NAME_TAG];
 
 		name_tag(w, tag);
-		if (w->value[0] == 0 && have_old &&
-		    memcmp(row + UUID_BIN, tag, NAME_TAG) == 0)
-			return 0;	/* the write indexed, still sealed */
-		v = xmalloc(vlen);
-		memcpy(v, w->value, vlen);
-		if ((rc = value_open(st, id, &v, &vlen)) != 0) {
-			free(v);
+		if (have_old && memcmp(row + UUID_BIN, tag, NAME_TAG) == 0)
+			return 0;	/* the write indexed */
+		memcpy(row + UUID_BIN, tag, NAME_TAG);
+		if ((rc = name_macs(st, id, w, macs, &n)) != 0)
 			return rc;
-		}
-		if (vlen > 2 && v[0] == '"') {
-			char *name = xstrndup((const char *)v + 1, vlen - 2);
-
-			n = nameidx_name_macs(st->namemac, name, macs,
-			    NAMEIDX_KEYS_MAX);
-			crypto_wipe(name, strlen(name));
-			free(name);
-		}
-		crypto_wipe(v, vlen);
-		free(v);
-	}
-	if (have_old && nold == n && memcmp(old, macs, n * NAMEIDX_MAC) ==
-	    0 && memcmp(row + UUID_BIN, tag, NAME_TAG) == 0)
+	} else if (!have_old)
 		return 0;
+	if (have_old && (rc = name_macs_row(st, t, iid, id, old, &nold)) != 0)
+		return rc;
 	nk.mv_data = pk;
 	nk.mv_size = sizeof(pk);
 	nd.mv_data = ik;
@@ -251,10 +295,8 @@ names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
 		    "del namemacs");
 	}
 	uuid_pack(id, row);
-	memcpy(row + UUID_BIN, tag, NAME_TAG);
-	memcpy(row + NAMEMACS_HEAD, macs, n * NAMEIDX_MAC);
 	d.mv_data = row;
-	d.mv_size = NAMEMACS_HEAD + n * NAMEIDX_MAC;
+	d.mv_size = NAMEMACS_LEN;
 	return put_append(st, t, st->namemacs, &k, &d, "put namemacs");
 }
 
@@ -324,10 +366,11 @@ case_drop(struct store *st, MDB_txn *t, const char *id)
 	if ((rc = caseid_get(st, t, id, &iid)) != 0)
 		return rc == E_NOTFOUND ? 0 : rc;
 	be64_put(ik, iid);
+	/* The index first: it reads the name in the row. */
+	if ((rc = names_update(st, t, iid, id, NULL)) != 0)
+		return rc;
 	rc = mdb_del(t, st->states, &k, NULL);
 	rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
-	if (rc == 0)
-		rc = names_update(st, t, iid, id, NULL);
 	if (rc == 0)
 		rc = conflicted_update(st, t, id, NULL);
 	return rc;
@@ -611,7 +654,7 @@ store_name_search(struct store *st, const char *query, size_t max,
 			ik.mv_size = IID_LEN;
 			if (name_all(c2, macs, nw, d.mv_data, iid) &&
 			    mdb_get(t, st->namemacs, &ik, &rd) == 0 &&
-			    rd.mv_size >= NAMEMACS_HEAD) {
+			    rd.mv_size == NAMEMACS_LEN) {
 				if (nids == cap) {
 					cap = cap ? cap * 2 : 64;
 					ids = xreallocarray(ids, cap,
@@ -703,6 +746,7 @@ casetab_selftest(void)
 	char			 err[256];
 	struct store		*st;
 	struct entry		 e;
+	struct op		*o;
 	struct case_state	 s;
 	const struct field	*f;
 	MDB_txn			*t;
@@ -728,11 +772,31 @@ casetab_selftest(void)
 	/* The blind index finds it by a prefix of each word. */
 	ST_OK(store_name_search(st, "ngu an", 10, found_one, &n));
 	ST_CHECK(n == 1);
+	/* An entry that leaves the name alone leaves it indexed (the row's
+	 * name stays sealed); a new name replaces the old one. */
+	store_test_entry(&e, ST_CASE, NULL, NULL);
+	o = entry_add_op(&e, OP_SET);
+	strlcpy_(o->path, "status", sizeof(o->path));
+	o->value = xstrdup("\"identified\"");
+	o->value_len = strlen(o->value);
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	n = 0;
+	ST_OK(store_name_search(st, "nguyen thi", 10, found_one, &n));
+	ST_CHECK(n == 1);
+	store_test_entry(&e, ST_CASE, NULL, "Tran Thi Binh");
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	n = 0;
+	ST_OK(store_name_search(st, "nguyen", 10, found_one, &n));
+	ST_CHECK(n == 0);
+	ST_OK(store_name_search(st, "tran bi", 10, found_one, &n));
+	ST_CHECK(n == 1);
 	/* Dropped, its row and index entries go. */
 	ST_OK(txn_run(st, drop_fn, NULL));
 	ST_CHECK(store_case_get(st, ST_CASE, &s) == E_NOTFOUND);
 	n = 0;
-	ST_OK(store_name_search(st, "ngu an", 10, found_one, &n));
+	ST_OK(store_name_search(st, "tran", 10, found_one, &n));
 	ST_CHECK(n == 0);
 	/* The log still has it: the fold brings it back. */
 	ST_OK(txn_begin(st, MDB_RDONLY, &t));

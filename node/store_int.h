@@ -53,8 +53,8 @@
  *   refused  origin \0 be64(seq)            -> reason \0 record
  *   namepost be32(iid >> 10) mac(16)        -> be64(iid), sorted
  *            duplicates (nameidx.h): postings grouped by 1,024 iids
- *   namemacs be64(iid)                      -> uuid(16), the winner's
- *            tag(16) and the macs indexed for it
+ *   namemacs be64(iid)                      -> uuid(16) and the tag(16)
+ *            of the name write indexed for it
  *   conflicted case_id                      -> "" (a field has two heads)
  *   authors  pseudonym (8 bytes)            -> sealed author (state_crypt)
  * Keys that grow are big-endian so LMDB appends in key order.  A new
