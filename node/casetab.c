@@ -115,18 +115,22 @@ case_load(struct store *st, MDB_txn *t, const char *id,
 }
 
 /*
- * The blind name index (nameidx.h) under internal ids.  namepost holds
- * (group, mac) -> iid as sorted duplicates, the group being iid >>
- * NAME_GROUP_SHIFT: a new case's postings go into the last group, next to
- * each other, where (mac, case id) keys went all over the table.  A search
- * looks each word up in every group (a few hundred at a million cases).
- * namemacs holds, per indexed case, its id (for the search's answer) and
- * the tag of the name write it indexed.  The macs to take out again are
- * those of the name in the case's row, worked out when the name changes.
+ * The blind name index (nameidx.h) under internal ids.  namepost holds, per
+ * group of NAME_GROUP internal ids (iid >> NAME_GROUP_SHIFT) and mac, the
+ * cases of the group with that mac: a sorted array of be16 offsets in the
+ * group.  A new case's postings go into the last group, next to each
+ * other, at 2 bytes each, where (mac, case id) keys went all over the
+ * table at 60.  A search looks each word up in every group (a few hundred
+ * at a million cases).  namemacs holds, per indexed case, its id (for the
+ * search's answer) and the tag of the name write it indexed.  The macs to
+ * take out again are those of the name in the case's row, worked out when
+ * the name changes.
  */
 #define NAME_GROUP_SHIFT	10
+#define NAME_GROUP		(1U << NAME_GROUP_SHIFT)
 #define NAME_TAG		16
 #define NAMEMACS_LEN		(UUID_BIN + NAME_TAG)
+#define POST_KEY		(4 + NAMEIDX_MAC)
 
 /* Which write of the name is indexed: its stamp (hlc, then a hash of the
  * node).  A stamp names one write, so one value. */
@@ -153,7 +157,70 @@ post_key(uint8_t *k, uint64_t iid, const uint8_t mac[NAMEIDX_MAC])
 	k[2] = (uint8_t)(g >> 8);
 	k[3] = (uint8_t)g;
 	memcpy(k + 4, mac, NAMEIDX_MAC);
-	return 4 + NAMEIDX_MAC;
+	return POST_KEY;
+}
+
+/* Where offset x is, or would go, in the postings p of n offsets. */
+static size_t
+post_find(const uint8_t *p, size_t n, unsigned x, int *found)
+{
+	size_t lo = 0, hi = n;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t		mid = (lo + hi) / 2;
+		unsigned	v = (unsigned)p[2 * mid] << 8 | p[2 * mid + 1];
+
+		if (v == x) {
+			*found = 1;
+			return mid;
+		}
+		if (v < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adds (add = 1) or takes out case iid from the postings of mac. */
+static int
+post_change(struct store *st, MDB_txn *t, uint64_t iid,
+    const uint8_t mac[NAMEIDX_MAC], int add)
+{
+	uint8_t		 pk[POST_KEY], buf[2 * NAME_GROUP];
+	unsigned	 x = (unsigned)(iid & (NAME_GROUP - 1));
+	size_t		 n = 0, at;
+	MDB_val		 k = { sizeof(pk), pk }, d;
+	int		 found, rc;
+
+	post_key(pk, iid, mac);
+	rc = mdb_get(t, st->namepost, &k, &d);
+	if (rc == 0) {
+		if (d.mv_size % 2 != 0 || d.mv_size > sizeof(buf))
+			return E_INTEGRITY;
+		n = d.mv_size / 2;
+		memcpy(buf, d.mv_data, d.mv_size);
+	} else if (rc != MDB_NOTFOUND)
+		return mdb_err(st, rc, "get name");
+	at = post_find(buf, n, x, &found);
+	if (found == add)
+		return 0;
+	if (add) {
+		memmove(buf + 2 * at + 2, buf + 2 * at, 2 * (n - at));
+		buf[2 * at] = (uint8_t)(x >> 8);
+		buf[2 * at + 1] = (uint8_t)x;
+		n++;
+	} else {
+		memmove(buf + 2 * at, buf + 2 * at + 2, 2 * (n - at - 1));
+		n--;
+	}
+	if (n == 0)
+		return mdb_err(st, mdb_del(t, st->namepost, &k, NULL),
+		    "del name");
+	d.mv_data = buf;
+	d.mv_size = 2 * n;
+	return mdb_err(st, mdb_put(t, st->namepost, &k, &d, 0), "put name");
 }
 
 /* The winning full name of s (NULL: none), when it is indexed. */
@@ -239,10 +306,10 @@ names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
 	uint8_t			 macs[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
 	uint8_t			 old[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
 	uint8_t			 row[NAMEMACS_LEN];
-	uint8_t			 ik[IID_LEN], pk[4 + NAMEIDX_MAC];
+	uint8_t			 ik[IID_LEN];
 	size_t			 n = 0, nold = 0;
 	const struct head	*w = NULL;
-	MDB_val			 k = { sizeof(ik), ik }, d, nk, nd;
+	MDB_val			 k = { sizeof(ik), ik }, d;
 	int			 rc, have_old = 0;
 
 	if (!st->have_keys || st->namemac == NULL ||
@@ -271,22 +338,12 @@ names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
 		return 0;
 	if (have_old && (rc = name_macs_row(st, t, iid, id, old, &nold)) != 0)
 		return rc;
-	nk.mv_data = pk;
-	nk.mv_size = sizeof(pk);
-	nd.mv_data = ik;
-	nd.mv_size = sizeof(ik);
-	for (size_t i = 0; i < nold; i++) {
-		post_key(pk, iid, old[i]);
-		rc = mdb_del(t, st->namepost, &nk, &nd);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return mdb_err(st, rc, "del name");
-	}
-	for (size_t i = 0; i < n; i++) {
-		post_key(pk, iid, macs[i]);
-		rc = mdb_put(t, st->namepost, &nk, &nd, MDB_NODUPDATA);
-		if (rc != 0 && rc != MDB_KEYEXIST)
-			return mdb_err(st, rc, "put name");
-	}
+	for (size_t i = 0; i < nold; i++)
+		if ((rc = post_change(st, t, iid, old[i], 0)) != 0)
+			return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = post_change(st, t, iid, macs[i], 1)) != 0)
+			return rc;
 	if (n == 0) {
 		if (!have_old)
 			return 0;
@@ -570,25 +627,6 @@ store_conflicted_each(struct store *st,
 	return rc;
 }
 
-/* Does iid hold the postings of every mac of words 1..nw-1 (in its
- * group)? */
-static int
-name_all(MDB_cursor *c, uint8_t macs[][NAMEIDX_MAC], size_t nw,
-    const uint8_t ik[IID_LEN], uint64_t iid)
-{
-	uint8_t pk[4 + NAMEIDX_MAC];
-
-	for (size_t i = 1; i < nw; i++) {
-		MDB_val k = { sizeof(pk), pk };
-		MDB_val d = { IID_LEN, (void *)(uintptr_t)ik };
-
-		post_key(pk, iid, macs[i]);
-		if (mdb_cursor_get(c, &k, &d, MDB_GET_BOTH) != 0)
-			return 0;
-	}
-	return 1;
-}
-
 int
 store_name_search(struct store *st, const char *query, size_t max,
     int (*fn)(const char *, void *), void *arg)
@@ -596,12 +634,10 @@ store_name_search(struct store *st, const char *query, size_t max,
 	char		 words[6][NAMEIDX_WORD_MAX + 1];
 	char		(*ids)[ENTRY_CASE_ID_LEN + 1] = NULL;
 	uint8_t		 macs[6][NAMEIDX_MAC];
-	uint8_t		 pk[4 + NAMEIDX_MAC];
+	uint8_t		 pk[POST_KEY];
 	size_t		 nw, nids = 0, cap = 0;
 	uint64_t	 last, g;
 	MDB_txn		*t;
-	MDB_cursor	*c, *c2;
-	MDB_val		 k, d;
 	int		 rc;
 
 	if (!st->have_keys || st->namemac == NULL)
@@ -624,50 +660,46 @@ store_name_search(struct store *st, const char *query, size_t max,
 	}
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
-	if ((rc = get_u64(st, t, st->meta, "iid", &last)) != 0 ||
-	    (rc = mdb_err(st, mdb_cursor_open(t, st->namepost, &c),
-	    "cursor"))) {
-		mdb_txn_abort(t);
-		return rc;
-	}
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->namepost, &c2),
-	    "cursor"))) {
-		mdb_cursor_close(c);
+	if ((rc = get_u64(st, t, st->meta, "iid", &last)) != 0) {
 		mdb_txn_abort(t);
 		return rc;
 	}
 	/* The cases of the first word, group by group (so in the order this
 	 * node first saw them), each checked for the other words. */
 	for (g = 0; g <= last >> NAME_GROUP_SHIFT && nids < max; g++) {
-		post_key(pk, g << NAME_GROUP_SHIFT, macs[0]);
-		k.mv_data = pk;
-		k.mv_size = sizeof(pk);
-		rc = mdb_cursor_get(c, &k, &d, MDB_SET);
-		while (rc == 0 && nids < max) {
-			uint64_t	iid;
-			MDB_val		ik, rd;
+		MDB_val	k = { sizeof(pk), pk }, d[6];
+		size_t	i;
 
-			if (d.mv_size != IID_LEN)
+		for (i = 0; i < nw; i++) {
+			post_key(pk, g << NAME_GROUP_SHIFT, macs[i]);
+			if (mdb_get(t, st->namepost, &k, &d[i]) != 0 ||
+			    d[i].mv_size % 2 != 0)
 				break;
-			iid = be64_get(d.mv_data);
-			ik.mv_data = d.mv_data;
-			ik.mv_size = IID_LEN;
-			if (name_all(c2, macs, nw, d.mv_data, iid) &&
-			    mdb_get(t, st->namemacs, &ik, &rd) == 0 &&
-			    rd.mv_size == NAMEMACS_LEN) {
-				if (nids == cap) {
-					cap = cap ? cap * 2 : 64;
-					ids = xreallocarray(ids, cap,
-					    sizeof(*ids));
-				}
-				uuid_unpack(rd.mv_data, ids[nids]);
-				nids++;
+		}
+		if (i < nw)
+			continue;	/* a word has no case in the group */
+		for (size_t j = 0; j < d[0].mv_size / 2 && nids < max; j++) {
+			const uint8_t	*p = (const uint8_t *)d[0].mv_data;
+			unsigned	 x = (unsigned)p[2 * j] << 8 | p[2 * j + 1];
+			uint8_t		 ik[IID_LEN];
+			MDB_val		 kk = { sizeof(ik), ik }, rd;
+			int		 found = 1;
+
+			for (i = 1; i < nw && found; i++)
+				post_find(d[i].mv_data, d[i].mv_size / 2, x,
+				    &found);
+			be64_put(ik, g << NAME_GROUP_SHIFT | x);
+			if (!found || mdb_get(t, st->namemacs, &kk, &rd) != 0 ||
+			    rd.mv_size != NAMEMACS_LEN)
+				continue;
+			if (nids == cap) {
+				cap = cap ? cap * 2 : 64;
+				ids = xreallocarray(ids, cap, sizeof(*ids));
 			}
-			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP);
+			uuid_unpack(rd.mv_data, ids[nids]);
+			nids++;
 		}
 	}
-	mdb_cursor_close(c2);
-	mdb_cursor_close(c);
 	mdb_txn_abort(t);
 	rc = 0;
 	for (size_t i = 0; i < nids && rc == 0; i++)

@@ -187,7 +187,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(peers, "peers", 0);
 	OPEN_DB(refused, "refused", 0);
 	OPEN_DB(keys, "keys", 0);
-	OPEN_DB(namepost, "namepost", MDB_DUPSORT | MDB_DUPFIXED);
+	OPEN_DB(namepost, "namepost", 0);
 	OPEN_DB(namemacs, "namemacs", 0);
 	OPEN_DB(conflicted, "conflicted", 0);
 	OPEN_DB(authors, "authors", 0);

@@ -51,8 +51,8 @@
  *   feed     peer \0 be64(pos)              -> log key (central only)
  *   peers    peer                           -> struct peer_disk
  *   refused  origin \0 be64(seq)            -> reason \0 record
- *   namepost be32(iid >> 10) mac(16)        -> be64(iid), sorted
- *            duplicates (nameidx.h): postings grouped by 1,024 iids
+ *   namepost be32(iid >> 10) mac(16)        -> be16(iid & 1023)...,
+ *            sorted (nameidx.h): postings grouped by 1,024 iids
  *   namemacs be64(iid)                      -> uuid(16) and the tag(16)
  *            of the name write indexed for it
  *   conflicted case_id                      -> "" (a field has two heads)
