@@ -51,6 +51,10 @@ int	cli_read_input(const char *path, size_t max, char **out, size_t *len);
  * when it printed (the verb then exits 0). */
 int	cli_help(int argc, char **argv, const char *usage);
 
+/* Reports the option getopt_long (with a leading ':' in its optstring)
+ * stopped at, ch being ':' or '?', as "VERB: ..." and returns EXIT_USAGE. */
+int	cli_bad_option(const char *verb, int ch, char **argv);
+
 /* Is stdout/stderr a terminal (for progress lines)? */
 int	cli_tty(void);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dupes.h"
 #include "i18n.h"
 #include "report.h"
 #include "schema.h"
@@ -215,14 +216,8 @@ cmd_report(int argc, char **argv)
 		case 'k': a.min_cell = optarg; break;
 		case 'P': a.public = 1; break;
 		case 'L': a.lang = optarg; break;
-		case ':':
-			cli_error("report: %s needs a value",
-			    argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			cli_error("report: unknown option '%s' (casesync "
-			    "report --help)", argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_bad_option("report", ch, argv);
 		}
 	}
 	if (optind != argc) {
@@ -240,6 +235,8 @@ cmd_report(int argc, char **argv)
 		return rc;
 	strlcpy_(o.node, n.cfg.node, sizeof(o.node));
 	today(o.generated, sizeof(o.generated));
+	o.counts_person = dupes_counts_person;
+	o.counts_arg = n.st;
 	r = report_new(&o);
 	rc = store_case_each(n.st, add_one, r);
 	cli_close(&n);

@@ -597,9 +597,11 @@ report_add(struct report *r, const struct case_state *s)
 	else
 		in = 1;
 	/* A second case of a person already recorded (person.duplicate_of,
-	 * dupes.h): the earlier case counts the person, once. */
+	 * dupes.h): the earlier case counts the person, once; in a cycle of
+	 * links (made concurrently on two nodes) the one the hook picks. */
 	if (field_str(s, "person.duplicate_of", buf, sizeof(buf)) &&
-	    strcmp(buf, s->id) != 0) {
+	    strcmp(buf, s->id) != 0 && (r->o.counts_person == NULL ||
+	    !r->o.counts_person(r->o.counts_arg, s))) {
 		r->duplicates++;
 		return 0;
 	}
