@@ -532,8 +532,11 @@ referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 	MDB_val			 k, d;
 	uint8_t			 fk[LOGKEY_MAX], ck[CASEKEY_MAX];
 	size_t			 plen = strlen(e->origin);
+	uint64_t		 iid;
 	int			 op = MDB_SET_RANGE, hit = 0;
 
+	if (caseid_get(st, t, e->case_id, &iid) != 0)
+		return 0;	/* no entry of the case here */
 	if (peer_read(st, t, e->origin, &pi) != 0)
 		pi.feed_recv = 0;
 	if (mdb_cursor_open(t, st->feed, &c) != 0)
@@ -551,11 +554,9 @@ referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 			break;
 		if (d.mv_size > LOGKEY_MAX)
 			break;
-		memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
-		memcpy(ck + ENTRY_CASE_ID_LEN, d.mv_data, d.mv_size);
 		cv.mv_data = ck;
-		cv.mv_size = ENTRY_CASE_ID_LEN + d.mv_size;
-		if (mdb_get(t, st->caselog, &cv, &dv) != 0)
+		cv.mv_size = clog_key(ck, iid, d.mv_data, d.mv_size);
+		if (mdb_get(t, st->clog, &cv, &dv) != 0)
 			continue;	/* another case's entry */
 		if (log_read(st, t, d.mv_data, d.mv_size, &f, 0, &sig_ok) != 0)
 			continue;
