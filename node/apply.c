@@ -1691,8 +1691,10 @@ group_one(struct store *st, MDB_txn *t, struct apply_item *it)
 	b->stats = &it->stats;
 	b->err = it->err;
 	b->errsz = sizeof(it->err);
-	rc = (is_central(st) ? from_province_fn : from_central_fn)(st, child,
-	    b);
+	if ((rc = crypto_sha_new(&b->sh)) == 0)
+		rc = (is_central(st) ? from_province_fn : from_central_fn)(st,
+		    child, b);
+	crypto_sha_free(&b->sh);
 	free(b);
 	if (rc == 0)
 		rc = mdb_err(st, mdb_txn_commit(child), "commit nested");
