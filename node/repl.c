@@ -58,6 +58,9 @@ send_error(struct net *n, const uint8_t *id, size_t idlen, int code,
 	return send_msg(n, id, idlen, &m, NULL, 100);
 }
 
+_Static_assert(STORE_REASON_MAX <= MSG_REASON_MAX,
+    "a stored refusal reason must fit a message");
+
 /* Converts a scanned batch into a BATCH message (recs borrowed). */
 static void
 batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
@@ -73,6 +76,10 @@ batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
 		m->recs[i].data = b->recs[i].data;
 		m->recs[i].len = b->recs[i].len;
 		m->recs[i].flags = b->recs[i].refused ? MSG_REC_REFUSED : 0;
+		if (b->recs[i].refused) {
+			m->recs[i].reason = b->recs[i].reason;
+			m->recs[i].reasonlen = b->recs[i].reasonlen;
+		}
 	}
 }
 
@@ -87,6 +94,8 @@ batch_recs(const struct msg *m)
 		r[i].data = (uint8_t *)(uintptr_t)m->recs[i].data;
 		r[i].len = m->recs[i].len;
 		r[i].refused = m->recs[i].flags == MSG_REC_REFUSED;
+		r[i].reason = (char *)(uintptr_t)m->recs[i].reason;
+		r[i].reasonlen = m->recs[i].reasonlen;
 	}
 	return r;
 }
