@@ -198,7 +198,8 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 	int			rc;
 
 	if ((rc = names_update(st, t, plain->id, plain)) != 0 ||
-	    (rc = conflicted_update(st, t, plain->id, plain)) != 0)
+	    (rc = conflicted_update(st, t, plain->id, plain)) != 0 ||
+	    (rc = offerset_update(st, t, plain->id, plain)) != 0)
 		return rc;
 	state_copy(&s, plain);
 	if ((rc = state_crypt(st, t, &s, 1)) != 0) {
@@ -229,6 +230,8 @@ case_drop(struct store *st, MDB_txn *t, const char *id)
 		rc = names_update(st, t, id, NULL);
 	if (rc == 0)
 		rc = conflicted_update(st, t, id, NULL);
+	if (rc == 0)
+		rc = offerset_update(st, t, id, NULL);
 	return rc;
 }
 
@@ -319,8 +322,8 @@ store_case_each(struct store *st,
 	return table_each(st, NULL, st->cases, NULL, 0, case_each_one, &cc);
 }
 
-/* 2: the conflicted set as well. */
-#define NAMEIDX_VERSION	"2"
+/* 2: the conflicted set as well; 3: the offer set (offerset.c). */
+#define NAMEIDX_VERSION	"3"
 
 /* Builds the name index of a store written before it existed (or by a
  * different index version): every case, its name opened once. */
@@ -339,7 +342,8 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 		return 0;
 	if ((rc = mdb_err(st, mdb_drop(t, st->names, 0), "drop names")) ||
 	    (rc = mdb_err(st, mdb_drop(t, st->namecase, 0), "drop names")) ||
-	    (rc = mdb_err(st, mdb_drop(t, st->conflicted, 0), "drop conf")))
+	    (rc = mdb_err(st, mdb_drop(t, st->conflicted, 0), "drop conf")) ||
+	    (rc = mdb_err(st, mdb_drop(t, st->offers, 0), "drop offers")))
 		return rc;
 	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor")))
 		return rc;
@@ -356,6 +360,8 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 		rc = names_update(st, t, id, &s);
 		if (rc == 0)
 			rc = conflicted_update(st, t, id, &s);
+		if (rc == 0)
+			rc = offerset_update(st, t, id, &s);
 		state_release(&s);
 	}
 	mdb_cursor_close(c);

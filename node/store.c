@@ -163,7 +163,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	st->skew_ms = 5 * 60 * 1000;
 	if ((rc = mdb_env_create(&st->env)) != 0)
 		goto fail;
-	mdb_env_set_maxdbs(st->env, 16);
+	mdb_env_set_maxdbs(st->env, 24);
 	mdb_env_set_mapsize(st->env, MAP_INITIAL);
 	if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)
 		goto fail;
@@ -189,6 +189,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(names, "names");
 	OPEN_DB(namecase, "namecase");
 	OPEN_DB(conflicted, "conflicted");
+	OPEN_DB(offers, "offers");
 	OPEN_DB(authors, "authors");
 	OPEN_DB(keyhist, "keyhist");
 #undef OPEN_DB

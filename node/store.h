@@ -202,6 +202,12 @@ int	store_case_open(struct store *st, struct case_state *s);
 int	store_case_each(struct store *st,
 	    int (*fn)(const struct case_state *, void *), void *arg);
 
+/* As store_case_each, over the cases with a referral offer that waits
+ * for its answer or was answered (offerset.c): the candidates of
+ * referral_each. */
+int	store_offers_each(struct store *st,
+	    int (*fn)(const struct case_state *, void *), void *arg);
+
 /* As store_case_each, over the cases with a field of more than one head
  * only (conflict_candidate): the conflict queue's candidates, kept as a
  * set in the same transaction as each case. */

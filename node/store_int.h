@@ -46,6 +46,8 @@
  *   names    mac(16) case_id                -> "" (nameidx.h)
  *   namecase case_id                        -> the macs indexed for it
  *   conflicted case_id                      -> "" (a field has two heads)
+ *   offers   case_id                        -> "" (an offer to list:
+ *                                              offerset.c)
  *   authors  pseudonym (8 bytes)            -> sealed author (state_crypt)
  * Keys that grow are big-endian so LMDB appends in key order.
  */
@@ -68,6 +70,7 @@ struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
 	MDB_dbi		 keys, names, namecase, conflicted, authors;
+	MDB_dbi		 offers;
 	MDB_dbi		 keyhist;	/* keyhist.c */
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
 	/* The keys prepared once (crypto.h): the data key for AES-GCM, the
@@ -241,6 +244,13 @@ int	feed_route(struct store *, MDB_txn *, const struct entry *e,
 	    const uint8_t *lk, size_t lklen);
 
 /* ---- refusal.c ---- */
+
+/* ---- offerset.c: the cases with an offer to list ---- */
+
+/* Puts case id in the set or takes it out, as plain (NULL: the row
+ * goes) says; in the transaction that saves the case row. */
+int	offerset_update(struct store *, MDB_txn *, const char *id,
+	    const struct case_state *plain);
 
 int	refuse(struct store *, MDB_txn *, const struct entry *e,
 	    const char *why, const struct rec *r);
