@@ -132,18 +132,16 @@ def run(tmp):
     cs("import", "-d", p, pgen)
     cs("sync", "-d", p, "--timeout", "60")
     ids = [json.loads(l)["id"] for l in open(pgen)]
+    # Referrals waiting for ha-noi's answer: lao-cai offers some of its
+    # cases (a referral is an offer; nobody answers in the bench).
+    for i in ids[:REFERRALS]:
+        cs("case", "transfer", "-d", p, i, "--to", "ha-noi", "--reason",
+           "FAKE bench referral")
     cs("import", "-d", p, "-", stdin="".join(json.dumps(
         {"id": i, "status": "closed"}) + "\n" for i in ids))
     cs("import", "-d", c, "-", stdin="".join(json.dumps(
         {"id": i, "status": "not_victim"}) + "\n" for i in ids))
     cs("sync", "-d", p, "--timeout", "60")
-    # Referrals waiting for lao-cai's answer: central refers some of the
-    # imported cases (offers; lao-cai never answers in the bench).
-    first = [json.loads(l)["id"] for _, l in zip(range(REFERRALS),
-                                                 open(gen))]
-    for i in first:
-        cs("case", "transfer", "-d", c, i, "--to", "lao-cai", "--reason",
-           "FAKE bench referral")
     name = json.loads(open(gen).readline())["person"]["full_name"]
     words = name.split()
     cs("user", "add", "-d", c, "bench", "--role", "admin",
