@@ -54,11 +54,22 @@ offers_one(const MDB_val *k, const MDB_val *d, void *arg)
 {
 	struct offers_ctx	*oc = arg;
 	struct case_state	 s;
-	MDB_val			 kk = *k, cd;
+	char			 id[ENTRY_CASE_ID_LEN + 1];
+	uint8_t			 ik[IID_LEN];
+	uint64_t		 iid;
+	MDB_val			 rk = { sizeof(ik), ik }, cd;
 	int			 rc;
 
 	(void)d;
-	if (mdb_get(oc->t, oc->st->cases, &kk, &cd) != 0)
+	if (k->mv_size != ENTRY_CASE_ID_LEN)
+		return 0;
+	memcpy(id, k->mv_data, ENTRY_CASE_ID_LEN);
+	id[ENTRY_CASE_ID_LEN] = '\0';
+	/* The case row, under its internal id (store_int.h). */
+	if (caseid_get(oc->st, oc->t, id, &iid) != 0)
+		return 0;
+	be64_put(ik, iid);
+	if (mdb_get(oc->t, oc->st->states, &rk, &cd) != 0)
 		return 0;
 	if (state_decode(cd.mv_data, cd.mv_size, &s) != 0)
 		return E_INTEGRITY;
