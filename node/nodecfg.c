@@ -14,7 +14,8 @@
 
 enum { K_NODE, K_ROLE, K_LISTEN, K_CENTRAL, K_SKEW, K_OFFSET, K_LOG,
 	K_TIMEOUT, K_HEARTBEAT, K_KEEP, K_QENTRIES, K_QBYTES, K_QCASES,
-	K_QREFERRALS, K_PRIMARY, K_STANDBY, K__N };
+	K_QREFERRALS, K_PRIMARY, K_STANDBY, K_SBSYNC, K_SBWAIT, K_SBFALLBACK,
+	K__N };
 
 static const struct cfg_key keys[K__N] = {
 	[K_NODE] = { "node", CFG_STR, 1, HLC_NODE_MAX, NULL },
@@ -23,6 +24,10 @@ static const struct cfg_key keys[K__N] = {
 	[K_CENTRAL] = { "central", CFG_STR, 0, NODECFG_CENTRAL_MAX - 1, "" },
 	[K_PRIMARY] = { "primary", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
 	[K_STANDBY] = { "standby", CFG_STR, 1, HLC_NODE_MAX, "standby" },
+	/* Central: acknowledge only what the standby holds (docs/HA.md). */
+	[K_SBSYNC] = { "standby_sync", CFG_STR, 2, 3, "off" },
+	[K_SBWAIT] = { "standby_sync_timeout", CFG_U64, 1, 86400, "10" },
+	[K_SBFALLBACK] = { "standby_sync_fallback", CFG_STR, 4, 5, "wait" },
 	[K_SKEW] = { "skew_ms", CFG_U64, 1000, 7ULL * 86400000, "300000" },
 	[K_OFFSET] = { "test_clock_offset_ms", CFG_STR, 1, 20, "0" },
 	[K_LOG] = { "log_level", CFG_STR, 1, 8, "info" },
@@ -184,6 +189,13 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	if (strcmp(v[K_ROLE].str, "standby") == 0 && v[K_PRIMARY].str[0] ==
 	    '\0')
 		BAD("a standby needs `primary = tcp://HOST:PORT`%s", "");
+	if (strcmp(v[K_SBSYNC].str, "on") != 0 &&
+	    strcmp(v[K_SBSYNC].str, "off") != 0)
+		BAD("standby_sync '%s' is not on or off", v[K_SBSYNC].str);
+	if (strcmp(v[K_SBFALLBACK].str, "wait") != 0 &&
+	    strcmp(v[K_SBFALLBACK].str, "async") != 0)
+		BAD("standby_sync_fallback '%s' is not wait or async",
+		    v[K_SBFALLBACK].str);
 	if ((c->log_level = log_level_parse(v[K_LOG].str)) < 0)
 		BAD("log_level '%s' is not error|warn|info|debug",
 		    v[K_LOG].str);
@@ -203,6 +215,9 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	strlcpy_(c->central, v[K_CENTRAL].str, sizeof(c->central));
 	strlcpy_(c->primary, v[K_PRIMARY].str, sizeof(c->primary));
 	strlcpy_(c->standby, v[K_STANDBY].str, sizeof(c->standby));
+	c->standby_sync = strcmp(v[K_SBSYNC].str, "on") == 0;
+	c->standby_sync_ms = v[K_SBWAIT].u64 * 1000;
+	c->standby_sync_async = strcmp(v[K_SBFALLBACK].str, "async") == 0;
 	c->skew_ms = v[K_SKEW].u64;
 	c->clock_offset_ms = off;
 	c->sync_timeout_s = v[K_TIMEOUT].u64;

@@ -24,6 +24,12 @@ struct nodecfg {
 	char		primary[NODECFG_ENDPOINT_MAX];	/* standby: central */
 	char		standby[HLC_NODE_MAX + 1];	/* central: the node
 							 * that may follow it */
+	/* Central: synchronous standby (docs/HA.md): ACK only what the
+	 * standby holds; after standby_sync_ms without it, wait on or
+	 * (standby_sync_async) degrade to asynchronous. */
+	int		standby_sync;
+	uint64_t	standby_sync_ms;
+	int		standby_sync_async;
 	uint64_t	skew_ms;	/* refuse remote stamps beyond this */
 	int64_t		clock_offset_ms;	/* test-only clock offset */
 	int		log_level;

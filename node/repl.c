@@ -23,6 +23,9 @@
 #define CENTRAL_SESSIONS	256
 #define CENTRAL_QUEUE_BATCHES	16	/* in flight to central, all provinces */
 #define SESSION_IDLE_MS		60000
+/* ACKs a session may have held for the standby: each ACK answers a batch
+ * in flight, and a province has at most REPL_WINDOW of them. */
+#define CENTRAL_HELD		REPL_WINDOW
 #define BACKOFF_FIRST_MS	2000	/* after a batch failed verification */
 #define BACKOFF_MAX_MS		(5 * 60 * 1000)
 #define SEND_TIMEOUT_MS		5000
@@ -1196,6 +1199,18 @@ struct csess {
 	uint64_t	 batch_no;
 	int		 done_sent;
 	uint64_t	 last_ms;
+	/* Synchronous standby: ACKs held until the standby holds the state
+	 * at txn (standby_srv_hold), in the order they were made. */
+	struct {
+		uint64_t	 no, pos, applied, dup, refused;	/* ACK */
+		uint64_t	 txn;
+		uint64_t	 since;	/* mono_ms */
+	}		 held[CENTRAL_HELD];
+	size_t		 nheld;
+	/* ... and a HELLO whose WELCOME (central's count of the province's
+	 * entries, an acknowledgement too) waits for the standby; owned. */
+	struct msg	*hello;
+	uint64_t	 hello_have, hello_txn, hello_since;
 };
 
 /* A province whose batches failed verification waits before its next
@@ -1263,6 +1278,7 @@ sess_drop(struct csess *s, const char *why)
 {
 	if (s->used)
 		log_info("session with %s closed: %s", s->node, why);
+	free(s->hello);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1292,6 +1308,98 @@ pump_feed(struct central *c, struct csess *s)
 		s->inflight++;
 	}
 	return 0;
+}
+
+/*
+ * Sends the ACK m of what was just committed, or holds it until the
+ * standby holds that state (synchronous mode, docs/HA.md).
+ */
+static void
+ack_send(struct central *c, struct csess *s, const struct msg *m)
+{
+	uint64_t txn = store_txn_id(c->st);
+
+	if (s->nheld == 0 && !standby_srv_hold(c->sb, txn)) {
+		if (send_msg(c->net, s->id, s->idlen, m, NULL, 0) != 0)
+			sess_drop(s, "cannot send");
+		return;
+	}
+	if (s->nheld == CENTRAL_HELD) {
+		/* More batches than the credit allows: cannot happen with a
+		 * province that keeps to its window. */
+		send_error(c->net, s->id, s->idlen, MSGERR_PROTO, "more "
+		    "batches than the window");
+		sess_drop(s, "more batches than the window");
+		return;
+	}
+	s->held[s->nheld].no = m->no;
+	s->held[s->nheld].pos = m->pos;
+	s->held[s->nheld].applied = m->applied;
+	s->held[s->nheld].dup = m->dup;
+	s->held[s->nheld].refused = m->refused;
+	s->held[s->nheld].txn = txn;
+	s->held[s->nheld].since = mono_ms();
+	s->nheld++;
+}
+
+#define NO_HELD	UINT64_MAX
+static void	central_hello(struct central *, const uint8_t *, size_t,
+		    const char *, const char *, const struct msg *, uint64_t);
+
+/* Sends the held ACKs (and WELCOMEs) the standby now covers; tells the
+ * standby link how long the oldest still waits. */
+static void
+acks_release(struct central *c)
+{
+	uint64_t	upto = standby_srv_released(c->sb), oldest = 0;
+
+	for (int i = 0; i < CENTRAL_SESSIONS; i++) {
+		struct csess	*s = &c->s[i];
+		size_t		 k = 0;
+
+		if (s->used && s->hello != NULL && s->hello_txn <= upto) {
+			struct msg	h = *s->hello;
+			uint8_t		id[NET_ID_MAX];
+			char		key[sizeof(s->key)];
+			size_t		idlen = s->idlen;
+
+			memcpy(id, s->id, idlen);
+			strlcpy_(key, s->key, sizeof(key));
+			free(s->hello);
+			s->hello = NULL;
+			central_hello(c, id, idlen, h.node, key, &h,
+			    s->hello_have);
+		}
+		if (s->used && s->hello != NULL && (oldest == 0 ||
+		    s->hello_since < oldest))
+			oldest = s->hello_since;
+		if (!s->used || s->nheld == 0)
+			continue;
+		while (k < s->nheld && s->held[k].txn <= upto) {
+			struct msg m;
+
+			memset(&m, 0, sizeof(m));
+			m.type = MSG_ACK;
+			m.no = s->held[k].no;
+			m.pos = s->held[k].pos;
+			m.applied = s->held[k].applied;
+			m.dup = s->held[k].dup;
+			m.refused = s->held[k].refused;
+			if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
+				break;
+			k++;
+		}
+		if (k < s->nheld && s->held[k].txn <= upto) {
+			sess_drop(s, "cannot send");
+			continue;
+		}
+		memmove(s->held, s->held + k, (s->nheld - k) *
+		    sizeof(s->held[0]));
+		s->nheld -= k;
+		if (s->nheld > 0 && (oldest == 0 || s->held[0].since < oldest))
+			oldest = s->held[0].since;
+	}
+	standby_srv_waiting(c->sb, oldest);
 }
 
 struct keys_ctx {
@@ -1457,9 +1565,15 @@ central_copied(struct central *c, const struct msg *r, uint64_t last,
 	return 0;
 }
 
+/*
+ * HELLO.  held_have: NO_HELD for a new HELLO; for one held for the standby
+ * (synchronous mode), what central held of the province's entries then:
+ * the WELCOME goes once the standby holds that, or holds it unchanged.
+ */
 static void
 central_hello(struct central *c, const uint8_t *id, size_t idlen,
-    const char *user, const char *key, const struct msg *r)
+    const char *user, const char *key, const struct msg *r,
+    uint64_t held_have)
 {
 	struct csess	*s = sess_find(c, id, idlen), *freeslot = NULL;
 	struct backoff	*bo;
@@ -1518,6 +1632,7 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		    "sessions");
 		return;
 	}
+	free(s->hello);
 	memset(s, 0, sizeof(*s));
 	s->used = 1;
 	memcpy(s->id, id, idlen);
@@ -1536,6 +1651,18 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		send_error(c->net, id, idlen, MSGERR_PROTO, "central cannot "
 		    "read its store; try again later");
 		sess_drop(s, "store error");
+		return;
+	}
+	if (have != held_have && standby_srv_hold(c->sb,
+	    store_txn_id(c->st))) {
+		/* Synchronous mode: WELCOME tells the province how many of
+		 * its entries central holds; it waits until the standby holds
+		 * them too (acks_release). */
+		s->hello = xmalloc(sizeof(*s->hello));
+		*s->hello = *r;		/* a HELLO owns no memory */
+		s->hello_have = have;
+		s->hello_txn = store_txn_id(c->st);
+		s->hello_since = mono_ms();
 		return;
 	}
 	{
@@ -1663,8 +1790,7 @@ central_batch(struct central *c, struct csess *s, const struct msg *r)
 	m.applied = as.applied;
 	m.dup = as.duplicates;
 	m.refused = as.refused;
-	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
-		sess_drop(s, "cannot send");
+	ack_send(c, s, &m);
 }
 
 static void
@@ -1754,8 +1880,7 @@ central_answer_given(struct central *c, struct csess *s, const struct msg *r,
 	}
 	m.applied = as->applied;
 	m.dup = as->duplicates;
-	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
-		sess_drop(s, "cannot send");
+	ack_send(c, s, &m);
 }
 
 /* GIVE: a province gives back other provinces' entries that a restored
@@ -1962,7 +2087,7 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 		/* Only reachable if the ZAP handler were bypassed. */
 		log_warnx("message without an authenticated key; ignored");
 	} else if (r.type == MSG_HELLO) {
-		central_hello(c, id, idlen, user, key, &r);
+		central_hello(c, id, idlen, user, key, &r, NO_HELD);
 	} else if (r.type == MSG_FOLLOW) {
 		standby_srv_follow(c->sb, c->net, id, idlen, user, &r);
 	} else if (r.type == MSG_EPOCH) {
@@ -2102,6 +2227,12 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 		return rc;
 	}
 	log_info("central %s listening on %s", cfg->node, cfg->listen);
+	if (cfg->standby_sync && sb == NULL)
+		log_warnx("standby_sync = on, but this central serves without "
+		    "a standby link: batches are acknowledged asynchronously");
+	else if (sb != NULL)
+		standby_srv_sync(sb, cfg->standby_sync, cfg->standby_sync_ms,
+		    cfg->standby_sync_async);
 	buf_init(&in, MSG_MAX_BYTES);
 	while (!*quit) {
 		uint8_t		rid[NET_ID_MAX];
@@ -2124,6 +2255,7 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 			central_dispatch(c, rid, idlen, user,
 			    net_peer_key(c->net), &in);
 		}
+		acks_release(c);
 		now = mono_ms();
 		for (int i = 0; i < CENTRAL_SESSIONS; i++)
 			if (c->s[i].used && now - c->s[i].last_ms >

@@ -283,3 +283,108 @@ def test_ha_verbs(env):
     r = run(["init", "-d", os.path.join(env.tmp, "y"), "--node", "lao-cai",
              "--role", "province", "--central", "tcp://a:1 nope"])
     check(r.rc == 1, repr(r))
+
+
+def acked_own(p):
+    """The province's own entries it saw central acknowledge: its own
+    sequence numbers up to its own log's last minus what `status` counts
+    as still to send."""
+    own = sorted(s for (n, s) in log_keys(p) if n == p.name)
+    cst = [x for x in p.status()["peers"] if x["peer"] == "central"]
+    pending = cst[0]["pending_out"] if cst else len(own)
+    top = own[-1] if own else 0
+    return {(p.name, s) for s in own if s <= top - pending}
+
+
+def read_log(env, node):
+    with open(os.path.join(env.tmp, node.name + ".log")) as f:
+        return f.read()
+
+
+class SyncingWriter(threading.Thread):
+    """Adds cases on a province and runs a one-shot sync after each (a
+    one-shot sync records what central acknowledged when it ends)."""
+
+    def __init__(self, p, base):
+        super().__init__(daemon=True)
+        self.p, self.base, self.halt, self.n = p, base, False, 0
+
+    def run(self):
+        while not self.halt:
+            self.p.cli("case", "add", "-",
+                       stdin=json.dumps(sample_case(self.base + self.n)))
+            self.n += 1
+            self.p.sync(4)
+
+
+def test_sync_mode_no_acknowledged_entry_lost(env):
+    """Synchronous mode: every entry a province saw acknowledged is on the
+    promoted standby even when central's directory is deleted at the
+    kill."""
+    c = env.central()
+    c.set_conf("standby_sync", "on")
+    c.set_conf("standby_sync_timeout", "2")
+    c.set_conf("standby_sync_fallback", "wait")
+    c.start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    for i in range(3):
+        a.add(sample_case(i))
+    sb.start()
+    time.sleep(0.5)
+    sync_ok(a)                 # acknowledged once the standby holds it
+    wait_current(c, sb)
+    w = SyncingWriter(a, 500)
+    w.start()
+    time.sleep(5)              # the standby follows, acks flow
+    check(w.n >= 3, "few writes with the standby up: %d" % w.n)
+    sb.stop()                  # the standby is lost: central must wait
+    time.sleep(5)
+    log = read_log(env, c)
+    check("waiting (standby_sync_fallback = wait)" in log,
+          "central did not log that it waits")
+    c.kill()                   # central's machine is lost, and its disk
+    harness.rmtree(c.dir)
+    w.halt = True
+    w.join()
+    r = ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    acked = acked_own(a)
+    check(len(acked) >= 6, "few acknowledged entries: %d" % len(acked))
+    held = log_keys(sb)
+    missing = acked - held
+    check(not missing, "acknowledged entries not on the promoted standby: "
+          "%r" % sorted(missing)[:5])
+    # and the province gives the rest to the new central
+    sb.start()
+    sync_ok(a, 60)
+    check(not (log_keys(a) - log_keys(sb)), "entries missing after sync")
+    verify_all(sb, a)
+    sb.stop()
+
+
+def test_sync_mode_degrades_to_async(env):
+    """standby_sync_fallback = async: with the standby down, central
+    acknowledges after the configured wait, logs that it degraded, and
+    is synchronous again once the standby holds everything."""
+    c = env.central()
+    c.set_conf("standby_sync", "on")
+    c.set_conf("standby_sync_timeout", "1")
+    c.set_conf("standby_sync_fallback", "async")
+    c.start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    a.add(sample_case(1))
+    t0 = time.monotonic()
+    sync_ok(a, 30)             # no standby: acknowledged after the wait
+    check(time.monotonic() - t0 >= 1, "acknowledged without waiting")
+    check("degrading to asynchronous" in read_log(env, c),
+          "central did not log the degradation")
+    sb.start()
+    wait_for(lambda: "synchronous again" in read_log(env, c), 30, 0.2,
+             "central to be synchronous again")
+    a.add(sample_case(2))
+    sync_ok(a, 30)
+    wait_current(c, sb)
+    sb.stop()
+    c.stop()
