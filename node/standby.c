@@ -765,15 +765,17 @@ replica_swap(const char *dir)
 }
 
 /* Fetches the snapshot whose first chunk is in r (released here). */
+/* asked: when the FOLLOW that central answered with this copy was sent;
+ * central took the copy after that, so it holds every commit before it. */
 static int
 fetch_snapshot(struct follower *f, struct msg *r, struct buf *in,
-    volatile sig_atomic_t *quit)
+    uint64_t asked, volatile sig_atomic_t *quit)
 {
 	struct standby_secrets	sec;
 	char			nd[4200], fp[4300], err[256];
 	char			node[HLC_NODE_MAX + 1];
 	uint64_t		txn = r->txn, total = r->total, off = 0;
-	uint64_t		entries = 0, started = now_ms();
+	uint64_t		entries = 0, started = asked;
 	int			fd, rc = 0;
 
 	if (r->secretslen != MSG_SECRETS_LEN || total > SNAP_MAX_BYTES ||
@@ -889,7 +891,8 @@ standby_follow(const char *dir, const struct nodecfg *cfg,
 	log_info("standby %s following central at %s", cfg->node,
 	    cfg->primary);
 	while (!*quit) {
-		struct msg r;
+		struct msg	r;
+		uint64_t	asked;
 
 		if (!still_standby(dir)) {
 			rc = STANDBY_PROMOTED;
@@ -901,12 +904,14 @@ standby_follow(const char *dir, const struct nodecfg *cfg,
 			nap(backoff, quit);
 			continue;
 		}
+		asked = now_ms();
 		rc = fask(&f, 0, 0, &in, &r, quit);
 		if (rc == 0 && r.total == 0) {
 			f.ss.contact_ms = now_ms();
 			f.ss.central_entries = r.entries;
 			if (r.txn == f.have) {
-				f.ss.current_ms = f.ss.contact_ms;
+				/* Central found us current after we asked. */
+				f.ss.current_ms = asked;
 				f.ss.entries = r.entries;
 			}
 			f.ss.error[0] = '\0';
@@ -919,7 +924,7 @@ standby_follow(const char *dir, const struct nodecfg *cfg,
 		if (rc == 0) {
 			f.ss.contact_ms = now_ms();
 			f.ss.central_entries = r.entries;
-			rc = fetch_snapshot(&f, &r, &in, quit);
+			rc = fetch_snapshot(&f, &r, &in, asked, quit);
 			standby_status_write(dir, &f.ss);
 			if (rc == 0) {
 				backoff = 500;
