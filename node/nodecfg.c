@@ -63,28 +63,55 @@ nodecfg_endpoint_valid(const char *ep)
 
 int
 nodecfg_centrals(const char *list,
-    char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX])
+    char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX],
+    char names[NODECFG_CENTRALS_MAX][HLC_NODE_MAX + 1])
 {
 	const char	*p = list;
-	int		 n = 0;
+	int		 n = 0, named = 0;
 
 	for (;;) {
-		size_t l;
+		const char	*at;
+		size_t		 l, nl = 0;
 
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\0')
 			break;
 		l = strcspn(p, " \t");
-		if (n == NODECFG_CENTRALS_MAX || l >= NODECFG_ENDPOINT_MAX)
+		if (n == NODECFG_CENTRALS_MAX)
 			return -1;
-		memcpy(eps[n], p, l);
-		eps[n][l] = '\0';
+		/* NAME@tcp://HOST:PORT: the key pinned as NAME goes with
+		 * this endpoint (docs/HA.md). */
+		at = memchr(p, '@', l);
+		if (at != NULL) {
+			nl = (size_t)(at - p);
+			if (nl == 0 || nl > HLC_NODE_MAX)
+				return -1;
+		}
+		if (l - (at ? nl + 1 : 0) >= NODECFG_ENDPOINT_MAX)
+			return -1;
+		memcpy(eps[n], at ? at + 1 : p, l - (at ? nl + 1 : 0));
+		eps[n][l - (at ? nl + 1 : 0)] = '\0';
 		if (!nodecfg_endpoint_valid(eps[n]))
 			return -1;
+		if (at != NULL) {
+			char nm[HLC_NODE_MAX + 1];
+
+			memcpy(nm, p, nl);
+			nm[nl] = '\0';
+			if (!node_id_valid(nm))
+				return -1;
+			if (names != NULL)
+				strlcpy_(names[n], nm, HLC_NODE_MAX + 1);
+			named++;
+		} else if (names != NULL)
+			names[n][0] = '\0';
 		n++;
 		p += l;
 	}
+	/* All named, or none (pin order). */
+	if (named != 0 && named != n)
+		return -1;
 	return n;
 }
 
@@ -178,10 +205,10 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	if (v[K_LISTEN].str[0] && !nodecfg_endpoint_valid(v[K_LISTEN].str))
 		BAD("listen '%s' is not tcp://HOST:PORT", v[K_LISTEN].str);
 	if (v[K_CENTRAL].str[0] && nodecfg_centrals(v[K_CENTRAL].str,
-	    eps) <= 0)
+	    eps, NULL) <= 0)
 		BAD("central '%s' is not tcp://HOST:PORT (or up to %d of them "
-		    "separated by spaces)", v[K_CENTRAL].str,
-		    NODECFG_CENTRALS_MAX);
+		    "separated by spaces, each NAME@tcp://HOST:PORT or none)",
+		    v[K_CENTRAL].str, NODECFG_CENTRALS_MAX);
 	if (!node_id_valid(v[K_STANDBY].str))
 		BAD("standby '%s' is not [a-z0-9-]{1,32}", v[K_STANDBY].str);
 	if (v[K_PRIMARY].str[0] && !nodecfg_endpoint_valid(v[K_PRIMARY].str))

@@ -993,6 +993,34 @@ pinned_one(const struct node_key *nk, void *arg)
 	return 0;
 }
 
+/* Endpoints named in `central` (NAME@tcp://...): the i-th endpoint's key
+ * is the one pinned as names[i], whatever the order of pinning. */
+static int
+pins_by_name(struct pins *ps, char names[][HLC_NODE_MAX + 1], int neps,
+    char *err, size_t errsz)
+{
+	struct pins	out;
+
+	memset(&out, 0, sizeof(out));
+	for (int i = 0; i < neps; i++) {
+		int j;
+
+		for (j = 0; j < ps->n; j++)
+			if (strcmp(ps->k[j].node, names[i]) == 0)
+				break;
+		if (j == ps->n) {
+			snprintf(err, errsz, "`central` names %s for an "
+			    "endpoint, but no key is pinned as %s: run "
+			    "`casesync trust -d DIR %s KEY`", names[i],
+			    names[i], names[i]);
+			return E_AUTH;
+		}
+		out.k[out.n++] = ps->k[j];
+	}
+	*ps = out;
+	return 0;
+}
+
 /* A sync that tries several centrals waits this long for each one's
  * WELCOME before it moves on to the next. */
 #define FAILOVER_HELLO_MS	4000
@@ -1006,6 +1034,7 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	struct net_opts		 no;
 	struct pins		 pins;
 	char			 eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
+	char			 names[NODECFG_CENTRALS_MAX][HLC_NODE_MAX + 1];
 	char			 lasterr[512] = "";
 	int			 neps, cur = 0;
 	struct psess		 p;
@@ -1025,7 +1054,7 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		snprintf(err, errsz, "no central endpoint configured");
 		return E_INVAL;
 	}
-	if ((neps = nodecfg_centrals(cfg->central, eps)) <= 0) {
+	if ((neps = nodecfg_centrals(cfg->central, eps, names)) <= 0) {
 		snprintf(err, errsz, "central '%s' is not a list of "
 		    "tcp://HOST:PORT", cfg->central);
 		return E_INVAL;
@@ -1037,10 +1066,14 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		    "prints on central");
 		return E_AUTH;
 	}
+	if (names[0][0] != '\0' && (rc = pins_by_name(&pins, names, neps,
+	    err, errsz)) != 0)
+		return rc;
 	if (pins.n < neps) {
 		snprintf(err, errsz, "%d central endpoints but %d pinned keys: "
-		    "pin each one's key with `casesync trust`, in the order of "
-		    "the endpoints", neps, pins.n);
+		    "pin each one's key with `casesync trust` (name each "
+		    "endpoint NAME@tcp://HOST:PORT, docs/HA.md)", neps,
+		    pins.n);
 		return E_AUTH;
 	}
 	memset(&no, 0, sizeof(no));

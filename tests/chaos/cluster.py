@@ -378,8 +378,8 @@ class Cluster:
                 d = os.path.join(fs, name)
             px2 = ChaosProxy(sb.port, seed=rng.getrandbits(32))
             # Both centrals, in this order, both keys pinned in it.
-            node = env.province(name, c, endpoint="%s %s" % (
-                px.endpoint, px2.endpoint), dir=d)
+            node = env.province(name, c, endpoint="%s@%s %s@%s" % (
+                c.name, px.endpoint, sb.name, px2.endpoint), dir=d)
             harness.ok(node.cli("trust", sb.name, harness.ok(
                 sb.cli("key")).out.strip()), "pin the standby")
             node.set_conf("heartbeat_ms", str(heartbeat_ms))

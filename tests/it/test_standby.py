@@ -416,3 +416,38 @@ def test_promoted_central_backup_restores(env):
     r = run(["case", "list", "-d", d, "--json"])
     check(r.rc == 0 and set(ids) <= {x["id"] for x in json.loads(r.out)},
           "cases of the restored central: %r" % r)
+
+
+def test_named_endpoints_pair_keys_by_name(env):
+    """`central = NAME@tcp://... NAME@tcp://...`: each endpoint goes with
+    the key pinned under its name, whatever order the keys were pinned
+    in (docs/HA.md, "Which key goes with which endpoint")."""
+    c = env.central().start()
+    sb = standby_node(env, c)
+    named = "central@%s standby@%s" % (c.endpoint, sb.endpoint)
+    p = env.province("lao-cai", c, endpoint=named, enrol=False)
+    ok(c.cli("trust", "lao-cai", ok(p.cli("key")).out.strip()))
+    # the standby's key pinned first, central's after it
+    ok(p.cli("trust", "standby", ok(sb.cli("key")).out.strip()))
+    time.sleep(0.05)
+    ok(p.cli("trust", "central", ok(c.cli("key")).out.strip()))
+    cid = p.add(sample_case(1))
+    sync_ok(p, 30)
+    check(c.get(cid) is not None, "the case did not reach central")
+    # the same pins, unnamed: pin order pairs central's endpoint with the
+    # standby's key, and no handshake succeeds
+    p.set_conf("central", "%s %s" % (c.endpoint, sb.endpoint))
+    r = p.sync(9)
+    check(r.rc != 0, "pin order should pair the wrong keys: %r" % r)
+    # a name that no pinned key has
+    p.set_conf("central", "central@%s backup@%s" % (c.endpoint,
+                                                    sb.endpoint))
+    r = p.sync(5)
+    check(r.rc != 0 and "no key is pinned as backup" in r.err and
+          r.err.count("\n") == 1, repr(r))
+    # all named or none
+    r = run(["init", "-d", os.path.join(env.tmp, "z"), "--node", "ha-noi",
+             "--role", "province", "--central",
+             "central@%s %s" % (c.endpoint, sb.endpoint)])
+    check(r.rc == 1, repr(r))
+    c.stop()
