@@ -105,14 +105,11 @@ free_port() {
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-start_central() {
-	# "$BIN" itself, not the cs function: $! must be the server's pid.
-	"$BIN" serve -d "$TMP/central" --log-level warn \
-	    >>"$TMP/central.log" 2>&1 &
-	CENTRAL_PID=$!
-	if ! python3 - "$PORT" <<'EOF'
+# wait_port PORT SECS: succeeds once 127.0.0.1:PORT accepts a connection.
+wait_port() {
+	python3 - "$1" "$2" <<'EOF'
 import socket, sys, time
-deadline = time.monotonic() + 10
+deadline = time.monotonic() + float(sys.argv[2])
 while time.monotonic() < deadline:
     try:
         socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
@@ -121,6 +118,14 @@ while time.monotonic() < deadline:
         time.sleep(0.05)
 sys.exit(1)
 EOF
+}
+
+start_central() {
+	# "$BIN" itself, not the cs function: $! must be the server's pid.
+	"$BIN" serve -d "$TMP/central" --log-level warn \
+	    >>"$TMP/central.log" 2>&1 &
+	CENTRAL_PID=$!
+	if ! wait_port "$PORT" 10
 	then
 		tail -n 5 "$TMP/central.log" >&2
 		die "central did not start"
@@ -153,17 +158,7 @@ start_console() {
 	    >>"$TMP/console.log" 2>&1 &
 	CONSOLE_PID=$!
 	CONSOLE_URL="https://127.0.0.1:$cport"
-	if ! python3 - "$cport" <<'EOF'
-import socket, sys, time
-deadline = time.monotonic() + 15
-while time.monotonic() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
+	if ! wait_port "$cport" 15
 	then
 		tail -n 5 "$TMP/console.log" >&2
 		die "the console did not start"

@@ -328,6 +328,17 @@ cli_parse(int argc, char **argv, const char *usage, const char **dir,
 }
 
 int
+cli_bad_option(const char *verb, int ch, char **argv)
+{
+	if (ch == ':')
+		cli_error("%s: %s needs a value", verb, argv[optind - 1]);
+	else
+		cli_error("%s: unknown option '%s' (casesync %s --help)", verb,
+		    argv[optind - 1], verb);
+	return EXIT_USAGE;
+}
+
+int
 cli_tty(void)
 {
 	return isatty(STDERR_FILENO);

@@ -66,6 +66,10 @@ struct cli_opt {
 int	cli_parse(int argc, char **argv, const char *usage, const char **dir,
 	    const struct cli_opt *opts, size_t nopts);
 
+/* Reports the option getopt_long (with a leading ':' in its optstring)
+ * stopped at, ch being ':' or '?', as "VERB: ..." and returns EXIT_USAGE. */
+int	cli_bad_option(const char *verb, int ch, char **argv);
+
 /* Is stdout/stderr a terminal (for progress lines)? */
 int	cli_tty(void);
 

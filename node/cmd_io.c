@@ -114,14 +114,8 @@ cmd_export(int argc, char **argv)
 		case 'p': a.province = optarg; break;
 		case 'I': a.identifying = 1; break;
 		case 'c': a.confirm = optarg; break;
-		case ':':
-			cli_error("export: %s needs a value",
-			    argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			cli_error("export: unknown option '%s' (casesync "
-			    "export --help)", argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_bad_option("export", ch, argv);
 		}
 	}
 	if (optind != argc) {

@@ -215,14 +215,8 @@ cmd_report(int argc, char **argv)
 		case 'k': a.min_cell = optarg; break;
 		case 'P': a.public = 1; break;
 		case 'L': a.lang = optarg; break;
-		case ':':
-			cli_error("report: %s needs a value",
-			    argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			cli_error("report: unknown option '%s' (casesync "
-			    "report --help)", argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_bad_option("report", ch, argv);
 		}
 	}
 	if (optind != argc) {

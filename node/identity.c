@@ -55,53 +55,11 @@ write_secret(const char *path, const void *p, size_t n, char *err,
 }
 
 /*
- * Reads exactly n bytes of a secret file.  It must be a regular file owned
- * by the user running casesync, with no group or other access: a key file
- * someone else owns may have been put there by them (root could read it
- * anyway, which is why the mode alone is not enough).
+ * Reads a secret file of at most n bytes; *len gets its size.  It must be a
+ * regular file owned by the user running casesync, with no group or other
+ * access: a key file someone else owns may have been put there by them
+ * (root could read it anyway, which is why the mode alone is not enough).
  */
-static int
-read_secret(const char *path, void *p, size_t n, char *err, size_t errsz)
-{
-	struct stat	sb;
-	int		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t		r;
-	uint8_t		extra;
-
-	if (fd < 0) {
-		snprintf(err, errsz, "%s: %s", path, errno == ELOOP ?
-		    "is a symbolic link" : strerror(errno));
-		return E_IO;
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		snprintf(err, errsz, "%s: not a regular file", path);
-		close(fd);
-		return E_IO;
-	}
-	if (sb.st_uid != geteuid()) {
-		snprintf(err, errsz, "%s: owned by uid %lu, not by the user "
-		    "running casesync (uid %lu)", path,
-		    (unsigned long)sb.st_uid, (unsigned long)geteuid());
-		close(fd);
-		return E_IO;
-	}
-	if ((sb.st_mode & 077) != 0) {
-		snprintf(err, errsz, "%s: must be readable by its owner only "
-		    "(chmod 600)", path);
-		close(fd);
-		return E_IO;
-	}
-	r = read(fd, p, n);
-	if (r != (ssize_t)n || read(fd, &extra, 1) != 0) {
-		snprintf(err, errsz, "%s: not a casesync key file", path);
-		close(fd);
-		return E_INTEGRITY;
-	}
-	close(fd);
-	return 0;
-}
-
-/* As read_secret, for a file of at most n bytes; *len gets its size. */
 static int
 read_secret_upto(const char *path, void *p, size_t n, size_t *len, char *err,
     size_t errsz)
@@ -151,6 +109,22 @@ read_secret_upto(const char *path, void *p, size_t n, size_t *len, char *err,
 	}
 	close(fd);
 	*len = got;
+	return 0;
+}
+
+/* As read_secret_upto, for a file of exactly n bytes. */
+static int
+read_secret(const char *path, void *p, size_t n, char *err, size_t errsz)
+{
+	size_t	len;
+	int	rc;
+
+	if ((rc = read_secret_upto(path, p, n, &len, err, errsz)) != 0)
+		return rc;
+	if (len != n) {
+		snprintf(err, errsz, "%s: not a casesync key file", path);
+		return E_INTEGRITY;
+	}
 	return 0;
 }
 

@@ -345,13 +345,31 @@ hash_password(const char *password, char *out, size_t outsz)
 	return 0;
 }
 
+/* Checks the password, hashes it into a's hash and applies the change. */
+static int
+change_with_password(const char *dir, struct change_arg *a,
+    const char *password, char *err, size_t errsz)
+{
+	char	hash[USER_HASH_MAX + 1];
+	int	rc;
+
+	if ((rc = users_password_ok(password, err, errsz)) != 0)
+		return rc;
+	if ((rc = hash_password(password, hash, sizeof(hash))) != 0) {
+		snprintf(err, errsz, "cannot hash the password");
+		return rc;
+	}
+	a->hash = hash;
+	rc = users_change(dir, a, err, errsz);
+	explicit_bzero(hash, sizeof(hash));
+	return rc;
+}
+
 int
 users_add(const char *dir, const char *name, int role, const char *password,
     char *err, size_t errsz)
 {
 	struct change_arg	a;
-	char			hash[USER_HASH_MAX + 1];
-	int			rc;
 
 	if (!users_name_valid(name)) {
 		snprintf(err, errsz, "'%s' is not a user name (1 to %d of "
@@ -362,18 +380,11 @@ users_add(const char *dir, const char *name, int role, const char *password,
 		snprintf(err, errsz, "unknown role");
 		return E_INVAL;
 	}
-	if ((rc = users_password_ok(password, err, errsz)) != 0)
-		return rc;
-	if ((rc = hash_password(password, hash, sizeof(hash))) != 0) {
-		snprintf(err, errsz, "cannot hash the password");
-		return rc;
-	}
 	memset(&a, 0, sizeof(a));
 	a.what = CH_ADD;
 	a.name = name;
 	a.role = role;
-	a.hash = hash;
-	return users_change(dir, &a, err, errsz);
+	return change_with_password(dir, &a, password, err, errsz);
 }
 
 int
@@ -381,20 +392,11 @@ users_passwd(const char *dir, const char *name, const char *password,
     char *err, size_t errsz)
 {
 	struct change_arg	a;
-	char			hash[USER_HASH_MAX + 1];
-	int			rc;
 
-	if ((rc = users_password_ok(password, err, errsz)) != 0)
-		return rc;
-	if ((rc = hash_password(password, hash, sizeof(hash))) != 0) {
-		snprintf(err, errsz, "cannot hash the password");
-		return rc;
-	}
 	memset(&a, 0, sizeof(a));
 	a.what = CH_PASSWD;
 	a.name = name;
-	a.hash = hash;
-	return users_change(dir, &a, err, errsz);
+	return change_with_password(dir, &a, password, err, errsz);
 }
 
 int
