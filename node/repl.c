@@ -486,30 +486,47 @@ after_recover(struct psess *p)
  * EPOCH of its successor so that it fences itself.  A newer one is
  * remembered, with its signature when central's key verifies it.
  */
+/* Sends this central the highest central epoch this province has seen,
+ * signed, under the name node.  Returns 1 when there was one to send. */
+static int
+send_epoch(struct psess *p, const char *node)
+{
+	struct msg	m;
+	uint64_t	seen = 0;
+	uint8_t		sig[MSG_SIG_LEN];
+	size_t		sl = 0;
+
+	if (store_meta_u64_get(p->st, "cepoch", &seen) != 0 || seen == 0 ||
+	    store_meta_blob_get(p->st, "cepoch_sig", sig, sizeof(sig), &sl) !=
+	    0 || sl != sizeof(sig))
+		return 0;
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_EPOCH;
+	strlcpy_(m.node, node, sizeof(m.node));
+	m.epoch = seen;
+	memcpy(m.sig, sig, sizeof(sig));
+	psend(p, &m);
+	return 1;
+}
+
+static int
+show_epoch(struct psess *p)
+{
+	return send_epoch(p, p->cname);
+}
+
 static int
 province_epoch(struct psess *p, const struct msg *r, char *err, size_t errsz)
 {
 	struct node_key	nk;
 	uint64_t	seen = 0;
-	uint8_t		sig[MSG_SIG_LEN];
-	size_t		sl = 0;
 	int		rc;
 
 	if ((rc = store_meta_u64_get(p->st, "cepoch", &seen)) != 0)
 		return rc;
 	if (r->inc < seen) {
 		p->fenced = 1;
-		if (store_meta_blob_get(p->st, "cepoch_sig", sig, sizeof(sig),
-		    &sl) == 0 && sl == sizeof(sig)) {
-			struct msg m;
-
-			memset(&m, 0, sizeof(m));
-			m.type = MSG_EPOCH;
-			strlcpy_(m.node, r->node, sizeof(m.node));
-			m.epoch = seen;
-			memcpy(m.sig, sig, sizeof(sig));
-			psend(p, &m);
-		}
+		send_epoch(p, r->node);
 		snprintf(err, errsz, "central %s at %s is at epoch %llu, older "
 		    "than epoch %llu that this node has seen: a standby was "
 		    "promoted since, so it is refused (nothing was taken from "
@@ -769,6 +786,13 @@ on_error(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	}
 	if (r->code == MSGERR_COPY) {
 		snprintf(err, errsz, "central said: %s", r->reason);
+		/* An old central back after a standby was promoted lacks
+		 * the new central's entries we hold, and says so before any
+		 * epoch is compared: show it the epoch we saw (it fences
+		 * itself if that is later than its own) and try the next
+		 * central (docs/HA.md). */
+		if (show_epoch(p))
+			p->fenced = 1;
 		return E_INTEGRITY;
 	}
 	if (r->code == MSGERR_FENCED) {

@@ -451,3 +451,39 @@ def test_named_endpoints_pair_keys_by_name(env):
              "central@%s %s" % (c.endpoint, sb.endpoint)])
     check(r.rc == 1, repr(r))
     c.stop()
+
+
+def test_old_central_fenced_by_province_holding_new_centrals_entries(env):
+    """A province that holds the new central's own entries meets the old
+    central, restarted: the old central sees it lacks them and refuses
+    the session as "put back from a copy" before any epoch is compared.
+    The province must then show it the new epoch (fencing it) and move
+    on to the new central, not stop (found by the chaos campaign: serve
+    exited with rc 4 on every retry)."""
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    ids = [a.add(sample_case(i)) for i in range(3)]
+    sync_ok(a)
+    sb.start()
+    wait_current(c, sb)
+    c.kill()
+    r = ok(sb.cli("promote"), "promote")
+    epoch = int(r.out.split("at epoch ")[1].split(",")[0])
+    sb.role = "central"
+    wait_for(lambda: sb.cli("status", "--json").rc == 0 and
+             sb.status()["role"] == "central", 15, 0.2, "promotion")
+    # the new central writes: an entry of its new epoch
+    ok(sb.cli("case", "update", ids[0], "-",
+              stdin=json.dumps({"status": "closed"})), "new central's edit")
+    sync_ok(a, 60)
+    check(a.get(ids[0])["status"] == "closed", "edit not received")
+    c.start()                         # the old central comes back
+    n = a.add(sample_case(50))
+    r = a.sync(60)
+    check(r.rc == 0, "sync with the old central back: %r" % r)
+    check(sb.get(n) is not None, "the new case is not on the new central")
+    wait_for(lambda: c.status()["ha"]["fenced_by"] == epoch, 10, 0.2,
+             "the old central to be fenced")
+    c.stop()
+    sb.stop()
