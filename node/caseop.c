@@ -3,6 +3,7 @@
  * See caseop.h.
  */
 #include "caseop.h"
+#include "dupes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,23 @@ caseop_write(const struct caseop *c, struct entry *e, char *err,
 	int	rc;
 
 	strlcpy_(e->author, c->author, sizeof(e->author));
+	/* A duplicate link that would close a cycle is refused here, on
+	 * every path that writes one (dupes.h). */
+	for (size_t i = 0; i < e->nops; i++) {
+		const struct op	*o = &e->ops[i];
+		char		 of[ENTRY_CASE_ID_LEN + 1];
+
+		if (o->type != OP_SET || strcmp(o->path,
+		    "person.duplicate_of") != 0 || o->value == NULL ||
+		    o->value_len != ENTRY_CASE_ID_LEN + 2 ||
+		    o->value[0] != '"')
+			continue;
+		memcpy(of, o->value + 1, ENTRY_CASE_ID_LEN);
+		of[ENTRY_CASE_ID_LEN] = '\0';
+		if ((rc = dupes_check_link(c->st, e->case_id, of, err,
+		    errsz)) != 0)
+			return rc;
+	}
 	if ((rc = store_write_local(c->st, e, 1, buf, sizeof(buf))) != 0)
 		/* The store says "entry 1: ..."; one entry: drop that. */
 		snprintf(err, errsz, "%s", strncmp(buf, "entry 1: ", 9) == 0 ?

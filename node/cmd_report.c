@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dupes.h"
 #include "i18n.h"
 #include "report.h"
 #include "schema.h"
@@ -234,6 +235,8 @@ cmd_report(int argc, char **argv)
 		return rc;
 	strlcpy_(o.node, n.cfg.node, sizeof(o.node));
 	today(o.generated, sizeof(o.generated));
+	o.counts_person = dupes_counts_person;
+	o.counts_arg = n.st;
 	r = report_new(&o);
 	rc = store_case_each(n.st, add_one, r);
 	cli_close(&n);

@@ -26,6 +26,7 @@
 
 #define DUPES_MAX		20	/* matches returned */
 #define DUPES_SCAN_MAX		500	/* cases read per name query */
+#define DUPES_CHAIN_MAX		64	/* links followed from one case */
 
 struct dupes_query {
 	const char	*full_name;
@@ -59,5 +60,38 @@ int	dupes_find(struct store *st, const struct dupes_query *q,
  */
 int	dupes_link(struct store *st, const char *author, const char *id,
 	    const char *of, char *err, size_t errsz);
+
+/*
+ * Checks that linking case id to case of (person.duplicate_of) forms no
+ * cycle: of is not id, and the links from of (as this node holds them)
+ * never come back to id.  Returns 0, or E_INVAL with err.  caseop_write
+ * runs it on every write that sets the link, so `case update`, the API
+ * and the forms refuse a cycle as dupes_link does.
+ */
+int	dupes_check_link(struct store *st, const char *id, const char *of,
+	    char *err, size_t errsz);
+
+/*
+ * The case that counts the person of case id (reports count a person
+ * once, docs/CONFLICTS.md "Duplicate links"): the links are followed from
+ * id to a case with no link, which counts.  A link to a case this node
+ * does not hold ends the walk there (that case counts where it is held).
+ * Links are ordinary fields that replicate, so two nodes linking at the
+ * same time can form a cycle that no write check sees (A->B on one, B->A
+ * on the other); then the smallest case id of the cycle counts, on every
+ * node alike, and every other case of the cycle or leading into it does
+ * not.  A walk longer than DUPES_CHAIN_MAX ends at the case it reached.
+ * Writes the id into rep (ENTRY_CASE_ID_LEN + 1 bytes).  Returns 0, or a
+ * store error.
+ */
+int	dupes_representative(struct store *st, const char *id, char *rep);
+
+/* report_opts' counts_person hook (report.h): arg is the struct store;
+ * 1 when case s is its own representative. */
+int	dupes_counts_person(void *arg, const struct case_state *s);
+
+#ifdef SELFTEST
+int	dupes_selftest(void);
+#endif
 
 #endif

@@ -29,6 +29,10 @@
 #define BACKOFF_FIRST_MS	2000	/* after a batch failed verification */
 #define BACKOFF_MAX_MS		(5 * 60 * 1000)
 #define SEND_TIMEOUT_MS		5000
+/* Group commit: at most this many received batches share one write
+ * transaction (central_flush).  Each adds its dirty pages to the one
+ * transaction, so this bounds central's memory as the window does. */
+#define GROUP_BATCHES		8
 
 /* Sends m over n (to id on a ROUTER); counts bytes. */
 static int
@@ -1279,6 +1283,16 @@ struct backoff {
 	uint64_t	 ms;		/* the next wait */
 };
 
+/* A received batch waiting for the group's commit: its message, decoded
+ * from c->in[k], and who sent it. */
+struct pending {
+	struct csess	*s;
+	uint8_t		 id[NET_ID_MAX];
+	size_t		 idlen;
+	char		 node[HLC_NODE_MAX + 1];
+	struct msg	 r;
+};
+
 struct central {
 	struct store		*st;
 	const struct nodecfg	*cfg;
@@ -1287,6 +1301,11 @@ struct central {
 	struct csess		 s[CENTRAL_SESSIONS];
 	struct backoff		 bo[CENTRAL_SESSIONS];
 	struct sbsrv		*sb;	/* the standby's link (HA.md) */
+	/* Group commit: message k is received into in[k]; the first npend
+	 * are batches not applied yet. */
+	struct buf		 in[GROUP_BATCHES];
+	struct pending		 pend[GROUP_BATCHES];
+	size_t			 npend;
 };
 
 static struct backoff *
@@ -1805,19 +1824,19 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		sess_drop(s, "cannot send");
 }
 
+/*
+ * The answer to a batch once its group's transaction has committed (or
+ * failed): the ACK, or the refusal that ends the session, with a back-off
+ * when the batch failed verification.
+ */
 static void
-central_batch(struct central *c, struct csess *s, const struct msg *r)
+central_batch_answer(struct central *c, struct csess *s, const struct msg *r,
+    int rc, const struct apply_stats *stats, const char *why)
 {
 	struct backoff		*bo;
-	struct apply_stats	 as;
-	struct rec		*recs = batch_recs(r);
+	struct apply_stats	 as = *stats;
 	struct msg		 m;
-	char			 why[256];
-	int			 rc;
 
-	rc = store_apply_remote(c->st, s->node, recs, r->nrecs, &as, why,
-	    sizeof(why));
-	free(recs);
 	if (rc != 0) {
 		struct peer_info pi;
 
@@ -1848,6 +1867,69 @@ central_batch(struct central *c, struct csess *s, const struct msg *r)
 	m.dup = as.duplicates;
 	m.refused = as.refused;
 	ack_send(c, s, &m);
+}
+
+/* One line for a commit that more than one batch shared. */
+static void
+group_log(const struct apply_item *it, size_t n)
+{
+	char	line[512];
+	size_t	len = 0;
+
+	line[0] = '\0';
+	for (size_t i = 0; i < n && len < sizeof(line); i++) {
+		int k = snprintf(line + len, sizeof(line) - len, "%s%s%s",
+		    i > 0 ? ", " : "", it[i].peer, it[i].skipped ?
+		    " (not tried)" : it[i].rc != 0 ? " (failed)" : "");
+
+		if (k < 0)
+			break;
+		len += (size_t)k;
+	}
+	log_info("one commit for %zu batches: %s", n, line);
+}
+
+/*
+ * Group commit: applies every batch received since the last flush in one
+ * write transaction (store_apply_group), then answers each, in the order
+ * they came.  Nothing is acknowledged before the commit.  A batch that
+ * failed ends its own session only, as it did when each batch had its own
+ * transaction; that session's later batches of the group are not tried,
+ * and are answered as any message after the session ended would be.
+ */
+static void
+central_flush(struct central *c)
+{
+	struct apply_item	*it;
+	struct rec		*recs[GROUP_BATCHES];
+	size_t			 n = c->npend;
+
+	if (n == 0)
+		return;
+	it = xcalloc(n, sizeof(*it));
+	for (size_t i = 0; i < n; i++) {
+		recs[i] = batch_recs(&c->pend[i].r);
+		it[i].peer = c->pend[i].node;
+		it[i].recs = recs[i];
+		it[i].n = c->pend[i].r.nrecs;
+	}
+	(void)store_apply_group(c->st, it, n);
+	if (n > 1)
+		group_log(it, n);
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = &c->pend[i];
+
+		if (it[i].skipped)
+			send_error(c->net, p->id, p->idlen, MSGERR_SESSION,
+			    "no session: send HELLO");
+		else
+			central_batch_answer(c, p->s, &p->r, it[i].rc,
+			    &it[i].stats, it[i].err);
+		free(recs[i]);
+		msg_release(&p->r);
+	}
+	free(it);
+	c->npend = 0;
 }
 
 static void
@@ -2119,19 +2201,44 @@ central_bye(struct central *c, struct csess *s)
 	sess_drop(s, "sync complete");
 }
 
+/* The session a message belongs to: only if it comes from the CURVE key
+ * that opened it, not merely from its routing id. */
+static struct csess *
+sess_of(struct central *c, const uint8_t *id, size_t idlen, const char *key)
+{
+	struct csess *s = sess_find(c, id, idlen);
+
+	return s != NULL && strcmp(s->key, key) == 0 ? s : NULL;
+}
+
 static void
 central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
     const char *user, const char *key, const struct buf *in)
 {
-	struct csess	*s = sess_find(c, id, idlen);
+	struct csess	*s = sess_of(c, id, idlen, key);
 	struct msg	 r;
+	int		 bad;
 
-	/* A message belongs to a session only if it comes from the CURVE key
-	 * that opened it, not merely from its routing id. */
-	if (s != NULL && strcmp(s->key, key) != 0)
-		s = NULL;
+	bad = msg_decode(in->data, in->len, &r) != 0;
+	if (!bad && r.type == MSG_BATCH && s != NULL && user[0] != '\0' &&
+	    key[0] != '\0') {
+		/* Applied with the other batches queued now (central_flush);
+		 * r borrows from in, which the loop keeps until then. */
+		struct pending *p = &c->pend[c->npend++];
 
-	if (msg_decode(in->data, in->len, &r) != 0) {
+		s->last_ms = mono_ms();
+		p->s = s;
+		memcpy(p->id, id, idlen);
+		p->idlen = idlen;
+		strlcpy_(p->node, s->node, sizeof(p->node));
+		p->r = r;
+		return;
+	}
+	/* Any other message sees the store and the sessions as the batches
+	 * received before it left them. */
+	central_flush(c);
+	s = sess_of(c, id, idlen, key);
+	if (bad) {
 		log_warnx("malformed message (%zu bytes) from %s; session "
 		    "ended", in->len, s ? s->node : "an unknown peer");
 		send_error(c->net, id, idlen, MSGERR_PROTO, "malformed "
@@ -2165,9 +2272,6 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 	} else {
 		s->last_ms = mono_ms();
 		switch (r.type) {
-		case MSG_BATCH:
-			central_batch(c, s, &r);
-			break;
 		case MSG_ACK:
 			central_ack(c, s, &r);
 			break;
@@ -2265,7 +2369,6 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 {
 	struct net_opts	 no;
 	struct central	*c = xcalloc(1, sizeof(*c));
-	struct buf	 in;
 	int		 rc;
 
 	c->sb = sb;
@@ -2290,17 +2393,23 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 	else if (sb != NULL)
 		standby_srv_sync(sb, cfg->standby_sync, cfg->standby_sync_ms,
 		    cfg->standby_sync_async);
-	buf_init(&in, MSG_MAX_BYTES);
+	for (int i = 0; i < GROUP_BATCHES; i++)
+		buf_init(&c->in[i], MSG_MAX_BYTES);
 	while (!*quit) {
 		uint8_t		rid[NET_ID_MAX];
 		size_t		idlen = 0;
 		char		user[NET_USER_MAX + 1];
 		uint64_t	now;
 
-		/* Drain a bounded number of messages, then run timers. */
+		/* Drain a bounded number of messages, then run timers.  The
+		 * batches among them are applied together (central_flush):
+		 * several provinces, and several batches of one, share a
+		 * commit. */
 		for (int i = 0; i < 64 && !*quit; i++) {
+			struct buf *in = &c->in[c->npend];
+
 			rc = net_recv(c->net, i == 0 ? 200 : 0, rid, &idlen,
-			    user, &in);
+			    user, in);
 			if (rc == E_AGAIN)
 				break;
 			if (rc == E_TOOBIG) {
@@ -2310,8 +2419,11 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 			if (rc != 0)
 				break;
 			central_dispatch(c, rid, idlen, user,
-			    net_peer_key(c->net), &in);
+			    net_peer_key(c->net), in);
+			if (c->npend == GROUP_BATCHES)
+				central_flush(c);
 		}
+		central_flush(c);
 		acks_release(c);
 		now = mono_ms();
 		for (int i = 0; i < CENTRAL_SESSIONS; i++)
@@ -2319,7 +2431,8 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 			    SESSION_IDLE_MS)
 				sess_drop(&c->s[i], "idle");
 	}
-	buf_release(&in);
+	for (int i = 0; i < GROUP_BATCHES; i++)
+		buf_release(&c->in[i]);
 	net_close(&c->net);
 	free(c);
 	log_info("central stopped");

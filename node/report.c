@@ -45,12 +45,10 @@
 #include "report.h"
 
 #include <assert.h>
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "merge.h"
 #include "provinces.h"
 #include "schema.h"
 
@@ -360,47 +358,17 @@ add_sat(struct report *r, uint64_t *sum, uint64_t v)
 }
 
 /*
- * The winning value of a non-identifying field, parsed, or NULL when it is
- * unset, cleared or not JSON.  Identifying paths are refused here, so no
- * caller can read one by mistake.  Caller owns the result.
+ * The winning value of a non-identifying string field (schema_get_str)
+ * copied into buf; returns 1 when there is one that fits.  Identifying
+ * paths are refused here, so no caller can read one by mistake.
  */
-static cJSON *
-field_json(const struct case_state *s, const char *path)
-{
-	const struct field	*f;
-	const struct head	*w;
-	cJSON			*v;
-
-	if (schema_path_identifying(path))
-		return NULL;
-	if ((f = merge_field(s, path)) == NULL ||
-	    (w = merge_winner(f)) == NULL || w->value == NULL ||
-	    w->value_len == 0 || w->value_len > ENTRY_VALUE_MAX)
-		return NULL;
-	v = cJSON_ParseWithLength((const char *)w->value, w->value_len);
-	if (v != NULL && cJSON_IsNull(v)) {
-		cJSON_Delete(v);
-		v = NULL;
-	}
-	return v;
-}
-
-/* Copies the string value of path into buf; returns 1 when there is one
- * that fits. */
 static int
 field_str(const struct case_state *s, const char *path, char *buf,
     size_t sz)
 {
-	cJSON	*v = field_json(s, path);
-	int	 ok = 0;
-
-	if (v != NULL && cJSON_IsString(v) && v->valuestring != NULL &&
-	    strlen(v->valuestring) < sz) {
-		strlcpy_(buf, v->valuestring, sz);
-		ok = 1;
-	}
-	cJSON_Delete(v);
-	return ok;
+	if (schema_path_identifying(path))
+		return 0;
+	return schema_get_str(s, path, buf, sz);
 }
 
 static int
@@ -415,12 +383,11 @@ in_list(const char *const *list, const char *s)
 static const char *
 age_band(const struct case_state *s, const char *received)
 {
-	cJSON	*v = field_json(s, "person.birth_year");
-	long	 by = -1, ry, age;
+	int64_t	by = -1;
+	long	ry, age;
 
-	if (v != NULL && cJSON_IsNumber(v))
-		by = (long)v->valuedouble;
-	cJSON_Delete(v);
+	if (!schema_get_int(s, "person.birth_year", &by))
+		by = -1;
 	if (by < 0 || received == NULL)
 		return UNKNOWN;
 	ry = (received[0] - '0') * 1000L + (received[1] - '0') * 100L +
@@ -441,42 +408,26 @@ age_band(const struct case_state *s, const char *received)
 	return "45+";
 }
 
-/* A member of an event object, as a string (NULL when absent). */
-static const char *
-member_str(const cJSON *o, const char *name)
-{
-	const cJSON	*m = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(m) ? m->valuestring : NULL;
-}
-
+/* A member of an event, a non-negative integer (0 when absent). */
 static uint64_t
-member_u64(const cJSON *o, const char *name)
+member_u64(const struct event *e, const char *name)
 {
-	const cJSON	*m = cJSON_GetObjectItemCaseSensitive(o, name);
+	int64_t v;
 
-	if (!cJSON_IsNumber(m) || m->valuedouble < 0)
+	if (!schema_event_int(e, name, &v) || v < 0)
 		return 0;
-	return (uint64_t)m->valuedouble;
+	return (uint64_t)v;
 }
 
-static cJSON *
-event_json(const struct event *e)
-{
-	if (e->value == NULL || e->value_len == 0 ||
-	    e->value_len > ENTRY_VALUE_MAX)
-		return NULL;
-	return cJSON_ParseWithLength((const char *)e->value, e->value_len);
-}
-
-/* Did referral event e (its value v) move case s: completed at once, or
- * an offer that was accepted? */
+/* Did referral event e move case s: completed at once, or an offer that
+ * was accepted? */
 static int
-moved(const struct case_state *s, const struct event *e, const cJSON *v)
+moved(const struct case_state *s, const struct event *e)
 {
-	const char *st = member_str(v, "status");
+	char st[KEY_MAX];
 
-	if (st != NULL && strcmp(st, "proposed") == 0)
+	if (schema_event_str(e, "status", st, sizeof(st)) &&
+	    strcmp(st, "proposed") == 0)
 		return offer_answer(s, e->id, NULL) == OFFER_ACCEPTED;
 	return 1;
 }
@@ -500,14 +451,13 @@ count_referrals(struct report *r, const struct case_state *s)
 
 	for (size_t i = 0; i < s->nevents; i++) {
 		const struct event	*e = &s->events[i];
+		char			 fb[KEY_MAX], tb[KEY_MAX];
 		const char		*from, *to;
-		cJSON			*v;
 
-		if (strcmp(e->coll, "referrals") != 0 ||
-		    (v = event_json(e)) == NULL)
+		if (strcmp(e->coll, "referrals") != 0)
 			continue;
-		from = member_str(v, "from");
-		to = member_str(v, "to");
+		from = schema_event_str(e, "from", fb, sizeof(fb)) ? fb : NULL;
+		to = schema_event_str(e, "to", tb, sizeof(tb)) ? tb : NULL;
 		if (from != NULL && to != NULL && has_pend &&
 		    strcmp(e->id, pend.id) == 0) {
 			if (p[0] == '\0')
@@ -516,7 +466,7 @@ count_referrals(struct report *r, const struct case_state *s)
 				dim_bump(&r->d[D_REFPEND], to);
 			else if (strcmp(to, p) == 0)
 				dim_bump(&r->d[D_REFPEND], from);
-		} else if (from != NULL && to != NULL && !moved(s, e, v))
+		} else if (from != NULL && to != NULL && !moved(s, e))
 			;
 		else if (from != NULL && to != NULL) {
 			if (p[0] == '\0') {
@@ -529,7 +479,6 @@ count_referrals(struct report *r, const struct case_state *s)
 					dim_bump(&r->d[D_REFIN], from);
 			}
 		}
-		cJSON_Delete(v);
 	}
 }
 
@@ -544,31 +493,25 @@ count_services(struct report *r, const struct case_state *s)
 
 	for (size_t i = 0; i < s->nevents; i++) {
 		const struct event	*e = &s->events[i];
-		const char		*type;
+		char			 type[KEY_MAX];
 		struct rval		*rv;
 		size_t			 slot, j;
-		cJSON			*v;
 
 		if (strcmp(e->coll, "services") != 0 ||
-		    (v = event_json(e)) == NULL)
+		    !schema_event_str(e, "type", type, sizeof(type)))
 			continue;
-		if ((type = member_str(v, "type")) == NULL) {
-			cJSON_Delete(v);
-			continue;
-		}
 		slot = dim_slot(d, type);
 		rv = &d->v[slot];
 		any = 1;
 		rv->events++;
-		add_sat(r, &rv->vnd, member_u64(v, "amount_vnd"));
-		add_sat(r, &rv->days, member_u64(v, "days"));
+		add_sat(r, &rv->vnd, member_u64(e, "amount_vnd"));
+		add_sat(r, &rv->days, member_u64(e, "days"));
 		for (j = 0; j < nseen && seen[j] != slot; j++)
 			;
 		if (j == nseen && nseen < CASE_TYPES_MAX) {
 			seen[nseen++] = slot;
 			rv->c.n++;
 		}
-		cJSON_Delete(v);
 	}
 	return any;
 }
@@ -586,7 +529,7 @@ report_add(struct report *r, const struct case_state *s)
 	const char	*age, *owner;
 	int		 dated, in, mine, any, np = 0;
 	size_t		 xs, xa;
-	cJSON		*pv;
+	uint32_t	 purposes;
 
 	dated = field_str(s, "intake.received_on", recv, sizeof(recv)) &&
 	    strlen(recv) == REPORT_DATE_LEN;
@@ -597,9 +540,11 @@ report_add(struct report *r, const struct case_state *s)
 	else
 		in = 1;
 	/* A second case of a person already recorded (person.duplicate_of,
-	 * dupes.h): the earlier case counts the person, once. */
+	 * dupes.h): the earlier case counts the person, once; in a cycle of
+	 * links (made concurrently on two nodes) the one the hook picks. */
 	if (field_str(s, "person.duplicate_of", buf, sizeof(buf)) &&
-	    strcmp(buf, s->id) != 0) {
+	    strcmp(buf, s->id) != 0 && (r->o.counts_person == NULL ||
+	    !r->o.counts_person(r->o.counts_arg, s))) {
 		r->duplicates++;
 		return 0;
 	}
@@ -627,23 +572,20 @@ report_add(struct report *r, const struct case_state *s)
 	r->d[D_AGE].v[xa].c.n++;
 	r->x[X_SEX_AGE][xs][xa].n++;
 
-	pv = field_json(s, "trafficking.purposes");
-	if (cJSON_IsArray(pv)) {
-		const cJSON *it;
+	/* Each of the case's purposes (a set: each value once). */
+	purposes = schema_get_set(s, "trafficking.purposes");
+	for (size_t k = 0; purposes != 0 && k < 32; k++) {
+		const char *const	*pvals;
+		size_t			 xp;
 
-		cJSON_ArrayForEach(it, pv) {
-			size_t xp;
-
-			if (!cJSON_IsString(it) || it->valuestring == NULL ||
-			    strlen(it->valuestring) >= KEY_MAX)
-				continue;
-			xp = dim_slot(&r->d[D_PURPOSE], it->valuestring);
-			r->d[D_PURPOSE].v[xp].c.n++;
-			r->x[X_PURPOSE_SEX][xp][xs].n++;
-			np++;
-		}
+		if (!(purposes & (UINT32_C(1) << k)))
+			continue;
+		pvals = schema_enum_values(SCHEMA_ENUM_PURPOSE);
+		xp = dim_slot(&r->d[D_PURPOSE], pvals[k]);
+		r->d[D_PURPOSE].v[xp].c.n++;
+		r->x[X_PURPOSE_SEX][xp][xs].n++;
+		np++;
 	}
-	cJSON_Delete(pv);
 	if (np == 0) {
 		size_t xp = dim_slot(&r->d[D_PURPOSE], UNKNOWN);
 

@@ -53,6 +53,12 @@ struct report_opts {
 	 * every JSON key and value code stay the same in both languages.
 	 * Translations need i18n_open() first. */
 	enum lang	lang;
+	/* Whether case s, linked to another case (person.duplicate_of),
+	 * still counts its person: 1 when it is the one case of a cycle of
+	 * links that counts (dupes_representative), else 0.  Borrowed; NULL
+	 * means a linked case never counts. */
+	int		(*counts_person)(void *arg, const struct case_state *s);
+	void		*counts_arg;
 };
 
 struct report;

@@ -1924,6 +1924,18 @@ schema_event_str(const struct event *ev, const char *member, char *buf,
 	return json_str_out(m, buf, sz);
 }
 
+int
+schema_event_int(const struct event *ev, const char *member, int64_t *out)
+{
+	cJSON	*v = stored_parse(ev->value, ev->value_len);
+	int	 ok;
+
+	ok = cJSON_IsObject(v) &&
+	    json_int(cJSON_GetObjectItemCaseSensitive(v, member), out);
+	cJSON_Delete(v);
+	return ok;
+}
+
 static int
 event_order(const void *a, const void *b)
 {

@@ -71,6 +71,8 @@ int	schema_node_known(const char *s);
  * absent.
  * schema_event_str: member `member` of event ev, a string, as
  * schema_get_str.
+ * schema_event_int: member `member` of event ev, an integer, as
+ * schema_get_int.
  */
 int	schema_get_str(const struct case_state *s, const char *path,
 	    char *buf, size_t sz);
@@ -79,6 +81,8 @@ int	schema_get_int(const struct case_state *s, const char *path,
 uint32_t schema_get_set(const struct case_state *s, const char *path);
 int	schema_event_str(const struct event *ev, const char *member,
 	    char *buf, size_t sz);
+int	schema_event_int(const struct event *ev, const char *member,
+	    int64_t *out);
 
 /*
  * Renders a case state (identifying values already decrypted, or absent)

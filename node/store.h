@@ -254,6 +254,31 @@ int	store_apply_remote(struct store *st, const char *peer,
 	    const struct rec *recs, size_t n, struct apply_stats *stats,
 	    char *err, size_t errsz);
 
+/*
+ * Group commit: applies several received batches, from one peer or many,
+ * in ONE write transaction, each as store_apply_remote would, in the
+ * order given.  Each batch runs in its own nested transaction, so one
+ * that fails (a gap, a bad signature, a quota) is rolled back alone and
+ * the others still commit.  A peer's batches are a sequence: after one of
+ * them fails, its later batches in the group are not tried (skipped set,
+ * rc 0).  Returns 0 when the transaction committed: then each item's rc
+ * says how its batch went (0: applied, stats set) and err why not.
+ * Otherwise nothing of the group is applied, and every batch not failed
+ * or skipped already gets the transaction's error.  Nothing is durable,
+ * and so nothing may be acknowledged, before this returns.
+ */
+struct apply_item {
+	const char		*peer;		/* borrowed */
+	const struct rec	*recs;		/* borrowed */
+	size_t			 n;
+	struct apply_stats	 stats;		/* out */
+	int			 rc;		/* out */
+	int			 skipped;	/* out */
+	char			 err[256];	/* out */
+};
+int	store_apply_group(struct store *st, struct apply_item *items,
+	    size_t n);
+
 /* Peer bookkeeping.  store_peer_get returns E_NOTFOUND for a new peer
  * (with *pi zeroed and node set). */
 int	store_peer_get(struct store *st, const char *peer,

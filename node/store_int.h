@@ -265,6 +265,7 @@ int	feed_selftest(void);
 int	refusal_selftest(void);
 int	verify_selftest(void);
 int	apply_selftest(void);
+int	apply_group_selftest(void);
 #endif
 
 #endif

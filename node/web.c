@@ -437,6 +437,68 @@ web_csrf_field(struct web_req *r)
 }
 
 void
+web_card_begin_(struct web_req *r, const char *kind, const char *id)
+{
+	/* kind is a literal: the macro in web.h takes nothing else. */
+	html_lit(&r->h, "<article class=\"");
+	html_lit_(&r->h, kind);
+	html_lit(&r->h, " card\"");
+	if (id != NULL)
+		html_attr(&r->h, "id", id);
+	html_lit(&r->h, ">");
+}
+
+void
+web_card_end(struct web_req *r)
+{
+	html_lit(&r->h, "</article>");
+}
+
+void
+web_case_link(struct web_req *r, const char *case_id)
+{
+	struct url u;
+
+	url_init(&u, "/cases/");
+	url_seg(&u, case_id);
+	html_lit(&r->h, "<a");
+	html_href(&r->h, &u);
+	html_lit(&r->h, "><code>");
+	html_text(&r->h, case_id);
+	html_lit(&r->h, "</code></a>");
+}
+
+void
+web_dl_row(struct web_req *r, const char *label, const char *value)
+{
+	html_lit(&r->h, "<dt>");
+	html_text(&r->h, web_tr(r, label));
+	html_lit(&r->h, "</dt><dd>");
+	html_text(&r->h, value);
+	html_lit(&r->h, "</dd>");
+}
+
+void
+web_post_form_(struct web_req *r, const char *cls, const struct url *action)
+{
+	html_lit(&r->h, "<form method=\"post\" class=\"");
+	html_lit_(&r->h, cls);
+	html_lit(&r->h, "\"");
+	html_url_attr(&r->h, "action", action);
+	html_lit(&r->h, ">");
+	web_csrf_field(r);
+}
+
+void
+web_reason_field(struct web_req *r, const char *label)
+{
+	html_lit(&r->h, "<label>");
+	html_text(&r->h, web_tr(r, label));
+	html_lit(&r->h, "<textarea name=\"reason\" required maxlength=\"500\" "
+	    "rows=\"2\"></textarea></label>");
+}
+
+void
 web_page_begin(struct web_req *r, const char *title, const char *nav)
 {
 	struct html	*h = &r->h;

@@ -139,6 +139,26 @@ void	web_page_begin(struct web_req *r, const char *title, const char *nav);
 void	web_page_end(struct web_req *r);
 /* A hidden input with the CSRF token, for a form that POSTs. */
 void	web_csrf_field(struct web_req *r);
+/*
+ * Pieces shared by the pages that list cards (referrals, conflicts,
+ * duplicates, the case page's actions), so each is written once.
+ * web_card_begin opens <article class="KIND card" id="ID"> (KIND a
+ * literal); web_card_end closes it.  web_case_link writes a link to the
+ * case page with the id as code.  web_dl_row writes <dt>label</dt><dd>
+ * value</dd> (label a msgid, translated).  web_post_form opens <form
+ * method="post" class="CLASS" action="URL"> with the CSRF field (CLASS a
+ * literal).  web_reason_field writes the required reason textarea of a
+ * write that asks why, under label (a msgid).
+ */
+#define web_card_begin(r, kind, id)	web_card_begin_((r), "" kind "", (id))
+void	web_card_begin_(struct web_req *r, const char *kind, const char *id);
+void	web_card_end(struct web_req *r);
+void	web_case_link(struct web_req *r, const char *case_id);
+void	web_dl_row(struct web_req *r, const char *label, const char *value);
+#define web_post_form(r, cls, u)	web_post_form_((r), "" cls "", (u))
+void	web_post_form_(struct web_req *r, const char *cls,
+	    const struct url *action);
+void	web_reason_field(struct web_req *r, const char *label);
 
 /* Sessions (web.c), for web_login.c.  web_session_new returns the token
  * for the cookie and fills csrf. */
@@ -278,6 +298,10 @@ void	web_api_referral_accept(struct web_req *);
 void	web_api_referral_decline(struct web_req *);
 void	web_api_duplicates(struct web_req *);	/* web_dupes.c */
 void	web_api_case_duplicate_of(struct web_req *);
+/* The admin's form on the case page that links s to the earlier case of
+ * the same person (POST /cases/ID/duplicate-of).  The caller holds the
+ * store lock (web_lock). */
+void	web_dupes_link_form(struct web_req *r, const struct case_state *s);
 void	web_case_duplicate_of_post(struct web_req *);
 /*
  * The possible duplicates panel of a form recording a new case (or

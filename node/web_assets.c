@@ -217,11 +217,17 @@ static const char css[] =
 "p.fielderr{margin:0;color:var(--bad);font-size:.9rem;font-weight:500}\n"
 ".req{color:var(--bad)}\n"
 "fieldset.checks{border:1px solid var(--line);border-radius:.3rem;"
-"margin:0;padding:.4rem .7rem;display:flex;flex-wrap:wrap;"
-"gap:.2rem 1rem;min-width:0}\n"
+"margin:0;padding:.4rem .8rem .5rem;display:grid;"
+"grid-template-columns:repeat(auto-fill,minmax(min(100%,15rem),1fr));"
+"gap:0 1.2rem;min-width:0}\n"
 "fieldset.checks legend{font-weight:500;padding:0 .2rem}\n"
-"label.check{display:flex;align-items:center;gap:.35rem;"
-"font-weight:400}\n"
+/* Each choice a row a finger can hit (about 44 px), its box beside the
+ * first line of a label that may wrap. */
+"label.check{display:flex;align-items:flex-start;gap:.55rem;"
+"font-weight:400;min-height:2.4rem;padding:.45rem 0;line-height:1.35;"
+"min-width:0;overflow-wrap:anywhere;cursor:pointer}\n"
+"fieldset.checks label.check input{width:1.2rem;height:1.2rem;"
+"flex:none;margin:.05rem 0 0}\n"
 ".field:has(fieldset.checks){grid-column:1/-1}\n"
 "fieldset.svcrow{grid-column:1/-1;border:1px solid var(--line);"
 "border-radius:.4rem;margin:0;padding:.5rem .8rem .8rem;display:grid;"
@@ -264,6 +270,7 @@ static const char css[] =
 ".actions,.fieldgrid,form.action .fieldgrid{grid-template-columns:"
 "minmax(0,1fr)}"
 ".tile .big{font-size:1.5rem}"
+"fieldset.checks{grid-template-columns:minmax(0,1fr)}"
 "article.referral dl.fields{grid-template-columns:1fr;gap:0}"
 "article.referral dl.fields dd{margin-bottom:.45rem}}\n";
 

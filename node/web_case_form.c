@@ -938,6 +938,8 @@ web_case_actions_html(struct web_req *r, const struct case_state *s)
 		action_form(&f, s, acts[i]);
 	}
 	if (r->user.role >= ROLE_ADMIN && s->erased.hlc == 0)
+		web_dupes_link_form(r, s);
+	if (r->user.role >= ROLE_ADMIN && s->erased.hlc == 0)
 		action_form(&f, s, "erase");
 	web_form_release(&f);
 	html_lit(h, "</div></section>");

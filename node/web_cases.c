@@ -593,7 +593,9 @@ struct hist_ctx {
 static const char *
 sig_word(int sig_ok)
 {
-	return sig_ok < 0 ? "unsigned" : sig_ok ? "verified" : "FAILED";
+	/* As `case history --json` (cmd_case.c). */
+	return sig_ok == STORE_SIG_REVOKED ? "REVOKED" : sig_ok < 0 ?
+	    "unsigned" : sig_ok ? "verified" : "FAILED";
 }
 
 /* An event's members as "label: value" pairs. */
@@ -698,16 +700,34 @@ hist_html(const struct entry *e, int sig_ok, void *arg)
 	html_lit(h, "</span> <span class=\"muted\">");
 	html_textf(h, "%s/%llu", e->origin, (unsigned long long)e->seq);
 	html_lit(h, "</span> ");
-	if (sig_ok > 0)
-		html_lit(h, "<span class=\"tag ok\">");
-	else if (sig_ok == 0)
-		html_lit(h, "<span class=\"tag bad\">");
-	else
-		html_lit(h, "<span class=\"tag\">");
-	html_text(h, sig_ok > 0 ? web_tr(r, "signature verified") :
-	    sig_ok == 0 ? web_tr(r, "signature FAILED") : web_tr(r,
-	    "unsigned"));
-	html_lit(h, "</span></div><ul class=\"ops\">");
+	if (sig_ok == STORE_SIG_REVOKED) {
+		/* Signed with a key revoked from this entry's position or an
+		 * earlier one (`casesync revoke --from-seq|--from`): neither
+		 * verified nor unsigned; it may be a thief's. */
+		html_lit(h, "<span class=\"tag bad revoked\"");
+		html_attr(h, "title", web_tr(r, "The key that signed this "
+		    "change was revoked from this change or an earlier one "
+		    "(the key was lost or stolen): the change may not be the "
+		    "province's own."));
+		html_lit(h, ">");
+		html_text(h, web_tr(r, "REVOKED"));
+		html_lit(h, "</span> <span class=\"muted revokednote\">");
+		html_textf(h, web_tr(r, "signing key of %s revoked"),
+		    e->origin);
+		html_lit(h, "</span>");
+	} else {
+		if (sig_ok > 0)
+			html_lit(h, "<span class=\"tag ok\">");
+		else if (sig_ok == 0)
+			html_lit(h, "<span class=\"tag bad\">");
+		else
+			html_lit(h, "<span class=\"tag\">");
+		html_text(h, sig_ok > 0 ? web_tr(r, "signature verified") :
+		    sig_ok == 0 ? web_tr(r, "signature FAILED") : web_tr(r,
+		    "unsigned"));
+		html_lit(h, "</span>");
+	}
+	html_lit(h, "</div><ul class=\"ops\">");
 	for (size_t i = 0; i < e->nops; i++)
 		op_html(r, &e->ops[i], e);
 	html_lit(h, "</ul></li>");

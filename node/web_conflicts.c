@@ -580,10 +580,7 @@ resolve_form_html(struct web_req *r, const struct cf_row *row)
 
 	url_init(&u, "/conflicts/");
 	url_seg(&u, row->id);
-	html_lit(h, "<form method=\"post\" class=\"resolve\"");
-	html_url_attr(h, "action", &u);
-	html_lit(h, ">");
-	web_csrf_field(r);
+	web_post_form(r, "resolve", &u);
 	html_lit(h, "<fieldset><legend>");
 	html_text(h, web_tr(r, "Resolve"));
 	html_lit(h, "</legend><label class=\"radio\"><input type=\"radio\" "
@@ -597,11 +594,9 @@ resolve_form_html(struct web_req *r, const struct cf_row *row)
 	html_text(h, web_tr(r, "Enter a new value:"));
 	html_lit(h, "</label><input name=\"value\" class=\"newvalue\"");
 	html_attr(h, "aria-label", web_tr(r, "New value"));
-	html_lit(h, "></fieldset><label>");
-	html_text(h, web_tr(r, "Reason (required, kept in the case history)"));
-	html_lit(h, "<textarea name=\"reason\" required maxlength=\"500\" "
-	    "rows=\"2\"></textarea></label><button type=\"submit\" "
-	    "class=\"primary\">");
+	html_lit(h, "></fieldset>");
+	web_reason_field(r, N_("Reason (required, kept in the case history)"));
+	html_lit(h, "<button type=\"submit\" class=\"primary\">");
 	html_text(h, web_tr(r, "Resolve conflict"));
 	html_lit(h, "</button></form>");
 }
@@ -612,7 +607,6 @@ web_conflicts_page(struct web_req *r)
 	struct html		*h = &r->h;
 	struct cf_filter	 f;
 	struct cf_list		 cl;
-	struct url		 u;
 	char			 err[128];
 	const char		*done = web_arg(r, "resolved");
 
@@ -657,33 +651,25 @@ web_conflicts_page(struct web_req *r)
 			html_attr(h, "value", cl.rows[i].id);
 			html_lit(h, ">");
 		}
-		html_lit(h, "<label>");
-		html_text(h, web_tr(r, "Reason (required, kept in each case's "
+		web_reason_field(r, N_("Reason (required, kept in each case's "
 		    "history)"));
-		html_lit(h, "<textarea name=\"reason\" required "
-		    "maxlength=\"500\" rows=\"2\"></textarea></label>"
-		    "<button type=\"submit\" class=\"primary\">");
+		html_lit(h, "<button type=\"submit\" class=\"primary\">");
 		html_text(h, web_tr(r, "Keep the winners"));
 		html_lit(h, "</button></form></details>");
 	}
 	for (size_t i = 0; i < cl.n; i++) {
 		const struct cf_row *row = &cl.rows[i];
 
-		html_lit(h, "<article class=\"conflict card\"");
-		html_attr(h, "id", row->id);
-		html_lit(h, "><header><h2><code>");
+		web_card_begin(r, "conflict", row->id);
+		html_lit(h, "<header><h2><code>");
 		html_text(h, row->id);
 		html_lit(h, "</code> <span class=\"field\">");
 		html_text(h, web_path_label(r, row->path));
 		html_lit(h, "</span></h2><p>");
 		html_text(h, web_tr(r, "Case"));
-		html_lit(h, " <a");
-		url_init(&u, "/cases/");
-		url_seg(&u, row->case_id);
-		html_href(h, &u);
-		html_lit(h, ">");
-		html_text(h, row->case_id);
-		html_lit(h, "</a> · ");
+		html_lit(h, " ");
+		web_case_link(r, row->case_id);
+		html_lit(h, " · ");
 		html_text(h, web_tr(r, "owner"));
 		html_lit(h, " ");
 		html_text(h, row->owner);
@@ -693,7 +679,7 @@ web_conflicts_page(struct web_req *r)
 		html_lit(h, "</div>");
 		if (r->user.role >= ROLE_ADMIN)
 			resolve_form_html(r, row);
-		html_lit(h, "</article>");
+		web_card_end(r);
 	}
 	if (cl.n == 0) {
 		html_lit(h, "<p class=\"empty\">");

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "web.h"
+#include "dupes.h"
 #include "provinces.h"
 #include "report.h"
 #include "schema.h"
@@ -107,6 +108,8 @@ dash_report(struct web_req *r, const struct dash_args *a,
 	o.min_cell = a->min_cell;
 	o.lang = r->lang;
 	strlcpy_(o.node, r->w->cfg->node, sizeof(o.node));
+	o.counts_person = dupes_counts_person;
+	o.counts_arg = r->w->st;
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(o.generated, sizeof(o.generated), "%Y-%m-%d", &tm);
 	rep = report_new(&o);

@@ -275,6 +275,96 @@ web_api_case_duplicate_of(struct web_req *r)
 }
 
 void
+web_dupes_link_form(struct web_req *r, const struct case_state *s)
+{
+	struct html	*h = &r->h;
+	struct url	 u;
+	char		 of[ENTRY_CASE_ID_LEN + 1], rep[ENTRY_CASE_ID_LEN + 1];
+	int		 linked;
+
+	linked = schema_get_str(s, "person.duplicate_of", of, sizeof(of));
+	url_init(&u, "/cases/");
+	url_seg(&u, s->id);
+	url_lit(&u, "/duplicate-of");
+	html_lit(h, "<div id=\"duplicate-of\">");
+	web_post_form(r, "action", &u);
+	html_lit(h, "<h3>");
+	html_text(h, web_tr(r, "Same person as another case"));
+	html_lit(h, "</h3>");
+	if (linked) {
+		html_lit(h, "<p class=\"hint\" id=\"dupe-now\">");
+		html_text(h, web_tr(r, "Linked now to case"));
+		html_lit(h, " ");
+		web_case_link(r, of);
+		/* The case page holds the store lock already. */
+		if (dupes_representative(r->w->st, s->id, rep) == 0 &&
+		    strcmp(rep, of) != 0) {
+			html_lit(h, ". ");
+			html_text(h, web_tr(r, "Reports count the person "
+			    "under case"));
+			html_lit(h, " ");
+			web_case_link(r, rep);
+		}
+		html_lit(h, ".</p>");
+	}
+	html_lit(h, "<p class=\"hint\">");
+	html_text(h, web_tr(r, "Reports then count the person once, under "
+	    "the earlier case. A link that would lead back to this case is "
+	    "refused."));
+	html_lit(h, "</p><div class=\"field\"><label for=\"dupe-of\">");
+	html_text(h, web_tr(r, "Id of the earlier case of the same person"));
+	html_lit(h, "</label><input id=\"dupe-of\" name=\"of\" required "
+	    "maxlength=\"36\" autocomplete=\"off\" spellcheck=\"false\" "
+	    "pattern=\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+	    "[0-9a-f]{12}\" placeholder=\"01a2276e-8c28-78e1-…\"></div>"
+	    "<div class=\"buttons\"><button type=\"submit\" "
+	    "class=\"primary\">");
+	html_text(h, web_tr(r, "Link as the same person"));
+	html_lit(h, "</button></div></form></div>");
+}
+
+/* dupes_link's refusal in the user's language; the detail as given. */
+static void
+link_refused(struct web_req *r, int rc, const char *err)
+{
+	struct html	*h = &r->h;
+	struct url	 u;
+	const char	*msg;
+
+	if (rc == E_INVAL && strstr(err, "cycle") != NULL)
+		msg = web_tr(r, "Refused: that case is already linked to this "
+		    "one, directly or through other links. Linking them this "
+		    "way would form a cycle.");
+	else if (rc == E_INVAL && strstr(err, "itself a duplicate of") !=
+	    NULL)
+		msg = web_tr(r, "Refused: that case is itself linked to "
+		    "another case. Link to the earliest case of the person.");
+	else if (rc == E_INVAL && strstr(err, "not a duplicate of itself") !=
+	    NULL)
+		msg = web_tr(r, "Refused: a case cannot be a duplicate of "
+		    "itself.");
+	else if (rc == E_INVAL)
+		msg = web_tr(r, "Refused: no such case on this node, or not a "
+		    "case id.");
+	else
+		msg = web_tr(r, "Refused: this node may not change the case.");
+	r->resp->status = status_for(rc);
+	web_page_begin(r, web_tr(r, "Same person as another case"), "/cases");
+	html_lit(h, "<p class=\"error\" role=\"alert\" id=\"dupe-error\">");
+	html_text(h, msg);
+	html_lit(h, "</p><p class=\"muted\"><code>");
+	html_text(h, err);
+	html_lit(h, "</code></p><p><a");
+	url_init(&u, "/cases/");
+	url_seg(&u, r->caps[0]);
+	html_href(h, &u);
+	html_lit(h, ">");
+	html_text(h, web_tr(r, "Back to the case"));
+	html_lit(h, "</a></p>");
+	web_page_end(r);
+}
+
+void
 web_case_duplicate_of_post(struct web_req *r)
 {
 	const char	*of = webreq_form_get(&r->form, "of");
@@ -283,7 +373,7 @@ web_case_duplicate_of_post(struct web_req *r)
 	int		 rc;
 
 	if ((rc = do_link(r, r->caps[0], of, err, sizeof(err))) != 0) {
-		web_error(r, status_for(rc), err);
+		link_refused(r, rc, err);
 		return;
 	}
 	url_init(&u, "/cases/");

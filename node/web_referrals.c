@@ -318,46 +318,27 @@ prov_name(const char *node)
 }
 
 static void
-dl_row(struct web_req *r, const char *label, const char *value)
-{
-	struct html *h = &r->h;
-
-	html_lit(h, "<dt>");
-	html_text(h, web_tr(r, label));
-	html_lit(h, "</dt><dd>");
-	html_text(h, value);
-	html_lit(h, "</dd>");
-}
-
-static void
 answer_forms(struct web_req *r, const struct rf_row *row)
 {
 	struct html	*h = &r->h;
 	struct url	 u;
 
-	html_lit(h, "<div class=\"answer\"><form method=\"post\" "
-	    "class=\"accept\"");
+	html_lit(h, "<div class=\"answer\">");
 	url_init(&u, "/referrals/");
 	url_seg(&u, row->case_id);
 	url_lit(&u, "/accept");
-	html_url_attr(h, "action", &u);
-	html_lit(h, ">");
-	web_csrf_field(r);
+	web_post_form(r, "accept", &u);
 	html_lit(h, "<button type=\"submit\" class=\"primary\" "
 	    "name=\"answer\" value=\"accept\">");
 	html_text(h, web_tr(r, "Accept the case"));
-	html_lit(h, "</button></form><form method=\"post\" class=\"decline\"");
+	html_lit(h, "</button></form>");
 	url_init(&u, "/referrals/");
 	url_seg(&u, row->case_id);
 	url_lit(&u, "/decline");
-	html_url_attr(h, "action", &u);
-	html_lit(h, ">");
-	web_csrf_field(r);
-	html_lit(h, "<label>");
-	html_text(h, web_tr(r, "Reason for declining (required; the sending "
+	web_post_form(r, "decline", &u);
+	web_reason_field(r, N_("Reason for declining (required; the sending "
 	    "province sees it)"));
-	html_lit(h, "<textarea name=\"reason\" required maxlength=\"500\" "
-	    "rows=\"2\"></textarea></label><button type=\"submit\" "
+	html_lit(h, "<button type=\"submit\" "
 	    "name=\"answer\" value=\"decline\">");
 	html_text(h, web_tr(r, "Decline"));
 	html_lit(h, "</button></form></div>");
@@ -368,20 +349,14 @@ offer_card(struct web_req *r, const struct rf_list *l,
     const struct rf_row *row, int incoming)
 {
 	struct html	*h = &r->h;
-	struct url	 u;
 	char		 n[24], when[40];
 
-	html_lit(h, "<article class=\"referral card\"");
-	html_attr(h, "id", row->case_id);
-	html_lit(h, "><header><h2>");
+	web_card_begin(r, "referral", row->case_id);
+	html_lit(h, "<header><h2>");
 	html_text(h, web_tr(r, "Case"));
-	html_lit(h, " <a");
-	url_init(&u, "/cases/");
-	url_seg(&u, row->case_id);
-	html_href(h, &u);
-	html_lit(h, "><code>");
-	html_text(h, row->case_id);
-	html_lit(h, "</code></a></h2>");
+	html_lit(h, " ");
+	web_case_link(r, row->case_id);
+	html_lit(h, "</h2>");
 	if (row->answer == OFFER_ACCEPTED)
 		html_lit(h, "<span class=\"tag ok\">");
 	else if (row->answer == OFFER_DECLINED)
@@ -392,13 +367,13 @@ offer_card(struct web_req *r, const struct rf_list *l,
 	    row->answer == OFFER_DECLINED ? N_("declined") :
 	    N_("referral pending")));
 	html_lit(h, "</span></header><dl class=\"fields\">");
-	dl_row(r, N_("From"), prov_name(row->offer.from));
-	dl_row(r, N_("To"), prov_name(row->offer.to));
-	dl_row(r, N_("Date of the referral"), row->offer.on);
+	web_dl_row(r, N_("From"), prov_name(row->offer.from));
+	web_dl_row(r, N_("To"), prov_name(row->offer.to));
+	web_dl_row(r, N_("Date of the referral"), row->offer.on);
 	snprintf(n, sizeof(n), "%d", row->days);
-	dl_row(r, N_("Days waiting"), n);
+	web_dl_row(r, N_("Days waiting"), n);
 	if (row->author[0] != '\0' && row->author[0] != STATE_AUTHOR_SEALED)
-		dl_row(r, N_("Referred by"), row->author);
+		web_dl_row(r, N_("Referred by"), row->author);
 	html_lit(h, "<dt>");
 	html_text(h, web_tr(r, "Reason"));
 	html_lit(h, "</dt><dd>");
@@ -441,7 +416,7 @@ offer_card(struct web_req *r, const struct rf_list *l,
 	html_lit(h, "</dl>");
 	if (incoming)
 		answer_forms(r, row);
-	html_lit(h, "</article>");
+	web_card_end(r);
 }
 
 void

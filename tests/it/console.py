@@ -7,11 +7,15 @@ import os
 import socket
 import ssl
 import subprocess
-import tempfile
+import sys
 import time
 
 import harness
 from harness import ok, check
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "deploy"))
+import webshot  # noqa: E402
 
 PASSWORDS = {"admin": "admin password 1", "cw": "caseworker pass 2",
              "viewer": "viewer password 3"}
@@ -153,45 +157,18 @@ class Client:
         return r
 
 
-def browser():
+def browser(lang="en-US"):
     """Headless chromium through chromedriver (Debian's packages)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    o = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-              "--disable-dev-shm-usage", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync",
-              "--no-first-run", "--ignore-certificate-errors",
-              "--lang=en-US",
-              "--user-data-dir=" + tempfile.mkdtemp(prefix="chromium-")):
-        o.add_argument(a)
-    o.accept_insecure_certs = True
-    o.binary_location = "/usr/bin/chromium"
-    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
-                         options=o)
-    d.set_window_size(1280, 900)
-    d.set_page_load_timeout(30)
-    return d
+    return webshot.browser(lang)
 
 
 def sign_in(d, console, user, password=None):
-    from selenium.webdriver.common.by import By
-
-    d.get(console.url + "/login")
-    d.find_element(By.ID, "user").send_keys(user)
-    d.find_element(By.ID, "password").send_keys(password or PASSWORDS[user])
-    d.find_element(By.CSS_SELECTOR, "button.primary").click()
-    harness.wait_for(lambda: "/login" not in d.current_url, 10,
-                     what="sign-in of " + user)
+    ok_ = webshot.sign_in(d, console.url, user,
+                          password or PASSWORDS[user], timeout=10)
+    check(ok_, "sign-in of " + user)
 
 
 def screenshot(d, path, width):
-    """A full-page screenshot at width px."""
-    d.set_window_size(width, 900)
-    h = d.execute_script("return document.documentElement.scrollHeight")
-    d.set_window_size(width, min(max(h + 130, 700), 6000))
-    d.save_screenshot(path)
-    return d.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth")
+    """A full-page screenshot at width px; True when it does not scroll
+    sideways."""
+    return webshot.screenshot(d, path, width)

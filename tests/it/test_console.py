@@ -441,3 +441,40 @@ def test_browser_name_is_text(env):
         check("&lt;img src=x" in d.page_source)
     finally:
         d.quit()
+
+
+def test_revoked_key_entries_tagged(env):
+    """A change signed with a key revoked from its position (`revoke
+    --from-seq`) is shown as REVOKED, with why, in English and in
+    Vietnamese, never as "unsigned" or "verified"; the history API says
+    REVOKED as `case history --json` does."""
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    cid = p.add(sample_case(1))                     # lao-cai/1
+    ok(p.sync(), "sync")
+    p.update(cid, {"status": "identified"})         # lao-cai/2
+    ok(p.sync(), "sync")
+    ok(c.cli("revoke", "lao-cai", "--from-seq", "2"), "revoke")
+    con = Console(c)
+    cl = con.client()
+    cl.login("admin")
+    hist = cl.get("/api/cases/%s/history" % cid)
+    check(hist.status == 200, hist)
+    sigs = sorted((e["seq"], e["signature"]) for e in hist.json()
+                  if e["node"] == "lao-cai")
+    check(sigs == [(1, "verified"), (2, "REVOKED")], sigs)
+    page = cl.get("/cases/%s?lang=en" % cid).text()
+    entries = re.findall(r'<li class="entry">.*?</li>', page, re.S)
+    two = [e for e in entries if "lao-cai/2" in e]
+    one = [e for e in entries if "lao-cai/1" in e]
+    check(two and 'class="tag bad revoked"' in two[0] and
+          ">REVOKED<" in two[0] and "signing key of lao-cai revoked" in
+          two[0] and "unsigned" not in two[0] and "verified" not in two[0],
+          two)
+    check(one and "signature verified" in one[0] and "REVOKED" not in
+          one[0], one)
+    page = cl.get("/cases/%s?lang=vi" % cid).text()
+    two = [e for e in re.findall(r'<li class="entry">.*?</li>', page, re.S)
+           if "lao-cai/2" in e]
+    check(two and "THU HỒI" in two[0] and "khóa ký của lao-cai đã bị thu "
+          "hồi" in two[0], two)

@@ -178,3 +178,81 @@ def test_browser_duplicates_panel(env):
     finally:
         d.quit()
     check(len(a.ids()) == 2, a.ids())
+
+
+def test_case_page_links_duplicates_and_refuses_cycles(env):
+    """An admin links a case to the earlier case of the same person from
+    the case page (typed id, CSRF); a link that would lead back (A->B->A,
+    A->A, or round a chain C->B->A) is refused there, through the API and
+    through `case update`, in the user's language, and nothing is
+    written.  A caseworker has no such form."""
+    from selenium.webdriver.common.by import By
+    import harness
+    from console import Console, browser, sign_in
+    from test_case_forms import _fill, both_widths, form_post
+
+    c = env.central()
+    a = env.province("lao-cai", c)
+    x = a.add(person_case(1, "FAKE Lê Thị Thu", 1991))
+    y = a.add(person_case(2, "FAKE Lê Thị Thu", 1991))
+    z = a.add(person_case(3, "FAKE Le Thi Thu", 1991))
+    con = Console(a)
+    cw = con.client()
+    cw.login("cw")
+    check('id="duplicate-of"' not in cw.get("/cases/" + y).text(),
+          "a caseworker is offered the link")
+    d = browser()
+    try:
+        sign_in(d, con, "admin")
+        d.get(con.url + "/cases/%s?lang=vi" % y)
+        form = d.find_element(By.ID, "duplicate-of")
+        check("Cùng một người với hồ sơ khác" in form.text, form.text)
+        _fill(d, "of", x)
+        form.find_element(By.CSS_SELECTOR, "button.primary").click()
+        harness.wait_for(lambda: d.current_url.endswith("/cases/" + y), 10,
+                         what="the link")
+        check(a.get(y)["person"]["duplicate_of"] == x, a.get(y))
+        check(x in d.find_element(By.ID, "dupe-now").text,
+              d.find_element(By.ID, "dupe-now").text)
+        both_widths(d, env, "case-duplicate-link")
+        # x -> y would close the cycle x -> y -> x.
+        d.get(con.url + "/cases/%s?lang=vi" % x)
+        _fill(d, "of", y)
+        d.find_element(By.CSS_SELECTOR,
+                       "#duplicate-of button.primary").click()
+        err = d.find_element(By.ID, "dupe-error").text
+        check("vòng lặp" in err, err)
+        d.get(con.url + "/cases/%s?lang=en" % x)
+        _fill(d, "of", y)
+        d.find_element(By.CSS_SELECTOR,
+                       "#duplicate-of button.primary").click()
+        err = d.find_element(By.ID, "dupe-error").text
+        check("would form a cycle" in err, err)
+    finally:
+        d.quit()
+    check("duplicate_of" not in a.get(x)["person"], a.get(x))
+    ad = con.client()
+    ad.login("admin")
+    # A -> A, through the API, and without the CSRF token.
+    r = ad.post("/api/cases/%s/duplicate-of" % x, {"of": x})
+    check(r.status == 400, r)
+    r = ad.post("/api/cases/%s/duplicate-of" % z, {"of": x}, csrf=False)
+    check(r.status == 403, r)
+    r = form_post(ad, "/cases/%s/duplicate-of" % z, {"of": x})
+    check(r.status == 403, "a form without its CSRF token: %r" % r)
+    # A chain z -> y -> x (y linked first, z to y through the log as a
+    # sync would bring it), then x -> z closes it: refused by `case
+    # update` too, which writes the field directly.
+    r = a.cli("case", "update", z, "-",
+              stdin=json.dumps({"person": {"duplicate_of": y}}))
+    ok(r, "z -> y")
+    r = a.cli("case", "update", x, "-",
+              stdin=json.dumps({"person": {"duplicate_of": z}}))
+    check(r.rc != 0 and "cycle" in r.err, r)
+    r = a.cli("case", "update", x, "-",
+              stdin=json.dumps({"person": {"duplicate_of": x}}))
+    check(r.rc != 0 and "itself" in r.err, r)
+    check("duplicate_of" not in a.get(x)["person"], a.get(x))
+    # The report counts the person once: x is the root of the chain.
+    rep = report_cases(a)
+    check(rep["duplicates_left_out"] == 2, rep)

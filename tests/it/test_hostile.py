@@ -333,3 +333,60 @@ def test_keys_only_for_origins_in_feed(env):
     h2.hello()
     check(set(h2.keys) == {"central", "ha-noi"}, sorted(h2.keys))
     h2.close()
+
+
+# ---- group commit (issue 19) -------------------------------------------
+
+def test_bad_batch_in_a_group_fails_alone(env):
+    """Central applies the batches queued at one moment in one
+    transaction (group commit).  lao-cai's batch, whose last signature is
+    wrong, is queued between nghe-an's batches while central applies
+    nghe-an's first: it shares the next commit with them, is rolled back
+    alone (lao-cai gets an error and a back-off), and every entry of
+    nghe-an is applied once, none refused."""
+    c, _ = setup(env)
+    good = hostile(env, c, "nghe-an")
+    bad = hostile(env, c)
+    for h in (good, bad):
+        w = h.hello()
+        check(w is not None and w[1] == 2, "no WELCOME: %r" % (w,))
+    batches = []
+    for _ in range(3):
+        batches.append([good.entry(Hostile.new_case_id(), [
+            good.op_set("status", '"reported"'),
+            good.op_transfer("nghe-an")]) for _ in range(600)])
+    recs = [bad.entry(Hostile.new_case_id(), [
+        bad.op_set("status", '"reported"'), bad.op_transfer("lao-cai")])
+        for _ in range(600)]
+    import msgpack
+    seq, last = recs[-1]
+    rec = msgpack.unpackb(last, raw=False)
+    rec[2] = bytes([rec[2][0] ^ 1]) + rec[2][1:]
+    recs[-1] = (seq, msgpack.packb(rec, use_bin_type=True))
+    good.send_batch(batches[0])
+    bad.send_batch(recs)
+    good.send_batch(batches[1])
+    good.send_batch(batches[2])
+    acks = []
+    while len(acks) < 3:
+        m = good.recv_until(lambda m: m[1] in (ACK, ERROR), 60)
+        check(m is not None and m[1] == ACK, "nghe-an's batch not "
+              "acknowledged: %r" % (m,))
+        acks.append(m)
+    m = bad.recv_until(lambda m: m[1] == ERROR, 30)
+    check(m is not None and "does not verify" in m[3], "lao-cai: %r" % (m,))
+    check(sum(a[4] for a in acks) == 1800 and
+          sum(a[6] for a in acks) == 0, "ACKs: %r" % (acks,))
+    check(acks[-1][3] == 1800, "ACKs: %r" % (acks,))
+    shared = [line for line in central_log(env).splitlines()
+              if "one commit for" in line and "lao-cai (failed)" in line
+              and "nghe-an" in line]
+    check(shared, "lao-cai's batch shared no commit with nghe-an's:\n" +
+          central_log(env))
+    good.bye()
+    good.close()
+    bad.close()
+    st = c.status()
+    check(st["entries"] == 1800 and st["cases"] == 1800 and
+          st["vector"] == {"nghe-an": 1800}, st)
+    check(ok(c.verify()).rc == 0, "central verify")

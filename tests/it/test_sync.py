@@ -542,7 +542,20 @@ def test_repeated_sync_sends_nothing(env):
 
 # ---- several provinces at the same moment ----------------------------------
 
+def last_txnid(node):
+    """LMDB's last committed transaction id of node's store."""
+    r = subprocess.run(["mdb_stat", "-e", node.dir], capture_output=True,
+                       text=True, check=True)
+    m = re.search(r"Last transaction ID: (\d+)", r.stdout)
+    check(m is not None, "mdb_stat: %r" % r.stdout)
+    return int(m.group(1))
+
+
 def test_parallel_provinces(env):
+    """Four provinces sync at once, both ways.  Their batches share
+    central's commits (group commit, issue 19): 12 batches (3 of each
+    province) take fewer commits than batches, and central's log shows a
+    commit shared by batches of two provinces."""
     c = env.central().start()
     names = ["lao-cai", "ha-noi", "an-giang", "ca-mau"]
     provs = [env.province(n, c) for n in names]
@@ -552,6 +565,7 @@ def test_parallel_provinces(env):
         t.start()
     for t in threads:
         t.join()
+    txn0 = last_txnid(c)
     procs = [p.popen("sync", "--timeout", "120", stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, text=True) for p in provs]
     for p, pr in zip(provs, procs):
@@ -559,6 +573,16 @@ def test_parallel_provinces(env):
         check(pr.returncode == 0, "%s: rc %s %r" % (p.name, pr.returncode,
                                                      err))
         check("sent 2500," in out, "%s: %r" % (p.name, out))
+    # One commit per session's end (BYE) besides the batches' own.
+    commits = last_txnid(c) - txn0 - len(provs)
+    print("  central: %d commits for %d batches" % (commits, 3 * len(provs)),
+          flush=True)
+    check(commits < 3 * len(provs), "%d commits for %d batches: none "
+          "shared" % (commits, 3 * len(provs)))
+    with open(os.path.join(env.tmp, "central.log"), errors="replace") as f:
+        shared = [line for line in f if "one commit for" in line and
+                  len([n for n in names if n in line]) >= 2]
+    check(shared, "no commit shared by two provinces' batches")
     # And again at once, now with central's changes to send back.
     upd = ""
     for p in provs:
