@@ -121,6 +121,74 @@ crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
 	EVP_MD_CTX_free(ctx);
 }
 
+struct crypto_sha {
+	EVP_MD		*md;		/* fetched once */
+	EVP_MD_CTX	*ctx;		/* reused by every digest */
+};
+
+int
+crypto_sha_new(struct crypto_sha **out)
+{
+	struct crypto_sha *h;
+
+	h = xcalloc(1, sizeof(*h));
+	if ((h->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (h->ctx = EVP_MD_CTX_new()) == NULL) {
+		crypto_sha_free(&h);
+		*out = NULL;
+		return ossl_fail("sha256");
+	}
+	*out = h;
+	return 0;
+}
+
+void
+crypto_sha_free(struct crypto_sha **hp)
+{
+	struct crypto_sha *h = *hp;
+
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	EVP_MD_free(h->md);
+	free(h);
+	*hp = NULL;
+}
+
+void
+crypto_sha_init(struct crypto_sha *h)
+{
+	if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1)
+		fatalx("crypto: sha256 failed");
+}
+
+void
+crypto_sha_update(struct crypto_sha *h, const void *p, size_t len)
+{
+	if (len > 0 && EVP_DigestUpdate(h->ctx, p, len) != 1)
+		fatalx("crypto: sha256 failed");
+}
+
+void
+crypto_sha_final(struct crypto_sha *h, uint8_t out[CRYPTO_HASH])
+{
+	unsigned n = CRYPTO_HASH;
+
+	if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != CRYPTO_HASH)
+		fatalx("crypto: sha256 failed");
+}
+
+void
+crypto_sha3(struct crypto_sha *h, const void *a, size_t alen, const void *b,
+    size_t blen, const void *c, size_t clen, uint8_t out[CRYPTO_HASH])
+{
+	crypto_sha_init(h);
+	crypto_sha_update(h, a, alen);
+	crypto_sha_update(h, b, blen);
+	crypto_sha_update(h, c, clen);
+	crypto_sha_final(h, out);
+}
+
 int
 crypto_hmac(const uint8_t *key, size_t keylen, const void *msg, size_t len,
     uint8_t out[CRYPTO_HASH])
@@ -625,6 +693,30 @@ crypto_selftest(void)
 	crypto_hash3("ab", 2, "c", 1, NULL, 0, h1);
 	crypto_hash3("a", 1, "bc", 2, NULL, 0, h2);
 	ST_CHECK(memcmp(h1, h2, 32) == 0);
+	{
+		struct crypto_sha *sh;
+
+		/* The prepared digest gives crypto_hash3's values, digest
+		 * after digest, however the input is split. */
+		ST_OK(crypto_sha_new(&sh));
+		for (int i = 0; i < 3; i++) {
+			memset(h2, 0, sizeof(h2));
+			if (i == 1) {
+				crypto_sha_init(sh);
+				crypto_sha_update(sh, "a", 1);
+				crypto_sha_update(sh, "", 0);
+				crypto_sha_update(sh, "bc", 2);
+				crypto_sha_final(sh, h2);
+			} else
+				crypto_sha3(sh, "a", 1, "b", 1, "c", 1, h2);
+			ST_CHECK(memcmp(h1, h2, 32) == 0);
+		}
+		crypto_sha3(sh, "x", 1, NULL, 0, NULL, 0, h2);
+		ST_CHECK(memcmp(h1, h2, 32) != 0);
+		crypto_sha_free(&sh);
+		crypto_sha_free(&sh);
+		ST_CHECK(sh == NULL);
+	}
 	hex_encode(h1, 32, hx);
 	ST_CHECK(strcmp(hx, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9c"
 	    "b410ff61f20015ad") == 0);

@@ -39,6 +39,27 @@ void	crypto_hash3(const void *a, size_t alen, const void *b, size_t blen,
 	    const void *c, size_t clen, uint8_t out[CRYPTO_HASH]);
 
 /*
+ * SHA-256 prepared once, for the hot paths (every entry received is
+ * hashed for its chain link): the algorithm is fetched and the context
+ * allocated at crypto_sha_new, not on every call as crypto_hash3 does.
+ * crypto_sha_init starts a digest, crypto_sha_update adds to it and
+ * crypto_sha_final ends it; crypto_sha3 is crypto_hash3 on the prepared
+ * context.  Caller owns the object (crypto_sha_free accepts NULL).  Not
+ * for use by two threads.  SHA-256 cannot fail short of a broken library:
+ * that is fatal, as in crypto_hash3.
+ */
+struct crypto_sha;
+
+int	crypto_sha_new(struct crypto_sha **);
+void	crypto_sha_free(struct crypto_sha **);
+void	crypto_sha_init(struct crypto_sha *);
+void	crypto_sha_update(struct crypto_sha *, const void *p, size_t len);
+void	crypto_sha_final(struct crypto_sha *, uint8_t out[CRYPTO_HASH]);
+void	crypto_sha3(struct crypto_sha *, const void *a, size_t alen,
+	    const void *b, size_t blen, const void *c, size_t clen,
+	    uint8_t out[CRYPTO_HASH]);
+
+/*
  * HMAC-SHA-256 of msg under key (EVP_MAC "HMAC").  keylen must be at
  * least 16.  Returns 0, E_INVAL for a short key, or E_IO.
  */

@@ -142,13 +142,35 @@ check_ops(const struct entry *e, char *why, size_t whysz)
 #define APPLY_OVER_LIMIT	0x4	/* nothing written: see why */
 #define APPLY_NEW_CASE		0x8	/* the entry created the case */
 
+/*
+ * The row of a case as a caller loaded it (case_load_raw) before it
+ * decided to apply an entry: rc 0 with s, E_NOTFOUND, or PRELOAD_NONE
+ * when nothing was loaded.  apply_entry takes it over, so that the case
+ * is read and decoded once.
+ */
+#define PRELOAD_NONE	1
+struct preload {
+	int			rc;
+	struct case_state	s;
+};
+
+static void
+preload_release(struct preload *pre)
+{
+	if (pre != NULL && pre->rc == 0)
+		state_release(&pre->s);
+	if (pre != NULL)
+		pre->rc = PRELOAD_NONE;
+}
+
 /* With why != NULL, an entry that would take the case over a soft limit
  * (merge.h) is not applied: *how gets APPLY_OVER_LIMIT and why the
- * reason. */
+ * reason.  pre (NULL: none) is the case's row as the caller loaded it in
+ * this transaction; apply_entry releases it. */
 static int
 apply_entry(struct store *st, MDB_txn *t, struct entry *e,
-    const uint8_t *block, const struct rec *r, int *how, char *why,
-    size_t whysz)
+    const uint8_t *block, const struct rec *r, struct preload *pre,
+    int *how, char *why, size_t whysz)
 {
 	struct case_state	 s;
 	struct offer		 of;
@@ -165,16 +187,25 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	k.mv_data = lk;
 	k.mv_size = seqkey(lk, e->origin, e->seq);
 	if ((rc = mdb_get(t, st->log, &k, &d)) == 0) {
+		preload_release(pre);
 		*how = APPLY_HELD;
 		return 0;
 	}
-	if (rc != MDB_NOTFOUND)
+	if (rc != MDB_NOTFOUND) {
+		preload_release(pre);
 		return mdb_err(st, rc, "get log");
+	}
 	/* Sealed values stay sealed: the merge never reads a value, and
 	 * case_save seals only the new ones (value_seal skips sealed bytes),
 	 * so opening and resealing every identifying value of the case on
 	 * each apply would be wasted work (docs/PERFORMANCE.md). */
-	rc = case_load_raw(st, t, e->case_id, &s);
+	if (pre != NULL && pre->rc != PRELOAD_NONE) {
+		rc = pre->rc;
+		if (rc == 0)
+			s = pre->s;
+		pre->rc = PRELOAD_NONE;		/* s is ours now */
+	} else
+		rc = case_load_raw(st, t, e->case_id, &s);
 	/* No row: a new case, or a copy dropped after a transfer away
 	 * (keep_transferred = no) whose entries are still in the log. */
 	if (rc == E_NOTFOUND)
@@ -188,13 +219,14 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	strlcpy_(obefore, offer_pending(&s, &of) ? of.to : "",
 	    sizeof(obefore));
 	if (why != NULL) {
-		struct case_state prev;
+		struct merge_before mb;
 
-		state_copy(&prev, &s);
+		/* What the soft limits compare, noted instead of a copy of
+		 * the whole state: a refused entry's s is dropped. */
+		merge_note(&s, e, &mb);
 		if ((rc = merge_apply(&s, e)) == 0 &&
-		    merge_check_soft(&prev, &s, why, whysz) != 0)
+		    merge_check_noted(&mb, e, &s, why, whysz) != 0)
 			*how |= APPLY_OVER_LIMIT;
-		state_release(&prev);
 		if (rc == E_TOOBIG) {
 			snprintf(why, whysz, "case %s would exceed a hard "
 			    "limit", e->case_id);
@@ -385,7 +417,7 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 			    " (%s)", i + 1, err_str(rc));
 			break;
 		}
-		if ((rc = apply_entry(st, t, e, block, NULL, &how, why,
+		if ((rc = apply_entry(st, t, e, block, NULL, NULL, &how, why,
 		    sizeof(why))) != 0)
 			break;
 		if (how & APPLY_OVER_LIMIT) {
@@ -500,8 +532,11 @@ referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 	MDB_val			 k, d;
 	uint8_t			 fk[LOGKEY_MAX], ck[CASEKEY_MAX];
 	size_t			 plen = strlen(e->origin);
+	uint64_t		 iid;
 	int			 op = MDB_SET_RANGE, hit = 0;
 
+	if (caseid_get(st, t, e->case_id, &iid) != 0)
+		return 0;	/* no entry of the case here */
 	if (peer_read(st, t, e->origin, &pi) != 0)
 		pi.feed_recv = 0;
 	if (mdb_cursor_open(t, st->feed, &c) != 0)
@@ -519,11 +554,9 @@ referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 			break;
 		if (d.mv_size > LOGKEY_MAX)
 			break;
-		memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
-		memcpy(ck + ENTRY_CASE_ID_LEN, d.mv_data, d.mv_size);
 		cv.mv_data = ck;
-		cv.mv_size = ENTRY_CASE_ID_LEN + d.mv_size;
-		if (mdb_get(t, st->caselog, &cv, &dv) != 0)
+		cv.mv_size = clog_key(ck, iid, d.mv_data, d.mv_size);
+		if (mdb_get(t, st->clog, &cv, &dv) != 0)
 			continue;	/* another case's entry */
 		if (log_read(st, t, d.mv_data, d.mv_size, &f, 0, &sig_ok) != 0)
 			continue;
@@ -574,44 +607,47 @@ owner_at(struct store *st, MDB_txn *t, const struct entry *e, uint64_t point,
  * earlier than the latest stamp central holds from the origin (hw), so a
  * province cannot backdate an entry into a time when it owned the case: an
  * honest origin's stamps only grow along its chain.
+ *
+ * pre gets the case's row as loaded (the caller releases it, or passes it
+ * on to apply_entry), whatever the answer.
  */
 static int
 authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
-    char *why, size_t whysz)
+    struct preload *pre, char *why, size_t whysz)
 {
-	struct case_state	s;
-	enum offer_kind		kind;
-	char			then[HLC_NODE_MAX + 1];
-	int			rc;
+	struct case_state	*s = &pre->s;
+	enum offer_kind		 kind;
+	char			 then[HLC_NODE_MAX + 1];
+	int			 rc;
 
-	/* Only the owner is needed: identifying values stay sealed. */
-	rc = case_load_raw(st, t, e->case_id, &s);
+	/* Only the owner is needed: identifying values stay sealed.  The
+	 * row is kept for apply_entry (pre). */
+	rc = pre->rc = case_load_raw(st, t, e->case_id, s);
 	if (rc == E_NOTFOUND) {
+		struct case_state none;
+
 		if (!creates_for(e, e->origin)) {
 			snprintf(why, whysz, "%s may not create a case owned "
 			    "by another node", e->origin);
 			return E_AUTH;
 		}
-		state_init(&s, e->case_id);
-		rc = offer_check(&s, e, e->origin, 0, &kind, why, whysz);
-		state_release(&s);
+		state_init(&none, e->case_id);
+		rc = offer_check(&none, e, e->origin, 0, &kind, why, whysz);
+		state_release(&none);
 		return rc;
 	}
 	if (rc != 0)
 		return rc;
 	/* Offers: a province never moves a case to another node itself; the
 	 * receiving province answers an offer for a case it does not own. */
-	if ((rc = offer_check(&s, e, e->origin, 0, &kind, why, whysz)) != 0 ||
-	    kind == OFFER_ACCEPT || kind == OFFER_DECLINE) {
-		state_release(&s);
+	if ((rc = offer_check(s, e, e->origin, 0, &kind, why, whysz)) != 0 ||
+	    kind == OFFER_ACCEPT || kind == OFFER_DECLINE)
 		return rc;
-	}
 	/* A case known only from central's own entries (given back after
 	 * central's restore, before the entry that created it): it has no
 	 * owner yet, and the creating entry still creates it, whichever
 	 * arrives first. */
-	if (s.owner[0] == '\0') {
-		state_release(&s);
+	if (s->owner[0] == '\0') {
 		if (!creates_for(e, e->origin)) {
 			snprintf(why, whysz, "%s may not create a case owned "
 			    "by another node", e->origin);
@@ -624,24 +660,19 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
 	 * its own copy for good, and an erase wins nothing from the owner
 	 * (docs/RELIABILITY.md, bug 4).  Once the province has acknowledged
 	 * the referral, it is a former owner like any other node. */
-	if (strcmp(s.owner, e->origin) == 0) {
-		state_release(&s);
+	if (strcmp(s->owner, e->origin) == 0)
 		return 0;
-	}
 	if ((rc = owner_at(st, t, e, e->hlc > hw ? e->hlc : hw, then,
-	    sizeof(then))) != 0) {
-		state_release(&s);
+	    sizeof(then))) != 0)
 		return rc;
-	}
 	if (then[0] != '\0' ? strcmp(then, e->origin) != 0 :
 	    !creates_for(e, e->origin)) {
 		if (!(erase_only(e) && referral_unseen(st, t, e))) {
 			snprintf(why, whysz, "%s does not own case %s (owner "
-			    "%s)", e->origin, e->case_id, s.owner);
+			    "%s)", e->origin, e->case_id, s->owner);
 			rc = E_AUTH;
 		}
 	}
-	state_release(&s);
 	return rc;
 }
 
@@ -660,10 +691,14 @@ struct batch {
 	struct hlc		 clock;
 	uint64_t		 w;		/* wall clock, ms */
 	uint64_t		 cursor;	/* last position covered */
-	/* Central: the province's chain, and the last entry of its run. */
+	struct crypto_sha	*sh;	/* SHA-256, prepared once a batch */
+	/* Central: the province's chain, and the last entry of its run:
+	 * its seq, signature block and chain hash (which the signature
+	 * covers). */
 	uint8_t			 chain[CRYPTO_HASH];
-	struct entry		 tail;
+	uint64_t		 tail_seq;
 	uint8_t			 tail_block[SIGN_BLOCK];
+	uint8_t			 tail_h[CRYPTO_HASH];
 	int			 have_tail;
 	uint64_t		 hw;	/* the latest stamp taken from the
 					 * peer (authorise) */
@@ -696,23 +731,34 @@ batch_position(struct batch *b, const struct rec *r, int any_fork,
 }
 
 /* Decodes a received record; only a signed one is taken (*e: caller
- * owns on success). */
+ * owns on success).  d gets the digest its signature covers (sign.h),
+ * hashed from the received bytes. */
 static int
 batch_decode(struct batch *b, const struct rec *r, struct entry *e,
-    uint8_t block[SIGN_BLOCK])
+    uint8_t block[SIGN_BLOCK], uint8_t d[CRYPTO_HASH])
 {
-	int signed_;
+	const uint8_t	*ent, *sig;
+	size_t		 entlen, siglen;
 
-	if (record_split(r->data, r->len, e, block, &signed_) != 0) {
+	entry_init(e);
+	if (record_decode(r->data, r->len, &ent, &entlen, &sig, &siglen) !=
+	    0 || entry_decode(ent, entlen, e) != 0) {
 		snprintf(b->err, b->errsz, "record %llu from %s does not "
 		    "decode", (unsigned long long)r->pos, b->peer);
 		return E_PROTO;
 	}
-	if (!signed_) {
+	if (siglen != SIGN_BLOCK) {
 		snprintf(b->err, b->errsz, "entry %s/%llu from %s is not "
 		    "signed", e->origin, (unsigned long long)e->seq, b->peer);
 		entry_release(e);
 		return E_AUTH;
+	}
+	memcpy(block, sig, SIGN_BLOCK);
+	if (sign_digest(b->sh, e, ent, entlen, d) != 0) {
+		snprintf(b->err, b->errsz, "entry %s/%llu from %s cannot be "
+		    "hashed", e->origin, (unsigned long long)e->seq, b->peer);
+		entry_release(e);
+		return E_PROTO;
 	}
 	return 0;
 }
@@ -736,16 +782,20 @@ batch_refuse(struct store *st, MDB_txn *t, struct batch *b,
  * non-empty refuses it; otherwise it is applied, and central (soft_limits)
  * refuses one that would take its case over a soft limit.  *applied is
  * set when the entry went through apply_entry (new or already held).
+ * pre (NULL: none) is released or passed on to apply_entry.
  */
 static int
 batch_accept(struct store *st, MDB_txn *t, struct batch *b,
-    const struct rec *r, struct entry *e, const uint8_t *block, char *why,
-    size_t whysz, int soft_limits, int *applied)
+    const struct rec *r, struct entry *e, const uint8_t *block,
+    struct preload *pre, char *why, size_t whysz, int soft_limits,
+    int *applied)
 {
 	size_t	nrefer = 0;
 	int	how, rc;
 
 	*applied = 0;
+	if (why[0] != '\0' || strcmp(e->origin, st->node) == 0)
+		preload_release(pre);
 	if (why[0] != '\0')
 		return batch_refuse(st, t, b, e, why, r);
 	if (strcmp(e->origin, st->node) == 0) {
@@ -758,8 +808,8 @@ batch_accept(struct store *st, MDB_txn *t, struct batch *b,
 		    strcmp(e->ops[k].to, e->origin) != 0 &&
 		    strcmp(e->ops[k].to, st->node) != 0;
 	nrefer += offer_count_made(e);
-	rc = apply_entry(st, t, e, block, r, &how, soft_limits ? why : NULL,
-	    whysz);
+	rc = apply_entry(st, t, e, block, r, pre, &how, soft_limits ? why :
+	    NULL, whysz);
 	if (rc != 0)
 		return rc;
 	if (how & APPLY_OVER_LIMIT) {
@@ -789,17 +839,16 @@ batch_accept(struct store *st, MDB_txn *t, struct batch *b,
 /*
  * Central, for an entry of a province's run: an entry outside the origin's
  * latest key must verify on its own (the run's last signature is made by
- * another key); *krev gets the position from which the key of the entry's
- * range is revoked when the entry is at or after it, else 0.  Returns 0
- * or E_AUTH.
+ * another key); h is its chain hash.  *krev gets the position from which
+ * the key of the entry's range is revoked when the entry is at or after
+ * it, else 0.  Returns 0 or E_AUTH.
  */
 static int
 key_range_check(struct store *st, MDB_txn *t, const struct entry *e,
-    const uint8_t *block, uint64_t *krev)
+    const uint8_t *block, const uint8_t h[CRYPTO_HASH], uint64_t *krev)
 {
 	struct keyhist_epoch	ep;
 	uint64_t		until;
-	uint8_t			h[CRYPTO_HASH];
 	int			rc;
 
 	*krev = 0;
@@ -808,7 +857,7 @@ key_range_check(struct store *st, MDB_txn *t, const struct entry *e,
 		return 0;
 	if (rc != 0)
 		return rc;
-	if (until != UINT64_MAX && sign_check(e, ep.sign_pub, block, h) != 1)
+	if (until != UINT64_MAX && sign_verify(ep.sign_pub, block, h) != 1)
 		return E_AUTH;
 	if (ep.revoked_from != 0 && e->seq >= ep.revoked_from)
 		*krev = ep.revoked_from;
@@ -842,14 +891,15 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
     const struct rec *r)
 {
 	struct entry	e;
-	uint8_t		block[SIGN_BLOCK];
+	uint8_t		block[SIGN_BLOCK], d[CRYPTO_HASH];
 	char		why[200];
 	uint64_t	krev = 0;
+	struct preload	pre = { .rc = PRELOAD_NONE };
 	int		fork, applied, rc;
 
 	if ((rc = batch_position(b, r, 1, &fork)) != 0)
 		return rc == 1 ? 0 : rc;
-	if ((rc = batch_decode(b, r, &e, block)) != 0)
+	if ((rc = batch_decode(b, r, &e, block, d)) != 0)
 		return rc;
 	if (strcmp(e.origin, b->peer) != 0 || e.seq != r->pos) {
 		snprintf(b->err, b->errsz, "record %llu from %s is %s/%llu",
@@ -871,20 +921,20 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 		memcpy(b->chain, block + CRYPTO_SIG, CRYPTO_HASH);
 	}
 	/* The province's own run: each entry must link to the one before. */
-	if (crypto_memcmp(block + CRYPTO_SIG, b->chain, CRYPTO_HASH) != 0 ||
-	    sign_chain(&e, b->chain, b->chain) != 0) {
+	if (crypto_memcmp(block + CRYPTO_SIG, b->chain, CRYPTO_HASH) != 0) {
 		snprintf(b->err, b->errsz, "entry %s/%llu does not continue "
 		    "its origin's chain", e.origin, (unsigned long long)e.seq);
 		entry_release(&e);
 		return E_AUTH;
 	}
-	entry_release(&b->tail);
-	entry_copy(&b->tail, &e);
+	sign_link(b->sh, b->chain, d, b->chain);
+	b->tail_seq = e.seq;
 	memcpy(b->tail_block, block, SIGN_BLOCK);
+	memcpy(b->tail_h, b->chain, CRYPTO_HASH);
 	b->have_tail = 1;
 	/* Key history: an entry outside its origin's latest key is not
 	 * covered by the batch's last signature (keyhist.h). */
-	if ((rc = key_range_check(st, t, &e, block, &krev)) != 0) {
+	if ((rc = key_range_check(st, t, &e, block, b->chain, &krev)) != 0) {
 		snprintf(b->err, b->errsz, "entry %s/%llu: its signature does "
 		    "not verify with the key %s had at that position",
 		    e.origin, (unsigned long long)e.seq, e.origin);
@@ -933,14 +983,15 @@ from_province_one(struct store *st, MDB_txn *t, struct batch *b,
 		    "the %llu ms skew bound", (unsigned long long)st->skew_ms);
 	else if (check_ops(&e, why, sizeof(why)) != 0)
 		;
-	else if ((rc = authorise(st, t, &e, b->hw, why, sizeof(why))) != 0 &&
-	    rc != E_AUTH) {
+	else if ((rc = authorise(st, t, &e, b->hw, &pre, why,
+	    sizeof(why))) != 0 && rc != E_AUTH) {
+		preload_release(&pre);
 		entry_release(&e);
 		return rc;
 	}
 	if (e.hlc > b->hw)
 		b->hw = e.hlc;
-	rc = batch_accept(st, t, b, r, &e, block, why, sizeof(why), 1,
+	rc = batch_accept(st, t, b, r, &e, block, &pre, why, sizeof(why), 1,
 	    &applied);
 	entry_release(&e);
 	return rc;
@@ -959,17 +1010,18 @@ from_central_one(struct store *st, MDB_txn *t, struct batch *b,
     const struct rec *r)
 {
 	struct entry	e;
-	uint8_t		block[SIGN_BLOCK];
+	uint8_t		block[SIGN_BLOCK], d[CRYPTO_HASH], h[CRYPTO_HASH];
 	char		why[200];
 	int		fork, applied, sig = 1, rc;
 	uint64_t	ov;
 
 	if ((rc = batch_position(b, r, 0, &fork)) != 0)
 		return rc == 1 ? 0 : rc;
-	if ((rc = batch_decode(b, r, &e, block)) != 0)
+	if ((rc = batch_decode(b, r, &e, block, d)) != 0)
 		return rc;
+	sign_link(b->sh, block + CRYPTO_SIG, d, h);
 	if (strcmp(e.origin, st->node) != 0 &&
-	    (sig = sig_status(st, t, &e, block, 1)) != 1 && sig != 0 &&
+	    (sig = sig_status_hash(st, t, &e, block, h)) != 1 && sig != 0 &&
 	    sig != 2) {
 		/* The origin's key is not known yet: retry later. */
 		snprintf(b->err, b->errsz, "entry %s/%llu from %s: its "
@@ -1006,7 +1058,7 @@ from_central_one(struct store *st, MDB_txn *t, struct batch *b,
 		revoked_why(st, t, &e, why, sizeof(why));
 	else
 		check_ops(&e, why, sizeof(why));
-	rc = batch_accept(st, t, b, r, &e, block, why, sizeof(why), 0,
+	rc = batch_accept(st, t, b, r, &e, block, NULL, why, sizeof(why), 0,
 	    &applied);
 	if (rc == 0 && applied && (rc = get_u64(st, t, st->vv, e.origin,
 	    &ov)) == 0 && e.seq > ov)
@@ -1054,7 +1106,6 @@ from_province_fn(struct store *st, MDB_txn *t, void *arg)
 	uint64_t	 vv, hw0 = 0;
 	int		 rc;
 
-	entry_release(&b->tail);
 	b->have_tail = 0;
 	snprintf(hwk, sizeof(hwk), "ohw:%s", b->peer);
 	if ((rc = batch_begin(st, t, b)) != 0 ||
@@ -1069,13 +1120,13 @@ from_province_fn(struct store *st, MDB_txn *t, void *arg)
 	/* One signature check per batch: the chain links every entry of the
 	 * run to the last one, whose signature covers them all. */
 	if (rc == 0 && b->have_tail) {
-		uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
+		uint8_t pub[CRYPTO_SIGN_PUB];
 
-		if (origin_key(st, t, b->peer, b->tail.seq, pub, NULL) != 0 ||
-		    sign_check(&b->tail, pub, b->tail_block, h) != 1) {
+		if (origin_key(st, t, b->peer, b->tail_seq, pub, NULL) != 0 ||
+		    sign_verify(pub, b->tail_block, b->tail_h) != 1) {
 			snprintf(b->err, b->errsz, "batch from %s: the "
 			    "signature of entry %llu does not verify",
-			    b->peer, (unsigned long long)b->tail.seq);
+			    b->peer, (unsigned long long)b->tail_seq);
 			rc = E_AUTH;
 		}
 	}
@@ -1172,10 +1223,10 @@ store_apply_remote(struct store *st, const char *peer, const struct rec *recs,
 	b->stats = stats;
 	b->err = err;
 	b->errsz = errsz;
-	entry_init(&b->tail);
-	rc = txn_run(st, is_central(st) ? from_province_fn : from_central_fn,
-	    b);
-	entry_release(&b->tail);
+	if ((rc = crypto_sha_new(&b->sh)) == 0)
+		rc = txn_run(st, is_central(st) ? from_province_fn :
+		    from_central_fn, b);
+	crypto_sha_free(&b->sh);
 	free(b);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", err_str(rc));
@@ -1294,7 +1345,7 @@ own_fn(struct store *st, MDB_txn *t, void *arg)
 			}
 		}
 		hlc_update(&clock, e.hlc, w);
-		rc = apply_entry(st, t, &e, block, r, &how, NULL, 0);
+		rc = apply_entry(st, t, &e, block, r, NULL, &how, NULL, 0);
 		entry_release(&e);
 		if (rc != 0)
 			return rc;
@@ -1362,6 +1413,7 @@ give_fn(struct store *st, MDB_txn *t, void *arg)
 		uint8_t			 lk[LOGKEY_MAX];
 		uint64_t		 hw;
 		MDB_val			 k, d;
+		struct preload		 pre = { .rc = PRELOAD_NONE };
 		int			 how;
 
 		if (record_split(r->data, r->len, &e, block, &signed_) != 0) {
@@ -1402,20 +1454,22 @@ give_fn(struct store *st, MDB_txn *t, void *arg)
 			snprintf(why, sizeof(why), "signature");
 		else if (check_ops(&e, why, sizeof(why)) != 0)
 			;
-		else if ((rc = authorise(st, t, &e, hw, why,
+		else if ((rc = authorise(st, t, &e, hw, &pre, why,
 		    sizeof(why))) != 0 && rc != E_AUTH) {
+			preload_release(&pre);
 			entry_release(&e);
 			return rc;
 		}
 		rc = 0;
 		if (why[0] == '\0') {
-			rc = apply_entry(st, t, &e, block, r, &how, why,
+			rc = apply_entry(st, t, &e, block, r, &pre, &how, why,
 			    sizeof(why));
 			if (rc == 0 && (how & APPLY_OVER_LIMIT))
 				how = APPLY_HELD;	/* left to its origin */
 			else if (rc == 0 && !(how & APPLY_HELD))
 				hlc_update(&clock, e.hlc, w);
 		} else {
+			preload_release(&pre);
 			how = APPLY_HELD;
 			log_info("%s gave back %s/%llu: left to its origin "
 			    "(%s)", gc->peer, e.origin,
@@ -1637,10 +1691,10 @@ group_one(struct store *st, MDB_txn *t, struct apply_item *it)
 	b->stats = &it->stats;
 	b->err = it->err;
 	b->errsz = sizeof(it->err);
-	entry_init(&b->tail);
-	rc = (is_central(st) ? from_province_fn : from_central_fn)(st, child,
-	    b);
-	entry_release(&b->tail);
+	if ((rc = crypto_sha_new(&b->sh)) == 0)
+		rc = (is_central(st) ? from_province_fn : from_central_fn)(st,
+		    child, b);
+	crypto_sha_free(&b->sh);
 	free(b);
 	if (rc == 0)
 		rc = mdb_err(st, mdb_txn_commit(child), "commit nested");

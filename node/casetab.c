@@ -39,12 +39,13 @@ store_info(struct store *st, struct store_info *info)
 	get_u64(st, t, st->meta, "seq", &info->seq);
 	get_u64(st, t, st->meta, "hlc", &info->hlc);
 	get_u64(st, t, st->meta, "inc", &info->inc);
-	mdb_stat(t, st->cases, &ms);
+	get_u64(st, t, st->meta, "layout", &info->layout);
+	mdb_stat(t, st->states, &ms);
 	info->ncases = ms.ms_entries;
 	mdb_stat(t, st->log, &ms);
 	info->nentries = ms.ms_entries;
 	/* Count fields in conflict by reading the case table. */
-	if (mdb_cursor_open(t, st->cases, &c) == 0) {
+	if (mdb_cursor_open(t, st->states, &c) == 0) {
 		while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
 			struct case_state s;
 			if (state_decode(d.mv_data, d.mv_size, &s) != 0)
@@ -66,17 +67,35 @@ store_info(struct store *st, struct store_info *info)
 	return 0;
 }
 
-/* Reads the state of case id into *s, with its identifying values opened.
+/* The row of case id in states (borrowed until t ends); *iid gets its
+ * internal id.  E_NOTFOUND when the node never saw the case or keeps no
+ * row for it. */
+static int
+row_get(struct store *st, MDB_txn *t, const char *id, uint64_t *iid,
+    MDB_val *d)
+{
+	uint8_t	b[IID_LEN];
+	MDB_val	k = { sizeof(b), b };
+	int	rc;
+
+	if ((rc = caseid_get(st, t, id, iid)) != 0)
+		return rc;
+	be64_put(b, *iid);
+	return mdb_err(st, mdb_get(t, st->states, &k, d), "get case");
+}
+
+/* Reads the state of case id into *s, identifying values still sealed.
  * E_NOTFOUND when absent. */
 int
 case_load_raw(struct store *st, MDB_txn *t, const char *id,
     struct case_state *s)
 {
-	MDB_val	k = { strlen(id), (void *)(uintptr_t)id }, d;
-	int	rc = mdb_get(t, st->cases, &k, &d);
+	MDB_val		d;
+	uint64_t	iid;
+	int		rc;
 
-	if (rc != 0)
-		return mdb_err(st, rc, "get case");
+	if ((rc = row_get(st, t, id, &iid, &d)) != 0)
+		return rc;
 	if (state_decode(d.mv_data, d.mv_size, s) != 0) {
 		log_warnx("store: case %s: stored state does not decode", id);
 		return E_INTEGRITY;
@@ -96,76 +115,246 @@ case_load(struct store *st, MDB_txn *t, const char *id,
 }
 
 /*
- * Keeps the blind name index of case id in step with its state (plain:
- * identifying values opened; NULL when the case row goes away): removes
- * the macs indexed before, adds those of the current full name.
+ * The blind name index (nameidx.h) under internal ids.  namepost holds, per
+ * group of NAME_GROUP internal ids (iid >> NAME_GROUP_SHIFT) and mac, the
+ * cases of the group with that mac: a sorted array of be16 offsets in the
+ * group.  A new case's postings go into the last group, next to each
+ * other, at 2 bytes each, where (mac, case id) keys went all over the
+ * table at 60.  A search looks each word up in every group (a few hundred
+ * at a million cases).  namemacs holds, per indexed case, its id (for the
+ * search's answer) and the tag of the name write it indexed.  The macs to
+ * take out again are those of the name in the case's row, worked out when
+ * the name changes.
  */
-static int
-names_update(struct store *st, MDB_txn *t, const char *id,
-    const struct case_state *plain)
+#define NAME_GROUP_SHIFT	10
+#define NAME_GROUP		(1U << NAME_GROUP_SHIFT)
+#define NAME_TAG		16
+#define NAMEMACS_LEN		(UUID_BIN + NAME_TAG)
+#define POST_KEY		(4 + NAMEIDX_MAC)
+
+/* Which write of the name is indexed: its stamp (hlc, then a hash of the
+ * node).  A stamp names one write, so one value. */
+static void
+name_tag(const struct head *w, uint8_t tag[NAME_TAG])
 {
-	static uint8_t		 nothing;
-	uint8_t			 macs[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
-	uint8_t			 old[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
-	uint8_t			 key[NAMEIDX_MAC + ENTRY_CASE_ID_LEN];
-	size_t			 n = 0, nold = 0, idlen = strlen(id);
-	const struct field	*f;
-	const struct head	*w;
-	MDB_val			 k = { idlen, (void *)(uintptr_t)id }, d, nk;
-	int			 rc;
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
 
-	if (!st->have_keys || st->namemac == NULL ||
-	    idlen != ENTRY_CASE_ID_LEN)
+	for (const char *p = w->st.node; *p != '\0'; p++) {
+		h ^= (uint8_t)*p;
+		h *= 1099511628211ULL;
+	}
+	be64_put(tag, w->st.hlc);
+	be64_put(tag + 8, h);
+}
+
+static size_t
+post_key(uint8_t *k, uint64_t iid, const uint8_t mac[NAMEIDX_MAC])
+{
+	uint64_t g = iid >> NAME_GROUP_SHIFT;
+
+	k[0] = (uint8_t)(g >> 24);
+	k[1] = (uint8_t)(g >> 16);
+	k[2] = (uint8_t)(g >> 8);
+	k[3] = (uint8_t)g;
+	memcpy(k + 4, mac, NAMEIDX_MAC);
+	return POST_KEY;
+}
+
+/* Where offset x is, or would go, in the postings p of n offsets. */
+static size_t
+post_find(const uint8_t *p, size_t n, unsigned x, int *found)
+{
+	size_t lo = 0, hi = n;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t		mid = (lo + hi) / 2;
+		unsigned	v = (unsigned)p[2 * mid] << 8 | p[2 * mid + 1];
+
+		if (v == x) {
+			*found = 1;
+			return mid;
+		}
+		if (v < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adds (add = 1) or takes out case iid from the postings of mac. */
+static int
+post_change(struct store *st, MDB_txn *t, uint64_t iid,
+    const uint8_t mac[NAMEIDX_MAC], int add)
+{
+	uint8_t		 pk[POST_KEY], buf[2 * NAME_GROUP];
+	unsigned	 x = (unsigned)(iid & (NAME_GROUP - 1));
+	size_t		 n = 0, at;
+	MDB_val		 k = { sizeof(pk), pk }, d;
+	int		 found, rc;
+
+	post_key(pk, iid, mac);
+	rc = mdb_get(t, st->namepost, &k, &d);
+	if (rc == 0) {
+		if (d.mv_size % 2 != 0 || d.mv_size > sizeof(buf))
+			return E_INTEGRITY;
+		n = d.mv_size / 2;
+		memcpy(buf, d.mv_data, d.mv_size);
+	} else if (rc != MDB_NOTFOUND)
+		return mdb_err(st, rc, "get name");
+	at = post_find(buf, n, x, &found);
+	if (found == add)
 		return 0;
-	if (plain != NULL && plain->erased.hlc == 0 &&
-	    (f = merge_field(plain, "person.full_name")) != NULL &&
-	    (w = merge_winner(f)) != NULL && w->value_len > 2 &&
-	    w->value[0] == '"') {
-		char *name = xstrndup((const char *)w->value + 1,
-		    w->value_len - 2);
+	if (add) {
+		memmove(buf + 2 * at + 2, buf + 2 * at, 2 * (n - at));
+		buf[2 * at] = (uint8_t)(x >> 8);
+		buf[2 * at + 1] = (uint8_t)x;
+		n++;
+	} else {
+		memmove(buf + 2 * at, buf + 2 * at + 2, 2 * (n - at - 1));
+		n--;
+	}
+	if (n == 0)
+		return mdb_err(st, mdb_del(t, st->namepost, &k, NULL),
+		    "del name");
+	d.mv_data = buf;
+	d.mv_size = 2 * n;
+	return mdb_err(st, mdb_put(t, st->namepost, &k, &d, 0), "put name");
+}
 
-		n = nameidx_name_macs(st->namemac, name, macs,
+/* The winning full name of s (NULL: none), when it is indexed. */
+static const struct head *
+name_winner(const struct case_state *s)
+{
+	const struct field *f;
+
+	if (s == NULL || s->erased.hlc != 0 ||
+	    (f = merge_field(s, "person.full_name")) == NULL)
+		return NULL;
+	return merge_winner(f);
+}
+
+/* The macs of the name write w of case id, opened if sealed; *n = 0 for
+ * none. */
+static int
+name_macs(struct store *st, const char *id, const struct head *w,
+    uint8_t macs[][NAMEIDX_MAC], size_t *n)
+{
+	uint8_t	*v;
+	size_t	 vlen;
+	int	 rc;
+
+	*n = 0;
+	if (w == NULL || w->value_len == 0)
+		return 0;
+	vlen = w->value_len;
+	v = xmalloc(vlen);
+	memcpy(v, w->value, vlen);
+	if ((rc = value_open(st, id, &v, &vlen)) != 0) {
+		free(v);
+		return rc;
+	}
+	if (vlen > 2 && v[0] == '"') {
+		char *name = xstrndup((const char *)v + 1, vlen - 2);
+
+		*n = nameidx_name_macs(st->namemac, name, macs,
 		    NAMEIDX_KEYS_MAX);
 		crypto_wipe(name, strlen(name));
 		free(name);
 	}
-	rc = mdb_get(t, st->namecase, &k, &d);
+	crypto_wipe(v, vlen);
+	free(v);
+	return 0;
+}
+
+/* The macs indexed for case id at iid: those of the name in its row. */
+static int
+name_macs_row(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
+    uint8_t macs[][NAMEIDX_MAC], size_t *n)
+{
+	uint8_t			b[IID_LEN];
+	MDB_val			k = { sizeof(b), b }, d;
+	struct case_state	s;
+	int			rc;
+
+	*n = 0;
+	be64_put(b, iid);
+	if ((rc = mdb_get(t, st->states, &k, &d)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mdb_err(st, rc, "get case");
+	if (state_decode(d.mv_data, d.mv_size, &s) != 0)
+		return E_INTEGRITY;
+	rc = name_macs(st, id, name_winner(&s), macs, n);
+	state_release(&s);
+	return rc;
+}
+
+/*
+ * Keeps the blind name index of case id (internal id iid) in step with its
+ * state (plain: identifying values opened, or sealed as loaded from the
+ * row; NULL when the case row goes away), before the row changes: takes
+ * out the macs of the name in the row, adds those of the current one.  A
+ * winner still sealed whose write is the one indexed has not changed:
+ * nothing to do, nothing opened.
+ */
+static int
+names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
+    const struct case_state *plain)
+{
+	uint8_t			 macs[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
+	uint8_t			 old[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
+	uint8_t			 row[NAMEMACS_LEN];
+	uint8_t			 ik[IID_LEN];
+	size_t			 n = 0, nold = 0;
+	const struct head	*w = NULL;
+	MDB_val			 k = { sizeof(ik), ik }, d;
+	int			 rc, have_old = 0;
+
+	if (!st->have_keys || st->namemac == NULL ||
+	    strlen(id) != ENTRY_CASE_ID_LEN)
+		return 0;
+	memset(row, 0, sizeof(row));
+	be64_put(ik, iid);
+	rc = mdb_get(t, st->namemacs, &k, &d);
 	if (rc == 0) {
-		if (d.mv_size % NAMEIDX_MAC != 0 ||
-		    d.mv_size > sizeof(old))
+		if (d.mv_size != NAMEMACS_LEN)
 			return E_INTEGRITY;
-		nold = d.mv_size / NAMEIDX_MAC;
-		memcpy(old, d.mv_data, d.mv_size);
-		if (nold == n && memcmp(old, macs, n * NAMEIDX_MAC) == 0)
-			return 0;
+		have_old = 1;
+		memcpy(row, d.mv_data, NAMEMACS_LEN);
 	} else if (rc != MDB_NOTFOUND)
-		return mdb_err(st, rc, "get namecase");
-	memcpy(key + NAMEIDX_MAC, id, ENTRY_CASE_ID_LEN);
-	nk.mv_data = key;
-	nk.mv_size = sizeof(key);
-	for (size_t i = 0; i < nold; i++) {
-		memcpy(key, old[i], NAMEIDX_MAC);
-		rc = mdb_del(t, st->names, &nk, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return mdb_err(st, rc, "del name");
-	}
-	for (size_t i = 0; i < n; i++) {
-		memcpy(key, macs[i], NAMEIDX_MAC);
-		d.mv_data = &nothing;
-		d.mv_size = 0;
-		if ((rc = mdb_err(st, mdb_put(t, st->names, &nk, &d, 0),
-		    "put name")) != 0)
+		return mdb_err(st, rc, "get namemacs");
+	if ((w = name_winner(plain)) != NULL) {
+		uint8_t tag[NAME_TAG];
+
+		name_tag(w, tag);
+		if (have_old && memcmp(row + UUID_BIN, tag, NAME_TAG) == 0)
+			return 0;	/* the write indexed */
+		memcpy(row + UUID_BIN, tag, NAME_TAG);
+		if ((rc = name_macs(st, id, w, macs, &n)) != 0)
 			return rc;
-	}
+	} else if (!have_old)
+		return 0;
+	if (have_old && (rc = name_macs_row(st, t, iid, id, old, &nold)) != 0)
+		return rc;
+	for (size_t i = 0; i < nold; i++)
+		if ((rc = post_change(st, t, iid, old[i], 0)) != 0)
+			return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = post_change(st, t, iid, macs[i], 1)) != 0)
+			return rc;
 	if (n == 0) {
-		rc = mdb_del(t, st->namecase, &k, NULL);
+		if (!have_old)
+			return 0;
+		rc = mdb_del(t, st->namemacs, &k, NULL);
 		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc,
-		    "del namecase");
+		    "del namemacs");
 	}
-	d.mv_data = macs;
-	d.mv_size = n * NAMEIDX_MAC;
-	return mdb_err(st, mdb_put(t, st->namecase, &k, &d, 0),
-	    "put namecase");
+	uuid_pack(id, row);
+	d.mv_data = row;
+	d.mv_size = NAMEMACS_LEN;
+	return put_append(st, t, st->namemacs, &k, &d, "put namemacs");
 }
 
 /* Keeps the set of cases with a field of more than one head (the
@@ -194,10 +383,13 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 {
 	struct case_state	s;
 	struct buf		b;
+	uint8_t			ik[IID_LEN];
+	uint64_t		iid;
 	MDB_val			k, d;
 	int			rc;
 
-	if ((rc = names_update(st, t, plain->id, plain)) != 0 ||
+	if ((rc = caseid_make(st, t, plain->id, &iid)) != 0 ||
+	    (rc = names_update(st, t, iid, plain->id, plain)) != 0 ||
 	    (rc = conflicted_update(st, t, plain->id, plain)) != 0)
 		return rc;
 	state_copy(&s, plain);
@@ -205,13 +397,15 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 		state_release(&s);
 		return rc;
 	}
-	k.mv_size = strlen(s.id);
-	k.mv_data = s.id;
+	be64_put(ik, iid);
+	k.mv_size = sizeof(ik);
+	k.mv_data = ik;
 	buf_init(&b, STATE_ENCODED_MAX);
 	if ((rc = state_encode(&s, &b)) == 0) {
 		d.mv_size = b.len;
 		d.mv_data = b.data;
-		rc = mdb_err(st, mdb_put(t, st->cases, &k, &d, 0), "put case");
+		/* A new case sorts last: its row goes at the end. */
+		rc = put_append(st, t, st->states, &k, &d, "put case");
 	}
 	buf_release(&b);
 	state_release(&s);
@@ -221,12 +415,19 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 int
 case_drop(struct store *st, MDB_txn *t, const char *id)
 {
-	MDB_val	k = { strlen(id), (void *)(uintptr_t)id };
-	int	rc = mdb_del(t, st->cases, &k, NULL);
+	uint8_t		ik[IID_LEN];
+	uint64_t	iid;
+	MDB_val		k = { sizeof(ik), ik };
+	int		rc;
 
+	if ((rc = caseid_get(st, t, id, &iid)) != 0)
+		return rc == E_NOTFOUND ? 0 : rc;
+	be64_put(ik, iid);
+	/* The index first: it reads the name in the row. */
+	if ((rc = names_update(st, t, iid, id, NULL)) != 0)
+		return rc;
+	rc = mdb_del(t, st->states, &k, NULL);
 	rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
-	if (rc == 0)
-		rc = names_update(st, t, id, NULL);
 	if (rc == 0)
 		rc = conflicted_update(st, t, id, NULL);
 	return rc;
@@ -290,7 +491,7 @@ store_case_get(struct store *st, const char *id, struct case_state *s)
 
 struct case_each_ctx {
 	struct store	*st;
-	MDB_txn		*t;		/* conflicted: to read the case row */
+	MDB_txn		*t;
 	int		(*fn)(const struct case_state *, void *);
 	void		*arg;
 };
@@ -310,20 +511,45 @@ case_each_one(const MDB_val *k, const MDB_val *d, void *arg)
 	return rc;
 }
 
+/* A caseids row: the case's row, when it has one. */
+static int
+case_each_id(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct case_each_ctx	*cc = arg;
+	MDB_val			 sd;
+	int			 rc;
+
+	if (k->mv_size != UUID_BIN || d->mv_size != IID_LEN)
+		return E_INTEGRITY;
+	rc = mdb_get(cc->t, cc->st->states, (MDB_val *)(uintptr_t)d, &sd);
+	if (rc == MDB_NOTFOUND)
+		return 0;	/* no row kept (keep_transferred = no) */
+	if (rc != 0)
+		return mdb_err(cc->st, rc, "get case");
+	return case_each_one(k, &sd, cc);
+}
+
+/* In case id order, as the ids index holds them. */
 int
 store_case_each(struct store *st,
     int (*fn)(const struct case_state *, void *), void *arg)
 {
-	struct case_each_ctx cc = { st, NULL, fn, arg };
+	struct case_each_ctx	 cc = { st, NULL, fn, arg };
+	int			 rc;
 
-	return table_each(st, NULL, st->cases, NULL, 0, case_each_one, &cc);
+	if ((rc = txn_begin(st, MDB_RDONLY, &cc.t)) != 0)
+		return rc;
+	rc = table_each(st, cc.t, st->caseids, NULL, 0, case_each_id, &cc);
+	mdb_txn_abort(cc.t);
+	return rc;
 }
 
-/* 2: the conflicted set as well. */
-#define NAMEIDX_VERSION	"2"
+/* 3: under internal ids (store layout 2). */
+#define NAMEIDX_VERSION	"3"
 
 /* Builds the name index of a store written before it existed (or by a
- * different index version): every case, its name opened once. */
+ * different index version, or just migrated): every case, its name
+ * opened once. */
 static int
 names_build_fn(struct store *st, MDB_txn *t, void *arg)
 {
@@ -337,23 +563,23 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 	if (rc == 0 && d.mv_size == strlen(NAMEIDX_VERSION) &&
 	    memcmp(d.mv_data, NAMEIDX_VERSION, d.mv_size) == 0)
 		return 0;
-	if ((rc = mdb_err(st, mdb_drop(t, st->names, 0), "drop names")) ||
-	    (rc = mdb_err(st, mdb_drop(t, st->namecase, 0), "drop names")) ||
+	if ((rc = mdb_err(st, mdb_drop(t, st->namepost, 0), "drop names")) ||
+	    (rc = mdb_err(st, mdb_drop(t, st->namemacs, 0), "drop names")) ||
 	    (rc = mdb_err(st, mdb_drop(t, st->conflicted, 0), "drop conf")))
 		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor")))
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caseids, &c),
+	    "cursor")))
 		return rc;
 	rc = 0;
 	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
 		struct case_state s;
 
-		if (k.mv_size != ENTRY_CASE_ID_LEN)
+		if (k.mv_size != UUID_BIN || d.mv_size != IID_LEN)
 			continue;
-		memcpy(id, k.mv_data, ENTRY_CASE_ID_LEN);
-		id[ENTRY_CASE_ID_LEN] = '\0';
+		uuid_unpack(k.mv_data, id);
 		if (case_load(st, t, id, &s) != 0)
-			continue;	/* verify reports it */
-		rc = names_update(st, t, id, &s);
+			continue;	/* no row; or verify reports it */
+		rc = names_update(st, t, be64_get(d.mv_data), id, &s);
 		if (rc == 0)
 			rc = conflicted_update(st, t, id, &s);
 		state_release(&s);
@@ -372,11 +598,16 @@ static int
 conflicted_one(const MDB_val *k, const MDB_val *d, void *arg)
 {
 	struct case_each_ctx	*cc = arg;
-	MDB_val			 kk, cd;
+	char			 id[ENTRY_CASE_ID_LEN + 1];
+	uint64_t		 iid;
+	MDB_val			 cd;
 
 	(void)d;
-	kk = *k;
-	if (mdb_get(cc->t, cc->st->cases, &kk, &cd) != 0)
+	if (k->mv_size != ENTRY_CASE_ID_LEN)
+		return 0;
+	memcpy(id, k->mv_data, ENTRY_CASE_ID_LEN);
+	id[ENTRY_CASE_ID_LEN] = '\0';
+	if (row_get(cc->st, cc->t, id, &iid, &cd) != 0)
 		return 0;
 	return case_each_one(k, &cd, cc);
 }
@@ -403,11 +634,10 @@ store_name_search(struct store *st, const char *query, size_t max,
 	char		 words[6][NAMEIDX_WORD_MAX + 1];
 	char		(*ids)[ENTRY_CASE_ID_LEN + 1] = NULL;
 	uint8_t		 macs[6][NAMEIDX_MAC];
-	uint8_t		 key[NAMEIDX_MAC + ENTRY_CASE_ID_LEN];
+	uint8_t		 pk[POST_KEY];
 	size_t		 nw, nids = 0, cap = 0;
+	uint64_t	 last, g;
 	MDB_txn		*t;
-	MDB_cursor	*c;
-	MDB_val		 k, d;
 	int		 rc;
 
 	if (!st->have_keys || st->namemac == NULL)
@@ -430,39 +660,46 @@ store_name_search(struct store *st, const char *query, size_t max,
 	}
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->names, &c), "cursor"))) {
+	if ((rc = get_u64(st, t, st->meta, "iid", &last)) != 0) {
 		mdb_txn_abort(t);
 		return rc;
 	}
-	/* The cases of the first word, then each checked for the others. */
-	k.mv_data = macs[0];
-	k.mv_size = NAMEIDX_MAC;
-	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size == NAMEIDX_MAC + ENTRY_CASE_ID_LEN &&
-	    memcmp(k.mv_data, macs[0], NAMEIDX_MAC) == 0 && nids < max) {
-		const char	*id = (const char *)k.mv_data + NAMEIDX_MAC;
-		size_t		 i;
+	/* The cases of the first word, group by group (so in the order this
+	 * node first saw them), each checked for the other words. */
+	for (g = 0; g <= last >> NAME_GROUP_SHIFT && nids < max; g++) {
+		MDB_val	k = { sizeof(pk), pk }, d[6];
+		size_t	i;
 
-		for (i = 1; i < nw; i++) {
-			MDB_val ok = { sizeof(key), key }, od;
-
-			memcpy(key, macs[i], NAMEIDX_MAC);
-			memcpy(key + NAMEIDX_MAC, id, ENTRY_CASE_ID_LEN);
-			if (mdb_get(t, st->names, &ok, &od) != 0)
+		for (i = 0; i < nw; i++) {
+			post_key(pk, g << NAME_GROUP_SHIFT, macs[i]);
+			if (mdb_get(t, st->namepost, &k, &d[i]) != 0 ||
+			    d[i].mv_size % 2 != 0)
 				break;
 		}
-		if (i == nw) {
+		if (i < nw)
+			continue;	/* a word has no case in the group */
+		for (size_t j = 0; j < d[0].mv_size / 2 && nids < max; j++) {
+			const uint8_t	*p = (const uint8_t *)d[0].mv_data;
+			unsigned	 x = (unsigned)p[2 * j] << 8 | p[2 * j + 1];
+			uint8_t		 ik[IID_LEN];
+			MDB_val		 kk = { sizeof(ik), ik }, rd;
+			int		 found = 1;
+
+			for (i = 1; i < nw && found; i++)
+				post_find(d[i].mv_data, d[i].mv_size / 2, x,
+				    &found);
+			be64_put(ik, g << NAME_GROUP_SHIFT | x);
+			if (!found || mdb_get(t, st->namemacs, &kk, &rd) != 0 ||
+			    rd.mv_size != NAMEMACS_LEN)
+				continue;
 			if (nids == cap) {
 				cap = cap ? cap * 2 : 64;
 				ids = xreallocarray(ids, cap, sizeof(*ids));
 			}
-			memcpy(ids[nids], id, ENTRY_CASE_ID_LEN);
-			ids[nids][ENTRY_CASE_ID_LEN] = '\0';
+			uuid_unpack(rd.mv_data, ids[nids]);
 			nids++;
 		}
-		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
 	}
-	mdb_cursor_close(c);
 	mdb_txn_abort(t);
 	rc = 0;
 	for (size_t i = 0; i < nids && rc == 0; i++)
@@ -541,6 +778,7 @@ casetab_selftest(void)
 	char			 err[256];
 	struct store		*st;
 	struct entry		 e;
+	struct op		*o;
 	struct case_state	 s;
 	const struct field	*f;
 	MDB_txn			*t;
@@ -566,11 +804,31 @@ casetab_selftest(void)
 	/* The blind index finds it by a prefix of each word. */
 	ST_OK(store_name_search(st, "ngu an", 10, found_one, &n));
 	ST_CHECK(n == 1);
+	/* An entry that leaves the name alone leaves it indexed (the row's
+	 * name stays sealed); a new name replaces the old one. */
+	store_test_entry(&e, ST_CASE, NULL, NULL);
+	o = entry_add_op(&e, OP_SET);
+	strlcpy_(o->path, "status", sizeof(o->path));
+	o->value = xstrdup("\"identified\"");
+	o->value_len = strlen(o->value);
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	n = 0;
+	ST_OK(store_name_search(st, "nguyen thi", 10, found_one, &n));
+	ST_CHECK(n == 1);
+	store_test_entry(&e, ST_CASE, NULL, "Tran Thi Binh");
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	n = 0;
+	ST_OK(store_name_search(st, "nguyen", 10, found_one, &n));
+	ST_CHECK(n == 0);
+	ST_OK(store_name_search(st, "tran bi", 10, found_one, &n));
+	ST_CHECK(n == 1);
 	/* Dropped, its row and index entries go. */
 	ST_OK(txn_run(st, drop_fn, NULL));
 	ST_CHECK(store_case_get(st, ST_CASE, &s) == E_NOTFOUND);
 	n = 0;
-	ST_OK(store_name_search(st, "ngu an", 10, found_one, &n));
+	ST_OK(store_name_search(st, "tran", 10, found_one, &n));
 	ST_CHECK(n == 0);
 	/* The log still has it: the fold brings it back. */
 	ST_OK(txn_begin(st, MDB_RDONLY, &t));

@@ -122,15 +122,27 @@ int
 sig_status(struct store *st, MDB_txn *t, const struct entry *e,
     const uint8_t *block, int signed_)
 {
-	uint8_t		pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
-	uint64_t	revoked;
-	int		ok;
+	uint8_t pub[CRYPTO_SIGN_PUB], h[CRYPTO_HASH];
 
 	if (!signed_)
 		return -1;
+	if (sign_chain(e, block + CRYPTO_SIG, h) != 0)
+		return origin_key(st, t, e->origin, e->seq, pub, NULL) != 0 ?
+		    -2 : 0;
+	return sig_status_hash(st, t, e, block, h);
+}
+
+int
+sig_status_hash(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t *block, const uint8_t h[CRYPTO_HASH])
+{
+	uint8_t		pub[CRYPTO_SIGN_PUB];
+	uint64_t	revoked;
+	int		ok;
+
 	if (origin_key(st, t, e->origin, e->seq, pub, &revoked) != 0)
 		return -2;
-	ok = sign_check(e, pub, block, h);
+	ok = sign_verify(pub, block, h);
 	return ok == 1 && revoked != 0 && e->seq >= revoked ? 2 : ok;
 }
 
@@ -162,6 +174,7 @@ log_append(struct store *st, MDB_txn *t, const struct entry *e,
     const uint8_t *rec, size_t reclen, uint8_t *lk, size_t *lklen)
 {
 	uint8_t		ck[CASEKEY_MAX];
+	uint64_t	iid;
 	struct buf	sealed;
 	MDB_val		k, d;
 	int		rc;
@@ -188,13 +201,15 @@ log_append(struct store *st, MDB_txn *t, const struct entry *e,
 	buf_release(&sealed);
 	if (rc != 0)
 		return rc == E_NOTFOUND ? E_STORE : rc;
-	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
-	memcpy(ck + ENTRY_CASE_ID_LEN, lk, *lklen);
+	/* The case index, under the case's internal id (caseid.c): a new
+	 * case's first entry goes at the end of the table. */
+	if ((rc = caseid_make(st, t, e->case_id, &iid)) != 0)
+		return rc;
 	k.mv_data = ck;
-	k.mv_size = ENTRY_CASE_ID_LEN + *lklen;
+	k.mv_size = clog_key(ck, iid, lk, *lklen);
 	d.mv_data = (void *)(uintptr_t)"";
 	d.mv_size = 0;
-	return mdb_err(st, mdb_put(t, st->caselog, &k, &d, 0), "put caselog");
+	return put_append(st, t, st->clog, &k, &d, "put caselog");
 }
 
 /*
@@ -319,7 +334,7 @@ case_entries(struct store *st, MDB_txn *t, const char *id, int verify_sig,
 }
 
 struct case_keys_ctx {
-	const char	*id;
+	uint8_t		 prefix[IID_LEN];
 	int		(*fn)(const uint8_t *, size_t, void *);
 	void		*arg;
 	int		 ended;		/* past the case's keys */
@@ -331,24 +346,33 @@ case_key_one(const MDB_val *k, const MDB_val *d, void *arg)
 	struct case_keys_ctx *kc = arg;
 
 	(void)d;
-	if (k->mv_size <= ENTRY_CASE_ID_LEN ||
-	    memcmp(k->mv_data, kc->id, ENTRY_CASE_ID_LEN) != 0) {
+	if (k->mv_size <= IID_LEN ||
+	    memcmp(k->mv_data, kc->prefix, IID_LEN) != 0) {
 		kc->ended = 1;
 		return 1;
 	}
-	return kc->fn((const uint8_t *)k->mv_data + ENTRY_CASE_ID_LEN,
-	    k->mv_size - ENTRY_CASE_ID_LEN, kc->arg);
+	return kc->fn((const uint8_t *)k->mv_data + IID_LEN,
+	    k->mv_size - IID_LEN, kc->arg);
 }
 
+/* The case index lists a case's entries under its internal id, in log key
+ * order.  A case this node never saw has none. */
 int
 case_keys(struct store *st, MDB_txn *t, const char *id,
     int (*fn)(const uint8_t *, size_t, void *), void *arg)
 {
-	struct case_keys_ctx	kc = { id, fn, arg, 0 };
+	struct case_keys_ctx	kc;
+	uint64_t		iid;
 	int			rc;
 
-	rc = table_each(st, t, st->caselog, id, ENTRY_CASE_ID_LEN,
-	    case_key_one, &kc);
+	if ((rc = caseid_get(st, t, id, &iid)) != 0)
+		return rc == E_NOTFOUND ? 0 : rc;
+	be64_put(kc.prefix, iid);
+	kc.fn = fn;
+	kc.arg = arg;
+	kc.ended = 0;
+	rc = table_each(st, t, st->clog, kc.prefix, IID_LEN, case_key_one,
+	    &kc);
 	return kc.ended ? 0 : rc;
 }
 

@@ -228,12 +228,13 @@ cmd_status(int argc, char **argv)
 		jsonw_str(&b, si.role);
 		buf_printf(&b, ",\"cases\":%llu,\"entries\":%llu,"
 		    "\"conflicts\":%llu,\"seq\":%llu,\"incarnation\":%llu,"
-		    "\"map_bytes\":%llu,\"vector\":{",
+		    "\"map_bytes\":%llu,\"store_layout\":%llu,\"vector\":{",
 		    (unsigned long long)si.ncases,
 		    (unsigned long long)si.nentries,
 		    (unsigned long long)si.nconflicts,
 		    (unsigned long long)si.seq, (unsigned long long)si.inc,
-		    (unsigned long long)si.map_size);
+		    (unsigned long long)si.map_size,
+		    (unsigned long long)si.layout);
 		c.first = 1;
 		store_vv_each(n.st, vv_one, &c);
 		/* Entries per origin: after a restore, a seq is an incarnation

@@ -363,12 +363,45 @@ apply_ops(struct case_state *s, const struct entry *e)
 	return rc;
 }
 
+/*
+ * Can applying e take s over a hard limit?  Each op adds at most one
+ * field, one event, one head to a field and 1 + nalso seen stamps to it,
+ * so when even the fullest field and the counts of s have room for all of
+ * e's ops, apply_ops cannot fail.  Otherwise (a case near a hard limit:
+ * rare) the caller applies to a copy.
+ */
+static int
+may_overflow(const struct case_state *s, const struct entry *e)
+{
+	size_t k = e->nops, also = 0, heads = 0, seen = 0;
+
+	for (size_t i = 0; i < e->nops; i++) {
+		if (e->ops[i].type < OP_SET || e->ops[i].type > OP_ERASE)
+			return 1;	/* apply_ops refuses it midway */
+		if (e->ops[i].type == OP_SET)
+			also += e->ops[i].nalso;
+	}
+	for (size_t i = 0; i < s->nfields; i++) {
+		if (s->fields[i].nheads > heads)
+			heads = s->fields[i].nheads;
+		if (s->fields[i].nseen > seen)
+			seen = s->fields[i].nseen;
+	}
+	return s->nfields + k > STATE_MAX_FIELDS ||
+	    s->nevents + k > STATE_MAX_EVENTS ||
+	    heads + k > STATE_MAX_HEADS || seen + k + also > STATE_MAX_SEEN;
+}
+
 int
 merge_apply(struct case_state *s, const struct entry *e)
 {
 	struct case_state	tmp;
 	int			rc;
 
+	/* In place when no limit can be reached: a copy of the whole
+	 * state on every apply cost more than the merge itself. */
+	if (!may_overflow(s, e))
+		return apply_ops(s, e);
 	/* Apply to a copy so that a refused entry leaves s untouched. */
 	state_copy(&tmp, s);
 	if ((rc = apply_ops(&tmp, e)) != 0) {
@@ -458,6 +491,75 @@ state_weight(const struct case_state *s)
 		w += 2 * s->events[i].value_len +
 		    strlen(s->events[i].author) + 256;
 	return w;
+}
+
+void
+merge_note(const struct case_state *before, const struct entry *e,
+    struct merge_before *mb)
+{
+	const struct field *g;
+
+	mb->nfields = before->nfields;
+	mb->nevents = before->nevents;
+	mb->weight = state_weight(before);
+	mb->nops = e->nops;
+	for (size_t i = 0; i < e->nops; i++)
+		mb->nodes[i] = e->ops[i].type == OP_SET && (g = merge_field(
+		    before, e->ops[i].path)) != NULL ? field_nodes(g) :
+		    SIZE_MAX;
+}
+
+int
+merge_check_noted(const struct merge_before *mb, const struct entry *e,
+    const struct case_state *after, char *why, size_t whysz)
+{
+	const struct field	*bad = NULL;
+	size_t			 wa, nbad = 0;
+
+	/* Only the fields e writes can name more nodes than before; the
+	 * first of them in path order is the one merge_check_soft names. */
+	for (size_t i = 0; i < e->nops && i < mb->nops; i++) {
+		const struct field	*f;
+		size_t			 na;
+
+		if (e->ops[i].type != OP_SET ||
+		    (f = merge_field(after, e->ops[i].path)) == NULL)
+			continue;
+		na = field_nodes(f);
+		if (na > MERGE_SOFT_NODES && (mb->nodes[i] == SIZE_MAX ||
+		    na > mb->nodes[i]) && (bad == NULL ||
+		    strcmp(f->path, bad->path) < 0)) {
+			bad = f;
+			nbad = na;
+		}
+	}
+	if (bad != NULL) {
+		snprintf(why, whysz, "field %s of case %s would name "
+		    "%zu nodes, over the limit of %d", bad->path,
+		    after->id, nbad, MERGE_SOFT_NODES);
+		return E_TOOBIG;
+	}
+	if (after->nfields > MERGE_SOFT_FIELDS &&
+	    after->nfields > mb->nfields) {
+		snprintf(why, whysz, "case %s would hold %zu fields, over the "
+		    "limit of %d", after->id, after->nfields,
+		    MERGE_SOFT_FIELDS);
+		return E_TOOBIG;
+	}
+	if (after->nevents > MERGE_SOFT_EVENTS &&
+	    after->nevents > mb->nevents) {
+		snprintf(why, whysz, "case %s would hold %zu events, over the "
+		    "limit of %d", after->id, after->nevents,
+		    MERGE_SOFT_EVENTS);
+		return E_TOOBIG;
+	}
+	wa = state_weight(after);
+	if (wa > MERGE_SOFT_BYTES && wa > mb->weight) {
+		snprintf(why, whysz, "case %s would take about %zu bytes, over "
+		    "the limit of %d", after->id, wa, MERGE_SOFT_BYTES);
+		return E_TOOBIG;
+	}
+	return 0;
 }
 
 int
@@ -1091,6 +1193,29 @@ mt_many_edits(void)
 	return 0;
 }
 
+/* merge_check_soft(before, after), and merge_check_noted gives the same
+ * answer and reason. */
+static int
+mt_check_soft(const struct case_state *before, const struct entry *e,
+    const struct case_state *after, char *why, size_t whysz)
+{
+	struct merge_before	mb;
+	struct case_state	s;
+	char			w2[160];
+	int			rc, rc2;
+
+	rc = merge_check_soft(before, after, why, whysz);
+	state_copy(&s, before);
+	merge_note(&s, e, &mb);
+	ST_OK(merge_apply(&s, e));
+	w2[0] = '\0';
+	rc2 = merge_check_noted(&mb, e, &s, w2, sizeof(w2));
+	state_release(&s);
+	ST_CHECK(rc == rc2);
+	ST_CHECK(rc == 0 || strcmp(why, w2) == 0);
+	return rc;
+}
+
 /* The soft limits refuse growth past them, never a shrink or an erase. */
 static int
 mt_soft(void)
@@ -1106,7 +1231,7 @@ mt_soft(void)
 		mt_set(&e, "status", "\"a\"", NULL);
 		state_copy(&t, &s);
 		ST_OK(merge_apply(&t, &e));
-		ST_OK(merge_check_soft(&s, &t, why, sizeof(why)));
+		ST_OK(mt_check_soft(&s, &e, &t, why, sizeof(why)));
 		state_release(&s);
 		s = t;
 		entry_release(&e);
@@ -1115,7 +1240,7 @@ mt_soft(void)
 	mt_set(&e, "status", "\"b\"", NULL);
 	state_copy(&t, &s);
 	ST_OK(merge_apply(&t, &e));
-	ST_CHECK(merge_check_soft(&s, &t, why, sizeof(why)) == E_TOOBIG);
+	ST_CHECK(mt_check_soft(&s, &e, &t, why, sizeof(why)) == E_TOOBIG);
 	ST_CHECK(strstr(why, "status") != NULL);
 	state_release(&t);
 	entry_release(&e);
@@ -1125,10 +1250,52 @@ mt_soft(void)
 	entry_add_op(&e, OP_ERASE);
 	state_copy(&t, &s);
 	ST_OK(merge_apply(&t, &e));
-	ST_OK(merge_check_soft(&s, &t, why, sizeof(why)));
+	ST_OK(mt_check_soft(&s, &e, &t, why, sizeof(why)));
 	state_release(&t);
 	entry_release(&e);
 	state_release(&s);
+	return 0;
+}
+
+/* At a hard limit the entry is refused and the state left as it was;
+ * below it, an entry applies in place or on a copy alike. */
+static int
+mt_hard(void)
+{
+	struct case_state	s;
+	struct entry		e;
+	struct buf		a, b;
+	char			path[16];
+
+	buf_init(&a, STATE_ENCODED_MAX);
+	buf_init(&b, STATE_ENCODED_MAX);
+	state_init(&s, MT_CASE);
+	for (int i = 0; i < STATE_MAX_FIELDS; i++) {
+		snprintf(path, sizeof(path), "f%03d", i);
+		mt_entry(&e, "n-a", (uint64_t)i + 1, 100 + (uint64_t)i);
+		mt_set(&e, path, "\"a\"", NULL);
+		ST_OK(merge_apply(&s, &e));
+		entry_release(&e);
+	}
+	ST_CHECK(s.nfields == STATE_MAX_FIELDS);
+	/* Two ops, the second over the limit: the first is undone too. */
+	mt_entry(&e, "n-b", 1, 900);
+	mt_set(&e, "f000", "\"b\"", NULL);
+	mt_set(&e, "g000", "\"b\"", NULL);
+	ST_OK(mt_encode(&s, &a));
+	ST_CHECK(merge_apply(&s, &e) == E_TOOBIG);
+	ST_OK(mt_encode(&s, &b));
+	ST_CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	entry_release(&e);
+	/* A field that exists still takes a write (on a copy). */
+	mt_entry(&e, "n-b", 1, 900);
+	mt_set(&e, "f000", "\"b\"", NULL);
+	ST_OK(merge_apply(&s, &e));
+	ST_CHECK(merge_field(&s, "f000")->nheads == 2);
+	entry_release(&e);
+	state_release(&s);
+	buf_release(&a);
+	buf_release(&b);
 	return 0;
 }
 
@@ -1789,6 +1956,7 @@ merge_selftest(void)
 	ST_OK(mt_flood());
 	ST_OK(mt_many_edits());
 	ST_OK(mt_soft());
+	ST_OK(mt_hard());
 	ST_OK(mt_normalise());
 	for (uint64_t seed = 1; seed <= MT_RUNS; seed++)
 		ST_OK(mt_run(seed, &nconf, &nerase, &npend));

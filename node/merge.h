@@ -49,6 +49,24 @@ int	merge_apply(struct case_state *s, const struct entry *e);
 int	merge_check_soft(const struct case_state *before,
 	    const struct case_state *after, char *why, size_t whysz);
 
+/*
+ * The same check without a copy of the state before: merge_note records
+ * what the check needs of before (its counts, its weight, and how many
+ * nodes each field e writes names), merge_check_noted then checks after
+ * (before with e applied) and gives merge_check_soft's answer and reason.
+ * Only the fields e writes can name more nodes after it.
+ */
+struct merge_before {
+	size_t	nfields, nevents, weight;
+	size_t	nops;
+	size_t	nodes[ENTRY_MAX_OPS];	/* SIZE_MAX: no such field */
+};
+void	merge_note(const struct case_state *before, const struct entry *e,
+	    struct merge_before *mb);
+int	merge_check_noted(const struct merge_before *mb,
+	    const struct entry *e, const struct case_state *after, char *why,
+	    size_t whysz);
+
 /* Brings a state written before fields kept one head and one seen stamp
  * per node into that form (what a fold of the same entries gives now). */
 void	merge_normalise(struct case_state *s);

@@ -62,6 +62,7 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 	struct buf		 b;
 	MDB_val			 k, d;
 	size_t			 lklen;
+	uint64_t		 iid;
 	int			 rc;
 
 	k.mv_data = lk;
@@ -87,16 +88,17 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 	}
 	if (rc != 0)
 		return mdb_err(st, rc, "get log");
-	memcpy(ck, e->case_id, ENTRY_CASE_ID_LEN);
-	memcpy(ck + ENTRY_CASE_ID_LEN, lk, lklen);
+	if ((rc = caseid_get(st, t, e->case_id, &iid)) != 0 && rc != E_NOTFOUND)
+		return rc;
 	k.mv_data = ck;
-	k.mv_size = ENTRY_CASE_ID_LEN + lklen;
-	if ((rc = mdb_get(t, st->caselog, &k, &d)) != 0) {
+	k.mv_size = clog_key(ck, iid, lk, lklen);
+	if (rc != 0 || (rc = mdb_get(t, st->clog, &k, &d)) != 0) {
 		log_warnx("refusal notice for %s/%llu does not match our log",
 		    e->origin, (unsigned long long)e->seq);
-		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "caselog");
+		return rc == MDB_NOTFOUND || rc == E_NOTFOUND ? 0 :
+		    mdb_err(st, rc, "caselog");
 	}
-	if ((rc = mdb_del(t, st->caselog, &k, NULL)) != 0)
+	if ((rc = mdb_del(t, st->clog, &k, NULL)) != 0)
 		return mdb_err(st, rc, "del caselog");
 	k.mv_data = lk;
 	k.mv_size = lklen;

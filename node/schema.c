@@ -821,6 +821,9 @@ enumset_check(const struct fdef *f, const cJSON *v, const char *where,
  * (clear the field) is allowed unless f is required or not clearable.
  * where names the value in messages.  Returns 0 or E_INVAL.
  */
+static int	str_value_check(const struct fdef *, const char *,
+		    const char *, char *, size_t);
+
 static int
 value_check(const struct fdef *f, const cJSON *v, const char *where,
     struct canon *c, char *err, size_t errsz)
@@ -828,7 +831,6 @@ value_check(const struct fdef *f, const cJSON *v, const char *where,
 	const char	*s;
 	int64_t		 i;
 	int		 rc;
-	char		 sb[SHOWN_MAX + 4], eb[256];
 
 	if (cJSON_IsNull(v)) {
 		if (f->flags & (F_NONULL | F_REQUIRED))
@@ -854,6 +856,21 @@ value_check(const struct fdef *f, const cJSON *v, const char *where,
 	if (!cJSON_IsString(v) || v->valuestring == NULL)
 		return fail(err, errsz, "%s: expected %s", where, type_desc(f));
 	s = v->valuestring;
+	if ((rc = str_value_check(f, s, where, err, errsz)) != 0)
+		return rc;
+	canon_str(c, s);
+	return 0;
+}
+
+/* The string s as the value of field f (a type other than V_INT and
+ * V_ENUMSET).  Returns 0 or E_INVAL. */
+static int
+str_value_check(const struct fdef *f, const char *s, const char *where,
+    char *err, size_t errsz)
+{
+	int	rc;
+	char	sb[SHOWN_MAX + 4], eb[256];
+
 	switch (f->type) {
 	case V_ENUM:
 		if (enum_index(f->vals, s) < 0)
@@ -902,7 +919,6 @@ value_check(const struct fdef *f, const cJSON *v, const char *where,
 	case V_INT:
 		break;
 	}
-	canon_str(c, s);
 	return 0;
 }
 
@@ -1623,7 +1639,7 @@ out:
 }
 
 int
-schema_check_op(const struct op *o, char *err, size_t errsz)
+schema_check_op_cjson(const struct op *o, char *err, size_t errsz)
 {
 	const struct fdef	*f = NULL;
 	const struct coll	*cl = NULL;
@@ -1678,6 +1694,88 @@ schema_check_op(const struct op *o, char *err, size_t errsz)
 	buf_release(&c.b);
 	cJSON_Delete(v);
 	return rc;
+}
+
+/*
+ * The common values, checked on their bytes: null, an integer, and a
+ * string without escapes or control characters, which is canonical as it
+ * stands (canon_str escapes nothing else).  FAST_UNSURE for anything else
+ * (arrays, objects, escapes, any other shape), which schema_check_op_cjson
+ * then judges.  Where this decides, it gives the cJSON path's answer and
+ * reason: tests/fuzz/fuzz_validate.c checks that they always agree.
+ */
+#define FAST_UNSURE	(-1)
+
+/* An integer in canonical form with at most 15 digits (so exact as the
+ * double cJSON makes of it, and within JSON_INT_MAX); not "-0". */
+static int
+int_token(const char *v, size_t n, int64_t *out)
+{
+	size_t	i = 0;
+	int64_t	x = 0;
+
+	if (n > 0 && v[0] == '-')
+		i = 1;
+	if (i >= n || n - i > 15 || (v[i] == '0' && n - i > 1) ||
+	    (i == 1 && v[1] == '0'))
+		return 0;
+	for (; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+		x = x * 10 + (v[i] - '0');
+	}
+	*out = v[0] == '-' ? -x : x;
+	return 1;
+}
+
+static int
+value_fast(const struct fdef *f, const char *where, const char *v, size_t n,
+    char *err, size_t errsz)
+{
+	char	s[ENTRY_VALUE_MAX + 1];
+	int64_t	i;
+
+	if (n == 4 && memcmp(v, "null", 4) == 0) {
+		if (f->flags & (F_NONULL | F_REQUIRED))
+			return fail(err, errsz, "%s: cannot be null", where);
+		return 0;
+	}
+	if (f->type == V_ENUMSET)
+		return FAST_UNSURE;
+	if (f->type == V_INT) {
+		if (!int_token(v, n, &i))
+			return FAST_UNSURE;
+		if (i < f->min || i > f->max)
+			return fail(err, errsz, "%s: %lld is out of range "
+			    "(%lld to %lld)", where, (long long)i,
+			    (long long)f->min, (long long)f->max);
+		return 0;
+	}
+	if (n < 2 || n > ENTRY_VALUE_MAX || v[0] != '"' || v[n - 1] != '"')
+		return FAST_UNSURE;
+	for (size_t k = 1; k + 1 < n; k++)
+		if ((unsigned char)v[k] < 0x20 || v[k] == '"' || v[k] == '\\')
+			return FAST_UNSURE;
+	memcpy(s, v + 1, n - 2);
+	s[n - 2] = '\0';
+	return str_value_check(f, s, where, err, errsz);
+}
+
+int
+schema_check_op(const struct op *o, char *err, size_t errsz)
+{
+	const struct fdef	*f;
+	int			 rc;
+
+	if (err != NULL && errsz > 0)
+		err[0] = '\0';
+	if (o->type == OP_SET && o->value != NULL &&
+	    o->value_len <= ENTRY_VALUE_MAX &&
+	    strlen(o->path) < WHERE_MAX && (f = path_find(o->path)) != NULL &&
+	    (rc = value_fast(f, o->path, o->value, o->value_len, err,
+	    errsz)) != FAST_UNSURE)
+		return rc;
+	return schema_check_op_cjson(o, err, errsz);
 }
 
 int

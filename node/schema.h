@@ -43,8 +43,14 @@ int	schema_ops_from_export(const char *json, size_t len, struct entry *e,
 
 /* Validates one op (from any source) against the schema: known path and
  * collection, value of the right JSON type and enumeration.  Returns 0 or
- * E_INVAL with a reason in err. */
+ * E_INVAL with a reason in err.  The common values (null, an integer, a
+ * string without escapes) are checked on their bytes; the rest goes
+ * through schema_check_op_cjson. */
 int	schema_check_op(const struct op *o, char *err, size_t errsz);
+/* The same check, always by parsing the value with cJSON and comparing
+ * it with its canonical form: the reference schema_check_op must agree
+ * with (tests/fuzz/fuzz_validate.c). */
+int	schema_check_op_cjson(const struct op *o, char *err, size_t errsz);
 
 /* Is s a date as the schema takes it: "YYYY-MM-DD", a real calendar day
  * in the years 1900 to 2100? */

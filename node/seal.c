@@ -42,7 +42,7 @@ value_seal(struct store *st, const char *id, uint8_t **v, size_t *len)
 	return 0;
 }
 
-static int
+int
 value_open(struct store *st, const char *id, uint8_t **v, size_t *len)
 {
 	struct buf	b;

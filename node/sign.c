@@ -40,14 +40,25 @@ sign_salt(struct entry *e)
 	}
 }
 
+/* SHA-256 of up to three parts, prepared (sh) or not. */
+static void
+hash3(struct crypto_sha *sh, const void *a, size_t alen, const void *b,
+    size_t blen, const void *c, size_t clen, uint8_t out[CRYPTO_HASH])
+{
+	if (sh != NULL)
+		crypto_sha3(sh, a, alen, b, blen, c, clen, out);
+	else
+		crypto_hash3(a, alen, b, blen, c, clen, out);
+}
+
 /* Writes the digest marker of a salted value into m (MARKER_LEN + 1). */
 static void
-marker(const struct op *o, char *m)
+marker(struct crypto_sha *sh, const struct op *o, char *m)
 {
 	uint8_t h[CRYPTO_HASH];
 
-	crypto_hash3(o->salt, sizeof(o->salt), o->value, o->value_len, NULL,
-	    0, h);
+	hash3(sh, o->salt, sizeof(o->salt), o->value, o->value_len, NULL, 0,
+	    h);
 	memcpy(m, MARKER_PREFIX, 9);
 	hex_encode(h, sizeof(h), m + 9);
 	m[MARKER_LEN - 1] = '"';
@@ -65,7 +76,7 @@ sign_redact(struct entry *e)
 
 		if (!o->has_salt)
 			continue;
-		marker(o, m);
+		marker(NULL, o, m);
 		crypto_wipe(o->value, o->value_len);
 		op_set_value(o, m, MARKER_LEN);
 		memset(o->salt, 0, sizeof(o->salt));
@@ -83,7 +94,8 @@ sign_redact(struct entry *e)
  * (this runs for every entry written, received and verified).
  */
 static int
-digest(const struct entry *e, uint8_t d[CRYPTO_HASH])
+digest_encode(struct crypto_sha *sh, const struct entry *e,
+    uint8_t d[CRYPTO_HASH])
 {
 	struct entry	  f;
 	struct buf	  b;
@@ -103,7 +115,7 @@ digest(const struct entry *e, uint8_t d[CRYPTO_HASH])
 
 		if (!o->has_salt)
 			continue;
-		marker(&e->ops[i], m[j]);
+		marker(sh, &e->ops[i], m[j]);
 		o->value = m[j++];
 		o->value_len = MARKER_LEN;
 		memset(o->salt, 0, sizeof(o->salt));
@@ -111,11 +123,109 @@ digest(const struct entry *e, uint8_t d[CRYPTO_HASH])
 	}
 	buf_init(&b, ENTRY_ENCODED_MAX);
 	if ((rc = entry_encode(&f, &b)) == 0)
-		crypto_hash3(b.data, b.len, NULL, 0, NULL, 0, d);
+		hash3(sh, b.data, b.len, NULL, 0, NULL, 0, d);
 	buf_release(&b);
 	free(m);
 	free(f.ops);		/* the values are e's or m's */
 	return rc;
+}
+
+/*
+ * D(e) from the bytes e was decoded from: they are hashed as they are,
+ * except that each salted op's span is replaced by that op's signed form
+ * (its value replaced by the digest marker, without the salt).  No other
+ * byte differs between the received entry and its signed form: the ops
+ * array keeps its count, and the decoder took only the shortest encoding
+ * of everything.  Returns E_INVAL when the spans do not describe ent (an
+ * entry not decoded from it), and the caller encodes instead.
+ */
+static int
+digest_raw(struct crypto_sha *sh, const struct entry *e, const uint8_t *ent,
+    size_t entlen, uint8_t d[CRYPTO_HASH])
+{
+	struct buf	b;
+	size_t		at = 0, from = 0, ends[ENTRY_MAX_OPS];
+	int		rc = 0;
+
+	if (e->nops > ENTRY_MAX_OPS)
+		return E_INVAL;
+	for (size_t i = 0; i < e->nops; i++) {
+		const struct op *o = &e->ops[i];
+
+		if (o->span_len == 0 || o->span_off < at ||
+		    o->span_len > entlen - o->span_off)
+			return E_INVAL;
+		at = (size_t)o->span_off + o->span_len;
+	}
+	/* The signed form of each salted op, one after the other in b. */
+	buf_init(&b, ENTRY_ENCODED_MAX);
+	for (size_t i = 0; i < e->nops && rc == 0; i++) {
+		const struct op	*o = &e->ops[i];
+		struct op	 f;
+		char		 m[MARKER_LEN + 1];
+
+		if (!o->has_salt)
+			continue;
+		f = *o;
+		marker(sh, o, m);
+		f.value = m;
+		f.value_len = MARKER_LEN;
+		memset(f.salt, 0, sizeof(f.salt));
+		f.has_salt = 0;
+		rc = op_encode(&f, &b);
+		ends[i] = b.len;
+	}
+	if (rc == 0) {
+		at = 0;
+		crypto_sha_init(sh);
+		for (size_t i = 0; i < e->nops; i++) {
+			const struct op *o = &e->ops[i];
+
+			if (!o->has_salt)
+				continue;
+			crypto_sha_update(sh, ent + at, o->span_off - at);
+			crypto_sha_update(sh, b.data + from, ends[i] - from);
+			from = ends[i];
+			at = (size_t)o->span_off + o->span_len;
+		}
+		crypto_sha_update(sh, ent + at, entlen - at);
+		crypto_sha_final(sh, d);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+int
+sign_digest(struct crypto_sha *sh, const struct entry *e, const uint8_t *ent,
+    size_t entlen, uint8_t d[CRYPTO_HASH])
+{
+	struct crypto_sha	*own = NULL;
+	int			 rc;
+
+	if (ent == NULL)
+		return digest_encode(sh, e, d);
+	if (sh == NULL && (rc = crypto_sha_new(&own)) != 0)
+		return rc;
+	rc = digest_raw(sh != NULL ? sh : own, e, ent, entlen, d);
+	crypto_sha_free(&own);
+	if (rc == E_INVAL)
+		rc = digest_encode(sh, e, d);
+	return rc;
+}
+
+void
+sign_link(struct crypto_sha *sh, const uint8_t prev[CRYPTO_HASH],
+    const uint8_t d[CRYPTO_HASH], uint8_t h[CRYPTO_HASH])
+{
+	hash3(sh, CHAIN_TAG, strlen(CHAIN_TAG), prev, CRYPTO_HASH, d,
+	    CRYPTO_HASH, h);
+}
+
+int
+sign_verify(const uint8_t pub[CRYPTO_SIGN_PUB],
+    const uint8_t block[SIGN_BLOCK], const uint8_t h[CRYPTO_HASH])
+{
+	return crypto_verify(pub, h, CRYPTO_HASH, block);
 }
 
 int
@@ -125,10 +235,9 @@ sign_chain(const struct entry *e, const uint8_t prev[CRYPTO_HASH],
 	uint8_t d[CRYPTO_HASH];
 	int	rc;
 
-	if ((rc = digest(e, d)) != 0)
+	if ((rc = digest_encode(NULL, e, d)) != 0)
 		return rc;
-	crypto_hash3(CHAIN_TAG, strlen(CHAIN_TAG), prev, CRYPTO_HASH, d,
-	    sizeof(d), h);
+	sign_link(NULL, prev, d, h);
 	return 0;
 }
 
@@ -189,6 +298,39 @@ sign_selftest(void)
 	ST_OK(sign_entry(&e, sec, prev, blk, h1));
 	ST_CHECK(sign_check(&e, pub, blk, h2) == 1);
 	ST_CHECK(memcmp(h1, h2, 32) == 0);
+	{
+		struct crypto_sha	*sh;
+		struct buf		 b;
+		uint8_t			 d1[32], d2[32];
+
+		/* The digest of the received bytes is the digest of the
+		 * signed form encoded again, salted op or not. */
+		ST_OK(crypto_sha_new(&sh));
+		buf_init(&b, ENTRY_ENCODED_MAX);
+		ST_OK(entry_encode(&e, &b));
+		ST_OK(entry_decode(b.data, b.len, &r));
+		ST_OK(sign_digest(sh, &r, NULL, 0, d1));
+		ST_OK(sign_digest(sh, &r, b.data, b.len, d2));
+		ST_CHECK(memcmp(d1, d2, 32) == 0);
+		sign_link(sh, prev, d2, h2);
+		ST_CHECK(memcmp(h1, h2, 32) == 0);
+		ST_CHECK(sign_verify(pub, blk, h2) == 1);
+		/* Without the salted op, the same bytes hash as they are. */
+		r.ops[0].has_salt = 0;
+		ST_OK(sign_digest(sh, &r, b.data, b.len, d2));
+		ST_CHECK(memcmp(d1, d2, 32) != 0);
+		crypto_sha3(sh, b.data, b.len, NULL, 0, NULL, 0, d1);
+		ST_CHECK(memcmp(d1, d2, 32) == 0);
+		/* Spans that do not describe the bytes: encoded instead. */
+		r.ops[0].has_salt = 1;
+		r.ops[1].span_off = 0;
+		ST_OK(sign_digest(sh, &r, b.data, b.len, d2));
+		ST_OK(sign_digest(NULL, &r, NULL, 0, d1));
+		ST_CHECK(memcmp(d1, d2, 32) == 0);
+		entry_release(&r);
+		buf_release(&b);
+		crypto_sha_free(&sh);
+	}
 	/* Erasure keeps the signature valid and removes the value. */
 	entry_copy(&r, &e);
 	ST_CHECK(sign_redact(&r) == 1);

@@ -31,6 +31,24 @@ int	sign_chain(const struct entry *e, const uint8_t prev[CRYPTO_HASH],
 int	sign_entry(const struct entry *e, const uint8_t sec[CRYPTO_SIGN_SEC],
 	    const uint8_t prev[CRYPTO_HASH], uint8_t block[SIGN_BLOCK],
 	    uint8_t h[CRYPTO_HASH]);
+/*
+ * The receiving side's steps, with a prepared SHA-256 (sh; NULL: one made
+ * for the call).  sign_digest writes D(e).  With ent, e must be what
+ * entry_decode read from those entlen bytes, unchanged since: the bytes
+ * are hashed as received, and only each salted op is encoded again, in
+ * its signed form (the strict decoder accepts only the shortest encoding,
+ * so the rest of the signed form is the received bytes).  With ent NULL,
+ * e is encoded.  Returns 0 or E_INVAL.  sign_link makes the chain hash
+ * of a digest after prev; sign_verify checks block's signature over the
+ * chain hash h (1 when valid, else 0).  sign_check is sign_digest,
+ * sign_link and sign_verify.
+ */
+int	sign_digest(struct crypto_sha *sh, const struct entry *e,
+	    const uint8_t *ent, size_t entlen, uint8_t d[CRYPTO_HASH]);
+void	sign_link(struct crypto_sha *sh, const uint8_t prev[CRYPTO_HASH],
+	    const uint8_t d[CRYPTO_HASH], uint8_t h[CRYPTO_HASH]);
+int	sign_verify(const uint8_t pub[CRYPTO_SIGN_PUB],
+	    const uint8_t block[SIGN_BLOCK], const uint8_t h[CRYPTO_HASH]);
 /* Verifies block over e with pub; writes the chain hash to h.  Returns 1
  * when the signature is valid, 0 otherwise. */
 int	sign_check(const struct entry *e, const uint8_t pub[CRYPTO_SIGN_PUB],

@@ -163,7 +163,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	st->skew_ms = 5 * 60 * 1000;
 	if ((rc = mdb_env_create(&st->env)) != 0)
 		goto fail;
-	mdb_env_set_maxdbs(st->env, 16);
+	mdb_env_set_maxdbs(st->env, 32);
 	mdb_env_set_mapsize(st->env, MAP_INITIAL);
 	if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)
 		goto fail;
@@ -171,31 +171,38 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	mdb_env_set_mapsize(st->env, 0);
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &t)) != 0)
 		goto fail;
-#define OPEN_DB(f, n) do {						\
-	if ((rc = mdb_dbi_open(t, n, MDB_CREATE, &st->f)) != 0) {	\
+#define OPEN_DB(f, n, fl) do {						\
+	if ((rc = mdb_dbi_open(t, n, MDB_CREATE | (fl), &st->f)) != 0) {	\
 		mdb_txn_abort(t);					\
 		goto fail;						\
 	}								\
 } while (0)
-	OPEN_DB(meta, "meta");
-	OPEN_DB(log, "log");
-	OPEN_DB(caselog, "caselog");
-	OPEN_DB(cases, "cases");
-	OPEN_DB(vv, "vv");
-	OPEN_DB(feed, "feed");
-	OPEN_DB(peers, "peers");
-	OPEN_DB(refused, "refused");
-	OPEN_DB(keys, "keys");
-	OPEN_DB(names, "names");
-	OPEN_DB(namecase, "namecase");
-	OPEN_DB(conflicted, "conflicted");
-	OPEN_DB(authors, "authors");
-	OPEN_DB(keyhist, "keyhist");
+	OPEN_DB(meta, "meta", 0);
+	OPEN_DB(log, "log", 0);
+	OPEN_DB(caseids, "caseids", 0);
+	OPEN_DB(clog, "clog", 0);
+	OPEN_DB(states, "states", 0);
+	OPEN_DB(vv, "vv", 0);
+	OPEN_DB(feed, "feed", 0);
+	OPEN_DB(peers, "peers", 0);
+	OPEN_DB(refused, "refused", 0);
+	OPEN_DB(keys, "keys", 0);
+	OPEN_DB(namepost, "namepost", 0);
+	OPEN_DB(namemacs, "namemacs", 0);
+	OPEN_DB(conflicted, "conflicted", 0);
+	OPEN_DB(authors, "authors", 0);
+	OPEN_DB(keyhist, "keyhist", 0);
 #undef OPEN_DB
 	get_str(st, t, "node", st->node, sizeof(st->node));
 	get_str(st, t, "role", st->role, sizeof(st->role));
 	if ((rc = mdb_txn_commit(t)) != 0)
 		goto fail;
+	/* A store of an older layout is migrated here, once (migrate.c). */
+	if ((rc = store_migrate(st, err, errsz)) != 0) {
+		mdb_env_close(st->env);
+		free(st);
+		return rc;
+	}
 	*out = st;
 	return 0;
 fail:

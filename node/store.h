@@ -38,6 +38,7 @@ struct store_info {
 	uint64_t	nconflicts;	/* fields with open conflicts */
 	uint64_t	map_size;
 	uint64_t	inc;		/* incarnation: 0 until restored */
+	uint64_t	layout;		/* the store's key layout (migrate.c) */
 };
 
 /* What a node remembers about one peer (central: each province;

@@ -9,6 +9,10 @@
  *   store.c    the environment, transactions, the small tables (meta,
  *              peers, keys, vv, quota, recovery) and the table iterator;
  *   seal.c     identifying values, authors and log records sealed at rest;
+ *   caseid.c   case ids and the internal ids the case tables are keyed
+ *              by (the key layout, docs/PERFORMANCE.md);
+ *   migrate.c  the layout version, and the migration of a store written
+ *              by an older layout;
  *   chain.c    the signed change log, the case index and each origin's
  *              hash chain;
  *   casetab.c  the case table and what is kept in step with it (blind
@@ -21,7 +25,7 @@
  *   store_ha.c meta values and the change counter of high availability.
  * Only these files include lmdb.h (through this header).  Dependencies
  * run one way: apply, verify -> refusal -> feed -> casetab -> chain ->
- * seal -> store.
+ * seal -> caseid -> store; migrate uses casetab and caseid.
  *
  * Every function here that takes an MDB_txn works inside the caller's
  * transaction and never ends it; values it hands back are borrowed until
@@ -36,18 +40,29 @@
  *            position, "returned:<peer>" -> central incarnation given
  *            back to.  Every one is optional: a store written before
  *            they existed opens as it is (incarnation 0).
+ *            "layout" -> be64 STORE_LAYOUT; "iid" -> the last internal
+ *            id given (caseid.c).
  *   log      origin \0 be64(seq)            -> record (entry + signature)
- *   caselog  case_id origin \0 be64(seq)    -> "" (a case's entries)
- *   cases    case_id                        -> case state
+ *   caseids  uuid(16)                       -> be64(iid): a case's
+ *            internal id, given in the order this node first sees cases
+ *   clog     be64(iid) origin \0 be64(seq)  -> "" (a case's entries)
+ *   states   be64(iid)                      -> case state
  *   vv       origin                         -> be64(highest seq applied)
  *   feed     peer \0 be64(pos)              -> log key (central only)
  *   peers    peer                           -> struct peer_disk
  *   refused  origin \0 be64(seq)            -> reason \0 record
- *   names    mac(16) case_id                -> "" (nameidx.h)
- *   namecase case_id                        -> the macs indexed for it
+ *   namepost be32(iid >> 10) mac(16)        -> be16(iid & 1023)...,
+ *            sorted (nameidx.h): postings grouped by 1,024 iids
+ *   namemacs be64(iid)                      -> uuid(16) and the tag(16)
+ *            of the name write indexed for it
  *   conflicted case_id                      -> "" (a field has two heads)
  *   authors  pseudonym (8 bytes)            -> sealed author (state_crypt)
- * Keys that grow are big-endian so LMDB appends in key order.
+ * Keys that grow are big-endian so LMDB appends in key order.  A new
+ * case's rows go at the end of states, clog, namemacs and of the last
+ * postings group, whatever order case ids come in; only caseids takes
+ * one small random insert (docs/PERFORMANCE.md, "The key layout").
+ * Layout 1 (before issue 19) keyed cases, caselog, names and namecase by
+ * the case id text; migrate.c turns it into this one.
  */
 #ifndef CASESYNC_STORE_INT_H
 #define CASESYNC_STORE_INT_H
@@ -62,12 +77,16 @@
 #include "../common/crypto.h"
 
 #define LOGKEY_MAX	(HLC_NODE_MAX + 1 + 8)
-#define CASEKEY_MAX	(ENTRY_CASE_ID_LEN + LOGKEY_MAX)
+#define IID_LEN		8
+#define CASEKEY_MAX	(IID_LEN + LOGKEY_MAX)
+#define UUID_BIN	16
+/* The layout this build writes (migrate.c). */
+#define STORE_LAYOUT	2
 
 struct store {
 	MDB_env		*env;
-	MDB_dbi		 meta, log, caselog, cases, vv, feed, peers, refused;
-	MDB_dbi		 keys, names, namecase, conflicted, authors;
+	MDB_dbi		 meta, log, clog, states, caseids, vv, feed, peers;
+	MDB_dbi		 refused, keys, namepost, namemacs, conflicted, authors;
 	MDB_dbi		 keyhist;	/* keyhist.c */
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
 	/* The keys prepared once (crypto.h): the data key for AES-GCM, the
@@ -138,6 +157,28 @@ int	quota_read(struct store *, MDB_txn *, const char *peer,
 int	quota_write(struct store *, MDB_txn *, const char *peer, uint64_t day,
 	    const struct quota *u);
 
+/* ---- caseid.c: case ids and internal ids ---- */
+
+/* A valid case id (mp_case_id_valid) as 16 bytes, and back. */
+void	uuid_pack(const char *id, uint8_t out[UUID_BIN]);
+void	uuid_unpack(const uint8_t in[UUID_BIN], char id[ENTRY_CASE_ID_LEN + 1]);
+/* The internal id of case id: E_NOTFOUND when this node never saw it. */
+int	caseid_get(struct store *, MDB_txn *, const char *id, uint64_t *iid);
+/* As caseid_get, giving the next internal id to a case seen first. */
+int	caseid_make(struct store *, MDB_txn *, const char *id, uint64_t *iid);
+/* be64(iid) lk into ck (CASEKEY_MAX bytes); returns the key length. */
+size_t	clog_key(uint8_t *ck, uint64_t iid, const uint8_t *lk, size_t lklen);
+/* Puts k -> d at the end of db when it sorts last (MDB_APPEND), else the
+ * ordinary way. */
+int	put_append(struct store *, MDB_txn *, MDB_dbi, MDB_val *k, MDB_val *d,
+	    const char *what);
+
+/* ---- migrate.c: the layout ---- */
+
+/* Brings a store opened by store_open to STORE_LAYOUT, in one write
+ * transaction; E_INVAL (err says why) for a layout newer than this build. */
+int	store_migrate(struct store *, char *err, size_t errsz);
+
 /* ---- seal.c: at rest ---- */
 
 /* Copies the node's keys into st, derives the author key, and checks
@@ -145,6 +186,9 @@ int	quota_write(struct store *, MDB_txn *, const char *peer, uint64_t day,
  * another data key; st holds no key then. */
 int	seal_keys_set(struct store *, const uint8_t sign_sec[32],
 	    const uint8_t sign_pub[32], const uint8_t datakey[32]);
+/* Opens one sealed value *v (malloc'd, replaced) of case id in place; a
+ * value not sealed stays as it is. */
+int	value_open(struct store *, const char *id, uint8_t **v, size_t *len);
 /* Seals (seal = 1) or opens every identifying value and every author of s
  * in place.  Sealing needs the write transaction t; opening uses t, or a
  * read transaction of its own when t is NULL. */
@@ -183,6 +227,10 @@ int	origin_key(struct store *, MDB_txn *, const char *origin,
  * with a key revoked from a position at or before the entry's. */
 int	sig_status(struct store *, MDB_txn *, const struct entry *e,
 	    const uint8_t *block, int signed_);
+/* sig_status of a signed entry whose chain hash h is computed already
+ * (sign_digest and sign_link on the received bytes). */
+int	sig_status_hash(struct store *, MDB_txn *, const struct entry *e,
+	    const uint8_t *block, const uint8_t h[CRYPTO_HASH]);
 /* Appends a log record and its case index entry; lk gets the log key. */
 int	log_append(struct store *, MDB_txn *, const struct entry *e,
 	    const uint8_t *rec, size_t reclen, uint8_t *lk, size_t *lklen);
@@ -261,6 +309,8 @@ int	store_selftest(void);
 int	seal_selftest(void);
 int	chain_selftest(void);
 int	casetab_selftest(void);
+int	caseid_selftest(void);
+int	migrate_selftest(void);
 int	feed_selftest(void);
 int	refusal_selftest(void);
 int	verify_selftest(void);

@@ -120,6 +120,34 @@ verify_signatures(struct store *st, MDB_txn *t, uint64_t *bad, char *err,
 	mdb_cursor_close(c);
 }
 
+/* The case id behind internal id iid, from its first log entry ("" and
+ * E_NOTFOUND when it has none). */
+static int
+iid_case(struct store *st, MDB_txn *t, uint64_t iid,
+    char id[ENTRY_CASE_ID_LEN + 1])
+{
+	uint8_t		 p[IID_LEN];
+	MDB_cursor	*c;
+	MDB_val		 k = { sizeof(p), p }, d;
+	struct entry	 e;
+	int		 sig_ok, rc;
+
+	id[0] = '\0';
+	be64_put(p, iid);
+	if (mdb_cursor_open(t, st->clog, &c) != 0)
+		return E_STORE;
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	if (rc == 0 && (k.mv_size <= IID_LEN || be64_get(k.mv_data) != iid))
+		rc = MDB_NOTFOUND;
+	if (rc == 0 && (rc = log_read(st, t, (const uint8_t *)k.mv_data +
+	    IID_LEN, k.mv_size - IID_LEN, &e, 0, &sig_ok)) == 0) {
+		strlcpy_(id, e.case_id, ENTRY_CASE_ID_LEN + 1);
+		entry_release(&e);
+	}
+	mdb_cursor_close(c);
+	return rc == 0 ? 0 : E_NOTFOUND;
+}
+
 int
 store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
     uint64_t *bad, char *err, size_t errsz)
@@ -139,23 +167,41 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 	*nentries = ms.ms_entries;
 	buf_init(&a, STATE_ENCODED_MAX);
 	buf_init(&b, STATE_ENCODED_MAX);
-	if ((rc = mdb_err(st, mdb_cursor_open(t, st->cases, &c), "cursor"))) {
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->states, &c), "cursor"))) {
 		mdb_txn_abort(t);
 		return rc;
 	}
-	/* Every case in the table equals the fold of its log entries. */
+	/* Every case in the table equals the fold of its log entries, and
+	 * sits under the internal id its case id has. */
 	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
 		struct case_state	s;
 		char			id[ENTRY_CASE_ID_LEN + 1];
 		const char		*why = NULL;
+		uint64_t		iid;
 
 		(*ncases)++;
-		if (k.mv_size != ENTRY_CASE_ID_LEN) {
+		id[0] = '\0';
+		if (k.mv_size != IID_LEN) {
 			why = "bad key in case table";
-			id[0] = '\0';
+		} else if (state_decode(d.mv_data, d.mv_size, &s) != 0) {
+			why = "stored state does not decode";
+			iid_case(st, t, be64_get(k.mv_data), id);
 		} else {
-			memcpy(id, k.mv_data, ENTRY_CASE_ID_LEN);
-			id[ENTRY_CASE_ID_LEN] = '\0';
+			strlcpy_(id, s.id, sizeof(id));
+			if (state_crypt(st, t, &s, 0) != 0) {
+				why = "a sealed value does not open";
+				state_release(&s);
+			} else {
+				buf_reset(&b);
+				merge_normalise(&s);
+				state_encode(&s, &b);
+				state_release(&s);
+			}
+		}
+		if (why == NULL && (caseid_get(st, t, id, &iid) != 0 ||
+		    iid != be64_get(k.mv_data)))
+			why = "not under its internal id in the case table";
+		if (why == NULL) {
 			rc = fold_case(st, t, id, &s);
 			if (rc == E_NOTFOUND) {
 				why = "in the case table but not in the log";
@@ -163,24 +209,11 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 				why = "its log entries do not decode";
 			} else {
 				buf_reset(&a);
-				buf_reset(&b);
 				state_encode(&s, &a);
 				state_release(&s);
-				if (state_decode(d.mv_data, d.mv_size, &s) !=
-				    0) {
-					why = "stored state does not decode";
-				} else if (state_crypt(st, t, &s, 0) != 0) {
-					why = "a sealed value does not open";
-					state_release(&s);
-				} else {
-					merge_normalise(&s);
-					state_encode(&s, &b);
-					state_release(&s);
-					if (a.len != b.len || memcmp(a.data,
-					    b.data, a.len) != 0)
-						why = "differs from the fold "
-						    "of its log";
-				}
+				if (a.len != b.len || memcmp(a.data, b.data,
+				    a.len) != 0)
+					why = "differs from the fold of its log";
 			}
 		}
 		if (why != NULL) {
@@ -191,23 +224,32 @@ store_verify(struct store *st, uint64_t *ncases, uint64_t *nentries,
 	}
 	mdb_cursor_close(c);
 	/* Every case in the log is in the table. */
-	if (mdb_cursor_open(t, st->caselog, &c) == 0) {
-		char last[ENTRY_CASE_ID_LEN + 1] = "";
+	if (mdb_cursor_open(t, st->clog, &c) == 0) {
+		uint64_t last = 0;
 
 		while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-			char id[ENTRY_CASE_ID_LEN + 1];
-			MDB_val ck, cd;
+			char		id[ENTRY_CASE_ID_LEN + 1];
+			uint64_t	iid;
+			MDB_val		ck, cd;
 
-			if (k.mv_size <= ENTRY_CASE_ID_LEN)
+			if (k.mv_size <= IID_LEN)
 				continue;
-			memcpy(id, k.mv_data, ENTRY_CASE_ID_LEN);
-			id[ENTRY_CASE_ID_LEN] = '\0';
-			if (strcmp(id, last) == 0)
+			if ((iid = be64_get(k.mv_data)) == last)
 				continue;
-			memcpy(last, id, sizeof(last));
-			ck.mv_data = id;
-			ck.mv_size = ENTRY_CASE_ID_LEN;
-			if (mdb_get(t, st->cases, &ck, &cd) != 0) {
+			last = iid;
+			ck.mv_data = k.mv_data;
+			ck.mv_size = IID_LEN;
+			if (mdb_get(t, st->states, &ck, &cd) == 0)
+				continue;
+			/* No row: which case is it?  Its first entry says. */
+			if (iid_case(st, t, iid, id) != 0) {
+				if (*bad == 0)
+					snprintf(err, errsz, "the case index "
+					    "lists an entry the log lacks");
+				(*bad)++;
+				continue;
+			}
+			{
 				struct case_state	s;
 				int			none;
 

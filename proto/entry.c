@@ -206,6 +206,19 @@ op_put(struct mp_wr *w, const struct op *o)
 }
 
 int
+op_encode(const struct op *o, struct buf *out)
+{
+	struct mp_wr	w;
+	int		rc;
+
+	if ((rc = op_check(o)) != 0)
+		return rc;
+	mp_wr_init(&w, out, ENTRY_ENCODED_MAX);
+	op_put(&w, o);
+	return mp_wr_finish(&w);
+}
+
+int
 entry_encode(const struct entry *e, struct buf *out)
 {
 	struct mp_wr	w;
@@ -327,8 +340,13 @@ entry_read(struct mp_rd *r, struct entry *e)
 	e->ops = xcalloc(n, sizeof(*e->ops));
 	e->nops = n;
 	for (i = 0; i < n; i++) {
+		size_t off = r->off;
+
 		if (op_read(r, &e->ops[i]) != 0)
 			return E_PROTO;
+		/* len <= ENTRY_ENCODED_MAX, so both fit. */
+		e->ops[i].span_off = (uint32_t)off;
+		e->ops[i].span_len = (uint32_t)(r->off - off);
 	}
 	return mp_rd_end(r);
 }

@@ -103,6 +103,11 @@ struct op {
 	int		 has_salt;
 	/* OP_TRANSFER: the new owner. */
 	char		 to[HLC_NODE_MAX + 1];
+	/* Where entry_decode read this op: span_len bytes from span_off of
+	 * the input (0, 0 for an op built in memory).  The signature's
+	 * digest hashes the received bytes and needs only the salted ops
+	 * encoded again (node/sign.c, sign_digest). */
+	uint32_t	 span_off, span_len;
 };
 
 struct entry {
@@ -127,6 +132,10 @@ int	op_set_value(struct op *o, const char *v, size_t len);
 /* Deep copy.  Caller owns *dst (entry_release). */
 void	entry_copy(struct entry *dst, const struct entry *src);
 
+/* Appends the msgpack encoding of one op, as entry_encode writes it
+ * (span_off and span_len are not encoded).  Returns 0, E_INVAL or
+ * E_TOOBIG. */
+int	op_encode(const struct op *o, struct buf *out);
 /* Appends the msgpack encoding of e to out.  Returns 0, E_INVAL when e
  * breaks a limit or an identifier rule, or E_TOOBIG from the buffer. */
 int	entry_encode(const struct entry *e, struct buf *out);

@@ -3,6 +3,8 @@
  *
  * The codec is canonical, so whatever the decoder accepts must encode back
  * to exactly the input, and decoding that again must give the same bytes.
+ * The digest a signature covers, hashed from the input (node/sign.c), must
+ * equal the digest of the signed form encoded again.
  * Anything else is a codec bug: abort() so that libFuzzer keeps the input.
  *
  * Build with clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I.
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "proto/entry.h"
+#include "node/sign.h"
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -38,6 +41,16 @@ check_entry(const uint8_t *data, size_t size)
 	if (entry_encode(&e, &b) != 0 || b.len != size ||
 	    memcmp(b.data, data, size) != 0)
 		abort();
+	{
+		uint8_t d1[CRYPTO_HASH], d2[CRYPTO_HASH];
+
+		/* The signature's digest hashed from the received bytes is
+		 * the digest of the signed form encoded again. */
+		if (sign_digest(NULL, &e, data, size, d1) != 0 ||
+		    sign_digest(NULL, &e, NULL, 0, d2) != 0 ||
+		    memcmp(d1, d2, sizeof(d1)) != 0)
+			abort();
+	}
 	if (entry_decode(b.data, b.len, &e2) != 0 ||
 	    entry_encode(&e2, &b2) != 0 || b2.len != b.len ||
 	    memcmp(b2.data, b.data, b.len) != 0)

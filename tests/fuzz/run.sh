@@ -54,15 +54,16 @@ mkdir -p "$B/obj" "$B/crashes"
 
 # The decoders under test, compiled once with coverage for the fuzzer.
 # node/schema.c and node/provinces.c (the case JSON and the op check),
+# node/sign.c (the signed form's digest),
 # node/offer.c (the check of referral offers and answers) and
 # the console's request parsing (node/webreq.c, html.c, jsonr.c) are the
 # only node/ modules a target needs; they depend on common/ only.
 objs=""
 for src in common/*.c proto/*.c node/schema.c node/provinces.c \
-    node/offer.c node/webreq.c node/html.c node/jsonr.c; do
+    node/sign.c node/offer.c node/webreq.c node/html.c node/jsonr.c; do
 	obj="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 	if [ ! -f "$obj" ] || [ -n "$(find "$src" common proto node/schema.h \
-	    node/provinces.h node/offer.h node/webreq.h node/html.h node/jsonr.h \
+	    node/provinces.h node/sign.h node/offer.h node/webreq.h node/html.h node/jsonr.h \
 	    -newer "$obj" -name '*.[ch]' 2>/dev/null |
 	    head -n 1)" ]; then
 		if ! $CC $CFLAGS -fsanitize=fuzzer-no-link $pkgflags -c \

@@ -552,28 +552,43 @@ def test_import_killed_midway(env):
 
 # ---- verify ----------------------------------------------------------------
 
-def _mdb_tamper(node, mutate):
-    """Rewrites one value of the `cases` sub-database with mdb_dump and
-    mdb_load (lmdb-utils).  mutate(bytes) -> bytes."""
+UUID_RE = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                     rb"[0-9a-f]{12}")
+
+
+def _mdb_rows(node, table):
+    """The dump of a sub-database (mdb_dump, lmdb-utils): its lines and
+    the index of the first key line."""
     for tool in ("mdb_dump", "mdb_load"):
         check(shutil.which(tool) is not None,
               "%s missing: install lmdb-utils (deploy/bootstrap.sh)" % tool)
-    dump = subprocess.run(["mdb_dump", "-s", "cases", node.dir],
+    dump = subprocess.run(["mdb_dump", "-s", table, node.dir],
                           capture_output=True, text=True)
     check(dump.returncode == 0, "mdb_dump: " + dump.stderr)
     lines = dump.stdout.splitlines()
-    start = lines.index("HEADER=END") + 1
+    return lines, lines.index("HEADER=END") + 1
+
+
+def _mdb_load(node, table, lines):
+    load = subprocess.run(["mdb_load", "-s", table, node.dir],
+                          input="\n".join(lines) + "\n",
+                          capture_output=True, text=True)
+    check(load.returncode == 0, "mdb_load: " + load.stderr)
+
+
+def _mdb_tamper(node, mutate):
+    """Rewrites one case row (the `states` sub-database, keyed by the
+    case's internal id) with mdb_dump and mdb_load.  mutate(bytes) ->
+    bytes.  Returns the case id of the row."""
+    lines, start = _mdb_rows(node, "states")
     # Key and value lines alternate, each " hex"; take the second case.
     key_i = start + 2
     val = bytes.fromhex(lines[key_i + 1].strip())
     new = mutate(val)
     check(new != val, "mutation did nothing")
     lines[key_i + 1] = " " + new.hex()
-    load = subprocess.run(["mdb_load", "-s", "cases", node.dir],
-                          input="\n".join(lines) + "\n",
-                          capture_output=True, text=True)
-    check(load.returncode == 0, "mdb_load: " + load.stderr)
-    return bytes.fromhex(lines[key_i].strip()).decode()
+    _mdb_load(node, "states", lines)
+    return UUID_RE.search(val).group(0).decode()
 
 
 def test_verify_detects_tampered_case(env):
@@ -593,17 +608,20 @@ def test_verify_detects_tampered_case(env):
             cid = _mdb_tamper(p, lambda v: v[:len(v) // 2])
         else:
             # A case slipped into the table that no log entry made.
+            # The first row copied under a new internal id, with the
+            # forged id, and that id in the ids index.
             cid = "01900000-0000-7000-8000-00000000beef"
-            dump = subprocess.run(["mdb_dump", "-s", "cases", p.dir],
-                                  capture_output=True, text=True).stdout
-            lines = dump.splitlines()
-            start = lines.index("HEADER=END") + 1
-            lines[start] = " " + cid.encode().hex()
-            lines = lines[:start + 2] + ["DATA=END"]
-            r = subprocess.run(["mdb_load", "-s", "cases", p.dir],
-                               input="\n".join(lines) + "\n",
-                               capture_output=True, text=True)
-            check(r.returncode == 0, "mdb_load: " + r.stderr)
+            iid = (0x7fff).to_bytes(8, "big")
+            lines, start = _mdb_rows(p, "states")
+            val = bytes.fromhex(lines[start + 1].strip())
+            val = val.replace(UUID_RE.search(val).group(0), cid.encode(), 1)
+            _mdb_load(p, "states", lines[:start] + [" " + iid.hex(),
+                                                   " " + val.hex(),
+                                                   "DATA=END"])
+            lines, start = _mdb_rows(p, "caseids")
+            _mdb_load(p, "caseids", lines[:start] + [
+                " " + bytes.fromhex(cid.replace("-", "")).hex(),
+                " " + iid.hex(), "DATA=END"])
         if how != "garbage":
             check(p.export() != before,
                   "tampering did not reach the case table")
