@@ -3,6 +3,7 @@
 #include "standby.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -285,6 +286,45 @@ cli_help(int argc, char **argv, const char *usage)
 		}
 	}
 	return 0;
+}
+
+int
+cli_parse(int argc, char **argv, const char *usage, const char **dir,
+    const struct cli_opt *opts, size_t nopts)
+{
+	struct option	lo[CLI_OPTS_MAX + 2];
+	size_t		i;
+	int		ch;
+
+	if (nopts > CLI_OPTS_MAX)
+		nopts = CLI_OPTS_MAX;
+	memset(lo, 0, sizeof(lo));
+	lo[0].name = "dir";
+	lo[0].has_arg = required_argument;
+	lo[0].val = 'd';
+	for (i = 0; i < nopts; i++) {
+		lo[i + 1].name = opts[i].name;
+		lo[i + 1].has_arg = opts[i].str ? required_argument :
+		    no_argument;
+		lo[i + 1].val = 256 + (int)i;
+	}
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:", lo, NULL)) != -1) {
+		if (ch == 'd')
+			*dir = optarg;
+		else if (ch >= 256 && (size_t)(ch - 256) < nopts) {
+			const struct cli_opt *o = &opts[ch - 256];
+
+			if (o->str)
+				*o->str = optarg;
+			else
+				*o->flag = 1;
+		} else {
+			fputs(usage, stderr);
+			return -1;
+		}
+	}
+	return optind;
 }
 
 int

@@ -51,6 +51,21 @@ int	cli_read_input(const char *path, size_t max, char **out, size_t *len);
  * when it printed (the verb then exits 0). */
 int	cli_help(int argc, char **argv, const char *usage);
 
+/* A verb's long option for cli_parse: a value (--name VALUE into *str)
+ * or a flag (--name sets *flag to 1); exactly one of str, flag is set. */
+struct cli_opt {
+	const char	 *name;
+	const char	**str;
+	int		 *flag;
+};
+#define CLI_OPTS_MAX	8
+
+/* Parses -d/--dir DIR into *dir and the verb's options opts[nopts] (at
+ * most CLI_OPTS_MAX).  Returns the index of the first positional
+ * argument, or -1 after printing usage (an unknown option). */
+int	cli_parse(int argc, char **argv, const char *usage, const char **dir,
+	    const struct cli_opt *opts, size_t nopts);
+
 /* Reports the option getopt_long (with a leading ':' in its optstring)
  * stopped at, ch being ':' or '?', as "VERB: ..." and returns EXIT_USAGE. */
 int	cli_bad_option(const char *verb, int ch, char **argv);

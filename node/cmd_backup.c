@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "standby.h"
 #include "users.h"
 
 #include "../common/err.h"
@@ -28,6 +29,9 @@
 static const char *const node_files[] = {
 	NODECFG_FILE, IDENTITY_FILE, DATAKEY_FILE, DATASALT_FILE,
 	PSEUDOKEY_FILE, USERS_FILE, AUDIT_FILE, "console.crt", "console.key",
+	/* A promoted standby: central's keys, sealed under its data key
+	 * (docs/HA.md); its store does not open without them. */
+	STANDBY_SECRETS_FILE,
 };
 #define NNODE_FILES	(sizeof(node_files) / sizeof(node_files[0]))
 
@@ -38,6 +42,7 @@ static const char backup_usage[] =
 "(mode 0700): data.mdb, compacted with LMDB's own copy while `serve` or\n"
 "`sync` keep working, and casesync.conf, identity.key, data.key (or\n"
 "data.salt), htcds.key, the console's users, audit.log and TLS pair,\n"
+"central.secrets (a promoted standby),\n"
 "those DIR has, exactly as DIR holds them.  The copy holds no key in clear\n"
 "that DIR does not hold itself; keep it as you keep DIR (README, \"Backup\n"
 "and restore\").  OUT must not exist or be an empty directory that\n"

@@ -31,8 +31,9 @@ static const char usage_text[] =
 "--primary and listens on --listen once promoted (`casesync promote`);\n"
 "its ID is the name central lets follow (`standby` in central's\n"
 "casesync.conf, by default standby).  A province may name several\n"
-"centrals, tried in order: --central \"tcp://a:7400 tcp://b:7400\", and\n"
-"pins their keys with `casesync trust` in the same order.\n";
+"centrals, tried in order, each with the name its key is pinned under\n"
+"(`casesync trust`): --central \"central@tcp://a:7400 standby@tcp://b:7400\"\n"
+"(without names, keys pair with endpoints in the order they were pinned).\n";
 
 int
 cmd_init(int argc, char **argv)
@@ -114,9 +115,10 @@ cmd_init(int argc, char **argv)
 		if ((cfg.listen[0] && !nodecfg_endpoint_valid(cfg.listen)) ||
 		    (cfg.primary[0] && !nodecfg_endpoint_valid(cfg.primary)) ||
 		    (cfg.central[0] && nodecfg_centrals(cfg.central,
-		    eps) <= 0)) {
+		    eps, NULL) <= 0)) {
 			cli_error("init: endpoints are tcp://HOST:PORT (--central: "
-			    "up to %d, separated by spaces)",
+			    "up to %d, separated by spaces, each NAME@tcp://... "
+			    "or none)",
 			    NODECFG_CENTRALS_MAX);
 			return EXIT_USAGE;
 		}

@@ -336,7 +336,7 @@ cmd_trust(int argc, char **argv)
 	}
 	if (strcmp(n.cfg.role, "province") == 0) {
 		char	eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
-		int	neps = nodecfg_centrals(n.cfg.central, eps);
+		int	neps = nodecfg_centrals(n.cfg.central, eps, NULL);
 
 		a.want = argv[i];
 		store_key_each(n.st, find_active, &a);

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,44 +68,25 @@ move_store(const char *dir, const char *to)
 	return 0;
 }
 
+/* -d DIR, and for rejoin --primary and --force (cli_parse); no
+ * positional argument. */
 static int
 one_dir_arg(int argc, char **argv, const char *usage, const char **dir,
     const char **primary, int *force)
 {
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "primary", required_argument, NULL, 'p' },
-		{ "force", no_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
+	const struct cli_opt	o[] = {
+		{ "primary", primary, NULL }, { "force", NULL, force },
 	};
-	int ch;
+	int			first;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd': *dir = optarg; break;
-		case 'p':
-			if (primary == NULL)
-				goto bad;
-			*primary = optarg;
-			break;
-		case 'f':
-			if (force == NULL)
-				goto bad;
-			*force = 1;
-			break;
-		default:
-			goto bad;
-		}
-	}
-	if (optind != argc) {
-		cli_error("unexpected argument '%s'", argv[optind]);
+	if ((first = cli_parse(argc, argv, usage, dir, o, primary ? 2 : 0)) <
+	    0)
+		return EXIT_USAGE;
+	if (first != argc) {
+		cli_error("unexpected argument '%s'", argv[first]);
 		return EXIT_USAGE;
 	}
 	return 0;
-bad:
-	fputs(usage, stderr);
-	return EXIT_USAGE;
 }
 
 int

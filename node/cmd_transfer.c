@@ -101,44 +101,6 @@ caseop_of(struct node_ctx *n, struct caseop *c)
 	c->clock_offset_ms = n->cfg.clock_offset_ms;
 }
 
-/* Parses -d and the flags of transfer/erase.  Returns the index of the
- * first positional argument, or -1 after printing usage. */
-static int
-parse(int argc, char **argv, const char *usage, const char **dir,
-    const char **to, const char **reason)
-{
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "to", required_argument, NULL, 't' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd': *dir = optarg; break;
-		case 't':
-			if (to == NULL)
-				goto bad;
-			*to = optarg;
-			break;
-		case 'r':
-			if (reason == NULL)
-				goto bad;
-			*reason = optarg;
-			break;
-		default:
-			goto bad;
-		}
-	}
-	return optind;
-bad:
-	fputs(usage, stderr);
-	return -1;
-}
-
 /* The one positional case id at argv[first]; exit code or 0. */
 static int
 case_arg(int argc, char **argv, int first, const char *verb,
@@ -167,9 +129,15 @@ cmd_case_transfer(int argc, char **argv)
 
 	if (cli_help(argc, argv, transfer_usage))
 		return EXIT_OK;
-	if ((first = parse(argc, argv, transfer_usage, &dir, &to,
-	    &reason)) < 0)
-		return EXIT_USAGE;
+	{
+		const struct cli_opt o[] = {
+			{ "to", &to, NULL }, { "reason", &reason, NULL },
+		};
+
+		if ((first = cli_parse(argc, argv, transfer_usage, &dir, o,
+		    2)) < 0)
+			return EXIT_USAGE;
+	}
 	if ((rc = case_arg(argc, argv, first, "transfer", &id)) != 0)
 		return rc;
 	if (to == NULL) {
@@ -219,9 +187,14 @@ answer(int argc, char **argv, int accept)
 
 	if (cli_help(argc, argv, usage))
 		return EXIT_OK;
-	if ((first = parse(argc, argv, usage, &dir, NULL,
-	    accept ? NULL : &reason)) < 0)
-		return EXIT_USAGE;
+	{
+		const struct cli_opt ro[] = { { "reason", &reason, NULL } };
+
+		/* Only a decline gives a reason. */
+		if ((first = cli_parse(argc, argv, usage, &dir, ro,
+		    accept ? 0 : 1)) < 0)
+			return EXIT_USAGE;
+	}
 	if ((rc = case_arg(argc, argv, first, verb, &id)) != 0)
 		return rc;
 	if (!accept && reason == NULL) {
@@ -281,7 +254,7 @@ cmd_case_erase(int argc, char **argv)
 
 	if (cli_help(argc, argv, erase_usage))
 		return EXIT_OK;
-	if ((first = parse(argc, argv, erase_usage, &dir, NULL, NULL)) < 0)
+	if ((first = cli_parse(argc, argv, erase_usage, &dir, NULL, 0)) < 0)
 		return EXIT_USAGE;
 	if ((rc = case_arg(argc, argv, first, "erase", &id)) != 0)
 		return rc;

@@ -14,7 +14,8 @@
 
 enum { K_NODE, K_ROLE, K_LISTEN, K_CENTRAL, K_SKEW, K_OFFSET, K_LOG,
 	K_TIMEOUT, K_HEARTBEAT, K_KEEP, K_QENTRIES, K_QBYTES, K_QCASES,
-	K_QREFERRALS, K_PRIMARY, K_STANDBY, K__N };
+	K_QREFERRALS, K_PRIMARY, K_STANDBY, K_SBSYNC, K_SBWAIT, K_SBFALLBACK,
+	K__N };
 
 static const struct cfg_key keys[K__N] = {
 	[K_NODE] = { "node", CFG_STR, 1, HLC_NODE_MAX, NULL },
@@ -23,6 +24,10 @@ static const struct cfg_key keys[K__N] = {
 	[K_CENTRAL] = { "central", CFG_STR, 0, NODECFG_CENTRAL_MAX - 1, "" },
 	[K_PRIMARY] = { "primary", CFG_STR, 0, NODECFG_ENDPOINT_MAX - 1, "" },
 	[K_STANDBY] = { "standby", CFG_STR, 1, HLC_NODE_MAX, "standby" },
+	/* Central: acknowledge only what the standby holds (docs/HA.md). */
+	[K_SBSYNC] = { "standby_sync", CFG_STR, 2, 3, "off" },
+	[K_SBWAIT] = { "standby_sync_timeout", CFG_U64, 1, 86400, "10" },
+	[K_SBFALLBACK] = { "standby_sync_fallback", CFG_STR, 4, 5, "wait" },
 	[K_SKEW] = { "skew_ms", CFG_U64, 1000, 7ULL * 86400000, "300000" },
 	[K_OFFSET] = { "test_clock_offset_ms", CFG_STR, 1, 20, "0" },
 	[K_LOG] = { "log_level", CFG_STR, 1, 8, "info" },
@@ -58,28 +63,55 @@ nodecfg_endpoint_valid(const char *ep)
 
 int
 nodecfg_centrals(const char *list,
-    char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX])
+    char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX],
+    char names[NODECFG_CENTRALS_MAX][HLC_NODE_MAX + 1])
 {
 	const char	*p = list;
-	int		 n = 0;
+	int		 n = 0, named = 0;
 
 	for (;;) {
-		size_t l;
+		const char	*at;
+		size_t		 l, nl = 0;
 
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\0')
 			break;
 		l = strcspn(p, " \t");
-		if (n == NODECFG_CENTRALS_MAX || l >= NODECFG_ENDPOINT_MAX)
+		if (n == NODECFG_CENTRALS_MAX)
 			return -1;
-		memcpy(eps[n], p, l);
-		eps[n][l] = '\0';
+		/* NAME@tcp://HOST:PORT: the key pinned as NAME goes with
+		 * this endpoint (docs/HA.md). */
+		at = memchr(p, '@', l);
+		if (at != NULL) {
+			nl = (size_t)(at - p);
+			if (nl == 0 || nl > HLC_NODE_MAX)
+				return -1;
+		}
+		if (l - (at ? nl + 1 : 0) >= NODECFG_ENDPOINT_MAX)
+			return -1;
+		memcpy(eps[n], at ? at + 1 : p, l - (at ? nl + 1 : 0));
+		eps[n][l - (at ? nl + 1 : 0)] = '\0';
 		if (!nodecfg_endpoint_valid(eps[n]))
 			return -1;
+		if (at != NULL) {
+			char nm[HLC_NODE_MAX + 1];
+
+			memcpy(nm, p, nl);
+			nm[nl] = '\0';
+			if (!node_id_valid(nm))
+				return -1;
+			if (names != NULL)
+				strlcpy_(names[n], nm, HLC_NODE_MAX + 1);
+			named++;
+		} else if (names != NULL)
+			names[n][0] = '\0';
 		n++;
 		p += l;
 	}
+	/* All named, or none (pin order). */
+	if (named != 0 && named != n)
+		return -1;
 	return n;
 }
 
@@ -173,10 +205,10 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	if (v[K_LISTEN].str[0] && !nodecfg_endpoint_valid(v[K_LISTEN].str))
 		BAD("listen '%s' is not tcp://HOST:PORT", v[K_LISTEN].str);
 	if (v[K_CENTRAL].str[0] && nodecfg_centrals(v[K_CENTRAL].str,
-	    eps) <= 0)
+	    eps, NULL) <= 0)
 		BAD("central '%s' is not tcp://HOST:PORT (or up to %d of them "
-		    "separated by spaces)", v[K_CENTRAL].str,
-		    NODECFG_CENTRALS_MAX);
+		    "separated by spaces, each NAME@tcp://HOST:PORT or none)",
+		    v[K_CENTRAL].str, NODECFG_CENTRALS_MAX);
 	if (!node_id_valid(v[K_STANDBY].str))
 		BAD("standby '%s' is not [a-z0-9-]{1,32}", v[K_STANDBY].str);
 	if (v[K_PRIMARY].str[0] && !nodecfg_endpoint_valid(v[K_PRIMARY].str))
@@ -184,6 +216,13 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	if (strcmp(v[K_ROLE].str, "standby") == 0 && v[K_PRIMARY].str[0] ==
 	    '\0')
 		BAD("a standby needs `primary = tcp://HOST:PORT`%s", "");
+	if (strcmp(v[K_SBSYNC].str, "on") != 0 &&
+	    strcmp(v[K_SBSYNC].str, "off") != 0)
+		BAD("standby_sync '%s' is not on or off", v[K_SBSYNC].str);
+	if (strcmp(v[K_SBFALLBACK].str, "wait") != 0 &&
+	    strcmp(v[K_SBFALLBACK].str, "async") != 0)
+		BAD("standby_sync_fallback '%s' is not wait or async",
+		    v[K_SBFALLBACK].str);
 	if ((c->log_level = log_level_parse(v[K_LOG].str)) < 0)
 		BAD("log_level '%s' is not error|warn|info|debug",
 		    v[K_LOG].str);
@@ -203,6 +242,9 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	strlcpy_(c->central, v[K_CENTRAL].str, sizeof(c->central));
 	strlcpy_(c->primary, v[K_PRIMARY].str, sizeof(c->primary));
 	strlcpy_(c->standby, v[K_STANDBY].str, sizeof(c->standby));
+	c->standby_sync = strcmp(v[K_SBSYNC].str, "on") == 0;
+	c->standby_sync_ms = v[K_SBWAIT].u64 * 1000;
+	c->standby_sync_async = strcmp(v[K_SBFALLBACK].str, "async") == 0;
 	c->skew_ms = v[K_SKEW].u64;
 	c->clock_offset_ms = off;
 	c->sync_timeout_s = v[K_TIMEOUT].u64;

@@ -24,6 +24,12 @@ struct nodecfg {
 	char		primary[NODECFG_ENDPOINT_MAX];	/* standby: central */
 	char		standby[HLC_NODE_MAX + 1];	/* central: the node
 							 * that may follow it */
+	/* Central: synchronous standby (docs/HA.md): ACK only what the
+	 * standby holds; after standby_sync_ms without it, wait on or
+	 * (standby_sync_async) degrade to asynchronous. */
+	int		standby_sync;
+	uint64_t	standby_sync_ms;
+	int		standby_sync_async;
 	uint64_t	skew_ms;	/* refuse remote stamps beyond this */
 	int64_t		clock_offset_ms;	/* test-only clock offset */
 	int		log_level;
@@ -48,9 +54,12 @@ int	nodecfg_create(const char *dir, const struct nodecfg *c, char *err,
 /* Is ep a ZeroMQ tcp endpoint we accept ("tcp://HOST:PORT")? */
 int	nodecfg_endpoint_valid(const char *ep);
 /* Splits a `central` list into at most NODECFG_CENTRALS_MAX endpoints;
- * returns how many, or -1 when one is not valid or there are too many. */
+ * returns how many, or -1 when one is not valid or there are too many.
+ * Each may be NAME@tcp://HOST:PORT, NAME being the node whose pinned key
+ * goes with it (all named or none); names (may be NULL) gets NAME or "". */
 int	nodecfg_centrals(const char *list,
-	    char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX]);
+	    char eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX],
+	    char names[NODECFG_CENTRALS_MAX][HLC_NODE_MAX + 1]);
 /* Sets key = value in DIR/casesync.conf (replacing the key's line, or
  * appending one; value "" removes it), keeping every other line; written
  * to a new file and renamed over the old.  Returns 0 or E_IO. */

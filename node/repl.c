@@ -23,13 +23,18 @@
 #define CENTRAL_SESSIONS	256
 #define CENTRAL_QUEUE_BATCHES	16	/* in flight to central, all provinces */
 #define SESSION_IDLE_MS		60000
+/* ACKs a session may have held for the standby: each ACK answers a batch
+ * in flight, and a province has at most REPL_WINDOW of them. */
+#define CENTRAL_HELD		REPL_WINDOW
 #define BACKOFF_FIRST_MS	2000	/* after a batch failed verification */
 #define BACKOFF_MAX_MS		(5 * 60 * 1000)
 #define SEND_TIMEOUT_MS		5000
-/* Group commit: at most this many received batches share one write
- * transaction (central_flush).  Each adds its dirty pages to the one
- * transaction, so this bounds central's memory as the window does. */
+/* Group commit: at most this many received batches, and about this many
+ * records, share one write transaction (central_flush).  Each batch adds
+ * its dirty pages to the one transaction, held until its commit, so the
+ * records bound central's memory: 4 full batches (4 MiB of frames). */
 #define GROUP_BATCHES		8
+#define GROUP_RECORDS		(4 * STORE_BATCH_MAX)
 
 /* Sends m over n (to id on a ROUTER); counts bytes. */
 static int
@@ -62,6 +67,9 @@ send_error(struct net *n, const uint8_t *id, size_t idlen, int code,
 	return send_msg(n, id, idlen, &m, NULL, 100);
 }
 
+_Static_assert(STORE_REASON_MAX <= MSG_REASON_MAX,
+    "a stored refusal reason must fit a message");
+
 /* Converts a scanned batch into a BATCH message (recs borrowed). */
 static void
 batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
@@ -77,6 +85,10 @@ batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
 		m->recs[i].data = b->recs[i].data;
 		m->recs[i].len = b->recs[i].len;
 		m->recs[i].flags = b->recs[i].refused ? MSG_REC_REFUSED : 0;
+		if (b->recs[i].refused) {
+			m->recs[i].reason = b->recs[i].reason;
+			m->recs[i].reasonlen = b->recs[i].reasonlen;
+		}
 	}
 }
 
@@ -91,6 +103,8 @@ batch_recs(const struct msg *m)
 		r[i].data = (uint8_t *)(uintptr_t)m->recs[i].data;
 		r[i].len = m->recs[i].len;
 		r[i].refused = m->recs[i].flags == MSG_REC_REFUSED;
+		r[i].reason = (char *)(uintptr_t)m->recs[i].reason;
+		r[i].reasonlen = m->recs[i].reasonlen;
 	}
 	return r;
 }
@@ -487,30 +501,47 @@ after_recover(struct psess *p)
  * EPOCH of its successor so that it fences itself.  A newer one is
  * remembered, with its signature when central's key verifies it.
  */
+/* Sends this central the highest central epoch this province has seen,
+ * signed, under the name node.  Returns 1 when there was one to send. */
+static int
+send_epoch(struct psess *p, const char *node)
+{
+	struct msg	m;
+	uint64_t	seen = 0;
+	uint8_t		sig[MSG_SIG_LEN];
+	size_t		sl = 0;
+
+	if (store_meta_u64_get(p->st, "cepoch", &seen) != 0 || seen == 0 ||
+	    store_meta_blob_get(p->st, "cepoch_sig", sig, sizeof(sig), &sl) !=
+	    0 || sl != sizeof(sig))
+		return 0;
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_EPOCH;
+	strlcpy_(m.node, node, sizeof(m.node));
+	m.epoch = seen;
+	memcpy(m.sig, sig, sizeof(sig));
+	psend(p, &m);
+	return 1;
+}
+
+static int
+show_epoch(struct psess *p)
+{
+	return send_epoch(p, p->cname);
+}
+
 static int
 province_epoch(struct psess *p, const struct msg *r, char *err, size_t errsz)
 {
 	struct node_key	nk;
 	uint64_t	seen = 0;
-	uint8_t		sig[MSG_SIG_LEN];
-	size_t		sl = 0;
 	int		rc;
 
 	if ((rc = store_meta_u64_get(p->st, "cepoch", &seen)) != 0)
 		return rc;
 	if (r->inc < seen) {
 		p->fenced = 1;
-		if (store_meta_blob_get(p->st, "cepoch_sig", sig, sizeof(sig),
-		    &sl) == 0 && sl == sizeof(sig)) {
-			struct msg m;
-
-			memset(&m, 0, sizeof(m));
-			m.type = MSG_EPOCH;
-			strlcpy_(m.node, r->node, sizeof(m.node));
-			m.epoch = seen;
-			memcpy(m.sig, sig, sizeof(sig));
-			psend(p, &m);
-		}
+		send_epoch(p, r->node);
 		snprintf(err, errsz, "central %s at %s is at epoch %llu, older "
 		    "than epoch %llu that this node has seen: a standby was "
 		    "promoted since, so it is refused (nothing was taken from "
@@ -770,6 +801,13 @@ on_error(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	}
 	if (r->code == MSGERR_COPY) {
 		snprintf(err, errsz, "central said: %s", r->reason);
+		/* An old central back after a standby was promoted lacks
+		 * the new central's entries we hold, and says so before any
+		 * epoch is compared: show it the epoch we saw (it fences
+		 * itself if that is later than its own) and try the next
+		 * central (docs/HA.md). */
+		if (show_epoch(p))
+			p->fenced = 1;
 		return E_INTEGRITY;
 	}
 	if (r->code == MSGERR_FENCED) {
@@ -994,6 +1032,34 @@ pinned_one(const struct node_key *nk, void *arg)
 	return 0;
 }
 
+/* Endpoints named in `central` (NAME@tcp://...): the i-th endpoint's key
+ * is the one pinned as names[i], whatever the order of pinning. */
+static int
+pins_by_name(struct pins *ps, char names[][HLC_NODE_MAX + 1], int neps,
+    char *err, size_t errsz)
+{
+	struct pins	out;
+
+	memset(&out, 0, sizeof(out));
+	for (int i = 0; i < neps; i++) {
+		int j;
+
+		for (j = 0; j < ps->n; j++)
+			if (strcmp(ps->k[j].node, names[i]) == 0)
+				break;
+		if (j == ps->n) {
+			snprintf(err, errsz, "`central` names %s for an "
+			    "endpoint, but no key is pinned as %s: run "
+			    "`casesync trust -d DIR %s KEY`", names[i],
+			    names[i], names[i]);
+			return E_AUTH;
+		}
+		out.k[out.n++] = ps->k[j];
+	}
+	*ps = out;
+	return 0;
+}
+
 /* A sync that tries several centrals waits this long for each one's
  * WELCOME before it moves on to the next. */
 #define FAILOVER_HELLO_MS	4000
@@ -1007,6 +1073,7 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	struct net_opts		 no;
 	struct pins		 pins;
 	char			 eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
+	char			 names[NODECFG_CENTRALS_MAX][HLC_NODE_MAX + 1];
 	char			 lasterr[512] = "";
 	int			 neps, cur = 0;
 	struct psess		 p;
@@ -1026,7 +1093,7 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		snprintf(err, errsz, "no central endpoint configured");
 		return E_INVAL;
 	}
-	if ((neps = nodecfg_centrals(cfg->central, eps)) <= 0) {
+	if ((neps = nodecfg_centrals(cfg->central, eps, names)) <= 0) {
 		snprintf(err, errsz, "central '%s' is not a list of "
 		    "tcp://HOST:PORT", cfg->central);
 		return E_INVAL;
@@ -1038,10 +1105,14 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		    "prints on central");
 		return E_AUTH;
 	}
+	if (names[0][0] != '\0' && (rc = pins_by_name(&pins, names, neps,
+	    err, errsz)) != 0)
+		return rc;
 	if (pins.n < neps) {
 		snprintf(err, errsz, "%d central endpoints but %d pinned keys: "
-		    "pin each one's key with `casesync trust`, in the order of "
-		    "the endpoints", neps, pins.n);
+		    "pin each one's key with `casesync trust` (name each "
+		    "endpoint NAME@tcp://HOST:PORT, docs/HA.md)", neps,
+		    pins.n);
 		return E_AUTH;
 	}
 	memset(&no, 0, sizeof(no));
@@ -1200,6 +1271,18 @@ struct csess {
 	uint64_t	 batch_no;
 	int		 done_sent;
 	uint64_t	 last_ms;
+	/* Synchronous standby: ACKs held until the standby holds the state
+	 * at txn (standby_srv_hold), in the order they were made. */
+	struct {
+		uint64_t	 no, pos, applied, dup, refused;	/* ACK */
+		uint64_t	 txn;
+		uint64_t	 since;	/* mono_ms */
+	}		 held[CENTRAL_HELD];
+	size_t		 nheld;
+	/* ... and a HELLO whose WELCOME (central's count of the province's
+	 * entries, an acknowledgement too) waits for the standby; owned. */
+	struct msg	*hello;
+	uint64_t	 hello_have, hello_txn, hello_since;
 };
 
 /* A province whose batches failed verification waits before its next
@@ -1234,6 +1317,7 @@ struct central {
 	struct buf		 in[GROUP_BATCHES];
 	struct pending		 pend[GROUP_BATCHES];
 	size_t			 npend;
+	size_t			 pend_recs;	/* records in pend */
 };
 
 static struct backoff *
@@ -1282,6 +1366,7 @@ sess_drop(struct csess *s, const char *why)
 {
 	if (s->used)
 		log_info("session with %s closed: %s", s->node, why);
+	free(s->hello);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1311,6 +1396,98 @@ pump_feed(struct central *c, struct csess *s)
 		s->inflight++;
 	}
 	return 0;
+}
+
+/*
+ * Sends the ACK m of what was just committed, or holds it until the
+ * standby holds that state (synchronous mode, docs/HA.md).
+ */
+static void
+ack_send(struct central *c, struct csess *s, const struct msg *m)
+{
+	uint64_t txn = store_txn_id(c->st);
+
+	if (s->nheld == 0 && !standby_srv_hold(c->sb, txn)) {
+		if (send_msg(c->net, s->id, s->idlen, m, NULL, 0) != 0)
+			sess_drop(s, "cannot send");
+		return;
+	}
+	if (s->nheld == CENTRAL_HELD) {
+		/* More batches than the credit allows: cannot happen with a
+		 * province that keeps to its window. */
+		send_error(c->net, s->id, s->idlen, MSGERR_PROTO, "more "
+		    "batches than the window");
+		sess_drop(s, "more batches than the window");
+		return;
+	}
+	s->held[s->nheld].no = m->no;
+	s->held[s->nheld].pos = m->pos;
+	s->held[s->nheld].applied = m->applied;
+	s->held[s->nheld].dup = m->dup;
+	s->held[s->nheld].refused = m->refused;
+	s->held[s->nheld].txn = txn;
+	s->held[s->nheld].since = mono_ms();
+	s->nheld++;
+}
+
+#define NO_HELD	UINT64_MAX
+static void	central_hello(struct central *, const uint8_t *, size_t,
+		    const char *, const char *, const struct msg *, uint64_t);
+
+/* Sends the held ACKs (and WELCOMEs) the standby now covers; tells the
+ * standby link how long the oldest still waits. */
+static void
+acks_release(struct central *c)
+{
+	uint64_t	upto = standby_srv_released(c->sb), oldest = 0;
+
+	for (int i = 0; i < CENTRAL_SESSIONS; i++) {
+		struct csess	*s = &c->s[i];
+		size_t		 k = 0;
+
+		if (s->used && s->hello != NULL && s->hello_txn <= upto) {
+			struct msg	h = *s->hello;
+			uint8_t		id[NET_ID_MAX];
+			char		key[sizeof(s->key)];
+			size_t		idlen = s->idlen;
+
+			memcpy(id, s->id, idlen);
+			strlcpy_(key, s->key, sizeof(key));
+			free(s->hello);
+			s->hello = NULL;
+			central_hello(c, id, idlen, h.node, key, &h,
+			    s->hello_have);
+		}
+		if (s->used && s->hello != NULL && (oldest == 0 ||
+		    s->hello_since < oldest))
+			oldest = s->hello_since;
+		if (!s->used || s->nheld == 0)
+			continue;
+		while (k < s->nheld && s->held[k].txn <= upto) {
+			struct msg m;
+
+			memset(&m, 0, sizeof(m));
+			m.type = MSG_ACK;
+			m.no = s->held[k].no;
+			m.pos = s->held[k].pos;
+			m.applied = s->held[k].applied;
+			m.dup = s->held[k].dup;
+			m.refused = s->held[k].refused;
+			if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
+				break;
+			k++;
+		}
+		if (k < s->nheld && s->held[k].txn <= upto) {
+			sess_drop(s, "cannot send");
+			continue;
+		}
+		memmove(s->held, s->held + k, (s->nheld - k) *
+		    sizeof(s->held[0]));
+		s->nheld -= k;
+		if (s->nheld > 0 && (oldest == 0 || s->held[0].since < oldest))
+			oldest = s->held[0].since;
+	}
+	standby_srv_waiting(c->sb, oldest);
 }
 
 struct keys_ctx {
@@ -1476,9 +1653,15 @@ central_copied(struct central *c, const struct msg *r, uint64_t last,
 	return 0;
 }
 
+/*
+ * HELLO.  held_have: NO_HELD for a new HELLO; for one held for the standby
+ * (synchronous mode), what central held of the province's entries then:
+ * the WELCOME goes once the standby holds that, or holds it unchanged.
+ */
 static void
 central_hello(struct central *c, const uint8_t *id, size_t idlen,
-    const char *user, const char *key, const struct msg *r)
+    const char *user, const char *key, const struct msg *r,
+    uint64_t held_have)
 {
 	struct csess	*s = sess_find(c, id, idlen), *freeslot = NULL;
 	struct backoff	*bo;
@@ -1537,6 +1720,7 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		    "sessions");
 		return;
 	}
+	free(s->hello);
 	memset(s, 0, sizeof(*s));
 	s->used = 1;
 	memcpy(s->id, id, idlen);
@@ -1555,6 +1739,18 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		send_error(c->net, id, idlen, MSGERR_PROTO, "central cannot "
 		    "read its store; try again later");
 		sess_drop(s, "store error");
+		return;
+	}
+	if (have != held_have && standby_srv_hold(c->sb,
+	    store_txn_id(c->st))) {
+		/* Synchronous mode: WELCOME tells the province how many of
+		 * its entries central holds; it waits until the standby holds
+		 * them too (acks_release). */
+		s->hello = xmalloc(sizeof(*s->hello));
+		*s->hello = *r;		/* a HELLO owns no memory */
+		s->hello_have = have;
+		s->hello_txn = store_txn_id(c->st);
+		s->hello_since = mono_ms();
 		return;
 	}
 	{
@@ -1682,8 +1878,7 @@ central_batch_answer(struct central *c, struct csess *s, const struct msg *r,
 	m.applied = as.applied;
 	m.dup = as.duplicates;
 	m.refused = as.refused;
-	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
-		sess_drop(s, "cannot send");
+	ack_send(c, s, &m);
 }
 
 /* One line for a commit that more than one batch shared. */
@@ -1747,6 +1942,7 @@ central_flush(struct central *c)
 	}
 	free(it);
 	c->npend = 0;
+	c->pend_recs = 0;
 }
 
 static void
@@ -1836,8 +2032,7 @@ central_answer_given(struct central *c, struct csess *s, const struct msg *r,
 	}
 	m.applied = as->applied;
 	m.dup = as->duplicates;
-	if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
-		sess_drop(s, "cannot send");
+	ack_send(c, s, &m);
 }
 
 /* GIVE: a province gives back other provinces' entries that a restored
@@ -2050,6 +2245,7 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 		p->idlen = idlen;
 		strlcpy_(p->node, s->node, sizeof(p->node));
 		p->r = r;
+		c->pend_recs += r.nrecs;
 		return;
 	}
 	/* Any other message sees the store and the sessions as the batches
@@ -2069,7 +2265,7 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 		/* Only reachable if the ZAP handler were bypassed. */
 		log_warnx("message without an authenticated key; ignored");
 	} else if (r.type == MSG_HELLO) {
-		central_hello(c, id, idlen, user, key, &r);
+		central_hello(c, id, idlen, user, key, &r, NO_HELD);
 	} else if (r.type == MSG_FOLLOW) {
 		standby_srv_follow(c->sb, c->net, id, idlen, user, &r);
 	} else if (r.type == MSG_EPOCH) {
@@ -2205,6 +2401,12 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 		return rc;
 	}
 	log_info("central %s listening on %s", cfg->node, cfg->listen);
+	if (cfg->standby_sync && sb == NULL)
+		log_warnx("standby_sync = on, but this central serves without "
+		    "a standby link: batches are acknowledged asynchronously");
+	else if (sb != NULL)
+		standby_srv_sync(sb, cfg->standby_sync, cfg->standby_sync_ms,
+		    cfg->standby_sync_async);
 	for (int i = 0; i < GROUP_BATCHES; i++)
 		buf_init(&c->in[i], MSG_MAX_BYTES);
 	while (!*quit) {
@@ -2232,10 +2434,12 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 				break;
 			central_dispatch(c, rid, idlen, user,
 			    net_peer_key(c->net), in);
-			if (c->npend == GROUP_BATCHES)
+			if (c->npend == GROUP_BATCHES ||
+			    c->pend_recs >= GROUP_RECORDS)
 				central_flush(c);
 		}
 		central_flush(c);
+		acks_release(c);
 		now = mono_ms();
 		for (int i = 0; i < CENTRAL_SESSIONS; i++)
 			if (c->s[i].used && now - c->s[i].last_ms >

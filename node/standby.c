@@ -22,7 +22,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 
-#define FOLLOW_POLL_MS		500	/* between two FOLLOWs when current */
+#define FOLLOW_POLL_MS		200	/* between two FOLLOWs when current */
 #define FOLLOW_ANSWER_MS	10000	/* central must answer within this */
 #define SNAP_MAX_BYTES		(UINT64_C(64) << 30)	/* a sane bound */
 #define SECRETS_MAGIC		"casesync-central-secrets-v1\n"
@@ -265,6 +265,14 @@ struct sbsrv {
 	uint64_t		 size;
 	int			 fd;
 	uint64_t		 status_ms;	/* last status written */
+	uint64_t		 sent_txn;	/* a copy sent in full */
+	/* Synchronous mode (standby_srv_sync). */
+	int			 sync, fallback_async;
+	uint64_t		 sync_ms;
+	uint64_t		 confirmed;	/* the standby holds this state */
+	int			 degraded;	/* asynchronous for now */
+	uint64_t		 need;		/* ... until it holds this */
+	int			 wait_logged;
 };
 
 struct sbsrv *
@@ -279,6 +287,91 @@ standby_srv_new(struct store *st, const char *dir, const char *name,
 	s->sec = *sec;
 	s->fd = -1;
 	return s;
+}
+
+void
+standby_srv_sync(struct sbsrv *s, int on, uint64_t wait_ms, int async)
+{
+	s->sync = on;
+	s->sync_ms = wait_ms;
+	s->fallback_async = async;
+	if (on)
+		log_info("standby_sync = on: a batch is acknowledged once "
+		    "standby %s holds it; after %llu s without it central %s",
+		    s->name, (unsigned long long)(wait_ms / 1000), async ?
+		    "degrades to asynchronous" : "keeps waiting");
+}
+
+int
+standby_srv_hold(struct sbsrv *s, uint64_t txn)
+{
+	if (s == NULL || !s->sync)
+		return 0;
+	if (s->degraded) {
+		if (txn > s->need)
+			s->need = txn;
+		return 0;
+	}
+	return txn > s->confirmed;
+}
+
+uint64_t
+standby_srv_released(const struct sbsrv *s)
+{
+	if (s == NULL || !s->sync || s->degraded)
+		return UINT64_MAX;
+	return s->confirmed;
+}
+
+void
+standby_srv_waiting(struct sbsrv *s, uint64_t oldest_ms)
+{
+	uint64_t	waited;
+
+	if (s == NULL || !s->sync || s->degraded || oldest_ms == 0)
+		return;
+	waited = mono_ms() - oldest_ms;
+	if (waited < s->sync_ms)
+		return;
+	if (s->fallback_async) {
+		s->degraded = 1;
+		s->need = store_txn_id(s->st);
+		s->wait_logged = 0;
+		log_warnx("standby_sync: standby %s has not confirmed central's "
+		    "state for %llu s: degrading to asynchronous "
+		    "(standby_sync_fallback = async); batches are acknowledged "
+		    "before the standby holds them, and a loss of central's "
+		    "disk now can lose acknowledged entries, until the standby "
+		    "catches up", s->name, (unsigned long long)(waited / 1000));
+	} else if (!s->wait_logged) {
+		s->wait_logged = 1;
+		log_warnx("standby_sync: standby %s has not confirmed central's "
+		    "state for %llu s: waiting (standby_sync_fallback = wait); "
+		    "provinces' batches stay unacknowledged until it does",
+		    s->name, (unsigned long long)(waited / 1000));
+	}
+}
+
+/* The standby says it holds central's state have (FOLLOW). */
+static void
+srv_confirm(struct sbsrv *s, uint64_t have)
+{
+	/* Only a copy this process sent in full counts: a stale `have` (a
+	 * standby's status from before a restart or another central) never
+	 * releases an acknowledgement. */
+	if (have == 0 || have != s->sent_txn || have <= s->confirmed)
+		return;
+	s->confirmed = have;
+	if (s->wait_logged) {
+		s->wait_logged = 0;
+		log_info("standby_sync: standby %s confirms central's state "
+		    "again", s->name);
+	}
+	if (s->sync && s->degraded && have >= s->need) {
+		s->degraded = 0;
+		log_info("standby_sync: standby %s holds every acknowledged "
+		    "batch again: synchronous again", s->name);
+	}
 }
 
 void
@@ -406,6 +499,7 @@ standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
 		srv_error(n, id, idlen, MSGERR_FENCED, why);
 		return;
 	}
+	srv_confirm(s, r->have);
 	cur = store_txn_id(s->st);
 	if (store_info(s->st, &info) != 0) {
 		srv_error(n, id, idlen, MSGERR_STORE, "cannot read the store");
@@ -462,6 +556,8 @@ standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
 	}
 	srv_status(s, user, r->have, cur, info.nentries);
 	srv_send(n, id, idlen, &m);
+	if (r->offset + m.datalen == s->size)
+		s->sent_txn = s->snap_txn;
 	crypto_wipe(m.secrets, sizeof(m.secrets));
 	free(chunk);
 }
@@ -654,20 +750,32 @@ replica_swap(const char *dir)
 			rmtree(nd);	/* now the previous copy */
 	} else if (rename(nd, rd) != 0)
 		rc = E_IO;
+	if (rc == 0) {
+		/* The swap is durable before the next FOLLOW says we hold the
+		 * copy: synchronous mode counts on it. */
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+		if (dfd < 0 || fsync(dfd) != 0)
+			rc = E_IO;
+		if (dfd >= 0)
+			close(dfd);
+	}
 	close(lfd);
 	return rc;
 }
 
 /* Fetches the snapshot whose first chunk is in r (released here). */
+/* asked: when the FOLLOW that central answered with this copy was sent;
+ * central took the copy after that, so it holds every commit before it. */
 static int
 fetch_snapshot(struct follower *f, struct msg *r, struct buf *in,
-    volatile sig_atomic_t *quit)
+    uint64_t asked, volatile sig_atomic_t *quit)
 {
 	struct standby_secrets	sec;
 	char			nd[4200], fp[4300], err[256];
 	char			node[HLC_NODE_MAX + 1];
 	uint64_t		txn = r->txn, total = r->total, off = 0;
-	uint64_t		entries = 0, started = now_ms();
+	uint64_t		entries = 0, started = asked;
 	int			fd, rc = 0;
 
 	if (r->secretslen != MSG_SECRETS_LEN || total > SNAP_MAX_BYTES ||
@@ -783,7 +891,8 @@ standby_follow(const char *dir, const struct nodecfg *cfg,
 	log_info("standby %s following central at %s", cfg->node,
 	    cfg->primary);
 	while (!*quit) {
-		struct msg r;
+		struct msg	r;
+		uint64_t	asked;
 
 		if (!still_standby(dir)) {
 			rc = STANDBY_PROMOTED;
@@ -795,12 +904,14 @@ standby_follow(const char *dir, const struct nodecfg *cfg,
 			nap(backoff, quit);
 			continue;
 		}
+		asked = now_ms();
 		rc = fask(&f, 0, 0, &in, &r, quit);
 		if (rc == 0 && r.total == 0) {
 			f.ss.contact_ms = now_ms();
 			f.ss.central_entries = r.entries;
 			if (r.txn == f.have) {
-				f.ss.current_ms = f.ss.contact_ms;
+				/* Central found us current after we asked. */
+				f.ss.current_ms = asked;
 				f.ss.entries = r.entries;
 			}
 			f.ss.error[0] = '\0';
@@ -813,7 +924,7 @@ standby_follow(const char *dir, const struct nodecfg *cfg,
 		if (rc == 0) {
 			f.ss.contact_ms = now_ms();
 			f.ss.central_entries = r.entries;
-			rc = fetch_snapshot(&f, &r, &in, quit);
+			rc = fetch_snapshot(&f, &r, &in, asked, quit);
 			standby_status_write(dir, &f.ss);
 			if (rc == 0) {
 				backoff = 500;

@@ -92,6 +92,22 @@ struct sbsrv;
 struct sbsrv *standby_srv_new(struct store *st, const char *dir,
 	    const char *name, const struct standby_secrets *sec);
 void	standby_srv_free(struct sbsrv **s);
+/*
+ * Synchronous mode (standby_sync = on, docs/HA.md): central holds each
+ * ACK of a province's batch until the standby holds a copy of central's
+ * state at or after the commit of that batch (txn: LMDB's transaction id
+ * after the commit).  wait_ms: how long an ACK may wait before central
+ * degrades to asynchronous (async) or logs that it keeps waiting.
+ */
+void	standby_srv_sync(struct sbsrv *s, int on, uint64_t wait_ms,
+	    int async);
+/* 1: the ACK of the state at txn must wait (s may be NULL: never). */
+int	standby_srv_hold(struct sbsrv *s, uint64_t txn);
+/* Held ACKs of states up to this may go now. */
+uint64_t standby_srv_released(const struct sbsrv *s);
+/* Timer: oldest_ms (mono_ms) is when the oldest held ACK was held (0:
+ * none); degrades or logs once the wait is too long. */
+void	standby_srv_waiting(struct sbsrv *s, uint64_t oldest_ms);
 /* A FOLLOW from the node whose key is enrolled as user. */
 void	standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
 	    size_t idlen, const char *user, const struct msg *r);

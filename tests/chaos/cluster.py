@@ -162,6 +162,39 @@ def write_conf(node, key, value):
             time.sleep(0.1)
 
 
+def standby_node(env, central, name="standby"):
+    """A standby of central, enrolled both ways (as tests/it/
+    test_standby.py does)."""
+    port = harness.free_port()
+    d = os.path.join(env.tmp, name)
+    harness.ok(harness.run(["init", "-d", d, "--node", name, "--role",
+                            "standby", "--primary", central.endpoint,
+                            "--listen", "tcp://127.0.0.1:%d" % port]),
+               "init standby")
+    sb = harness.Node.__new__(harness.Node)
+    sb.env, sb.name, sb.role, sb.dir = env, name, "standby", d
+    sb.proc, sb.port = None, port
+    sk = harness.ok(sb.cli("key")).out.strip()
+    ck = harness.ok(central.cli("key")).out.strip()
+    harness.ok(central.cli("trust", name, sk), "central enrols the standby")
+    harness.ok(sb.cli("trust", central.name, ck), "the standby pins central")
+    return sb
+
+
+def standby_copy_ms(d):
+    """When the state the standby's copy holds was central's (wall clock
+    ms, DIR/standby.status; 0: no copy)."""
+    try:
+        with open(os.path.join(d, "standby.status")) as f:
+            for line in f:
+                k, _, v = line.partition(" ")
+                if k == "current_ms":
+                    return int(v)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 class Member:
     """One node of the cluster and the processes run for it."""
 
@@ -324,6 +357,15 @@ class Cluster:
         c.set_conf("heartbeat_ms", str(heartbeat_ms))
         self.central = Member(c, "central")
         self.members["central"] = self.central
+        # A standby central (docs/HA.md), outside `members`: the checks
+        # look at whichever node holds the central role (the faults
+        # kill_central_and_promote and old_central_returns swap the two
+        # nodes between these members).
+        sb = standby_node(env, c)
+        sb.set_conf("heartbeat_ms", str(heartbeat_ms))
+        self.standby = Member(sb, "standby")
+        self.old_central = False    # standby member: a dead old central
+        self.ha_lock = threading.Lock()
         self.provinces = []
         self.mount_ok = True
         for i, name in enumerate(pick):
@@ -334,10 +376,18 @@ class Cluster:
                 d = None
             else:
                 d = os.path.join(fs, name)
-            node = env.province(name, c, endpoint=px.endpoint, dir=d)
+            px2 = ChaosProxy(sb.port, seed=rng.getrandbits(32))
+            # Both centrals, in this order, both keys pinned in it.
+            node = env.province(name, c, endpoint="%s@%s %s@%s" % (
+                c.name, px.endpoint, sb.name, px2.endpoint), dir=d)
+            harness.ok(node.cli("trust", sb.name, harness.ok(
+                sb.cli("key")).out.strip()), "pin the standby")
             node.set_conf("heartbeat_ms", str(heartbeat_ms))
             mode = "serve" if i % 2 == 0 else "cron"
             m = Member(node, "province", proxy=px, fs=fs, mode=mode)
+            # The proxy to each central node, by its directory; `proxy`
+            # is the one to the node that is central now.
+            m.proxies = {c.dir: px, sb.dir: px2}
             self.provinces.append(m)
             self.members[name] = m
         # Shuffle modes by the seed; one province drops transferred copies.
@@ -351,6 +401,7 @@ class Cluster:
 
     def start(self):
         self.central.start()
+        self.standby.start()
         for m in self.provinces:
             if m.mode == "serve":
                 m.start()
@@ -361,7 +412,7 @@ class Cluster:
     def watchdog(self, note, count):
         """Restarts a `serve` that died by itself, as systemd's
         Restart=on-failure does (deploy/systemd); reports why it died."""
-        for m in self.all():
+        for m in self.all() + [self.standby]:
             if not m.lock.acquire(blocking=False):
                 continue
             try:
@@ -381,6 +432,18 @@ class Cluster:
                 m.start()
             finally:
                 m.lock.release()
+
+    def swap_central(self):
+        """The standby was promoted: its node is the central now, and the
+        old central's node waits in the standby member (dead) until it is
+        rejoined.  Called holding both members' locks."""
+        c, sb = self.central, self.standby
+        c.node, sb.node = sb.node, c.node
+        c.node.role = "central"
+        c.want_running, sb.want_running = True, False
+        self.old_central = True
+        for m in self.provinces:
+            m.proxy = m.proxies[c.node.dir]
 
     def prov(self, name):
         return self.members[name]

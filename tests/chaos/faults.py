@@ -10,12 +10,13 @@ running the same seed again, and repeated until it fails again.
 import os
 import random
 import signal
+import socket
 import subprocess
 import threading
 import time
 
 import harness
-from cluster import write_conf
+from cluster import standby_copy_ms, write_conf
 
 KINDS = [
     "kill_central",          # SIGKILL central's serve, restart it
@@ -33,11 +34,16 @@ KINDS = [
                              # the middle of the CURVE handshake
     "restore",               # a node's disk lost: put back from its
                              # backup taken earlier in the round
+    "kill_central_and_promote",  # central's machine lost: the standby
+                             # is promoted in place (docs/HA.md)
+    "old_central_returns",   # the old central's serve comes back after a
+                             # promotion: fenced, then rejoined as standby
 ]
 EXTRA_WEIGHTS = {"kill_central": 3, "kill_province": 4, "kill_sync": 5,
                  "kill_import": 3, "pause": 4, "cut": 5, "corrupt": 4,
                  "slow": 4, "disk_full": 3, "clock_ahead": 0,
-                 "clock_behind": 1, "central_handshake": 1, "restore": 1}
+                 "clock_behind": 1, "central_handshake": 1, "restore": 1,
+                 "kill_central_and_promote": 0, "old_central_returns": 0}
 HOUR = 3600 * 1000
 
 
@@ -97,6 +103,9 @@ def make_schedule(seed, seconds, provinces, density=0.6):
             # Mostly a province; central one time in three.
             p["who"] = rng.choice(["central", "province", "province"])
             p["after"] = round(rng.uniform(0.5, max(1.0, seconds / 3)), 2)
+        elif k == "old_central_returns":
+            # How long it runs before it is stopped and rejoined.
+            p["up"] = round(rng.uniform(1.0, 6.0), 2)
         elif k == "central_handshake":
             p["delay"] = round(rng.uniform(0.15, 0.35), 2)
             p["kill_at"] = round(rng.uniform(0.0, 0.6), 2)
@@ -541,6 +550,110 @@ class Injector:
                                    m.name, p.returncode, err))
 
 
+    def f_kill_central_and_promote(self, ev, rng):
+        """Central's machine is lost (SIGKILL; its directory is not used
+        again) and the standby is promoted while its serve runs
+        (docs/HA.md, Runbook); the provinces, which list both centrals,
+        fail over by themselves.  Asynchronous mode: what central wrote
+        itself after the state the standby's copy holds may be lost if no
+        province fetched it; the ledger gets that window as a restore of
+        central (a promotion is a restore from a seconds-old copy)."""
+        with self.cl.ha_lock:
+            self.promote(ev)
+
+    def promote(self, ev):
+        cl = self.cl
+        c, sb = cl.central, cl.standby
+        if cl.old_central:
+            self.note("kill_central_and_promote: no standby (the old "
+                      "central is not rejoined yet)")
+            return False
+        if not standby_copy_ms(sb.node.dir):
+            self.note("kill_central_and_promote: the standby holds no "
+                      "copy yet")
+            return False
+        c.shut()
+        try:
+            with c.lock, sb.lock:
+                c.want_running = False
+                c.kill()
+                kill_dir_procs(c.node.dir)
+                t_copy = standby_copy_ms(sb.node.dir) / 1000.0
+                r = sb.node.cli("promote", timeout=60)
+                if r.rc != 0:
+                    self.errors.append("promote: rc %s %s" % (
+                        r.rc, r.err.strip()))
+                    c.start()
+                    return False
+                cl.swap_central()
+                self.lg.restored("central", t_copy, time.time())
+                self.lg.restored_synced("central", time.time())
+                # Its serve takes over in place: wait for the port.
+                end = time.monotonic() + 20
+                while time.monotonic() < end:
+                    if not c.running():
+                        c.node.proc = None
+                        c.node.start()
+                        break
+                    try:
+                        socket.create_connection(
+                            ("127.0.0.1", c.node.port), 0.2).close()
+                        break
+                    except OSError:
+                        time.sleep(0.05)
+                self.count("kill_central_and_promote")
+                return True
+        finally:
+            c.reopen()
+
+    def f_old_central_returns(self, ev, rng):
+        """After a promotion (made here first if none is pending), the
+        old central's serve starts again on its old directory.  Provinces
+        that saw the new epoch must refuse it and fence it; then it is
+        stopped and `casesync rejoin` makes it the new standby."""
+        with self.cl.ha_lock:
+            if not self.cl.old_central:
+                if not self.promote(ev):
+                    return
+                time.sleep(ev.p["dur"])
+            self.old_returns(ev)
+
+    def old_returns(self, ev):
+        cl = self.cl
+        c, sb = cl.central, cl.standby
+        with sb.lock:
+            sb.node.role = "central"
+            sb.node.start()
+            self.count("old_central_returns")
+        end = time.monotonic() + ev.p["up"]
+        fenced = 0
+        while time.monotonic() < end or (not fenced and time.monotonic() <
+                                         end + 20):
+            r = sb.node.cli("status", "--json", timeout=30)
+            if r.rc == 0:
+                fenced = (r.json().get("ha") or {}).get("fenced_by") or 0
+            time.sleep(0.3)
+        with sb.lock:
+            sb.node.stop()
+            args = ["rejoin", "-d", sb.node.dir, "--primary",
+                    c.node.endpoint]
+            if not fenced:
+                self.note("old_central_returns: no province fenced it "
+                          "within %s s; rejoined with --force" % (
+                              ev.p["up"] + 20))
+                args.append("--force")
+            else:
+                self.count("old_central_returns:fenced")
+            r = harness.run(args)
+            if r.rc != 0:
+                self.errors.append("rejoin: rc %s %s" % (r.rc,
+                                                         r.err.strip()))
+                return
+            sb.node.role = "standby"
+            sb.want_running = True
+            sb.node.start()
+            cl.old_central = False
+
     def f_restore(self, ev, rng):
         """A node's disk is lost and it is put back from its backup taken
         earlier in the round: `casesync backup` while it runs and work
@@ -554,6 +667,7 @@ class Injector:
         m = self.cl.central if ev.p["who"] == "central" else self.m(ev)
         if m.tainted:
             return      # its clock ran ahead: the backup would undo that
+        node = m.node
         bk = os.path.join(self.tmp, "backup-%s-%d" % (m.name,
                                                      ev.p["seed"]))
         t_backup = time.time()
@@ -569,6 +683,10 @@ class Injector:
                 if m.tainted:
                     self.note("restore: %s's clock ran ahead since its "
                               "backup; not restored" % m.name)
+                    return
+                if m.node is not node:
+                    self.note("restore: the standby was promoted since "
+                              "the backup of %s; not restored" % m.name)
                     return
                 was = m.want_running or m.role == "central"
                 m.kill()
@@ -623,14 +741,16 @@ class Injector:
 def heal(cl, log=print):
     """Undoes every fault: processes resumed, links clean, disks freed,
     clocks right, central up."""
-    for m in cl.all():
+    for m in cl.all() + [cl.standby]:
         m.resume()
-        if m.proxy:
-            m.proxy.reset()
-            m.proxy.trim()
+        for px in getattr(m, "proxies", {}).values():
+            px.reset()
+            px.trim()
         m.free_disk()
         if m.offset_ms:
             write_conf(m.node, "test_clock_offset_ms", "0")
             m.offset_ms = 0
     if not cl.central.running():
         cl.central.start()
+    if not cl.old_central and not cl.standby.running():
+        cl.standby.start()
