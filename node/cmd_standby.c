@@ -255,8 +255,10 @@ cmd_promote(int argc, char **argv)
 	if (rc == 0 && ((rc = nodecfg_set(dir, "node", name, err,
 	    sizeof(err))) != 0 || (rc = nodecfg_set(dir, "standby", self,
 	    err, sizeof(err))) != 0 || (rc = nodecfg_set(dir, "primary", "",
-	    err, sizeof(err))) != 0 || (rc = nodecfg_set(dir, "role",
-	    "central", err, sizeof(err))) != 0))
+	    err, sizeof(err))) != 0 || (rc = nodecfg_set(dir,
+	    "standby_sync", "", err, sizeof(err))) != 0 ||
+	    (rc = nodecfg_set(dir, "role", "central", err, sizeof(err))) !=
+	    0))
 		cli_error("promote: %s", err);
 	else if (rc != 0)
 		cli_error("promote: %s: %s", dir, err_str(rc));
