@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The console at scale (issue 13): central holding BENCH_CONSOLE_CASES
-cases (default 100,000) and a few dozen open conflicts, its console over
-HTTPS; the median and 95th percentile time of the conflict queue (API and
-page), a case page and a name search (API and page), over 30 requests
+cases (default 100,000), a few dozen open conflicts and 20 referrals
+waiting, its console over HTTPS; the median and 95th percentile time of
+the conflict queue (API and page), a case page, a name search (API and
+page) and the referrals waiting (API and page), over 30 requests
 each, from a client on the same machine.  A figure for `make bench`, not
 a timed test.  Writes build/bench-console.json.
 
@@ -25,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("CASESYNC_BIN", os.path.join(ROOT, "build", "casesync"))
 N = int(os.environ.get("BENCH_CONSOLE_CASES", "100000"))
 CONFLICTS = 40
+REFERRALS = 20
 RUNS = 30
 procs = []
 
@@ -130,6 +132,11 @@ def run(tmp):
     cs("import", "-d", p, pgen)
     cs("sync", "-d", p, "--timeout", "60")
     ids = [json.loads(l)["id"] for l in open(pgen)]
+    # Referrals waiting for ha-noi's answer: lao-cai offers some of its
+    # cases (a referral is an offer; nobody answers in the bench).
+    for i in ids[:REFERRALS]:
+        cs("case", "transfer", "-d", p, i, "--to", "ha-noi", "--reason",
+           "FAKE bench referral")
     cs("import", "-d", p, "-", stdin="".join(json.dumps(
         {"id": i, "status": "closed"}) + "\n" for i in ids))
     cs("import", "-d", c, "-", stdin="".join(json.dumps(
@@ -148,6 +155,9 @@ def run(tmp):
     cookie = ck[0].split(";")[0]
     st, data, _ = request(port, cookie, "/api/conflicts")
     nconf = json.loads(data)["total"]
+    st, data, _ = request(port, cookie, "/api/referrals")
+    nref = json.loads(data)["total"]
+    assert nref == REFERRALS, data[:300]
     case_id = json.loads(open(gen).readline())["id"]
     q = urllib.parse.quote(" ".join(w.lower() for w in words[1:3]))
     targets = [
@@ -156,11 +166,15 @@ def run(tmp):
         ("case page", "/cases/" + case_id),
         ("name search (API)", "/api/cases?q=" + q),
         ("name search (page)", "/cases?q=" + q),
+        ("referrals (API)", "/api/referrals"),
+        ("referrals (page)", "/referrals?days=0"),
     ]
-    results = {"cases": N, "open_conflicts": nconf, "runs": RUNS,
+    results = {"cases": N, "open_conflicts": nconf, "referrals": nref,
+               "runs": RUNS,
                "query": q, "timings_ms": {}}
-    print("\n%d cases, %d open conflicts, %d requests each; name search "
-          "for %r" % (N, nconf, RUNS, urllib.parse.unquote(q)))
+    print("\n%d cases, %d open conflicts, %d referrals waiting, %d requests "
+          "each; name search for %r" % (N, nconf, nref, RUNS,
+                                        urllib.parse.unquote(q)))
     load = os.getloadavg()[0]
     results["load_average"] = load
     print("(load average %.1f on %d CPUs: wall times include waiting for a "

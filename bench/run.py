@@ -592,6 +592,7 @@ class Bench:
             for name in self.fan_provs:
                 copy_dir(self.path("fx", "f-" + name),
                          self.path("r", name))
+            txn0 = bl.lmdb_txnid(self.path("r", "c"))
             cp, port = self.start_central(self.path("r", "c"))
             self.sampler.reset("central")
             self.sampler.watch("central", cp.session_pid)
@@ -610,6 +611,7 @@ class Bench:
             self.sampler.unwatch("central")
             pk = self.sampler.get("central")
             self.stop_central(cp)
+            txn1 = bl.lmdb_txnid(self.path("r", "c"))
             sent = sum(r["sent"] for r in rs)
             if sent != total:
                 raise RuntimeError("fan-in sent %d of %d" % (sent, total))
@@ -622,6 +624,9 @@ class Bench:
                  "central_disk_write_per_entry": disk_per_entry(io0, io1,
                                                                 sent),
                  "central_runq_wait_s": runq_wait(sc0, sc1),
+                 "central_commits": commits(txn0, txn1),
+                 "central_commits_per_100k": per_100k(commits(txn0, txn1),
+                                                      sent),
                  "central_hwm_kib": st.get("VmHWM", 0),
                  "central_anon_peak_kib": max(pk.get("RssAnon", 0),
                                               st.get("RssAnon", 0)),
@@ -1031,6 +1036,8 @@ def report(res):
             g(pfi, "entries_per_s"), "", 0)
         add("fan-in: central CPU per entry", fi["central_us_per_entry"],
             None, " us", 1, False)
+        add("fan-in: central commits per 100k entries",
+            fi.get("central_commits_per_100k"), None, "", 0, False)
         add("fan-in: central CPU / waiting for a CPU", None, None, "")
         rows[-1][1] = "%.1f s / %s" % (fi["central_cpu_s"], fmt(
             fi.get("central_runq_wait_s"), " s", 1))

@@ -27,8 +27,9 @@
 #   CASESYNC_BIN=...    the casesync binary (default build/casesync)
 #
 # Central's web console (docs/CONSOLE.md) is started too, signed in to
-# with headless Chromium, and its dashboard, conflict queue, sync health
-# and a case page saved to DEMO_OUT/console-*.png.  With --keep (make demo
+# with headless Chromium, and its dashboard, conflict queue, sync health,
+# referrals, new-case form and a case page saved to DEMO_OUT/console-*.png
+# (deploy/demo_console.py).  With --keep (make demo
 # KEEP=1) the demo country and its console keep running: the URL and a
 # demo admin's password are printed, and Ctrl-C stops everything.
 set -u

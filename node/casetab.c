@@ -390,7 +390,8 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 
 	if ((rc = caseid_make(st, t, plain->id, &iid)) != 0 ||
 	    (rc = names_update(st, t, iid, plain->id, plain)) != 0 ||
-	    (rc = conflicted_update(st, t, plain->id, plain)) != 0)
+	    (rc = conflicted_update(st, t, plain->id, plain)) != 0 ||
+	    (rc = offerset_update(st, t, plain->id, plain)) != 0)
 		return rc;
 	state_copy(&s, plain);
 	if ((rc = state_crypt(st, t, &s, 1)) != 0) {
@@ -430,6 +431,8 @@ case_drop(struct store *st, MDB_txn *t, const char *id)
 	rc = rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del case");
 	if (rc == 0)
 		rc = conflicted_update(st, t, id, NULL);
+	if (rc == 0)
+		rc = offerset_update(st, t, id, NULL);
 	return rc;
 }
 
@@ -544,8 +547,9 @@ store_case_each(struct store *st,
 	return rc;
 }
 
-/* 3: under internal ids (store layout 2). */
-#define NAMEIDX_VERSION	"3"
+/* 3: under internal ids (store layout 2); 4: the offer set as well
+ * (offerset.c). */
+#define NAMEIDX_VERSION	"4"
 
 /* Builds the name index of a store written before it existed (or by a
  * different index version, or just migrated): every case, its name
@@ -565,7 +569,8 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 		return 0;
 	if ((rc = mdb_err(st, mdb_drop(t, st->namepost, 0), "drop names")) ||
 	    (rc = mdb_err(st, mdb_drop(t, st->namemacs, 0), "drop names")) ||
-	    (rc = mdb_err(st, mdb_drop(t, st->conflicted, 0), "drop conf")))
+	    (rc = mdb_err(st, mdb_drop(t, st->conflicted, 0), "drop conf")) ||
+	    (rc = mdb_err(st, mdb_drop(t, st->offers, 0), "drop offers")))
 		return rc;
 	if ((rc = mdb_err(st, mdb_cursor_open(t, st->caseids, &c),
 	    "cursor")))
@@ -582,6 +587,8 @@ names_build_fn(struct store *st, MDB_txn *t, void *arg)
 		rc = names_update(st, t, be64_get(d.mv_data), id, &s);
 		if (rc == 0)
 			rc = conflicted_update(st, t, id, &s);
+		if (rc == 0)
+			rc = offerset_update(st, t, id, &s);
 		state_release(&s);
 	}
 	mdb_cursor_close(c);

@@ -442,8 +442,10 @@ store_case_history(struct store *st, const char *id,
 void
 rec_batch_free(struct rec_batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		free(b->recs[i].data);
+		free(b->recs[i].reason);
+	}
 	free(b->recs);
 	memset(b, 0, sizeof(*b));
 }
@@ -457,6 +459,8 @@ batch_add(struct rec_batch *b, uint64_t pos, const void *p, size_t len)
 	memcpy(b->recs[b->n].data, p, len);
 	b->recs[b->n].len = len;
 	b->recs[b->n].refused = 0;
+	b->recs[b->n].reason = NULL;
+	b->recs[b->n].reasonlen = 0;
 	b->n++;
 	b->bytes += len;
 }

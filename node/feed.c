@@ -215,7 +215,9 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 	k.mv_data = fk;
 	k.mv_size = seqkey(fk, peer, after + 1);
 	while (mdb_cursor_get(c, &k, &d, op) == 0) {
-		MDB_val lk = d, rv;
+		MDB_val		 lk = d, rv;
+		const char	*why = NULL;
+		size_t		 whylen = 0;
 
 		op = MDB_NEXT;
 		if (k.mv_size != plen + 9 || memcmp(k.mv_data, peer,
@@ -230,6 +232,21 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 			if (z == NULL) {
 				rc = E_INTEGRITY;
 				break;
+			}
+			/* The peer's own entry: the notice carries why
+			 * (docs/PROTOCOL.md, "Refusals"). */
+			if (lk.mv_size == plen + 9 &&
+			    memcmp(lk.mv_data, peer, plen + 1) == 0) {
+				why = rv.mv_data;
+				whylen = (size_t)(z -
+				    (const uint8_t *)rv.mv_data);
+				if (whylen > STORE_REASON_MAX) {
+					/* Cut at a character boundary. */
+					whylen = STORE_REASON_MAX;
+					while (whylen > 0 && ((const uint8_t *)
+					    why)[whylen] >> 6 == 2)
+						whylen--;
+				}
 			}
 			rv.mv_size -= (size_t)(z + 1 -
 			    (const uint8_t *)rv.mv_data);
@@ -249,6 +266,16 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 			break;
 		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
 		    plain.data, plain.len);
+		if (why != NULL) {
+			struct rec *nr = &b->recs[b->n - 1];
+
+			nr->refused = 1;
+			if (whylen > 0) {
+				nr->reason = xmalloc(whylen);
+				memcpy(nr->reason, why, whylen);
+				nr->reasonlen = whylen;
+			}
+		}
 	}
 	buf_release(&plain);
 	mdb_cursor_close(c);

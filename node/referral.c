@@ -230,7 +230,8 @@ referral_each(struct store *st, const char *node, int which,
 	memset(&c, 0, sizeof(c));
 	c.node = node;
 	c.which = which;
-	if ((rc = store_case_each(st, collect, &c)) != 0) {
+	/* The offer set, not every case (offerset.c). */
+	if ((rc = store_offers_each(st, collect, &c)) != 0) {
 		free(c.ids);
 		return rc;
 	}

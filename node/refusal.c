@@ -56,14 +56,23 @@ int
 unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
     const struct rec *r)
 {
-	static const char	 why[] = "refused by central";
 	uint8_t			 lk[LOGKEY_MAX], ck[CASEKEY_MAX];
+	char			 why[STORE_REASON_MAX + 1];
 	struct case_state	 s;
 	struct buf		 b;
 	MDB_val			 k, d;
 	size_t			 lklen;
 	uint64_t		 iid;
 	int			 rc;
+
+	/* Central's reason when the notice carries one (a central of
+	 * before the reasons travelled sends none). */
+	if (r->reasonlen > 0 && r->reasonlen <= STORE_REASON_MAX &&
+	    memchr(r->reason, '\0', r->reasonlen) == NULL) {
+		memcpy(why, r->reason, r->reasonlen);
+		why[r->reasonlen] = '\0';
+	} else
+		strlcpy_(why, "refused by central", sizeof(why));
 
 	k.mv_data = lk;
 	k.mv_size = lklen = seqkey(lk, e->origin, e->seq);
@@ -75,7 +84,7 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 		if ((rc = mdb_get(t, st->refused, &k, &d)) != MDB_NOTFOUND)
 			return mdb_err(st, rc, "get refused");
 		buf_init(&b, sizeof(why) + r->len + CRYPTO_SEAL_OVERHEAD);
-		buf_append(&b, why, sizeof(why));
+		buf_append(&b, why, strlen(why) + 1);
 		rc = log_seal(st, lk, lklen, r->data, r->len, &b);
 		if (rc == 0) {
 			d.mv_data = b.data;
@@ -106,7 +115,7 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 		return mdb_err(st, rc, "get log");
 	/* The sealed record moves as it is: same key, same data key. */
 	buf_init(&b, sizeof(why) + d.mv_size);
-	buf_append(&b, why, sizeof(why));
+	buf_append(&b, why, strlen(why) + 1);
 	buf_append(&b, d.mv_data, d.mv_size);
 	d.mv_data = b.data;
 	d.mv_size = b.len;
@@ -171,6 +180,70 @@ store_refused_each(struct store *st,
 	return table_each(st, NULL, st->refused, NULL, 0, refused_one, &rc_);
 }
 
+int
+store_refused_last(struct store *st, const char *origin, uint64_t *seq,
+    char *reason, size_t reasonsz, char case_id[ENTRY_CASE_ID_LEN + 1])
+{
+	uint8_t		 kb[LOGKEY_MAX], block[SIGN_BLOCK];
+	size_t		 olen = strlen(origin);
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d, rv;
+	struct buf	 plain;
+	struct entry	 e;
+	const uint8_t	*z;
+	int		 rc, signed_;
+
+	if (olen == 0 || olen > HLC_NODE_MAX)
+		return E_INVAL;
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->refused, &c),
+	    "cursor"))) {
+		mdb_txn_abort(t);
+		return rc;
+	}
+	/* origin \0 be64(seq): past the highest seq, then one back. */
+	k.mv_data = kb;
+	k.mv_size = seqkey(kb, origin, UINT64_MAX);
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == olen + 9 && memcmp(k.mv_data, origin,
+	    olen + 1) == 0)
+		rc = 0;		/* seq UINT64_MAX itself */
+	else if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &d, rc == 0 ? MDB_PREV : MDB_LAST);
+	if (rc == 0 && (k.mv_size != olen + 9 || memcmp(k.mv_data, origin,
+	    olen + 1) != 0))
+		rc = MDB_NOTFOUND;
+	if (rc != 0) {
+		mdb_cursor_close(c);
+		mdb_txn_abort(t);
+		return rc == MDB_NOTFOUND ? E_NOTFOUND :
+		    mdb_err(st, rc, "refused");
+	}
+	*seq = be64_get((const uint8_t *)k.mv_data + olen + 1);
+	z = memchr(d.mv_data, 0, d.mv_size);
+	if (z == NULL) {
+		mdb_cursor_close(c);
+		mdb_txn_abort(t);
+		return E_INTEGRITY;
+	}
+	strlcpy_(reason, d.mv_data, reasonsz);
+	rv.mv_data = (void *)(uintptr_t)(z + 1);
+	rv.mv_size = d.mv_size - (size_t)(z + 1 - (const uint8_t *)d.mv_data);
+	buf_init(&plain, ENTRY_ENCODED_MAX + 256);
+	rc = log_unseal(st, k.mv_data, k.mv_size, &rv, &plain);
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	if (rc == 0 && (rc = record_split(plain.data, plain.len, &e, block,
+	    &signed_)) == 0) {
+		strlcpy_(case_id, e.case_id, ENTRY_CASE_ID_LEN + 1);
+		entry_release(&e);
+	}
+	buf_release(&plain);
+	return rc;
+}
+
 #ifdef SELFTEST
 #include "../common/selftest.h"
 
@@ -219,6 +292,7 @@ refusal_selftest(void)
 	e.hlc = 1;
 	buf_init(&rb, ENTRY_ENCODED_MAX);
 	ST_OK(record_make(&e, NULL, &rb));
+	memset(&r, 0, sizeof(r));
 	r.pos = 7;
 	r.data = rb.data;
 	r.len = rb.len;
@@ -228,6 +302,20 @@ refusal_selftest(void)
 	 * goes to the origin's feed. */
 	ST_OK(store_refused_each(st, refused_seen, &n));
 	ST_CHECK(n == 1);
+	/* The latest refusal of an origin, with its case. */
+	{
+		char		why[64], cid[ENTRY_CASE_ID_LEN + 1];
+		uint64_t	seq = 0;
+
+		ST_OK(store_refused_last(st, "cao-bang", &seq, why,
+		    sizeof(why), cid));
+		ST_CHECK(seq == 7 && strcmp(why, "not the owner") == 0 &&
+		    strcmp(cid, "01a2276e-8c28-78e1-8721-c642e7eb1b40") == 0);
+		ST_CHECK(store_refused_last(st, "cao-ban", &seq, why,
+		    sizeof(why), cid) == E_NOTFOUND);
+		ST_CHECK(store_refused_last(st, "ha-noi", &seq, why,
+		    sizeof(why), cid) == E_NOTFOUND);
+	}
 	ST_OK(store_feed_last(st, "cao-bang", &last));
 	ST_CHECK(last == 1);
 	buf_init(&plain, ENTRY_ENCODED_MAX);

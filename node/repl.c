@@ -29,10 +29,12 @@
 #define BACKOFF_FIRST_MS	2000	/* after a batch failed verification */
 #define BACKOFF_MAX_MS		(5 * 60 * 1000)
 #define SEND_TIMEOUT_MS		5000
-/* Group commit: at most this many received batches share one write
- * transaction (central_flush).  Each adds its dirty pages to the one
- * transaction, so this bounds central's memory as the window does. */
+/* Group commit: at most this many received batches, and about this many
+ * records, share one write transaction (central_flush).  Each batch adds
+ * its dirty pages to the one transaction, held until its commit, so the
+ * records bound central's memory: 4 full batches (4 MiB of frames). */
 #define GROUP_BATCHES		8
+#define GROUP_RECORDS		(4 * STORE_BATCH_MAX)
 
 /* Sends m over n (to id on a ROUTER); counts bytes. */
 static int
@@ -65,6 +67,9 @@ send_error(struct net *n, const uint8_t *id, size_t idlen, int code,
 	return send_msg(n, id, idlen, &m, NULL, 100);
 }
 
+_Static_assert(STORE_REASON_MAX <= MSG_REASON_MAX,
+    "a stored refusal reason must fit a message");
+
 /* Converts a scanned batch into a BATCH message (recs borrowed). */
 static void
 batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
@@ -80,6 +85,10 @@ batch_msg(struct msg *m, const struct rec_batch *b, uint64_t no)
 		m->recs[i].data = b->recs[i].data;
 		m->recs[i].len = b->recs[i].len;
 		m->recs[i].flags = b->recs[i].refused ? MSG_REC_REFUSED : 0;
+		if (b->recs[i].refused) {
+			m->recs[i].reason = b->recs[i].reason;
+			m->recs[i].reasonlen = b->recs[i].reasonlen;
+		}
 	}
 }
 
@@ -94,6 +103,8 @@ batch_recs(const struct msg *m)
 		r[i].data = (uint8_t *)(uintptr_t)m->recs[i].data;
 		r[i].len = m->recs[i].len;
 		r[i].refused = m->recs[i].flags == MSG_REC_REFUSED;
+		r[i].reason = (char *)(uintptr_t)m->recs[i].reason;
+		r[i].reasonlen = m->recs[i].reasonlen;
 	}
 	return r;
 }
@@ -1306,6 +1317,7 @@ struct central {
 	struct buf		 in[GROUP_BATCHES];
 	struct pending		 pend[GROUP_BATCHES];
 	size_t			 npend;
+	size_t			 pend_recs;	/* records in pend */
 };
 
 static struct backoff *
@@ -1930,6 +1942,7 @@ central_flush(struct central *c)
 	}
 	free(it);
 	c->npend = 0;
+	c->pend_recs = 0;
 }
 
 static void
@@ -2232,6 +2245,7 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 		p->idlen = idlen;
 		strlcpy_(p->node, s->node, sizeof(p->node));
 		p->r = r;
+		c->pend_recs += r.nrecs;
 		return;
 	}
 	/* Any other message sees the store and the sessions as the batches
@@ -2420,7 +2434,8 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 				break;
 			central_dispatch(c, rid, idlen, user,
 			    net_peer_key(c->net), in);
-			if (c->npend == GROUP_BATCHES)
+			if (c->npend == GROUP_BATCHES ||
+			    c->pend_recs >= GROUP_RECORDS)
 				central_flush(c);
 		}
 		central_flush(c);

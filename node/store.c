@@ -190,6 +190,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errsz)
 	OPEN_DB(namepost, "namepost", 0);
 	OPEN_DB(namemacs, "namemacs", 0);
 	OPEN_DB(conflicted, "conflicted", 0);
+	OPEN_DB(offers, "offers", 0);
 	OPEN_DB(authors, "authors", 0);
 	OPEN_DB(keyhist, "keyhist", 0);
 #undef OPEN_DB

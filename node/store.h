@@ -27,6 +27,8 @@ struct store;
 #define STORE_BATCH_MAX		1024		/* records per batch */
 #define STORE_BATCH_BYTES	(1024 * 1024)	/* bytes per batch */
 #define STORE_REF_MAX		(HLC_NODE_MAX + 9)	/* origin \0 be64(seq) */
+#define STORE_REASON_MAX	200	/* a refusal's reason as sent, bytes
+					 * (proto/msg.h MSG_REASON_MAX) */
 
 struct store_info {
 	char		node[HLC_NODE_MAX + 1];
@@ -63,6 +65,13 @@ struct rec {
 	size_t		 len;
 	int		 refused;	/* from the refused table (scan_origin):
 					 * central refused it before */
+	/* Central's feed: why central refused this entry of the peer's own
+	 * (a refusal notice); a province: the reason the notice carried.
+	 * reasonlen bytes, not terminated, no NUL; owned in a scanned batch
+	 * (rec_batch_free), borrowed from the message otherwise; NULL/0
+	 * when none. */
+	char		*reason;
+	size_t		 reasonlen;
 };
 
 struct rec_batch {
@@ -194,6 +203,12 @@ int	store_case_open(struct store *st, struct case_state *s);
 int	store_case_each(struct store *st,
 	    int (*fn)(const struct case_state *, void *), void *arg);
 
+/* As store_case_each, over the cases with a referral offer that waits
+ * for its answer or was answered (offerset.c): the candidates of
+ * referral_each. */
+int	store_offers_each(struct store *st,
+	    int (*fn)(const struct case_state *, void *), void *arg);
+
 /* As store_case_each, over the cases with a field of more than one head
  * only (conflict_candidate): the conflict queue's candidates, kept as a
  * set in the same transaction as each case. */
@@ -296,6 +311,13 @@ int	store_feed_last(struct store *st, const char *peer, uint64_t *pos);
 int	store_refused_each(struct store *st,
 	    int (*fn)(const char *origin, uint64_t seq, const char *reason,
 	    void *), void *arg);
+/* The latest refusal of origin's own entries in the refused table (the
+ * highest seq): its seq, its reason (into reason, truncated to
+ * reasonsz - 1) and its case id.  Returns 0, E_NOTFOUND (none) or a
+ * store error. */
+int	store_refused_last(struct store *st, const char *origin,
+	    uint64_t *seq, char *reason, size_t reasonsz,
+	    char case_id[ENTRY_CASE_ID_LEN + 1]);
 /* Highest contiguous seq applied from origin (the version vector). */
 int	store_vv_get(struct store *st, const char *origin, uint64_t *seq);
 /* Calls fn with the number of log entries of each origin, in origin

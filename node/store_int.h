@@ -88,6 +88,7 @@ struct store {
 	MDB_dbi		 meta, log, clog, states, caseids, vv, feed, peers;
 	MDB_dbi		 refused, keys, namepost, namemacs, conflicted, authors;
 	MDB_dbi		 keyhist;	/* keyhist.c */
+	MDB_dbi		 offers;	/* offerset.c */
 	uint8_t		 namekey[CRYPTO_HASH];	/* from the data key */
 	/* The keys prepared once (crypto.h): the data key for AES-GCM, the
 	 * author and name index keys for HMAC.  NULL without keys. */
@@ -289,6 +290,13 @@ int	feed_route(struct store *, MDB_txn *, const struct entry *e,
 	    const uint8_t *lk, size_t lklen);
 
 /* ---- refusal.c ---- */
+
+/* ---- offerset.c: the cases with an offer to list ---- */
+
+/* Puts case id in the set or takes it out, as plain (NULL: the row
+ * goes) says; in the transaction that saves the case row. */
+int	offerset_update(struct store *, MDB_txn *, const char *id,
+	    const struct case_state *plain);
 
 int	refuse(struct store *, MDB_txn *, const struct entry *e,
 	    const char *why, const struct rec *r);

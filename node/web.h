@@ -82,7 +82,11 @@ struct web_banner {
 	uint64_t	 last_sync_ms;		/* 0: never */
 	uint64_t	 pending;		/* own changes not acked */
 	uint64_t	 refused;		/* refused by central */
-	char		 reason[160];		/* the latest refusal, or "" */
+	char		 reason[STORE_REASON_MAX + 1];	/* the latest
+						 * refusal's, or "" */
+	char		 case_id[ENTRY_CASE_ID_LEN + 1];	/* its case,
+						 * or "" */
+	int		 case_held;		/* that case is on this node */
 };
 
 /* One request being answered. */

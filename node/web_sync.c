@@ -372,24 +372,6 @@ web_api_status(struct web_req *r)
 
 /* ---- the banner of a province's pages ------------------------------- */
 
-struct banner_ctx {
-	const char		*node;
-	struct web_banner	*b;
-};
-
-static int
-banner_refused(const char *origin, uint64_t seq, const char *reason,
-    void *arg)
-{
-	struct banner_ctx *bc = arg;
-
-	(void)seq;
-	/* The latest refusal of this node's own changes. */
-	if (strcmp(origin, bc->node) == 0)
-		strlcpy_(bc->b->reason, reason, sizeof(bc->b->reason));
-	return 0;
-}
-
 static int
 banner_peer(const struct peer_info *p, void *arg)
 {
@@ -410,14 +392,12 @@ web_banner_load(struct web_req *r)
 {
 	struct web_banner	*b = &r->banner;
 	struct peer_info	 pi;
-	struct banner_ctx	 bc;
-	uint64_t		 seq = 0;
+	struct case_state	 s;
+	uint64_t		 seq = 0, rseq;
 
 	memset(b, 0, sizeof(*b));
 	if (strcmp(r->w->cfg->role, "central") == 0)
 		return;
-	bc.node = r->w->cfg->node;
-	bc.b = b;
 	web_lock(r);
 	/* A province's one peer is central (a standby promoted later is
 	 * another node id): the latest session of any. */
@@ -425,7 +405,15 @@ web_banner_load(struct web_req *r)
 	store_peer_each(r->w->st, banner_peer, &pi);
 	if (store_vv_get(r->w->st, r->w->cfg->node, &seq) == 0)
 		b->pending = pos_between(pi.sent_acked, seq);
-	store_refused_each(r->w->st, banner_refused, &bc);
+	/* The latest refusal of this node's own changes, with the reason
+	 * central's notice carried (docs/PROTOCOL.md, "Refusals") and its
+	 * case, which is gone when the refused change created it. */
+	if (store_refused_last(r->w->st, r->w->cfg->node, &rseq, b->reason,
+	    sizeof(b->reason), b->case_id) == 0 &&
+	    store_case_get_sealed(r->w->st, b->case_id, &s) == 0) {
+		b->case_held = 1;
+		state_release(&s);
+	}
 	web_unlock(r);
 	b->shown = 1;
 	b->last_sync_ms = pi.last_sync_ms;
@@ -480,10 +468,27 @@ web_banner_html(struct web_req *r)
 		    (unsigned long long)b->refused);
 		html_lit(h, " ");
 		if (b->reason[0] != '\0') {
-			html_text(h, web_tr(r, "Reason:"));
-			html_lit(h, " <q>");
+			html_text(h, web_tr(r, "Latest reason:"));
+			html_lit(h, " <q id=\"refusalreason\">");
 			html_text(h, b->reason);
 			html_lit(h, "</q>");
+			if (b->case_id[0] != '\0') {
+				html_lit(h, " ");
+				html_text(h, web_tr(r, "Case:"));
+				html_lit(h, " <span id=\"refusedcase\">");
+				if (b->case_held)
+					web_case_link(r, b->case_id);
+				else {
+					/* Refused when it was created (central
+					 * never had it), or referred away. */
+					html_lit(h, "<code>");
+					html_text(h, b->case_id);
+					html_lit(h, "</code> ");
+					html_text(h, web_tr(r, "(no longer on "
+					    "this node)"));
+				}
+				html_lit(h, "</span>");
+			}
 		} else {
 			/* An ACK counts refusals; central keeps why. */
 			html_text(h, web_tr(r, "Central's sync health page "

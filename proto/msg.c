@@ -67,15 +67,24 @@ msg_encode(const struct msg *m, struct buf *out)
 		mp_put_uint(&w, m->more);
 		mp_put_array(&w, m->nrecs);
 		for (size_t i = 0; i < m->nrecs; i++) {
-			if (m->recs[i].pos == 0 || (m->recs[i].flags != 0 &&
-			    m->recs[i].flags != MSG_REC_REFUSED))
+			const struct msg_rec *rc_ = &m->recs[i];
+
+			if (rc_->pos == 0 || (rc_->flags != 0 &&
+			    rc_->flags != MSG_REC_REFUSED) ||
+			    (rc_->reasonlen > 0 && (rc_->flags == 0 ||
+			    rc_->reasonlen > MSG_REASON_MAX ||
+			    memchr(rc_->reason, '\0', rc_->reasonlen) != NULL)))
 				return E_INVAL;
-			/* flags only when set: one encoding per record. */
-			mp_put_array(&w, m->recs[i].flags ? 3 : 2);
-			mp_put_uint(&w, m->recs[i].pos);
-			mp_put_bin(&w, m->recs[i].data, m->recs[i].len);
-			if (m->recs[i].flags)
-				mp_put_uint(&w, m->recs[i].flags);
+			/* flags and reason only when set: one encoding per
+			 * record. */
+			mp_put_array(&w, rc_->reasonlen ? 4 : rc_->flags ? 3 :
+			    2);
+			mp_put_uint(&w, rc_->pos);
+			mp_put_bin(&w, rc_->data, rc_->len);
+			if (rc_->flags)
+				mp_put_uint(&w, rc_->flags);
+			if (rc_->reasonlen)
+				mp_put_str(&w, rc_->reason, rc_->reasonlen);
 		}
 		break;
 	case MSG_ACK:
@@ -254,13 +263,20 @@ decode(struct mp_rd *r, struct msg *m)
 			struct msg_rec	*rec = &m->recs[i];
 			size_t		 ri;
 
-			if (mp_read_array(r, &ri) || (ri != 2 && ri != 3) ||
+			if (mp_read_array(r, &ri) || ri < 2 || ri > 4 ||
 			    mp_read_uint(r, &rec->pos) || rec->pos == 0 ||
 			    mp_read_bin(r, &rec->data, &rec->len) ||
 			    rec->len == 0)
 				return E_PROTO;
-			if (ri == 3 && (mp_read_uint(r, &rec->flags) ||
+			if (ri >= 3 && (mp_read_uint(r, &rec->flags) ||
 			    rec->flags != MSG_REC_REFUSED))
+				return E_PROTO;
+			/* A refusal's reason: text, never empty (that is the
+			 * 3-member form), no NUL. */
+			if (ri == 4 && (mp_read_str(r, &rec->reason,
+			    &rec->reasonlen) || rec->reasonlen == 0 ||
+			    rec->reasonlen > MSG_REASON_MAX ||
+			    memchr(rec->reason, '\0', rec->reasonlen) != NULL))
 				return E_PROTO;
 			/* Positions ascend by one within a batch, or jump
 			 * to a later incarnation (entry.h).  A RECOVER or
@@ -406,9 +422,9 @@ int
 msg_selftest(void)
 {
 	struct msg	m, d;
-	struct msg_rec	recs[3] = { { 7, (const uint8_t *)"abc", 3, 0 },
-	    { 8, (const uint8_t *)"de", 2, MSG_REC_REFUSED },
-	    { 9, (const uint8_t *)"f", 1, 0 } };
+	struct msg_rec	recs[3] = { { 7, (const uint8_t *)"abc", 3, 0, NULL, 0 },
+	    { 8, (const uint8_t *)"de", 2, MSG_REC_REFUSED, NULL, 0 },
+	    { 9, (const uint8_t *)"f", 1, 0, NULL, 0 } };
 	struct buf	b;
 
 	buf_init(&b, MSG_MAX_BYTES);
@@ -439,8 +455,61 @@ msg_selftest(void)
 	    memcmp(d.recs[1].data, "de", 2) == 0 && d.more == 1);
 	/* The refused flag travels, and only on the record that has it. */
 	ST_CHECK(d.recs[1].flags == MSG_REC_REFUSED && d.recs[0].flags == 0 &&
-	    d.recs[2].flags == 0);
+	    d.recs[2].flags == 0 && d.recs[1].reasonlen == 0);
 	msg_release(&d);
+	/* So does central's reason, with the flag only; an empty one is
+	 * the 3-member form; a NUL, an overlong one or one without the
+	 * flag is not encoded. */
+	{
+		static const char	 why[] = "lao-cai does not own case x";
+		char			 big[MSG_REASON_MAX + 2];
+
+		buf_reset(&b);
+		recs[1].reason = why;
+		recs[1].reasonlen = sizeof(why) - 1;
+		ST_OK(msg_encode(&m, &b));
+		ST_OK(msg_decode(b.data, b.len, &d));
+		ST_CHECK(d.recs[1].reasonlen == sizeof(why) - 1 &&
+		    memcmp(d.recs[1].reason, why, sizeof(why) - 1) == 0 &&
+		    d.recs[0].reasonlen == 0 && d.recs[2].reasonlen == 0);
+		msg_release(&d);
+		for (size_t i = 0; i < b.len; i++)
+			ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
+		recs[1].flags = 0;
+		ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+		recs[1].flags = MSG_REC_REFUSED;
+		recs[1].reason = "a\0b";
+		recs[1].reasonlen = 3;
+		ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+		memset(big, 'x', sizeof(big));
+		recs[1].reason = big;
+		recs[1].reasonlen = MSG_REASON_MAX + 1;
+		ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+		recs[1].reason = NULL;
+		recs[1].reasonlen = 0;
+		/* Hand-made: [pos, record, 1, ""] and a reason that is
+		 * not a string are refused. */
+		{
+			static const uint8_t empty[] = { 0x95, 0x02, 0x03,
+			    0x01, 0x00, 0x91, 0x94, 0x07, 0xc4, 0x01, 'a',
+			    0x01, 0xa0 };
+			static const uint8_t num[] = { 0x95, 0x02, 0x03,
+			    0x01, 0x00, 0x91, 0x94, 0x07, 0xc4, 0x01, 'a',
+			    0x01, 0x05 };
+			static const uint8_t ok_[] = { 0x95, 0x02, 0x03,
+			    0x01, 0x00, 0x91, 0x94, 0x07, 0xc4, 0x01, 'a',
+			    0x01, 0xa1, 'y' };
+
+			ST_CHECK(msg_decode(empty, sizeof(empty), &d) ==
+			    E_PROTO);
+			ST_CHECK(msg_decode(num, sizeof(num), &d) == E_PROTO);
+			ST_OK(msg_decode(ok_, sizeof(ok_), &d));
+			ST_CHECK(d.nrecs == 1 && d.recs[0].reasonlen == 1 &&
+			    d.recs[0].reason[0] == 'y');
+			msg_release(&d);
+		}
+		buf_reset(&b);
+	}
 	for (size_t i = 0; i < b.len; i++) {
 		uint8_t save = b.data[i];
 		/* Any single corrupted byte decodes cleanly or is refused. */

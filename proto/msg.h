@@ -8,6 +8,8 @@
  *            hhash:bin(32), inc:uint, ret_after:uint]
  *   BATCH   [2, 3, no:uint, more:uint(0|1), [rec ...]]
  *           rec = [pos:uint, record:bin] or [pos, record, flags:uint = 1]
+ *                 or [pos, record, 1, reason:str(1..200)]: central's
+ *                 refusal notice of a province's own entry, with why
  *   ACK     [2, 4, no:uint, pos:uint, applied:uint, dup:uint, refused:uint]
  *   BYE     [2, 5]
  *   ERROR   [2, 6, code:uint, reason:str]
@@ -104,6 +106,11 @@ struct msg_rec {
 	const uint8_t	*data;		/* borrowed from the decoded frame */
 	size_t		 len;
 	uint64_t	 flags;		/* 0, or MSG_REC_REFUSED */
+	/* MSG_REC_REFUSED only: why central refused it (no NUL, at most
+	 * MSG_REASON_MAX bytes, not terminated; borrowed from the frame),
+	 * or reasonlen 0. */
+	const char	*reason;
+	size_t		 reasonlen;
 };
 
 struct msg_key {

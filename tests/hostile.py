@@ -86,6 +86,7 @@ class Hostile:
         self.welcome = None
         self.keys = None
         self.errors = []
+        self.refusals = []     # (feed position, central's reason)
 
     # ---- transport ---------------------------------------------------
     def connect(self, routing_id=None):
@@ -121,7 +122,12 @@ class Hostile:
         elif m[1] == WELCOME:
             self.welcome = m
         elif m[1] == BATCH:
-            for pos, data in m[4]:
+            # [pos, record], or a refusal notice [pos, record, 1] or
+            # [pos, record, 1, reason] (docs/PROTOCOL.md, "Refusals").
+            for rec in m[4]:
+                pos, data = rec[0], rec[1]
+                if len(rec) == 4:
+                    self.refusals.append((pos, rec[3]))
                 if pos > self.feed_recv:
                     self.feed.append((pos, decode_entry(data)))
                     self.feed_recv = pos

@@ -53,6 +53,22 @@ check_record(const struct msg_rec *rec, const uint8_t *frame, size_t size)
 	}
 }
 
+/* A refusal's reason: only with the refused flag, within its limit,
+ * without a NUL, borrowed from the frame. */
+static void
+check_reason(const struct msg_rec *rec, const uint8_t *frame, size_t size)
+{
+	const uint8_t *p = (const uint8_t *)rec->reason;
+
+	if (rec->reasonlen == 0)
+		return;
+	if (rec->flags != MSG_REC_REFUSED ||
+	    rec->reasonlen > MSG_REASON_MAX || p < frame ||
+	    p + rec->reasonlen > frame + size ||
+	    memchr(p, '\0', rec->reasonlen) != NULL)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -88,6 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (m.recs[i].flags != 0 &&
 			    m.recs[i].flags != MSG_REC_REFUSED)
 				abort();
+			check_reason(&m.recs[i], data, size);
 			if (i > 0 && (m.type == MSG_BATCH ?
 			    !POS_FOLLOWS(m.recs[i - 1].pos, m.recs[i].pos) :
 			    m.recs[i].pos <= m.recs[i - 1].pos))
@@ -113,6 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (m.recs[i].flags != 0 &&
 			    m.recs[i].flags != MSG_REC_REFUSED)
 				abort();
+			check_reason(&m.recs[i], data, size);
 			check_record(&m.recs[i], data, size);
 		}
 		break;

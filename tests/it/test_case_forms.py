@@ -469,6 +469,42 @@ def test_banner_shows_central_refusal(env):
                   page, re.S)
     check(m and "Central refused 1 change from here" in m.group(0),
           page[:3000])
+    # The notice carried central's own reason for that change, and the
+    # banner links to its case, in English and in Vietnamese.
+    ok(p.sync())
+    for lang, want in (("en", "Latest reason:"), ("vi", "Lý do gần nhất:")):
+        page = cw.get("/cases?lang=" + lang).text()
+        m = re.search(r'<div class="banner bad" id="syncbanner".*?'
+                      r'</div></div>', page, re.S)
+        check(m, page[:3000])
+        banner = html.unescape(m.group(0))
+        reason = re.search(r'<q id="refusalreason">(.*?)</q>', banner)
+        check(want in banner and reason and "does not own" in
+              reason.group(1) and cid in reason.group(1) and
+              "refused by central" not in banner, banner)
+        check(('href="/cases/%s"' % cid) in banner or
+              ('<code>%s</code>' % cid) in banner, banner)
+    # Central recorded the same reason.
+    log = open(os.path.join(env.tmp, "central.log")).read()
+    check(reason.group(1) in log, "central's reason differs")
+    # In the browser: the banner's link opens the refused case.
+    from selenium.webdriver.common.by import By
+    d = browser()
+    try:
+        sign_in(d, con, "cw")
+        d.get(con.url + "/cases?lang=vi")
+        b = d.find_element(By.ID, "syncbanner")
+        check("Lý do gần nhất" in b.text and "does not own" in
+              d.find_element(By.ID, "refusalreason").text, b.text)
+        check(cid in d.find_element(By.ID, "refusedcase").text, b.text)
+        links = d.find_elements(By.CSS_SELECTOR, "#refusedcase a")
+        if links:
+            links[0].click()
+            harness.wait_for(lambda: cid in d.current_url, 10,
+                             what="the refused case's page")
+        both_widths(d, env, "banner-refusal")
+    finally:
+        d.quit()
 
 
 

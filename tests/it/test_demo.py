@@ -99,7 +99,8 @@ def test_demo_end_to_end(env):
           "html: %d unbalanced, open %r, %d charts" % (t.bad, t.stack,
                                                        t.svgs))
     # Central's console: signed in with headless Chromium, screenshots.
-    for name in ("dashboard", "conflicts", "sync"):
+    for name in ("dashboard", "conflicts", "sync", "referrals", "new-case",
+                 "case"):
         for suffix in ("", "-phone"):
             f = os.path.join(out, "console-%s%s.png" % (name, suffix))
             check(os.path.exists(f) and open(f, "rb").read(8) ==

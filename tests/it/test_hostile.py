@@ -230,6 +230,12 @@ def test_daily_quotas_refuse_and_status_shows(env):
     a = h.push([h.entry(ids[0], [h.op_transfer("nghe-an")])])
     check(a is not None and a[1] == ACK and a[4] == 0 and a[6] == 1,
           "a transfer to another province was not refused: %r" % (a,))
+    # The refusal notice comes back in the feed with central's reason
+    # ([pos, record, 1, reason], docs/PROTOCOL.md "Refusals").
+    h.connect()
+    h.hello()
+    check(any("own" in why or "transfer" in why or "offer" in why
+              for _, why in h.refusals), h.refusals)
     # Junk offers into nghe-an's inbox: at most 2 a day.
     mark = h.mark()
     junk = [h.entry(i, [op_offer("junk-%d" % k, "lao-cai", "nghe-an")])

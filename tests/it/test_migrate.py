@@ -27,7 +27,12 @@ def fixture_node(env, name, role):
     n.proc = None
     n.port = None
     shutil.copytree(os.path.join(FIXTURE, name), n.dir)
+    # git keeps no modes but the executable bit: a fresh clone checks the
+    # fixture's key files out world-readable, and casesync rightly refuses
+    # to open those.  Give them back the modes `init` gives them.
     os.chmod(n.dir, 0o700)
+    for f in os.listdir(n.dir):
+        os.chmod(os.path.join(n.dir, f), 0o600)
     return n
 
 

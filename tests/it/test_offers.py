@@ -265,3 +265,58 @@ def test_console_referrals(env):
     audit = open(os.path.join(b.dir, "audit.log")).read()
     check("referral.accept" in audit and "referral.decline" in audit and
           "referral.view" in audit, audit)
+
+
+def set_clock_offset(node, ms):
+    """The node's test clock offset (nodecfg test_clock_offset_ms)."""
+    import os
+    path = os.path.join(node.dir, "casesync.conf")
+    lines = [l for l in open(path).read().splitlines()
+             if not l.startswith("test_clock_offset_ms")]
+    lines.append("test_clock_offset_ms = %d" % ms)
+    open(path, "w").write("\n".join(lines) + "\n")
+
+
+def test_central_lists_referrals_waiting_over_n_days(env):
+    """Central's console lists the referrals that have waited N days or
+    more (7 by default), at either end: one made 12 days before the
+    console's today (lao-cai's test clock set 6 days back, the console's
+    6 days ahead: the offset is bounded to 7 days) is listed, waiting for
+    Hà Nội to sync and then for its answer; one made 6 days before is
+    not, unless ?days=0; ?days=13 lists neither."""
+    from console import Console
+
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    set_clock_offset(a, -6 * 86400 * 1000)
+    old = a.add(sample_case(1, status="identified"))
+    offer(a, old, "ha-noi", "FAKE waited twelve days")
+    set_clock_offset(a, 0)
+    new = a.add(sample_case(2, status="identified"))
+    offer(a, new, "ha-noi", "FAKE made today")
+    ok(a.sync(), "sync lao-cai")
+    set_clock_offset(c, 6 * 86400 * 1000)
+    con = Console(c)
+    cl = con.client()
+    cl.login("admin")
+
+    def listed(q):
+        r = cl.get("/api/referrals" + q)
+        check(r.status == 200, r)
+        return {x["case"]: x for x in r.json()["referrals"]}
+
+    got = listed("?days=7")
+    check(list(got) == [old] and got[old]["days"] == 12 and
+          got[old]["waiting_for"] == "receiver_sync", got)
+    check(set(listed("?days=0")) == {old, new}, listed("?days=0"))
+    check(listed("?days=13") == {}, listed("?days=13"))
+    page = cl.get("/referrals?lang=en").text()
+    check(old in page and new not in page and
+          "Hà Nội to sync and receive it" in page, page[-3000:])
+    ok(b.sync(), "sync ha-noi")
+    got = listed("?days=7")
+    check(got[old]["waiting_for"] == "receiver_answer", got)
+    page = cl.get("/referrals?lang=en").text()
+    check("the answer of Hà Nội" in page, page[-3000:])
+    check(cl.get("/referrals?days=x").status == 400, "days=x accepted")
