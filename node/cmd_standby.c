@@ -68,6 +68,53 @@ move_store(const char *dir, const char *to)
 	return 0;
 }
 
+/*
+ * The old central's HTCDS pseudonym key, if the administrator put a copy
+ * of its htcds.key here as DIR/central.htcds.key (sealed under central's
+ * data key, which sec holds): re-sealed under this node's own data key as
+ * DIR/htcds.key, so HTCDS exports keep their pseudonyms (docs/HA.md).
+ * The standby's own htcds.key, if any, goes to DIR/standby-own/.  Returns
+ * 1 when taken; says what happened in msg.
+ */
+static int
+htcds_key_take(const char *dir, const struct standby_secrets *sec,
+    char *msg, size_t msgsz)
+{
+	char	from[4200], own_path[4200], aside[4300], err[512];
+	uint8_t	own[CRYPTO_KEY];
+	int	rc;
+
+	snprintf(from, sizeof(from), "%s/central.htcds.key", dir);
+	if (access(from, F_OK) != 0) {
+		snprintf(msg, msgsz, "no central.htcds.key in %.300s: HTCDS "
+		    "exports of this central use new pseudonyms (docs/HA.md)",
+		    dir);
+		return 0;
+	}
+	snprintf(own_path, sizeof(own_path), "%s/%s", dir, PSEUDOKEY_FILE);
+	snprintf(aside, sizeof(aside), "%s/standby-own/%s", dir,
+	    PSEUDOKEY_FILE);
+	if (access(own_path, F_OK) == 0 && rename(own_path, aside) != 0) {
+		snprintf(msg, msgsz, "%.300s: %s; HTCDS exports use its "
+		    "pseudonyms", own_path, strerror(errno));
+		return 0;
+	}
+	if ((rc = datakey_load(dir, cli_passphrase(), own, err,
+	    sizeof(err))) == 0)
+		rc = pseudokey_import(dir, from, sec->datakey, own, err,
+		    sizeof(err));
+	crypto_wipe(own, sizeof(own));
+	if (rc != 0) {
+		snprintf(msg, msgsz, "central.htcds.key not taken (%.300s): "
+		    "HTCDS exports of this central use new pseudonyms", err);
+		return 0;
+	}
+	unlink(from);
+	snprintf(msg, msgsz, "took the old central's HTCDS pseudonym key "
+	    "(central.htcds.key): exports keep their pseudonyms");
+	return 1;
+}
+
 /* -d DIR, and for rejoin --primary and --force (cli_parse); no
  * positional argument. */
 static int
@@ -103,6 +150,7 @@ cmd_promote(int argc, char **argv)
 	char			 self[HLC_NODE_MAX + 1];
 	uint8_t			 own[CRYPTO_KEY];
 	uint64_t		 inc = 0, seq = 0;
+	char			 hmsg[600] = "";
 	int			 rc, lfd;
 
 	if (cli_help(argc, argv, promote_usage))
@@ -189,6 +237,8 @@ cmd_promote(int argc, char **argv)
 	    (rc = store_set_keys(st, sec.sign_sec, sec.sign_pub,
 	    sec.datakey)) == 0)
 		rc = store_restored(st, (uint64_t)time(NULL), &inc, &seq);
+	if (rc == 0)
+		(void)htcds_key_take(dir, &sec, hmsg, sizeof(hmsg));
 	crypto_wipe(&sec, sizeof(sec));
 	/* The old central may come back as this central's standby: its
 	 * key takes the standby's place in the key table. */
@@ -205,8 +255,10 @@ cmd_promote(int argc, char **argv)
 	if (rc == 0 && ((rc = nodecfg_set(dir, "node", name, err,
 	    sizeof(err))) != 0 || (rc = nodecfg_set(dir, "standby", self,
 	    err, sizeof(err))) != 0 || (rc = nodecfg_set(dir, "primary", "",
-	    err, sizeof(err))) != 0 || (rc = nodecfg_set(dir, "role",
-	    "central", err, sizeof(err))) != 0))
+	    err, sizeof(err))) != 0 || (rc = nodecfg_set(dir,
+	    "standby_sync", "", err, sizeof(err))) != 0 ||
+	    (rc = nodecfg_set(dir, "role", "central", err, sizeof(err))) !=
+	    0))
 		cli_error("promote: %s", err);
 	else if (rc != 0)
 		cli_error("promote: %s: %s", dir, err_str(rc));
@@ -227,6 +279,7 @@ cmd_promote(int argc, char **argv)
 	    listen);
 	printf("rebuild the old central as this central's standby: casesync "
 	    "rejoin -d OLD-DIR --primary %s\n", listen);
+	printf("%s\n", hmsg);
 	return EXIT_OK;
 }
 

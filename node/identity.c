@@ -503,7 +503,7 @@ pseudokey_read(const char *path, const uint8_t datakey[CRYPTO_KEY],
  * Returns 0, E_AGAIN when path appeared meanwhile, or E_IO. */
 static int
 pseudokey_create(const char *path, const uint8_t datakey[CRYPTO_KEY],
-    char *err, size_t errsz)
+    const uint8_t *given, char *err, size_t errsz)
 {
 	uint8_t		key[CRYPTO_KEY];
 	struct buf	file;
@@ -515,7 +515,10 @@ pseudokey_create(const char *path, const uint8_t datakey[CRYPTO_KEY],
 		snprintf(err, errsz, "%s: path too long", path);
 		return E_IO;
 	}
-	random_bytes(key, sizeof(key));
+	if (given != NULL)
+		memcpy(key, given, sizeof(key));
+	else
+		random_bytes(key, sizeof(key));
 	buf_init(&file, PK_FILE_LEN);
 	if (buf_append(&file, PK_MAGIC, sizeof(PK_MAGIC) - 1) != 0 ||
 	    crypto_seal(datakey, PK_MAGIC, sizeof(PK_MAGIC) - 1, key,
@@ -558,12 +561,34 @@ pseudokey_load(const char *dir, const uint8_t datakey[CRYPTO_KEY],
 		rc = pseudokey_read(path, datakey, key, err, errsz);
 		if (rc != E_NOTFOUND)
 			return rc;
-		rc = pseudokey_create(path, datakey, err, errsz);
+		rc = pseudokey_create(path, datakey, NULL, err, errsz);
 		if (rc != 0 && rc != E_AGAIN)
 			return rc;
 	}
 	snprintf(err, errsz, "%s: cannot create", path);
 	return E_IO;
+}
+
+int
+pseudokey_import(const char *dir, const char *from,
+    const uint8_t from_key[CRYPTO_KEY], const uint8_t datakey[CRYPTO_KEY],
+    char *err, size_t errsz)
+{
+	uint8_t	key[CRYPTO_KEY];
+	char	path[4096];
+	int	rc;
+
+	if (path_of(dir, PSEUDOKEY_FILE, path, sizeof(path)) != 0) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return E_IO;
+	}
+	if ((rc = pseudokey_read(from, from_key, key, err, errsz)) != 0)
+		return rc;
+	rc = pseudokey_create(path, datakey, key, err, errsz);
+	if (rc == E_AGAIN)
+		snprintf(err, errsz, "%s exists", path);
+	crypto_wipe(key, sizeof(key));
+	return rc;
 }
 
 void

@@ -123,6 +123,14 @@ int	datakey_load(const char *dir, const char *pass,
  */
 int	pseudokey_load(const char *dir, const uint8_t datakey[CRYPTO_KEY],
 	    uint8_t key[CRYPTO_KEY], char *err, size_t errsz);
+/* Puts the pseudonym key in the file from, sealed under from_key, into
+ * DIR/htcds.key sealed under datakey (a promoted standby takes central's:
+ * docs/HA.md).  DIR/htcds.key must not exist.  Returns 0, E_NOTFOUND (no
+ * file from), E_AUTH, E_INTEGRITY, E_AGAIN (DIR/htcds.key exists) or
+ * E_IO. */
+int	pseudokey_import(const char *dir, const char *from,
+	    const uint8_t from_key[CRYPTO_KEY],
+	    const uint8_t datakey[CRYPTO_KEY], char *err, size_t errsz);
 /* Formats the public half as "cs1-...", out of size PUBKEY_TEXT_LEN+1. */
 void	identity_pubkey_text(const struct identity *id, char *out);
 /* Parses a "cs1-..." line.  Returns 0 or E_INVAL. */

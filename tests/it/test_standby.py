@@ -487,3 +487,43 @@ def test_old_central_fenced_by_province_holding_new_centrals_entries(env):
              "the old central to be fenced")
     c.stop()
     sb.stop()
+
+
+def test_promotion_takes_central_htcds_key(env):
+    """The old central's htcds.key, copied to the standby as
+    central.htcds.key, is re-sealed under the standby's own data key at
+    the promotion: HTCDS exports keep their pseudonyms (docs/HA.md)."""
+    import shutil
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    for i in range(4):
+        a.add(sample_case(i))
+    sync_ok(a)
+    before = ok(c.cli("export", "--format", "htcds")).out
+    check(before.count("\n") >= 4, "few exported cases")
+    shutil.copy(os.path.join(c.dir, "htcds.key"),
+                os.path.join(sb.dir, "central.htcds.key"))
+    os.chmod(os.path.join(sb.dir, "central.htcds.key"), 0o600)
+    sb.start()
+    wait_current(c, sb)
+    c.kill()
+    sb.stop()
+    r = ok(sb.cli("promote"), "promote")
+    check("took the old central's HTCDS pseudonym key" in r.out, r.out)
+    sb.role = "central"
+    after = ok(sb.cli("export", "--format", "htcds")).out
+    check(after == before, "pseudonyms changed with the promotion")
+    # and without the copy, a promotion says the pseudonyms are new
+    c2 = env.central("central2")
+    c2.set_conf("standby", "standby2")
+    c2.start()
+    sb2 = standby_node(env, c2, "standby2")
+    sb2.start()
+    wait_for(lambda: os.path.exists(os.path.join(sb2.dir, "replica",
+                                                 "data.mdb")), 30, 0.2,
+             "the second standby's first copy")
+    c2.kill()
+    sb2.stop()
+    r = ok(sb2.cli("promote"), "promote")
+    check("new pseudonyms" in r.out, r.out)
