@@ -383,7 +383,7 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 					    w->value_len && memcmp(
 					    f->heads[h].value, w->value,
 					    w->value_len) == 0)
-						o->also[o->nalso++] =
+						*op_also_add(o) =
 						    f->heads[h].st;
 			}
 			state_release(&s);

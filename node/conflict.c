@@ -147,7 +147,7 @@ conflict_resolution(const struct conflict *c, const char *value, size_t len,
 		return E_TOOBIG;
 	}
 	o->base = c->winner->st;
-	o->also[o->nalso++] = c->loser->st;
+	*op_also_add(o) = c->loser->st;	/* the first: never full */
 	/* Duplicates of either side (the same value written concurrently on
 	 * two nodes) would otherwise survive as new conflicts. */
 	for (size_t i = 0; i < f->nheads && o->nalso < ENTRY_MAX_ALSO; i++) {
@@ -156,7 +156,7 @@ conflict_resolution(const struct conflict *c, const char *value, size_t len,
 		if (h == c->winner || h == c->loser)
 			continue;
 		if (same_value(h, c->winner) || same_value(h, c->loser))
-			o->also[o->nalso++] = h->st;
+			*op_also_add(o) = h->st;	/* nalso < max */
 	}
 	return 0;
 }

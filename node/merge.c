@@ -947,7 +947,7 @@ mt_same_field(void)
 	mt_stamp(&sl, 200, "ha-noi");
 	mt_entry(&es[3], "central", 2, 300);
 	o = mt_set(&es[3], "status", "\"not_victim\"", &sw);
-	o->also[o->nalso++] = sl;
+	*op_also_add(o) = sl;
 	ST_OK(mt_all_orders(es, 4, &s));
 	ST_CHECK((f = merge_field(&s, "status")) != NULL);
 	ST_CHECK(f->nheads == 1 && !merge_conflicted(f));
@@ -996,7 +996,7 @@ mt_same_value_heads(void)
 	ST_OK(mt_all_orders(es, 4, &s));
 	ST_CHECK(mt_fields_conflicted(&s) == 1);
 	state_release(&s);
-	o->also[o->nalso++] = so;
+	*op_also_add(o) = so;
 	ST_OK(mt_all_orders(es, 4, &s));
 	ST_CHECK(mt_fields_conflicted(&s) == 0);
 	ST_CHECK(strcmp(mt_value(&s, "status"), "\"closed\"") == 0);
@@ -1401,7 +1401,7 @@ mt_gen_set(struct mt_world *w, struct mt_node *nd, struct entry *e,
 	for (size_t i = 0; i + 1 < f->nheads && o->nalso < ENTRY_MAX_ALSO;
 	    i++)
 		if (mt_same_value(&f->heads[i], win))
-			o->also[o->nalso++] = f->heads[i].st;
+			*op_also_add(o) = f->heads[i].st;
 }
 
 /* A resolution of a conflicted field of nd: base the winner, also[] some
@@ -1436,7 +1436,7 @@ mt_gen_resolution(struct mt_world *w, struct mt_node *nd, struct entry *e,
 		for (size_t i = 0; i + 1 < f->nheads &&
 		    o->nalso < ENTRY_MAX_ALSO; i++)
 			if (mt_below(&w->rng, 4) != 0)
-				o->also[o->nalso++] = f->heads[i].st;
+				*op_also_add(o) = f->heads[i].st;
 		*used |= 1u << p;
 		return 1;
 	}

@@ -30,8 +30,10 @@ entry_release(struct entry *e)
 {
 	size_t i;
 
-	for (i = 0; i < e->nops; i++)
+	for (i = 0; i < e->nops; i++) {
 		free(e->ops[i].value);
+		free(e->ops[i].also);
+	}
 	free(e->ops);
 	entry_init(e);
 }
@@ -48,6 +50,20 @@ entry_add_op(struct entry *e, enum op_type t)
 	memset(o, 0, sizeof(*o));
 	o->type = t;
 	return o;
+}
+
+struct stamp *
+op_also_add(struct op *o)
+{
+	struct stamp *st;
+
+	if (o->nalso >= ENTRY_MAX_ALSO)
+		return NULL;
+	if (o->also == NULL)
+		o->also = xcalloc(ENTRY_MAX_ALSO, sizeof(*o->also));
+	st = &o->also[o->nalso++];
+	memset(st, 0, sizeof(*st));
+	return st;
 }
 
 /* A NUL-terminated copy of len bytes at v.  Caller owns the result. */
@@ -92,6 +108,12 @@ entry_copy(struct entry *dst, const struct entry *src)
 		if (src->ops[i].value != NULL)
 			dst->ops[i].value = value_dup(src->ops[i].value,
 			    src->ops[i].value_len);
+		if (src->ops[i].also != NULL) {
+			dst->ops[i].also = xcalloc(ENTRY_MAX_ALSO,
+			    sizeof(*dst->ops[i].also));
+			memcpy(dst->ops[i].also, src->ops[i].also,
+			    src->ops[i].nalso * sizeof(*dst->ops[i].also));
+		}
 	}
 }
 
@@ -119,7 +141,8 @@ op_check(const struct op *o)
 	case OP_SET:
 		if (!path_ok(o->path, sizeof(o->path)) ||
 		    !value_valid(o->value, o->value_len) ||
-		    !mp_stamp_valid(&o->base, 1) || o->nalso > ENTRY_MAX_ALSO)
+		    !mp_stamp_valid(&o->base, 1) || o->nalso > ENTRY_MAX_ALSO ||
+		    (o->nalso > 0 && o->also == NULL))
 			return E_INVAL;
 		for (i = 0; i < o->nalso; i++) {
 			if (!mp_stamp_valid(&o->also[i], 0))
@@ -284,6 +307,8 @@ op_read(struct mp_rd *r, struct op *o)
 		    mp_read_array(r, &o->nalso) != 0 ||
 		    o->nalso > ENTRY_MAX_ALSO)
 			return E_PROTO;
+		if (o->nalso > 0)
+			o->also = xcalloc(ENTRY_MAX_ALSO, sizeof(*o->also));
 		for (i = 0; i < o->nalso; i++) {
 			if (mp_read_array_n(r, 2) != 0 ||
 			    mp_read_stamp(r, &o->also[i], 0) != 0)
@@ -490,11 +515,10 @@ sample(struct entry *e)
 	(void)op_set_value(o, "\"identified\"", 12);
 	o->base.hlc = HLC_MAKE(UINT64_C(1717000000000), 0);
 	strlcpy_(o->base.node, "central", sizeof(o->base.node));
-	o->also[0].hlc = HLC_MAKE(UINT64_C(1717000000500), 1);
+	op_also_add(o)->hlc = HLC_MAKE(UINT64_C(1717000000500), 1);
 	strlcpy_(o->also[0].node, "ha-giang", sizeof(o->also[0].node));
-	o->also[1].hlc = UINT64_MAX;
+	op_also_add(o)->hlc = UINT64_MAX;
 	strlcpy_(o->also[1].node, "x", sizeof(o->also[1].node));
-	o->nalso = 2;
 
 	o = entry_add_op(e, OP_EVENT);
 	strlcpy_(o->path, "services", sizeof(o->path));
@@ -740,7 +764,8 @@ encode_rule_tests(void)
 	BREAK(e.ops[3].to[2] = '.');
 	BREAK(e.ops[4].type = (enum op_type)5);
 	BREAK(e.ops[4].type = (enum op_type)0);
-	BREAK(for (i = 0; i < e.nops; i++) free(e.ops[i].value); e.nops = 0);
+	BREAK(for (i = 0; i < e.nops; i++) { free(e.ops[i].value);
+	    free(e.ops[i].also); } e.nops = 0);
 #undef BREAK
 
 	/* Limits of the lifecycle helpers. */
