@@ -169,6 +169,21 @@ web_json_begin(struct web_req *r, int status)
 	buf_reset(&r->resp->body);
 }
 
+int
+web_status_for(int err)
+{
+	switch (err) {
+	case E_INVAL:
+		return 400;
+	case E_NOTFOUND:
+		return 404;
+	case E_CONFLICT:
+		return 409;
+	default:
+		return 500;
+	}
+}
+
 void
 web_error(struct web_req *r, int status, const char *msg)
 {

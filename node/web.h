@@ -131,6 +131,8 @@ void	web_audit(struct web_req *r, const char *action, const char *case_id,
 
 /* Error answers: JSON {"error": msg} for the API, a page otherwise. */
 void	web_error(struct web_req *r, int status, const char *msg);
+/* The HTTP status of a refused write's enum err: 400, 404, 409 or 500. */
+int	web_status_for(int err);
 void	web_redirect(struct web_req *r, const struct url *u);
 
 /* JSON answers: sets the type; the handler appends to r->resp->body. */

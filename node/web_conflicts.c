@@ -355,21 +355,6 @@ web_api_conflict(struct web_req *r)
 	cf_release(&cl);
 }
 
-static int
-status_for(int rc)
-{
-	switch (rc) {
-	case E_INVAL:
-		return 400;
-	case E_NOTFOUND:
-		return 404;
-	case E_CONFLICT:
-		return 409;
-	default:
-		return 500;
-	}
-}
-
 /*
  * The console's resolution: keep "winner"/"loser", or a new value typed
  * as text (tried as a JSON string first, then as JSON: 1990, ["a"]).
@@ -445,7 +430,7 @@ web_api_conflict_resolve(struct web_req *r)
 	    err, sizeof(err));
 	jsonr_release(f, 3);
 	if (rc != 0) {
-		web_error(r, status_for(rc), err);
+		web_error(r, web_status_for(rc), err);
 		return;
 	}
 	web_json_begin(r, 200);
@@ -714,7 +699,7 @@ web_conflict_post(struct web_req *r)
 	    strcmp(keep, "new") ? NULL : value, 0, reason, &out, err,
 	    sizeof(err));
 	if (rc != 0) {
-		web_error(r, status_for(rc), err);
+		web_error(r, web_status_for(rc), err);
 		return;
 	}
 	resolve_out_release(&out);

@@ -212,21 +212,6 @@ web_dupes_panel(struct web_req *r, const char *full_name, int64_t birth_year,
 }
 
 static int
-status_for(int rc)
-{
-	switch (rc) {
-	case E_INVAL:
-		return 400;
-	case E_NOTFOUND:
-		return 404;
-	case E_CONFLICT:
-		return 409;
-	default:
-		return 500;
-	}
-}
-
-static int
 do_link(struct web_req *r, const char *id, const char *of, char *err,
     size_t errsz)
 {
@@ -262,7 +247,7 @@ web_api_case_duplicate_of(struct web_req *r)
 	rc = do_link(r, r->caps[0], f[0].str, err, sizeof(err));
 	if (rc != 0) {
 		jsonr_release(f, 1);
-		web_error(r, status_for(rc), err);
+		web_error(r, web_status_for(rc), err);
 		return;
 	}
 	web_json_begin(r, 200);
@@ -348,7 +333,7 @@ link_refused(struct web_req *r, int rc, const char *err)
 		    "case id.");
 	else
 		msg = web_tr(r, "Refused: this node may not change the case.");
-	r->resp->status = status_for(rc);
+	r->resp->status = web_status_for(rc);
 	web_page_begin(r, web_tr(r, "Same person as another case"), "/cases");
 	html_lit(h, "<p class=\"error\" role=\"alert\" id=\"dupe-error\">");
 	html_text(h, msg);

@@ -151,21 +151,6 @@ rf_where(const struct rf_row *row)
 }
 
 static int
-status_for(int rc)
-{
-	switch (rc) {
-	case E_INVAL:
-		return 400;
-	case E_NOTFOUND:
-		return 404;
-	case E_CONFLICT:
-		return 409;
-	default:
-		return 500;
-	}
-}
-
-static int
 do_answer(struct web_req *r, const char *id, int accept, const char *reason,
     struct offer *o, char *err, size_t errsz)
 {
@@ -281,7 +266,7 @@ api_answer(struct web_req *r, int accept)
 	rc = do_answer(r, r->caps[0], accept, f[0].str, &o, err, sizeof(err));
 	jsonr_release(f, 1);
 	if (rc != 0) {
-		web_error(r, status_for(rc), err);
+		web_error(r, web_status_for(rc), err);
 		return;
 	}
 	web_json_begin(r, 200);
@@ -535,7 +520,7 @@ form_answer(struct web_req *r, int accept)
 	rc = do_answer(r, r->caps[0], accept, accept ? NULL : reason, &o, err,
 	    sizeof(err));
 	if (rc != 0) {
-		web_error(r, status_for(rc), err);
+		web_error(r, web_status_for(rc), err);
 		return;
 	}
 	url_init(&u, "/referrals");

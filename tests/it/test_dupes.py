@@ -187,6 +187,7 @@ def test_case_page_links_duplicates_and_refuses_cycles(env):
     through `case update`, in the user's language, and nothing is
     written.  A caseworker has no such form."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
     import harness
     from console import Console, browser, sign_in
     from test_case_forms import _fill, both_widths, form_post
@@ -220,13 +221,17 @@ def test_case_page_links_duplicates_and_refuses_cycles(env):
         _fill(d, "of", y)
         d.find_element(By.CSS_SELECTOR,
                        "#duplicate-of button.primary").click()
-        err = d.find_element(By.ID, "dupe-error").text
+        # The click starts a navigation; wait for the answer page.
+        err = WebDriverWait(d, 15).until(
+            lambda d: d.find_element(By.ID, "dupe-error")).text
         check("vòng lặp" in err, err)
         d.get(con.url + "/cases/%s?lang=en" % x)
         _fill(d, "of", y)
         d.find_element(By.CSS_SELECTOR,
                        "#duplicate-of button.primary").click()
-        err = d.find_element(By.ID, "dupe-error").text
+        # The click starts a navigation; wait for the answer page.
+        err = WebDriverWait(d, 15).until(
+            lambda d: d.find_element(By.ID, "dupe-error")).text
         check("would form a cycle" in err, err)
     finally:
         d.quit()
