@@ -24,6 +24,9 @@ showed the values.
 Bug 5 (seed 2; first seen on seed 44 at 20 s): a sync session overtaken by
 another session of the same province took central's newer count of its
 entries for a restore from a backup and exited 4.
+Bug 7 (standby campaign, seed 3): a session's end put back the feed
+position another session of the same province had just moved, and central
+then refused the province for ever.
 """
 import json
 import os
