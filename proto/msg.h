@@ -35,6 +35,9 @@
  *                                                        standby -> central
  *   SNAP    [2, 16, txn:uint, offset:uint, total:uint, entries:uint,
  *            data:bin(0..1 MiB), secrets:bin(0|96)]      central -> standby
+ *   ALIVE   [2, 17]   central -> province: the session is alive, central is
+ *           busy (its batches wait or apply); sent when central has sent
+ *           it nothing for a second (docs/PROTOCOL.md, "Liveness")
  * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
  * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
@@ -84,6 +87,7 @@ enum msg_type {
 	MSG_EPOCH = 14,		/* central's epoch, signed (fencing) */
 	MSG_FOLLOW = 15,	/* a standby asks for central's state */
 	MSG_SNAP = 16,		/* a chunk of central's state, to a standby */
+	MSG_ALIVE = 17,		/* central's keepalive to a province */
 };
 
 /* Error codes carried by MSG_ERROR. */
