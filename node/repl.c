@@ -991,6 +991,8 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 			break;
 		}
 		if (rc != 0) {
+			log_info("sync: the connection to central was lost; "
+			    "restarting the session");
 			rc = E_AGAIN;
 			break;
 		}
