@@ -2384,7 +2384,7 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 		log_warnx("message without an authenticated key; ignored");
 	} else if (r.type == MSG_HELLO) {
 		central_hello(c, id, idlen, user, key, &r, NO_HELD);
-	} else if (r.type == MSG_FOLLOW) {
+	} else if (r.type == MSG_FOLLOW || r.type == MSG_AUXASK) {
 		standby_srv_follow(c->sb, c->net, id, idlen, user, &r);
 	} else if (r.type == MSG_EPOCH) {
 		/* A province shows us a later central's signed epoch. */

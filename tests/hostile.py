@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import \
 from zmq.utils import z85
 
 HELLO, WELCOME, BATCH, ACK, BYE, ERROR, KEYS = 1, 2, 3, 4, 5, 6, 7
-ALIVE = 17                                      # central's keepalive
+ALIVE = 19                                      # central's keepalive
 PROTO_CODE, BUSY_CODE, QUOTA_CODE = 1, 6, 8     # ERROR codes (msg.h)
 V = 2                                           # MSG_VERSION
 ID_MAGIC = b"casesync-identity-v1\n"
