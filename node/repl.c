@@ -1064,6 +1064,36 @@ pins_by_name(struct pins *ps, char names[][HLC_NODE_MAX + 1], int neps,
  * WELCOME before it moves on to the next. */
 #define FAILOVER_HELLO_MS	4000
 
+/* What a province records of its session with central, into the peer
+ * record as it is now (store_peer_update): a concurrent session of this
+ * node may have moved its feed position since this one began. */
+struct session_end {
+	int		 rc;
+	uint64_t	 acked;
+	uint64_t	 refused;
+	const char	*err;
+};
+
+static int
+session_end_fn(struct peer_info *pi, void *arg)
+{
+	const struct session_end *se = arg;
+
+	pi->last_attempt_ms = now_ms();
+	if (se->rc == 0) {
+		pi->last_sync_ms = now_ms();
+		pi->sent_acked = se->acked;
+		pi->last_error[0] = '\0';
+	} else {
+		if (se->acked > pi->sent_acked)
+			pi->sent_acked = se->acked;
+		snprintf(pi->last_error, sizeof(pi->last_error), "%s",
+		    se->err);
+	}
+	pi->refused += se->refused;
+	return 0;
+}
+
 int
 repl_sync(struct store *st, const struct nodecfg *cfg,
     const struct identity *id, uint64_t timeout_ms, int progress,
@@ -1077,7 +1107,6 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	char			 lasterr[512] = "";
 	int			 neps, cur = 0;
 	struct psess		 p;
-	struct peer_info	 pi;
 	uint64_t		 start = mono_ms(), deadline = start + timeout_ms;
 	uint64_t		 backoff = 100;
 	int			 rc;
@@ -1220,38 +1249,41 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	if (progress)
 		fputc('\n', stderr);
 	ss->ms = mono_ms() - start;
-	if (store_peer_get(st, "central", &pi) != 0 && pi.node[0] == '\0')
-		strlcpy_(pi.node, "central", sizeof(pi.node));
-	pi.last_attempt_ms = now_ms();
-	if (rc == 0) {
-		pi.last_sync_ms = now_ms();
-		pi.sent_acked = p.acked;
-		pi.last_error[0] = '\0';
-	} else {
-		if (rc == E_TIMEOUT && err[0] == '\0' && lasterr[0])
+	if (rc == E_TIMEOUT && err[0] == '\0') {
+		if (lasterr[0])
 			snprintf(err, errsz, "no central answered within %llu "
 			    "s; last: %s", (unsigned long long)(timeout_ms /
 			    1000), lasterr);
-		else if (rc == E_TIMEOUT && err[0] == '\0' && !p.welcomed &&
-		    p.hs_failures > 0)
+		else if (!p.welcomed && p.hs_failures > 0)
 			snprintf(err, errsz, "central at %s: %d secure "
 			    "handshakes failed within %llu s (is the key pinned "
 			    "with `casesync trust` central's current key?)",
 			    cfg->central, p.hs_failures,
 			    (unsigned long long)(timeout_ms / 1000));
-		else if (rc == E_TIMEOUT && err[0] == '\0')
+		else
 			snprintf(err, errsz, "central at %s %s within %llu "
 			    "s%s%s", cfg->central, p.welcomed ? "did not "
 			    "complete the sync" : "did not answer",
 			    (unsigned long long)(timeout_ms / 1000),
 			    p.said[0] ? "; central said: " : "", p.said);
-		if (p.acked > pi.sent_acked)
-			pi.sent_acked = p.acked;
-		snprintf(pi.last_error, sizeof(pi.last_error), "%s", err);
 	}
-	pi.refused += ss->refused;
-	if (store_peer_put(st, &pi) != 0)
-		log_warnx("sync: cannot record the session with central");
+	{
+		struct session_end	se = { rc, p.acked, ss->refused, err };
+		const char		*pause;
+
+		/* Test only: the scheduler delays this process here while
+		 * another session of this node commits (test_chaos.py). */
+		if ((pause = getenv("CASESYNC_TEST_SESSION_END_MS")) != NULL) {
+			uint64_t	ms = strtoull(pause, NULL, 10);
+			struct timespec	ts = { (time_t)(ms / 1000),
+			    (long)(ms % 1000) * 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (store_peer_update(st, "central", session_end_fn, &se) != 0)
+			log_warnx("sync: cannot record the session with "
+			    "central");
+	}
 	give_free(&p);
 	free(p.cvec);
 	return rc;
@@ -2266,7 +2298,7 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 		log_warnx("message without an authenticated key; ignored");
 	} else if (r.type == MSG_HELLO) {
 		central_hello(c, id, idlen, user, key, &r, NO_HELD);
-	} else if (r.type == MSG_FOLLOW) {
+	} else if (r.type == MSG_FOLLOW || r.type == MSG_AUXASK) {
 		standby_srv_follow(c->sb, c->net, id, idlen, user, &r);
 	} else if (r.type == MSG_EPOCH) {
 		/* A province shows us a later central's signed epoch. */

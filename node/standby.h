@@ -34,6 +34,10 @@
 #define STANDBY_STATUS_FILE	"standby.status"
 #define STANDBY_LOCK_FILE	"standby.lock"
 #define STANDBY_SNAP_DIR	"standby.snap"
+/* The standby's copies of central's console users and audit log
+ * (DIR/central.files/users, DIR/central.files/audit.log); `promote`
+ * installs them as DIR/users and DIR/audit.log. */
+#define STANDBY_FILES_DIR	"central.files"
 /* Exit code of serve's node process: promoted, run again as central. */
 #define STANDBY_PROMOTED	100
 
@@ -62,6 +66,15 @@ struct standby_status {
 					 * then (0: never) */
 	uint64_t	contact_ms;	/* last answer on the link */
 	char		error[400];
+	/* The standby's copies of central's console files (AUX). */
+	uint64_t	users_ms;	/* the users copy was central's file
+					 * then (0: never) */
+	int		audit_rec;	/* audit_off below is recorded */
+	uint64_t	audit_off;	/* bytes of central's audit log held,
+					 * written and fsync'd */
+	uint64_t	audit_size;	/* central's, at last contact */
+	uint64_t	audit_ms;	/* the copy was all of central's log
+					 * then (0: never) */
 };
 
 int	standby_status_read(const char *dir, struct standby_status *s);

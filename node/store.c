@@ -536,6 +536,36 @@ store_peer_put(struct store *st, const struct peer_info *pi)
 	return txn_run(st, peer_put_fn, (void *)(uintptr_t)pi);
 }
 
+struct peer_update_ctx {
+	const char	*peer;
+	int		(*fn)(struct peer_info *, void *);
+	void		*arg;
+};
+
+static int
+peer_update_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct peer_update_ctx	*u = arg;
+	struct peer_info	 pi;
+	int			 rc;
+
+	rc = peer_read(st, t, u->peer, &pi);
+	if (rc != 0 && rc != E_NOTFOUND)
+		return rc;
+	if ((rc = u->fn(&pi, u->arg)) != 0)
+		return rc;
+	return peer_write(st, t, &pi);
+}
+
+int
+store_peer_update(struct store *st, const char *peer,
+    int (*fn)(struct peer_info *, void *), void *arg)
+{
+	struct peer_update_ctx u = { peer, fn, arg };
+
+	return txn_run(st, peer_update_fn, &u);
+}
+
 struct peer_each_ctx {
 	int	(*fn)(const struct peer_info *, void *);
 	void	*arg;

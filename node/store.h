@@ -300,6 +300,14 @@ int	store_apply_group(struct store *st, struct apply_item *items,
 int	store_peer_get(struct store *st, const char *peer,
 	    struct peer_info *pi);
 int	store_peer_put(struct store *st, const struct peer_info *pi);
+/* Reads peer's record, lets fn change it and writes it back, in one write
+ * transaction: another process of this node (a second `sync`, `serve`'s
+ * session) may move other fields of it meanwhile, and a record read
+ * before and written after would put them back (the feed position without
+ * the entry at it, docs/RELIABILITY.md).  fn gets a zeroed record with
+ * node set for a new peer; its non-zero result aborts. */
+int	store_peer_update(struct store *st, const char *peer,
+	    int (*fn)(struct peer_info *, void *), void *arg);
 /* Calls fn for every known peer. */
 int	store_peer_each(struct store *st,
 	    int (*fn)(const struct peer_info *, void *), void *arg);

@@ -24,6 +24,9 @@ showed the values.
 Bug 5 (seed 2; first seen on seed 44 at 20 s): a sync session overtaken by
 another session of the same province took central's newer count of its
 entries for a restore from a backup and exited 4.
+Bug 7 (standby campaign, seed 3): a session's end put back the feed
+position another session of the same province had just moved, and central
+then refused the province for ever.
 """
 import json
 import os
@@ -297,5 +300,46 @@ def test_two_syncs_of_one_province(env):
         a.returncode, err))
     check(c.status()["vector"]["lao-cai"] == 5, c.status())
     check(all(c.get(x) == p.get(x) for x in more), "copies differ")
+    for n in (c, p):
+        ok(n.verify(), "verify " + n.name)
+
+
+def test_session_end_keeps_the_feed_position_of_another_session(env):
+    """Bug 7 (seed 3 of the standby campaign): a province's session
+    recorded its end (last sync, error, acknowledged count) by reading
+    the peer record, then writing it back in a second transaction.  A
+    second session of the same province (`serve` and a `sync`, or the
+    cron's) that applied a feed batch in between had its feed position
+    put back, but not the entry recorded at it: the province then told
+    central it held position N with the entry of N+1, and central
+    refused every session for ever ("central was put back from a copy of
+    its files ... gave another entry").  The end is now recorded in one
+    transaction (store_peer_update)."""
+    import subprocess
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    x = p.add(sample_case(1))
+    ok(p.sync(), "sync lao-cai")
+    ok(c.cli("case", "update", x, "-", stdin=json.dumps(
+        {"intake": {"facility": "FAKE central edit 1"}})), "central edits")
+    # A: takes feed position 1, then is held (as a loaded machine's
+    # scheduler may) before it records the end of its session.
+    a = p.popen("sync", "--timeout", "30", stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True,
+                env=dict(os.environ, CASESYNC_TEST_SESSION_END_MS="4000"))
+    harness.wait_for(lambda: field(p.get(x), "intake.facility") ==
+                     "FAKE central edit 1", what="sync A applied the feed")
+    # B: meanwhile takes position 2.
+    ok(c.cli("case", "update", x, "-", stdin=json.dumps(
+        {"intake": {"facility": "FAKE central edit 2"}})), "central edits")
+    ok(p.sync(), "sync B")
+    out, err = a.communicate(timeout=60)
+    check(a.returncode == 0, "sync A: rc %s %r" % (a.returncode, err))
+    r = p.sync()
+    check(r.rc == 0, "the next sync was refused: %r" % r)
+    ok(c.cli("case", "update", x, "-", stdin=json.dumps(
+        {"intake": {"facility": "FAKE central edit 3"}})), "central edits")
+    ok(p.sync(), "sync lao-cai")
+    check(p.get(x) == c.get(x), "copies differ")
     for n in (c, p):
         ok(n.verify(), "verify " + n.name)
