@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "standby.h"
+#include "users.h"
 
 #include "../common/err.h"
 #include "../common/util.h"
@@ -115,6 +117,103 @@ htcds_key_take(const char *dir, const struct standby_secrets *sec,
 	return 1;
 }
 
+/* Moves DIR/NAME to DIR/standby-own/NAME (NAME.SECONDS if that is
+ * taken: nothing is overwritten).  Returns 0 or -1. */
+static int
+own_aside(const char *dir, const char *name)
+{
+	char	from[4200], to[4300];
+
+	snprintf(from, sizeof(from), "%s/%s", dir, name);
+	if (access(from, F_OK) != 0)
+		return 0;
+	snprintf(to, sizeof(to), "%s/standby-own", dir);
+	if (mkdir(to, 0700) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(to, sizeof(to), "%s/standby-own/%s", dir, name);
+	if (access(to, F_OK) == 0)
+		snprintf(to, sizeof(to), "%s/standby-own/%s.%llu", dir, name,
+		    (unsigned long long)time(NULL));
+	return rename(from, to);
+}
+
+/*
+ * The standby's copies of central's console files (docs/HA.md, *Console
+ * users and audit log*): DIR/central.files/users becomes DIR/users, and
+ * DIR/central.files/audit.log becomes DIR/audit.log, which this central
+ * continues after a line that marks the promotion.  The standby's own
+ * files of those names go to DIR/standby-own/.  Says what happened in
+ * umsg and amsg.
+ */
+static void
+files_take(const char *dir, const char *name, const char *self,
+    uint64_t epoch, char *umsg, size_t usz, char *amsg, size_t asz)
+{
+	struct standby_status	 ss;
+	struct audit		*a;
+	struct user		*us = NULL;
+	struct stat		 sb;
+	char			 from[4300], to[4200], fdir[4200], err[256];
+	char			 who[80], detail[AUDIT_FIELD_MAX + 1];
+	const char		*u = getenv("USER");
+	uint64_t		 now = now_ms();
+	size_t			 nu = 0;
+
+	if (standby_status_read(dir, &ss) != 0)
+		memset(&ss, 0, sizeof(ss));
+	snprintf(fdir, sizeof(fdir), "%s/%s", dir, STANDBY_FILES_DIR);
+	snprintf(from, sizeof(from), "%s/%s/%s", dir, STANDBY_FILES_DIR,
+	    USERS_FILE);
+	snprintf(to, sizeof(to), "%s/%s", dir, USERS_FILE);
+	if (access(from, F_OK) != 0)
+		snprintf(umsg, usz, "no copy of central's console users in "
+		    "%.300s/%s: add them with `casesync user add` (an admin "
+		    "first)", dir, STANDBY_FILES_DIR);
+	else if (users_load(fdir, &us, &nu, err, sizeof(err)) != 0)
+		snprintf(umsg, usz, "central's console users not taken "
+		    "(%.300s): add them with `casesync user add`", err);
+	else if (own_aside(dir, USERS_FILE) != 0 || rename(from, to) != 0)
+		snprintf(umsg, usz, "central's console users not taken (%s): "
+		    "they are in %.300s", strerror(errno), fdir);
+	else
+		snprintf(umsg, usz, "took central's console users (%zu, "
+		    "current %llu s before the promotion)", nu,
+		    (unsigned long long)(ss.users_ms && now > ss.users_ms ?
+		    (now - ss.users_ms) / 1000 : 0));
+	free(us);
+	snprintf(from, sizeof(from), "%s/%s/%s", dir, STANDBY_FILES_DIR,
+	    AUDIT_FILE);
+	snprintf(to, sizeof(to), "%s/%s", dir, AUDIT_FILE);
+	if (stat(from, &sb) != 0) {
+		snprintf(amsg, asz, "no copy of central's audit log: this "
+		    "central starts its own");
+		return;
+	}
+	if (ss.audit_rec && (uint64_t)sb.st_size > ss.audit_off &&
+	    truncate(from, (off_t)ss.audit_off) == 0)
+		sb.st_size = (off_t)ss.audit_off;	/* never confirmed */
+	if (own_aside(dir, AUDIT_FILE) != 0 || rename(from, to) != 0) {
+		snprintf(amsg, asz, "central's audit log not taken (%s): it "
+		    "is in %.300s/%s", strerror(errno), dir,
+		    STANDBY_FILES_DIR);
+		return;
+	}
+	snprintf(who, sizeof(who), "cli:%s", u != NULL ? u : "?");
+	snprintf(detail, sizeof(detail), "standby %s promoted to central %s "
+	    "at epoch %llu: the lines before are the old central's",
+	    self, name, (unsigned long long)epoch);
+	if (audit_open(dir, &a, err, sizeof(err)) == 0) {
+		(void)audit_log(a, who, "local", "central.promote", NULL,
+		    detail);
+		audit_close(&a);
+	}
+	snprintf(amsg, asz, "took central's audit log (%llu bytes, current "
+	    "%llu s before the promotion): this central continues it",
+	    (unsigned long long)sb.st_size,
+	    (unsigned long long)(ss.audit_ms && now > ss.audit_ms ?
+	    (now - ss.audit_ms) / 1000 : 0));
+}
+
 /* -d DIR, and for rejoin --primary and --force (cli_parse); no
  * positional argument. */
 static int
@@ -150,7 +249,7 @@ cmd_promote(int argc, char **argv)
 	char			 self[HLC_NODE_MAX + 1];
 	uint8_t			 own[CRYPTO_KEY];
 	uint64_t		 inc = 0, seq = 0;
-	char			 hmsg[600] = "";
+	char			 hmsg[600] = "", umsg[600] = "", amsg[600] = "";
 	int			 rc, lfd;
 
 	if (cli_help(argc, argv, promote_usage))
@@ -262,6 +361,9 @@ cmd_promote(int argc, char **argv)
 		cli_error("promote: %s", err);
 	else if (rc != 0)
 		cli_error("promote: %s: %s", dir, err_str(rc));
+	if (rc == 0)
+		files_take(dir, name, self, inc, umsg, sizeof(umsg), amsg,
+		    sizeof(amsg));
 	close(lfd);
 	if (rc != 0)
 		return EXIT_REJECT;
@@ -280,6 +382,7 @@ cmd_promote(int argc, char **argv)
 	printf("rebuild the old central as this central's standby: casesync "
 	    "rejoin -d OLD-DIR --primary %s\n", listen);
 	printf("%s\n", hmsg);
+	printf("%s\n%s\n", umsg, amsg);
 	return EXIT_OK;
 }
 

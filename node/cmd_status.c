@@ -101,6 +101,53 @@ peer_one(const struct peer_info *pi, void *arg)
 	return 0;
 }
 
+/* A standby's copies of central's console users and audit log
+ * (docs/HA.md): how current they are. */
+static uint64_t
+age_s(uint64_t ms, uint64_t now)
+{
+	return now > ms ? (now - ms) / 1000 : 0;
+}
+
+static void
+files_json(const struct standby_status *ss, uint64_t now, struct buf *b)
+{
+	buf_append_str(b, ",\"users_age_seconds\":");
+	if (ss->users_ms)
+		buf_printf(b, "%llu", (unsigned long long)age_s(ss->users_ms,
+		    now));
+	else
+		buf_append_str(b, "null");
+	buf_printf(b, ",\"audit_bytes\":%llu,\"audit_lag_bytes\":%llu,"
+	    "\"audit_age_seconds\":", (unsigned long long)ss->audit_off,
+	    (unsigned long long)(ss->audit_size > ss->audit_off ?
+	    ss->audit_size - ss->audit_off : 0));
+	if (ss->audit_ms)
+		buf_printf(b, "%llu", (unsigned long long)age_s(ss->audit_ms,
+		    now));
+	else
+		buf_append_str(b, "null");
+}
+
+static void
+files_text(const struct standby_status *ss, uint64_t now, struct buf *b)
+{
+	buf_append_str(b, "console   central's users: ");
+	if (ss->users_ms)
+		buf_printf(b, "current %llu s ago",
+		    (unsigned long long)age_s(ss->users_ms, now));
+	else
+		buf_append_str(b, "no copy yet");
+	buf_printf(b, "; audit log: %llu bytes held, %llu behind",
+	    (unsigned long long)ss->audit_off,
+	    (unsigned long long)(ss->audit_size > ss->audit_off ?
+	    ss->audit_size - ss->audit_off : 0));
+	if (ss->audit_ms)
+		buf_printf(b, ", current %llu s ago",
+		    (unsigned long long)age_s(ss->audit_ms, now));
+	buf_append_str(b, "\n");
+}
+
 /* The high-availability part (docs/HA.md). */
 static void
 ha_status(struct node_ctx *n, const struct store_info *si, struct buf *b,
@@ -148,6 +195,8 @@ ha_status(struct node_ctx *n, const struct store_info *si, struct buf *b,
 			    (unsigned long long)ss.contact_ms);
 			jsonw_key(b, "last_error", 0);
 			jsonw_str(b, ss.error);
+			if (standby)
+				files_json(&ss, now, b);
 			buf_append_str(b, "}");
 		}
 		buf_append_str(b, "}");
@@ -175,6 +224,8 @@ ha_status(struct node_ctx *n, const struct store_info *si, struct buf *b,
 		    (unsigned long long)lag_s, (unsigned long long)(ss.contact_ms
 		    && now > ss.contact_ms ? (now - ss.contact_ms) / 1000 : 0),
 		    ss.error[0] ? "; " : "", ss.error);
+	if (standby && have)
+		files_text(&ss, now, b);
 }
 
 int

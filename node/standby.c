@@ -4,7 +4,9 @@
  * the epoch that fences an old central.  See standby.h and docs/HA.md.
  */
 #include "standby.h"
+#include "audit.h"
 #include "schema.h"
+#include "users.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -135,11 +137,18 @@ standby_status_write(const char *dir, const struct standby_status *s)
 		return E_INVAL;
 	n = snprintf(text, sizeof(text), "node %s\ntxn %llu\nentries %llu\n"
 	    "central_entries %llu\ncurrent_ms %llu\ncontact_ms %llu\n"
+	    "users_ms %llu\naudit_size %llu\naudit_ms %llu\n"
 	    "error %s\n", s->node[0] ? s->node : "-",
 	    (unsigned long long)s->txn, (unsigned long long)s->entries,
 	    (unsigned long long)s->central_entries,
 	    (unsigned long long)s->current_ms,
-	    (unsigned long long)s->contact_ms, s->error);
+	    (unsigned long long)s->contact_ms,
+	    (unsigned long long)s->users_ms,
+	    (unsigned long long)s->audit_size,
+	    (unsigned long long)s->audit_ms, s->error);
+	if (n >= 0 && (size_t)n < sizeof(text) && s->audit_rec)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+		    "audit_off %llu\n", (unsigned long long)s->audit_off);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return E_INVAL;
 	return file_replace(path, text, (size_t)n);
@@ -179,6 +188,16 @@ standby_status_read(const char *dir, struct standby_status *s)
 			s->current_ms = v;
 		else if (strcmp(w, "contact_ms") == 0)
 			s->contact_ms = v;
+		else if (strcmp(w, "users_ms") == 0)
+			s->users_ms = v;
+		else if (strcmp(w, "audit_size") == 0)
+			s->audit_size = v;
+		else if (strcmp(w, "audit_ms") == 0)
+			s->audit_ms = v;
+		else if (strcmp(w, "audit_off") == 0) {
+			s->audit_off = v;
+			s->audit_rec = 1;
+		}
 	}
 	fclose(f);
 	if (strcmp(s->node, "-") == 0)
@@ -250,6 +269,104 @@ standby_fenced_text(uint64_t by, char *out, size_t sz)
 	    "central at epoch %llu; it takes no writes; rebuild it as the "
 	    "standby with `casesync rejoin -d DIR --primary ENDPOINT`",
 	    (unsigned long long)by);
+}
+
+/* ---- A province's choice of central ----------------------------------- */
+
+#define CENDPOINT_KEY	"cendpoint"
+
+static void
+endpoint_text(const char *ep, const char *name, char *out, size_t sz)
+{
+	snprintf(out, sz, "%s%s%s", name, name[0] ? "@" : "", ep);
+}
+
+void
+standby_central_order(struct store *st, char eps[][NODECFG_ENDPOINT_MAX],
+    char names[][HLC_NODE_MAX + 1], int neps, int order[])
+{
+	char	have[NODECFG_ENDPOINT_MAX + HLC_NODE_MAX + 2];
+	char	one[sizeof(have)];
+	size_t	len = 0;
+	int	first = 0, k = 1;
+
+	if (store_meta_blob_get(st, CENDPOINT_KEY, have, sizeof(have) - 1,
+	    &len) == 0) {
+		have[len] = '\0';
+		for (int i = 0; i < neps; i++) {
+			endpoint_text(eps[i], names[i], one, sizeof(one));
+			if (strcmp(one, have) == 0) {
+				first = i;
+				break;
+			}
+		}
+	}
+	order[0] = first;
+	for (int i = 0; i < neps; i++)
+		if (i != first)
+			order[k++] = i;
+}
+
+void
+standby_central_answered(struct store *st, const char *ep, const char *name)
+{
+	char	have[NODECFG_ENDPOINT_MAX + HLC_NODE_MAX + 2];
+	char	one[sizeof(have)];
+	size_t	len = 0;
+
+	endpoint_text(ep, name, one, sizeof(one));
+	if (store_meta_blob_get(st, CENDPOINT_KEY, have, sizeof(have) - 1,
+	    &len) == 0) {
+		have[len] = '\0';
+		if (strcmp(have, one) == 0)
+			return;
+	}
+	/* A committed LMDB transaction: durable. */
+	if (store_meta_blob_put(st, CENDPOINT_KEY, one, strlen(one)) != 0)
+		log_warnx("sync: cannot remember central at %s", one);
+	else
+		log_info("sync: central at %s answered; it is tried first "
+		    "from now on", one);
+}
+
+int
+standby_epoch_show(struct store *st, const char *cname, const char *ep,
+    const struct net_opts *no, int ms)
+{
+	struct net	*n = NULL;
+	struct msg	 m;
+	struct buf	 b, in;
+	uint64_t	 seen = 0;
+	uint8_t		 id[NET_ID_MAX];
+	size_t		 sl = 0, idlen;
+	char		 err[256];
+	int		 rc;
+
+	memset(&m, 0, sizeof(m));
+	if (store_meta_u64_get(st, "cepoch", &seen) != 0 || seen == 0 ||
+	    store_meta_blob_get(st, "cepoch_sig", m.sig, sizeof(m.sig),
+	    &sl) != 0 || sl != sizeof(m.sig))
+		return 0;
+	m.type = MSG_EPOCH;
+	strlcpy_(m.node, cname, sizeof(m.node));
+	m.epoch = seen;
+	if (net_connect(ep, no, &n, err, sizeof(err)) != 0)
+		return 0;
+	buf_init(&b, 1024);
+	rc = msg_encode(&m, &b) == 0 ? net_send(n, NULL, 0, b.data, b.len,
+	    ms) : E_INVAL;
+	buf_release(&b);
+	if (rc == 0) {
+		/* Connected: give the frame time to leave before the close
+		 * (no linger).  A central does not answer EPOCH. */
+		buf_init(&in, MSG_MAX_BYTES);
+		(void)net_recv(n, 100, id, &idlen, NULL, &in);
+		buf_release(&in);
+		log_info("sync: showed epoch %llu to the central at %s, passed "
+		    "over", (unsigned long long)seen, ep);
+	}
+	net_close(&n);
+	return rc == 0;
 }
 
 /* ---- Central's side ---------------------------------------------------- */
@@ -475,6 +592,134 @@ srv_status(struct sbsrv *s, const char *node, uint64_t have, uint64_t cur,
 	}
 }
 
+/*
+ * Reads all of a small file (at most max bytes) into *out (caller frees).
+ * Returns 0, E_NOTFOUND, E_TOOBIG or E_IO.
+ */
+static int
+slurp(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	struct stat	sb;
+	ssize_t		got;
+	int		fd;
+
+	*out = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? E_NOTFOUND : E_IO;
+	if (fstat(fd, &sb) != 0) {
+		close(fd);
+		return E_IO;
+	}
+	if ((uint64_t)sb.st_size > max) {
+		close(fd);
+		return E_TOOBIG;
+	}
+	*out = xmalloc((size_t)sb.st_size + 1);
+	got = pread(fd, *out, (size_t)sb.st_size, 0);
+	close(fd);
+	if (got != (ssize_t)sb.st_size) {
+		free(*out);
+		*out = NULL;
+		return E_IO;
+	}
+	*len = (size_t)got;
+	return 0;
+}
+
+/* SHA-256 of the last min(off, MSG_AUDIT_SUMWIN) bytes before off in fd.
+ * Returns 0 or E_IO. */
+static int
+audit_tail_sum(int fd, uint64_t off, uint8_t sum[MSG_HASH_LEN])
+{
+	uint8_t	win[MSG_AUDIT_SUMWIN];
+	size_t	w = off < MSG_AUDIT_SUMWIN ? (size_t)off : MSG_AUDIT_SUMWIN;
+
+	if (pread(fd, win, w, (off_t)(off - w)) != (ssize_t)w)
+		return E_IO;
+	crypto_hash3(win, w, NULL, 0, NULL, 0, sum);
+	return 0;
+}
+
+/*
+ * AUXASK: central's console files for its standby (docs/HA.md).  The
+ * users file goes whole when the standby's copy differs; the audit log
+ * goes from the standby's offset when the bytes before it are central's
+ * (else from 0: central's log was rotated or put back), at most one chunk
+ * of whole lines.
+ */
+static void
+srv_files(struct sbsrv *s, struct net *n, const uint8_t *id, size_t idlen,
+    const struct msg *r)
+{
+	struct msg	 m;
+	struct stat	 sb;
+	char		 path[4200], why[MSG_REASON_MAX + 1];
+	uint8_t		*users = NULL, *chunk = NULL, sum[MSG_HASH_LEN];
+	size_t		 ulen = 0, len = 0;
+	uint64_t	 size = 0, from = r->offset;
+	int		 rc, fd;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_AUX;
+	snprintf(path, sizeof(path), "%s/%s", s->dir, USERS_FILE);
+	rc = slurp(path, MSG_USERS_MAX, &users, &ulen);
+	if (rc == E_NOTFOUND)
+		m.users = MSG_AUX_USERS_NONE;
+	else if (rc != 0) {
+		snprintf(why, sizeof(why), "central cannot read its users "
+		    "file: %s", err_str(rc));
+		log_warnx("standby %s: %s", s->name, why);
+		srv_error(n, id, idlen, MSGERR_STORE, why);
+		return;
+	} else {
+		crypto_hash3(users, ulen, NULL, 0, NULL, 0, sum);
+		if (r->usumlen == MSG_HASH_LEN && memcmp(sum, r->usum,
+		    MSG_HASH_LEN) == 0)
+			m.users = MSG_AUX_USERS_SAME;
+		else {
+			m.users = MSG_AUX_USERS_FILE;
+			m.udata = users;
+			m.udatalen = ulen;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/%s", s->dir, AUDIT_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &sb) == 0)
+		size = (uint64_t)sb.st_size;
+	if (from > size)
+		from = 0;
+	if (from > 0 && (fd < 0 || audit_tail_sum(fd, from, sum) != 0 ||
+	    memcmp(sum, r->asum, MSG_HASH_LEN) != 0))
+		from = 0;
+	if (fd >= 0 && size > from) {
+		len = size - from < MSG_AUDIT_CHUNK ? (size_t)(size - from) :
+		    MSG_AUDIT_CHUNK;
+		chunk = xmalloc(len);
+		if (pread(fd, chunk, len, (off_t)from) != (ssize_t)len)
+			len = 0;
+		/* Whole lines only: one being written follows next time. */
+		while (len > 0 && chunk[len - 1] != '\n')
+			len--;
+		if (len > 0 && memchr(chunk, '\0', len) != NULL) {
+			snprintf(why, sizeof(why), "central's audit log holds "
+			    "a NUL byte after offset %llu: it is not copied "
+			    "past it", (unsigned long long)from);
+			log_warnx("standby %s: %s", s->name, why);
+			len = 0;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	m.offset = from;
+	m.total = size;
+	m.data = chunk;
+	m.datalen = len;
+	srv_send(n, id, idlen, &m);
+	free(users);
+	free(chunk);
+}
+
 void
 standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
     size_t idlen, const char *user, const struct msg *r)
@@ -497,6 +742,10 @@ standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
 
 		standby_fenced_text(by, why, sizeof(why));
 		srv_error(n, id, idlen, MSGERR_FENCED, why);
+		return;
+	}
+	if (r->type == MSG_AUXASK) {
+		srv_files(s, n, id, idlen, r);
 		return;
 	}
 	srv_confirm(s, r->have);
@@ -596,6 +845,13 @@ struct follower {
 	const uint8_t		*own;
 	struct standby_status	 ss;
 	uint64_t		 have;	/* txn of the replica */
+	/* The copies of central's console files (files_*). */
+	int			 files_ok;	/* files_init succeeded */
+	uint64_t		 files_next;	/* mono_ms: ask not before */
+	uint8_t			 usum[MSG_HASH_LEN], asum[MSG_HASH_LEN];
+	size_t			 usumlen, asumlen;
+	uint8_t			 bad_usum[MSG_HASH_LEN];	/* logged */
+	int			 bad_set;
 };
 
 static void
@@ -631,24 +887,21 @@ fsend(struct follower *f, const struct msg *m)
 	return rc;
 }
 
-/* Sends FOLLOW and waits for central's answer into *r (from in). */
+/*
+ * Sends m and waits for central's answer, of type want, into *r (from
+ * in).  *code: the code of an ERROR central answered (else 0).
+ */
 static int
-fask(struct follower *f, uint64_t snap, uint64_t offset, struct buf *in,
-    struct msg *r, volatile sig_atomic_t *quit)
+fexchange(struct follower *f, const struct msg *m, enum msg_type want,
+    struct buf *in, struct msg *r, int *code, volatile sig_atomic_t *quit)
 {
-	struct msg	m;
 	uint64_t	until = mono_ms() + FOLLOW_ANSWER_MS;
 	uint8_t		id[NET_ID_MAX];
 	size_t		idlen;
 	int		rc;
 
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_FOLLOW;
-	strlcpy_(m.node, f->cfg->node, sizeof(m.node));
-	m.have = f->have;
-	m.snap = snap;
-	m.offset = offset;
-	if ((rc = fsend(f, &m)) != 0) {
+	*code = 0;
+	if ((rc = fsend(f, m)) != 0) {
 		snprintf(f->ss.error, sizeof(f->ss.error), "central at %s "
 		    "cannot be reached", f->cfg->primary);
 		return E_AGAIN;
@@ -669,6 +922,12 @@ fask(struct follower *f, uint64_t snap, uint64_t offset, struct buf *in,
 			return E_AGAIN;
 		}
 		if (r->type == MSG_ERROR) {
+			*code = (int)r->code;
+			if (want == MSG_AUX && r->code == MSGERR_PROTO) {
+				/* An older central: handled by the caller. */
+				msg_release(r);
+				return E_PROTO;
+			}
 			snprintf(f->ss.error, sizeof(f->ss.error), "central "
 			    "says: %s", r->reason);
 			log_warnx("standby: central says: %s", r->reason);
@@ -676,7 +935,7 @@ fask(struct follower *f, uint64_t snap, uint64_t offset, struct buf *in,
 			msg_release(r);
 			return rc;
 		}
-		if (r->type != MSG_SNAP) {
+		if (r->type != want) {
 			msg_release(r);
 			return E_AGAIN;
 		}
@@ -685,6 +944,292 @@ fask(struct follower *f, uint64_t snap, uint64_t offset, struct buf *in,
 	snprintf(f->ss.error, sizeof(f->ss.error), "central at %s did not "
 	    "answer within %d s", f->cfg->primary, FOLLOW_ANSWER_MS / 1000);
 	return E_AGAIN;
+}
+
+/* Sends FOLLOW and waits for central's answer into *r (from in). */
+static int
+fask(struct follower *f, uint64_t snap, uint64_t offset, struct buf *in,
+    struct msg *r, volatile sig_atomic_t *quit)
+{
+	struct msg	m;
+	int		code;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_FOLLOW;
+	strlcpy_(m.node, f->cfg->node, sizeof(m.node));
+	m.have = f->have;
+	m.snap = snap;
+	m.offset = offset;
+	return fexchange(f, &m, MSG_SNAP, in, r, &code, quit);
+}
+
+/* ---- The standby's copies of central's console files ------------------- */
+
+static int	still_standby(const char *dir);
+
+static void
+files_path(const struct follower *f, const char *name, char *out, size_t sz)
+{
+	snprintf(out, sz, "%s/%s%s%s", f->dir, STANDBY_FILES_DIR,
+	    name[0] ? "/" : "", name);
+}
+
+static int
+fsync_dir(const char *d)
+{
+	int	fd, rc = 0;
+
+	if ((fd = open(d, O_RDONLY | O_DIRECTORY)) < 0)
+		return E_IO;
+	if (fsync(fd) != 0)
+		rc = E_IO;
+	close(fd);
+	return rc;
+}
+
+/* The audit copy is not a prefix of central's log (or not known to be):
+ * it is kept, never deleted, as central.files/audit-MS.log. */
+static void
+files_audit_aside(struct follower *f, const char *why)
+{
+	char	from[4300], to[4300], name[64];
+
+	files_path(f, AUDIT_FILE, from, sizeof(from));
+	snprintf(name, sizeof(name), "audit-%llu.log",
+	    (unsigned long long)now_ms());
+	files_path(f, name, to, sizeof(to));
+	if (rename(from, to) == 0)
+		log_warnx("standby: the copy of central's audit log is kept "
+		    "as %s (%s); copying it again from its start", to, why);
+	f->ss.audit_off = 0;
+	f->ss.audit_rec = 1;
+	f->asumlen = 0;
+}
+
+static int
+files_audit_sum(struct follower *f)
+{
+	char	p[4300];
+	int	fd, rc;
+
+	f->asumlen = 0;
+	if (f->ss.audit_off == 0)
+		return 0;
+	files_path(f, AUDIT_FILE, p, sizeof(p));
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		return E_IO;
+	rc = audit_tail_sum(fd, f->ss.audit_off, f->asum);
+	close(fd);
+	if (rc == 0)
+		f->asumlen = MSG_HASH_LEN;
+	return rc;
+}
+
+/*
+ * At start: the copies as the last run left them.  Audit bytes past the
+ * recorded offset were never confirmed written (a crash between the write
+ * and the status): cut, they come again.  A copy without a record, or
+ * shorter than it, is kept aside.
+ */
+static int
+files_init(struct follower *f)
+{
+	struct stat	 sb;
+	char		 d[4300], p[4300];
+	uint8_t		*u;
+	size_t		 ul;
+
+	files_path(f, "", d, sizeof(d));
+	if (mkdir(d, 0700) != 0 && errno != EEXIST)
+		return E_IO;
+	files_path(f, USERS_FILE, p, sizeof(p));
+	f->usumlen = 0;
+	if (slurp(p, MSG_USERS_MAX, &u, &ul) == 0) {
+		crypto_hash3(u, ul, NULL, 0, NULL, 0, f->usum);
+		f->usumlen = MSG_HASH_LEN;
+		free(u);
+	}
+	files_path(f, AUDIT_FILE, p, sizeof(p));
+	if (stat(p, &sb) != 0) {
+		f->ss.audit_off = 0;
+		f->ss.audit_rec = 1;
+		return 0;
+	}
+	if (!f->ss.audit_rec)
+		files_audit_aside(f, "no record of how much of it was "
+		    "written");
+	else if ((uint64_t)sb.st_size < f->ss.audit_off)
+		files_audit_aside(f, "shorter than recorded");
+	else if ((uint64_t)sb.st_size > f->ss.audit_off &&
+	    truncate(p, (off_t)f->ss.audit_off) != 0)
+		return E_IO;
+	return files_audit_sum(f);
+}
+
+/* Central's users file, whole: checked (it parses as a users file) in
+ * central.files/stage/, then renamed in place. */
+static int
+files_users(struct follower *f, const struct msg *r)
+{
+	struct user	*us = NULL;
+	size_t		 nu = 0;
+	char		 sd[4300], sp[4400], p[4300], err[256];
+	uint8_t		 sum[MSG_HASH_LEN];
+	int		 rc;
+
+	files_path(f, USERS_FILE, p, sizeof(p));
+	if (r->users == MSG_AUX_USERS_NONE) {
+		if (unlink(p) != 0 && errno != ENOENT)
+			return E_IO;
+		f->usumlen = 0;
+		f->ss.users_ms = now_ms();
+		return 0;
+	}
+	if (r->users == MSG_AUX_USERS_SAME) {
+		if (f->usumlen == MSG_HASH_LEN)
+			f->ss.users_ms = now_ms();
+		return 0;
+	}
+	crypto_hash3(r->udata, r->udatalen, NULL, 0, NULL, 0, sum);
+	files_path(f, "stage", sd, sizeof(sd));
+	snprintf(sp, sizeof(sp), "%s/%s", sd, USERS_FILE);
+	if (mkdir(sd, 0700) != 0 && errno != EEXIST)
+		return E_IO;
+	if ((rc = file_replace(sp, r->udata, r->udatalen)) != 0)
+		return rc;
+	if ((rc = users_load(sd, &us, &nu, err, sizeof(err))) != 0) {
+		unlink(sp);
+		if (!f->bad_set || memcmp(f->bad_usum, sum, sizeof(sum)) != 0)
+			log_warnx("standby: central's users file is not "
+			    "copied: %s", err);
+		memcpy(f->bad_usum, sum, sizeof(sum));
+		f->bad_set = 1;
+		snprintf(f->ss.error, sizeof(f->ss.error), "central's users "
+		    "file does not parse: %.300s", err);
+		return 0;
+	}
+	free(us);
+	files_path(f, "", sd, sizeof(sd));
+	if (rename(sp, p) != 0 || fsync_dir(sd) != 0)
+		return E_IO;
+	memcpy(f->usum, sum, sizeof(sum));
+	f->usumlen = MSG_HASH_LEN;
+	f->ss.users_ms = now_ms();
+	log_info("standby: holds central's console users (%zu)", nu);
+	return 0;
+}
+
+/* Audit lines of central's log from r->offset: appended, fsync'd. */
+static int
+files_audit(struct follower *f, const struct msg *r)
+{
+	char	p[4300], d[4300];
+	int	fd, ok, created;
+
+	if (r->offset != f->ss.audit_off) {
+		if (r->offset != 0)
+			return E_PROTO;
+		files_audit_aside(f, "central's audit log does not continue "
+		    "it: rotated or put back from a copy");
+	}
+	if (r->datalen > 0) {
+		files_path(f, AUDIT_FILE, p, sizeof(p));
+		created = access(p, F_OK) != 0;
+		if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0)
+			return E_IO;
+		ok = pwrite(fd, r->data, r->datalen, (off_t)f->ss.audit_off) ==
+		    (ssize_t)r->datalen && fsync(fd) == 0;
+		ok = close(fd) == 0 && ok;
+		files_path(f, "", d, sizeof(d));
+		if (!ok || (created && fsync_dir(d) != 0))
+			return E_IO;
+		f->ss.audit_off += r->datalen;
+		if (files_audit_sum(f) != 0)
+			return E_IO;
+	}
+	f->ss.audit_size = r->total > f->ss.audit_off ? r->total :
+	    f->ss.audit_off;
+	if (f->ss.audit_off >= r->total)
+		f->ss.audit_ms = now_ms();
+	return 0;
+}
+
+/* Applies an AUX under the lock `promote` takes: once promoted, a late
+ * answer changes nothing. */
+static int
+files_apply(struct follower *f, const struct msg *r)
+{
+	char	lk[4200];
+	int	lfd, rc;
+
+	snprintf(lk, sizeof(lk), "%s/%s", f->dir, STANDBY_LOCK_FILE);
+	if ((lfd = open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return E_IO;
+	if (flock(lfd, LOCK_EX) != 0) {
+		close(lfd);
+		return E_IO;
+	}
+	if (!still_standby(f->dir))
+		rc = E_INVAL;
+	else if ((rc = files_users(f, r)) == 0)
+		rc = files_audit(f, r);
+	close(lfd);
+	if (rc != 0 && rc != E_INVAL)
+		log_warnx("standby: cannot write the copies of central's "
+		    "console files in %s/%s: %s", f->dir, STANDBY_FILES_DIR,
+		    err_str(rc));
+	return rc;
+}
+
+/*
+ * Asks central for its console files (AUXASK) until the copies are
+ * current or a few rounds went by.  Returns 0, or the error of the link.
+ */
+static int
+files_ask(struct follower *f, struct buf *in, volatile sig_atomic_t *quit)
+{
+	for (int round = 0; round < 16 && !*quit; round++) {
+		struct msg	m, r;
+		int		code, rc, more;
+
+		if (!f->files_ok || mono_ms() < f->files_next)
+			return 0;
+		memset(&m, 0, sizeof(m));
+		m.type = MSG_AUXASK;
+		strlcpy_(m.node, f->cfg->node, sizeof(m.node));
+		memcpy(m.usum, f->usum, sizeof(m.usum));
+		m.usumlen = f->usumlen;
+		m.offset = f->ss.audit_off;
+		memcpy(m.asum, f->asum, sizeof(m.asum));
+		m.asumlen = f->asumlen;
+		rc = fexchange(f, &m, MSG_AUX, in, &r, &code, quit);
+		if (rc == E_PROTO) {
+			log_warnx("standby: central does not send its console "
+			    "users and audit log (an older casesync?); asking "
+			    "again in 60 s");
+			f->files_next = mono_ms() + 60000;
+			return 0;
+		}
+		if (rc != 0)
+			return rc;
+		rc = files_apply(f, &r);
+		more = r.datalen > 0 && r.offset + r.datalen < r.total;
+		msg_release(&r);
+		if (rc == E_INVAL)
+			return 0;	/* promoted meanwhile */
+		if (rc != 0) {
+			/* A local fault (disk): the store's copies go on;
+			 * the console files are tried again later. */
+			snprintf(f->ss.error, sizeof(f->ss.error), "cannot "
+			    "write the copies of central's console files: %s",
+			    err_str(rc));
+			f->files_next = mono_ms() + 5000;
+			return 0;
+		}
+		if (!more)
+			return 0;
+	}
+	return 0;
 }
 
 /* Checks a received copy: it opens under central's data key. */
@@ -881,6 +1426,11 @@ standby_follow(const char *dir, const struct nodecfg *cfg,
 		if (access(rp, F_OK) != 0)
 			f.have = 0;
 	}
+	if (files_init(&f) == 0)
+		f.files_ok = 1;
+	else
+		log_warn("standby: %s/%s: the console files of central are "
+		    "not copied", dir, STANDBY_FILES_DIR);
 	memset(&no, 0, sizeof(no));
 	no.heartbeat_ms = cfg->heartbeat_ms;
 	no.max_msg = MSG_MAX_BYTES;
@@ -916,15 +1466,19 @@ standby_follow(const char *dir, const struct nodecfg *cfg,
 			}
 			f.ss.error[0] = '\0';
 			msg_release(&r);
+			rc = files_ask(&f, &in, quit);
 			standby_status_write(dir, &f.ss);
-			backoff = 500;
-			nap(FOLLOW_POLL_MS, quit);
-			continue;
-		}
-		if (rc == 0) {
+			if (rc == 0) {
+				backoff = 500;
+				nap(FOLLOW_POLL_MS, quit);
+				continue;
+			}
+		} else if (rc == 0) {
 			f.ss.contact_ms = now_ms();
 			f.ss.central_entries = r.entries;
 			rc = fetch_snapshot(&f, &r, &in, asked, quit);
+			if (rc == 0)
+				rc = files_ask(&f, &in, quit);
 			standby_status_write(dir, &f.ss);
 			if (rc == 0) {
 				backoff = 500;

@@ -34,6 +34,10 @@
 #define STANDBY_STATUS_FILE	"standby.status"
 #define STANDBY_LOCK_FILE	"standby.lock"
 #define STANDBY_SNAP_DIR	"standby.snap"
+/* The standby's copies of central's console users and audit log
+ * (DIR/central.files/users, DIR/central.files/audit.log); `promote`
+ * installs them as DIR/users and DIR/audit.log. */
+#define STANDBY_FILES_DIR	"central.files"
 /* Exit code of serve's node process: promoted, run again as central. */
 #define STANDBY_PROMOTED	100
 
@@ -62,6 +66,15 @@ struct standby_status {
 					 * then (0: never) */
 	uint64_t	contact_ms;	/* last answer on the link */
 	char		error[400];
+	/* The standby's copies of central's console files (AUX). */
+	uint64_t	users_ms;	/* the users copy was central's file
+					 * then (0: never) */
+	int		audit_rec;	/* audit_off below is recorded */
+	uint64_t	audit_off;	/* bytes of central's audit log held,
+					 * written and fsync'd */
+	uint64_t	audit_size;	/* central's, at last contact */
+	uint64_t	audit_ms;	/* the copy was all of central's log
+					 * then (0: never) */
 };
 
 int	standby_status_read(const char *dir, struct standby_status *s);
@@ -118,6 +131,28 @@ void	standby_srv_follow(struct sbsrv *s, struct net *n, const uint8_t *id,
 int	standby_node_secrets(const char *dir, const char *pass,
 	    const struct identity *id, struct standby_secrets *s, char *err,
 	    size_t errsz);
+
+/*
+ * Province: the order in which to try the endpoints of `central`
+ * (docs/HA.md, *Province failover*): the one that last answered as a valid
+ * central first (remembered in the store, "cendpoint"), then the others in
+ * the list's order.  order gets neps indexes into eps.
+ */
+void	standby_central_order(struct store *st,
+	    char eps[][NODECFG_ENDPOINT_MAX], char names[][HLC_NODE_MAX + 1],
+	    int neps, int order[]);
+/* Province: the endpoint (with its name, "" when unnamed) answered as a
+ * valid central; remembered, durably, when it is not already. */
+void	standby_central_answered(struct store *st, const char *ep,
+	    const char *name);
+/*
+ * Province: shows the highest central epoch it has seen, signed, to the
+ * central at ep (CURVE key in no->server_pub), which this sync passed
+ * over: an old central come back there fences itself.  Waits at most ms
+ * for the connection.  cname: central's name.  Returns 1 when sent.
+ */
+int	standby_epoch_show(struct store *st, const char *cname,
+	    const char *ep, const struct net_opts *no, int ms);
 
 /*
  * The standby's loop (`serve` on a standby): follows central at

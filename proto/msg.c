@@ -17,6 +17,28 @@ msg_release(struct msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * AUX's rules, for both directions: a users state of 0..2 with the file
+ * only for MSG_AUX_USERS_FILE (text: no NUL); audit bytes within central's
+ * log (offset + len <= total), at most one chunk, whole lines (ending in a
+ * newline), no NUL.
+ */
+static int
+aux_ok(const struct msg *m)
+{
+	if (m->users > MSG_AUX_USERS_NONE || m->udatalen > MSG_USERS_MAX ||
+	    (m->users != MSG_AUX_USERS_FILE && m->udatalen != 0) ||
+	    (m->udatalen > 0 && memchr(m->udata, '\0', m->udatalen) != NULL))
+		return 0;
+	if (m->datalen > MSG_AUDIT_CHUNK || m->offset > m->total ||
+	    m->datalen > m->total - m->offset)
+		return 0;
+	if (m->datalen > 0 && (m->data[m->datalen - 1] != '\n' ||
+	    memchr(m->data, '\0', m->datalen) != NULL))
+		return 0;
+	return 1;
+}
+
 int
 msg_encode(const struct msg *m, struct buf *out)
 {
@@ -98,6 +120,7 @@ msg_encode(const struct msg *m, struct buf *out)
 		mp_put_uint(&w, m->refused);
 		break;
 	case MSG_BYE:
+	case MSG_ALIVE:
 		mp_put_array(&w, 2);
 		mp_put_uint(&w, MSG_VERSION);
 		mp_put_uint(&w, m->type);
@@ -199,6 +222,32 @@ msg_encode(const struct msg *m, struct buf *out)
 		mp_put_bin(&w, m->data, m->datalen);
 		mp_put_bin(&w, m->secrets, m->secretslen);
 		break;
+	case MSG_AUXASK:
+		if (!node_id_valid(m->node) || (m->usumlen != 0 &&
+		    m->usumlen != MSG_HASH_LEN) || (m->asumlen != 0 &&
+		    m->asumlen != MSG_HASH_LEN) || (m->offset == 0) !=
+		    (m->asumlen == 0))
+			return E_INVAL;
+		mp_put_array(&w, 6);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_cstr(&w, m->node);
+		mp_put_bin(&w, m->usum, m->usumlen);
+		mp_put_uint(&w, m->offset);
+		mp_put_bin(&w, m->asum, m->asumlen);
+		break;
+	case MSG_AUX:
+		if (!aux_ok(m))
+			return E_INVAL;
+		mp_put_array(&w, 7);
+		mp_put_uint(&w, MSG_VERSION);
+		mp_put_uint(&w, m->type);
+		mp_put_uint(&w, m->users);
+		mp_put_bin(&w, m->udata, m->udatalen);
+		mp_put_uint(&w, m->offset);
+		mp_put_uint(&w, m->total);
+		mp_put_bin(&w, m->data, m->datalen);
+		break;
 	default:
 		return E_INVAL;
 	}
@@ -296,6 +345,7 @@ decode(struct mp_rd *r, struct msg *m)
 			return E_PROTO;
 		return 0;
 	case MSG_BYE:
+	case MSG_ALIVE:
 		return n == 2 ? 0 : E_PROTO;
 	case MSG_ERROR:
 		if (n != 4 || mp_read_uint(r, &m->code) ||
@@ -394,6 +444,31 @@ decode(struct mp_rd *r, struct msg *m)
 		m->secretslen = bl;
 		return 0;
 	}
+	case MSG_AUXASK: {
+		const uint8_t	*b;
+		size_t		 bl;
+
+		if (n != 6 || mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
+		    !node_id_valid(m->node) || mp_read_bin(r, &b, &bl) ||
+		    (bl != 0 && bl != MSG_HASH_LEN))
+			return E_PROTO;
+		memcpy(m->usum, b, bl);
+		m->usumlen = bl;
+		if (mp_read_uint(r, &m->offset) || mp_read_bin(r, &b, &bl) ||
+		    (bl != 0 && bl != MSG_HASH_LEN) ||
+		    (m->offset == 0) != (bl == 0))
+			return E_PROTO;
+		memcpy(m->asum, b, bl);
+		m->asumlen = bl;
+		return 0;
+	}
+	case MSG_AUX:
+		if (n != 7 || mp_read_uint(r, &m->users) ||
+		    mp_read_bin(r, &m->udata, &m->udatalen) ||
+		    mp_read_uint(r, &m->offset) || mp_read_uint(r, &m->total) ||
+		    mp_read_bin(r, &m->data, &m->datalen) || !aux_ok(m))
+			return E_PROTO;
+		return 0;
 	default:
 		return E_PROTO;
 	}
@@ -644,6 +719,74 @@ msg_selftest(void)
 	m.total = 5;
 	m.secretslen = 5;
 	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	/* AUXASK and AUX: central's console files (docs/HA.md). */
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_AUXASK;
+	strlcpy_(m.node, "standby", sizeof(m.node));
+	memset(m.usum, 7, sizeof(m.usum));
+	m.usumlen = MSG_HASH_LEN;
+	m.offset = 120;
+	memset(m.asum, 8, sizeof(m.asum));
+	m.asumlen = MSG_HASH_LEN;
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_AUXASK && d.offset == 120 && d.usumlen == 32 &&
+	    d.usum[31] == 7 && d.asumlen == 32 && d.asum[0] == 8 &&
+	    strcmp(d.node, "standby") == 0);
+	msg_release(&d);
+	for (size_t i = 0; i < b.len; i++)
+		ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
+	/* A held offset goes with the sum of its tail, and only then. */
+	m.asumlen = 0;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	m.offset = 0;
+	m.usumlen = 5;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_AUX;
+	m.users = MSG_AUX_USERS_FILE;
+	m.udata = (const uint8_t *)"a\tb\n";
+	m.udatalen = 4;
+	m.offset = 10;
+	m.total = 30;
+	m.data = (const uint8_t *)"{}\n{}\n";
+	m.datalen = 6;
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_AUX && d.users == MSG_AUX_USERS_FILE &&
+	    d.udatalen == 4 && memcmp(d.udata, "a\tb\n", 4) == 0 &&
+	    d.offset == 10 && d.total == 30 && d.datalen == 6);
+	msg_release(&d);
+	for (size_t i = 0; i < b.len; i++)
+		ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
+	/* Not whole lines, past central's log, a file with "same". */
+	m.datalen = 5;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	m.datalen = 6;
+	m.total = 15;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	m.total = 30;
+	m.users = MSG_AUX_USERS_SAME;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	m.users = 3;
+	m.udatalen = 0;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	/* ALIVE: no fields, and none accepted. */
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ALIVE;
+	ST_OK(msg_encode(&m, &b));
+	ST_CHECK(b.len == 3 && b.data[0] == 0x92 && b.data[2] == 19);
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_ALIVE);
+	msg_release(&d);
+	{
+		const uint8_t more[] = { 0x93, 2, 19, 0 };
+
+		ST_CHECK(msg_decode(more, sizeof(more), &d) == E_PROTO);
+	}
 	buf_release(&b);
 	return 0;
 }

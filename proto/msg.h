@@ -35,6 +35,15 @@
  *                                                        standby -> central
  *   SNAP    [2, 16, txn:uint, offset:uint, total:uint, entries:uint,
  *            data:bin(0..1 MiB), secrets:bin(0|96)]      central -> standby
+ *   AUXASK  [2, 17, node:str, users_sum:bin(0|32), audit_off:uint,
+ *            audit_sum:bin(0|32)]                        standby -> central
+ *   AUX     [2, 18, users:uint(0..2), users_data:bin(0..1 MiB),
+ *            audit_from:uint, audit_size:uint, audit:bin(0..1 MiB)]
+ *                                                        central -> standby
+ *           central's console users and audit log (docs/HA.md)
+ *   ALIVE   [2, 19]   central -> province: the session is alive, central is
+ *           busy (its batches wait or apply); sent when central has sent
+ *           it nothing for a second (docs/PROTOCOL.md, "Liveness")
  * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
  * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
@@ -62,6 +71,8 @@
 #define MSG_SNAP_CHUNK	(1024 * 1024)		/* SNAP data per message */
 #define MSG_SECRETS_LEN	96	/* SNAP: central's sign_pub, sign_sec,
 				 * data key */
+#define MSG_USERS_MAX	(1024 * 1024)	/* AUX: central's users file */
+#define MSG_AUDIT_CHUNK	(1024 * 1024)	/* AUX: audit log bytes per message */
 #define MSG_REC_REFUSED	1	/* a record its origin resends though central
 				 * refused it: refuse it again (Recovery) */
 
@@ -84,6 +95,9 @@ enum msg_type {
 	MSG_EPOCH = 14,		/* central's epoch, signed (fencing) */
 	MSG_FOLLOW = 15,	/* a standby asks for central's state */
 	MSG_SNAP = 16,		/* a chunk of central's state, to a standby */
+	MSG_AUXASK = 17,	/* a standby asks for central's console files */
+	MSG_AUX = 18,		/* central's users file and audit log lines */
+	MSG_ALIVE = 19,		/* central's keepalive to a province */
 };
 
 /* Error codes carried by MSG_ERROR. */
@@ -166,7 +180,30 @@ struct msg {
 	size_t		 datalen;
 	uint8_t		 secrets[MSG_SECRETS_LEN];	/* SNAP at offset 0 */
 	size_t		 secretslen;	/* 0 or MSG_SECRETS_LEN */
+	/*
+	 * AUXASK: the SHA-256 of the users file the standby holds (usumlen
+	 * 0: none), how many bytes of central's audit log it holds (offset)
+	 * and the SHA-256 of the last min(offset, MSG_AUDIT_SUMWIN) of them
+	 * (asumlen 0 exactly when offset is 0).
+	 * AUX: users (enum msg_aux_users), with the whole file in udata for
+	 * MSG_AUX_USERS_FILE; audit lines of central's log from byte offset
+	 * (the standby's offset, or 0 when its copy is not a prefix of
+	 * central's log) in data; total: the size of central's log.
+	 */
+	uint8_t		 usum[MSG_HASH_LEN], asum[MSG_HASH_LEN];
+	size_t		 usumlen, asumlen;
+	uint64_t	 users;
+	const uint8_t	*udata;		/* AUX: borrowed from the frame */
+	size_t		 udatalen;
 };
+
+/* AUX's users field. */
+enum msg_aux_users {
+	MSG_AUX_USERS_SAME = 0,	/* the standby's copy is central's file */
+	MSG_AUX_USERS_FILE = 1,	/* central's file follows, whole */
+	MSG_AUX_USERS_NONE = 2,	/* central has no users file */
+};
+#define MSG_AUDIT_SUMWIN	4096	/* AUXASK: bytes of audit_sum */
 
 /* Frees what msg_decode allocated; *m is zeroed. */
 void	msg_release(struct msg *m);

@@ -163,6 +163,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    m.data + m.datalen > data + size)))
 			abort();
 		break;
+	case MSG_AUXASK:
+		/* A held audit offset goes with the sum of its tail. */
+		if (!node_id_valid(m.node) || (m.usumlen != 0 &&
+		    m.usumlen != MSG_HASH_LEN) || (m.asumlen != 0 &&
+		    m.asumlen != MSG_HASH_LEN) ||
+		    (m.offset == 0) != (m.asumlen == 0))
+			abort();
+		break;
+	case MSG_AUX:
+		/* Central's users file only with users = 1; audit lines
+		 * within central's log, whole, without NUL; both borrow from
+		 * the frame. */
+		if (m.users > MSG_AUX_USERS_NONE ||
+		    m.udatalen > MSG_USERS_MAX ||
+		    (m.users != MSG_AUX_USERS_FILE && m.udatalen != 0) ||
+		    (m.udatalen > 0 && (m.udata < data ||
+		    m.udata + m.udatalen > data + size ||
+		    memchr(m.udata, '\0', m.udatalen) != NULL)) ||
+		    m.datalen > MSG_AUDIT_CHUNK || m.offset > m.total ||
+		    m.datalen > m.total - m.offset ||
+		    (m.datalen > 0 && (m.data < data ||
+		    m.data + m.datalen > data + size ||
+		    m.data[m.datalen - 1] != '\n' ||
+		    memchr(m.data, '\0', m.datalen) != NULL)))
+			abort();
+		break;
 	case MSG_ERROR:
 		if (memchr(m.reason, '\0', sizeof(m.reason)) == NULL)
 			abort();

@@ -3,7 +3,9 @@
  * schema_check_op_cjson().
  *
  * schema_check_op checks the common values (null, an integer, a string
- * without escapes) on their bytes, and leaves the rest to the cJSON path,
+ * without escapes) on their bytes, and accepts on their bytes the event
+ * objects and enumeration sets that are plainly valid and canonical; it
+ * leaves the rest, and every refusal of those two, to the cJSON path,
  * which parses the value and compares it with its canonical form.  The
  * two must always agree: the same answer and, on a refusal, the same
  * reason (central stores it and the province shows it).  The first input

@@ -158,6 +158,17 @@ def msg_corpus():
     write("msg", "snap_past_total", arr([v, uint(16), uint(57), uint(10),
                                          uint(12), uint(0), b(b"abcd"),
                                          b(b"")]))
+    # Central's console files for the standby (docs/HA.md): AUXASK, AUX.
+    write("msg", "auxask", arr([v, uint(17), s("standby"), b(bytes(32)),
+                                uint(5000), b(bytes(range(32)))]))
+    write("msg", "auxask_first", arr([v, uint(17), s("standby"), b(b""),
+                                      uint(0), b(b"")]))
+    write("msg", "aux", arr([v, uint(18), uint(1),
+                             b(b"admin\tadmin\tactive\ten\t1\t$argon2id$x\n"),
+                             uint(0), uint(200),
+                             b(b'{"time":"t","ms":1,"action":"login"}\n')]))
+    write("msg", "aux_partial_line", arr([v, uint(18), uint(0), b(b""),
+                                          uint(0), uint(10), b(b"abc")]))
     # Near misses: trailing byte, wrong version, version 1's HELLO.
     write("msg", "bye_trailing", arr([v, uint(5)]) + b"\x00")
     write("msg", "bad_version", arr([uint(1), uint(5)]))
