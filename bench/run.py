@@ -24,6 +24,8 @@ Environment (each also a flag, see --help):
   BENCH_ONLY    comma list of scenarios: initial,nightly,catchup,fanin,wire
   BENCH_OUT     the JSON file (default build/bench.json)
   BENCH_TMP     where the temporary folder goes (default /tmp)
+  BENCH_CENTRAL_CONF  central's casesync.conf settings, "key=value,..."
+                (apply_pipeline=on, say)
   CASESYNC_BIN  the binary (default build/casesync)
 
 Fixtures are built once per bench run (the synthetic cases come from
@@ -163,6 +165,12 @@ class Bench:
         # The bench loads far more than a province's daily quota.
         for q in ("entries", "bytes", "cases", "referrals"):
             set_conf(cdir, "quota_%s_per_day" % q, 0)
+        # BENCH_CENTRAL_CONF="key=value,...": central's settings to compare
+        # (apply_pipeline=on, say).
+        for kv in env("BENCH_CENTRAL_CONF", "").split(","):
+            if kv.strip():
+                k, _, v = kv.partition("=")
+                set_conf(cdir, k.strip(), v.strip())
         logf = open(cdir + ".log", "a")
         p = self.reg.popen([BIN, "serve", "-d", cdir, "--log-level", "info"],
                            stdout=logf, stderr=logf)

@@ -8,7 +8,8 @@
  *   batch.c         a received batch: what both roles do with a record;
  *   from_province.c central takes a province's batch, and GIVE;
  *   from_central.c  a province takes its feed from central;
- *   group.c         central's group commit.
+ *   group.c         central's group commit;
+ *   precheck.c      central's checking thread: records decoded ahead.
  * Dependencies run one way: group -> from_province, from_central -> batch
  * -> apply, authorise; own -> apply, authorise.
  *
@@ -112,6 +113,9 @@ int	apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 
 /* ---- batch.c: a received batch ---- */
 
+/* The reason a record is refused: room for any check's answer. */
+#define BATCH_WHY	200
+
 /*
  * A received batch, applied in one transaction: what the loop over its
  * records carries from one to the next.
@@ -141,6 +145,13 @@ struct batch {
 	/* Province: the entry at the last feed position. */
 	uint8_t			 fref[LOGKEY_MAX];
 	size_t			 freflen;
+	/* Central: the records as the checking thread decoded them (NULL:
+	 * decoded here), and check_ops' answer for the current record when
+	 * it came from there (ops_have). */
+	struct precheck_job	*job;
+	int			 ops_have;
+	int			 ops_rc;
+	char			 ops_why[BATCH_WHY];
 };
 
 /* A role's check returns this when it dealt with the record itself (a
@@ -170,6 +181,24 @@ struct batch_role {
 		    const struct entry *e);
 };
 
+/*
+ * Decodes record r into *e (caller owns it, whatever the answer, except
+ * RECORD_BAD: e is empty), its signature block and the digest d its
+ * signature covers, hashed from the received bytes with sh.  Needs
+ * nothing from the store: the checking thread runs it too
+ * (precheck.c).  0, RECORD_BAD (no entry), RECORD_UNSIGNED or
+ * RECORD_NOHASH.
+ */
+#define RECORD_BAD	1
+#define RECORD_UNSIGNED	2
+#define RECORD_NOHASH	3
+int	record_take(struct crypto_sha *sh, const struct rec *r,
+	    struct entry *e, uint8_t block[SIGN_BLOCK],
+	    uint8_t d[CRYPTO_HASH]);
+/* check_ops for the entry of the current record, from the checking
+ * thread when it ran it already. */
+int	batch_check_ops(struct batch *b, const struct entry *e, char *why,
+	    size_t whysz);
 /* One record of a batch: its position, its decoding, the role's check,
  * then refused or applied (batch_accept). */
 int	batch_one(struct store *st, MDB_txn *t, struct batch *b,
@@ -195,6 +224,19 @@ int	batch_run(struct store *st, const char *peer, const struct rec *recs,
 	    size_t n, struct apply_stats *stats, char *err, size_t errsz,
 	    int (*fn)(struct store *, MDB_txn *, void *),
 	    int (*pos)(struct store *, MDB_txn *, const char *, uint64_t *));
+
+/* ---- precheck.c: the checking thread ---- */
+
+/*
+ * Record i of job j as the checking thread decoded it, waiting until it
+ * is done: returns 1 with *e (caller owns), its block, digest d, and
+ * check_ops' answer (*ops_rc, why when not 0); 0 when the thread could
+ * not decode it, or it was taken already (a transaction run again): the
+ * caller decodes it itself then, and gets the same answer and errors.
+ */
+int	precheck_take(struct precheck_job *j, size_t i, struct entry *e,
+	    uint8_t block[SIGN_BLOCK], uint8_t d[CRYPTO_HASH], int *ops_rc,
+	    char *why, size_t whysz);
 
 /* ---- from_province.c, from_central.c: each role's batch ---- */
 

@@ -40,11 +40,8 @@ batch_position(struct batch *b, const struct rec *r, int any_fork,
 	return 0;
 }
 
-/* Decodes a received record; only a signed one is taken (*e: caller
- * owns on success).  d gets the digest its signature covers (sign.h),
- * hashed from the received bytes. */
-static int
-batch_decode(struct batch *b, const struct rec *r, struct entry *e,
+int
+record_take(struct crypto_sha *sh, const struct rec *r, struct entry *e,
     uint8_t block[SIGN_BLOCK], uint8_t d[CRYPTO_HASH])
 {
 	const uint8_t	*ent, *sig;
@@ -52,25 +49,59 @@ batch_decode(struct batch *b, const struct rec *r, struct entry *e,
 
 	entry_init(e);
 	if (record_decode(r->data, r->len, &ent, &entlen, &sig, &siglen) !=
-	    0 || entry_decode(ent, entlen, e) != 0) {
+	    0 || entry_decode(ent, entlen, e) != 0)
+		return RECORD_BAD;
+	if (siglen != SIGN_BLOCK)
+		return RECORD_UNSIGNED;
+	memcpy(block, sig, SIGN_BLOCK);
+	if (sign_digest(sh, e, ent, entlen, d) != 0)
+		return RECORD_NOHASH;
+	return 0;
+}
+
+/* Decodes a received record; only a signed one is taken (*e: caller
+ * owns on success).  d gets the digest its signature covers (sign.h),
+ * hashed from the received bytes.  Taken from the checking thread
+ * (b->job) when it decoded the record already, with check_ops' answer
+ * (b->ops_have). */
+static int
+batch_decode(struct batch *b, const struct rec *r, struct entry *e,
+    uint8_t block[SIGN_BLOCK], uint8_t d[CRYPTO_HASH])
+{
+	int rc;
+
+	b->ops_have = 0;
+	if (b->job != NULL && precheck_take(b->job, (size_t)(r - b->recs),
+	    e, block, d, &b->ops_rc, b->ops_why, sizeof(b->ops_why))) {
+		b->ops_have = 1;
+		return 0;
+	}
+	if ((rc = record_take(b->sh, r, e, block, d)) == 0)
+		return 0;
+	if (rc == RECORD_BAD) {
 		snprintf(b->err, b->errsz, "record %llu from %s does not "
 		    "decode", (unsigned long long)r->pos, b->peer);
 		return E_PROTO;
 	}
-	if (siglen != SIGN_BLOCK) {
+	if (rc == RECORD_UNSIGNED)
 		snprintf(b->err, b->errsz, "entry %s/%llu from %s is not "
 		    "signed", e->origin, (unsigned long long)e->seq, b->peer);
-		entry_release(e);
-		return E_AUTH;
-	}
-	memcpy(block, sig, SIGN_BLOCK);
-	if (sign_digest(b->sh, e, ent, entlen, d) != 0) {
+	else
 		snprintf(b->err, b->errsz, "entry %s/%llu from %s cannot be "
 		    "hashed", e->origin, (unsigned long long)e->seq, b->peer);
-		entry_release(e);
-		return E_PROTO;
-	}
-	return 0;
+	entry_release(e);
+	return rc == RECORD_UNSIGNED ? E_AUTH : E_PROTO;
+}
+
+int
+batch_check_ops(struct batch *b, const struct entry *e, char *why,
+    size_t whysz)
+{
+	if (!b->ops_have)
+		return check_ops(e, why, whysz);
+	if (b->ops_rc != 0)
+		snprintf(why, whysz, "%s", b->ops_why);
+	return b->ops_rc;
 }
 
 static int
@@ -180,7 +211,7 @@ batch_one(struct store *st, MDB_txn *t, struct batch *b,
 {
 	struct entry	e;
 	uint8_t		block[SIGN_BLOCK], d[CRYPTO_HASH];
-	char		why[200];
+	char		why[BATCH_WHY];
 	struct preload	pre = { .rc = PRELOAD_NONE };
 	int		fork, applied = 0, rc;
 

@@ -67,7 +67,7 @@ central_check(struct store *st, MDB_txn *t, struct batch *b,
 	else if (sig == 2)
 		revoked_why(st, t, e, why, whysz);
 	else
-		check_ops(e, why, whysz);
+		batch_check_ops(b, e, why, whysz);
 	return 0;
 }
 

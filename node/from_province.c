@@ -103,7 +103,7 @@ province_check(struct store *st, MDB_txn *t, struct batch *b,
 	else if (!stamps_within_skew(e, b->w, st->skew_ms))
 		snprintf(why, whysz, "a base or also[] stamp is beyond "
 		    "the %llu ms skew bound", (unsigned long long)st->skew_ms);
-	else if (check_ops(e, why, whysz) != 0)
+	else if (batch_check_ops(b, e, why, whysz) != 0)
 		;
 	else if ((rc = authorise(st, t, e, b->hw, pre, why, whysz)) != 0 &&
 	    rc != E_AUTH)

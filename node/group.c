@@ -34,8 +34,10 @@ group_one(struct store *st, MDB_txn *t, struct apply_item *it)
 	    "begin nested")) != 0)
 		return rc;
 	if ((rc = batch_new(it->peer, it->recs, it->n, &it->stats, it->err,
-	    sizeof(it->err), &b)) == 0)
+	    sizeof(it->err), &b)) == 0) {
+		b->job = it->job;
 		rc = from_province_fn(st, child, b);
+	}
 	batch_free(&b);
 	if (rc == 0)
 		rc = mdb_err(st, mdb_txn_commit(child), "commit nested");

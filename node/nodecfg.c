@@ -15,7 +15,7 @@
 enum { K_NODE, K_ROLE, K_LISTEN, K_CENTRAL, K_SKEW, K_OFFSET, K_LOG,
 	K_TIMEOUT, K_HEARTBEAT, K_KEEP, K_QENTRIES, K_QBYTES, K_QCASES,
 	K_QREFERRALS, K_PRIMARY, K_STANDBY, K_SBSYNC, K_SBWAIT, K_SBFALLBACK,
-	K__N };
+	K_PIPELINE, K__N };
 
 static const struct cfg_key keys[K__N] = {
 	[K_NODE] = { "node", CFG_STR, 1, HLC_NODE_MAX, NULL },
@@ -28,6 +28,9 @@ static const struct cfg_key keys[K__N] = {
 	[K_SBSYNC] = { "standby_sync", CFG_STR, 2, 3, "off" },
 	[K_SBWAIT] = { "standby_sync_timeout", CFG_U64, 1, 86400, "10" },
 	[K_SBFALLBACK] = { "standby_sync_fallback", CFG_STR, 4, 5, "wait" },
+	/* Central: decode and check received batches on a thread of their
+	 * own (docs/PERFORMANCE.md, "The two-thread pipeline"). */
+	[K_PIPELINE] = { "apply_pipeline", CFG_STR, 2, 3, "off" },
 	[K_SKEW] = { "skew_ms", CFG_U64, 1000, 7ULL * 86400000, "300000" },
 	[K_OFFSET] = { "test_clock_offset_ms", CFG_STR, 1, 20, "0" },
 	[K_LOG] = { "log_level", CFG_STR, 1, 8, "info" },
@@ -219,6 +222,10 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	if (strcmp(v[K_SBSYNC].str, "on") != 0 &&
 	    strcmp(v[K_SBSYNC].str, "off") != 0)
 		BAD("standby_sync '%s' is not on or off", v[K_SBSYNC].str);
+	if (strcmp(v[K_PIPELINE].str, "on") != 0 &&
+	    strcmp(v[K_PIPELINE].str, "off") != 0)
+		BAD("apply_pipeline '%s' is not on or off",
+		    v[K_PIPELINE].str);
 	if (strcmp(v[K_SBFALLBACK].str, "wait") != 0 &&
 	    strcmp(v[K_SBFALLBACK].str, "async") != 0)
 		BAD("standby_sync_fallback '%s' is not wait or async",
@@ -245,6 +252,7 @@ nodecfg_load(const char *dir, struct nodecfg *c, char *err, size_t errsz)
 	c->standby_sync = strcmp(v[K_SBSYNC].str, "on") == 0;
 	c->standby_sync_ms = v[K_SBWAIT].u64 * 1000;
 	c->standby_sync_async = strcmp(v[K_SBFALLBACK].str, "async") == 0;
+	c->apply_pipeline = strcmp(v[K_PIPELINE].str, "on") == 0;
 	c->skew_ms = v[K_SKEW].u64;
 	c->clock_offset_ms = off;
 	c->sync_timeout_s = v[K_TIMEOUT].u64;

@@ -30,6 +30,9 @@ struct nodecfg {
 	int		standby_sync;
 	uint64_t	standby_sync_ms;
 	int		standby_sync_async;
+	/* Central: received batches decoded and checked on a thread of
+	 * their own while the store applies (docs/PERFORMANCE.md). */
+	int		apply_pipeline;
 	uint64_t	skew_ms;	/* refuse remote stamps beyond this */
 	int64_t		clock_offset_ms;	/* test-only clock offset */
 	int		log_level;

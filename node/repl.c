@@ -39,6 +39,11 @@
  * records bound central's memory: 4 full batches (4 MiB of frames). */
 #define GROUP_BATCHES		8
 #define GROUP_RECORDS		(4 * STORE_BATCH_MAX)
+/* With the checking thread (apply_pipeline = on), central reads up to two
+ * groups ahead, so that the thread checks the next group while this one
+ * applies and commits (docs/PERFORMANCE.md, "The two-thread pipeline"). */
+#define PIPE_BATCHES		(2 * GROUP_BATCHES)
+#define PIPE_RECORDS		(2 * GROUP_RECORDS)
 
 /* Sends m over n (to id on a ROUTER); counts bytes. */
 static int
@@ -1379,13 +1384,16 @@ struct backoff {
 };
 
 /* A received batch waiting for the group's commit: its message, decoded
- * from c->in[k], and who sent it. */
+ * from c->in[k], its records, who sent it, and the checking thread's job
+ * on it (NULL without the thread). */
 struct pending {
-	struct csess	*s;
-	uint8_t		 id[NET_ID_MAX];
-	size_t		 idlen;
-	char		 node[HLC_NODE_MAX + 1];
-	struct msg	 r;
+	struct csess		*s;
+	uint8_t			 id[NET_ID_MAX];
+	size_t			 idlen;
+	char			 node[HLC_NODE_MAX + 1];
+	struct msg		 r;
+	struct rec		*recs;		/* owned; borrow from in[k] */
+	struct precheck_job	*job;		/* owned */
 };
 
 struct central {
@@ -1397,11 +1405,13 @@ struct central {
 	struct backoff		 bo[CENTRAL_SESSIONS];
 	struct sbsrv		*sb;	/* the standby's link (HA.md) */
 	/* Group commit: message k is received into in[k]; the first npend
-	 * are batches not applied yet. */
-	struct buf		 in[GROUP_BATCHES];
-	struct pending		 pend[GROUP_BATCHES];
+	 * are batches not applied yet, in the order they came. */
+	struct buf		 in[PIPE_BATCHES];
+	struct pending		 pend[PIPE_BATCHES];
 	size_t			 npend;
 	size_t			 pend_recs;	/* records in pend */
+	/* The checking thread (apply_pipeline = on), else NULL. */
+	struct store_precheck	*pc;
 };
 
 static struct backoff *
@@ -1997,47 +2007,84 @@ group_log(const struct apply_item *it, size_t n)
 }
 
 /*
- * Group commit: applies every batch received since the last flush in one
- * write transaction (store_apply_group), then answers each, in the order
- * they came.  Nothing is acknowledged before the commit.  A batch that
- * failed ends its own session only, as it did when each batch had its own
- * transaction; that session's later batches of the group are not tried,
- * and are answered as any message after the session ended would be.
+ * Group commit: applies the first group of the batches received (at most
+ * GROUP_BATCHES, and those up to the one that reaches GROUP_RECORDS) in
+ * one write transaction (store_apply_group), then answers each, in the
+ * order they came.  Nothing is acknowledged before the commit.  A batch
+ * that failed ends its own session only, as it did when each batch had
+ * its own transaction; that session's later batches are not tried, and
+ * are answered as any message after the session ended would be.  With
+ * the checking thread, the batches after the group stay queued (their
+ * records being checked meanwhile) for the next call.
  */
 static void
-central_flush(struct central *c)
+central_flush_group(struct central *c)
 {
 	struct apply_item	*it;
-	struct rec		*recs[GROUP_BATCHES];
-	size_t			 n = c->npend;
+	size_t			*at, n = 0, recs = 0, k = 0;
 
+	while (n < c->npend && n < GROUP_BATCHES && recs < GROUP_RECORDS)
+		recs += c->pend[n++].r.nrecs;
 	if (n == 0)
 		return;
 	it = xcalloc(n, sizeof(*it));
-	for (size_t i = 0; i < n; i++) {
-		recs[i] = batch_recs(&c->pend[i].r);
-		it[i].peer = c->pend[i].node;
-		it[i].recs = recs[i];
-		it[i].n = c->pend[i].r.nrecs;
-	}
-	(void)store_apply_group(c->st, it, n);
-	if (n > 1)
-		group_log(it, n);
+	at = xcalloc(n, sizeof(*at));
 	for (size_t i = 0; i < n; i++) {
 		struct pending *p = &c->pend[i];
 
-		if (it[i].skipped)
+		/* Read ahead (with the checking thread), and its session
+		 * ended since (a batch of it failed in an earlier group):
+		 * not tried, as a later batch of it in the same group. */
+		at[i] = SIZE_MAX;
+		if (c->pc != NULL && (!p->s->used || strcmp(p->s->node,
+		    p->node) != 0))
+			continue;
+		it[k].peer = p->node;
+		it[k].recs = p->recs;
+		it[k].n = p->r.nrecs;
+		it[k].job = p->job;
+		at[i] = k++;
+	}
+	if (k > 0)
+		(void)store_apply_group(c->st, it, k);
+	if (k > 1)
+		group_log(it, k);
+	for (size_t i = 0; i < n; i++) {
+		struct pending		*p = &c->pend[i];
+		struct apply_item	*a = at[i] != SIZE_MAX ? &it[at[i]] :
+					    NULL;
+
+		if (a == NULL || a->skipped)
 			send_error(c->net, p->id, p->idlen, MSGERR_SESSION,
 			    "no session: send HELLO");
 		else
-			central_batch_answer(c, p->s, &p->r, it[i].rc,
-			    &it[i].stats, it[i].err);
-		free(recs[i]);
+			central_batch_answer(c, p->s, &p->r, a->rc, &a->stats,
+			    a->err);
+		store_precheck_job_free(&p->job);
+		free(p->recs);
 		msg_release(&p->r);
 	}
+	free(at);
 	free(it);
-	c->npend = 0;
-	c->pend_recs = 0;
+	/* The rest move to the front, each with the buffer its message
+	 * borrows from. */
+	for (size_t i = n; i < c->npend; i++) {
+		struct buf tmp = c->in[i - n];
+
+		c->in[i - n] = c->in[i];
+		c->in[i] = tmp;
+		c->pend[i - n] = c->pend[i];
+	}
+	c->npend -= n;
+	c->pend_recs -= recs;
+}
+
+/* Every batch received so far, group after group. */
+static void
+central_flush(struct central *c)
+{
+	while (c->npend > 0)
+		central_flush_group(c);
 }
 
 static void
@@ -2402,6 +2449,9 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 		p->idlen = idlen;
 		strlcpy_(p->node, s->node, sizeof(p->node));
 		p->r = r;
+		p->recs = batch_recs(&r);
+		p->job = c->pc != NULL && r.nrecs > 0 ?
+		    store_precheck_submit(c->pc, p->recs, r.nrecs) : NULL;
 		c->pend_recs += r.nrecs;
 		return;
 	}
@@ -2571,7 +2621,12 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 	else if (sb != NULL)
 		standby_srv_sync(sb, cfg->standby_sync, cfg->standby_sync_ms,
 		    cfg->standby_sync_async);
-	for (int i = 0; i < GROUP_BATCHES; i++)
+	if (cfg->apply_pipeline && (rc = store_precheck_new(&c->pc)) != 0)
+		log_warnx("apply_pipeline: cannot start the checking thread "
+		    "(%s); batches are checked as they apply", err_str(rc));
+	else if (c->pc != NULL)
+		log_info("apply_pipeline: checking thread started");
+	for (int i = 0; i < PIPE_BATCHES; i++)
 		buf_init(&c->in[i], MSG_MAX_BYTES);
 	while (!*quit) {
 		uint8_t		rid[NET_ID_MAX];
@@ -2582,7 +2637,9 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 		/* Drain a bounded number of messages, then run timers.  The
 		 * batches among them are applied together (central_flush):
 		 * several provinces, and several batches of one, share a
-		 * commit. */
+		 * commit.  With the checking thread, a group applies once
+		 * the next one has come in too, or at the end of the
+		 * drain. */
 		for (int i = 0; i < 64 && !*quit; i++) {
 			struct buf *in = &c->in[c->npend];
 
@@ -2598,9 +2655,10 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 				break;
 			central_dispatch(c, rid, idlen, user,
 			    net_peer_key(c->net), in);
-			if (c->npend == GROUP_BATCHES ||
-			    c->pend_recs >= GROUP_RECORDS)
-				central_flush(c);
+			if (c->pc == NULL ? c->npend == GROUP_BATCHES ||
+			    c->pend_recs >= GROUP_RECORDS : c->npend ==
+			    PIPE_BATCHES || c->pend_recs >= PIPE_RECORDS)
+				central_flush_group(c);
 			central_keepalive(c);
 		}
 		central_flush(c);
@@ -2612,7 +2670,9 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 			    SESSION_IDLE_MS)
 				sess_drop(&c->s[i], "idle");
 	}
-	for (int i = 0; i < GROUP_BATCHES; i++)
+	central_flush(c);
+	store_precheck_free(&c->pc);
+	for (int i = 0; i < PIPE_BATCHES; i++)
 		buf_release(&c->in[i]);
 	net_close(&c->net);
 	free(c);

@@ -289,10 +289,14 @@ int	store_apply_from_central(struct store *st, const char *peer,
  * or skipped already gets the transaction's error.  Nothing is durable,
  * and so nothing may be acknowledged, before this returns.
  */
+struct precheck_job;
 struct apply_item {
 	const char		*peer;		/* borrowed */
 	const struct rec	*recs;		/* borrowed */
 	size_t			 n;
+	/* recs as the checking thread decodes them (store_precheck_submit;
+	 * borrowed), NULL: decoded in the apply. */
+	struct precheck_job	*job;
 	struct apply_stats	 stats;		/* out */
 	int			 rc;		/* out */
 	int			 skipped;	/* out */
@@ -300,6 +304,28 @@ struct apply_item {
 };
 int	store_apply_group(struct store *st, struct apply_item *items,
 	    size_t n);
+
+/*
+ * Central's checking thread (node/precheck.c; docs/PERFORMANCE.md, "The
+ * two-thread pipeline"): the records of received batches decoded, their
+ * signature digests hashed and their ops checked against the schema on a
+ * thread of its own, while this one applies and commits the batches
+ * before them.  It never touches the store.
+ * store_precheck_new starts the thread (caller owns *pc); store_precheck_
+ * free stops it, after every job was freed.  store_precheck_submit queues
+ * the n records recs (borrowed, unchanged, until the job is freed) and
+ * returns the job (caller owns; it waits while PRECHECK_JOBS are queued),
+ * for apply_item.job.  store_precheck_job_free waits until the thread is
+ * done with the job (it stops early) and drops what the apply did not
+ * take; NULL is fine.
+ */
+#define PRECHECK_JOBS	32
+struct store_precheck;
+int	store_precheck_new(struct store_precheck **pc);
+void	store_precheck_free(struct store_precheck **pc);
+struct precheck_job *store_precheck_submit(struct store_precheck *pc,
+	    const struct rec *recs, size_t n);
+void	store_precheck_job_free(struct precheck_job **j);
 
 /* Peer bookkeeping.  store_peer_get returns E_NOTFOUND for a new peer
  * (with *pi zeroed and node set). */

@@ -327,6 +327,7 @@ int	refusal_selftest(void);
 int	verify_selftest(void);
 int	apply_selftest(void);
 int	apply_group_selftest(void);
+int	precheck_selftest(void);
 #endif
 
 #endif
