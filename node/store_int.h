@@ -21,9 +21,10 @@
  *   refusal.c  refused entries, kept out of the log for audit;
  *   verify.c   store_verify;
  *   authorise.c, apply.c, own.c, batch.c, from_province.c,
- *   from_central.c, group.c: the apply path, sharing apply_int.h: who
- *              may write a case, an accepted entry applied, local writes,
- *              each role's received batches, central's group commit;
+ *   from_central.c, group.c, precheck.c: the apply path, sharing
+ *              apply_int.h: who may write a case, an accepted entry
+ *              applied, local writes, each role's received batches,
+ *              central's group commit and its checking thread;
  *   store_ha.c meta values and the change counter of high availability.
  * Only these files include lmdb.h (through this header).  Dependencies
  * run one way: the apply path (apply_int.h), verify -> refusal -> feed ->
