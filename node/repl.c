@@ -222,7 +222,7 @@ psend(struct psess *p, const struct msg *m)
  *
  * Why hold them: an erase this province made before it applied a batch
  * that refers the case away counts at central only while central has not
- * seen the ACK of that batch (apply.c, referral_unseen).  Central handles
+ * seen the ACK of that batch (authorise.c, referral_unseen).  Central handles
  * one message at a time, so the erase is safe once it is on the wire
  * before the ACK: even if central dies in between, it will have seen
  * neither.
@@ -692,8 +692,8 @@ on_batch(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	if (p->state == PS_HELLO)
 		return E_AGAIN;
 	recs = batch_recs(r);
-	rc = store_apply_remote(p->st, "central", recs, r->nrecs, &as, why,
-	    sizeof(why));
+	rc = store_apply_from_central(p->st, "central", recs, r->nrecs, &as,
+	    why, sizeof(why));
 	free(recs);
 	if (rc == E_GAP || rc == E_PROTO || rc == E_AUTH) {
 		log_warnx("sync: batch from central: %s", why);
@@ -1071,6 +1071,23 @@ pins_by_name(struct pins *ps, char names[][HLC_NODE_MAX + 1], int neps,
 /* A sync that tries several centrals waits this long for each one's
  * WELCOME before it moves on to the next. */
 #define FAILOVER_HELLO_MS	4000
+/* ... and this long for a central it passed over to connect, to show it
+ * the epoch (standby_epoch_show). */
+#define EPOCH_SHOW_MS		500
+
+/* Notes an endpoint tried (several centrals only). */
+static void
+tried_add(struct sync_stats *ss, int neps, const char *ep, const char *name,
+    int tried[], int i)
+{
+	size_t	len = strlen(ss->tried);
+
+	tried[i] = 1;
+	if (neps < 2)
+		return;
+	snprintf(ss->tried + len, sizeof(ss->tried) - len, "%s%s%s%s",
+	    len ? " " : "", name, name[0] ? "@" : "", ep);
+}
 
 /* What a province records of its session with central, into the peer
  * record as it is now (store_peer_update): a concurrent session of this
@@ -1113,7 +1130,9 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	char			 eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
 	char			 names[NODECFG_CENTRALS_MAX][HLC_NODE_MAX + 1];
 	char			 lasterr[512] = "";
-	int			 neps, cur = 0;
+	int			 neps, cur = 0, answered = -1;
+	int			 order[NODECFG_CENTRALS_MAX];
+	int			 tried[NODECFG_CENTRALS_MAX] = { 0 };
 	struct psess		 p;
 	uint64_t		 start = mono_ms(), deadline = start + timeout_ms;
 	uint64_t		 backoff = 100;
@@ -1152,6 +1171,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		    pins.n);
 		return E_AUTH;
 	}
+	/* The central that answered last first (docs/HA.md). */
+	standby_central_order(st, eps, names, neps, order);
 	memset(&no, 0, sizeof(no));
 	no.heartbeat_ms = cfg->heartbeat_ms;
 	no.max_msg = MSG_MAX_BYTES;
@@ -1159,18 +1180,19 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	 * key it knows (keyhist.h). */
 	no.curve_pub = id->has_prev ? id->prev.curve_pub : id->curve_pub;
 	no.curve_sec = id->has_prev ? id->prev.curve_sec : id->curve_sec;
-	no.server_pub = pins.k[0].curve_pub;
+	no.server_pub = pins.k[order[0]].curve_pub;
 	memset(&p, 0, sizeof(p));
 	p.st = st;
 	p.cfg = cfg;
 	p.id = id;
 	p.ss = ss;
-	p.endpoint = eps[0];
+	p.endpoint = eps[order[0]];
 	p.hello_limit = neps > 1 ? FAILOVER_HELLO_MS : 0;
 	/* Central's own entries are under the name of the first key: the
 	 * central the province was enrolled with. */
 	strlcpy_(p.cname, pins.k[0].node, sizeof(p.cname));
-	if ((rc = net_connect(eps[0], &no, &p.net, err, errsz)) != 0)
+	tried_add(ss, neps, eps[order[0]], names[order[0]], tried, order[0]);
+	if ((rc = net_connect(eps[order[0]], &no, &p.net, err, errsz)) != 0)
 		return rc;
 	for (;;) {
 		char		why[512] = "";
@@ -1180,6 +1202,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		p.welcomed = 0;
 		rc = province_session(&p, deadline, progress, quit, why,
 		    sizeof(why));
+		if (p.welcomed)
+			answered = order[cur];
 		if (neps > 1 && ((rc == E_INTEGRITY && p.fenced) ||
 		    (rc == E_AGAIN && !p.welcomed))) {
 			/* Fenced, or no answer: the next central. */
@@ -1201,10 +1225,12 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 				backoff = backoff * 2 > 5000 ? 5000 :
 				    backoff * 2;
 			}
-			p.endpoint = eps[cur];
-			no.server_pub = pins.k[cur].curve_pub;
-			if ((rc = net_connect(eps[cur], &no, &p.net, err,
-			    errsz)) != 0)
+			p.endpoint = eps[order[cur]];
+			no.server_pub = pins.k[order[cur]].curve_pub;
+			tried_add(ss, neps, eps[order[cur]], names[order[cur]],
+			    tried, order[cur]);
+			if ((rc = net_connect(eps[order[cur]], &no, &p.net,
+			    err, errsz)) != 0)
 				break;
 			continue;
 		}
@@ -1247,13 +1273,26 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 			nanosleep(&ts, NULL);
 		}
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-		if ((rc = net_connect(eps[cur], &no, &p.net, err,
+		if ((rc = net_connect(eps[order[cur]], &no, &p.net, err,
 		    errsz)) != 0)
 			break;
 	}
 	if (p.net != NULL)
 		p.hs_failures += net_handshake_failures(p.net);
 	net_close(&p.net);
+	if (answered >= 0) {
+		standby_central_answered(st, eps[answered], names[answered]);
+		/* The endpoints listed before it that this sync passed over
+		 * see the epoch, as when every sync tried them in order: an
+		 * old central come back there fences itself. */
+		for (int i = 0; rc == 0 && i < answered; i++) {
+			if (tried[i])
+				continue;
+			no.server_pub = pins.k[i].curve_pub;
+			(void)standby_epoch_show(st, p.cname, eps[i], &no,
+			    EPOCH_SHOW_MS);
+		}
+	}
 	if (progress)
 		fputc('\n', stderr);
 	ss->ms = mono_ms() - start;
@@ -1819,7 +1858,7 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	}
 	/* What the province had acknowledged when this session began: an
 	 * erase it sends in this session may still be one it made before it
-	 * heard of a referral away (apply.c, referral_unseen).  Only ACKs
+	 * heard of a referral away (authorise.c, referral_unseen).  Only ACKs
 	 * count, not the position HELLO claims: a province sends what it
 	 * wrote before applying a batch ahead of that batch's ACK, and an ACK
 	 * lost with a cut link must not close the window on an erase the
