@@ -378,39 +378,59 @@ conflicted_update(struct store *st, MDB_txn *t, const char *id,
 	return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del conflicted");
 }
 
-int
-case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
-{
-	struct case_state	s;
-	struct buf		b;
-	uint8_t			ik[IID_LEN];
-	uint64_t		iid;
-	MDB_val			k, d;
-	int			rc;
+/* What a case's row is reserved at before it is encoded: most are 1-3 KB
+ * (state_encode grows the buffer past it when needed). */
+#define STATE_ROW_GUESS		4096
 
-	if ((rc = caseid_make(st, t, plain->id, &iid)) != 0 ||
-	    (rc = names_update(st, t, iid, plain->id, plain)) != 0 ||
-	    (rc = conflicted_update(st, t, plain->id, plain)) != 0 ||
-	    (rc = offerset_update(st, t, plain->id, plain)) != 0)
+/* The indexes of case s, then its row, written from s (values sealed in
+ * place). */
+static int
+save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
+{
+	struct buf	b;
+	uint8_t		ik[IID_LEN];
+	uint64_t	iid;
+	MDB_val		k, d;
+	int		rc;
+
+	if ((rc = caseid_make(st, t, s->id, &iid)) != 0 ||
+	    (rc = names_update(st, t, iid, s->id, s)) != 0 ||
+	    (rc = conflicted_update(st, t, s->id, s)) != 0 ||
+	    (rc = offerset_update(st, t, s->id, s)) != 0 ||
+	    (rc = state_crypt(st, t, s, 1)) != 0)
 		return rc;
-	state_copy(&s, plain);
-	if ((rc = state_crypt(st, t, &s, 1)) != 0) {
-		state_release(&s);
-		return rc;
-	}
 	be64_put(ik, iid);
 	k.mv_size = sizeof(ik);
 	k.mv_data = ik;
+	/* A case's row is 1-3 KB: one allocation, not a doubling from 256. */
 	buf_init(&b, STATE_ENCODED_MAX);
-	if ((rc = state_encode(&s, &b)) == 0) {
+	if ((rc = buf_reserve(&b, STATE_ROW_GUESS)) == 0 &&
+	    (rc = state_encode(s, &b)) == 0) {
 		d.mv_size = b.len;
 		d.mv_data = b.data;
 		/* A new case sorts last: its row goes at the end. */
 		rc = put_append(st, t, st->states, &k, &d, "put case");
 	}
 	buf_release(&b);
+	return rc;
+}
+
+int
+case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
+{
+	struct case_state	s;
+	int			rc;
+
+	state_copy(&s, plain);
+	rc = save_sealing(st, t, &s);
 	state_release(&s);
 	return rc;
+}
+
+int
+case_save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
+{
+	return save_sealing(st, t, s);
 }
 
 int
