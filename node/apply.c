@@ -596,6 +596,56 @@ owner_at(struct store *st, MDB_txn *t, const struct entry *e, uint64_t point,
 }
 
 /*
+ * Central: the offer check of e (offer_check) against e's case as it was
+ * at stamp `point`: every entry of it central holds stamped before point,
+ * folded.  Asked only when the case as it is now refuses e.  After
+ * central's restore an offer can arrive after a transfer stamped later
+ * (central's reassignment of the case, given back first by the province
+ * it went to): judged by the case now, the offer was refused although
+ * the old central had accepted it and other provinces hold it (standby
+ * chaos seed 13).  Same rule and same bound as owner_at in authorise: an
+ * offer from the owner of that moment, to another node, with no offer
+ * waiting then.
+ */
+struct fold_ctx {
+	struct stamp		 at;
+	struct case_state	*s;
+};
+
+static int
+fold_before(const struct entry *f, int sig_ok, void *arg)
+{
+	struct fold_ctx	*fc = arg;
+	struct stamp	 st;
+
+	(void)sig_ok;
+	st.hlc = f->hlc;
+	strlcpy_(st.node, f->origin, sizeof(st.node));
+	if (stamp_cmp(&st, &fc->at) < 0)
+		(void)merge_apply(fc->s, f);	/* over a limit: left out */
+	return 0;
+}
+
+static int
+offer_then(struct store *st, MDB_txn *t, const struct entry *e,
+    uint64_t point, enum offer_kind *kind, char *why, size_t whysz)
+{
+	struct case_state	then;
+	struct fold_ctx		fc;
+	int			rc, found;
+
+	state_init(&then, e->case_id);
+	fc.at.hlc = point;
+	strlcpy_(fc.at.node, e->origin, sizeof(fc.at.node));
+	fc.s = &then;
+	rc = case_entries(st, t, e->case_id, 0, fold_before, &fc, &found);
+	if (rc == 0)
+		rc = offer_check(&then, e, e->origin, 0, kind, why, whysz);
+	state_release(&then);
+	return rc;
+}
+
+/*
  * Central's authorisation of an entry from a province: its origin owns the
  * case now, or owned it when it wrote the entry.
  *
@@ -642,8 +692,21 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
 		return rc;
 	/* Offers: a province never moves a case to another node itself; the
 	 * receiving province answers an offer for a case it does not own. */
-	if ((rc = offer_check(s, e, e->origin, 0, &kind, why, whysz)) != 0 ||
-	    kind == OFFER_ACCEPT || kind == OFFER_DECLINE)
+	if ((rc = offer_check(s, e, e->origin, 0, &kind, why, whysz)) != 0 &&
+	    kind == OFFER_MAKE) {
+		/* An offer valid when it was written is accepted
+		 * (offer_then).  Answers are not: the first answer to reach
+		 * central counts (docs/CONFLICTS.md). */
+		char	now_why[256];
+
+		strlcpy_(now_why, why, sizeof(now_why));
+		if (offer_then(st, t, e, e->hlc > hw ? e->hlc : hw, &kind,
+		    why, whysz) == 0)
+			rc = 0;
+		else
+			strlcpy_(why, now_why, whysz);
+	}
+	if (rc != 0 || kind == OFFER_ACCEPT || kind == OFFER_DECLINE)
 		return rc;
 	/* A case known only from central's own entries (given back after
 	 * central's restore, before the entry that created it): it has no

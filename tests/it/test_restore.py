@@ -425,3 +425,49 @@ def test_central_restore_gets_lost_origin_from_others(env):
     check(c.get(cid)["status"] == "closed", "the new owner's edit was "
           "refused after central's restore")
     verify_all(c, b)
+
+
+def test_central_restore_offer_before_centrals_reassignment(env):
+    """Central restored (chaos seed 13 of the standby campaign).  Before
+    the loss, ha-noi offered its case to hai-phong and central then
+    reassigned the case to hai-phong itself; hai-phong holds both.  After
+    the restore, hai-phong gives back central's reassignment first, and
+    the offer comes after it.  Judged against the case as it is *now*
+    (owned by hai-phong), the offer was refused ("a referral is made from
+    its owner hai-phong, not from ha-noi") although the old central had
+    accepted it and hai-phong kept it: the copies diverged.  An offer is
+    judged, like the owner of any entry, by the case as it was when it
+    was written."""
+    c = env.central().start()
+    a = env.province("ha-noi", c)
+    b = env.province("hai-phong", c)
+    cid = a.add(sample_case(4))
+    sync_ok(a)
+    sync_ok(b)
+    bk = backup(c, "bk-central")
+    ok(a.cli("case", "transfer", cid, "--to", "hai-phong", "--reason",
+             "FAKE offer before the reassignment"), "ha-noi offers")
+    sync_ok(a)
+    sync_ok(b)
+    ok(c.cli("case", "transfer", cid, "--to", "hai-phong", "--reason",
+             "FAKE central's reassignment"), "central reassigns")
+    sync_ok(b)
+    sync_ok(a)
+    want = c.get(cid)
+    check(len(want["referrals"]) == 2, "both referrals on central: %r"
+          % want)
+    check(b.get(cid) == want, "hai-phong differs before the loss")
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    sync_ok(b)          # gives back central's reassignment, then the offer
+    sync_ok(a)          # resends its offer
+    sync_ok(b)
+    sync_ok(a)
+    got = c.get(cid)
+    check(got == want, "central after its restore:\n %r\nbefore:\n %r" % (
+        got, want))
+    check(b.get(cid) == got, "hai-phong differs from central:\n %r\n %r"
+          % (b.get(cid), got))
+    check_replicas(c, [b], exact_ids=False)
+    verify_all(c, a, b)
