@@ -20,12 +20,15 @@
  *   feed.c     central's per-province feeds;
  *   refusal.c  refused entries, kept out of the log for audit;
  *   verify.c   store_verify;
- *   apply.c    who may write a case: local writes, batches from a
- *              province, from central, and own entries given back;
+ *   authorise.c, apply.c, own.c, batch.c, from_province.c,
+ *   from_central.c, group.c: the apply path, sharing apply_int.h: who
+ *              may write a case, an accepted entry applied, local writes,
+ *              each role's received batches, central's group commit;
  *   store_ha.c meta values and the change counter of high availability.
  * Only these files include lmdb.h (through this header).  Dependencies
- * run one way: apply, verify -> refusal -> feed -> casetab -> chain ->
- * seal -> caseid -> store; migrate uses casetab and caseid.
+ * run one way: the apply path (apply_int.h), verify -> refusal -> feed ->
+ * casetab -> chain -> seal -> caseid -> store; migrate uses casetab and
+ * caseid.
  *
  * Every function here that takes an MDB_txn works inside the caller's
  * transaction and never ends it; values it hands back are borrowed until
