@@ -232,8 +232,8 @@ def proc_io(pid):
 
 
 class Sampler:
-    """Samples /proc/PID/status of some processes every interval seconds
-    and keeps the peaks of RssAnon and RSS (VmHWM is the kernel's own peak
+    """Samples /proc/PID/status of some processes (and their descendants)
+    every interval seconds and keeps the peaks of RssAnon and RSS (VmHWM is the kernel's own peak
     of the total, read at the end while the process still lives)."""
 
     def __init__(self, interval=0.01):
@@ -256,18 +256,23 @@ class Sampler:
             self.pids.pop(name, None)
 
     def sample_one(self, name):
+        """The peaks of pid and of each of its descendants, taken one
+        process at a time (not summed): `casesync sync` and `serve` run
+        their sessions in a child (node/supervise.h), and that child's
+        memory is the figure wanted, not the idle parent's."""
         with self.lock:
             pid = self.pids.get(name)
         if pid is None:
             return
-        st = proc_status(pid)
-        if st is None:
-            return
-        with self.lock:
-            pk = self.peak[name]
-            for k, v in st.items():
-                if v > pk[k]:
-                    pk[k] = v
+        for p in proc_children(pid):
+            st = proc_status(p)
+            if st is None:
+                continue
+            with self.lock:
+                pk = self.peak[name]
+                for k, v in st.items():
+                    if v > pk[k]:
+                        pk[k] = v
 
     def _run(self):
         while not self.stop_.is_set():

@@ -83,7 +83,8 @@ int	crypto_open(const uint8_t key[CRYPTO_KEY], const void *aad,
  * with CRYPTO_NONCE_POOL of them.  The output is crypto_seal's format
  * (and crypto_open opens it, and the other way round); crypto_mac equals
  * crypto_hmac.  A pool filled before a fork() is never used after it in
- * the child (it is refilled), so two processes never share a nonce.
+ * the child (the kernel wipes its page in the child, which refills it;
+ * no system call per seal), so two processes never share a nonce.
  * Caller owns the object; free with crypto_aead_free / crypto_mac_free
  * (which wipe the key and accept NULL).  Not for use by two threads.
  */

@@ -56,6 +56,8 @@ print_summary(const struct sync_stats *ss, const char *prefix)
 	    (unsigned long long)ss->bytes_in,
 	    (unsigned long long)(ss->messages_in + ss->messages_out),
 	    (unsigned long long)ss->sessions, (double)ss->ms / 1000.0);
+	if (ss->tried[0])
+		printf("%scentrals tried, in order: %s\n", prefix, ss->tried);
 	/* After a restore (docs/PROTOCOL.md, "Recovery"). */
 	if (ss->recovered)
 		printf("%srecovered %llu of this node's entries lost in the "

@@ -23,6 +23,10 @@
 #define CENTRAL_SESSIONS	256
 #define CENTRAL_QUEUE_BATCHES	16	/* in flight to central, all provinces */
 #define SESSION_IDLE_MS		60000
+/* Central sends ALIVE to a session it has sent nothing for this long, so
+ * that a province whose batches wait behind others' does not take the
+ * wait for a dead central (docs/PROTOCOL.md, "Liveness"). */
+#define KEEPALIVE_MS		1000
 /* ACKs a session may have held for the standby: each ACK answers a batch
  * in flight, and a province has at most REPL_WINDOW of them. */
 #define CENTRAL_HELD		REPL_WINDOW
@@ -866,6 +870,8 @@ province_dispatch(struct psess *p, const struct msg *r, char *err,
 		return on_handover(p, r);
 	case MSG_ERROR:
 		return on_error(p, r, err, errsz);
+	case MSG_ALIVE:
+		return 0;	/* it counts as hearing from central */
 	default:
 		return E_AGAIN;	/* unexpected: restart */
 	}
@@ -985,6 +991,8 @@ province_session(struct psess *p, uint64_t deadline, int progress,
 			break;
 		}
 		if (rc != 0) {
+			log_info("sync: the connection to central was lost; "
+			    "restarting the session");
 			rc = E_AGAIN;
 			break;
 		}
@@ -1063,6 +1071,23 @@ pins_by_name(struct pins *ps, char names[][HLC_NODE_MAX + 1], int neps,
 /* A sync that tries several centrals waits this long for each one's
  * WELCOME before it moves on to the next. */
 #define FAILOVER_HELLO_MS	4000
+/* ... and this long for a central it passed over to connect, to show it
+ * the epoch (standby_epoch_show). */
+#define EPOCH_SHOW_MS		500
+
+/* Notes an endpoint tried (several centrals only). */
+static void
+tried_add(struct sync_stats *ss, int neps, const char *ep, const char *name,
+    int tried[], int i)
+{
+	size_t	len = strlen(ss->tried);
+
+	tried[i] = 1;
+	if (neps < 2)
+		return;
+	snprintf(ss->tried + len, sizeof(ss->tried) - len, "%s%s%s%s",
+	    len ? " " : "", name, name[0] ? "@" : "", ep);
+}
 
 /* What a province records of its session with central, into the peer
  * record as it is now (store_peer_update): a concurrent session of this
@@ -1105,7 +1130,9 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	char			 eps[NODECFG_CENTRALS_MAX][NODECFG_ENDPOINT_MAX];
 	char			 names[NODECFG_CENTRALS_MAX][HLC_NODE_MAX + 1];
 	char			 lasterr[512] = "";
-	int			 neps, cur = 0;
+	int			 neps, cur = 0, answered = -1;
+	int			 order[NODECFG_CENTRALS_MAX];
+	int			 tried[NODECFG_CENTRALS_MAX] = { 0 };
 	struct psess		 p;
 	uint64_t		 start = mono_ms(), deadline = start + timeout_ms;
 	uint64_t		 backoff = 100;
@@ -1144,6 +1171,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		    pins.n);
 		return E_AUTH;
 	}
+	/* The central that answered last first (docs/HA.md). */
+	standby_central_order(st, eps, names, neps, order);
 	memset(&no, 0, sizeof(no));
 	no.heartbeat_ms = cfg->heartbeat_ms;
 	no.max_msg = MSG_MAX_BYTES;
@@ -1151,18 +1180,19 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 	 * key it knows (keyhist.h). */
 	no.curve_pub = id->has_prev ? id->prev.curve_pub : id->curve_pub;
 	no.curve_sec = id->has_prev ? id->prev.curve_sec : id->curve_sec;
-	no.server_pub = pins.k[0].curve_pub;
+	no.server_pub = pins.k[order[0]].curve_pub;
 	memset(&p, 0, sizeof(p));
 	p.st = st;
 	p.cfg = cfg;
 	p.id = id;
 	p.ss = ss;
-	p.endpoint = eps[0];
+	p.endpoint = eps[order[0]];
 	p.hello_limit = neps > 1 ? FAILOVER_HELLO_MS : 0;
 	/* Central's own entries are under the name of the first key: the
 	 * central the province was enrolled with. */
 	strlcpy_(p.cname, pins.k[0].node, sizeof(p.cname));
-	if ((rc = net_connect(eps[0], &no, &p.net, err, errsz)) != 0)
+	tried_add(ss, neps, eps[order[0]], names[order[0]], tried, order[0]);
+	if ((rc = net_connect(eps[order[0]], &no, &p.net, err, errsz)) != 0)
 		return rc;
 	for (;;) {
 		char		why[512] = "";
@@ -1172,6 +1202,8 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		p.welcomed = 0;
 		rc = province_session(&p, deadline, progress, quit, why,
 		    sizeof(why));
+		if (p.welcomed)
+			answered = order[cur];
 		if (neps > 1 && ((rc == E_INTEGRITY && p.fenced) ||
 		    (rc == E_AGAIN && !p.welcomed))) {
 			/* Fenced, or no answer: the next central. */
@@ -1193,10 +1225,12 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 				backoff = backoff * 2 > 5000 ? 5000 :
 				    backoff * 2;
 			}
-			p.endpoint = eps[cur];
-			no.server_pub = pins.k[cur].curve_pub;
-			if ((rc = net_connect(eps[cur], &no, &p.net, err,
-			    errsz)) != 0)
+			p.endpoint = eps[order[cur]];
+			no.server_pub = pins.k[order[cur]].curve_pub;
+			tried_add(ss, neps, eps[order[cur]], names[order[cur]],
+			    tried, order[cur]);
+			if ((rc = net_connect(eps[order[cur]], &no, &p.net,
+			    err, errsz)) != 0)
 				break;
 			continue;
 		}
@@ -1239,13 +1273,26 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 			nanosleep(&ts, NULL);
 		}
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-		if ((rc = net_connect(eps[cur], &no, &p.net, err,
+		if ((rc = net_connect(eps[order[cur]], &no, &p.net, err,
 		    errsz)) != 0)
 			break;
 	}
 	if (p.net != NULL)
 		p.hs_failures += net_handshake_failures(p.net);
 	net_close(&p.net);
+	if (answered >= 0) {
+		standby_central_answered(st, eps[answered], names[answered]);
+		/* The endpoints listed before it that this sync passed over
+		 * see the epoch, as when every sync tried them in order: an
+		 * old central come back there fences itself. */
+		for (int i = 0; rc == 0 && i < answered; i++) {
+			if (tried[i])
+				continue;
+			no.server_pub = pins.k[i].curve_pub;
+			(void)standby_epoch_show(st, p.cname, eps[i], &no,
+			    EPOCH_SHOW_MS);
+		}
+	}
 	if (progress)
 		fputc('\n', stderr);
 	ss->ms = mono_ms() - start;
@@ -1302,7 +1349,12 @@ struct csess {
 	uint64_t	 inflight;	/* batches sent, not yet acknowledged */
 	uint64_t	 batch_no;
 	int		 done_sent;
-	uint64_t	 last_ms;
+	uint64_t	 last_ms;	/* last message from it (mono_ms) */
+	uint64_t	 tx_ms;		/* last message to it (mono_ms) */
+	/* Its credit, enforced: the window its WELCOME granted, and its
+	 * batches read and not yet acknowledged (ACK sent). */
+	uint64_t	 window;
+	uint64_t	 unacked;
 	/* Synchronous standby: ACKs held until the standby holds the state
 	 * at txn (standby_srv_hold), in the order they were made. */
 	struct {
@@ -1424,6 +1476,7 @@ pump_feed(struct central *c, struct csess *s)
 		rec_batch_free(&b);
 		if (rc != 0)
 			return E_AGAIN;
+		s->tx_ms = mono_ms();
 		s->credit--;
 		s->inflight++;
 	}
@@ -1440,8 +1493,13 @@ ack_send(struct central *c, struct csess *s, const struct msg *m)
 	uint64_t txn = store_txn_id(c->st);
 
 	if (s->nheld == 0 && !standby_srv_hold(c->sb, txn)) {
-		if (send_msg(c->net, s->id, s->idlen, m, NULL, 0) != 0)
+		if (send_msg(c->net, s->id, s->idlen, m, NULL, 0) != 0) {
 			sess_drop(s, "cannot send");
+			return;
+		}
+		if (s->unacked > 0)
+			s->unacked--;
+		s->tx_ms = mono_ms();
 		return;
 	}
 	if (s->nheld == CENTRAL_HELD) {
@@ -1507,6 +1565,9 @@ acks_release(struct central *c)
 			m.refused = s->held[k].refused;
 			if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) != 0)
 				break;
+			if (s->unacked > 0)
+				s->unacked--;
+			s->tx_ms = mono_ms();
 			k++;
 		}
 		if (k < s->nheld && s->held[k].txn <= upto) {
@@ -1763,7 +1824,7 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	/* What the province asks for, within our window: a larger one would
 	 * let it make us queue our whole feed for it at once. */
 	s->credit = r->window < REPL_WINDOW ? r->window : REPL_WINDOW;
-	s->last_ms = mono_ms();
+	s->last_ms = s->tx_ms = mono_ms();
 	if (store_vv_get(c->st, r->node, &have) != 0 ||
 	    store_feed_last(c->st, r->node, &last) != 0) {
 		log_warnx("session with %s refused: the store cannot be read",
@@ -1864,6 +1925,8 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 		sess_drop(s, "cannot send");
 		return;
 	}
+	s->window = m.window;	/* the province's credit, counted */
+	s->tx_ms = mono_ms();
 	if (pump_feed(c, s) != 0)
 		sess_drop(s, "cannot send");
 }
@@ -2256,6 +2319,61 @@ sess_of(struct central *c, const uint8_t *id, size_t idlen, const char *key)
 	return s != NULL && strcmp(s->key, key) == 0 ? s : NULL;
 }
 
+/*
+ * A batch beyond the province's credit: it had `window` batches read and
+ * not acknowledged when it sent another.  An honest province cannot: it
+ * sends one batch per credit, and a credit comes back only with an ACK
+ * that central sent before it read the batch.  The batches read before
+ * this one were within the credit and are applied first (central_flush);
+ * then the session ends and the province is backed off, so that ignoring
+ * the credit buys it nothing (docs/PROTOCOL.md, "What central enforces").
+ */
+static void
+central_beyond_credit(struct central *c, const uint8_t *id, size_t idlen,
+    const char *key)
+{
+	struct csess	*s;
+	char		 why[96];
+
+	central_flush(c);
+	if ((s = sess_of(c, id, idlen, key)) == NULL)
+		return;		/* an earlier batch of it failed: ended */
+	snprintf(why, sizeof(why), "a batch beyond the credit of %llu "
+	    "batches", (unsigned long long)s->window);
+	send_error(c->net, s->id, s->idlen, MSGERR_PROTO, why);
+	backoff_bump(c, s->node);
+	sess_drop(s, why);
+}
+
+/*
+ * Liveness: ALIVE to every session central has sent nothing for
+ * KEEPALIVE_MS.  Called between group commits, so that a province whose
+ * batches wait behind other provinces' (or whose ACKs wait for the
+ * standby) keeps hearing from central.  It does not keep a session open
+ * at central: that counts only what the province sends (SESSION_IDLE_MS).
+ */
+static void
+central_keepalive(struct central *c)
+{
+	uint64_t	now = mono_ms();
+	struct msg	m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ALIVE;
+	for (int i = 0; i < CENTRAL_SESSIONS; i++) {
+		struct csess *s = &c->s[i];
+
+		if (!s->used || now - s->tx_ms < KEEPALIVE_MS)
+			continue;
+		s->tx_ms = now;
+		/* A full send queue (the province is slow to read) has
+		 * plenty for it to hear; a peer that is gone is dropped. */
+		if (send_msg(c->net, s->id, s->idlen, &m, NULL, 0) ==
+		    E_NOTFOUND)
+			sess_drop(s, "cannot send");
+	}
+}
+
 static void
 central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
     const char *user, const char *key, const struct buf *in)
@@ -2269,8 +2387,15 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 	    key[0] != '\0') {
 		/* Applied with the other batches queued now (central_flush);
 		 * r borrows from in, which the loop keeps until then. */
-		struct pending *p = &c->pend[c->npend++];
+		struct pending *p;
 
+		if (s->unacked >= s->window) {
+			central_beyond_credit(c, id, idlen, key);
+			msg_release(&r);
+			return;
+		}
+		s->unacked++;
+		p = &c->pend[c->npend++];
 		s->last_ms = mono_ms();
 		p->s = s;
 		memcpy(p->id, id, idlen);
@@ -2325,10 +2450,17 @@ central_dispatch(struct central *c, const uint8_t *id, size_t idlen,
 			central_fetch(c, s, &r);
 			break;
 		case MSG_RETURN:
-			central_return(c, s, &r);
-			break;
 		case MSG_GIVE:
-			central_give(c, s, &r);
+			/* Batches too: they count against the credit. */
+			if (s->unacked >= s->window) {
+				central_beyond_credit(c, id, idlen, key);
+				break;
+			}
+			s->unacked++;
+			if (r.type == MSG_RETURN)
+				central_return(c, s, &r);
+			else
+				central_give(c, s, &r);
 			break;
 		case MSG_HANDOVER:
 			central_handover(c, s, &r);
@@ -2469,9 +2601,11 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 			if (c->npend == GROUP_BATCHES ||
 			    c->pend_recs >= GROUP_RECORDS)
 				central_flush(c);
+			central_keepalive(c);
 		}
 		central_flush(c);
 		acks_release(c);
+		central_keepalive(c);
 		now = mono_ms();
 		for (int i = 0; i < CENTRAL_SESSIONS; i++)
 			if (c->s[i].used && now - c->s[i].last_ms >

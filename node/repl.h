@@ -32,6 +32,9 @@ struct sync_stats {
 	uint64_t	messages_out, messages_in;
 	uint64_t	sessions;	/* sessions started (restarts + 1) */
 	uint64_t	ms;
+	/* Several centrals (docs/HA.md): the endpoints tried, in order,
+	 * space-separated ("" with one central). */
+	char		tried[600];
 };
 
 /*

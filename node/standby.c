@@ -271,6 +271,104 @@ standby_fenced_text(uint64_t by, char *out, size_t sz)
 	    (unsigned long long)by);
 }
 
+/* ---- A province's choice of central ----------------------------------- */
+
+#define CENDPOINT_KEY	"cendpoint"
+
+static void
+endpoint_text(const char *ep, const char *name, char *out, size_t sz)
+{
+	snprintf(out, sz, "%s%s%s", name, name[0] ? "@" : "", ep);
+}
+
+void
+standby_central_order(struct store *st, char eps[][NODECFG_ENDPOINT_MAX],
+    char names[][HLC_NODE_MAX + 1], int neps, int order[])
+{
+	char	have[NODECFG_ENDPOINT_MAX + HLC_NODE_MAX + 2];
+	char	one[sizeof(have)];
+	size_t	len = 0;
+	int	first = 0, k = 1;
+
+	if (store_meta_blob_get(st, CENDPOINT_KEY, have, sizeof(have) - 1,
+	    &len) == 0) {
+		have[len] = '\0';
+		for (int i = 0; i < neps; i++) {
+			endpoint_text(eps[i], names[i], one, sizeof(one));
+			if (strcmp(one, have) == 0) {
+				first = i;
+				break;
+			}
+		}
+	}
+	order[0] = first;
+	for (int i = 0; i < neps; i++)
+		if (i != first)
+			order[k++] = i;
+}
+
+void
+standby_central_answered(struct store *st, const char *ep, const char *name)
+{
+	char	have[NODECFG_ENDPOINT_MAX + HLC_NODE_MAX + 2];
+	char	one[sizeof(have)];
+	size_t	len = 0;
+
+	endpoint_text(ep, name, one, sizeof(one));
+	if (store_meta_blob_get(st, CENDPOINT_KEY, have, sizeof(have) - 1,
+	    &len) == 0) {
+		have[len] = '\0';
+		if (strcmp(have, one) == 0)
+			return;
+	}
+	/* A committed LMDB transaction: durable. */
+	if (store_meta_blob_put(st, CENDPOINT_KEY, one, strlen(one)) != 0)
+		log_warnx("sync: cannot remember central at %s", one);
+	else
+		log_info("sync: central at %s answered; it is tried first "
+		    "from now on", one);
+}
+
+int
+standby_epoch_show(struct store *st, const char *cname, const char *ep,
+    const struct net_opts *no, int ms)
+{
+	struct net	*n = NULL;
+	struct msg	 m;
+	struct buf	 b, in;
+	uint64_t	 seen = 0;
+	uint8_t		 id[NET_ID_MAX];
+	size_t		 sl = 0, idlen;
+	char		 err[256];
+	int		 rc;
+
+	memset(&m, 0, sizeof(m));
+	if (store_meta_u64_get(st, "cepoch", &seen) != 0 || seen == 0 ||
+	    store_meta_blob_get(st, "cepoch_sig", m.sig, sizeof(m.sig),
+	    &sl) != 0 || sl != sizeof(m.sig))
+		return 0;
+	m.type = MSG_EPOCH;
+	strlcpy_(m.node, cname, sizeof(m.node));
+	m.epoch = seen;
+	if (net_connect(ep, no, &n, err, sizeof(err)) != 0)
+		return 0;
+	buf_init(&b, 1024);
+	rc = msg_encode(&m, &b) == 0 ? net_send(n, NULL, 0, b.data, b.len,
+	    ms) : E_INVAL;
+	buf_release(&b);
+	if (rc == 0) {
+		/* Connected: give the frame time to leave before the close
+		 * (no linger).  A central does not answer EPOCH. */
+		buf_init(&in, MSG_MAX_BYTES);
+		(void)net_recv(n, 100, id, &idlen, NULL, &in);
+		buf_release(&in);
+		log_info("sync: showed epoch %llu to the central at %s, passed "
+		    "over", (unsigned long long)seen, ep);
+	}
+	net_close(&n);
+	return rc == 0;
+}
+
 /* ---- Central's side ---------------------------------------------------- */
 
 struct sbsrv {

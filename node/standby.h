@@ -133,6 +133,28 @@ int	standby_node_secrets(const char *dir, const char *pass,
 	    size_t errsz);
 
 /*
+ * Province: the order in which to try the endpoints of `central`
+ * (docs/HA.md, *Province failover*): the one that last answered as a valid
+ * central first (remembered in the store, "cendpoint"), then the others in
+ * the list's order.  order gets neps indexes into eps.
+ */
+void	standby_central_order(struct store *st,
+	    char eps[][NODECFG_ENDPOINT_MAX], char names[][HLC_NODE_MAX + 1],
+	    int neps, int order[]);
+/* Province: the endpoint (with its name, "" when unnamed) answered as a
+ * valid central; remembered, durably, when it is not already. */
+void	standby_central_answered(struct store *st, const char *ep,
+	    const char *name);
+/*
+ * Province: shows the highest central epoch it has seen, signed, to the
+ * central at ep (CURVE key in no->server_pub), which this sync passed
+ * over: an old central come back there fences itself.  Waits at most ms
+ * for the connection.  cname: central's name.  Returns 1 when sent.
+ */
+int	standby_epoch_show(struct store *st, const char *cname,
+	    const char *ep, const struct net_opts *no, int ms);
+
+/*
  * The standby's loop (`serve` on a standby): follows central at
  * cfg->primary, whose CURVE key is central_curve, until *quit (returns 0)
  * or until `promote` changed the configuration (STANDBY_PROMOTED).  own is

@@ -120,6 +120,7 @@ msg_encode(const struct msg *m, struct buf *out)
 		mp_put_uint(&w, m->refused);
 		break;
 	case MSG_BYE:
+	case MSG_ALIVE:
 		mp_put_array(&w, 2);
 		mp_put_uint(&w, MSG_VERSION);
 		mp_put_uint(&w, m->type);
@@ -344,6 +345,7 @@ decode(struct mp_rd *r, struct msg *m)
 			return E_PROTO;
 		return 0;
 	case MSG_BYE:
+	case MSG_ALIVE:
 		return n == 2 ? 0 : E_PROTO;
 	case MSG_ERROR:
 		if (n != 4 || mp_read_uint(r, &m->code) ||
@@ -771,6 +773,20 @@ msg_selftest(void)
 	m.users = 3;
 	m.udatalen = 0;
 	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	/* ALIVE: no fields, and none accepted. */
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ALIVE;
+	ST_OK(msg_encode(&m, &b));
+	ST_CHECK(b.len == 3 && b.data[0] == 0x92 && b.data[2] == 19);
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_ALIVE);
+	msg_release(&d);
+	{
+		const uint8_t more[] = { 0x93, 2, 19, 0 };
+
+		ST_CHECK(msg_decode(more, sizeof(more), &d) == E_PROTO);
+	}
 	buf_release(&b);
 	return 0;
 }

@@ -41,6 +41,9 @@
  *            audit_from:uint, audit_size:uint, audit:bin(0..1 MiB)]
  *                                                        central -> standby
  *           central's console users and audit log (docs/HA.md)
+ *   ALIVE   [2, 19]   central -> province: the session is alive, central is
+ *           busy (its batches wait or apply); sent when central has sent
+ *           it nothing for a second (docs/PROTOCOL.md, "Liveness")
  * Version 2 added the recovery fields and messages (docs/PROTOCOL.md,
  * "Recovery"); a version 1 peer is refused as malformed.
  * Decoding is strict: exact types, every count and length within the
@@ -94,6 +97,7 @@ enum msg_type {
 	MSG_SNAP = 16,		/* a chunk of central's state, to a standby */
 	MSG_AUXASK = 17,	/* a standby asks for central's console files */
 	MSG_AUX = 18,		/* central's users file and audit log lines */
+	MSG_ALIVE = 19,		/* central's keepalive to a province */
 };
 
 /* Error codes carried by MSG_ERROR. */

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import \
 from zmq.utils import z85
 
 HELLO, WELCOME, BATCH, ACK, BYE, ERROR, KEYS = 1, 2, 3, 4, 5, 6, 7
+ALIVE = 19                                      # central's keepalive
 PROTO_CODE, BUSY_CODE, QUOTA_CODE = 1, 6, 8     # ERROR codes (msg.h)
 V = 2                                           # MSG_VERSION
 ID_MAGIC = b"casesync-identity-v1\n"
@@ -87,6 +88,7 @@ class Hostile:
         self.keys = None
         self.errors = []
         self.refusals = []     # (feed position, central's reason)
+        self.alive = 0         # ALIVE messages received (skipped by recv)
 
     # ---- transport ---------------------------------------------------
     def connect(self, routing_id=None):
@@ -111,10 +113,17 @@ class Hostile:
         self.sock.send(pack(msg), copy=False)
 
     def recv(self, timeout=5.0):
-        """The next message (decoded list), or None on timeout."""
-        if not self.sock.poll(int(timeout * 1000)):
-            return None
-        m = msgpack.unpackb(self.sock.recv(), raw=False)
+        """The next message (decoded list), or None on timeout.  ALIVE,
+        central's keepalive, is counted in self.alive and skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = max(0, deadline - time.monotonic())
+            if not self.sock.poll(int(left * 1000)):
+                return None
+            m = msgpack.unpackb(self.sock.recv(), raw=False)
+            if m[1] != ALIVE:
+                break
+            self.alive += 1
         if m[1] == ERROR:
             self.errors.append((m[2], m[3]))
         elif m[1] == KEYS:

@@ -396,3 +396,49 @@ def test_bad_batch_in_a_group_fails_alone(env):
     check(st["entries"] == 1800 and st["cases"] == 1800 and
           st["vector"] == {"nghe-an": 1800}, st)
     check(ok(c.verify()).rc == 0, "central verify")
+
+
+# ---- the credit, counted (issue 19) ---------------------------------------
+
+def test_batch_beyond_credit_ends_the_session(env):
+    """With three sessions open central grants the third a window of
+    16 / 3 = 5 batches.  lao-cai sends 12 batches at once without waiting
+    for an ACK: central applies those read within the credit, ends the
+    session at the first beyond it ("a batch beyond the credit of 5
+    batches") and backs lao-cai off.  Before the count, central read,
+    applied and acknowledged all 12 (group commit reads up to 8 batches
+    before any ACK goes out)."""
+    c, _ = setup(env)
+    others = [hostile(env, c, n) for n in ("ha-noi", "an-giang")]
+    for o in others:
+        w = o.hello()
+        check(w is not None and w[1] == 2, "%s: %r" % (o.node, w))
+    h = hostile(env, c)
+    w = h.hello()
+    check(w is not None and w[1] == 2, "no WELCOME: %r" % (w,))
+    check(w[5] == 5, "window %r granted with three sessions" % w[5])
+    from hostile import pack
+    frames = [pack(h.batch_msg([h.entry(Hostile.new_case_id(), [
+        h.op_set("status", '"reported"'), h.op_transfer("lao-cai")])]))
+        for _ in range(12)]
+    for f in frames:          # at once: packed and signed beforehand
+        h.sock.send(f, copy=False)
+    m = h.recv_until(lambda m: m[1] == ERROR, 30)
+    check(m is not None and "beyond the credit of 5 batches" in m[3],
+          "no refusal of the batch beyond the credit: %r" % (m,))
+    wait_for(lambda: "lao-cai backed off" in central_log(env), 10, 0.1,
+             "central to log lao-cai's back-off")
+    st = c.status()
+    got = st["vector"].get("lao-cai", 0)
+    check(got < 12, "central applied all of lao-cai's entries")
+    # What was read within the credit was applied; the next HELLO is
+    # answered BUSY.
+    check(st["entries"] == got and st["cases"] == got, st)
+    h2 = Hostile(h.dir, c.dir).connect()
+    h2.send(h2.hello_msg(0, got))
+    m = h2.recv_until(lambda m: m[1] in (2, ERROR), 10)
+    check(m is not None and m[1] == ERROR and m[2] == BUSY_CODE,
+          "lao-cai not backed off: %r" % (m,))
+    for x in others + [h, h2]:
+        x.close()
+    check(ok(c.verify()).rc == 0, "central verify")

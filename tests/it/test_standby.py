@@ -591,3 +591,62 @@ def test_console_users_and_audit_reach_promoted_standby(env):
     got2 = open(os.path.join(sb.dir, "audit.log"), "rb").read()
     check(got2.startswith(got) and len(got2) > len(got),
           "the promoted central's console does not continue the log")
+
+
+def tried(r):
+    """The endpoints a sync tried, in order (its `centrals tried` line)."""
+    check(r.rc == 0, "sync failed: %r" % r)
+    for line in r.out.splitlines():
+        if line.startswith("sync: centrals tried, in order: "):
+            return line.split(": ", 2)[2].split()
+    raise AssertionError("no `centrals tried` line: %r" % r)
+
+
+def test_province_tries_the_central_that_answered_last_first(env):
+    """After a failover a province remembers the endpoint that answered as
+    a valid central and tries it first: its next sync does not wait on the
+    dead endpoint (docs/HA.md, *Province failover*).  The fencing is as
+    before: the old central, back, is shown the new epoch (the province
+    passed it over) and fenced, and nothing of it is applied."""
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    ids = [a.add(sample_case(i)) for i in range(3)]
+    check(tried(a.sync(60)) == [c.endpoint], "first sync")
+    sb.start()
+    wait_current(c, sb)
+    c.kill()
+    r = ok(sb.cli("promote"), "promote")
+    epoch = int(r.out.split("at epoch ")[1].split(",")[0])
+    sb.role = "central"
+    wait_for(lambda: sb.cli("status", "--json").rc == 0 and
+             sb.status()["role"] == "central", 15, 0.2, "promotion")
+    ids.append(a.add(sample_case(10)))
+    # the first sync after the promotion waits on the dead endpoint ...
+    check(tried(a.sync(60)) == [c.endpoint, sb.endpoint],
+          "failover sync")
+    # ... the next ones go to the new central at once
+    ids.append(a.add(sample_case(11)))
+    check(tried(a.sync(60)) == [sb.endpoint], "the dead endpoint was "
+          "tried first again")
+    check(sb.get(ids[-1]) is not None, "the case is not on the new central")
+    # the old central comes back: passed over, shown the epoch, fenced
+    c.start()
+    ok(c.cli("case", "update", ids[0], "-",
+             stdin=json.dumps({"status": "closed"})), "old central's edit")
+    before = log_keys(a)
+    ids.append(a.add(sample_case(12)))
+    check(tried(a.sync(60)) == [sb.endpoint], "old central tried first")
+    wait_for(lambda: c.status()["ha"]["fenced_by"] == epoch, 10, 0.2,
+             "the old central to be fenced")
+    got = log_keys(a) - before
+    check(all(k[0] == "lao-cai" for k in got),
+          "the province applied entries it had not written: %r" % got)
+    check(a.get(ids[0])["status"] != "closed", "old central's edit applied")
+    # the new central gone, the province goes back to the list's order
+    # and still refuses the old central (older epoch): no sync succeeds
+    sb.stop()
+    r = a.sync(15)
+    check(r.rc != 0 and ("fenced" in r.err or "older" in r.err),
+          "a province synced with a fenced, older central: %r" % r)
+    c.stop()
