@@ -968,7 +968,7 @@ mt_same_field(void)
  * Two nodes set the same value concurrently: no conflict.  A later edit
  * that supersedes only the winner would leave the other head, with the
  * old value, as a spurious conflict; the store therefore names the heads
- * that hold the winner's value in also[] (apply.c, local writes).
+ * that hold the winner's value in also[] (own.c, local writes).
  */
 static int
 mt_same_value_heads(void)

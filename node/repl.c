@@ -222,7 +222,7 @@ psend(struct psess *p, const struct msg *m)
  *
  * Why hold them: an erase this province made before it applied a batch
  * that refers the case away counts at central only while central has not
- * seen the ACK of that batch (apply.c, referral_unseen).  Central handles
+ * seen the ACK of that batch (authorise.c, referral_unseen).  Central handles
  * one message at a time, so the erase is safe once it is on the wire
  * before the ACK: even if central dies in between, it will have seen
  * neither.
@@ -692,8 +692,8 @@ on_batch(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	if (p->state == PS_HELLO)
 		return E_AGAIN;
 	recs = batch_recs(r);
-	rc = store_apply_remote(p->st, "central", recs, r->nrecs, &as, why,
-	    sizeof(why));
+	rc = store_apply_from_central(p->st, "central", recs, r->nrecs, &as,
+	    why, sizeof(why));
 	free(recs);
 	if (rc == E_GAP || rc == E_PROTO || rc == E_AUTH) {
 		log_warnx("sync: batch from central: %s", why);
@@ -1858,7 +1858,7 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	}
 	/* What the province had acknowledged when this session began: an
 	 * erase it sends in this session may still be one it made before it
-	 * heard of a referral away (apply.c, referral_unseen).  Only ACKs
+	 * heard of a referral away (authorise.c, referral_unseen).  Only ACKs
 	 * count, not the position HELLO claims: a province sends what it
 	 * wrote before applying a batch ahead of that batch's ACK, and an ACK
 	 * lost with a cut link must not close the window on an erase the

@@ -253,31 +253,37 @@ int	store_feed_origins(struct store *st, const char *peer, uint64_t after,
 	    int (*fn)(const char *, void *), void *arg);
 
 /*
- * Applies records received from peer in ONE transaction.
- * Central receiving from a province: positions are the province's seqs;
- * each must be the next seq of that origin (duplicates are no-ops, a gap
- * is E_GAP and nothing is applied).  Entries whose origin is not the peer
- * are E_PROTO.  An entry for a case the peer may not change is refused
- * (counted, logged, kept out of the case table) and the rest applies.
- * Province receiving from central: positions are feed positions; each must
- * be the next one (E_GAP otherwise).  Entries already held are no-ops.
- * Remote stamps beyond the skew bound are refused.  Central refuses an
- * entry that would take its case over a soft limit (merge.h).  Returns 0
- * with *stats, E_PROTO / E_GAP / E_AUTH / E_QUOTA / E_FULL / E_STORE with
- * nothing applied.
+ * Applies records received from peer in ONE transaction; each role has
+ * its own function (node/from_province.c, node/from_central.c).
+ * store_apply_from_province, central receiving from a province: positions
+ * are the province's seqs; each must be the next seq of that origin
+ * (duplicates are no-ops, a gap is E_GAP and nothing is applied).  Entries
+ * whose origin is not the peer are E_PROTO.  An entry for a case the peer
+ * may not change is refused (counted, logged, kept out of the case table)
+ * and the rest applies.  Remote stamps beyond the skew bound are refused,
+ * and so is an entry that would take its case over a soft limit
+ * (merge.h).
+ * store_apply_from_central, a province receiving from central: positions
+ * are feed positions; each must be the next one (E_GAP otherwise).
+ * Entries already held are no-ops.
+ * Returns 0 with *stats, E_PROTO / E_GAP / E_AUTH / E_QUOTA / E_FULL /
+ * E_STORE with nothing applied.
  */
-int	store_apply_remote(struct store *st, const char *peer,
+int	store_apply_from_province(struct store *st, const char *peer,
+	    const struct rec *recs, size_t n, struct apply_stats *stats,
+	    char *err, size_t errsz);
+int	store_apply_from_central(struct store *st, const char *peer,
 	    const struct rec *recs, size_t n, struct apply_stats *stats,
 	    char *err, size_t errsz);
 
 /*
- * Group commit: applies several received batches, from one peer or many,
- * in ONE write transaction, each as store_apply_remote would, in the
- * order given.  Each batch runs in its own nested transaction, so one
- * that fails (a gap, a bad signature, a quota) is rolled back alone and
- * the others still commit.  A peer's batches are a sequence: after one of
- * them fails, its later batches in the group are not tried (skipped set,
- * rc 0).  Returns 0 when the transaction committed: then each item's rc
+ * Central's group commit (node/group.c): applies several batches received
+ * from provinces, from one or many, in ONE write transaction, each as
+ * store_apply_from_province would, in the order given.  Each batch runs
+ * in its own nested transaction, so one that fails (a gap, a bad
+ * signature, a quota) is rolled back alone and the others still commit.
+ * A peer's batches are a sequence: after one of them fails, its later
+ * batches in the group are not tried (skipped set, rc 0).  Returns 0 when the transaction committed: then each item's rc
  * says how its batch went (0: applied, stats set) and err why not.
  * Otherwise nothing of the group is applied, and every batch not failed
  * or skipped already gets the transaction's error.  Nothing is durable,

@@ -20,12 +20,15 @@
  *   feed.c     central's per-province feeds;
  *   refusal.c  refused entries, kept out of the log for audit;
  *   verify.c   store_verify;
- *   apply.c    who may write a case: local writes, batches from a
- *              province, from central, and own entries given back;
+ *   authorise.c, apply.c, own.c, batch.c, from_province.c,
+ *   from_central.c, group.c: the apply path, sharing apply_int.h: who
+ *              may write a case, an accepted entry applied, local writes,
+ *              each role's received batches, central's group commit;
  *   store_ha.c meta values and the change counter of high availability.
  * Only these files include lmdb.h (through this header).  Dependencies
- * run one way: apply, verify -> refusal -> feed -> casetab -> chain ->
- * seal -> caseid -> store; migrate uses casetab and caseid.
+ * run one way: the apply path (apply_int.h), verify -> refusal -> feed ->
+ * casetab -> chain -> seal -> caseid -> store; migrate uses casetab and
+ * caseid.
  *
  * Every function here that takes an MDB_txn works inside the caller's
  * transaction and never ends it; values it hands back are borrowed until
@@ -269,6 +272,10 @@ int	case_load(struct store *, MDB_txn *, const char *id,
 	    struct case_state *s);
 /* Writes the state (plain: values opened) with its indexes. */
 int	case_save(struct store *, MDB_txn *, const struct case_state *plain);
+/* As case_save, without a copy of the state: s's identifying values and
+ * authors are sealed in place (s stays the caller's, sealed, whether or
+ * not it succeeds), for a caller done with the plain values. */
+int	case_save_sealing(struct store *, MDB_txn *, struct case_state *s);
 /* Removes the row of case id and its indexes (none: no error). */
 int	case_drop(struct store *, MDB_txn *, const char *id);
 /* The node's view of a folded case: 1 when the table keeps no row. */

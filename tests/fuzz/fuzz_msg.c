@@ -26,7 +26,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* A record of a BATCH, as store_apply_remote splits it. */
+/* A record of a BATCH, as the store splits it (node/batch.c). */
 static void
 check_record(const struct msg_rec *rec, const uint8_t *frame, size_t size)
 {

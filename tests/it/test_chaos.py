@@ -223,7 +223,7 @@ def test_erase_during_the_session_that_brings_the_referral(env):
     """An erase committed while the session that brings the referral
     away runs (after the province's first look at its own entries, before
     it applies that referral) is sent in that same session, and central
-    accepts it (apply.c, referral_unseen; repl.c, flush_acks).  Sent after
+    accepts it (authorise.c, referral_unseen; repl.c, flush_acks).  Sent after
     that batch's ACK, it would be refused, and the province's copy would
     stay redacted while central kept the values."""
     import subprocess
