@@ -132,7 +132,9 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		if ((rc = fold_case(st, t, e->case_id, &s)) != 0)
 			return rc;
 	}
-	rc = project(st, &s) ? case_drop(st, t, s.id) : case_save(st, t, &s);
+	/* s is not read plain again: sealed in place, not copied. */
+	rc = project(st, &s) ? case_drop(st, t, s.id) :
+	    case_save_sealing(st, t, &s);
 	if (rc != 0)
 		goto out;
 	if (!is_central(st) && strcmp(before, st->node) == 0 &&

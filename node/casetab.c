@@ -183,20 +183,25 @@ post_find(const uint8_t *p, size_t n, unsigned x, int *found)
 	return lo;
 }
 
-/* Adds (add = 1) or takes out case iid from the postings of mac. */
+/*
+ * Adds (add = 1) or takes out case iid from the postings of mac, through
+ * c, a cursor on namepost: the row is looked up once, and rewritten where
+ * the lookup left the cursor (MDB_CURRENT) rather than looked up again by
+ * a second put.  About 15 rows change per new case.
+ */
 static int
-post_change(struct store *st, MDB_txn *t, uint64_t iid,
+post_change(struct store *st, MDB_cursor *c, uint64_t iid,
     const uint8_t mac[NAMEIDX_MAC], int add)
 {
 	uint8_t		 pk[POST_KEY], buf[2 * NAME_GROUP];
 	unsigned	 x = (unsigned)(iid & (NAME_GROUP - 1));
 	size_t		 n = 0, at;
 	MDB_val		 k = { sizeof(pk), pk }, d;
-	int		 found, rc;
+	int		 found, rc, have;
 
 	post_key(pk, iid, mac);
-	rc = mdb_get(t, st->namepost, &k, &d);
-	if (rc == 0) {
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET);
+	if ((have = rc == 0)) {
 		if (d.mv_size % 2 != 0 || d.mv_size > sizeof(buf))
 			return E_INTEGRITY;
 		n = d.mv_size / 2;
@@ -215,12 +220,15 @@ post_change(struct store *st, MDB_txn *t, uint64_t iid,
 		memmove(buf + 2 * at, buf + 2 * at + 2, 2 * (n - at - 1));
 		n--;
 	}
+	/* Taking out needs a row (found), so the cursor is on it. */
 	if (n == 0)
-		return mdb_err(st, mdb_del(t, st->namepost, &k, NULL),
-		    "del name");
+		return mdb_err(st, mdb_cursor_del(c, 0), "del name");
+	k.mv_data = pk;
+	k.mv_size = sizeof(pk);
 	d.mv_data = buf;
 	d.mv_size = 2 * n;
-	return mdb_err(st, mdb_put(t, st->namepost, &k, &d, 0), "put name");
+	return mdb_err(st, mdb_cursor_put(c, &k, &d, have ? MDB_CURRENT :
+	    0), "put name");
 }
 
 /* The winning full name of s (NULL: none), when it is indexed. */
@@ -338,12 +346,19 @@ names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
 		return 0;
 	if (have_old && (rc = name_macs_row(st, t, iid, id, old, &nold)) != 0)
 		return rc;
-	for (size_t i = 0; i < nold; i++)
-		if ((rc = post_change(st, t, iid, old[i], 0)) != 0)
+	if (nold + n > 0) {
+		MDB_cursor *c;
+
+		if ((rc = mdb_cursor_open(t, st->namepost, &c)) != 0)
+			return mdb_err(st, rc, "open namepost");
+		for (size_t i = 0; i < nold && rc == 0; i++)
+			rc = post_change(st, c, iid, old[i], 0);
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = post_change(st, c, iid, macs[i], 1);
+		mdb_cursor_close(c);
+		if (rc != 0)
 			return rc;
-	for (size_t i = 0; i < n; i++)
-		if ((rc = post_change(st, t, iid, macs[i], 1)) != 0)
-			return rc;
+	}
 	if (n == 0) {
 		if (!have_old)
 			return 0;
@@ -378,39 +393,59 @@ conflicted_update(struct store *st, MDB_txn *t, const char *id,
 	return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del conflicted");
 }
 
-int
-case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
-{
-	struct case_state	s;
-	struct buf		b;
-	uint8_t			ik[IID_LEN];
-	uint64_t		iid;
-	MDB_val			k, d;
-	int			rc;
+/* What a case's row is reserved at before it is encoded: most are 1-3 KB
+ * (state_encode grows the buffer past it when needed). */
+#define STATE_ROW_GUESS		4096
 
-	if ((rc = caseid_make(st, t, plain->id, &iid)) != 0 ||
-	    (rc = names_update(st, t, iid, plain->id, plain)) != 0 ||
-	    (rc = conflicted_update(st, t, plain->id, plain)) != 0 ||
-	    (rc = offerset_update(st, t, plain->id, plain)) != 0)
+/* The indexes of case s, then its row, written from s (values sealed in
+ * place). */
+static int
+save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
+{
+	struct buf	b;
+	uint8_t		ik[IID_LEN];
+	uint64_t	iid;
+	MDB_val		k, d;
+	int		rc;
+
+	if ((rc = caseid_make(st, t, s->id, &iid)) != 0 ||
+	    (rc = names_update(st, t, iid, s->id, s)) != 0 ||
+	    (rc = conflicted_update(st, t, s->id, s)) != 0 ||
+	    (rc = offerset_update(st, t, s->id, s)) != 0 ||
+	    (rc = state_crypt(st, t, s, 1)) != 0)
 		return rc;
-	state_copy(&s, plain);
-	if ((rc = state_crypt(st, t, &s, 1)) != 0) {
-		state_release(&s);
-		return rc;
-	}
 	be64_put(ik, iid);
 	k.mv_size = sizeof(ik);
 	k.mv_data = ik;
+	/* A case's row is 1-3 KB: one allocation, not a doubling from 256. */
 	buf_init(&b, STATE_ENCODED_MAX);
-	if ((rc = state_encode(&s, &b)) == 0) {
+	if ((rc = buf_reserve(&b, STATE_ROW_GUESS)) == 0 &&
+	    (rc = state_encode(s, &b)) == 0) {
 		d.mv_size = b.len;
 		d.mv_data = b.data;
 		/* A new case sorts last: its row goes at the end. */
 		rc = put_append(st, t, st->states, &k, &d, "put case");
 	}
 	buf_release(&b);
+	return rc;
+}
+
+int
+case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
+{
+	struct case_state	s;
+	int			rc;
+
+	state_copy(&s, plain);
+	rc = save_sealing(st, t, &s);
 	state_release(&s);
 	return rc;
+}
+
+int
+case_save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
+{
+	return save_sealing(st, t, s);
 }
 
 int

@@ -390,6 +390,9 @@ struct sbsrv {
 	int			 degraded;	/* asynchronous for now */
 	uint64_t		 need;		/* ... until it holds this */
 	int			 wait_logged;
+	/* AUXASK: a NUL in the audit log, logged once per offset. */
+	int			 nul_logged;
+	uint64_t		 nul_from;
 };
 
 struct sbsrv *
@@ -702,10 +705,14 @@ srv_files(struct sbsrv *s, struct net *n, const uint8_t *id, size_t idlen,
 		while (len > 0 && chunk[len - 1] != '\n')
 			len--;
 		if (len > 0 && memchr(chunk, '\0', len) != NULL) {
-			snprintf(why, sizeof(why), "central's audit log holds "
-			    "a NUL byte after offset %llu: it is not copied "
-			    "past it", (unsigned long long)from);
-			log_warnx("standby %s: %s", s->name, why);
+			/* Logged once per place, not at every ask. */
+			if (!s->nul_logged || s->nul_from != from)
+				log_warnx("standby %s: central's audit log "
+				    "holds a NUL byte after offset %llu: it is "
+				    "not copied past it", s->name,
+				    (unsigned long long)from);
+			s->nul_logged = 1;
+			s->nul_from = from;
 			len = 0;
 		}
 	}
@@ -1208,6 +1215,13 @@ files_ask(struct follower *f, struct buf *in, volatile sig_atomic_t *quit)
 			    "users and audit log (an older casesync?); asking "
 			    "again in 60 s");
 			f->files_next = mono_ms() + 60000;
+			return 0;
+		}
+		if (rc != 0 && code != 0 && code != MSGERR_AUTH &&
+		    code != MSGERR_FENCED) {
+			/* Central cannot send its files now (it said why):
+			 * the copies of its store go on regardless. */
+			f->files_next = mono_ms() + 5000;
 			return 0;
 		}
 		if (rc != 0)

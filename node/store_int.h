@@ -273,6 +273,10 @@ int	case_load(struct store *, MDB_txn *, const char *id,
 	    struct case_state *s);
 /* Writes the state (plain: values opened) with its indexes. */
 int	case_save(struct store *, MDB_txn *, const struct case_state *plain);
+/* As case_save, without a copy of the state: s's identifying values and
+ * authors are sealed in place (s stays the caller's, sealed, whether or
+ * not it succeeds), for a caller done with the plain values. */
+int	case_save_sealing(struct store *, MDB_txn *, struct case_state *s);
 /* Removes the row of case id and its indexes (none: no error). */
 int	case_drop(struct store *, MDB_txn *, const char *id);
 /* The node's view of a folded case: 1 when the table keeps no row. */

@@ -196,6 +196,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case MSG_ACK:
 	case MSG_BYE:
 	case MSG_FETCH:
+	case MSG_ALIVE:
 		break;
 	default:
 		abort();

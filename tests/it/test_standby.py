@@ -650,3 +650,47 @@ def test_province_tries_the_central_that_answered_last_first(env):
     check(r.rc != 0 and ("fenced" in r.err or "older" in r.err),
           "a province synced with a fenced, older central: %r" % r)
     c.stop()
+
+
+def test_standby_audit_copy_rotation_and_torn_tail(env):
+    """The standby's copy of central's audit log: bytes past the offset it
+    recorded (a crash between the write and the record) are cut at the
+    next start and copied again; when central's log is rotated the copy
+    is kept aside (central.files/audit-MS.log), never overwritten, and the
+    new log copied from its start (docs/HA.md)."""
+    import console
+    import glob
+    c = env.central().start()
+    sb = standby_node(env, c)
+    console.add_user(c, "admin", "admin")
+    sb.start()
+    audit = os.path.join(c.dir, "audit.log")
+    copy = os.path.join(sb.dir, "central.files", "audit.log")
+
+    def same():
+        return os.path.exists(copy) and \
+            open(copy, "rb").read() == open(audit, "rb").read() and \
+            standby_ha(sb)["standby"].get("audit_lag_bytes") == 0
+    wait_for(same, 30, 0.2, "the audit log copy")
+    first = open(copy, "rb").read()
+    # a torn tail: bytes the standby never recorded as written
+    sb.stop()
+    with open(copy, "ab") as f:
+        f.write(b'{"torn":' + b'x' * 5000)
+    console.add_user(c, "cw", "caseworker")
+    sb.start()
+    wait_for(same, 30, 0.2, "the copy cut and caught up")
+    check(b"torn" not in open(copy, "rb").read(), "torn tail kept")
+    check(not glob.glob(os.path.join(sb.dir, "central.files",
+                                     "audit-*.log")), "copy set aside")
+    # central's log rotated: the old copy is kept, the new log copied
+    held = open(copy, "rb").read()
+    check(held.startswith(first), "copy rewritten")
+    os.rename(audit, audit + ".1")
+    console.add_user(c, "viewer", "viewer")
+    wait_for(same, 30, 0.2, "the rotated log copied")
+    aside = glob.glob(os.path.join(sb.dir, "central.files", "audit-*.log"))
+    check(len(aside) == 1 and open(aside[0], "rb").read() == held,
+          "the copy of the rotated log was not kept: %r" % aside)
+    sb.stop()
+    c.stop()
