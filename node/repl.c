@@ -1285,7 +1285,7 @@ repl_sync(struct store *st, const struct nodecfg *cfg,
 		/* The endpoints listed before it that this sync passed over
 		 * see the epoch, as when every sync tried them in order: an
 		 * old central come back there fences itself. */
-		for (int i = 0; rc == 0 && i < answered; i++) {
+		for (int i = 0; i < answered; i++) {
 			if (tried[i])
 				continue;
 			no.server_pub = pins.k[i].curve_pub;

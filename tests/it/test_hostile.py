@@ -402,8 +402,9 @@ def test_bad_batch_in_a_group_fails_alone(env):
 
 def test_batch_beyond_credit_ends_the_session(env):
     """With three sessions open central grants the third a window of
-    16 / 3 = 5 batches.  lao-cai sends 12 batches at once without waiting
-    for an ACK: central applies those read within the credit, ends the
+    16 / 3 = 5 batches.  lao-cai sends 5 batches at once, as it may: all
+    are acknowledged.  Then it sends 12 at once without waiting for an
+    ACK: central applies those read within the credit, ends the
     session at the first beyond it ("a batch beyond the credit of 5
     batches") and backs lao-cai off.  Before the count, central read,
     applied and acknowledged all 12 (group commit reads up to 8 batches
@@ -418,11 +419,29 @@ def test_batch_beyond_credit_ends_the_session(env):
     check(w is not None and w[1] == 2, "no WELCOME: %r" % (w,))
     check(w[5] == 5, "window %r granted with three sessions" % w[5])
     from hostile import pack
-    frames = [pack(h.batch_msg([h.entry(Hostile.new_case_id(), [
-        h.op_set("status", '"reported"'), h.op_transfer("lao-cai")])]))
-        for _ in range(12)]
-    for f in frames:          # at once: packed and signed beforehand
-        h.sock.send(f, copy=False)
+
+    def case():
+        return h.entry(Hostile.new_case_id(), [
+            h.op_set("status", '"reported"'), h.op_transfer("lao-cai")])
+
+    def burst(n, first=1):
+        """n batches sent at once (packed and signed beforehand), the
+        first of `first` new cases, the others of one: while central
+        applies the first, the others are all queued at it."""
+        frames = [pack(h.batch_msg([case() for _ in range(
+            first if i == 0 else 1)])) for i in range(n)]
+        for f in frames:
+            h.sock.send(f, copy=False)
+    # Exactly the credit, at once: an honest province may; all applied.
+    burst(5)
+    acks = []
+    while len(acks) < 5:
+        m = h.recv_until(lambda m: m[1] in (ACK, ERROR), 30)
+        check(m is not None and m[1] == ACK, "a batch within the credit "
+              "was not acknowledged: %r" % (m,))
+        acks.append(m)
+    check(acks[-1][3] == 5, "ACKs: %r" % (acks,))
+    burst(12, 400)
     m = h.recv_until(lambda m: m[1] == ERROR, 30)
     check(m is not None and "beyond the credit of 5 batches" in m[3],
           "no refusal of the batch beyond the credit: %r" % (m,))
@@ -430,7 +449,8 @@ def test_batch_beyond_credit_ends_the_session(env):
              "central to log lao-cai's back-off")
     st = c.status()
     got = st["vector"].get("lao-cai", 0)
-    check(got < 12, "central applied all of lao-cai's entries")
+    check(5 <= got < 5 + 400 + 11, "central applied %d of lao-cai's "
+          "entries" % got)
     # What was read within the credit was applied; the next HELLO is
     # answered BUSY.
     check(st["entries"] == got and st["cases"] == got, st)

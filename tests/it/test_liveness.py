@@ -3,9 +3,10 @@ keeps its session, and central enforces the credit it grants.
 
 A province restarts its session when central has sent it nothing for
 3 x heartbeat_ms + 5 s.  With group commit a province's ACK waits behind
-other provinces' batches, and at fan-in under load that wait crossed the
-limit: a reconnect and a CURVE handshake each time, and a resumed session
-that counts fewer entries as sent.  Central now sends ALIVE to a session
+other provinces' batches (or, in synchronous standby mode, for the
+standby), and that wait can cross the limit: a reconnect and a CURVE
+handshake each time, and a resumed session that counts fewer entries as
+sent.  Central now sends ALIVE to a session
 it has sent nothing for a second (docs/PROTOCOL.md, "Liveness")."""
 import os
 import re
@@ -48,15 +49,21 @@ def test_session_survives_a_long_wait_for_its_ack(env):
 
 
 def test_fan_in_keeps_every_session(env):
-    """Eight provinces with 1,500 cases each sync at once, with
-    heartbeat_ms = 100 (a silence limit of 5.3 s): each completes in one
-    session.  On a loaded machine, before ALIVE, some restarted."""
+    """Eight provinces with 1,500 cases each sync at once: central grants
+    them windows of 8 down to 2 batches, reads batches of several
+    provinces before each group commit and counts each province's batches
+    against its credit.  Every province completes in one session (no
+    silence restart, no session ended for a batch beyond its credit) and
+    central holds everything.  heartbeat_ms = 1000: with 100 the
+    transport's own 300 ms heartbeat timeout closes connections on a
+    loaded machine (docs/PERFORMANCE.md, "The full bench at 100,000
+    cases"), which is not what this tests."""
     c = env.central().start()
     names = ["lao-cai", "ha-noi", "an-giang", "ca-mau", "hue", "son-la",
              "nghe-an", "gia-lai"]
     provs = [env.province(n, c) for n in names]
     for p in provs:
-        p.set_conf("heartbeat_ms", "100")
+        p.set_conf("heartbeat_ms", "1000")
     done = []
 
     def imp(p):
@@ -76,4 +83,7 @@ def test_fan_in_keeps_every_session(env):
                                                      err))
         sent, n = sessions(out)
         check(n == 1 and sent == 1500, "%s: %r" % (p.name, out))
+    log = open(os.path.join(env.tmp, "central.log"), errors="replace").read()
+    check("beyond the credit" not in log, "an honest province was ended "
+          "for a batch beyond its credit")
     check_counts(c, 8 * 1500, 8 * 1500, dict((n, 1500) for n in names))
