@@ -228,6 +228,7 @@ store_close(struct store **stp)
 	crypto_aead_free(&(*stp)->aead);
 	crypto_mac_free(&(*stp)->authormac);
 	crypto_mac_free(&(*stp)->namemac);
+	names_free(*stp);
 	mdb_env_close((*stp)->env);
 	free(*stp);
 	*stp = NULL;
