@@ -1135,6 +1135,7 @@ store_returned_put(struct store *st, const char *peer, uint64_t inc)
 
 #ifdef SELFTEST
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "../common/selftest.h"
@@ -1237,6 +1238,78 @@ vv_put_fn(struct store *st, MDB_txn *t, void *arg)
 	return put_u64(st, t, st->vv, "gamma", 300);
 }
 
+static int
+many_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	char	key[32];
+	int	rc;
+
+	(void)arg;
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "warm-%05d", i);
+		if ((rc = put_u64(st, t, st->vv, key, (uint64_t)i)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* How many of the pages [base, base + len) this process has mapped
+ * (/proc/self/pagemap's present bit); -1 when it cannot tell. */
+static long
+pages_present(const uint8_t *base, size_t len)
+{
+	size_t	ps = (size_t)sysconf(_SC_PAGESIZE);
+	long	n = 0;
+	int	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	for (size_t off = 0; off < len; off += ps) {
+		uint64_t e;
+
+		if (pread(fd, &e, sizeof(e), (off_t)(((uintptr_t)base + off) /
+		    ps * sizeof(e))) != (ssize_t)sizeof(e)) {
+			close(fd);
+			return -1;
+		}
+		n += (e >> 63) & 1;
+	}
+	close(fd);
+	return n;
+}
+
+/* store_warm maps the store's pages that are in memory: those written
+ * through pwrite and never read are not mapped before it, all are after. */
+static int
+warm_selftest(void)
+{
+	char		 dir[] = "/tmp/casesync-warm-XXXXXX";
+	struct store	*st;
+	MDB_envinfo	 ei;
+	uint8_t		*base;
+	size_t		 maplen, used;
+	long		 before, after;
+	uint64_t	 v;
+
+	ST_OK(store_test_open(dir, "central", STORE_ROLE_CENTRAL, NULL, &st));
+	ST_OK(txn_run(st, many_fn, NULL));
+	ST_OK(store_vv_get(st, "warm-01234", &v));
+	ST_CHECK(v == 1234);
+	ST_CHECK(map_find(st, &base, &maplen));
+	ST_CHECK(mdb_env_info(st->env, &ei) == 0);
+	used = (size_t)(ei.me_last_pgno + 1) * (size_t)sysconf(_SC_PAGESIZE);
+	ST_CHECK(used > 16 * (size_t)sysconf(_SC_PAGESIZE) && used <= maplen);
+	before = pages_present(base, used);
+	ST_CHECK(before >= 0);
+	ST_CHECK(store_warm(st) >= ei.me_last_pgno + 1);
+	after = pages_present(base, used);
+	ST_CHECK((size_t)after == ei.me_last_pgno + 1 && before < after);
+	ST_OK(store_vv_get(st, "warm-02999", &v));
+	ST_CHECK(v == 2999);
+	store_test_close(&st, dir);
+	return 0;
+}
+
 int
 store_selftest(void)
 {
@@ -1271,6 +1344,6 @@ store_selftest(void)
 	ST_OK(store_peer_get(st, "p1", &pi));
 	ST_CHECK(pi.feed_acked == 42);
 	store_test_close(&st, dir);
-	return 0;
+	return warm_selftest();
 }
 #endif
