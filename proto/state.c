@@ -139,26 +139,69 @@ value_check(const uint8_t *v, size_t n)
 int
 state_author_sealed(const char *a)
 {
-	size_t n = strlen(a);
-
-	if (a[0] != STATE_AUTHOR_SEALED || n != 1 + 2 * STATE_AUTHOR_PSEUDO)
+	if (a[0] != STATE_AUTHOR_SEALED)
 		return 0;
-	for (size_t i = 1; i < n; i++)
+	for (size_t i = 1; i <= 2 * STATE_AUTHOR_PSEUDO; i++)
 		if (!((a[i] >= '0' && a[i] <= '9') ||
 		    (a[i] >= 'a' && a[i] <= 'f')))
-			return 0;
+			return 0;	/* also at a NUL: too short */
+	return a[1 + 2 * STATE_AUTHOR_PSEUDO] == '\0';
+}
+
+/*
+ * The node ids and authors of one case repeat in nearly every stamp, head
+ * and event.  The checks of one state (state_check, state_read) remember
+ * the last node id and the last author they found valid, so each is
+ * checked once per state rather than once per stamp: an equal string is
+ * as valid.
+ */
+struct ok_memo {
+	char	node[HLC_NODE_MAX + 1];
+	char	author[ENTRY_AUTHOR_MAX + 1];
+};
+
+/* An author, or its pseudonym (size: the array a is in). */
+static int
+author_ok(struct ok_memo *m, const char *a, size_t size)
+{
+	/* strcmp reads a no further than the memo's NUL, within size. */
+	if (m->author[0] != '\0' && strcmp(a, m->author) == 0)
+		return 1;
+	if (!mp_cstr_ok(a, size) || !(a[0] == STATE_AUTHOR_SEALED ?
+	    state_author_sealed(a) : mp_author_valid(a)))
+		return 0;
+	strlcpy_(m->author, a, sizeof(m->author));
 	return 1;
 }
 
+/* mp_stamp_valid, remembering the node id. */
 static int
-author_ok(const char *a, size_t size)
+stamp_ok(struct ok_memo *m, const struct stamp *st, int optional)
 {
-	return mp_cstr_ok(a, size) && (mp_author_valid(a) ||
-	    state_author_sealed(a));
+	if (st->hlc != 0 && m->node[0] != '\0' && strcmp(st->node,
+	    m->node) == 0)
+		return 1;
+	if (!mp_stamp_valid(st, optional))
+		return 0;
+	if (st->hlc != 0)
+		strlcpy_(m->node, st->node, sizeof(m->node));
+	return 1;
+}
+
+/* mp_read_stamp, remembering the node id. */
+static int
+read_stamp(struct mp_rd *r, struct ok_memo *m, struct stamp *st,
+    int optional)
+{
+	if (mp_read_uint(r, &st->hlc) != 0 ||
+	    mp_read_cstr(r, st->node, HLC_NODE_MAX) != 0 ||
+	    !stamp_ok(m, st, optional))
+		return E_PROTO;
+	return 0;
 }
 
 static int
-field_check(const struct field *f)
+field_check(struct ok_memo *m, const struct field *f)
 {
 	const struct head	*h;
 	size_t			 i;
@@ -173,8 +216,8 @@ field_check(const struct field *f)
 		return E_INVAL;
 	for (i = 0; i < f->nheads; i++) {
 		h = &f->heads[i];
-		if (!mp_stamp_valid(&h->st, 0) ||
-		    !author_ok(h->author, sizeof(h->author)))
+		if (!stamp_ok(m, &h->st, 0) ||
+		    !author_ok(m, h->author, sizeof(h->author)))
 			return E_INVAL;
 		if ((rc = value_check(h->value, h->value_len)) != 0)
 			return rc;
@@ -182,7 +225,7 @@ field_check(const struct field *f)
 			return E_INVAL;
 	}
 	for (i = 0; i < f->nseen; i++) {
-		if (!mp_stamp_valid(&f->seen[i], 0) ||
+		if (!stamp_ok(m, &f->seen[i], 0) ||
 		    (i > 0 && stamp_cmp(&f->seen[i - 1], &f->seen[i]) >= 0))
 			return E_INVAL;
 	}
@@ -190,13 +233,13 @@ field_check(const struct field *f)
 }
 
 static int
-event_check(const struct event *ev)
+event_check(struct ok_memo *m, const struct event *ev)
 {
 	if (!mp_cstr_ok(ev->coll, sizeof(ev->coll)) ||
 	    !mp_path_valid(ev->coll) ||
 	    !mp_cstr_ok(ev->id, sizeof(ev->id)) || !mp_evid_valid(ev->id) ||
-	    !mp_stamp_valid(&ev->st, 0) ||
-	    !author_ok(ev->author, sizeof(ev->author)))
+	    !stamp_ok(m, &ev->st, 0) ||
+	    !author_ok(m, ev->author, sizeof(ev->author)))
 		return E_INVAL;
 	return value_check(ev->value, ev->value_len);
 }
@@ -213,9 +256,11 @@ owner_ok(const char *owner, const struct stamp *st)
 static int
 state_check(const struct case_state *s)
 {
-	size_t	i;
-	int	rc;
+	struct ok_memo	m;
+	size_t		i;
+	int		rc;
 
+	m.node[0] = m.author[0] = '\0';
 	if (!mp_cstr_ok(s->id, sizeof(s->id)) || !mp_case_id_valid(s->id) ||
 	    !mp_cstr_ok(s->owner, sizeof(s->owner)) ||
 	    !mp_stamp_valid(&s->owner_st, 1) ||
@@ -229,14 +274,14 @@ state_check(const struct case_state *s)
 	    (s->nevents > 0 && s->events == NULL))
 		return E_INVAL;
 	for (i = 0; i < s->nfields; i++) {
-		if ((rc = field_check(&s->fields[i])) != 0)
+		if ((rc = field_check(&m, &s->fields[i])) != 0)
 			return rc;
 		if (i > 0 && strcmp(s->fields[i - 1].path,
 		    s->fields[i].path) >= 0)
 			return E_INVAL;
 	}
 	for (i = 0; i < s->nevents; i++) {
-		if ((rc = event_check(&s->events[i])) != 0)
+		if ((rc = event_check(&m, &s->events[i])) != 0)
 			return rc;
 		if (i > 0 && event_cmp(&s->events[i - 1], &s->events[i]) >= 0)
 			return E_INVAL;
@@ -437,7 +482,7 @@ value_read(struct mp_rd *r, uint8_t **v, size_t *len)
 }
 
 static int
-field_read(struct mp_rd *r, struct field *f)
+field_read(struct mp_rd *r, struct ok_memo *m, struct field *f)
 {
 	struct head	*h;
 	size_t		 n, i;
@@ -454,9 +499,9 @@ field_read(struct mp_rd *r, struct field *f)
 	for (i = 0; i < n; i++) {
 		h = &f->heads[i];
 		if (mp_read_array_n(r, HEAD_NITEMS) != 0 ||
-		    mp_read_stamp(r, &h->st, 0) != 0 ||
+		    read_stamp(r, m, &h->st, 0) != 0 ||
 		    mp_read_cstr(r, h->author, ENTRY_AUTHOR_MAX) != 0 ||
-		    !author_ok(h->author, sizeof(h->author)) ||
+		    !author_ok(m, h->author, sizeof(h->author)) ||
 		    value_read(r, &h->value, &h->value_len) != 0 ||
 		    (i > 0 && stamp_cmp(&f->heads[i - 1].st, &h->st) >= 0))
 			return E_PROTO;
@@ -469,7 +514,7 @@ field_read(struct mp_rd *r, struct field *f)
 	}
 	for (i = 0; i < n; i++) {
 		if (mp_read_array_n(r, 2) != 0 ||
-		    mp_read_stamp(r, &f->seen[i], 0) != 0 ||
+		    read_stamp(r, m, &f->seen[i], 0) != 0 ||
 		    (i > 0 && stamp_cmp(&f->seen[i - 1], &f->seen[i]) >= 0))
 			return E_PROTO;
 	}
@@ -477,16 +522,16 @@ field_read(struct mp_rd *r, struct field *f)
 }
 
 static int
-event_read(struct mp_rd *r, struct event *ev)
+event_read(struct mp_rd *r, struct ok_memo *m, struct event *ev)
 {
 	if (mp_read_array_n(r, EVENT_NITEMS) != 0 ||
 	    mp_read_cstr(r, ev->coll, ENTRY_PATH_MAX) != 0 ||
 	    !mp_path_valid(ev->coll) ||
 	    mp_read_cstr(r, ev->id, ENTRY_EVID_MAX) != 0 ||
 	    !mp_evid_valid(ev->id) ||
-	    mp_read_stamp(r, &ev->st, 0) != 0 ||
+	    read_stamp(r, m, &ev->st, 0) != 0 ||
 	    mp_read_cstr(r, ev->author, ENTRY_AUTHOR_MAX) != 0 ||
-	    !author_ok(ev->author, sizeof(ev->author)) ||
+	    !author_ok(m, ev->author, sizeof(ev->author)) ||
 	    value_read(r, &ev->value, &ev->value_len) != 0)
 		return E_PROTO;
 	return 0;
@@ -495,9 +540,11 @@ event_read(struct mp_rd *r, struct event *ev)
 static int
 state_read(struct mp_rd *r, struct case_state *s)
 {
+	struct ok_memo	m;
 	uint64_t	ver;
 	size_t		n, i;
 
+	m.node[0] = m.author[0] = '\0';
 	if (mp_read_array_n(r, STATE_NITEMS) != 0 ||
 	    mp_read_uint(r, &ver) != 0 || ver != STATE_VERSION ||
 	    mp_read_cstr(r, s->id, ENTRY_CASE_ID_LEN) != 0 ||
@@ -519,7 +566,7 @@ state_read(struct mp_rd *r, struct case_state *s)
 		s->nfields = n;
 	}
 	for (i = 0; i < n; i++) {
-		if (field_read(r, &s->fields[i]) != 0 ||
+		if (field_read(r, &m, &s->fields[i]) != 0 ||
 		    (i > 0 && strcmp(s->fields[i - 1].path,
 		    s->fields[i].path) >= 0))
 			return E_PROTO;
@@ -532,7 +579,7 @@ state_read(struct mp_rd *r, struct case_state *s)
 		s->nevents = n;
 	}
 	for (i = 0; i < n; i++) {
-		if (event_read(r, &s->events[i]) != 0 ||
+		if (event_read(r, &m, &s->events[i]) != 0 ||
 		    (i > 0 && event_cmp(&s->events[i - 1],
 		    &s->events[i]) >= 0))
 			return E_PROTO;
