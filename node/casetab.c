@@ -395,8 +395,11 @@ conflicted_update(struct store *st, MDB_txn *t, const char *id,
 }
 
 /* What a case's row is reserved at before it is encoded: most are 1-3 KB
- * (state_encode grows the buffer past it when needed). */
+ * (state_encode grows the buffer past it when needed).  The buffer is the
+ * store's, kept for the next save (a malloc and free of 4 KB per apply
+ * showed natively), unless a large row grew it past STATE_ROW_KEEP. */
 #define STATE_ROW_GUESS		4096
+#define STATE_ROW_KEEP		(64 * 1024)
 
 /*
  * The indexes of case s, then its row, written from s (values sealed in
@@ -409,10 +412,10 @@ static int
 save_sealing(struct store *st, MDB_txn *t, struct case_state *s,
     uint64_t iid)
 {
-	struct buf	b;
-	uint8_t		ik[IID_LEN];
-	MDB_val		k, d;
-	int		rc = 0;
+	struct buf	*b = &st->rowbuf;
+	uint8_t		 ik[IID_LEN];
+	MDB_val		 k, d;
+	int		 rc = 0;
 
 	if (iid == 0)
 		iid = s->iid;
@@ -426,11 +429,13 @@ save_sealing(struct store *st, MDB_txn *t, struct case_state *s,
 	k.mv_size = sizeof(ik);
 	k.mv_data = ik;
 	/* A case's row is 1-3 KB: one allocation, not a doubling from 256. */
-	buf_init(&b, STATE_ENCODED_MAX);
-	if ((rc = buf_reserve(&b, STATE_ROW_GUESS)) == 0 &&
-	    (rc = state_encode(s, &b)) == 0) {
-		d.mv_size = b.len;
-		d.mv_data = b.data;
+	if (b->max == 0)
+		buf_init(b, STATE_ENCODED_MAX);
+	buf_reset(b);
+	if ((rc = buf_reserve(b, STATE_ROW_GUESS)) == 0 &&
+	    (rc = state_encode(s, b)) == 0) {
+		d.mv_size = b->len;
+		d.mv_data = b->data;
 		if (s->iid == iid) {
 			rc = mdb_err(st, mdb_put(t, st->states, &k, &d, 0),
 			    "put case");
@@ -439,7 +444,8 @@ save_sealing(struct store *st, MDB_txn *t, struct case_state *s,
 		} else
 			rc = put_append(st, t, st->states, &k, &d, "put case");
 	}
-	buf_release(&b);
+	if (b->cap > STATE_ROW_KEEP)
+		buf_release(b);
 	return rc;
 }
 

@@ -107,6 +107,10 @@ struct store {
 	uint64_t	 skew_ms;
 	int64_t		 offset_ms;
 	int		 drop_transferred;	/* keep_transferred = no */
+	/* Where a case's row is encoded before its put (casetab.c), kept
+	 * from one save to the next; used only inside a write transaction,
+	 * so by one thread at a time. */
+	struct buf	 rowbuf;
 	struct quota	 quota;
 	char		 node[HLC_NODE_MAX + 1];
 	char		 role[16];
