@@ -307,7 +307,7 @@ struct sw {
 
 /* Room for n more bytes at the end of the buffer, or NULL (w->err). */
 static uint8_t *
-sw_room(struct sw *w, size_t n)
+sw_room_slow(struct sw *w, size_t n)
 {
 	int rc;
 
@@ -322,6 +322,19 @@ sw_room(struct sw *w, size_t n)
 		return NULL;
 	}
 	return w->b->data + w->b->len;
+}
+
+/* sw_room_slow, with the common case (no error, room in the buffer and
+ * under the limit) inline. */
+static inline uint8_t *
+sw_room(struct sw *w, size_t n)
+{
+	struct buf *b = w->b;
+
+	if (w->err == 0 && b->cap - b->len >= n && n <= w->max &&
+	    b->len - w->start <= w->max - n)
+		return b->data + b->len;
+	return sw_room_slow(w, n);
 }
 
 /* A header: the fix form (fix | v) when v < fixmax, else the byte of the
@@ -363,18 +376,32 @@ sw_item(struct sw *w, unsigned fix, size_t fixmax, unsigned t8,
 	w->b->len += h + n;
 }
 
-static void
+static inline void
 sw_array(struct sw *w, size_t n)
 {
-	sw_item(w, 0x90, 16, 0, 0xdc, 0xdd, n, NULL, 0);
+	uint8_t *o;
+
+	if (n >= 16)
+		sw_item(w, 0x90, 16, 0, 0xdc, 0xdd, n, NULL, 0);
+	else if ((o = sw_room(w, 1)) != NULL) {
+		o[0] = (uint8_t)(0x90 | n);
+		w->b->len++;
+	}
 }
 
-static void
+static inline void
 sw_cstr(struct sw *w, const char *s)
 {
-	size_t n = strlen(s);
+	size_t	 n = strlen(s);
+	uint8_t	*o;
 
-	sw_item(w, 0xa0, 32, 0xd9, 0xda, 0xdb, n, s, n);
+	if (n >= 32)
+		sw_item(w, 0xa0, 32, 0xd9, 0xda, 0xdb, n, s, n);
+	else if ((o = sw_room(w, 1 + n)) != NULL) {
+		o[0] = (uint8_t)(0xa0 | n);
+		memcpy(o + 1, s, n);
+		w->b->len += 1 + n;
+	}
 }
 
 static void
@@ -383,7 +410,7 @@ sw_bin(struct sw *w, const void *p, size_t n)
 	sw_item(w, 0, 0, 0xc4, 0xc5, 0xc6, n, p, n);
 }
 
-static void
+static inline void
 sw_uint(struct sw *w, uint64_t v)
 {
 	uint8_t	*o;
@@ -1176,11 +1203,47 @@ sealed_author_tests(void)
 	return 0;
 }
 
+/* The path and event id rules (mp.c's tables) against their text, for
+ * every byte and at the length limits. */
+static int
+id_rule_tests(void)
+{
+	char	s[ENTRY_PATH_MAX + 2];
+
+	for (unsigned c = 1; c < 256; c++) {
+		int p = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '.';
+		int e = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-';
+
+		s[0] = 'a';
+		s[1] = (char)c;
+		s[2] = 'b';
+		s[3] = '\0';
+		ST_CHECK(mp_path_valid(s) == p && mp_evid_valid(s) == e);
+		ST_CHECK(mp_path_valid(s + 1) == p && mp_evid_valid(s + 1) ==
+		    e);
+	}
+	ST_CHECK(!mp_path_valid("") && !mp_evid_valid(""));
+	memset(s, 'a', sizeof(s));
+	s[ENTRY_PATH_MAX] = '\0';
+	ST_CHECK(mp_path_valid(s));
+	s[ENTRY_PATH_MAX] = 'a';
+	s[ENTRY_PATH_MAX + 1] = '\0';
+	ST_CHECK(!mp_path_valid(s));
+	s[ENTRY_EVID_MAX] = '\0';
+	ST_CHECK(mp_evid_valid(s));
+	s[ENTRY_EVID_MAX] = 'a';
+	s[ENTRY_EVID_MAX + 1] = '\0';
+	ST_CHECK(!mp_evid_valid(s));
+	return 0;
+}
+
 int
 state_selftest(void)
 {
 	if (roundtrip_tests() != 0 || rule_tests() != 0 ||
-	    sealed_author_tests() != 0)
+	    sealed_author_tests() != 0 || id_rule_tests() != 0)
 		return 1;
 	return 0;
 }
