@@ -25,7 +25,7 @@ import sys
 from harness import check, ok, sample_case
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
-from hostile import Hostile  # noqa: E402
+from hostile import ACK, Hostile  # noqa: E402
 from test_restore import backup, lose_and_restore  # noqa: E402
 from test_standby import ha_province, standby_node, wait_current  # noqa: E402
 from test_sync import sync_ok, verify_all  # noqa: E402
@@ -149,3 +149,115 @@ def test_erase_exception_survives_promotion_and_old_central(env):
         b.get(cid), sb.get(cid)))
     verify_all(sb, a, b)
     sb.stop()
+
+
+# ---- the rule, entry by entry (tests/hostile.py as lao-cai) -----------
+
+def transfers_in_feed(h, cid):
+    """(stamp, to) of every transfer of case cid that h received."""
+    return [(Hostile.stamp_of(e), o[1]) for _, e in h.feed if e[5] == cid
+            for o in e[6] if o[0] == 3]
+
+
+def refused(a):
+    return a is not None and a[1] == ACK and a[4] == 0 and a[6] == 1
+
+
+def applied(a):
+    return a is not None and a[1] == ACK and a[4] == 1 and a[6] == 0
+
+
+def test_erase_view_accepted_after_the_referral_is_acknowledged(env):
+    """lao-cai creates a case, central refers it to nghe-an, lao-cai
+    acknowledges that referral in one session and erases in the next.  An
+    erase without the owner lao-cai saw is judged by the feed (the
+    referral is acknowledged: refused, as before); the same erase naming
+    lao-cai's own creating transfer as the owner it saw is accepted (the
+    transfer after it is central's referral away), and reaches nghe-an,
+    which applies the new form of the op."""
+    c = env.central().start()
+    n = env.province("nghe-an", c)
+    env.province("lao-cai", c)
+    h = Hostile(os.path.join(env.tmp, "lao-cai"), c.dir).connect()
+    check(h.hello() is not None, "no WELCOME")
+    cid = Hostile.new_case_id()
+    a = h.push([h.entry(cid, [h.op_set("status", '"reported"'),
+                              h.op_transfer("lao-cai")])])
+    check(applied(a), "create: %r" % (a,))
+    t0 = (h.hlc, "lao-cai")
+    ok(c.cli("case", "transfer", cid, "--to", "nghe-an"), "central refers")
+    h.connect()
+    h.hello()                           # acknowledges the referral
+    check([to for _, to in transfers_in_feed(h, cid)] == ["nghe-an"],
+          "feed: %r" % (h.feed,))
+    h.connect()
+    h.hello()
+    a = h.push([h.entry(cid, [h.op_erase()])])
+    check(refused(a), "an erase without a view, after the ACK: %r" % (a,))
+    a = h.push([h.entry(cid, [h.op_erase(t0)])])
+    check(applied(a), "the erase naming the owner lao-cai saw: %r" % (a,))
+    h.close()
+    got = c.get(cid)
+    check(got["erased"] and got["owner"] == "nghe-an", got)
+    sync_ok(n)
+    check(erased(n, cid), "nghe-an: %r" % n.get(cid))
+    ok(n.verify(), "verify nghe-an")
+    ok(c.verify(), "verify central")
+
+
+def test_erase_view_refused_unless_it_names_the_writer(env):
+    """The owner an erase says its writer saw must be a transfer central
+    holds, stamped before the erase, that names the writer: not the
+    referral away, not a stamp central does not hold, not another
+    province's creating transfer in a history offered to the writer
+    (issue 18, finding 4), not a referral event, not a view on only some
+    of the entry's ops."""
+    c = env.central().start()
+    n = env.province("nghe-an", c)
+    env.province("lao-cai", c)
+    h = Hostile(os.path.join(env.tmp, "lao-cai"), c.dir).connect()
+    h.hello()
+    cid = Hostile.new_case_id()
+    a = h.push([h.entry(cid, [h.op_set("status", '"reported"'),
+                              h.op_transfer("lao-cai")])])
+    check(applied(a), "create: %r" % (a,))
+    t0 = (h.hlc, "lao-cai")
+    ok(c.cli("case", "transfer", cid, "--to", "nghe-an"), "central refers")
+    # A case of nghe-an's, offered to lao-cai (never its owner).
+    other = n.add(sample_case(40, status="reported"))
+    ok(n.cli("case", "transfer", other, "--to", "lao-cai"), "offer")
+    sync_ok(n)
+    h.connect()
+    h.hello()
+    away = transfers_in_feed(h, cid)
+    check(len(away) == 1 and away[0][1] == "nghe-an", away)
+    created = transfers_in_feed(h, other)
+    check(len(created) == 1 and created[0][1] == "nghe-an", created)
+    offer = [Hostile.stamp_of(e) for _, e in h.feed if e[5] == other and
+             any(o[0] == 2 and o[1] == "referrals" for o in e[6])]
+    check(offer, "no offer in the feed")
+    h.connect()
+    h.hello()
+    for what, ops in (
+            ("the referral away", [h.op_erase(away[0][0])]),
+            ("a stamp central does not hold",
+             [h.op_erase((t0[0] + 1, "lao-cai"))]),
+            ("a view on one op of two", [h.op_erase(t0), h.op_erase()])):
+        a = h.push([h.entry(cid, ops)])
+        check(refused(a), "%s: %r" % (what, a))
+    # A view stamped after the erase itself.
+    a = h.push([h.entry(cid, [h.op_erase(t0)], hlc=t0[0] - 1000)])
+    check(refused(a), "a view after the erase: %r" % (a,))
+    h.hlc = t0[0] + 5000
+    for what, view in (("nghe-an's creating transfer", created[0][0]),
+                       ("nghe-an's offer", offer[-1])):
+        a = h.push([h.entry(other, [h.op_erase(view)])])
+        check(refused(a), "%s: %r" % (what, a))
+    check(not c.get(cid)["erased"] and not c.get(other)["erased"],
+          "central erased a case")
+    # The same erase, naming the owner lao-cai saw, is accepted.
+    a = h.push([h.entry(cid, [h.op_erase(t0)])])
+    check(applied(a), "the erase naming the owner lao-cai saw: %r" % (a,))
+    h.close()
+    check(c.get(cid)["erased"], c.get(cid))
+    ok(c.verify(), "verify central")
