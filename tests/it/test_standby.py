@@ -694,6 +694,51 @@ def test_central_status_shows_standby_copies(env):
     c.stop()
 
 
+def test_console_sync_page_shows_standby(env):
+    """Central's console shows its standby on the sync health page (and
+    in /api/status), not as a province that never synced: its copies
+    current after a sync, behind once the standby stops and central adds
+    a console user; in English and Vietnamese."""
+    import console
+    c = env.central().start()
+    sb = standby_node(env, c)
+    console.add_user(c, "admin", "admin")
+    sb.start()
+    con = console.Console(c, users=False)
+    try:
+        cl = con.client()
+        cl.login("admin")
+
+        def api():
+            return cl.get("/api/status").json()["standby"]
+
+        def current():
+            h = api()
+            return h is not None and h["users_current"] is True and \
+                h["audit_lag_bytes"] == 0 and not h["promotion_loses"]
+        wait_for(current, 30, 0.2, "the console to show the standby current")
+        check(api()["peer"] == "standby", repr(api()))
+        page = cl.get("/sync?lang=en").text()
+        check('id="standby"' in page and "Standby central" in page and
+              "would lose nothing the standby copies" in page, page)
+        # the standby is not listed as a province that never synced
+        table = page.split('id="sync"')[1].split("</table>")[0]
+        check(">standby<" not in table, table)
+        sb.stop()
+        console.add_user(c, "cw", "caseworker")
+        h = api()
+        check(h["users_current"] is False and h["audit_lag_lines"] > 0 and
+              h["promotion_loses"] is True, repr(h))
+        page = cl.get("/sync?lang=vi").text()
+        check("Máy chủ trung ương dự phòng" in page and
+              "sẽ mất những gì được đánh dấu ở trên" in page, page)
+        row = page.split('id="sb-users"')[1].split("</td>")[0]
+        check('class="bad"' in row and "chậm hơn" in row, row)
+    finally:
+        con.stop()
+    c.stop()
+
+
 def tried(r):
     """The endpoints a sync tried, in order (its `centrals tried` line)."""
     check(r.rc == 0, "sync failed: %r" % r)
