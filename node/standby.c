@@ -887,7 +887,7 @@ standby_view_central(const char *dir, const struct standby_status *ss,
 {
 	struct stat	 sb;
 	char		 path[4200], hex[2 * MSG_HASH_LEN + 1];
-	uint8_t		*u = NULL, sum[MSG_HASH_LEN], blk[65536];
+	uint8_t		*u = NULL, sum[MSG_HASH_LEN], blk[8192];
 	size_t		 ul = 0;
 	uint64_t	 at, held = 0;
 	int		 fd;
