@@ -471,3 +471,89 @@ def test_central_restore_offer_before_centrals_reassignment(env):
           % (b.get(cid), got))
     check_replicas(c, [b], exact_ids=False)
     verify_all(c, a, b)
+
+
+def test_central_restore_former_owner_told_of_later_transfer(env):
+    """Central restored (chaos seeds 103 and 112 of the standby campaign,
+    there after a promotion).  Central referred dien-bien's case to
+    ha-noi, and lost that referral with its disk: ha-noi alone holds it.
+    The restored central, not knowing of it, referred the case to
+    hung-yen; then ha-noi gave back the first referral.  Central routed
+    its later referral by the owner it knew when it made it (dien-bien),
+    and the given-back one, stamped earlier, changed no owner, so ha-noi
+    was never told that the case had left it: it believed it owned the
+    case while central said hung-yen.  Who owned a case just before a
+    transfer is a matter of stamps, like the owner itself: the province
+    a late entry makes the owner of a period learns of the transfer that
+    ended that period."""
+    c = env.central().start()
+    a = env.province("dien-bien", c)
+    b = env.province("ha-noi", c)
+    d = env.province("hung-yen", c)
+    cid = a.add(sample_case(5))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    ok(c.cli("case", "transfer", cid, "--to", "ha-noi"), "central refers")
+    sync_ok(b)
+    sync_ok(a)
+    check(b.get(cid)["owner"] == "ha-noi", "referral reached ha-noi")
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    r = ok(c.cli("case", "transfer", cid, "--to", "hung-yen"),
+           "restored central refers again")
+    check("from dien-bien" in r.out, "central knew of ha-noi: %r" % r)
+    sync_ok(d)
+    sync_ok(a)
+    sync_ok(b)          # gives back the referral to itself
+    sync_ok(b)
+    sync_ok(a)
+    sync_ok(d)
+    check(c.get(cid)["owner"] == "hung-yen", "owner on central: %r"
+          % c.get(cid))
+    for p in (a, b):
+        got = p.get(cid)
+        check(got is None or got["owner"] == "hung-yen",
+              "%s believes %s owns the case, central says hung-yen"
+              % (p.name, got["owner"]))
+    check_replicas(c, [a, b, d], exact_ids=False)
+    verify_all(c, a, b, d)
+
+
+def test_central_restore_creator_told_of_transfer_given_back_first(env):
+    """Central restored (chaos seed 103 of the standby campaign, there
+    after a promotion and an unfenced old central's return).  Central
+    referred thanh-hoa's new case to hue, then lost its disk with the
+    case and the referral; hue holds both.  Hue synced first: it gave
+    back central's referral (RETURN) before thanh-hoa's entry that
+    created the case (GIVE), so central knew no owner to tell when it
+    took the referral back, and thanh-hoa, whose own entry came back as
+    a duplicate, was never told: it believed it owned the case while
+    central said hue."""
+    c = env.central().start()
+    a = env.province("thanh-hoa", c)
+    b = env.province("hue", c)
+    a.add(sample_case(6))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    cid = a.add(sample_case(7))
+    r = a.sync()
+    check(r.rc == 0, "thanh-hoa's sync: %r" % r)
+    ok(c.cli("case", "transfer", cid, "--to", "hue"), "central refers")
+    sync_ok(b)
+    check(b.get(cid)["owner"] == "hue", "referral reached hue")
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    sync_ok(b)          # central's referral first, then thanh-hoa's entry
+    sync_ok(a)
+    sync_ok(b)
+    sync_ok(a)
+    check(c.get(cid)["owner"] == "hue", "owner on central: %r"
+          % c.get(cid))
+    got = a.get(cid)
+    check(got is None or got["owner"] == "hue",
+          "thanh-hoa believes %s owns the case, central says hue"
+          % got["owner"])
+    check_replicas(c, [a, b], exact_ids=False)
+    verify_all(c, a, b)
