@@ -102,11 +102,104 @@ feed_offer(struct store *st, MDB_txn *t, const struct entry *e,
 }
 
 /*
+ * Central: the transfer that ended the ownership a late entry gives.  The
+ * previous owner learns of a transfer because feed_route sends it the
+ * transfer when it is applied; "previous" is the owner central knows at
+ * that moment.  After central's restore or a promotion, entries come back
+ * in any order, and a transfer to X (or X's entry creating a case) can
+ * arrive after a later-stamped transfer away from X: when that one was
+ * applied central did not know that X owned the case just before it, so
+ * nobody told X, and X went on believing it owned the case while central
+ * said otherwise (standby chaos seeds 103 and 112).  Who owned a case
+ * just before a transfer is a matter of stamps, like the owner itself
+ * (merge.c), so when an entry makes X the owner at its stamp and X does
+ * not own the case now, X gets the earliest transfer stamped after the
+ * entry that moves the case to another node: the one that ended X's
+ * ownership, whatever the order of arrival.  Outside a recovery an entry
+ * giving X the case is never stamped before a transfer central holds, so
+ * this costs nothing there.
+ */
+struct ended_ctx {
+	struct store	*st;
+	MDB_txn		*t;
+	const char	*to;		/* the owner the late entry made */
+	struct stamp	 after;		/* the late entry */
+	struct stamp	 best;		/* earliest transfer after it ... */
+	char		 origin[HLC_NODE_MAX + 1];	/* ... its origin */
+	uint8_t		 lk[LOGKEY_MAX];		/* ... its log key */
+	size_t		 lklen;
+};
+
+static int
+ended_one(const uint8_t *lk, size_t lklen, void *arg)
+{
+	struct ended_ctx	*ec = arg;
+	struct entry		 f;
+	struct stamp		 s;
+	const char		*to = NULL;
+	int			 sig_ok, rc;
+
+	if (lklen > sizeof(ec->lk))
+		return 0;
+	if ((rc = log_read(ec->st, ec->t, lk, lklen, &f, 0, &sig_ok)) != 0)
+		return rc;
+	s.hlc = f.hlc;
+	strlcpy_(s.node, f.origin, sizeof(s.node));
+	for (size_t i = 0; i < f.nops; i++)
+		if (f.ops[i].type == OP_TRANSFER)
+			to = f.ops[i].to;	/* the last one counts */
+	if (to != NULL && strcmp(to, ec->to) != 0 &&
+	    stamp_cmp(&s, &ec->after) > 0 &&
+	    (ec->best.hlc == 0 || stamp_cmp(&s, &ec->best) < 0)) {
+		ec->best = s;
+		strlcpy_(ec->origin, f.origin, sizeof(ec->origin));
+		memcpy(ec->lk, lk, lklen);
+		ec->lklen = lklen;
+	}
+	entry_release(&f);
+	return 0;
+}
+
+static int
+feed_ended(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *owner_after, const uint8_t *lk, size_t lklen)
+{
+	struct ended_ctx	 ec;
+	const char		*to = NULL;
+	int			 rc;
+
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].type == OP_TRANSFER)
+			to = e->ops[i].to;
+	if (to == NULL || strcmp(to, owner_after) == 0 ||
+	    strcmp(to, st->node) == 0)
+		return 0;
+	memset(&ec, 0, sizeof(ec));
+	ec.st = st;
+	ec.t = t;
+	ec.to = to;
+	ec.after.hlc = e->hlc;
+	strlcpy_(ec.after.node, e->origin, sizeof(ec.after.node));
+	if ((rc = case_keys(st, t, e->case_id, ended_one, &ec)) != 0)
+		return rc;
+	if (ec.best.hlc == 0 || strcmp(ec.origin, to) == 0)
+		return 0;
+	/* The entry that made it the owner too, unless it wrote it: a
+	 * province gives back central's transfer to another node as well
+	 * (duplicates are no-ops at the province). */
+	if (strcmp(e->origin, to) != 0 &&
+	    (rc = feed_push(st, t, to, lk, lklen)) != 0)
+		return rc;
+	return feed_push(st, t, to, ec.lk, ec.lklen);
+}
+
+/*
  * Central: routes a newly applied entry to the provinces that hold the
  * case: its owner (the whole history when it just became the owner), the
- * previous owner (so that it learns of the transfer) and the receiving
- * province of a pending offer (feed_offer).  Never back to the entry's
- * origin.
+ * previous owner (so that it learns of the transfer), the receiving
+ * province of a pending offer (feed_offer), and a province the entry
+ * made the owner of a period that has already ended (feed_ended).  Never
+ * back to the entry's origin.
  */
 int
 feed_route(struct store *st, MDB_txn *t, const struct entry *e,
@@ -139,9 +232,10 @@ feed_route(struct store *st, MDB_txn *t, const struct entry *e,
 	}
 	if (owner_before[0] != '\0' && strcmp(owner_before, owner_after) != 0 &&
 	    strcmp(owner_before, st->node) != 0 &&
-	    strcmp(owner_before, e->origin) != 0)
-		return feed_push(st, t, owner_before, lk, lklen);
-	return 0;
+	    strcmp(owner_before, e->origin) != 0 &&
+	    (rc = feed_push(st, t, owner_before, lk, lklen)) != 0)
+		return rc;
+	return feed_ended(st, t, e, owner_after, lk, lklen);
 }
 
 int
