@@ -4,6 +4,7 @@
  * a referral away), with the log key at each position.
  */
 #include "store_int.h"
+#include "offer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,33 +103,61 @@ feed_offer(struct store *st, MDB_txn *t, const struct entry *e,
 }
 
 /*
- * Central: the transfer that ended the ownership a late entry gives.  The
- * previous owner learns of a transfer because feed_route sends it the
- * transfer when it is applied; "previous" is the owner central knows at
- * that moment.  After central's restore or a promotion, entries come back
- * in any order, and a transfer to X (or X's entry creating a case) can
- * arrive after a later-stamped transfer away from X: when that one was
- * applied central did not know that X owned the case just before it, so
- * nobody told X, and X went on believing it owned the case while central
- * said otherwise (standby chaos seeds 103 and 112).  Who owned a case
- * just before a transfer is a matter of stamps, like the owner itself
- * (merge.c), so when an entry makes X the owner at its stamp and X does
- * not own the case now, X gets the earliest transfer stamped after the
- * entry that moves the case to another node: the one that ended X's
- * ownership, whatever the order of arrival.  Outside a recovery an entry
- * giving X the case is never stamped before a transfer central holds, so
- * this costs nothing there.
+ * Central: the entry that ended the ownership, or the offer, a late
+ * entry gives.  The previous owner learns of a transfer because
+ * feed_route sends it the transfer when it is applied, and the receiving
+ * province of an offer learns that it ended because feed_offer sends it
+ * the entry that ended it; "previous" and "pending" are what central
+ * knows at that moment.  After central's restore or a promotion, entries
+ * come back in any order, and a transfer to X (or X's entry creating a
+ * case, or an offer to X) can arrive after a later-stamped entry that
+ * ended what it gave X: when that one was applied central did not know
+ * of X, so nobody told X, and X went on believing it owned the case
+ * while central said otherwise (standby chaos seeds 103 and 112), or
+ * kept the whole case, identifying fields included, for an offer that
+ * had ended (seed 136).  Who owned a case, or was offered it, just
+ * before an entry is a matter of stamps, like the owner itself
+ * (merge.c, offer.h), so when an entry gives X the case (or an offer) at
+ * its stamp and X does not have it now, X gets the earliest entry
+ * stamped after it that ended that: for an owner, the first transfer to
+ * another node; for an offer, the first change of owner, later offer or
+ * answer.  Outside a recovery no such entry is stamped after one that
+ * central applies, so this costs nothing there.
  */
 struct ended_ctx {
 	struct store	*st;
 	MDB_txn		*t;
-	const char	*to;		/* the owner the late entry made */
+	const char	*to;		/* what the late entry gave it to */
+	int		 offer;		/* an offer, not the case */
 	struct stamp	 after;		/* the late entry */
-	struct stamp	 best;		/* earliest transfer after it ... */
+	struct stamp	 best;		/* earliest end after it ... */
 	char		 origin[HLC_NODE_MAX + 1];	/* ... its origin */
 	uint8_t		 lk[LOGKEY_MAX];		/* ... its log key */
 	size_t		 lklen;
 };
+
+/* Does f end what the late entry gave ec->to? */
+static int
+ends(const struct ended_ctx *ec, const struct entry *f)
+{
+	const char	*to = NULL;
+	int		 other = 0;
+
+	for (size_t i = 0; i < f->nops; i++) {
+		const struct op *o = &f->ops[i];
+
+		if (o->type == OP_TRANSFER)
+			to = o->to;	/* the last one counts */
+		else if (o->type == OP_EVENT && o->value != NULL &&
+		    (strcmp(o->path, "referral_answers") == 0 ||
+		    strcmp(o->path, "referrals") == 0))
+			other = 1;
+	}
+	if (ec->offer)
+		return to != NULL || (other && (offer_count_made(f) > 0 ||
+		    strcmp(f->origin, ec->to) == 0));
+	return to != NULL && strcmp(to, ec->to) != 0;
+}
 
 static int
 ended_one(const uint8_t *lk, size_t lklen, void *arg)
@@ -136,7 +165,6 @@ ended_one(const uint8_t *lk, size_t lklen, void *arg)
 	struct ended_ctx	*ec = arg;
 	struct entry		 f;
 	struct stamp		 s;
-	const char		*to = NULL;
 	int			 sig_ok, rc;
 
 	if (lklen > sizeof(ec->lk))
@@ -145,12 +173,9 @@ ended_one(const uint8_t *lk, size_t lklen, void *arg)
 		return rc;
 	s.hlc = f.hlc;
 	strlcpy_(s.node, f.origin, sizeof(s.node));
-	for (size_t i = 0; i < f.nops; i++)
-		if (f.ops[i].type == OP_TRANSFER)
-			to = f.ops[i].to;	/* the last one counts */
-	if (to != NULL && strcmp(to, ec->to) != 0 &&
-	    stamp_cmp(&s, &ec->after) > 0 &&
-	    (ec->best.hlc == 0 || stamp_cmp(&s, &ec->best) < 0)) {
+	if (stamp_cmp(&s, &ec->after) > 0 &&
+	    (ec->best.hlc == 0 || stamp_cmp(&s, &ec->best) < 0) &&
+	    ends(ec, &f)) {
 		ec->best = s;
 		strlcpy_(ec->origin, f.origin, sizeof(ec->origin));
 		memcpy(ec->lk, lk, lklen);
@@ -160,37 +185,58 @@ ended_one(const uint8_t *lk, size_t lklen, void *arg)
 	return 0;
 }
 
+/* Queues for `to` the earliest entry after e that ended what e gave it,
+ * unless `to` wrote that entry; with push_e, e first, unless `to` wrote
+ * it (a province gives back central's transfer to another node too;
+ * duplicates are no-ops at the province). */
 static int
-feed_ended(struct store *st, MDB_txn *t, const struct entry *e,
-    const char *owner_after, const uint8_t *lk, size_t lklen)
+feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *to, int offer, int push_e, const uint8_t *lk, size_t lklen)
 {
-	struct ended_ctx	 ec;
-	const char		*to = NULL;
-	int			 rc;
+	struct ended_ctx	ec;
+	int			rc;
 
-	for (size_t i = 0; i < e->nops; i++)
-		if (e->ops[i].type == OP_TRANSFER)
-			to = e->ops[i].to;
-	if (to == NULL || strcmp(to, owner_after) == 0 ||
-	    strcmp(to, st->node) == 0)
-		return 0;
 	memset(&ec, 0, sizeof(ec));
 	ec.st = st;
 	ec.t = t;
 	ec.to = to;
+	ec.offer = offer;
 	ec.after.hlc = e->hlc;
 	strlcpy_(ec.after.node, e->origin, sizeof(ec.after.node));
 	if ((rc = case_keys(st, t, e->case_id, ended_one, &ec)) != 0)
 		return rc;
 	if (ec.best.hlc == 0 || strcmp(ec.origin, to) == 0)
 		return 0;
-	/* The entry that made it the owner too, unless it wrote it: a
-	 * province gives back central's transfer to another node as well
-	 * (duplicates are no-ops at the province). */
-	if (strcmp(e->origin, to) != 0 &&
+	if (push_e && strcmp(e->origin, to) != 0 &&
 	    (rc = feed_push(st, t, to, lk, lklen)) != 0)
 		return rc;
 	return feed_push(st, t, to, ec.lk, ec.lklen);
+}
+
+static int
+feed_ended(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *owner_after, const char *offer_after, const uint8_t *lk,
+    size_t lklen)
+{
+	const char	*to = NULL;
+	char		 oto[HLC_NODE_MAX + 1];
+	int		 rc;
+
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].type == OP_TRANSFER)
+			to = e->ops[i].to;
+	if (to != NULL && strcmp(to, owner_after) != 0 &&
+	    strcmp(to, st->node) != 0 &&
+	    (rc = feed_end_of(st, t, e, to, 0, 1, lk, lklen)) != 0)
+		return rc;
+	/* Not the offer itself: the receiving province has it when it has
+	 * the case (with the whole history central routed to it), and one
+	 * that never had the case learns only that the offer ended. */
+	if (offer_made_to(e, oto, sizeof(oto)) &&
+	    strcmp(oto, offer_after) != 0 && strcmp(oto, owner_after) != 0 &&
+	    strcmp(oto, st->node) != 0 && strcmp(oto, e->origin) != 0)
+		return feed_end_of(st, t, e, oto, 1, 0, lk, lklen);
+	return 0;
 }
 
 /*
@@ -235,7 +281,7 @@ feed_route(struct store *st, MDB_txn *t, const struct entry *e,
 	    strcmp(owner_before, e->origin) != 0 &&
 	    (rc = feed_push(st, t, owner_before, lk, lklen)) != 0)
 		return rc;
-	return feed_ended(st, t, e, owner_after, lk, lklen);
+	return feed_ended(st, t, e, owner_after, offer_after, lk, lklen);
 }
 
 int

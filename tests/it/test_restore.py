@@ -516,6 +516,8 @@ def test_central_restore_former_owner_told_of_later_transfer(env):
         check(got is None or got["owner"] == "hung-yen",
               "%s believes %s owns the case, central says hung-yen"
               % (p.name, got["owner"]))
+        check(got is None or "full_name" not in got["person"],
+              "%s's read-only copy keeps identifying fields" % p.name)
     check_replicas(c, [d], exact_ids=False)
     verify_all(c, a, b, d)
 
@@ -559,3 +561,49 @@ def test_central_restore_creator_told_of_transfer_given_back_first(env):
           "keeps identifying fields: %r" % got)
     check_replicas(c, [b], exact_ids=False)
     verify_all(c, a, b)
+
+
+def test_central_restore_offer_receiver_told_it_ended(env):
+    """Central restored (chaos seed 136 of the standby campaign, there
+    after a promotion).  hung-yen offered its case to an-giang, which got
+    the whole case to decide; central lost the offer with its disk, and,
+    restored, reassigned the case to ha-tinh.  hung-yen then resent its
+    offer, accepted as valid when it was written (offer_then) but ended
+    by the reassignment stamped after it, so central routed nothing to
+    an-giang, which had no way to learn that the offer had ended: it kept
+    the whole case, identifying fields included, with an offer waiting
+    for its answer that central no longer had."""
+    c = env.central().start()
+    a = env.province("hung-yen", c)
+    b = env.province("an-giang", c)
+    d = env.province("ha-tinh", c)
+    cid = a.add(sample_case(8))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    ok(a.cli("case", "transfer", cid, "--to", "an-giang", "--reason",
+             "FAKE offer lost with central's disk"), "hung-yen offers")
+    sync_ok(a)
+    sync_ok(b)
+    check("full_name" in b.get(cid)["person"], "the offer reached an-giang")
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    ok(c.cli("case", "transfer", cid, "--to", "ha-tinh", "--reason",
+             "FAKE central's reassignment"), "restored central reassigns")
+    sync_ok(d)
+    sync_ok(a)          # resends its offer, stamped before the reassignment
+    sync_ok(b)
+    sync_ok(a)
+    sync_ok(d)
+    got = c.get(cid)
+    check(got["owner"] == "ha-tinh" and len(got["referrals"]) == 2,
+          "central: %r" % got)
+    mine = b.get(cid)
+    check(mine is None or ("full_name" not in mine["person"] and
+                           mine["owner"] == "ha-tinh"),
+          "an-giang keeps the whole case for an offer that ended: %r"
+          % mine)
+    r = ok(b.cli("case", "referrals", "--json"), "referrals")
+    check(cid not in r.out, "an-giang still lists the offer: %s" % r.out)
+    check_replicas(c, [d], exact_ids=False)
+    verify_all(c, a, b, d)
