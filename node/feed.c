@@ -440,6 +440,122 @@ store_feed_last(struct store *st, const char *peer, uint64_t *pos)
 	return rc;
 }
 
+/*
+ * Central: a province's feed position of an incarnation that this
+ * central's feed for it never had.  A restore starts a new incarnation of
+ * every feed; a central put back from an older copy of the same lineage
+ * (promoted from its standby's copy, or restored from an older backup)
+ * knows nothing of the incarnation of a restore made in between, whose
+ * central the province may have used meanwhile.  Standby chaos seed 136:
+ * central queued an update of an-giang's case at (0, P) and the standby
+ * copied it; central then lost its disk before an-giang took it and was
+ * restored (incarnation I1, without the update), an-giang went on to
+ * (I1, 5), and the standby, promoted (I2 > I1), sent an-giang only
+ * from (I2, 1): positions are ordered by incarnation first, so (0, P) was
+ * "behind" the province for good, and the case differed on central and
+ * its owner.  Such a position says nothing about this central's feed:
+ * what the province took of it is only what it acknowledged to this
+ * lineage (peer feed_acked).  So the positions of earlier incarnations
+ * after that are queued again, at the end of the current incarnation;
+ * the province treats the entries it holds as duplicates.  Done once per
+ * such position (meta "requeued:<peer>"), in one transaction.
+ */
+struct requeue_ctx {
+	const char	*peer;
+	uint64_t	 cursor;
+	size_t		 n;
+};
+
+static int
+requeue_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct requeue_ctx	*rq = arg;
+	struct peer_info	 pi;
+	char			 mk[HLC_NODE_MAX + 16];
+	uint8_t			 fk[LOGKEY_MAX], (*keys)[LOGKEY_MAX] = NULL;
+	size_t			*lens = NULL, nkeys = 0, cap = 0;
+	size_t			 plen = strlen(rq->peer);
+	uint64_t		 inc, done = 0, acked;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int			 rc, mrc;
+
+	rq->n = 0;
+	if ((rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
+		return rc;
+	if (rq->cursor == 0 || POS_INC(rq->cursor) >= inc)
+		return 0;
+	snprintf(mk, sizeof(mk), "requeued:%s", rq->peer);
+	if (get_u64(st, t, st->meta, mk, &done) == 0 && done == rq->cursor)
+		return 0;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor")))
+		return rc;
+	/* Any position of the cursor's incarnation: then it is ours. */
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, rq->peer, POS_MAKE(POS_INC(rq->cursor), 0));
+	mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	if (mrc == 0 && k.mv_size == plen + 9 &&
+	    memcmp(k.mv_data, rq->peer, plen) == 0 &&
+	    POS_INC(be64_get((const uint8_t *)k.mv_data + plen + 1)) ==
+	    POS_INC(rq->cursor)) {
+		mdb_cursor_close(c);
+		return 0;
+	}
+	rc = peer_read(st, t, rq->peer, &pi);
+	if (rc != 0 && rc != E_NOTFOUND) {
+		mdb_cursor_close(c);
+		return rc;
+	}
+	acked = rc == 0 ? pi.feed_acked : 0;
+	rc = 0;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, rq->peer, acked + 1);
+	for (mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); mrc == 0;
+	    mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != plen + 9 ||
+		    memcmp(k.mv_data, rq->peer, plen) != 0 ||
+		    POS_INC(be64_get((const uint8_t *)k.mv_data + plen + 1)) >=
+		    inc)
+			break;
+		if (d.mv_size > LOGKEY_MAX)
+			continue;
+		if (nkeys == cap) {
+			cap = cap ? cap * 2 : 64;
+			keys = xreallocarray(keys, cap, sizeof(*keys));
+			lens = xreallocarray(lens, cap, sizeof(*lens));
+		}
+		memcpy(keys[nkeys], d.mv_data, d.mv_size);
+		lens[nkeys++] = d.mv_size;
+	}
+	mdb_cursor_close(c);
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = mdb_err(st, mrc, "feed");
+	for (size_t i = 0; i < nkeys && rc == 0; i++)
+		rc = feed_push(st, t, rq->peer, keys[i], lens[i]);
+	free(keys);
+	free(lens);
+	if (rc == 0)
+		rc = put_u64(st, t, st->meta, mk, rq->cursor);
+	if (rc == 0)
+		rq->n = nkeys;
+	return rc;
+}
+
+int
+store_feed_requeue(struct store *st, const char *peer, uint64_t cursor,
+    size_t *n)
+{
+	struct requeue_ctx	rq = { peer, cursor, 0 };
+	int			rc;
+
+	*n = 0;
+	if (!is_central(st) || cursor == 0)
+		return 0;
+	if ((rc = txn_run(st, requeue_fn, &rq)) == 0)
+		*n = rq.n;
+	return rc;
+}
+
 int
 store_feed_ref(struct store *st, const char *peer, uint64_t pos,
     uint8_t *ref, size_t *reflen)

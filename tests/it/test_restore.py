@@ -607,3 +607,46 @@ def test_central_restore_offer_receiver_told_it_ended(env):
     check(cid not in r.out, "an-giang still lists the offer: %s" % r.out)
     check_replicas(c, [d], exact_ids=False)
     verify_all(c, a, b, d)
+
+
+def test_central_put_back_from_copy_older_than_a_restore(env):
+    """Central queued an update of an-giang's case, and its disk was then
+    lost before an-giang took it: restored (incarnation I1, without the
+    update), central went on, and an-giang took I1's feed.  Then central
+    was put back from a copy that predates that restore but holds the
+    update (chaos seed 136: the standby's copy, promoted; here a second
+    restore, from a later backup of the first lineage).  an-giang's feed
+    position, (I1, 1), is of an incarnation this central never had, and
+    positions are ordered by incarnation first, so central sent only its
+    new incarnation: the update stayed "behind" an-giang for good, and the
+    case differed on central and its owner.  What an-giang took of this
+    lineage's feed is only what it acknowledged to it: the rest is queued
+    again."""
+    c = env.central().start()
+    p = env.province("an-giang", c)
+    cid = p.add(sample_case(9))
+    sync_ok(p)
+    bk_old = backup(c, "bk-before-update")
+    c.update(cid, {"intake": {"facility": "F-queued-before-the-loss"}})
+    bk_new = backup(c, "bk-with-update")
+    c.stop()
+    lose_and_restore(c, bk_old)        # incarnation I1, without the update
+    c.start()
+    c.update(cid, {"status": "closed"})
+    sync_ok(p)
+    check(p.get(cid)["status"] == "closed", "an-giang took I1's feed")
+    c.stop()
+    time.sleep(1.1)                     # another incarnation (seconds)
+    lose_and_restore(c, bk_new)        # I2: the update, not I1
+    c.start()
+    sync_ok(p)
+    sync_ok(p)
+    got = c.get(cid)
+    check(got["intake"].get("facility") == "F-queued-before-the-loss" and
+          got["status"] == "closed", "central: %r" % got)
+    mine = p.get(cid)
+    check(mine["intake"].get("facility") == "F-queued-before-the-loss",
+          "an-giang never got central's update queued before the loss: %r"
+          % mine)
+    check_replicas(c, [p])
+    verify_all(c, p)
