@@ -100,6 +100,7 @@ case_load_raw(struct store *st, MDB_txn *t, const char *id,
 		log_warnx("store: case %s: stored state does not decode", id);
 		return E_INTEGRITY;
 	}
+	s->iid = iid;
 	return 0;
 }
 
@@ -394,21 +395,31 @@ conflicted_update(struct store *st, MDB_txn *t, const char *id,
 }
 
 /* What a case's row is reserved at before it is encoded: most are 1-3 KB
- * (state_encode grows the buffer past it when needed). */
+ * (state_encode grows the buffer past it when needed).  The buffer is the
+ * store's, kept for the next save (a malloc and free of 4 KB per apply
+ * showed natively), unless a large row grew it past STATE_ROW_KEEP. */
 #define STATE_ROW_GUESS		4096
+#define STATE_ROW_KEEP		(64 * 1024)
 
-/* The indexes of case s, then its row, written from s (values sealed in
- * place). */
+/*
+ * The indexes of case s, then its row, written from s (values sealed in
+ * place).  iid: the case's internal id as the caller got it in this
+ * transaction, or 0 (looked up, or given).  A state read from its row in
+ * this transaction (s->iid) replaces that row in place; any other is put
+ * at the end first (a new case's row sorts last).
+ */
 static int
-save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
+save_sealing(struct store *st, MDB_txn *t, struct case_state *s,
+    uint64_t iid)
 {
-	struct buf	b;
-	uint8_t		ik[IID_LEN];
-	uint64_t	iid;
-	MDB_val		k, d;
-	int		rc;
+	struct buf	*b = &st->rowbuf;
+	uint8_t		 ik[IID_LEN];
+	MDB_val		 k, d;
+	int		 rc = 0;
 
-	if ((rc = caseid_make(st, t, s->id, &iid)) != 0 ||
+	if (iid == 0)
+		iid = s->iid;
+	if ((iid == 0 && (rc = caseid_make(st, t, s->id, &iid)) != 0) ||
 	    (rc = names_update(st, t, iid, s->id, s)) != 0 ||
 	    (rc = conflicted_update(st, t, s->id, s)) != 0 ||
 	    (rc = offerset_update(st, t, s->id, s)) != 0 ||
@@ -418,15 +429,23 @@ save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
 	k.mv_size = sizeof(ik);
 	k.mv_data = ik;
 	/* A case's row is 1-3 KB: one allocation, not a doubling from 256. */
-	buf_init(&b, STATE_ENCODED_MAX);
-	if ((rc = buf_reserve(&b, STATE_ROW_GUESS)) == 0 &&
-	    (rc = state_encode(s, &b)) == 0) {
-		d.mv_size = b.len;
-		d.mv_data = b.data;
-		/* A new case sorts last: its row goes at the end. */
-		rc = put_append(st, t, st->states, &k, &d, "put case");
+	if (b->max == 0)
+		buf_init(b, STATE_ENCODED_MAX);
+	buf_reset(b);
+	if ((rc = buf_reserve(b, STATE_ROW_GUESS)) == 0 &&
+	    (rc = state_encode(s, b)) == 0) {
+		d.mv_size = b->len;
+		d.mv_data = b->data;
+		if (s->iid == iid) {
+			rc = mdb_err(st, mdb_put(t, st->states, &k, &d, 0),
+			    "put case");
+			if (rc == E_NOTFOUND)
+				rc = E_STORE;
+		} else
+			rc = put_append(st, t, st->states, &k, &d, "put case");
 	}
-	buf_release(&b);
+	if (b->cap > STATE_ROW_KEEP)
+		buf_release(b);
 	return rc;
 }
 
@@ -437,15 +456,17 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 	int			rc;
 
 	state_copy(&s, plain);
-	rc = save_sealing(st, t, &s);
+	s.iid = 0;	/* perhaps read in another transaction */
+	rc = save_sealing(st, t, &s, 0);
 	state_release(&s);
 	return rc;
 }
 
 int
-case_save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
+case_save_sealing(struct store *st, MDB_txn *t, struct case_state *s,
+    uint64_t iid)
 {
-	return save_sealing(st, t, s);
+	return save_sealing(st, t, s, iid);
 }
 
 int
