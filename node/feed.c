@@ -466,21 +466,19 @@ struct requeue_ctx {
 	size_t		 n;
 };
 
+/* Is rq->cursor of an incarnation this feed never had, and not handled
+ * yet?  1 yes, 0 no, or an error. */
 static int
-requeue_fn(struct store *st, MDB_txn *t, void *arg)
+requeue_needed(struct store *st, MDB_txn *t, const struct requeue_ctx *rq)
 {
-	struct requeue_ctx	*rq = arg;
-	struct peer_info	 pi;
-	char			 mk[HLC_NODE_MAX + 16];
-	uint8_t			 fk[LOGKEY_MAX], (*keys)[LOGKEY_MAX] = NULL;
-	size_t			*lens = NULL, nkeys = 0, cap = 0;
-	size_t			 plen = strlen(rq->peer);
-	uint64_t		 inc, done = 0, acked;
-	MDB_cursor		*c;
-	MDB_val			 k, d;
-	int			 rc, mrc;
+	char		 mk[HLC_NODE_MAX + 16];
+	uint8_t		 fk[LOGKEY_MAX];
+	size_t		 plen = strlen(rq->peer);
+	uint64_t	 inc, done = 0;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc, mrc;
 
-	rq->n = 0;
 	if ((rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
 		return rc;
 	if (rq->cursor == 0 || POS_INC(rq->cursor) >= inc)
@@ -494,20 +492,39 @@ requeue_fn(struct store *st, MDB_txn *t, void *arg)
 	k.mv_data = fk;
 	k.mv_size = seqkey(fk, rq->peer, POS_MAKE(POS_INC(rq->cursor), 0));
 	mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-	if (mrc == 0 && k.mv_size == plen + 9 &&
+	rc = !(mrc == 0 && k.mv_size == plen + 9 &&
 	    memcmp(k.mv_data, rq->peer, plen) == 0 &&
 	    POS_INC(be64_get((const uint8_t *)k.mv_data + plen + 1)) ==
-	    POS_INC(rq->cursor)) {
-		mdb_cursor_close(c);
-		return 0;
-	}
-	rc = peer_read(st, t, rq->peer, &pi);
-	if (rc != 0 && rc != E_NOTFOUND) {
-		mdb_cursor_close(c);
+	    POS_INC(rq->cursor));
+	mdb_cursor_close(c);
+	return rc;
+}
+
+static int
+requeue_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct requeue_ctx	*rq = arg;
+	struct peer_info	 pi;
+	char			 mk[HLC_NODE_MAX + 16];
+	uint8_t			 fk[LOGKEY_MAX], (*keys)[LOGKEY_MAX] = NULL;
+	size_t			*lens = NULL, nkeys = 0, cap = 0;
+	size_t			 plen = strlen(rq->peer);
+	uint64_t		 inc, acked;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int			 rc, mrc;
+
+	rq->n = 0;
+	if ((rc = requeue_needed(st, t, rq)) != 1)
 		return rc;
-	}
+	if ((rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
+		return rc;
+	rc = peer_read(st, t, rq->peer, &pi);
+	if (rc != 0 && rc != E_NOTFOUND)
+		return rc;
 	acked = rc == 0 ? pi.feed_acked : 0;
-	rc = 0;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor")))
+		return rc;
 	k.mv_data = fk;
 	k.mv_size = seqkey(fk, rq->peer, acked + 1);
 	for (mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); mrc == 0;
@@ -534,6 +551,7 @@ requeue_fn(struct store *st, MDB_txn *t, void *arg)
 		rc = feed_push(st, t, rq->peer, keys[i], lens[i]);
 	free(keys);
 	free(lens);
+	snprintf(mk, sizeof(mk), "requeued:%s", rq->peer);
 	if (rc == 0)
 		rc = put_u64(st, t, st->meta, mk, rq->cursor);
 	if (rc == 0)
@@ -545,12 +563,21 @@ int
 store_feed_requeue(struct store *st, const char *peer, uint64_t cursor,
     size_t *n)
 {
-	struct requeue_ctx	rq = { peer, cursor, 0 };
-	int			rc;
+	struct requeue_ctx	 rq = { peer, cursor, 0 };
+	MDB_txn			*t;
+	int			 rc;
 
 	*n = 0;
 	if (!is_central(st) || cursor == 0)
 		return 0;
+	/* Read first: a session almost never needs it, and must not cost
+	 * a commit. */
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = requeue_needed(st, t, &rq);
+	mdb_txn_abort(t);
+	if (rc != 1)
+		return rc;
 	if ((rc = txn_run(st, requeue_fn, &rq)) == 0)
 		*n = rq.n;
 	return rc;
