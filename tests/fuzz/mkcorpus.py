@@ -102,6 +102,11 @@ def msg_corpus():
     write("msg", "batch_empty", arr([v, uint(3), uint(2), uint(0), arr([])]))
     write("msg", "batch_raw", arr([v, uint(3), uint(300), uint(0), arr([
         arr([uint(2 ** 40), b(b"abc")])])]))
+    # An erase carrying the owner its writer saw ([4, [hlc, node]]).
+    with open(os.path.join(CORPUS, "entry", "erase_view"), "rb") as f:
+        erase_view = f.read()
+    write("msg", "batch_erase_view", arr([v, uint(3), uint(5), uint(0), arr([
+        arr([uint(9), b(arr([uint(1), b(erase_view), b(b"")]))])])]))
     write("msg", "ack", arr([v, uint(4), uint(1), uint(8), uint(2), uint(0),
                              uint(1)]))
     write("msg", "bye", arr([v, uint(5)]))
