@@ -2610,6 +2610,14 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 	no.curve_sec = id->curve_sec;
 	no.auth = central_auth;
 	no.auth_arg = c;
+	/* Before listening: a session should not wait for it. */
+	{
+		uint64_t	t0 = mono_ms(), n = store_warm(st);
+
+		log_info("store: %llu pages of the map were in memory and are "
+		    "mapped (%llu ms)", (unsigned long long)n,
+		    (unsigned long long)(mono_ms() - t0));
+	}
 	if ((rc = net_listen(cfg->listen, &no, &c->net, err, errsz)) != 0) {
 		free(c);
 		return rc;

@@ -98,6 +98,21 @@ int	store_open(const char *dir, struct store **out, char *err,
 	    size_t errsz);
 void	store_close(struct store **st);
 
+/*
+ * Maps into this process, in a few system calls, the pages of the store
+ * that are already in the page cache, so that reading them later takes no
+ * page fault (a fault costs 10-35 us in the VMs we run on; a long-running
+ * node process would otherwise fault in each page of the map on its first
+ * read, and a node process that has just started pays that on its first
+ * sessions: docs/PERFORMANCE.md, "The nightly at 100,000 cases").  Reads
+ * nothing from disk: pages not in memory are left to fault as before.
+ * Best effort: returns the number of pages mapped (0 where the kernel
+ * lacks MADV_POPULATE_READ, Linux < 5.14).  Only the long-running node
+ * process calls it (central's serve): a short command would pay for
+ * mapping pages it never reads.
+ */
+uint64_t store_warm(struct store *st);
+
 /* Records the node id and role of a new store.  E_INVAL if already set. */
 int	store_init_node(struct store *st, const char *node, const char *role);
 /* Fills *info.  E_NOTFOUND when the store was never initialised. */
