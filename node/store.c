@@ -231,6 +231,7 @@ store_close(struct store **stp)
 	crypto_aead_free(&(*stp)->aead);
 	crypto_mac_free(&(*stp)->authormac);
 	crypto_mac_free(&(*stp)->namemac);
+	names_free(*stp);
 	buf_release(&(*stp)->rowbuf);
 	mdb_env_close((*stp)->env);
 	free(*stp);

@@ -99,6 +99,7 @@ struct store {
 	struct crypto_aead *aead;
 	struct crypto_mac *authormac, *namemac;
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
+	struct names_batch *names;	/* casetab.c: names_defer, or NULL */
 	int		 have_keys;
 	uint8_t		 datakey[CRYPTO_KEY];	/* data at rest */
 	uint8_t		 authorkey[CRYPTO_HASH];	/* author pseudonyms */
@@ -292,6 +293,17 @@ int	case_save(struct store *, MDB_txn *, const struct case_state *plain);
  * Either saves looking the case up in caseids again. */
 int	case_save_sealing(struct store *, MDB_txn *, struct case_state *s,
 	    uint64_t iid);
+/*
+ * The name index's posting changes held back (names_defer) until
+ * names_flush writes them into t, sorted by key, each row once; or
+ * names_discard drops them, when the transaction they were made in is
+ * aborted.  Between the two, every case_save and case_drop of the store
+ * must be in that one transaction.  names_free at store_close.
+ */
+void	names_defer(struct store *);
+int	names_flush(struct store *, MDB_txn *t);
+void	names_discard(struct store *);
+void	names_free(struct store *);
 /* Removes the row of case id and its indexes (none: no error). */
 int	case_drop(struct store *, MDB_txn *, const char *id);
 /* The node's view of a folded case: 1 when the table keeps no row. */
@@ -340,6 +352,7 @@ int	store_selftest(void);
 int	seal_selftest(void);
 int	chain_selftest(void);
 int	casetab_selftest(void);
+int	casetab_names_selftest(void);
 int	caseid_selftest(void);
 int	migrate_selftest(void);
 int	feed_selftest(void);
