@@ -99,17 +99,19 @@ int	store_open(const char *dir, struct store **out, char *err,
 void	store_close(struct store **st);
 
 /*
- * Maps into this process, in a few system calls, the pages of the store
- * that are already in the page cache, so that reading them later takes no
- * page fault (a fault costs 10-35 us in the VMs we run on; a long-running
- * node process would otherwise fault in each page of the map on its first
- * read, and a node process that has just started pays that on its first
- * sessions: docs/PERFORMANCE.md, "The nightly at 100,000 cases").  Reads
- * nothing from disk: pages not in memory are left to fault as before.
- * Best effort: returns the number of pages mapped (0 where the kernel
- * lacks MADV_POPULATE_READ, Linux < 5.14).  Only the long-running node
- * process calls it (central's serve): a short command would pay for
- * mapping pages it never reads.
+ * Warms a node process that has just started (docs/PERFORMANCE.md, "The
+ * nightly at 100,000 cases").  A long-running process has touched its heap
+ * and the pages of the map it reads; one that has just started touches
+ * them in its first sessions, and a first touch costs 10-50 us a page in
+ * the VMs we run on.  So: 16 MiB of heap, where LMDB's dirty pages and the
+ * apply's buffers come from, is populated as huge pages and kept; and the
+ * pages of the store already in the page cache are mapped into the
+ * process in a few system calls (nothing is read from disk: pages not in
+ * memory fault as before).  Best effort: returns the number of pages
+ * warmed, 0 where the kernel lacks MADV_POPULATE_* (Linux < 5.14).  Sets
+ * the process's malloc parameters (store.c), so only the long-running
+ * node process calls it (central's serve): a short command would pay for
+ * pages it never reads.
  */
 uint64_t store_warm(struct store *st);
 

@@ -174,6 +174,17 @@ def msg_corpus():
                              b(b'{"time":"t","ms":1,"action":"login"}\n')]))
     write("msg", "aux_partial_line", arr([v, uint(18), uint(0), b(b""),
                                           uint(0), uint(10), b(b"abc")]))
+    # The longer forms, with central's HTCDS key (sealed, 82 bytes).
+    write("msg", "auxask_key", arr([v, uint(17), s("standby"), b(bytes(32)),
+                                    uint(5000), b(bytes(range(32))),
+                                    b(bytes(range(32, 64)))]))
+    write("msg", "aux_key", arr([v, uint(18), uint(0), b(b""), uint(200),
+                                 uint(200), b(b""), uint(1),
+                                 b(b"casesync-htcds-key-v1\n" +
+                                   bytes(range(60)))]))
+    write("msg", "aux_key_same_with_data", arr([v, uint(18), uint(0), b(b""),
+                                                uint(0), uint(0), b(b""),
+                                                uint(0), b(b"x")]))
     # Near misses: trailing byte, wrong version, version 1's HELLO.
     write("msg", "bye_trailing", arr([v, uint(5)]) + b"\x00")
     write("msg", "bad_version", arr([uint(1), uint(5)]))
