@@ -694,3 +694,58 @@ def test_standby_audit_copy_rotation_and_torn_tail(env):
           "the copy of the rotated log was not kept: %r" % aside)
     sb.stop()
     c.stop()
+
+
+def test_promoted_copy_sends_feed_tail_a_restored_central_lacked(env):
+    """Chaos seed 136 (standby campaign at 3cf9c55): central queued its own
+    edit of an-giang's case in an-giang's feed (position 1 of incarnation
+    0), and the standby copied that state; an-giang had not fetched it.
+    Central then lost its disk and was restored from a backup taken before
+    the edit (incarnation I1): an-giang synced with it and acknowledged
+    feed positions of I1.  Central's machine was then lost and the standby
+    promoted (I2 > I1).  The promoted central sent an-giang only positions
+    after its cursor (I1, n), above (0, 1) by number: central's edit,
+    acknowledged to the workload and held by the new central, never
+    reached the owner ("lost", "diverged")."""
+    from test_restore import backup, lose_and_restore
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "an-giang", c, sb)
+    cid = a.add(sample_case(1))
+    other = a.add(sample_case(2))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    ok(c.cli("case", "update", cid, "-", stdin=json.dumps({
+        "services": [{"id": "s-central-tail", "type": "legal_aid",
+                      "on": "2026-04-22", "amount_vnd": 1000}]})),
+       "central's edit, queued for an-giang")
+    sb.start()
+    wait_current(c, sb)
+    sb.stop()                   # its copy holds the edit and the queue
+    c.stop()
+    lose_and_restore(c, bk)     # the edit is lost with central's disk
+    c.start()
+    ok(c.cli("case", "update", other, "-",
+             stdin=json.dumps({"status": "closed"})),
+       "the restored central's edit, queued in its new incarnation")
+    sync_ok(a)
+    pos = a.status()["peers"][0]["received_position"]
+    check(pos >> 32 > 0, "an-giang holds no position of the restored "
+          "central's incarnation: %d" % pos)
+    check(not any(s["id"] == "s-central-tail"
+                  for s in a.get(cid).get("services", [])),
+          "the edit reached an-giang before the promotion")
+    c.kill()
+    time.sleep(1.1)             # the promotion's epoch is a later second
+    ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    sb.start()
+    sync_ok(a)
+    sync_ok(a)
+    got = [s["id"] for s in a.get(cid).get("services", [])]
+    check("s-central-tail" in got,
+          "central's edit, held by the promoted central, never reached "
+          "the owner: %r" % got)
+    check_replicas(sb, [a])
+    verify_all(sb, a)
+    sb.stop()
