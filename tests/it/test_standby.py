@@ -749,3 +749,60 @@ def test_promoted_copy_sends_feed_tail_a_restored_central_lacked(env):
     check_replicas(sb, [a])
     verify_all(sb, a)
     sb.stop()
+
+
+def test_offer_routed_by_unfenced_old_central_ends_at_promoted(env):
+    """Chaos seed 149 (standby campaign at 3cf9c55): the standby was
+    promoted, and the old central came back and served the provinces,
+    none of which had seen the new epoch, so none could fence it
+    (docs/HA.md, "What is not fenced").  khanh-hoa offered its case to
+    son-la through the old central, which routed the whole case to son-la
+    to decide.  The promoted central, which did not have the offer yet,
+    reassigned the case to thai-nguyen; the offer reached it afterwards,
+    stamped before the reassignment, so it was never pending there and
+    nothing told son-la that it had ended: son-la kept the whole case,
+    identifying fields included ("leak: read-only copy ... on son-la
+    shows ['full_name', 'id_number', 'address']")."""
+    c = env.central().start()
+    sb = standby_node(env, c)
+    k = ha_province(env, "khanh-hoa", c, sb)
+    s = ha_province(env, "son-la", c, sb)
+    t = ha_province(env, "thai-nguyen", c, sb)
+    cid = k.add(sample_case(3))
+    sync_ok(k)
+    sync_ok(s)
+    sync_ok(t)
+    sb.start()
+    wait_current(c, sb)
+    sb.stop()                   # its copy: the case, no offer
+    c.kill()
+    ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    # The old central is back before any province saw the new epoch.
+    c.start()
+    ok(k.cli("case", "transfer", cid, "--to", "son-la", "--reason",
+             "FAKE offer through the old central"), "khanh-hoa offers")
+    sync_ok(k)
+    sync_ok(s)
+    check("full_name" in s.get(cid)["person"],
+          "the offer reached son-la through the old central")
+    c.stop()
+    ok(sb.cli("case", "transfer", cid, "--to", "thai-nguyen", "--reason",
+              "FAKE reassignment by the promoted central"),
+       "the promoted central reassigns, without the offer")
+    sb.start()
+    sync_ok(t)
+    sync_ok(k)                  # the offer reaches the promoted central
+    sync_ok(s)
+    sync_ok(t)
+    sync_ok(s)
+    got = sb.get(cid)
+    check(got["owner"] == "thai-nguyen" and len(got["referrals"]) == 2,
+          "promoted central: %r" % got)
+    mine = s.get(cid)
+    check(mine is None or ("full_name" not in mine["person"] and
+                           "id_number" not in mine["person"]),
+          "son-la keeps the whole case for an offer that ended: %r" % mine)
+    check_replicas(sb, [t], exact_ids=False)
+    verify_all(sb, k, s, t)
+    sb.stop()
