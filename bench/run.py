@@ -26,6 +26,13 @@ Environment (each also a flag, see --help):
   BENCH_TMP     where the temporary folder goes (default /tmp)
   BENCH_CENTRAL_CONF  central's casesync.conf settings, "key=value,..."
                 (apply_pipeline=on, say)
+  BENCH_FX_CACHE  a folder that keeps the synced pair and the change
+                fixtures between bench runs (for profiling the nightly and
+                the catch-up without re-importing the backlog each time).
+                Used only without `initial` in BENCH_ONLY; filled by the
+                first such run, reused while scale and sizes match.  The
+                stores in it are made by the binary of that first run:
+                empty the folder after a store layout change.
   CASESYNC_BIN  the binary (default build/casesync)
 
 Fixtures are built once per bench run (the synthetic cases come from
@@ -355,14 +362,7 @@ class Bench:
         """fx/pN: the synced province with N more changes (nightly sizes
         and the catch-up), made by `casesync import` of updates."""
         self.change_sets = {}
-        sizes = set()
-        if "nightly" in self.only:
-            sizes.add(self.n_nightly)
-        if "catchup" in self.only or "wire" in self.only:
-            sizes.add(self.n_catchup)
-        if "nightly" in self.only:
-            sizes |= set(s for s in RT_SIZES if s <= self.n_initial)
-        for n in sorted(sizes):
+        for n in self.fx_sizes():
             ch = self.changes(self.main_ids, n, "u%d" % n)
             self.change_sets[n] = ch
             path = self.changes_jsonl(ch, self.path("gen", "upd-%d.jsonl"
@@ -371,6 +371,62 @@ class Bench:
             copy_dir(self.path("fx", "ps"), d)
             log("fixture: %d changes on the synced %s" % (n, MAIN))
             cs("import", "-d", d, path)
+
+    # -- the fixture cache (BENCH_FX_CACHE) --
+
+    def fx_sizes(self):
+        sizes = set()
+        if "nightly" in self.only:
+            sizes.add(self.n_nightly)
+            sizes |= set(s for s in RT_SIZES if s <= self.n_initial)
+        if "catchup" in self.only or "wire" in self.only:
+            sizes.add(self.n_catchup)
+        return sorted(sizes)
+
+    def fx_cache_dir(self):
+        d = env("BENCH_FX_CACHE", "")
+        if not d or "initial" in self.only:
+            return None
+        return os.path.join(os.path.abspath(d), "scale-%g" % self.scale)
+
+    def fx_from_cache(self):
+        """Copies the synced pair and the change fixtures from the cache,
+        if it holds them all.  True if it did."""
+        d = self.fx_cache_dir()
+        if d is None or not os.path.exists(os.path.join(d, "ids.json")):
+            return False
+        need = ["cs", "ps"] + ["p%d" % n for n in self.fx_sizes()]
+        if not all(os.path.isdir(os.path.join(d, x)) for x in need):
+            return False
+        log("fixtures from the cache %s" % d)
+        os.makedirs(self.path("fx"))
+        for x in need:
+            copy_dir(os.path.join(d, x), self.path("fx", x))
+        with open(os.path.join(d, "ids.json")) as f:
+            self.main_ids = json.load(f)
+        self.main_jsonl = sorted(
+            os.path.join(d, "gen", x) for x in os.listdir(
+                os.path.join(d, "gen")))
+        self.change_sets = {n: self.changes(self.main_ids, n, "u%d" % n)
+                            for n in self.fx_sizes()}
+        return True
+
+    def fx_to_cache(self):
+        d = self.fx_cache_dir()
+        if d is None:
+            return
+        log("saving the fixtures to the cache %s" % d)
+        rm(d)
+        os.makedirs(os.path.join(d, "gen"))
+        for x in os.listdir(self.path("fx")):
+            if x == "cs" or (x.startswith("p") and x[1:].isdigit()
+                             and x != "p0") or x == "ps":
+                subprocess.run(["cp", "-a", self.path("fx", x), d],
+                               check=True)
+        for p in self.main_jsonl:
+            shutil.copy2(p, os.path.join(d, "gen"))
+        with open(os.path.join(d, "ids.json"), "w") as f:
+            json.dump(self.main_ids, f)
 
     # -- scenarios --
 
@@ -785,12 +841,14 @@ class Bench:
                                      "development figures only")
         main_needed = self.only & {"initial", "nightly", "catchup", "wire"}
         if main_needed:
-            self.build_main()
-            if "initial" in self.only:
-                self.run_initial(ordered=True)
-            self.run_initial()
-            if self.only & {"nightly", "catchup", "wire"}:
-                self.build_changes()
+            if not self.fx_from_cache():
+                self.build_main()
+                if "initial" in self.only:
+                    self.run_initial(ordered=True)
+                self.run_initial()
+                if self.only & {"nightly", "catchup", "wire"}:
+                    self.build_changes()
+                self.fx_to_cache()
             if "nightly" in self.only:
                 self.run_changes("nightly", self.n_nightly)
                 self.run_rt_probe()

@@ -44,6 +44,7 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	char			 oafter[HLC_NODE_MAX + 1];
 	uint8_t			 lk[LOGKEY_MAX];
 	size_t			 lklen;
+	uint64_t		 iid;
 	MDB_val			 k, d;
 	int			 rc, refold = 0, erases = 0;
 
@@ -79,6 +80,9 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		*how |= APPLY_NEW_CASE;
 	} else if (rc != 0)
 		return rc;
+	/* Read in this transaction (case_load_raw, here or in authorise):
+	 * the case index and the save need not look the case up again. */
+	iid = s.iid;
 	strlcpy_(before, s.owner, sizeof(before));
 	strlcpy_(obefore, offer_pending(&s, &of) ? of.to : "",
 	    sizeof(obefore));
@@ -109,12 +113,14 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 		/* The decoder accepts only the shortest encoding, so a received
 		 * record is byte for byte what record_make would rebuild from
 		 * e and block: store it without encoding it again. */
-		rc = log_append(st, t, e, r->data, r->len, lk, &lklen);
+		rc = log_append(st, t, e, r->data, r->len, &iid, lk,
+		    &lklen);
 	} else {
 		buf_init(&rb, ENTRY_ENCODED_MAX + 256);
 		rc = record_make(e, block, &rb);
 		if (rc == 0)
-			rc = log_append(st, t, e, rb.data, rb.len, lk, &lklen);
+			rc = log_append(st, t, e, rb.data, rb.len, &iid, lk,
+			    &lklen);
 		buf_release(&rb);
 	}
 	if (rc != 0)
@@ -134,7 +140,7 @@ apply_entry(struct store *st, MDB_txn *t, struct entry *e,
 	}
 	/* s is not read plain again: sealed in place, not copied. */
 	rc = project(st, &s) ? case_drop(st, t, s.id) :
-	    case_save_sealing(st, t, &s);
+	    case_save_sealing(st, t, &s, iid);
 	if (rc != 0)
 		goto out;
 	if (!is_central(st) && strcmp(before, st->node) == 0 &&

@@ -232,6 +232,84 @@ referral_unseen(struct store *st, MDB_txn *t, const struct entry *e)
 }
 
 /*
+ * Central: does e, an erase from a node that does not own its case, carry
+ * the owner its writer saw (entry.h: each erase op's base, the stamp of
+ * the transfer that made the owner in the writer's view)?  Returns 1 when
+ * every op carries one, 0 when none does (an erase of an older release:
+ * referral_unseen judges it), -1 when only some do (refused).
+ */
+static int
+erase_view_carried(const struct entry *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->nops; i++)
+		n += e->ops[i].base.hlc != 0;
+	return n == 0 ? 0 : n == e->nops ? 1 : -1;
+}
+
+/*
+ * Central: was the case e's writer's when it wrote e, by the owner it saw?
+ * Yes when central holds, among the case's entries, a transfer with the
+ * stamp e carries, stamped before e, that names e's origin (the last
+ * transfer op of that entry, as the merge reads it).  Then e erases a
+ * case its writer owned in its view, and it counts wherever it arrives:
+ * the answer depends only on e's signed content and on that one entry,
+ * which every central that holds the case holds in the end, never on
+ * the state of a feed (docs/CONFLICTS.md, the erase exception; standby
+ * chaos seed 31).  A central that does not hold that transfer refuses.
+ *
+ * Nothing more is asked of the transfers after it: an honest writer's
+ * view may be followed by several changes of owner it had not heard of,
+ * and a writer that lies about its view could always name the latest
+ * transfer to itself, which a transfer away follows when it is not the
+ * owner now (docs/SECURITY.md, "A compromised province").
+ */
+struct view_ctx {
+	struct stamp	 want;		/* the stamp e carries */
+	int		 names;		/* -1 not found, 0 another, 1 origin */
+	const char	*origin;
+};
+
+static int
+view_one(const struct entry *f, int sig_ok, void *arg)
+{
+	struct view_ctx	*v = arg;
+
+	(void)sig_ok;
+	if (f->hlc != v->want.hlc || strcmp(f->origin, v->want.node) != 0)
+		return 0;
+	for (size_t i = 0; i < f->nops; i++)
+		if (f->ops[i].type == OP_TRANSFER)
+			v->names = strcmp(f->ops[i].to, v->origin) == 0;
+	return 0;
+}
+
+static int
+erase_view_ok(struct store *st, MDB_txn *t, const struct entry *e)
+{
+	struct stamp	es;
+	int		found;
+
+	es.hlc = e->hlc;
+	strlcpy_(es.node, e->origin, sizeof(es.node));
+	for (size_t i = 0; i < e->nops; i++) {
+		struct view_ctx	v;
+
+		memset(&v, 0, sizeof(v));
+		v.want = e->ops[i].base;
+		v.names = -1;
+		v.origin = e->origin;
+		if (v.want.hlc == 0 || stamp_cmp(&v.want, &es) >= 0)
+			return 0;
+		if (case_entries(st, t, e->case_id, 0, view_one, &v,
+		    &found) != 0 || v.names != 1)
+			return 0;
+	}
+	return e->nops > 0;
+}
+
+/*
  * Central: who owned e's case at stamp `point`, by the transfers central
  * holds (the one with the latest stamp before it; the owner is the last
  * writer among transfers, merge.c).  Empty when no transfer precedes it.
@@ -381,8 +459,10 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
 	/* An erase from the province the case was referred away from, made
 	 * before it learned of that, still counts: it has already redacted
 	 * its own copy for good, and an erase wins nothing from the owner
-	 * (docs/RELIABILITY.md, bug 4).  Once the province has acknowledged
-	 * the referral, it is a former owner like any other node. */
+	 * (docs/RELIABILITY.md, bug 4).  An erase carries the owner its
+	 * writer saw (erase_view_ok); one of an older release does not, and
+	 * counts until the province has acknowledged the referral
+	 * (referral_unseen). */
 	if (strcmp(s->owner, e->origin) == 0)
 		return 0;
 	if ((rc = owner_at(st, t, e, e->hlc > hw ? e->hlc : hw, then,
@@ -390,7 +470,10 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
 		return rc;
 	if (then[0] != '\0' ? strcmp(then, e->origin) != 0 :
 	    !creates_for(e, e->origin)) {
-		if (!(erase_only(e) && referral_unseen(st, t, e))) {
+		int carried = erase_only(e) ? erase_view_carried(e) : -1;
+
+		if (!(carried == 1 ? erase_view_ok(st, t, e) :
+		    carried == 0 && referral_unseen(st, t, e))) {
 			snprintf(why, whysz, "%s does not own case %s (owner "
 			    "%s)", e->origin, e->case_id, s->owner);
 			rc = E_AUTH;

@@ -77,10 +77,20 @@ caseid_get(struct store *st, MDB_txn *t, const char *id, uint64_t *iid)
 int
 caseid_make(struct store *st, MDB_txn *t, const char *id, uint64_t *iid)
 {
+	int made;
+
+	return caseid_make_new(st, t, id, iid, &made);
+}
+
+int
+caseid_make_new(struct store *st, MDB_txn *t, const char *id, uint64_t *iid,
+    int *made)
+{
 	uint8_t	u[UUID_BIN], b[IID_LEN];
 	MDB_val	k = { sizeof(u), u }, d = { sizeof(b), b };
 	int	rc;
 
+	*made = 0;
 	if ((rc = caseid_get(st, t, id, iid)) != E_NOTFOUND)
 		return rc;
 	if (strlen(id) != ENTRY_CASE_ID_LEN)
@@ -93,7 +103,9 @@ caseid_make(struct store *st, MDB_txn *t, const char *id, uint64_t *iid)
 	if ((rc = mdb_err(st, mdb_put(t, st->caseids, &k, &d,
 	    MDB_NOOVERWRITE), "put caseid")) != 0)
 		return rc == E_NOTFOUND ? E_STORE : rc;
-	return put_u64(st, t, st->meta, "iid", *iid);
+	if ((rc = put_u64(st, t, st->meta, "iid", *iid)) == 0)
+		*made = 1;
+	return rc;
 }
 
 size_t

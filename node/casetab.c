@@ -100,6 +100,7 @@ case_load_raw(struct store *st, MDB_txn *t, const char *id,
 		log_warnx("store: case %s: stored state does not decode", id);
 		return E_INTEGRITY;
 	}
+	s->iid = iid;
 	return 0;
 }
 
@@ -183,52 +184,279 @@ post_find(const uint8_t *p, size_t n, unsigned x, int *found)
 	return lo;
 }
 
+/* Adds (add = 1) or takes out offset x in the postings buf of *n offsets.
+ * Returns 1 when that changed them. */
+static int
+post_edit(uint8_t *buf, size_t *n, unsigned x, int add)
+{
+	size_t	at;
+	int	found;
+
+	at = post_find(buf, *n, x, &found);
+	if (found == add)
+		return 0;
+	if (add) {
+		memmove(buf + 2 * at + 2, buf + 2 * at, 2 * (*n - at));
+		buf[2 * at] = (uint8_t)(x >> 8);
+		buf[2 * at + 1] = (uint8_t)x;
+		(*n)++;
+	} else {
+		memmove(buf + 2 * at, buf + 2 * at + 2, 2 * (*n - at - 1));
+		(*n)--;
+	}
+	return 1;
+}
+
+/* Reads the postings row of key pk into buf (*n offsets; *have: the row
+ * exists, and c is on it). */
+static int
+post_read(struct store *st, MDB_cursor *c, uint8_t pk[POST_KEY],
+    uint8_t buf[2 * NAME_GROUP], size_t *n, int *have)
+{
+	MDB_val	k = { POST_KEY, pk }, d;
+	int	rc;
+
+	*n = 0;
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET);
+	if ((*have = rc == 0)) {
+		if (d.mv_size % 2 != 0 || d.mv_size > 2 * NAME_GROUP)
+			return E_INTEGRITY;
+		*n = d.mv_size / 2;
+		memcpy(buf, d.mv_data, d.mv_size);
+	} else if (rc != MDB_NOTFOUND)
+		return mdb_err(st, rc, "get name");
+	return 0;
+}
+
+/* Writes the postings row of key pk as buf holds it (n = 0: no row),
+ * where post_read left the cursor (MDB_CURRENT) rather than looked up
+ * again by a second put. */
+static int
+post_write(struct store *st, MDB_cursor *c, uint8_t pk[POST_KEY],
+    uint8_t *buf, size_t n, int have)
+{
+	MDB_val	k = { POST_KEY, pk }, d = { 2 * n, buf };
+
+	if (n == 0)
+		return have ? mdb_err(st, mdb_cursor_del(c, 0), "del name") : 0;
+	return mdb_err(st, mdb_cursor_put(c, &k, &d, have ? MDB_CURRENT : 0),
+	    "put name");
+}
+
 /*
  * Adds (add = 1) or takes out case iid from the postings of mac, through
- * c, a cursor on namepost: the row is looked up once, and rewritten where
- * the lookup left the cursor (MDB_CURRENT) rather than looked up again by
- * a second put.  About 15 rows change per new case.
+ * c, a cursor on namepost: the row is looked up once, and rewritten in
+ * place.
  */
 static int
 post_change(struct store *st, MDB_cursor *c, uint64_t iid,
     const uint8_t mac[NAMEIDX_MAC], int add)
 {
-	uint8_t		 pk[POST_KEY], buf[2 * NAME_GROUP];
-	unsigned	 x = (unsigned)(iid & (NAME_GROUP - 1));
-	size_t		 n = 0, at;
-	MDB_val		 k = { sizeof(pk), pk }, d;
-	int		 found, rc, have;
+	uint8_t	pk[POST_KEY], buf[2 * NAME_GROUP];
+	size_t	n;
+	int	rc, have;
 
 	post_key(pk, iid, mac);
-	rc = mdb_cursor_get(c, &k, &d, MDB_SET);
-	if ((have = rc == 0)) {
-		if (d.mv_size % 2 != 0 || d.mv_size > sizeof(buf))
-			return E_INTEGRITY;
-		n = d.mv_size / 2;
-		memcpy(buf, d.mv_data, d.mv_size);
-	} else if (rc != MDB_NOTFOUND)
-		return mdb_err(st, rc, "get name");
-	at = post_find(buf, n, x, &found);
-	if (found == add)
+	if ((rc = post_read(st, c, pk, buf, &n, &have)) != 0)
+		return rc;
+	if (!post_edit(buf, &n, (unsigned)(iid & (NAME_GROUP - 1)), add))
 		return 0;
-	if (add) {
-		memmove(buf + 2 * at + 2, buf + 2 * at, 2 * (n - at));
-		buf[2 * at] = (uint8_t)(x >> 8);
-		buf[2 * at + 1] = (uint8_t)x;
-		n++;
-	} else {
-		memmove(buf + 2 * at, buf + 2 * at + 2, 2 * (n - at - 1));
-		n--;
+	return post_write(st, c, pk, buf, n, have);
+}
+
+/*
+ * Deferred posting changes (names_defer, store_int.h).  While a batch of
+ * central's group commit is applied, names_update does not rewrite a
+ * posting row per mac and case (about 15 per new case); it notes each
+ * change, and names_flush applies the batch's changes sorted by key: each
+ * row read and written once, through one cursor, with all of the batch's
+ * changes to it in the order they were made.  A common prefix ("th" of
+ * "thi") so takes hundreds of offsets in one write rather than one write
+ * each.  The prefix macs are cached for the batch (nameidx_cache) and the
+ * cache wiped when it ends.
+ */
+struct name_change {
+	uint8_t		key[POST_KEY];
+	uint8_t		add;
+	uint16_t	x;		/* offset in the key's group */
+	uint32_t	next;		/* the key's next change, or NO_NEXT */
+};
+
+#define NO_NEXT		UINT32_MAX
+
+/* A key's changes, first to last (names_write). */
+struct name_key {
+	uint32_t	first, last;
+};
+
+/* Noted changes past this are written at once, in the same transaction. */
+#define NAMES_PENDING_MAX	(64 * 1024)
+
+struct names_batch {
+	struct name_change	*ch;
+	size_t			 n, cap;
+	struct name_key		*keys;		/* names_write's, cap of them */
+	uint32_t		*slots;		/* its hash table, 2 * cap */
+	int			 on;
+	struct nameidx_cache	*cache;
+};
+
+static uint32_t
+be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Sorts keys by their key (qsort_r's context: the changes). */
+static int
+key_cmp(const void *a, const void *b, void *arg)
+{
+	const struct name_change	*ch = arg;
+	const struct name_key		*x = a, *y = b;
+
+	return memcmp(ch[x->first].key, ch[y->first].key, POST_KEY);
+}
+
+/*
+ * Writes the noted changes into t and forgets them.  The changes are
+ * grouped by key in a hash table (a key ends in a mac, so its bytes are
+ * its hash), each key's in the order noted, then the keys, far fewer than
+ * the changes, sorted, and each row read and written once.
+ */
+static int
+names_write(struct store *st, MDB_txn *t)
+{
+	struct names_batch	*nb = st->names;
+	MDB_cursor		*c;
+	uint8_t			 buf[2 * NAME_GROUP];
+	size_t			 i, n, nk = 0, mask;
+	uint32_t		 j;
+	int			 rc, have;
+
+	if (nb->n == 0)
+		return 0;
+	for (mask = 1; mask < 2 * nb->n; mask <<= 1)
+		;
+	mask--;
+	memset(nb->slots, 0xff, (mask + 1) * sizeof(*nb->slots));
+	for (i = 0; i < nb->n; i++) {
+		struct name_change	*ch = &nb->ch[i];
+		size_t			 h = be32_get(ch->key + 4) ^
+		    be32_get(ch->key);
+
+		ch->next = NO_NEXT;
+		for (;; h++) {
+			uint32_t *sl = &nb->slots[h & mask];
+
+			if (*sl == NO_NEXT) {
+				*sl = (uint32_t)nk;
+				nb->keys[nk].first = nb->keys[nk].last =
+				    (uint32_t)i;
+				nk++;
+				break;
+			}
+			if (memcmp(nb->ch[nb->keys[*sl].first].key, ch->key,
+			    POST_KEY) == 0) {
+				nb->ch[nb->keys[*sl].last].next = (uint32_t)i;
+				nb->keys[*sl].last = (uint32_t)i;
+				break;
+			}
+		}
 	}
-	/* Taking out needs a row (found), so the cursor is on it. */
-	if (n == 0)
-		return mdb_err(st, mdb_cursor_del(c, 0), "del name");
-	k.mv_data = pk;
-	k.mv_size = sizeof(pk);
-	d.mv_data = buf;
-	d.mv_size = 2 * n;
-	return mdb_err(st, mdb_cursor_put(c, &k, &d, have ? MDB_CURRENT :
-	    0), "put name");
+	qsort_r(nb->keys, nk, sizeof(*nb->keys), key_cmp, nb->ch);
+	if ((rc = mdb_cursor_open(t, st->namepost, &c)) != 0) {
+		nb->n = 0;
+		return mdb_err(st, rc, "open namepost");
+	}
+	for (i = 0; i < nk && rc == 0; i++) {
+		uint8_t	*pk = nb->ch[nb->keys[i].first].key;
+		int	 changed = 0;
+
+		if ((rc = post_read(st, c, pk, buf, &n, &have)) != 0)
+			break;
+		for (j = nb->keys[i].first; j != NO_NEXT; j = nb->ch[j].next)
+			changed |= post_edit(buf, &n, nb->ch[j].x,
+			    nb->ch[j].add);
+		if (changed)
+			rc = post_write(st, c, pk, buf, n, have);
+	}
+	mdb_cursor_close(c);
+	nb->n = 0;
+	return rc;
+}
+
+/* Notes a change for names_write (written now when too many wait). */
+static int
+names_note(struct store *st, MDB_txn *t, uint64_t iid,
+    const uint8_t mac[NAMEIDX_MAC], int add)
+{
+	struct names_batch	*nb = st->names;
+	struct name_change	*ch;
+	int			 rc;
+
+	if (nb->n >= NAMES_PENDING_MAX && (rc = names_write(st, t)) != 0)
+		return rc;
+	if (nb->n == nb->cap) {
+		nb->cap = nb->cap ? nb->cap * 2 : 4096;
+		nb->ch = xreallocarray(nb->ch, nb->cap, sizeof(*nb->ch));
+		nb->keys = xreallocarray(nb->keys, nb->cap,
+		    sizeof(*nb->keys));
+		nb->slots = xreallocarray(nb->slots, 2 * nb->cap,
+		    sizeof(*nb->slots));
+	}
+	ch = &nb->ch[nb->n];
+	post_key(ch->key, iid, mac);
+	ch->add = (uint8_t)add;
+	ch->x = (uint16_t)(iid & (NAME_GROUP - 1));
+	nb->n++;
+	return 0;
+}
+
+void
+names_defer(struct store *st)
+{
+	if (st->names == NULL) {
+		st->names = xcalloc(1, sizeof(*st->names));
+		st->names->cache = nameidx_cache_new();
+	}
+	st->names->n = 0;
+	st->names->on = 1;
+}
+
+int
+names_flush(struct store *st, MDB_txn *t)
+{
+	int rc;
+
+	if (st->names == NULL || !st->names->on)
+		return 0;
+	rc = names_write(st, t);
+	names_discard(st);
+	return rc;
+}
+
+void
+names_discard(struct store *st)
+{
+	if (st->names == NULL)
+		return;
+	st->names->n = 0;
+	st->names->on = 0;
+	nameidx_cache_wipe(st->names->cache);
+}
+
+void
+names_free(struct store *st)
+{
+	if (st->names == NULL)
+		return;
+	nameidx_cache_free(&st->names->cache);
+	free(st->names->ch);
+	free(st->names->keys);
+	free(st->names->slots);
+	free(st->names);
+	st->names = NULL;
 }
 
 /* The winning full name of s (NULL: none), when it is indexed. */
@@ -266,7 +494,8 @@ name_macs(struct store *st, const char *id, const struct head *w,
 	if (vlen > 2 && v[0] == '"') {
 		char *name = xstrndup((const char *)v + 1, vlen - 2);
 
-		*n = nameidx_name_macs(st->namemac, name, macs,
+		*n = nameidx_name_macs(st->namemac, st->names != NULL &&
+		    st->names->on ? st->names->cache : NULL, name, macs,
 		    NAMEIDX_KEYS_MAX);
 		crypto_wipe(name, strlen(name));
 		free(name);
@@ -346,7 +575,15 @@ names_update(struct store *st, MDB_txn *t, uint64_t iid, const char *id,
 		return 0;
 	if (have_old && (rc = name_macs_row(st, t, iid, id, old, &nold)) != 0)
 		return rc;
-	if (nold + n > 0) {
+	rc = 0;
+	if (st->names != NULL && st->names->on) {
+		for (size_t i = 0; i < nold && rc == 0; i++)
+			rc = names_note(st, t, iid, old[i], 0);
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = names_note(st, t, iid, macs[i], 1);
+		if (rc != 0)
+			return rc;
+	} else if (nold + n > 0) {
 		MDB_cursor *c;
 
 		if ((rc = mdb_cursor_open(t, st->namepost, &c)) != 0)
@@ -394,21 +631,31 @@ conflicted_update(struct store *st, MDB_txn *t, const char *id,
 }
 
 /* What a case's row is reserved at before it is encoded: most are 1-3 KB
- * (state_encode grows the buffer past it when needed). */
+ * (state_encode grows the buffer past it when needed).  The buffer is the
+ * store's, kept for the next save (a malloc and free of 4 KB per apply
+ * showed natively), unless a large row grew it past STATE_ROW_KEEP. */
 #define STATE_ROW_GUESS		4096
+#define STATE_ROW_KEEP		(64 * 1024)
 
-/* The indexes of case s, then its row, written from s (values sealed in
- * place). */
+/*
+ * The indexes of case s, then its row, written from s (values sealed in
+ * place).  iid: the case's internal id as the caller got it in this
+ * transaction, or 0 (looked up, or given).  A state read from its row in
+ * this transaction (s->iid) replaces that row in place; any other is put
+ * at the end first (a new case's row sorts last).
+ */
 static int
-save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
+save_sealing(struct store *st, MDB_txn *t, struct case_state *s,
+    uint64_t iid)
 {
-	struct buf	b;
-	uint8_t		ik[IID_LEN];
-	uint64_t	iid;
-	MDB_val		k, d;
-	int		rc;
+	struct buf	*b = &st->rowbuf;
+	uint8_t		 ik[IID_LEN];
+	MDB_val		 k, d;
+	int		 rc = 0;
 
-	if ((rc = caseid_make(st, t, s->id, &iid)) != 0 ||
+	if (iid == 0)
+		iid = s->iid;
+	if ((iid == 0 && (rc = caseid_make(st, t, s->id, &iid)) != 0) ||
 	    (rc = names_update(st, t, iid, s->id, s)) != 0 ||
 	    (rc = conflicted_update(st, t, s->id, s)) != 0 ||
 	    (rc = offerset_update(st, t, s->id, s)) != 0 ||
@@ -418,15 +665,23 @@ save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
 	k.mv_size = sizeof(ik);
 	k.mv_data = ik;
 	/* A case's row is 1-3 KB: one allocation, not a doubling from 256. */
-	buf_init(&b, STATE_ENCODED_MAX);
-	if ((rc = buf_reserve(&b, STATE_ROW_GUESS)) == 0 &&
-	    (rc = state_encode(s, &b)) == 0) {
-		d.mv_size = b.len;
-		d.mv_data = b.data;
-		/* A new case sorts last: its row goes at the end. */
-		rc = put_append(st, t, st->states, &k, &d, "put case");
+	if (b->max == 0)
+		buf_init(b, STATE_ENCODED_MAX);
+	buf_reset(b);
+	if ((rc = buf_reserve(b, STATE_ROW_GUESS)) == 0 &&
+	    (rc = state_encode(s, b)) == 0) {
+		d.mv_size = b->len;
+		d.mv_data = b->data;
+		if (s->iid == iid) {
+			rc = mdb_err(st, mdb_put(t, st->states, &k, &d, 0),
+			    "put case");
+			if (rc == E_NOTFOUND)
+				rc = E_STORE;
+		} else
+			rc = put_append(st, t, st->states, &k, &d, "put case");
 	}
-	buf_release(&b);
+	if (b->cap > STATE_ROW_KEEP)
+		buf_release(b);
 	return rc;
 }
 
@@ -437,15 +692,17 @@ case_save(struct store *st, MDB_txn *t, const struct case_state *plain)
 	int			rc;
 
 	state_copy(&s, plain);
-	rc = save_sealing(st, t, &s);
+	s.iid = 0;	/* perhaps read in another transaction */
+	rc = save_sealing(st, t, &s, 0);
 	state_release(&s);
 	return rc;
 }
 
 int
-case_save_sealing(struct store *st, MDB_txn *t, struct case_state *s)
+case_save_sealing(struct store *st, MDB_txn *t, struct case_state *s,
+    uint64_t iid)
 {
-	return save_sealing(st, t, s);
+	return save_sealing(st, t, s, iid);
 }
 
 int
@@ -878,6 +1135,192 @@ casetab_selftest(void)
 	ST_CHECK(strcmp(s.owner, "ha-noi") == 0);
 	state_release(&s);
 	mdb_txn_abort(t);
+	store_test_close(&st, dir);
+	return 0;
+}
+/* Case id (made when absent) gets full name `name`, stamped hlc, saved. */
+static int
+names_rename(struct store *st, MDB_txn *t, const char *id, const char *name,
+    uint64_t hlc)
+{
+	struct entry		e;
+	struct case_state	s;
+	int			rc;
+
+	if ((rc = case_load(st, t, id, &s)) == E_NOTFOUND)
+		state_init(&s, id);
+	else if (rc != 0)
+		return rc;
+	store_test_entry(&e, id, NULL, name);
+	e.hlc = hlc;
+	strlcpy_(e.origin, "ha-noi", sizeof(e.origin));
+	if ((rc = merge_apply(&s, &e)) == 0)
+		rc = case_save_sealing(st, t, &s, 0);
+	entry_release(&e);
+	state_release(&s);
+	return rc;
+}
+
+static int
+names_dump_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct buf	*b = arg;
+	uint8_t		 len[2] = { (uint8_t)k->mv_size, (uint8_t)d->mv_size };
+
+	if (d->mv_size > 255)
+		len[1] = 0;	/* a long row: its bytes still compared */
+	if (buf_append(b, len, 2) != 0 || buf_append(b, k->mv_data,
+	    k->mv_size) != 0 || buf_append(b, d->mv_data, d->mv_size) != 0)
+		return E_TOOBIG;
+	return 0;
+}
+
+/* Appends namepost and namemacs, as t sees them, to b. */
+static int
+names_dump(struct store *st, MDB_txn *t, struct buf *b)
+{
+	int rc;
+
+	buf_reset(b);
+	if ((rc = table_each(st, t, st->namepost, NULL, 0, names_dump_one,
+	    b)) != 0)
+		return rc;
+	buf_append(b, "|", 1);
+	return table_each(st, t, st->namemacs, NULL, 0, names_dump_one, b);
+}
+
+#define NT_A	"01a2276e-8c28-78e1-8721-c642e7eb1ba1"
+#define NT_B	"01a2276e-8c28-78e1-8721-c642e7eb1ba2"
+#define NT_C	"01a2276e-8c28-78e1-8721-c642e7eb1ba3"
+
+/*
+ * What one batch does to the index: names taken out and put back (the
+ * same tokens deleted and added again), a case dropped, a new case
+ * renamed, and many new cases sharing tokens.  mode 0: each change
+ * written at once; 1: deferred and flushed at the end; 2: deferred, with
+ * an early write half way (as at NAMES_PENDING_MAX).
+ */
+static int
+names_scenario(struct store *st, MDB_txn *t, int mode)
+{
+	static const char	*fam[] = { "Nguyen", "Tran", "Le", "Pham" };
+	static const char	*giv[] = { "Lan", "Lanh", "Hoa", "Nam", "Thi" };
+	char			 id[ENTRY_CASE_ID_LEN + 1], name[64];
+	int			 rc = 0;
+
+	if (mode > 0)
+		names_defer(st);
+	if ((rc = names_rename(st, t, NT_A, "Le Thi Hoa", 100)) != 0 ||
+	    (rc = names_rename(st, t, NT_A, "Nguyen Thi Lan", 101)) != 0 ||
+	    (rc = case_drop(st, t, NT_B)) != 0 ||
+	    (rc = names_rename(st, t, NT_C, "Nguyen Thi Lanh", 102)) != 0)
+		goto out;
+	if (mode == 2 && (rc = names_write(st, t)) != 0)
+		goto out;
+	if ((rc = names_rename(st, t, NT_C, "Pham Lan", 103)) != 0 ||
+	    (rc = names_rename(st, t, NT_A, "Le Thi Hoa", 104)) != 0 ||
+	    (rc = names_rename(st, t, NT_A, "Nguyen Thi Lan", 105)) != 0)
+		goto out;
+	for (int i = 0; i < 60 && rc == 0; i++) {
+		snprintf(id, sizeof(id), "01a2276e-8c28-78e1-8721-c642e7eb%04x",
+		    i);
+		snprintf(name, sizeof(name), "%s Thi %s %d", fam[i % 4],
+		    giv[i % 5], i % 7);
+		rc = names_rename(st, t, id, name, 200 + (uint64_t)i);
+		if (rc == 0 && i % 9 == 0)
+			rc = names_rename(st, t, id, "Thi Thi", 300 +
+			    (uint64_t)i);
+		if (rc == 0 && i % 11 == 0)
+			rc = case_drop(st, t, id);
+	}
+out:
+	if (mode > 0) {
+		if (rc == 0)
+			rc = names_flush(st, t);
+		names_discard(st);
+	}
+	return rc;
+}
+
+struct names_found {
+	const char	*id;
+	int		 n;
+};
+
+static int
+names_found(const char *id, void *arg)
+{
+	struct names_found *f = arg;
+
+	f->n += strcmp(id, f->id) == 0;
+	return 0;
+}
+
+/* How often the search for query answers id (-1: it failed). */
+static int
+names_search_n(struct store *st, const char *query, const char *id)
+{
+	struct names_found f = { id, 0 };
+
+	if (store_name_search(st, query, 100, names_found, &f) != 0)
+		return -1;
+	return f.n;
+}
+
+/* Deferred and sorted, the index is the one written change by change. */
+int
+casetab_names_selftest(void)
+{
+	char		 dir[] = "/tmp/casesync-names-XXXXXX";
+	char		 err[256];
+	struct store	*st;
+	struct entry	 e;
+	struct buf	 base, d0, d1, d2;
+	MDB_txn		*t;
+
+	ST_OK(store_test_open(dir, "ha-noi", STORE_ROLE_PROVINCE, NULL, &st));
+	store_test_entry(&e, NT_A, "ha-noi", "Nguyen Thi Lan");
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	store_test_entry(&e, NT_B, "ha-noi", "Tran Van Nam");
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	buf_init(&base, 1 << 24);
+	buf_init(&d0, 1 << 24);
+	buf_init(&d1, 1 << 24);
+	buf_init(&d2, 1 << 24);
+	for (int mode = 0; mode < 3; mode++) {
+		struct buf *d = mode == 0 ? &d0 : mode == 1 ? &d1 : &d2;
+
+		ST_OK(txn_begin(st, 0, &t));
+		if (mode == 0)
+			ST_OK(names_dump(st, t, &base));
+		ST_OK(names_scenario(st, t, mode));
+		ST_OK(names_dump(st, t, d));
+		if (mode < 2)
+			mdb_txn_abort(t);
+		else
+			ST_OK(mdb_txn_commit(t));
+	}
+	ST_CHECK(d0.len != base.len || memcmp(d0.data, base.data,
+	    base.len) != 0);
+	ST_CHECK(d1.len == d0.len && memcmp(d1.data, d0.data, d0.len) == 0);
+	ST_CHECK(d2.len == d0.len && memcmp(d2.data, d0.data, d0.len) == 0);
+	/* Committed (mode 2), the console's search finds what it did. */
+	ST_CHECK(names_search_n(st, "nguy lan", NT_A) == 1);
+	ST_CHECK(names_search_n(st, "nguyen thi lanh", NT_C) == 0);
+	ST_CHECK(names_search_n(st, "pham lan", NT_C) == 1);
+	ST_CHECK(names_search_n(st, "tran", NT_B) == 0);
+	ST_CHECK(names_search_n(st, "le hoa", NT_A) == 0);
+	ST_CHECK(names_search_n(st, "thi thi",
+	    "01a2276e-8c28-78e1-8721-c642e7eb0009") == 1);
+	ST_CHECK(names_search_n(st, "thi",
+	    "01a2276e-8c28-78e1-8721-c642e7eb000b") == 0);
+	ST_CHECK(st->names != NULL && !st->names->on && st->names->n == 0);
+	buf_release(&base);
+	buf_release(&d0);
+	buf_release(&d1);
+	buf_release(&d2);
 	store_test_close(&st, dir);
 	return 0;
 }

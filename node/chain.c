@@ -171,13 +171,13 @@ record_open(struct store *st, MDB_txn *t, const uint8_t *p, size_t len,
 /* Appends a log record and its case index entry. */
 int
 log_append(struct store *st, MDB_txn *t, const struct entry *e,
-    const uint8_t *rec, size_t reclen, uint8_t *lk, size_t *lklen)
+    const uint8_t *rec, size_t reclen, uint64_t *iid, uint8_t *lk,
+    size_t *lklen)
 {
 	uint8_t		ck[CASEKEY_MAX];
-	uint64_t	iid;
 	struct buf	sealed;
 	MDB_val		k, d;
-	int		rc;
+	int		rc, made = 0;
 
 	*lklen = seqkey(lk, e->origin, e->seq);
 	k.mv_data = lk;
@@ -202,14 +202,20 @@ log_append(struct store *st, MDB_txn *t, const struct entry *e,
 	if (rc != 0)
 		return rc == E_NOTFOUND ? E_STORE : rc;
 	/* The case index, under the case's internal id (caseid.c): a new
-	 * case's first entry goes at the end of the table. */
-	if ((rc = caseid_make(st, t, e->case_id, &iid)) != 0)
+	 * case's first entry goes at the end of the table (MDB_APPEND); an
+	 * entry of a case seen before goes in the middle, so it is put the
+	 * ordinary way at once, without an append that would fail. */
+	if (*iid == 0 &&
+	    (rc = caseid_make_new(st, t, e->case_id, iid, &made)) != 0)
 		return rc;
 	k.mv_data = ck;
-	k.mv_size = clog_key(ck, iid, lk, *lklen);
+	k.mv_size = clog_key(ck, *iid, lk, *lklen);
 	d.mv_data = (void *)(uintptr_t)"";
 	d.mv_size = 0;
-	return put_append(st, t, st->clog, &k, &d, "put caselog");
+	if (made)
+		return put_append(st, t, st->clog, &k, &d, "put caselog");
+	rc = mdb_err(st, mdb_put(t, st->clog, &k, &d, 0), "put caselog");
+	return rc == E_NOTFOUND ? E_STORE : rc;
 }
 
 /*

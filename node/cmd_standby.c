@@ -71,26 +71,47 @@ move_store(const char *dir, const char *to)
 }
 
 /*
- * The old central's HTCDS pseudonym key, if the administrator put a copy
- * of its htcds.key here as DIR/central.htcds.key (sealed under central's
- * data key, which sec holds): re-sealed under this node's own data key as
- * DIR/htcds.key, so HTCDS exports keep their pseudonyms (docs/HA.md).
- * The standby's own htcds.key, if any, goes to DIR/standby-own/.  Returns
- * 1 when taken; says what happened in msg.
+ * The old central's HTCDS pseudonym key: the copy that followed the
+ * standby over the link (DIR/central.files/htcds.key), else one the
+ * administrator put here as DIR/central.htcds.key (the manual way, for a
+ * central too old to send it), both sealed under the data key of
+ * central's store, which sec holds: re-sealed under this node's own data
+ * key as DIR/htcds.key, so HTCDS exports keep their pseudonyms
+ * (docs/HA.md).  The manual copy is not taken when central said at the
+ * last contact that it has no key (its key was deleted there on
+ * purpose).  The standby's own htcds.key, if any, goes to
+ * DIR/standby-own/.  Returns 1 when taken; says what happened in msg.
  */
 static int
 htcds_key_take(const char *dir, const struct standby_secrets *sec,
-    char *msg, size_t msgsz)
+    const struct standby_status *ss, char *msg, size_t msgsz)
 {
-	char	from[4200], own_path[4200], aside[4300], err[512];
-	uint8_t	own[CRYPTO_KEY];
-	int	rc;
+	char		 from[4200], own_path[4200], aside[4300], err[512];
+	const char	*what = "central.files/htcds.key";
+	uint64_t	 now = now_ms();
+	uint8_t		 own[CRYPTO_KEY];
+	int		 rc, linked = 1;
 
-	snprintf(from, sizeof(from), "%s/central.htcds.key", dir);
+	snprintf(from, sizeof(from), "%s/%s/%s", dir, STANDBY_FILES_DIR,
+	    PSEUDOKEY_FILE);
 	if (access(from, F_OK) != 0) {
-		snprintf(msg, msgsz, "no central.htcds.key in %.300s: HTCDS "
-		    "exports of this central use new pseudonyms (docs/HA.md)",
-		    dir);
+		linked = 0;
+		what = "central.htcds.key";
+		snprintf(from, sizeof(from), "%s/central.htcds.key", dir);
+		if (ss->key_state == STANDBY_KEY_NONE) {
+			snprintf(msg, msgsz, "central had no HTCDS key at the "
+			    "last contact: HTCDS exports of this central use "
+			    "new pseudonyms%s", access(from, F_OK) == 0 ?
+			    " (central.htcds.key is not taken: central's key "
+			    "was deleted after it was copied)" : "");
+			return 0;
+		}
+	}
+	if (access(from, F_OK) != 0) {
+		snprintf(msg, msgsz, "no copy of central's HTCDS key in "
+		    "%.300s/%s (central never made one, or never sent it): "
+		    "HTCDS exports of this central use new pseudonyms "
+		    "(docs/HA.md)", dir, STANDBY_FILES_DIR);
 		return 0;
 	}
 	snprintf(own_path, sizeof(own_path), "%s/%s", dir, PSEUDOKEY_FILE);
@@ -107,13 +128,19 @@ htcds_key_take(const char *dir, const struct standby_secrets *sec,
 		    sizeof(err));
 	crypto_wipe(own, sizeof(own));
 	if (rc != 0) {
-		snprintf(msg, msgsz, "central.htcds.key not taken (%.300s): "
-		    "HTCDS exports of this central use new pseudonyms", err);
+		snprintf(msg, msgsz, "%s not taken (%.300s): HTCDS exports of "
+		    "this central use new pseudonyms", what, err);
 		return 0;
 	}
 	unlink(from);
-	snprintf(msg, msgsz, "took the old central's HTCDS pseudonym key "
-	    "(central.htcds.key): exports keep their pseudonyms");
+	if (linked && ss->key_ms != 0)
+		snprintf(msg, msgsz, "took the old central's HTCDS pseudonym "
+		    "key (%s, current %llu s before the promotion): exports "
+		    "keep their pseudonyms", what, (unsigned long long)
+		    (now > ss->key_ms ? (now - ss->key_ms) / 1000 : 0));
+	else
+		snprintf(msg, msgsz, "took the old central's HTCDS pseudonym "
+		    "key (%s): exports keep their pseudonyms", what);
 	return 1;
 }
 
@@ -336,8 +363,13 @@ cmd_promote(int argc, char **argv)
 	    (rc = store_set_keys(st, sec.sign_sec, sec.sign_pub,
 	    sec.datakey)) == 0)
 		rc = store_restored(st, (uint64_t)time(NULL), &inc, &seq);
-	if (rc == 0)
-		(void)htcds_key_take(dir, &sec, hmsg, sizeof(hmsg));
+	if (rc == 0) {
+		struct standby_status ss;
+
+		if (standby_status_read(dir, &ss) != 0)
+			memset(&ss, 0, sizeof(ss));
+		(void)htcds_key_take(dir, &sec, &ss, hmsg, sizeof(hmsg));
+	}
 	crypto_wipe(&sec, sizeof(sec));
 	/* The old central may come back as this central's standby: its
 	 * key takes the standby's place in the key table. */

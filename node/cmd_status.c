@@ -22,8 +22,11 @@ static const char usage_text[] =
 "sequence applied per origin) and, per peer, the last successful sync, the\n"
 "entries pending in each direction, the lag and refused entries.\n"
 "With a standby central (docs/HA.md): central and the standby show the\n"
-"standby's lag in entries and seconds, a province the central epoch it\n"
-"has seen, and a fenced central the epoch that replaced it.\n";
+"standby's lag in entries and seconds and how current its copies of\n"
+"central's console users, audit log and HTCDS key are (on central,\n"
+"compared with central's files as they are now, and what promoting the\n"
+"standby now would lose), a province the central epoch it has seen, and\n"
+"a fenced central the epoch that replaced it.\n";
 
 struct st_ctx {
 	struct node_ctx	*n;
@@ -129,6 +132,36 @@ files_json(const struct standby_status *ss, uint64_t now, struct buf *b)
 		buf_append_str(b, "null");
 }
 
+/* The standby's copy of central's HTCDS key, as a word. */
+static const char *
+key_word(int state)
+{
+	switch (state) {
+	case STANDBY_KEY_SAME: return "current";
+	case STANDBY_KEY_SENT: return "behind";
+	case STANDBY_KEY_NONE: return "none";
+	case STANDBY_KEY_UNREAD: return "unreadable";
+	default: return "not_asked";
+	}
+}
+
+static void
+age_json(struct buf *b, const char *key, uint64_t ms, uint64_t now)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (ms)
+		buf_printf(b, "%llu", (unsigned long long)age_s(ms, now));
+	else
+		buf_append_str(b, "null");
+}
+
+static void
+key_json(const struct standby_status *ss, uint64_t now, struct buf *b)
+{
+	buf_printf(b, ",\"htcds_key\":\"%s\"", key_word(ss->key_state));
+	age_json(b, "htcds_key_age_seconds", ss->key_ms, now);
+}
+
 static void
 files_text(const struct standby_status *ss, uint64_t now, struct buf *b)
 {
@@ -145,7 +178,98 @@ files_text(const struct standby_status *ss, uint64_t now, struct buf *b)
 	if (ss->audit_ms)
 		buf_printf(b, ", current %llu s ago",
 		    (unsigned long long)age_s(ss->audit_ms, now));
+	buf_append_str(b, "; HTCDS key: ");
+	switch (ss->key_state) {
+	case STANDBY_KEY_SAME:
+		buf_printf(b, "current %llu s ago",
+		    (unsigned long long)age_s(ss->key_ms, now));
+		break;
+	case STANDBY_KEY_NONE:
+		buf_append_str(b, "central has none");
+		break;
+	case STANDBY_KEY_UNREAD:
+		buf_append_str(b, "central cannot read its own");
+		break;
+	default:
+		buf_append_str(b, "not sent by central");
+	}
 	buf_append_str(b, "\n");
+}
+
+/*
+ * Central: the standby's copies of its console files, compared with the
+ * files as they are now (standby_view_central), so that an administrator
+ * sees on central whether promoting the standby now would lose any.
+ */
+static void
+view_json(const struct standby_status *ss, const struct standby_view *v,
+    uint64_t now, struct buf *b)
+{
+	buf_append_str(b, ",\"users_current\":");
+	buf_append_str(b, !v->asked ? "null" : v->users_current ? "true" :
+	    "false");
+	age_json(b, "users_age_seconds", ss->users_ms, now);
+	buf_printf(b, ",\"audit_bytes\":%llu,\"audit_size\":%llu,"
+	    "\"audit_lag_bytes\":%llu,\"audit_lag_lines\":%llu",
+	    (unsigned long long)v->audit_held,
+	    (unsigned long long)v->audit_size,
+	    (unsigned long long)v->audit_lag_bytes,
+	    (unsigned long long)v->audit_lag_lines);
+	age_json(b, "audit_age_seconds", ss->audit_ms, now);
+	buf_printf(b, ",\"htcds_key\":\"%s\"", !v->key_asked ? "not_asked" :
+	    v->key_current ? (v->key_central ? "current" : "none") :
+	    ss->key_state == STANDBY_KEY_UNREAD ? "unreadable" : "behind");
+	age_json(b, "htcds_key_age_seconds", ss->key_ms, now);
+	age_json(b, "last_request_seconds", ss->ask_ms, now);
+	buf_printf(b, ",\"last_request_ms\":%llu",
+	    (unsigned long long)ss->ask_ms);
+}
+
+static void
+view_text(const struct standby_status *ss, const struct standby_view *v,
+    uint64_t lag_e, uint64_t now, struct buf *b)
+{
+	int	lost = 0;
+
+	if (!v->asked) {
+		buf_append_str(b, "copies    the standby has not asked for "
+		    "central's console files yet\n");
+		return;
+	}
+	buf_printf(b, "copies    users: %s; audit log: %llu of %llu bytes "
+	    "held, %llu behind (%llu lines); HTCDS key: %s; last request "
+	    "%llu s ago\n", v->users_current ? "current" : "BEHIND",
+	    (unsigned long long)v->audit_held,
+	    (unsigned long long)v->audit_size,
+	    (unsigned long long)v->audit_lag_bytes,
+	    (unsigned long long)v->audit_lag_lines,
+	    !v->key_asked ? "not asked (an older standby)" : v->key_current ?
+	    (v->key_central ? "current" : "none on central") :
+	    ss->key_state == STANDBY_KEY_UNREAD ? "central cannot read it" :
+	    "BEHIND", (unsigned long long)age_s(ss->ask_ms, now));
+	buf_append_str(b, "promoting now would lose:");
+	if (lag_e > 0) {
+		buf_printf(b, " %llu log entries not on the standby",
+		    (unsigned long long)lag_e);
+		lost = 1;
+	}
+	if (!v->users_current) {
+		buf_printf(b, "%s central's users file as it is now",
+		    lost ? "," : "");
+		lost = 1;
+	}
+	if (v->audit_lag_bytes > 0) {
+		buf_printf(b, "%s %llu audit lines (%llu bytes)", lost ? "," :
+		    "", (unsigned long long)v->audit_lag_lines,
+		    (unsigned long long)v->audit_lag_bytes);
+		lost = 1;
+	}
+	if (v->key_asked && !v->key_current && v->key_central) {
+		buf_printf(b, "%s the HTCDS key (exports would get new "
+		    "pseudonyms)", lost ? "," : "");
+		lost = 1;
+	}
+	buf_append_str(b, lost ? "\n" : " nothing the standby copies\n");
 }
 
 /* The high-availability part (docs/HA.md). */
@@ -154,12 +278,17 @@ ha_status(struct node_ctx *n, const struct store_info *si, struct buf *b,
     int json)
 {
 	struct standby_status	ss;
+	struct standby_view	vw;
 	uint64_t		now = now_ms(), v = 0, lag_e = 0, lag_s = 0;
 	int			have, central, standby;
 
 	central = strcmp(n->cfg.role, "central") == 0;
 	standby = strcmp(n->cfg.role, "standby") == 0;
 	have = (central || standby) && standby_status_read(n->dir, &ss) == 0;
+	if (have && central)
+		standby_view_central(n->dir, &ss, &vw);
+	if (have && central)
+		ss.central_entries = si->nentries;	/* now, not at contact */
 	if (have) {
 		lag_e = ss.central_entries > ss.entries ? ss.central_entries -
 		    ss.entries : 0;
@@ -195,8 +324,11 @@ ha_status(struct node_ctx *n, const struct store_info *si, struct buf *b,
 			    (unsigned long long)ss.contact_ms);
 			jsonw_key(b, "last_error", 0);
 			jsonw_str(b, ss.error);
-			if (standby)
+			if (standby) {
 				files_json(&ss, now, b);
+				key_json(&ss, now, b);
+			} else
+				view_json(&ss, &vw, now, b);
 			buf_append_str(b, "}");
 		}
 		buf_append_str(b, "}");
@@ -226,6 +358,8 @@ ha_status(struct node_ctx *n, const struct store_info *si, struct buf *b,
 		    ss.error[0] ? "; " : "", ss.error);
 	if (standby && have)
 		files_text(&ss, now, b);
+	if (central && have)
+		view_text(&ss, &vw, lag_e, now, b);
 }
 
 int

@@ -33,12 +33,18 @@ group_one(struct store *st, MDB_txn *t, struct apply_item *it)
 	if ((rc = mdb_err(st, mdb_txn_begin(st->env, t, 0, &child),
 	    "begin nested")) != 0)
 		return rc;
+	/* The batch's name index changes are written at its end, sorted
+	 * (names_defer): in its nested transaction, so they go with it. */
+	names_defer(st);
 	if ((rc = batch_new(it->peer, it->recs, it->n, &it->stats, it->err,
 	    sizeof(it->err), &b)) == 0) {
 		b->job = it->job;
 		rc = from_province_fn(st, child, b);
 	}
 	batch_free(&b);
+	if (rc == 0)
+		rc = names_flush(st, child);
+	names_discard(st);
 	if (rc == 0)
 		rc = mdb_err(st, mdb_txn_commit(child), "commit nested");
 	else
@@ -136,6 +142,25 @@ group_txnid(struct store *st)
 	return (uint64_t)ei.me_last_txnid;
 }
 
+static int
+group_found(const char *id, void *arg)
+{
+	(void)id;
+	++*(int *)arg;
+	return 0;
+}
+
+/* How many cases central's name search finds for query. */
+static int
+group_search(struct store *st, const char *query)
+{
+	int n = 0;
+
+	if (store_name_search(st, query, 10, group_found, &n) != 0)
+		return -1;
+	return n;
+}
+
 static void
 group_item(struct apply_item *it, const char *peer, const struct rec *recs,
     size_t n)
@@ -211,6 +236,11 @@ apply_group_selftest(void)
 	ST_CHECK(store_case_get(c, c2, &s) == E_NOTFOUND);
 	ST_OK(store_verify(c, &nc, &ne, &bad, err, sizeof(err)));
 	ST_CHECK(nc == 2 && ne == 3);
+	/* The name index of the batches committed (written at each batch's
+	 * end), none of the one rolled back. */
+	ST_CHECK(group_search(c, "an le") == 1);
+	ST_CHECK(group_search(c, "chi") == 1);
+	ST_CHECK(group_search(c, "binh") == 0);
 
 	/* Resent whole and intact, in two batches of one group. */
 	b2.recs[1].data[b2.recs[1].len - 1] = saved;
@@ -224,6 +254,8 @@ apply_group_selftest(void)
 	ST_CHECK(it[2].rc == 0 && it[2].stats.duplicates == 2);
 	ST_OK(store_case_get(c, c2, &s));
 	state_release(&s);
+	ST_CHECK(group_search(c, "binh tran va") == 1);
+	ST_CHECK(group_search(c, "an") == 1);
 
 	/* Empty batches only: positions read, nothing committed. */
 	t0 = group_txnid(c);

@@ -456,10 +456,8 @@ pseudokey_read(const char *path, const uint8_t datakey[CRYPTO_KEY],
     uint8_t key[CRYPTO_KEY], char *err, size_t errsz)
 {
 	uint8_t		file[PK_FILE_LEN + 1];
-	struct buf	plain;
 	struct stat	sb;
 	ssize_t		r;
-	size_t		mlen = sizeof(PK_MAGIC) - 1;
 	int		fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
@@ -479,24 +477,72 @@ pseudokey_read(const char *path, const uint8_t datakey[CRYPTO_KEY],
 		r = read(fd, file, sizeof(file));
 	while (r == -1 && errno == EINTR);
 	close(fd);
-	if (r != (ssize_t)PK_FILE_LEN || memcmp(file, PK_MAGIC, mlen) != 0) {
+	if (r < 0)
+		r = 0;
+	rc = pseudokey_unseal(file, (size_t)r, datakey, key);
+	if (rc == E_INTEGRITY)
 		snprintf(err, errsz, "%s: not a casesync pseudonym key", path);
-		return E_INTEGRITY;
-	}
-	/* crypto_open wants a spare byte. */
-	buf_init(&plain, CRYPTO_KEY + 1);
-	rc = crypto_open(datakey, PK_MAGIC, mlen, file + mlen,
-	    PK_FILE_LEN - mlen, &plain);
-	if (rc == 0 && plain.len == CRYPTO_KEY)
-		memcpy(key, plain.data, CRYPTO_KEY);
-	else {
+	else if (rc != 0)
 		snprintf(err, errsz, "%s: does not open under this node's data "
 		    "key", path);
+	crypto_wipe(file, sizeof(file));
+	return rc;
+}
+
+int
+pseudokey_unseal(const uint8_t *p, size_t len,
+    const uint8_t datakey[CRYPTO_KEY], uint8_t key[CRYPTO_KEY])
+{
+	struct buf	plain;
+	size_t		mlen = sizeof(PK_MAGIC) - 1;
+	int		rc;
+
+	if (len != PK_FILE_LEN || memcmp(p, PK_MAGIC, mlen) != 0)
+		return E_INTEGRITY;
+	/* crypto_open wants a spare byte. */
+	buf_init(&plain, CRYPTO_KEY + 1);
+	rc = crypto_open(datakey, PK_MAGIC, mlen, p + mlen, PK_FILE_LEN - mlen,
+	    &plain);
+	if (rc == 0 && plain.len == CRYPTO_KEY)
+		memcpy(key, plain.data, CRYPTO_KEY);
+	else
 		rc = E_AUTH;
-	}
 	crypto_wipe(plain.data, plain.len);
 	buf_release(&plain);
 	return rc;
+}
+
+int
+pseudokey_seal(const uint8_t key[CRYPTO_KEY],
+    const uint8_t datakey[CRYPTO_KEY], struct buf *out)
+{
+	size_t	at = out->len;
+
+	if (buf_append(out, PK_MAGIC, sizeof(PK_MAGIC) - 1) != 0 ||
+	    crypto_seal(datakey, PK_MAGIC, sizeof(PK_MAGIC) - 1, key,
+	    CRYPTO_KEY, out) != 0 || out->len - at != PK_FILE_LEN)
+		return E_IO;
+	return 0;
+}
+
+int
+pseudokey_peek(const char *dir, const uint8_t datakey[CRYPTO_KEY],
+    uint8_t key[CRYPTO_KEY], char *err, size_t errsz)
+{
+	char	path[4096];
+
+	if (path_of(dir, PSEUDOKEY_FILE, path, sizeof(path)) != 0) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return E_IO;
+	}
+	return pseudokey_read(path, datakey, key, err, errsz);
+}
+
+int
+pseudokey_read_file(const char *path, const uint8_t datakey[CRYPTO_KEY],
+    uint8_t key[CRYPTO_KEY], char *err, size_t errsz)
+{
+	return pseudokey_read(path, datakey, key, err, errsz);
 }
 
 /* Writes a new sealed key to a temporary file and links it to path.
@@ -520,9 +566,7 @@ pseudokey_create(const char *path, const uint8_t datakey[CRYPTO_KEY],
 	else
 		random_bytes(key, sizeof(key));
 	buf_init(&file, PK_FILE_LEN);
-	if (buf_append(&file, PK_MAGIC, sizeof(PK_MAGIC) - 1) != 0 ||
-	    crypto_seal(datakey, PK_MAGIC, sizeof(PK_MAGIC) - 1, key,
-	    sizeof(key), &file) != 0 || file.len != PK_FILE_LEN)
+	if (pseudokey_seal(key, datakey, &file) != 0)
 		rc = E_IO;
 	crypto_wipe(key, sizeof(key));
 	/* mkstemp makes the file 0600 and refuses one that exists. */

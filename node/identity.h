@@ -131,6 +131,21 @@ int	pseudokey_load(const char *dir, const uint8_t datakey[CRYPTO_KEY],
 int	pseudokey_import(const char *dir, const char *from,
 	    const uint8_t from_key[CRYPTO_KEY],
 	    const uint8_t datakey[CRYPTO_KEY], char *err, size_t errsz);
+/* Like pseudokey_load, but never creates the key: E_NOTFOUND when
+ * DIR/htcds.key does not exist.  pseudokey_read_file reads any path. */
+int	pseudokey_peek(const char *dir, const uint8_t datakey[CRYPTO_KEY],
+	    uint8_t key[CRYPTO_KEY], char *err, size_t errsz);
+int	pseudokey_read_file(const char *path,
+	    const uint8_t datakey[CRYPTO_KEY], uint8_t key[CRYPTO_KEY],
+	    char *err, size_t errsz);
+/* The bytes of an htcds.key file holding key sealed under datakey,
+ * appended to out.  Returns 0 or E_IO. */
+int	pseudokey_seal(const uint8_t key[CRYPTO_KEY],
+	    const uint8_t datakey[CRYPTO_KEY], struct buf *out);
+/* Opens the bytes of an htcds.key file.  Returns 0, E_INTEGRITY (not a
+ * key file) or E_AUTH (does not open under datakey). */
+int	pseudokey_unseal(const uint8_t *p, size_t len,
+	    const uint8_t datakey[CRYPTO_KEY], uint8_t key[CRYPTO_KEY]);
 /* Formats the public half as "cs1-...", out of size PUBKEY_TEXT_LEN+1. */
 void	identity_pubkey_text(const struct identity *id, char *out);
 /* Parses a "cs1-..." line.  Returns 0 or E_INVAL. */

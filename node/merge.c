@@ -1537,9 +1537,19 @@ mt_write(struct mt_world *w, size_t k)
 			mt_transfer(e, mt_names[mt_below(&w->rng, MT_NODES)]);
 		} else {
 			/* Rare: most histories have no erase at all. */
+			struct op *o;
+
 			if (erase++ || mt_below(&w->rng, 5) != 0)
 				continue;
-			entry_add_op(e, OP_ERASE);
+			/* Half carry a writer's view (entry.h): the merge
+			 * reads none of it. */
+			if ((o = entry_add_op(e, OP_ERASE)) != NULL &&
+			    mt_below(&w->rng, 2) == 0) {
+				o->base.hlc = 1 + mt_below(&w->rng, 1000);
+				strlcpy_(o->base.node,
+				    mt_names[mt_below(&w->rng, MT_NODES)],
+				    sizeof(o->base.node));
+			}
 		}
 	}
 	if (e->nops == 0)

@@ -3,9 +3,11 @@
  */
 #include "nameidx.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/crypto.h"
+#include "../common/util.h"
 
 /* The ASCII letter a Latin letter with diacritics folds to, or 0. */
 static char
@@ -129,9 +131,88 @@ nameidx_word_mac(struct crypto_mac *key, const char *word,
 	memcpy(mac, full, NAMEIDX_MAC);
 }
 
+struct cache_slot {
+	uint8_t	len;				/* 0: empty */
+	char	pre[NAMEIDX_PREFIX_MAX];
+	uint8_t	mac[NAMEIDX_MAC];
+};
+
+#define CACHE_PROBES	8
+
+struct nameidx_cache {
+	struct cache_slot	slot[NAMEIDX_CACHE_SLOTS];
+	size_t			used;
+};
+
+struct nameidx_cache *
+nameidx_cache_new(void)
+{
+	return xcalloc(1, sizeof(struct nameidx_cache));
+}
+
+void
+nameidx_cache_wipe(struct nameidx_cache *c)
+{
+	if (c != NULL && c->used > 0) {
+		crypto_wipe(c->slot, sizeof(c->slot));
+		c->used = 0;
+	}
+}
+
+void
+nameidx_cache_free(struct nameidx_cache **cp)
+{
+	if (*cp == NULL)
+		return;
+	nameidx_cache_wipe(*cp);
+	free(*cp);
+	*cp = NULL;
+}
+
+/* The mac of prefix pre (len bytes, 1..NAMEIDX_PREFIX_MAX), from the
+ * cache when it holds it; kept there when a slot is free. */
+static void
+prefix_mac(struct crypto_mac *key, struct nameidx_cache *c, const char *pre,
+    size_t len, uint8_t mac[NAMEIDX_MAC])
+{
+	struct cache_slot	*free_slot = NULL;
+	uint32_t		 h = 2166136261U;	/* FNV-1a */
+	char			 z[NAMEIDX_PREFIX_MAX + 1];
+
+	if (c != NULL) {
+		for (size_t i = 0; i < len; i++) {
+			h ^= (uint8_t)pre[i];
+			h *= 16777619U;
+		}
+		for (uint32_t p = 0; p < CACHE_PROBES; p++) {
+			struct cache_slot *sl = &c->slot[(h + p) &
+			    (NAMEIDX_CACHE_SLOTS - 1)];
+
+			if (sl->len == 0) {
+				free_slot = sl;
+				break;
+			}
+			if (sl->len == len && memcmp(sl->pre, pre, len) == 0) {
+				memcpy(mac, sl->mac, NAMEIDX_MAC);
+				return;
+			}
+		}
+	}
+	memcpy(z, pre, len);
+	z[len] = '\0';
+	nameidx_word_mac(key, z, mac);
+	crypto_wipe(z, sizeof(z));
+	if (free_slot != NULL) {
+		free_slot->len = (uint8_t)len;
+		memcpy(free_slot->pre, pre, len);
+		memcpy(free_slot->mac, mac, NAMEIDX_MAC);
+		c->used++;
+	}
+}
+
 size_t
-nameidx_name_macs(struct crypto_mac *key, const char *name,
-    uint8_t macs[][NAMEIDX_MAC], size_t max)
+nameidx_name_macs(struct crypto_mac *key, struct nameidx_cache *cache,
+    const char *name, uint8_t macs[][NAMEIDX_MAC], size_t max)
 {
 	char	words[NAMEIDX_WORDS_MAX][NAMEIDX_WORD_MAX + 1];
 	size_t	nw = nameidx_words(name, words, NAMEIDX_WORDS_MAX), n = 0;
@@ -141,7 +222,6 @@ nameidx_name_macs(struct crypto_mac *key, const char *name,
 
 		for (size_t l = len == 1 ? 1 : 2; l <= len &&
 		    l <= NAMEIDX_PREFIX_MAX; l++) {
-			char	pre[NAMEIDX_PREFIX_MAX + 1];
 			uint8_t	m[NAMEIDX_MAC];
 			size_t	j;
 
@@ -149,9 +229,7 @@ nameidx_name_macs(struct crypto_mac *key, const char *name,
 			if (l < len && ((unsigned char)words[i][l] & 0xc0) ==
 			    0x80)
 				continue;
-			memcpy(pre, words[i], l);
-			pre[l] = '\0';
-			nameidx_word_mac(key, pre, m);
+			prefix_mac(key, cache, words[i], l, m);
 			for (j = 0; j < n; j++)
 				if (memcmp(macs[j], m, NAMEIDX_MAC) == 0)
 					break;
@@ -159,6 +237,7 @@ nameidx_name_macs(struct crypto_mac *key, const char *name,
 				memcpy(macs[n++], m, NAMEIDX_MAC);
 		}
 	}
+	crypto_wipe(words, sizeof(words));
 	return n;
 }
 
@@ -188,7 +267,8 @@ nameidx_selftest(void)
 	n = nameidx_words("<img src=x onerror=alert(1)>", w, 12);
 	ST_CHECK(n == 6 && strcmp(w[0], "img") == 0 && strcmp(w[5], "1") == 0);
 	ST_CHECK(nameidx_words("", w, 12) == 0);
-	n = nameidx_name_macs(key, "Nguyễn Thị A", macs, NAMEIDX_KEYS_MAX);
+	n = nameidx_name_macs(key, NULL, "Nguyễn Thị A", macs,
+	    NAMEIDX_KEYS_MAX);
 	/* ng..nguyen (5), th, thi (2), a (1) */
 	ST_CHECK(n == 8);
 	nameidx_word_mac(key, "nguy", m);
@@ -198,6 +278,49 @@ nameidx_selftest(void)
 	nameidx_word_mac(key, "n", m);
 	for (i = 0; i < n; i++)
 		ST_CHECK(memcmp(macs[i], m, NAMEIDX_MAC) != 0);
+	{
+		/* Through the cache, the same macs, the second time from it;
+		 * a prefix keyed under another one is not mistaken for it;
+		 * wiped, it holds nothing. */
+		struct nameidx_cache	*c = nameidx_cache_new();
+		uint8_t			 m2[NAMEIDX_KEYS_MAX][NAMEIDX_MAC];
+		size_t			 n2, used = 0;
+		static const char	*names[] = { "Nguyễn Thị A",
+		    "Tran Thi Nguyet", "Nguyen Van Nguyen", "thi thi th" };
+
+		for (size_t r = 0; r < 2; r++)
+			for (i = 0; i < 4; i++) {
+				n = nameidx_name_macs(key, NULL, names[i],
+				    macs, NAMEIDX_KEYS_MAX);
+				n2 = nameidx_name_macs(key, c, names[i], m2,
+				    NAMEIDX_KEYS_MAX);
+				ST_CHECK(n == n2 && memcmp(macs, m2,
+				    n * NAMEIDX_MAC) == 0);
+				if (r == 0 && i == 3)
+					used = c->used;
+			}
+		ST_CHECK(used > 0 && c->used == used);	/* all hits */
+		/* Forced collisions: every slot it probes taken by other
+		 * prefixes, it keys the prefix and keeps nothing. */
+		for (i = 0; i < NAMEIDX_CACHE_SLOTS; i++)
+			if (c->slot[i].len == 0) {
+				c->slot[i].len = 2;
+				memcpy(c->slot[i].pre, "\x01\x01", 2);
+				memset(c->slot[i].mac, 0xee, NAMEIDX_MAC);
+			}
+		n = nameidx_name_macs(key, NULL, "Quynh Zz", macs,
+		    NAMEIDX_KEYS_MAX);
+		n2 = nameidx_name_macs(key, c, "Quynh Zz", m2,
+		    NAMEIDX_KEYS_MAX);
+		ST_CHECK(n == 5 && n == n2 && memcmp(macs, m2,
+		    n * NAMEIDX_MAC) == 0);
+		nameidx_cache_wipe(c);
+		ST_CHECK(c->used == 0);
+		for (i = 0; i < NAMEIDX_CACHE_SLOTS; i++)
+			ST_CHECK(c->slot[i].len == 0);
+		nameidx_cache_free(&c);
+		ST_CHECK(c == NULL);
+	}
 	crypto_mac_free(&key);
 	return 0;
 }

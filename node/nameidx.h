@@ -35,10 +35,26 @@ struct crypto_mac;
 size_t	nameidx_words(const char *s, char words[][NAMEIDX_WORD_MAX + 1],
 	    size_t max);
 
-/* The macs to index for a name: every prefix of every word, deduplicated.
- * Returns how many were written to macs. */
-size_t	nameidx_name_macs(struct crypto_mac *key, const char *name,
-	    uint8_t macs[][NAMEIDX_MAC], size_t max);
+/*
+ * A cache of prefix macs for a run of names (a batch of cases): names
+ * share most of their words ("thi", "van", the common family names), so
+ * most of a batch's prefixes were keyed before.  It holds name prefixes
+ * in the clear, in memory only: nameidx_cache_wipe clears it at the end
+ * of each batch.  Bounded: NAMEIDX_CACHE_SLOTS entries, a few probes
+ * each; a prefix that finds no slot is keyed and not kept.
+ */
+#define NAMEIDX_CACHE_SLOTS	4096
+struct nameidx_cache;
+
+/* Caller owns the cache (nameidx_cache_free wipes it as well). */
+struct nameidx_cache *nameidx_cache_new(void);
+void	nameidx_cache_wipe(struct nameidx_cache *);
+void	nameidx_cache_free(struct nameidx_cache **);
+
+/* The macs to index for a name: every prefix of every word, deduplicated,
+ * through cache (NULL: none).  Returns how many were written to macs. */
+size_t	nameidx_name_macs(struct crypto_mac *key, struct nameidx_cache *cache,
+	    const char *name, uint8_t macs[][NAMEIDX_MAC], size_t max);
 
 /* The mac of one query word (already folded). */
 void	nameidx_word_mac(struct crypto_mac *key, const char *word,

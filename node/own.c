@@ -28,15 +28,27 @@ struct local_ctx {
  * its field in s as its base.  Other heads that hold the value the author
  * saw are superseded too: left alone they would turn into conflicts with
  * the new value (see mt_same_value_heads in merge.c).
+ *
+ * A province's erase gets the stamp of the transfer that made the owner
+ * in s, in the transaction that checked that this node owns the case
+ * (authorise_local): central judges by it whether a former owner erased
+ * before it heard of a change of owner (authorise.c, erase_view_ok).
+ * Central never needs it (it may always erase), and leaves it out so that
+ * its erases still decode on a province of an older release
+ * (docs/PROTOCOL.md, "Erase: the owner the writer saw").
  */
 static void
-bases_fill(const struct case_state *s, struct entry *e)
+bases_fill(const struct case_state *s, struct entry *e, int central)
 {
 	for (size_t j = 0; j < e->nops; j++) {
 		struct op		*o = &e->ops[j];
 		const struct field	*f;
 		const struct head	*w;
 
+		if (o->type == OP_ERASE && !central && o->base.hlc == 0) {
+			o->base = s->owner_st;
+			continue;
+		}
 		if (o->type != OP_SET || o->base.hlc != 0)
 			continue;
 		if ((f = merge_field(s, o->path)) == NULL ||
@@ -98,7 +110,7 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 				    i + 1, why);
 				rc = E_CONFLICT;
 			} else
-				bases_fill(&s, e);
+				bases_fill(&s, e, is_central(st));
 			state_release(&s);
 			if (rc != 0)
 				break;

@@ -2597,6 +2597,7 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 {
 	struct net_opts	 no;
 	struct central	*c = xcalloc(1, sizeof(*c));
+	uint64_t	 t0, nwarm;
 	int		 rc;
 
 	c->sb = sb;
@@ -2610,6 +2611,15 @@ repl_central_serve(struct store *st, const struct nodecfg *cfg,
 	no.curve_sec = id->curve_sec;
 	no.auth = central_auth;
 	no.auth_arg = c;
+	/* Warmed before listening, so that no session waits for it: the
+	 * first sessions of a node process that has just started would
+	 * otherwise touch their heap and map pages for the first time
+	 * (store.h; docs/PERFORMANCE.md). */
+	t0 = mono_ms();
+	nwarm = store_warm(st);
+	log_info("store: %llu pages warmed (the heap, and the map's pages in "
+	    "memory) in %llu ms", (unsigned long long)nwarm,
+	    (unsigned long long)(mono_ms() - t0));
 	if ((rc = net_listen(cfg->listen, &no, &c->net, err, errsz)) != 0) {
 		free(c);
 		return rc;

@@ -155,7 +155,11 @@ author_seal(struct store *st, MDB_txn *t, struct author_memo *m, char *a)
 	char		name[ENTRY_AUTHOR_MAX + 1];
 	int		rc;
 
-	if (!st->have_keys || a[0] == '\0' || state_author_sealed(a) ||
+	/* A real author never starts with STATE_AUTHOR_SEALED (state.h),
+	 * so that byte alone says a pseudonym: a state loaded from its row
+	 * has one in every head but the new ones (state_encode refuses one
+	 * that is not well formed). */
+	if (!st->have_keys || a[0] == '\0' || a[0] == STATE_AUTHOR_SEALED ||
 	    memo_find(m, a, 0))
 		return 0;
 	assert(t != NULL);

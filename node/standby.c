@@ -130,7 +130,7 @@ standby_secrets_load(const char *dir, const uint8_t own[CRYPTO_KEY],
 int
 standby_status_write(const char *dir, const struct standby_status *s)
 {
-	char	path[4096], text[1024];
+	char	path[4096], text[2048];
 	int	n;
 
 	if (path_of(path, sizeof(path), dir, STANDBY_STATUS_FILE) != 0)
@@ -138,6 +138,8 @@ standby_status_write(const char *dir, const struct standby_status *s)
 	n = snprintf(text, sizeof(text), "node %s\ntxn %llu\nentries %llu\n"
 	    "central_entries %llu\ncurrent_ms %llu\ncontact_ms %llu\n"
 	    "users_ms %llu\naudit_size %llu\naudit_ms %llu\n"
+	    "ask_ms %llu\nusers_sum %s\naudit_sum %s\nkey_state %d\n"
+	    "key_ms %llu\nkey_mtime %llu\n"
 	    "error %s\n", s->node[0] ? s->node : "-",
 	    (unsigned long long)s->txn, (unsigned long long)s->entries,
 	    (unsigned long long)s->central_entries,
@@ -145,7 +147,12 @@ standby_status_write(const char *dir, const struct standby_status *s)
 	    (unsigned long long)s->contact_ms,
 	    (unsigned long long)s->users_ms,
 	    (unsigned long long)s->audit_size,
-	    (unsigned long long)s->audit_ms, s->error);
+	    (unsigned long long)s->audit_ms,
+	    (unsigned long long)s->ask_ms,
+	    s->users_sum[0] ? s->users_sum : "-",
+	    s->audit_sum[0] ? s->audit_sum : "-", s->key_state,
+	    (unsigned long long)s->key_ms,
+	    (unsigned long long)s->key_mtime, s->error);
 	if (n >= 0 && (size_t)n < sizeof(text) && s->audit_rec)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
 		    "audit_off %llu\n", (unsigned long long)s->audit_off);
@@ -176,6 +183,9 @@ standby_status_read(const char *dir, struct standby_status *s)
 		}
 		if (sscanf(line, "node %32s", s->node) == 1)
 			continue;
+		if (sscanf(line, "users_sum %64s", s->users_sum) == 1 ||
+		    sscanf(line, "audit_sum %64s", s->audit_sum) == 1)
+			continue;
 		if (sscanf(line, "%63s %llu", w, &v) != 2)
 			continue;
 		if (strcmp(w, "txn") == 0)
@@ -194,6 +204,14 @@ standby_status_read(const char *dir, struct standby_status *s)
 			s->audit_size = v;
 		else if (strcmp(w, "audit_ms") == 0)
 			s->audit_ms = v;
+		else if (strcmp(w, "ask_ms") == 0)
+			s->ask_ms = v;
+		else if (strcmp(w, "key_state") == 0 && v <= STANDBY_KEY_UNREAD)
+			s->key_state = (int)v;
+		else if (strcmp(w, "key_ms") == 0)
+			s->key_ms = v;
+		else if (strcmp(w, "key_mtime") == 0)
+			s->key_mtime = v;
 		else if (strcmp(w, "audit_off") == 0) {
 			s->audit_off = v;
 			s->audit_rec = 1;
@@ -202,6 +220,10 @@ standby_status_read(const char *dir, struct standby_status *s)
 	fclose(f);
 	if (strcmp(s->node, "-") == 0)
 		s->node[0] = '\0';
+	if (strcmp(s->users_sum, "-") == 0)
+		s->users_sum[0] = '\0';
+	if (strcmp(s->audit_sum, "-") == 0)
+		s->audit_sum[0] = '\0';
 	return 0;
 }
 
@@ -393,6 +415,8 @@ struct sbsrv {
 	/* AUXASK: a NUL in the audit log, logged once per offset. */
 	int			 nul_logged;
 	uint64_t		 nul_from;
+	int			 key_logged;	/* htcds.key unreadable */
+	uint64_t		 aux_ms;	/* AUXASK status written */
 };
 
 struct sbsrv *
@@ -644,6 +668,127 @@ audit_tail_sum(int fd, uint64_t off, uint8_t sum[MSG_HASH_LEN])
 	return 0;
 }
 
+/* The digest of an HTCDS pseudonym key that AUXASK carries: never the
+ * key, and not a digest of the sealed file (sealing draws a new nonce). */
+#define KEY_SUM_DOMAIN	"casesync-htcds-key-sum-v1"
+
+static void
+key_sum(const uint8_t key[CRYPTO_KEY], uint8_t sum[MSG_HASH_LEN])
+{
+	crypto_hash3(KEY_SUM_DOMAIN, sizeof(KEY_SUM_DOMAIN), key, CRYPTO_KEY,
+	    NULL, 0, sum);
+}
+
+/* A file's mtime in ms (0: no such file). */
+static uint64_t
+mtime_ms(const char *path)
+{
+	struct stat	sb;
+
+	if (stat(path, &sb) != 0)
+		return 0;
+	return (uint64_t)sb.st_mtim.tv_sec * 1000 +
+	    (uint64_t)sb.st_mtim.tv_nsec / 1000000;
+}
+
+/*
+ * Central: what the standby said it holds at this AUXASK, and how that
+ * compared with central's files then (for `status` on central, which
+ * compares it again with the files as they are when it runs).  Written
+ * when it changed, else at most once a second.
+ */
+static void
+srv_aux_status(struct sbsrv *s, const char *node, const struct msg *r,
+    uint64_t from, uint64_t size, int users_same, int kstate,
+    uint64_t kmtime)
+{
+	struct standby_status	ss;
+	char			us[sizeof(ss.users_sum)];
+	char			as[sizeof(ss.audit_sum)];
+	uint64_t		now = now_ms();
+	int			changed;
+
+	us[0] = as[0] = '\0';
+	if (r->usumlen == MSG_HASH_LEN)
+		hex_encode(r->usum, MSG_HASH_LEN, us);
+	if (from > 0)
+		hex_encode(r->asum, MSG_HASH_LEN, as);
+	standby_status_read(s->dir, &ss);
+	changed = strcmp(ss.users_sum, us) != 0 || ss.audit_off != from ||
+	    !ss.audit_rec || ss.audit_size != size || ss.key_state !=
+	    kstate || ss.key_mtime != kmtime || strcmp(ss.node, node) != 0;
+	strlcpy_(ss.node, node, sizeof(ss.node));
+	ss.ask_ms = now;
+	memcpy(ss.users_sum, us, sizeof(us));
+	memcpy(ss.audit_sum, as, sizeof(as));
+	if (users_same)
+		ss.users_ms = now;
+	ss.audit_rec = 1;
+	ss.audit_off = from;
+	ss.audit_size = size;
+	if (from == size)
+		ss.audit_ms = now;
+	ss.key_state = kstate;
+	ss.key_mtime = kmtime;
+	if (kstate == STANDBY_KEY_SAME || kstate == STANDBY_KEY_NONE)
+		ss.key_ms = now;
+	if (changed || now - s->aux_ms >= 1000) {
+		s->aux_ms = now;
+		standby_status_write(s->dir, &ss);
+	}
+}
+
+/*
+ * AUXASK's key part: central's HTCDS pseudonym key, opened under its own
+ * data key and sealed again for the standby under the data key of
+ * central's store (the one the standby holds, from SNAP), when the
+ * standby's copy is not that key.  kb holds the sealed bytes m borrows.
+ * Returns the enum standby_key to record; *kmtime the key file's mtime.
+ */
+static int
+srv_key(struct sbsrv *s, const struct msg *r, struct msg *m, struct buf *kb,
+    uint64_t *kmtime)
+{
+	uint8_t	key[CRYPTO_KEY], sum[MSG_HASH_LEN];
+	char	path[4200], err[512];
+	int	rc, state;
+
+	m->auxkey = 1;
+	snprintf(path, sizeof(path), "%s/%s", s->dir, PSEUDOKEY_FILE);
+	*kmtime = mtime_ms(path);
+	rc = pseudokey_peek(s->dir, s->sec.own, key, err, sizeof(err));
+	if (rc == E_NOTFOUND) {
+		*kmtime = 0;
+		m->key = MSG_AUX_KEY_NONE;
+		return r->ksumlen == 0 ? STANDBY_KEY_NONE : STANDBY_KEY_SENT;
+	}
+	if (rc != 0) {
+		if (!s->key_logged)
+			log_warnx("standby %s: central's HTCDS key is not "
+			    "sent: %s", s->name, err);
+		s->key_logged = 1;
+		m->key = MSG_AUX_KEY_UNREAD;
+		return STANDBY_KEY_UNREAD;
+	}
+	s->key_logged = 0;
+	key_sum(key, sum);
+	if (r->ksumlen == MSG_HASH_LEN && memcmp(sum, r->ksum,
+	    MSG_HASH_LEN) == 0) {
+		m->key = MSG_AUX_KEY_SAME;
+		state = STANDBY_KEY_SAME;
+	} else if (pseudokey_seal(key, s->sec.datakey, kb) == 0) {
+		m->key = MSG_AUX_KEY_FILE;
+		m->kdata = kb->data;
+		m->kdatalen = kb->len;
+		state = STANDBY_KEY_SENT;
+	} else {
+		m->key = MSG_AUX_KEY_UNREAD;
+		state = STANDBY_KEY_UNREAD;
+	}
+	crypto_wipe(key, sizeof(key));
+	return state;
+}
+
 /*
  * AUXASK: central's console files for its standby (docs/HA.md).  The
  * users file goes whole when the standby's copy differs; the audit log
@@ -657,11 +802,12 @@ srv_files(struct sbsrv *s, struct net *n, const uint8_t *id, size_t idlen,
 {
 	struct msg	 m;
 	struct stat	 sb;
+	struct buf	 kb;
 	char		 path[4200], why[MSG_REASON_MAX + 1];
 	uint8_t		*users = NULL, *chunk = NULL, sum[MSG_HASH_LEN];
 	size_t		 ulen = 0, len = 0;
-	uint64_t	 size = 0, from = r->offset;
-	int		 rc, fd;
+	uint64_t	 size = 0, from = r->offset, kmtime = 0;
+	int		 rc, fd, users_same, kstate = STANDBY_KEY_UNKNOWN;
 
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_AUX;
@@ -722,9 +868,80 @@ srv_files(struct sbsrv *s, struct net *n, const uint8_t *id, size_t idlen,
 	m.total = size;
 	m.data = chunk;
 	m.datalen = len;
+	users_same = m.users == MSG_AUX_USERS_SAME ||
+	    (m.users == MSG_AUX_USERS_NONE && r->usumlen == 0);
+	buf_init(&kb, 256);
+	if (r->auxkey)
+		kstate = srv_key(s, r, &m, &kb, &kmtime);
 	srv_send(n, id, idlen, &m);
+	srv_aux_status(s, r->node, r, from, size, users_same, kstate, kmtime);
+	crypto_wipe(kb.data, kb.len);
+	buf_release(&kb);
 	free(users);
 	free(chunk);
+}
+
+void
+standby_view_central(const char *dir, const struct standby_status *ss,
+    struct standby_view *v)
+{
+	struct stat	 sb;
+	char		 path[4200], hex[2 * MSG_HASH_LEN + 1];
+	uint8_t		*u = NULL, sum[MSG_HASH_LEN], blk[8192];
+	size_t		 ul = 0;
+	uint64_t	 at, held = 0;
+	int		 fd;
+
+	memset(v, 0, sizeof(*v));
+	v->asked = ss->ask_ms != 0;
+	/* Users: the standby's copy against the file as it is now. */
+	snprintf(path, sizeof(path), "%s/%s", dir, USERS_FILE);
+	if (slurp(path, MSG_USERS_MAX, &u, &ul) == 0) {
+		v->users_central = 1;
+		crypto_hash3(u, ul, NULL, 0, NULL, 0, sum);
+		hex_encode(sum, MSG_HASH_LEN, hex);
+		v->users_current = v->asked && strcmp(hex, ss->users_sum) == 0;
+		free(u);
+	} else
+		v->users_current = v->asked && ss->users_sum[0] == '\0';
+	/* The audit log: what the standby holds is still a prefix of
+	 * central's log when the bytes before its offset are the ones it
+	 * said it holds (else the log was rotated: it holds none of it). */
+	snprintf(path, sizeof(path), "%s/%s", dir, AUDIT_FILE);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 &&
+	    fstat(fd, &sb) == 0) {
+		v->audit_size = (uint64_t)sb.st_size;
+		if (ss->audit_rec && ss->audit_off > 0 &&
+		    ss->audit_off <= v->audit_size &&
+		    audit_tail_sum(fd, ss->audit_off, sum) == 0) {
+			hex_encode(sum, MSG_HASH_LEN, hex);
+			if (strcmp(hex, ss->audit_sum) == 0)
+				held = ss->audit_off;
+		}
+		v->audit_held = held;
+		v->audit_lag_bytes = v->audit_size - held;
+		for (at = held; at < v->audit_size; ) {
+			size_t	want = v->audit_size - at < sizeof(blk) ?
+			    (size_t)(v->audit_size - at) : sizeof(blk);
+			ssize_t	got = pread(fd, blk, want, (off_t)at);
+
+			if (got <= 0)
+				break;
+			for (ssize_t i = 0; i < got; i++)
+				v->audit_lag_lines += blk[i] == '\n';
+			at += (uint64_t)got;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	/* The HTCDS key: what central had at the last AUXASK is what it has
+	 * now (the same file, or still none). */
+	v->key_asked = ss->key_state != STANDBY_KEY_UNKNOWN;
+	snprintf(path, sizeof(path), "%s/%s", dir, PSEUDOKEY_FILE);
+	at = mtime_ms(path);
+	v->key_central = at != 0;
+	v->key_current = (ss->key_state == STANDBY_KEY_SAME ||
+	    ss->key_state == STANDBY_KEY_NONE) && at == ss->key_mtime;
 }
 
 void
@@ -835,6 +1052,8 @@ standby_node_secrets(const char *dir, const char *pass,
 		memcpy(s->datakey, own, CRYPTO_KEY);
 		rc = 0;
 	}
+	/* It seals DIR/htcds.key (srv_key). */
+	memcpy(s->own, own, CRYPTO_KEY);
 	crypto_wipe(own, sizeof(own));
 	if (rc != 0)
 		return rc;
@@ -859,6 +1078,12 @@ struct follower {
 	size_t			 usumlen, asumlen;
 	uint8_t			 bad_usum[MSG_HASH_LEN];	/* logged */
 	int			 bad_set;
+	/* The copy of central's HTCDS key (files_key). */
+	uint8_t			 ksum[MSG_HASH_LEN];
+	size_t			 ksumlen;
+	int			 key_bad;	/* logged */
+	uint64_t		 nokey_until;	/* mono_ms: an older central,
+						 * ask without the key */
 };
 
 static void
@@ -1032,6 +1257,104 @@ files_audit_sum(struct follower *f)
 	return rc;
 }
 
+/* The digest of the HTCDS key in the copy (central.files/htcds.key,
+ * sealed under central's data key), for AUXASK; none when it does not
+ * open. */
+static void
+files_key_init(struct follower *f)
+{
+	struct standby_secrets	sec;
+	uint8_t			key[CRYPTO_KEY];
+	char			p[4300], err[512];
+
+	f->ksumlen = 0;
+	files_path(f, PSEUDOKEY_FILE, p, sizeof(p));
+	if (access(p, F_OK) != 0 || standby_secrets_load(f->dir, f->own, &sec,
+	    err, sizeof(err)) != 0)
+		return;
+	if (pseudokey_read_file(p, sec.datakey, key, err, sizeof(err)) == 0) {
+		key_sum(key, f->ksum);
+		f->ksumlen = MSG_HASH_LEN;
+	} else
+		log_warnx("standby: %s: it is asked for again", err);
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(&sec, sizeof(sec));
+}
+
+/*
+ * Central's HTCDS pseudonym key (AUX's longer form): checked to open
+ * under central's data key (from central.secrets), then written 0600 to
+ * central.files/htcds.key by a fsync'd rename.  Central without a key
+ * (deleted there to start its pseudonyms over) deletes the copy too.
+ */
+static int
+files_key(struct follower *f, const struct msg *r)
+{
+	struct standby_secrets	sec;
+	uint8_t			key[CRYPTO_KEY], sum[MSG_HASH_LEN];
+	char			p[4300], d[4300], err[512];
+	int			rc;
+
+	if (!r->auxkey) {
+		f->ss.key_state = STANDBY_KEY_UNKNOWN;
+		return 0;
+	}
+	files_path(f, PSEUDOKEY_FILE, p, sizeof(p));
+	files_path(f, "", d, sizeof(d));
+	switch (r->key) {
+	case MSG_AUX_KEY_SAME:
+		if (f->ksumlen == MSG_HASH_LEN) {
+			f->ss.key_state = STANDBY_KEY_SAME;
+			f->ss.key_ms = now_ms();
+		}
+		return 0;
+	case MSG_AUX_KEY_UNREAD:
+		f->ss.key_state = STANDBY_KEY_UNREAD;
+		return 0;
+	case MSG_AUX_KEY_NONE:
+		if (unlink(p) == 0) {
+			if (fsync_dir(d) != 0)
+				return E_IO;
+			log_info("standby: central has no HTCDS key now: the "
+			    "copy of its key is deleted");
+		} else if (errno != ENOENT)
+			return E_IO;
+		f->ksumlen = 0;
+		f->ss.key_state = STANDBY_KEY_NONE;
+		f->ss.key_ms = now_ms();
+		return 0;
+	default:
+		break;
+	}
+	memset(key, 0, sizeof(key));
+	if ((rc = standby_secrets_load(f->dir, f->own, &sec, err,
+	    sizeof(err))) == 0)
+		rc = pseudokey_unseal(r->kdata, r->kdatalen, sec.datakey, key);
+	crypto_wipe(&sec, sizeof(sec));
+	if (rc != 0) {
+		crypto_wipe(key, sizeof(key));
+		if (!f->key_bad)
+			log_warnx("standby: central's HTCDS key does not open "
+			    "under central's data key: it is not copied");
+		f->key_bad = 1;
+		snprintf(f->ss.error, sizeof(f->ss.error), "central's HTCDS "
+		    "key does not open under central's data key");
+		return 0;
+	}
+	f->key_bad = 0;
+	key_sum(key, sum);
+	crypto_wipe(key, sizeof(key));
+	if ((rc = file_replace(p, r->kdata, r->kdatalen)) != 0 ||
+	    fsync_dir(d) != 0)
+		return rc != 0 ? rc : E_IO;
+	memcpy(f->ksum, sum, sizeof(sum));
+	f->ksumlen = MSG_HASH_LEN;
+	f->ss.key_state = STANDBY_KEY_SAME;
+	f->ss.key_ms = now_ms();
+	log_info("standby: holds central's HTCDS pseudonym key");
+	return 0;
+}
+
 /*
  * At start: the copies as the last run left them.  Audit bytes past the
  * recorded offset were never confirmed written (a crash between the write
@@ -1056,6 +1379,7 @@ files_init(struct follower *f)
 		f->usumlen = MSG_HASH_LEN;
 		free(u);
 	}
+	files_key_init(f);
 	files_path(f, AUDIT_FILE, p, sizeof(p));
 	if (stat(p, &sb) != 0) {
 		f->ss.audit_off = 0;
@@ -1178,8 +1502,11 @@ files_apply(struct follower *f, const struct msg *r)
 	}
 	if (!still_standby(f->dir))
 		rc = E_INVAL;
-	else if ((rc = files_users(f, r)) == 0)
-		rc = files_audit(f, r);
+	else if ((rc = files_users(f, r)) == 0 &&
+	    (rc = files_audit(f, r)) == 0)
+		rc = files_key(f, r);
+	if (rc == 0)
+		f->ss.ask_ms = now_ms();
 	close(lfd);
 	if (rc != 0 && rc != E_INVAL)
 		log_warnx("standby: cannot write the copies of central's "
@@ -1209,7 +1536,19 @@ files_ask(struct follower *f, struct buf *in, volatile sig_atomic_t *quit)
 		m.offset = f->ss.audit_off;
 		memcpy(m.asum, f->asum, sizeof(m.asum));
 		m.asumlen = f->asumlen;
+		if (mono_ms() >= f->nokey_until) {
+			m.auxkey = 1;
+			memcpy(m.ksum, f->ksum, sizeof(m.ksum));
+			m.ksumlen = f->ksumlen;
+		}
 		rc = fexchange(f, &m, MSG_AUX, in, &r, &code, quit);
+		if (rc == E_PROTO && m.auxkey) {
+			log_warnx("standby: central does not send its HTCDS "
+			    "key (an older casesync?); asking without it for "
+			    "10 minutes");
+			f->nokey_until = mono_ms() + 600000;
+			continue;
+		}
 		if (rc == E_PROTO) {
 			log_warnx("standby: central does not send its console "
 			    "users and audit log (an older casesync?); asking "

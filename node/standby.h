@@ -47,6 +47,9 @@ struct standby_secrets {
 	uint8_t	sign_pub[CRYPTO_SIGN_PUB];
 	uint8_t	sign_sec[CRYPTO_SIGN_SEC];
 	uint8_t	datakey[CRYPTO_KEY];
+	/* Central only, never sent nor saved: its node's own data key, which
+	 * seals DIR/htcds.key (on a promoted central not the store's). */
+	uint8_t	own[CRYPTO_KEY];
 };
 
 /* Loads DIR/central.secrets, sealed under this node's own data key.
@@ -75,7 +78,57 @@ struct standby_status {
 	uint64_t	audit_size;	/* central's, at last contact */
 	uint64_t	audit_ms;	/* the copy was all of central's log
 					 * then (0: never) */
+	/*
+	 * Central's side: what the standby said it holds at its last AUXASK
+	 * (ask_ms), for `status` to compare with central's files as they
+	 * are now.  users_ms, audit_off (audit_rec set), audit_size and
+	 * audit_ms above then mean the same as on the standby, as central saw
+	 * them at that AUXASK.  users_sum: the SHA-256 of the standby's users
+	 * copy, in hex ("" none); audit_sum: of the last MSG_AUDIT_SUMWIN
+	 * bytes before audit_off ("" when audit_off is 0).
+	 * The standby's side: ask_ms is the last AUX.
+	 */
+	uint64_t	ask_ms;
+	char		users_sum[2 * MSG_HASH_LEN + 1];
+	char		audit_sum[2 * MSG_HASH_LEN + 1];
+	/* Central's HTCDS pseudonym key (enum standby_key), and when the
+	 * standby's copy was last known to be central's key (0: never).
+	 * Central's side also: key_mtime, the mtime in ms of its htcds.key at
+	 * that AUXASK (0: it had none). */
+	int		key_state;
+	uint64_t	key_ms;
+	uint64_t	key_mtime;
 };
+
+/* The standby's copy of central's HTCDS key, as the last AUX left it. */
+enum standby_key {
+	STANDBY_KEY_UNKNOWN = 0,	/* not asked: an older standby or
+					 * central */
+	STANDBY_KEY_SAME = 1,		/* the standby holds central's key */
+	STANDBY_KEY_SENT = 2,		/* central's side: it differed; sent */
+	STANDBY_KEY_NONE = 3,		/* central has none (nor the standby) */
+	STANDBY_KEY_UNREAD = 4,		/* central could not read its own */
+};
+
+/*
+ * Central's `status` (and console): the standby's copies compared with
+ * central's files as they are now, from what the standby said at its
+ * last AUXASK (ss, read from central's DIR/standby.status).
+ */
+struct standby_view {
+	int		asked;		/* an AUXASK was ever recorded */
+	int		users_central;	/* central has a users file */
+	int		users_current;	/* the standby's copy is that file */
+	uint64_t	audit_size;	/* central's audit log now */
+	uint64_t	audit_held;	/* of it, bytes the standby holds */
+	uint64_t	audit_lag_bytes, audit_lag_lines;
+	int		key_asked;	/* the standby asks for the key */
+	int		key_central;	/* central has an htcds.key */
+	int		key_current;	/* the standby's copy is central's */
+};
+
+void	standby_view_central(const char *dir, const struct standby_status *ss,
+	    struct standby_view *v);
 
 int	standby_status_read(const char *dir, struct standby_status *s);
 int	standby_status_write(const char *dir, const struct standby_status *s);

@@ -98,6 +98,23 @@ int	store_open(const char *dir, struct store **out, char *err,
 	    size_t errsz);
 void	store_close(struct store **st);
 
+/*
+ * Warms a node process that has just started (docs/PERFORMANCE.md, "The
+ * nightly at 100,000 cases").  A long-running process has touched its heap
+ * and the pages of the map it reads; one that has just started touches
+ * them in its first sessions, and a first touch costs 10-50 us a page in
+ * the VMs we run on.  So: 16 MiB of heap, where LMDB's dirty pages and the
+ * apply's buffers come from, is populated as huge pages and kept; and the
+ * pages of the store already in the page cache are mapped into the
+ * process in a few system calls (nothing is read from disk: pages not in
+ * memory fault as before).  Best effort: returns the number of pages
+ * warmed, 0 where the kernel lacks MADV_POPULATE_* (Linux < 5.14).  Sets
+ * the process's malloc parameters (store.c), so only the long-running
+ * node process calls it (central's serve): a short command would pay for
+ * pages it never reads.
+ */
+uint64_t store_warm(struct store *st);
+
 /* Records the node id and role of a new store.  E_INVAL if already set. */
 int	store_init_node(struct store *st, const char *node, const char *role);
 /* Fills *info.  E_NOTFOUND when the store was never initialised. */

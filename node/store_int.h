@@ -99,6 +99,7 @@ struct store {
 	struct crypto_aead *aead;
 	struct crypto_mac *authormac, *namemac;
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
+	struct names_batch *names;	/* casetab.c: names_defer, or NULL */
 	int		 have_keys;
 	uint8_t		 datakey[CRYPTO_KEY];	/* data at rest */
 	uint8_t		 authorkey[CRYPTO_HASH];	/* author pseudonyms */
@@ -107,6 +108,10 @@ struct store {
 	uint64_t	 skew_ms;
 	int64_t		 offset_ms;
 	int		 drop_transferred;	/* keep_transferred = no */
+	/* Where a case's row is encoded before its put (casetab.c), kept
+	 * from one save to the next; used only inside a write transaction,
+	 * so by one thread at a time. */
+	struct buf	 rowbuf;
 	struct quota	 quota;
 	char		 node[HLC_NODE_MAX + 1];
 	char		 role[16];
@@ -171,6 +176,9 @@ void	uuid_unpack(const uint8_t in[UUID_BIN], char id[ENTRY_CASE_ID_LEN + 1]);
 int	caseid_get(struct store *, MDB_txn *, const char *id, uint64_t *iid);
 /* As caseid_get, giving the next internal id to a case seen first. */
 int	caseid_make(struct store *, MDB_txn *, const char *id, uint64_t *iid);
+/* As caseid_make; *made gets 1 when the case got its internal id now. */
+int	caseid_make_new(struct store *, MDB_txn *, const char *id,
+	    uint64_t *iid, int *made);
 /* be64(iid) lk into ck (CASEKEY_MAX bytes); returns the key length. */
 size_t	clog_key(uint8_t *ck, uint64_t iid, const uint8_t *lk, size_t lklen);
 /* Puts k -> d at the end of db when it sorts last (MDB_APPEND), else the
@@ -236,9 +244,13 @@ int	sig_status(struct store *, MDB_txn *, const struct entry *e,
  * (sign_digest and sign_link on the received bytes). */
 int	sig_status_hash(struct store *, MDB_txn *, const struct entry *e,
 	    const uint8_t *block, const uint8_t h[CRYPTO_HASH]);
-/* Appends a log record and its case index entry; lk gets the log key. */
+/* Appends a log record and its case index entry; lk gets the log key.
+ * *iid: the case's internal id when the caller read it in this
+ * transaction (case_load_raw), else 0; it gets the case's internal id
+ * (given now to a case seen first). */
 int	log_append(struct store *, MDB_txn *, const struct entry *e,
-	    const uint8_t *rec, size_t reclen, uint8_t *lk, size_t *lklen);
+	    const uint8_t *rec, size_t reclen, uint64_t *iid, uint8_t *lk,
+	    size_t *lklen);
 /* Reads the log record under lk and decodes its entry (caller owns). */
 int	log_read(struct store *, MDB_txn *, const uint8_t *lk, size_t lklen,
 	    struct entry *e, int verify_sig, int *sig_ok);
@@ -275,8 +287,23 @@ int	case_load(struct store *, MDB_txn *, const char *id,
 int	case_save(struct store *, MDB_txn *, const struct case_state *plain);
 /* As case_save, without a copy of the state: s's identifying values and
  * authors are sealed in place (s stays the caller's, sealed, whether or
- * not it succeeds), for a caller done with the plain values. */
-int	case_save_sealing(struct store *, MDB_txn *, struct case_state *s);
+ * not it succeeds), for a caller done with the plain values.  s->iid
+ * must be 0 or set by case_load_raw in this transaction; iid is the
+ * case's internal id as log_append gave it in this transaction, or 0.
+ * Either saves looking the case up in caseids again. */
+int	case_save_sealing(struct store *, MDB_txn *, struct case_state *s,
+	    uint64_t iid);
+/*
+ * The name index's posting changes held back (names_defer) until
+ * names_flush writes them into t, sorted by key, each row once; or
+ * names_discard drops them, when the transaction they were made in is
+ * aborted.  Between the two, every case_save and case_drop of the store
+ * must be in that one transaction.  names_free at store_close.
+ */
+void	names_defer(struct store *);
+int	names_flush(struct store *, MDB_txn *t);
+void	names_discard(struct store *);
+void	names_free(struct store *);
 /* Removes the row of case id and its indexes (none: no error). */
 int	case_drop(struct store *, MDB_txn *, const char *id);
 /* The node's view of a folded case: 1 when the table keeps no row. */
@@ -325,6 +352,7 @@ int	store_selftest(void);
 int	seal_selftest(void);
 int	chain_selftest(void);
 int	casetab_selftest(void);
+int	casetab_names_selftest(void);
 int	caseid_selftest(void);
 int	migrate_selftest(void);
 int	feed_selftest(void);

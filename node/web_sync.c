@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "standby.h"
 #include "web.h"
 
 #include "../common/crypto.h"
@@ -159,6 +160,163 @@ age_text(const struct web_req *r, uint64_t ms, char *out, size_t sz)
 		    (unsigned long long)(s / 86400));
 }
 
+/* ---- central's standby (docs/HA.md) ---------------------------------- */
+
+/* Central and its standby as central's `status` sees them: loaded when a
+ * standby ever followed this central (DIR/standby.status). */
+struct sb_data {
+	int			have;
+	struct standby_status	ss;
+	struct standby_view	v;
+	uint64_t		lag;	/* entries not on the standby */
+};
+
+static void
+sb_load(struct web_req *r, const struct sync_data *d, struct sb_data *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	if (!d->central || standby_status_read(r->w->dir, &sb->ss) != 0)
+		return;
+	sb->have = 1;
+	standby_view_central(r->w->dir, &sb->ss, &sb->v);
+	sb->lag = d->si.nentries > sb->ss.entries ? d->si.nentries -
+	    sb->ss.entries : 0;
+}
+
+/* The row of the standby is not a province's. */
+static int
+sb_is(const struct web_req *r, const struct sync_data *d, const char *node)
+{
+	return d->central && r->w->cfg->standby[0] != '\0' &&
+	    strcmp(node, r->w->cfg->standby) == 0;
+}
+
+static int
+sb_loses(const struct sb_data *sb)
+{
+	return sb->lag > 0 || !sb->v.users_current ||
+	    sb->v.audit_lag_bytes > 0 || (sb->v.key_asked &&
+	    !sb->v.key_current && sb->v.key_central);
+}
+
+static const char *
+sb_key_word(const struct sb_data *sb)
+{
+	if (!sb->v.key_asked)
+		return "not_asked";
+	if (sb->v.key_current)
+		return sb->v.key_central ? "current" : "none";
+	return sb->ss.key_state == STANDBY_KEY_UNREAD ? "unreadable" :
+	    "behind";
+}
+
+static void age_text(const struct web_req *, uint64_t, char *, size_t);
+
+static void
+sb_row(struct web_req *r, const char *label, const char *id, int bad)
+{
+	html_lit(&r->h, "<tr><th scope=\"row\">");
+	html_text(&r->h, web_tr(r, label));
+	html_lit(&r->h, "</th><td");
+	html_attr(&r->h, "id", id);
+	if (bad)
+		html_lit(&r->h, " class=\"bad\"");
+	html_lit(&r->h, ">");
+}
+
+static void
+sb_age(struct web_req *r, uint64_t ms)
+{
+	char	age[64];
+
+	if (ms == 0) {
+		html_text(&r->h, web_tr(r, "never"));
+		return;
+	}
+	age_text(r, r->now_ms > ms ? r->now_ms - ms : 0, age, sizeof(age));
+	html_text(&r->h, age);
+}
+
+static void
+sb_html(struct web_req *r, const struct sb_data *sb)
+{
+	struct html	*h = &r->h;
+	const char	*kw = sb_key_word(sb);
+
+	html_lit(h, "<h2>");
+	html_text(h, web_tr(r, "Standby central"));
+	html_lit(h, "</h2><p>");
+	html_text(h, web_tr(r, "The standby follows this central and can be "
+	    "promoted in its place. Its copies, compared with this central's "
+	    "files as they are now:"));
+	html_lit(h, "</p><div class=\"tablewrap\"><table class=\"data\" "
+	    "id=\"standby\"><tbody>");
+	sb_row(r, N_("Standby"), "sb-node", 0);
+	html_text(h, sb->ss.node);
+	html_lit(h, "</td></tr>");
+	sb_row(r, N_("Last contact"), "sb-contact", 0);
+	sb_age(r, sb->ss.contact_ms);
+	html_lit(h, "</td></tr>");
+	sb_row(r, N_("Changes not on the standby"), "sb-lag", sb->lag > 0);
+	html_u64(h, sb->lag);
+	html_lit(h, "</td></tr>");
+	sb_row(r, N_("Console users"), "sb-users", !sb->v.users_current);
+	html_text(h, !sb->v.asked ? web_tr(r, "not asked for yet") :
+	    sb->v.users_current ? web_tr(r, "current") : web_tr(r, "behind"));
+	html_lit(h, "</td></tr>");
+	sb_row(r, N_("Audit log lines not copied"), "sb-audit",
+	    sb->v.audit_lag_bytes > 0);
+	html_u64(h, sb->v.audit_lag_lines);
+	html_lit(h, " <small>(");
+	html_textf(h, web_tr(r, "%llu of %llu bytes copied"),
+	    (unsigned long long)sb->v.audit_held,
+	    (unsigned long long)sb->v.audit_size);
+	html_lit(h, ")</small></td></tr>");
+	sb_row(r, N_("HTCDS pseudonym key"), "sb-key", strcmp(kw, "behind") ==
+	    0 || strcmp(kw, "unreadable") == 0);
+	html_text(h, strcmp(kw, "current") == 0 ? web_tr(r, "current") :
+	    strcmp(kw, "none") == 0 ? web_tr(r, "none on central") :
+	    strcmp(kw, "behind") == 0 ? web_tr(r, "behind") :
+	    strcmp(kw, "unreadable") == 0 ? web_tr(r, "central cannot read "
+	    "it") : web_tr(r, "not asked (an older standby)"));
+	html_lit(h, "</td></tr>");
+	sb_row(r, N_("Last request for these files"), "sb-request", 0);
+	sb_age(r, sb->ss.ask_ms);
+	html_lit(h, "</td></tr>");
+	sb_row(r, N_("Promoting it now"), "sb-verdict", sb_loses(sb));
+	html_text(h, sb_loses(sb) ? web_tr(r, "would lose what is marked "
+	    "above") : web_tr(r, "would lose nothing the standby copies"));
+	html_lit(h, "</td></tr></tbody></table></div>");
+}
+
+static void
+sb_json(struct web_req *r, const struct sb_data *sb, struct buf *b)
+{
+	buf_append_str(b, ",\"standby\":");
+	if (!sb->have) {
+		buf_append_str(b, "null");
+		return;
+	}
+	buf_append_str(b, "{");
+	jsonw_key(b, "peer", 1);
+	jsonw_str(b, sb->ss.node);
+	buf_printf(b, ",\"lag_entries\":%llu,\"users_current\":%s,"
+	    "\"audit_bytes\":%llu,\"audit_size\":%llu,"
+	    "\"audit_lag_bytes\":%llu,\"audit_lag_lines\":%llu,"
+	    "\"htcds_key\":\"%s\",\"last_contact_ms\":%llu,"
+	    "\"last_request_ms\":%llu,\"promotion_loses\":%s}",
+	    (unsigned long long)sb->lag, !sb->v.asked ? "null" :
+	    sb->v.users_current ? "true" : "false",
+	    (unsigned long long)sb->v.audit_held,
+	    (unsigned long long)sb->v.audit_size,
+	    (unsigned long long)sb->v.audit_lag_bytes,
+	    (unsigned long long)sb->v.audit_lag_lines, sb_key_word(sb),
+	    (unsigned long long)sb->ss.contact_ms,
+	    (unsigned long long)sb->ss.ask_ms, sb_loses(sb) ? "true" :
+	    "false");
+	(void)r;
+}
+
 static void
 th(struct web_req *r, const char *label)
 {
@@ -172,7 +330,9 @@ web_sync_page(struct web_req *r)
 {
 	struct sync_data	*d = xcalloc(1, sizeof(*d));
 	struct html		*h = &r->h;
+	struct sb_data		 sb;
 	char			 when[40], age[64];
+	size_t			 shown = 0;
 
 	if (sync_load(r, d) != 0) {
 		free(d->ref);
@@ -180,6 +340,7 @@ web_sync_page(struct web_req *r)
 		web_error(r, 500, web_tr(r, "the store cannot be read"));
 		return;
 	}
+	sb_load(r, d, &sb);
 	web_page_begin(r, web_tr(r, "Sync health"), "/sync");
 	html_lit(h, "<p class=\"lead\">");
 	html_text(h, d->central ? web_tr(r, "One row per province: when it "
@@ -216,6 +377,9 @@ web_sync_page(struct web_req *r)
 		    w->pi.last_sync_ms == 0 ||
 		    r->now_ms - w->pi.last_sync_ms > SYNC_STALE_MS;
 
+		if (sb_is(r, d, w->node))
+			continue;	/* below, not a province */
+		shown++;
 		html_lit(h, "<tr><th scope=\"row\">");
 		html_text(h, w->node);
 		html_lit(h, "</th><td");
@@ -260,13 +424,16 @@ web_sync_page(struct web_req *r)
 		html_text(h, w->pi.last_error);
 		html_lit(h, "</td></tr>");
 	}
-	if (d->nrows == 0) {
+	if (shown == 0) {
 		html_lit(h, "<tr><td colspan=\"7\">");
 		html_text(h, web_tr(r, "No peer yet: enrol one with casesync "
 		    "trust."));
 		html_lit(h, "</td></tr>");
 	}
-	html_lit(h, "</tbody></table></div><h2>");
+	html_lit(h, "</tbody></table></div>");
+	if (sb.have)
+		sb_html(r, &sb);
+	html_lit(h, "<h2>");
 	html_text(h, web_tr(r, "Refused changes"));
 	html_lit(h, "</h2>");
 	if (d->nref == 0) {
@@ -307,6 +474,7 @@ web_api_status(struct web_req *r)
 {
 	struct sync_data	*d = xcalloc(1, sizeof(*d));
 	struct buf		*b = &r->resp->body;
+	struct sb_data		 sb;
 	char			 when[40];
 
 	if (sync_load(r, d) != 0) {
@@ -315,6 +483,7 @@ web_api_status(struct web_req *r)
 		web_error(r, 500, "the store cannot be read");
 		return;
 	}
+	sb_load(r, d, &sb);
 	web_json_begin(r, 200);
 	buf_append_str(b, "{");
 	jsonw_key(b, "node", 1);
@@ -365,7 +534,10 @@ web_api_status(struct web_req *r)
 		jsonw_str(b, d->ref[i].reason);
 		buf_append_str(b, "}");
 	}
-	buf_append_str(b, "]}\n");
+	buf_append_str(b, "]");
+	if (d->central)
+		sb_json(r, &sb, b);
+	buf_append_str(b, "}\n");
 	free(d->ref);
 	free(d);
 }

@@ -161,7 +161,9 @@ op_check(const struct op *o)
 			return E_INVAL;
 		return 0;
 	case OP_ERASE:
-		return 0;
+		/* The owner's stamp in the writer's view, or none (an erase
+		 * written before it was carried). */
+		return mp_stamp_valid(&o->base, 1) ? 0 : E_INVAL;
 	}
 	return E_INVAL;
 }
@@ -222,8 +224,12 @@ op_put(struct mp_wr *w, const struct op *o)
 		mp_put_cstr(w, o->to);
 		break;
 	case OP_ERASE:
-		mp_put_array(w, 1);
+		mp_put_array(w, o->base.hlc != 0 ? 2 : 1);
 		mp_put_uint(w, OP_ERASE);
+		if (o->base.hlc != 0) {
+			mp_put_array(w, 2);
+			mp_put_stamp(w, &o->base);
+		}
 		break;
 	}
 }
@@ -332,7 +338,11 @@ op_read(struct mp_rd *r, struct op *o)
 			return E_PROTO;
 		break;
 	case OP_ERASE:
-		if (n != 1)
+		/* [4] or [4, [hlc, node]]: a real stamp, so that each erase
+		 * has one encoding. */
+		if ((n != 1 && n != 2) || (n == 2 &&
+		    (mp_read_array_n(r, 2) != 0 ||
+		    mp_read_stamp(r, &o->base, 0) != 0)))
 			return E_PROTO;
 		break;
 	default:
@@ -472,7 +482,7 @@ op_eq(const struct op *a, const struct op *b)
 	case OP_TRANSFER:
 		return strcmp(a->to, b->to) == 0;
 	case OP_ERASE:
-		return 1;
+		return stamp_eq(&a->base, &b->base);
 	}
 	return 0;
 }
@@ -529,6 +539,11 @@ sample(struct entry *e)
 	o = entry_add_op(e, OP_TRANSFER);
 	strlcpy_(o->to, "ha-noi", sizeof(o->to));
 
+	/* An erase with the owner's stamp its writer saw, and one without
+	 * (written by an older release). */
+	o = entry_add_op(e, OP_ERASE);
+	o->base.hlc = HLC_MAKE(UINT64_C(1716000000000), 2);
+	strlcpy_(o->base.node, "lao-cai", sizeof(o->base.node));
 	(void)entry_add_op(e, OP_ERASE);
 }
 
@@ -762,6 +777,10 @@ encode_rule_tests(void)
 	BREAK(free(e.ops[2].value); e.ops[2].value = NULL);
 	BREAK(e.ops[3].to[0] = '\0');
 	BREAK(e.ops[3].to[2] = '.');
+	BREAK(e.ops[4].base.hlc = 0);			/* node, hlc 0 */
+	BREAK(e.ops[4].base.node[0] = '\0');		/* hlc, no node */
+	BREAK(e.ops[4].base.node[0] = '_');
+	BREAK(e.ops[5].base.node[0] = 'c');
 	BREAK(e.ops[4].type = (enum op_type)5);
 	BREAK(e.ops[4].type = (enum op_type)0);
 	BREAK(for (i = 0; i < e.nops; i++) { free(e.ops[i].value);
@@ -789,7 +808,7 @@ encode_rule_tests(void)
 	 * encoding passes ENTRY_ENCODED_MAX: E_TOOBIG, buffer unchanged.
 	 */
 	sample(&e);
-	for (i = 0; i < ENTRY_MAX_OPS - 5; i++) {
+	for (i = 0; i < ENTRY_MAX_OPS - 6; i++) {
 		o = entry_add_op(&e, OP_SET);
 		strlcpy_(o->path, "notes", sizeof(o->path));
 		ST_OK(op_set_value(o, big, ENTRY_VALUE_MAX));
@@ -876,6 +895,46 @@ decode_rule_tests(void)
 	    mp_put_array(&w, 1); mp_put_uint(&w, 5));
 	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
 	    mp_put_array(&w, 0));
+	/* An erase: [4] or [4, [hlc, node]] with a real stamp, nothing
+	 * else. */
+	RAW(0, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 2); mp_put_uint(&w, 7); mp_put_cstr(&w, "aa"));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 3); mp_put_uint(&w, OP_ERASE);
+	    mp_put_uint(&w, 7); mp_put_cstr(&w, "aa"));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 3); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 2); mp_put_uint(&w, 7); mp_put_cstr(&w, "aa");
+	    mp_put_array(&w, 2); mp_put_uint(&w, 8); mp_put_cstr(&w, "aa"));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 2); mp_put_uint(&w, 0); mp_put_cstr(&w, ""));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 2); mp_put_uint(&w, 7); mp_put_cstr(&w, ""));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 2); mp_put_uint(&w, 0); mp_put_cstr(&w, "aa"));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 2); mp_put_uint(&w, 7); mp_put_cstr(&w, "A"));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 1); mp_put_uint(&w, 7));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 3); mp_put_uint(&w, 7); mp_put_cstr(&w, "aa");
+	    mp_put_uint(&w, 1));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_array(&w, 2); mp_put_cstr(&w, "aa"); mp_put_uint(&w, 7));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_cstr(&w, "aa"));
+	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
+	    mp_put_array(&w, 2); mp_put_uint(&w, OP_ERASE);
+	    mp_put_bin(&w, "\x07" "aa", 3));
 	/* A base with an hlc but no node, and a node without an hlc. */
 	RAW(E_PROTO, raw_head(&w, 1, "aa", CASE_A, 1);
 	    mp_put_array(&w, 6); mp_put_uint(&w, OP_SET);

@@ -15,7 +15,12 @@
  *         | [2 EVENT, collection:str, event_id:str, event:str
  *            (, salt:bin(16))]
  *         | [3 TRANSFER, to:str]
- *         | [4 ERASE]
+ *         | [4 ERASE (, [owner_hlc:uint, owner_node:str])]
+ * An erase carries the stamp of the transfer that made the case's owner in
+ * its writer's view when it wrote it (struct op's base; absent in an erase
+ * written by an older release): central judges by it alone whether a
+ * former owner erased before it heard of a change of owner
+ * (node/authorise.c, docs/CONFLICTS.md).
  * The salt, present on identifying ops, lets a signature survive erasure:
  * the signed form carries SHA-256(salt || value) instead of the value (see
  * node/sign.c).
@@ -93,7 +98,9 @@ struct op {
 	 * value_len bytes without the NUL.  NULL for other types. */
 	char		*value;
 	size_t		 value_len;
-	/* OP_SET: the stamp the author saw (hlc 0 = none). */
+	/* OP_SET: the stamp the author saw (hlc 0 = none).  OP_ERASE: the
+	 * stamp of the owner's transfer in the writer's view (hlc 0 = not
+	 * carried: an erase of an older release, or written by central). */
 	struct stamp	 base;
 	/* OP_SET: further stamps this write supersedes (a resolution): nalso
 	 * of them.  Owned; NULL until the first one (op_also_add), so that

@@ -36,6 +36,13 @@ aux_ok(const struct msg *m)
 	if (m->datalen > 0 && (m->data[m->datalen - 1] != '\n' ||
 	    memchr(m->data, '\0', m->datalen) != NULL))
 		return 0;
+	/* The key: a state of 0..3, the sealed file only with "file". */
+	if (m->auxkey && (m->key > MSG_AUX_KEY_UNREAD ||
+	    m->kdatalen > MSG_KEYFILE_MAX ||
+	    (m->key == MSG_AUX_KEY_FILE) != (m->kdatalen > 0)))
+		return 0;
+	if (!m->auxkey && m->kdatalen != 0)
+		return 0;
 	return 1;
 }
 
@@ -226,20 +233,23 @@ msg_encode(const struct msg *m, struct buf *out)
 		if (!node_id_valid(m->node) || (m->usumlen != 0 &&
 		    m->usumlen != MSG_HASH_LEN) || (m->asumlen != 0 &&
 		    m->asumlen != MSG_HASH_LEN) || (m->offset == 0) !=
-		    (m->asumlen == 0))
+		    (m->asumlen == 0) || (m->ksumlen != 0 && (!m->auxkey ||
+		    m->ksumlen != MSG_HASH_LEN)))
 			return E_INVAL;
-		mp_put_array(&w, 6);
+		mp_put_array(&w, m->auxkey ? 7 : 6);
 		mp_put_uint(&w, MSG_VERSION);
 		mp_put_uint(&w, m->type);
 		mp_put_cstr(&w, m->node);
 		mp_put_bin(&w, m->usum, m->usumlen);
 		mp_put_uint(&w, m->offset);
 		mp_put_bin(&w, m->asum, m->asumlen);
+		if (m->auxkey)
+			mp_put_bin(&w, m->ksum, m->ksumlen);
 		break;
 	case MSG_AUX:
 		if (!aux_ok(m))
 			return E_INVAL;
-		mp_put_array(&w, 7);
+		mp_put_array(&w, m->auxkey ? 9 : 7);
 		mp_put_uint(&w, MSG_VERSION);
 		mp_put_uint(&w, m->type);
 		mp_put_uint(&w, m->users);
@@ -247,6 +257,10 @@ msg_encode(const struct msg *m, struct buf *out)
 		mp_put_uint(&w, m->offset);
 		mp_put_uint(&w, m->total);
 		mp_put_bin(&w, m->data, m->datalen);
+		if (m->auxkey) {
+			mp_put_uint(&w, m->key);
+			mp_put_bin(&w, m->kdata, m->kdatalen);
+		}
 		break;
 	default:
 		return E_INVAL;
@@ -448,7 +462,9 @@ decode(struct mp_rd *r, struct msg *m)
 		const uint8_t	*b;
 		size_t		 bl;
 
-		if (n != 6 || mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
+		/* Two forms: without the key (6) and with it (7). */
+		if ((n != 6 && n != 7) ||
+		    mp_read_cstr(r, m->node, HLC_NODE_MAX) ||
 		    !node_id_valid(m->node) || mp_read_bin(r, &b, &bl) ||
 		    (bl != 0 && bl != MSG_HASH_LEN))
 			return E_PROTO;
@@ -460,13 +476,30 @@ decode(struct mp_rd *r, struct msg *m)
 			return E_PROTO;
 		memcpy(m->asum, b, bl);
 		m->asumlen = bl;
+		if (n == 7) {
+			m->auxkey = 1;
+			if (mp_read_bin(r, &b, &bl) ||
+			    (bl != 0 && bl != MSG_HASH_LEN))
+				return E_PROTO;
+			memcpy(m->ksum, b, bl);
+			m->ksumlen = bl;
+		}
 		return 0;
 	}
 	case MSG_AUX:
-		if (n != 7 || mp_read_uint(r, &m->users) ||
+		/* Two forms: without the key (7) and with it (9). */
+		if ((n != 7 && n != 9) || mp_read_uint(r, &m->users) ||
 		    mp_read_bin(r, &m->udata, &m->udatalen) ||
 		    mp_read_uint(r, &m->offset) || mp_read_uint(r, &m->total) ||
-		    mp_read_bin(r, &m->data, &m->datalen) || !aux_ok(m))
+		    mp_read_bin(r, &m->data, &m->datalen))
+			return E_PROTO;
+		if (n == 9) {
+			m->auxkey = 1;
+			if (mp_read_uint(r, &m->key) ||
+			    mp_read_bin(r, &m->kdata, &m->kdatalen))
+				return E_PROTO;
+		}
+		if (!aux_ok(m))
 			return E_PROTO;
 		return 0;
 	default:
@@ -773,6 +806,77 @@ msg_selftest(void)
 	m.users = 3;
 	m.udatalen = 0;
 	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	/* The longer forms, with central's HTCDS key (docs/HA.md). */
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_AUXASK;
+	strlcpy_(m.node, "standby", sizeof(m.node));
+	m.auxkey = 1;
+	memset(m.ksum, 9, sizeof(m.ksum));
+	m.ksumlen = MSG_HASH_LEN;
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_AUXASK && d.auxkey && d.ksumlen == 32 &&
+	    d.ksum[0] == 9 && d.usumlen == 0 && d.offset == 0);
+	msg_release(&d);
+	for (size_t i = 0; i < b.len; i++)
+		ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
+	m.ksumlen = 0;
+	buf_reset(&b);
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.auxkey && d.ksumlen == 0);
+	msg_release(&d);
+	/* A key sum needs the longer form, and is 32 bytes. */
+	m.ksumlen = 5;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	m.auxkey = 0;
+	m.ksumlen = MSG_HASH_LEN;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	buf_reset(&b);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_AUX;
+	m.users = MSG_AUX_USERS_NONE;
+	m.auxkey = 1;
+	m.key = MSG_AUX_KEY_FILE;
+	m.kdata = (const uint8_t *)"sealed";
+	m.kdatalen = 6;
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.type == MSG_AUX && d.auxkey && d.key == MSG_AUX_KEY_FILE &&
+	    d.kdatalen == 6 && memcmp(d.kdata, "sealed", 6) == 0 &&
+	    d.users == MSG_AUX_USERS_NONE);
+	msg_release(&d);
+	for (size_t i = 0; i < b.len; i++)
+		ST_CHECK(msg_decode(b.data, i, &d) == E_PROTO);
+	{
+		/* The same frame with the key's state as 4, or "same" with
+		 * data: refused. */
+		size_t	at = b.len - 9;
+
+		ST_CHECK(b.data[at] == MSG_AUX_KEY_FILE);
+		b.data[at] = 4;
+		ST_CHECK(msg_decode(b.data, b.len, &d) == E_PROTO);
+		b.data[at] = MSG_AUX_KEY_SAME;
+		ST_CHECK(msg_decode(b.data, b.len, &d) == E_PROTO);
+	}
+	/* Encoding refuses the same, and key data in the short form. */
+	m.key = MSG_AUX_KEY_SAME;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	m.key = MSG_AUX_KEY_FILE;
+	m.kdatalen = MSG_KEYFILE_MAX + 1;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	m.kdatalen = 6;
+	m.auxkey = 0;
+	ST_CHECK(msg_encode(&m, &b) == E_INVAL);
+	m.key = MSG_AUX_KEY_UNREAD;
+	m.auxkey = 1;
+	m.kdatalen = 0;
+	buf_reset(&b);
+	ST_OK(msg_encode(&m, &b));
+	ST_OK(msg_decode(b.data, b.len, &d));
+	ST_CHECK(d.key == MSG_AUX_KEY_UNREAD && d.kdatalen == 0);
+	msg_release(&d);
 	/* ALIVE: no fields, and none accepted. */
 	buf_reset(&b);
 	memset(&m, 0, sizeof(m));

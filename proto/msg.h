@@ -36,11 +36,14 @@
  *   SNAP    [2, 16, txn:uint, offset:uint, total:uint, entries:uint,
  *            data:bin(0..1 MiB), secrets:bin(0|96)]      central -> standby
  *   AUXASK  [2, 17, node:str, users_sum:bin(0|32), audit_off:uint,
- *            audit_sum:bin(0|32)]                        standby -> central
+ *            audit_sum:bin(0|32)] or
+ *           [..., key_sum:bin(0|32)]                     standby -> central
  *   AUX     [2, 18, users:uint(0..2), users_data:bin(0..1 MiB),
- *            audit_from:uint, audit_size:uint, audit:bin(0..1 MiB)]
- *                                                        central -> standby
- *           central's console users and audit log (docs/HA.md)
+ *            audit_from:uint, audit_size:uint, audit:bin(0..1 MiB)] or
+ *           [..., key:uint(0..3), key_data:bin(0..256)]  central -> standby
+ *           central's console users, audit log and, in the longer forms
+ *           (AUX's only in answer to AUXASK's), its HTCDS pseudonym key
+ *           (docs/HA.md)
  *   ALIVE   [2, 19]   central -> province: the session is alive, central is
  *           busy (its batches wait or apply); sent when central has sent
  *           it nothing for a second (docs/PROTOCOL.md, "Liveness")
@@ -73,6 +76,7 @@
 				 * data key */
 #define MSG_USERS_MAX	(1024 * 1024)	/* AUX: central's users file */
 #define MSG_AUDIT_CHUNK	(1024 * 1024)	/* AUX: audit log bytes per message */
+#define MSG_KEYFILE_MAX	256		/* AUX: central's sealed htcds.key */
 #define MSG_REC_REFUSED	1	/* a record its origin resends though central
 				 * refused it: refuse it again (Recovery) */
 
@@ -195,6 +199,28 @@ struct msg {
 	uint64_t	 users;
 	const uint8_t	*udata;		/* AUX: borrowed from the frame */
 	size_t		 udatalen;
+	/*
+	 * The HTCDS pseudonym key (docs/HA.md), only when auxkey is set (the
+	 * longer forms of AUXASK and AUX).  AUXASK: ksum, the digest of the
+	 * key the standby holds (ksumlen 0: none).  AUX: key (enum
+	 * msg_aux_key), with MSG_AUX_KEY_FILE the key sealed under central's
+	 * data key in kdata (the bytes of an htcds.key file).
+	 */
+	int		 auxkey;
+	uint8_t		 ksum[MSG_HASH_LEN];
+	size_t		 ksumlen;
+	uint64_t	 key;
+	const uint8_t	*kdata;		/* AUX: borrowed from the frame */
+	size_t		 kdatalen;
+};
+
+/* AUX's key field. */
+enum msg_aux_key {
+	MSG_AUX_KEY_SAME = 0,	/* the standby holds central's key */
+	MSG_AUX_KEY_FILE = 1,	/* central's key follows, sealed */
+	MSG_AUX_KEY_NONE = 2,	/* central has no key */
+	MSG_AUX_KEY_UNREAD = 3,	/* central cannot read its key now: the
+				 * standby keeps what it holds */
 };
 
 /* AUX's users field. */

@@ -139,26 +139,69 @@ value_check(const uint8_t *v, size_t n)
 int
 state_author_sealed(const char *a)
 {
-	size_t n = strlen(a);
-
-	if (a[0] != STATE_AUTHOR_SEALED || n != 1 + 2 * STATE_AUTHOR_PSEUDO)
+	if (a[0] != STATE_AUTHOR_SEALED)
 		return 0;
-	for (size_t i = 1; i < n; i++)
+	for (size_t i = 1; i <= 2 * STATE_AUTHOR_PSEUDO; i++)
 		if (!((a[i] >= '0' && a[i] <= '9') ||
 		    (a[i] >= 'a' && a[i] <= 'f')))
-			return 0;
+			return 0;	/* also at a NUL: too short */
+	return a[1 + 2 * STATE_AUTHOR_PSEUDO] == '\0';
+}
+
+/*
+ * The node ids and authors of one case repeat in nearly every stamp, head
+ * and event.  The checks of one state (state_check, state_read) remember
+ * the last node id and the last author they found valid, so each is
+ * checked once per state rather than once per stamp: an equal string is
+ * as valid.
+ */
+struct ok_memo {
+	char	node[HLC_NODE_MAX + 1];
+	char	author[ENTRY_AUTHOR_MAX + 1];
+};
+
+/* An author, or its pseudonym (size: the array a is in). */
+static int
+author_ok(struct ok_memo *m, const char *a, size_t size)
+{
+	/* strcmp reads a no further than the memo's NUL, within size. */
+	if (m->author[0] != '\0' && strcmp(a, m->author) == 0)
+		return 1;
+	if (!mp_cstr_ok(a, size) || !(a[0] == STATE_AUTHOR_SEALED ?
+	    state_author_sealed(a) : mp_author_valid(a)))
+		return 0;
+	strlcpy_(m->author, a, sizeof(m->author));
 	return 1;
 }
 
+/* mp_stamp_valid, remembering the node id. */
 static int
-author_ok(const char *a, size_t size)
+stamp_ok(struct ok_memo *m, const struct stamp *st, int optional)
 {
-	return mp_cstr_ok(a, size) && (mp_author_valid(a) ||
-	    state_author_sealed(a));
+	if (st->hlc != 0 && m->node[0] != '\0' && strcmp(st->node,
+	    m->node) == 0)
+		return 1;
+	if (!mp_stamp_valid(st, optional))
+		return 0;
+	if (st->hlc != 0)
+		strlcpy_(m->node, st->node, sizeof(m->node));
+	return 1;
+}
+
+/* mp_read_stamp, remembering the node id. */
+static int
+read_stamp(struct mp_rd *r, struct ok_memo *m, struct stamp *st,
+    int optional)
+{
+	if (mp_read_uint(r, &st->hlc) != 0 ||
+	    mp_read_cstr(r, st->node, HLC_NODE_MAX) != 0 ||
+	    !stamp_ok(m, st, optional))
+		return E_PROTO;
+	return 0;
 }
 
 static int
-field_check(const struct field *f)
+field_check(struct ok_memo *m, const struct field *f)
 {
 	const struct head	*h;
 	size_t			 i;
@@ -173,8 +216,8 @@ field_check(const struct field *f)
 		return E_INVAL;
 	for (i = 0; i < f->nheads; i++) {
 		h = &f->heads[i];
-		if (!mp_stamp_valid(&h->st, 0) ||
-		    !author_ok(h->author, sizeof(h->author)))
+		if (!stamp_ok(m, &h->st, 0) ||
+		    !author_ok(m, h->author, sizeof(h->author)))
 			return E_INVAL;
 		if ((rc = value_check(h->value, h->value_len)) != 0)
 			return rc;
@@ -182,7 +225,7 @@ field_check(const struct field *f)
 			return E_INVAL;
 	}
 	for (i = 0; i < f->nseen; i++) {
-		if (!mp_stamp_valid(&f->seen[i], 0) ||
+		if (!stamp_ok(m, &f->seen[i], 0) ||
 		    (i > 0 && stamp_cmp(&f->seen[i - 1], &f->seen[i]) >= 0))
 			return E_INVAL;
 	}
@@ -190,13 +233,13 @@ field_check(const struct field *f)
 }
 
 static int
-event_check(const struct event *ev)
+event_check(struct ok_memo *m, const struct event *ev)
 {
 	if (!mp_cstr_ok(ev->coll, sizeof(ev->coll)) ||
 	    !mp_path_valid(ev->coll) ||
 	    !mp_cstr_ok(ev->id, sizeof(ev->id)) || !mp_evid_valid(ev->id) ||
-	    !mp_stamp_valid(&ev->st, 0) ||
-	    !author_ok(ev->author, sizeof(ev->author)))
+	    !stamp_ok(m, &ev->st, 0) ||
+	    !author_ok(m, ev->author, sizeof(ev->author)))
 		return E_INVAL;
 	return value_check(ev->value, ev->value_len);
 }
@@ -213,9 +256,11 @@ owner_ok(const char *owner, const struct stamp *st)
 static int
 state_check(const struct case_state *s)
 {
-	size_t	i;
-	int	rc;
+	struct ok_memo	m;
+	size_t		i;
+	int		rc;
 
+	m.node[0] = m.author[0] = '\0';
 	if (!mp_cstr_ok(s->id, sizeof(s->id)) || !mp_case_id_valid(s->id) ||
 	    !mp_cstr_ok(s->owner, sizeof(s->owner)) ||
 	    !mp_stamp_valid(&s->owner_st, 1) ||
@@ -229,14 +274,14 @@ state_check(const struct case_state *s)
 	    (s->nevents > 0 && s->events == NULL))
 		return E_INVAL;
 	for (i = 0; i < s->nfields; i++) {
-		if ((rc = field_check(&s->fields[i])) != 0)
+		if ((rc = field_check(&m, &s->fields[i])) != 0)
 			return rc;
 		if (i > 0 && strcmp(s->fields[i - 1].path,
 		    s->fields[i].path) >= 0)
 			return E_INVAL;
 	}
 	for (i = 0; i < s->nevents; i++) {
-		if ((rc = event_check(&s->events[i])) != 0)
+		if ((rc = event_check(&m, &s->events[i])) != 0)
 			return rc;
 		if (i > 0 && event_cmp(&s->events[i - 1], &s->events[i]) >= 0)
 			return E_INVAL;
@@ -244,26 +289,174 @@ state_check(const struct case_state *s)
 	return 0;
 }
 
+/*
+ * The writer of state_encode: the same canonical bytes as msgpack-c's
+ * packer through mp.h (the shortest form of every length and integer;
+ * the selftest compares the two), written straight into the buffer.  A
+ * case is encoded on every apply, and the packer's write callback per
+ * item (a buf_append, a buf_reserve) was about a fifth of an update's
+ * instructions (docs/PERFORMANCE.md).  The first error is kept, as with
+ * mp_wr.
+ */
+struct sw {
+	struct buf	*b;		/* borrowed */
+	size_t		 start;		/* b->len at the start */
+	size_t		 max;		/* bytes it may add */
+	int		 err;
+};
+
+/* Room for n more bytes at the end of the buffer, or NULL (w->err). */
+static uint8_t *
+sw_room_slow(struct sw *w, size_t n)
+{
+	int rc;
+
+	if (w->err != 0)
+		return NULL;
+	if (n > w->max || w->b->len - w->start > w->max - n) {
+		w->err = E_TOOBIG;
+		return NULL;
+	}
+	if (w->b->cap - w->b->len < n && (rc = buf_reserve(w->b, n)) != 0) {
+		w->err = rc;
+		return NULL;
+	}
+	return w->b->data + w->b->len;
+}
+
+/* sw_room_slow, with the common case (no error, room in the buffer and
+ * under the limit) inline. */
+static inline uint8_t *
+sw_room(struct sw *w, size_t n)
+{
+	struct buf *b = w->b;
+
+	if (w->err == 0 && b->cap - b->len >= n && n <= w->max &&
+	    b->len - w->start <= w->max - n)
+		return b->data + b->len;
+	return sw_room_slow(w, n);
+}
+
+/* A header: the fix form (fix | v) when v < fixmax, else the byte of the
+ * first of the 8, 16 and 32-bit forms that holds v (t8 0: no 8-bit form),
+ * then the payload p of n bytes. */
 static void
-field_put(struct mp_wr *w, const struct field *f)
+sw_item(struct sw *w, unsigned fix, size_t fixmax, unsigned t8,
+    unsigned t16, unsigned t32, size_t v, const void *p, size_t n)
+{
+	uint8_t	*o;
+	size_t	 h;
+
+	h = v < fixmax ? 1 : t8 != 0 && v < 0x100 ? 2 : v < 0x10000 ? 3 : 5;
+	if ((o = sw_room(w, h + n)) == NULL)
+		return;
+	switch (h) {
+	case 1:
+		o[0] = (uint8_t)(fix | v);
+		break;
+	case 2:
+		o[0] = (uint8_t)t8;
+		o[1] = (uint8_t)v;
+		break;
+	case 3:
+		o[0] = (uint8_t)t16;
+		o[1] = (uint8_t)(v >> 8);
+		o[2] = (uint8_t)v;
+		break;
+	default:
+		o[0] = (uint8_t)t32;
+		o[1] = (uint8_t)(v >> 24);
+		o[2] = (uint8_t)(v >> 16);
+		o[3] = (uint8_t)(v >> 8);
+		o[4] = (uint8_t)v;
+		break;
+	}
+	if (n > 0)
+		memcpy(o + h, p, n);
+	w->b->len += h + n;
+}
+
+static inline void
+sw_array(struct sw *w, size_t n)
+{
+	uint8_t *o;
+
+	if (n >= 16)
+		sw_item(w, 0x90, 16, 0, 0xdc, 0xdd, n, NULL, 0);
+	else if ((o = sw_room(w, 1)) != NULL) {
+		o[0] = (uint8_t)(0x90 | n);
+		w->b->len++;
+	}
+}
+
+static inline void
+sw_cstr(struct sw *w, const char *s)
+{
+	size_t	 n = strlen(s);
+	uint8_t	*o;
+
+	if (n >= 32)
+		sw_item(w, 0xa0, 32, 0xd9, 0xda, 0xdb, n, s, n);
+	else if ((o = sw_room(w, 1 + n)) != NULL) {
+		o[0] = (uint8_t)(0xa0 | n);
+		memcpy(o + 1, s, n);
+		w->b->len += 1 + n;
+	}
+}
+
+static void
+sw_bin(struct sw *w, const void *p, size_t n)
+{
+	sw_item(w, 0, 0, 0xc4, 0xc5, 0xc6, n, p, n);
+}
+
+static inline void
+sw_uint(struct sw *w, uint64_t v)
+{
+	uint8_t	*o;
+	size_t	 n;
+
+	n = v < 0x80 ? 0 : v < 0x100 ? 1 : v < 0x10000 ? 2 :
+	    v < UINT64_C(0x100000000) ? 4 : 8;
+	if ((o = sw_room(w, 1 + n)) == NULL)
+		return;
+	if (n == 0)
+		o[0] = (uint8_t)v;
+	else
+		o[0] = (uint8_t)(n == 1 ? 0xcc : n == 2 ? 0xcd : n == 4 ?
+		    0xce : 0xcf);
+	for (size_t i = 0; i < n; i++)
+		o[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	w->b->len += 1 + n;
+}
+
+static void
+sw_stamp(struct sw *w, const struct stamp *st)
+{
+	sw_uint(w, st->hlc);
+	sw_cstr(w, st->node);
+}
+
+static void
+field_put(struct sw *w, const struct field *f)
 {
 	const struct head	*h;
 	size_t			 i;
 
-	mp_put_array(w, FIELD_NITEMS);
-	mp_put_cstr(w, f->path);
-	mp_put_array(w, f->nheads);
+	sw_array(w, FIELD_NITEMS);
+	sw_cstr(w, f->path);
+	sw_array(w, f->nheads);
 	for (i = 0; i < f->nheads; i++) {
 		h = &f->heads[i];
-		mp_put_array(w, HEAD_NITEMS);
-		mp_put_stamp(w, &h->st);
-		mp_put_cstr(w, h->author);
-		mp_put_bin(w, h->value, h->value_len);
+		sw_array(w, HEAD_NITEMS);
+		sw_stamp(w, &h->st);
+		sw_cstr(w, h->author);
+		sw_bin(w, h->value, h->value_len);
 	}
-	mp_put_array(w, f->nseen);
+	sw_array(w, f->nseen);
 	for (i = 0; i < f->nseen; i++) {
-		mp_put_array(w, 2);
-		mp_put_stamp(w, &f->seen[i]);
+		sw_array(w, 2);
+		sw_stamp(w, &f->seen[i]);
 	}
 }
 
@@ -271,34 +464,35 @@ int
 state_encode(const struct case_state *s, struct buf *out)
 {
 	const struct event	*ev;
-	struct mp_wr		 w;
+	struct sw		 w = { out, out->len, STATE_ENCODED_MAX, 0 };
 	size_t			 i;
 	int			 rc;
 
 	if ((rc = state_check(s)) != 0)
 		return rc;
-	mp_wr_init(&w, out, STATE_ENCODED_MAX);
-	mp_put_array(&w, STATE_NITEMS);
-	mp_put_uint(&w, STATE_VERSION);
-	mp_put_cstr(&w, s->id);
-	mp_put_cstr(&w, s->owner);
-	mp_put_stamp(&w, &s->owner_st);
-	mp_put_stamp(&w, &s->erased);
-	mp_put_uint(&w, s->flags);
-	mp_put_array(&w, s->nfields);
+	sw_array(&w, STATE_NITEMS);
+	sw_uint(&w, STATE_VERSION);
+	sw_cstr(&w, s->id);
+	sw_cstr(&w, s->owner);
+	sw_stamp(&w, &s->owner_st);
+	sw_stamp(&w, &s->erased);
+	sw_uint(&w, s->flags);
+	sw_array(&w, s->nfields);
 	for (i = 0; i < s->nfields; i++)
 		field_put(&w, &s->fields[i]);
-	mp_put_array(&w, s->nevents);
+	sw_array(&w, s->nevents);
 	for (i = 0; i < s->nevents; i++) {
 		ev = &s->events[i];
-		mp_put_array(&w, EVENT_NITEMS);
-		mp_put_cstr(&w, ev->coll);
-		mp_put_cstr(&w, ev->id);
-		mp_put_stamp(&w, &ev->st);
-		mp_put_cstr(&w, ev->author);
-		mp_put_bin(&w, ev->value, ev->value_len);
+		sw_array(&w, EVENT_NITEMS);
+		sw_cstr(&w, ev->coll);
+		sw_cstr(&w, ev->id);
+		sw_stamp(&w, &ev->st);
+		sw_cstr(&w, ev->author);
+		sw_bin(&w, ev->value, ev->value_len);
 	}
-	return mp_wr_finish(&w);
+	if (w.err != 0)
+		out->len = w.start;
+	return w.err;
 }
 
 static int
@@ -315,7 +509,7 @@ value_read(struct mp_rd *r, uint8_t **v, size_t *len)
 }
 
 static int
-field_read(struct mp_rd *r, struct field *f)
+field_read(struct mp_rd *r, struct ok_memo *m, struct field *f)
 {
 	struct head	*h;
 	size_t		 n, i;
@@ -332,9 +526,9 @@ field_read(struct mp_rd *r, struct field *f)
 	for (i = 0; i < n; i++) {
 		h = &f->heads[i];
 		if (mp_read_array_n(r, HEAD_NITEMS) != 0 ||
-		    mp_read_stamp(r, &h->st, 0) != 0 ||
+		    read_stamp(r, m, &h->st, 0) != 0 ||
 		    mp_read_cstr(r, h->author, ENTRY_AUTHOR_MAX) != 0 ||
-		    !author_ok(h->author, sizeof(h->author)) ||
+		    !author_ok(m, h->author, sizeof(h->author)) ||
 		    value_read(r, &h->value, &h->value_len) != 0 ||
 		    (i > 0 && stamp_cmp(&f->heads[i - 1].st, &h->st) >= 0))
 			return E_PROTO;
@@ -347,7 +541,7 @@ field_read(struct mp_rd *r, struct field *f)
 	}
 	for (i = 0; i < n; i++) {
 		if (mp_read_array_n(r, 2) != 0 ||
-		    mp_read_stamp(r, &f->seen[i], 0) != 0 ||
+		    read_stamp(r, m, &f->seen[i], 0) != 0 ||
 		    (i > 0 && stamp_cmp(&f->seen[i - 1], &f->seen[i]) >= 0))
 			return E_PROTO;
 	}
@@ -355,16 +549,16 @@ field_read(struct mp_rd *r, struct field *f)
 }
 
 static int
-event_read(struct mp_rd *r, struct event *ev)
+event_read(struct mp_rd *r, struct ok_memo *m, struct event *ev)
 {
 	if (mp_read_array_n(r, EVENT_NITEMS) != 0 ||
 	    mp_read_cstr(r, ev->coll, ENTRY_PATH_MAX) != 0 ||
 	    !mp_path_valid(ev->coll) ||
 	    mp_read_cstr(r, ev->id, ENTRY_EVID_MAX) != 0 ||
 	    !mp_evid_valid(ev->id) ||
-	    mp_read_stamp(r, &ev->st, 0) != 0 ||
+	    read_stamp(r, m, &ev->st, 0) != 0 ||
 	    mp_read_cstr(r, ev->author, ENTRY_AUTHOR_MAX) != 0 ||
-	    !author_ok(ev->author, sizeof(ev->author)) ||
+	    !author_ok(m, ev->author, sizeof(ev->author)) ||
 	    value_read(r, &ev->value, &ev->value_len) != 0)
 		return E_PROTO;
 	return 0;
@@ -373,9 +567,11 @@ event_read(struct mp_rd *r, struct event *ev)
 static int
 state_read(struct mp_rd *r, struct case_state *s)
 {
+	struct ok_memo	m;
 	uint64_t	ver;
 	size_t		n, i;
 
+	m.node[0] = m.author[0] = '\0';
 	if (mp_read_array_n(r, STATE_NITEMS) != 0 ||
 	    mp_read_uint(r, &ver) != 0 || ver != STATE_VERSION ||
 	    mp_read_cstr(r, s->id, ENTRY_CASE_ID_LEN) != 0 ||
@@ -397,7 +593,7 @@ state_read(struct mp_rd *r, struct case_state *s)
 		s->nfields = n;
 	}
 	for (i = 0; i < n; i++) {
-		if (field_read(r, &s->fields[i]) != 0 ||
+		if (field_read(r, &m, &s->fields[i]) != 0 ||
 		    (i > 0 && strcmp(s->fields[i - 1].path,
 		    s->fields[i].path) >= 0))
 			return E_PROTO;
@@ -410,7 +606,7 @@ state_read(struct mp_rd *r, struct case_state *s)
 		s->nevents = n;
 	}
 	for (i = 0; i < n; i++) {
-		if (event_read(r, &s->events[i]) != 0 ||
+		if (event_read(r, &m, &s->events[i]) != 0 ||
 		    (i > 0 && event_cmp(&s->events[i - 1],
 		    &s->events[i]) >= 0))
 			return E_PROTO;
@@ -533,6 +729,73 @@ dec_expect(const struct buf *b, int want)
 	return rc == want ? 0 : rc == 0 ? -2 : rc;
 }
 
+/* state_encode as it was written with mp.h's packer (msgpack-c): the
+ * reference that state_encode's own writer must match byte for byte. */
+static void
+ref_field(struct mp_wr *w, const struct field *f)
+{
+	mp_put_array(w, FIELD_NITEMS);
+	mp_put_cstr(w, f->path);
+	mp_put_array(w, f->nheads);
+	for (size_t i = 0; i < f->nheads; i++) {
+		mp_put_array(w, HEAD_NITEMS);
+		mp_put_stamp(w, &f->heads[i].st);
+		mp_put_cstr(w, f->heads[i].author);
+		mp_put_bin(w, f->heads[i].value, f->heads[i].value_len);
+	}
+	mp_put_array(w, f->nseen);
+	for (size_t i = 0; i < f->nseen; i++) {
+		mp_put_array(w, 2);
+		mp_put_stamp(w, &f->seen[i]);
+	}
+}
+
+static int
+ref_encode(const struct case_state *s, struct buf *out)
+{
+	struct mp_wr w;
+
+	mp_wr_init(&w, out, STATE_ENCODED_MAX);
+	mp_put_array(&w, STATE_NITEMS);
+	mp_put_uint(&w, STATE_VERSION);
+	mp_put_cstr(&w, s->id);
+	mp_put_cstr(&w, s->owner);
+	mp_put_stamp(&w, &s->owner_st);
+	mp_put_stamp(&w, &s->erased);
+	mp_put_uint(&w, s->flags);
+	mp_put_array(&w, s->nfields);
+	for (size_t i = 0; i < s->nfields; i++)
+		ref_field(&w, &s->fields[i]);
+	mp_put_array(&w, s->nevents);
+	for (size_t i = 0; i < s->nevents; i++) {
+		const struct event *ev = &s->events[i];
+
+		mp_put_array(&w, EVENT_NITEMS);
+		mp_put_cstr(&w, ev->coll);
+		mp_put_cstr(&w, ev->id);
+		mp_put_stamp(&w, &ev->st);
+		mp_put_cstr(&w, ev->author);
+		mp_put_bin(&w, ev->value, ev->value_len);
+	}
+	return mp_wr_finish(&w);
+}
+
+/* Does state_encode give the reference's bytes for s? */
+static int
+same_as_ref(const struct case_state *s)
+{
+	struct buf	a, r;
+	int		ok;
+
+	buf_init(&a, STATE_ENCODED_MAX);
+	buf_init(&r, STATE_ENCODED_MAX);
+	ok = state_encode(s, &a) == 0 && ref_encode(s, &r) == 0 &&
+	    a.len == r.len && memcmp(a.data, r.data, a.len) == 0;
+	buf_release(&a);
+	buf_release(&r);
+	return ok;
+}
+
 static int
 mutate_all(const struct buf *b)
 {
@@ -580,8 +843,18 @@ roundtrip_tests(void)
 {
 	struct case_state	s, d, c;
 	struct buf		b, b2;
+	size_t			n;
 
 	sample(&s);
+	ST_CHECK(same_as_ref(&s));
+	/* The 8-bit str forms: a path and an author of 32 bytes and more. */
+	sample(&c);
+	memset(c.fields[2].heads[0].author, 'x', ENTRY_AUTHOR_MAX);
+	c.fields[2].heads[0].author[ENTRY_AUTHOR_MAX] = '\0';
+	memset(c.events[2].coll, 'z', ENTRY_PATH_MAX);
+	c.events[2].coll[ENTRY_PATH_MAX] = '\0';
+	ST_CHECK(same_as_ref(&c));
+	state_release(&c);
 	buf_init(&b, STATE_ENCODED_MAX);
 	buf_init(&b2, STATE_ENCODED_MAX);
 	ST_OK(state_encode(&s, &b));
@@ -632,10 +905,31 @@ roundtrip_tests(void)
 	state_release(&d);
 	ST_CHECK(mutate_all(&b) == 0);
 
-	/* A buffer too small: E_TOOBIG and the buffer is unchanged. */
+	/* A buffer too small: E_TOOBIG and the buffer is unchanged; one
+	 * just large enough takes it. */
 	buf_release(&b2);
 	buf_init(&b2, b.len - 1);
 	ST_CHECK(state_encode(&s, &b2) == E_TOOBIG && b2.len == 0);
+	buf_release(&b2);
+	buf_init(&b2, b.len);
+	ST_OK(state_encode(&s, &b2));
+	ST_CHECK(b2.len == b.len);
+	buf_release(&b2);
+	sample(&c);
+	buf_init(&b2, STATE_ENCODED_MAX);
+	ST_OK(state_encode(&c, &b2));
+	ST_OK(buf_append(&b2, "ab", 2));
+	n = b2.len;
+	buf_release(&b2);
+	buf_init(&b2, n - 1);
+	ST_OK(buf_append(&b2, "ab", 2));
+	ST_CHECK(state_encode(&c, &b2) == E_TOOBIG && b2.len == 2);
+	buf_release(&b2);
+	buf_init(&b2, n);
+	ST_OK(buf_append(&b2, "ab", 2));
+	ST_OK(state_encode(&c, &b2));
+	ST_CHECK(b2.len == n);
+	state_release(&c);
 	state_release(&s);
 	buf_release(&b);
 	buf_release(&b2);
@@ -698,6 +992,20 @@ raw_counts(struct buf *b, int want, size_t nf, size_t nh, size_t ns,
 	}
 	ST_OK(mp_wr_finish(&w));
 	ST_CHECK(dec_expect(b, want) == 0);
+	if (want == 0) {
+		/* Written by msgpack-c, encoded again by state_encode: the
+		 * same bytes, also with 16-bit array counts. */
+		struct case_state	s;
+		struct buf		re;
+
+		buf_init(&re, STATE_ENCODED_MAX);
+		ST_OK(state_decode(b->data, b->len, &s));
+		ST_OK(state_encode(&s, &re));
+		ST_CHECK(re.len == b->len && memcmp(re.data, b->data,
+		    re.len) == 0);
+		state_release(&s);
+		buf_release(&re);
+	}
 	return 0;
 }
 
@@ -827,6 +1135,7 @@ rule_tests(void)
 	free(f->heads[0].value);
 	f->heads[0].value = xcalloc(1, STATE_VALUE_MAX + 1);
 	f->heads[0].value_len = STATE_VALUE_MAX;
+	ST_CHECK(same_as_ref(&s));
 	buf_reset(&b);
 	ST_OK(state_encode(&s, &b));
 	ST_CHECK(dec_expect(&b, 0) == 0);
@@ -894,11 +1203,47 @@ sealed_author_tests(void)
 	return 0;
 }
 
+/* The path and event id rules (mp.c's tables) against their text, for
+ * every byte and at the length limits. */
+static int
+id_rule_tests(void)
+{
+	char	s[ENTRY_PATH_MAX + 2];
+
+	for (unsigned c = 1; c < 256; c++) {
+		int p = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '.';
+		int e = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-';
+
+		s[0] = 'a';
+		s[1] = (char)c;
+		s[2] = 'b';
+		s[3] = '\0';
+		ST_CHECK(mp_path_valid(s) == p && mp_evid_valid(s) == e);
+		ST_CHECK(mp_path_valid(s + 1) == p && mp_evid_valid(s + 1) ==
+		    e);
+	}
+	ST_CHECK(!mp_path_valid("") && !mp_evid_valid(""));
+	memset(s, 'a', sizeof(s));
+	s[ENTRY_PATH_MAX] = '\0';
+	ST_CHECK(mp_path_valid(s));
+	s[ENTRY_PATH_MAX] = 'a';
+	s[ENTRY_PATH_MAX + 1] = '\0';
+	ST_CHECK(!mp_path_valid(s));
+	s[ENTRY_EVID_MAX] = '\0';
+	ST_CHECK(mp_evid_valid(s));
+	s[ENTRY_EVID_MAX] = 'a';
+	s[ENTRY_EVID_MAX + 1] = '\0';
+	ST_CHECK(!mp_evid_valid(s));
+	return 0;
+}
+
 int
 state_selftest(void)
 {
 	if (roundtrip_tests() != 0 || rule_tests() != 0 ||
-	    sealed_author_tests() != 0)
+	    sealed_author_tests() != 0 || id_rule_tests() != 0)
 		return 1;
 	return 0;
 }

@@ -82,6 +82,10 @@ struct case_state {
 	size_t		 nfields;
 	struct event	*events;	/* sorted by (coll, id) */
 	size_t		 nevents;
+	/* Not part of the state, never encoded: the node's internal id of
+	 * the case (node/caseid.c) when the state was read from its row in
+	 * the caller's transaction (node/casetab.c), else 0. */
+	uint64_t	 iid;
 };
 
 void	state_init(struct case_state *s, const char *id);

@@ -207,8 +207,10 @@ class Hostile:
         return [3, to]
 
     @staticmethod
-    def op_erase():
-        return [4]
+    def op_erase(view=None):
+        """[4], or [4, [hlc, node]]: the stamp of the transfer that made
+        the owner in the writer's view (docs/CONFLICTS.md)."""
+        return [4] if view is None else [4, [view[0], view[1]]]
 
     @staticmethod
     def new_case_id():

@@ -102,6 +102,11 @@ def msg_corpus():
     write("msg", "batch_empty", arr([v, uint(3), uint(2), uint(0), arr([])]))
     write("msg", "batch_raw", arr([v, uint(3), uint(300), uint(0), arr([
         arr([uint(2 ** 40), b(b"abc")])])]))
+    # An erase carrying the owner its writer saw ([4, [hlc, node]]).
+    with open(os.path.join(CORPUS, "entry", "erase_view"), "rb") as f:
+        erase_view = f.read()
+    write("msg", "batch_erase_view", arr([v, uint(3), uint(5), uint(0), arr([
+        arr([uint(9), b(arr([uint(1), b(erase_view), b(b"")]))])])]))
     write("msg", "ack", arr([v, uint(4), uint(1), uint(8), uint(2), uint(0),
                              uint(1)]))
     write("msg", "bye", arr([v, uint(5)]))
@@ -169,6 +174,17 @@ def msg_corpus():
                              b(b'{"time":"t","ms":1,"action":"login"}\n')]))
     write("msg", "aux_partial_line", arr([v, uint(18), uint(0), b(b""),
                                           uint(0), uint(10), b(b"abc")]))
+    # The longer forms, with central's HTCDS key (sealed, 82 bytes).
+    write("msg", "auxask_key", arr([v, uint(17), s("standby"), b(bytes(32)),
+                                    uint(5000), b(bytes(range(32))),
+                                    b(bytes(range(32, 64)))]))
+    write("msg", "aux_key", arr([v, uint(18), uint(0), b(b""), uint(200),
+                                 uint(200), b(b""), uint(1),
+                                 b(b"casesync-htcds-key-v1\n" +
+                                   bytes(range(60)))]))
+    write("msg", "aux_key_same_with_data", arr([v, uint(18), uint(0), b(b""),
+                                                uint(0), uint(0), b(b""),
+                                                uint(0), b(b"x")]))
     # Near misses: trailing byte, wrong version, version 1's HELLO.
     write("msg", "bye_trailing", arr([v, uint(5)]) + b"\x00")
     write("msg", "bad_version", arr([uint(1), uint(5)]))

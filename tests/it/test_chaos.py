@@ -223,9 +223,11 @@ def test_erase_during_the_session_that_brings_the_referral(env):
     """An erase committed while the session that brings the referral
     away runs (after the province's first look at its own entries, before
     it applies that referral) is sent in that same session, and central
-    accepts it (authorise.c, referral_unseen; repl.c, flush_acks).  Sent after
-    that batch's ACK, it would be refused, and the province's copy would
-    stay redacted while central kept the values."""
+    accepts it (repl.c, flush_acks).  Written before the erase carried the
+    owner its writer saw, that order was what made central accept it
+    (authorise.c, referral_unseen): sent after that batch's ACK, it was
+    refused, and the province's copy stayed redacted while central kept
+    the values.  Now the view it carries decides (erase_view_ok)."""
     import subprocess
     import time
     c = env.central().start()

@@ -500,14 +500,20 @@ def test_change_to_case_not_owned_refused(env):
         ok(n.verify(), "verify " + n.name)
 
 
-def test_former_owner_cannot_erase_after_referral_seen(env):
+def test_former_owner_erase_after_referral_seen_is_signed_and_converges(env):
     """A province's key and store in an attacker's hands (a copy taken
     while the province owned case x).  Central refers x away; the real
     province syncs and so acknowledges the referral.  An erase of x then
-    sent from the copy is refused: only an erase made before the province
-    could know of the referral counts (docs/SECURITY.md).  The same erase
-    sent before that acknowledgement is accepted
-    (test_chaos.test_erase_by_province_just_referred_away)."""
+    sent from the copy says that lao-cai still saw itself as the owner,
+    which central cannot tell from an honest province that erased before
+    it heard: it is accepted (docs/SECURITY.md, "The erase exception has
+    no end in time"; before, it was refused by the state of lao-cai's
+    feed, which a restored or promoted central did not have: standby
+    chaos seed 31).  What still holds: the erase is signed by lao-cai and
+    shows in the case's history on every node, no value is revealed, and
+    every copy converges.  An erase without that view (an older
+    release's) after the acknowledgement is still refused
+    (test_erase_exception.test_erase_view_accepted_after_the_referral_is_acknowledged)."""
     import copy
     c = env.central().start()
     a = env.province("lao-cai", c)
@@ -522,16 +528,16 @@ def test_former_owner_cannot_erase_after_referral_seen(env):
     check(a.get(x)["owner"] == "ha-noi", a.get(x))
     ok(stolen.cli("case", "erase", x), "erase on the stolen copy")
     r = stolen.sync()
-    check(r.rc == 0 and sync_summary(r)[2] == 1, "refused count in %r" % r)
+    check(r.rc == 0 and sync_summary(r)[2] == 0, "refused count in %r" % r)
     cx = c.get(x)
-    check(not cx.get("erased") and cx["person"]["full_name"] == NAME,
-          "the late erase was applied: %r" % cx)
-    log = log_text(env, c)
-    check("lao-cai does not own case %s" % x in log, "refusal not logged")
+    check(cx.get("erased") and "full_name" not in cx["person"], cx)
     ok(b.sync(), "sync ha-noi")
-    bx = b.get(x)
-    check(bx["person"]["full_name"] == NAME and bx == cx, bx)
+    check(b.get(x) == cx, "ha-noi %r\ncentral %r" % (b.get(x), cx))
     for n in (c, b):
+        h = ok(n.cli("case", "history", x, "--json")).json()
+        last = h[-1]
+        check(last["node"] == "lao-cai" and last["signature"] ==
+              "verified", "%s: the erase's provenance: %r" % (n.name, last))
         ok(n.verify(), "verify " + n.name)
 
 

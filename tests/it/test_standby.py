@@ -490,10 +490,15 @@ def test_old_central_fenced_by_province_holding_new_centrals_entries(env):
 
 
 def test_promotion_takes_central_htcds_key(env):
-    """The old central's htcds.key, copied to the standby as
-    central.htcds.key, is re-sealed under the standby's own data key at
-    the promotion: HTCDS exports keep their pseudonyms (docs/HA.md)."""
-    import shutil
+    """Central's htcds.key follows the standby over the link (AUXASK/AUX)
+    into central.files/htcds.key (0600, sealed under the data key of
+    central's store), with no manual copy; `promote` re-seals it under the
+    standby's own data key, so HTCDS exports keep their pseudonyms.  And
+    back: the old central, rejoined as the standby of the promoted one,
+    gets its key the same way (central re-seals it for the link: on a
+    promoted central htcds.key is sealed under that node's own data key,
+    not the store's), and promoted back exports the same pseudonyms
+    (docs/HA.md)."""
     c = env.central().start()
     sb = standby_node(env, c)
     a = ha_province(env, "lao-cai", c, sb)
@@ -502,18 +507,44 @@ def test_promotion_takes_central_htcds_key(env):
     sync_ok(a)
     before = ok(c.cli("export", "--format", "htcds")).out
     check(before.count("\n") >= 4, "few exported cases")
-    shutil.copy(os.path.join(c.dir, "htcds.key"),
-                os.path.join(sb.dir, "central.htcds.key"))
-    os.chmod(os.path.join(sb.dir, "central.htcds.key"), 0o600)
     sb.start()
     wait_current(c, sb)
+    copy = os.path.join(sb.dir, "central.files", "htcds.key")
+    wait_for(lambda: os.path.exists(copy) and
+             c.status()["ha"]["standby"].get("htcds_key") == "current",
+             30, 0.2, "central's HTCDS key on the standby")
+    mode = os.stat(copy).st_mode & 0o777
+    check(mode == 0o600, "the key's copy has mode %o" % mode)
+    check(standby_ha(sb)["standby"]["htcds_key"] == "current",
+          repr(standby_ha(sb)))
+    check(not os.path.exists(os.path.join(sb.dir, "central.htcds.key")),
+          "a manual copy")
     c.kill()
     sb.stop()
     r = ok(sb.cli("promote"), "promote")
-    check("took the old central's HTCDS pseudonym key" in r.out, r.out)
+    check("took the old central's HTCDS pseudonym key "
+          "(central.files/htcds.key, current" in r.out, r.out)
+    check(not os.path.exists(copy), "the copy stayed")
     sb.role = "central"
     after = ok(sb.cli("export", "--format", "htcds")).out
     check(after == before, "pseudonyms changed with the promotion")
+    # back: the old central becomes the standby of the promoted one
+    sb.start()
+    r = run(["rejoin", "-d", c.dir, "--primary", sb.endpoint, "--force"])
+    check(r.rc == 0, repr(r))
+    c.role = "standby"
+    c.start()
+    wait_current(sb, c)
+    wait_for(lambda: sb.status()["ha"]["standby"].get("htcds_key") ==
+             "current", 30, 0.2, "the promoted central's key on the "
+             "rebuilt standby")
+    sb.kill()
+    c.stop()
+    r = ok(c.cli("promote"), "promote back")
+    check("took the old central's HTCDS pseudonym key" in r.out, r.out)
+    c.role = "central"
+    again = ok(c.cli("export", "--format", "htcds")).out
+    check(again == before, "pseudonyms changed with the promotion back")
     # and without the copy, a promotion says the pseudonyms are new
     c2 = env.central("central2")
     c2.set_conf("standby", "standby2")
@@ -591,6 +622,121 @@ def test_console_users_and_audit_reach_promoted_standby(env):
     got2 = open(os.path.join(sb.dir, "audit.log"), "rb").read()
     check(got2.startswith(got) and len(got2) > len(got),
           "the promoted central's console does not continue the log")
+
+
+def copies(c):
+    """What central's status says of its standby's copies."""
+    return c.status()["ha"].get("standby", {})
+
+
+def test_central_status_shows_standby_copies(env):
+    """Central's own `status` shows what deciding a promotion needs: the
+    standby's lag, whether it holds central's users file as it is now,
+    the audit bytes and lines it lacks, its copy of the HTCDS key and the
+    time of its last request: all current after a sync, and behind while
+    the standby is stopped and central adds a console user, writes audit
+    lines, takes entries and makes a new HTCDS key (docs/HA.md)."""
+    import console
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    a.add(sample_case(1))
+    sync_ok(a)
+    ok(c.cli("export", "--format", "htcds"), "export: makes htcds.key")
+    console.add_user(c, "admin", "admin")
+    audit = os.path.join(c.dir, "audit.log")
+    sb.start()
+
+    def current():
+        h = copies(c)
+        return h.get("users_current") is True and \
+            h.get("audit_lag_bytes") == 0 and \
+            h.get("audit_bytes") == os.path.getsize(audit) and \
+            h.get("htcds_key") == "current" and h.get("lag_entries") == 0
+    wait_for(current, 30, 0.2, "central to see the standby's copies current")
+    h = copies(c)
+    check(h["audit_lag_lines"] == 0 and h["audit_size"] > 0 and
+          h["last_request_seconds"] is not None and
+          h["last_request_seconds"] <= 5 and h["users_age_seconds"] <= 5,
+          repr(h))
+    r = ok(c.cli("status"))
+    check("copies    users: current;" in r.out and
+          "0 behind (0 lines); HTCDS key: current" in r.out and
+          "promoting now would lose: nothing" in r.out, r.out)
+    # the standby stops; central goes on
+    sb.stop()
+    held = os.path.getsize(audit)
+    console.add_user(c, "cw", "caseworker")
+    a.add(sample_case(2))
+    sync_ok(a)
+    os.unlink(os.path.join(c.dir, "htcds.key"))     # pseudonyms start over
+    ok(c.cli("export", "--format", "htcds"), "export: a new htcds.key")
+    tail = open(audit, "rb").read()[held:]
+    check(len(tail) > 0 and tail.count(b"\n") > 0, "no new audit lines")
+    h = copies(c)
+    check(h["users_current"] is False and h["audit_bytes"] == held and
+          h["audit_lag_bytes"] == len(tail) and
+          h["audit_lag_lines"] == tail.count(b"\n") and
+          h["htcds_key"] == "behind" and h["lag_entries"] > 0, repr(h))
+    r = ok(c.cli("status"))
+    check("users: BEHIND;" in r.out and
+          "%d behind (%d lines)" % (len(tail), tail.count(b"\n")) in r.out
+          and "HTCDS key: BEHIND" in r.out and
+          "promoting now would lose: %d log entries" % h["lag_entries"]
+          in r.out and "central's users file as it is now" in r.out and
+          "audit lines" in r.out and "the HTCDS key" in r.out, r.out)
+    # back: everything current again
+    sb.start()
+    wait_for(current, 30, 0.2, "the standby to catch up")
+    r = ok(c.cli("status"))
+    check("promoting now would lose: nothing" in r.out, r.out)
+    sb.stop()
+    c.stop()
+
+
+def test_console_sync_page_shows_standby(env):
+    """Central's console shows its standby on the sync health page (and
+    in /api/status), not as a province that never synced: its copies
+    current after a sync, behind once the standby stops and central adds
+    a console user; in English and Vietnamese."""
+    import console
+    c = env.central().start()
+    sb = standby_node(env, c)
+    console.add_user(c, "admin", "admin")
+    sb.start()
+    con = console.Console(c, users=False)
+    try:
+        cl = con.client()
+        cl.login("admin")
+
+        def api():
+            return cl.get("/api/status").json()["standby"]
+
+        def current():
+            h = api()
+            return h is not None and h["users_current"] is True and \
+                h["audit_lag_bytes"] == 0 and not h["promotion_loses"]
+        wait_for(current, 30, 0.2, "the console to show the standby current")
+        check(api()["peer"] == "standby", repr(api()))
+        page = cl.get("/sync?lang=en").text()
+        check('id="standby"' in page and "Standby central" in page and
+              "would lose nothing the standby copies" in page, page)
+        # the standby is not listed as a province that never synced
+        table = page.split('id="sync"')[1].split("</table>")[0]
+        check(">standby<" not in table, table)
+        sb.stop()
+        console.add_user(c, "cw", "caseworker")
+        h = api()
+        check(h["users_current"] is False and h["audit_lag_lines"] > 0 and
+              h["promotion_loses"] is True, repr(h))
+        page = cl.get("/sync?lang=vi").text()
+        check("Máy chủ trung ương dự phòng" in page and
+              "sẽ mất những gì được đánh dấu ở trên" in page, page)
+        row = page.split('id="sb-users"')[1].split("</td>")[0]
+        check('class="bad"' in row and "chậm hơn" in row, row)
+    finally:
+        con.stop()
+    c.stop()
 
 
 def tried(r):
