@@ -4,6 +4,7 @@
  * a referral away), with the log key at each position.
  */
 #include "store_int.h"
+#include "offer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,11 +103,149 @@ feed_offer(struct store *st, MDB_txn *t, const struct entry *e,
 }
 
 /*
+ * Central: the entry that ended the ownership, or the offer, a late
+ * entry gives.  The previous owner learns of a transfer because
+ * feed_route sends it the transfer when it is applied, and the receiving
+ * province of an offer learns that it ended because feed_offer sends it
+ * the entry that ended it; "previous" and "pending" are what central
+ * knows at that moment.  After central's restore or a promotion, entries
+ * come back in any order, and a transfer to X (or X's entry creating a
+ * case, or an offer to X) can arrive after a later-stamped entry that
+ * ended what it gave X: when that one was applied central did not know
+ * of X, so nobody told X, and X went on believing it owned the case
+ * while central said otherwise (standby chaos seeds 103 and 112), or
+ * kept the whole case, identifying fields included, for an offer that
+ * had ended (seed 136).  Who owned a case, or was offered it, just
+ * before an entry is a matter of stamps, like the owner itself
+ * (merge.c, offer.h), so when an entry gives X the case (or an offer) at
+ * its stamp and X does not have it now, X gets the earliest entry
+ * stamped after it that ended that: for an owner, the first transfer to
+ * another node; for an offer, the first change of owner, later offer or
+ * answer.  Outside a recovery no such entry is stamped after one that
+ * central applies, so this costs nothing there.
+ */
+struct ended_ctx {
+	struct store	*st;
+	MDB_txn		*t;
+	const char	*to;		/* what the late entry gave it to */
+	int		 offer;		/* an offer, not the case */
+	struct stamp	 after;		/* the late entry */
+	struct stamp	 best;		/* earliest end after it ... */
+	char		 origin[HLC_NODE_MAX + 1];	/* ... its origin */
+	uint8_t		 lk[LOGKEY_MAX];		/* ... its log key */
+	size_t		 lklen;
+};
+
+/* Does f end what the late entry gave ec->to? */
+static int
+ends(const struct ended_ctx *ec, const struct entry *f)
+{
+	const char	*to = NULL;
+	int		 other = 0;
+
+	for (size_t i = 0; i < f->nops; i++) {
+		const struct op *o = &f->ops[i];
+
+		if (o->type == OP_TRANSFER)
+			to = o->to;	/* the last one counts */
+		else if (o->type == OP_EVENT && o->value != NULL &&
+		    (strcmp(o->path, "referral_answers") == 0 ||
+		    strcmp(o->path, "referrals") == 0))
+			other = 1;
+	}
+	if (ec->offer)
+		return to != NULL || (other && (offer_count_made(f) > 0 ||
+		    strcmp(f->origin, ec->to) == 0));
+	return to != NULL && strcmp(to, ec->to) != 0;
+}
+
+static int
+ended_one(const uint8_t *lk, size_t lklen, void *arg)
+{
+	struct ended_ctx	*ec = arg;
+	struct entry		 f;
+	struct stamp		 s;
+	int			 sig_ok, rc;
+
+	if (lklen > sizeof(ec->lk))
+		return 0;
+	if ((rc = log_read(ec->st, ec->t, lk, lklen, &f, 0, &sig_ok)) != 0)
+		return rc;
+	s.hlc = f.hlc;
+	strlcpy_(s.node, f.origin, sizeof(s.node));
+	if (stamp_cmp(&s, &ec->after) > 0 &&
+	    (ec->best.hlc == 0 || stamp_cmp(&s, &ec->best) < 0) &&
+	    ends(ec, &f)) {
+		ec->best = s;
+		strlcpy_(ec->origin, f.origin, sizeof(ec->origin));
+		memcpy(ec->lk, lk, lklen);
+		ec->lklen = lklen;
+	}
+	entry_release(&f);
+	return 0;
+}
+
+/* Queues for `to` the earliest entry after e that ended what e gave it,
+ * unless `to` wrote that entry; with push_e, e first, unless `to` wrote
+ * it (a province gives back central's transfer to another node too;
+ * duplicates are no-ops at the province). */
+static int
+feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *to, int offer, int push_e, const uint8_t *lk, size_t lklen)
+{
+	struct ended_ctx	ec;
+	int			rc;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.st = st;
+	ec.t = t;
+	ec.to = to;
+	ec.offer = offer;
+	ec.after.hlc = e->hlc;
+	strlcpy_(ec.after.node, e->origin, sizeof(ec.after.node));
+	if ((rc = case_keys(st, t, e->case_id, ended_one, &ec)) != 0)
+		return rc;
+	if (ec.best.hlc == 0 || strcmp(ec.origin, to) == 0)
+		return 0;
+	if (push_e && strcmp(e->origin, to) != 0 &&
+	    (rc = feed_push(st, t, to, lk, lklen)) != 0)
+		return rc;
+	return feed_push(st, t, to, ec.lk, ec.lklen);
+}
+
+static int
+feed_ended(struct store *st, MDB_txn *t, const struct entry *e,
+    const char *owner_after, const char *offer_after, const uint8_t *lk,
+    size_t lklen)
+{
+	const char	*to = NULL;
+	char		 oto[HLC_NODE_MAX + 1];
+	int		 rc;
+
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].type == OP_TRANSFER)
+			to = e->ops[i].to;
+	if (to != NULL && strcmp(to, owner_after) != 0 &&
+	    strcmp(to, st->node) != 0 &&
+	    (rc = feed_end_of(st, t, e, to, 0, 1, lk, lklen)) != 0)
+		return rc;
+	/* Not the offer itself: the receiving province has it when it has
+	 * the case (with the whole history central routed to it), and one
+	 * that never had the case learns only that the offer ended. */
+	if (offer_made_to(e, oto, sizeof(oto)) &&
+	    strcmp(oto, offer_after) != 0 && strcmp(oto, owner_after) != 0 &&
+	    strcmp(oto, st->node) != 0 && strcmp(oto, e->origin) != 0)
+		return feed_end_of(st, t, e, oto, 1, 0, lk, lklen);
+	return 0;
+}
+
+/*
  * Central: routes a newly applied entry to the provinces that hold the
  * case: its owner (the whole history when it just became the owner), the
- * previous owner (so that it learns of the transfer) and the receiving
- * province of a pending offer (feed_offer).  Never back to the entry's
- * origin.
+ * previous owner (so that it learns of the transfer), the receiving
+ * province of a pending offer (feed_offer), and a province the entry
+ * made the owner of a period that has already ended (feed_ended).  Never
+ * back to the entry's origin.
  */
 int
 feed_route(struct store *st, MDB_txn *t, const struct entry *e,
@@ -139,9 +278,10 @@ feed_route(struct store *st, MDB_txn *t, const struct entry *e,
 	}
 	if (owner_before[0] != '\0' && strcmp(owner_before, owner_after) != 0 &&
 	    strcmp(owner_before, st->node) != 0 &&
-	    strcmp(owner_before, e->origin) != 0)
-		return feed_push(st, t, owner_before, lk, lklen);
-	return 0;
+	    strcmp(owner_before, e->origin) != 0 &&
+	    (rc = feed_push(st, t, owner_before, lk, lklen)) != 0)
+		return rc;
+	return feed_ended(st, t, e, owner_after, offer_after, lk, lklen);
 }
 
 int
@@ -297,6 +437,149 @@ store_feed_last(struct store *st, const char *peer, uint64_t *pos)
 	snprintf(mk, sizeof(mk), "feed:%s", peer);
 	rc = get_u64(st, t, st->meta, mk, pos);
 	mdb_txn_abort(t);
+	return rc;
+}
+
+/*
+ * Central: a province's feed position of an incarnation that this
+ * central's feed for it never had.  A restore starts a new incarnation of
+ * every feed; a central put back from an older copy of the same lineage
+ * (promoted from its standby's copy, or restored from an older backup)
+ * knows nothing of the incarnation of a restore made in between, whose
+ * central the province may have used meanwhile.  Standby chaos seed 136:
+ * central queued an update of an-giang's case at (0, P) and the standby
+ * copied it; central then lost its disk before an-giang took it and was
+ * restored (incarnation I1, without the update), an-giang went on to
+ * (I1, 5), and the standby, promoted (I2 > I1), sent an-giang only
+ * from (I2, 1): positions are ordered by incarnation first, so (0, P) was
+ * "behind" the province for good, and the case differed on central and
+ * its owner.  Such a position says nothing about this central's feed:
+ * what the province took of it is only what it acknowledged to this
+ * lineage (peer feed_acked).  So the positions of earlier incarnations
+ * after that are queued again, at the end of the current incarnation;
+ * the province treats the entries it holds as duplicates.  Done once per
+ * such position (meta "requeued:<peer>"), in one transaction.
+ */
+struct requeue_ctx {
+	const char	*peer;
+	uint64_t	 cursor;
+	size_t		 n;
+};
+
+/* Is rq->cursor of an incarnation this feed never had, and not handled
+ * yet?  1 yes, 0 no, or an error. */
+static int
+requeue_needed(struct store *st, MDB_txn *t, const struct requeue_ctx *rq)
+{
+	char		 mk[HLC_NODE_MAX + 16];
+	uint8_t		 fk[LOGKEY_MAX];
+	size_t		 plen = strlen(rq->peer);
+	uint64_t	 inc, done = 0;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 rc, mrc;
+
+	if ((rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
+		return rc;
+	if (rq->cursor == 0 || POS_INC(rq->cursor) >= inc)
+		return 0;
+	snprintf(mk, sizeof(mk), "requeued:%s", rq->peer);
+	if (get_u64(st, t, st->meta, mk, &done) == 0 && done == rq->cursor)
+		return 0;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor")))
+		return rc;
+	/* Any position of the cursor's incarnation: then it is ours. */
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, rq->peer, POS_MAKE(POS_INC(rq->cursor), 0));
+	mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	rc = !(mrc == 0 && k.mv_size == plen + 9 &&
+	    memcmp(k.mv_data, rq->peer, plen) == 0 &&
+	    POS_INC(be64_get((const uint8_t *)k.mv_data + plen + 1)) ==
+	    POS_INC(rq->cursor));
+	mdb_cursor_close(c);
+	return rc;
+}
+
+static int
+requeue_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct requeue_ctx	*rq = arg;
+	struct peer_info	 pi;
+	char			 mk[HLC_NODE_MAX + 16];
+	uint8_t			 fk[LOGKEY_MAX], (*keys)[LOGKEY_MAX] = NULL;
+	size_t			*lens = NULL, nkeys = 0, cap = 0;
+	size_t			 plen = strlen(rq->peer);
+	uint64_t		 inc, acked;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int			 rc, mrc;
+
+	rq->n = 0;
+	if ((rc = requeue_needed(st, t, rq)) != 1)
+		return rc;
+	if ((rc = get_u64(st, t, st->meta, "inc", &inc)) != 0)
+		return rc;
+	rc = peer_read(st, t, rq->peer, &pi);
+	if (rc != 0 && rc != E_NOTFOUND)
+		return rc;
+	acked = rc == 0 ? pi.feed_acked : 0;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor")))
+		return rc;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, rq->peer, acked + 1);
+	for (mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); mrc == 0;
+	    mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != plen + 9 ||
+		    memcmp(k.mv_data, rq->peer, plen) != 0 ||
+		    POS_INC(be64_get((const uint8_t *)k.mv_data + plen + 1)) >=
+		    inc)
+			break;
+		if (d.mv_size > LOGKEY_MAX)
+			continue;
+		if (nkeys == cap) {
+			cap = cap ? cap * 2 : 64;
+			keys = xreallocarray(keys, cap, sizeof(*keys));
+			lens = xreallocarray(lens, cap, sizeof(*lens));
+		}
+		memcpy(keys[nkeys], d.mv_data, d.mv_size);
+		lens[nkeys++] = d.mv_size;
+	}
+	mdb_cursor_close(c);
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = mdb_err(st, mrc, "feed");
+	for (size_t i = 0; i < nkeys && rc == 0; i++)
+		rc = feed_push(st, t, rq->peer, keys[i], lens[i]);
+	free(keys);
+	free(lens);
+	snprintf(mk, sizeof(mk), "requeued:%s", rq->peer);
+	if (rc == 0)
+		rc = put_u64(st, t, st->meta, mk, rq->cursor);
+	if (rc == 0)
+		rq->n = nkeys;
+	return rc;
+}
+
+int
+store_feed_requeue(struct store *st, const char *peer, uint64_t cursor,
+    size_t *n)
+{
+	struct requeue_ctx	 rq = { peer, cursor, 0 };
+	MDB_txn			*t;
+	int			 rc;
+
+	*n = 0;
+	if (!is_central(st) || cursor == 0)
+		return 0;
+	/* Read first: a session almost never needs it, and must not cost
+	 * a commit. */
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	rc = requeue_needed(st, t, &rq);
+	mdb_txn_abort(t);
+	if (rc != 1)
+		return rc;
+	if ((rc = txn_run(st, requeue_fn, &rq)) == 0)
+		*n = rq.n;
 	return rc;
 }
 

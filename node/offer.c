@@ -128,6 +128,22 @@ offer_count_made(const struct entry *e)
 	return n;
 }
 
+int
+offer_made_to(const struct entry *e, char *to, size_t tosz)
+{
+	int found = 0;
+
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].type == OP_EVENT && e->ops[i].value != NULL &&
+		    strcmp(e->ops[i].path, "referrals") == 0 &&
+		    is_proposed((const uint8_t *)e->ops[i].value,
+		    e->ops[i].value_len) &&
+		    value_str((const uint8_t *)e->ops[i].value,
+		    e->ops[i].value_len, "to", to, tosz))
+			found = 1;
+	return found;
+}
+
 static int	refuse(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -447,6 +463,12 @@ offer_selftest(void)
 	ot_entry(&e, "nghe-an", 900);
 	ot_offer(&e, "o6", "nghe-an", "ha-noi");
 	ST_CHECK(offer_count_made(&e) == 1);
+	{
+		char to[HLC_NODE_MAX + 1];
+
+		ST_CHECK(offer_made_to(&e, to, sizeof(to)) == 1 &&
+		    strcmp(to, "ha-noi") == 0);
+	}
 	entry_release(&e);
 	state_release(&s);
 	return 0;

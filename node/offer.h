@@ -84,6 +84,10 @@ int	offer_check(const struct case_state *s, const struct entry *e,
 /* How many new offers e makes (for the daily referral quota). */
 size_t	offer_count_made(const struct entry *e);
 
+/* The receiving province of the (last) offer e makes, into to (tosz
+ * bytes).  Returns 1, or 0 when e makes none. */
+int	offer_made_to(const struct entry *e, char *to, size_t tosz);
+
 #ifdef SELFTEST
 int	offer_selftest(void);
 #endif

@@ -1866,6 +1866,26 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 			return;
 		}
 	}
+	{
+		/* Its feed position is of a restore this central's copy
+		 * predates: what it took of this feed is only what it
+		 * acknowledged here (store_feed_requeue; chaos seed 136). */
+		size_t	n = 0;
+		char	pb[32];
+
+		if (store_feed_requeue(c->st, r->node, r->a, &n) != 0 ||
+		    store_feed_last(c->st, r->node, &last) != 0) {
+			send_error(c->net, id, idlen, MSGERR_PROTO, "central "
+			    "cannot write its store; try again later");
+			sess_drop(s, "store error");
+			return;
+		}
+		if (n > 0)
+			log_info("session with %s: its feed position %s is of "
+			    "an incarnation this central never had; %zu "
+			    "positions of its feed queued again", r->node,
+			    pos_text(r->a, pb, sizeof(pb)), n);
+	}
 	/* What the province had acknowledged when this session began: an
 	 * erase it sends in this session may still be one it made before it
 	 * heard of a referral away (authorise.c, referral_unseen).  Only ACKs

@@ -362,6 +362,13 @@ int	store_peer_each(struct store *st,
 	    int (*fn)(const struct peer_info *, void *), void *arg);
 /* Central: the highest feed position queued for peer (0 when none). */
 int	store_feed_last(struct store *st, const char *peer, uint64_t *pos);
+/* Central: peer holds feed position cursor, of an incarnation this
+ * central's feed for it never had (a restore this central's copy
+ * predates): queues again, in the current incarnation, every position of
+ * an earlier incarnation after what peer acknowledged here; *n how many
+ * (feed.c). */
+int	store_feed_requeue(struct store *st, const char *peer,
+	    uint64_t cursor, size_t *n);
 /* Calls fn for every refused entry kept for audit (origin, seq, the
  * reason), in (origin, seq) order; fn returns non-zero to stop.  The
  * strings are borrowed for the call only.  Returns 0 or E_STORE. */

@@ -233,9 +233,14 @@ class Checker:
                 if not m.keep_transferred:
                     self.bad("other", "%s keeps a copy of case %s although "
                              "keep_transferred = no" % (m.name, cid))
+                # Any receiver too (an offer declined or ended, or the
+                # case came and went on): central names as `from` the
+                # owner its copy knows, and after its restore or a
+                # promotion that can be an earlier one than the province
+                # the case actually left, which is told by that referral
+                # all the same (docs/RELIABILITY.md, bugs 9 and 10).
                 froms = [r["from"] for r in cobj["referrals"]] + \
-                    [r["to"] for r in cobj["referrals"]
-                     if r["status"] in ("proposed", "rejected")]
+                    [r["to"] for r in cobj["referrals"]]
                 if m.name not in froms:
                     self.bad("minimisation", "%s holds case %s it never "
                              "referred away (owner %s)" % (

@@ -471,3 +471,182 @@ def test_central_restore_offer_before_centrals_reassignment(env):
           % (b.get(cid), got))
     check_replicas(c, [b], exact_ids=False)
     verify_all(c, a, b)
+
+
+def test_central_restore_former_owner_told_of_later_transfer(env):
+    """Central restored (chaos seeds 103 and 112 of the standby campaign,
+    there after a promotion).  Central referred dien-bien's case to
+    ha-noi, and lost that referral with its disk: ha-noi alone holds it.
+    The restored central, not knowing of it, referred the case to
+    hung-yen; then ha-noi gave back the first referral.  Central routed
+    its later referral by the owner it knew when it made it (dien-bien),
+    and the given-back one, stamped earlier, changed no owner, so ha-noi
+    was never told that the case had left it: it believed it owned the
+    case while central said hung-yen.  Who owned a case just before a
+    transfer is a matter of stamps, like the owner itself: the province
+    a late entry makes the owner of a period learns of the transfer that
+    ended that period."""
+    c = env.central().start()
+    a = env.province("dien-bien", c)
+    b = env.province("ha-noi", c)
+    d = env.province("hung-yen", c)
+    cid = a.add(sample_case(5))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    ok(c.cli("case", "transfer", cid, "--to", "ha-noi"), "central refers")
+    sync_ok(b)
+    sync_ok(a)
+    check(b.get(cid)["owner"] == "ha-noi", "referral reached ha-noi")
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    r = ok(c.cli("case", "transfer", cid, "--to", "hung-yen"),
+           "restored central refers again")
+    check("from dien-bien" in r.out, "central knew of ha-noi: %r" % r)
+    sync_ok(d)
+    sync_ok(a)
+    sync_ok(b)          # gives back the referral to itself
+    sync_ok(b)
+    sync_ok(a)
+    sync_ok(d)
+    check(c.get(cid)["owner"] == "hung-yen", "owner on central: %r"
+          % c.get(cid))
+    for p in (a, b):
+        got = p.get(cid)
+        check(got is None or got["owner"] == "hung-yen",
+              "%s believes %s owns the case, central says hung-yen"
+              % (p.name, got["owner"]))
+        check(got is None or "full_name" not in got["person"],
+              "%s's read-only copy keeps identifying fields" % p.name)
+    check_replicas(c, [d], exact_ids=False)
+    verify_all(c, a, b, d)
+
+
+def test_central_restore_creator_told_of_transfer_given_back_first(env):
+    """Central restored (chaos seed 103 of the standby campaign, there
+    after a promotion and an unfenced old central's return).  Central
+    referred thanh-hoa's new case to hue, then lost its disk with the
+    case and the referral; hue holds both.  Hue synced first: it gave
+    back central's referral (RETURN) before thanh-hoa's entry that
+    created the case (GIVE), so central knew no owner to tell when it
+    took the referral back, and thanh-hoa, whose own entry came back as
+    a duplicate, was never told: it believed it owned the case while
+    central said hue."""
+    c = env.central().start()
+    a = env.province("thanh-hoa", c)
+    b = env.province("hue", c)
+    a.add(sample_case(6))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    cid = a.add(sample_case(7))
+    r = a.sync()
+    check(r.rc == 0, "thanh-hoa's sync: %r" % r)
+    ok(c.cli("case", "transfer", cid, "--to", "hue"), "central refers")
+    sync_ok(b)
+    check(b.get(cid)["owner"] == "hue", "referral reached hue")
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    sync_ok(b)          # central's referral first, then thanh-hoa's entry
+    sync_ok(a)
+    sync_ok(b)
+    sync_ok(a)
+    check(c.get(cid)["owner"] == "hue", "owner on central: %r"
+          % c.get(cid))
+    got = a.get(cid)
+    check(got is None or got["owner"] == "hue",
+          "thanh-hoa believes %s owns the case, central says hue"
+          % got["owner"])
+    check("full_name" not in got["person"], "thanh-hoa's read-only copy "
+          "keeps identifying fields: %r" % got)
+    check_replicas(c, [b], exact_ids=False)
+    verify_all(c, a, b)
+
+
+def test_central_restore_offer_receiver_told_it_ended(env):
+    """Central restored (chaos seed 136 of the standby campaign, there
+    after a promotion).  hung-yen offered its case to an-giang, which got
+    the whole case to decide; central lost the offer with its disk, and,
+    restored, reassigned the case to ha-tinh.  hung-yen then resent its
+    offer, accepted as valid when it was written (offer_then) but ended
+    by the reassignment stamped after it, so central routed nothing to
+    an-giang, which had no way to learn that the offer had ended: it kept
+    the whole case, identifying fields included, with an offer waiting
+    for its answer that central no longer had."""
+    c = env.central().start()
+    a = env.province("hung-yen", c)
+    b = env.province("an-giang", c)
+    d = env.province("ha-tinh", c)
+    cid = a.add(sample_case(8))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    ok(a.cli("case", "transfer", cid, "--to", "an-giang", "--reason",
+             "FAKE offer lost with central's disk"), "hung-yen offers")
+    sync_ok(a)
+    sync_ok(b)
+    check("full_name" in b.get(cid)["person"], "the offer reached an-giang")
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    ok(c.cli("case", "transfer", cid, "--to", "ha-tinh", "--reason",
+             "FAKE central's reassignment"), "restored central reassigns")
+    sync_ok(d)
+    sync_ok(a)          # resends its offer, stamped before the reassignment
+    sync_ok(b)
+    sync_ok(a)
+    sync_ok(d)
+    got = c.get(cid)
+    check(got["owner"] == "ha-tinh" and len(got["referrals"]) == 2,
+          "central: %r" % got)
+    mine = b.get(cid)
+    check(mine is None or ("full_name" not in mine["person"] and
+                           mine["owner"] == "ha-tinh"),
+          "an-giang keeps the whole case for an offer that ended: %r"
+          % mine)
+    r = ok(b.cli("case", "referrals", "--json"), "referrals")
+    check(cid not in r.out, "an-giang still lists the offer: %s" % r.out)
+    check_replicas(c, [d], exact_ids=False)
+    verify_all(c, a, b, d)
+
+
+def test_central_put_back_from_copy_older_than_a_restore(env):
+    """Central queued an update of an-giang's case, and its disk was then
+    lost before an-giang took it: restored (incarnation I1, without the
+    update), central went on, and an-giang took I1's feed.  Then central
+    was put back from a copy that predates that restore but holds the
+    update (chaos seed 136: the standby's copy, promoted; here a second
+    restore, from a later backup of the first lineage).  an-giang's feed
+    position, (I1, 1), is of an incarnation this central never had, and
+    positions are ordered by incarnation first, so central sent only its
+    new incarnation: the update stayed "behind" an-giang for good, and the
+    case differed on central and its owner.  What an-giang took of this
+    lineage's feed is only what it acknowledged to it: the rest is queued
+    again."""
+    c = env.central().start()
+    p = env.province("an-giang", c)
+    cid = p.add(sample_case(9))
+    sync_ok(p)
+    bk_old = backup(c, "bk-before-update")
+    c.update(cid, {"intake": {"facility": "F-queued-before-the-loss"}})
+    bk_new = backup(c, "bk-with-update")
+    c.stop()
+    lose_and_restore(c, bk_old)        # incarnation I1, without the update
+    c.start()
+    c.update(cid, {"status": "closed"})
+    sync_ok(p)
+    check(p.get(cid)["status"] == "closed", "an-giang took I1's feed")
+    c.stop()
+    time.sleep(1.1)                     # another incarnation (seconds)
+    lose_and_restore(c, bk_new)        # I2: the update, not I1
+    c.start()
+    sync_ok(p)
+    sync_ok(p)
+    got = c.get(cid)
+    check(got["intake"].get("facility") == "F-queued-before-the-loss" and
+          got["status"] == "closed", "central: %r" % got)
+    mine = p.get(cid)
+    check(mine["intake"].get("facility") == "F-queued-before-the-loss",
+          "an-giang never got central's update queued before the loss: %r"
+          % mine)
+    check_replicas(c, [p])
+    verify_all(c, p)
