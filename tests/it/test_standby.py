@@ -840,3 +840,115 @@ def test_standby_audit_copy_rotation_and_torn_tail(env):
           "the copy of the rotated log was not kept: %r" % aside)
     sb.stop()
     c.stop()
+
+
+def test_promoted_copy_sends_feed_tail_a_restored_central_lacked(env):
+    """Chaos seed 136 (standby campaign at 3cf9c55): central queued its own
+    edit of an-giang's case in an-giang's feed (position 1 of incarnation
+    0), and the standby copied that state; an-giang had not fetched it.
+    Central then lost its disk and was restored from a backup taken before
+    the edit (incarnation I1): an-giang synced with it and acknowledged
+    feed positions of I1.  Central's machine was then lost and the standby
+    promoted (I2 > I1).  The promoted central sent an-giang only positions
+    after its cursor (I1, n), above (0, 1) by number: central's edit,
+    acknowledged to the workload and held by the new central, never
+    reached the owner ("lost", "diverged")."""
+    from test_restore import backup, lose_and_restore
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "an-giang", c, sb)
+    cid = a.add(sample_case(1))
+    other = a.add(sample_case(2))
+    sync_ok(a)
+    bk = backup(c, "bk-central")
+    ok(c.cli("case", "update", cid, "-", stdin=json.dumps({
+        "services": [{"id": "s-central-tail", "type": "legal_aid",
+                      "on": "2026-04-22", "amount_vnd": 1000}]})),
+       "central's edit, queued for an-giang")
+    sb.start()
+    wait_current(c, sb)
+    sb.stop()                   # its copy holds the edit and the queue
+    c.stop()
+    lose_and_restore(c, bk)     # the edit is lost with central's disk
+    c.start()
+    ok(c.cli("case", "update", other, "-",
+             stdin=json.dumps({"status": "closed"})),
+       "the restored central's edit, queued in its new incarnation")
+    sync_ok(a)
+    pos = a.status()["peers"][0]["received_position"]
+    check(pos >> 32 > 0, "an-giang holds no position of the restored "
+          "central's incarnation: %d" % pos)
+    check(not any(s["id"] == "s-central-tail"
+                  for s in a.get(cid).get("services", [])),
+          "the edit reached an-giang before the promotion")
+    c.kill()
+    time.sleep(1.1)             # the promotion's epoch is a later second
+    ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    sb.start()
+    sync_ok(a)
+    sync_ok(a)
+    got = [s["id"] for s in a.get(cid).get("services", [])]
+    check("s-central-tail" in got,
+          "central's edit, held by the promoted central, never reached "
+          "the owner: %r" % got)
+    check_replicas(sb, [a])
+    verify_all(sb, a)
+    sb.stop()
+
+
+def test_offer_routed_by_unfenced_old_central_ends_at_promoted(env):
+    """Chaos seed 149 (standby campaign at 3cf9c55): the standby was
+    promoted, and the old central came back and served the provinces,
+    none of which had seen the new epoch, so none could fence it
+    (docs/HA.md, "What is not fenced").  khanh-hoa offered its case to
+    son-la through the old central, which routed the whole case to son-la
+    to decide.  The promoted central, which did not have the offer yet,
+    reassigned the case to thai-nguyen; the offer reached it afterwards,
+    stamped before the reassignment, so it was never pending there and
+    nothing told son-la that it had ended: son-la kept the whole case,
+    identifying fields included ("leak: read-only copy ... on son-la
+    shows ['full_name', 'id_number', 'address']")."""
+    c = env.central().start()
+    sb = standby_node(env, c)
+    k = ha_province(env, "khanh-hoa", c, sb)
+    s = ha_province(env, "son-la", c, sb)
+    t = ha_province(env, "thai-nguyen", c, sb)
+    cid = k.add(sample_case(3))
+    sync_ok(k)
+    sync_ok(s)
+    sync_ok(t)
+    sb.start()
+    wait_current(c, sb)
+    sb.stop()                   # its copy: the case, no offer
+    c.kill()
+    ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    # The old central is back before any province saw the new epoch.
+    c.start()
+    ok(k.cli("case", "transfer", cid, "--to", "son-la", "--reason",
+             "FAKE offer through the old central"), "khanh-hoa offers")
+    sync_ok(k)
+    sync_ok(s)
+    check("full_name" in s.get(cid)["person"],
+          "the offer reached son-la through the old central")
+    c.stop()
+    ok(sb.cli("case", "transfer", cid, "--to", "thai-nguyen", "--reason",
+              "FAKE reassignment by the promoted central"),
+       "the promoted central reassigns, without the offer")
+    sb.start()
+    sync_ok(t)
+    sync_ok(k)                  # the offer reaches the promoted central
+    sync_ok(s)
+    sync_ok(t)
+    sync_ok(s)
+    got = sb.get(cid)
+    check(got["owner"] == "thai-nguyen" and len(got["referrals"]) == 2,
+          "promoted central: %r" % got)
+    mine = s.get(cid)
+    check(mine is None or ("full_name" not in mine["person"] and
+                           "id_number" not in mine["person"]),
+          "son-la keeps the whole case for an offer that ended: %r" % mine)
+    check_replicas(sb, [t], exact_ids=False)
+    verify_all(sb, k, s, t)
+    sb.stop()
