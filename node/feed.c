@@ -6,6 +6,7 @@
 #include "store_int.h"
 #include "offer.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,10 +186,75 @@ ended_one(const uint8_t *lk, size_t lklen, void *arg)
 	return 0;
 }
 
+/*
+ * Central: has it routed to peer any entry of case_id (peer's feed holds
+ * one)?  1 yes, 0 no, or an error.  A scan of peer's feed; asked only
+ * for an offer that arrives after the entry that ended it.
+ */
+static int
+feed_has_case(struct store *st, MDB_txn *t, const char *peer,
+    const char *case_id)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	uint8_t		 fk[LOGKEY_MAX], ck[CASEKEY_MAX];
+	size_t		 plen = strlen(peer);
+	uint64_t	 iid;
+	int		 rc, mrc, hit = 0;
+
+	if ((rc = caseid_get(st, t, case_id, &iid)) != 0)
+		return rc == E_NOTFOUND ? 0 : rc;
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->feed, &c), "cursor")))
+		return rc;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, peer, 0);
+	for (mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); mrc == 0 && !hit;
+	    mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		MDB_val cv, dv;
+
+		if (k.mv_size != plen + 9 || memcmp(k.mv_data, peer,
+		    plen) != 0)
+			break;
+		if (d.mv_size > LOGKEY_MAX)
+			continue;
+		cv.mv_data = ck;
+		cv.mv_size = clog_key(ck, iid, d.mv_data, d.mv_size);
+		hit = mdb_get(t, st->clog, &cv, &dv) == 0;
+	}
+	mdb_cursor_close(c);
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		return mdb_err(st, mrc, "feed");
+	return hit;
+}
+
+/*
+ * Central: the end of a late offer, kept for its receiving province until
+ * its next HELLO (meta "endnote:<peer>/<case id>": the log key of the
+ * entry that ended the offer).  The offer reached central after what
+ * ended it, and central never routed the case to the receiver: either the
+ * receiver never saw the case (a province offered it offline, central
+ * reassigned it meanwhile), and must learn nothing of it; or another
+ * central routed the offer to it (an old central back before it was
+ * fenced, or one put back by a restore), and it holds the whole case to
+ * decide on.  Its HELLO tells which (store_endnotes_settle).
+ */
+#define ENDNOTE_PFX	"endnote:"
+
+static size_t
+endnote_key(char *k, size_t ksz, const char *peer, const char *case_id)
+{
+	int n = snprintf(k, ksz, ENDNOTE_PFX "%s/%s", peer, case_id);
+
+	assert(n > 0 && (size_t)n < ksz);
+	return (size_t)n;
+}
+
 /* Queues for `to` the earliest entry after e that ended what e gave it,
  * unless `to` wrote that entry; with push_e, e first, unless `to` wrote
  * it (a province gives back central's transfer to another node too;
- * duplicates are no-ops at the province). */
+ * duplicates are no-ops at the province).  With note (an offer's
+ * receiver), only when central routed the case to `to`; otherwise the
+ * end waits in an endnote for `to`'s next HELLO. */
 static int
 feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
     const char *to, int offer, int push_e, const uint8_t *lk, size_t lklen)
@@ -207,6 +273,20 @@ feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
 		return rc;
 	if (ec.best.hlc == 0 || strcmp(ec.origin, to) == 0)
 		return 0;
+	if (offer && (rc = feed_has_case(st, t, to, e->case_id)) != 1) {
+		char	nk[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1 +
+			    ENTRY_CASE_ID_LEN + 1];
+		MDB_val	k, d;
+
+		if (rc != 0)
+			return rc;
+		k.mv_data = nk;
+		k.mv_size = endnote_key(nk, sizeof(nk), to, e->case_id);
+		d.mv_data = ec.lk;
+		d.mv_size = ec.lklen;
+		return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0),
+		    "put endnote");
+	}
 	if (push_e && strcmp(e->origin, to) != 0 &&
 	    (rc = feed_push(st, t, to, lk, lklen)) != 0)
 		return rc;
@@ -709,3 +789,105 @@ feed_selftest(void)
 	return 0;
 }
 #endif
+
+/*
+ * Central, at peer's HELLO: the ends of late offers kept for it
+ * (endnote).  When peer's feed position is one this central never gave
+ * (another central served it: an old central back before it was fenced,
+ * or this one before a restore), peer may hold a case central did not
+ * route to it, so each end is queued; otherwise every entry peer holds
+ * came from this feed, which never held those cases, and the notes go.
+ * *n is how many ends were queued.  Reads first: a session almost never
+ * has a note.
+ */
+struct endnote_ctx {
+	const char	*peer;
+	int		 foreign;	/* peer's position is not of this feed */
+	size_t		 n;
+};
+
+static int
+endnote_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct endnote_ctx	*en = arg;
+	char			 pfx[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1];
+	size_t			 plen;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int			 rc, mrc;
+
+	en->n = 0;
+	plen = (size_t)snprintf(pfx, sizeof(pfx), ENDNOTE_PFX "%s/",
+	    en->peer);
+	assert(plen < sizeof(pfx));
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->meta, &c), "cursor")))
+		return rc;
+	k.mv_data = pfx;
+	k.mv_size = plen;
+	for (mrc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); mrc == 0;
+	    mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		uint8_t	lk[LOGKEY_MAX];
+		size_t	lklen = d.mv_size;
+
+		if (k.mv_size < plen || memcmp(k.mv_data, pfx, plen) != 0)
+			break;
+		if (en->foreign && lklen > 0 && lklen <= sizeof(lk)) {
+			memcpy(lk, d.mv_data, lklen);
+			if ((rc = feed_push(st, t, en->peer, lk, lklen)) != 0)
+				break;
+			en->n++;
+		}
+		if ((rc = mdb_err(st, mdb_cursor_del(c, 0), "del endnote")))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0)
+		return rc;
+	return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : mdb_err(st, mrc, "meta");
+}
+
+int
+store_endnotes_settle(struct store *st, const char *peer, uint64_t cursor,
+    size_t *n)
+{
+	struct endnote_ctx	 en = { peer, 0, 0 };
+	char			 pfx[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1];
+	uint8_t			 fk[LOGKEY_MAX];
+	MDB_txn			*t;
+	MDB_val			 k, d;
+	size_t			 plen;
+	int			 rc, have;
+
+	*n = 0;
+	if (!is_central(st))
+		return 0;
+	plen = (size_t)snprintf(pfx, sizeof(pfx), ENDNOTE_PFX "%s/", peer);
+	assert(plen < sizeof(pfx));
+	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
+		return rc;
+	{
+		MDB_cursor *c;
+
+		if ((rc = mdb_err(st, mdb_cursor_open(t, st->meta, &c),
+		    "cursor"))) {
+			mdb_txn_abort(t);
+			return rc;
+		}
+		k.mv_data = pfx;
+		k.mv_size = plen;
+		have = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) == 0 &&
+		    k.mv_size >= plen && memcmp(k.mv_data, pfx, plen) == 0;
+		mdb_cursor_close(c);
+	}
+	if (have && cursor != 0) {
+		k.mv_data = fk;
+		k.mv_size = seqkey(fk, peer, cursor);
+		en.foreign = mdb_get(t, st->feed, &k, &d) == MDB_NOTFOUND;
+	}
+	mdb_txn_abort(t);
+	if (!have)
+		return 0;
+	if ((rc = txn_run(st, endnote_fn, &en)) == 0)
+		*n = en.n;
+	return rc;
+}

@@ -1886,6 +1886,23 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 			    "positions of its feed queued again", r->node,
 			    pos_text(r->a, pb, sizeof(pb)), n);
 	}
+	{
+		/* Ends of late offers to it, sent only if another central
+		 * may have routed it the case (store_endnotes_settle). */
+		size_t	n = 0;
+
+		if (store_endnotes_settle(c->st, r->node, r->a, &n) != 0 ||
+		    store_feed_last(c->st, r->node, &last) != 0) {
+			send_error(c->net, id, idlen, MSGERR_PROTO, "central "
+			    "cannot write its store; try again later");
+			sess_drop(s, "store error");
+			return;
+		}
+		if (n > 0)
+			log_info("session with %s: %zu offers to it ended "
+			    "before they reached this central; queued the "
+			    "entries that ended them", r->node, n);
+	}
 	/* What the province had acknowledged when this session began: an
 	 * erase it sends in this session may still be one it made before it
 	 * heard of a referral away (authorise.c, referral_unseen).  Only ACKs

@@ -369,6 +369,12 @@ int	store_feed_last(struct store *st, const char *peer, uint64_t *pos);
  * (feed.c). */
 int	store_feed_requeue(struct store *st, const char *peer,
 	    uint64_t cursor, size_t *n);
+/* Central, at peer's HELLO with feed position cursor: the ends of late
+ * offers to peer kept for it (feed.c, endnote) are queued when cursor is
+ * not a position of this central's feed (another central served peer),
+ * and dropped otherwise; *n how many were queued. */
+int	store_endnotes_settle(struct store *st, const char *peer,
+	    uint64_t cursor, size_t *n);
 /* Calls fn for every refused entry kept for audit (origin, seq, the
  * reason), in (origin, seq) order; fn returns non-zero to stop.  The
  * strings are borrowed for the call only.  Returns 0 or E_STORE. */

@@ -320,3 +320,37 @@ def test_central_lists_referrals_waiting_over_n_days(env):
     page = cl.get("/referrals?lang=en").text()
     check("the answer of Hà Nội" in page, page[-3000:])
     check(cl.get("/referrals?days=x").status == 400, "days=x accepted")
+
+
+def test_late_offer_tells_nothing_to_a_receiver_never_given_the_case(env):
+    """khanh-hoa offers its case to son-la while offline; central
+    reassigns it to thai-nguyen meanwhile; khanh-hoa syncs later.  The
+    offer, stamped before the reassignment, is never pending, and central
+    never routed the case to son-la: son-la must receive nothing of it,
+    neither a stub of the case nor central's referral reason (the end of
+    a late offer waits for the receiver's HELLO, which shows that only
+    this central's feed served it: feed.c, endnote).  The case where
+    another central did route the offer to it is chaos seed 149
+    (test_standby.py, test_offer_routed_by_unfenced_old_central_...)."""
+    from test_sync import sync_ok
+    c = env.central().start()
+    k = env.province("khanh-hoa", c)
+    s = env.province("son-la", c)
+    t = env.province("thai-nguyen", c)
+    cid = k.add(sample_case(3))
+    sync_ok(k)
+    sync_ok(s)
+    ok(k.cli("case", "transfer", cid, "--to", "son-la", "--reason",
+             "FAKE offer written offline"), "offer")
+    ok(c.cli("case", "transfer", cid, "--to", "thai-nguyen", "--reason",
+             "FAKE reassignment reason"), "central reassigns")
+    sync_ok(k)
+    sync_ok(t)
+    sync_ok(s)
+    sync_ok(s)
+    r = s.cli("case", "history", cid, "--json")
+    check(r.rc != 0 and "FAKE reassignment reason" not in r.out,
+          "son-la, never given the case, holds entries of it: %s" % r.out)
+    check(s.cli("case", "get", cid).rc != 0, "son-la holds a stub case")
+    got = c.get(cid)
+    check(got["owner"] == "thai-nguyen", "central: %r" % got)
