@@ -1869,11 +1869,14 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 	{
 		/* Its feed position is of a restore this central's copy
 		 * predates: what it took of this feed is only what it
-		 * acknowledged here (store_feed_requeue; chaos seed 136). */
-		size_t	n = 0;
+		 * acknowledged here (store_feed_requeue; chaos seed 136).
+		 * Ends of late offers to it go only if another central may
+		 * have routed it the case (store_endnotes_settle). */
+		size_t	n = 0, ne = 0;
 		char	pb[32];
 
 		if (store_feed_requeue(c->st, r->node, r->a, &n) != 0 ||
+		    store_endnotes_settle(c->st, r->node, r->a, &ne) != 0 ||
 		    store_feed_last(c->st, r->node, &last) != 0) {
 			send_error(c->net, id, idlen, MSGERR_PROTO, "central "
 			    "cannot write its store; try again later");
@@ -1885,23 +1888,10 @@ central_hello(struct central *c, const uint8_t *id, size_t idlen,
 			    "an incarnation this central never had; %zu "
 			    "positions of its feed queued again", r->node,
 			    pos_text(r->a, pb, sizeof(pb)), n);
-	}
-	{
-		/* Ends of late offers to it, sent only if another central
-		 * may have routed it the case (store_endnotes_settle). */
-		size_t	n = 0;
-
-		if (store_endnotes_settle(c->st, r->node, r->a, &n) != 0 ||
-		    store_feed_last(c->st, r->node, &last) != 0) {
-			send_error(c->net, id, idlen, MSGERR_PROTO, "central "
-			    "cannot write its store; try again later");
-			sess_drop(s, "store error");
-			return;
-		}
-		if (n > 0)
+		if (ne > 0)
 			log_info("session with %s: %zu offers to it ended "
 			    "before they reached this central; queued the "
-			    "entries that ended them", r->node, n);
+			    "entries that ended them", r->node, ne);
 	}
 	/* What the province had acknowledged when this session began: an
 	 * erase it sends in this session may still be one it made before it
