@@ -353,6 +353,10 @@ def test_browser_caseworker_day(env):
         d.execute_script("for (const e of document.querySelectorAll("
                          "'[required]')) e.removeAttribute('required')")
         f.find_element(By.CSS_SELECTOR, "button.primary").click()
+        # The answer is a page of its own: wait for it, under load the
+        # click can return before the navigation has finished.
+        harness.wait_for(lambda: d.find_elements(
+            By.ID, "service-services.on-err"), 10, what="the date's error")
         err = d.find_element(By.ID, "service-services.on-err").text
         check("ngày" in err.lower(), err)
         check(len(p.get(cid)["services"]) == 1, "a refused service saved")
