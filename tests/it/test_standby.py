@@ -734,6 +734,18 @@ def test_console_sync_page_shows_standby(env):
               "sẽ mất những gì được đánh dấu ở trên" in page, page)
         row = page.split('id="sb-users"')[1].split("</td>")[0]
         check('class="bad"' in row and "chậm hơn" in row, row)
+        # As an administrator sees it: the page at desktop and phone
+        # widths, in Vietnamese, fits without scrolling sideways.
+        from test_case_forms import both_widths
+        d = console.browser("vi-VN")
+        try:
+            console.sign_in(d, con, "admin")
+            d.get(con.url + "/sync?lang=vi")
+            check("Máy chủ trung ương dự phòng" in d.page_source,
+                  "the browser's sync page shows no standby")
+            both_widths(d, env, "sync-standby-behind-vi")
+        finally:
+            d.quit()
     finally:
         con.stop()
     c.stop()
