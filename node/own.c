@@ -64,6 +64,39 @@ bases_fill(const struct case_state *s, struct entry *e, int central)
 	}
 }
 
+/*
+ * Raises the clock to every stamp of s, so that e is stamped after all
+ * that its author saw: the transfer that made the owner, the referral an
+ * answer answers, the values it replaces.  A province whose wall clock is
+ * behind ignores central's stamps (hlc_update's skew bound, batch.c), so
+ * without this its answer to an offer could be stamped before the offer,
+ * and its update before the transfer that made it the owner: written and
+ * acknowledged here, then refused by central at the next sync (chaos seed
+ * 8; test_offers.py, test_answer_from_province_with_clock_behind).  Each
+ * of these stamps passed central's skew check when central took it, so
+ * following them is what a hybrid logical clock does anyway.
+ */
+static void
+case_depends(const struct case_state *s, struct hlc *clock)
+{
+	uint64_t	top = s->owner_st.hlc;
+
+	if (s->erased.hlc > top)
+		top = s->erased.hlc;
+	for (size_t i = 0; i < s->nevents; i++)
+		if (s->events[i].st.hlc > top)
+			top = s->events[i].st.hlc;
+	for (size_t i = 0; i < s->nfields; i++) {
+		const struct field *f = &s->fields[i];
+
+		/* Heads are sorted by stamp: the last is the latest. */
+		if (f->nheads > 0 && f->heads[f->nheads - 1].st.hlc > top)
+			top = f->heads[f->nheads - 1].st.hlc;
+	}
+	if (top > clock->last)
+		clock->last = top;
+}
+
 static int
 local_fn(struct store *st, MDB_txn *t, void *arg)
 {
@@ -109,8 +142,10 @@ local_fn(struct store *st, MDB_txn *t, void *arg)
 				snprintf(lc->err, lc->errsz, "entry %zu: %s",
 				    i + 1, why);
 				rc = E_CONFLICT;
-			} else
+			} else {
 				bases_fill(&s, e, is_central(st));
+				case_depends(&s, &clock);
+			}
 			state_release(&s);
 			if (rc != 0)
 				break;

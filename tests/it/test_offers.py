@@ -354,3 +354,34 @@ def test_late_offer_tells_nothing_to_a_receiver_never_given_the_case(env):
     check(s.cli("case", "get", cid).rc != 0, "son-la holds a stub case")
     got = c.get(cid)
     check(got["owner"] == "thai-nguyen", "central: %r" % got)
+
+
+def test_answer_from_province_with_clock_behind(env):
+    """Chaos seed 8: ha-noi's clock is 2 h behind, so it ignores the
+    stamps of central and lao-cai (hlc_update's skew bound).  Its accept,
+    and its update after it, must still be stamped after the offer and the
+    transfer they depend on: written and acknowledged here, they must
+    never be refused at central (case_depends in node/own.c)."""
+    HOUR = 3600 * 1000
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(8, status="identified"))
+    ok(a.sync(), "sync lao-cai")
+    b.set_conf("test_clock_offset_ms", str(-2 * HOUR))
+    offer(a, x, "ha-noi", "FAKE offered to a province behind")
+    ok(a.sync(), "sync lao-cai")
+    ok(b.sync(), "sync ha-noi")
+    ok(b.cli("case", "accept", x), "accept, clock behind")
+    b.update(x, {"status": "closed"})
+    r = ok(b.sync(), "sync ha-noi")
+    check("refused 0" in r.out, r.out)
+    ok(b.sync(), "sync ha-noi again")
+    ok(a.sync(), "sync lao-cai")
+    got = c.get(x)
+    check(got["owner"] == "ha-noi" and got["status"] == "closed", got)
+    check(b.get(x) == got, (b.get(x), got))
+    cst = [p for p in c.status()["peers"] if p["peer"] == "ha-noi"]
+    check(cst and cst[0]["refused"] == 0, cst)
+    for n in (a, b, c):
+        ok(n.verify(), "verify " + n.name)
