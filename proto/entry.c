@@ -995,6 +995,18 @@ decode_rule_tests(void)
 }
 
 /* UTF-8 edge cases (RFC 3629) as seen by the value and author rules. */
+/* pre ASCII bytes, s, post ASCII bytes, into t (64 bytes); the length. */
+static size_t
+utf8_framed(char *t, size_t pre, const char *s, size_t post)
+{
+	size_t n = strlen(s);
+
+	memset(t, 'x', pre);
+	memcpy(t + pre, s, n);
+	memset(t + pre + n, '"', post);
+	return pre + n + post;
+}
+
 static int
 utf8_tests(void)
 {
@@ -1026,6 +1038,25 @@ utf8_tests(void)
 	ST_CHECK(!mp_author_valid("a\x1f") && !mp_author_valid("\x7f") &&
 	    !mp_author_valid("\xc2\x80") && !mp_author_valid("\xc2\x9f"));
 	ST_CHECK(mp_utf8_valid((const uint8_t *)"\n\x7f\xc2\x80", 4));
+	/* mp_utf8_valid passes ASCII 8 bytes at a time: each character
+	 * is judged the same at every offset from that stride, and after
+	 * and before ASCII runs of every length. */
+	for (size_t pre = 0; pre < 18; pre++) {
+		for (size_t post = 0; post < 10; post++) {
+			char	t[64];
+			size_t	n;
+
+			for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+				n = utf8_framed(t, pre, good[i], post);
+				ST_CHECK(mp_utf8_valid((const uint8_t *)t, n));
+			}
+			for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+				n = utf8_framed(t, pre, bad[i], post);
+				ST_CHECK(!mp_utf8_valid((const uint8_t *)t,
+				    n));
+			}
+		}
+	}
 	return 0;
 }
 
