@@ -259,6 +259,23 @@ author_open(struct store *st, MDB_txn *t, struct author_memo *m,
 	return 0;
 }
 
+/* schema_path_identifying(path) of the field at index i of a state being
+ * sealed, through st->identmemo. */
+static int
+path_identifying(struct store *st, size_t i, const char *path)
+{
+	struct ident_memo *m;
+
+	if (i >= IDENT_MEMO)
+		return schema_path_identifying(path);
+	m = &st->identmemo[i];
+	if (m->path[0] == '\0' || strcmp(m->path, path) != 0) {
+		strlcpy_(m->path, path, sizeof(m->path));
+		m->ident = schema_path_identifying(path);
+	}
+	return m->ident;
+}
+
 /*
  * Seals (seal = 1) or opens every identifying value and every author of s
  * in place.  Sealing needs the write transaction t; opening uses t, or a
@@ -280,7 +297,8 @@ state_crypt(struct store *st, MDB_txn *t, struct case_state *s, int seal)
 	}
 	for (size_t i = 0; i < s->nfields && rc == 0; i++) {
 		struct field	*f = &s->fields[i];
-		int		 ident = schema_path_identifying(f->path);
+		int		 ident = seal ? path_identifying(st, i,
+				     f->path) : schema_path_identifying(f->path);
 
 		for (size_t j = 0; j < f->nheads && rc == 0; j++) {
 			struct head *h = &f->heads[j];
@@ -405,6 +423,54 @@ seal_keys_set(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
 #ifdef SELFTEST
 #include "../common/selftest.h"
 
+/* A state of one field at path, value v, by author "lan". */
+static void
+one_field(struct case_state *s, const char *path, const char *v)
+{
+	state_init(s, "01a2276e-8c28-78e1-8721-c642e7eb1b40");
+	s->fields = xcalloc(1, sizeof(*s->fields));
+	s->nfields = 1;
+	strlcpy_(s->fields[0].path, path, sizeof(s->fields[0].path));
+	s->fields[0].heads = xcalloc(1, sizeof(*s->fields[0].heads));
+	s->fields[0].nheads = 1;
+	s->fields[0].heads[0].value = (uint8_t *)xstrdup(v);
+	s->fields[0].heads[0].value_len = strlen(v);
+	strlcpy_(s->fields[0].heads[0].author, "lan",
+	    sizeof(s->fields[0].heads[0].author));
+}
+
+/* Whether a path is identifying is remembered by the field's index: an
+ * identifying path and a plain one in turn at index 0 are each sealed,
+ * or not, as the schema says. */
+static int
+ident_check(struct store *st)
+{
+	static const struct {
+		const char	*path;
+		int		 ident;
+	} seq[] = {
+		{ "person.full_name", 1 }, { "person.sex", 0 },
+		{ "person.sex", 0 }, { "person.full_name", 1 },
+		{ "person.full_name", 1 }, { "status", 0 },
+		{ "person.full_name", 1 },
+	};
+	struct case_state	 s;
+	MDB_txn			*t;
+
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		ST_CHECK(schema_path_identifying(seq[i].path) ==
+		    seq[i].ident);
+		one_field(&s, seq[i].path, "\"x\"");
+		ST_OK(txn_begin(st, 0, &t));
+		ST_OK(state_crypt(st, t, &s, 1));
+		mdb_txn_abort(t);
+		ST_CHECK((s.fields[0].heads[0].value[0] == 0) ==
+		    seq[i].ident);
+		state_release(&s);
+	}
+	return 0;
+}
+
 /* The pseudonyms kept from one state and transaction to the next are
  * the author key's HMAC, with more authors than the cache holds, in
  * several transactions; every author is in the authors table. */
@@ -516,6 +582,7 @@ seal_selftest(void)
 	ST_CHECK(strcmp(s.fields[1].heads[0].author, "lan") == 0);
 	state_release(&s);
 	ST_OK(pseudo_check(st));
+	ST_OK(ident_check(st));
 	/* Another data key is refused, and leaves the store without keys
 	 * and without the pseudonyms of the author key it had. */
 	ST_OK(crypto_sign_keypair(pub, sec));

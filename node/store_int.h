@@ -100,6 +100,17 @@ struct pseudo_cache {
 	size_t	 n, next;
 };
 
+/* seal.c: whether the field paths sealed last are identifying, by the
+ * field's index in its state (the cases of a node share most of their
+ * paths, in the same sorted order): a strcmp instead of the schema's
+ * look-up per field and save.  The schema is compiled in, so an entry
+ * never goes stale. */
+#define IDENT_MEMO	64
+struct ident_memo {
+	char	 path[ENTRY_PATH_MAX + 1];
+	int	 ident;
+};
+
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, clog, states, caseids, vv, feed, peers;
@@ -112,6 +123,9 @@ struct store {
 	struct crypto_aead *aead;
 	struct crypto_mac *authormac, *namemac;
 	struct pseudo_cache pseudo;	/* of authormac */
+	/* Used only when sealing, inside a write transaction, so by one
+	 * thread at a time (as rowbuf). */
+	struct ident_memo identmemo[IDENT_MEMO];
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	struct names_batch *names;	/* casetab.c: names_defer, or NULL */
 	int		 have_keys;
