@@ -1075,11 +1075,62 @@ utf8_tests(void)
 	return 0;
 }
 
+/*
+ * The readers' one-byte forms inline (mp.h) answer as the *_any functions
+ * do: the same code, value and position on every input of a few bytes
+ * (each first byte, then bytes that are 0, 'a' or beyond), at every
+ * length and limit.
+ */
+static int
+mp_inline_tests(void)
+{
+	static const uint8_t tail[] = { 'a', 0, 0x80, 'b', 'c' };
+	uint8_t		 in[8];
+	struct mp_rd	 r1, r2;
+	char		 d1[40], d2[40];
+	size_t		 n1, n2;
+	uint64_t	 v1, v2;
+	int		 a, b;
+
+	for (unsigned c = 0; c < 256; c++) {
+		for (size_t t = 0; t < sizeof(tail); t++) {
+			in[0] = (uint8_t)c;
+			for (size_t k = 1; k < sizeof(in); k++)
+				in[k] = tail[(t + k) % sizeof(tail)];
+			for (size_t len = 0; len <= sizeof(in); len++) {
+				mp_rd_init(&r1, in, len);
+				mp_rd_init(&r2, in, len);
+				a = mp_read_array(&r1, &n1);
+				b = mp_read_array_any(&r2, &n2);
+				ST_CHECK(a == b && (a != 0 ||
+				    (n1 == n2 && r1.off == r2.off)));
+				mp_rd_init(&r1, in, len);
+				mp_rd_init(&r2, in, len);
+				a = mp_read_uint(&r1, &v1);
+				b = mp_read_uint_any(&r2, &v2);
+				ST_CHECK(a == b && (a != 0 ||
+				    (v1 == v2 && r1.off == r2.off)));
+				for (size_t max = 0; max < 8; max++) {
+					mp_rd_init(&r1, in, len);
+					mp_rd_init(&r2, in, len);
+					a = mp_read_cstr(&r1, d1, max);
+					b = mp_read_cstr_any(&r2, d2, max);
+					ST_CHECK(a == b && (a != 0 ||
+					    (strcmp(d1, d2) == 0 &&
+					    r1.off == r2.off)));
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 int
 entry_selftest(void)
 {
 	if (roundtrip_tests() != 0 || encode_rule_tests() != 0 ||
-	    decode_rule_tests() != 0 || utf8_tests() != 0)
+	    decode_rule_tests() != 0 || utf8_tests() != 0 ||
+	    mp_inline_tests() != 0)
 		return 1;
 	return 0;
 }

@@ -74,7 +74,7 @@ rd_len(struct mp_rd *r, size_t n, uint64_t min, size_t *out)
 }
 
 int
-mp_read_array(struct mp_rd *r, size_t *n)
+mp_read_array_any(struct mp_rd *r, size_t *n)
 {
 	uint8_t	c;
 	size_t	v;
@@ -110,7 +110,7 @@ mp_read_array_n(struct mp_rd *r, size_t n)
 }
 
 int
-mp_read_uint(struct mp_rd *r, uint64_t *v)
+mp_read_uint_any(struct mp_rd *r, uint64_t *v)
 {
 	uint8_t		c;
 	uint64_t	x;
@@ -211,7 +211,7 @@ mp_read_bin(struct mp_rd *r, const uint8_t **b, size_t *n)
 }
 
 int
-mp_read_cstr(struct mp_rd *r, char *dst, size_t maxlen)
+mp_read_cstr_any(struct mp_rd *r, char *dst, size_t maxlen)
 {
 	const char	*s;
 	size_t		 n;
