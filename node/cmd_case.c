@@ -310,13 +310,36 @@ hist_one(const struct entry *e, int sig_ok, void *arg)
 				buf_printf(&b, "    owner -> %s\n", o->to);
 			}
 			break;
-		case OP_ERASE:
-			if (hc->json)
+		case OP_ERASE: {
+			/* A province's erase carries, signed, the transfer
+			 * that made the owner in its writer's view (authorise.c,
+			 * erase_view_ok); central's does not. */
+			char	seen[40];
+
+			if (o->base.hlc != 0)
+				hlc_format(o->base.hlc, seen, sizeof(seen));
+			if (hc->json) {
 				jsonw_str(&b, "erase");
-			else
+				if (o->base.hlc != 0) {
+					jsonw_key(&b, "owner_seen", 0);
+					buf_append_str(&b, "{");
+					jsonw_key(&b, "node", 1);
+					jsonw_str(&b, o->base.node);
+					jsonw_key(&b, "time", 0);
+					jsonw_str(&b, seen);
+					buf_printf(&b, ",\"hlc\":%llu}",
+					    (unsigned long long)o->base.hlc);
+				}
+			} else if (o->base.hlc != 0) {
+				buf_printf(&b, "    erase identifying fields "
+				    "(the owner as its writer saw it: made by "
+				    "%s at %s)\n", o->base.node, seen);
+			} else {
 				buf_append_str(&b, "    erase identifying "
 				    "fields\n");
+			}
 			break;
+		}
 		}
 		if (hc->json)
 			buf_append_str(&b, "}");

@@ -370,9 +370,14 @@ check_own_chain(struct psess *p, char *err, size_t errsz)
 	if (!held) {
 		if ((rc = store_recovery(p->st, &rv)) != 0)
 			return rc;
-		/* Lost with the disk: positions of an earlier incarnation,
-		 * after the backup this node was restored from. */
-		if (rv.pending && POS_INC(p->have) < rv.inc)
+		/* Lost with the disk: a position of an earlier incarnation,
+		 * after the backup this node was restored from.  Also once
+		 * the recovery ended: the central it met then may have held
+		 * less than this one (an old central back before a province
+		 * restored from a backup knew of the promotion; chaos seed
+		 * 16).  Only an earlier disk wrote such an entry, so taking
+		 * it back is always safe (own.c, own_fn). */
+		if (POS_INC(p->have) < rv.inc)
 			return 1;
 	}
 	snprintf(err, errsz, "central holds entry %s/%s of this node, which "
@@ -589,7 +594,7 @@ static int
 on_welcome(struct psess *p, const struct msg *r, char *err, size_t errsz)
 {
 	struct store_recovery	rv;
-	int			rc;
+	int			rc, lost;
 
 	if (p->state != PS_HELLO)
 		return 0;	/* a duplicate: ignored */
@@ -622,10 +627,16 @@ on_welcome(struct psess *p, const struct msg *r, char *err, size_t errsz)
 	/* Central holds our entries up to have: a held ACK waiting only for
 	 * those may go even before STREAM (flush_acks). */
 	p->send_after = p->acked = p->have;
-	if ((rc = check_own_chain(p, err, errsz)) != 0 && rc != 1)
-		return rc;
+	if ((lost = check_own_chain(p, err, errsz)) != 0 && lost != 1)
+		return lost;
 	if ((rc = store_recovery(p->st, &rv)) != 0)
 		return rc;
+	if (lost && !rv.pending) {
+		log_info("sync: central holds entries of this node from before "
+		    "its restore that it lacks; fetching them");
+		p->state = PS_RECOVER;
+		return send_fetch(p, rv.recovered_from);
+	}
 	/*
 	 * Restored and not yet recovered: fetch whatever central holds of
 	 * ours after recover_from, even when we hold central's position

@@ -1078,6 +1078,9 @@ store_recovery(struct store *st, struct store_recovery *rv)
 	if ((rc = get_u64(st, t, st->meta, "inc", &rv->inc)) == 0)
 		rc = get_u64_present(st, t, "recover_from", &rv->recover_from,
 		    &rv->pending);
+	if (rc == 0)
+		rc = get_u64(st, t, st->meta, "recovered_from",
+		    &rv->recovered_from);
 	mdb_txn_abort(t);
 	return rc;
 }
@@ -1085,10 +1088,24 @@ store_recovery(struct store *st, struct store_recovery *rv)
 static int
 recovery_done_fn(struct store *st, MDB_txn *t, void *arg)
 {
-	MDB_val	k = { 12, (void *)(uintptr_t)"recover_from" };
-	int	rc = mdb_del(t, st->meta, &k, NULL);
+	MDB_val		k = { 12, (void *)(uintptr_t)"recover_from" };
+	uint64_t	from, done;
+	int		pending, had, rc;
 
 	(void)arg;
+	if ((rc = get_u64_present(st, t, "recover_from", &from,
+	    &pending)) != 0 || !pending)
+		return rc;
+	/* Kept: a central met later may hold entries of the incarnation
+	 * before the restore that the one met first lacked (repl.c,
+	 * check_own_chain). */
+	if ((rc = get_u64_present(st, t, "recovered_from", &done,
+	    &had)) != 0)
+		return rc;
+	if ((!had || from < done) &&
+	    (rc = put_u64(st, t, st->meta, "recovered_from", from)) != 0)
+		return rc;
+	rc = mdb_del(t, st->meta, &k, NULL);
 	return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "del");
 }
 

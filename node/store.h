@@ -421,10 +421,15 @@ struct store_recovery {
 	uint64_t	inc;		/* current incarnation (0: never) */
 	uint64_t	recover_from;	/* own entries after it may be lost */
 	int		pending;	/* recover_from is set */
+	/* The lowest recover_from of a recovery that ended (0 when none
+	 * did): a node that meets, later, a central holding an entry of an
+	 * earlier incarnation that it lacks fetches again from there. */
+	uint64_t	recovered_from;
 };
 
 int	store_recovery(struct store *st, struct store_recovery *rv);
-/* Province: its lost entries are back; clears recover_from. */
+/* Province: its lost entries are back; clears recover_from, and keeps the
+ * lowest such mark as recovered_from. */
 int	store_recovery_done(struct store *st);
 /* Province: the incarnation of central to which it returned central's own
  * entries (0: none). */

@@ -909,7 +909,21 @@ hist_json(const struct entry *e, int sig_ok, void *arg)
 			jsonw_str(b, o->to);
 			break;
 		case OP_ERASE:
+			/* As `case history --json` (cmd_case.c). */
 			jsonw_str(b, "erase");
+			if (o->base.hlc != 0) {
+				char	seen[40];
+
+				hlc_format(o->base.hlc, seen, sizeof(seen));
+				jsonw_key(b, "owner_seen", 0);
+				buf_append_str(b, "{");
+				jsonw_key(b, "node", 1);
+				jsonw_str(b, o->base.node);
+				jsonw_key(b, "time", 0);
+				jsonw_str(b, seen);
+				buf_printf(b, ",\"hlc\":%llu}",
+				    (unsigned long long)o->base.hlc);
+			}
 			break;
 		}
 		buf_append_str(b, "}");

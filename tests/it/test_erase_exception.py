@@ -94,6 +94,14 @@ def test_erase_exception_survives_central_restore(env):
     check(c.get(cid) == b.get(cid), "ha-noi %r\ncentral %r" % (
         b.get(cid), c.get(cid)))
     check(c.get(keep) == a.get(keep), "lam-dong's other case differs")
+    # The history shows the owner the eraser saw: lam-dong's own creation.
+    hist = json.loads(ok(c.cli("case", "history", cid, "--json")).out)
+    er = [(e, o) for e in hist for o in e["ops"] if o["op"] == "erase"]
+    check(len(er) == 1 and er[0][0]["node"] == "lam-dong" and
+          er[0][1].get("owner_seen", {}).get("node") == "lam-dong" and
+          er[0][1]["owner_seen"]["hlc"] < er[0][0]["hlc"], er)
+    txt = ok(c.cli("case", "history", cid)).out
+    check("the owner as its writer saw it: made by lam-dong at" in txt, txt)
     verify_all(c, a, b)
 
 

@@ -964,3 +964,48 @@ def test_offer_routed_by_unfenced_old_central_ends_at_promoted(env):
     check_replicas(sb, [t], exact_ids=False)
     verify_all(sb, k, s, t)
     sb.stop()
+
+
+def test_restored_province_recovered_from_old_central_fetches_rest(env):
+    """Chaos seed 16 (campaign SEED=1 at 641424b): ninh-binh's entry 4
+    reached only the promoted standby.  Then the old central came back,
+    and ninh-binh lost its disk: restored from a backup taken before the
+    promotion, it had never seen the new epoch, so it took the old
+    central, which held its entries up to 3, and its recovery ended
+    there.  At its next sync the promoted central held entry 4 of an
+    earlier incarnation, which ninh-binh lacked, and refused it at every
+    sync as "put back from a copy of its files".  An entry of an earlier
+    incarnation that a node lacks was lost in a restore, whichever
+    central the recovery met first: the node fetches it again."""
+    from test_restore import backup, lose_and_restore
+
+    c = env.central().start()
+    sb = standby_node(env, c)
+    p = ha_province(env, "ninh-binh", c, sb)
+    ids = [p.add(sample_case(i)) for i in range(3)]
+    sync_ok(p)
+    bk = backup(p, "bk-ninh-binh")
+    sb.start()
+    wait_current(c, sb)
+    c.kill()
+    ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    ids.append(p.add(sample_case(3)))
+    sync_ok(p)                          # entry 4: on the promoted only
+    check(sb.get(ids[3]) is not None, "the promoted central lacks it")
+    c.start()                           # the old central is back
+    lose_and_restore(p, bk)
+    ids.append(p.add(sample_case(4)))
+    r = p.sync(60)                      # meets the old central first
+    check(r.rc == 0, "sync with the old central: %r" % r)
+    c.kill()                            # gone again: on to the promoted
+    r = p.sync(60)
+    check(r.rc == 0, "sync with the promoted central: %r" % r)
+    r = p.sync(60)
+    check(r.rc == 0, "sync again: %r" % r)
+    for cid in ids:
+        check(p.get(cid) is not None and sb.get(cid) == p.get(cid),
+              "case %s differs: %r / %r" % (cid, p.get(cid), sb.get(cid)))
+    check_owned(sb, [p])
+    verify_all(sb, p)
+    sb.stop()
