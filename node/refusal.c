@@ -1,7 +1,9 @@
 /*
  * refusal.c - refused entries: kept out of the log and the case table,
  * with their reason, in the refused table for audit; central tells the
- * origin, and a province takes its own refused entries out of its copy.
+ * origin, and a province takes its own refused entries out of its copy
+ * (and takes back the values a refused erase of its own had redacted,
+ * when central sends them again).
  */
 #include "store_int.h"
 
@@ -128,6 +130,109 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 	log_warnx("entry %s/%llu (case %s) was refused by central: taken out "
 	    "of this node's copy", e->origin, (unsigned long long)e->seq,
 	    e->case_id);
+	rc = fold_case(st, t, e->case_id, &s);
+	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
+		if (rc == 0)
+			state_release(&s);
+		return case_drop(st, t, e->case_id);
+	}
+	if (rc != 0)
+		return rc;
+	rc = case_save(st, t, &s);
+	state_release(&s);
+	return rc;
+}
+
+/*
+ * Province: central sends again, in clear, an entry this node holds
+ * redacted, and the case is not erased here.  That happens when this
+ * node's own erase redacted its log (at once, when it was written) and
+ * central then refused the erase: the refusal notice takes the erase out
+ * (unrecord_own), but the salts of the entries it redacted are gone.  An
+ * erase is refused only from a node that was not the owner in central's
+ * view (its view was, say, its own accept of an offer that central's
+ * reassignment had already ended, refused in turn: chaos seed 113), so
+ * the node's copy is read-only, and when the case is referred to it
+ * again central sends it the case's whole history (feed_history): held
+ * entries were skipped as duplicates, and the owner showed digest
+ * markers where central showed the values.  The held record is replaced
+ * by the received one when both have the same signed form (same digest,
+ * same signature block): the values are then the ones the signature
+ * covers.  *done is set when it was; the case is folded again.
+ */
+int
+log_unredact(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t block[SIGN_BLOCK], const uint8_t d[CRYPTO_HASH],
+    const struct rec *r, int *done)
+{
+	uint8_t			 lk[LOGKEY_MAX], hblock[SIGN_BLOCK];
+	uint8_t			 hd[CRYPTO_HASH];
+	struct case_state	 s;
+	struct entry		 h;
+	struct buf		 plain, sealed;
+	MDB_val			 k, v;
+	size_t			 nsalted = 0, nback = 0;
+	int			 hsigned, rc;
+
+	*done = 0;
+	for (size_t i = 0; i < e->nops; i++)
+		nsalted += e->ops[i].has_salt != 0;
+	if (nsalted == 0)
+		return 0;
+	k.mv_data = lk;
+	k.mv_size = seqkey(lk, e->origin, e->seq);
+	if ((rc = mdb_get(t, st->log, &k, &v)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "get log");
+	buf_init(&plain, v.mv_size + 1);
+	rc = log_unseal(st, lk, k.mv_size, &v, &plain);
+	if (rc == 0 && record_split(plain.data, plain.len, &h, hblock,
+	    &hsigned) != 0)
+		rc = E_INTEGRITY;
+	crypto_wipe(plain.data, plain.cap);
+	buf_release(&plain);
+	if (rc != 0)
+		return rc;
+	if (h.nops == e->nops)
+		for (size_t i = 0; i < e->nops; i++)
+			nback += e->ops[i].has_salt && !h.ops[i].has_salt &&
+			    h.ops[i].value != NULL &&
+			    sign_is_marker(h.ops[i].value,
+			    h.ops[i].value_len);
+	if (nback > 0 && (!hsigned || memcmp(hblock, block,
+	    SIGN_BLOCK) != 0 || sign_digest(NULL, &h, NULL, 0, hd) != 0 ||
+	    memcmp(hd, d, CRYPTO_HASH) != 0)) {
+		log_warnx("entry %s/%llu (case %s) from central differs from "
+		    "the one held: kept as held", e->origin,
+		    (unsigned long long)e->seq, e->case_id);
+		nback = 0;
+	}
+	entry_release(&h);
+	if (nback == 0)
+		return 0;
+	/* An erased case keeps its entries redacted (apply_entry). */
+	if ((rc = case_load_raw(st, t, e->case_id, &s)) == E_NOTFOUND)
+		rc = fold_case(st, t, e->case_id, &s);
+	if (rc != 0)
+		return rc == E_NOTFOUND ? 0 : rc;
+	if (s.erased.hlc != 0) {
+		state_release(&s);
+		return 0;
+	}
+	state_release(&s);
+	buf_init(&sealed, r->len + 64);
+	rc = log_seal(st, lk, k.mv_size, r->data, r->len, &sealed);
+	if (rc == 0) {
+		v.mv_data = sealed.data;
+		v.mv_size = sealed.len;
+		rc = mdb_err(st, mdb_put(t, st->log, &k, &v, 0), "unredact");
+	}
+	buf_release(&sealed);
+	if (rc != 0)
+		return rc;
+	log_info("entry %s/%llu (case %s) came again from central with its "
+	    "values: its redacted copy replaced", e->origin,
+	    (unsigned long long)e->seq, e->case_id);
+	*done = 1;
 	rc = fold_case(st, t, e->case_id, &s);
 	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
 		if (rc == 0)
