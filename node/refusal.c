@@ -436,4 +436,158 @@ refusal_selftest(void)
 	store_test_close(&st, dir);
 	return 0;
 }
+/* The held record of (origin, seq): is its name op salted (values in
+ * clear)?  1 yes, 0 redacted, -1 error. */
+static int
+held_salted(struct store *st, const char *origin, uint64_t seq)
+{
+	uint8_t		 block[SIGN_BLOCK];
+	struct buf	 plain;
+	struct entry	 h;
+	MDB_txn		*t;
+	int		 sg, n = -1;
+
+	if (txn_begin(st, MDB_RDONLY, &t) != 0)
+		return -1;
+	buf_init(&plain, ENTRY_ENCODED_MAX);
+	if (held_record(st, t, origin, seq, &plain) == 0 &&
+	    record_split(plain.data, plain.len, &h, block, &sg) == 0) {
+		n = 0;
+		for (size_t i = 0; i < h.nops; i++)
+			if (h.ops[i].type == OP_SET)
+				n = h.ops[i].has_salt != 0;
+		entry_release(&h);
+	}
+	mdb_txn_abort(t);
+	buf_release(&plain);
+	return n;
+}
+
+struct unredact_ctx {
+	struct entry	*e;
+	uint8_t		*block, *d;
+	struct rec	*r;
+	int		 done;
+};
+
+static int
+unredact_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct unredact_ctx *u = arg;
+
+	return log_unredact(st, t, u->e, u->block, u->d, u->r, &u->done);
+}
+
+static int
+unrecord_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct unredact_ctx *u = arg;
+
+	return unrecord_own(st, t, u->e, u->r);
+}
+
+/* A record decoded, with its signature block and digest. */
+static int
+take(struct rec *r, struct entry *e, uint8_t block[SIGN_BLOCK],
+    uint8_t d[CRYPTO_HASH])
+{
+	int sg;
+
+	if (record_split(r->data, r->len, e, block, &sg) != 0 || !sg)
+		return 1;
+	return sign_digest(NULL, e, NULL, 0, d);
+}
+
+int
+unredact_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-unredact-XXXXXX";
+	char			 err[256];
+	const char		*id = "01a2276e-8c28-78e1-8721-c642e7eb1b40";
+	struct store		*st;
+	struct entry		 e, x, ce, xe, bad;
+	struct rec_batch	 cb, eb;
+	struct rec		 br;
+	struct buf		 rb;
+	struct case_state	 s;
+	uint8_t			 cblock[SIGN_BLOCK], xblock[SIGN_BLOCK];
+	uint8_t			 cd[CRYPTO_HASH], xd[CRYPTO_HASH];
+	uint8_t			 bd[CRYPTO_HASH];
+	struct unredact_ctx	 u;
+	uint64_t		 nc, ne, nbad;
+
+	ST_OK(store_test_open(dir, "lao-cai", STORE_ROLE_PROVINCE, NULL,
+	    &st));
+	store_test_entry(&e, id, "lao-cai", "Ana");
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	ST_OK(store_scan_own(st, 0, STORE_BATCH_BYTES, &cb));
+	ST_CHECK(cb.n == 1 && held_salted(st, "lao-cai", 1) == 1);
+	ST_OK(take(&cb.recs[0], &ce, cblock, cd));
+	/* The erase redacts the log at once. */
+	entry_init(&x);
+	strlcpy_(x.case_id, id, sizeof(x.case_id));
+	strlcpy_(x.author, "selftest", sizeof(x.author));
+	entry_add_op(&x, OP_ERASE);
+	ST_OK(store_write_local(st, &x, 1, err, sizeof(err)));
+	entry_release(&x);
+	ST_OK(store_scan_own(st, 1, STORE_BATCH_BYTES, &eb));
+	ST_CHECK(eb.n == 1 && held_salted(st, "lao-cai", 1) == 0);
+	ST_OK(take(&eb.recs[0], &xe, xblock, xd));
+	/* While the case is erased, the values do not come back. */
+	memset(&u, 0, sizeof(u));
+	u.e = &ce;
+	u.block = cblock;
+	u.d = cd;
+	u.r = &cb.recs[0];
+	ST_OK(txn_run(st, unredact_fn, &u));
+	ST_CHECK(!u.done && held_salted(st, "lao-cai", 1) == 0);
+	/* Central refuses the erase: taken out, the entry stays redacted. */
+	u.e = &xe;
+	u.r = &eb.recs[0];
+	ST_OK(txn_run(st, unrecord_fn, &u));
+	ST_OK(store_case_get(st, id, &s));
+	ST_CHECK(s.erased.hlc == 0);
+	state_release(&s);
+	ST_CHECK(held_salted(st, "lao-cai", 1) == 0);
+	/* Another value under the same signature is not taken. */
+	ST_OK(take(&cb.recs[0], &bad, cblock, bd));
+	for (size_t i = 0; i < bad.nops; i++)
+		if (bad.ops[i].type == OP_SET)
+			op_set_value(&bad.ops[i], "\"Bob\"", 5);
+	ST_OK(sign_digest(NULL, &bad, NULL, 0, bd));
+	buf_init(&rb, ENTRY_ENCODED_MAX + 256);
+	ST_OK(record_make(&bad, cblock, &rb));
+	memset(&br, 0, sizeof(br));
+	br.data = rb.data;
+	br.len = rb.len;
+	u.e = &bad;
+	u.d = bd;
+	u.r = &br;
+	ST_OK(txn_run(st, unredact_fn, &u));
+	ST_CHECK(!u.done && held_salted(st, "lao-cai", 1) == 0);
+	/* The entry as signed is: the values are back in the log and the
+	 * case, which is its log's fold. */
+	u.e = &ce;
+	u.d = cd;
+	u.r = &cb.recs[0];
+	ST_OK(txn_run(st, unredact_fn, &u));
+	ST_CHECK(u.done && held_salted(st, "lao-cai", 1) == 1);
+	ST_OK(store_case_get(st, id, &s));
+	ST_CHECK(s.erased.hlc == 0);
+	state_release(&s);
+	ST_OK(store_verify(st, &nc, &ne, &nbad, err, sizeof(err)));
+	ST_CHECK(nbad == 0);
+	/* Again: nothing to do. */
+	ST_OK(txn_run(st, unredact_fn, &u));
+	ST_CHECK(!u.done);
+	buf_release(&rb);
+	entry_release(&bad);
+	entry_release(&ce);
+	entry_release(&xe);
+	rec_batch_free(&cb);
+	rec_batch_free(&eb);
+	store_test_close(&st, dir);
+	return 0;
+}
 #endif

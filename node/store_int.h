@@ -364,6 +364,7 @@ int	caseid_selftest(void);
 int	migrate_selftest(void);
 int	feed_selftest(void);
 int	refusal_selftest(void);
+int	unredact_selftest(void);
 int	verify_selftest(void);
 int	apply_selftest(void);
 int	apply_group_selftest(void);
