@@ -209,6 +209,14 @@ class Member:
         self.want_running = False
         self.stopped = set()    # processes we SIGSTOPped
         self.junk = None        # disk-filling file while the disk is full
+        # Held by a disk_full fault from filling the disk to freeing it,
+        # and by the faults that write into the node directory (clock
+        # offsets, restore) while they do; always taken before shut() and
+        # before self.lock.  Without it a clock_ahead shut the gate, then
+        # waited for the disk; the disk_full's import waited for the gate:
+        # the disk stayed full until write_conf gave up (seeds 120 and 125
+        # of SEED=101 at 03464fc).
+        self.disk = threading.Lock()
         self.offset_ms = 0
         self.tainted = False    # its clock ran ahead: its writes are refused
         self.keep_transferred = True

@@ -379,8 +379,15 @@ class Injector:
         if m.fs is None:
             self.note("disk_full: no tmpfs (mount not permitted)")
             return
-        if not m.fill_disk():
-            return
+        with m.disk:
+            if not m.fill_disk():
+                return
+            try:
+                self._disk_full(m, ev, rng)
+            finally:
+                m.free_disk()
+
+    def _disk_full(self, m, ev, rng):
         self.count("disk_full")
         # Small writes reuse pages LMDB freed inside its file; an import
         # must grow the file, so it fails: cleanly, nothing written (the
@@ -403,7 +410,6 @@ class Injector:
             self.errors.append("disk_full: case list on %s failed: %s" % (
                 m.name, r.err.strip()))
         time.sleep(ev.p["dur"])
-        m.free_disk()
 
     def f_clock_ahead(self, ev, rng):
         m = self.m(ev)
@@ -420,17 +426,19 @@ class Injector:
         # refuses its writes for the rest of the round.  No command may be
         # running on it while the clock moves, so that the ledger knows
         # which writes were stamped ahead.
-        m.shut()
-        try:
-            # Under the member's lock: a restore (f_restore) swaps the
-            # node directory, configuration included, under it too.
-            with m.lock:
-                write_conf(m.node, "test_clock_offset_ms",
-                           str(ev.p["hours"] * HOUR))
-                m.offset_ms = ev.p["hours"] * HOUR
-                m.tainted = True
-        finally:
-            m.reopen()
+        with m.disk:            # before shut(): see Member.disk
+            m.shut()
+            try:
+                # Under the member's lock: a restore (f_restore) swaps
+                # the node directory, configuration included, under it
+                # too.
+                with m.lock:
+                    write_conf(m.node, "test_clock_offset_ms",
+                               str(ev.p["hours"] * HOUR))
+                    m.offset_ms = ev.p["hours"] * HOUR
+                    m.tainted = True
+            finally:
+                m.reopen()
         self.restart_serve(m)
         self.count("clock_ahead")
         # Writes stamped hours ahead: a new case, a change and an erase of
@@ -454,7 +462,7 @@ class Injector:
                 c.lock.release()
         time.sleep(ev.p["dur"])
         self.wl.op_add(rng, probe=True, member=m)
-        with m.lock:
+        with m.disk, m.lock:
             write_conf(m.node, "test_clock_offset_ms", "0")
             m.offset_ms = 0
         self.restart_serve(m)
@@ -468,7 +476,7 @@ class Injector:
         # clock_behind put gia-lai's clock back to 0 just after a
         # clock_ahead had set +2 h, so its "ahead" writes were stamped
         # right and central rightly took them).
-        with m.lock:
+        with m.disk, m.lock:
             if m.tainted:
                 return
             write_conf(m.node, "test_clock_offset_ms",
@@ -490,7 +498,7 @@ class Injector:
         except subprocess.TimeoutExpired:
             self.kill_proc(p)
         time.sleep(ev.p["dur"])
-        with m.lock:
+        with m.disk, m.lock:
             if m.tainted:
                 # A clock_ahead began meanwhile: its offset stands, and
                 # it puts the clock right itself.
@@ -688,6 +696,7 @@ class Injector:
                 m.name, r.rc, r.err.strip()))
             return
         time.sleep(ev.p["after"])
+        m.disk.acquire()        # before shut(): see Member.disk
         m.shut()
         try:
             with m.lock:
@@ -747,6 +756,7 @@ class Injector:
                 self.lg.restored_synced(m.name, time.time())
         finally:
             m.reopen()
+            m.disk.release()
 
 
 def heal(cl, log=print):
