@@ -45,29 +45,60 @@ merge_field(const struct case_state *s, const char *path)
 	return NULL;
 }
 
-/* Finds or inserts the field for path, keeping fields sorted. */
-static struct field *
-field_get(struct case_state *s, const char *path)
-{
-	size_t i;
+/*
+ * What one apply_ops may still add, so that the fields and events arrays
+ * grow once per entry, not once per added field or event: *_cap is the
+ * number of elements the array has room for (at least its count when
+ * apply_ops starts, since every array is allocated at least that large),
+ * *_left the ops of each kind not yet applied.  It lives for one
+ * apply_ops only: nothing outside merge.c knows an array's capacity.
+ */
+struct room {
+	size_t	fields_cap, events_cap;
+	size_t	sets_left, events_left;
+};
 
-	for (i = 0; i < s->nfields; i++) {
-		int c = strcmp(s->fields[i].path, path);
+/* The capacity to grow an array holding n (and full) to: room for the
+ * left >= 1 ops that may each add one, at most max. */
+static size_t
+room_want(size_t n, size_t left, size_t max)
+{
+	size_t want = n + (left > 0 ? left : 1);
+
+	return want < max ? want : max;
+}
+
+/* Finds or inserts the field for path, keeping fields sorted (binary
+ * search: fields are sorted by path). */
+static struct field *
+field_get(struct case_state *s, const char *path, struct room *rm)
+{
+	size_t lo = 0, hi = s->nfields;
+
+	while (lo < hi) {
+		size_t	mid = lo + (hi - lo) / 2;
+		int	c = strcmp(s->fields[mid].path, path);
 		if (c == 0)
-			return &s->fields[i];
-		if (c > 0)
-			break;
+			return &s->fields[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	if (s->nfields >= STATE_MAX_FIELDS)
 		return NULL;
-	s->fields = xreallocarray(s->fields, s->nfields + 1,
-	    sizeof(*s->fields));
-	memmove(&s->fields[i + 1], &s->fields[i],
-	    (s->nfields - i) * sizeof(*s->fields));
-	memset(&s->fields[i], 0, sizeof(s->fields[i]));
-	strlcpy_(s->fields[i].path, path, sizeof(s->fields[i].path));
+	if (s->nfields >= rm->fields_cap) {
+		rm->fields_cap = room_want(s->nfields, rm->sets_left,
+		    STATE_MAX_FIELDS);
+		s->fields = xreallocarray(s->fields, rm->fields_cap,
+		    sizeof(*s->fields));
+	}
+	memmove(&s->fields[lo + 1], &s->fields[lo],
+	    (s->nfields - lo) * sizeof(*s->fields));
+	memset(&s->fields[lo], 0, sizeof(s->fields[lo]));
+	strlcpy_(s->fields[lo].path, path, sizeof(s->fields[lo].path));
 	s->nfields++;
-	return &s->fields[i];
+	return &s->fields[lo];
 }
 
 static void
@@ -171,7 +202,7 @@ static int
 supersede(struct field *f, const struct stamp *st)
 {
 	int	found;
-	size_t	i;
+	size_t	i, cap = f->nseen;	/* the array holds at least nseen */
 
 	if (st->hlc == 0)
 		return 0;
@@ -184,8 +215,9 @@ supersede(struct field *f, const struct stamp *st)
 		if (f->nseen >= STATE_MAX_SEEN)
 			return E_TOOBIG;
 		i = stamp_pos(f->seen, f->nseen, sizeof(*f->seen), st, &found);
-		f->seen = xreallocarray(f->seen, f->nseen + 1,
-		    sizeof(*f->seen));
+		if (f->nseen >= cap)	/* else a stamp of st's node went */
+			f->seen = xreallocarray(f->seen, f->nseen + 1,
+			    sizeof(*f->seen));
 		memmove(&f->seen[i + 1], &f->seen[i],
 		    (f->nseen - i) * sizeof(*f->seen));
 		f->seen[i] = *st;
@@ -203,16 +235,19 @@ supersede(struct field *f, const struct stamp *st)
 
 static int
 apply_set(struct case_state *s, const struct entry *e, const struct op *o,
-    const struct stamp *st)
+    const struct stamp *st, struct room *rm)
 {
 	struct field	*f;
-	size_t		 i;
+	size_t		 i, hcap;
 	int		 found, rc;
 
 	if (s->erased.hlc != 0 && schema_path_identifying(o->path))
 		return 0;
-	if ((f = field_get(s, o->path)) == NULL)
+	if ((f = field_get(s, o->path, rm)) == NULL)
 		return E_TOOBIG;
+	/* The heads array holds at least as many as it has now: when the
+	 * new head replaces one that goes below, it fits in place. */
+	hcap = f->nheads;
 	if ((rc = supersede(f, &o->base)) != 0)
 		return rc;
 	for (i = 0; i < o->nalso; i++)
@@ -234,7 +269,9 @@ apply_set(struct case_state *s, const struct entry *e, const struct op *o,
 	if (f->nheads >= STATE_MAX_HEADS)
 		return E_TOOBIG;
 	i = head_pos(f, st, &found);
-	f->heads = xreallocarray(f->heads, f->nheads + 1, sizeof(*f->heads));
+	if (f->nheads >= hcap)
+		f->heads = xreallocarray(f->heads, f->nheads + 1,
+		    sizeof(*f->heads));
 	memmove(&f->heads[i + 1], &f->heads[i],
 	    (f->nheads - i) * sizeof(*f->heads));
 	memset(&f->heads[i], 0, sizeof(f->heads[i]));
@@ -255,7 +292,7 @@ event_cmp(const struct event *ev, const char *coll, const char *id)
 
 static int
 apply_event(struct case_state *s, const struct entry *e, const struct op *o,
-    const struct stamp *st)
+    const struct stamp *st, struct room *rm)
 {
 	struct event	*ev;
 	size_t		 lo = 0, hi = s->nevents;
@@ -287,8 +324,12 @@ apply_event(struct case_state *s, const struct entry *e, const struct op *o,
 	}
 	if (s->nevents >= STATE_MAX_EVENTS)
 		return E_TOOBIG;
-	s->events = xreallocarray(s->events, s->nevents + 1,
-	    sizeof(*s->events));
+	if (s->nevents >= rm->events_cap) {
+		rm->events_cap = room_want(s->nevents, rm->events_left,
+		    STATE_MAX_EVENTS);
+		s->events = xreallocarray(s->events, rm->events_cap,
+		    sizeof(*s->events));
+	}
 	memmove(&s->events[lo + 1], &s->events[lo],
 	    (s->nevents - lo) * sizeof(*s->events));
 	ev = &s->events[lo];
@@ -330,19 +371,31 @@ static int
 apply_ops(struct case_state *s, const struct entry *e)
 {
 	struct stamp	st;
+	struct room	rm;
 	int		rc = 0;
 
 	st.hlc = e->hlc;
 	strlcpy_(st.node, e->origin, sizeof(st.node));
+	rm.fields_cap = s->nfields;
+	rm.events_cap = s->nevents;
+	rm.sets_left = rm.events_left = 0;
+	for (size_t i = 0; i < e->nops; i++) {
+		if (e->ops[i].type == OP_SET)
+			rm.sets_left++;
+		else if (e->ops[i].type == OP_EVENT)
+			rm.events_left++;
+	}
 	for (size_t i = 0; i < e->nops && rc == 0; i++) {
 		const struct op *o = &e->ops[i];
 
 		switch (o->type) {
 		case OP_SET:
-			rc = apply_set(s, e, o, &st);
+			rc = apply_set(s, e, o, &st, &rm);
+			rm.sets_left--;
 			break;
 		case OP_EVENT:
-			rc = apply_event(s, e, o, &st);
+			rc = apply_event(s, e, o, &st, &rm);
+			rm.events_left--;
 			break;
 		case OP_TRANSFER:
 			if (s->owner_st.hlc == 0 ||
@@ -1306,6 +1359,7 @@ mt_normalise(void)
 {
 	struct case_state	 s;
 	struct field		*f;
+	struct room		 rm = { 0, 0, 1, 0 };
 	static const struct {
 		uint64_t	 hlc;
 		const char	*node;
@@ -1313,7 +1367,7 @@ mt_normalise(void)
 	    heads[] = { { 6, "b" }, { 8, "a" }, { 9, "a" }, { 10, "c" } };
 
 	state_init(&s, MT_CASE);
-	ST_CHECK((f = field_get(&s, "status")) != NULL);
+	ST_CHECK((f = field_get(&s, "status", &rm)) != NULL);
 	f->seen = xcalloc(3, sizeof(*f->seen));
 	f->heads = xcalloc(4, sizeof(*f->heads));
 	for (size_t i = 0; i < 3; i++)

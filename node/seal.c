@@ -80,16 +80,40 @@ value_open(struct store *st, const char *id, uint8_t **v, size_t *len)
 #define AUTHOR_AAD	"casesync-author:"
 #define AUTHOR_KEY_TAG	"casesync-author-pseudonym-v1"
 
+/* The pseudonym of author a: from st->pseudo when a was among the last
+ * sealed, else an HMAC (kept there for the next entries). */
 static int
-author_pseudonym(const struct store *st, const char *a,
+author_pseudonym(struct store *st, const char *a,
     uint8_t p[STATE_AUTHOR_PSEUDO])
 {
-	uint8_t	h[CRYPTO_HASH];
-	int	rc;
+	struct pseudo_cache	*c = &st->pseudo;
+	uint8_t			 h[CRYPTO_HASH];
+	size_t			 i;
+	int			 rc;
 
-	if ((rc = crypto_mac(st->authormac, a, strlen(a), h)) == 0)
-		memcpy(p, h, STATE_AUTHOR_PSEUDO);
-	return rc;
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->e[i].name, a) == 0) {
+			memcpy(p, c->e[i].p, STATE_AUTHOR_PSEUDO);
+			return 0;
+		}
+	if ((rc = crypto_mac(st->authormac, a, strlen(a), h)) != 0)
+		return rc;
+	memcpy(p, h, STATE_AUTHOR_PSEUDO);
+	crypto_wipe(h, sizeof(h));
+	i = c->next;
+	strlcpy_(c->e[i].name, a, sizeof(c->e[i].name));
+	memcpy(c->e[i].p, p, STATE_AUTHOR_PSEUDO);
+	c->next = (i + 1) % PSEUDO_CACHE;
+	if (c->n < PSEUDO_CACHE)
+		c->n++;
+	return 0;
+}
+
+void
+seal_forget(struct store *st)
+{
+	crypto_wipe(&st->pseudo, sizeof(st->pseudo));
+	st->pseudo.n = st->pseudo.next = 0;
 }
 
 static void
@@ -235,6 +259,23 @@ author_open(struct store *st, MDB_txn *t, struct author_memo *m,
 	return 0;
 }
 
+/* schema_path_identifying(path) of the field at index i of a state being
+ * sealed, through st->identmemo. */
+static int
+path_identifying(struct store *st, size_t i, const char *path)
+{
+	struct ident_memo *m;
+
+	if (i >= IDENT_MEMO)
+		return schema_path_identifying(path);
+	m = &st->identmemo[i];
+	if (m->path[0] == '\0' || strcmp(m->path, path) != 0) {
+		strlcpy_(m->path, path, sizeof(m->path));
+		m->ident = schema_path_identifying(path);
+	}
+	return m->ident;
+}
+
 /*
  * Seals (seal = 1) or opens every identifying value and every author of s
  * in place.  Sealing needs the write transaction t; opening uses t, or a
@@ -256,7 +297,8 @@ state_crypt(struct store *st, MDB_txn *t, struct case_state *s, int seal)
 	}
 	for (size_t i = 0; i < s->nfields && rc == 0; i++) {
 		struct field	*f = &s->fields[i];
-		int		 ident = schema_path_identifying(f->path);
+		int		 ident = seal ? path_identifying(st, i,
+				     f->path) : schema_path_identifying(f->path);
 
 		for (size_t j = 0; j < f->nheads && rc == 0; j++) {
 			struct head *h = &f->heads[j];
@@ -358,6 +400,7 @@ seal_keys_set(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
 	memcpy(st->datakey, datakey, CRYPTO_KEY);
 	crypto_aead_free(&st->aead);
 	crypto_mac_free(&st->authormac);
+	seal_forget(st);	/* pseudonyms of the author key replaced */
 	if ((rc = crypto_hmac(datakey, CRYPTO_KEY, AUTHOR_KEY_TAG,
 	    sizeof(AUTHOR_KEY_TAG) - 1, st->authorkey)) != 0 ||
 	    (rc = crypto_aead_new(st->datakey, &st->aead)) != 0 ||
@@ -379,6 +422,111 @@ seal_keys_set(struct store *st, const uint8_t sign_sec[CRYPTO_SIGN_SEC],
 
 #ifdef SELFTEST
 #include "../common/selftest.h"
+
+/* A state of one field at path, value v, by author "lan". */
+static void
+one_field(struct case_state *s, const char *path, const char *v)
+{
+	state_init(s, "01a2276e-8c28-78e1-8721-c642e7eb1b40");
+	s->fields = xcalloc(1, sizeof(*s->fields));
+	s->nfields = 1;
+	strlcpy_(s->fields[0].path, path, sizeof(s->fields[0].path));
+	s->fields[0].heads = xcalloc(1, sizeof(*s->fields[0].heads));
+	s->fields[0].nheads = 1;
+	s->fields[0].heads[0].value = (uint8_t *)xstrdup(v);
+	s->fields[0].heads[0].value_len = strlen(v);
+	strlcpy_(s->fields[0].heads[0].author, "lan",
+	    sizeof(s->fields[0].heads[0].author));
+}
+
+/* Whether a path is identifying is remembered by the field's index: an
+ * identifying path and a plain one in turn at index 0 are each sealed,
+ * or not, as the schema says. */
+static int
+ident_check(struct store *st)
+{
+	static const struct {
+		const char	*path;
+		int		 ident;
+	} seq[] = {
+		{ "person.full_name", 1 }, { "person.sex", 0 },
+		{ "person.sex", 0 }, { "person.full_name", 1 },
+		{ "person.full_name", 1 }, { "status", 0 },
+		{ "person.full_name", 1 },
+	};
+	struct case_state	 s;
+	MDB_txn			*t;
+
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		ST_CHECK(schema_path_identifying(seq[i].path) ==
+		    seq[i].ident);
+		one_field(&s, seq[i].path, "\"x\"");
+		ST_OK(txn_begin(st, 0, &t));
+		ST_OK(state_crypt(st, t, &s, 1));
+		mdb_txn_abort(t);
+		ST_CHECK((s.fields[0].heads[0].value[0] == 0) ==
+		    seq[i].ident);
+		state_release(&s);
+	}
+	return 0;
+}
+
+/* The pseudonyms kept from one state and transaction to the next are
+ * the author key's HMAC, with more authors than the cache holds, in
+ * several transactions; every author is in the authors table. */
+static int
+pseudo_check(struct store *st)
+{
+	struct case_state	 s;
+	MDB_txn			*t;
+	MDB_val			 k, d;
+	uint8_t			 h[CRYPTO_HASH];
+	char			 name[ENTRY_AUTHOR_MAX + 1], want[32];
+	const size_t		 nauth = PSEUDO_CACHE + 3;
+
+	for (int round = 0; round < 3; round++) {
+		ST_OK(txn_begin(st, 0, &t));
+		for (size_t i = 0; i < 2 * nauth; i++) {
+			/* Authors in turn, then back, so that some come
+			 * from the cache and some were pushed out of it. */
+			size_t a = i < nauth ? i : 2 * nauth - 1 - i;
+
+			snprintf(name, sizeof(name), "staff %zu", a);
+			state_init(&s, "01a2276e-8c28-78e1-8721-c642e7eb1b40");
+			s.fields = xcalloc(1, sizeof(*s.fields));
+			s.nfields = 1;
+			strlcpy_(s.fields[0].path, "status",
+			    sizeof(s.fields[0].path));
+			s.fields[0].heads = xcalloc(1,
+			    sizeof(*s.fields[0].heads));
+			s.fields[0].nheads = 1;
+			s.fields[0].heads[0].value = (uint8_t *)xstrdup("1");
+			s.fields[0].heads[0].value_len = 1;
+			strlcpy_(s.fields[0].heads[0].author, name,
+			    sizeof(s.fields[0].heads[0].author));
+			ST_OK(state_crypt(st, t, &s, 1));
+			ST_OK(crypto_mac(st->authormac, name, strlen(name),
+			    h));
+			want[0] = STATE_AUTHOR_SEALED;
+			hex_encode(h, STATE_AUTHOR_PSEUDO, want + 1);
+			ST_CHECK(strcmp(s.fields[0].heads[0].author,
+			    want) == 0);
+			k.mv_size = STATE_AUTHOR_PSEUDO;
+			k.mv_data = h;
+			ST_OK(mdb_get(t, st->authors, &k, &d));
+			state_release(&s);
+		}
+		/* The first round's puts are dropped: the next round must
+		 * put its authors again although their pseudonyms are
+		 * kept. */
+		if (round == 0)
+			mdb_txn_abort(t);
+		else
+			ST_OK(mdb_err(st, mdb_txn_commit(t), "commit"));
+	}
+	ST_CHECK(st->pseudo.n == PSEUDO_CACHE);
+	return 0;
+}
 
 int
 seal_selftest(void)
@@ -433,11 +581,16 @@ seal_selftest(void)
 	    memcmp(s.fields[0].heads[0].value, "\"Ana\"", 5) == 0);
 	ST_CHECK(strcmp(s.fields[1].heads[0].author, "lan") == 0);
 	state_release(&s);
-	/* Another data key is refused, and leaves the store without keys. */
+	ST_OK(pseudo_check(st));
+	ST_OK(ident_check(st));
+	/* Another data key is refused, and leaves the store without keys
+	 * and without the pseudonyms of the author key it had. */
 	ST_OK(crypto_sign_keypair(pub, sec));
 	memset(other, 0x33, sizeof(other));
+	ST_CHECK(st->pseudo.n > 0);
 	ST_CHECK(seal_keys_set(st, sec, pub, other) == E_AUTH);
 	ST_CHECK(!st->have_keys);
+	ST_CHECK(st->pseudo.n == 0 && st->pseudo.e[0].name[0] == '\0');
 	buf_release(&sealed);
 	buf_release(&open);
 	store_test_close(&st, dir);

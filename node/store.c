@@ -228,6 +228,7 @@ store_close(struct store **stp)
 	crypto_wipe((*stp)->authorkey, sizeof((*stp)->authorkey));
 	crypto_wipe((*stp)->sign_sec, sizeof((*stp)->sign_sec));
 	crypto_wipe((*stp)->namekey, sizeof((*stp)->namekey));
+	seal_forget(*stp);
 	crypto_aead_free(&(*stp)->aead);
 	crypto_mac_free(&(*stp)->authormac);
 	crypto_mac_free(&(*stp)->namemac);

@@ -87,6 +87,30 @@
 /* The layout this build writes (migrate.c). */
 #define STORE_LAYOUT	2
 
+/* seal.c: the pseudonyms of the authors sealed last, kept from one
+ * transaction to the next: a pseudonym depends on the author key alone,
+ * and the entries of a batch have few authors.  Emptied when the keys are
+ * set, wiped at close (seal_forget). */
+#define PSEUDO_CACHE	8
+struct pseudo_cache {
+	struct {
+		char	 name[ENTRY_AUTHOR_MAX + 1];
+		uint8_t	 p[STATE_AUTHOR_PSEUDO];
+	}	 e[PSEUDO_CACHE];
+	size_t	 n, next;
+};
+
+/* seal.c: whether the field paths sealed last are identifying, by the
+ * field's index in its state (the cases of a node share most of their
+ * paths, in the same sorted order): a strcmp instead of the schema's
+ * look-up per field and save.  The schema is compiled in, so an entry
+ * never goes stale. */
+#define IDENT_MEMO	64
+struct ident_memo {
+	char	 path[ENTRY_PATH_MAX + 1];
+	int	 ident;
+};
+
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 meta, log, clog, states, caseids, vv, feed, peers;
@@ -98,6 +122,10 @@ struct store {
 	 * author and name index keys for HMAC.  NULL without keys. */
 	struct crypto_aead *aead;
 	struct crypto_mac *authormac, *namemac;
+	struct pseudo_cache pseudo;	/* of authormac */
+	/* Used only when sealing, inside a write transaction, so by one
+	 * thread at a time (as rowbuf). */
+	struct ident_memo identmemo[IDENT_MEMO];
 	int		 mapfull;	/* set when a put hit MDB_MAP_FULL */
 	struct names_batch *names;	/* casetab.c: names_defer, or NULL */
 	int		 have_keys;
@@ -199,6 +227,9 @@ int	store_migrate(struct store *, char *err, size_t errsz);
  * another data key; st holds no key then. */
 int	seal_keys_set(struct store *, const uint8_t sign_sec[32],
 	    const uint8_t sign_pub[32], const uint8_t datakey[32]);
+/* Wipes the author pseudonyms kept (st->pseudo): at close, and when the
+ * keys change. */
+void	seal_forget(struct store *);
 /* Opens one sealed value *v (malloc'd, replaced) of case id in place; a
  * value not sealed stays as it is. */
 int	value_open(struct store *, const char *id, uint8_t **v, size_t *len);

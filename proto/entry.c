@@ -66,6 +66,21 @@ op_also_add(struct op *o)
 	return st;
 }
 
+/*
+ * n zeroed elements of sz, for the decoders' arrays: malloc and memset
+ * rather than calloc, which in glibc (2.36) skips the per-thread cache
+ * and costs several times a cached malloc for the small arrays decoded
+ * on every apply.  Caller owns the result.
+ */
+static void *
+zalloc(size_t n, size_t sz)
+{
+	void *p = xreallocarray(NULL, n, sz);
+
+	memset(p, 0, n * sz);
+	return p;
+}
+
 /* A NUL-terminated copy of len bytes at v.  Caller owns the result. */
 static char *
 value_dup(const char *v, size_t len)
@@ -372,7 +387,7 @@ entry_read(struct mp_rd *r, struct entry *e)
 		return E_PROTO;
 	/* Every op is zeroed and counted before it is read, so that
 	 * entry_release() frees exactly what was allocated on any error. */
-	e->ops = xcalloc(n, sizeof(*e->ops));
+	e->ops = zalloc(n, sizeof(*e->ops));
 	e->nops = n;
 	for (i = 0; i < n; i++) {
 		size_t off = r->off;
@@ -995,6 +1010,18 @@ decode_rule_tests(void)
 }
 
 /* UTF-8 edge cases (RFC 3629) as seen by the value and author rules. */
+/* pre ASCII bytes, s, post ASCII bytes, into t (64 bytes); the length. */
+static size_t
+utf8_framed(char *t, size_t pre, const char *s, size_t post)
+{
+	size_t n = strlen(s);
+
+	memset(t, 'x', pre);
+	memcpy(t + pre, s, n);
+	memset(t + pre + n, '"', post);
+	return pre + n + post;
+}
+
 static int
 utf8_tests(void)
 {
@@ -1026,6 +1053,75 @@ utf8_tests(void)
 	ST_CHECK(!mp_author_valid("a\x1f") && !mp_author_valid("\x7f") &&
 	    !mp_author_valid("\xc2\x80") && !mp_author_valid("\xc2\x9f"));
 	ST_CHECK(mp_utf8_valid((const uint8_t *)"\n\x7f\xc2\x80", 4));
+	/* mp_utf8_valid passes ASCII 8 bytes at a time: each character
+	 * is judged the same at every offset from that stride, and after
+	 * and before ASCII runs of every length. */
+	for (size_t pre = 0; pre < 18; pre++) {
+		for (size_t post = 0; post < 10; post++) {
+			char	t[64];
+			size_t	n;
+
+			for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+				n = utf8_framed(t, pre, good[i], post);
+				ST_CHECK(mp_utf8_valid((const uint8_t *)t, n));
+			}
+			for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+				n = utf8_framed(t, pre, bad[i], post);
+				ST_CHECK(!mp_utf8_valid((const uint8_t *)t,
+				    n));
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * The readers' one-byte forms inline (mp.h) answer as the *_any functions
+ * do: the same code, value and position on every input of a few bytes
+ * (each first byte, then bytes that are 0, 'a' or beyond), at every
+ * length and limit.
+ */
+static int
+mp_inline_tests(void)
+{
+	static const uint8_t tail[] = { 'a', 0, 0x80, 'b', 'c' };
+	uint8_t		 in[8];
+	struct mp_rd	 r1, r2;
+	char		 d1[40], d2[40];
+	size_t		 n1, n2;
+	uint64_t	 v1, v2;
+	int		 a, b;
+
+	for (unsigned c = 0; c < 256; c++) {
+		for (size_t t = 0; t < sizeof(tail); t++) {
+			in[0] = (uint8_t)c;
+			for (size_t k = 1; k < sizeof(in); k++)
+				in[k] = tail[(t + k) % sizeof(tail)];
+			for (size_t len = 0; len <= sizeof(in); len++) {
+				mp_rd_init(&r1, in, len);
+				mp_rd_init(&r2, in, len);
+				a = mp_read_array(&r1, &n1);
+				b = mp_read_array_any(&r2, &n2);
+				ST_CHECK(a == b && (a != 0 ||
+				    (n1 == n2 && r1.off == r2.off)));
+				mp_rd_init(&r1, in, len);
+				mp_rd_init(&r2, in, len);
+				a = mp_read_uint(&r1, &v1);
+				b = mp_read_uint_any(&r2, &v2);
+				ST_CHECK(a == b && (a != 0 ||
+				    (v1 == v2 && r1.off == r2.off)));
+				for (size_t max = 0; max < 8; max++) {
+					mp_rd_init(&r1, in, len);
+					mp_rd_init(&r2, in, len);
+					a = mp_read_cstr(&r1, d1, max);
+					b = mp_read_cstr_any(&r2, d2, max);
+					ST_CHECK(a == b && (a != 0 ||
+					    (strcmp(d1, d2) == 0 &&
+					    r1.off == r2.off)));
+				}
+			}
+		}
+	}
 	return 0;
 }
 
@@ -1033,7 +1129,8 @@ int
 entry_selftest(void)
 {
 	if (roundtrip_tests() != 0 || encode_rule_tests() != 0 ||
-	    decode_rule_tests() != 0 || utf8_tests() != 0)
+	    decode_rule_tests() != 0 || utf8_tests() != 0 ||
+	    mp_inline_tests() != 0)
 		return 1;
 	return 0;
 }

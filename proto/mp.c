@@ -74,7 +74,7 @@ rd_len(struct mp_rd *r, size_t n, uint64_t min, size_t *out)
 }
 
 int
-mp_read_array(struct mp_rd *r, size_t *n)
+mp_read_array_any(struct mp_rd *r, size_t *n)
 {
 	uint8_t	c;
 	size_t	v;
@@ -110,7 +110,7 @@ mp_read_array_n(struct mp_rd *r, size_t n)
 }
 
 int
-mp_read_uint(struct mp_rd *r, uint64_t *v)
+mp_read_uint_any(struct mp_rd *r, uint64_t *v)
 {
 	uint8_t		c;
 	uint64_t	x;
@@ -211,7 +211,7 @@ mp_read_bin(struct mp_rd *r, const uint8_t **b, size_t *n)
 }
 
 int
-mp_read_cstr(struct mp_rd *r, char *dst, size_t maxlen)
+mp_read_cstr_any(struct mp_rd *r, char *dst, size_t maxlen)
 {
 	const char	*s;
 	size_t		 n;
@@ -378,15 +378,34 @@ utf8_next(const uint8_t *p, size_t n, uint32_t *cp)
 	return len;
 }
 
+/*
+ * Values are JSON text, mostly ASCII: runs of ASCII are passed 8 bytes at
+ * a time (no byte with its high bit set), and only the other characters
+ * decoded one by one.
+ */
 int
 mp_utf8_valid(const uint8_t *p, size_t n)
 {
+	uint64_t	w;
 	uint32_t	cp;
-	size_t		i, l;
+	size_t		i = 0, l;
 
-	for (i = 0; i < n; i += l) {
+	while (i < n) {
+		while (n - i >= sizeof(w)) {
+			memcpy(&w, p + i, sizeof(w));
+			if ((w & 0x8080808080808080ULL) != 0)
+				break;
+			i += sizeof(w);
+		}
+		if (i == n)
+			break;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
 		if ((l = utf8_next(p + i, n - i, &cp)) == 0)
 			return 0;
+		i += l;
 	}
 	return 1;
 }

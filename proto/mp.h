@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../common/buf.h"
 #include "../common/hlc.h"
@@ -32,21 +33,68 @@ struct mp_rd {
 void	mp_rd_init(struct mp_rd *r, const uint8_t *p, size_t len);
 /* Returns 0 when every byte was consumed, else E_PROTO (trailing bytes). */
 int	mp_rd_end(const struct mp_rd *r);
+/*
+ * mp_read_array, mp_read_uint and mp_read_cstr below take the one-byte
+ * forms (fixarray, positive fixint, fixstr) inline: a case row or an
+ * entry is mostly those, read on every apply.  The *_any functions read
+ * every form (they are what the inline ones fall back to, and give the
+ * same answer for the one-byte forms).
+ */
+int	mp_read_array_any(struct mp_rd *r, size_t *n);
+int	mp_read_uint_any(struct mp_rd *r, uint64_t *v);
+int	mp_read_cstr_any(struct mp_rd *r, char *dst, size_t maxlen);
+
 /* Reads an array header into *n.  A count larger than the bytes left is
  * E_PROTO (every element takes at least one byte), so callers may allocate
  * *n elements once they have checked it against their own limit. */
-int	mp_read_array(struct mp_rd *r, size_t *n);
+static inline int
+mp_read_array(struct mp_rd *r, size_t *n)
+{
+	size_t c;
+
+	if (r->off < r->len && ((c = r->p[r->off]) & 0xf0) == 0x90 &&
+	    (c & 0x0f) < r->len - r->off) {
+		r->off++;
+		*n = c & 0x0f;
+		return 0;
+	}
+	return mp_read_array_any(r, n);
+}
 /* Reads an array header that must announce exactly n elements. */
 int	mp_read_array_n(struct mp_rd *r, size_t n);
 /* Reads a positive integer (fixint or uint 8/16/32/64). */
-int	mp_read_uint(struct mp_rd *r, uint64_t *v);
+static inline int
+mp_read_uint(struct mp_rd *r, uint64_t *v)
+{
+	if (r->off < r->len && r->p[r->off] <= 0x7f) {
+		*v = r->p[r->off++];
+		return 0;
+	}
+	return mp_read_uint_any(r, v);
+}
 /* Reads a str; *s borrows from the input and is not NUL-terminated. */
 int	mp_read_str(struct mp_rd *r, const char **s, size_t *n);
 /* Reads a bin; *b borrows from the input. */
 int	mp_read_bin(struct mp_rd *r, const uint8_t **b, size_t *n);
 /* Reads a str of at most maxlen bytes without NUL bytes into dst (size at
- * least maxlen + 1), NUL-terminated.  The caller validates the content. */
-int	mp_read_cstr(struct mp_rd *r, char *dst, size_t maxlen);
+ * least maxlen + 1), NUL-terminated.  The caller validates the content.
+ * dst is written only on success. */
+static inline int
+mp_read_cstr(struct mp_rd *r, char *dst, size_t maxlen)
+{
+	const uint8_t	*s;
+	size_t		 c, n;
+
+	if (r->off < r->len && ((c = r->p[r->off]) & 0xe0) == 0xa0 &&
+	    (n = c & 0x1f) <= maxlen && n < r->len - r->off &&
+	    memchr((s = r->p + r->off + 1), '\0', n) == NULL) {
+		memcpy(dst, s, n);
+		dst[n] = '\0';
+		r->off += 1 + n;
+		return 0;
+	}
+	return mp_read_cstr_any(r, dst, maxlen);
+}
 /* Reads a stamp written as two consecutive items, hlc:uint then node:str.
  * With optional set, hlc 0 with node "" is accepted; otherwise hlc must be
  * positive and node a valid node id. */
