@@ -429,10 +429,14 @@ authorise(struct store *st, MDB_txn *t, const struct entry *e, uint64_t hw,
 	/* Offers: a province never moves a case to another node itself; the
 	 * receiving province answers an offer for a case it does not own. */
 	if ((rc = offer_check(s, e, e->origin, 0, &kind, why, whysz)) != 0 &&
-	    kind == OFFER_MAKE) {
-		/* An offer valid when it was written is accepted
-		 * (offer_then).  Answers are not: the first answer to reach
-		 * central counts (docs/CONFLICTS.md). */
+	    (kind == OFFER_MAKE || offer_is_answer(e))) {
+		/* An offer, or an answer, valid when it was written is
+		 * accepted (offer_then): every central gives the same answer
+		 * whatever order the case's entries reached it in.  An answer
+		 * judged by the case as it is now was refused by a promoted
+		 * central that got central's later reassignment back before
+		 * the decline, which the old central had taken and routed
+		 * (chaos seed 136; docs/CONFLICTS.md). */
 		char	now_why[256];
 
 		strlcpy_(now_why, why, sizeof(now_why));

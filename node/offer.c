@@ -224,6 +224,20 @@ check_answer(const struct case_state *s, const struct entry *e,
 }
 
 int
+offer_is_answer(const struct entry *e)
+{
+	for (size_t i = 0; i < e->nops; i++) {
+		const struct op *op = &e->ops[i];
+
+		if (op->type == OP_EVENT &&
+		    (strcmp(op->path, "referral_answers") == 0 ||
+		    strcmp(op->path, "decline_reasons") == 0))
+			return 1;
+	}
+	return 0;
+}
+
+int
 offer_check(const struct case_state *s, const struct entry *e,
     const char *origin, int origin_central, enum offer_kind *kind,
     char *why, size_t whysz)
@@ -235,14 +249,8 @@ offer_check(const struct case_state *s, const struct entry *e,
 
 	*kind = OFFER_NONE;
 	why[0] = '\0';
-	for (size_t i = 0; i < e->nops; i++) {
-		const struct op *op = &e->ops[i];
-
-		if (op->type == OP_EVENT &&
-		    (strcmp(op->path, "referral_answers") == 0 ||
-		    strcmp(op->path, "decline_reasons") == 0))
-			return check_answer(s, e, origin, kind, why, whysz);
-	}
+	if (offer_is_answer(e))
+		return check_answer(s, e, origin, kind, why, whysz);
 	for (size_t i = 0; i < e->nops; i++) {
 		const struct op *op = &e->ops[i];
 

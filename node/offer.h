@@ -81,6 +81,10 @@ int	offer_check(const struct case_state *s, const struct entry *e,
 	    const char *origin, int origin_central, enum offer_kind *kind,
 	    char *why, size_t whysz);
 
+/* Does e answer an offer (accept or decline)?  offer_check says so in
+ * *kind only when the answer holds. */
+int	offer_is_answer(const struct entry *e);
+
 /* How many new offers e makes (for the daily referral quota). */
 size_t	offer_count_made(const struct entry *e);
 

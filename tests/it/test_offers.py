@@ -433,3 +433,58 @@ def test_refused_accept_and_erase_then_referred_back_restores_values(env):
           "histories differ:\n%r\n%r" % (hist, history(c, x)))
     for n in (b, c):
         ok(n.verify(), "verify " + n.name)
+
+
+def test_decline_judged_at_its_stamp_after_central_restore(env):
+    """Chaos seed 136 (SEED=101 at 03464fc): an-giang declined hung-yen's
+    offer; central took the decline and routed it, then reassigned the
+    case to phu-tho.  Central lost its disk and came back from a backup
+    holding only the offer.  phu-tho's first sync gave back central's
+    reassignment (RETURN) before the decline (GIVE), and central, judging
+    the decline by the case as it was on arrival, found no referral
+    waiting and refused it, while hung-yen kept it: the copies diverged.
+    An answer valid when it was written now counts, as an offer does
+    (offer_then): every central judges it the same."""
+    from test_restore import backup, lose_and_restore
+    from test_sync import sync_ok, verify_all
+
+    c = env.central().start()
+    h = env.province("hung-yen", c)
+    a = env.province("an-giang", c)
+    p = env.province("phu-tho", c)
+    x = h.add(sample_case(136, status="identified"))
+    sync_ok(h)
+    offer(h, x, "an-giang", "FAKE offered before the backup")
+    sync_ok(h)
+    sync_ok(a)
+    c.stop()
+    bk = backup(c, "bk-central")
+    c.start()
+    ok(a.cli("case", "decline", x, "--reason", "FAKE no place"), "decline")
+    sync_ok(a)
+    ok(c.cli("case", "transfer", x, "--to", "phu-tho", "--reason",
+             "FAKE reassigned after the decline"), "central reassigns")
+    sync_ok(h)
+    sync_ok(p)
+    check(p.get(x)["owner"] == "phu-tho", p.get(x))
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    for n in (p, h, a, p, h, a):
+        r = n.sync(60)
+        check(r.rc == 0, "%s's sync after the restore: %r" % (n.name, r))
+    got = c.get(x)
+    check(got["owner"] == "phu-tho", got)
+    refs = {r["to"]: r["status"] for r in got["referrals"]}
+    check(refs.get("an-giang") == "rejected", got["referrals"])
+    check(p.get(x) == got, "phu-tho differs:\n %r\n %r" % (p.get(x), got))
+    # hung-yen and an-giang keep copies without identifying values; the
+    # decline stands in both.
+    for n in (h, a):
+        mine = n.get(x)
+        check(mine is not None and [r["status"] for r in mine["referrals"]
+                                    if r["to"] == "an-giang"] ==
+              ["rejected"], "%s: %r" % (n.name, mine))
+    check(all(q.get("refused", 0) == 0 for q in c.status()["peers"]),
+          c.status()["peers"])
+    verify_all(c, h, a, p)
