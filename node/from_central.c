@@ -1,7 +1,8 @@
 /*
  * from_central.c - a province takes its feed from central
  * (store_apply_from_central): every entry's signature checked, central's
- * refusals of its own entries taken out of its copy.
+ * refusals of its own entries taken out of its copy, and an entry held
+ * redacted by a refused erase of its own taken again with its values.
  */
 #include "store_int.h"
 #include "apply_int.h"
@@ -68,6 +69,18 @@ central_check(struct store *st, MDB_txn *t, struct batch *b,
 		revoked_why(st, t, e, why, whysz);
 	else
 		batch_check_ops(b, e, why, whysz);
+	if (why[0] == '\0') {
+		int done;
+
+		/* Held redacted by an erase of ours that central refused:
+		 * the values come back (log_unredact). */
+		if ((rc = log_unredact(st, t, e, block, d, r, &done)) != 0)
+			return rc;
+		if (done) {
+			b->stats->duplicates++;
+			return BATCH_TAKEN;
+		}
+	}
 	return 0;
 }
 

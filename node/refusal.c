@@ -1,7 +1,9 @@
 /*
  * refusal.c - refused entries: kept out of the log and the case table,
  * with their reason, in the refused table for audit; central tells the
- * origin, and a province takes its own refused entries out of its copy.
+ * origin, and a province takes its own refused entries out of its copy
+ * (and takes back the values a refused erase of its own had redacted,
+ * when central sends them again).
  */
 #include "store_int.h"
 
@@ -128,6 +130,109 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 	log_warnx("entry %s/%llu (case %s) was refused by central: taken out "
 	    "of this node's copy", e->origin, (unsigned long long)e->seq,
 	    e->case_id);
+	rc = fold_case(st, t, e->case_id, &s);
+	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
+		if (rc == 0)
+			state_release(&s);
+		return case_drop(st, t, e->case_id);
+	}
+	if (rc != 0)
+		return rc;
+	rc = case_save(st, t, &s);
+	state_release(&s);
+	return rc;
+}
+
+/*
+ * Province: central sends again, in clear, an entry this node holds
+ * redacted, and the case is not erased here.  That happens when this
+ * node's own erase redacted its log (at once, when it was written) and
+ * central then refused the erase: the refusal notice takes the erase out
+ * (unrecord_own), but the salts of the entries it redacted are gone.  An
+ * erase is refused only from a node that was not the owner in central's
+ * view (its view was, say, its own accept of an offer that central's
+ * reassignment had already ended, refused in turn: chaos seed 113), so
+ * the node's copy is read-only, and when the case is referred to it
+ * again central sends it the case's whole history (feed_history): held
+ * entries were skipped as duplicates, and the owner showed digest
+ * markers where central showed the values.  The held record is replaced
+ * by the received one when both have the same signed form (same digest,
+ * same signature block): the values are then the ones the signature
+ * covers.  *done is set when it was; the case is folded again.
+ */
+int
+log_unredact(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t block[SIGN_BLOCK], const uint8_t d[CRYPTO_HASH],
+    const struct rec *r, int *done)
+{
+	uint8_t			 lk[LOGKEY_MAX], hblock[SIGN_BLOCK];
+	uint8_t			 hd[CRYPTO_HASH];
+	struct case_state	 s;
+	struct entry		 h;
+	struct buf		 plain, sealed;
+	MDB_val			 k, v;
+	size_t			 nsalted = 0, nback = 0;
+	int			 hsigned, rc;
+
+	*done = 0;
+	for (size_t i = 0; i < e->nops; i++)
+		nsalted += e->ops[i].has_salt != 0;
+	if (nsalted == 0)
+		return 0;
+	k.mv_data = lk;
+	k.mv_size = seqkey(lk, e->origin, e->seq);
+	if ((rc = mdb_get(t, st->log, &k, &v)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "get log");
+	buf_init(&plain, v.mv_size + 1);
+	rc = log_unseal(st, lk, k.mv_size, &v, &plain);
+	if (rc == 0 && record_split(plain.data, plain.len, &h, hblock,
+	    &hsigned) != 0)
+		rc = E_INTEGRITY;
+	crypto_wipe(plain.data, plain.cap);
+	buf_release(&plain);
+	if (rc != 0)
+		return rc;
+	if (h.nops == e->nops)
+		for (size_t i = 0; i < e->nops; i++)
+			nback += e->ops[i].has_salt && !h.ops[i].has_salt &&
+			    h.ops[i].value != NULL &&
+			    sign_is_marker(h.ops[i].value,
+			    h.ops[i].value_len);
+	if (nback > 0 && (!hsigned || memcmp(hblock, block,
+	    SIGN_BLOCK) != 0 || sign_digest(NULL, &h, NULL, 0, hd) != 0 ||
+	    memcmp(hd, d, CRYPTO_HASH) != 0)) {
+		log_warnx("entry %s/%llu (case %s) from central differs from "
+		    "the one held: kept as held", e->origin,
+		    (unsigned long long)e->seq, e->case_id);
+		nback = 0;
+	}
+	entry_release(&h);
+	if (nback == 0)
+		return 0;
+	/* An erased case keeps its entries redacted (apply_entry). */
+	if ((rc = case_load_raw(st, t, e->case_id, &s)) == E_NOTFOUND)
+		rc = fold_case(st, t, e->case_id, &s);
+	if (rc != 0)
+		return rc == E_NOTFOUND ? 0 : rc;
+	if (s.erased.hlc != 0) {
+		state_release(&s);
+		return 0;
+	}
+	state_release(&s);
+	buf_init(&sealed, r->len + 64);
+	rc = log_seal(st, lk, k.mv_size, r->data, r->len, &sealed);
+	if (rc == 0) {
+		v.mv_data = sealed.data;
+		v.mv_size = sealed.len;
+		rc = mdb_err(st, mdb_put(t, st->log, &k, &v, 0), "unredact");
+	}
+	buf_release(&sealed);
+	if (rc != 0)
+		return rc;
+	log_info("entry %s/%llu (case %s) came again from central with its "
+	    "values: its redacted copy replaced", e->origin,
+	    (unsigned long long)e->seq, e->case_id);
+	*done = 1;
 	rc = fold_case(st, t, e->case_id, &s);
 	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
 		if (rc == 0)
@@ -328,6 +433,160 @@ refusal_selftest(void)
 	buf_release(&plain);
 	buf_release(&rb);
 	entry_release(&e);
+	store_test_close(&st, dir);
+	return 0;
+}
+/* The held record of (origin, seq): is its name op salted (values in
+ * clear)?  1 yes, 0 redacted, -1 error. */
+static int
+held_salted(struct store *st, const char *origin, uint64_t seq)
+{
+	uint8_t		 block[SIGN_BLOCK];
+	struct buf	 plain;
+	struct entry	 h;
+	MDB_txn		*t;
+	int		 sg, n = -1;
+
+	if (txn_begin(st, MDB_RDONLY, &t) != 0)
+		return -1;
+	buf_init(&plain, ENTRY_ENCODED_MAX);
+	if (held_record(st, t, origin, seq, &plain) == 0 &&
+	    record_split(plain.data, plain.len, &h, block, &sg) == 0) {
+		n = 0;
+		for (size_t i = 0; i < h.nops; i++)
+			if (h.ops[i].type == OP_SET)
+				n = h.ops[i].has_salt != 0;
+		entry_release(&h);
+	}
+	mdb_txn_abort(t);
+	buf_release(&plain);
+	return n;
+}
+
+struct unredact_ctx {
+	struct entry	*e;
+	uint8_t		*block, *d;
+	struct rec	*r;
+	int		 done;
+};
+
+static int
+unredact_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct unredact_ctx *u = arg;
+
+	return log_unredact(st, t, u->e, u->block, u->d, u->r, &u->done);
+}
+
+static int
+unrecord_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct unredact_ctx *u = arg;
+
+	return unrecord_own(st, t, u->e, u->r);
+}
+
+/* A record decoded, with its signature block and digest. */
+static int
+take(struct rec *r, struct entry *e, uint8_t block[SIGN_BLOCK],
+    uint8_t d[CRYPTO_HASH])
+{
+	int sg;
+
+	if (record_split(r->data, r->len, e, block, &sg) != 0 || !sg)
+		return 1;
+	return sign_digest(NULL, e, NULL, 0, d);
+}
+
+int
+unredact_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-unredact-XXXXXX";
+	char			 err[256];
+	const char		*id = "01a2276e-8c28-78e1-8721-c642e7eb1b40";
+	struct store		*st;
+	struct entry		 e, x, ce, xe, bad;
+	struct rec_batch	 cb, eb;
+	struct rec		 br;
+	struct buf		 rb;
+	struct case_state	 s;
+	uint8_t			 cblock[SIGN_BLOCK], xblock[SIGN_BLOCK];
+	uint8_t			 cd[CRYPTO_HASH], xd[CRYPTO_HASH];
+	uint8_t			 bd[CRYPTO_HASH];
+	struct unredact_ctx	 u;
+	uint64_t		 nc, ne, nbad;
+
+	ST_OK(store_test_open(dir, "lao-cai", STORE_ROLE_PROVINCE, NULL,
+	    &st));
+	store_test_entry(&e, id, "lao-cai", "Ana");
+	ST_OK(store_write_local(st, &e, 1, err, sizeof(err)));
+	entry_release(&e);
+	ST_OK(store_scan_own(st, 0, STORE_BATCH_BYTES, &cb));
+	ST_CHECK(cb.n == 1 && held_salted(st, "lao-cai", 1) == 1);
+	ST_OK(take(&cb.recs[0], &ce, cblock, cd));
+	/* The erase redacts the log at once. */
+	entry_init(&x);
+	strlcpy_(x.case_id, id, sizeof(x.case_id));
+	strlcpy_(x.author, "selftest", sizeof(x.author));
+	entry_add_op(&x, OP_ERASE);
+	ST_OK(store_write_local(st, &x, 1, err, sizeof(err)));
+	entry_release(&x);
+	ST_OK(store_scan_own(st, 1, STORE_BATCH_BYTES, &eb));
+	ST_CHECK(eb.n == 1 && held_salted(st, "lao-cai", 1) == 0);
+	ST_OK(take(&eb.recs[0], &xe, xblock, xd));
+	/* While the case is erased, the values do not come back. */
+	memset(&u, 0, sizeof(u));
+	u.e = &ce;
+	u.block = cblock;
+	u.d = cd;
+	u.r = &cb.recs[0];
+	ST_OK(txn_run(st, unredact_fn, &u));
+	ST_CHECK(!u.done && held_salted(st, "lao-cai", 1) == 0);
+	/* Central refuses the erase: taken out, the entry stays redacted. */
+	u.e = &xe;
+	u.r = &eb.recs[0];
+	ST_OK(txn_run(st, unrecord_fn, &u));
+	ST_OK(store_case_get(st, id, &s));
+	ST_CHECK(s.erased.hlc == 0);
+	state_release(&s);
+	ST_CHECK(held_salted(st, "lao-cai", 1) == 0);
+	/* Another value under the same signature is not taken. */
+	ST_OK(take(&cb.recs[0], &bad, cblock, bd));
+	for (size_t i = 0; i < bad.nops; i++)
+		if (bad.ops[i].type == OP_SET)
+			op_set_value(&bad.ops[i], "\"Bob\"", 5);
+	ST_OK(sign_digest(NULL, &bad, NULL, 0, bd));
+	buf_init(&rb, ENTRY_ENCODED_MAX + 256);
+	ST_OK(record_make(&bad, cblock, &rb));
+	memset(&br, 0, sizeof(br));
+	br.data = rb.data;
+	br.len = rb.len;
+	u.e = &bad;
+	u.d = bd;
+	u.r = &br;
+	ST_OK(txn_run(st, unredact_fn, &u));
+	ST_CHECK(!u.done && held_salted(st, "lao-cai", 1) == 0);
+	/* The entry as signed is: the values are back in the log and the
+	 * case, which is its log's fold. */
+	u.e = &ce;
+	u.d = cd;
+	u.r = &cb.recs[0];
+	ST_OK(txn_run(st, unredact_fn, &u));
+	ST_CHECK(u.done && held_salted(st, "lao-cai", 1) == 1);
+	ST_OK(store_case_get(st, id, &s));
+	ST_CHECK(s.erased.hlc == 0);
+	state_release(&s);
+	ST_OK(store_verify(st, &nc, &ne, &nbad, err, sizeof(err)));
+	ST_CHECK(nbad == 0);
+	/* Again: nothing to do. */
+	ST_OK(txn_run(st, unredact_fn, &u));
+	ST_CHECK(!u.done);
+	buf_release(&rb);
+	entry_release(&bad);
+	entry_release(&ce);
+	entry_release(&xe);
+	rec_batch_free(&cb);
+	rec_batch_free(&eb);
 	store_test_close(&st, dir);
 	return 0;
 }

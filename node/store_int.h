@@ -368,6 +368,13 @@ int	refuse(struct store *, MDB_txn *, const struct entry *e,
 	    const char *why, const struct rec *r);
 int	unrecord_own(struct store *, MDB_txn *, const struct entry *e,
 	    const struct rec *r);
+/* Province: replaces the redacted record of e held in the log by r, e's
+ * record as central sent it again with its values, when the case is not
+ * erased and both have the same signed form (d: e's digest; block: its
+ * signature block).  *done: replaced (the case folded again). */
+int	log_unredact(struct store *, MDB_txn *, const struct entry *e,
+	    const uint8_t block[SIGN_BLOCK], const uint8_t d[CRYPTO_HASH],
+	    const struct rec *r, int *done);
 
 #ifdef SELFTEST
 /* Selftests: a new store in dir (a mkdtemp template) for node and role,
@@ -388,6 +395,7 @@ int	caseid_selftest(void);
 int	migrate_selftest(void);
 int	feed_selftest(void);
 int	refusal_selftest(void);
+int	unredact_selftest(void);
 int	verify_selftest(void);
 int	apply_selftest(void);
 int	apply_group_selftest(void);

@@ -387,6 +387,54 @@ def test_answer_from_province_with_clock_behind(env):
         ok(n.verify(), "verify " + n.name)
 
 
+def history(n, cid):
+    return ok(n.cli("case", "history", cid, "--json"), "history").json()
+
+
+def test_refused_accept_and_erase_then_referred_back_restores_values(env):
+    """Chaos seed 113 (campaign SEED=101): the receiving province accepts
+    an offer that central's reassignment has already ended, and erases
+    the case it now believes it owns; its log is redacted at once.  Both
+    are refused at central (the accept: no referral waiting; the erase:
+    its view is that refused accept) and taken out of its copy.  When
+    central later refers the case to that province, the case's whole
+    history comes in clear again: the province's copy must show the
+    values, as central's does, not the digest markers of its own refused
+    erase."""
+    c = env.central().start()
+    a = env.province("lao-cai", c)
+    b = env.province("ha-noi", c)
+    x = a.add(sample_case(13))
+    offer(a, x, "ha-noi", "FAKE reason thirteen")
+    ok(a.sync(), "sync lao-cai")
+    ok(b.sync(), "sync ha-noi")
+    check(b.get(x)["person"].get("full_name") == "FAKE Person 13", b.get(x))
+    ok(c.cli("case", "transfer", x, "--to", "nghe-an",
+             "--reason", "FAKE central's reason"), "reassign")
+    ok(b.cli("case", "accept", x), "accept before hearing")
+    ok(b.cli("case", "erase", x), "erase on ha-noi, its owner in its view")
+    check("#sha256" in json.dumps(history(b, x)),
+          "ha-noi's log is redacted")
+    ok(b.sync(), "sync ha-noi")
+    ok(b.sync(), "sync ha-noi again")
+    got = c.get(x)
+    check(got["owner"] == "nghe-an" and not got["erased"] and
+          got["person"].get("full_name") == "FAKE Person 13", got)
+    cst = [p for p in c.status()["peers"] if p["peer"] == "ha-noi"]
+    check(cst and cst[0]["refused"] == 2, cst)
+    ok(c.cli("case", "transfer", x, "--to", "ha-noi",
+             "--reason", "FAKE back to ha-noi"), "refer to ha-noi")
+    ok(b.sync(), "sync ha-noi")
+    check(b.get(x) == c.get(x), "ha-noi %r\ncentral %r" % (b.get(x),
+                                                            c.get(x)))
+    hist = history(b, x)
+    check("#sha256" not in json.dumps(hist), hist)
+    check(hist == history(c, x),
+          "histories differ:\n%r\n%r" % (hist, history(c, x)))
+    for n in (b, c):
+        ok(n.verify(), "verify " + n.name)
+
+
 def test_decline_judged_at_its_stamp_after_central_restore(env):
     """Chaos seed 136 (SEED=101 at 03464fc): an-giang declined hung-yen's
     offer; central took the decline and routed it, then reassigned the
