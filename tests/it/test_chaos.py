@@ -180,6 +180,40 @@ def test_erase_stamped_ahead_is_not_refused(env):
         ok(n.verify(), "verify " + n.name)
 
 
+def test_erase_stamped_ahead_does_not_push_the_clock(env):
+    """Chaos seed 28 (SEED=21 at 610e6c8): lao-cai, its clock 5 h ahead,
+    erases its case, which central takes (an erase is not held to the
+    skew bound); central then refers the case to ha-noi.  ha-noi's next
+    write to it must be stamped by its own clock: following the erase's
+    stamp (case_depends, node/own.c) stamped it, and every later write of
+    ha-noi, 5 h ahead, and central refused them."""
+    c = env.central().start()
+    p = env.province("lao-cai", c)
+    q = env.province("ha-noi", c)
+    x = p.add(sample_case(6))
+    y = q.add(sample_case(7))
+    ok(p.sync(), "sync lao-cai")
+    ok(q.sync(), "sync ha-noi")
+    p.set_conf("test_clock_offset_ms", str(5 * HOUR))
+    ok(p.cli("case", "erase", x), "erase, clock ahead")
+    ok(p.sync(), "sync lao-cai")
+    check(c.get(x)["erased"], c.get(x))
+    ok(c.cli("case", "transfer", x, "--to", "ha-noi"), "central refers")
+    ok(q.sync(), "sync ha-noi")
+    check(q.get(x)["owner"] == "ha-noi" and q.get(x)["erased"], q.get(x))
+    q.update(x, {"status": "closed"})
+    q.update(y, {"status": "closed"})
+    r = ok(q.sync(), "sync ha-noi")
+    check("refused 0" in r.out, r.out)
+    cst = [s for s in c.status()["peers"] if s["peer"] == "ha-noi"]
+    check(cst and cst[0]["refused"] == 0, cst)
+    for cid in (x, y):
+        check(c.get(cid)["status"] == "closed" and
+              q.get(cid) == c.get(cid), (q.get(cid), c.get(cid)))
+    for n in (c, p, q):
+        ok(n.verify(), "verify " + n.name)
+
+
 def test_erase_by_province_just_referred_away(env):
     """Bug 4: a province erases a case central has just referred away,
     before it hears of that: one it created (x), and one it received by
