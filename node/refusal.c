@@ -46,6 +46,27 @@ refuse(struct store *st, MDB_txn *t, const struct entry *e, const char *why,
 	return rc;
 }
 
+/* Rebuilds case id's row from its log: dropped when nothing of it is
+ * left, or when this node keeps no copy of it (project). */
+static int
+case_refold(struct store *st, MDB_txn *t, const char *id)
+{
+	struct case_state	s;
+	int			rc;
+
+	rc = fold_case(st, t, id, &s);
+	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
+		if (rc == 0)
+			state_release(&s);
+		return case_drop(st, t, id);
+	}
+	if (rc != 0)
+		return rc;
+	rc = case_save(st, t, &s);
+	state_release(&s);
+	return rc;
+}
+
 /*
  * Province: central refused our entry e (it came back in our feed).  Moves
  * it from the log to the refused table, for audit, and refolds its case:
@@ -60,7 +81,6 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 {
 	uint8_t			 lk[LOGKEY_MAX], ck[CASEKEY_MAX];
 	char			 why[STORE_REASON_MAX + 1];
-	struct case_state	 s;
 	struct buf		 b;
 	MDB_val			 k, d;
 	size_t			 lklen;
@@ -130,17 +150,7 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 	log_warnx("entry %s/%llu (case %s) was refused by central: taken out "
 	    "of this node's copy", e->origin, (unsigned long long)e->seq,
 	    e->case_id);
-	rc = fold_case(st, t, e->case_id, &s);
-	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
-		if (rc == 0)
-			state_release(&s);
-		return case_drop(st, t, e->case_id);
-	}
-	if (rc != 0)
-		return rc;
-	rc = case_save(st, t, &s);
-	state_release(&s);
-	return rc;
+	return case_refold(st, t, e->case_id);
 }
 
 /*
@@ -233,17 +243,7 @@ log_unredact(struct store *st, MDB_txn *t, const struct entry *e,
 	    "values: its redacted copy replaced", e->origin,
 	    (unsigned long long)e->seq, e->case_id);
 	*done = 1;
-	rc = fold_case(st, t, e->case_id, &s);
-	if (rc == E_NOTFOUND || (rc == 0 && project(st, &s))) {
-		if (rc == 0)
-			state_release(&s);
-		return case_drop(st, t, e->case_id);
-	}
-	if (rc != 0)
-		return rc;
-	rc = case_save(st, t, &s);
-	state_release(&s);
-	return rc;
+	return case_refold(st, t, e->case_id);
 }
 
 struct refused_each_ctx {
