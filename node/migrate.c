@@ -1,18 +1,26 @@
 /*
  * migrate.c - the store's layout version, and the migration of a store
- * written by an older layout (docs/PERFORMANCE.md, "The key layout").
+ * written by an older layout (docs/PERFORMANCE.md, "The key layout" and
+ * "The row in one page").
  *
  * meta "layout" holds the layout a store is written in.  A store without
  * it is layout 1 (every release before issue 19): cases, caselog, names
  * and namecase keyed by the case id text.  Layout 2 keys the case tables
- * by internal ids (caseid.c).  store_open brings an older store to
- * STORE_LAYOUT in one write transaction: every case row moves to states
- * and every case index entry to clog, under internal ids given in case id
- * order; the old tables are deleted; the name index is rebuilt when the
- * keys are set (casetab.c), from the opened names.  A crash before the
- * commit leaves the old layout whole, and the next open starts again.
- * The log, feeds, refused entries, peers, keys, vectors, chains and the
- * conflicted set are keyed as before and stay as they are.
+ * by internal ids (caseid.c).  Layout 3 writes the case rows in state
+ * encoding 2, with the row's node ids and authors in two small tables
+ * (proto/state.h); layouts 1 and 2 wrote encoding 1.
+ *
+ * store_open brings an older store to STORE_LAYOUT in one write
+ * transaction, one step after the other.  1 -> 2: every case row moves
+ * to states and every case index entry to clog, under internal ids given
+ * in case id order; the old tables are deleted; the name index is
+ * rebuilt when the keys are set (casetab.c), from the opened names.
+ * 2 -> 3: every row of states is read as encoding 1 and written again as
+ * encoding 2, in place (a row that does not decode is left as it is, and
+ * verify reports it).  A crash before the commit leaves the old layout
+ * whole, and the next open starts again.  The log, feeds, refused
+ * entries, peers, keys, vectors, chains and the conflicted set are keyed
+ * and written as before and stay as they are.
  *
  * A store of a newer layout than this build's is refused: an older build
  * would not see the newer tables.
@@ -27,7 +35,9 @@
 #include "../proto/mp.h"
 
 struct migrate_ctx {
-	uint64_t	cases, entries, skipped;
+	uint64_t	from;		/* the store's layout */
+	uint64_t	cases, entries, skipped;	/* 1 -> 2 */
+	uint64_t	rows, undecoded;		/* 2 -> 3 */
 };
 
 /* Opens an old table; *present 0 when this store has none. */
@@ -53,9 +63,8 @@ case_id_of(const MDB_val *k, char id[ENTRY_CASE_ID_LEN + 1])
 
 /* Layout 1 -> 2: cases and caselog under internal ids. */
 static int
-migrate_fn(struct store *st, MDB_txn *t, void *arg)
+migrate_keys(struct store *st, MDB_txn *t, struct migrate_ctx *mc)
 {
-	struct migrate_ctx	*mc = arg;
 	MDB_dbi			 cases, caselog, names, namecase;
 	int			 hc, hl, hn, hnc, rc;
 	MDB_cursor		*c;
@@ -65,7 +74,6 @@ migrate_fn(struct store *st, MDB_txn *t, void *arg)
 	uint8_t			 ik[IID_LEN], ck[CASEKEY_MAX];
 	uint64_t		 iid;
 
-	memset(mc, 0, sizeof(*mc));
 	if ((rc = old_open(st, t, "cases", &cases, &hc)) != 0 ||
 	    (rc = old_open(st, t, "caselog", &caselog, &hl)) != 0 ||
 	    (rc = old_open(st, t, "names", &names, &hn)) != 0 ||
@@ -134,6 +142,73 @@ migrate_fn(struct store *st, MDB_txn *t, void *arg)
 	rc = mdb_del(t, st->meta, &mk, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return mdb_err(st, rc, "del nameidx");
+	return 0;
+}
+
+/* Layout 2 -> 3: every case row from state encoding 1 to 2. */
+static int
+migrate_rows(struct store *st, MDB_txn *t, struct migrate_ctx *mc)
+{
+	struct case_state	 s;
+	struct buf		 b;
+	MDB_cursor		*c;
+	MDB_val			 k, d, nk, nd;
+	uint8_t			 key[IID_LEN];
+	int			 rc, grc;
+
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->states, &c),
+	    "cursor")) != 0)
+		return rc;
+	buf_init(&b, STATE_ENCODED_MAX);
+	while ((grc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) == 0) {
+		if (k.mv_size != IID_LEN ||
+		    state_decode_v1(d.mv_data, d.mv_size, &s) != 0) {
+			mc->undecoded++;
+			continue;
+		}
+		buf_reset(&b);
+		rc = state_encode(&s, &b);
+		state_release(&s);
+		if (rc != 0) {
+			/* Not expected: the two encodings hold the same
+			 * states.  The row stays as it is. */
+			mc->undecoded++;
+			rc = 0;
+			continue;
+		}
+		/* The key is copied: the put may move the page it is on. */
+		memcpy(key, k.mv_data, IID_LEN);
+		nk.mv_data = key;
+		nk.mv_size = IID_LEN;
+		nd.mv_data = b.data;
+		nd.mv_size = b.len;
+		if ((rc = mdb_err(st, mdb_cursor_put(c, &nk, &nd, MDB_CURRENT),
+		    "migrate row")) != 0)
+			break;
+		mc->rows++;
+	}
+	if (rc == 0 && grc != MDB_NOTFOUND)
+		rc = mdb_err(st, grc, "cursor");
+	mdb_cursor_close(c);
+	buf_release(&b);
+	return rc;
+}
+
+/* Every step from the store's layout to STORE_LAYOUT, in one
+ * transaction. */
+static int
+migrate_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct migrate_ctx	*mc = arg;
+	uint64_t		 from = mc->from;
+	int			 rc;
+
+	memset(mc, 0, sizeof(*mc));
+	mc->from = from;
+	if (from < 2 && (rc = migrate_keys(st, t, mc)) != 0)
+		return rc;
+	if (from < 3 && (rc = migrate_rows(st, t, mc)) != 0)
+		return rc;
 	return put_u64(st, t, st->meta, "layout", STORE_LAYOUT);
 }
 
@@ -162,20 +237,28 @@ store_migrate(struct store *st, char *err, size_t errsz)
 		    (unsigned long long)layout, STORE_LAYOUT);
 		return E_INVAL;
 	}
+	mc.from = present ? layout : 1;
 	if ((rc = txn_run(st, migrate_fn, &mc)) != 0) {
 		snprintf(err, errsz, "cannot migrate the store to layout %d: "
 		    "%s", STORE_LAYOUT, err_str(rc));
 		return rc;
 	}
-	if (mc.cases > 0 || mc.entries > 0)
-		log_info("store: migrated to layout %d: %llu cases, %llu case "
-		    "index entries", STORE_LAYOUT,
+	if (mc.cases > 0 || mc.entries > 0 || mc.rows > 0)
+		log_info("store: migrated from layout %llu to %d: %llu cases "
+		    "and %llu case index entries under internal ids, %llu "
+		    "case rows in the compact encoding",
+		    (unsigned long long)mc.from, STORE_LAYOUT,
 		    (unsigned long long)mc.cases,
-		    (unsigned long long)mc.entries);
+		    (unsigned long long)mc.entries,
+		    (unsigned long long)mc.rows);
 	if (mc.skipped > 0)
 		log_warnx("store: migration skipped %llu rows with a bad key "
 		    "(verify reports what they leave)",
 		    (unsigned long long)mc.skipped);
+	if (mc.undecoded > 0)
+		log_warnx("store: migration left %llu case rows that do not "
+		    "decode as they were (verify reports them)",
+		    (unsigned long long)mc.undecoded);
 	return 0;
 }
 
@@ -188,9 +271,9 @@ store_migrate(struct store *st, char *err, size_t errsz)
 #define ST_CASE_B	"01a2276e-8c28-78e1-8721-c642e7eb1b41"
 
 /*
- * Writes a store of layout 1 from one of layout 2, by hand: what a store
- * of an older release holds (case rows and case index under the case id
- * text, no layout mark), with the new tables emptied.
+ * Writes a store of layout 1 from one of layout 3, by hand: what a store
+ * of an older release holds (case rows in state encoding 1 and case index
+ * under the case id text, no layout mark), with the new tables emptied.
  */
 static int
 downgrade_fn(struct store *st, MDB_txn *t, void *arg)
@@ -201,6 +284,7 @@ downgrade_fn(struct store *st, MDB_txn *t, void *arg)
 	MDB_val		 lk = { 6, (void *)(uintptr_t)"layout" };
 	MDB_val		 ik = { 3, (void *)(uintptr_t)"iid" };
 	uint8_t		 key[ENTRY_CASE_ID_LEN + LOGKEY_MAX];
+	struct buf	 b;
 	int		 rc;
 
 	(void)arg;
@@ -215,10 +299,16 @@ downgrade_fn(struct store *st, MDB_txn *t, void *arg)
 
 		if (state_decode(d.mv_data, d.mv_size, &s) != 0)
 			return E_INTEGRITY;
+		buf_init(&b, STATE_ENCODED_MAX);
+		if (state_encode_v1(&s, &b) != 0)
+			return E_INTEGRITY;
 		nk.mv_data = s.id;
 		nk.mv_size = strlen(s.id);
-		rc = mdb_put(t, cases, &nk, &d, 0);
+		nd.mv_data = b.data;
+		nd.mv_size = b.len;
+		rc = mdb_put(t, cases, &nk, &nd, 0);
 		state_release(&s);
+		buf_release(&b);
 		if (rc != 0)
 			return E_STORE;
 	}
@@ -252,6 +342,80 @@ downgrade_fn(struct store *st, MDB_txn *t, void *arg)
 	mdb_del(t, st->meta, &lk, NULL);
 	mdb_del(t, st->meta, &ik, NULL);
 	return 0;
+}
+
+/*
+ * Writes a store of layout 2 from one of layout 3, by hand: every case
+ * row in state encoding 1, and the layout mark 2.  With arg, the row of
+ * case *arg is replaced by bytes that no encoding reads.
+ */
+static int
+downgrade2_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, d, nd;
+	struct buf	 b;
+	uint8_t		 key[IID_LEN];
+	int		 rc = 0;
+
+	if (mdb_cursor_open(t, st->states, &c) != 0)
+		return E_STORE;
+	buf_init(&b, STATE_ENCODED_MAX);
+	while (rc == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct case_state s;
+
+		if (state_decode(d.mv_data, d.mv_size, &s) != 0) {
+			rc = E_INTEGRITY;
+			break;
+		}
+		buf_reset(&b);
+		if (arg != NULL && strcmp(s.id, arg) == 0)
+			rc = buf_append(&b, "\x9a\x01", 2);
+		else
+			rc = state_encode_v1(&s, &b);
+		state_release(&s);
+		memcpy(key, k.mv_data, IID_LEN);
+		k.mv_data = key;
+		nd.mv_data = b.data;
+		nd.mv_size = b.len;
+		if (rc == 0 && mdb_cursor_put(c, &k, &nd, MDB_CURRENT) != 0)
+			rc = E_STORE;
+	}
+	mdb_cursor_close(c);
+	buf_release(&b);
+	if (rc != 0)
+		return rc;
+	return put_u64(st, t, st->meta, "layout", 2);
+}
+
+/* Does every case row decode as encoding 2? *n gets how many there are. */
+static int
+rows_v2(struct store *st, uint64_t *n)
+{
+	MDB_txn		*t;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	int		 ok = 1;
+
+	*n = 0;
+	if (txn_begin(st, MDB_RDONLY, &t) != 0)
+		return 0;
+	if (mdb_cursor_open(t, st->states, &c) != 0) {
+		mdb_txn_abort(t);
+		return 0;
+	}
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		struct case_state s;
+
+		(*n)++;
+		if (state_decode(d.mv_data, d.mv_size, &s) != 0)
+			ok = 0;
+		else
+			state_release(&s);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	return ok;
 }
 
 static int
@@ -302,7 +466,7 @@ migrate_selftest(void)
 	struct entry		 es[3];
 	struct case_state	 s;
 	struct buf		 before, after;
-	uint64_t		 nc, ne, bad, layout, iid;
+	uint64_t		 nc, ne, bad, layout, iid, nrows;
 	MDB_txn			*t;
 	MDB_dbi			 old;
 	int			 na = 0, nb = 0, n = 0;
@@ -338,8 +502,7 @@ migrate_selftest(void)
 	state_release(&s);
 	ST_CHECK(before.len == after.len &&
 	    memcmp(before.data, after.data, before.len) == 0);
-	buf_release(&before);
-	buf_release(&after);
+	ST_CHECK(rows_v2(st, &nrows) && nrows == 2);
 	ST_OK(txn_begin(st, MDB_RDONLY, &t));
 	/* Internal ids in case id order; the index follows them. */
 	ST_OK(caseid_get(st, t, ST_CASE_B, &iid));
@@ -357,6 +520,47 @@ migrate_selftest(void)
 	ST_CHECK(n == 1);
 	ST_OK(store_verify(st, &nc, &ne, &bad, err, sizeof(err)));
 	ST_CHECK(nc == 2 && ne == 3 && bad == 0);
+	/* Written back in layout 2 (its rows in encoding 1), it opens,
+	 * every row is written again in encoding 2, and it reads the
+	 * same. */
+	ST_OK(txn_run(st, downgrade2_fn, NULL));
+	ST_CHECK(!rows_v2(st, &nrows) && nrows == 2);
+	store_close(&st);
+	ST_OK(reopen(dir, sec, pub, &st));
+	ST_OK(store_meta_u64_get(st, "layout", &layout));
+	ST_CHECK(layout == STORE_LAYOUT);
+	ST_CHECK(rows_v2(st, &nrows) && nrows == 2);
+	buf_reset(&after);
+	ST_OK(store_case_get(st, ST_CASE_A, &s));
+	ST_OK(state_encode(&s, &after));
+	state_release(&s);
+	ST_CHECK(before.len == after.len &&
+	    memcmp(before.data, after.data, before.len) == 0);
+	n = 0;
+	ST_OK(store_name_search(st, "binh", 10, found_b, &n));
+	ST_CHECK(n == 1);
+	ST_OK(store_verify(st, &nc, &ne, &bad, err, sizeof(err)));
+	ST_CHECK(nc == 2 && ne == 3 && bad == 0);
+	/* A row that no encoding reads is left as it is; the others are
+	 * migrated, and verify reports it. */
+	ST_OK(txn_run(st, downgrade2_fn, ST_CASE_B));
+	store_close(&st);
+	ST_OK(reopen(dir, sec, pub, &st));
+	ST_OK(store_meta_u64_get(st, "layout", &layout));
+	ST_CHECK(layout == STORE_LAYOUT);
+	ST_CHECK(!rows_v2(st, &nrows) && nrows == 2);
+	buf_reset(&after);
+	ST_OK(store_case_get(st, ST_CASE_A, &s));
+	ST_OK(state_encode(&s, &after));
+	state_release(&s);
+	ST_CHECK(before.len == after.len &&
+	    memcmp(before.data, after.data, before.len) == 0);
+	ST_CHECK(store_verify(st, &nc, &ne, &bad, err, sizeof(err)) ==
+	    E_INTEGRITY);
+	ST_CHECK(nc == 2 && bad == 1 && strstr(err, ST_CASE_B) != NULL &&
+	    strstr(err, "does not decode") != NULL);
+	buf_release(&before);
+	buf_release(&after);
 	/* A store of a newer layout is refused, with the reason. */
 	ST_OK(txn_run(st, newer_fn, NULL));
 	store_close(&st);

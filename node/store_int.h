@@ -85,7 +85,7 @@
 #define CASEKEY_MAX	(IID_LEN + LOGKEY_MAX)
 #define UUID_BIN	16
 /* The layout this build writes (migrate.c). */
-#define STORE_LAYOUT	2
+#define STORE_LAYOUT	3
 
 /* seal.c: the pseudonyms of the authors sealed last, kept from one
  * transaction to the next: a pseudonym depends on the author key alone,

@@ -277,6 +277,15 @@ mp_put_array(struct mp_wr *w, size_t n)
 }
 
 void
+mp_put_nil(struct mp_wr *w)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, w, wr_cb);
+	(void)msgpack_pack_nil(&pk);
+}
+
+void
 mp_put_uint(struct mp_wr *w, uint64_t v)
 {
 	msgpack_packer pk;

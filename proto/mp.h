@@ -111,6 +111,7 @@ struct mp_wr {
 void	mp_wr_init(struct mp_wr *w, struct buf *b, size_t max);
 void	mp_put_array(struct mp_wr *w, size_t n);
 void	mp_put_uint(struct mp_wr *w, uint64_t v);
+void	mp_put_nil(struct mp_wr *w);
 void	mp_put_str(struct mp_wr *w, const char *s, size_t n);
 void	mp_put_cstr(struct mp_wr *w, const char *s);
 void	mp_put_bin(struct mp_wr *w, const void *p, size_t n);

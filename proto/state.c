@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATE_NITEMS	10		/* items of the top-level array */
+#define STATE_NITEMS	12		/* items of the top-level array */
+#define STATE_V1_NITEMS	10		/* the same in version 1 */
 #define FIELD_NITEMS	3
 #define HEAD_NITEMS	4
 #define EVENT_NITEMS	6
@@ -163,60 +164,147 @@ state_author_sealed(const char *a)
 	return a[1 + 2 * STATE_AUTHOR_PSEUDO] == '\0';
 }
 
+/* An author, or its pseudonym. */
+static int
+author_valid(const char *a)
+{
+	return a[0] == STATE_AUTHOR_SEALED ? state_author_sealed(a) :
+	    mp_author_valid(a);
+}
+
 /*
- * The node ids and authors of one case repeat in nearly every stamp, head
- * and event.  The checks of one state (state_check, state_read) remember
- * the last node id and the last author they found valid, so each is
- * checked once per state rather than once per stamp: an equal string is
- * as valid.
+ * The tables of a row (version 2): the state's distinct node ids and
+ * authors, sorted, each stamp and author then written as an index into
+ * them.  state_encode gathers the strings while it checks the state (one
+ * equal to the string gathered last, the common case, is not gathered
+ * again), sorts them, drops the repeats and checks each distinct string
+ * once: a node id or author is valid once per row, not once per stamp.
  */
-struct ok_memo {
-	char	node[HLC_NODE_MAX + 1];
-	char	author[ENTRY_AUTHOR_MAX + 1];
+#define STAB_INLINE	16
+
+struct stab {
+	const char	**v;		/* inl, or owned */
+	size_t		  n, cap;
+	size_t		  size;		/* of the arrays the strings are in */
+	const char	 *last;		/* the string gathered or found last */
+	size_t		  last_ix;	/* its index, once sorted */
+	const char	 *inl[STAB_INLINE];
 };
 
-/* An author, or its pseudonym (size: the array a is in). */
-static int
-author_ok(struct ok_memo *m, const char *a, size_t size)
+static void
+stab_init(struct stab *t, size_t size)
 {
-	/* strcmp reads a no further than the memo's NUL, within size. */
-	if (m->author[0] != '\0' && strcmp(a, m->author) == 0)
+	t->v = t->inl;
+	t->n = 0;
+	t->cap = STAB_INLINE;
+	t->size = size;
+	t->last = NULL;
+	t->last_ix = 0;
+}
+
+static void
+stab_release(struct stab *t)
+{
+	if (t->v != t->inl)
+		free(t->v);
+	t->v = NULL;
+}
+
+/*
+ * Gathers s, a string in an array of t->size bytes; 0 when s has no NUL
+ * there.  A string equal to the last one needs no check: strcmp stops at
+ * the last one's NUL, which is within t->size.
+ */
+static int
+stab_add(struct stab *t, const char *s)
+{
+	const char **v;
+
+	if (t->last != NULL && strcmp(s, t->last) == 0)
 		return 1;
-	if (!mp_cstr_ok(a, size) || !(a[0] == STATE_AUTHOR_SEALED ?
-	    state_author_sealed(a) : mp_author_valid(a)))
+	if (!mp_cstr_ok(s, t->size))
 		return 0;
-	strlcpy_(m->author, a, sizeof(m->author));
+	if (t->n == t->cap) {
+		if (t->v == t->inl) {
+			v = xreallocarray(NULL, 2 * t->cap, sizeof(*v));
+			memcpy(v, t->inl, sizeof(t->inl));
+		} else
+			v = xreallocarray(t->v, 2 * t->cap, sizeof(*v));
+		t->v = v;
+		t->cap *= 2;
+	}
+	t->v[t->n++] = s;
+	t->last = s;
 	return 1;
 }
 
-/* mp_stamp_valid, remembering the node id. */
 static int
-stamp_ok(struct ok_memo *m, const struct stamp *st, int optional)
+strp_cmp(const void *a, const void *b)
 {
-	if (st->hlc != 0 && m->node[0] != '\0' && strcmp(st->node,
-	    m->node) == 0)
-		return 1;
-	if (!mp_stamp_valid(st, optional))
-		return 0;
-	if (st->hlc != 0)
-		strlcpy_(m->node, st->node, sizeof(m->node));
-	return 1;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* mp_read_stamp, remembering the node id. */
+/* Sorts the gathered strings and drops the repeats.  Returns 0, or
+ * E_INVAL when one of them is not valid. */
 static int
-read_stamp(struct mp_rd *r, struct ok_memo *m, struct stamp *st,
-    int optional)
+stab_finish(struct stab *t, int (*valid)(const char *))
 {
-	if (mp_read_uint(r, &st->hlc) != 0 ||
-	    mp_read_cstr(r, st->node, HLC_NODE_MAX) != 0 ||
-	    !stamp_ok(m, st, optional))
-		return E_PROTO;
+	size_t i, n = 0;
+
+	if (t->n > 1)
+		qsort(t->v, t->n, sizeof(*t->v), strp_cmp);
+	for (i = 0; i < t->n; i++) {
+		if (n > 0 && strcmp(t->v[n - 1], t->v[i]) == 0)
+			continue;
+		if (!valid(t->v[i]))
+			return E_INVAL;
+		t->v[n++] = t->v[i];
+	}
+	t->n = n;
+	t->last = NULL;
 	return 0;
 }
 
+/* The index of s, which the finished table holds. */
+static inline size_t
+stab_ix(struct stab *t, const char *s)
+{
+	size_t lo = 0, hi = t->n, mid;
+
+	if (t->last != NULL && strcmp(s, t->last) == 0)
+		return t->last_ix;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(t->v[mid], s) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	t->last = t->v[lo];
+	t->last_ix = lo;
+	return lo;
+}
+
+/* A stamp of a head, a seen stamp or an event: a positive hlc, and its
+ * node id gathered. */
 static int
-field_check(struct ok_memo *m, const struct field *f)
+stamp_take(struct stab *nodes, const struct stamp *st)
+{
+	return st->hlc != 0 && stab_add(nodes, st->node);
+}
+
+/* The owner's or the erasure's stamp: none (hlc 0, node "") or one. */
+static int
+opt_stamp_take(struct stab *nodes, const struct stamp *st)
+{
+	if (st->hlc == 0)
+		return mp_cstr_ok(st->node, sizeof(st->node)) &&
+		    st->node[0] == '\0';
+	return stamp_take(nodes, st);
+}
+
+static int
+field_check(struct stab *nodes, struct stab *authors, const struct field *f)
 {
 	const struct head	*h;
 	size_t			 i;
@@ -231,8 +319,7 @@ field_check(struct ok_memo *m, const struct field *f)
 		return E_INVAL;
 	for (i = 0; i < f->nheads; i++) {
 		h = &f->heads[i];
-		if (!stamp_ok(m, &h->st, 0) ||
-		    !author_ok(m, h->author, sizeof(h->author)))
+		if (!stamp_take(nodes, &h->st) || !stab_add(authors, h->author))
 			return E_INVAL;
 		if ((rc = value_check(h->value, h->value_len)) != 0)
 			return rc;
@@ -240,7 +327,7 @@ field_check(struct ok_memo *m, const struct field *f)
 			return E_INVAL;
 	}
 	for (i = 0; i < f->nseen; i++) {
-		if (!stamp_ok(m, &f->seen[i], 0) ||
+		if (!stamp_take(nodes, &f->seen[i]) ||
 		    (i > 0 && stamp_cmp(&f->seen[i - 1], &f->seen[i]) >= 0))
 			return E_INVAL;
 	}
@@ -248,13 +335,12 @@ field_check(struct ok_memo *m, const struct field *f)
 }
 
 static int
-event_check(struct ok_memo *m, const struct event *ev)
+event_check(struct stab *nodes, struct stab *authors, const struct event *ev)
 {
 	if (!mp_cstr_ok(ev->coll, sizeof(ev->coll)) ||
 	    !mp_path_valid(ev->coll) ||
 	    !mp_cstr_ok(ev->id, sizeof(ev->id)) || !mp_evid_valid(ev->id) ||
-	    !stamp_ok(m, &ev->st, 0) ||
-	    !author_ok(m, ev->author, sizeof(ev->author)))
+	    !stamp_take(nodes, &ev->st) || !stab_add(authors, ev->author))
 		return E_INVAL;
 	return value_check(ev->value, ev->value_len);
 }
@@ -268,19 +354,21 @@ owner_ok(const char *owner, const struct stamp *st)
 	return node_id_valid(owner);
 }
 
+/* Checks s as state_decode would, gathering its tables (nodes: of
+ * sizeof(stamp.node), authors: of sizeof(head.author)). */
 static int
-state_check(const struct case_state *s)
+state_check(const struct case_state *s, struct stab *nodes,
+    struct stab *authors)
 {
-	struct ok_memo	m;
-	size_t		i;
-	int		rc;
+	size_t	i;
+	int	rc;
 
-	m.node[0] = m.author[0] = '\0';
 	if (!mp_cstr_ok(s->id, sizeof(s->id)) || !mp_case_id_valid(s->id) ||
 	    !mp_cstr_ok(s->owner, sizeof(s->owner)) ||
-	    !mp_stamp_valid(&s->owner_st, 1) ||
-	    !owner_ok(s->owner, &s->owner_st) ||
-	    !mp_stamp_valid(&s->erased, 1) ||
+	    (s->owner[0] == '\0' ? s->owner_st.hlc != 0 :
+	    !stab_add(nodes, s->owner)) ||
+	    !opt_stamp_take(nodes, &s->owner_st) ||
+	    !opt_stamp_take(nodes, &s->erased) ||
 	    (s->flags & ~(uint64_t)STATE_F_KNOWN) != 0)
 		return E_INVAL;
 	if (s->nfields > STATE_MAX_FIELDS || s->nevents > STATE_MAX_EVENTS)
@@ -289,18 +377,21 @@ state_check(const struct case_state *s)
 	    (s->nevents > 0 && s->events == NULL))
 		return E_INVAL;
 	for (i = 0; i < s->nfields; i++) {
-		if ((rc = field_check(&m, &s->fields[i])) != 0)
+		if ((rc = field_check(nodes, authors, &s->fields[i])) != 0)
 			return rc;
 		if (i > 0 && strcmp(s->fields[i - 1].path,
 		    s->fields[i].path) >= 0)
 			return E_INVAL;
 	}
 	for (i = 0; i < s->nevents; i++) {
-		if ((rc = event_check(&m, &s->events[i])) != 0)
+		if ((rc = event_check(nodes, authors, &s->events[i])) != 0)
 			return rc;
 		if (i > 0 && event_cmp(&s->events[i - 1], &s->events[i]) >= 0)
 			return E_INVAL;
 	}
+	if ((rc = stab_finish(nodes, node_id_valid)) != 0 ||
+	    (rc = stab_finish(authors, author_valid)) != 0)
+		return rc;
 	return 0;
 }
 
@@ -445,15 +536,47 @@ sw_uint(struct sw *w, uint64_t v)
 	w->b->len += 1 + n;
 }
 
-static void
-sw_stamp(struct sw *w, const struct stamp *st)
+static inline void
+sw_nil(struct sw *w)
+{
+	uint8_t *o;
+
+	if ((o = sw_room(w, 1)) != NULL) {
+		o[0] = 0xc0;
+		w->b->len++;
+	}
+}
+
+/* A stamp: its hlc, then its node's index in the table. */
+static inline void
+sw_stamp(struct sw *w, struct stab *nodes, const struct stamp *st)
 {
 	sw_uint(w, st->hlc);
-	sw_cstr(w, st->node);
+	sw_uint(w, stab_ix(nodes, st->node));
+}
+
+/* The owner's or the erasure's stamp: hlc 0 and nil when there is none. */
+static void
+sw_opt_stamp(struct sw *w, struct stab *nodes, const struct stamp *st)
+{
+	sw_uint(w, st->hlc);
+	if (st->hlc == 0)
+		sw_nil(w);
+	else
+		sw_uint(w, stab_ix(nodes, st->node));
 }
 
 static void
-field_put(struct sw *w, const struct field *f)
+sw_table(struct sw *w, const struct stab *t)
+{
+	sw_array(w, t->n);
+	for (size_t i = 0; i < t->n; i++)
+		sw_cstr(w, t->v[i]);
+}
+
+static void
+field_put(struct sw *w, struct stab *nodes, struct stab *authors,
+    const struct field *f)
 {
 	const struct head	*h;
 	size_t			 i;
@@ -464,14 +587,14 @@ field_put(struct sw *w, const struct field *f)
 	for (i = 0; i < f->nheads; i++) {
 		h = &f->heads[i];
 		sw_array(w, HEAD_NITEMS);
-		sw_stamp(w, &h->st);
-		sw_cstr(w, h->author);
+		sw_stamp(w, nodes, &h->st);
+		sw_uint(w, stab_ix(authors, h->author));
 		sw_bin(w, h->value, h->value_len);
 	}
 	sw_array(w, f->nseen);
 	for (i = 0; i < f->nseen; i++) {
 		sw_array(w, 2);
-		sw_stamp(w, &f->seen[i]);
+		sw_stamp(w, nodes, &f->seen[i]);
 	}
 }
 
@@ -480,34 +603,198 @@ state_encode(const struct case_state *s, struct buf *out)
 {
 	const struct event	*ev;
 	struct sw		 w = { out, out->len, STATE_ENCODED_MAX, 0 };
+	struct stab		 nodes, authors;
 	size_t			 i;
 	int			 rc;
 
-	if ((rc = state_check(s)) != 0)
-		return rc;
+	stab_init(&nodes, sizeof(s->owner_st.node));
+	stab_init(&authors, sizeof(ev->author));
+	if ((rc = state_check(s, &nodes, &authors)) != 0)
+		goto out;
 	sw_array(&w, STATE_NITEMS);
 	sw_uint(&w, STATE_VERSION);
+	sw_table(&w, &nodes);
+	sw_table(&w, &authors);
 	sw_cstr(&w, s->id);
-	sw_cstr(&w, s->owner);
-	sw_stamp(&w, &s->owner_st);
-	sw_stamp(&w, &s->erased);
+	if (s->owner[0] == '\0')
+		sw_nil(&w);
+	else
+		sw_uint(&w, stab_ix(&nodes, s->owner));
+	sw_opt_stamp(&w, &nodes, &s->owner_st);
+	sw_opt_stamp(&w, &nodes, &s->erased);
 	sw_uint(&w, s->flags);
 	sw_array(&w, s->nfields);
 	for (i = 0; i < s->nfields; i++)
-		field_put(&w, &s->fields[i]);
+		field_put(&w, &nodes, &authors, &s->fields[i]);
 	sw_array(&w, s->nevents);
 	for (i = 0; i < s->nevents; i++) {
 		ev = &s->events[i];
 		sw_array(&w, EVENT_NITEMS);
 		sw_cstr(&w, ev->coll);
 		sw_cstr(&w, ev->id);
-		sw_stamp(&w, &ev->st);
-		sw_cstr(&w, ev->author);
+		sw_stamp(&w, &nodes, &ev->st);
+		sw_uint(&w, stab_ix(&authors, ev->author));
 		sw_bin(&w, ev->value, ev->value_len);
 	}
 	if (w.err != 0)
 		out->len = w.start;
-	return w.err;
+	rc = w.err;
+out:
+	stab_release(&nodes);
+	stab_release(&authors);
+	return rc;
+}
+
+/*
+ * A table as the reader found it (version 2): where each string is in the
+ * input, and whether a stamp or an author named it (every one must be
+ * named, so that the encoding stays canonical).
+ */
+struct rent {
+	uint32_t	off;		/* < STATE_ENCODED_MAX */
+	uint8_t		len;		/* <= ENTRY_AUTHOR_MAX */
+	uint8_t		used;
+};
+
+struct rtab {
+	struct rent	*e;		/* inl, or owned */
+	size_t		 n;
+	struct rent	 inl[STAB_INLINE];
+};
+
+/* What the reader needs besides the input: the encoding's version, and
+ * in version 2 the row's tables. */
+struct rctx {
+	uint64_t	ver;
+	struct rtab	nodes, authors;
+};
+
+/*
+ * Reads a table of strings of at most max bytes: strictly ascending,
+ * without NUL bytes, each valid (checked here, once per row).  Each
+ * takes two bytes at least, which bounds what a count may allocate.
+ */
+static int
+rtab_read(struct mp_rd *r, struct rtab *t, size_t max,
+    int (*valid)(const char *))
+{
+	const char	*p, *prev = NULL;
+	char		 s[ENTRY_AUTHOR_MAX + 1];
+	size_t		 n, len, plen = 0, i;
+	int		 c;
+
+	if (mp_read_array(r, &n) != 0 || n > (r->len - r->off) / 2)
+		return E_PROTO;
+	if (n > STAB_INLINE)
+		t->e = xreallocarray(NULL, n, sizeof(*t->e));
+	t->n = n;
+	for (i = 0; i < n; i++) {
+		if (mp_read_str(r, &p, &len) != 0 || len > max ||
+		    memchr(p, '\0', len) != NULL)
+			return E_PROTO;
+		if (prev != NULL) {
+			c = memcmp(prev, p, plen < len ? plen : len);
+			if (c > 0 || (c == 0 && plen >= len))
+				return E_PROTO;
+		}
+		memcpy(s, p, len);
+		s[len] = '\0';
+		if (!valid(s))
+			return E_PROTO;
+		t->e[i].off = (uint32_t)(p - (const char *)r->p);
+		t->e[i].len = (uint8_t)len;
+		t->e[i].used = 0;
+		prev = p;
+		plen = len;
+	}
+	return 0;
+}
+
+/* Was every string of the table named? */
+static int
+rtab_all_used(const struct rtab *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->e[i].used)
+			return 0;
+	return 1;
+}
+
+/* Reads an index into t, and copies its string into dst (room for the
+ * table's longest). */
+static inline int
+rtab_get(struct mp_rd *r, struct rtab *t, char *dst)
+{
+	const struct rent	*e;
+	uint64_t		 ix;
+
+	if (mp_read_uint(r, &ix) != 0 || ix >= t->n)
+		return E_PROTO;
+	t->e[ix].used = 1;
+	e = &t->e[ix];
+	memcpy(dst, r->p + e->off, e->len);
+	dst[e->len] = '\0';
+	return 0;
+}
+
+/* Reads nil: 0 when it is there (and is consumed). */
+static int
+rd_nil(struct mp_rd *r)
+{
+	if (r->off >= r->len || r->p[r->off] != 0xc0)
+		return E_PROTO;
+	r->off++;
+	return 0;
+}
+
+/* A stamp of a head, a seen stamp or an event. */
+static inline int
+rd_stamp(struct mp_rd *r, struct rctx *x, struct stamp *st)
+{
+	if (x->ver == 1)
+		return mp_read_stamp(r, st, 0);
+	if (mp_read_uint(r, &st->hlc) != 0 || st->hlc == 0 ||
+	    rtab_get(r, &x->nodes, st->node) != 0)
+		return E_PROTO;
+	return 0;
+}
+
+/* The owner's or the erasure's stamp: hlc 0 and nil when there is none. */
+static int
+rd_opt_stamp(struct mp_rd *r, struct rctx *x, struct stamp *st)
+{
+	if (x->ver == 1)
+		return mp_read_stamp(r, st, 1);
+	if (mp_read_uint(r, &st->hlc) != 0)
+		return E_PROTO;
+	if (st->hlc == 0) {
+		st->node[0] = '\0';
+		return rd_nil(r);
+	}
+	return rtab_get(r, &x->nodes, st->node);
+}
+
+static inline int
+rd_author(struct mp_rd *r, struct rctx *x, char *a)
+{
+	if (x->ver == 1)
+		return mp_read_cstr(r, a, ENTRY_AUTHOR_MAX) != 0 ||
+		    !author_valid(a) ? E_PROTO : 0;
+	return rtab_get(r, &x->authors, a);
+}
+
+/* The owner: a node id, or "" (nil in version 2). */
+static int
+rd_owner(struct mp_rd *r, struct rctx *x, char *owner)
+{
+	if (x->ver == 1)
+		return mp_read_cstr(r, owner, HLC_NODE_MAX);
+	if (r->off < r->len && r->p[r->off] == 0xc0) {
+		r->off++;
+		owner[0] = '\0';
+		return 0;
+	}
+	return rtab_get(r, &x->nodes, owner);
 }
 
 static int
@@ -524,7 +811,7 @@ value_read(struct mp_rd *r, uint8_t **v, size_t *len)
 }
 
 static int
-field_read(struct mp_rd *r, struct ok_memo *m, struct field *f)
+field_read(struct mp_rd *r, struct rctx *x, struct field *f)
 {
 	struct head	*h;
 	size_t		 n, i;
@@ -541,9 +828,8 @@ field_read(struct mp_rd *r, struct ok_memo *m, struct field *f)
 	for (i = 0; i < n; i++) {
 		h = &f->heads[i];
 		if (mp_read_array_n(r, HEAD_NITEMS) != 0 ||
-		    read_stamp(r, m, &h->st, 0) != 0 ||
-		    mp_read_cstr(r, h->author, ENTRY_AUTHOR_MAX) != 0 ||
-		    !author_ok(m, h->author, sizeof(h->author)) ||
+		    rd_stamp(r, x, &h->st) != 0 ||
+		    rd_author(r, x, h->author) != 0 ||
 		    value_read(r, &h->value, &h->value_len) != 0 ||
 		    (i > 0 && stamp_cmp(&f->heads[i - 1].st, &h->st) >= 0))
 			return E_PROTO;
@@ -556,7 +842,7 @@ field_read(struct mp_rd *r, struct ok_memo *m, struct field *f)
 	}
 	for (i = 0; i < n; i++) {
 		if (mp_read_array_n(r, 2) != 0 ||
-		    read_stamp(r, m, &f->seen[i], 0) != 0 ||
+		    rd_stamp(r, x, &f->seen[i]) != 0 ||
 		    (i > 0 && stamp_cmp(&f->seen[i - 1], &f->seen[i]) >= 0))
 			return E_PROTO;
 	}
@@ -564,37 +850,40 @@ field_read(struct mp_rd *r, struct ok_memo *m, struct field *f)
 }
 
 static int
-event_read(struct mp_rd *r, struct ok_memo *m, struct event *ev)
+event_read(struct mp_rd *r, struct rctx *x, struct event *ev)
 {
 	if (mp_read_array_n(r, EVENT_NITEMS) != 0 ||
 	    mp_read_cstr(r, ev->coll, ENTRY_PATH_MAX) != 0 ||
 	    !mp_path_valid(ev->coll) ||
 	    mp_read_cstr(r, ev->id, ENTRY_EVID_MAX) != 0 ||
 	    !mp_evid_valid(ev->id) ||
-	    read_stamp(r, m, &ev->st, 0) != 0 ||
-	    mp_read_cstr(r, ev->author, ENTRY_AUTHOR_MAX) != 0 ||
-	    !author_ok(m, ev->author, sizeof(ev->author)) ||
+	    rd_stamp(r, x, &ev->st) != 0 ||
+	    rd_author(r, x, ev->author) != 0 ||
 	    value_read(r, &ev->value, &ev->value_len) != 0)
 		return E_PROTO;
 	return 0;
 }
 
 static int
-state_read(struct mp_rd *r, struct case_state *s)
+state_read(struct mp_rd *r, struct rctx *x, struct case_state *s)
 {
-	struct ok_memo	m;
 	uint64_t	ver;
 	size_t		n, i;
 
-	m.node[0] = m.author[0] = '\0';
-	if (mp_read_array_n(r, STATE_NITEMS) != 0 ||
-	    mp_read_uint(r, &ver) != 0 || ver != STATE_VERSION ||
-	    mp_read_cstr(r, s->id, ENTRY_CASE_ID_LEN) != 0 ||
+	if (mp_read_array_n(r, x->ver == 1 ? STATE_V1_NITEMS :
+	    STATE_NITEMS) != 0 ||
+	    mp_read_uint(r, &ver) != 0 || ver != x->ver)
+		return E_PROTO;
+	if (x->ver != 1 &&
+	    (rtab_read(r, &x->nodes, HLC_NODE_MAX, node_id_valid) != 0 ||
+	    rtab_read(r, &x->authors, ENTRY_AUTHOR_MAX, author_valid) != 0))
+		return E_PROTO;
+	if (mp_read_cstr(r, s->id, ENTRY_CASE_ID_LEN) != 0 ||
 	    !mp_case_id_valid(s->id) ||
-	    mp_read_cstr(r, s->owner, HLC_NODE_MAX) != 0 ||
-	    mp_read_stamp(r, &s->owner_st, 1) != 0 ||
+	    rd_owner(r, x, s->owner) != 0 ||
+	    rd_opt_stamp(r, x, &s->owner_st) != 0 ||
 	    !owner_ok(s->owner, &s->owner_st) ||
-	    mp_read_stamp(r, &s->erased, 1) != 0 ||
+	    rd_opt_stamp(r, x, &s->erased) != 0 ||
 	    mp_read_uint(r, &s->flags) != 0 ||
 	    (s->flags & ~(uint64_t)STATE_F_KNOWN) != 0)
 		return E_PROTO;
@@ -608,7 +897,7 @@ state_read(struct mp_rd *r, struct case_state *s)
 		s->nfields = n;
 	}
 	for (i = 0; i < n; i++) {
-		if (field_read(r, &m, &s->fields[i]) != 0 ||
+		if (field_read(r, x, &s->fields[i]) != 0 ||
 		    (i > 0 && strcmp(s->fields[i - 1].path,
 		    s->fields[i].path) >= 0))
 			return E_PROTO;
@@ -621,29 +910,58 @@ state_read(struct mp_rd *r, struct case_state *s)
 		s->nevents = n;
 	}
 	for (i = 0; i < n; i++) {
-		if (event_read(r, &m, &s->events[i]) != 0 ||
+		if (event_read(r, x, &s->events[i]) != 0 ||
 		    (i > 0 && event_cmp(&s->events[i - 1],
 		    &s->events[i]) >= 0))
 			return E_PROTO;
 	}
+	if (x->ver != 1 && (!rtab_all_used(&x->nodes) ||
+	    !rtab_all_used(&x->authors)))
+		return E_PROTO;
 	return mp_rd_end(r);
 }
 
-int
-state_decode(const uint8_t *p, size_t len, struct case_state *s)
+/* Decodes an encoding of version ver. */
+static int
+decode_ver(const uint8_t *p, size_t len, struct case_state *s, uint64_t ver)
 {
-	struct mp_rd r;
+	struct rctx	x;
+	struct mp_rd	r;
+	int		rc;
 
 	state_init(s, NULL);
 	if (len > STATE_ENCODED_MAX)
 		return E_PROTO;
+	x.ver = ver;
+	x.nodes.e = x.nodes.inl;
+	x.nodes.n = 0;
+	x.authors.e = x.authors.inl;
+	x.authors.n = 0;
 	mp_rd_init(&r, p, len);
-	if (state_read(&r, s) != 0) {
+	rc = state_read(&r, &x, s);
+	if (x.nodes.e != x.nodes.inl)
+		free(x.nodes.e);
+	if (x.authors.e != x.authors.inl)
+		free(x.authors.e);
+	if (rc != 0) {
 		state_release(s);
 		return E_PROTO;
 	}
 	return 0;
 }
+
+int
+state_decode(const uint8_t *p, size_t len, struct case_state *s)
+{
+	return decode_ver(p, len, s, STATE_VERSION);
+}
+
+int
+state_decode_v1(const uint8_t *p, size_t len, struct case_state *s)
+{
+	return decode_ver(p, len, s, 1);
+}
+
 
 #ifdef SELFTEST
 #include "../common/selftest.h"
@@ -730,13 +1048,18 @@ sample(struct case_state *s)
 	set_event(&s->events[2], "services", "a", 6, "{\"type\":\"legal\"}");
 }
 
+/* Which reader dec_expect and mutate_all try: 2 (state_decode) or 1
+ * (state_decode_v1, with state_encode_v1 to write back). */
+static int	dec_ver = 2;
+
 static int
 dec_expect(const struct buf *b, int want)
 {
 	struct case_state	s;
 	int			rc;
 
-	rc = state_decode(b->data, b->len, &s);
+	rc = dec_ver == 1 ? state_decode_v1(b->data, b->len, &s) :
+	    state_decode(b->data, b->len, &s);
 	if (rc == 0)
 		state_release(&s);
 	else if (s.fields != NULL || s.events != NULL || s.id[0] != '\0')
@@ -744,55 +1067,175 @@ dec_expect(const struct buf *b, int want)
 	return rc == want ? 0 : rc == 0 ? -2 : rc;
 }
 
-/* state_encode as it was written with mp.h's packer (msgpack-c): the
- * reference that state_encode's own writer must match byte for byte. */
+/*
+ * state_encode as it was written with mp.h's packer (msgpack-c): the
+ * reference that state_encode's own writer must match byte for byte.  Its
+ * tables are built the slow, obvious way (a sorted insert of each string
+ * not yet in them, found again by a scan).  ver 1 writes the encoding of
+ * version 1, which has no tables.
+ */
+struct reftab {
+	const char	**v;
+	size_t		  n;
+};
+
 static void
-ref_field(struct mp_wr *w, const struct field *f)
+reftab_add(struct reftab *t, const char *s)
 {
-	mp_put_array(w, FIELD_NITEMS);
-	mp_put_cstr(w, f->path);
-	mp_put_array(w, f->nheads);
+	size_t	i, j;
+	int	c = 1;
+
+	for (i = 0; i < t->n && (c = strcmp(s, t->v[i])) > 0; i++)
+		;
+	if (i < t->n && c == 0)
+		return;
+	t->v = xreallocarray(t->v, t->n + 1, sizeof(*t->v));
+	for (j = t->n; j > i; j--)
+		t->v[j] = t->v[j - 1];
+	t->v[i] = s;
+	t->n++;
+}
+
+static uint64_t
+reftab_ix(const struct reftab *t, const char *s)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i], s) == 0)
+			return i;
+	return UINT64_MAX;
+}
+
+struct refw {
+	struct mp_wr	w;
+	int		ver;
+	struct reftab	nodes, authors;
+};
+
+static void
+ref_stamp(struct refw *x, const struct stamp *st)
+{
+	if (x->ver == 1) {
+		mp_put_stamp(&x->w, st);
+		return;
+	}
+	mp_put_uint(&x->w, st->hlc);
+	if (st->hlc == 0)
+		mp_put_nil(&x->w);
+	else
+		mp_put_uint(&x->w, reftab_ix(&x->nodes, st->node));
+}
+
+static void
+ref_author(struct refw *x, const char *a)
+{
+	if (x->ver == 1)
+		mp_put_cstr(&x->w, a);
+	else
+		mp_put_uint(&x->w, reftab_ix(&x->authors, a));
+}
+
+static void
+ref_table(struct refw *x, const struct reftab *t)
+{
+	mp_put_array(&x->w, t->n);
+	for (size_t i = 0; i < t->n; i++)
+		mp_put_cstr(&x->w, t->v[i]);
+}
+
+static void
+ref_field(struct refw *x, const struct field *f)
+{
+	mp_put_array(&x->w, FIELD_NITEMS);
+	mp_put_cstr(&x->w, f->path);
+	mp_put_array(&x->w, f->nheads);
 	for (size_t i = 0; i < f->nheads; i++) {
-		mp_put_array(w, HEAD_NITEMS);
-		mp_put_stamp(w, &f->heads[i].st);
-		mp_put_cstr(w, f->heads[i].author);
-		mp_put_bin(w, f->heads[i].value, f->heads[i].value_len);
+		mp_put_array(&x->w, HEAD_NITEMS);
+		ref_stamp(x, &f->heads[i].st);
+		ref_author(x, f->heads[i].author);
+		mp_put_bin(&x->w, f->heads[i].value, f->heads[i].value_len);
 	}
-	mp_put_array(w, f->nseen);
+	mp_put_array(&x->w, f->nseen);
 	for (size_t i = 0; i < f->nseen; i++) {
-		mp_put_array(w, 2);
-		mp_put_stamp(w, &f->seen[i]);
+		mp_put_array(&x->w, 2);
+		ref_stamp(x, &f->seen[i]);
 	}
+}
+
+static int
+ref_encode_ver(const struct case_state *s, struct buf *out, int ver)
+{
+	struct refw	x;
+	int		rc;
+
+	memset(&x, 0, sizeof(x));
+	x.ver = ver;
+	mp_wr_init(&x.w, out, STATE_ENCODED_MAX);
+	if (s->owner[0] != '\0')
+		reftab_add(&x.nodes, s->owner);
+	if (s->owner_st.hlc != 0)
+		reftab_add(&x.nodes, s->owner_st.node);
+	if (s->erased.hlc != 0)
+		reftab_add(&x.nodes, s->erased.node);
+	for (size_t i = 0; i < s->nfields; i++) {
+		const struct field *f = &s->fields[i];
+
+		for (size_t j = 0; j < f->nheads; j++) {
+			reftab_add(&x.nodes, f->heads[j].st.node);
+			reftab_add(&x.authors, f->heads[j].author);
+		}
+		for (size_t j = 0; j < f->nseen; j++)
+			reftab_add(&x.nodes, f->seen[j].node);
+	}
+	for (size_t i = 0; i < s->nevents; i++) {
+		reftab_add(&x.nodes, s->events[i].st.node);
+		reftab_add(&x.authors, s->events[i].author);
+	}
+	mp_put_array(&x.w, ver == 1 ? STATE_V1_NITEMS : STATE_NITEMS);
+	mp_put_uint(&x.w, (uint64_t)ver);
+	if (ver != 1) {
+		ref_table(&x, &x.nodes);
+		ref_table(&x, &x.authors);
+	}
+	mp_put_cstr(&x.w, s->id);
+	if (ver == 1)
+		mp_put_cstr(&x.w, s->owner);
+	else if (s->owner[0] == '\0')
+		mp_put_nil(&x.w);
+	else
+		mp_put_uint(&x.w, reftab_ix(&x.nodes, s->owner));
+	ref_stamp(&x, &s->owner_st);
+	ref_stamp(&x, &s->erased);
+	mp_put_uint(&x.w, s->flags);
+	mp_put_array(&x.w, s->nfields);
+	for (size_t i = 0; i < s->nfields; i++)
+		ref_field(&x, &s->fields[i]);
+	mp_put_array(&x.w, s->nevents);
+	for (size_t i = 0; i < s->nevents; i++) {
+		const struct event *ev = &s->events[i];
+
+		mp_put_array(&x.w, EVENT_NITEMS);
+		mp_put_cstr(&x.w, ev->coll);
+		mp_put_cstr(&x.w, ev->id);
+		ref_stamp(&x, &ev->st);
+		ref_author(&x, ev->author);
+		mp_put_bin(&x.w, ev->value, ev->value_len);
+	}
+	rc = mp_wr_finish(&x.w);
+	free(x.nodes.v);
+	free(x.authors.v);
+	return rc;
 }
 
 static int
 ref_encode(const struct case_state *s, struct buf *out)
 {
-	struct mp_wr w;
+	return ref_encode_ver(s, out, STATE_VERSION);
+}
 
-	mp_wr_init(&w, out, STATE_ENCODED_MAX);
-	mp_put_array(&w, STATE_NITEMS);
-	mp_put_uint(&w, STATE_VERSION);
-	mp_put_cstr(&w, s->id);
-	mp_put_cstr(&w, s->owner);
-	mp_put_stamp(&w, &s->owner_st);
-	mp_put_stamp(&w, &s->erased);
-	mp_put_uint(&w, s->flags);
-	mp_put_array(&w, s->nfields);
-	for (size_t i = 0; i < s->nfields; i++)
-		ref_field(&w, &s->fields[i]);
-	mp_put_array(&w, s->nevents);
-	for (size_t i = 0; i < s->nevents; i++) {
-		const struct event *ev = &s->events[i];
-
-		mp_put_array(&w, EVENT_NITEMS);
-		mp_put_cstr(&w, ev->coll);
-		mp_put_cstr(&w, ev->id);
-		mp_put_stamp(&w, &ev->st);
-		mp_put_cstr(&w, ev->author);
-		mp_put_bin(&w, ev->value, ev->value_len);
-	}
-	return mp_wr_finish(&w);
+int
+state_encode_v1(const struct case_state *s, struct buf *out)
+{
+	return ref_encode_ver(s, out, 1);
 }
 
 /* Does state_encode give the reference's bytes for s? */
@@ -822,7 +1265,8 @@ mutate_all(const struct buf *b)
 	int			 rc;
 
 	for (i = 0; i < b->len; i++) {
-		ST_CHECK(state_decode(b->data, i, &s) == E_PROTO);
+		ST_CHECK((dec_ver == 1 ? state_decode_v1(b->data, i, &s) :
+		    state_decode(b->data, i, &s)) == E_PROTO);
 		ST_CHECK(s.fields == NULL && s.nfields == 0 &&
 		    s.events == NULL && s.nevents == 0);
 	}
@@ -834,7 +1278,8 @@ mutate_all(const struct buf *b)
 			if (m[i] == v)
 				continue;
 			m[i] = (uint8_t)v;
-			rc = state_decode(m, b->len, &s);
+			rc = dec_ver == 1 ? state_decode_v1(m, b->len, &s) :
+			    state_decode(m, b->len, &s);
 			if (rc != 0) {
 				ST_CHECK(rc == E_PROTO);
 				ST_CHECK(s.fields == NULL && s.nfields == 0 &&
@@ -842,7 +1287,8 @@ mutate_all(const struct buf *b)
 				continue;
 			}
 			buf_reset(&re);
-			ST_OK(state_encode(&s, &re));
+			ST_OK(dec_ver == 1 ? state_encode_v1(&s, &re) :
+			    state_encode(&s, &re));
 			ST_CHECK(re.len == b->len);
 			ST_CHECK(memcmp(re.data, m, re.len) == 0);
 			state_release(&s);
@@ -901,13 +1347,37 @@ roundtrip_tests(void)
 
 	ST_CHECK(mutate_all(&b) == 0);
 
+	/* Version 1, as stores of layout 2 hold it: only state_decode_v1
+	 * reads it, to the same state, which state_encode writes as the
+	 * sample's version 2; the reader is as strict as before. */
+	buf_reset(&b2);
+	ST_OK(state_encode_v1(&s, &b2));
+	ST_CHECK(b2.len > b.len);
+	ST_CHECK(state_decode(b2.data, b2.len, &d) == E_PROTO);
+	ST_OK(state_decode_v1(b2.data, b2.len, &d));
+	buf_reset(&b2);
+	ST_OK(state_encode(&d, &b2));
+	ST_CHECK(b2.len == b.len && memcmp(b.data, b2.data, b.len) == 0);
+	state_release(&d);
+	buf_reset(&b2);
+	ST_OK(state_encode_v1(&s, &b2));
+	dec_ver = 1;
+	ST_CHECK(mutate_all(&b2) == 0);
+	dec_ver = 2;
+
 	ST_OK(buf_append(&b, "\x90", 1));
 	ST_CHECK(dec_expect(&b, E_PROTO) == 0);
 	b.len--;
 	ST_CHECK(dec_expect(&b, 0) == 0);
-	b.data[1] = 2;
-	ST_CHECK(dec_expect(&b, E_PROTO) == 0);
+	/* Version 2 only: 1 and 3 are refused, and the reader of version 1
+	 * refuses 2. */
 	b.data[1] = 1;
+	ST_CHECK(dec_expect(&b, E_PROTO) == 0);
+	b.data[1] = 3;
+	ST_CHECK(dec_expect(&b, E_PROTO) == 0);
+	b.data[1] = 2;
+	ST_CHECK(state_decode_v1(b.data, b.len, &d) == E_PROTO);
+	ST_CHECK(d.fields == NULL && d.events == NULL && d.id[0] == '\0');
 
 	/* The empty state of a new case. */
 	state_release(&s);
@@ -967,12 +1437,20 @@ raw_counts(struct buf *b, int want, size_t nf, size_t nh, size_t ns,
 	mp_wr_init(&w, b, STATE_ENCODED_MAX);
 	mp_put_array(&w, STATE_NITEMS);
 	mp_put_uint(&w, STATE_VERSION);
+	/* The tables: node "n" when there is a stamp, author "a" when
+	 * there is a head or an event. */
+	mp_put_array(&w, nf * (nh + ns) + ne > 0);
+	if (nf * (nh + ns) + ne > 0)
+		mp_put_cstr(&w, "n");
+	mp_put_array(&w, nf * nh + ne > 0);
+	if (nf * nh + ne > 0)
+		mp_put_cstr(&w, "a");
 	mp_put_cstr(&w, CASE_B);
-	mp_put_cstr(&w, "");
+	mp_put_nil(&w);
 	mp_put_uint(&w, 0);
-	mp_put_cstr(&w, "");
+	mp_put_nil(&w);
 	mp_put_uint(&w, 0);
-	mp_put_cstr(&w, "");
+	mp_put_nil(&w);
 	mp_put_uint(&w, 0);
 	mp_put_array(&w, nf);
 	for (i = 0; i < nf; i++) {
@@ -983,15 +1461,15 @@ raw_counts(struct buf *b, int want, size_t nf, size_t nh, size_t ns,
 		for (j = 0; j < nh; j++) {
 			mp_put_array(&w, HEAD_NITEMS);
 			mp_put_uint(&w, j + 1);
-			mp_put_cstr(&w, "n");
-			mp_put_cstr(&w, "a");
+			mp_put_uint(&w, 0);
+			mp_put_uint(&w, 0);
 			mp_put_bin(&w, name, 6);
 		}
 		mp_put_array(&w, ns);
 		for (j = 0; j < ns; j++) {
 			mp_put_array(&w, 2);
 			mp_put_uint(&w, j + 1);
-			mp_put_cstr(&w, "n");
+			mp_put_uint(&w, 0);
 		}
 	}
 	mp_put_array(&w, ne);
@@ -1001,8 +1479,8 @@ raw_counts(struct buf *b, int want, size_t nf, size_t nh, size_t ns,
 		mp_put_cstr(&w, "notes");
 		mp_put_cstr(&w, name);
 		mp_put_uint(&w, 1);
-		mp_put_cstr(&w, "n");
-		mp_put_cstr(&w, "a");
+		mp_put_uint(&w, 0);
+		mp_put_uint(&w, 0);
 		mp_put_bin(&w, name, 6);
 	}
 	ST_OK(mp_wr_finish(&w));
@@ -1107,29 +1585,83 @@ rule_tests(void)
 	ST_CHECK(dec_expect(&b, (want)) == 0);				\
 } while (0)
 #define PATCH(from, to)	PATCH_RC(E_PROTO, from, to)
-	/* Controls: harmless patches of the same places decode. */
-	PATCH_RC(0, "\xa0\x01\x93\x93\xab", "\xa0\x00\x93\x93\xab");
+	/* Two patches at once (from1 before from2 in the encoding). */
+#define PATCH2_RC(want, from1, to1, from2, to2) do {			\
+	const uint8_t *a1_ = memmem(good.data, good.len, from1,		\
+	    sizeof(from1) - 1);						\
+	const uint8_t *a2_ = memmem(good.data, good.len, from2,		\
+	    sizeof(from2) - 1);						\
+	ST_CHECK(a1_ != NULL && a2_ != NULL && a1_ + sizeof(from1) - 1	\
+	    <= a2_);							\
+	buf_reset(&b);							\
+	ST_OK(buf_append(&b, good.data, (size_t)(a1_ - good.data)));	\
+	ST_OK(buf_append(&b, to1, sizeof(to1) - 1));			\
+	ST_OK(buf_append(&b, a1_ + sizeof(from1) - 1,			\
+	    (size_t)(a2_ - (a1_ + sizeof(from1) - 1))));		\
+	ST_OK(buf_append(&b, to2, sizeof(to2) - 1));			\
+	ST_OK(buf_append(&b, a2_ + sizeof(from2) - 1,			\
+	    good.len - (size_t)(a2_ - good.data) - (sizeof(from2) - 1)));\
+	ST_CHECK(dec_expect(&b, (want)) == 0);				\
+} while (0)
+	/*
+	 * The sample's tables: nodes a 0, b 1, central 2, ha-giang 3,
+	 * lao-cai 4, z 5; authors "Trần Văn B" 0, a 1, b 2, c 3, "clerk 1"
+	 * 4, d 5.  Controls: harmless patches of the same places decode.
+	 */
+	PATCH_RC(0, "\xc0\x01\x93\x93\xab", "\xc0\x00\x93\x93\xab");
 	PATCH_RC(0, "person.name", "person.nama");
-	PATCH_RC(0, "\x64\xa7lao-cai", "\x65\xa7lao-cai");
-	PATCH_RC(0, "\x92\x02\xa1" "b", "\x92\x02\xa1" "c");
+	PATCH_RC(0, "\x94\x64\x04\x03", "\x94\x65\x04\x03");
+	PATCH_RC(0, "\xa1" "a\xa1" "b\xa7", "\xa1" "a\xa1" "c\xa7");
 	PATCH_RC(0, "\xa1" "A\x08", "\xa1" "B\x08");
 	PATCH_RC(0, "\xa7" "clerk 1", "\xa7" "clerk\xc2\xa0");
 	PATCH_RC(0, "\xc4\x02{}", "\xc4\x03{} ");
+	PATCH_RC(0, "\x00\xc0\x01\x93", "\x05\x02\x01\x93"); /* erased */
+	PATCH2_RC(0, "\x94\x05\x04\x01", "\x94\x05\x04\x02",
+	    "\x94\x09\x02\x02", "\x94\x09\x02\x01"); /* authors swapped */
 	PATCH("0190f5a2", "0190F5A2");			/* case id */
-	PATCH("\xa7lao-cai\xcf", "\xa7Lao-cai\xcf");	/* owner */
-	PATCH("\xa0\x01\x93\x93\xab", "\xa0\x02\x93\x93\xab"); /* flags */
+	PATCH("1d2f\x04\xcf", "1d2f\x06\xcf");	/* owner index */
+	PATCH("1d2f\x04\xcf", "1d2f\xc0\xcf");	/* a stamp, no owner */
+	PATCH("\x00\xc0\x01\x93", "\x00\x00\x01\x93"); /* no erasure */
+	PATCH("\x00\xc0\x01\x93", "\x05\xc0\x01\x93"); /* erased by nil */
+	PATCH("\xc0\x01\x93\x93\xab", "\xc0\x02\x93\x93\xab"); /* flags */
 	PATCH("person.name", "person.sexx");		/* field order */
 	PATCH("\xa6status", "\xa6Status");		/* path */
-	PATCH("\x64\xa7lao-cai", "\x63\xa7lao-cai");	/* head order */
-	PATCH("\x92\x01\xa1z", "\x92\x02\xa1z");	/* seen order */
-	PATCH("\x92\x02\xa1" "b", "\x92\x02\xa1" "a");	/* seen dup */
-	PATCH("\xa1z", "\xa1Z");			/* seen node */
+	PATCH("\x94\x64\x04\x03", "\x94\x63\x04\x03"); /* head order */
+	PATCH("\x92\x01\x05", "\x92\x02\x05");	/* seen order */
+	PATCH("\x92\x02\x01", "\x92\x02\x00");	/* seen dup */
+	PATCH("\x92\x01\x05", "\x92\x00\x05");	/* seen hlc 0 */
 	PATCH("\xa5notes", "\xa5zotes");		/* event order */
-	PATCH("\xa1" "A\x08", "\xa1" "a\x08");		/* event dup */
-	PATCH("\xa1" "A\x08", "\xa1" "+\x08");		/* event id */
-	PATCH("\xa7" "clerk 1", "\xa7" "clerk\n1");	/* author */
-	PATCH("\x92\x01\xa1z", "\x92\x00\xa1z");	/* seen hlc 0 */
+	PATCH("\xa1" "A\x08", "\xa1" "a\x08");	/* event dup */
+	PATCH("\xa1" "A\x08", "\xa1" "+\x08");	/* event id */
 	PATCH("\xc4\x02{}", "\xa2{}");		/* value as str */
+	/* The tables: an entry not valid (a node id, an author) ... */
+	PATCH("\xa1z\x96", "\xa1~\x96");
+	PATCH("\xa7" "clerk 1", "\xa7" "clerk\n1");
+	/* ... out of order, twice, not used ... */
+	PATCH("\xa1" "a\xa1" "b\xa1" "c", "\xa1" "b\xa1" "a\xa1" "c");
+	PATCH("\xa1" "a\xa1" "b\xa1" "c", "\xa1" "a\xa1" "a\xa1" "c");
+	PATCH("\x94\x64\x03\x00", "\x94\x64\x02\x00"); /* ha-giang */
+	PATCH("\x94\x05\x04\x01", "\x94\x05\x04\x04"); /* author a */
+	/* ... and indices out of range, or not in their shortest form. */
+	PATCH("\x94\x09\x02\x02", "\x94\x09\x06\x02");
+	PATCH("\x94\x09\x02\x02", "\x94\x09\x02\x06");
+	PATCH("\x94\x09\x02\x02", "\x94\x09\xcc\x02\x02");
+	PATCH("\x92\x01\x05", "\x92\x01\xc0");
+	PATCH("\x94\x09\x02\x02", "\x94\x09\x02\xa1" "b");
+
+	/* The reader of version 1 keeps its rules (by the text). */
+	buf_reset(&good);
+	sample(&s);
+	ST_OK(state_encode_v1(&s, &good));
+	state_release(&s);
+	dec_ver = 1;
+	PATCH_RC(0, "\x64\xa7lao-cai", "\x65\xa7lao-cai");
+	PATCH("\xa7lao-cai\xcf", "\xa7Lao-cai\xcf");	/* owner */
+	PATCH("\x64\xa7lao-cai", "\x63\xa7lao-cai");	/* head order */
+	PATCH("\xa1z", "\xa1Z");			/* seen node */
+	PATCH("\xa7" "clerk 1", "\xa7" "clerk\n1");	/* author */
+	dec_ver = 2;
+#undef PATCH2_RC
 #undef PATCH
 #undef PATCH_RC
 

@@ -1,12 +1,17 @@
-"""The store migration (issue 19): stores written by the layout before
+"""The store migrations (issue 19): stores written by the layout before
 internal ids (tests/fixtures/store-v1, made once by the old build with
-tests/fixtures/make_store_v1.py) open with this build, are migrated in
-one transaction, record their layout, and answer `verify`, `case list`,
-`case get`, `case history`, `conflicts`, `report`, `export` and `status`
-exactly as the old build did.  Afterwards they keep working: a name
-search finds the migrated names, a new case and a sync go through, and a
-backup of the migrated store restores.
+tests/fixtures/make_store_v1.py) and by layout 2, whose case rows are in
+state encoding 1 (tests/fixtures/store-v2, make_store_v2.py), open with
+this build, are migrated in one transaction (1 -> 2 -> 3, or 2 -> 3),
+record their layout, hold every case row in state encoding 2, and answer
+`verify`, `case list`, `case get`, `case history`, `conflicts`, `report`,
+`export` and `status` exactly as the old build did.  Afterwards they keep
+working: a name search finds the migrated names, a new case and a sync
+go through, and a backup of the migrated store restores; a backup of a
+layout 2 store restores too (migrated in the restored copy, the backup
+left as it was).
 """
+import hashlib
 import json
 import os
 import shutil
@@ -17,16 +22,18 @@ from harness import check, ok, sample_case
 from console import Console
 
 FIXTURE = os.path.join(harness.ROOT, "tests", "fixtures", "store-v1")
+FIXTURE_V2 = os.path.join(harness.ROOT, "tests", "fixtures", "store-v2")
+LAYOUT = 3      # what this build writes (node/store_int.h, STORE_LAYOUT)
 
 
-def fixture_node(env, name, role):
+def fixture_node(env, name, role, fixture=FIXTURE, where=None):
     """A copy of the fixture's node folder, as a harness Node."""
     n = harness.Node.__new__(harness.Node)
     n.env, n.name, n.role = env, name, role
-    n.dir = os.path.join(env.tmp, name)
+    n.dir = os.path.join(env.tmp, where or name)
     n.proc = None
     n.port = None
-    shutil.copytree(os.path.join(FIXTURE, name), n.dir)
+    shutil.copytree(os.path.join(fixture, name), n.dir)
     # git keeps no modes but the executable bit: a fresh clone checks the
     # fixture's key files out world-readable, and casesync rightly refuses
     # to open those.  Give them back the modes `init` gives them.
@@ -43,6 +50,19 @@ def tables(node):
     check(r.returncode == 0, "mdb_stat: " + r.stderr)
     return [l.split("Status of ", 1)[1].strip()
             for l in r.stdout.splitlines() if "Status of " in l]
+
+
+def row_versions(node):
+    """The state encoding of every case row: the first two bytes of each
+    (mdb_dump's hex; 9a01 is encoding 1's array of 10 and version 1,
+    9c02 encoding 2's array of 12 and version 2)."""
+    r = subprocess.run(["mdb_dump", "-s", "states", node.dir],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "mdb_dump: " + r.stderr)
+    body = r.stdout.split("HEADER=END\n", 1)[1].splitlines()
+    vals = [l.strip() for l in body if l.startswith(" ")][1::2]
+    check(vals, "no case rows")
+    return sorted(set(v[:4] for v in vals))
 
 
 def answers(node):
@@ -85,7 +105,8 @@ def test_migrate_store_v1(env):
         check(want["verify"]["rc"] == 0, want["verify"])
         same(got, want, name)
         st = ok(n.cli("status", "--json")).json()
-        check(st.get("store_layout") == 2, st)
+        check(st.get("store_layout") == LAYOUT, st)
+        check(row_versions(n) == ["9c02"], row_versions(n))
         after = tables(n)
         check("states" in after and "caseids" in after and
               "clog" in after and "cases" not in after and
@@ -145,3 +166,62 @@ def test_migrated_store_keeps_working(env):
     ok(c.verify(), "verify the restored central")
     check(c.get(new)["person"]["full_name"] == "FAKE Hồ Thị Xuân",
           c.get(new))
+
+
+def test_migrate_store_v2(env):
+    for name, role in (("central", "central"), ("lao-cai", "province")):
+        n = fixture_node(env, name, role, FIXTURE_V2)
+        before = tables(n)
+        check("states" in before and "caseids" in before and
+              "cases" not in before, "not a layout 2 fixture: %r" % before)
+        check(row_versions(n) == ["9a01"], row_versions(n))
+        with open(os.path.join(FIXTURE_V2, name + ".json"),
+                  encoding="utf-8") as f:
+            want = json.load(f)
+        check(want["verify"]["rc"] == 0, want["verify"])
+        got = answers(n)
+        same(got, want, name)
+        st = ok(n.cli("status", "--json")).json()
+        check(st.get("store_layout") == LAYOUT, st)
+        # Every row rewritten in encoding 2, no table added or lost.
+        check(row_versions(n) == ["9c02"], row_versions(n))
+        check(tables(n) == before, (tables(n), before))
+        same(answers(n), want, name + " (second open)")
+
+
+def digest(d):
+    h = hashlib.sha256()
+    for f in sorted(os.listdir(d)):
+        with open(os.path.join(d, f), "rb") as fh:
+            h.update(f.encode() + b"\0" + fh.read())
+    return h.hexdigest()
+
+
+def test_restore_backup_of_layout_2(env):
+    """A backup taken before the upgrade (a node folder of layout 2, the
+    shape `casesync backup` writes) restores with this build: the
+    restored copy is migrated, the backup is not."""
+    for name, role in (("central", "central"), ("lao-cai", "province")):
+        bk = fixture_node(env, name, role, FIXTURE_V2, "backup-" + name)
+        for f in ("lock.mdb",):
+            if os.path.exists(os.path.join(bk.dir, f)):
+                os.unlink(os.path.join(bk.dir, f))
+        was = digest(bk.dir)
+        n = harness.Node.__new__(harness.Node)
+        n.env, n.name, n.role = env, name, role
+        n.dir = os.path.join(env.tmp, "restored-" + name)
+        n.proc = None
+        n.port = None
+        ok(harness.run(["restore", "-d", n.dir, bk.dir]), "restore")
+        check(digest(bk.dir) == was, "restore changed the backup")
+        check(row_versions(bk) == ["9a01"], row_versions(bk))
+        st = ok(n.cli("status", "--json")).json()
+        check(st.get("store_layout") == LAYOUT, st)
+        check(row_versions(n) == ["9c02"], row_versions(n))
+        with open(os.path.join(FIXTURE_V2, name + ".json"),
+                  encoding="utf-8") as f:
+            want = json.load(f)
+        # A restore starts a new incarnation: status differs by design.
+        got = answers(n)
+        del want["status"]
+        same(got, want, name + " (restored)")
