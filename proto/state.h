@@ -18,8 +18,9 @@
  * sorted (bytewise), without repeats, every entry named at least once and
  * valid; an ix:uint is an index into its table.  An owner or stamp that is
  * not there (owner "", hlc 0) has nil for its node.  A row of a case at
- * central, of about 16 fields and 3 events by one author, is about 28 %
- * smaller than in version 1 (docs/PERFORMANCE.md, "The row in one page").
+ * central, of about 16 fields and 3 events by one author, is about a
+ * quarter smaller than in version 1 (docs/PERFORMANCE.md, "The row in one
+ * page").
  *
  * Version 1 (store layouts 1 and 2; read only by state_decode_v1, for the
  * migration in node/migrate.c):
