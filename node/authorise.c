@@ -543,7 +543,7 @@ authorise_local(struct store *st, const struct case_state *s,
 	enum offer_kind	kind;
 
 	if (offer_check(s, e, st->node, is_central(st), &kind, why,
-	    whysz) != 0)
+	    whysz) != 0 || offer_one(s, e, why, whysz) != 0)
 		return E_CONFLICT;
 	if (kind == OFFER_ACCEPT || kind == OFFER_DECLINE) {
 		/* The receiving province answers an offer for a case it does

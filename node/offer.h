@@ -18,6 +18,9 @@
  *   the current owner and has no answer.  An earlier unanswered offer is
  *   withdrawn by a later one; a change of owner (central's reassignment,
  *   or an accept) ends every offer stamped before it.
+ * - a new offer is valid from the owner, to another province; a node
+ *   writes one only while none waits (offer_one), but central takes a
+ *   later one whatever it holds of the earlier one's answer.
  * - an answer is valid only from the pending offer's receiving province,
  *   stamped after the offer and after the last change of owner, and made
  *   of exactly the ops above.  Central refuses any other (store.c,
@@ -74,11 +77,26 @@ int	offer_pending_to(const struct case_state *s, const char *node);
  * Classifies e (written by origin, to case state s as it stands before e)
  * into *kind and checks its offer ops against s.  A province may not
  * transfer a case to another node (a referral is an offer); central may
- * (its reassignment).  e->hlc 0 skips the stamp checks (a local write not
- * stamped yet).  Returns 0, or E_AUTH with a one-line reason in why.
+ * (its reassignment).  An offer comes from the owner, to another
+ * province; one that waits does not stop it, since the later offer
+ * withdraws it (see offer_one).  e->hlc 0 skips the stamp checks (a
+ * local write not stamped yet).  Returns 0, or E_AUTH with a one-line
+ * reason in why.
  */
 int	offer_check(const struct case_state *s, const struct entry *e,
 	    const char *origin, int origin_central, enum offer_kind *kind,
+	    char *why, size_t whysz);
+
+/*
+ * The writing node's rule, on top of offer_check: it makes no offer of a
+ * case while one waits for its answer (its operator waits, or the
+ * answer has not reached it yet).  Central does not apply it to a
+ * province's entry: whether an offer waits there depends on whether the
+ * answer has reached central, and a later offer withdraws an earlier one
+ * wherever it arrives (chaos seed 210, docs/CONFLICTS.md).  Returns 0,
+ * or E_AUTH with a one-line reason in why.
+ */
+int	offer_one(const struct case_state *s, const struct entry *e,
 	    char *why, size_t whysz);
 
 /* Does e answer an offer (accept or decline)?  offer_check says so in

@@ -488,3 +488,75 @@ def test_decline_judged_at_its_stamp_after_central_restore(env):
     check(all(q.get("refused", 0) == 0 for q in c.status()["peers"]),
           c.status()["peers"])
     verify_all(c, h, a, p)
+
+
+def test_second_offer_after_decline_survives_central_restore(env):
+    """Chaos seed 210 (SEED=201 at aeae310): khanh-hoa offered its case
+    to son-la, son-la declined, khanh-hoa offered it to son-la again and
+    son-la accepted; central took all four and routed them.  Central then
+    came back without them (a restore; in the round, a promoted standby
+    while the old central, back and unfenced, had served both).  At
+    khanh-hoa's first sync the decline, given back (GIVE) before the case
+    existed there, was left to son-la; khanh-hoa's second offer then
+    came in its own stream, and central, holding the first offer but not
+    its answer, refused it ("already referred to son-la; wait for its
+    answer"), then son-la's accept of it.  Two acknowledged writes gone,
+    and khanh-hoa kept son-la's accept (routed by the old central) while
+    central kept khanh-hoa as owner; son-la kept a full copy with the
+    second offer waiting.  A later offer withdraws an earlier one (the
+    merge's rule, offer.h), so central now takes it whether or not the
+    earlier one's answer has reached it.
+
+    Case y is the same history with the roles swapped, so that each
+    order of arrival is met: for x the offering province syncs first
+    after the restore, for y the receiving one."""
+    from test_restore import backup, lose_and_restore
+    from test_sync import sync_ok, verify_all
+
+    c = env.central().start()
+    k = env.province("khanh-hoa", c)
+    s = env.province("son-la", c)
+    sync_ok(k)
+    sync_ok(s)
+    c.stop()
+    bk = backup(c, "bk-central")
+    c.start()
+    x = k.add(sample_case(210, status="identified"))
+    y = s.add(sample_case(211, status="identified"))
+    for sender, recv, cid in ((k, s, x), (s, k, y)):
+        offer(sender, cid, recv.name, "FAKE first offer " + cid[:8])
+        sync_ok(sender)
+        sync_ok(recv)
+        ok(recv.cli("case", "decline", cid, "--reason", "FAKE no place"),
+           "decline")
+        sync_ok(recv)
+        sync_ok(sender)
+        check(not pending_to(sender.get(cid), recv.name), sender.get(cid))
+        offer(sender, cid, recv.name, "FAKE second offer " + cid[:8])
+        sync_ok(sender)
+        sync_ok(recv)
+        ok(recv.cli("case", "accept", cid), "accept")
+        sync_ok(recv)
+        sync_ok(sender)
+        check(sender.get(cid)["owner"] == recv.name, sender.get(cid))
+    c.stop()
+    lose_and_restore(c, bk)
+    c.start()
+    for n in (k, s, k, s):
+        sync_ok(n)
+    for cid, sender, recv in ((x, k, s), (y, s, k)):
+        got = c.get(cid)
+        check(got["owner"] == recv.name, got)
+        check([(r["to"], r["status"]) for r in got["referrals"]] ==
+              [(recv.name, "rejected"), (recv.name, "accepted")],
+              got["referrals"])
+        check(recv.get(cid) == got, "%s differs:\n %r\n %r" % (
+            recv.name, recv.get(cid), got))
+        mine = sender.get(cid)
+        check(mine["owner"] == recv.name and
+              "full_name" not in mine["person"], mine)
+        check([r["status"] for r in mine["referrals"]] ==
+              ["rejected", "accepted"], mine["referrals"])
+    check(all(q.get("refused", 0) == 0 for q in c.status()["peers"]),
+          c.status()["peers"])
+    verify_all(c, k, s)
