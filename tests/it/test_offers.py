@@ -560,3 +560,55 @@ def test_second_offer_after_decline_survives_central_restore(env):
     check(all(q.get("refused", 0) == 0 for q in c.status()["peers"]),
           c.status()["peers"])
     verify_all(c, k, s)
+
+
+def test_later_offer_withdraws_an_earlier_one_central_holds(env):
+    """Central takes a later offer while it still sees an earlier one
+    waiting (chaos seed 210), and the later one withdraws it: here
+    khanh-hoa, put back from a backup taken before its offer to son-la,
+    offers the case to nghe-an before its first sync.  son-la, which held
+    the whole case to decide, is told and keeps a copy without
+    identifying values; its answer to the withdrawn offer is refused;
+    nghe-an gets the case to decide and accepts it."""
+    from test_restore import backup, lose_and_restore
+    from test_sync import sync_ok, verify_all
+
+    c = env.central().start()
+    k = env.province("khanh-hoa", c)
+    s = env.province("son-la", c)
+    n = env.province("nghe-an", c)
+    x = k.add(sample_case(212, status="identified"))
+    sync_ok(k)
+    bk = backup(k, "bk-khanh-hoa")
+    offer(k, x, "son-la", "FAKE the offer khanh-hoa loses")
+    sync_ok(k)
+    sync_ok(s)
+    check(pending_to(s.get(x), "son-la") and
+          s.get(x)["person"].get("full_name") == "FAKE Person 212", s.get(x))
+    lose_and_restore(k, bk)
+    offer(k, x, "nghe-an", "FAKE offered again after the restore")
+    sync_ok(k)
+    sync_ok(k)
+    got = c.get(x)
+    check([(r["to"], r["status"]) for r in got["referrals"]] ==
+          [("son-la", "proposed"), ("nghe-an", "proposed")] and
+          pending_to(got, "nghe-an"), got["referrals"])
+    check(k.get(x) == got, "khanh-hoa differs:\n %r\n %r" % (k.get(x), got))
+    sync_ok(s)
+    mine = s.get(x)
+    check(mine is not None and "full_name" not in mine["person"] and
+          not pending_to(mine, "son-la"), mine)
+    r = s.cli("case", "accept", x)
+    check(r.rc == 2, "son-la accepted a withdrawn offer: %r" % r)
+    sync_ok(n)
+    check(pending_to(n.get(x), "nghe-an") and
+          n.get(x)["person"].get("full_name") == "FAKE Person 212", n.get(x))
+    ok(n.cli("case", "accept", x), "accept")
+    sync_ok(n)
+    sync_ok(k)
+    got = c.get(x)
+    check(got["owner"] == "nghe-an" and n.get(x) == got, (n.get(x), got))
+    check("full_name" not in k.get(x)["person"], k.get(x))
+    check(all(q.get("refused", 0) == 0 for q in c.status()["peers"]),
+          c.status()["peers"])
+    verify_all(c, k, s, n)
