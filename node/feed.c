@@ -236,9 +236,62 @@ feed_has_case(struct store *st, MDB_txn *t, const char *peer,
  * reassigned it meanwhile), and must learn nothing of it; or another
  * central routed the offer to it (an old central back before it was
  * fenced, or one put back by a restore), and it holds the whole case to
- * decide on.  Its HELLO tells which (store_endnotes_settle).
+ * decide on.  A HELLO that shows a feed position this central never gave
+ * tells the second (store_endnotes_settle), and so does one it already
+ * showed: the end is queued at once when the receiver came from another
+ * central's feed late enough to hold the offer (from_other_since).
  */
 #define ENDNOTE_PFX	"endnote:"
+
+/*
+ * Central: the last time a province came from another central's feed
+ * (meta "fromother:<peer>", the feed position its HELLO showed, not one
+ * of this central's; "fromother_ms:<peer>", this central's clock at the
+ * first HELLO that showed it).  What another central routed to it, it
+ * took before then, and the same HELLO's session moves it onto this
+ * central's feed, so its next HELLO no longer shows it: chaos seed 238,
+ * lai-chau's HELLO at the promoted central showed the old central's
+ * position, and da-nang's offer to it (which the old central had routed
+ * to it) came in the commit right after, in lai-chau's own gift: its end
+ * waited for the next HELLO, at a position of this feed, and was dropped.
+ */
+#define FROMOTHER_PFX		"fromother:"
+#define FROMOTHER_MS_PFX	"fromother_ms:"
+
+static void
+fromother_keys(char *pk, size_t pksz, char *mk, size_t mksz,
+    const char *peer)
+{
+	int a = snprintf(pk, pksz, FROMOTHER_PFX "%s", peer);
+	int b = snprintf(mk, mksz, FROMOTHER_MS_PFX "%s", peer);
+
+	assert(a > 0 && (size_t)a < pksz && b > 0 && (size_t)b < mksz);
+}
+
+/*
+ * Central: did peer come from another central's feed late enough to hold
+ * what that central routed to it of an entry stamped hlc?  *yes when it
+ * came at or after hlc less the skew bound: a central takes an entry only
+ * within that bound of its clock, so another central routed it no
+ * earlier.  A receiver that never had the case and came from another
+ * central in that window is told too (docs/SECURITY.md, Known limits).
+ */
+static int
+from_other_since(struct store *st, MDB_txn *t, const char *peer,
+    uint64_t hlc, int *yes)
+{
+	char		pk[sizeof(FROMOTHER_PFX) + HLC_NODE_MAX];
+	char		mk[sizeof(FROMOTHER_MS_PFX) + HLC_NODE_MAX];
+	uint64_t	ms;
+	int		rc;
+
+	*yes = 0;
+	fromother_keys(pk, sizeof(pk), mk, sizeof(mk), peer);
+	if ((rc = get_u64(st, t, st->meta, mk, &ms)) != 0)
+		return rc;
+	*yes = ms != 0 && ms + st->skew_ms >= HLC_MS(hlc);
+	return 0;
+}
 
 static size_t
 endnote_key(char *k, size_t ksz, const char *peer, const char *case_id)
@@ -252,9 +305,10 @@ endnote_key(char *k, size_t ksz, const char *peer, const char *case_id)
 /* Queues for `to` the earliest entry after e that ended what e gave it,
  * unless `to` wrote that entry; with push_e, e first, unless `to` wrote
  * it (a province gives back central's transfer to another node too;
- * duplicates are no-ops at the province).  With note (an offer's
- * receiver), only when central routed the case to `to`; otherwise the
- * end waits in an endnote for `to`'s next HELLO. */
+ * duplicates are no-ops at the province).  With offer (an offer's
+ * receiver), only when central routed the case to `to`, or `to` came
+ * from another central's feed since e could be routed there; otherwise
+ * the end waits in an endnote for `to`'s next HELLO. */
 static int
 feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
     const char *to, int offer, int push_e, const uint8_t *lk, size_t lklen)
@@ -277,9 +331,13 @@ feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
 		char	nk[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1 +
 			    ENTRY_CASE_ID_LEN + 1];
 		MDB_val	k, d;
+		int	came;
 
-		if (rc != 0)
+		if (rc != 0 ||
+		    (rc = from_other_since(st, t, to, e->hlc, &came)) != 0)
 			return rc;
+		if (came)
+			return feed_push(st, t, to, ec.lk, ec.lklen);
 		k.mv_data = nk;
 		k.mv_size = endnote_key(nk, sizeof(nk), to, e->case_id);
 		d.mv_data = ec.lk;
@@ -754,6 +812,53 @@ origin_count(const char *origin, void *arg)
 	return 0;
 }
 
+/* Came ha-noi from another central's feed at or after hlc less skew? */
+static int
+came_since(struct store *st, uint64_t hlc)
+{
+	MDB_txn	*t;
+	int	 yes, rc;
+
+	if (txn_begin(st, MDB_RDONLY, &t) != 0)
+		return -1;
+	rc = from_other_since(st, t, "ha-noi", hlc, &yes);
+	mdb_txn_abort(t);
+	return rc != 0 ? -1 : yes;
+}
+
+/* The record of a HELLO at a position of another central's feed: made at
+ * the first HELLO that shows it, kept at the next ones, and what
+ * from_other_since judges by (chaos seed 238). */
+static int
+fromother_selftest(struct store *st)
+{
+	uint64_t	w = wall(st), skew = st->skew_ms;
+	size_t		n;
+
+	/* Positions 1-3 are of this feed: nothing recorded. */
+	ST_OK(store_endnotes_settle(st, "ha-noi", 2, &n));
+	ST_CHECK(n == 0);
+	ST_CHECK(came_since(st, HLC_MAKE(w, 0)) == 0);
+	/* Position 99 is not. */
+	ST_OK(store_endnotes_settle(st, "ha-noi", 99, &n));
+	ST_CHECK(n == 0);
+	ST_CHECK(came_since(st, HLC_MAKE(w - 3600000, 0)) == 1);
+	ST_CHECK(came_since(st, HLC_MAKE(w + skew - 1000, 0)) == 1);
+	ST_CHECK(came_since(st, HLC_MAKE(w + skew + 60000, 0)) == 0);
+	/* The same position an hour later: it took nothing since. */
+	store_set_clock(st, skew, 3600000);
+	ST_OK(store_endnotes_settle(st, "ha-noi", 99, &n));
+	ST_CHECK(came_since(st, HLC_MAKE(w + 3600000, 0)) == 0);
+	/* Another position of another feed: it came again. */
+	ST_OK(store_endnotes_settle(st, "ha-noi", 100, &n));
+	ST_CHECK(came_since(st, HLC_MAKE(w + 3600000, 0)) == 1);
+	/* Back on this feed: the record stays. */
+	ST_OK(store_endnotes_settle(st, "ha-noi", 3, &n));
+	ST_CHECK(came_since(st, HLC_MAKE(w + 3600000, 0)) == 1);
+	store_set_clock(st, skew, 0);
+	return 0;
+}
+
 int
 feed_selftest(void)
 {
@@ -785,6 +890,7 @@ feed_selftest(void)
 	n = 0;
 	ST_OK(store_feed_origins(st, "ha-noi", 2, origin_count, &n));
 	ST_CHECK(n == 10);
+	ST_OK(fromother_selftest(st));
 	store_test_close(&st, dir);
 	return 0;
 }
@@ -796,13 +902,17 @@ feed_selftest(void)
  * (another central served it: an old central back before it was fenced,
  * or this one before a restore), peer may hold a case central did not
  * route to it, so each end is queued; otherwise every entry peer holds
- * came from this feed, which never held those cases, and the notes go.
- * *n is how many ends were queued.  Reads first: a session almost never
- * has a note.
+ * came from this feed, or from another central before a HELLO that
+ * showed it, which from_other_since judged when the note was made, and
+ * the notes go.  Such a position is recorded, with the time of the first
+ * HELLO that showed it (fromother).  *n is how many ends were queued.
+ * Reads first: a session almost never has a note or such a position.
  */
 struct endnote_ctx {
 	const char	*peer;
+	uint64_t	 cursor;
 	int		 foreign;	/* peer's position is not of this feed */
+	int		 record;	/* ... and is not recorded yet */
 	size_t		 n;
 };
 
@@ -811,12 +921,20 @@ endnote_fn(struct store *st, MDB_txn *t, void *arg)
 {
 	struct endnote_ctx	*en = arg;
 	char			 pfx[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1];
+	char			 pk[sizeof(FROMOTHER_PFX) + HLC_NODE_MAX];
+	char			 mk[sizeof(FROMOTHER_MS_PFX) + HLC_NODE_MAX];
 	size_t			 plen;
 	MDB_cursor		*c;
 	MDB_val			 k, d;
 	int			 rc, mrc;
 
 	en->n = 0;
+	if (en->record) {
+		fromother_keys(pk, sizeof(pk), mk, sizeof(mk), en->peer);
+		if ((rc = put_u64(st, t, st->meta, pk, en->cursor)) != 0 ||
+		    (rc = put_u64(st, t, st->meta, mk, wall(st))) != 0)
+			return rc;
+	}
 	plen = (size_t)snprintf(pfx, sizeof(pfx), ENDNOTE_PFX "%s/",
 	    en->peer);
 	assert(plen < sizeof(pfx));
@@ -846,47 +964,69 @@ endnote_fn(struct store *st, MDB_txn *t, void *arg)
 	return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : mdb_err(st, mrc, "meta");
 }
 
+/* What store_endnotes_settle decides on, into *en (foreign, record);
+ * *have says whether peer has notes. */
+static int
+endnote_read(struct store *st, MDB_txn *t, struct endnote_ctx *en,
+    int *have)
+{
+	char		 pfx[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1];
+	char		 pk[sizeof(FROMOTHER_PFX) + HLC_NODE_MAX];
+	char		 mk[sizeof(FROMOTHER_MS_PFX) + HLC_NODE_MAX];
+	uint8_t		 fk[LOGKEY_MAX];
+	uint64_t	 seen;
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	size_t		 plen;
+	int		 rc;
+
+	*have = 0;
+	plen = (size_t)snprintf(pfx, sizeof(pfx), ENDNOTE_PFX "%s/",
+	    en->peer);
+	assert(plen < sizeof(pfx));
+	if ((rc = mdb_err(st, mdb_cursor_open(t, st->meta, &c), "cursor")))
+		return rc;
+	k.mv_data = pfx;
+	k.mv_size = plen;
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_err(st, rc, "meta");
+	*have = rc == 0 && k.mv_size >= plen &&
+	    memcmp(k.mv_data, pfx, plen) == 0;
+	if (en->cursor == 0)
+		return 0;
+	k.mv_data = fk;
+	k.mv_size = seqkey(fk, en->peer, en->cursor);
+	if ((rc = mdb_get(t, st->feed, &k, &d)) == 0)
+		return 0;
+	if (rc != MDB_NOTFOUND)
+		return mdb_err(st, rc, "feed");
+	en->foreign = 1;
+	fromother_keys(pk, sizeof(pk), mk, sizeof(mk), en->peer);
+	if ((rc = get_u64(st, t, st->meta, pk, &seen)) != 0)
+		return rc;
+	en->record = seen != en->cursor;
+	return 0;
+}
+
 int
 store_endnotes_settle(struct store *st, const char *peer, uint64_t cursor,
     size_t *n)
 {
-	struct endnote_ctx	 en = { peer, 0, 0 };
-	char			 pfx[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1];
-	uint8_t			 fk[LOGKEY_MAX];
+	struct endnote_ctx	 en = { peer, cursor, 0, 0, 0 };
 	MDB_txn			*t;
-	MDB_val			 k, d;
-	size_t			 plen;
 	int			 rc, have;
 
 	*n = 0;
 	if (!is_central(st))
 		return 0;
-	plen = (size_t)snprintf(pfx, sizeof(pfx), ENDNOTE_PFX "%s/", peer);
-	assert(plen < sizeof(pfx));
 	if ((rc = txn_begin(st, MDB_RDONLY, &t)) != 0)
 		return rc;
-	{
-		MDB_cursor *c;
-
-		if ((rc = mdb_err(st, mdb_cursor_open(t, st->meta, &c),
-		    "cursor"))) {
-			mdb_txn_abort(t);
-			return rc;
-		}
-		k.mv_data = pfx;
-		k.mv_size = plen;
-		have = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) == 0 &&
-		    k.mv_size >= plen && memcmp(k.mv_data, pfx, plen) == 0;
-		mdb_cursor_close(c);
-	}
-	if (have && cursor != 0) {
-		k.mv_data = fk;
-		k.mv_size = seqkey(fk, peer, cursor);
-		en.foreign = mdb_get(t, st->feed, &k, &d) == MDB_NOTFOUND;
-	}
+	rc = endnote_read(st, t, &en, &have);
 	mdb_txn_abort(t);
-	if (!have)
-		return 0;
+	if (rc != 0 || (!have && !en.record))
+		return rc;
 	if ((rc = txn_run(st, endnote_fn, &en)) == 0)
 		*n = en.n;
 	return rc;

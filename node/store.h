@@ -372,7 +372,11 @@ int	store_feed_requeue(struct store *st, const char *peer,
 /* Central, at peer's HELLO with feed position cursor: the ends of late
  * offers to peer kept for it (feed.c, endnote) are queued when cursor is
  * not a position of this central's feed (another central served peer),
- * and dropped otherwise; *n how many were queued. */
+ * and dropped otherwise; *n how many were queued.  Such a cursor is
+ * recorded with the time of the first HELLO that shows it (feed.c,
+ * fromother): the end of an offer that reaches central later goes to
+ * peer at once when peer came from the other feed since the offer could
+ * be routed there.  Returns 0, E_STORE or E_INTEGRITY. */
 int	store_endnotes_settle(struct store *st, const char *peer,
 	    uint64_t cursor, size_t *n);
 /* Calls fn for every refused entry kept for audit (origin, seq, the

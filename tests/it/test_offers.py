@@ -612,3 +612,77 @@ def test_later_offer_withdraws_an_earlier_one_central_holds(env):
     check(all(q.get("refused", 0) == 0 for q in c.status()["peers"]),
           c.status()["peers"])
     verify_all(c, k, s, n)
+
+
+def test_offer_ends_for_receiver_already_moved_to_the_promoted_central(env):
+    """Chaos seed 238 (SEED=201 at aeae310): the standby was promoted,
+    and the old central came back and served the provinces unfenced.
+    da-nang offered its case to lai-chau (keep_transferred = no) through
+    the old central, which routed the whole case to lai-chau to decide;
+    the promoted central, which did not have the offer, reassigned the
+    case to khanh-hoa.  Once the old central stopped, lai-chau's first
+    HELLO at the promoted central showed a feed position of the old
+    central's, and that session moved it onto the promoted central's
+    feed; only then did the offer reach the promoted central (da-nang's
+    run, and lai-chau's own gift of it, in the commit right after that
+    HELLO), stamped before the reassignment.  Central routed the case to
+    lai-chau never, so it kept the end of the offer for lai-chau's next
+    HELLO (feed.c, endnote), which showed a position of its own feed:
+    the note was dropped as if lai-chau had never been given the case.
+    lai-chau kept the whole case ("leak: read-only copy of ... on
+    lai-chau shows ['full_name', 'id_number']")."""
+    from test_standby import check_owned, ha_province, standby_node, \
+        wait_current
+    from test_sync import sync_ok, verify_all
+
+    c = env.central().start()
+    sb = standby_node(env, c)
+    d = ha_province(env, "da-nang", c, sb)
+    lc = ha_province(env, "lai-chau", c, sb)
+    kh = ha_province(env, "khanh-hoa", c, sb)
+    lc.set_conf("keep_transferred", "no")
+    x = d.add(sample_case(238, status="identified"))
+    y = lc.add(sample_case(239, status="reported"))
+    for p in (d, lc, kh):
+        sync_ok(p)
+    sb.start()
+    wait_current(c, sb)
+    sb.stop()                   # its copy: both cases, no offer
+    c.kill()
+    ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    c.start()                   # back before any province saw the epoch
+    offer(d, x, "lai-chau", "FAKE offer through the old central")
+    sync_ok(d)
+    sync_ok(lc)
+    check(pending_to(lc.get(x), "lai-chau") and
+          lc.get(x)["person"].get("full_name") == "FAKE Person 238",
+          "the offer reached lai-chau through the old central")
+    c.stop()
+    ok(sb.cli("case", "transfer", x, "--to", "khanh-hoa", "--reason",
+              "FAKE reassignment by the promoted central"),
+       "the promoted central reassigns, without the offer")
+    sb.update(y, {"status": "identified"})
+    sb.start()
+    # lai-chau first: its HELLO shows the old central's feed position,
+    # and the session moves it onto the promoted central's feed (it takes
+    # central's edit of its own case y).
+    sync_ok(lc)
+    check(lc.get(y)["status"] == "identified", lc.get(y))
+    sync_ok(d)                  # the offer reaches the promoted central
+    sync_ok(lc)
+    sync_ok(kh)
+    sync_ok(lc)
+    got = sb.get(x)
+    check(got["owner"] == "khanh-hoa" and
+          [(r["to"], r["status"]) for r in got["referrals"]] ==
+          [("lai-chau", "proposed"), ("khanh-hoa", "completed")],
+          "promoted central: %r" % got)
+    mine = lc.get(x)
+    check(mine is None, "lai-chau (keep_transferred = no) keeps a copy for "
+          "an offer that ended: %r" % mine)
+    r = ok(lc.cli("case", "referrals", "--json"), "referrals")
+    check(x not in r.out, "lai-chau still lists the offer: %s" % r.out)
+    check_owned(sb, [d, lc, kh])
+    verify_all(sb, d, lc, kh)
+    sb.stop()
