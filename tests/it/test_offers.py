@@ -686,3 +686,74 @@ def test_offer_ends_for_receiver_already_moved_to_the_promoted_central(env):
     check_owned(sb, [d, lc, kh])
     verify_all(sb, d, lc, kh)
     sb.stop()
+
+
+def test_old_centrals_routing_of_an_entry_the_promoted_central_refuses(env):
+    """Chaos seed 341 (SEED=301 at df24d65, round 40): the standby was
+    promoted (06:45:29.278) and the old central came back and served the
+    provinces unfenced (29.410).  dong-nai had offered its case to
+    dong-thap (dong-nai/6, in the standby's copy); the promoted central
+    reassigned the case to ha-tinh (central/(I2, 9), 29.442), which the
+    old central never had.  dong-nai, on the old central, then set the
+    facility (dong-nai/15, 29.482, stamped after the reassignment); the
+    old central accepted it (the case was still dong-nai's there) and
+    routed it to dong-thap, the offer's receiver, which holds the case
+    to decide.  After the old central stopped, dong-thap gave the entry
+    back ("left to its origin (dong-nai does not own case ... (owner
+    ha-tinh))") and dong-nai's own run brought it: refused, as it should
+    be (dong-nai did not own the case at its stamp), and the refusal
+    notice took it out of dong-nai's copy.  But a refusal notice goes to
+    the origin only: dong-thap's copy kept the facility that central
+    refused ("refused_applied: refused update@dong-nai ... is on
+    dong-thap").  (In the seed dong-nai was also put back from a backup
+    taken before its edit and recovered it from the old central; that
+    does not matter here.)"""
+    from test_standby import ha_province, standby_node, wait_current
+    from test_sync import sync_ok, verify_all
+
+    c = env.central().start()
+    sb = standby_node(env, c)
+    dn = ha_province(env, "dong-nai", c, sb)
+    dt = ha_province(env, "dong-thap", c, sb)
+    ht = ha_province(env, "ha-tinh", c, sb)
+    dt.set_conf("keep_transferred", "yes")
+    x = dn.add(sample_case(341, status="identified"))
+    sync_ok(dn)
+    offer(dn, x, "dong-thap", "FAKE offer before the promotion")
+    for p in (dn, dt, ht):
+        sync_ok(p)
+    check(pending_to(dt.get(x), "dong-thap"), dt.get(x))
+    sb.start()
+    wait_current(c, sb)
+    sb.stop()                   # its copy: the case and the offer
+    c.kill()
+    ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    c.start()                   # back before any province saw the epoch
+    ok(sb.cli("case", "transfer", x, "--to", "ha-tinh", "--reason",
+              "FAKE reassignment by the promoted central"),
+       "the promoted central reassigns, the offer waiting")
+    dn.update(x, {"intake": {"facility": "F341-01450"}})
+    sync_ok(dn)                 # the old central accepts it ...
+    sync_ok(dt)                 # ... and routes it to the receiver
+    check(dt.get(x)["intake"].get("facility") == "F341-01450",
+          "the edit reached dong-thap through the old central: %r"
+          % dt.get(x))
+    c.stop()
+    sb.start()
+    sync_ok(dt)                 # gives the edit back: left to its origin
+    sync_ok(dn)                 # its own run: refused, the notice back
+    for p in (dn, dt, ht, dt, dn):
+        sync_ok(p)
+    got = sb.get(x)
+    check(got["owner"] == "ha-tinh" and
+          got["intake"].get("facility") != "F341-01450",
+          "promoted central: %r" % got)
+    check(dn.get(x) is None or
+          dn.get(x)["intake"].get("facility") != "F341-01450",
+          "dong-nai keeps its refused edit: %r" % dn.get(x))
+    mine = dt.get(x)
+    check(mine is None or mine["intake"].get("facility") != "F341-01450",
+          "dong-thap keeps dong-nai's edit that central refused: %r" % mine)
+    verify_all(sb, dn, dt, ht)
+    sb.stop()
