@@ -708,6 +708,18 @@ def test_old_centrals_routing_of_an_entry_the_promoted_central_refuses(env):
     dong-thap").  (In the seed dong-nai was also put back from a backup
     taken before its edit and recovered it from the old central; that
     does not matter here.)"""
+    refused_entry_routed_by_old_central(env, origin_first=False)
+
+
+def test_old_centrals_routing_of_a_refused_entry_origin_first(env):
+    """Seed 341's sequence in the other order of arrival at the promoted
+    central: dong-nai's own run first (refused, the notice to dong-nai),
+    then dong-thap, which then has nothing to give back (central's
+    position for dong-nai counts the refused entry)."""
+    refused_entry_routed_by_old_central(env, origin_first=True)
+
+
+def refused_entry_routed_by_old_central(env, origin_first):
     from test_standby import ha_province, standby_node, wait_current
     from test_sync import sync_ok, verify_all
 
@@ -741,8 +753,12 @@ def test_old_centrals_routing_of_an_entry_the_promoted_central_refuses(env):
           % dt.get(x))
     c.stop()
     sb.start()
-    sync_ok(dt)                 # gives the edit back: left to its origin
-    sync_ok(dn)                 # its own run: refused, the notice back
+    if origin_first:
+        sync_ok(dn)             # its own run: refused, the notice back
+        sync_ok(dt)             # nothing to give: the position is counted
+    else:
+        sync_ok(dt)             # gives the edit back: left to its origin
+        sync_ok(dn)             # its own run: refused, the notice back
     for p in (dn, dt, ht, dt, dn):
         sync_ok(p)
     got = sb.get(x)
