@@ -351,6 +351,109 @@ feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
 	return feed_push(st, t, to, ec.lk, ec.lklen);
 }
 
+/*
+ * Central: entry e of a province was just refused (refuse; its record is
+ * under rk in the refused table, and its origin is told).  Another
+ * central may have accepted it and routed it to the provinces that hold
+ * the case (an old central back before it was fenced, or this one before
+ * a restore): chaos seed 341, where the old central took dong-nai's edit
+ * of a case the promoted central had reassigned, and routed it to
+ * dong-thap, the receiving province of dong-nai's offer; the promoted
+ * central refused it, dong-nai took it out, and dong-thap kept it.  So
+ * the notice goes to every province the case was ever given or offered
+ * to, or that wrote to it (its log here: only those can hold it), but
+ * the origin: at once to one that came from another central's feed
+ * since e could be routed there (from_other_since), else in an endnote
+ * for its next HELLO, queued only if that HELLO shows another central's
+ * position (store_endnotes_settle).  The province takes the entry out
+ * when it holds it and keeps nothing otherwise (unrecord_foreign).
+ */
+#define REFUSED_TO_MAX	64	/* nodes per field (docs/CONFLICTS.md) */
+
+struct refused_ctx {
+	struct store	*st;
+	MDB_txn		*t;
+	const char	*origin;
+	char		 to[REFUSED_TO_MAX][HLC_NODE_MAX + 1];
+	size_t		 n;
+};
+
+static void
+refused_add(struct refused_ctx *rc, const char *node)
+{
+	if (node == NULL || node[0] == '\0' ||
+	    strcmp(node, rc->origin) == 0 || strcmp(node, rc->st->node) == 0)
+		return;
+	for (size_t i = 0; i < rc->n; i++)
+		if (strcmp(rc->to[i], node) == 0)
+			return;
+	if (rc->n < REFUSED_TO_MAX)
+		strlcpy_(rc->to[rc->n++], node, sizeof(rc->to[0]));
+}
+
+static int
+refused_one(const uint8_t *lk, size_t lklen, void *arg)
+{
+	struct refused_ctx	*rc = arg;
+	struct entry		 f;
+	char			 oto[HLC_NODE_MAX + 1];
+	int			 sig_ok, r;
+
+	if ((r = log_read(rc->st, rc->t, lk, lklen, &f, 0, &sig_ok)) != 0)
+		return r;
+	refused_add(rc, f.origin);
+	for (size_t i = 0; i < f.nops; i++)
+		if (f.ops[i].type == OP_TRANSFER)
+			refused_add(rc, f.ops[i].to);
+	if (offer_made_to(&f, oto, sizeof(oto)))
+		refused_add(rc, oto);
+	entry_release(&f);
+	return 0;
+}
+
+int
+feed_refused(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t *rk, size_t rklen)
+{
+	struct refused_ctx	*ctx;
+	int			 rc;
+
+	if (!is_central(st))
+		return 0;
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->st = st;
+	ctx->t = t;
+	ctx->origin = e->origin;
+	rc = case_keys(st, t, e->case_id, refused_one, ctx);
+	for (size_t i = 0; i < ctx->n && rc == 0; i++) {
+		char	nk[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1 +
+			    ENTRY_CASE_ID_LEN + 1 + HLC_NODE_MAX + 1 + 17];
+		MDB_val	k, d;
+		int	came, n;
+
+		if ((rc = from_other_since(st, t, ctx->to[i], e->hlc,
+		    &came)) != 0)
+			break;
+		if (came) {
+			rc = feed_push(st, t, ctx->to[i], rk, rklen);
+			continue;
+		}
+		/* One note per refused entry, beside the offers' ends. */
+		n = snprintf(nk, sizeof(nk), ENDNOTE_PFX "%s/%s/%s/%016llx",
+		    ctx->to[i], e->case_id, e->origin,
+		    (unsigned long long)e->seq);
+		assert(n > 0 && (size_t)n < sizeof(nk));
+		k.mv_data = nk;
+		k.mv_size = (size_t)n;
+		d.mv_data = (void *)(uintptr_t)rk;
+		d.mv_size = rklen;
+		rc = mdb_err(st, mdb_put(t, st->meta, &k, &d, 0),
+		    "put endnote");
+	}
+	free(ctx);
+	return rc;
+}
+
 static int
 feed_ended(struct store *st, MDB_txn *t, const struct entry *e,
     const char *owner_after, const char *offer_after, const uint8_t *lk,
@@ -496,6 +599,7 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 		MDB_val		 lk = d, rv;
 		const char	*why = NULL;
 		size_t		 whylen = 0;
+		int		 refused = 0;
 
 		op = MDB_NEXT;
 		if (k.mv_size != plen + 9 || memcmp(k.mv_data, peer,
@@ -512,7 +616,9 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 				break;
 			}
 			/* The peer's own entry: the notice carries why
-			 * (docs/PROTOCOL.md, "Refusals"). */
+			 * (docs/PROTOCOL.md, "Refusals"); another's goes
+			 * flagged, without it (feed_refused). */
+			refused = 1;
 			if (lk.mv_size == plen + 9 &&
 			    memcmp(lk.mv_data, peer, plen + 1) == 0) {
 				why = rv.mv_data;
@@ -544,11 +650,11 @@ store_scan_feed(struct store *st, const char *peer, uint64_t after,
 			break;
 		batch_add(b, be64_get((const uint8_t *)k.mv_data + plen + 1),
 		    plain.data, plain.len);
-		if (why != NULL) {
+		if (refused) {
 			struct rec *nr = &b->recs[b->n - 1];
 
 			nr->refused = 1;
-			if (whylen > 0) {
+			if (why != NULL && whylen > 0) {
 				nr->reason = xmalloc(whylen);
 				memcpy(nr->reason, why, whylen);
 				nr->reasonlen = whylen;

@@ -54,9 +54,13 @@ central_check(struct store *st, MDB_txn *t, struct batch *b,
 		return BATCH_TAKEN;
 	}
 	if (r->refused) {
-		snprintf(b->err, b->errsz, "record %llu from %s is marked "
-		    "refused", (unsigned long long)r->pos, b->peer);
-		return E_PROTO;
+		/* Another province's entry that central refused, and
+		 * that another central had routed here (feed_refused);
+		 * only a record that verifies takes one out. */
+		if (sig != 0 && (rc = unrecord_foreign(st, t, e, r)) != 0)
+			return rc;
+		b->stats->duplicates++;
+		return BATCH_TAKEN;
 	}
 	/* A province takes its feed as central accepted it, with no bound
 	 * on stamps: refusing an entry here drops it for good (the feed

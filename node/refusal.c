@@ -43,6 +43,9 @@ refuse(struct store *st, MDB_txn *t, const struct entry *e, const char *why,
 	 * back is the notice (see unrecord_own; docs/RELIABILITY.md). */
 	if (rc == 0 && is_central(st))
 		rc = feed_push(st, t, e->origin, rk, k.mv_size);
+	/* And the provinces another central may have routed it to. */
+	if (rc == 0 && is_central(st))
+		rc = feed_refused(st, t, e, rk, k.mv_size);
 	return rc;
 }
 
@@ -67,6 +70,9 @@ case_refold(struct store *st, MDB_txn *t, const char *id)
 	return rc;
 }
 
+static int	unrecord(struct store *, MDB_txn *, const struct entry *,
+		    const struct rec *, int);
+
 /*
  * Province: central refused our entry e (it came back in our feed).  Moves
  * it from the log to the refused table, for audit, and refolds its case:
@@ -78,6 +84,27 @@ case_refold(struct store *st, MDB_txn *t, const char *id)
 int
 unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
     const struct rec *r)
+{
+	return unrecord(st, t, e, r, 1);
+}
+
+/*
+ * Province: central refused e, another province's entry, that another
+ * central had accepted and routed here (an old central back before it
+ * was fenced, or central before a restore: chaos seed 341; feed_refused).
+ * Taken out of the log and the case refolded as for our own; a notice
+ * for an entry this node does not hold is dropped: nothing of it is kept.
+ */
+int
+unrecord_foreign(struct store *st, MDB_txn *t, const struct entry *e,
+    const struct rec *r)
+{
+	return unrecord(st, t, e, r, 0);
+}
+
+static int
+unrecord(struct store *st, MDB_txn *t, const struct entry *e,
+    const struct rec *r, int own)
 {
 	uint8_t			 lk[LOGKEY_MAX], ck[CASEKEY_MAX];
 	char			 why[STORE_REASON_MAX + 1];
@@ -98,7 +125,9 @@ unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
 
 	k.mv_data = lk;
 	k.mv_size = lklen = seqkey(lk, e->origin, e->seq);
-	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND) {
+	if ((rc = mdb_get(t, st->log, &k, &d)) == MDB_NOTFOUND && !own)
+		return 0;
+	if (rc == MDB_NOTFOUND) {
 		/* Already taken out; or an entry this node lost in a restore
 		 * and has not recovered yet: keep the notice, so that the
 		 * entry is never applied when it comes back (store_apply_own)

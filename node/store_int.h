@@ -354,6 +354,10 @@ int	feed_route(struct store *, MDB_txn *, const struct entry *e,
 	    const char *owner_before, const char *owner_after,
 	    const char *offer_before, const char *offer_after,
 	    const uint8_t *lk, size_t lklen);
+/* Central: e was just refused (its record under rk in the refused
+ * table); tells the provinces another central may have routed it to. */
+int	feed_refused(struct store *, MDB_txn *, const struct entry *e,
+	    const uint8_t *rk, size_t rklen);
 
 /* ---- refusal.c ---- */
 
@@ -367,6 +371,8 @@ int	offerset_update(struct store *, MDB_txn *, const char *id,
 int	refuse(struct store *, MDB_txn *, const struct entry *e,
 	    const char *why, const struct rec *r);
 int	unrecord_own(struct store *, MDB_txn *, const struct entry *e,
+	    const struct rec *r);
+int	unrecord_foreign(struct store *, MDB_txn *, const struct entry *e,
 	    const struct rec *r);
 /* Province: replaces the redacted record of e held in the log by r, e's
  * record as central sent it again with its values, when the case is not
