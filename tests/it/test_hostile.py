@@ -352,49 +352,72 @@ def test_bad_batch_in_a_group_fails_alone(env):
     nghe-an is applied once, none refused."""
     c, _ = setup(env)
     good = hostile(env, c, "nghe-an")
-    bad = hostile(env, c)
-    for h in (good, bad):
-        w = h.hello()
-        check(w is not None and w[1] == 2, "no WELCOME: %r" % (w,))
-    batches = []
-    for _ in range(3):
-        batches.append([good.entry(Hostile.new_case_id(), [
-            good.op_set("status", '"reported"'),
-            good.op_transfer("nghe-an")]) for _ in range(600)])
-    recs = [bad.entry(Hostile.new_case_id(), [
-        bad.op_set("status", '"reported"'), bad.op_transfer("lao-cai")])
-        for _ in range(600)]
+    w = good.hello()
+    check(w is not None and w[1] == 2, "no WELCOME: %r" % (w,))
     import msgpack
-    seq, last = recs[-1]
-    rec = msgpack.unpackb(last, raw=False)
-    rec[2] = bytes([rec[2][0] ^ 1]) + rec[2][1:]
-    recs[-1] = (seq, msgpack.packb(rec, use_bin_type=True))
-    good.send_batch(batches[0])
-    bad.send_batch(recs)
-    good.send_batch(batches[1])
-    good.send_batch(batches[2])
-    acks = []
-    while len(acks) < 3:
-        m = good.recv_until(lambda m: m[1] in (ACK, ERROR), 60)
-        check(m is not None and m[1] == ACK, "nghe-an's batch not "
-              "acknowledged: %r" % (m,))
-        acks.append(m)
-    m = bad.recv_until(lambda m: m[1] == ERROR, 30)
-    check(m is not None and "does not verify" in m[3], "lao-cai: %r" % (m,))
-    check(sum(a[4] for a in acks) == 1800 and
-          sum(a[6] for a in acks) == 0, "ACKs: %r" % (acks,))
-    check(acks[-1][3] == 1800, "ACKs: %r" % (acks,))
-    shared = [line for line in central_log(env).splitlines()
-              if "one commit for" in line and "lao-cai (failed)" in line
-              and "nghe-an" in line]
-    check(shared, "lao-cai's batch shared no commit with nghe-an's:\n" +
-          central_log(env))
+    lc = env.province("lao-cai", c)
+    # Whether lao-cai's batch lands in the same group as nghe-an's depends
+    # on when central picks up its queue: on a busy machine it may take
+    # nghe-an's first batch, then lao-cai's, alone.  So the exchange is
+    # made again (with new cases, once lao-cai's back-off is over) until
+    # a group held both, at most 4 times; every attempt's outcome is
+    # checked, and a group that held lao-cai's batch must have been seen.
+    attempts, shared = 0, []
+    while not shared and attempts < 4:
+        attempts += 1
+        deadline = time.monotonic() + 30
+        while True:             # lao-cai's back-off after a failed batch
+            bad = Hostile(lc.dir, c.dir).connect()
+            w = bad.hello()
+            if w is not None and w[1] == 2:
+                break
+            bad.close()
+            check(w is not None and "backed off" in str(w[3]) and
+                  time.monotonic() < deadline, "no WELCOME: %r" % (w,))
+            time.sleep(0.5)
+        batches = []
+        for _ in range(3):
+            batches.append([good.entry(Hostile.new_case_id(), [
+                good.op_set("status", '"reported"'),
+                good.op_transfer("nghe-an")]) for _ in range(600)])
+        recs = [bad.entry(Hostile.new_case_id(), [
+            bad.op_set("status", '"reported"'), bad.op_transfer("lao-cai")])
+            for _ in range(600)]
+        seq, last = recs[-1]
+        rec = msgpack.unpackb(last, raw=False)
+        rec[2] = bytes([rec[2][0] ^ 1]) + rec[2][1:]
+        recs[-1] = (seq, msgpack.packb(rec, use_bin_type=True))
+        good.send_batch(batches[0])
+        bad.send_batch(recs)
+        good.send_batch(batches[1])
+        good.send_batch(batches[2])
+        acks = []
+        while len(acks) < 3:
+            m = good.recv_until(lambda m: m[1] in (ACK, ERROR), 60)
+            check(m is not None and m[1] == ACK, "nghe-an's batch not "
+                  "acknowledged: %r" % (m,))
+            acks.append(m)
+        m = bad.recv_until(lambda m: m[1] == ERROR, 30)
+        check(m is not None and "does not verify" in m[3],
+              "lao-cai: %r" % (m,))
+        check(sum(a[4] for a in acks) == 1800 and
+              sum(a[6] for a in acks) == 0, "ACKs: %r" % (acks,))
+        check(acks[-1][3] == 1800 * attempts, "ACKs: %r" % (acks,))
+        bad.close()
+        shared = [line for line in central_log(env).splitlines()
+                  if "one commit for" in line and "lao-cai (failed)" in line
+                  and "nghe-an" in line]
+    check(shared, "lao-cai's batch shared no commit with nghe-an's in %d "
+          "attempts:\n%s" % (attempts, central_log(env)))
+    if attempts > 1:
+        print("  group commit: lao-cai's batch shared a commit at "
+              "attempt %d" % attempts)
     good.bye()
     good.close()
-    bad.close()
     st = c.status()
-    check(st["entries"] == 1800 and st["cases"] == 1800 and
-          st["vector"] == {"nghe-an": 1800}, st)
+    n = 1800 * attempts
+    check(st["entries"] == n and st["cases"] == n and
+          st["vector"] == {"nghe-an": n}, st)
     check(ok(c.verify()).rc == 0, "central verify")
 
 
