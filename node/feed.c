@@ -293,13 +293,46 @@ from_other_since(struct store *st, MDB_txn *t, const char *peer,
 	return 0;
 }
 
+/* The key of an endnote for peer: "endnote:<peer>/" alone (case_id NULL:
+ * the prefix of all of peer's notes), ".../<case>" (an offer's end), or
+ * ".../<case>/<origin>/<seq>" (a refused entry's notice, feed_refused). */
 static size_t
-endnote_key(char *k, size_t ksz, const char *peer, const char *case_id)
+endnote_key(char *k, size_t ksz, const char *peer, const char *case_id,
+    const char *origin, uint64_t seq)
 {
-	int n = snprintf(k, ksz, ENDNOTE_PFX "%s/%s", peer, case_id);
+	int n;
 
+	if (case_id == NULL)
+		n = snprintf(k, ksz, ENDNOTE_PFX "%s/", peer);
+	else if (origin == NULL)
+		n = snprintf(k, ksz, ENDNOTE_PFX "%s/%s", peer, case_id);
+	else
+		n = snprintf(k, ksz, ENDNOTE_PFX "%s/%s/%s/%016llx", peer,
+		    case_id, origin, (unsigned long long)seq);
 	assert(n > 0 && (size_t)n < ksz);
 	return (size_t)n;
+}
+
+/* Gives `to` the record under lk at once when `to` came from another
+ * central's feed since an entry stamped hlc could be routed there
+ * (from_other_since); otherwise keeps it in the endnote under nk for
+ * `to`'s next HELLO (store_endnotes_settle). */
+static int
+end_now_or_note(struct store *st, MDB_txn *t, const char *to, uint64_t hlc,
+    const char *nk, size_t nklen, const uint8_t *lk, size_t lklen)
+{
+	MDB_val	k, d;
+	int	came, rc;
+
+	if ((rc = from_other_since(st, t, to, hlc, &came)) != 0)
+		return rc;
+	if (came)
+		return feed_push(st, t, to, lk, lklen);
+	k.mv_data = (void *)(uintptr_t)nk;
+	k.mv_size = nklen;
+	d.mv_data = (void *)(uintptr_t)lk;
+	d.mv_size = lklen;
+	return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0), "put endnote");
 }
 
 /* Queues for `to` the earliest entry after e that ended what e gave it,
@@ -330,20 +363,11 @@ feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
 	if (offer && (rc = feed_has_case(st, t, to, e->case_id)) != 1) {
 		char	nk[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1 +
 			    ENTRY_CASE_ID_LEN + 1];
-		MDB_val	k, d;
-		int	came;
 
-		if (rc != 0 ||
-		    (rc = from_other_since(st, t, to, e->hlc, &came)) != 0)
+		if (rc != 0)
 			return rc;
-		if (came)
-			return feed_push(st, t, to, ec.lk, ec.lklen);
-		k.mv_data = nk;
-		k.mv_size = endnote_key(nk, sizeof(nk), to, e->case_id);
-		d.mv_data = ec.lk;
-		d.mv_size = ec.lklen;
-		return mdb_err(st, mdb_put(t, st->meta, &k, &d, 0),
-		    "put endnote");
+		return end_now_or_note(st, t, to, e->hlc, nk, endnote_key(nk,
+		    sizeof(nk), to, e->case_id, NULL, 0), ec.lk, ec.lklen);
 	}
 	if (push_e && strcmp(e->origin, to) != 0 &&
 	    (rc = feed_push(st, t, to, lk, lklen)) != 0)
@@ -428,27 +452,11 @@ feed_refused(struct store *st, MDB_txn *t, const struct entry *e,
 	for (size_t i = 0; i < ctx->n && rc == 0; i++) {
 		char	nk[sizeof(ENDNOTE_PFX) + HLC_NODE_MAX + 1 +
 			    ENTRY_CASE_ID_LEN + 1 + HLC_NODE_MAX + 1 + 17];
-		MDB_val	k, d;
-		int	came, n;
 
-		if ((rc = from_other_since(st, t, ctx->to[i], e->hlc,
-		    &came)) != 0)
-			break;
-		if (came) {
-			rc = feed_push(st, t, ctx->to[i], rk, rklen);
-			continue;
-		}
 		/* One note per refused entry, beside the offers' ends. */
-		n = snprintf(nk, sizeof(nk), ENDNOTE_PFX "%s/%s/%s/%016llx",
-		    ctx->to[i], e->case_id, e->origin,
-		    (unsigned long long)e->seq);
-		assert(n > 0 && (size_t)n < sizeof(nk));
-		k.mv_data = nk;
-		k.mv_size = (size_t)n;
-		d.mv_data = (void *)(uintptr_t)rk;
-		d.mv_size = rklen;
-		rc = mdb_err(st, mdb_put(t, st->meta, &k, &d, 0),
-		    "put endnote");
+		rc = end_now_or_note(st, t, ctx->to[i], e->hlc, nk,
+		    endnote_key(nk, sizeof(nk), ctx->to[i], e->case_id,
+		    e->origin, e->seq), rk, rklen);
 	}
 	free(ctx);
 	return rc;
@@ -1041,9 +1049,7 @@ endnote_fn(struct store *st, MDB_txn *t, void *arg)
 		    (rc = put_u64(st, t, st->meta, mk, wall(st))) != 0)
 			return rc;
 	}
-	plen = (size_t)snprintf(pfx, sizeof(pfx), ENDNOTE_PFX "%s/",
-	    en->peer);
-	assert(plen < sizeof(pfx));
+	plen = endnote_key(pfx, sizeof(pfx), en->peer, NULL, NULL, 0);
 	if ((rc = mdb_err(st, mdb_cursor_open(t, st->meta, &c), "cursor")))
 		return rc;
 	k.mv_data = pfx;
@@ -1087,9 +1093,7 @@ endnote_read(struct store *st, MDB_txn *t, struct endnote_ctx *en,
 	int		 rc;
 
 	*have = 0;
-	plen = (size_t)snprintf(pfx, sizeof(pfx), ENDNOTE_PFX "%s/",
-	    en->peer);
-	assert(plen < sizeof(pfx));
+	plen = endnote_key(pfx, sizeof(pfx), en->peer, NULL, NULL, 0);
 	if ((rc = mdb_err(st, mdb_cursor_open(t, st->meta, &c), "cursor")))
 		return rc;
 	k.mv_data = pfx;

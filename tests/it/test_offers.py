@@ -631,8 +631,8 @@ def test_offer_ends_for_receiver_already_moved_to_the_promoted_central(env):
     the note was dropped as if lai-chau had never been given the case.
     lai-chau kept the whole case ("leak: read-only copy of ... on
     lai-chau shows ['full_name', 'id_number']")."""
-    from test_standby import check_owned, ha_province, standby_node, \
-        wait_current
+    from test_standby import check_owned, ha_province, \
+        promote_and_old_returns, standby_node
     from test_sync import sync_ok, verify_all
 
     c = env.central().start()
@@ -645,13 +645,7 @@ def test_offer_ends_for_receiver_already_moved_to_the_promoted_central(env):
     y = lc.add(sample_case(239, status="reported"))
     for p in (d, lc, kh):
         sync_ok(p)
-    sb.start()
-    wait_current(c, sb)
-    sb.stop()                   # its copy: both cases, no offer
-    c.kill()
-    ok(sb.cli("promote"), "promote")
-    sb.role = "central"
-    c.start()                   # back before any province saw the epoch
+    promote_and_old_returns(c, sb)  # its copy: both cases, no offer
     offer(d, x, "lai-chau", "FAKE offer through the old central")
     sync_ok(d)
     sync_ok(lc)
@@ -720,7 +714,8 @@ def test_old_centrals_routing_of_a_refused_entry_origin_first(env):
 
 
 def refused_entry_routed_by_old_central(env, origin_first):
-    from test_standby import ha_province, standby_node, wait_current
+    from test_standby import ha_province, promote_and_old_returns, \
+        standby_node
     from test_sync import sync_ok, verify_all
 
     c = env.central().start()
@@ -735,13 +730,7 @@ def refused_entry_routed_by_old_central(env, origin_first):
     for p in (dn, dt, ht):
         sync_ok(p)
     check(pending_to(dt.get(x), "dong-thap"), dt.get(x))
-    sb.start()
-    wait_current(c, sb)
-    sb.stop()                   # its copy: the case and the offer
-    c.kill()
-    ok(sb.cli("promote"), "promote")
-    sb.role = "central"
-    c.start()                   # back before any province saw the epoch
+    promote_and_old_returns(c, sb)  # its copy: the case and the offer
     ok(sb.cli("case", "transfer", x, "--to", "ha-tinh", "--reason",
               "FAKE reassignment by the promoted central"),
        "the promoted central reassigns, the offer waiting")

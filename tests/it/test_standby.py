@@ -81,6 +81,20 @@ def wait_current(central, sb, timeout=30):
     wait_for(current, timeout, 0.2, "the standby to catch up")
 
 
+def promote_and_old_returns(c, sb):
+    """The standby catches up with central and stops (its copy is
+    central's state now); central dies, the standby is promoted while
+    stopped, and the old central comes back before any province saw the
+    new epoch: unfenced, it serves as central."""
+    sb.start()
+    wait_current(c, sb)
+    sb.stop()
+    c.kill()
+    ok(sb.cli("promote"), "promote")
+    sb.role = "central"
+    c.start()
+
+
 class Writer(threading.Thread):
     """Adds and updates cases on a province until stopped."""
 
@@ -930,14 +944,7 @@ def test_offer_routed_by_unfenced_old_central_ends_at_promoted(env):
     sync_ok(k)
     sync_ok(s)
     sync_ok(t)
-    sb.start()
-    wait_current(c, sb)
-    sb.stop()                   # its copy: the case, no offer
-    c.kill()
-    ok(sb.cli("promote"), "promote")
-    sb.role = "central"
-    # The old central is back before any province saw the new epoch.
-    c.start()
+    promote_and_old_returns(c, sb)  # its copy: the case, no offer
     ok(k.cli("case", "transfer", cid, "--to", "son-la", "--reason",
              "FAKE offer through the old central"), "khanh-hoa offers")
     sync_ok(k)
