@@ -227,14 +227,16 @@ def round_line(i, r):
 
 
 def report_failure(r, out=print):
+    # The problems come first: a CI log that keeps only the start of a
+    # long failure still shows what went wrong.
     out("  seed %d failed; replay with: %s" % (r["seed"], r["replay"]))
+    out("  problems (%d):" % len(r["problems"]))
+    for p in r["problems"][:40]:
+        out("    " + p.replace("\n", "\n    "))
     out("  files kept in %s" % r["tmp"])
     out("  fault schedule:")
     for e in r["schedule"]:
         out("    " + e)
-    out("  problems (%d):" % len(r["problems"]))
-    for p in r["problems"][:40]:
-        out("    " + p.replace("\n", "\n    "))
 
 
 def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,

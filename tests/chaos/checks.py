@@ -41,7 +41,9 @@ def sync_once(m, timeout=30):
 
 def converge(cl, limit_s=150, log=print):
     """Parallel sync passes until one moves nothing.  Returns (seconds
-    until the last pass that moved data ended, passes)."""
+    until the last pass that moved data ended, passes, problems): when
+    the passes never settle, problems says what the last pass saw (the
+    provinces whose sync failed, and those still moving data)."""
     t0 = time.monotonic()
     last_move = t0
     passes = 0
@@ -71,6 +73,8 @@ def converge(cl, limit_s=150, log=print):
                 continue
             if int(s.group(1)) or int(s.group(2)) or int(s.group(3)):
                 moved = True
+                # Kept for the report when the passes never settle.
+                problems.append("%s still moving: %s" % (name, s.group(0)))
         if moved:
             last_move = time.monotonic()
         if ok and not moved:
