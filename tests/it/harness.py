@@ -52,12 +52,53 @@ def skip(why):
     print("skip: " + why, flush=True)
 
 
+# Ports handed out by free_port in this process: never handed out twice.
+_ports = set()
+_port_rng = random.SystemRandom()
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port on 127.0.0.1 that nothing is bound to, for a listener that
+    binds it later (a node's serve, a proxy, the console).
+
+    It is taken outside the kernel's ephemeral range and never handed
+    out twice by this process.  A port from bind(("127.0.0.1", 0)) is
+    free only until the kernel gives it to the next bind(0) or connect():
+    chaos seed 2 in CI had the standby's port, reserved at the start and
+    bound only on its promotion, handed by the kernel to a proxy created
+    in between (khanh-hoa's proxy to the standby listened on the
+    standby's own port), and the promoted central never listened."""
+    lo, hi = _ephemeral_range()
+    # Below the ephemeral range, above the well-known services; or above
+    # it when the range starts too low to leave room.
+    pools = [(max(10000, lo - 20000), lo - 1)] if lo > 12000 else []
+    if hi < 64000:
+        pools.append((hi + 1, 65535))
+    assert pools, "no port range outside the ephemeral one"
+    for _ in range(1000):
+        a, b = _port_rng.choice(pools)
+        port = _port_rng.randint(a, b)
+        if port in _ports:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _ports.add(port)
+        return port
+    raise AssertionError("no free port found outside the ephemeral range")
 
 
 class Result:

@@ -27,6 +27,10 @@ entries for a restore from a backup and exited 4.
 Bug 7 (standby campaign, seed 3): a session's end put back the feed
 position another session of the same province had just moved, and central
 then refused the province for ever.
+Harness bug (seed 2 in CI, 2026-12-03): the standby's port, reserved at
+the start and bound only when it was promoted, was handed by the kernel to
+a proxy made in between; the promoted central never listened and the
+round never converged (harness.free_port).
 """
 import json
 import os
@@ -379,3 +383,27 @@ def test_session_end_keeps_the_feed_position_of_another_session(env):
     check(p.get(x) == c.get(x), "copies differ")
     for n in (c, p):
         ok(n.verify(), "verify " + n.name)
+
+
+def test_free_port_never_hands_out_a_port_twice(env):
+    """The harness bug of seed 2 in CI: a port reserved for a listener that
+    binds later (the standby, bound on its promotion) must not be handed
+    to another listener meanwhile.  bind(0) repeats ports within a few
+    hundred calls (the kernel does not know of the reservation); none of
+    free_port's is repeated, none is in the ephemeral range (where a
+    connect() or another process's bind(0) could take it), and each can
+    be bound."""
+    import socket
+    lo, hi = harness._ephemeral_range()
+    ports = [harness.free_port() for _ in range(2000)]
+    check(len(set(ports)) == len(ports), "%d ports handed out twice" % (
+        len(ports) - len(set(ports))))
+    inside = [q for q in ports if lo <= q <= hi]
+    check(not inside, "ports in the ephemeral range %d-%d: %r" % (
+        lo, hi, inside[:5]))
+    for q in ports[:50]:
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", q))
+        finally:
+            s.close()
