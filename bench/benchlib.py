@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -295,12 +296,12 @@ class Sampler:
         self.thread.join(2)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+# The tests' free_port: a port outside the kernel's ephemeral range, never
+# handed out twice (tests/it/harness.py says why).
+# (Appended, not put first: tests/it has a console.py of its own.)
+sys.path.append(os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "it"))
+from harness import free_port  # noqa: E402,F401
 
 
 def wait_port(port, timeout=20, proc=None):

@@ -39,12 +39,12 @@ def cs(*args, stdin=None):
     return r.stdout
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+# The tests' free_port: a port outside the kernel's ephemeral range, never
+# handed out twice (tests/it/harness.py says why).
+# (Appended, not put first: tests/it has a console.py of its own.)
+sys.path.append(os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "it"))
+from harness import free_port  # noqa: E402,F401
 
 
 def wait_port(port):
@@ -205,4 +205,14 @@ def run(tmp):
 
 
 if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0]
+                                 .replace("\n", " "))
+    ap.add_argument("--cases", type=int, default=N,
+                    help="cases central holds (default: "
+                    "BENCH_CONSOLE_CASES or 100000)")
+    a = ap.parse_args()
+    if a.cases < CONFLICTS + REFERRALS:
+        ap.error("--cases must be at least %d" % (CONFLICTS + REFERRALS))
+    N = a.cases
     main()
