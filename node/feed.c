@@ -390,7 +390,9 @@ feed_end_of(struct store *st, MDB_txn *t, const struct entry *e,
  * since e could be routed there (from_other_since), else in an endnote
  * for its next HELLO, queued only if that HELLO shows another central's
  * position (store_endnotes_settle).  The province takes the entry out
- * when it holds it and keeps nothing otherwise (unrecord_foreign).
+ * when it holds that same signed record, keeps another record held
+ * under its origin and seq, and keeps nothing otherwise
+ * (unrecord_foreign).
  */
 #define REFUSED_TO_MAX	64	/* nodes per field (docs/CONFLICTS.md) */
 

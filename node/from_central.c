@@ -56,8 +56,10 @@ central_check(struct store *st, MDB_txn *t, struct batch *b,
 	if (r->refused) {
 		/* Another province's entry that central refused, and
 		 * that another central had routed here (feed_refused);
-		 * only a record that verifies takes one out. */
-		if (sig != 0 && (rc = unrecord_foreign(st, t, e, r)) != 0)
+		 * only a record that verifies takes one out, and only the
+		 * same signed record as the one held (unrecord_foreign). */
+		if (sig != 0 && (rc = unrecord_foreign(st, t, e, block, d,
+		    r)) != 0)
 			return rc;
 		b->stats->duplicates++;
 		return BATCH_TAKEN;

@@ -71,7 +71,46 @@ case_refold(struct store *st, MDB_txn *t, const char *id)
 }
 
 static int	unrecord(struct store *, MDB_txn *, const struct entry *,
-		    const struct rec *, int);
+		    const uint8_t *, const uint8_t *, const struct rec *);
+
+/*
+ * The log record held under lk (v: as stored, borrowed from t) opened
+ * and decoded into *h (caller owns; NULL: not wanted).  *same is set when
+ * it is the signed record whose signature block is block and whose
+ * digest is d: the same entry as signed by its origin.  sign_digest
+ * hashes an entry's signed form, where each salted value is its digest
+ * marker, so a copy held with its values redacted (an erase) is the same
+ * record as the one with them.  Returns 0 or E_INTEGRITY.
+ */
+static int
+held_same(struct store *st, const uint8_t *lk, size_t lklen,
+    const MDB_val *v, const uint8_t block[SIGN_BLOCK],
+    const uint8_t d[CRYPTO_HASH], struct entry *h, int *same)
+{
+	uint8_t		hblock[SIGN_BLOCK], hd[CRYPTO_HASH];
+	struct entry	own;
+	struct buf	plain;
+	int		hsigned, rc;
+
+	*same = 0;
+	if (h == NULL)
+		h = &own;
+	buf_init(&plain, v->mv_size + 1);
+	rc = log_unseal(st, lk, lklen, v, &plain);
+	if (rc == 0 && record_split(plain.data, plain.len, h, hblock,
+	    &hsigned) != 0)
+		rc = E_INTEGRITY;
+	crypto_wipe(plain.data, plain.cap);
+	buf_release(&plain);
+	if (rc != 0)
+		return rc;
+	*same = hsigned && memcmp(hblock, block, SIGN_BLOCK) == 0 &&
+	    sign_digest(NULL, h, NULL, 0, hd) == 0 &&
+	    memcmp(hd, d, CRYPTO_HASH) == 0;
+	if (h == &own)
+		entry_release(&own);
+	return 0;
+}
 
 /*
  * Province: central refused our entry e (it came back in our feed).  Moves
@@ -85,26 +124,33 @@ int
 unrecord_own(struct store *st, MDB_txn *t, const struct entry *e,
     const struct rec *r)
 {
-	return unrecord(st, t, e, r, 1);
+	return unrecord(st, t, e, NULL, NULL, r);
 }
 
 /*
  * Province: central refused e, another province's entry, that another
  * central had accepted and routed here (an old central back before it
  * was fenced, or central before a restore: chaos seed 341; feed_refused).
- * Taken out of the log and the case refolded as for our own; a notice
- * for an entry this node does not hold is dropped: nothing of it is kept.
+ * Taken out of the log and the case refolded as for our own, but only
+ * when the record held is the one refused (held_same: same signature
+ * block, same digest d; a copy held redacted is): another record under
+ * that origin and seq (a forked origin, whose other incarnation central
+ * accepted) is kept, with a warning.  A notice for an entry this node
+ * does not hold is dropped: nothing of it is kept.
  */
 int
 unrecord_foreign(struct store *st, MDB_txn *t, const struct entry *e,
+    const uint8_t block[SIGN_BLOCK], const uint8_t d[CRYPTO_HASH],
     const struct rec *r)
 {
-	return unrecord(st, t, e, r, 0);
+	return unrecord(st, t, e, block, d, r);
 }
 
+/* Own entries (block NULL) by origin and seq; another origin's only when
+ * the held record is the same signed record as block and digest. */
 static int
 unrecord(struct store *st, MDB_txn *t, const struct entry *e,
-    const struct rec *r, int own)
+    const uint8_t *block, const uint8_t *digest, const struct rec *r)
 {
 	uint8_t			 lk[LOGKEY_MAX], ck[CASEKEY_MAX];
 	char			 why[STORE_REASON_MAX + 1];
@@ -112,7 +158,7 @@ unrecord(struct store *st, MDB_txn *t, const struct entry *e,
 	MDB_val			 k, d;
 	size_t			 lklen;
 	uint64_t		 iid;
-	int			 rc;
+	int			 own = block == NULL, same, rc;
 
 	/* Central's reason when the notice carries one (a central of
 	 * before the reasons travelled sends none). */
@@ -148,6 +194,17 @@ unrecord(struct store *st, MDB_txn *t, const struct entry *e,
 	}
 	if (rc != 0)
 		return mdb_err(st, rc, "get log");
+	if (!own) {
+		if ((rc = held_same(st, lk, lklen, &d, block, digest, NULL,
+		    &same)) != 0)
+			return rc;
+		if (!same) {
+			log_warnx("refusal notice for %s/%llu (case %s) is not "
+			    "the entry held: kept", e->origin,
+			    (unsigned long long)e->seq, e->case_id);
+			return 0;
+		}
+	}
 	if ((rc = caseid_get(st, t, e->case_id, &iid)) != 0 && rc != E_NOTFOUND)
 		return rc;
 	k.mv_data = ck;
@@ -204,14 +261,13 @@ log_unredact(struct store *st, MDB_txn *t, const struct entry *e,
     const uint8_t block[SIGN_BLOCK], const uint8_t d[CRYPTO_HASH],
     const struct rec *r, int *done)
 {
-	uint8_t			 lk[LOGKEY_MAX], hblock[SIGN_BLOCK];
-	uint8_t			 hd[CRYPTO_HASH];
+	uint8_t			 lk[LOGKEY_MAX];
 	struct case_state	 s;
 	struct entry		 h;
-	struct buf		 plain, sealed;
+	struct buf		 sealed;
 	MDB_val			 k, v;
 	size_t			 nsalted = 0, nback = 0;
-	int			 hsigned, rc;
+	int			 same, rc;
 
 	*done = 0;
 	for (size_t i = 0; i < e->nops; i++)
@@ -222,14 +278,7 @@ log_unredact(struct store *st, MDB_txn *t, const struct entry *e,
 	k.mv_size = seqkey(lk, e->origin, e->seq);
 	if ((rc = mdb_get(t, st->log, &k, &v)) != 0)
 		return rc == MDB_NOTFOUND ? 0 : mdb_err(st, rc, "get log");
-	buf_init(&plain, v.mv_size + 1);
-	rc = log_unseal(st, lk, k.mv_size, &v, &plain);
-	if (rc == 0 && record_split(plain.data, plain.len, &h, hblock,
-	    &hsigned) != 0)
-		rc = E_INTEGRITY;
-	crypto_wipe(plain.data, plain.cap);
-	buf_release(&plain);
-	if (rc != 0)
+	if ((rc = held_same(st, lk, k.mv_size, &v, block, d, &h, &same)) != 0)
 		return rc;
 	if (h.nops == e->nops)
 		for (size_t i = 0; i < e->nops; i++)
@@ -237,9 +286,7 @@ log_unredact(struct store *st, MDB_txn *t, const struct entry *e,
 			    h.ops[i].value != NULL &&
 			    sign_is_marker(h.ops[i].value,
 			    h.ops[i].value_len);
-	if (nback > 0 && (!hsigned || memcmp(hblock, block,
-	    SIGN_BLOCK) != 0 || sign_digest(NULL, &h, NULL, 0, hd) != 0 ||
-	    memcmp(hd, d, CRYPTO_HASH) != 0)) {
+	if (nback > 0 && !same) {
 		log_warnx("entry %s/%llu (case %s) from central differs from "
 		    "the one held: kept as held", e->origin,
 		    (unsigned long long)e->seq, e->case_id);
@@ -616,6 +663,211 @@ unredact_selftest(void)
 	entry_release(&xe);
 	rec_batch_free(&cb);
 	rec_batch_free(&eb);
+	store_test_close(&st, dir);
+	return 0;
+}
+static int
+unrecord_foreign_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct unredact_ctx *u = arg;
+
+	return unrecord_foreign(st, t, u->e, u->block, u->d, u->r);
+}
+
+/* Is (origin, seq) a key of table dbi?  1 yes, 0 no, -1 error. */
+static int
+in_table(struct store *st, MDB_dbi dbi, const char *origin, uint64_t seq)
+{
+	uint8_t	lk[LOGKEY_MAX];
+	MDB_txn	*t;
+	MDB_val	k, d;
+	int	rc;
+
+	if (txn_begin(st, MDB_RDONLY, &t) != 0)
+		return -1;
+	k.mv_data = lk;
+	k.mv_size = seqkey(lk, origin, seq);
+	rc = mdb_get(t, dbi, &k, &d);
+	mdb_txn_abort(t);
+	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+/* Does the row of case id show a full name?  1 yes, 0 no, -1 error (no
+ * row among them). */
+static int
+has_name(struct store *st, const char *id)
+{
+	struct case_state	s;
+	int			n = 0;
+
+	if (store_case_get(st, id, &s) != 0)
+		return -1;
+	for (size_t i = 0; i < s.nfields; i++)
+		if (strcmp(s.fields[i].path, "person.full_name") == 0 &&
+		    s.fields[i].nheads > 0)
+			n = 1;
+	state_release(&s);
+	return n;
+}
+
+/* A foreign record appended to the log as held, its case folded. */
+static int
+hold_fn(struct store *st, MDB_txn *t, void *arg)
+{
+	struct unredact_ctx	*u = arg;
+	uint8_t			 lk[LOGKEY_MAX];
+	size_t			 lklen;
+	uint64_t		 iid = 0;
+	int			 rc;
+
+	if ((rc = log_append(st, t, u->e, u->r->data, u->r->len, &iid, lk,
+	    &lklen)) != 0)
+		return rc;
+	return case_refold(st, t, u->e->case_id);
+}
+
+/* Signs e as cao-bang's seq (stamped seq) after prev with sec: block
+ * gets its signature block, prev its chain hash, r (reset first) its
+ * record. */
+static int
+foreign_record(struct entry *e, uint64_t seq, const uint8_t *sec,
+    uint8_t prev[CRYPTO_HASH], uint8_t block[SIGN_BLOCK], struct buf *r)
+{
+	strlcpy_(e->origin, "cao-bang", sizeof(e->origin));
+	e->seq = seq;
+	e->hlc = seq;
+	sign_salt(e);
+	if (sign_entry(e, sec, prev, block, prev) != 0)
+		return 1;
+	buf_reset(r);
+	return record_make(e, block, r);
+}
+
+/*
+ * A province holds cao-bang/7 (redacted, as an erase leaves it) that
+ * another central routed to it; notices of cao-bang/7 flagged refused:
+ * another record (a forked origin's), another entry under the same
+ * signature block, the same entry under another block each leave it in
+ * the log, with nothing refused; the notice of the same signed record
+ * (with its values) takes it out, to the refused table, and the case is
+ * folded again without it.
+ */
+int
+unrecord_foreign_selftest(void)
+{
+	char			 dir[] = "/tmp/casesync-unrecord-XXXXXX";
+	char			 why[64], cid[ENTRY_CASE_ID_LEN + 1];
+	const char		*id = "01a2276e-8c28-78e1-8721-c642e7eb1b40";
+	struct store		*st;
+	struct entry		 e6, e7, f, red, ne, fe;
+	struct buf		 r6, r7, rf, rred;
+	struct rec		 hr, nr, fr;
+	struct unredact_ctx	 u;
+	uint8_t			 pub[CRYPTO_SIGN_PUB], sec[CRYPTO_SIGN_SEC];
+	uint8_t			 prev[CRYPTO_HASH] = { 0 }, fprev[CRYPTO_HASH];
+	uint8_t			 b6[SIGN_BLOCK], b7[SIGN_BLOCK];
+	uint8_t			 fb[SIGN_BLOCK], nb[SIGN_BLOCK];
+	uint8_t			 other[SIGN_BLOCK];
+	uint8_t			 nd[CRYPTO_HASH], fd[CRYPTO_HASH];
+	uint64_t		 seq = 0;
+
+	ST_OK(store_test_open(dir, "lao-cai", STORE_ROLE_PROVINCE, NULL,
+	    &st));
+	ST_OK(crypto_sign_keypair(pub, sec));
+	buf_init(&r6, ENTRY_ENCODED_MAX + 256);
+	buf_init(&r7, ENTRY_ENCODED_MAX + 256);
+	buf_init(&rf, ENTRY_ENCODED_MAX + 256);
+	buf_init(&rred, ENTRY_ENCODED_MAX + 256);
+	/* cao-bang/6 gives the case to lao-cai, /7 names the person. */
+	store_test_entry(&e6, id, "lao-cai", NULL);
+	ST_OK(foreign_record(&e6, 6, sec, prev, b6, &r6));
+	memcpy(fprev, prev, sizeof(fprev));
+	store_test_entry(&e7, id, NULL, "Ana");
+	ST_OK(foreign_record(&e7, 7, sec, prev, b7, &r7));
+	/* A forked cao-bang's other /7, after the same /6. */
+	store_test_entry(&f, id, NULL, "Bob");
+	ST_OK(foreign_record(&f, 7, sec, fprev, fb, &rf));
+	/* /7 held as an erase leaves it: values redacted to their digest
+	 * markers, under the same signature block. */
+	entry_copy(&red, &e7);
+	ST_CHECK(sign_redact(&red) == 1);
+	ST_OK(record_make(&red, b7, &rred));
+	memset(&u, 0, sizeof(u));
+	memset(&hr, 0, sizeof(hr));
+	u.e = &e6;
+	hr.data = r6.data;
+	hr.len = r6.len;
+	u.r = &hr;
+	ST_OK(txn_run(st, hold_fn, &u));
+	u.e = &red;
+	hr.data = rred.data;
+	hr.len = rred.len;
+	ST_OK(txn_run(st, hold_fn, &u));
+	ST_CHECK(held_salted(st, "cao-bang", 7) == 0);
+	ST_CHECK(in_table(st, st->log, "cao-bang", 7) == 1);
+	ST_CHECK(has_name(st, id) == 1);
+
+	/* The notices as central's feed carries them (batch_decode). */
+	memset(&nr, 0, sizeof(nr));
+	nr.pos = 3;
+	nr.data = r7.data;
+	nr.len = r7.len;
+	nr.refused = 1;
+	fr = nr;
+	fr.data = rf.data;
+	fr.len = rf.len;
+	ST_OK(take(&nr, &ne, nb, nd));
+	ST_OK(take(&fr, &fe, fb, fd));
+	ST_CHECK(memcmp(nd, fd, CRYPTO_HASH) != 0);
+	/* The forked origin's other /7: kept. */
+	u.e = &fe;
+	u.block = fb;
+	u.d = fd;
+	u.r = &fr;
+	ST_OK(txn_run(st, unrecord_foreign_fn, &u));
+	ST_CHECK(in_table(st, st->log, "cao-bang", 7) == 1);
+	ST_CHECK(in_table(st, st->refused, "cao-bang", 7) == 0);
+	ST_CHECK(has_name(st, id) == 1);
+	/* Another entry under the same signature block: kept. */
+	u.block = nb;
+	ST_OK(txn_run(st, unrecord_foreign_fn, &u));
+	ST_CHECK(in_table(st, st->log, "cao-bang", 7) == 1);
+	ST_CHECK(in_table(st, st->refused, "cao-bang", 7) == 0);
+	/* The same entry under another signature block: kept. */
+	memcpy(other, nb, sizeof(other));
+	other[0] ^= 1;
+	u.e = &ne;
+	u.block = other;
+	u.d = nd;
+	u.r = &nr;
+	ST_OK(txn_run(st, unrecord_foreign_fn, &u));
+	ST_CHECK(in_table(st, st->log, "cao-bang", 7) == 1);
+	ST_CHECK(in_table(st, st->refused, "cao-bang", 7) == 0);
+	ST_CHECK(has_name(st, id) == 1);
+	ST_CHECK(store_refused_last(st, "cao-bang", &seq, why, sizeof(why),
+	    cid) == E_NOTFOUND);
+	/* The same signed record, with its values: taken out, kept for
+	 * audit, and the case folded again without it. */
+	u.block = nb;
+	ST_OK(txn_run(st, unrecord_foreign_fn, &u));
+	ST_CHECK(in_table(st, st->log, "cao-bang", 7) == 0);
+	ST_CHECK(in_table(st, st->refused, "cao-bang", 7) == 1);
+	ST_CHECK(in_table(st, st->log, "cao-bang", 6) == 1);
+	ST_CHECK(has_name(st, id) == 0);
+	ST_OK(store_refused_last(st, "cao-bang", &seq, why, sizeof(why),
+	    cid));
+	ST_CHECK(seq == 7 && strcmp(why, "refused by central") == 0 &&
+	    strcmp(cid, id) == 0);
+	entry_release(&e6);
+	entry_release(&e7);
+	entry_release(&f);
+	entry_release(&red);
+	entry_release(&ne);
+	entry_release(&fe);
+	buf_release(&r6);
+	buf_release(&r7);
+	buf_release(&rf);
+	buf_release(&rred);
 	store_test_close(&st, dir);
 	return 0;
 }

@@ -370,9 +370,17 @@ int	offerset_update(struct store *, MDB_txn *, const char *id,
 
 int	refuse(struct store *, MDB_txn *, const struct entry *e,
 	    const char *why, const struct rec *r);
+/* Province: central refused e, its own entry (r: the record in its
+ * feed): moved from the log to the refused table, the case refolded. */
 int	unrecord_own(struct store *, MDB_txn *, const struct entry *e,
 	    const struct rec *r);
+/* Province: central refused e, another origin's entry (r: the record in
+ * the feed, flagged refused; block: its signature block; d: its digest).
+ * As unrecord_own when the record held under e's origin and seq is that
+ * same signed record (a copy held redacted is); else the held one is
+ * kept and nothing is written. */
 int	unrecord_foreign(struct store *, MDB_txn *, const struct entry *e,
+	    const uint8_t block[SIGN_BLOCK], const uint8_t d[CRYPTO_HASH],
 	    const struct rec *r);
 /* Province: replaces the redacted record of e held in the log by r, e's
  * record as central sent it again with its values, when the case is not
@@ -402,6 +410,7 @@ int	migrate_selftest(void);
 int	feed_selftest(void);
 int	refusal_selftest(void);
 int	unredact_selftest(void);
+int	unrecord_foreign_selftest(void);
 int	verify_selftest(void);
 int	apply_selftest(void);
 int	apply_group_selftest(void);
