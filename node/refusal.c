@@ -167,7 +167,7 @@ unrecord(struct store *st, MDB_txn *t, const struct entry *e,
 		memcpy(why, r->reason, r->reasonlen);
 		why[r->reasonlen] = '\0';
 	} else
-		strlcpy_(why, "refused by central", sizeof(why));
+		strlcpy_(why, STORE_REASON_NONE, sizeof(why));
 
 	k.mv_data = lk;
 	k.mv_size = lklen = seqkey(lk, e->origin, e->seq);

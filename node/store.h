@@ -29,6 +29,10 @@ struct store;
 #define STORE_REF_MAX		(HLC_NODE_MAX + 9)	/* origin \0 be64(seq) */
 #define STORE_REASON_MAX	200	/* a refusal's reason as sent, bytes
 					 * (proto/msg.h MSG_REASON_MAX) */
+/* The reason a province keeps for a refusal notice that carried none: a
+ * notice of another province's entry (feed_refused), or from a central of
+ * before the reasons travelled.  The console tells it apart. */
+#define STORE_REASON_NONE	"refused by central"
 
 struct store_info {
 	char		node[HLC_NODE_MAX + 1];

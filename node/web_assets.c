@@ -272,7 +272,18 @@ static const char css[] =
 ".tile .big{font-size:1.5rem}"
 "fieldset.checks{grid-template-columns:minmax(0,1fr)}"
 "article.referral dl.fields{grid-template-columns:1fr;gap:0}"
-"article.referral dl.fields dd{margin-bottom:.45rem}}\n";
+"article.referral dl.fields dd{margin-bottom:.45rem}"
+/* A table of class "cards" turns each row into a card on a phone, each
+ * cell under its column's name (data-label): no sideways scrolling to
+ * reach the last column. */
+"table.cards thead{display:none}"
+"table.cards tbody tr{display:block;padding:.35rem 0;"
+"border-bottom:1px solid var(--line)}"
+"table.cards tbody tr:last-child{border-bottom:none}"
+"table.cards td,table.cards td.num{display:block;border:none;"
+"padding:.2rem .6rem;text-align:left}"
+"table.cards td[data-label]::before{content:attr(data-label);"
+"display:block;font-size:.78rem;font-weight:600;color:#364152}}\n";
 
 /* A shield with a check: the console's mark. */
 static const char icon[] =

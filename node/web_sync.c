@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provinces.h"
 #include "standby.h"
 #include "web.h"
 
@@ -36,6 +37,7 @@ struct refused_row {
 	char		origin[HLC_NODE_MAX + 1];
 	uint64_t	seq;
 	char		reason[256];
+	int		own;		/* written on this node */
 };
 
 struct sync_data {
@@ -102,6 +104,11 @@ refused_one(const char *origin, uint64_t seq, const char *reason, void *arg)
 	strlcpy_(d->ref[d->nref].origin, origin, sizeof(d->ref[0].origin));
 	d->ref[d->nref].seq = seq;
 	strlcpy_(d->ref[d->nref].reason, reason, sizeof(d->ref[0].reason));
+	/* A province's table holds its own changes central refused, and,
+	 * since bug 15, another province's that reached it through another
+	 * central and that central's notice took out (unrecord_foreign).
+	 * Central's own changes are never refused. */
+	d->ref[d->nref].own = strcmp(origin, d->si.node) == 0;
 	d->nref++;
 	return 0;
 }
@@ -117,10 +124,10 @@ sync_load(struct web_req *r, struct sync_data *d)
 	web_lock(r);
 	if ((rc = store_info(st, &d->si)) == 0) {
 		d->central = strcmp(d->si.role, STORE_ROLE_CENTRAL) == 0;
-		store_key_each(st, key_one, d);
-		store_peer_each(st, peer_one, d);
-		store_refused_each(st, refused_one, d);
-		for (size_t i = 0; i < d->nrows; i++) {
+		if ((rc = store_key_each(st, key_one, d)) == 0 &&
+		    (rc = store_peer_each(st, peer_one, d)) == 0)
+			rc = store_refused_each(st, refused_one, d);
+		for (size_t i = 0; rc == 0 && i < d->nrows; i++) {
 			struct sync_row	*w = &d->rows[i];
 			uint64_t	 last = 0, seq = 0;
 
@@ -325,6 +332,132 @@ th(struct web_req *r, const char *label)
 	html_lit(&r->h, "</th>");
 }
 
+/* Opens a cell of a table of class "cards", named for a phone's layout
+ * by its column's label (a msgid); cls NULL or a literal class. */
+static void
+td(struct web_req *r, const char *label, const char *cls)
+{
+	html_lit(&r->h, "<td");
+	html_attr(&r->h, "data-label", web_tr(r, label));
+	if (cls != NULL)
+		html_attr(&r->h, "class", cls);
+	html_lit(&r->h, ">");
+}
+
+/* The name of a province's node, or the node id. */
+static const char *
+prov_name(const char *node)
+{
+	const struct province *p = province_find(node);
+
+	return p != NULL ? p->name : node;
+}
+
+/* The reason of a refused row: central's own text (English, as in its
+ * log; docs/CONSOLE.md), or, when the notice carried none, why not. */
+static void
+refused_reason(struct web_req *r, const struct refused_row *f)
+{
+	if (strcmp(f->reason, STORE_REASON_NONE) != 0) {
+		html_text(&r->h, f->reason);
+		return;
+	}
+	html_lit(&r->h, "<span class=\"muted\">");
+	/* Central tells another province's refusal without its reason
+	 * (docs/PROTOCOL.md); an older central sends none at all. */
+	html_text(&r->h, f->own ? web_tr(r, "Central sent no reason.") :
+	    web_tr(r, "Central tells the reason only to the province that "
+	    "made the change."));
+	html_lit(&r->h, "</span>");
+}
+
+/* Whose change a province's refused row is: its own, which does not
+ * count, or another province's that reached it and was taken out. */
+static void
+refused_whose(struct web_req *r, const struct refused_row *f)
+{
+	struct html *h = &r->h;
+
+	td(r, N_("Whose change"), NULL);
+	if (f->own) {
+		html_lit(h, "<span class=\"tag bad\">");
+		html_text(h, web_tr(r, "This province's change"));
+		html_lit(h, "</span><br><small>");
+		html_text(h, web_tr(r, "made here; it does not count"));
+	} else {
+		html_lit(h, "<span class=\"tag\">");
+		html_text(h, web_tr(r, "Another province's change"));
+		html_lit(h, "</span><br><small>");
+		html_text(h, web_tr(r, "taken out of this province's copy"));
+	}
+	html_lit(h, "</small></td>");
+}
+
+/* The refused changes: origin, seq and reason, never a value. */
+static void
+refused_html(struct web_req *r, const struct sync_data *d)
+{
+	struct html	*h = &r->h;
+
+	html_lit(h, "<h2>");
+	html_text(h, web_tr(r, "Refused changes"));
+	html_lit(h, "</h2>");
+	if (d->nref == 0) {
+		html_lit(h, "<p>");
+		html_text(h, web_tr(r, "None."));
+		html_lit(h, "</p>");
+		return;
+	}
+	html_lit(h, "<p class=\"hint\">");
+	html_text(h, d->central ? web_tr(r, "Changes of the provinces that "
+	    "this central refused, with its reason. A refused change does not "
+	    "count, here or on any province.") : web_tr(r, "Changes that "
+	    "central refused, each taken out of this province's copy of its "
+	    "case. A change made here does not count: the reason says why. "
+	    "A change of another province had reached this province before "
+	    "central refused it: it was taken out here too, and nothing "
+	    "needs doing here."));
+	html_lit(h, "</p><div class=\"tablewrap\"><table class=\"data "
+	    "cards\" id=\"refused\"><thead><tr>");
+	th(r, N_("Province"));
+	if (!d->central)
+		th(r, N_("Whose change"));
+	th(r, N_("Change no."));
+	th(r, N_("Reason"));
+	html_lit(h, "</tr></thead><tbody>");
+	for (size_t i = 0; i < d->nref; i++) {
+		const struct refused_row *f = &d->ref[i];
+
+		html_lit(h, "<tr");
+		html_attr(h, "data-origin", f->origin);
+		html_attr_u64(h, "data-seq", f->seq);
+		html_lit(h, ">");
+		td(r, N_("Province"), NULL);
+		html_text(h, prov_name(f->origin));
+		if (strcmp(prov_name(f->origin), f->origin) != 0) {
+			html_lit(h, "<br><small><code>");
+			html_text(h, f->origin);
+			html_lit(h, "</code></small>");
+		}
+		html_lit(h, "</td>");
+		if (!d->central)
+			refused_whose(r, f);
+		td(r, N_("Change no."), "num");
+		html_u64(h, f->seq);
+		html_lit(h, "</td>");
+		td(r, N_("Reason"), NULL);
+		refused_reason(r, f);
+		html_lit(h, "</td></tr>");
+	}
+	html_lit(h, "</tbody></table></div>");
+	if (d->nref_all > d->nref) {
+		html_lit(h, "<p>");
+		html_textf(h, web_tr(r, "%llu more not shown."),
+		    (unsigned long long)(d->nref_all - d->nref));
+		html_lit(h, "</p>");
+	}
+}
+
 void
 web_sync_page(struct web_req *r)
 {
@@ -433,37 +566,7 @@ web_sync_page(struct web_req *r)
 	html_lit(h, "</tbody></table></div>");
 	if (sb.have)
 		sb_html(r, &sb);
-	html_lit(h, "<h2>");
-	html_text(h, web_tr(r, "Refused changes"));
-	html_lit(h, "</h2>");
-	if (d->nref == 0) {
-		html_lit(h, "<p>");
-		html_text(h, web_tr(r, "None."));
-		html_lit(h, "</p>");
-	} else {
-		html_lit(h, "<div class=\"tablewrap\"><table class=\"data\" "
-		    "id=\"refused\"><thead><tr>");
-		th(r, N_("Node"));
-		th(r, N_("Change"));
-		th(r, N_("Reason"));
-		html_lit(h, "</tr></thead><tbody>");
-		for (size_t i = 0; i < d->nref; i++) {
-			html_lit(h, "<tr><td>");
-			html_text(h, d->ref[i].origin);
-			html_lit(h, "</td><td class=\"num\">");
-			html_u64(h, d->ref[i].seq);
-			html_lit(h, "</td><td>");
-			html_text(h, d->ref[i].reason);
-			html_lit(h, "</td></tr>");
-		}
-		html_lit(h, "</tbody></table></div>");
-		if (d->nref_all > d->nref) {
-			html_lit(h, "<p>");
-			html_textf(h, web_tr(r, "%llu more not shown."),
-			    (unsigned long long)(d->nref_all - d->nref));
-			html_lit(h, "</p>");
-		}
-	}
+	refused_html(r, d);
 	web_page_end(r);
 	free(d->ref);
 	free(d);
@@ -528,8 +631,8 @@ web_api_status(struct web_req *r)
 		buf_append_str(b, i ? ",{" : "{");
 		jsonw_key(b, "origin", 1);
 		jsonw_str(b, d->ref[i].origin);
-		buf_printf(b, ",\"seq\":%llu", (unsigned long long)
-		    d->ref[i].seq);
+		buf_printf(b, ",\"seq\":%llu,\"own\":%s", (unsigned long long)
+		    d->ref[i].seq, d->ref[i].own ? "true" : "false");
 		jsonw_key(b, "reason", 0);
 		jsonw_str(b, d->ref[i].reason);
 		buf_append_str(b, "}");

@@ -762,3 +762,94 @@ def refused_entry_routed_by_old_central(env, origin_first):
           "dong-thap keeps dong-nai's edit that central refused: %r" % mine)
     verify_all(sb, dn, dt, ht)
     sb.stop()
+    return x, dn, dt
+
+
+def refused_rows(page):
+    """The rows of the sync page's refused table: {(origin, seq): the
+    row's HTML}."""
+    import re
+    m = re.search(r'<table [^>]*id="refused"[^>]*>.*?</table>', page,
+                  re.S)
+    check(m, "no refused table: %s" % page[-3000:])
+    rows = {}
+    for tr in re.findall(r"<tr[ >].*?</tr>", m.group(0), re.S):
+        o = re.search(r'data-origin="([^"]*)"', tr)
+        q = re.search(r'data-seq="([0-9]+)"', tr)
+        if o and q:
+            rows[(o.group(1), int(q.group(1)))] = tr
+    return rows
+
+
+def test_sync_page_tells_another_provinces_refused_change(env):
+    """Seed 341's refusal seen in the consoles: since bug 15 dong-thap's
+    refused table holds dong-nai's change that central refused and that
+    was taken out of dong-thap's copy.  dong-thap's sync page shows it
+    with its origin, as another province's change, and dong-nai's shows
+    its own as this province's; in English and Vietnamese, with no value
+    of the case (the refused facility, the name, the id number), and
+    both fit a desktop and a phone."""
+    import html
+    import os
+    import re
+    from selenium.webdriver.common.by import By
+    from console import Console, browser, sign_in, screenshot
+    from test_case_forms import shot_dir
+
+    x, dn, dt = refused_entry_routed_by_old_central(env, origin_first=True)
+    secret = ("F341-01450", "FAKE Person 341", "FAKEID000000341")
+    labels = {"en": ("This province's change", "Another province's change",
+                     "taken out of this province's copy"),
+              "vi": ("Thay đổi của tỉnh này", "Thay đổi của tỉnh khác",
+                     "đã được gỡ khỏi dữ liệu của tỉnh này")}
+    tcon, ncon = Console(dt), Console(dn)
+    for con, mine in ((tcon, False), (ncon, True)):
+        cl = con.client()
+        cl.login("viewer")
+        for lang, (own, other, out) in labels.items():
+            page = html.unescape(cl.get("/sync?lang=" + lang).text())
+            rows = refused_rows(page)
+            dnr = [(k, v) for k, v in rows.items() if k[0] == "dong-nai"]
+            check(len(dnr) == 1, "%s: dong-nai's refused rows: %r"
+                  % (con.node.name, rows))
+            (_, seq), tr = dnr[0]
+            check("dong-nai" in re.sub(r"<[^>]*>", " ", tr) and
+                  "Đồng Nai" in tr, "the origin is not shown: " + tr)
+            if mine:
+                check(own in tr and other not in tr,
+                      "%s: dong-nai's own row: %s" % (lang, tr))
+            else:
+                check(other in tr and out in tr and own not in tr,
+                      "%s: dong-thap's row of dong-nai's change: %s"
+                      % (lang, tr))
+            for s in secret:
+                check(s not in page, "%r on %s's sync page" %
+                      (s, con.node.name))
+        api = cl.get("/api/status").json()
+        got = [r for r in api["refused"] if r["origin"] == "dong-nai"]
+        check(len(got) == 1 and got[0]["seq"] == seq and
+              got[0]["own"] is mine, "%s: %r" % (con.node.name, api))
+    d = browser()
+    try:
+        sign_in(d, tcon, "cw")
+        for lang in ("vi", "en"):
+            d.get(tcon.url + "/sync?lang=" + lang)
+            row = d.find_element(By.CSS_SELECTOR,
+                                 '#refused tr[data-origin="dong-nai"]')
+            check(labels[lang][1] in row.text, row.text)
+            for w in (1280, 390):
+                path = os.path.join(shot_dir(env), "sync-refused-other-"
+                                    "%s-%d.png" % (lang, w))
+                check(screenshot(d, path, w), "/sync scrolls sideways at "
+                      "%d px (%s)" % (w, lang))
+            d.set_window_size(1280, 900)
+        d.delete_all_cookies()
+        sign_in(d, ncon, "cw")
+        d.get(ncon.url + "/sync?lang=vi")
+        for w in (1280, 390):
+            path = os.path.join(shot_dir(env), "sync-refused-own-vi-%d.png"
+                                % w)
+            check(screenshot(d, path, w), "/sync scrolls sideways at %d px"
+                  % w)
+    finally:
+        d.quit()
