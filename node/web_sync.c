@@ -43,6 +43,10 @@ struct refused_row {
 struct sync_data {
 	struct store_info	 si;
 	int			 central;
+	/* A province: its latest sync with any central (a central and its
+	 * standby, docs/HA.md), and the most of its changes any took. */
+	uint64_t		 last_any_ms;
+	uint64_t		 acked_any;
 	struct sync_row		 rows[SYNC_ROWS_MAX];
 	size_t			 nrows;
 	struct refused_row	*ref;
@@ -127,6 +131,16 @@ sync_load(struct web_req *r, struct sync_data *d)
 		if ((rc = store_key_each(st, key_one, d)) == 0 &&
 		    (rc = store_peer_each(st, peer_one, d)) == 0)
 			rc = store_refused_each(st, refused_one, d);
+		for (size_t i = 0; !d->central && i < d->nrows; i++) {
+			const struct sync_row *w = &d->rows[i];
+
+			if (!w->have_peer)
+				continue;
+			if (w->pi.last_sync_ms > d->last_any_ms)
+				d->last_any_ms = w->pi.last_sync_ms;
+			if (w->pi.sent_acked > d->acked_any)
+				d->acked_any = w->pi.sent_acked;
+		}
 		for (size_t i = 0; rc == 0 && i < d->nrows; i++) {
 			struct sync_row	*w = &d->rows[i];
 			uint64_t	 last = 0, seq = 0;
@@ -137,9 +151,11 @@ sync_load(struct web_req *r, struct sync_data *d)
 					    w->pi.feed_acked, last);
 				store_vv_get(st, w->node, &w->received);
 			} else {
+				/* What any central took is national: its
+				 * standby follows it (as the banner counts). */
 				if (store_vv_get(st, d->si.node, &seq) == 0)
 					w->pending_out = pos_between(
-					    w->pi.sent_acked, seq);
+					    d->acked_any, seq);
 				w->received = w->pi.feed_recv;
 			}
 		}
@@ -506,9 +522,15 @@ web_sync_page(struct web_req *r)
 	html_lit(h, "</tr></thead><tbody>");
 	for (size_t i = 0; i < d->nrows; i++) {
 		struct sync_row	*w = &d->rows[i];
-		int		 stale = !w->have_peer ||
-		    w->pi.last_sync_ms == 0 ||
-		    r->now_ms - w->pi.last_sync_ms > SYNC_STALE_MS;
+		int		 never = !w->have_peer ||
+		    w->pi.last_sync_ms == 0;
+		/* A province is out of date only when no central has synced
+		 * with it lately: the one it does not use (the standby, or
+		 * the old central after a promotion) is not a fault. */
+		uint64_t	 last = d->central ? (never ? 0 :
+		    w->pi.last_sync_ms) : d->last_any_ms;
+		int		 stale = last == 0 ||
+		    r->now_ms - last > SYNC_STALE_MS;
 
 		if (sb_is(r, d, w->node))
 			continue;	/* below, not a province */
@@ -531,6 +553,12 @@ web_sync_page(struct web_req *r)
 			html_lit(h, "</small>");
 		} else {
 			html_text(h, web_tr(r, "never"));
+		}
+		if (never && !stale) {
+			html_lit(h, "<br><small>");
+			html_text(h, web_tr(r, "not used yet: only when the "
+			    "other central cannot be reached"));
+			html_lit(h, "</small>");
 		}
 		html_lit(h, "</td><td class=\"num\">");
 		html_u64(h, w->pending_out);

@@ -765,6 +765,52 @@ def test_console_sync_page_shows_standby(env):
     c.stop()
 
 
+def test_province_sync_page_with_a_standby(env):
+    """A province that lists central and its standby syncs with central
+    only: its sync page does not show the standby in red as "never
+    synced", nor its own changes as waiting for it (what central took
+    the standby copies); it shows the standby as not used yet.  The row
+    turns red only when no central has synced with the province lately
+    (the page's rule for a stale link)."""
+    import html
+    import re
+    import console
+
+    c = env.central().start()
+    sb = standby_node(env, c)
+    a = ha_province(env, "lao-cai", c, sb)
+    for i in range(3):
+        a.add(sample_case(i))
+    sync_ok(a)
+    a.add(sample_case(3))       # one change not yet sent
+    con = console.Console(a)
+    try:
+        cl = con.client()
+        cl.login("viewer")
+        for lang, note in (("en", "not used yet"), ("vi", "chưa dùng")):
+            page = html.unescape(cl.get("/sync?lang=" + lang).text())
+            table = page.split('id="sync"')[1].split("</table>")[0]
+            rows = {m.group(1): m.group(0) for m in re.finditer(
+                r'<tr><th scope="row">([^<]+)</th>.*?</tr>', table,
+                re.S)}
+            check(set(rows) == {"central", "standby"}, repr(rows))
+            check('class="bad"' not in rows["standby"] and
+                  note in rows["standby"], rows["standby"])
+            check('class="bad"' not in rows["central"] and
+                  note not in rows["central"], rows["central"])
+            for n, tr in rows.items():
+                waiting = re.findall(r'<td class="num">(\d+)</td>', tr)
+                check(waiting[:1] == ["1"], "%s: waiting %r in %s" % (
+                    n, waiting, tr))
+        peers = {q["peer"]: q for q in cl.get("/api/status").json()["peers"]}
+        check(peers["standby"]["last_sync"] is None and
+              peers["standby"]["pending_out"] == 1 and
+              peers["central"]["pending_out"] == 1, repr(peers))
+    finally:
+        con.stop()
+    c.stop()
+
+
 def tried(r):
     """The endpoints a sync tried, in order (its `centrals tried` line)."""
     check(r.rc == 0, "sync failed: %r" % r)
