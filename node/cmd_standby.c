@@ -358,11 +358,15 @@ cmd_promote(int argc, char **argv)
 	}
 	rmdir(rp);
 	/* Restored like a backup: a new incarnation, which is the new
-	 * epoch; the provinces give back what the copy lacks. */
+	 * epoch; the provinces give back what the copy lacks.  The epoch is
+	 * the next second: a restore of the old central in this second,
+	 * which the copy cannot know, took this second as its incarnation,
+	 * and the two must differ, the promotion's above (chaos seed 630,
+	 * docs/RELIABILITY.md bug 16). */
 	if ((rc = store_open(dir, &st, err, sizeof(err))) == 0 &&
 	    (rc = store_set_keys(st, sec.sign_sec, sec.sign_pub,
 	    sec.datakey)) == 0)
-		rc = store_restored(st, (uint64_t)time(NULL), &inc, &seq);
+		rc = store_restored(st, (uint64_t)time(NULL) + 1, &inc, &seq);
 	if (rc == 0) {
 		struct standby_status ss;
 

@@ -1062,3 +1062,79 @@ def test_restored_province_recovered_from_old_central_fetches_rest(env):
     check_owned(sb, [p])
     verify_all(sb, p)
     sb.stop()
+
+
+def test_promotion_in_the_second_of_a_restore_of_central(env):
+    """Chaos seed 630 (campaign SEED=601 at 35e5c02, round 29): central
+    was restored from its backup and, a quarter of a second later, in the
+    same second, killed and its standby promoted from a copy taken before
+    the restore.  Both took the incarnation of that second, so the old
+    central, back unfenced on its restored directory, had the promoted
+    central's epoch: no province refused or fenced it, and it handed
+    dak-lak feed positions of that incarnation.  After its rejoin the
+    promoted central found dak-lak holding positions of its own current
+    incarnation that it never gave, and refused every sync as "central
+    was put back from a copy of its files".  The promotion's epoch is
+    above every incarnation the old central took before it, also in the
+    same second."""
+    from test_restore import backup, lose_and_restore
+
+    c = env.central().start()
+    sb = standby_node(env, c)
+    d = ha_province(env, "dak-lak", c, sb)
+    n = ha_province(env, "da-nang", c, sb)
+    cid = d.add(sample_case(1))
+    other = n.add(sample_case(2))
+    sync_ok(d)
+    sync_ok(n)
+    ok(c.cli("case", "update", cid, "-",
+             stdin=json.dumps({"status": "closed"})),
+       "central's edit before its backup")
+    sync_ok(d)
+    bk = backup(c, "bk-central")
+    sb.start()
+    wait_current(c, sb)
+    sb.stop()                   # its copy predates the restore
+    c.kill()
+    # The restore and the promotion in one second, as in the round.
+    for _ in range(20):
+        while time.time() % 1.0 > 0.05:
+            time.sleep(0.01)
+        r = lose_and_restore(c, bk)
+        t0 = time.time()
+        if t0 % 1.0 < 0.6:
+            break
+    inc = int(r.out.split("new incarnation ")[1].split(":")[0])
+    r = ok(sb.cli("promote"), "promote")
+    t1 = time.time()
+    epoch = int(r.out.split(" at epoch ")[1].split(",")[0])
+    check(int(t0) == int(t1) == inc + 1767225600,
+          "the restore (incarnation %d) and the promotion (%.3f to %.3f) "
+          "were not in one second: the test proves nothing" % (inc, t0, t1))
+    sb.role = "central"
+    sb.start()
+    sync_ok(n)                  # da-nang takes the promoted epoch
+    c.start()                   # the old central is back, unfenced
+    ok(c.cli("case", "update", cid, "-", stdin=json.dumps({
+        "services": [{"id": "s-old-central", "type": "legal_aid",
+                      "on": "2026-04-22", "amount_vnd": 1000}]})),
+       "the old central's edit, queued for dak-lak")
+    r = d.sync(30)              # dak-lak never saw the epoch: old central
+    check(r.rc == 0, "sync with the old central: %r" % r)
+    pos = d.status()["peers"][0]["received_position"]
+    check(pos >> 32 == inc, "dak-lak holds no feed position of the "
+          "restored central: %d" % pos)
+    c.kill()                    # gone again: on to the promoted central
+    r = d.sync(30)
+    check(r.rc == 0, "sync with the promoted central: %r" % r)
+    sync_ok(d)
+    sync_ok(n)
+    check(epoch > inc, "the promotion took epoch %d, the restored "
+          "central's incarnation %d" % (epoch, inc))
+    got = [s["id"] for s in (sb.get(cid) or {}).get("services", [])]
+    check("s-old-central" in got, "the old central's edit did not come "
+          "back: %r" % got)
+    check(sb.get(other) == n.get(other), "da-nang's case differs")
+    check_owned(sb, [d, n])
+    verify_all(sb, d, n)
+    sb.stop()
