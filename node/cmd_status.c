@@ -15,7 +15,7 @@
 #include "../common/util.h"
 
 static const char usage_text[] =
-"usage: casesync status -d DIR [--json]\n"
+"usage: casesync status -d DIR [--json [--refused]]\n"
 "\n"
 "Prints the node id and role, counts of cases, log entries and open\n"
 "conflicts, the last local sequence number, the version vector (highest\n"
@@ -26,7 +26,11 @@ static const char usage_text[] =
 "central's console users, audit log and HTCDS key are (on central,\n"
 "compared with central's files as they are now, and what promoting the\n"
 "standby now would lose), a province the central epoch it has seen, and\n"
-"a fenced central the epoch that replaced it.\n";
+"a fenced central the epoch that replaced it.\n"
+"--refused (with --json) adds refused_entries: every entry in this node's\n"
+"refused table (on central, what it refused; on a province, its own\n"
+"changes central refused and other provinces' taken out of its copy), as\n"
+"origin, seq, case id and reason; never a field value.\n";
 
 struct st_ctx {
 	struct node_ctx	*n;
@@ -102,6 +106,28 @@ peer_one(const struct peer_info *pi, void *arg)
 	}
 	c->first = 0;
 	return 0;
+}
+
+static int
+refused_one(const char *origin, uint64_t seq, const char *case_id,
+    const char *reason, void *arg)
+{
+	struct st_ctx *c = arg;
+
+	buf_append_str(c->b, c->first ? "{" : ",{");
+	jsonw_key(c->b, "origin", 1);
+	jsonw_str(c->b, origin);
+	buf_printf(c->b, ",\"seq\":%llu", (unsigned long long)seq);
+	jsonw_key(c->b, "case", 0);
+	if (case_id != NULL)
+		jsonw_str(c->b, case_id);
+	else
+		buf_append_str(c->b, "null");
+	jsonw_key(c->b, "reason", 0);
+	jsonw_str(c->b, reason);
+	c->first = 0;
+	/* E_TOOBIG stops the walk rather than print a cut list. */
+	return buf_append_str(c->b, "}");
 }
 
 /* A standby's copies of central's console users and audit log
@@ -368,6 +394,7 @@ cmd_status(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "refused", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct node_ctx		n;
@@ -376,7 +403,7 @@ cmd_status(int argc, char **argv)
 	struct st_ctx		c;
 	const char		*dir = NULL;
 	char			pb[32];
-	int			ch, json = 0, rc;
+	int			ch, json = 0, refused = 0, rc;
 
 	if (cli_help(argc, argv, usage_text))
 		return EXIT_OK;
@@ -385,6 +412,7 @@ cmd_status(int argc, char **argv)
 		switch (ch) {
 		case 'd': dir = optarg; break;
 		case 'j': json = 1; break;
+		case 'r': refused = 1; break;
 		default:
 			fputs(usage_text, stderr);
 			return EXIT_USAGE;
@@ -394,6 +422,10 @@ cmd_status(int argc, char **argv)
 		cli_error("status: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (refused && !json) {
+		cli_error("status: --refused needs --json");
+		return EXIT_USAGE;
+	}
 	if ((rc = cli_open(dir, &n)) != 0)
 		return rc;
 	if ((rc = store_info(n.st, &si)) != 0) {
@@ -401,7 +433,8 @@ cmd_status(int argc, char **argv)
 		cli_close(&n);
 		return EXIT_REJECT;
 	}
-	buf_init(&b, 1 << 20);
+	/* The refused table grows with a node's life: room for it all. */
+	buf_init(&b, refused ? (size_t)1 << 30 : 1 << 20);
 	c.n = &n;
 	c.b = &b;
 	c.json = json;
@@ -432,6 +465,18 @@ cmd_status(int argc, char **argv)
 		store_peer_each(n.st, peer_one, &c);
 		buf_append_str(&b, "]");
 		ha_status(&n, &si, &b, 1);
+		if (refused) {
+			buf_append_str(&b, ",\"refused_entries\":[");
+			c.first = 1;
+			if ((rc = store_refused_cases(n.st, refused_one,
+			    &c)) != 0) {
+				cli_error("status: refused: %s", err_str(rc));
+				buf_release(&b);
+				cli_close(&n);
+				return EXIT_REJECT;
+			}
+			buf_append_str(&b, "]");
+		}
 		buf_append_str(&b, "}\n");
 	} else {
 		buf_printf(&b, "node      %s (%s)\ncases     %llu\nentries   "

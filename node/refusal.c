@@ -361,6 +361,73 @@ store_refused_each(struct store *st,
 	return table_each(st, NULL, st->refused, NULL, 0, refused_one, &rc_);
 }
 
+struct refused_case_ctx {
+	struct store	*st;
+	int		(*fn)(const char *, uint64_t, const char *, const char *,
+			    void *);
+	void		*arg;
+	struct buf	 plain;
+};
+
+static int
+refused_case_one(const MDB_val *k, const MDB_val *d, void *arg)
+{
+	struct refused_case_ctx	*x = arg;
+	char			 origin[HLC_NODE_MAX + 1], why[256];
+	char			 cid[ENTRY_CASE_ID_LEN + 1];
+	uint8_t			 block[SIGN_BLOCK];
+	const uint8_t		*kp = k->mv_data, *z, *dz;
+	const char		*dp = d->mv_data;
+	struct entry		 e;
+	MDB_val			 rv;
+	size_t			 on, wn;
+	int			 signed_, have = 0;
+
+	/* origin \0 be64(seq) -> reason \0 record */
+	z = memchr(kp, 0, k->mv_size);
+	if (z == NULL || (size_t)(z - kp) > HLC_NODE_MAX ||
+	    k->mv_size != (size_t)(z - kp) + 9)
+		return 0;
+	on = (size_t)(z - kp);
+	memcpy(origin, kp, on);
+	origin[on] = '\0';
+	wn = strnlen(dp, d->mv_size);
+	if (wn >= sizeof(why))
+		wn = sizeof(why) - 1;
+	memcpy(why, dp, wn);
+	why[wn] = '\0';
+	/* The case id only, from the held record (never a value). */
+	dz = memchr(d->mv_data, 0, d->mv_size);
+	if (dz != NULL) {
+		rv.mv_data = (void *)(uintptr_t)(dz + 1);
+		rv.mv_size = d->mv_size - (size_t)(dz + 1 -
+		    (const uint8_t *)d->mv_data);
+		buf_reset(&x->plain);
+		if (log_unseal(x->st, k->mv_data, k->mv_size, &rv,
+		    &x->plain) == 0 && record_split(x->plain.data,
+		    x->plain.len, &e, block, &signed_) == 0) {
+			strlcpy_(cid, e.case_id, sizeof(cid));
+			entry_release(&e);
+			have = 1;
+		}
+	}
+	return x->fn(origin, be64_get(z + 1), have ? cid : NULL, why, x->arg);
+}
+
+int
+store_refused_cases(struct store *st,
+    int (*fn)(const char *, uint64_t, const char *, const char *, void *),
+    void *arg)
+{
+	struct refused_case_ctx	x = { st, fn, arg, { 0 } };
+	int			rc;
+
+	buf_init(&x.plain, ENTRY_ENCODED_MAX + 256);
+	rc = table_each(st, NULL, st->refused, NULL, 0, refused_case_one, &x);
+	buf_release(&x.plain);
+	return rc;
+}
+
 int
 store_refused_last(struct store *st, const char *origin, uint64_t *seq,
     char *reason, size_t reasonsz, char case_id[ENTRY_CASE_ID_LEN + 1])
@@ -452,6 +519,20 @@ refused_seen(const char *origin, uint64_t seq, const char *why, void *arg)
 	return 0;
 }
 
+static int
+refused_case_seen(const char *origin, uint64_t seq, const char *case_id,
+    const char *why, void *arg)
+{
+	int *n = arg;
+
+	ST_CHECK(strcmp(origin, "cao-bang") == 0 && seq == 7 &&
+	    case_id != NULL &&
+	    strcmp(case_id, "01a2276e-8c28-78e1-8721-c642e7eb1b40") == 0 &&
+	    strcmp(why, "not the owner") == 0);
+	(*n)++;
+	return 0;
+}
+
 int
 refusal_selftest(void)
 {
@@ -497,6 +578,10 @@ refusal_selftest(void)
 		ST_CHECK(store_refused_last(st, "ha-noi", &seq, why,
 		    sizeof(why), cid) == E_NOTFOUND);
 	}
+	/* Every refusal with its case, for status --json --refused. */
+	n = 0;
+	ST_OK(store_refused_cases(st, refused_case_seen, &n));
+	ST_CHECK(n == 1);
 	ST_OK(store_feed_last(st, "cao-bang", &last));
 	ST_CHECK(last == 1);
 	buf_init(&plain, ENTRY_ENCODED_MAX);

@@ -389,6 +389,12 @@ int	store_endnotes_settle(struct store *st, const char *peer,
 int	store_refused_each(struct store *st,
 	    int (*fn)(const char *origin, uint64_t seq, const char *reason,
 	    void *), void *arg);
+/* Like store_refused_each, with the case id of each held record (NULL
+ * when the record cannot be read here); never a field value.  Returns 0
+ * or E_STORE. */
+int	store_refused_cases(struct store *st,
+	    int (*fn)(const char *origin, uint64_t seq, const char *case_id,
+	    const char *reason, void *), void *arg);
 /* The latest refusal of origin's own entries in the refused table (the
  * highest seq): its seq, its reason (into reason, truncated to
  * reasonsz - 1) and its case id.  Returns 0, E_NOTFOUND (none) or a

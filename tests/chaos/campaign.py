@@ -264,7 +264,8 @@ def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
     faults, eff = {}, {}
     tot = {"acked": 0, "lost": 0, "dup": 0, "diverged": 0, "refused_ok": 0,
            "leaks": 0, "refused_applied": 0, "rejected_applied": 0,
-           "unacked_present": 0, "unacked_absent": 0, "restore_lost": 0}
+           "unacked_present": 0, "unacked_absent": 0, "restore_lost": 0,
+           "refused_unproven": 0}
     conv = []
     for r in results:
         for k, v in r["faults"].items():
@@ -300,10 +301,13 @@ def campaign(seed, rounds, seconds, nprov=6, workers=3, keep=False,
         "%s %d" % (k, ops[k]) for k in sorted(ops)))
     out("  writes acknowledged %d, lost %d, duplicates %d, diverged cases "
         "%d" % (tot["acked"], tot["lost"], tot["dup"], tot["diverged"]))
-    out("  refused as they should be (clock ahead / not the owner) %d, "
-        "refused yet applied %d, rejected yet applied %d, identifying "
-        "values in clear %d" % (tot["refused_ok"], tot["refused_applied"],
-                                tot["rejected_applied"], tot["leaks"]))
+    out("  refused as they should be (clock ahead / not the owner / a "
+        "restored province's stale view), each on record in a refused "
+        "table %d, refused yet not refused (counted lost) %d, refused yet "
+        "applied %d, rejected yet applied %d, identifying values in clear "
+        "%d" % (tot["refused_ok"], tot["refused_unproven"],
+                tot["refused_applied"], tot["rejected_applied"],
+                tot["leaks"]))
     out("  lost in a restore (written after the backup, reached no other "
         "node): %d" % tot["restore_lost"])
     out("  killed imports: %d cases committed, %d not" % (

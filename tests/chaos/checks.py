@@ -5,11 +5,20 @@ whole pass moves nothing.  Checker.run() then checks:
 
 - every acknowledged write is on central and on the case's current owner,
   exactly once (field values in `case history`, services, notes and
-  referrals by their unique ids); a write missing from both is "lost"
-  unless central was entitled to refuse it (its origin's clock ran ahead,
-  or central had transferred the case away from that province), and then
-  it must be missing from every node but its origin ("refused, never
-  applied");
+  referrals by their unique ids); a write missing there is "lost" unless
+  - central was entitled to refuse it (legit_refusal: its origin's clock
+    ran ahead, it was written on a restored province before that
+    province's first sync after the restore, or central had transferred
+    the case away from that province) AND the refusal is on record
+    (refusal_proof, check_claims): the origin's or central's refused table
+    (`status --json --refused`) holds an entry of its origin on its case,
+    at least as many as writes of that origin on that case so counted.
+    Then it is "refused-ok" and must be on no node at all, its origin
+    included ("refused, never applied").  Entitled but on record nowhere
+    is lost ("refused yet not refused");
+  - or it was written on a node between its backup and its restore and
+    is on no node ("restore-lost", Ledger.restore_lost_ok: the ledger's
+    times of the backup and the restore);
 - a command that exited 2 (rejected) wrote nothing anywhere;
 - every case the owner holds reads byte for byte as on central (`export`
   lines), its conflict queue (`conflicts --json`) is the same on both, a
@@ -99,8 +108,10 @@ class Checker:
                         "refused_ok": 0, "refused_applied": 0, "leaks": 0,
                         "rejected_applied": 0, "verify_failed": 0,
                         "unacked_present": 0, "unacked_absent": 0,
-                        "restore_lost": 0}
+                        "restore_lost": 0, "refused_unproven": 0}
         self.diverged = set()
+        # (origin, case) -> [(write, why)]: writes counted as refused.
+        self.claims = {}
         # (node, case, value): resolutions that wrote value again.
         self.rewrites = {}
         for w in lg.writes:
@@ -117,7 +128,7 @@ class Checker:
 
     # -- gathering ------------------------------------------------------------
     def gather(self):
-        self.exp, self.conf, self.stat = {}, {}, {}
+        self.exp, self.conf, self.stat, self.refused = {}, {}, {}, {}
         for m in self.cl.all():
             r = m.node.cli("export")
             if r.rc != 0:
@@ -132,7 +143,17 @@ class Checker:
                 self.bad("other", "conflicts on %s: %r" % (m.name, r))
             self.conf[m.name] = json.loads(r.out or "[]") if r.rc == 0 \
                 else []
-            self.stat[m.name] = m.node.status()
+            r = m.node.cli("status", "--json", "--refused")
+            if r.rc != 0:
+                self.bad("other", "status on %s: %r" % (m.name, r))
+            self.stat[m.name] = json.loads(r.out) if r.rc == 0 else {}
+            # (origin, case) -> how many entries of origin on that case
+            # are in this node's refused table.
+            ref = {}
+            for e in self.stat[m.name].get("refused_entries", []):
+                k = (e["origin"], e["case"])
+                ref[k] = ref.get(k, 0) + 1
+            self.refused[m.name] = ref
 
     def history(self, node, cid):
         key = (node, cid)
@@ -373,6 +394,7 @@ class Checker:
         return None
 
     def legit_refusal(self, w):
+        """Why central was entitled to refuse w, or None."""
         if w.tainted:
             return "clock"
         if self.lg.restore_stale(w):
@@ -381,12 +403,42 @@ class Checker:
             return "owner"
         return None
 
+    def refusal_proof(self, w):
+        """Where a refusal of w is recorded: the node whose refused table
+        holds an entry of w's origin on w's case (the origin's own first,
+        then central's), or None."""
+        k = (w.node, w.case)
+        for n in [w.node, "central"]:
+            if self.refused.get(n, {}).get(k):
+                return n
+        return None
+
+    def refused_why(self, w):
+        """(why, proof): why central was entitled to refuse w, and where
+        its refusal is recorded (None when no refusal is)."""
+        why = self.legit_refusal(w)
+        return why, (self.refusal_proof(w) if why else None)
+
+    def unproven(self, w, why, what):
+        """An acknowledged write central was entitled to refuse, missing
+        where it should be, yet refused nowhere: lost."""
+        self.metrics["lost"] += 1
+        self.metrics["refused_unproven"] += 1
+        self.bad("lost", "refused yet not refused: %s of acknowledged %r: "
+                 "central was entitled to refuse it (%s), but neither %s's "
+                 "nor central's refused table holds an entry of %s on case "
+                 "%s" % (what, w, why, w.node, w.node, w.case))
+
     def check_write(self, w):
         cid = w.case
         owner, oobj = self.owner_of(cid)
         places = ["central"] + ([owner] if owner and oobj and
                                 oobj["owner"] == owner else [])
-        why = self.legit_refusal(w)
+        # A write central was entitled to refuse passes as refused only
+        # with a refusal on record (refusal_proof); without one, missing
+        # is lost ("refused yet not refused").
+        entitled, proof = self.refused_why(w)
+        why = entitled if proof else None
         results = []
         for key in ("facility", "service", "note", "reason"):
             tok = w.tokens.get(key)
@@ -404,6 +456,9 @@ class Checker:
                 if c and not c[1]["erased"]:
                     if why or lost_ok:
                         results.append(("erase", None, {p: 0}))
+                    elif entitled:
+                        self.unproven(w, entitled, "case not erased on %s"
+                                      % p)
                     else:
                         self.metrics["lost"] += 1
                         self.bad("lost", "acknowledged erase %r: case not "
@@ -412,7 +467,12 @@ class Checker:
             for p in places:
                 open_ = [x for x in self.conf[p] if x["id"] ==
                          w.tokens["conflict"]]
-                if open_ and not why and not lost_ok:
+                if open_ and why:
+                    results.append(("resolve", None, {p: 0}))
+                elif open_ and not lost_ok and entitled:
+                    self.unproven(w, entitled, "conflict still open on %s"
+                                  % p)
+                elif open_ and not lost_ok:
                     self.metrics["lost"] += 1
                     self.bad("lost", "acknowledged resolution %r: conflict "
                              "still open on %s" % (w, p))
@@ -423,20 +483,53 @@ class Checker:
             if any(v > 1 for v in vals):
                 self.metrics["dup"] += 1
                 self.bad("dup", "%s %s of %r: %r" % (key, tok, w, counts))
-            elif why and counts["central"] == 0:
-                # Refused by central, as it may be: then on no node.
-                self.metrics["refused_ok"] += 1
-                self.check_nowhere(w, key, tok)
+            elif why and counts.get("central", 0) == 0:
+                # Refused by central, as it may be, and on record: then
+                # on no node.
+                self.refused_ok(w, why, proof)
+                if tok is not None:
+                    self.check_nowhere(w, key, tok)
                 return
             elif lost_ok and all(v == 0 for v in vals):
                 # Written after its node's backup, lost with the disk
                 # before it reached another node: what a restore loses.
                 self.metrics["restore_lost"] += 1
                 return
+            elif entitled and counts.get("central", 0) == 0:
+                self.unproven(w, entitled, "%s %s missing: %r" % (
+                    key, tok, counts))
+                return
             else:
                 self.metrics["lost"] += 1
                 self.bad("lost", "%s %s of acknowledged %r: %r" % (
                     key, tok, w, counts))
+
+    def refused_ok(self, w, why, proof):
+        """w counts as refused; the refusals on record must cover every
+        such write of its origin on its case (check_claims)."""
+        self.metrics["refused_ok"] += 1
+        self.claims.setdefault((w.node, w.case), []).append((w, why))
+
+    def check_claims(self):
+        """Each write counted as refused is a refused entry of its own:
+        no more such writes of an origin on a case than the refused
+        entries of that origin on that case, on the origin or on
+        central (whichever holds more)."""
+        for (node, cid), ws in sorted(self.claims.items()):
+            have = max(self.refused.get(n, {}).get((node, cid), 0)
+                       for n in (node, "central"))
+            if len(ws) > have:
+                n = len(ws) - have
+                self.metrics["refused_ok"] -= n
+                self.metrics["refused_unproven"] += n
+                self.metrics["lost"] += n
+                self.bad("lost", "refused yet not refused: %d acknowledged "
+                         "writes of %s on case %s counted as refused (%s), "
+                         "but %s's and central's refused tables hold at "
+                         "most %d entries of it there: %r" % (
+                             len(ws), node, cid, ", ".join(sorted(set(
+                                 y for _, y in ws))), node, have,
+                             [w for w, _ in ws]))
 
     def check_nowhere(self, w, key, tok):
         """A refused write: on no node, not even its origin (which learns
@@ -486,8 +579,10 @@ class Checker:
                     if w.case in cen:
                         self.metrics["refused_applied"] += 1
                         self.bad("refused_applied", "%r is on central" % w)
+                    elif self.refusal_proof(w):
+                        self.refused_ok(w, "clock", self.refusal_proof(w))
                     else:
-                        self.metrics["refused_ok"] += 1
+                        self.unproven(w, "clock", "case not on central")
                     continue
                 if w.case not in cen and self.lg.restore_lost_ok(w):
                     self.metrics["restore_lost"] += 1
@@ -550,6 +645,7 @@ class Checker:
         self.check_conflicts()
         self.check_accounting()
         self.check_ledger()
+        self.check_claims()
         self.check_leaks(tmp)
         self.metrics["diverged"] = len(self.diverged)
         return self.metrics, self.problems, self.kinds

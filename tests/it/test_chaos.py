@@ -159,6 +159,21 @@ def test_refused_entry_leaves_its_origin(env):
         a.get(x), c.get(x), s))
     st = a.status()
     check(st["seq"] == c.status()["vector"]["lao-cai"], st)
+    # The refusals on record, on central and on lao-cai alike (what the
+    # chaos checker takes as proof of a refusal): origin, seq, case and
+    # reason, never a value.
+    for m in (c, a):
+        r = ok(m.cli("status", "--json", "--refused"))
+        check("FAKE" not in r.out, "a value in status --refused on %s: %s"
+              % (m.name, r.out))
+        got = sorted((e["origin"], e["case"]) for e in
+                     r.json()["refused_entries"])
+        check(got == sorted([("lao-cai", x), ("lao-cai", x),
+                             ("lao-cai", n)]),
+              "refused entries on %s: %r (x %s, n %s)" % (m.name, got, x, n))
+        check("refused_entries" not in m.status(), m.status())
+    r = c.cli("status", "--refused")
+    check(r.rc == 1 and "--refused needs --json" in r.err, r)
     for m in (a, b, c):
         ok(m.verify(), "verify " + m.name)
 
@@ -407,3 +422,75 @@ def test_free_port_never_hands_out_a_port_twice(env):
             s.bind(("127.0.0.1", q))
         finally:
             s.close()
+
+
+def test_checker_counts_a_refusal_only_on_record(env):
+    """The chaos checker counts an acknowledged write missing from central
+    as refused only when central was entitled to refuse it AND a refused
+    table (the origin's or central's, `status --json --refused`) holds an
+    entry of its origin on its case, one per write so counted; otherwise
+    it is lost ("refused yet not refused").  Here lao-cai's write on a
+    case central had referred away (so central was entitled to refuse it)
+    is on no node, lao-cai keeping no copy: before, that passed as
+    refused-ok whether or not anything refused it."""
+    from types import SimpleNamespace as NS
+    import checks
+    import workload
+    cid = "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"
+    lg = workload.Ledger(9)
+    lg.central_took.add((cid, "lao-cai"))
+
+    def write(tok):
+        return workload.Write("update", "lao-cai", cid, {"service": tok},
+                              harness.Result(0, "", ""), 1.0, 2.0, False)
+
+    cl = NS(provinces=[], members={},
+            all=lambda: [NS(name="central"), NS(name="lao-cai")])
+
+    def run(refused, writes, took=True):
+        lg.central_took.clear()
+        if took:
+            lg.central_took.add((cid, "lao-cai"))
+        ck = checks.Checker(cl, lg, log=lambda *a: None)
+        ck.exp = {"central": {cid: ("", {
+            "owner": "ha-noi", "services": [], "notes": [],
+            "referrals": [], "erased": False})}, "lao-cai": {}}
+        ck.conf = {"central": [], "lao-cai": []}
+        ck.refused = {"central": {}, "lao-cai": {}}
+        for n, k in refused:
+            ck.refused[n][k] = ck.refused[n].get(k, 0) + 1
+        for w in writes:
+            ck.check_write(w)
+        ck.check_claims()
+        m = ck.metrics
+        return m["refused_ok"], m["lost"], m["refused_unproven"], \
+            ck.problems
+
+    w1, w2 = write("S9-1"), write("S9-2")
+    mine, other = ("lao-cai", cid), ("lao-cai", "0190aaaa-bbbb-7ccc-"
+                                                "8ddd-ffffffffffff")
+    # Refused nowhere: lost, though central was entitled to refuse it.
+    ok_, lost, unproven, probs = run([], [w1])
+    check((ok_, lost, unproven) == (0, 1, 1) and
+          "refused yet not refused" in probs[0], (ok_, lost, probs))
+    # A refusal of the origin on another case proves nothing.
+    ok_, lost, unproven, probs = run([("central", other)], [w1])
+    check((ok_, lost) == (0, 1), (ok_, lost, probs))
+    # On record at the origin only (a promoted standby's refused table
+    # starts empty), or at central only (a restored origin, before the
+    # notice comes back): refused.
+    for where in ("lao-cai", "central"):
+        ok_, lost, unproven, probs = run([(where, mine)], [w1])
+        check((ok_, lost, probs) == (1, 0, []), (where, ok_, lost, probs))
+    # Two writes counted as refused, one refusal on record: one lost.
+    ok_, lost, unproven, probs = run([("central", mine), ("lao-cai", mine)],
+                                     [w1, w2])
+    check((ok_, lost, unproven) == (1, 1, 1) and len(probs) == 1 and
+          "refused yet not refused: 2" in probs[0], (ok_, lost, probs))
+    ok_, lost, unproven, probs = run([("central", mine), ("central", mine)],
+                                     [w1, w2])
+    check((ok_, lost, probs) == (2, 0, []), (ok_, lost, probs))
+    # Not entitled to refuse: a refusal on record does not excuse it.
+    ok_, lost, unproven, probs = run([("central", mine)], [w1], took=False)
+    check((ok_, lost, unproven) == (0, 1, 0) and
+          "refused yet not refused" not in probs[0], (ok_, lost, probs))
