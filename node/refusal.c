@@ -327,29 +327,42 @@ struct refused_each_ctx {
 	void	*arg;
 };
 
+/* A refused-table row, origin \0 be64(seq) -> reason \0 record: its
+ * origin, seq and reason (cut to whysz - 1).  0, or -1 for a malformed
+ * key (skipped by the callers). */
+static int
+refused_split(const MDB_val *k, const MDB_val *d,
+    char origin[HLC_NODE_MAX + 1], uint64_t *seq, char *why, size_t whysz)
+{
+	const uint8_t	*kp = k->mv_data, *z;
+	size_t		 on, wn;
+
+	z = memchr(kp, 0, k->mv_size);
+	if (z == NULL || (size_t)(z - kp) > HLC_NODE_MAX ||
+	    k->mv_size != (size_t)(z - kp) + 9)
+		return -1;
+	on = (size_t)(z - kp);
+	memcpy(origin, kp, on);
+	origin[on] = '\0';
+	*seq = be64_get(z + 1);
+	wn = strnlen(d->mv_data, d->mv_size);
+	if (wn >= whysz)
+		wn = whysz - 1;
+	memcpy(why, d->mv_data, wn);
+	why[wn] = '\0';
+	return 0;
+}
+
 static int
 refused_one(const MDB_val *k, const MDB_val *d, void *arg)
 {
 	struct refused_each_ctx	*rc_ = arg;
 	char			 origin[HLC_NODE_MAX + 1], why[256];
-	const uint8_t		*kp = k->mv_data, *z;
-	const char		*dp = d->mv_data;
-	size_t			 on, wn;
+	uint64_t		 seq;
 
-	/* origin \0 be64(seq) -> reason \0 record */
-	z = memchr(kp, 0, k->mv_size);
-	if (z == NULL || (size_t)(z - kp) > HLC_NODE_MAX ||
-	    k->mv_size != (size_t)(z - kp) + 9)
+	if (refused_split(k, d, origin, &seq, why, sizeof(why)) != 0)
 		return 0;
-	on = (size_t)(z - kp);
-	memcpy(origin, kp, on);
-	origin[on] = '\0';
-	wn = strnlen(dp, d->mv_size);
-	if (wn >= sizeof(why))
-		wn = sizeof(why) - 1;
-	memcpy(why, dp, wn);
-	why[wn] = '\0';
-	return rc_->fn(origin, be64_get(z + 1), why, rc_->arg);
+	return rc_->fn(origin, seq, why, rc_->arg);
 }
 
 int
@@ -376,26 +389,14 @@ refused_case_one(const MDB_val *k, const MDB_val *d, void *arg)
 	char			 origin[HLC_NODE_MAX + 1], why[256];
 	char			 cid[ENTRY_CASE_ID_LEN + 1];
 	uint8_t			 block[SIGN_BLOCK];
-	const uint8_t		*kp = k->mv_data, *z, *dz;
-	const char		*dp = d->mv_data;
+	const uint8_t		*dz;
 	struct entry		 e;
 	MDB_val			 rv;
-	size_t			 on, wn;
+	uint64_t		 seq;
 	int			 signed_, have = 0;
 
-	/* origin \0 be64(seq) -> reason \0 record */
-	z = memchr(kp, 0, k->mv_size);
-	if (z == NULL || (size_t)(z - kp) > HLC_NODE_MAX ||
-	    k->mv_size != (size_t)(z - kp) + 9)
+	if (refused_split(k, d, origin, &seq, why, sizeof(why)) != 0)
 		return 0;
-	on = (size_t)(z - kp);
-	memcpy(origin, kp, on);
-	origin[on] = '\0';
-	wn = strnlen(dp, d->mv_size);
-	if (wn >= sizeof(why))
-		wn = sizeof(why) - 1;
-	memcpy(why, dp, wn);
-	why[wn] = '\0';
 	/* The case id only, from the held record (never a value). */
 	dz = memchr(d->mv_data, 0, d->mv_size);
 	if (dz != NULL) {
@@ -411,7 +412,7 @@ refused_case_one(const MDB_val *k, const MDB_val *d, void *arg)
 			have = 1;
 		}
 	}
-	return x->fn(origin, be64_get(z + 1), have ? cid : NULL, why, x->arg);
+	return x->fn(origin, seq, have ? cid : NULL, why, x->arg);
 }
 
 int
